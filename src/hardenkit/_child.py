@@ -1,0 +1,203 @@
+"""Run a function in a forked child and bring its result back as data.
+
+The one implementation behind :func:`hardenkit.call_sandboxed` and the test suite's
+``in_child`` fixture. The result crosses the pipe as JSON, never as a pickle: a child
+that was compromised while running untrusted input cannot make the parent execute code.
+Irreversible steps (``before``: privilege drops, seccomp, rlimits, Landlock) run in the
+child only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hardenkit._linux import require_linux
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+#: Results larger than this are refused (the child could otherwise exhaust our memory).
+MAX_RESULT_BYTES = 64 * 1024 * 1024
+_CHUNK = 65536
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildOutcome:
+    """How a forked child ended.
+
+    ``ok`` is True only when the function returned and its value arrived intact. Otherwise
+    exactly one of ``exc_type`` (it raised), ``signal`` (it was killed) or ``timed_out``
+    explains why; ``exit_code`` is set when it exited without reporting.
+    """
+
+    ok: bool
+    value: Any = None
+    exc_type: str | None = None
+    exc_message: str | None = None
+    signal: int | None = None
+    exit_code: int | None = None
+    timed_out: bool = False
+    duration: float = 0.0
+
+    def describe(self) -> str:
+        """Say in one line how the child ended.
+
+        Examples:
+            >>> ChildOutcome(ok=False, signal=9).describe()
+            'killed by signal SIGKILL'
+        """
+        if self.ok:
+            return "returned normally"
+        if self.timed_out:
+            return "timed out and was killed"
+        if self.exc_type is not None:
+            return f"raised {self.exc_type}: {self.exc_message}"
+        if self.signal is not None:
+            try:
+                name = signal.Signals(self.signal).name
+            except ValueError:
+                name = str(self.signal)
+            return f"killed by signal {name}"
+        return f"exited with status {self.exit_code} without a result"
+
+
+def _child_main(
+    write_fd: int,
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    before: Callable[[], object] | None,
+) -> None:  # pragma: no cover - runs in the forked child, reported through the pipe
+    try:
+        from hardenkit._linux.libc import PR_SET_PDEATHSIG, prctl  # noqa: PLC0415
+
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if before is not None:
+            before()
+        value = fn(*args, **kwargs)
+        payload = json.dumps({"ok": True, "value": value})
+    except BaseException as exc:  # noqa: BLE001 -- every failure is reported as data
+        payload = json.dumps({"ok": False, "type": type(exc).__name__, "message": str(exc)})
+    code = 0
+    try:
+        data = payload.encode()
+        view = memoryview(data)
+        while view:
+            written = os.write(write_fd, view)
+            view = view[written:]
+    except OSError:
+        code = 70
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+def fork_call(
+    fn: Callable[..., Any],
+    args: Sequence[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    *,
+    timeout: float | None = None,
+    before: Callable[[], object] | None = None,
+) -> ChildOutcome:
+    """Fork, run ``before()`` then ``fn(*args, **kwargs)`` in the child, return how it ended.
+
+    The value must be JSON-serialisable (it travels as JSON). On timeout the child is
+    killed with SIGKILL and reaped before this returns. The child dies with the parent
+    (PR_SET_PDEATHSIG).
+
+    Examples:
+        >>> fork_call(pow, (2, 10)).value
+        1024
+        >>> fork_call(int, ("x",)).exc_type
+        'ValueError'
+        >>> fork_call(os.kill, (0, 0)).ok  # the child may do anything to itself
+        True
+    """
+    require_linux("forked calls")
+    kwargs = dict(kwargs or {})
+    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.close(read_fd)
+        _child_main(write_fd, fn, args, kwargs, before)
+    os.close(write_fd)
+    try:
+        data, timed_out = _collect(read_fd, pid, timeout, start)
+    finally:
+        os.close(read_fd)
+    if timed_out:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    duration = time.monotonic() - start
+    if timed_out:
+        return ChildOutcome(ok=False, timed_out=True, duration=duration)
+    return _outcome(data, status, duration)
+
+
+def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tuple[bytes, bool]:
+    """Read the child's report until EOF or the child's exit; True when the time ran out."""
+    chunks: list[bytes] = []
+    size = 0
+    pidfd = os.pidfd_open(pid)
+    try:
+        poller = select.poll()
+        poller.register(read_fd, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
+        while True:
+            remaining = None if timeout is None else timeout - (time.monotonic() - start)
+            if remaining is not None and remaining <= 0:
+                return b"".join(chunks), True
+            events = dict(poller.poll(None if remaining is None else max(1, int(remaining * 1000))))
+            if read_fd in events:
+                chunk = os.read(read_fd, _CHUNK)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > MAX_RESULT_BYTES:
+                    os.kill(pid, signal.SIGKILL)
+                    return b"", False
+                chunks.append(chunk)
+            elif pidfd in events:
+                # Exited; a grandchild may still hold the pipe, so drain without blocking.
+                os.set_blocking(read_fd, False)
+                with contextlib.suppress(BlockingIOError):
+                    while chunk := os.read(read_fd, _CHUNK):
+                        chunks.append(chunk)
+                break
+    finally:
+        os.close(pidfd)
+    return b"".join(chunks), False
+
+
+def _outcome(data: bytes, status: int, duration: float) -> ChildOutcome:
+    if os.WIFSIGNALED(status):
+        return ChildOutcome(ok=False, signal=os.WTERMSIG(status), duration=duration)
+    code = os.waitstatus_to_exitcode(status)
+    try:
+        report = json.loads(data) if data else None
+    except ValueError:
+        report = None
+    if not isinstance(report, dict) or code != 0:
+        return ChildOutcome(ok=False, exit_code=code, duration=duration)
+    if report.get("ok") is True:
+        return ChildOutcome(ok=True, value=report.get("value"), exit_code=0, duration=duration)
+    return ChildOutcome(
+        ok=False,
+        exc_type=str(report.get("type")),
+        exc_message=str(report.get("message")),
+        exit_code=0,
+        duration=duration,
+    )

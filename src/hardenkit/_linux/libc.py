@@ -1,0 +1,124 @@
+"""ctypes access to libc: prctl(2), syscall(2) and the constants they need.
+
+Errors come back as OSError with the errno the kernel gave; callers translate them into
+hardenkit errors with ``raise ... from err``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import platform
+
+from hardenkit._linux import require_linux
+
+# prctl(2) options (include/uapi/linux/prctl.h).
+PR_GET_DUMPABLE = 3
+PR_SET_DUMPABLE = 4
+PR_GET_KEEPCAPS = 7
+PR_SET_KEEPCAPS = 8
+PR_GET_SECCOMP = 21
+PR_SET_SECCOMP = 22
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_GET_SECUREBITS = 27
+PR_SET_SECUREBITS = 28
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
+PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_IS_SET = 1
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_LOWER = 3
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+PR_SET_PDEATHSIG = 1
+
+# Syscall numbers that glibc may not wrap, per architecture.
+_SYSCALLS: dict[str, dict[str, int]] = {
+    "x86_64": {
+        "seccomp": 317,
+        "landlock_create_ruleset": 444,
+        "landlock_add_rule": 445,
+        "landlock_restrict_self": 446,
+        "pidfd_open": 434,
+        "clone3": 435,
+        "capget": 125,
+        "capset": 126,
+    },
+    "aarch64": {
+        "seccomp": 277,
+        "landlock_create_ruleset": 444,
+        "landlock_add_rule": 445,
+        "landlock_restrict_self": 446,
+        "pidfd_open": 434,
+        "clone3": 435,
+        "capget": 90,
+        "capset": 91,
+    },
+}
+
+
+@functools.cache
+def libc() -> ctypes.CDLL:
+    """Return libc loaded with errno tracking.
+
+    Examples:
+        >>> libc().getpid() == os.getpid()
+        True
+    """
+    require_linux("libc calls")
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def syscall_number(name: str) -> int:
+    """Return the number of ``name`` on this machine's architecture.
+
+    Examples:
+        >>> syscall_number("landlock_create_ruleset")
+        444
+    """
+    table = _SYSCALLS.get(platform.machine())
+    if table is None or name not in table:
+        from hardenkit.errors import UnsupportedPlatform  # noqa: PLC0415 -- error path only
+
+        raise UnsupportedPlatform(f"syscall {name} is not known on {platform.machine()}")
+    return table[name]
+
+
+def _check(result: int) -> int:
+    if result == -1:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return result
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    """Call the prctl syscall and return its result; raise OSError on -1.
+
+    Examples:
+        >>> prctl(PR_GET_NO_NEW_PRIVS) in (0, 1)
+        True
+    """
+    fn = libc().prctl
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    return _check(fn(option, arg2, arg3, arg4, arg5))
+
+
+def syscall(name: str, *args: int | ctypes.c_void_p | ctypes.Array[ctypes.c_char]) -> int:
+    """Call a raw syscall by name (this thread only); raise OSError on -1.
+
+    Raw syscalls change the calling thread only: never use them for setuid-family calls
+    (glibc broadcasts those to every thread).
+
+    Examples:
+        >>> syscall("landlock_create_ruleset", 0, 0, 1) >= 0  # Landlock ABI version
+        True
+    """
+    fn = libc().syscall
+    fn.restype = ctypes.c_long
+    # Variadic: widen plain ints to long so the upper register bits are defined.
+    cargs = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
+    return _check(fn(ctypes.c_long(syscall_number(name)), *cargs))

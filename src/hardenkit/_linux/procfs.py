@@ -1,0 +1,132 @@
+"""Parsing of /proc/<pid>/status, done once for every module that needs it.
+
+Every reader takes ``proc_root`` so tests can point it at a fixture tree.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+PROC_ROOT = "/proc"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcStatus:
+    """What the kernel reports about one task in ``/proc/<pid>/status``.
+
+    Capability fields are raw bit masks; ``umask`` is None on kernels older than 4.7.
+    """
+
+    pid: int
+    name: str
+    uids: tuple[int, int, int, int]
+    gids: tuple[int, int, int, int]
+    groups: tuple[int, ...]
+    cap_inheritable: int
+    cap_permitted: int
+    cap_effective: int
+    cap_bounding: int
+    cap_ambient: int
+    no_new_privs: bool
+    seccomp: int
+    seccomp_filters: int
+    umask: int | None
+    threads: int
+
+
+def _ids(value: str) -> tuple[int, int, int, int]:
+    real, eff, saved, fs = (int(x) for x in value.split())
+    return (real, eff, saved, fs)
+
+
+def parse_status(text: str, pid: int = 0) -> ProcStatus:
+    """Parse the text of a ``/proc/<pid>/status`` file.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> st = parse_status(Path("/proc/self/status").read_text())
+        >>> st.uids[1] == os.geteuid()
+        True
+    """
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key] = value.strip()
+    try:
+        umask = fields.get("Umask")
+        return ProcStatus(
+            pid=int(fields.get("Pid", pid)),
+            name=fields.get("Name", ""),
+            uids=_ids(fields["Uid"]),
+            gids=_ids(fields["Gid"]),
+            groups=tuple(int(g) for g in fields.get("Groups", "").split()),
+            cap_inheritable=int(fields["CapInh"], 16),
+            cap_permitted=int(fields["CapPrm"], 16),
+            cap_effective=int(fields["CapEff"], 16),
+            cap_bounding=int(fields["CapBnd"], 16),
+            cap_ambient=int(fields.get("CapAmb", "0"), 16),
+            no_new_privs=fields.get("NoNewPrivs", "0") == "1",
+            seccomp=int(fields.get("Seccomp", "0")),
+            seccomp_filters=int(fields.get("Seccomp_filters", "0")),
+            umask=None if umask is None else int(umask, 8),
+            threads=int(fields.get("Threads", "1")),
+        )
+    except (KeyError, ValueError) as err:
+        msg = f"unexpected format in /proc/{pid or 'self'}/status: {err}"
+        raise ValueError(msg) from err
+
+
+def read_status(pid: int | None = None, *, proc_root: str = PROC_ROOT) -> ProcStatus:
+    """Read and parse the status of ``pid`` (default: this process).
+
+    Raises OSError (ProcessLookupError, PermissionError...) when it cannot be read.
+
+    Examples:
+        >>> read_status().pid == os.getpid()
+        True
+    """
+    target = "self" if pid is None else str(pid)
+    path = os.path.join(proc_root, target, "status")
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            text = fh.read()
+    except FileNotFoundError as err:
+        raise ProcessLookupError(err.errno, f"no such process: {target}") from err
+    return parse_status(text, pid or 0)
+
+
+def task_ids(pid: int | None = None, *, proc_root: str = PROC_ROOT) -> list[int]:
+    """List the thread ids of ``pid`` (default: this process).
+
+    Examples:
+        >>> os.getpid() in task_ids()
+        True
+    """
+    target = "self" if pid is None else str(pid)
+    return sorted(int(t) for t in os.listdir(os.path.join(proc_root, target, "task")))
+
+
+def read_task_status(tid: int, pid: int | None = None, *, proc_root: str = PROC_ROOT) -> ProcStatus:
+    """Read the status of one thread ``tid`` of ``pid`` (default: this process).
+
+    Examples:
+        >>> read_task_status(os.getpid()).pid == os.getpid()
+        True
+    """
+    target = "self" if pid is None else str(pid)
+    path = os.path.join(proc_root, target, "task", str(tid), "status")
+    with open(path, encoding="ascii", errors="replace") as fh:
+        return parse_status(fh.read(), tid)
+
+
+def cap_last_cap(*, proc_root: str = PROC_ROOT) -> int:
+    """Return the highest capability number the running kernel knows.
+
+    Examples:
+        >>> cap_last_cap() >= 40
+        True
+    """
+    with open(os.path.join(proc_root, "sys/kernel/cap_last_cap"), encoding="ascii") as fh:
+        return int(fh.read().strip())

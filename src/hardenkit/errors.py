@@ -1,0 +1,216 @@
+"""The one exception tree of hardenkit.
+
+Every error hardenkit raises derives from :class:`HardenkitError`, and where a builtin
+fits it also derives from that builtin, so ``except PermissionError`` keeps working for
+callers who have never heard of us::
+
+    HardenkitError (Exception)
+    ├── PrivilegeError (PermissionError)
+    │   └── CapabilityError                    .missing
+    ├── InsecurePathError (PermissionError)    .path, .problems
+    ├── EnvError
+    │   ├── MissingEnvError (LookupError)      .names
+    │   └── InvalidEnvError (ValueError)       .names
+    ├── DecryptionError (ValueError)           .names, .path
+    ├── PolicyError (ValueError)
+    │   ├── CommandNotAllowed                  .argv
+    │   └── UnsafeArgument                     .argv
+    ├── CommandTimeout (TimeoutError)          .timeout, .result
+    ├── SandboxError (RuntimeError)
+    ├── UnsupportedPlatform (NotImplementedError)
+    └── MissingDependency (ImportError)        .package, .extra
+
+Messages name the variable, path, capability or syscall at fault and never contain a
+secret value, a key or plaintext. Structured fields are keyword-only and survive pickling
+(errors cross process boundaries in :func:`hardenkit.call_sandboxed`).
+
+Examples:
+    >>> from hardenkit.errors import InsecurePathError, HardenkitError
+    >>> err = InsecurePathError("/etc/app.env is unsafe", path="/etc/app.env",
+    ...                         problems=("mode 0644 exceeds 0600",))
+    >>> isinstance(err, PermissionError), isinstance(err, HardenkitError)
+    (True, True)
+    >>> err.problems
+    ('mode 0644 exceeds 0600',)
+    >>> import pickle
+    >>> pickle.loads(pickle.dumps(err)).path
+    '/etc/app.env'
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "CapabilityError",
+    "CommandNotAllowed",
+    "CommandTimeout",
+    "DecryptionError",
+    "EnvError",
+    "HardenkitError",
+    "InsecurePathError",
+    "InvalidEnvError",
+    "MissingDependency",
+    "MissingEnvError",
+    "PolicyError",
+    "PrivilegeError",
+    "SandboxError",
+    "UnsafeArgument",
+    "UnsupportedPlatform",
+]
+
+
+def _rebuild(cls: type[HardenkitError], message: str, fields: dict[str, Any]) -> HardenkitError:
+    """Recreate an error from its message and fields (the target of ``__reduce__``)."""
+    return cls(message, **fields)
+
+
+class HardenkitError(Exception):
+    """Base class of every error hardenkit raises.
+
+    Subclasses list their structured fields in ``_fields``; each is a keyword-only
+    constructor argument and an attribute, and all of them survive pickling.
+    """
+
+    _fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, message: str = "", **fields: Any) -> None:
+        unknown = set(fields) - set(self._fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unknown fields: {sorted(unknown)}")
+        super().__init__(message)
+        self.message = message
+        for name in self._fields:
+            setattr(self, name, fields.get(name))
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = {name: getattr(self, name) for name in self._fields}
+        return (_rebuild, (type(self), self.message, fields))
+
+
+class PrivilegeError(HardenkitError, PermissionError):
+    """A privilege change failed or could not be verified."""
+
+
+class CapabilityError(PrivilegeError):
+    """Required capabilities are missing (``.missing`` is a frozenset of Capability)."""
+
+    _fields = ("missing",)
+    missing: frozenset[Any]
+
+    def __init__(self, message: str = "", *, missing: frozenset[Any] | None = None) -> None:
+        super().__init__(message, missing=frozenset(missing or ()))
+
+
+class InsecurePathError(HardenkitError, PermissionError):
+    """A path failed a permission check; ``.problems`` lists every problem found."""
+
+    _fields = ("path", "problems")
+    path: str | None
+    problems: tuple[str, ...]
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        path: str | None = None,
+        problems: tuple[str, ...] | list[str] | None = None,
+    ) -> None:
+        super().__init__(message, path=path, problems=tuple(problems or ()))
+
+
+class EnvError(HardenkitError):
+    """An environment problem (missing, invalid or unsafe variables)."""
+
+
+class _NamedEnvError(EnvError):
+    _fields = ("names",)
+    names: tuple[str, ...]
+
+    def __init__(
+        self, message: str = "", *, names: tuple[str, ...] | list[str] | None = None
+    ) -> None:
+        super().__init__(message, names=tuple(names or ()))
+
+
+class MissingEnvError(_NamedEnvError, LookupError):
+    """Required variables are missing or empty; ``.names`` lists every one."""
+
+
+class InvalidEnvError(_NamedEnvError, ValueError):
+    """Variables failed validation; ``.names`` lists every one (never their values)."""
+
+
+class DecryptionError(HardenkitError, ValueError):
+    """A value could not be decrypted or authenticated; nothing was loaded."""
+
+    _fields = ("names", "path")
+    names: tuple[str, ...]
+    path: str | None
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        names: tuple[str, ...] | list[str] | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message, names=tuple(names or ()), path=path)
+
+
+class PolicyError(HardenkitError, ValueError):
+    """A request violates a policy, or a policy itself is invalid."""
+
+    _fields = ("argv",)
+    argv: tuple[str, ...] | None
+
+    def __init__(
+        self, message: str = "", *, argv: tuple[str, ...] | list[str] | None = None
+    ) -> None:
+        super().__init__(message, argv=None if argv is None else tuple(argv))
+
+
+class CommandNotAllowed(PolicyError):
+    """The executable is not allowed by the policy; nothing was started."""
+
+
+class UnsafeArgument(PolicyError):
+    """An argument was refused by the policy's argument rules; nothing was started."""
+
+
+class CommandTimeout(HardenkitError, TimeoutError):
+    """A command ran past its timeout; its process group was killed.
+
+    ``.timeout`` is the timeout that was passed, ``.result`` the partial RunResult.
+    """
+
+    _fields = ("timeout", "result")
+    timeout: float | None
+    result: Any
+
+
+class SandboxError(HardenkitError, RuntimeError):
+    """A sandbox step could not be applied or verified, or a sandboxed call failed."""
+
+    _fields = ("signal", "syscall", "exc_type")
+    signal: int | None
+    syscall: str | None
+    exc_type: str | None
+
+
+class UnsupportedPlatform(HardenkitError, NotImplementedError):
+    """The call needs a platform feature this machine does not have."""
+
+
+class MissingDependency(HardenkitError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    _fields = ("package", "extra")
+    package: str | None
+    extra: str | None

@@ -1,0 +1,115 @@
+"""The public surface of API.md: every name resolves, lazily, and the list is pinned."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import hardenkit
+
+EXPECTED = sorted(
+    [
+        "AuditFinding",
+        "AuditReport",
+        "Capability",
+        "CapabilityError",
+        "CapabilitySets",
+        "CommandNotAllowed",
+        "CommandPolicy",
+        "CommandTimeout",
+        "DANGEROUS_ENV",
+        "DEFAULT_ALLOW",
+        "DecryptionError",
+        "EnvError",
+        "Features",
+        "FilesystemPolicy",
+        "Finding",
+        "HardenkitError",
+        "Identity",
+        "InsecurePathError",
+        "InvalidEnvError",
+        "KeyPair",
+        "MissingDependency",
+        "MissingEnvError",
+        "PathStatus",
+        "PolicyError",
+        "PrivilegeError",
+        "RedactingFilter",
+        "ResourceLimits",
+        "RunResult",
+        "SAFE_PATH",
+        "SandboxError",
+        "SeccompPolicy",
+        "Secret",
+        "UnsafeArgument",
+        "UnsupportedPlatform",
+        "__version__",
+        "apply_landlock",
+        "apply_limits",
+        "apply_seccomp",
+        "audit_paths",
+        "audit_process",
+        "audit_tree",
+        "call_sandboxed",
+        "check_path",
+        "confine",
+        "current_identity",
+        "decrypt_env_file",
+        "drop_capabilities",
+        "drop_privileges",
+        "encrypt_env_file",
+        "features",
+        "file_capabilities",
+        "generate_keypair",
+        "get_capabilities",
+        "has_capability",
+        "install_redaction",
+        "is_dangerous",
+        "is_secret_name",
+        "landlock_abi",
+        "load_env",
+        "make_private_dir",
+        "mask_env",
+        "open_secure",
+        "redact",
+        "register_secret",
+        "require_capabilities",
+        "require_env",
+        "run",
+        "sanitize_env",
+        "scrub_env",
+        "set_env_value",
+        "set_no_new_privs",
+        "setcap_command",
+        "validate_env",
+        "write_secure",
+    ]
+)
+
+
+def test_all_is_pinned_and_sorted() -> None:
+    assert hardenkit.__all__ == EXPECTED
+
+
+@pytest.mark.parametrize("name", [n for n in EXPECTED if n != "__version__"])
+def test_name_resolves_to_its_module(name: str) -> None:
+    value = getattr(hardenkit, name)
+    module = importlib.import_module(f"hardenkit.{hardenkit._LAZY[name]}")
+    assert getattr(module, name) is value
+    if not name.startswith("_") and hardenkit._LAZY[name] != "_features":
+        assert name in module.__all__
+
+
+def test_version() -> None:
+    assert hardenkit.__version__.startswith("0.")
+
+
+def test_unknown_name() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        hardenkit.nope  # noqa: B018
+
+
+def test_redact_is_the_function_not_a_module() -> None:
+    assert callable(hardenkit.redact)
+    assert hardenkit.redaction.redact is hardenkit.redact
