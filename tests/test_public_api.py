@@ -69,6 +69,7 @@ EXPECTED = sorted(
         "is_secret_name",
         "landlock_abi",
         "load_env",
+        "looks_secret",
         "make_private_dir",
         "mask_env",
         "open_secure",

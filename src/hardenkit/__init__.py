@@ -77,6 +77,7 @@ _LAZY: dict[str, str] = {
     "Secret": "env",
     "is_dangerous": "env",
     "is_secret_name": "env",
+    "looks_secret": "env",
     "mask_env": "env",
     "require_env": "env",
     "sanitize_env": "env",
@@ -213,6 +214,7 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
     )
     from hardenkit.env import (
         is_secret_name as is_secret_name,
+        looks_secret as looks_secret,
     )
     from hardenkit.env import (
         mask_env as mask_env,

@@ -1,0 +1,190 @@
+"""``redact()`` throughput over realistic log lines, against detect-secrets on the same lines.
+
+Goal (DESIGN.md): >= 30 MB/s with every detector on, and >= 100x detect-secrets' scan of the
+same lines. The lines are generated here, deterministically (seeded): ordinary application,
+access, JSON and traceback lines, about 5 % of them carrying a secret shaped like those in
+``shared/data/secret-samples.json``.
+
+The figure is one ``redact()`` call per line, as a logging filter makes them. detect-secrets
+is the ``bench`` dependency group; when it is not importable, pass its figure with
+``HARDENKIT_BENCH_DETECT_SECRETS_MBPS`` (measured elsewhere with ``python bench_redact.py
+--baseline-only`` in a venv that has it); otherwise the baseline is reported as not
+measured (ok=False, with the reason).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import string
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+SEED = 20240501
+N_LINES = 20_000
+SECRET_RATE = 0.05
+BASELINE_LINES = 2_000
+GOAL_MBPS = 30.0
+GOAL_RATIO = 100.0
+ENV_BASELINE = "HARDENKIT_BENCH_DETECT_SECRETS_MBPS"
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+def _rand(rng: random.Random, n: int, alphabet: str = _ALNUM) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def _secret(rng: random.Random) -> str:
+    """A line holding one fake secret, in the shapes of secret-samples.json."""
+    hexd = "0123456789abcdef"
+    shapes: list[Callable[[], str]] = [
+        lambda: f"sts: assumed role, AccessKeyId=ASIA{_rand(rng, 16, string.ascii_uppercase)}",
+        lambda: f"git clone https://ghp_{_rand(rng, 36)}@github.com/acme/app.git",
+        lambda: f"ci: GITHUB_TOKEN=ghs_{_rand(rng, 36)}",
+        lambda: f"llm client OPENAI_API_KEY=sk-{_rand(rng, 48)}",
+        lambda: f"cache url redis://:{_rand(rng, 20)}@cache:6379/0",
+        lambda: f'"GET /login?user=alice&password={_rand(rng, 12)}&next=/ HTTP/1.1" 302',
+        lambda: f"maps geocode failed for key AIza{_rand(rng, 35)} (quota exceeded)",
+        lambda: f"settings: SECRET_KEY={_rand(rng, 50, _ALNUM + '%^_')}",
+        lambda: (
+            f"posting as xoxp-{_rand(rng, 12, string.digits)}-{_rand(rng, 12, string.digits)}"
+            f"-{_rand(rng, 32)}"
+        ),
+        lambda: f'db connect failed host=db1 user=app password="{_rand(rng, 16)}" retry=3',
+        lambda: "charge attempt card=4111111111111111 exp=12/30 amount=10.00",
+        lambda: f"stripe.api_key set to sk_live_{_rand(rng, 24)} (mode=live)",
+        lambda: f"session jwt=eyJhbGciOiJIUzI1NiJ9.eyJ{_rand(rng, 40)}.{_rand(rng, 43)}; Path=/",
+        lambda: f"Cookie: theme=dark; sessionid={_rand(rng, 32)}; lang=en",
+        lambda: f"proxy sent Authorization: Basic {_rand(rng, 36)}=",
+        lambda: f"PRIVATE-TOKEN: glpat-{_rand(rng, 20)}",
+        lambda: f"connecting to postgres://app_user:{_rand(rng, 20)}@db.internal:5432/app",
+        lambda: f"env dump: DOTENV_PRIVATE_KEY_PRODUCTION={_rand(rng, 64, hexd)}",
+    ]
+    return rng.choice(shapes)()
+
+
+def _ordinary(rng: random.Random, i: int) -> str:
+    ts = f"2024-05-01T12:{i // 60 % 60:02d}:{i % 60:02d}.{rng.randrange(1000):03d}Z"
+    uuid = f"{_rand(rng, 8, '0123456789abcdef')}-{_rand(rng, 4, '0123456789abcdef')}-4b1c-8e2c-"
+    uuid += _rand(rng, 12, "0123456789abcdef")
+    sha = _rand(rng, 40, "0123456789abcdef")
+    path = rng.choice(["/api/v1/items", "/health", "/static/app.js", "/api/v1/users/42", "/"])
+    shapes: list[Callable[[], str]] = [
+        lambda: f"{ts} INFO worker started pid={rng.randrange(1, 65535)} queue=default",
+        lambda: (
+            f"10.0.{rng.randrange(256)}.{rng.randrange(256)} - - [01/May/2024:12:34:56 +0000] "
+            f'"GET {path}?page={rng.randrange(9)}&limit=50 HTTP/1.1" '
+            f'200 {rng.randrange(99999)} "-" '
+            f'"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"'
+        ),
+        lambda: (
+            f'{{"ts":"{ts}","level":"info","msg":"request done","path":"{path}",'
+            f'"status":200,"duration_ms":{rng.random() * 100:.2f},"trace_id":"{uuid}"}}'
+        ),
+        lambda: (
+            f"{ts} WARNING app.db: slow query took {rng.randrange(2000)}ms: "  # noqa: S608 -- a log line
+            f"SELECT * FROM users WHERE id = {rng.randrange(10**6)}"
+        ),
+        lambda: f"request_id={uuid} completed in {rng.randrange(500)}ms",
+        lambda: f"deployed commit {sha} to staging by ci-bot",
+        lambda: (
+            f"pod web-7d4b9c8f6d-{_rand(rng, 5, string.ascii_lowercase)} restarted "
+            f"{rng.randrange(9)} times"
+        ),
+        lambda: (
+            '  File "/usr/lib/python3.11/site-packages/requests/adapters.py", line '
+            f"{rng.randrange(900)}, in send"
+        ),
+        lambda: f"{ts} DEBUG cache hit key=user:{rng.randrange(10**5)} ttl=300s size=1.2KiB",
+        lambda: f"running app version v1.{rng.randrange(30)}.3-rc.1+build.5 on Python 3.11.7",
+        lambda: f"{ts} INFO token refresh scheduled in {rng.randrange(3600)} seconds",
+        lambda: f"{ts} ERROR upstream https://api.example.com{path} returned 503 after 3 retries",
+    ]
+    return rng.choice(shapes)()
+
+
+def make_lines(n: int = N_LINES, seed: int = SEED) -> list[str]:
+    """The benchmark's log lines (deterministic for a given seed)."""
+    rng = random.Random(seed)  # noqa: S311 -- reproducible benchmark data, not crypto
+    return [_secret(rng) if rng.random() < SECRET_RATE else _ordinary(rng, i) for i in range(n)]
+
+
+def _mb(lines: list[str]) -> float:
+    return sum(len(line.encode()) + 1 for line in lines) / 1e6
+
+
+def _best(fn: Callable[[], object], rounds: int = 5) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure_redact(lines: list[str]) -> float:
+    """MB/s for one ``redact()`` call per line, as a logging filter makes them."""
+    from hardenkit.redaction import redact  # noqa: PLC0415 -- benchmarks import late
+
+    return _mb(lines) / _best(lambda: [redact(line) for line in lines])
+
+
+def measure_detect_secrets(lines: list[str]) -> float | None:
+    """MB/s of detect-secrets (all plugins, default filters) scanning the lines as a file."""
+    try:
+        from detect_secrets.core.scan import scan_file  # noqa: PLC0415
+        from detect_secrets.settings import default_settings  # noqa: PLC0415
+    except ImportError:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "app.log"
+        path.write_text("\n".join(lines) + "\n")
+        with default_settings():
+            elapsed = _best(lambda: list(scan_file(str(path))), rounds=2)
+    return _mb(lines) / elapsed
+
+
+def run() -> list[dict[str, object]]:
+    """Measure and return the records (see benchmarks/README.md)."""
+    lines = make_lines()
+    per_line = measure_redact(lines)
+    base = measure_detect_secrets(lines[:BASELINE_LINES])
+    reason = ""
+    if base is None and os.environ.get(ENV_BASELINE):
+        base = float(os.environ[ENV_BASELINE])
+        reason = f" (baseline from {ENV_BASELINE})"
+    elif base is None:
+        reason = " (detect-secrets not installed: baseline not measured; pip install --group bench)"
+    ratio = None if base is None else round(per_line / base, 1)
+    return [
+        {
+            "name": "redact() over realistic log lines, all detectors, one call per line",
+            "value": round(per_line, 2),
+            "unit": "MB/s",
+            "baseline": "detect-secrets scan of the same lines" + reason,
+            "baseline_value": None if base is None else round(base, 4),
+            "ratio": ratio,
+            "goal": f">= {GOAL_MBPS:.0f} MB/s and >= {GOAL_RATIO:.0f}x",
+            "ok": per_line >= GOAL_MBPS and ratio is not None and ratio >= GOAL_RATIO,
+        }
+    ]
+
+
+if __name__ == "__main__":
+    if "--baseline-only" in sys.argv:
+        print(
+            json.dumps(
+                {"detect_secrets_mbps": measure_detect_secrets(make_lines()[:BASELINE_LINES])}
+            )
+        )
+    else:
+        for record in run():
+            print(json.dumps(record))

@@ -1,0 +1,446 @@
+"""Environment sanitizing, validation and secret masking.
+
+A child's environment starts empty and copies an allowlist (sudo's ``env_reset``), then
+drops every dangerous name even when allowed, and any exported shell function (a value
+beginning with ``() ``); ``PATH`` is always set to a trusted value. Secrets are recognised
+by name (:func:`is_secret_name`) and by value (:func:`looks_secret`, the detectors of
+:func:`hardenkit.redact`), and :class:`Secret` keeps a value out of reprs and logs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hmac
+import logging
+import os
+import re
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeAlias, TypeVar
+
+from hardenkit._redaction_rules import MASK, is_secret_name
+from hardenkit.errors import InvalidEnvError, MissingEnvError
+from hardenkit.redaction import redact, register_secret
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Mapping
+
+__all__ = [
+    "DANGEROUS_ENV",
+    "DEFAULT_ALLOW",
+    "SAFE_PATH",
+    "Secret",
+    "is_dangerous",
+    "is_secret_name",
+    "looks_secret",
+    "mask_env",
+    "require_env",
+    "sanitize_env",
+    "scrub_env",
+    "validate_env",
+]
+
+_log = logging.getLogger("hardenkit.env")
+
+#: The trusted search path a sanitized environment gets (and spawn resolves commands on).
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+#: What :func:`sanitize_env` copies by default: who the user is, the locale, the terminal
+#: and the time zone. Locale, terminal and time-zone values must also pass sudo's checks.
+DEFAULT_ALLOW: tuple[str, ...] = (
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "LC_*",
+    "TERM",
+    "COLORTERM",
+    "TZ",
+)
+
+# Sources: sudo's built-in env_delete table (plugins/sudoers/env.c), glibc's list of
+# variables removed for setuid programs (sysdeps/generic/unsecvars.h), and the runtimes'
+# own documentation; the same facts as shared/data/dangerous-env.json. A trailing * is a
+# prefix.
+_SUDO_ENV_DELETE = (
+    "IFS CDPATH LOCALDOMAIN RES_OPTIONS HOSTALIASES NLSPATH PATH_LOCALE LD_* _RLD* TERMINFO "
+    "TERMINFO_DIRS TERMPATH TERMCAP ENV BASH_ENV PS4 GLOBIGNORE BASHOPTS SHELLOPTS "
+    "JAVA_TOOL_OPTIONS _JAVA_OPTIONS CLASSPATH PERLIO_DEBUG PERLLIB PERL5LIB PERL5OPT PERL5DB "
+    "FPATH NULLCMD READNULLCMD ZDOTDIR TMPPREFIX PYTHONHOME PYTHONPATH PYTHONINSPECT "
+    "PYTHONUSERBASE PYTHONSTARTUP RUBYLIB RUBYOPT NODE_OPTIONS NODE_PATH GIT_SSH_COMMAND "
+    "GIT_CONFIG_* GCONV_PATH DYLD_* LDR_* LIBPATH SHLIB_PATH KRB5_CONFIG* KRB5_KTNAME"
+)
+_GLIBC_UNSECVARS = (
+    "GCONV_PATH GETCONF_DIR GLIBC_TUNABLES HOSTALIASES LD_AUDIT LD_BIND_NOT LD_BIND_NOW "
+    "LD_DEBUG LD_DEBUG_OUTPUT LD_DYNAMIC_WEAK LD_LIBRARY_PATH LD_ORIGIN_PATH LD_PRELOAD "
+    "LD_PROFILE LD_PROFILE_OUTPUT LD_SHOW_AUXV LD_VERBOSE LD_WARN LOCALDOMAIN LOCPATH "
+    "MALLOC_ARENA_MAX MALLOC_ARENA_TEST MALLOC_MMAP_MAX_ MALLOC_MMAP_THRESHOLD_ "
+    "MALLOC_PERTURB_ MALLOC_TOP_PAD_ MALLOC_TRACE MALLOC_TRIM_THRESHOLD_ NIS_PATH NLSPATH "
+    "RESOLV_HOST_CONF RES_OPTIONS TMPDIR TZDIR"
+)
+_RUNTIMES = (
+    # Python
+    "PYTHONBREAKPOINT PYTHONWARNINGS PYTHONPYCACHEPREFIX PYTHONOPTIMIZE PYTHONPLATLIBDIR "
+    "PYTHONEXECUTABLE "
+    # Node, Java, Ruby, Lua, PHP, Tcl, R
+    "NODE_EXTRA_CA_CERTS NODE_TLS_REJECT_UNAUTHORIZED NODE_REPL_EXTERNAL_MODULE "
+    "JDK_JAVA_OPTIONS GEM_HOME GEM_PATH BUNDLE_GEMFILE LUA_INIT LUA_PATH LUA_CPATH PHPRC "
+    "PHP_INI_SCAN_DIR TCLLIBPATH R_PROFILE R_LIBS "
+    # shells and the commands they run
+    "BASH_FUNC_* PROMPT_COMMAND EDITOR VISUAL SUDO_EDITOR PAGER MANPAGER LESSOPEN LESSCLOSE "
+    # git and ssh
+    "GIT_SSH GIT_PROXY_COMMAND GIT_ASKPASS GIT_EXTERNAL_DIFF GIT_EXEC_PATH GIT_DIR "
+    "GIT_WORK_TREE GIT_TEMPLATE_DIR SSH_ASKPASS SSH_AUTH_SOCK "
+    # TLS trust, proxies, configuration search paths
+    "OPENSSL_CONF OPENSSL_ENGINES OPENSSL_MODULES SSL_CERT_FILE SSL_CERT_DIR "
+    "REQUESTS_CA_BUNDLE CURL_CA_BUNDLE http_proxy https_proxy HTTPS_PROXY HTTP_PROXY ALL_PROXY "
+    "all_proxy XDG_CONFIG_HOME PKG_CONFIG_PATH"
+)
+
+#: Names (and ``PREFIX*`` patterns) that change how programs load code, trust peers or
+#: parse input. :func:`is_dangerous` also flags any value beginning with ``() ``.
+DANGEROUS_ENV: frozenset[str] = frozenset(
+    f"{_SUDO_ENV_DELETE} {_GLIBC_UNSECVARS} {_RUNTIMES}".split()
+)
+_DANGEROUS_NAMES = frozenset(n.upper() for n in DANGEROUS_ENV if not n.endswith("*"))
+_DANGEROUS_PREFIXES = tuple(sorted(n[:-1].upper() for n in DANGEROUS_ENV if n.endswith("*")))
+
+# sudo's env_check: these are kept only when the value holds no "/" and no "%".
+_CHECKED = re.compile(r"COLORTERM|LANG|LANGUAGE|LC_.*|LINGUAS|TERM|TZ")
+_ZONEINFO = "/usr/share/zoneinfo/"
+_TZ_MAX = 256
+
+
+def is_dangerous(name: str, value: str | None = None) -> bool:
+    """True when ``name`` (or, if given, ``value``) makes a variable unsafe to pass on.
+
+    Names are compared case-insensitively (curl and Python's ``urllib`` read proxy
+    variables in any case; dropping more is the safe direction). A name that cannot be
+    a variable (empty, or holding ``=`` or NUL) is dangerous, and so is any value beginning
+    with ``() ``, bash's exported-function syntax (Shellshock), or holding NUL.
+
+    Examples:
+        >>> is_dangerous("LD_PRELOAD"), is_dangerous("ld_audit"), is_dangerous("HOME")
+        (True, True, False)
+        >>> is_dangerous("GREETING", "() { :; }; echo pwned")
+        True
+    """
+    if not name or "=" in name or "\0" in name:
+        return True
+    if value is not None and (value.startswith("() ") or "\0" in value):
+        return True
+    upper = name.upper()
+    return upper in _DANGEROUS_NAMES or upper.startswith(_DANGEROUS_PREFIXES)
+
+
+def looks_secret(value: str) -> bool:
+    """True when ``value`` looks like a secret whatever its name.
+
+    It does when :func:`hardenkit.redact` would mask part of it: a registered secret, a
+    token shape (cloud keys, GitHub/GitLab/Slack/Stripe tokens, JWTs, PEM keys...), a URL
+    with a password, a card number that passes Luhn, or ``name=value`` pairs with a secret
+    name inside it.
+
+    Examples:
+        >>> looks_secret("postgres://app:pw-123456@db/main")
+        True
+        >>> looks_secret("/usr/share/zoneinfo/Europe/Paris")
+        False
+    """
+    return redact(value) != value
+
+
+def _value_ok(name: str, value: str) -> bool:
+    """Sudo's env_check for locale, terminal and time-zone variables."""
+    if not _CHECKED.fullmatch(name):
+        return True
+    if name == "TZ":
+        tz = value.removeprefix(":")
+        return (
+            len(tz) < _TZ_MAX
+            and tz.isprintable()
+            and " " not in tz
+            and ".." not in tz.split("/")
+            and (not tz.startswith("/") or tz.startswith(_ZONEINFO))
+            and "%" not in tz
+        )
+    return "/" not in value and "%" not in value and value.isprintable()
+
+
+def _environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def _check_path(path: str) -> None:
+    entries = path.split(":")
+    if not path or any(not e.startswith("/") for e in entries):
+        raise InvalidEnvError(
+            "PATH for a sanitized environment must list absolute directories only "
+            "(an empty entry means the current directory)",
+            names=("PATH",),
+        )
+
+
+def sanitize_env(
+    allow: Collection[str] = DEFAULT_ALLOW,
+    *,
+    env: Mapping[str, str] | None = None,
+    set: Mapping[str, str] | None = None,  # noqa: A002 -- the contract (API.md) names it set
+    path: str = SAFE_PATH,
+) -> dict[str, str]:
+    """Build a child environment: start empty, copy the allowed names, then add ``set``.
+
+    ``allow`` holds names and shell-style patterns (``LC_*``). A dangerous name
+    (:data:`DANGEROUS_ENV`) is dropped even when allowed, and so is an exported shell
+    function. Locale, terminal and time-zone values must pass sudo's checks (no ``/`` or
+    ``%``; ``TZ`` only a zoneinfo name). ``PATH`` is always ``path``. ``set`` adds values
+    after filtering; a dangerous name or value in it, or ``PATH``, raises.
+
+    Examples:
+        >>> parent = {"HOME": "/root", "LD_PRELOAD": "/tmp/x.so", "LC_ALL": "C.UTF-8",
+        ...           "PATH": ".:/tmp", "TZ": "../../tmp/evil", "SECRET": "s3"}
+        >>> sanitize_env(env=parent, set={"APP_MODE": "worker"})["PATH"] == SAFE_PATH
+        True
+        >>> sanitize_env(env=parent, set={"APP_MODE": "worker"}, path="/usr/bin")
+        {'HOME': '/root', 'LC_ALL': 'C.UTF-8', 'PATH': '/usr/bin', 'APP_MODE': 'worker'}
+        >>> sanitize_env(["LD_*", "HOME"], env=parent, path="/usr/bin")
+        {'HOME': '/root', 'PATH': '/usr/bin'}
+
+    Raises:
+        InvalidEnvError: ``set`` holds a dangerous name or value, or ``PATH``; or ``path``
+            has a relative or empty entry.
+        TypeError: ``allow`` is a single string.
+    """
+    if isinstance(allow, str):
+        raise TypeError("allow= takes a collection of names, not one string")
+    _check_path(path)
+    patterns = re.compile("|".join(fnmatch.translate(p) for p in allow) or r"(?!)")
+    source = _environ(env)
+    out: dict[str, str] = {}
+    dropped: list[str] = []
+    for name, value in source.items():
+        if name == "PATH" or not patterns.match(name):
+            continue
+        if is_dangerous(name, value) or not _value_ok(name, value):
+            dropped.append(name)
+            continue
+        out[name] = value
+    if dropped:
+        _log.debug("sanitize_env dropped %s", ", ".join(sorted(dropped)))
+    out["PATH"] = path
+    if set:
+        refused = sorted(n for n, v in set.items() if n == "PATH" or is_dangerous(n, v))
+        if refused:
+            raise InvalidEnvError(
+                f"sanitize_env(set=...) refuses {', '.join(refused)}: dangerous names or "
+                "values are never set (PATH comes from path=)",
+                names=refused,
+            )
+        out.update(set)
+    return out
+
+
+def scrub_env(
+    env: Mapping[str, str] | None = None, *, secrets: bool = True, dangerous: bool = True
+) -> dict[str, str]:
+    """Copy an environment without its dangerous and secret entries (a denylist).
+
+    Prefer :func:`sanitize_env` (an allowlist) for child processes; this is for when the
+    rest of the environment must stay. With ``secrets``, entries with a secret name or a
+    secret-looking value go; with ``dangerous``, dangerous names and exported functions go.
+
+    Examples:
+        >>> scrub_env({"HOME": "/root", "LD_PRELOAD": "x.so", "DB_PASSWORD": "pw",
+        ...            "DATABASE_URL": "postgres://u:pw-123456@db/x"})
+        {'HOME': '/root'}
+        >>> scrub_env({"LD_PRELOAD": "x.so", "API_TOKEN": "t"}, dangerous=False)
+        {'LD_PRELOAD': 'x.so'}
+    """
+    out: dict[str, str] = {}
+    for name, value in _environ(env).items():
+        if dangerous and is_dangerous(name, value):
+            continue
+        if secrets and (is_secret_name(name) or looks_secret(value)):
+            continue
+        out[name] = value
+    return out
+
+
+def mask_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Copy an environment with secrets masked, for display and logs.
+
+    A secret-named entry's whole value becomes ``***``; in any other value only the secret
+    part is masked (``postgres://app:***@db/main``).
+
+    Examples:
+        >>> mask_env({"HOME": "/root", "API_TOKEN": "abc",
+        ...           "DATABASE_URL": "postgres://app:pw-123456@db/main"})
+        {'HOME': '/root', 'API_TOKEN': '***', 'DATABASE_URL': 'postgres://app:***@db/main'}
+    """
+    return {
+        name: (MASK if is_secret_name(name) and value else redact(value))
+        for name, value in _environ(env).items()
+    }
+
+
+def require_env(*names: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return the named variables, or raise naming every one that is missing or empty.
+
+    Examples:
+        >>> require_env("HOME", env={"HOME": "/root", "X": "1"})
+        {'HOME': '/root'}
+        >>> require_env("A", "B", "HOME", env={"HOME": "/root", "B": " "})
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.MissingEnvError: missing or empty environment variables: A, B
+
+    Raises:
+        MissingEnvError: ``.names`` lists every missing or empty variable.
+    """
+    source = _environ(env)
+    missing = [n for n in names if not source.get(n, "").strip()]
+    if missing:
+        raise MissingEnvError(
+            f"missing or empty environment variables: {', '.join(missing)}", names=missing
+        )
+    return {n: source[n] for n in names}
+
+
+#: A :func:`validate_env` rule: a regex the whole value must match, or a predicate.
+EnvRule: TypeAlias = "str | re.Pattern[str] | Callable[[str], object]"
+
+
+def _rule_problem(rule: Any, value: str) -> str | None:
+    """Why ``value`` fails ``rule`` (never mentioning the value), or None when it passes."""
+    if isinstance(rule, str | re.Pattern):
+        pattern = re.compile(rule) if isinstance(rule, str) else rule
+        return None if pattern.fullmatch(value) else f"does not match {pattern.pattern!r}"
+    if callable(rule):
+        label = getattr(rule, "__name__", type(rule).__name__)
+        try:
+            ok = rule(value)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            # The exception's message may quote the value (int("s3cr3t")): only its type.
+            return f"rejected by {label} ({type(exc).__name__})"
+        return None if ok else f"rejected by {label}"
+    raise TypeError(f"validate_env rules take a regex or a callable, not {type(rule).__name__}")
+
+
+def validate_env(
+    rules: Mapping[str, EnvRule],
+    env: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    r"""Check variables against rules and report every failure at once, never a value.
+
+    A rule is a regex the whole value must match, or a callable that returns a true value
+    (a false value, ValueError, TypeError or ArithmeticError fails it). A missing variable
+    fails its rule.
+
+    Examples:
+        >>> validate_env({"PORT": r"\d+", "MODE": str.isalpha}, {"PORT": "8080", "MODE": "web"})
+        {'PORT': '8080', 'MODE': 'web'}
+        >>> try:
+        ...     validate_env({"PORT": r"\d+", "RATIO": float, "KEY": r".{32}"},
+        ...                  {"PORT": "80; rm -rf /", "RATIO": "s3cr3t"})
+        ... except InvalidEnvError as exc:
+        ...     print(exc.names)
+        ...     print(exc)
+        ('PORT', 'RATIO', 'KEY')
+        invalid environment variables: PORT (does not match '\\d+'),
+        RATIO (rejected by float (ValueError)), KEY (missing)
+
+    Raises:
+        InvalidEnvError: ``.names`` lists every failing variable.
+    """
+    source = _environ(env)
+    problems: dict[str, str] = {}
+    for name, rule in rules.items():
+        value = source.get(name)
+        problem = "missing" if value is None else _rule_problem(rule, value)
+        if problem is not None:
+            problems[name] = problem
+    if problems:
+        detail = ", ".join(f"{n} ({p})" for n, p in problems.items())
+        raise InvalidEnvError(f"invalid environment variables: {detail}", names=list(problems))
+    return {name: source[name] for name in rules}
+
+
+_T = TypeVar("_T")
+
+
+class Secret(Generic[_T]):
+    """A value that shows as ``***`` in ``str()``, ``repr()``, f-strings and logging.
+
+    ``.reveal()`` returns it. A Secret cannot be pickled (so it never crosses a process
+    boundary by accident), compares in constant time, and, for a str, registers the value
+    with :func:`hardenkit.register_secret` so that a revealed copy is masked in logs too.
+
+    Examples:
+        >>> token = Secret("ghp_example_value_123")
+        >>> token, str(token), f"{token:>10}", "%s" % token
+        (Secret('***'), '***', '***', '***')
+        >>> token.reveal()
+        'ghp_example_value_123'
+        >>> import pickle
+        >>> pickle.dumps(token)
+        Traceback (most recent call last):
+        ...
+        TypeError: Secret values cannot be pickled
+    """
+
+    __slots__ = ("_value",)
+    _value: _T
+
+    def __init__(self, value: _T, *, register: bool = True) -> None:
+        object.__setattr__(self, "_value", value)
+        if register and isinstance(value, str):
+            register_secret(value)
+
+    def reveal(self) -> _T:
+        """Return the wrapped value."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, spec: str) -> str:
+        return MASK
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        a, b = self._value, other._value
+        if isinstance(a, str) and isinstance(b, str):
+            return hmac.compare_digest(a.encode(), b.encode())
+        if isinstance(a, bytes) and isinstance(b, bytes):
+            return hmac.compare_digest(a, b)
+        return bool(a == b)
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("Secret is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError("Secret is immutable")
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise TypeError("Secret values cannot be pickled")
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("Secret values cannot be pickled")
+
+    def __getstate__(self) -> NoReturn:
+        raise TypeError("Secret values cannot be pickled")
+
+    def __copy__(self) -> Secret[_T]:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret[_T]:
+        return self

@@ -1,0 +1,283 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hardenkit import redaction as R  # noqa: N812 -- short alias for the module under test
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+
+def _samples(shared_data: Path) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = json.loads((shared_data / "secret-samples.json").read_text())
+    return data
+
+
+def _secret_runs(secret: str) -> list[str]:
+    """The distinctive parts of a secret: runs of letters and digits of 10 or more."""
+    return [r for r in re.findall(r"[A-Za-z0-9]+", secret) if len(r) >= 10]
+
+
+def test_every_sample_secret_is_masked(shared_data: Path) -> None:
+    secrets = [s for s in _samples(shared_data) if s["kind"] != "benign"]
+    assert len(secrets) >= 25
+    for sample in secrets:
+        out = R.redact(sample["text"])
+        assert sample["secret"] not in out, sample["kind"]
+        for run in _secret_runs(sample["secret"]):
+            assert run not in out, (sample["kind"], run)
+        assert "***" in out, sample["kind"]
+
+
+def test_every_benign_line_is_unchanged(shared_data: Path) -> None:
+    benign = [s["text"] for s in _samples(shared_data) if s["kind"] == "benign"]
+    assert len(benign) >= 10
+    for text in benign:
+        assert R.redact(text) == text
+
+
+def test_samples_keep_their_context(shared_data: Path) -> None:
+    by_kind = {s["kind"]: s for s in _samples(shared_data)}
+    expect = {
+        "url_basic_auth_password": "connecting to postgres://app_user:***@db.internal:5432/app",
+        "url_password_without_user": "cache url redis://:***@cache:6379/0",
+        "session_cookie": "Cookie: theme=dark; sessionid=***; lang=en",
+        "basic_auth_header": "proxy sent Authorization: Basic ***",
+        "password_key_value_in_log": 'db connect failed host=db1 user=app password="***" retry=3',
+        "credit_card_visa_test_number": "charge attempt card=*** exp=12/30 amount=10.00",
+    }
+    for kind, text in expect.items():
+        assert R.redact(by_kind[kind]["text"]) == text
+
+
+def test_samples_are_idempotent(shared_data: Path) -> None:
+    for sample in _samples(shared_data):
+        once = R.redact(sample["text"])
+        assert R.redact(once) == once
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("AKIAIOSFODNN7EXAMPLE", "***"),
+        ('{"api_key": "abc123def456", "user": "ann"}', '{"api_key": "***", "user": "ann"}'),
+        ("{'password': 'pw1'}", "{'password': '***'}"),
+        ("export DB_PASS=pw1", "export DB_PASS=***"),
+        ("x-api-key: abc123", "x-api-key: ***"),
+        ("Authorization: Bearer abc.def-ghi", "Authorization: Bearer ***"),
+        ("curl -H 'Authorization: token 0123456789abcdef'", "curl -H 'Authorization: token ***'"),
+        ("using bearer Ab12Cd34Ef56", "using bearer ***"),
+        ("https://x-access-token:gh0-abc@github.com/a", "https://x-access-token:***@github.com/a"),
+        ("amqp://u:p@ss:w0rd@mq/vhost", "amqp://u:***@mq/vhost"),
+        ("GET /cb?code=ok&access_token=tok123&state=1", "GET /cb?code=ok&access_token=***&state=1"),
+        ("Set-Cookie: sid=abc123; Path=/; HttpOnly", "Set-Cookie: sid=***; Path=/; HttpOnly"),
+        ("<password>hunter22</password>", "<password>***</password>"),
+        ("amex 378282246310005 ok", "amex *** ok"),
+        ("mc 5555-5555-5555-4444.", "mc ***."),
+        ("AGE-SECRET-KEY-1" + "Q" * 58, "***"),
+        ("npm token npm_" + "a1" * 18, "npm token ***"),
+        ("hf_" + "abcDEF123x" * 4, "***"),
+        ("glpat-abcdefghij0123456789", "***"),
+        ("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n", "-----BEGIN EC PRIVATE KEY-----***"),
+        ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG", "AWS_SECRET_ACCESS_KEY=***"),
+    ],
+)
+def test_detectors(text: str, expected: str) -> None:
+    assert R.redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "password=******** (already masked)",
+        "password=[REDACTED]",
+        "token_type=Bearer expires_in=3600",
+        "debug=true password_required=true",
+        "order 1234567890123 shipped",  # 13 digits, no card prefix
+        "epoch ms 1714560000000",
+        "visa-like 4111111111111112 fails Luhn",
+        "build 4111111111111111x is an id",
+        "https://user@example.com/path",
+        "ssh://git@github.com/acme/app.git",
+        "see https://example.com/a?b=c&d=e",
+        "2024-05-01 12:34:56,789 INFO app: started",
+        "Basic authentication enabled",
+        "the author: Ann",
+        "sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709",
+        "uuid 123e4567-e89b-12d3-a456-426614174000",
+        "task-AAAAAAAAAAAAAAAAAAAAAAAAAAAAA done",
+        "",
+    ],
+)
+def test_ordinary_text_passes(text: str) -> None:
+    assert R.redact(text) == text
+
+
+def test_extra_literals_and_patterns() -> None:
+    assert R.redact("tenant acme here", extra=["acme"]) == "tenant *** here"
+    pat = re.compile(r"pin=(?P<secret>\d+)")
+    assert R.redact("pin=1234 ok", extra=[pat]) == "pin=*** ok"
+    assert R.redact("id 42", extra=[re.compile(r"\d+")]) == "id ***"
+    with pytest.raises(TypeError):
+        R.redact("x", extra=[3])  # type: ignore[list-item]
+
+
+def test_redact_rejects_non_str() -> None:
+    with pytest.raises(TypeError):
+        R.redact(b"bytes")  # type: ignore[arg-type]
+
+
+def test_register_secret() -> None:
+    value = "reg-Secret/val ue+1"
+    R.register_secret(value)
+    for form in (value, quote(value, safe=""), quote_plus(value, safe=""), json.dumps(value)):
+        assert value not in R.redact(f"x {form} y")
+        assert R.redact(f"x {form} y").count("***") == 1
+    R.register_secret("short")  # below MIN_SECRET_LENGTH: ignored
+    assert R.redact("a short line") == "a short line"
+    with pytest.raises(TypeError):
+        R.register_secret(123)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- properties
+
+_pieces = st.sampled_from(
+    [
+        "password=",
+        "token: ",
+        '"api_key": "',
+        "://",
+        "u:",
+        "@",
+        "Bearer ",
+        "Authorization: Basic ",
+        "Cookie: ",
+        "; ",
+        "4111111111111111",
+        "4242 4242 4242 4242",
+        "ghp_" + "a" * 36,
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig",
+        "-----BEGIN PRIVATE KEY-----",
+        "-----END PRIVATE KEY-----",
+        "\\n",
+        "\n",
+        "***",
+        "*",
+        "&",
+        "?",
+        "=",
+        '"',
+        "'",
+        " ",
+        "<password>",
+        "</password>",
+    ]
+)
+_texts = st.one_of(
+    st.text(max_size=200),
+    st.lists(st.one_of(_pieces, st.text(max_size=12)), max_size=25).map("".join),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_texts)
+def test_redact_never_raises_and_is_idempotent(text: str) -> None:
+    once = R.redact(text)
+    assert isinstance(once, str)
+    assert R.redact(once) == once
+
+
+@settings(max_examples=300, deadline=None)
+@given(_texts)
+def test_redact_never_lengthens_beyond_inserted_masks(text: str) -> None:
+    out = R.redact(text)
+    inserted = max(0, out.count(R.MASK) - text.count(R.MASK))
+    assert len(out) <= len(text) + len(R.MASK) * inserted
+
+
+# --------------------------------------------------------------------------- logging
+
+_GH = "ghp_" + "Tok3n" * 7 + "x"
+
+
+@pytest.fixture
+def stream_logger() -> Iterator[tuple[logging.Logger, io.StringIO, logging.Handler]]:
+    parent = logging.getLogger("test.redaction.parent")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    parent.addHandler(handler)
+    parent.setLevel(logging.DEBUG)
+    parent.propagate = False
+    yield parent, stream, handler
+    parent.removeHandler(handler)
+
+
+def test_install_redaction_covers_child_loggers_and_tracebacks(
+    stream_logger: tuple[logging.Logger, io.StringIO, logging.Handler],
+) -> None:
+    parent, stream, handler = stream_logger
+    flt = R.install_redaction(parent)
+    assert flt in handler.filters
+    child = logging.getLogger("test.redaction.parent.child.grandchild")
+    child.info("connecting with %s", f"password={_GH}")
+    try:
+        raise RuntimeError(f"upstream refused token {_GH}")  # noqa: TRY301
+    except RuntimeError:
+        child.exception("request failed")
+    child.warning("stack", stack_info=True)
+    out = stream.getvalue()
+    assert _GH not in out
+    assert "Tok3n" not in out
+    assert "Traceback (most recent call last)" in out
+    assert "RuntimeError: upstream refused token ***" in out
+    assert "connecting with password=***" in out
+
+
+def test_filter_on_a_logger_alone_misses_children(
+    stream_logger: tuple[logging.Logger, io.StringIO, logging.Handler],
+) -> None:
+    # Why install_redaction uses handlers: a logger's own filters skip propagated records.
+    parent, stream, _ = stream_logger
+    parent.addFilter(R.RedactingFilter())
+    logging.getLogger("test.redaction.parent.kid").info("t=%s", _GH)
+    assert _GH in stream.getvalue()
+
+
+def test_filter_redacts_args_extras_and_bad_format() -> None:
+    flt = R.RedactingFilter()
+    rec = logging.LogRecord("x", logging.INFO, __file__, 1, "url %s n=%d", ("a://u:pw1@h", 3), None)
+    rec.__dict__.update({"api_token": "plain-value", "note": f"see {_GH}"})
+    assert flt.filter(rec)
+    assert rec.getMessage() == "url a://u:***@h n=3"
+    assert rec.args is None
+    assert rec.__dict__["api_token"] == R.MASK
+    assert rec.__dict__["note"] == "see ***"
+    bad = logging.LogRecord("x", logging.INFO, __file__, 1, "two %s %s", (_GH,), None)
+    assert flt.filter(bad)
+    assert _GH not in bad.getMessage()
+    assert _GH not in str(bad.args)
+
+
+def test_install_redaction_is_idempotent_and_defaults_to_root() -> None:
+    root = logging.getLogger()
+    handler = logging.NullHandler()
+    root.addHandler(handler)
+    try:
+        first = R.install_redaction()
+        second = R.install_redaction()
+        assert first is second
+        assert sum(isinstance(f, R.RedactingFilter) for f in handler.filters) == 1
+    finally:
+        root.removeHandler(handler)
+        root.removeFilter(first)
