@@ -1,0 +1,333 @@
+"""Capability syscalls through ctypes: capget/capset, bounding set, ambient set, securebits.
+
+Everything here acts on the calling thread only (capabilities are per-thread), which is
+what the callers want: they refuse to run when other threads exist. Masks are 64-bit
+integers, bit N for capability N. Errors come back as OSError with the kernel's errno;
+callers translate them.
+
+The ctypes objects are created by :func:`prepare`, which callers run before a fork so
+that a child entering a plan between fork and exec loads nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from typing import TYPE_CHECKING, Any
+
+from hardenkit._linux import libc as _libc
+
+if TYPE_CHECKING:
+    from hardenkit._linux.procfs import ProcStatus
+
+# include/uapi/linux/capability.h
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+# include/uapi/linux/securebits.h
+SECBIT_NOROOT = 1 << 0
+SECBIT_NOROOT_LOCKED = 1 << 1
+SECBIT_NO_SETUID_FIXUP = 1 << 2
+SECBIT_NO_SETUID_FIXUP_LOCKED = 1 << 3
+SECBIT_KEEP_CAPS = 1 << 4
+SECBIT_KEEP_CAPS_LOCKED = 1 << 5
+SECBIT_NO_CAP_AMBIENT_RAISE = 1 << 6
+SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED = 1 << 7
+#: The securebits that stop a return to root powers, each set and locked (minijail's and
+#: systemd's choice: noroot, no-setuid-fixup, keep-caps off and locked).
+SECURE_LOCKDOWN = (
+    SECBIT_NOROOT
+    | SECBIT_NOROOT_LOCKED
+    | SECBIT_NO_SETUID_FIXUP
+    | SECBIT_NO_SETUID_FIXUP_LOCKED
+    | SECBIT_KEEP_CAPS_LOCKED
+)
+
+_MASK32 = 0xFFFFFFFF
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = (
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    )
+
+
+_CapDataPair = _CapData * 2
+
+
+#: The prepared libc entry points, filled by :func:`prepare`.
+_FUNCS: dict[str, Any] = {}
+
+
+def prepare() -> None:
+    """Load libc and set up the capget/capset/prctl entry points once (idempotent).
+
+    Examples:
+        >>> prepare()
+        >>> capget()[1] >= 0
+        True
+    """
+    if "capset" in _FUNCS:
+        return
+    lib = _libc.libc()
+    lib.prctl.restype = ctypes.c_int  # warms the symbol that _libc.prctl looks up
+    for name in ("capget", "capset"):
+        fn = getattr(lib, name)
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.POINTER(_CapHeader), ctypes.POINTER(_CapData)]
+        _FUNCS[name] = fn
+
+
+def _raise_errno() -> None:
+    err = ctypes.get_errno()
+    raise OSError(err, os.strerror(err))
+
+
+def capget(pid: int = 0) -> tuple[int, int, int]:
+    """Return ``(effective, permitted, inheritable)`` masks of ``pid`` (0: this thread).
+
+    Examples:
+        >>> eff, prm, inh = capget()
+        >>> eff & ~prm
+        0
+    """
+    prepare()
+    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, pid)
+    data = _CapDataPair()
+    if _FUNCS["capget"](ctypes.byref(header), data) != 0:
+        _raise_errno()
+    eff = data[0].effective | (data[1].effective << 32)
+    prm = data[0].permitted | (data[1].permitted << 32)
+    inh = data[0].inheritable | (data[1].inheritable << 32)
+    return eff, prm, inh
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    """Set this thread's effective, permitted and inheritable masks (raises OSError).
+
+    Examples:
+        >>> eff, prm, inh = capget()
+        >>> capset(eff, prm, inh)  # setting the current sets is always allowed
+    """
+    prepare()
+    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = _CapDataPair()
+    data[0].effective = effective & _MASK32
+    data[1].effective = (effective >> 32) & _MASK32
+    data[0].permitted = permitted & _MASK32
+    data[1].permitted = (permitted >> 32) & _MASK32
+    data[0].inheritable = inheritable & _MASK32
+    data[1].inheritable = (inheritable >> 32) & _MASK32
+    if _FUNCS["capset"](ctypes.byref(header), data) != 0:
+        _raise_errno()
+
+
+def bounding_has(cap: int) -> bool:
+    """Tell whether ``cap`` is in this thread's bounding set (OSError EINVAL past the last).
+
+    Examples:
+        >>> bounding_has(0) in (True, False)
+        True
+    """
+    return _libc.prctl(_libc.PR_CAPBSET_READ, cap) == 1
+
+
+def bounding_drop(cap: int) -> None:
+    """Remove ``cap`` from the bounding set (needs CAP_SETPCAP; irreversible).
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> fork_call(lambda: (bounding_drop(10), bounding_has(10))[1]).value
+        False
+    """
+    _libc.prctl(_libc.PR_CAPBSET_DROP, cap)
+
+
+def bounding_mask(last_cap: int) -> int:
+    """Return the bounding set as a mask, asking the kernel about every cap up to ``last_cap``.
+
+    Examples:
+        >>> from hardenkit._linux.procfs import cap_last_cap, read_status
+        >>> bounding_mask(cap_last_cap()) == read_status().cap_bounding
+        True
+    """
+    mask = 0
+    for cap in range(last_cap + 1):
+        if bounding_has(cap):
+            mask |= 1 << cap
+    return mask
+
+
+def bounding_drop_mask(mask: int, last_cap: int) -> None:
+    """Remove every capability in ``mask`` from the bounding set (needs CAP_SETPCAP).
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> fork_call(lambda: (bounding_drop_mask(0b11, 40), bounding_mask(1))[1]).value
+        0
+    """
+    for cap in range(last_cap + 1):
+        if mask >> cap & 1:
+            bounding_drop(cap)
+
+
+def ambient_set(mask: int, last_cap: int) -> None:
+    """Make the ambient set exactly ``mask``, lowering extras and raising only what is new.
+
+    Raising needs each capability permitted and inheritable and SECBIT_NO_CAP_AMBIENT_RAISE
+    off; lowering is always allowed, so an unchanged set works even once raising is locked.
+
+    Examples:
+        >>> ambient_set(0, 40)  # always allowed: lowers
+    """
+    for cap in range(last_cap + 1):
+        want = bool(mask >> cap & 1)
+        if ambient_has(cap) != want:
+            option = _libc.PR_CAP_AMBIENT_RAISE if want else _libc.PR_CAP_AMBIENT_LOWER
+            _libc.prctl(_libc.PR_CAP_AMBIENT, option, cap)
+
+
+def status_problems(
+    status: ProcStatus,
+    *,
+    keep: int,
+    inheritable: int | None = None,
+    bounding: bool = True,
+    ambient: bool = True,
+) -> list[str]:
+    """Compare one task's procfs capability masks with ``keep``; describe every mismatch.
+
+    Effective and permitted must equal ``keep``; inheritable must equal ``inheritable``
+    unless None; bounding and ambient must equal ``keep`` when asked, and ambient never
+    holds more than ``keep``.
+
+    Examples:
+        >>> from hardenkit._linux.procfs import read_status
+        >>> st = read_status()
+        >>> status_problems(st, keep=st.cap_effective, bounding=False, ambient=False)
+        []
+    """
+    checks = [("CapEff", status.cap_effective, keep), ("CapPrm", status.cap_permitted, keep)]
+    if inheritable is not None:
+        checks.append(("CapInh", status.cap_inheritable, inheritable))
+    if bounding:
+        checks.append(("CapBnd", status.cap_bounding, keep))
+    if ambient:
+        checks.append(("CapAmb", status.cap_ambient, keep))
+    problems = [
+        f"task {status.pid}: {label} is {got:#x}, expected {want:#x}"
+        for label, got, want in checks
+        if got != want
+    ]
+    if not ambient and status.cap_ambient & ~keep:
+        problems.append(f"task {status.pid}: CapAmb {status.cap_ambient:#x} holds more than kept")
+    return problems
+
+
+def ambient_supported() -> bool:
+    """Tell whether the kernel has ambient capabilities (Linux 4.3+).
+
+    Examples:
+        >>> ambient_supported()
+        True
+    """
+    try:
+        _libc.prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_IS_SET, 0)
+    except OSError as err:
+        if err.errno in (errno.EINVAL, errno.EOPNOTSUPP):
+            return False
+        raise
+    return True
+
+
+def ambient_clear() -> None:
+    """Empty this thread's ambient set.
+
+    Examples:
+        >>> ambient_clear()
+    """
+    _libc.prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_CLEAR_ALL)
+
+
+def ambient_raise(cap: int) -> None:
+    """Add ``cap`` to the ambient set (it must be permitted and inheritable).
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> def child():
+        ...     eff, prm, inh = capget()
+        ...     capset(eff, prm, inh | 1 << 10)
+        ...     ambient_raise(10)
+        ...     return ambient_has(10)
+        >>> fork_call(child).value
+        True
+    """
+    _libc.prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_RAISE, cap)
+
+
+def ambient_has(cap: int) -> bool:
+    """Tell whether ``cap`` is in the ambient set.
+
+    Examples:
+        >>> ambient_has(10)
+        False
+    """
+    return _libc.prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_IS_SET, cap) == 1
+
+
+def get_securebits() -> int:
+    """Return this thread's securebits.
+
+    Examples:
+        >>> get_securebits() & SECBIT_KEEP_CAPS
+        0
+    """
+    return _libc.prctl(_libc.PR_GET_SECUREBITS)
+
+
+def set_securebits(bits: int) -> None:
+    """Set this thread's securebits (needs CAP_SETPCAP; locked bits cannot change).
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> fork_call(lambda: (set_securebits(SECBIT_NOROOT), get_securebits())[1]).value
+        1
+    """
+    _libc.prctl(_libc.PR_SET_SECUREBITS, bits)
+
+
+def set_keepcaps(flag: bool) -> None:
+    """Set or clear SECBIT_KEEP_CAPS (permitted caps survive leaving uid 0).
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> fork_call(lambda: (set_keepcaps(True), get_securebits() & SECBIT_KEEP_CAPS)[1]).value
+        16
+    """
+    _libc.prctl(_libc.PR_SET_KEEPCAPS, int(flag))
+
+
+def set_no_new_privs() -> None:
+    """Set no_new_privs on this thread (irreversible; inherited across fork and exec).
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> fork_call(lambda: (set_no_new_privs(), get_no_new_privs())[1]).value
+        True
+    """
+    _libc.prctl(_libc.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def get_no_new_privs() -> bool:
+    """Tell whether no_new_privs is set on this thread.
+
+    Examples:
+        >>> get_no_new_privs() in (True, False)
+        True
+    """
+    return _libc.prctl(_libc.PR_GET_NO_NEW_PRIVS) == 1
