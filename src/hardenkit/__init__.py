@@ -91,9 +91,12 @@ _LAZY: dict[str, str] = {
     # envcrypt
     "KeyPair": "envcrypt",
     "decrypt_env_file": "envcrypt",
+    "decrypted_text": "envcrypt",
     "encrypt_env_file": "envcrypt",
     "generate_keypair": "envcrypt",
     "load_env": "envcrypt",
+    "rotate_env_file": "envcrypt",
+    "seal_env_file": "envcrypt",
     "set_env_value": "envcrypt",
     # spawn
     "CommandPolicy": "spawn",
@@ -236,6 +239,7 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
     )
     from hardenkit.envcrypt import (
         decrypt_env_file as decrypt_env_file,
+        decrypted_text as decrypted_text,
     )
     from hardenkit.envcrypt import (
         encrypt_env_file as encrypt_env_file,
@@ -245,6 +249,8 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
     )
     from hardenkit.envcrypt import (
         load_env as load_env,
+        rotate_env_file as rotate_env_file,
+        seal_env_file as seal_env_file,
     )
     from hardenkit.envcrypt import (
         set_env_value as set_env_value,

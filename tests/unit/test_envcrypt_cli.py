@@ -1,0 +1,96 @@
+"""``hardenkit env ...``: what it prints (never a value unless asked) and its exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hardenkit.cli import main
+from hardenkit.envcrypt import decrypt_env_file, set_env_value
+
+if TYPE_CHECKING:
+    import pytest
+
+SAMPLE = "cli-secret-4f2a9 = # 'x'"
+
+
+def _file(tmp_path: Path) -> str:
+    path = tmp_path / ".env"
+    path.write_text("# cli\nPLAIN_PLAIN=1\n")
+    set_env_value(str(path), "API_TOKEN", SAMPLE)
+    return str(path)
+
+
+def test_keypair_prints_both_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["env", "keypair", "-f", ".env.staging", "--format", "json"]) == 0
+    keys = json.loads(capsys.readouterr().out)
+    assert set(keys) == {"DOTENV_PUBLIC_KEY_STAGING", "DOTENV_PRIVATE_KEY_STAGING"}
+    assert len(keys["DOTENV_PRIVATE_KEY_STAGING"]) == 64
+
+
+def test_set_from_stdin_get_and_no_leaks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / ".env")
+    Path(path).write_text("A=1\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO(SAMPLE + "\n"))
+    assert main(["env", "set", "-f", path, "API_TOKEN"]) == 0
+    out = capsys.readouterr()
+    assert SAMPLE not in out.out + out.err
+    assert "new key pair" in out.out
+    keys = (tmp_path / ".env.keys").read_text().split("DOTENV_PRIVATE_KEY=")[1].strip()
+    assert keys not in out.out + out.err
+    assert main(["env", "get", "-f", path, "API_TOKEN"]) == 0
+    assert capsys.readouterr().out == SAMPLE + "\n"
+    assert main(["env", "get", "-f", path, "MISSING"]) == 1
+
+
+def test_encrypt_seal_decrypt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / ".env"
+    path.write_text("DB_PASSWORD=hunter2-cli\n")
+    assert main(["env", "encrypt", "-f", str(path), "--seal"]) == 0
+    assert "hunter2-cli" not in capsys.readouterr().out
+    assert "hardenkit:seal" in path.read_text()
+    assert main(["env", "get", "-f", str(path), "--require-seal", "DB_PASSWORD"]) == 0
+    assert capsys.readouterr().out == "hunter2-cli\n"
+    assert main(["env", "decrypt", "-f", str(path), "--stdout"]) == 0
+    assert "DB_PASSWORD=hunter2-cli" in capsys.readouterr().out
+    assert main(["env", "decrypt", "-f", str(path)]) == 0
+    assert "hunter2-cli" not in capsys.readouterr().out
+    assert "DB_PASSWORD=hunter2-cli" in path.read_text()
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_rotate_and_errors_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _file(tmp_path)
+    assert main(["env", "rotate", "-f", path]) == 0
+    assert decrypt_env_file(path)["API_TOKEN"] == SAMPLE
+    capsys.readouterr()
+    (tmp_path / ".env.keys").chmod(0o644)
+    assert main(["env", "get", "-f", path, "API_TOKEN"]) == 1
+    err = capsys.readouterr().err
+    assert "InsecurePathError" in err
+    assert SAMPLE not in err
+    assert main(["env", "get", "-f", str(tmp_path / "nope.env"), "X"]) == 1
+    assert "No such file" in capsys.readouterr().err
+
+
+def test_run_passes_values_without_a_shell(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = _file(tmp_path)
+    code = main(["env", "run", "-f", path, "--", "printenv", "API_TOKEN"])
+    assert code == 0
+    assert capfd.readouterr().out == SAMPLE + "\n"
+    assert main(["env", "run", "-f", path, "--", "sh", "-c", "exit 7"]) == 7
+    assert main(["env", "run", "-f", path, "--", "no-such-command-hk"]) == 127
+    assert main(["env", "run", "-f", path]) == 2
+
+
+def test_run_refuses_dangerous_names(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    path = _file(tmp_path)
+    set_env_value(path, "LD_PRELOAD", "/tmp/evil.so")
+    assert main(["env", "run", "-f", path, "--", "true"]) == 1
+    assert "LD_PRELOAD" in capfd.readouterr().err

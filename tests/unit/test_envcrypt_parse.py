@@ -1,0 +1,132 @@
+"""The .env grammar (python-dotenv's), strict mode, and rewriting, against the truth table."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from dotenv import dotenv_values
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hardenkit.envcrypt._dotenv import Document, format_plain, is_valid_name
+from hardenkit.errors import InvalidEnvError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _vectors(shared_data: Path) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = json.loads((shared_data / "dotenv-vectors.json").read_text())
+    assert len(data) > 50
+    return data
+
+
+def _last_wins(doc: Document) -> dict[str, str | None]:
+    return dict(doc.pairs())
+
+
+def test_truth_table_lenient(shared_data: Path) -> None:
+    for vector in _vectors(shared_data):
+        doc = Document.parse(vector["input"], path="t.env", strict=False)
+        assert _last_wins(doc) == vector["expected"], vector["name"]
+        errors = [e.line for e in doc.entries if e.error]
+        assert errors == vector.get("warn_lines", []), vector["name"]
+        assert doc.text() == vector["input"], vector["name"]  # the texts add up to the file
+
+
+def _strict_refuses(vector: dict[str, Any]) -> bool:
+    names = [n for n, _ in Document.parse(vector["input"], path="t", strict=False).pairs()]
+    duplicated = len(names) != len(set(names))
+    return bool(
+        vector.get("warn_lines")
+        or duplicated
+        or any(not is_valid_name(n) for n in names)
+        or any(v is None for v in vector["expected"].values())
+    )
+
+
+def test_truth_table_strict(shared_data: Path) -> None:
+    refused = 0
+    for vector in _vectors(shared_data):
+        if _strict_refuses(vector):
+            with pytest.raises(InvalidEnvError, match=r"t\.env: line \d+") as info:
+                Document.parse(vector["input"], path="t.env", strict=True)
+            for value in vector["expected"].values():
+                if value and len(value) > 3:
+                    assert value not in str(info.value), vector["name"]
+            if vector.get("warn_lines"):
+                assert f"line {vector['warn_lines'][0]}:" in str(info.value)
+            refused += 1
+        else:
+            doc = Document.parse(vector["input"], path="t.env", strict=True)
+            assert doc.values() == vector["expected"], vector["name"]
+    assert refused >= 10
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ("A=1\nB=2\nA=3\n", 3, "duplicate variable A (first set on line 1)"),
+        ("A=1\n\n\n  B='open\n", 4, "cannot parse"),
+        ("# c\nA=1\nsk_live_abcdef\n", 3, "without '='"),
+        ("A=1\n'a b'=secret-ish\n", 2, "invalid variable name"),
+        ("A=1\nB: yaml\n", 2, "cannot parse"),
+    ],
+)
+def test_strict_errors_name_the_line_not_the_value(text: str, line: int, fragment: str) -> None:
+    with pytest.raises(InvalidEnvError) as info:
+        Document.parse(text, path="/app/.env", strict=True)
+    message = str(info.value)
+    assert f"/app/.env: line {line}:" in message
+    assert fragment in message
+    for leaked in ("open", "yaml", "secret-ish", "abcdef"):
+        assert leaked not in message
+
+
+def test_bom_and_crlf_survive_a_rewrite() -> None:
+    doc = Document.parse("\ufeffA=1\r\n# c\r\nB='x'\r\n", path="t", strict=True)
+    index = doc.index("B")
+    assert index is not None
+    doc.replace(index, "'y'", "y")
+    assert doc.render() == "\ufeffA=1\r\n# c\r\nB='y'\r\n"
+
+
+def test_append_adds_missing_newline() -> None:
+    doc = Document.parse("A=1", path="t", strict=True)
+    doc.append("B", "2", "2")
+    assert doc.render() == "A=1\nB=2\n"
+
+
+def test_render_refuses_a_rewrite_that_changes_meaning() -> None:
+    doc = Document.parse("A=1\nB=2\n", path="t", strict=True)
+    doc.replace(0, "x\nB=3", "x")  # would inject a new binding
+    with pytest.raises(InvalidEnvError, match="read back"):
+        doc.render()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec="utf-8", exclude_characters="\0")))
+def test_format_plain_round_trips_through_python_dotenv(value: str) -> None:
+    text = f"K={format_plain(value)}\nNEXT=1\n"
+    parsed = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    assert parsed == {"K": value, "NEXT": "1"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(codec="utf-8"), max_size=80))
+def test_parser_never_raises_anything_but_invalid_env_error(text: str) -> None:
+    outcome = _parse_or_error(text)
+    if isinstance(outcome, InvalidEnvError):
+        assert "line" in str(outcome)
+    else:
+        assert outcome.text() == text
+
+
+def _parse_or_error(text: str) -> Document | InvalidEnvError:
+    try:
+        return Document.parse(text, path="t", strict=True)
+    except InvalidEnvError as exc:
+        return exc
