@@ -1,0 +1,180 @@
+"""A hand-written classic BPF prefix placed in front of libseccomp's program.
+
+libseccomp cannot say "every number above the table", "any of these flag bits" or "the
+x32 half of the x86_64 number space" in the way hardenkit needs, so those checks run
+first, here, and everything else falls through to libseccomp's program unchanged (BPF
+jumps are relative and forward-only, so prepending never disturbs it). Per known arch:
+
+- x86_64 numbers with the x32 bit: the x32 section when the policy allows x32, otherwise
+  kill the process (an x32 syscall must never bypass a native filter);
+- clone3 -> ENOSYS (its flags sit behind a pointer seccomp cannot read; libc falls back
+  to clone, whose flags it can);
+- with namespace blocking: setns -> EPERM, unshare/clone with any CLONE_NEW* bit -> EPERM;
+- numbers above libseccomp's table -> ENOSYS, so libc's fallbacks for newer calls work.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+# Classic BPF opcodes (linux/bpf_common.h).
+_LD_W_ABS = 0x20
+_JMP_JA = 0x05
+_JMP_JEQ_K = 0x15
+_JMP_JGT_K = 0x25
+_JMP_JSET_K = 0x45
+_RET_K = 0x06
+
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+_ENOSYS = 38
+_EPERM = 1
+
+_OFF_NR = 0
+_OFF_ARCH = 4
+_OFF_ARGS = 16
+_AUDIT_ARCH_LE = 0x40000000
+
+#: CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET (Docker's mask), for clone.
+CLONE_NS_MASK = 0x7E020000
+#: The same plus CLONE_NEWTIME (only unshare and clone3 take it; in clone it is CSIGNAL).
+UNSHARE_NS_MASK = CLONE_NS_MASK | 0x00000080
+X32_SYSCALL_BIT = 0x40000000
+_MAX_JUMP = 0xFF  # conditional jump offsets are 8 bits
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NumberSpace:
+    """The syscall numbers the prefix needs for one ABI (None: absent on that ABI)."""
+
+    clone: int | None
+    clone3: int | None
+    unshare: int | None
+    setns: int | None
+    max_known: int
+    clone_flags_arg: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArchSection:
+    """One audit arch token and its number space; ``x32`` for x86_64's x32 half."""
+
+    token: int
+    space: NumberSpace
+    x32: NumberSpace | None = None
+    x32_bit_kills: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrefixOptions:
+    """Which checks the prefix makes."""
+
+    clone3_enosys: bool
+    block_namespaces: bool
+    enosys_above_table: bool
+
+
+class _Asm:
+    """A tiny assembler with forward labels."""
+
+    def __init__(self) -> None:
+        self.code: list[tuple[int, str | int, str | int, int]] = []
+        self.labels: dict[str, int] = {}
+        self._n = 0
+
+    def fresh(self, stem: str) -> str:
+        self._n += 1
+        return f"{stem}{self._n}"
+
+    def label(self, name: str) -> None:
+        self.labels[name] = len(self.code)
+
+    def op(self, code: int, k: int = 0, jt: str | int = 0, jf: str | int = 0) -> None:
+        self.code.append((code, jt, jf, k))
+
+    def assemble(self) -> bytes:
+        out = bytearray()
+        for i, (code, jt, jf, k_raw) in enumerate(self.code):
+            k = k_raw
+            if code == _JMP_JA:
+                assert isinstance(jt, str)  # noqa: S101 -- internal invariant
+                k = self.labels[jt] - i - 1
+                jt_off = jf_off = 0
+            else:
+                jt_off = self.labels[jt] - i - 1 if isinstance(jt, str) else jt
+                jf_off = self.labels[jf] - i - 1 if isinstance(jf, str) else jf
+            if not (0 <= jt_off <= _MAX_JUMP and 0 <= jf_off <= _MAX_JUMP and k >= 0):
+                raise ValueError("BPF prefix jump out of range")
+            out += struct.pack("=HBBI", code, jt_off, jf_off, k & 0xFFFFFFFF)
+        return bytes(out)
+
+
+def _checks(asm: _Asm, space: NumberSpace, opts: PrefixOptions, *, little: bool) -> None:
+    if opts.clone3_enosys and space.clone3 is not None:
+        asm.op(_JMP_JEQ_K, space.clone3, jt="enosys")
+    flag_checks: list[tuple[int, int, int]] = []
+    if opts.block_namespaces:
+        if space.setns is not None:
+            asm.op(_JMP_JEQ_K, space.setns, jt="eperm")
+        for nr, arg, mask in (
+            (space.unshare, 0, UNSHARE_NS_MASK),
+            (space.clone, space.clone_flags_arg, CLONE_NS_MASK),
+        ):
+            if nr is not None:
+                flag_checks.append((nr, arg, mask))
+    targets = []
+    for nr, arg, mask in flag_checks:
+        target = asm.fresh("flags")
+        targets.append((target, arg, mask))
+        asm.op(_JMP_JEQ_K, nr, jt=target)
+    if opts.enosys_above_table:
+        asm.op(_JMP_JGT_K, space.max_known, jt="enosys")
+    asm.op(_JMP_JA, jt="lib")
+    for target, arg, mask in targets:
+        asm.label(target)
+        # The low 32 bits of the argument: every CLONE_NEW* flag lives there, and the
+        # kernel itself truncates clone's flags to 32 bits.
+        asm.op(_LD_W_ABS, _OFF_ARGS + 8 * arg + (0 if little else 4))
+        asm.op(_JMP_JSET_K, mask, jt="eperm")
+        asm.op(_JMP_JA, jt="lib")
+
+
+def build_prefix(sections: tuple[ArchSection, ...], opts: PrefixOptions) -> bytes:
+    """Return the prefix program (ending in a jump to the instruction after it).
+
+    Examples:
+        >>> space = NumberSpace(clone=56, clone3=435, unshare=272, setns=308, max_known=456)
+        >>> sec = ArchSection(token=0xC000003E, space=space, x32_bit_kills=True)
+        >>> opts = PrefixOptions(clone3_enosys=True, block_namespaces=True,
+        ...                      enosys_above_table=True)
+        >>> len(build_prefix((sec,), opts)) % 8
+        0
+    """
+    asm = _Asm()
+    asm.op(_LD_W_ABS, _OFF_ARCH)
+    for sec in sections:
+        nxt = asm.fresh("arch")
+        little = bool(sec.token & _AUDIT_ARCH_LE)
+        asm.op(_JMP_JEQ_K, sec.token, jf=nxt)
+        asm.op(_LD_W_ABS, _OFF_NR)
+        x32_label = asm.fresh("x32")
+        if sec.x32 is not None:
+            asm.op(_JMP_JSET_K, X32_SYSCALL_BIT, jt=x32_label)
+        elif sec.x32_bit_kills:
+            asm.op(_JMP_JSET_K, X32_SYSCALL_BIT, jt="kill")
+        _checks(asm, sec.space, opts, little=little)
+        if sec.x32 is not None:
+            asm.label(x32_label)
+            _checks(asm, sec.x32, opts, little=little)
+        asm.label(nxt)
+    asm.op(_JMP_JA, jt="lib")
+    asm.label("kill")
+    asm.op(_RET_K, SECCOMP_RET_KILL_PROCESS)
+    asm.label("enosys")
+    asm.op(_RET_K, SECCOMP_RET_ERRNO | _ENOSYS)
+    asm.label("eperm")
+    asm.op(_RET_K, SECCOMP_RET_ERRNO | _EPERM)
+    asm.label("lib")
+    return asm.assemble()

@@ -1,0 +1,177 @@
+"""``call_sandboxed``: run a function in a confined child and bring back its result as data.
+
+The child is forked, confined with :func:`~hardenkit.sandbox.confine.prepare_confinement`
+(prepared in the parent, entered and verified in the child), runs ``fn`` and sends the
+result back as JSON: a compromised child cannot make the parent unpickle anything. The
+child gets its own process group, killed when the call ends, so nothing it started
+survives a timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+from typing import TYPE_CHECKING, Any
+
+from hardenkit._child import fork_call
+from hardenkit._linux import require_linux
+from hardenkit.errors import HardenkitError, SandboxError
+from hardenkit.sandbox.confine import ConfinementPlan, prepare_confinement
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hardenkit._child import ChildOutcome
+    from hardenkit.sandbox.landlock import FilesystemPolicy
+    from hardenkit.sandbox.limits import ResourceLimits
+    from hardenkit.sandbox.seccomp import SeccompPolicy
+
+__all__ = ["ConfinementFailed", "call_sandboxed"]
+
+_AUDIT_SECCOMP = re.compile(rb"type=1326 .*?\bpid=(\d+)\b.*?\bsig=(\d+)\b.*?\bsyscall=(\d+)")
+
+
+class ConfinementFailed(Exception):
+    """Raised in the child when confinement could not be entered or verified."""
+
+
+def _enter(plan: ConfinementPlan, report_fd: int) -> None:
+    os.setpgid(0, 0)
+    os.write(report_fd, b"%d\n" % os.getpid())  # the parent learns the group to kill
+    try:
+        plan.enter(verify=True)
+    except HardenkitError as err:
+        raise ConfinementFailed(f"{type(err).__name__}: {err}") from err
+
+
+class _AuditWatch:
+    """Best-effort reader of the kernel's seccomp audit records in /dev/kmsg."""
+
+    def __init__(self) -> None:
+        self.fd: int | None = None
+        with contextlib.suppress(OSError):
+            self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            os.lseek(self.fd, 0, os.SEEK_END)
+
+    def syscall_of(self, pid: int) -> str | None:
+        if self.fd is None:
+            return None
+        from hardenkit._linux.seccomp_compile import syscall_name  # noqa: PLC0415
+
+        found = None
+        while True:
+            try:
+                record = os.read(self.fd, 8192)
+            except BlockingIOError:
+                break
+            except OSError:  # EPIPE: records were overwritten; keep reading
+                continue
+            if not record:
+                break
+            match = _AUDIT_SECCOMP.search(record)
+            if match and int(match.group(1)) == pid:
+                found = syscall_name(int(match.group(3))) or f"syscall {match.group(3).decode()}"
+        return found
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def call_sandboxed(
+    fn: Callable[..., Any],
+    *args: Any,
+    timeout: float | None = None,
+    limits: ResourceLimits | None = None,
+    seccomp: SeccompPolicy | None = None,
+    user: str | int | None = None,
+    filesystem: FilesystemPolicy | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Run ``fn(*args, **kwargs)`` in a confined child and return its (JSON-able) result.
+
+    The child is confined like :func:`~hardenkit.confine` (namespace creation refused),
+    with ``limits``, ``seccomp``, ``filesystem`` and a drop to ``user``. The result must be
+    JSON data (dicts, lists, str, numbers, bools, None) and comes back as such.
+
+    Examples:
+        >>> call_sandboxed(sum, [1, 2, 3])
+        6
+        >>> call_sandboxed(int, "x")
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.SandboxError: int raised ValueError: invalid literal ...
+
+    Raises:
+        SandboxError: ``fn`` raised (``.exc_type``), the child was killed (``.signal``,
+            and ``.syscall`` when a seccomp kill could be attributed), it timed out
+            (killed with SIGKILL and reaped before this returns), or the confinement
+            could not be entered.
+    """
+    require_linux("sandboxed calls")
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    plan = prepare_confinement(user=user, limits=limits, seccomp=seccomp, filesystem=filesystem)
+    watch = _AuditWatch()
+    read_fd, write_fd = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        try:
+            outcome = fork_call(
+                fn, args, kwargs, timeout=timeout, before=lambda: _enter(plan, write_fd)
+            )
+        finally:
+            plan.close()
+            os.close(write_fd)
+        pid = _child_pid(read_fd)
+        if pid is not None:
+            _kill_group(pid)  # whatever the child started dies with it
+        return _result(name, outcome, timeout, watch, pid)
+    finally:
+        os.close(read_fd)
+        watch.close()
+
+
+def _child_pid(read_fd: int) -> int | None:
+    try:
+        data = os.read(read_fd, 64)
+    except BlockingIOError:
+        return None
+    return int(data) if data.strip().isdigit() else None
+
+
+def _result(
+    name: str, outcome: ChildOutcome, timeout: float | None, watch: _AuditWatch, pid: int | None
+) -> Any:
+    if outcome.ok:
+        return outcome.value
+    if outcome.timed_out:
+        raise SandboxError(
+            f"{name} ran past its {timeout} s timeout; the child was killed",
+            signal=int(signal.SIGKILL),
+        )
+    if outcome.exc_type == ConfinementFailed.__name__:
+        raise SandboxError(f"could not confine the child for {name}: {outcome.exc_message}")
+    if outcome.exc_type is not None:
+        raise SandboxError(
+            f"{name} raised {outcome.exc_type}: {outcome.exc_message}", exc_type=outcome.exc_type
+        )
+    if outcome.signal is not None:
+        try:
+            signame = signal.Signals(outcome.signal).name
+        except ValueError:
+            signame = str(outcome.signal)
+        syscall = None
+        if outcome.signal == signal.SIGSYS:
+            syscall = watch.syscall_of(pid) if pid is not None else None
+        detail = f" (seccomp violation: {syscall})" if syscall else ""
+        raise SandboxError(
+            f"{name} was killed by {signame}{detail}", signal=outcome.signal, syscall=syscall
+        )
+    raise SandboxError(f"{name}: the child {outcome.describe()}")

@@ -1,0 +1,365 @@
+"""``confine()``: every sandbox step, in the one correct order, then verified.
+
+The order is minijail's: ids and capabilities (needs privileges, so first), rlimits,
+no_new_privs, Landlock, seccomp last (an earlier step's syscalls may be ones the filter
+forbids). :func:`prepare_confinement` does all the parent-side work (name lookups, limit
+checks, the seccomp compile, opening Landlock paths) so that :meth:`ConfinementPlan.enter`
+can run in a freshly forked child right before exec: no imports, lookups or logging there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hardenkit._linux import require_linux
+from hardenkit._linux.libc import (
+    PR_GET_NO_NEW_PRIVS,
+    PR_GET_SECCOMP,
+    PR_SET_NO_NEW_PRIVS,
+    prctl,
+)
+from hardenkit.errors import SandboxError
+from hardenkit.sandbox.landlock import LandlockPlan
+from hardenkit.sandbox.limits import check_limits, set_rlimits, verify_limits
+from hardenkit.sandbox.seccomp import SeccompPolicy, compile_policy, verify_seccomp
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from hardenkit.privileges import Identity
+    from hardenkit.sandbox.landlock import FilesystemPolicy
+    from hardenkit.sandbox.limits import ResourceLimits
+    from hardenkit.sandbox.seccomp import CompiledPolicy
+
+__all__ = ["ConfinementPlan", "confine", "prepare_confinement", "set_no_new_privs"]
+
+
+def _threads() -> int:
+    from hardenkit._linux.procfs import read_status  # noqa: PLC0415
+
+    try:
+        return read_status().threads
+    except (OSError, ValueError) as err:
+        raise SandboxError(f"cannot count this process's threads: {err}") from err
+
+
+def _all_tasks_nnp() -> None:
+    from hardenkit._linux.procfs import read_task_status, task_ids  # noqa: PLC0415
+
+    try:
+        statuses = [read_task_status(tid) for tid in task_ids()]
+    except (OSError, ValueError) as err:
+        raise SandboxError(f"cannot read /proc/self/task to verify no_new_privs: {err}") from err
+    for st in statuses:
+        if not st.no_new_privs:
+            raise SandboxError(f"thread {st.pid} does not have no_new_privs set")
+
+
+def set_no_new_privs() -> None:
+    r"""Set no_new_privs: exec can no longer grant privileges (setuid bits, file caps).
+
+    It is per thread, so a process with other live threads is refused.
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> def child():
+        ...     set_no_new_privs()
+        ...     return open("/proc/self/status").read().count("NoNewPrivs:\t1")
+        >>> fork_call(child).value
+        1
+
+    Raises:
+        SandboxError: other threads exist, or the flag is not set afterwards.
+    """
+    require_linux("no_new_privs")
+    threads = _threads()
+    if threads != 1:
+        raise SandboxError(
+            f"{threads} threads are running: no_new_privs is per thread; set it before "
+            "starting threads (or let confine() carry it to every thread with seccomp TSYNC)"
+        )
+    try:
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
+    except OSError as err:
+        raise SandboxError(f"prctl(PR_SET_NO_NEW_PRIVS) failed: {err.strerror}") from err
+    _all_tasks_nnp()
+
+
+def _verify_seccomp_this_thread(*, no_new_privs: bool) -> None:
+    """Check filter mode and no_new_privs on the calling thread through prctl (no procfs)."""
+    seccomp_mode_filter = 2
+    try:
+        mode = prctl(PR_GET_SECCOMP)
+        nnp = prctl(PR_GET_NO_NEW_PRIVS)
+    except OSError as err:
+        raise SandboxError(f"prctl could not report the seccomp mode: {err.strerror}") from err
+    if mode != seccomp_mode_filter:
+        raise SandboxError(f"this thread is not in seccomp filter mode (mode {mode})")
+    if no_new_privs and nnp != 1:
+        raise SandboxError("this thread lacks no_new_privs after seccomp")
+
+
+class ConfinementPlan:
+    """Everything resolved and compiled; :meth:`enter` applies it, :meth:`verify` checks it.
+
+    A plan holds open Landlock path descriptors: :meth:`close` it (or use ``with``).
+    """
+
+    def __init__(
+        self,
+        *,
+        drop: Any,
+        apply_drop: Callable[[Any], object] | None,
+        verify_drop: Callable[..., Any] | None,
+        rlimits: tuple[tuple[int, int], ...],
+        no_new_privs: bool,
+        landlock: LandlockPlan | None,
+        seccomp: CompiledPolicy | None,
+        seccomp_policy: SeccompPolicy | None,
+    ) -> None:
+        self.drop = drop
+        self._apply_drop = apply_drop
+        self._verify_drop = verify_drop
+        self.rlimits = rlimits
+        self.no_new_privs = no_new_privs
+        self.landlock = landlock
+        self.seccomp = seccomp
+        self.seccomp_policy = seccomp_policy
+        self._landlock_probed = False
+        self.identity: Identity | None = None
+        #: Called (before Landlock) by ``enter(verify=True)`` to record the identity.
+        self.identity_source: Callable[[], Identity] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"ConfinementPlan(drop={self.drop is not None}, rlimits={len(self.rlimits)}, "
+            f"no_new_privs={self.no_new_privs}, landlock={self.landlock is not None}, "
+            f"seccomp={self.seccomp is not None})"
+        )
+
+    def __enter__(self) -> ConfinementPlan:  # noqa: PYI034 -- not subclassed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def enter(self, *, verify: bool = False) -> None:  # noqa: C901 -- one ordered sequence
+        """Apply the plan to the calling process: ids, rlimits, no_new_privs, Landlock, seccomp.
+
+        Safe in a freshly forked single-threaded child right before exec (with the
+        default ``verify=False``). With ``verify=True`` (what :func:`confine` uses) each
+        step is checked while it still can be: ids, limits and no_new_privs through
+        procfs before Landlock (which may hide /proc), seccomp afterwards through prctl
+        (single-threaded under Landlock) or procfs; :attr:`identity` is then set.
+
+        Raises:
+            PrivilegeError: the privilege drop failed.
+            SandboxError: any other step failed; later steps were not attempted.
+        """
+        if self.drop is not None and self._apply_drop is not None:
+            self._apply_drop(self.drop)
+        try:
+            set_rlimits(self.rlimits)
+        except (OSError, ValueError) as err:
+            raise SandboxError(f"setrlimit failed: {err}") from err
+        if self.no_new_privs:
+            try:
+                prctl(PR_SET_NO_NEW_PRIVS, 1)
+            except OSError as err:
+                raise SandboxError(f"prctl(PR_SET_NO_NEW_PRIVS) failed: {err.strerror}") from err
+        if verify:
+            self._verify_before_landlock()
+        if self.landlock is not None:
+            self.landlock.enforce()
+            self.landlock.verify()  # probe now: the seccomp filter may forbid the probe
+            self._landlock_probed = True
+        if self.seccomp is not None:
+            try:
+                self.seccomp.program.load(tsync=True)
+            except OSError as err:
+                raise SandboxError(
+                    f"seccomp filter could not be loaded: {err.strerror}", syscall="seccomp"
+                ) from err
+            if verify:
+                if self.landlock is not None:
+                    _verify_seccomp_this_thread(no_new_privs=self.no_new_privs)
+                else:
+                    verify_seccomp(min_filters=1, no_new_privs=self.no_new_privs)
+
+    def _verify_before_landlock(self) -> None:
+        if self.drop is not None and self._verify_drop is not None:
+            self.identity = self._verify_drop(self.drop, no_new_privs=self.no_new_privs)
+        elif self.identity_source is not None:
+            self.identity = self.identity_source()
+        verify_limits(self.rlimits)
+        if self.no_new_privs:
+            if self.seccomp is None:
+                _all_tasks_nnp()
+            elif prctl(PR_GET_NO_NEW_PRIVS) != 1:
+                # Other threads get it from seccomp's TSYNC, checked after the load.
+                raise SandboxError("no_new_privs is not set on this thread")
+
+    def verify(self) -> Identity | None:
+        """Check from the kernel's side that the plan is in force; return the identity.
+
+        Reads procfs for every thread, so under a Landlock policy that hides /proc it
+        raises (fail closed): :func:`confine` uses ``enter(verify=True)`` instead. Returns
+        the privileges module's Identity when a drop was planned, else None.
+
+        Raises:
+            SandboxError: a step is not in force (PrivilegeError for ids and capabilities).
+        """
+        identity = None
+        if self.drop is not None and self._verify_drop is not None:
+            identity = self._verify_drop(self.drop, no_new_privs=self.no_new_privs)
+        verify_limits(self.rlimits)
+        if self.no_new_privs:
+            _all_tasks_nnp()
+        if self.landlock is not None and not self._landlock_probed:
+            raise SandboxError("Landlock was planned but not entered")
+        if self.seccomp is not None:
+            verify_seccomp(min_filters=1, no_new_privs=self.no_new_privs)
+        return identity
+
+    def close(self) -> None:
+        """Release the Landlock path descriptors (the plan cannot be entered afterwards)."""
+        if self.landlock is not None:
+            self.landlock.close()
+
+
+def prepare_confinement(
+    *,
+    user: str | int | None = None,
+    group: str | int | None = None,
+    groups: Iterable[str | int] | None = None,
+    keep: Iterable[Any] = (),
+    limits: ResourceLimits | None = None,
+    no_new_privs: bool = True,
+    filesystem: FilesystemPolicy | None = None,
+    seccomp: SeccompPolicy | None = None,
+    block_namespaces: bool = True,
+) -> ConfinementPlan:
+    """Do the parent-side work of a confinement with no effect on this process.
+
+    Resolves the target ids, checks limits against the current hard limits, compiles the
+    seccomp filter (cached per policy; with ``block_namespaces`` an allow-all filter that
+    only refuses namespace creation is used when ``seccomp`` is None) and opens the
+    Landlock paths.
+
+    Examples:
+        >>> from hardenkit.sandbox.limits import ResourceLimits
+        >>> with prepare_confinement(limits=ResourceLimits(open_files=16)) as plan:
+        ...     plan
+        ConfinementPlan(drop=False, rlimits=2, no_new_privs=True, landlock=False, seccomp=True)
+
+    Raises:
+        SandboxError: a limit above the hard limit, a Landlock path or ABI problem, a
+            policy libseccomp rejects, or seccomp/Landlock after a drop without
+            no_new_privs.
+        PrivilegeError: the user or groups cannot be resolved.
+    """
+    require_linux("confinement")
+    keep = tuple(keep)
+    drop = apply_drop = verify_drop = None
+    if user is None:
+        if group is not None or groups is not None or keep:
+            raise SandboxError("group=, groups= and keep= need user= (the user to become)")
+    else:
+        from hardenkit import privileges  # noqa: PLC0415 -- loaded only for a drop
+
+        drop = privileges.prepare_drop(user, group, groups=groups, keep=keep)
+        apply_drop, verify_drop = privileges.apply_drop, privileges.verify_drop
+    rlimits = check_limits(limits) if limits is not None else ()
+    policy = seccomp
+    if block_namespaces:
+        policy = (policy or SeccompPolicy(default="allow")).with_namespace_block()
+    if drop is not None and not no_new_privs and (policy is not None or filesystem is not None):
+        raise SandboxError(
+            "seccomp and Landlock need no_new_privs once privileges are dropped: "
+            "pass no_new_privs=True"
+        )
+    compiled = compile_policy(policy) if policy is not None else None
+    landlock = LandlockPlan(filesystem) if filesystem is not None else None
+    return ConfinementPlan(
+        drop=drop,
+        apply_drop=apply_drop,
+        verify_drop=verify_drop,
+        rlimits=rlimits,
+        no_new_privs=no_new_privs,
+        landlock=landlock,
+        seccomp=compiled,
+        seccomp_policy=policy,
+    )
+
+
+def confine(
+    *,
+    user: str | int | None = None,
+    group: str | int | None = None,
+    groups: Iterable[str | int] | None = None,
+    keep: Iterable[Any] = (),
+    limits: ResourceLimits | None = None,
+    no_new_privs: bool = True,
+    filesystem: FilesystemPolicy | None = None,
+    seccomp: SeccompPolicy | None = None,
+    block_namespaces: bool = True,
+) -> Identity:
+    r"""Confine the calling process, in order, verify it, and return the identity now in force.
+
+    Ids and capabilities, rlimits, no_new_privs, Landlock, seccomp last; namespace creation
+    is refused by default (an unprivileged user namespace hands back a full capability
+    set). With other live threads only steps that cover every thread are allowed: rlimits
+    (per process) and seccomp with TSYNC (which also carries no_new_privs); a privilege
+    drop or Landlock is refused.
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> from hardenkit.sandbox.limits import ResourceLimits
+        >>> def child():
+        ...     ident = confine(limits=ResourceLimits(open_files=64))
+        ...     status = open("/proc/self/status").read()
+        ...     return ident.uid, "NoNewPrivs:\t1" in status, "Seccomp:\t2" in status
+        >>> fork_call(child).value
+        [0, True, True]
+
+    Raises:
+        SandboxError: a step could not be applied or verified, or threads forbid it.
+        PrivilegeError: the privilege drop failed or could not be verified.
+    """
+    require_linux("confinement")
+    keep = tuple(keep)
+    threads = _threads()
+    if threads != 1:
+        loads_filter = seccomp is not None or block_namespaces
+        why = [
+            reason
+            for reason, applies in (
+                ("a privilege drop (capabilities are per thread)", user is not None),
+                ("Landlock (ABI < 8 restricts one thread)", filesystem is not None),
+                ("no_new_privs without a seccomp filter", no_new_privs and not loads_filter),
+            )
+            if applies
+        ]
+        if why:
+            raise SandboxError(
+                f"{threads} threads are running and cannot all be covered by: "
+                f"{'; '.join(why)}. Confine before starting threads."
+            )
+    with prepare_confinement(
+        user=user,
+        group=group,
+        groups=groups,
+        keep=keep,
+        limits=limits,
+        no_new_privs=no_new_privs,
+        filesystem=filesystem,
+        seccomp=seccomp,
+        block_namespaces=block_namespaces,
+    ) as plan:
+        from hardenkit.privileges import current_identity  # noqa: PLC0415
+
+        plan.identity_source = current_identity
+        plan.enter(verify=True)
+    if plan.identity is None:  # pragma: no cover - enter(verify=True) always sets it
+        raise SandboxError("confinement was not verified")
+    return plan.identity

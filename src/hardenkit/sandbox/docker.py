@@ -1,0 +1,263 @@
+"""Docker/OCI seccomp profiles turned into :class:`~hardenkit.sandbox.SeccompPolicy`.
+
+Semantics follow moby's ``profiles/seccomp`` loader and runc's rule building: the native
+``archMap`` entry picks the ABIs, ``includes``/``excludes`` are decided by capabilities
+(all listed caps must be held to include; any held cap excludes), Go arch names and
+``minKernel``; ``SCMP_ACT_ERRNO`` without ``errnoRet`` is EPERM; several conditions on one
+argument become separate rules. Deliberate difference: ``SCMP_ACT_KILL`` and
+``SCMP_ACT_KILL_THREAD`` kill the whole process (a thread-only kill leaves a half-dead
+process behind).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from hardenkit.errors import PolicyError
+from hardenkit.sandbox.seccomp import ArgCondition, SeccompPolicy, SyscallRule
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from pathlib import Path
+
+__all__ = ["CAP_NAMES", "bundled_default", "policy_from_profile"]
+
+#: Capability numbers -> names as profiles spell them (linux/capability.h).
+CAP_NAMES: tuple[str, ...] = tuple(
+    f"CAP_{n}"
+    for n in [
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+    ]
+)
+
+_ACTIONS = {
+    "SCMP_ACT_ALLOW": "allow",
+    "SCMP_ACT_LOG": "log",
+    "SCMP_ACT_ERRNO": "errno",
+    "SCMP_ACT_TRAP": "trap",
+    "SCMP_ACT_KILL": "kill",
+    "SCMP_ACT_KILL_THREAD": "kill",
+    "SCMP_ACT_KILL_PROCESS": "kill",
+}
+_OPS = {
+    "SCMP_CMP_NE": "ne",
+    "SCMP_CMP_LT": "lt",
+    "SCMP_CMP_LE": "le",
+    "SCMP_CMP_EQ": "eq",
+    "SCMP_CMP_GE": "ge",
+    "SCMP_CMP_GT": "gt",
+    "SCMP_CMP_MASKED_EQ": "masked_eq",
+}
+#: libseccomp arch tokens' names -> Go's GOARCH, which moby compares ``arches`` against.
+_GOARCH = {
+    "SCMP_ARCH_X86_64": "amd64",
+    "SCMP_ARCH_X86": "386",
+    "SCMP_ARCH_AARCH64": "arm64",
+    "SCMP_ARCH_ARM": "arm",
+    "SCMP_ARCH_PPC64LE": "ppc64le",
+    "SCMP_ARCH_PPC64": "ppc64",
+    "SCMP_ARCH_S390X": "s390x",
+    "SCMP_ARCH_S390": "s390",
+    "SCMP_ARCH_RISCV64": "riscv64",
+    "SCMP_ARCH_MIPS64": "mips64",
+    "SCMP_ARCH_MIPSEL64": "mips64le",
+    "SCMP_ARCH_MIPS": "mips",
+    "SCMP_ARCH_MIPSEL": "mipsle",
+}
+
+
+def bundled_default() -> dict[str, Any]:
+    """Return the bundled copy of Docker's default profile (moby/profiles, Apache-2.0).
+
+    Examples:
+        >>> bundled_default()["defaultAction"]
+        'SCMP_ACT_ERRNO'
+    """
+    text = (
+        resources.files("hardenkit.sandbox")
+        .joinpath("data")
+        .joinpath("docker-default-seccomp.json")
+    )
+    return dict(json.loads(text.read_text("utf-8")))
+
+
+def _cap_name(cap: str | int) -> str:
+    if isinstance(cap, int):  # also Capability (an IntEnum)
+        if not 0 <= cap < len(CAP_NAMES):
+            raise PolicyError(f"unknown capability number {cap}")
+        return CAP_NAMES[cap]
+    name = cap.strip().upper()
+    return name if name.startswith("CAP_") else f"CAP_{name}"
+
+
+def _bounding_set() -> frozenset[str]:
+    from hardenkit._linux.procfs import read_status  # noqa: PLC0415
+
+    mask = read_status().cap_bounding
+    return frozenset(name for bit, name in enumerate(CAP_NAMES) if mask >> bit & 1)
+
+
+def _kernel_at_least(minimum: str, release: str) -> bool:
+    def parse(text: str) -> tuple[int, ...]:
+        match = re.match(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?", text)
+        if match is None:
+            raise PolicyError(f"cannot parse kernel version {text!r}")
+        return tuple(int(g or 0) for g in match.groups())
+
+    return parse(release) >= parse(minimum)
+
+
+def _selected(entry: Mapping[str, Any], caps: frozenset[str], goarch: str, release: str) -> bool:
+    excludes = entry.get("excludes") or {}
+    includes = entry.get("includes") or {}
+    if goarch in (excludes.get("arches") or ()):
+        return False
+    if any(_cap_name(c) in caps for c in excludes.get("caps") or ()):
+        return False
+    if excludes.get("minKernel") and _kernel_at_least(excludes["minKernel"], release):
+        return False
+    arches = includes.get("arches") or ()
+    if arches and goarch not in arches:
+        return False
+    if not all(_cap_name(c) in caps for c in includes.get("caps") or ()):
+        return False
+    return not (includes.get("minKernel") and not _kernel_at_least(includes["minKernel"], release))
+
+
+def _conditions(raw_args: list[Mapping[str, Any]], where: str) -> list[tuple[ArgCondition, ...]]:
+    conds: list[ArgCondition] = []
+    for arg in raw_args:
+        op = _OPS.get(str(arg.get("op")))
+        if op is None:
+            raise PolicyError(f"{where}: unknown comparison {arg.get('op')!r}")
+        index, value, two = int(arg["index"]), int(arg.get("value", 0)), int(arg.get("valueTwo", 0))
+        if op == "masked_eq":  # Docker: value is the mask, valueTwo the expected bits
+            conds.append(ArgCondition(index=index, op=op, mask=value, value=two))
+        else:
+            conds.append(ArgCondition(index=index, op=op, value=value))
+    indexes = [c.index for c in conds]
+    if len(set(indexes)) != len(indexes):  # runc: each condition becomes its own rule
+        return [(c,) for c in conds]
+    return [tuple(conds)]
+
+
+def _load(
+    profile: str | os.PathLike[str] | Path | Mapping[str, Any],
+) -> tuple[Mapping[str, Any], str]:
+    if isinstance(profile, (str, os.PathLike)):
+        where = os.fspath(profile)
+        try:
+            with open(where, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except OSError as err:
+            raise PolicyError(f"cannot read seccomp profile {where}: {err.strerror}") from err
+        except ValueError as err:
+            raise PolicyError(f"seccomp profile {where} is not valid JSON: {err}") from err
+    else:
+        data, where = profile, "seccomp profile"
+    if not isinstance(data, dict):
+        raise PolicyError(f"{where}: a profile is a JSON object")
+    return data, where
+
+
+def policy_from_profile(
+    profile: str | os.PathLike[str] | Path | Mapping[str, Any],
+    *,
+    capabilities: Iterable[str | int] | None = None,
+) -> SeccompPolicy:
+    """Translate a Docker/OCI profile; see :meth:`SeccompPolicy.from_docker_profile`.
+
+    Examples:
+        >>> prof = {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+        ...         "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+        ...                      {"names": ["mount"], "action": "SCMP_ACT_ALLOW",
+        ...                       "includes": {"caps": ["CAP_SYS_ADMIN"]}}]}
+        >>> [r.names for r in policy_from_profile(prof, capabilities=[]).rules]
+        [('read', 'write')]
+        >>> policy_from_profile(prof, capabilities=["SYS_ADMIN"]).errno
+        38
+    """
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
+
+    data, where = _load(profile)
+    if data.get("listenerPath") or data.get("listenerMetadata"):
+        raise PolicyError(f"{where}: seccomp user notification (listenerPath) is not supported")
+    caps = (
+        _bounding_set() if capabilities is None else frozenset(_cap_name(c) for c in capabilities)
+    )
+    default = _ACTIONS.get(str(data.get("defaultAction")))
+    if default is None or default == "trap":
+        raise PolicyError(f"{where}: unsupported defaultAction {data.get('defaultAction')!r}")
+    default_errno = int(data.get("defaultErrnoRet") or errno.EPERM)
+    native_name = next(
+        (n for n in sc.ARCH_NAMES if sc.arch_token(n) == sc.native_arch()), "SCMP_ARCH_NATIVE"
+    )
+    arches: list[str] = [a for a in data.get("architectures") or () if isinstance(a, str)]
+    for entry in data.get("archMap") or ():
+        if entry.get("architecture") == native_name:
+            arches += [entry["architecture"], *(entry.get("subArchitectures") or ())]
+    arches = [a for a in dict.fromkeys(arches) if a != native_name]
+    goarch = _GOARCH.get(native_name, native_name)
+    release = os.uname().release
+    rules: list[SyscallRule] = []
+    for i, entry in enumerate(data.get("syscalls") or ()):
+        here = f"{where}: syscalls[{i}]"
+        names = entry.get("names") or ([entry["name"]] if entry.get("name") else [])
+        if not names or not _selected(entry, caps, goarch, release):
+            continue
+        action = _ACTIONS.get(str(entry.get("action")))
+        if action is None:
+            raise PolicyError(f"{here}: unsupported action {entry.get('action')!r}")
+        err = int(entry.get("errnoRet") or errno.EPERM) if action == "errno" else None
+        rules.extend(
+            SyscallRule(names=tuple(names), action=action, errno=err, args=conds)
+            for conds in _conditions(list(entry.get("args") or ()), here)
+        )
+    return SeccompPolicy(
+        default=default, errno=default_errno, rules=tuple(rules), arches=tuple(arches)
+    )

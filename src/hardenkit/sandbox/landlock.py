@@ -1,0 +1,296 @@
+"""Landlock filesystem confinement: ``FilesystemPolicy``, ``landlock_abi``, ``apply_landlock``.
+
+Paths not listed get no access at all. Rights are the ones the running ABI can enforce
+(best effort above the policy's ``min_abi``; below it, a clear error). Rules on files
+get only file rights. Landlock (ABI < 8) restricts the calling thread only, so a process
+with other live threads is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hardenkit._linux import require_linux
+from hardenkit.errors import SandboxError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from hardenkit._linux.landlock import PreparedRuleset
+
+__all__ = ["FilesystemPolicy", "LandlockPlan", "apply_landlock", "landlock_abi"]
+
+# Access rights (linux/landlock.h), by the ABI that introduced them.
+EXECUTE = 1 << 0
+WRITE_FILE = 1 << 1
+READ_FILE = 1 << 2
+READ_DIR = 1 << 3
+REMOVE_DIR = 1 << 4
+REMOVE_FILE = 1 << 5
+MAKE_CHAR = 1 << 6
+MAKE_DIR = 1 << 7
+MAKE_REG = 1 << 8
+MAKE_SOCK = 1 << 9
+MAKE_FIFO = 1 << 10
+MAKE_BLOCK = 1 << 11
+MAKE_SYM = 1 << 12
+REFER = 1 << 13  # ABI 2
+TRUNCATE = 1 << 14  # ABI 3
+IOCTL_DEV = 1 << 15  # ABI 5
+
+_ABI_FS_RIGHTS = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1}
+_ABI_FS_RIGHTS.update({5: (1 << 16) - 1, 6: (1 << 16) - 1, 7: (1 << 16) - 1})
+#: The newest ABI whose rights hardenkit knows; a newer kernel is used at this level.
+KNOWN_ABI = 7
+#: Rights that make sense on a file (not a directory); others are rejected there.
+FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
+
+READ_RIGHTS = READ_FILE | READ_DIR
+WRITE_RIGHTS = (
+    WRITE_FILE
+    | REMOVE_DIR
+    | REMOVE_FILE
+    | MAKE_CHAR
+    | MAKE_DIR
+    | MAKE_REG
+    | MAKE_SOCK
+    | MAKE_FIFO
+    | MAKE_BLOCK
+    | MAKE_SYM
+    | REFER
+    | TRUNCATE
+    | IOCTL_DEV
+)
+EXECUTE_RIGHTS = EXECUTE | READ_FILE  # exec needs to read the file too
+# The ruleset attribute grew with the ABI: fs only (1-3), + net (4-5), + scoped (6+).
+_ATTR_SIZE = {1: 8, 2: 8, 3: 8, 4: 16, 5: 16, 6: 24, 7: 24}
+
+
+def landlock_abi() -> int:
+    """Return the Landlock ABI version of the running kernel (0: no Landlock).
+
+    Probed with ``landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)``,
+    not securityfs (which may be unmounted).
+
+    Examples:
+        >>> landlock_abi() >= 0
+        True
+    """
+    require_linux("Landlock")
+    from hardenkit._linux.landlock import abi_version  # noqa: PLC0415 -- ctypes on use
+
+    try:
+        return abi_version()
+    except OSError as err:
+        raise SandboxError(f"probing the Landlock ABI failed: {err.strerror}") from err
+
+
+def _paths(value: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> tuple[str, ...]:
+    items = (value,) if isinstance(value, (str, os.PathLike)) else tuple(value)
+    out = []
+    for item in items:
+        path = os.fspath(item)
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"FilesystemPolicy paths must be non-empty str paths, not {item!r}")
+        out.append(os.path.abspath(path))
+    return tuple(dict.fromkeys(out))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FilesystemPolicy:
+    """Where the process may read, write and execute; everything else is refused.
+
+    ``read`` allows reading files and listing directories beneath each path; ``write``
+    allows writing, creating, removing, renaming into and truncating; ``execute`` allows
+    executing (and reading) files. ``min_abi`` is the lowest Landlock ABI the policy
+    accepts: 3 by default, because before ABI 3 truncate(2) cannot be restricted.
+
+    Examples:
+        >>> FilesystemPolicy(read=["/usr", "/etc"], write="/tmp").write
+        ('/tmp',)
+        >>> FilesystemPolicy(min_abi=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: FilesystemPolicy.min_abi must be between 1 and 7, not 0
+    """
+
+    # Any path or sequence of paths is accepted; the stored value is a tuple of str.
+    read: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = ()
+    write: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = ()
+    execute: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = ()
+    min_abi: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("read", "write", "execute"):
+            object.__setattr__(self, name, _paths(getattr(self, name)))
+        if not 1 <= self.min_abi <= KNOWN_ABI:
+            raise ValueError(
+                f"FilesystemPolicy.min_abi must be between 1 and {KNOWN_ABI}, not {self.min_abi}"
+            )
+
+    def requested(self) -> dict[str, int]:
+        """Return path -> requested rights (before masking by ABI or file type)."""
+        out: dict[str, int] = {}
+        for paths, rights in (
+            (self.read, READ_RIGHTS),
+            (self.write, WRITE_RIGHTS),
+            (self.execute, EXECUTE_RIGHTS),
+        ):
+            for path in _paths(paths):
+                out[path] = out.get(path, 0) | rights
+        return out
+
+
+def _threads() -> int:
+    from hardenkit._linux.procfs import read_status  # noqa: PLC0415
+
+    try:
+        return read_status().threads
+    except (OSError, ValueError) as err:
+        raise SandboxError(f"cannot count this process's threads: {err}") from err
+
+
+class LandlockPlan:
+    """A Landlock ruleset prepared in the parent: path descriptors open, rights decided.
+
+    :meth:`enforce` is fork-child safe (no imports, lookups or logging). Close the plan
+    (or let it be collected) to release the path descriptors.
+    """
+
+    def __init__(self, policy: FilesystemPolicy) -> None:
+        require_linux("Landlock")
+        from hardenkit._linux.landlock import PreparedRuleset  # noqa: PLC0415
+
+        self.policy = policy
+        running = landlock_abi()
+        if running < policy.min_abi:
+            raise SandboxError(
+                f"Landlock ABI {running} is below the policy's minimum {policy.min_abi}"
+                + (" (Landlock is absent or disabled)" if running == 0 else "")
+            )
+        self.abi = min(running, KNOWN_ABI)
+        self.handled = _ABI_FS_RIGHTS[self.abi]
+        self._fds: list[int] = []
+        self._finalizer = weakref.finalize(self, _close_all, self._fds)
+        rules: list[tuple[int, int]] = []
+        self.rights: dict[str, int] = {}
+        try:
+            for path, wanted in policy.requested().items():
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                self._fds.append(fd)
+                rights = wanted & self.handled
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                    rights &= FILE_RIGHTS
+                self.rights[path] = rights
+                if rights:
+                    rules.append((fd, rights))
+        except OSError as err:
+            self.close()
+            raise SandboxError(
+                f"Landlock rule path {err.filename or path} cannot be opened: {err.strerror}"
+            ) from err
+        self._ruleset: PreparedRuleset = PreparedRuleset(
+            handled_fs=self.handled, attr_size=_ATTR_SIZE[self.abi], rules=rules
+        )
+
+    def enforce(self) -> None:
+        """Restrict the calling (single-threaded) process; raises SandboxError."""
+        try:
+            self._ruleset.enforce()
+        except OSError as err:
+            raise SandboxError(f"Landlock enforcement failed: {err.strerror}") from err
+
+    def verify(self) -> None:
+        """Probe that Landlock is in force: a path outside the policy must be refused.
+
+        Raises:
+            SandboxError: the probe got access it should not have, or could not run.
+        """
+        root = self.rights.get("/", 0)
+        if not root & READ_DIR:
+            probe_read_refused("/")
+        elif not root & MAKE_DIR:
+            probe_mkdir_refused("/")
+        # Otherwise "/" itself is fully granted and there is nothing outside to probe.
+
+    def close(self) -> None:
+        """Close the path descriptors."""
+        self._finalizer()
+
+
+def _close_all(fds: list[int]) -> None:
+    while fds:
+        with contextlib.suppress(OSError):
+            os.close(fds.pop())
+
+
+def probe_read_refused(path: str) -> None:
+    """Raise SandboxError unless listing ``path`` is refused with EACCES."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except PermissionError:
+        return
+    except OSError as err:
+        raise SandboxError(f"Landlock probe on {path} failed: {err.strerror}") from err
+    os.close(fd)
+    raise SandboxError(f"Landlock is not in force: {path} can still be read")
+
+
+def probe_mkdir_refused(parent: str) -> None:
+    """Raise SandboxError unless creating a directory in ``parent`` is refused."""
+    probe = os.path.join(parent, f".hardenkit-landlock-probe-{os.getpid()}")
+    try:
+        os.mkdir(probe, 0o700)
+    except PermissionError:
+        return
+    except OSError as err:
+        raise SandboxError(f"Landlock probe in {parent} failed: {err.strerror}") from err
+    with contextlib.suppress(OSError):
+        os.rmdir(probe)
+    raise SandboxError(f"Landlock is not in force: a directory could be created in {parent}")
+
+
+def apply_landlock(policy: FilesystemPolicy) -> None:
+    """Restrict the calling process to the paths in ``policy``, then probe that it holds.
+
+    Sets no_new_privs (Landlock requires it unless CAP_SYS_ADMIN is held; hardenkit
+    always sets it). Refuses with other live threads: before ABI 8 a ruleset covers the
+    calling thread only.
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> def child():
+        ...     apply_landlock(FilesystemPolicy(read=["/usr"]))
+        ...     os.listdir("/usr")  # inside: works
+        ...     open("/etc/passwd").close()  # outside: refused
+        >>> fork_call(child).exc_type
+        'PermissionError'
+
+    Raises:
+        SandboxError: the ABI is below ``min_abi``, a path is missing, other threads
+            exist, or enforcement failed.
+    """
+    require_linux("Landlock")
+    from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, prctl  # noqa: PLC0415
+
+    plan = LandlockPlan(policy)
+    try:
+        threads = _threads()
+        if threads != 1:
+            raise SandboxError(
+                f"{threads} threads are running: Landlock (ABI {plan.abi} < 8) restricts "
+                "only the calling thread; apply it before starting threads"
+            )
+        try:
+            prctl(PR_SET_NO_NEW_PRIVS, 1)
+        except OSError as err:
+            raise SandboxError(f"prctl(PR_SET_NO_NEW_PRIVS) failed: {err.strerror}") from err
+        plan.enforce()
+        plan.verify()
+    finally:
+        plan.close()

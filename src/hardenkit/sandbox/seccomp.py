@@ -1,0 +1,543 @@
+"""Seccomp policies: systemd group names, argument conditions, Docker profiles, one load.
+
+A :class:`SeccompPolicy` is a frozen value; :func:`compile_policy` turns it into classic
+BPF once (cached per policy) with libseccomp and prepends hardenkit's own checks (see
+:mod:`hardenkit.sandbox._bpf`): kill-process for x32 numbers on x86_64, ENOSYS for clone3
+and for numbers newer than libseccomp's table, and, when asked, no namespace creation.
+:func:`apply_seccomp` loads the program with one ``seccomp(2)`` call and TSYNC, so every
+thread is covered or nothing is installed, and then checks ``/proc/self/task/*/status``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno as errno_mod
+import functools
+import logging
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hardenkit._linux import require_linux
+from hardenkit.errors import PolicyError, SandboxError
+from hardenkit.sandbox import _bpf
+from hardenkit.sandbox.groups import expand
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from pathlib import Path
+
+    from hardenkit._linux.seccomp_load import BpfProgram
+
+__all__ = [
+    "ArgCondition",
+    "CompiledPolicy",
+    "SeccompPolicy",
+    "SyscallRule",
+    "apply_seccomp",
+    "compile_policy",
+]
+
+log = logging.getLogger("hardenkit.sandbox")
+
+#: Filter return values (linux/seccomp.h).
+_RET = {
+    "kill": 0x80000000,  # SECCOMP_RET_KILL_PROCESS, never libseccomp's thread-only KILL
+    "trap": 0x00030000,
+    "errno": 0x00050000,
+    "log": 0x7FFC0000,
+    "allow": 0x7FFF0000,
+}
+#: Most restrictive first: when two plain lists name a syscall, the earlier action wins.
+_DEFAULTS = ("kill", "errno", "log", "allow")
+_ACTIONS = ("kill", "trap", "errno", "log", "allow")
+#: libseccomp's comparison operators (enum scmp_compare).
+_OPS = {"ne": 1, "lt": 2, "le": 3, "eq": 4, "ge": 5, "gt": 6, "masked_eq": 7}
+_MAX_ERRNO = 4095
+_U64 = (1 << 64) - 1
+_NAME = re.compile(r"@?[a-z0-9_-]+\Z")
+_MAX_ARGS = 6
+
+
+def _names(value: str | Iterable[str], what: str) -> tuple[str, ...]:
+    items = (value,) if isinstance(value, str) else tuple(value)
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not _NAME.match(item):
+            raise PolicyError(f"{what}: {item!r} is not a syscall or @group name")
+        if item not in out:
+            out.append(item)
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArgCondition:
+    """One comparison on one syscall argument.
+
+    ``op`` is ``eq``, ``ne``, ``lt``, ``le``, ``gt``, ``ge`` or ``masked_eq``; for
+    ``masked_eq`` the condition is ``(arg & mask) == value``. Values are unsigned 64-bit.
+
+    Examples:
+        >>> ArgCondition(index=0, op="masked_eq", mask=0x10000000, value=0)
+        ArgCondition(index=0, op='masked_eq', value=0, mask=268435456)
+    """
+
+    index: int
+    op: str
+    value: int
+    mask: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < _MAX_ARGS:
+            raise PolicyError(f"argument index {self.index} is outside 0..5")
+        if self.op not in _OPS:
+            raise PolicyError(f"unknown comparison {self.op!r}: use one of {sorted(_OPS)}")
+        if (self.op == "masked_eq") != (self.mask is not None):
+            raise PolicyError("mask= is required for masked_eq and only for it")
+        for v in (self.value, self.mask or 0):
+            if not 0 <= v <= _U64:
+                raise PolicyError(f"argument value {v} is not an unsigned 64-bit integer")
+
+    def _raw(self) -> tuple[int, int, int, int]:
+        if self.mask is not None:
+            return (self.index, _OPS[self.op], self.mask, self.value)
+        return (self.index, _OPS[self.op], self.value, 0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyscallRule:
+    """An action for some syscalls (names or ``@groups``), optionally under conditions.
+
+    All conditions must hold (AND), at most one per argument: seccomp cannot combine two
+    comparisons of one argument in a rule, so ranges are two rules. ``errno=None`` means
+    the policy's ``errno``. Explicit rules replace the policy's plain ``allow``/``deny``
+    entries for the syscalls they name.
+
+    Examples:
+        >>> SyscallRule(names="socket", action="errno",
+        ...             args=(ArgCondition(index=0, op="eq", value=2),)).names
+        ('socket',)
+        >>> SyscallRule(names="openat", args=(ArgCondition(index=1, op="eq", value=0),
+        ...                                   ArgCondition(index=1, op="eq", value=1)))
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.PolicyError: rule for openat compares argument 1 twice; ...
+    """
+
+    names: Sequence[str]
+    action: str = "allow"
+    errno: int | None = None
+    args: Sequence[ArgCondition] = ()
+
+    def __post_init__(self) -> None:
+        names = _names(self.names, "SyscallRule.names")
+        if not names:
+            raise PolicyError("a SyscallRule needs at least one syscall name")
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "args", tuple(self.args))
+        if self.action not in _ACTIONS:
+            raise PolicyError(f"unknown action {self.action!r}: use one of {_ACTIONS}")
+        if self.errno is not None and not 1 <= self.errno <= _MAX_ERRNO:
+            raise PolicyError(f"errno {self.errno} is outside 1..{_MAX_ERRNO}")
+        seen: set[int] = set()
+        for cond in self.args:
+            if not isinstance(cond, ArgCondition):
+                raise PolicyError("SyscallRule.args holds ArgCondition values")
+            if cond.index in seen:
+                raise PolicyError(
+                    f"rule for {', '.join(names)} compares argument {cond.index} twice; "
+                    "seccomp allows one comparison per argument per rule: split it into "
+                    "two rules"
+                )
+            seen.add(cond.index)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeccompPolicy:
+    """What the process may call: a default action, lists and rules.
+
+    ``default`` is ``"kill"`` (the whole process, SIGSYS), ``"errno"`` (fail with
+    ``errno``), ``"log"`` or ``"allow"``. ``allow`` and ``deny`` take syscall names and
+    systemd group names (``@system-service``, ``@network-io``...); ``deny`` fails the call
+    with ``errno`` and wins over ``allow``. ``rules`` add argument conditions; ``arches``
+    adds ``SCMP_ARCH_*`` ABIs beyond the native one (without them, other ABIs are killed).
+    ``block_namespaces`` refuses ``setns`` and ``unshare``/``clone`` with any ``CLONE_NEW*``
+    flag (``confine()`` turns it on). Names the local libseccomp does not know are skipped
+    and listed in :attr:`skipped`, never dropped silently.
+
+    Examples:
+        >>> p = SeccompPolicy(default="errno", allow=["@system-service"], deny=["socket"])
+        >>> p.default, p.errno
+        ('errno', 1)
+        >>> "mseal" in p.skipped  # newer than libseccomp 2.5.4 on this machine
+        True
+        >>> SeccompPolicy(default="deny")
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.PolicyError: default must be one of ('kill', ...), not 'deny'
+    """
+
+    default: str = "kill"
+    # Any sequence is accepted; the stored value is always a tuple.
+    allow: Sequence[str] = ()
+    deny: Sequence[str] = ()
+    errno: int = errno_mod.EPERM
+    rules: Sequence[SyscallRule] = ()
+    arches: Sequence[str] = ()
+    block_namespaces: bool = False
+
+    def __post_init__(self) -> None:
+        if self.default not in _DEFAULTS:
+            raise PolicyError(f"default must be one of {_DEFAULTS}, not {self.default!r}")
+        if not isinstance(self.errno, int) or not 1 <= self.errno <= _MAX_ERRNO:
+            raise PolicyError(f"errno {self.errno!r} is outside 1..{_MAX_ERRNO}")
+        object.__setattr__(self, "allow", _names(self.allow, "SeccompPolicy.allow"))
+        object.__setattr__(self, "deny", _names(self.deny, "SeccompPolicy.deny"))
+        object.__setattr__(self, "rules", tuple(self.rules))
+        object.__setattr__(self, "arches", tuple(self.arches))
+        for rule in self.rules:
+            if not isinstance(rule, SyscallRule):
+                raise PolicyError("SeccompPolicy.rules holds SyscallRule values")
+            expand(rule.names)
+        expand(self.allow)  # unknown @groups fail here, at construction
+        expand(self.deny)
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """Syscall names in this policy that the local libseccomp does not know (sorted)."""
+        return _resolve(self).skipped
+
+    def to_bpf(self) -> bytes:
+        """Return the compiled classic BPF program (cached per policy).
+
+        The bytes are what bubblewrap's ``--seccomp FD`` and ``seccomp(2)`` take.
+
+        Examples:
+            >>> prog = SeccompPolicy(default="allow", deny=["mount"]).to_bpf()
+            >>> len(prog) % 8
+            0
+        """
+        return compile_policy(self).bpf
+
+    def export_bpf(self, fd: int) -> None:
+        """Write :meth:`to_bpf` to a file descriptor (e.g. a pipe for ``bwrap --seccomp``).
+
+        Examples:
+            >>> r, w = os.pipe()
+            >>> SeccompPolicy(default="allow").export_bpf(w); os.close(w)
+            >>> len(os.read(r, 65536)) > 0; os.close(r)
+            True
+        """
+        view = memoryview(self.to_bpf())
+        while view:
+            view = view[os.write(fd, view) :]
+
+    def with_namespace_block(self) -> SeccompPolicy:
+        """Return this policy with namespace creation refused.
+
+        Examples:
+            >>> SeccompPolicy(default="allow").with_namespace_block().block_namespaces
+            True
+        """
+        if self.block_namespaces:
+            return self
+        return dataclasses.replace(self, block_namespaces=True)
+
+    @classmethod
+    def from_docker_profile(
+        cls,
+        profile: str | os.PathLike[str] | Path | Mapping[str, Any],
+        *,
+        capabilities: Iterable[str | int] | None = None,
+    ) -> SeccompPolicy:
+        """Build a policy from a Docker/OCI seccomp profile (a path or a parsed dict).
+
+        Docker's semantics: ``defaultAction``/``defaultErrnoRet``, the native entry of
+        ``archMap``, ``includes``/``excludes`` by ``caps``, ``arches`` and ``minKernel``,
+        per-rule ``errnoRet``, and argument conditions (several conditions on one argument
+        become separate rules, as runc does). ``caps`` are decided against
+        ``capabilities`` (default: this process's bounding set, read now).
+
+        Examples:
+            >>> p = SeccompPolicy.docker_default(capabilities=())
+            >>> p.default, p.errno, len(p.skipped) > 0
+            ('errno', 1, True)
+        """
+        from hardenkit.sandbox.docker import policy_from_profile  # noqa: PLC0415 -- cycle
+
+        return policy_from_profile(profile, capabilities=capabilities)
+
+    @classmethod
+    def docker_default(cls, *, capabilities: Iterable[str | int] | None = None) -> SeccompPolicy:
+        """Return Docker's default profile (the bundled copy, moby/profiles) as a policy.
+
+        Examples:
+            >>> SeccompPolicy.docker_default(capabilities=()).default
+            'errno'
+        """
+        from hardenkit.sandbox.docker import bundled_default, policy_from_profile  # noqa: PLC0415
+
+        return policy_from_profile(bundled_default(), capabilities=capabilities)
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    # syscall name -> ("plain", action, errno) or ("rules", ((action, errno, args), ...))
+    plain: tuple[tuple[str, int, str, int], ...]
+    conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...]
+    skipped: tuple[str, ...]
+
+
+def _ret(action: str, err: int) -> int:
+    return _RET[action] | (err if action == "errno" else 0)
+
+
+@functools.lru_cache(maxsize=128)
+def _resolve(policy: SeccompPolicy) -> _Resolved:  # noqa: C901 -- one merge, read top-down
+    """Expand groups, resolve numbers, merge lists and rules into per-syscall actions."""
+    require_linux("seccomp")
+    from hardenkit._linux.seccomp_compile import resolve  # noqa: PLC0415 -- ctypes on use
+
+    skipped: set[str] = set()
+    numbers: dict[str, int] = {}
+
+    def known(name: str) -> bool:
+        if name not in numbers:
+            nr = resolve(name)
+            if nr is None:
+                skipped.add(name)
+                return False
+            numbers[name] = nr
+        return True
+
+    # Explicit rules first: they own the syscalls they name.
+    ruled: dict[str, list[tuple[str, int, tuple[tuple[int, int, int, int], ...]]]] = {}
+    for rule in policy.rules:
+        err = policy.errno if rule.errno is None else rule.errno
+        args = tuple(c._raw() for c in rule.args)  # noqa: SLF001 -- same module family
+        for name in sorted(expand(rule.names)):
+            if known(name):
+                ruled.setdefault(name, []).append((rule.action, err, args))
+    plain: dict[str, tuple[str, int]] = {}
+    for name in sorted(expand(policy.deny)):
+        if name not in ruled and known(name):
+            plain[name] = ("errno", policy.errno)
+    for name in sorted(expand(policy.allow)):
+        if name not in ruled and name not in plain and known(name):
+            plain[name] = ("allow", 0)
+    conditional: list[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]]] = []
+    for name, entries in sorted(ruled.items()):
+        uncond = {(a, e) for a, e, args in entries if not args}
+        cond = {(a, e, args) for a, e, args in entries if args}
+        if len(uncond) > 1:
+            raise PolicyError(f"{name} has conflicting unconditional rules: {sorted(uncond)}")
+        if uncond:
+            (action, err) = next(iter(uncond))
+            if any((a, e) != (action, err) for a, e, _ in cond):
+                raise PolicyError(
+                    f"{name} has an unconditional {action} rule and conditional rules with "
+                    "another action; the unconditional rule would shadow them: put the "
+                    "conditions on the rules that differ from the default instead"
+                )
+            plain[name] = (action, err)
+            continue
+        conditional.extend((name, numbers[name], _ret(a, e), args) for a, e, args in cond)
+    return _Resolved(
+        plain=tuple((n, numbers[n], a, e) for n, (a, e) in sorted(plain.items())),
+        conditional=tuple(sorted(conditional)),
+        skipped=tuple(sorted(skipped)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    """A policy compiled to BPF, with the program object ready to load."""
+
+    bpf: bytes
+    skipped: tuple[str, ...]
+    program: BpfProgram
+
+
+def _space(names: Mapping[str, int | None], max_known: int, clone_arg: int) -> _bpf.NumberSpace:
+    def nr(name: str) -> int | None:
+        value = names.get(name)
+        return value if value is not None and value >= 0 else None
+
+    return _bpf.NumberSpace(
+        clone=nr("clone"),
+        clone3=nr("clone3"),
+        unshare=nr("unshare"),
+        setns=nr("setns"),
+        max_known=max_known,
+        clone_flags_arg=clone_arg,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def compile_policy(policy: SeccompPolicy) -> CompiledPolicy:
+    """Compile ``policy`` to classic BPF once; later calls return the cached result.
+
+    Examples:
+        >>> p = SeccompPolicy(default="allow", deny=["mount"])
+        >>> compile_policy(p) is compile_policy(p)
+        True
+    """
+    require_linux("seccomp")
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
+    from hardenkit._linux.seccomp_load import BpfProgram  # noqa: PLC0415
+
+    resolved = _resolve(policy)
+    default_ret = _ret(policy.default, policy.errno)
+    native = sc.native_arch()
+    arch_tokens: list[int] = []
+    for name in policy.arches:
+        token = sc.arch_token(name)
+        if token is None:
+            raise PolicyError(f"architecture {name!r} is not known to libseccomp")
+        if token != native and token not in arch_tokens:
+            arch_tokens.append(token)
+    rules: list[tuple[int, int, tuple[tuple[int, int, int, int], ...]]] = []
+    for _name, nr, action, err in resolved.plain:
+        ret = _ret(action, err)
+        if ret != default_ret:  # libseccomp refuses rules that repeat the default
+            rules.append((ret, nr, ()))
+    rules.extend(
+        (ret, nr, args) for _name, nr, ret, args in resolved.conditional if ret != default_ret
+    )
+    try:
+        lib_prog = sc.compile_bpf(
+            default_action=default_ret,
+            badarch_action=_RET["kill"],
+            arches=arch_tokens,
+            rules=rules,
+        )
+    except OSError as err:
+        raise SandboxError(f"libseccomp rejected the policy: {err.strerror}") from err
+    sections = _sections(native, arch_tokens)
+    prefix = _bpf.build_prefix(sections, _options(policy, resolved))
+    bpf = prefix + lib_prog
+    if resolved.skipped:
+        log.warning(
+            "seccomp: the local libseccomp does not know %d syscall name(s), skipped: %s",
+            len(resolved.skipped),
+            ", ".join(resolved.skipped),
+        )
+    try:
+        program = BpfProgram(bpf)
+    except ValueError as err:
+        raise SandboxError(f"compiled seccomp program is unusable: {err}") from err
+    return CompiledPolicy(bpf=bpf, skipped=resolved.skipped, program=program)
+
+
+def _options(policy: SeccompPolicy, resolved: _Resolved) -> _bpf.PrefixOptions:
+    clone3 = {n: a for n, _nr, a, _e in resolved.plain}.get("clone3")
+    clone3_allowed = (
+        clone3 in ("allow", "log")
+        if clone3 is not None
+        else policy.default in ("allow", "log")
+        and not any(n == "clone3" for n, *_ in resolved.conditional)
+    )
+    return _bpf.PrefixOptions(
+        clone3_enosys=policy.block_namespaces or not clone3_allowed,
+        block_namespaces=policy.block_namespaces,
+        enosys_above_table=policy.default not in ("allow", "log"),
+    )
+
+
+def _sections(native: int, extra: list[int]) -> tuple[_bpf.ArchSection, ...]:
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+
+    wanted = ("clone", "clone3", "unshare", "setns")
+    x86_64 = sc.arch_token("SCMP_ARCH_X86_64")
+    x32 = sc.arch_token("SCMP_ARCH_X32")
+    s390 = {sc.arch_token("SCMP_ARCH_S390"), sc.arch_token("SCMP_ARCH_S390X")}
+
+    def space(token: int) -> _bpf.NumberSpace:
+        names = {n: sc.resolve(n, token) for n in wanted}
+        return _space(names, sc.max_syscall(token), 1 if token in s390 else 0)
+
+    sections: list[_bpf.ArchSection] = []
+    for token in [native, *extra]:
+        if token == x32:
+            continue  # x32 shares x86_64's audit token: handled inside that section
+        if token == x86_64:
+            with_x32 = x32 in extra
+            sections.append(
+                _bpf.ArchSection(
+                    token=token,
+                    space=space(token),
+                    x32=space(x32) if with_x32 and x32 is not None else None,
+                    x32_bit_kills=not with_x32,
+                )
+            )
+        else:
+            sections.append(_bpf.ArchSection(token=token, space=space(token)))
+    return tuple(sections)
+
+
+def apply_seccomp(policy: SeccompPolicy) -> None:
+    """Install ``policy`` on the calling process, every thread included (TSYNC).
+
+    Sets no_new_privs first (as libseccomp's loader does; TSYNC carries it to every
+    thread). If a thread cannot be synchronised, the kernel installs nothing and this
+    raises. Afterwards every thread must show ``Seccomp: 2`` and one more filter.
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> def child():
+        ...     apply_seccomp(SeccompPolicy(default="allow", deny=["mkdir"]))
+        ...     os.mkdir("/tmp/never-created-by-doctest")
+        >>> fork_call(child).exc_type
+        'PermissionError'
+
+    Raises:
+        SandboxError: the filter could not be installed or verified.
+    """
+    require_linux("seccomp")
+    from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, prctl  # noqa: PLC0415
+    from hardenkit._linux.procfs import read_status  # noqa: PLC0415
+
+    compiled = compile_policy(policy)
+    before = read_status().seccomp_filters
+    try:
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
+    except OSError as err:
+        raise SandboxError(f"prctl(PR_SET_NO_NEW_PRIVS) failed: {err.strerror}") from err
+    try:
+        compiled.program.load(tsync=True)
+    except OSError as err:
+        raise SandboxError(
+            f"seccomp(SECCOMP_SET_MODE_FILTER, TSYNC) failed, nothing installed: {err.strerror}"
+        ) from err
+    verify_seccomp(min_filters=before + 1)
+
+
+def verify_seccomp(*, min_filters: int = 1, no_new_privs: bool = True) -> None:
+    """Check from procfs that every thread is in filter mode with enough filters.
+
+    Examples:
+        >>> verify_seccomp()  # the test process itself is never confined
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.SandboxError: thread ... is not in seccomp filter mode (Seccomp: 0)
+    """
+    from hardenkit._linux.procfs import read_task_status, task_ids  # noqa: PLC0415
+
+    try:
+        statuses = [read_task_status(tid) for tid in task_ids()]
+    except (OSError, ValueError) as err:
+        raise SandboxError(f"cannot read /proc/self/task to verify seccomp: {err}") from err
+    seccomp_mode_filter = 2
+    for st in statuses:
+        if st.seccomp != seccomp_mode_filter:
+            raise SandboxError(
+                f"thread {st.pid} is not in seccomp filter mode (Seccomp: {st.seccomp})"
+            )
+        if st.seccomp_filters < min_filters:
+            raise SandboxError(
+                f"thread {st.pid} has {st.seccomp_filters} seccomp filter(s), "
+                f"expected at least {min_filters}"
+            )
+        if no_new_privs and not st.no_new_privs:
+            raise SandboxError(f"thread {st.pid} lacks no_new_privs after seccomp")

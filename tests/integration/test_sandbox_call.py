@@ -1,0 +1,158 @@
+"""call_sandboxed: results come back as data; failures come back as SandboxError."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from hardenkit.errors import SandboxError
+from hardenkit.sandbox import FilesystemPolicy, ResourceLimits, SeccompPolicy, call_sandboxed
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = [pytest.mark.linux, pytest.mark.root, pytest.mark.seccomp]
+
+
+def _status(field: str) -> str:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return line.split(":", 1)[1].strip()
+    return ""
+
+
+def _alive(pid: int) -> bool:
+    """Running or sleeping; a zombie is dead (pid 1 here may be slow to reap orphans)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_returns_results_as_data() -> None:
+    assert call_sandboxed(lambda a, b=0: {"sum": a + b, "l": [a, b]}, 2, b=3) == {
+        "sum": 5,
+        "l": [2, 3],
+    }
+
+
+def test_child_is_confined_and_the_parent_is_not() -> None:
+    got = call_sandboxed(lambda: [_status("NoNewPrivs"), _status("Seccomp")])
+    assert got == ["1", "2"]
+    assert _status("Seccomp") == "0"  # the test process itself is untouched
+
+
+def test_limits_apply_in_the_child() -> None:
+    import resource  # noqa: PLC0415
+
+    got = call_sandboxed(
+        lambda: list(resource.getrlimit(resource.RLIMIT_NOFILE)),
+        limits=ResourceLimits(open_files=20),
+    )
+    assert got == [20, 20]
+
+
+def test_exception_carries_type_and_message() -> None:
+    def boom() -> None:
+        raise KeyError("missing-key")
+
+    with pytest.raises(SandboxError, match="raised KeyError") as info:
+        call_sandboxed(boom)
+    assert info.value.exc_type == "KeyError"
+    assert info.value.signal is None
+
+
+def test_result_is_never_unpickled() -> None:
+    class Evil:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (os.system, ("echo pwned",))
+
+    with pytest.raises(SandboxError) as info:
+        call_sandboxed(Evil)
+    assert info.value.exc_type == "TypeError"  # not JSON: refused in the child
+
+
+def test_timeout_kills_the_child_and_what_it_started(tmp_path: Path) -> None:
+    marker = tmp_path / "pids"
+
+    def slow() -> None:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        marker.write_text(f"{os.getpid()} {pid}")
+        time.sleep(60)
+
+    start = time.monotonic()
+    with pytest.raises(SandboxError, match="timeout") as info:
+        call_sandboxed(slow, timeout=0.5)
+    assert time.monotonic() - start < 5
+    assert info.value.signal == signal.SIGKILL
+    child, grandchild = (int(p) for p in marker.read_text().split())
+    time.sleep(0.1)
+    assert not _alive(child)
+    assert not _alive(grandchild)
+
+
+def test_seccomp_violation_surfaces_with_signal_and_syscall() -> None:
+    policy = SeccompPolicy(default="kill", allow=["@system-service"])
+    with pytest.raises(SandboxError, match="SIGSYS") as info:
+        call_sandboxed(os.chroot, "/", seccomp=policy)
+    assert info.value.signal == signal.SIGSYS
+    # Attributed from the kernel's audit record when /dev/kmsg is readable (root).
+    assert info.value.syscall in ("chroot", None)
+
+
+def test_denied_syscall_surfaces_as_exception_type() -> None:
+    policy = SeccompPolicy(default="allow", deny=["@mount"])
+    with pytest.raises(SandboxError) as info:
+        call_sandboxed(os.chroot, "/", seccomp=SeccompPolicy(default="allow", deny=["chroot"]))
+    assert info.value.exc_type == "PermissionError"
+    assert call_sandboxed(os.getpid, seccomp=policy) != os.getpid()
+
+
+def test_namespaces_are_blocked_by_default() -> None:
+    def try_unshare() -> int:
+        from hardenkit._linux.libc import libc  # noqa: PLC0415
+
+        return int(libc().unshare(0x10000000))
+
+    assert call_sandboxed(try_unshare) == -1
+
+
+def test_kill_is_reported_with_the_signal() -> None:
+    with pytest.raises(SandboxError, match="SIGKILL") as info:
+        call_sandboxed(lambda: os.kill(os.getpid(), signal.SIGKILL))
+    assert info.value.signal == signal.SIGKILL
+    assert info.value.exc_type is None
+
+
+def test_user_drop_in_the_child() -> None:
+    assert call_sandboxed(os.getresuid, user="nobody") == [65534, 65534, 65534]
+
+
+@pytest.mark.landlock
+def test_filesystem_policy(tmp_path: Path) -> None:
+    (tmp_path / "in.txt").write_text("hello")
+
+    def read(path: str) -> str:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+
+    fs = FilesystemPolicy(read=[tmp_path])
+    assert call_sandboxed(read, str(tmp_path / "in.txt"), filesystem=fs) == "hello"
+    with pytest.raises(SandboxError) as info:
+        call_sandboxed(read, "/etc/hostname", filesystem=fs)
+    assert info.value.exc_type == "PermissionError"
+
+
+def test_confinement_failure_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(SandboxError, match="cannot be opened"):
+        call_sandboxed(int, "1", filesystem=FilesystemPolicy(read=[tmp_path / "missing"]))

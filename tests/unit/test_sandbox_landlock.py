@@ -1,0 +1,57 @@
+"""FilesystemPolicy and LandlockPlan preparation (nothing is enforced here)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from hardenkit.errors import SandboxError
+from hardenkit.sandbox import FilesystemPolicy
+from hardenkit.sandbox import landlock as ll
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = [pytest.mark.linux, pytest.mark.landlock]
+
+
+def test_paths_are_normalised(tmp_path: Path) -> None:
+    p = FilesystemPolicy(read=[tmp_path, str(tmp_path)], write=str(tmp_path / "x" / ".."))
+    assert p.read == (str(tmp_path),)
+    assert p.write == (str(tmp_path),)
+
+
+def test_min_abi_bounds() -> None:
+    with pytest.raises(ValueError, match="min_abi"):
+        FilesystemPolicy(min_abi=8)
+
+
+def test_rights_are_masked_by_abi_and_file_type(tmp_path: Path) -> None:
+    f = tmp_path / "f"
+    f.write_text("x")
+    plan = ll.LandlockPlan(FilesystemPolicy(read=[tmp_path], write=[f]))
+    try:
+        assert plan.rights[str(f)] & ~ll.FILE_RIGHTS == 0
+        assert plan.rights[str(f)] & ll.WRITE_FILE
+        assert plan.rights[str(tmp_path)] & ll.READ_DIR
+        assert plan.handled == ll._ABI_FS_RIGHTS[plan.abi]
+    finally:
+        plan.close()
+
+
+def test_abi_below_the_minimum_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(ll, "landlock_abi", lambda: 2)
+    with pytest.raises(SandboxError, match="below the policy's minimum 3"):
+        ll.LandlockPlan(FilesystemPolicy(read=[tmp_path]))
+    plan = ll.LandlockPlan(FilesystemPolicy(read=[tmp_path], min_abi=2))
+    try:
+        assert not plan.handled & ll.TRUNCATE  # ABI 2 cannot handle truncate
+    finally:
+        plan.close()
+
+
+def test_absent_landlock_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ll, "landlock_abi", lambda: 0)
+    with pytest.raises(SandboxError, match="absent or disabled"):
+        ll.LandlockPlan(FilesystemPolicy(min_abi=1))

@@ -1,0 +1,287 @@
+"""SeccompPolicy, groups, Docker profiles and the compiled BPF, checked without loading.
+
+A small classic-BPF interpreter runs the compiled program on synthetic seccomp_data, so
+the filter's decisions (x32, namespaces, clone3, numbers past the table) are tested for
+many inputs without confining anything.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hardenkit.errors import PolicyError
+from hardenkit.sandbox import SeccompPolicy
+from hardenkit.sandbox.groups import expand, group_names
+from hardenkit.sandbox.seccomp import ArgCondition, SyscallRule, compile_policy
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = [pytest.mark.linux, pytest.mark.seccomp]
+
+X86_64, I386 = 0xC000003E, 0x40000003
+X32 = 0x40000000
+KILL, ALLOW, ENOSYS, EPERM = 0x80000000, 0x7FFF0000, 0x50000 | 38, 0x50000 | 1
+CLONE_NEWUSER = 0x10000000
+
+
+def run_bpf(prog: bytes, nr: int, arch: int = X86_64, args: tuple[int, ...] = ()) -> int:
+    """Interpret a seccomp classic BPF program on one seccomp_data."""
+    full = (*args, *(0,) * (6 - len(args)))
+    data = struct.pack("=iIQ6Q", nr, arch, 0, *full)
+    insns = [struct.unpack_from("=HBBI", prog, i) for i in range(0, len(prog), 8)]
+    a, mem, pc = 0, [0] * 16, 0
+    while True:
+        code, jt, jf, k = insns[pc]
+        pc += 1
+        if code == 0x20:  # ld [k]
+            a = int(struct.unpack_from("=I", data, k)[0])
+        elif code == 0x00:  # ld #k
+            a = k
+        elif code == 0x60:  # ld M[k]
+            a = mem[k]
+        elif code == 0x02:  # st M[k]
+            mem[k] = a
+        elif code == 0x54:  # and #k
+            a &= k
+        elif code == 0x05:  # ja
+            pc += k
+        elif code in (0x15, 0x25, 0x35, 0x45):  # jeq, jgt, jge, jset
+            cond = {0x15: a == k, 0x25: a > k, 0x35: a >= k, 0x45: bool(a & k)}[code]
+            pc += jt if cond else jf
+        elif code == 0x06:  # ret #k
+            return int(k)
+        else:  # pragma: no cover - an opcode this test does not know
+            raise AssertionError(f"unknown BPF opcode {code:#x}")
+
+
+@pytest.fixture(scope="module")
+def docker_ns() -> bytes:
+    return SeccompPolicy.docker_default(capabilities=()).with_namespace_block().to_bpf()
+
+
+def test_every_group_resolves_like_systemd(shared_data: Path) -> None:
+    table = json.loads((shared_data / "systemd-syscall-groups.json").read_text())["groups"]
+    assert set(group_names()) == set(table)
+    for name, entry in table.items():
+        assert expand([name]) == frozenset(entry["flattened"]), name
+
+
+def test_policy_validation() -> None:
+    with pytest.raises(PolicyError, match="default must be"):
+        SeccompPolicy(default="deny")
+    with pytest.raises(PolicyError, match="unknown syscall group"):
+        SeccompPolicy(allow=["@nonsense"])
+    with pytest.raises(PolicyError, match="errno"):
+        SeccompPolicy(errno=0)
+    with pytest.raises(PolicyError, match="not a syscall"):
+        SeccompPolicy(deny=["rm -rf"])
+    with pytest.raises(PolicyError, match="compares argument 1 twice"):
+        SyscallRule(
+            names=["openat"],
+            args=(ArgCondition(index=1, op="ge", value=1), ArgCondition(index=1, op="le", value=9)),
+        )
+    with pytest.raises(PolicyError, match="mask"):
+        ArgCondition(index=0, op="masked_eq", value=0)
+    with pytest.raises(PolicyError, match=r"outside 0\.\.5"):
+        ArgCondition(index=6, op="eq", value=0)
+
+
+def test_policy_is_frozen_normalised_and_hashable() -> None:
+    a = SeccompPolicy(default="errno", allow=["read", "read", "write"])
+    b = SeccompPolicy(default="errno", allow=("read", "write"))
+    assert a == b
+    assert hash(a) == hash(b)
+    assert a.allow == ("read", "write")
+    with pytest.raises(AttributeError):
+        a.default = "allow"  # type: ignore[misc]
+
+
+def test_compiled_once_per_policy() -> None:
+    p = SeccompPolicy(default="errno", allow=["@basic-io"])
+    assert compile_policy(p) is compile_policy(SeccompPolicy(default="errno", allow=["@basic-io"]))
+    assert p.to_bpf() == compile_policy(p).bpf
+
+
+def test_unknown_names_are_skipped_and_reported() -> None:
+    p = SeccompPolicy(default="errno", allow=["read", "mseal", "not_a_real_call"])
+    assert p.skipped == ("mseal", "not_a_real_call")
+    assert run_bpf(p.to_bpf(), 0) == ALLOW  # the rest still compiles
+
+
+def test_conflicting_rules_are_refused() -> None:
+    p = SeccompPolicy(
+        default="errno",
+        rules=(
+            SyscallRule(names=["socket"], action="allow"),
+            SyscallRule(
+                names=["socket"], action="kill", args=(ArgCondition(index=0, op="eq", value=2),)
+            ),
+        ),
+    )
+    with pytest.raises(PolicyError, match="shadow"):
+        p.to_bpf()
+
+
+def test_deny_wins_over_allow_and_default_kill_is_kill_process() -> None:
+    prog = SeccompPolicy(default="kill", allow=["@system-service"], deny=["socket"]).to_bpf()
+    assert run_bpf(prog, 41) == EPERM  # socket: denied
+    assert run_bpf(prog, 0) == ALLOW  # read
+    assert run_bpf(prog, 161) == KILL  # chroot: default, whole process
+
+
+@settings(max_examples=60, deadline=None)
+@given(nr=st.integers(min_value=0, max_value=X32 - 1))
+def test_x32_numbers_never_bypass_a_native_filter(nr: int) -> None:
+    prog = SeccompPolicy(default="allow", deny=["mkdir"]).to_bpf()
+    assert run_bpf(prog, nr | X32) == KILL
+
+
+def test_foreign_arch_is_killed() -> None:
+    prog = SeccompPolicy(default="allow").to_bpf()
+    assert run_bpf(prog, 1, arch=I386) == KILL
+
+
+@settings(max_examples=80, deadline=None)
+@given(flags=st.integers(min_value=0, max_value=(1 << 64) - 1))
+def test_namespace_flags_always_refused(docker_ns: bytes, flags: int) -> None:
+    ns_bits = flags & 0x7E020080
+    unshare = run_bpf(docker_ns, 272, args=(flags,))
+    if ns_bits:
+        assert unshare == EPERM
+    clone = run_bpf(docker_ns, 56, args=(flags,))
+    if flags & 0x7E020000:
+        assert clone == EPERM
+    elif flags & 0xFFFFFFFF == flags & 0x7FFFFFFF:
+        assert clone in (ALLOW, EPERM)
+
+
+def test_docker_profile_decisions(docker_ns: bytes) -> None:
+    assert run_bpf(docker_ns, 435) == ENOSYS  # clone3
+    assert run_bpf(docker_ns, 308) == EPERM  # setns
+    assert run_bpf(docker_ns, 56, args=(0x11,)) == ALLOW  # plain clone (fork)
+    assert run_bpf(docker_ns, 462) == ENOSYS  # mseal: newer than libseccomp's table
+    assert run_bpf(docker_ns, 0) == ALLOW
+    assert run_bpf(docker_ns, 165) == EPERM  # mount without CAP_SYS_ADMIN
+    assert run_bpf(docker_ns, 272 | X32, args=(CLONE_NEWUSER,)) == EPERM  # x32 included
+    assert run_bpf(docker_ns, 310, arch=I386, args=(CLONE_NEWUSER,)) == EPERM  # i386 unshare
+    assert run_bpf(docker_ns, 3, arch=I386) == ALLOW  # i386 read
+
+
+@settings(max_examples=60, deadline=None)
+@given(nr=st.integers(min_value=457, max_value=X32 - 1))
+def test_numbers_past_the_table_get_enosys(nr: int) -> None:
+    prog = SeccompPolicy(default="kill", allow=["@default"]).to_bpf()
+    assert run_bpf(prog, nr) == ENOSYS
+
+
+def test_allow_default_leaves_new_numbers_alone() -> None:
+    prog = SeccompPolicy(default="allow", deny=["mount"]).to_bpf()
+    assert run_bpf(prog, 500) == ALLOW
+    assert run_bpf(prog, 435) == ALLOW  # clone3 allowed: no namespace block asked
+
+
+def _profile(**entry: Any) -> dict[str, Any]:
+    return {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", **entry}],
+    }
+
+
+def test_docker_includes_and_excludes() -> None:
+    sys_admin = {"caps": ["CAP_SYS_ADMIN"]}
+    assert (
+        SeccompPolicy.from_docker_profile(_profile(includes=sys_admin), capabilities=[]).rules == ()
+    )
+    assert SeccompPolicy.from_docker_profile(
+        _profile(includes=sys_admin), capabilities=["SYS_ADMIN"]
+    ).rules
+    assert (
+        SeccompPolicy.from_docker_profile(_profile(excludes=sys_admin), capabilities=[21]).rules
+        == ()
+    )
+    assert not SeccompPolicy.from_docker_profile(_profile(includes={"arches": ["s390x"]})).rules
+    assert SeccompPolicy.from_docker_profile(_profile(includes={"arches": ["amd64"]})).rules
+    assert SeccompPolicy.from_docker_profile(_profile(includes={"minKernel": "4.8"})).rules
+    assert not SeccompPolicy.from_docker_profile(_profile(includes={"minKernel": "99.0"})).rules
+    assert not SeccompPolicy.from_docker_profile(_profile(excludes={"minKernel": "4.8"})).rules
+
+
+def test_docker_errno_and_masked_eq() -> None:
+    prof = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": 38,
+        "syscalls": [
+            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+            {"names": ["mount"], "action": "SCMP_ACT_ERRNO"},
+            {
+                "names": ["clone"],
+                "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": 0, "value": 2114060288, "op": "SCMP_CMP_MASKED_EQ"}],
+            },
+        ],
+    }
+    p = SeccompPolicy.from_docker_profile(prof, capabilities=[])
+    assert p.errno == 38
+    assert [r.errno for r in p.rules] == [38, 1, None]
+    (cond,) = p.rules[2].args
+    assert (cond.op, cond.mask, cond.value) == ("masked_eq", 2114060288, 0)
+    prog = p.to_bpf()
+    assert run_bpf(prog, 56, args=(0x11,)) == ALLOW
+    assert run_bpf(prog, 56, args=(CLONE_NEWUSER,)) == 0x50000 | 38  # default errno
+    assert run_bpf(prog, 165) == EPERM  # mount: errnoRet missing means EPERM
+
+
+def test_docker_same_argument_twice_becomes_separate_rules() -> None:
+    prof = _profile(
+        args=[
+            {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+            {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"},
+        ]
+    )
+    p = SeccompPolicy.from_docker_profile(prof)
+    assert len(p.rules) == 2
+    prog = p.to_bpf()
+    assert run_bpf(prog, 0, args=(1,)) == ALLOW
+    assert run_bpf(prog, 0, args=(2,)) == ALLOW
+    assert run_bpf(prog, 0, args=(3,)) == EPERM
+
+
+def test_docker_unsupported_parts_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="unsupported action"):
+        SeccompPolicy.from_docker_profile(_profile(action="SCMP_ACT_NOTIFY"))
+    with pytest.raises(PolicyError, match="listenerPath"):
+        SeccompPolicy.from_docker_profile({"defaultAction": "SCMP_ACT_ERRNO", "listenerPath": "/x"})
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    with pytest.raises(PolicyError, match="not valid JSON"):
+        SeccompPolicy.from_docker_profile(bad)
+    with pytest.raises(PolicyError, match="cannot read"):
+        SeccompPolicy.from_docker_profile(tmp_path / "missing.json")
+
+
+def test_shared_profile_loads_with_twelve_skipped(shared_data: Path) -> None:
+    p = SeccompPolicy.from_docker_profile(shared_data / "docker-default-seccomp.json")
+    assert len(p.skipped) == 12
+    assert "uretprobe" in p.skipped
+    assert p.arches == ("SCMP_ARCH_X86", "SCMP_ARCH_X32")
+    assert SeccompPolicy.docker_default() == p  # the bundled copy is the same profile
+
+
+def test_export_bpf_writes_the_program() -> None:
+    import os  # noqa: PLC0415
+
+    p = SeccompPolicy(default="allow", deny=["ptrace"])
+    r, w = os.pipe()
+    try:
+        p.export_bpf(w)
+        os.close(w)
+        assert os.read(r, 1 << 16) == p.to_bpf()
+    finally:
+        os.close(r)
