@@ -1,0 +1,427 @@
+"""CommandPolicy: which executables may run, resolved once, and how their arguments look."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
+from typing import TypeAlias
+
+from hardenkit.env import SAFE_PATH
+from hardenkit.errors import CommandNotAllowed, InsecurePathError, PolicyError, UnsafeArgument
+
+__all__ = ["METACHARACTERS", "ArgRules", "CommandPolicy", "trusted_binary"]
+
+#: Characters a shell would interpret; the opt-in filter of the Node.js guides refuses them.
+METACHARACTERS = frozenset(";&|`$(){}[]<>*?!~#'\"\\\n\r\t")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArgRules:
+    """A small schema for one command's arguments (everything after ``argv[0]``).
+
+    Options (arguments starting with ``-``) must be listed in ``options`` (flags) or
+    ``options_with_value`` (the next argument, or ``--opt=value``, is the value); ``deny``
+    lists option prefixes refused outright (``--upload-pack``). Everything else is a
+    positional argument that must fully match ``positional`` (a regex) when given. With
+    ``separator`` a ``--`` is inserted before the first positional so that a positional
+    starting with ``-`` cannot be read as an option; after it, nothing is an option.
+
+    Examples:
+        >>> rules = ArgRules(options=frozenset({"-n"}), separator=True)
+        >>> rules.apply(("head", "-n", "notes.txt", "-evil"))
+        ('head', '-n', '--', 'notes.txt', '-evil')
+    """
+
+    options: frozenset[str] = frozenset()
+    options_with_value: frozenset[str] = frozenset()
+    deny: tuple[str, ...] = ()
+    positional: str | None = None
+    max_positional: int | None = None
+    separator: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("options", "options_with_value"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(o, str) for o in value):
+                raise PolicyError(f"ArgRules.{name} must be a set of option strings")
+            object.__setattr__(self, name, frozenset(value))
+        deny: object = self.deny
+        if isinstance(deny, str):
+            raise PolicyError("ArgRules.deny must be a sequence of option prefixes")
+        object.__setattr__(self, "deny", tuple(self.deny))
+        if self.positional is not None:
+            re.compile(self.positional)
+        if self.max_positional is not None and self.max_positional < 0:
+            raise PolicyError("ArgRules.max_positional must be >= 0")
+
+    def apply(self, argv: tuple[str, ...]) -> tuple[str, ...]:
+        """Return ``argv`` checked (and with ``--`` inserted); raise UnsafeArgument otherwise.
+
+        Examples:
+            >>> ArgRules(deny=("--upload-pack",)).apply(("git", "--upload-pack=touch x"))
+            Traceback (most recent call last):
+            ...
+            hardenkit.errors.UnsafeArgument: argument 1 of git is refused: option --upload-pack...
+        """
+        out = [argv[0]]
+        positional: list[str] = []
+        options_done = False
+        expect_value = False
+        for index, arg in enumerate(argv[1:], start=1):
+            if expect_value:
+                out.append(arg)
+                expect_value = False
+                continue
+            if not options_done and arg == "--":
+                options_done = True
+                continue
+            if not options_done and arg.startswith("-") and arg != "-":
+                if positional and self.separator:
+                    # After --, an option-looking argument is only a positional.
+                    positional.append(arg)
+                    continue
+                expect_value = self._check_option(argv, index, arg)
+                out.append(arg)
+                continue
+            positional.append(arg)
+        if expect_value:
+            raise UnsafeArgument(f"option {argv[-1]} of {argv[0]} needs a value", argv=argv)
+        self._check_positional(argv, positional)
+        if self.separator or options_done:
+            return (*out, "--", *positional) if positional else tuple(out)
+        return (*out, *positional)
+
+    def _check_option(self, argv: tuple[str, ...], index: int, arg: str) -> bool:
+        name, has_value, _ = arg.partition("=")
+        for prefix in self.deny:
+            if arg.startswith(prefix):
+                raise UnsafeArgument(
+                    f"argument {index} of {argv[0]} is refused: option {prefix} is denied",
+                    argv=argv,
+                )
+        if not has_value and arg in self.options:
+            return False
+        if name in self.options_with_value:
+            return not has_value
+        if not name.startswith("--") and name[:2] != name and name[:2] in self.options_with_value:
+            return False  # -n5: short option with its value attached
+        raise UnsafeArgument(
+            f"argument {index} of {argv[0]} is refused: option {name} is not allowed",
+            argv=argv,
+        )
+
+    def _check_positional(self, argv: tuple[str, ...], positional: list[str]) -> None:
+        if self.max_positional is not None and len(positional) > self.max_positional:
+            raise UnsafeArgument(
+                f"{argv[0]} takes at most {self.max_positional} positional arguments",
+                argv=argv,
+            )
+        if self.positional is not None:
+            pattern = re.compile(self.positional)
+            for arg in positional:
+                if not pattern.fullmatch(arg):
+                    raise UnsafeArgument(
+                        f"a positional argument of {argv[0]} does not match {self.positional!r}",
+                        argv=argv,
+                    )
+
+
+#: An argument rule: a schema, or a callable that returns the argv to run (or None to keep
+#: it) and raises ValueError (UnsafeArgument included) to refuse.
+ArgRule: TypeAlias = "ArgRules | Callable[[tuple[str, ...]], Sequence[str] | None]"
+
+
+def trusted_binary(path: str) -> str:
+    """Return the real path of ``path`` after the trusted-binary checks, or raise.
+
+    The real path must be a regular executable file, owned by root, mode at most 0755
+    (no setuid/setgid, nothing writable by group or other), in root-owned directories
+    that others cannot write (``check_path(real, max_mode=0o755, owner=0)``).
+
+    Examples:
+        >>> trusted_binary("/bin/true") == os.path.realpath("/bin/true")
+        True
+        >>> trusted_binary("true")
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.CommandNotAllowed: true is not an absolute path...
+    """
+    from hardenkit.fileperms import check_path  # noqa: PLC0415 -- keeps import light
+
+    if not os.path.isabs(path):
+        raise CommandNotAllowed(
+            f"{path} is not an absolute path: without a policy only absolute paths run",
+            argv=(path,),
+        )
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+    except OSError as err:
+        raise CommandNotAllowed(f"{path} cannot be run: {err.strerror}", argv=(path,)) from err
+    if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o111:
+        raise CommandNotAllowed(f"{real} is not an executable regular file", argv=(path,))
+    check_path(real, max_mode=0o755, owner=0)
+    return real
+
+
+def _search(name: str, search_path: tuple[str, ...]) -> str | None:
+    for directory in search_path:
+        candidate = os.path.join(directory, name)
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+            return candidate
+    return None
+
+
+def _split_search_path(search_path: str | Sequence[str]) -> tuple[str, ...]:
+    dirs = tuple(search_path.split(os.pathsep) if isinstance(search_path, str) else search_path)
+    for entry in dirs:
+        # An empty entry means the current directory to execvp and shutil.which.
+        if not isinstance(entry, str) or not os.path.isabs(entry):
+            raise PolicyError(
+                f"search_path entry {entry!r} is not an absolute directory (an empty or "
+                "relative entry would search the current directory)"
+            )
+    return dirs
+
+
+@dataclass(frozen=True, slots=True)
+class CommandPolicy:
+    """The executables that may run, resolved once to real paths on a trusted search path.
+
+    ``allow`` names commands (looked up on ``search_path``, never the caller's ``PATH``)
+    or absolute paths. Each is resolved to its real path and must pass the trusted-binary
+    checks (see :func:`trusted_binary`) when the policy is built. ``sha256`` pins digests
+    (keys: an allow entry or its real path), verified on every run through the descriptor
+    that is then executed. ``args`` maps an allow entry to an :class:`ArgRules` or a
+    callable; ``forbid_metacharacters`` refuses shell metacharacters in every argument.
+
+    Examples:
+        >>> policy = CommandPolicy(["true", "/bin/echo"])
+        >>> policy.resolve("true") == os.path.realpath("/usr/bin/true")
+        True
+        >>> policy.resolve("./true")
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.CommandNotAllowed: ./true is not allowed: relative paths never run...
+
+    Raises:
+        PolicyError: a malformed policy, a name not found on the search path.
+        InsecurePathError: an allowed binary fails the trusted-binary checks.
+    """
+
+    allow: Sequence[str]
+    _: KW_ONLY
+    search_path: str | tuple[str, ...] = SAFE_PATH
+    sha256: Mapping[str, str] | None = None
+    forbid_metacharacters: bool = False
+    args: Mapping[str, ArgRule] | None = None
+    _resolved: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    _pins: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    _rules: Mapping[str, ArgRule] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        allow = self.allow
+        if isinstance(allow, (str, bytes)) or not isinstance(allow, Iterable):
+            raise PolicyError("CommandPolicy.allow must be a list of names or absolute paths")
+        allow = tuple(allow)
+        if not allow:
+            raise PolicyError("CommandPolicy.allow is empty: nothing could run")
+        dirs = _split_search_path(self.search_path)
+        object.__setattr__(self, "allow", allow)
+        object.__setattr__(self, "search_path", os.pathsep.join(dirs))
+        resolved: dict[str, str] = {}
+        for entry in allow:
+            resolved[entry] = self._resolve_entry(entry, dirs)
+        object.__setattr__(self, "_resolved", resolved)
+        object.__setattr__(self, "_pins", self._check_pins(resolved))
+        object.__setattr__(self, "_rules", self._check_rules(resolved))
+        forbid: object = self.forbid_metacharacters
+        if not isinstance(forbid, bool):
+            raise PolicyError("CommandPolicy.forbid_metacharacters must be a bool")
+
+    @staticmethod
+    def _resolve_entry(entry: object, dirs: tuple[str, ...]) -> str:
+        if not isinstance(entry, str) or not entry or "\0" in entry:
+            raise PolicyError(f"allow entry {entry!r} must be a non-empty string without NUL")
+        if "/" in entry:
+            if not os.path.isabs(entry):
+                raise PolicyError(f"allow entry {entry!r} is a relative path: use a name or /path")
+            found = entry
+        else:
+            searched = _search(entry, dirs)
+            if searched is None:
+                raise PolicyError(f"{entry} was not found on the search path {':'.join(dirs)}")
+            found = searched
+        try:
+            return trusted_binary(found)
+        except CommandNotAllowed as err:
+            raise PolicyError(str(err)) from err
+
+    def _check_pins(self, resolved: Mapping[str, str]) -> dict[str, str]:
+        pins: dict[str, str] = {}
+        for key, digest in (self.sha256 or {}).items():
+            real = resolved.get(key) or (key if key in resolved.values() else None)
+            if real is None:
+                raise PolicyError(f"sha256 pin for {key} names no allowed command")
+            if not isinstance(digest, str) or not _HEX64.fullmatch(digest.lower()):
+                raise PolicyError(f"sha256 pin for {key} is not 64 hex digits")
+            pins[real] = digest.lower()
+        return pins
+
+    def _check_rules(self, resolved: Mapping[str, str]) -> dict[str, ArgRule]:
+        rules: dict[str, ArgRule] = {}
+        for key, rule in (self.args or {}).items():
+            real = resolved.get(key) or (key if key in resolved.values() else None)
+            if real is None:
+                raise PolicyError(f"argument rules for {key} names no allowed command")
+            if not isinstance(rule, ArgRules) and not callable(rule):
+                raise PolicyError(f"argument rules for {key} must be ArgRules or a callable")
+            rules[real] = rule
+        return rules
+
+    def resolve(self, command: str) -> str:
+        """Return the real path ``command`` (a name or absolute path) runs, or raise.
+
+        Examples:
+            >>> CommandPolicy(["true"]).resolve("false")
+            Traceback (most recent call last):
+            ...
+            hardenkit.errors.CommandNotAllowed: false is not allowed by the policy...
+        """
+        if "/" not in command:
+            real = self._resolved.get(command)
+            if real is not None:
+                return real
+            raise CommandNotAllowed(
+                f"{command} is not allowed by the policy (allowed: {', '.join(self.allow)})",
+                argv=(command,),
+            )
+        if not os.path.isabs(command):
+            raise CommandNotAllowed(
+                f"{command} is not allowed: relative paths never run (name it or give /path)",
+                argv=(command,),
+            )
+        real = os.path.realpath(command)
+        if real in self._resolved.values():
+            return real
+        raise CommandNotAllowed(
+            f"{command} is not allowed by the policy (allowed: {', '.join(self.allow)})",
+            argv=(command,),
+        )
+
+    def pinned_digest(self, real: str) -> str | None:
+        """Return the pinned sha256 of the real path ``real``, or None when not pinned.
+
+        Examples:
+            >>> CommandPolicy(["true"]).pinned_digest("/usr/bin/true") is None
+            True
+        """
+        return self._pins.get(real)
+
+    def check_arguments(self, argv: tuple[str, ...], real: str) -> tuple[str, ...]:
+        """Apply the command's argument rules and the metacharacter filter; return argv.
+
+        Examples:
+            >>> p = CommandPolicy(["echo"], forbid_metacharacters=True)
+            >>> p.check_arguments(("echo", "a;b"), p.resolve("echo"))
+            Traceback (most recent call last):
+            ...
+            hardenkit.errors.UnsafeArgument: argument 1 of echo contains a shell metacharacter...
+        """
+        rule = self._rules.get(real)
+        if isinstance(rule, ArgRules):
+            argv = rule.apply(argv)
+        elif rule is not None:
+            try:
+                replaced = rule(argv)
+            except UnsafeArgument:
+                raise
+            except ValueError as err:
+                raise UnsafeArgument(f"{argv[0]}: {err}", argv=argv) from err
+            if replaced is not None:
+                argv = _as_argv(replaced)
+        if self.forbid_metacharacters:
+            for index, arg in enumerate(argv):
+                if METACHARACTERS.intersection(arg):
+                    raise UnsafeArgument(
+                        f"argument {index} of {argv[0]} contains a shell metacharacter "
+                        "(forbid_metacharacters=True)",
+                        argv=argv,
+                    )
+        return argv
+
+
+def _as_argv(argv: object) -> tuple[str, ...]:
+    """Validate an argv: a non-empty sequence (never a string) of str/bytes/paths, no NUL."""
+    if isinstance(argv, (str, bytes, bytearray, os.PathLike)) or not isinstance(argv, Sequence):
+        raise PolicyError(
+            "argv must be a sequence of arguments, not a string: no shell is ever used"
+        )
+    if not argv:
+        raise PolicyError("argv is empty")
+    out: list[str] = []
+    for index, arg in enumerate(argv):
+        if not isinstance(arg, (str, bytes, os.PathLike)):
+            raise PolicyError(f"argument {index} is a {type(arg).__name__}, not str or bytes")
+        text = os.fsdecode(arg)
+        if "\0" in text:
+            raise UnsafeArgument(f"argument {index} contains a NUL byte", argv=None)
+        out.append(text)
+    return tuple(out)
+
+
+def open_pinned(real: str, digest: str) -> tuple[int, bool]:
+    """Open ``real`` without following symlinks, hash it through the fd, return (fd, script).
+
+    The fd is what gets executed (``/proc/self/fd/N``), so the file that was hashed is the
+    file that runs. ``script`` tells whether it starts with ``#!`` (the interpreter then
+    needs the fd open across exec).
+    """
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as err:
+        raise CommandNotAllowed(f"{real} cannot be opened: {err.strerror}", argv=(real,)) from err
+    try:
+        st = os.fstat(fd)
+        problems = []
+        if not stat.S_ISREG(st.st_mode):
+            problems.append("not a regular file")
+        if st.st_uid != 0:
+            problems.append(f"owned by uid {st.st_uid}, not root")
+        if st.st_mode & 0o7022:
+            problems.append(f"mode {stat.S_IMODE(st.st_mode):04o} exceeds 0755")
+        if problems:
+            raise InsecurePathError(  # noqa: TRY301 -- the fd is closed by the handler below
+                f"{real} failed the trusted-binary checks: {'; '.join(problems)}",
+                path=real,
+                problems=tuple(problems),
+            )
+        h = hashlib.sha256()
+        head = b""
+        offset = 0
+        while chunk := os.pread(fd, _CHUNK, offset):
+            if not offset:
+                head = chunk[:2]
+            h.update(chunk)
+            offset += len(chunk)
+        if h.hexdigest() != digest:
+            raise CommandNotAllowed(  # noqa: TRY301 -- the fd is closed by the handler below
+                f"{real} does not match its pinned sha256 (expected {digest[:12]}..., "
+                f"found {h.hexdigest()[:12]}...): refusing to run it",
+                argv=(real,),
+            )
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, head == b"#!"
+

@@ -1,0 +1,596 @@
+"""run(): start one allowed command, read its output within bounds, leave nothing behind."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import logging
+import math
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hardenkit.errors import CommandTimeout, HardenkitError, PolicyError, SandboxError
+from hardenkit.spawn import _sweep
+from hardenkit.spawn._policy import CommandPolicy, _as_argv, open_pinned, trusted_binary
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+__all__ = ["CommandFailed", "RunResult", "run"]
+
+_log = logging.getLogger("hardenkit.spawn")
+MAX_OUTPUT = 10 * 1024 * 1024
+_CHUNK = 1 << 16
+#: How long we keep reading after the child is gone or killed before we stop waiting.
+_GRACE = 1.0
+_LINUX = sys.platform.startswith("linux")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunResult:
+    r"""How a command ended. ``stdout``/``stderr`` hold at most ``max_output`` bytes each.
+
+    The repr shows the executable, sizes and status, never the output or the arguments
+    (either may hold a secret).
+
+    Examples:
+        >>> RunResult(argv=("echo", "pw"), returncode=0, stdout=b"pw\n", stderr=b"",
+        ...           truncated=False, duration=0.001)
+        RunResult(argv=('echo', <1 more>), returncode=0, stdout=<3 bytes>, stderr=<0 bytes>, ...)
+    """
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    truncated: bool
+    duration: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.stdout, bytes) or not isinstance(self.stderr, bytes):
+            raise TypeError("RunResult.stdout and .stderr must be bytes")
+        object.__setattr__(self, "argv", tuple(self.argv))
+
+    def __repr__(self) -> str:
+        more = f", <{len(self.argv) - 1} more>" if len(self.argv) > 1 else ","
+        head = repr(self.argv[0]) if self.argv else ""
+        return (
+            f"RunResult(argv=({head}{more}), returncode={self.returncode}, "
+            f"stdout=<{len(self.stdout)} bytes>, stderr=<{len(self.stderr)} bytes>, "
+            f"truncated={self.truncated}, duration={self.duration:.3f})"
+        )
+
+
+class CommandFailed(HardenkitError, subprocess.CalledProcessError):
+    """``run(check=True)`` and the command exited non-zero; ``.result`` is its RunResult.
+
+    Also a ``subprocess.CalledProcessError`` (``.returncode``, ``.cmd``, ``.output``,
+    ``.stderr``); the message names the executable and status, never output or arguments.
+    """
+
+    _fields = ("result",)
+    result: RunResult | None
+
+    def __init__(self, message: str = "", *, result: RunResult | None = None) -> None:
+        # Not super().__init__: CalledProcessError's constructor takes other arguments.
+        Exception.__init__(self, message)
+        self.message = message
+        self.result = result
+        self.returncode = result.returncode if result else -1
+        self.cmd = list(result.argv) if result else []
+        self.output = result.stdout if result else None
+        self.stderr = result.stderr if result else None
+
+
+@dataclass(slots=True)
+class _Stream:
+    fd: int
+    limit: int
+    data: bytearray
+    truncated: bool = False
+    open: bool = True
+
+    def read(self) -> None:
+        try:
+            chunk = os.read(self.fd, _CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.open = False
+            return
+        room = self.limit - len(self.data)
+        if room >= len(chunk):
+            self.data += chunk
+        else:
+            if room > 0:
+                self.data += chunk[:room]
+            self.truncated = True  # the rest is read and dropped: memory stays bounded
+
+
+def _check_timeout(timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise PolicyError("timeout must be a number of seconds (timeouts are always on)")
+    value = float(timeout)
+    if not math.isfinite(value) or value <= 0:
+        raise PolicyError("timeout must be a positive, finite number of seconds")
+    return value
+
+
+#: Refused even in an explicit ``env``: they make the loader or a shell run other code.
+_LOADER_PREFIXES = ("LD_", "DYLD_", "BASH_FUNC_")
+_LOADER_NAMES = frozenset({"GLIBC_TUNABLES", "BASH_ENV", "ENV", "IFS", "GCONV_PATH"})
+
+
+def _loads_code(name: str, value: str) -> bool:
+    return name.startswith(_LOADER_PREFIXES) or name in _LOADER_NAMES or value.startswith("() ")
+
+
+def _child_env(env: Mapping[str, str] | None, user: str | int | None) -> dict[str, str]:
+    from hardenkit.env import sanitize_env  # noqa: PLC0415 -- first use only
+
+    if env is None:
+        if user is None:
+            return sanitize_env()
+        import pwd  # noqa: PLC0415 -- only for a user drop
+
+        try:
+            entry = pwd.getpwuid(user) if isinstance(user, int) else pwd.getpwnam(user)
+        except KeyError as err:
+            raise PolicyError(f"user {user!r} is not a known user") from err
+        login = {"HOME": entry.pw_dir, "USER": entry.pw_name, "LOGNAME": entry.pw_name}
+        return {**sanitize_env(env={}), **login, "SHELL": entry.pw_shell}
+    out: dict[str, str] = {}
+    for name, value in env.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise PolicyError("env names and values must be str")
+        if not name or "=" in name or "\0" in name or "\0" in value:
+            raise PolicyError(f"env name {name!r} or its value is malformed (=, NUL)")
+        if _loads_code(name, value):
+            raise PolicyError(
+                f"env variable {name} makes the loader or shell run other code: refusing to "
+                "pass it (build env with hardenkit.sanitize_env)"
+            )
+        out[name] = value
+    return out
+
+
+def _wants_confinement(options: Mapping[str, Any]) -> bool:
+    return any(
+        value not in (None, (), frozenset(), set(), [])
+        for value in (
+            options["user"],
+            options["group"],
+            options["keep"],
+            options["limits"],
+            options["filesystem"],
+            options["seccomp"],
+        )
+    )
+
+
+def _prepare(options: Mapping[str, Any]) -> Any:
+    # Everything the child will need is imported here: the child must not import.
+    import hardenkit._linux.libc  # noqa: F401, PLC0415
+    from hardenkit.sandbox.confinement import prepare_confinement  # noqa: PLC0415 -- first use
+
+    return prepare_confinement(
+        user=options["user"],
+        group=options["group"],
+        keep=tuple(options["keep"] or ()),
+        limits=options["limits"],
+        filesystem=options["filesystem"],
+        seccomp=options["seccomp"],
+    )
+
+
+def _enter_and_verify(plan: Any) -> None:  # pragma: no cover - runs in the forked child
+    """Apply the plan in confine()'s order, then check it from the kernel's side.
+
+    Every step of ``enter`` checks its own syscall; this re-reads the result with a few
+    more syscalls (ids, groups, no_new_privs, seccomp mode). ``plan.verify()`` also tries
+    every way back to root and re-reads procfs, which costs 1.5 ms per spawn; the tests
+    run it on the same plans instead.
+    """
+    from hardenkit._linux.libc import (  # noqa: PLC0415 -- already imported by prepare
+        PR_GET_NO_NEW_PRIVS,
+        PR_GET_SECCOMP,
+        prctl,
+    )
+
+    plan.enter()
+    drop = plan.drop
+    problems = []
+    if drop is not None:
+        if os.getresuid() != (drop.uid,) * 3 or os.getresgid() != (drop.gid,) * 3:
+            problems.append("uids/gids differ from the plan")
+        if sorted(set(os.getgroups())) != sorted(set(drop.groups)):
+            problems.append("supplementary groups differ from the plan")
+    if plan.no_new_privs and prctl(PR_GET_NO_NEW_PRIVS) != 1:
+        problems.append("no_new_privs is not set")
+    if plan.seccomp is not None and prctl(PR_GET_SECCOMP) != 2:  # noqa: PLR2004 -- filter mode
+        problems.append("no seccomp filter is in force")
+    if problems:
+        raise SandboxError("confinement not in force after entering: " + "; ".join(problems))
+
+
+def _make_preexec(
+    enter: Callable[[], object] | None, errfd: int, exe_fd: int | None
+) -> Callable[[], None]:
+    """Build the code run between fork and exec: syscalls only (no locks, imports, logs)."""
+
+    def _preexec() -> None:  # pragma: no cover - runs in the forked child
+        try:
+            if exe_fd is not None:
+                os.set_inheritable(exe_fd, False)  # noqa: FBT003 -- closed by exec once the kernel has it
+            if enter is not None:
+                enter()
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                os.write(errfd, f"{type(exc).__name__}: {exc}".encode(errors="replace")[:4000])
+            raise
+
+    return _preexec
+
+
+@contextlib.contextmanager
+def _contained() -> Iterator[bool]:
+    if not _LINUX:
+        yield False
+        return
+    from hardenkit._linux.spawn import pid_namespace_for_children  # noqa: PLC0415
+
+    with pid_namespace_for_children() as active:
+        yield active
+
+
+def _spawn(
+    argv: tuple[str, ...],
+    executable: str,
+    *,
+    env: dict[str, str],
+    cwd: str | os.PathLike[str] | None,
+    has_input: bool,
+    enter: Callable[[], object] | None,
+    exe_fd: int | None,
+    keep_exe_fd: bool,
+) -> tuple[subprocess.Popen[bytes], bool]:
+    """Start the child; return it and whether a PID namespace contains it."""
+    errr, errw = os.pipe2(os.O_CLOEXEC)
+    preexec = None
+    if enter is not None or (exe_fd is not None and not keep_exe_fd):
+        preexec = _make_preexec(enter, errw, exe_fd if not keep_exe_fd else None)
+    try:
+        with _contained() as in_namespace:
+            proc = subprocess.Popen(  # noqa: S603 -- argv is a checked sequence, never a shell
+                argv,
+                executable=executable,
+                stdin=subprocess.PIPE if has_input else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                close_fds=True,
+                pass_fds=() if exe_fd is None else (exe_fd,),
+                start_new_session=True,
+                env=env,
+                cwd=cwd,
+                preexec_fn=preexec,  # noqa: PLW1509 -- syscalls only; see docs/spawn.md
+            )
+    except subprocess.SubprocessError as err:
+        os.close(errw)
+        errw = -1
+        detail = _read_all(errr) or str(err)
+        raise SandboxError(
+            f"confining the child of {argv[0]} failed before exec: {detail}"
+        ) from err
+    finally:
+        if errw != -1:
+            os.close(errw)
+        os.close(errr)
+    return proc, in_namespace
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
+class _Cancelled(Exception):
+    """The cancel descriptor fired (run_async was cancelled)."""
+
+
+def _pump(  # noqa: C901, PLR0912 -- one event loop, clearer in one place
+    proc: subprocess.Popen[bytes],
+    streams: list[_Stream],
+    stdin: tuple[int, memoryview] | None,
+    deadline: float,
+    cancel_fd: int | None,
+) -> str:
+    """Move data until the child exits and pipes close; return 'done', 'timeout', 'cancel'."""
+    pidfd = os.pidfd_open(proc.pid) if _LINUX else None
+    poller = select.poll()
+    by_fd = {s.fd: s for s in streams}
+    for s in streams:
+        poller.register(s.fd, select.POLLIN)
+    if pidfd is not None:
+        poller.register(pidfd, select.POLLIN)
+    if cancel_fd is not None:
+        poller.register(cancel_fd, select.POLLIN)
+    in_fd, pending = stdin if stdin is not None else (-1, memoryview(b""))
+    if in_fd != -1:
+        poller.register(in_fd, select.POLLOUT)
+    try:
+        while True:
+            if pidfd is None and proc.poll() is not None:
+                return "done"
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            wait_ms = min(remaining, 0.05 if pidfd is None else remaining) * 1000
+            for fd, event in poller.poll(max(1, math.ceil(wait_ms))):
+                if cancel_fd is not None and fd == cancel_fd:
+                    return "cancel"
+                if fd == in_fd:
+                    pending = _feed(in_fd, pending, event)
+                    if not pending:
+                        poller.unregister(in_fd)
+                        os.close(in_fd)
+                        in_fd = -1
+                elif fd == pidfd:
+                    poller.unregister(pidfd)
+                    return "done"
+                elif fd in by_fd:
+                    stream = by_fd[fd]
+                    stream.read()
+                    if not stream.open:
+                        poller.unregister(fd)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+        if in_fd != -1:
+            with contextlib.suppress(OSError):
+                os.close(in_fd)
+
+
+def _feed(fd: int, pending: memoryview, event: int) -> memoryview:
+    if event & (select.POLLERR | select.POLLHUP):
+        return memoryview(b"")  # the child closed stdin: drop the rest
+    try:
+        written = os.write(fd, pending[: 1 << 16])
+    except BlockingIOError:
+        return pending
+    except OSError as err:
+        if err.errno in (errno.EPIPE, errno.EBADF):
+            return memoryview(b"")
+        raise
+    return pending[written:]
+
+
+def _drain(streams: list[_Stream], until: float) -> None:
+    """Read what is left until every pipe reaches EOF or ``until`` passes."""
+    poller = select.poll()
+    live = {s.fd: s for s in streams if s.open}
+    for fd in live:
+        poller.register(fd, select.POLLIN)
+    while live:
+        remaining = until - time.monotonic()
+        if remaining <= 0:
+            return
+        for fd, _event in poller.poll(max(1, math.ceil(remaining * 1000))):
+            stream = live[fd]
+            stream.read()
+            if not stream.open:
+                poller.unregister(fd)
+                del live[fd]
+
+
+def _finish(
+    proc: subprocess.Popen[bytes],
+    streams: list[_Stream],
+    *,
+    in_namespace: bool,
+    kill: bool,
+) -> None:
+    """Kill what must die, read the rest of the output, reap the child."""
+    pipes = _sweep.pipe_names(*(s.fd for s in streams))
+    if kill:
+        with contextlib.suppress(ProcessLookupError):
+            # In a PID namespace, killing its init kills every process in it.
+            proc.send_signal(signal.SIGKILL)
+    if not in_namespace:
+        if kill:
+            _sweep.sweep(proc.pid, pipes)
+        else:
+            _sweep.kill_group(proc.pid)
+    _drain(streams, time.monotonic() + _GRACE)
+    if any(s.open for s in streams) and _LINUX:
+        # Someone we could not attribute still holds a pipe: find it by the pipe itself.
+        killed = _sweep.sweep(proc.pid, pipes)
+        _log.warning("killed %d process(es) still holding the output pipes", killed)
+        _drain(streams, time.monotonic() + _GRACE)
+    proc.wait()
+
+
+def run(
+    argv: Iterable[str | bytes | os.PathLike[str]],
+    *,
+    policy: CommandPolicy | None = None,
+    timeout: float = 30.0,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    input: bytes | None = None,  # noqa: A002 -- the name subprocess.run uses
+    max_output: int = MAX_OUTPUT,
+    user: str | int | None = None,
+    group: str | int | None = None,
+    keep: Iterable[Any] = (),
+    limits: Any = None,
+    filesystem: Any = None,
+    seccomp: Any = None,
+    check: bool = False,
+) -> RunResult:
+    r"""Run an allowed command without a shell and return its bounded output.
+
+    ``argv`` is a sequence (a string is refused). The executable is resolved by
+    ``policy`` (or, without one, must be an absolute path passing the trusted-binary
+    checks); nothing starts if it is not allowed. The child gets ``env`` (default
+    ``sanitize_env()``), stdin from /dev/null unless ``input``, no descriptor beyond
+    0-2 and a new session. With ``user``/``group``/``keep``/``limits``/``filesystem``/
+    ``seccomp`` it is confined between fork and exec in ``confine()``'s order. It runs in
+    its own PID namespace when we may create one (root), so when it exits or times out
+    every process it started dies with it; otherwise its group, session, descendants and
+    pipe holders are swept. ``stdout``/``stderr`` keep at most ``max_output`` bytes each.
+
+    Examples:
+        >>> policy = CommandPolicy(["echo"])
+        >>> run(["echo", "hello"], policy=policy).stdout
+        b'hello\n'
+        >>> run("echo hello", policy=policy)
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.PolicyError: argv must be a sequence of arguments, not a string...
+        >>> run(["/bin/sh", "-c", "sleep 5 & sleep 5"], timeout=0.2)
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.CommandTimeout: /bin/sh ran past its 0.2 s timeout...
+
+    Raises:
+        PolicyError: a malformed argv (string, empty), env or timeout.
+        CommandNotAllowed: the executable is not allowed or its pin does not match.
+        UnsafeArgument: an argument failed the policy's rules (or holds a NUL byte).
+        InsecurePathError: the binary fails the trusted-binary checks.
+        SandboxError: confining the child failed before exec (nothing ran).
+        CommandTimeout: the deadline passed; everything was killed (``.result``).
+        CommandFailed: ``check=True`` and a non-zero exit.
+    """
+    return _run(
+        argv,
+        policy=policy,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+        input=input,
+        max_output=max_output,
+        options={
+            "user": user,
+            "group": group,
+            "keep": keep,
+            "limits": limits,
+            "filesystem": filesystem,
+            "seccomp": seccomp,
+        },
+        check=check,
+        cancel_fd=None,
+    )
+
+
+def _run(
+    argv: Iterable[str | bytes | os.PathLike[str]],
+    *,
+    policy: CommandPolicy | None,
+    timeout: float,
+    env: Mapping[str, str] | None,
+    cwd: str | os.PathLike[str] | None,
+    input: bytes | None,  # noqa: A002 -- the name subprocess.run uses
+    max_output: int,
+    options: Mapping[str, Any],
+    check: bool,
+    cancel_fd: int | None,
+) -> RunResult:
+    """Run's body; ``cancel_fd`` becoming readable kills the command (run_async)."""
+    args = _as_argv(argv)
+    seconds = _check_timeout(timeout)
+    if isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 0:
+        raise PolicyError("max_output must be a non-negative int (bytes per stream)")
+    if input is not None and not isinstance(input, (bytes, bytearray, memoryview)):
+        raise PolicyError("input must be bytes (or None for /dev/null)")
+    if policy is None:
+        real = trusted_binary(args[0])
+    else:
+        real = policy.resolve(args[0])
+        args = policy.check_arguments(args, real)
+    child_env = _child_env(env, options["user"])
+    plan = _prepare(options) if _wants_confinement(options) else None
+    digest = policy.pinned_digest(real) if policy is not None else None
+    exe_fd, script = (None, False)
+    start = time.monotonic()
+    try:
+        if digest is not None:
+            exe_fd, script = open_pinned(real, digest)
+        executable = real if exe_fd is None else f"/proc/self/fd/{exe_fd}"
+        proc, in_namespace = _spawn(
+            args,
+            executable,
+            env=child_env,
+            cwd=cwd,
+            has_input=input is not None,
+            enter=None if plan is None else functools.partial(_enter_and_verify, plan),
+            exe_fd=exe_fd,
+            keep_exe_fd=script,
+        )
+    finally:
+        if exe_fd is not None:
+            os.close(exe_fd)
+        if plan is not None:
+            plan.close()
+    _log.debug("started %s (pid %d, pid namespace: %s)", real, proc.pid, in_namespace)
+    return _supervise(proc, args, start, seconds, input, max_output, in_namespace, check, cancel_fd)
+
+
+def _supervise(  # noqa: PLR0917 -- private, called once
+    proc: subprocess.Popen[bytes],
+    args: tuple[str, ...],
+    start: float,
+    seconds: float,
+    data: bytes | None,
+    max_output: int,
+    in_namespace: bool,
+    check: bool,
+    cancel_fd: int | None,
+) -> RunResult:
+    assert proc.stdout is not None  # noqa: S101 -- created with PIPE above
+    assert proc.stderr is not None  # noqa: S101
+    streams = [_Stream(proc.stdout.fileno(), max_output, bytearray())]
+    streams.append(_Stream(proc.stderr.fileno(), max_output, bytearray()))
+    for s in streams:
+        os.set_blocking(s.fd, False)
+    stdin = None
+    if proc.stdin is not None and data is not None:
+        in_fd = os.dup(proc.stdin.fileno())
+        proc.stdin.close()
+        os.set_blocking(in_fd, False)
+        stdin = (in_fd, memoryview(bytes(data)))
+    outcome = "cancel"
+    try:
+        outcome = _pump(proc, streams, stdin, start + seconds, cancel_fd)
+    finally:
+        _finish(proc, streams, in_namespace=in_namespace, kill=outcome != "done")
+        proc.stdout.close()
+        proc.stderr.close()
+    result = RunResult(
+        argv=args,
+        returncode=proc.returncode,
+        stdout=bytes(streams[0].data),
+        stderr=bytes(streams[1].data),
+        truncated=any(s.truncated for s in streams),
+        duration=time.monotonic() - start,
+    )
+    if outcome == "timeout":
+        raise CommandTimeout(
+            f"{args[0]} ran past its {seconds:g} s timeout; its processes were killed",
+            timeout=seconds,
+            result=result,
+        )
+    if outcome == "cancel":
+        raise _Cancelled
+    if check and result.returncode != 0:
+        raise CommandFailed(f"{args[0]} exited with status {result.returncode}", result=result)
+    return result
