@@ -1,45 +1,178 @@
-"""``hardenkit audit``: the posture of a running process (owned by the audit module)."""
+"""``hardenkit audit``: a process's posture, scored on systemd-analyze security's scale.
+
+Exit status: 0 fine; 1 when the exposure is above ``--fail-above`` (without it: when any
+finding is worse than "info"), or when the audit cannot be completed; 2 on usage errors.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
-from typing import TYPE_CHECKING, Any
-
-from hardenkit._linux.procfs import read_status
+import math
+import os
+import shutil
+import sys
+import textwrap
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    import argparse
+    from hardenkit.audit import AuditReport
+
+_SEVERITY_COLOUR = {
+    "critical": "1;31",
+    "high": "31",
+    "medium": "33",
+    "low": "36",
+    "info": "2",
+}
+# systemd-analyze security's colours for its levels.
+_LEVEL_COLOUR = {
+    "DANGEROUS": "1;31",
+    "UNSAFE": "1;31",
+    "EXPOSED": "1;33",
+    "MEDIUM": "1",
+    "OK": "1;32",
+    "SAFE": "1;32",
+    "PERFECT": "1;32",
+}
+
+
+def _positive_pid(text: str) -> int:
+    try:
+        pid = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a pid: {text!r}") from None
+    if pid <= 0:
+        raise argparse.ArgumentTypeError(f"a pid is a positive number, not {pid}")
+    return pid
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if math.isnan(value) or not 0.0 <= value <= 10.0:  # noqa: PLR2004 -- the 0-10 scale
+        raise argparse.ArgumentTypeError(f"the exposure scale is 0.0 to 10.0, not {text}")
+    return value
+
+
+def _octal_mode(text: str) -> int:
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an octal mode: {text!r}") from None
+    if not 0 <= mode <= 0o7777:  # noqa: PLR2004
+        raise argparse.ArgumentTypeError(f"not a file mode: {text}")
+    return mode
 
 
 def add_parser(sub: Any) -> None:
     """Register ``audit`` on the subparsers object ``sub``."""
     p: argparse.ArgumentParser = sub.add_parser(
-        "audit", help="show a process's identity, capabilities and confinement"
+        "audit",
+        help="score a process's exposure (0-10, systemd-analyze security's scale)",
+        description="Audit a running process (default: this one) from what the kernel shows "
+        "and score its exposure from 0.0 (best) to 10.0 (worst), with the levels of "
+        "systemd-analyze security. Exit status: 0 fine; 1 above --fail-above (without it: "
+        "any finding worse than info) or when the audit cannot be completed; 2 usage error.",
     )
-    p.add_argument("--pid", type=int, default=None, help="process to audit (default: this one)")
+    p.add_argument("--pid", type=_positive_pid, default=None, help="process to audit")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--fail-above",
+        type=_threshold,
+        default=None,
+        metavar="X",
+        help="exit 1 when the exposure is above X (0.0-10.0)",
+    )
+    p.add_argument(
+        "--paths",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="secret files to check as well (hardenkit.check_path)",
+    )
+    p.add_argument(
+        "--max-mode",
+        type=_octal_mode,
+        default=0o600,
+        metavar="MODE",
+        help="most permissive mode allowed for --paths, in octal (default 600)",
+    )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the audit and return the exit status."""
-    st = read_status(args.pid)
-    data = {
-        "pid": st.pid,
-        "uids": list(st.uids[:3]),
-        "gids": list(st.gids[:3]),
-        "groups": list(st.groups),
-        "cap_effective": f"{st.cap_effective:#x}",
-        "cap_permitted": f"{st.cap_permitted:#x}",
-        "cap_bounding": f"{st.cap_bounding:#x}",
-        "cap_ambient": f"{st.cap_ambient:#x}",
-        "no_new_privs": st.no_new_privs,
-        "seccomp": st.seccomp,
-        "umask": None if st.umask is None else f"{st.umask:04o}",
-    }
+    """Audit, print the report and return the exit status."""
+    from hardenkit.audit import audit_process  # noqa: PLC0415 -- loads psutil
+
+    report = audit_process(args.pid, paths=args.paths, max_mode=args.max_mode)
+    failed = _failed(report, args.fail_above)
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps(report.to_dict(), indent=2))
     else:
-        for key, value in data.items():
-            print(f"{key:>14}: {value}")
-    return 0
+        colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        render(report, sys.stdout, colour=colour, fail_above=args.fail_above)
+    return 1 if failed else 0
+
+
+def _failed(report: AuditReport, fail_above: float | None) -> bool:
+    if fail_above is not None:
+        return report.exposure > fail_above
+    return any(f.severity != "info" for f in report.findings)
+
+
+def clean(text: str) -> str:
+    r"""Escape control characters: names and paths come from the audited process.
+
+    Examples:
+        >>> clean("ok\x1b[2Jname")
+        'ok\\x1b[2Jname'
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def render(
+    report: AuditReport, out: TextIO, *, colour: bool = False, fail_above: float | None = None
+) -> None:
+    """Write the human-readable report, grouped by severity, worst first."""
+
+    def paint(code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if colour else text
+
+    width = max(60, min(shutil.get_terminal_size((100, 24)).columns, 120))
+    threads = f", {report.threads} threads" if report.threads > 1 else ""
+    out.write(f"hardenkit audit: pid {report.pid} ({clean(report.name)}){threads}\n")
+    level = paint(_LEVEL_COLOUR.get(report.level, "0"), f"{report.exposure:.1f} {report.level}")
+    out.write(f"Exposure {level}  (0.0 best, 10.0 worst: systemd-analyze security's scale)\n")
+    from hardenkit.audit._model import SEVERITIES  # noqa: PLC0415
+
+    indent = " " * 6
+    for severity in SEVERITIES:
+        group = [f for f in report.findings if f.severity == severity]
+        if not group:
+            continue
+        out.write("\n" + paint(_SEVERITY_COLOUR[severity], severity.upper()) + "\n")
+        for finding in group:
+            out.write(f"  {paint('1', clean(finding.title))}  [{finding.id}]\n")
+            for label, text in (("", finding.detail), ("fix: ", finding.remediation)):
+                lines = textwrap.wrap(
+                    label + clean(text),
+                    width=width,
+                    initial_indent=indent,
+                    subsequent_indent=indent + " " * len(label),
+                    break_on_hyphens=False,
+                )
+                out.write("".join(line + "\n" for line in lines))
+    if not report.findings:
+        out.write("\nNo findings.\n")
+    if report.assumed:
+        out.write(
+            "\nScored as the worst case (could not be read): " + ", ".join(report.assumed) + "\n"
+        )
+    if fail_above is not None:
+        verdict = "above" if report.exposure > fail_above else "not above"
+        out.write(f"\nExposure {report.exposure:.1f} is {verdict} --fail-above {fail_above:.1f}\n")

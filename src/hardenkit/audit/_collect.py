@@ -1,0 +1,375 @@
+"""Read what the kernel shows about one process, once, into :class:`ProcessFacts`.
+
+Every file is read relative to one descriptor of ``/proc/<pid>``: if the pid dies and is
+reused during the audit, the reads fail (ESRCH) instead of silently describing another
+process. Anything the target's own files do not let us read raises; only the comparison with
+pid 1 (whose namespaces an unprivileged auditor may not read) and the dumpable flag of
+another root process can fall back, and then they are scored as the worst case and listed in
+``unknown``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+from dataclasses import dataclass
+
+from hardenkit._linux.procfs import PROC_ROOT, ProcStatus, parse_status
+from hardenkit.errors import HardenkitError, PrivilegeError
+
+#: Namespaces compared with pid 1's (each maps to a check).
+NAMESPACES: tuple[str, ...] = ("user", "net", "pid")
+_CORE_RE = re.compile(r"^Max core file size\s+(\S+)\s+(\S+)", re.MULTILINE)
+_WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 -- what we look for, not bind
+_PF_KTHREAD = 0x00200000  # include/linux/sched.h
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessFacts:
+    """What procfs showed about one process; environment values are never kept.
+
+    ``statuses`` holds the main thread first, then every other thread. ``ns_shared`` maps a
+    namespace to True/False (same as ``ns_reference``'s), or None when that could not be
+    read. ``dumpable`` is None when it could not be told; ``exe_dir_checked`` is False when
+    the executable's directory was out of the auditor's reach. ``core_soft``/``core_hard`` are
+    None for unlimited.
+    """
+
+    pid: int
+    statuses: tuple[ProcStatus, ...]
+    ns_shared: dict[str, bool | None]
+    ns_reference: str
+    dumpable: bool | None
+    core_soft: int | None
+    core_hard: int | None
+    env_names: tuple[str, ...]
+    env_dangerous: tuple[str, ...]
+    env_secret: tuple[str, ...]
+    cwd: str
+    cwd_mode: int
+    exe: str
+    exe_mode: int
+    exe_dir_mode: int | None
+    exe_dir_checked: bool
+    listening: tuple[str, ...]
+
+    @property
+    def main(self) -> ProcStatus:
+        """The main thread's status."""
+        return self.statuses[0]
+
+
+class _Reader:
+    """Reads files under one ``/proc/<pid>`` descriptor, translating errors once."""
+
+    def __init__(self, pid: int, proc_root: str) -> None:
+        self.pid = pid
+        self.proc_root = proc_root
+        try:
+            self.fd = os.open(
+                os.path.join(proc_root, str(pid)), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+            )
+        except FileNotFoundError as err:
+            raise HardenkitError(f"no such process: pid {pid} does not exist") from err
+        except PermissionError as err:
+            raise PrivilegeError(f"cannot open /proc/{pid}: permission denied") from err
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def fail(self, name: str, err: OSError) -> HardenkitError:
+        """Translate an OSError raised while reading ``/proc/<pid>/<name>``."""
+        where = f"/proc/{self.pid}/{name}"
+        if isinstance(err, PermissionError):
+            return PrivilegeError(
+                f"cannot read {where}: permission denied (another user's process needs root "
+                "with CAP_SYS_PTRACE, and some hosts deny even that); nothing was reported"
+            )
+        if isinstance(err, (FileNotFoundError, ProcessLookupError)) or err.errno == errno.ESRCH:
+            return HardenkitError(f"pid {self.pid} exited during the audit (reading {where})")
+        return HardenkitError(f"cannot read {where}: {err.strerror or err}")
+
+    def read(self, name: str) -> bytes:
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.fd)
+        except OSError as err:
+            raise self.fail(name, err) from err
+        try:
+            chunks = []
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except OSError as err:
+            raise self.fail(name, err) from err
+        finally:
+            os.close(fd)
+
+    def readlink(self, name: str) -> str:
+        try:
+            return os.readlink(name, dir_fd=self.fd)
+        except OSError as err:
+            raise self.fail(name, err) from err
+
+    def stat(self, name: str) -> os.stat_result:
+        try:
+            return os.stat(name, dir_fd=self.fd)
+        except OSError as err:
+            raise self.fail(name, err) from err
+
+
+def collect(pid: int, *, proc_root: str = PROC_ROOT) -> ProcessFacts:
+    """Gather the facts about ``pid``; raise rather than return a partial picture.
+
+    Raises:
+        HardenkitError: the process does not exist, is a kernel thread, or exited meanwhile.
+        PrivilegeError: one of its files cannot be read (another user's process).
+    """
+    reader = _Reader(pid, proc_root)
+    try:
+        main = _status(reader, "status")
+        statuses = (main, *_thread_statuses(reader, main.pid))
+        exe = _exe(reader)
+        cwd = reader.readlink("cwd")
+        cwd_mode = reader.stat("cwd").st_mode
+        exe_mode = reader.stat("exe").st_mode
+        exe_dir_mode, exe_dir_checked = _exe_dir_mode(reader, exe)
+        names, dangerous, secret = _environment(reader)
+        core_soft, core_hard = _core_limit(reader)
+        ns_reference, links = reference_namespaces(proc_root)
+        ns_shared = {kind: _ns_shared(reader, kind, links) for kind in NAMESPACES}
+        dumpable = _dumpable(reader, main)
+        listening = _listening(pid)
+        # The descriptor still names the same process: it did not exit during the reads.
+        _status(reader, "status")
+    finally:
+        reader.close()
+    return ProcessFacts(
+        pid=pid,
+        statuses=statuses,
+        ns_shared=ns_shared,
+        ns_reference=ns_reference,
+        dumpable=dumpable,
+        core_soft=core_soft,
+        core_hard=core_hard,
+        env_names=names,
+        env_dangerous=dangerous,
+        env_secret=secret,
+        cwd=cwd,
+        cwd_mode=cwd_mode,
+        exe=exe,
+        exe_mode=exe_mode,
+        exe_dir_mode=exe_dir_mode,
+        exe_dir_checked=exe_dir_checked,
+        listening=listening,
+    )
+
+
+def _status(reader: _Reader, name: str) -> ProcStatus:
+    text = reader.read(name).decode("ascii", "replace")
+    try:
+        return parse_status(text, reader.pid)
+    except ValueError as err:
+        raise HardenkitError(f"cannot parse /proc/{reader.pid}/{name}: {err}") from err
+
+
+def _thread_statuses(reader: _Reader, main_tid: int) -> list[ProcStatus]:
+    try:
+        task_fd = os.open("task", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=reader.fd)
+    except OSError as err:
+        raise reader.fail("task", err) from err
+    try:
+        tids = sorted(int(t) for t in os.listdir(task_fd) if t.isdecimal())
+    finally:
+        os.close(task_fd)
+    found = []
+    for tid in tids:
+        if tid == main_tid:
+            continue
+        try:
+            found.append(_status(reader, f"task/{tid}/status"))
+        except HardenkitError as err:
+            cause = err.__cause__
+            gone = isinstance(cause, (FileNotFoundError, ProcessLookupError)) or (
+                isinstance(cause, OSError) and cause.errno == errno.ESRCH
+            )
+            if not gone:
+                raise
+            # That thread exited between the listing and the read; it no longer matters.
+    return found
+
+
+def _exe(reader: _Reader) -> str:
+    try:
+        return os.readlink("exe", dir_fd=reader.fd)
+    except FileNotFoundError as err:
+        # No executable: a kernel thread, or a zombie that has already released its mm.
+        raise HardenkitError(
+            f"pid {reader.pid} has no executable (a kernel thread or a zombie): "
+            "there is no user-space posture to audit"
+        ) from err
+    except OSError as err:
+        raise reader.fail("exe", err) from err
+
+
+def _exe_dir_mode(reader: _Reader, exe: str) -> tuple[int | None, bool]:
+    """(mode, checked) of the executable's directory, seen through the process's own root.
+
+    The mode is None when the directory is gone; ``checked`` is False when the auditor may
+    not walk to it (its own permissions, not the process's: e.g. a venv under /root audited
+    by a process that has dropped root).
+    """
+    reader.stat("root")  # the process's root is ours to see, or this raises PrivilegeError
+    directory = os.path.dirname(exe.removesuffix(" (deleted)"))
+    if not directory.startswith("/"):
+        return None, True
+    try:
+        return os.stat(f"root{directory}", dir_fd=reader.fd).st_mode, True
+    except (FileNotFoundError, NotADirectoryError):
+        return None, True  # the directory is gone: nobody can plant a file in it
+    except PermissionError:
+        return None, False
+    except OSError as err:
+        raise reader.fail("root", err) from err
+
+
+def _environment(reader: _Reader) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Return (names, dangerous names, secret names); values are looked at, never kept."""
+    from hardenkit.env import is_dangerous, is_secret_name, looks_secret  # noqa: PLC0415
+
+    entries: dict[str, str] = {}
+    myself = reader.pid == os.getpid()
+    try:
+        block = reader.read("environ")
+    except PrivilegeError:
+        if not myself:
+            raise
+        # A process that changed uid is not dumpable, and its environ file is then root's,
+        # mode 0400, even for itself; only root can read that block, so os.environ (what its
+        # children get) is the exposure that remains.
+        block = b""
+    for raw in block.split(b"\0"):
+        if raw:
+            name, _, value = raw.decode("utf-8", "surrogateescape").partition("=")
+            entries.setdefault(name, value)
+    if myself:
+        # Children inherit os.environ, which may have changed since exec.
+        for name, value in os.environ.items():
+            entries.setdefault(name, value)
+    names = tuple(sorted(entries))
+    dangerous = tuple(n for n in names if is_dangerous(n, entries[n]))
+    secret = tuple(n for n in names if is_secret_name(n) or looks_secret(entries[n]))
+    entries.clear()
+    return names, dangerous, secret
+
+
+def _limit(text: str) -> int | None:
+    return None if text == "unlimited" else int(text)
+
+
+def _core_limit(reader: _Reader) -> tuple[int | None, int | None]:
+    text = reader.read("limits").decode("ascii", "replace")
+    match = _CORE_RE.search(text)
+    if match is None:
+        raise HardenkitError(f"/proc/{reader.pid}/limits has no 'Max core file size' line")
+    try:
+        return _limit(match.group(1)), _limit(match.group(2))
+    except ValueError as err:
+        raise HardenkitError(f"cannot parse the core limit in /proc/{reader.pid}/limits") from err
+
+
+def _is_kernel_thread(proc_root: str, pid: int) -> bool:
+    try:
+        with open(os.path.join(proc_root, str(pid), "stat"), "rb") as fh:
+            fields = fh.read().rpartition(b")")[2].split()
+        return bool(int(fields[6]) & _PF_KTHREAD)
+    except (OSError, IndexError, ValueError):
+        return False
+
+
+def _link_or_none(path: str) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def reference_namespaces(proc_root: str = PROC_ROOT) -> tuple[str, dict[str, str | None]]:
+    """Return (who, {kind: ns link}) for the namespaces a process is compared with.
+
+    pid 1's, as ``readlink /proc/1/ns/*`` shows them. Some hosts deny even root that read
+    (a sandboxing init); then kthreadd (pid 2, a kernel thread, always in the initial
+    namespaces) stands in. A kind neither can show maps to None.
+    """
+    for pid, who in ((1, "pid 1"), (2, "kthreadd (pid 2)")):
+        if pid == 2 and not _is_kernel_thread(proc_root, pid):  # noqa: PLR2004
+            break
+        links = {k: _link_or_none(os.path.join(proc_root, str(pid), "ns", k)) for k in NAMESPACES}
+        if all(v is not None for v in links.values()):
+            return who, links
+    return "pid 1", dict.fromkeys(NAMESPACES)
+
+
+def _ns_shared(reader: _Reader, kind: str, reference: dict[str, str | None]) -> bool | None:
+    mine = reader.readlink(f"ns/{kind}")
+    theirs = reference.get(kind)
+    if theirs is None:
+        return None  # nothing to compare with: scored as shared, and said so
+    return mine == theirs
+
+
+def _dumpable(reader: _Reader, main: ProcStatus) -> bool | None:
+    if reader.pid == os.getpid():
+        from hardenkit._linux.libc import PR_GET_DUMPABLE, prctl  # noqa: PLC0415
+
+        return prctl(PR_GET_DUMPABLE) == 1
+    # procfs gives the files of a dumpable process its euid/egid, and root's to any other
+    # (the /proc/<pid> directory itself keeps the euid either way).
+    st = reader.stat("status")
+    euid, egid = main.uids[1], main.gids[1]
+    if (st.st_uid, st.st_gid) != (euid, egid):
+        return False
+    if (euid, egid) == (0, 0):
+        return None  # a root process's files are root's either way
+    return True
+
+
+def _listening(pid: int) -> tuple[str, ...]:
+    """Sockets listening on every interface (TCP LISTEN, or unconnected UDP)."""
+    import socket  # noqa: PLC0415
+
+    # No stubs in the dev environment (types-psutil); unused-ignore keeps it right with them.
+    import psutil  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415 -- heavy
+
+    try:
+        conns = psutil.Process(pid).net_connections(kind="inet")
+    except psutil.AccessDenied as err:
+        raise PrivilegeError(
+            f"cannot list the sockets of pid {pid}: permission denied; nothing was reported"
+        ) from err
+    except psutil.NoSuchProcess as err:
+        raise HardenkitError(f"pid {pid} exited during the audit (listing sockets)") from err
+    found = set()
+    for conn in conns:
+        if not conn.laddr or conn.laddr.ip not in _WILDCARDS:
+            continue
+        if conn.type == socket.SOCK_STREAM and conn.status == psutil.CONN_LISTEN:
+            proto = "tcp6" if conn.family == socket.AF_INET6 else "tcp"
+        elif conn.type == socket.SOCK_DGRAM and not conn.raddr:
+            proto = "udp6" if conn.family == socket.AF_INET6 else "udp"
+        else:
+            continue
+        host = f"[{conn.laddr.ip}]" if conn.family == socket.AF_INET6 else conn.laddr.ip
+        found.add(f"{proto} {host}:{conn.laddr.port}")
+    return tuple(sorted(found))
+
+
+def world_writable(mode: int) -> bool:
+    """Tell whether a mode lets everyone write."""
+    return bool(mode & stat.S_IWOTH)
+
+
+def sticky(mode: int) -> bool:
+    """Tell whether a directory mode has the sticky bit."""
+    return bool(mode & stat.S_ISVTX)

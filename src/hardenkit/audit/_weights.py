@@ -1,0 +1,142 @@
+"""The numbers behind the exposure score, shipped as data.
+
+Source of the systemd rows: the assessor table of ``systemd-analyze security`` in
+systemd v257.13 (``src/analyze/analyze-security.c``, LGPL-2.1-or-later), as captured in
+``shared/data/systemd-security-assessors.json``: name, weight and range are copied exactly;
+only the assessors a running process shows through procfs are used. The ``hardenkit:`` rows
+are our own weights for what systemd does not score; docs/audit.md explains every one of them.
+Capabilities are named as ``Capability.short_name`` gives them (``"SYS_ADMIN"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Assessor:
+    """One scored item: systemd's name for it, its weight and its badness range."""
+
+    name: str
+    weight: int
+    range: int
+    source: str = "systemd"
+
+
+# systemd v257.13, analyze-security.c: CapabilityBoundingSet=~... rows and their members.
+# Badness is 1 when any member is in the bounding, permitted or ambient set.
+CAPABILITY_ASSESSORS: tuple[tuple[Assessor, frozenset[str]], ...] = (
+    (Assessor("CapabilityBoundingSet=~CAP_SYS_ADMIN", 1500, 1), frozenset({"SYS_ADMIN"})),
+    (
+        Assessor("CapabilityBoundingSet=~CAP_SET(UID|GID|PCAP)", 1500, 1),
+        frozenset({"SETUID", "SETGID", "SETPCAP"}),
+    ),
+    (Assessor("CapabilityBoundingSet=~CAP_SYS_PTRACE", 1500, 1), frozenset({"SYS_PTRACE"})),
+    (Assessor("CapabilityBoundingSet=~CAP_SYS_TIME", 1000, 1), frozenset({"SYS_TIME"})),
+    (
+        Assessor("CapabilityBoundingSet=~CAP_(DAC_*|FOWNER|IPC_OWNER)", 1000, 1),
+        frozenset({"DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "IPC_OWNER"}),
+    ),
+    (Assessor("CapabilityBoundingSet=~CAP_SYS_MODULE", 1000, 1), frozenset({"SYS_MODULE"})),
+    (
+        Assessor("CapabilityBoundingSet=~CAP_(CHOWN|FSETID|SETFCAP)", 1000, 1),
+        frozenset({"CHOWN", "FSETID", "SETFCAP"}),
+    ),
+    (Assessor("CapabilityBoundingSet=~CAP_SYS_RAWIO", 1000, 1), frozenset({"SYS_RAWIO"})),
+    (Assessor("CapabilityBoundingSet=~CAP_NET_ADMIN", 1000, 1), frozenset({"NET_ADMIN"})),
+    (Assessor("CapabilityBoundingSet=~CAP_KILL", 500, 1), frozenset({"KILL"})),
+    (Assessor("CapabilityBoundingSet=~CAP_MKNOD", 500, 1), frozenset({"MKNOD"})),
+    (
+        Assessor("CapabilityBoundingSet=~CAP_SYS_(NICE|RESOURCE)", 500, 1),
+        frozenset({"SYS_NICE", "SYS_RESOURCE"}),
+    ),
+    (
+        Assessor("CapabilityBoundingSet=~CAP_NET_(BIND_SERVICE|BROADCAST|RAW)", 500, 1),
+        frozenset({"NET_BIND_SERVICE", "NET_BROADCAST", "NET_RAW"}),
+    ),
+    (
+        Assessor("CapabilityBoundingSet=~CAP_AUDIT_*", 500, 1),
+        frozenset({"AUDIT_WRITE", "AUDIT_CONTROL", "AUDIT_READ"}),
+    ),
+    (Assessor("CapabilityBoundingSet=~CAP_SYSLOG", 500, 1), frozenset({"SYSLOG"})),
+    (Assessor("CapabilityBoundingSet=~CAP_SYS_BOOT", 100, 1), frozenset({"SYS_BOOT"})),
+    (
+        Assessor("CapabilityBoundingSet=~CAP_MAC_*", 100, 1),
+        frozenset({"MAC_OVERRIDE", "MAC_ADMIN"}),
+    ),
+    (
+        Assessor("CapabilityBoundingSet=~CAP_LINUX_IMMUTABLE", 75, 1),
+        frozenset({"LINUX_IMMUTABLE"}),
+    ),
+    (Assessor("CapabilityBoundingSet=~CAP_IPC_LOCK", 50, 1), frozenset({"IPC_LOCK"})),
+    (Assessor("CapabilityBoundingSet=~CAP_SYS_CHROOT", 50, 1), frozenset({"SYS_CHROOT"})),
+    (Assessor("CapabilityBoundingSet=~CAP_SYS_PACCT", 25, 1), frozenset({"SYS_PACCT"})),
+    (Assessor("CapabilityBoundingSet=~CAP_WAKE_ALARM", 25, 1), frozenset({"WAKE_ALARM"})),
+    (Assessor("CapabilityBoundingSet=~CAP_BPF", 25, 1), frozenset({"BPF"})),
+    (
+        Assessor("CapabilityBoundingSet=~CAP_SYS_TTY_CONFIG", 25, 1),
+        frozenset({"SYS_TTY_CONFIG"}),
+    ),
+    (
+        Assessor("CapabilityBoundingSet=~CAP_BLOCK_SUSPEND", 25, 1),
+        frozenset({"BLOCK_SUSPEND"}),
+    ),
+    (Assessor("CapabilityBoundingSet=~CAP_LEASE", 25, 1), frozenset({"LEASE"})),
+)
+#: Every capability some systemd row covers; the rest fall under OTHER_CAPABILITIES.
+SYSTEMD_COVERED_CAPS: frozenset[str] = frozenset().union(*(m for _, m in CAPABILITY_ASSESSORS))
+#: Ours: capabilities systemd v257 does not score (PERFMON, CHECKPOINT_RESTORE, newer ones).
+OTHER_CAPABILITIES = Assessor(
+    "CapabilityBoundingSet=~CAP_(PERFMON|CHECKPOINT_RESTORE|...)", 250, 1, "hardenkit"
+)
+
+USER = Assessor("User=/DynamicUser=", 2000, 10)
+SUPPLEMENTARY_GROUPS = Assessor("SupplementaryGroups=", 200, 1)
+AMBIENT = Assessor("AmbientCapabilities=", 500, 1)
+NO_NEW_PRIVILEGES = Assessor("NoNewPrivileges=", 1000, 1)
+SYSTEM_CALL_ARCHITECTURES = Assessor("SystemCallArchitectures=", 1000, 10)
+SYSTEM_CALL_FILTERS: tuple[Assessor, ...] = (
+    Assessor("SystemCallFilter=~@clock", 1000, 10),
+    Assessor("SystemCallFilter=~@cpu-emulation", 250, 10),
+    Assessor("SystemCallFilter=~@debug", 1000, 10),
+    Assessor("SystemCallFilter=~@module", 1000, 10),
+    Assessor("SystemCallFilter=~@mount", 1000, 10),
+    Assessor("SystemCallFilter=~@obsolete", 250, 10),
+    Assessor("SystemCallFilter=~@privileged", 700, 10),
+    Assessor("SystemCallFilter=~@raw-io", 1000, 10),
+    Assessor("SystemCallFilter=~@reboot", 1000, 10),
+    Assessor("SystemCallFilter=~@resources", 700, 10),
+    Assessor("SystemCallFilter=~@swap", 1000, 10),
+)
+PRIVATE_NETWORK = Assessor("PrivateNetwork=", 2500, 1)
+PRIVATE_USERS = Assessor("PrivateUsers=", 1000, 1)
+UMASK = Assessor("UMask=", 100, 10)
+
+#: Badness (of 10) given to each SystemCallFilter=/SystemCallArchitectures= row when a seccomp
+#: filter is installed: procfs shows that a filter exists, not what it blocks, so the filter
+#: earns most of the credit but not all of it (systemd gives 0 for a verified allow list).
+UNVERIFIED_FILTER_BADNESS = 2
+
+# Ours (weights on systemd's scale, where 1000 is a typical "important" directive).
+GID_ROOT = Assessor("hardenkit:Group=root", 500, 1, "hardenkit")
+PRIVATE_PIDS = Assessor("hardenkit:PrivatePIDs=", 500, 1, "hardenkit")
+DUMPABLE = Assessor("hardenkit:Dumpable", 500, 1, "hardenkit")
+# LimitCORE: 2 when the soft limit is unlimited, 1 when only the hard one is (raisable).
+CORE_LIMIT = Assessor("hardenkit:LimitCORE=", 250, 2, "hardenkit")
+ENV_DANGEROUS = Assessor("hardenkit:Environment=dangerous", 500, 1, "hardenkit")
+ENV_SECRET = Assessor("hardenkit:Environment=secret", 250, 1, "hardenkit")
+CWD_WRITABLE = Assessor("hardenkit:WorkingDirectory=world-writable", 500, 1, "hardenkit")
+EXE_WRITABLE = Assessor("hardenkit:ExecStart=world-writable", 1000, 1, "hardenkit")
+LISTEN_ALL = Assessor("hardenkit:Listen=any-address", 1000, 1, "hardenkit")
+PATHS = Assessor("hardenkit:Paths=insecure", 1000, 1, "hardenkit")
+
+#: systemd's levels: the lowest exposure (x10, 0-100) at which each one starts.
+LEVELS: tuple[tuple[int, str], ...] = (
+    (100, "DANGEROUS"),
+    (90, "UNSAFE"),
+    (75, "EXPOSED"),
+    (50, "MEDIUM"),
+    (10, "OK"),
+    (1, "SAFE"),
+    (0, "PERFECT"),
+)
