@@ -99,10 +99,17 @@ _LAZY: dict[str, str] = {
     "seal_env_file": "envcrypt",
     "set_env_value": "envcrypt",
     # spawn
+    "run_async": "spawn",
+    "private_tmpdir": "spawn",
+    "ScratchDir": "spawn",
+    "CommandFailed": "spawn",
+    "ArgRules": "spawn",
     "CommandPolicy": "spawn",
     "RunResult": "spawn",
     "run": "spawn",
     # sandbox
+    "prepare_confinement": "sandbox",
+    "ConfinementPlan": "sandbox",
     "FilesystemPolicy": "sandbox",
     "ResourceLimits": "sandbox",
     "SeccompPolicy": "sandbox",
@@ -161,217 +168,112 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
-    from hardenkit._features import Features as Features
-    from hardenkit._features import features as features
-    from hardenkit._version import __version__ as __version__
+    from hardenkit._features import (
+        Features as Features,
+        features as features,
+    )
+    from hardenkit._version import (
+        __version__ as __version__,
+    )
     from hardenkit.audit import (
         AuditFinding as AuditFinding,
-    )
-    from hardenkit.audit import (
         AuditReport as AuditReport,
-    )
-    from hardenkit.audit import (
         audit_paths as audit_paths,
-    )
-    from hardenkit.audit import (
         audit_process as audit_process,
     )
     from hardenkit.capabilities import (
         Capability as Capability,
-    )
-    from hardenkit.capabilities import (
         CapabilitySets as CapabilitySets,
-    )
-    from hardenkit.capabilities import (
         drop_capabilities as drop_capabilities,
-    )
-    from hardenkit.capabilities import (
         file_capabilities as file_capabilities,
-    )
-    from hardenkit.capabilities import (
         get_capabilities as get_capabilities,
-    )
-    from hardenkit.capabilities import (
         has_capability as has_capability,
-    )
-    from hardenkit.capabilities import (
         require_capabilities as require_capabilities,
-    )
-    from hardenkit.capabilities import (
         setcap_command as setcap_command,
     )
     from hardenkit.env import (
         DANGEROUS_ENV as DANGEROUS_ENV,
-    )
-    from hardenkit.env import (
         DEFAULT_ALLOW as DEFAULT_ALLOW,
-    )
-    from hardenkit.env import (
         SAFE_PATH as SAFE_PATH,
-    )
-    from hardenkit.env import (
         Secret as Secret,
-    )
-    from hardenkit.env import (
         is_dangerous as is_dangerous,
-    )
-    from hardenkit.env import (
         is_secret_name as is_secret_name,
         looks_secret as looks_secret,
-    )
-    from hardenkit.env import (
         mask_env as mask_env,
-    )
-    from hardenkit.env import (
         require_env as require_env,
-    )
-    from hardenkit.env import (
         sanitize_env as sanitize_env,
-    )
-    from hardenkit.env import (
         scrub_env as scrub_env,
-    )
-    from hardenkit.env import (
         validate_env as validate_env,
     )
     from hardenkit.envcrypt import (
         KeyPair as KeyPair,
-    )
-    from hardenkit.envcrypt import (
         decrypt_env_file as decrypt_env_file,
         decrypted_text as decrypted_text,
-    )
-    from hardenkit.envcrypt import (
         encrypt_env_file as encrypt_env_file,
-    )
-    from hardenkit.envcrypt import (
         generate_keypair as generate_keypair,
-    )
-    from hardenkit.envcrypt import (
         load_env as load_env,
         rotate_env_file as rotate_env_file,
         seal_env_file as seal_env_file,
-    )
-    from hardenkit.envcrypt import (
         set_env_value as set_env_value,
     )
     from hardenkit.errors import (
         CapabilityError as CapabilityError,
-    )
-    from hardenkit.errors import (
         CommandNotAllowed as CommandNotAllowed,
-    )
-    from hardenkit.errors import (
         CommandTimeout as CommandTimeout,
-    )
-    from hardenkit.errors import (
         DecryptionError as DecryptionError,
-    )
-    from hardenkit.errors import (
         EnvError as EnvError,
-    )
-    from hardenkit.errors import (
         HardenkitError as HardenkitError,
-    )
-    from hardenkit.errors import (
         InsecurePathError as InsecurePathError,
-    )
-    from hardenkit.errors import (
         InvalidEnvError as InvalidEnvError,
-    )
-    from hardenkit.errors import (
         MissingDependency as MissingDependency,
-    )
-    from hardenkit.errors import (
         MissingEnvError as MissingEnvError,
-    )
-    from hardenkit.errors import (
         PolicyError as PolicyError,
-    )
-    from hardenkit.errors import (
         PrivilegeError as PrivilegeError,
-    )
-    from hardenkit.errors import (
         SandboxError as SandboxError,
-    )
-    from hardenkit.errors import (
         UnsafeArgument as UnsafeArgument,
-    )
-    from hardenkit.errors import (
         UnsupportedPlatform as UnsupportedPlatform,
     )
     from hardenkit.fileperms import (
         Finding as Finding,
-    )
-    from hardenkit.fileperms import (
         PathStatus as PathStatus,
-    )
-    from hardenkit.fileperms import (
         audit_tree as audit_tree,
-    )
-    from hardenkit.fileperms import (
         check_path as check_path,
-    )
-    from hardenkit.fileperms import (
         make_private_dir as make_private_dir,
-    )
-    from hardenkit.fileperms import (
         open_secure as open_secure,
-    )
-    from hardenkit.fileperms import (
         write_secure as write_secure,
     )
     from hardenkit.privileges import (
         Identity as Identity,
-    )
-    from hardenkit.privileges import (
         current_identity as current_identity,
-    )
-    from hardenkit.privileges import (
         drop_privileges as drop_privileges,
     )
     from hardenkit.redaction import (
         RedactingFilter as RedactingFilter,
-    )
-    from hardenkit.redaction import (
         install_redaction as install_redaction,
-    )
-    from hardenkit.redaction import (
         redact as redact,
-    )
-    from hardenkit.redaction import (
         register_secret as register_secret,
     )
     from hardenkit.sandbox import (
+        ConfinementPlan as ConfinementPlan,
         FilesystemPolicy as FilesystemPolicy,
-    )
-    from hardenkit.sandbox import (
         ResourceLimits as ResourceLimits,
-    )
-    from hardenkit.sandbox import (
         SeccompPolicy as SeccompPolicy,
-    )
-    from hardenkit.sandbox import (
         apply_landlock as apply_landlock,
-    )
-    from hardenkit.sandbox import (
         apply_limits as apply_limits,
-    )
-    from hardenkit.sandbox import (
         apply_seccomp as apply_seccomp,
-    )
-    from hardenkit.sandbox import (
         call_sandboxed as call_sandboxed,
-    )
-    from hardenkit.sandbox import (
         confine as confine,
-    )
-    from hardenkit.sandbox import (
         landlock_abi as landlock_abi,
-    )
-    from hardenkit.sandbox import (
+        prepare_confinement as prepare_confinement,
         set_no_new_privs as set_no_new_privs,
     )
-    from hardenkit.spawn import CommandPolicy as CommandPolicy
-    from hardenkit.spawn import RunResult as RunResult
-    from hardenkit.spawn import run as run
+    from hardenkit.spawn import (
+        ArgRules as ArgRules,
+        CommandFailed as CommandFailed,
+        CommandPolicy as CommandPolicy,
+        RunResult as RunResult,
+        ScratchDir as ScratchDir,
+        private_tmpdir as private_tmpdir,
+        run as run,
+        run_async as run_async,
+    )

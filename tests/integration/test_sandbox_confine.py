@@ -13,7 +13,7 @@ import pytest
 from hardenkit._linux.procfs import read_status, read_task_status, task_ids
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox import FilesystemPolicy, ResourceLimits, SeccompPolicy, confine
-from hardenkit.sandbox.confine import prepare_confinement
+from hardenkit.sandbox.confinement import prepare_confinement
 
 if TYPE_CHECKING:
     from pathlib import Path

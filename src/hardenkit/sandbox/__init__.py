@@ -14,12 +14,18 @@ Examples:
 from __future__ import annotations
 
 from hardenkit.sandbox.call import call_sandboxed
-from hardenkit.sandbox.confine import confine, set_no_new_privs
+from hardenkit.sandbox.confinement import (
+    ConfinementPlan,
+    confine,
+    prepare_confinement,
+    set_no_new_privs,
+)
 from hardenkit.sandbox.landlock import FilesystemPolicy, apply_landlock, landlock_abi
 from hardenkit.sandbox.limits import ResourceLimits, apply_limits
 from hardenkit.sandbox.seccomp import SeccompPolicy, apply_seccomp
 
 __all__ = [
+    "ConfinementPlan",
     "FilesystemPolicy",
     "ResourceLimits",
     "SeccompPolicy",
@@ -29,5 +35,6 @@ __all__ = [
     "call_sandboxed",
     "confine",
     "landlock_abi",
+    "prepare_confinement",
     "set_no_new_privs",
 ]

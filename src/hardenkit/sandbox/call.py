@@ -1,6 +1,6 @@
 """``call_sandboxed``: run a function in a confined child and bring back its result as data.
 
-The child is forked, confined with :func:`~hardenkit.sandbox.confine.prepare_confinement`
+The child is forked, confined with :func:`~hardenkit.sandbox.confinement.prepare_confinement`
 (prepared in the parent, entered and verified in the child), runs ``fn`` and sends the
 result back as JSON: a compromised child cannot make the parent unpickle anything. The
 child gets its own process group, killed when the call ends, so nothing it started
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from hardenkit._child import fork_call
 from hardenkit._linux import require_linux
 from hardenkit.errors import HardenkitError, SandboxError
-from hardenkit.sandbox.confine import ConfinementPlan, prepare_confinement
+from hardenkit.sandbox.confinement import ConfinementPlan, prepare_confinement
 
 if TYPE_CHECKING:
     from collections.abc import Callable
