@@ -93,6 +93,7 @@ EXPECTED = sorted(
         "set_env_value",
         "set_no_new_privs",
         "setcap_command",
+        "tighten",
         "validate_env",
         "write_secure",
     ]

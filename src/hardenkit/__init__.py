@@ -69,6 +69,7 @@ _LAZY: dict[str, str] = {
     "check_path": "fileperms",
     "make_private_dir": "fileperms",
     "open_secure": "fileperms",
+    "tighten": "fileperms",
     "write_secure": "fileperms",
     # env
     "DANGEROUS_ENV": "env",
@@ -240,6 +241,7 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
         check_path as check_path,
         make_private_dir as make_private_dir,
         open_secure as open_secure,
+        tighten as tighten,
         write_secure as write_secure,
     )
     from hardenkit.privileges import (

@@ -1,0 +1,44 @@
+"""File-permission checks without a window between check and use.
+
+The anchors are OpenSSH's StrictModes (every ancestor owned by root or the user and not
+writable by others), sudo's ``sudo_secure_*`` and Postfix's ``safe_open`` (check what was
+opened, not what a path pointed to a moment ago). Paths are walked from ``/`` one
+component at a time relative to verified directory descriptors with ``O_NOFOLLOW``; files
+are checked with ``fstat`` on the descriptor that is then used; modes are changed with
+``fchmod`` on ``O_NOFOLLOW`` descriptors, never by path.
+
+- :func:`check_path`: report every problem of a path and its parents (raises).
+- :func:`open_secure`: open a file and verify the descriptor returned.
+- :func:`write_secure`: atomic, durable replace with an exact mode.
+- :func:`make_private_dir`: create or verify a private directory, parents included.
+- :func:`audit_tree`: find world-writable, setuid/setgid and unowned files below a root.
+- :func:`tighten`: remove permission bits (and ACLs) through an O_NOFOLLOW descriptor.
+
+Examples:
+    >>> import hardenkit
+    >>> hardenkit.check_path is hardenkit.fileperms.check_path
+    True
+    >>> from hardenkit.fileperms import excess_bits
+    >>> oct(excess_bits(0o640, 0o600))
+    '0o40'
+"""
+
+from __future__ import annotations
+
+from hardenkit.fileperms._check import check_path
+from hardenkit.fileperms._dirs import make_private_dir, tighten
+from hardenkit.fileperms._io import open_secure, write_secure
+from hardenkit.fileperms._model import Finding, PathStatus, excess_bits
+from hardenkit.fileperms._tree import audit_tree
+
+__all__ = [
+    "Finding",
+    "PathStatus",
+    "audit_tree",
+    "check_path",
+    "excess_bits",
+    "make_private_dir",
+    "open_secure",
+    "tighten",
+    "write_secure",
+]

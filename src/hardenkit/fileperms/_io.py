@@ -1,0 +1,311 @@
+"""open_secure and write_secure: use exactly what was checked, with no window in between."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import secrets
+import stat
+from typing import IO, Any, BinaryIO, Literal, TextIO, overload
+
+from hardenkit.fileperms._acl import read_acl, strip_acls
+from hardenkit.fileperms._model import kind_of, resolve_owner, validate_mode
+from hardenkit.fileperms._rules import fail, leaf_problems
+from hardenkit.fileperms._walk import Walk
+
+__all__ = ["open_secure", "write_secure"]
+
+log = logging.getLogger("hardenkit.fileperms")
+
+_OPEN_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+_CREATE_FLAGS = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
+
+TextMode = Literal[
+    "r", "rt", "r+", "rt+", "r+t", "w", "wt", "w+", "wt+", "w+t",
+    "a", "at", "a+", "at+", "a+t", "x", "xt", "x+", "xt+", "x+t",
+]  # fmt: skip
+BinaryMode = Literal[
+    "rb", "r+b", "rb+", "wb", "w+b", "wb+", "ab", "a+b", "ab+", "xb", "x+b", "xb+",
+]  # fmt: skip
+
+
+class _Mode:
+    """A parsed ``open()`` mode string."""
+
+    __slots__ = ("create", "exclusive", "fdopen_mode", "flags", "text", "truncate", "writing")
+
+    def __init__(self, mode: str) -> None:
+        chars = set(mode)
+        base = chars & set("rwax")
+        if len(chars) != len(mode) or not chars <= set("rwaxbt+") or len(base) != 1:
+            raise ValueError(f"invalid mode {mode!r}")
+        if {"b", "t"} <= chars:
+            raise ValueError(f"invalid mode {mode!r}: binary and text at once")
+        kind = base.pop()
+        plus = "+" in chars
+        self.text = "b" not in chars
+        self.writing = kind != "r" or plus
+        self.create = kind != "r"
+        self.exclusive = kind == "x"
+        self.truncate = kind == "w"
+        access = os.O_RDWR if plus else (os.O_RDONLY if kind == "r" else os.O_WRONLY)
+        self.flags = access | (os.O_APPEND if kind == "a" else 0)
+        # The descriptor already exists: "w" and "x" must not be re-applied by fdopen.
+        self.fdopen_mode = mode.replace("x", "w")
+
+
+def _verify_fd(fd: int, path: str, *, max_mode: int, owner: int, writing: bool) -> None:
+    """The check that counts: fstat of the descriptor the caller will use."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        fail(path, [f"{path} is a {kind_of(st.st_mode)}, not a regular file"])
+    try:
+        acl = read_acl(fd)
+    except (OSError, ValueError) as err:
+        fail(path, [f"{path}: its ACL could not be read ({err})"], err)
+    problems, notices = leaf_problems(path, st, max_mode=max_mode, owner=owner, acl=acl)
+    if writing and st.st_nlink != 1:
+        problems.append(
+            f"{path} has {st.st_nlink} hard links: writing it would change the file behind "
+            "another name too"
+        )
+    if problems:
+        fail(path, problems)
+    for notice in notices:
+        log.info("%s", notice)
+
+
+def _open_leaf(dir_fd: int, name: str, path: str, flags: int) -> int:
+    try:
+        return os.open(name, flags | _OPEN_FLAGS, dir_fd=dir_fd)
+    except OSError as err:
+        reasons = {
+            errno.ELOOP: "is a symlink (swapped in while it was being checked)",
+            errno.ENXIO: "is not a regular file",
+            errno.ENOENT: "disappeared while it was being checked",
+            errno.EISDIR: "is a directory, not a regular file",
+        }
+        why = reasons.get(err.errno or 0, f"could not be opened: {err.strerror}")
+        fail(path, [f"{path} {why}"], err)
+
+
+def _create_leaf(dir_fd: int, name: str, path: str, flags: int, mode: int) -> int:
+    try:
+        fd = os.open(name, flags | _CREATE_FLAGS, mode & 0o600, dir_fd=dir_fd)
+    except FileExistsError as err:
+        fail(path, [f"{path} appeared while it was being created"], err)
+    except OSError as err:
+        fail(path, [f"{path} could not be created: {err.strerror}"], err)
+    try:
+        strip_acls(fd)  # a default ACL on the directory would otherwise be inherited
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@overload
+def open_secure(
+    path: str | os.PathLike[str],
+    mode: TextMode,
+    *,
+    max_mode: int = ...,
+    owner: int | str | None = ...,
+    parents: bool = ...,
+    encoding: str | None = ...,
+) -> TextIO: ...
+
+
+@overload
+def open_secure(
+    path: str | os.PathLike[str],
+    mode: BinaryMode = ...,
+    *,
+    max_mode: int = ...,
+    owner: int | str | None = ...,
+    parents: bool = ...,
+    encoding: str | None = ...,
+) -> BinaryIO: ...
+
+
+@overload
+def open_secure(
+    path: str | os.PathLike[str],
+    mode: str,
+    *,
+    max_mode: int = ...,
+    owner: int | str | None = ...,
+    parents: bool = ...,
+    encoding: str | None = ...,
+) -> IO[Any]: ...
+
+
+def open_secure(
+    path: str | os.PathLike[str],
+    mode: str = "rb",
+    *,
+    max_mode: int = 0o600,
+    owner: int | str | None = None,
+    parents: bool = True,
+    encoding: str | None = None,
+) -> IO[Any]:
+    """Open ``path`` only if it is safe, checking the very descriptor that is returned.
+
+    The path is walked from ``/`` one component at a time with ``O_NOFOLLOW`` relative to
+    the verified directory before it (a symlink anywhere is refused, a symlinked parent
+    too); with ``parents`` each directory must pass the same rule as in
+    :func:`check_path`. The file is opened with ``O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC`` (a FIFO
+    cannot make it hang), then ``fstat`` of that descriptor must show a regular file owned
+    by ``owner`` or root, with no bit outside ``max_mode`` and no ACL granting others, and,
+    when writing, a single link. What you read is what was checked.
+
+    Modes are ``open()``'s. ``"w"`` truncates only after the checks pass. ``"w"``, ``"a"``
+    and ``"x"`` create a missing file with ``O_EXCL`` and mode ``max_mode & 0o600``.
+    Text modes default to UTF-8. For replacing a file's content atomically use
+    :func:`write_secure`.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from hardenkit.fileperms import open_secure, write_secure
+        >>> d = tempfile.mkdtemp()
+        >>> write_secure(os.path.join(d, "key"), b"not shown")
+        >>> with open_secure(os.path.join(d, "key")) as f:
+        ...     len(f.read())
+        9
+        >>> os.symlink(os.path.join(d, "key"), os.path.join(d, "link"))
+        >>> open_secure(os.path.join(d, "link"))
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.InsecurePathError: .../link is a symlink ...
+        >>> import shutil; shutil.rmtree(d)
+
+    Raises:
+        InsecurePathError: listing what failed (never the file's content); also when the
+            file cannot be opened or verified.
+        ValueError: invalid ``mode`` or ``max_mode``, or an unknown ``owner``.
+    """
+    parsed = _Mode(mode)
+    validate_mode(max_mode, "max_mode")
+    owner_uid = resolve_owner(owner)
+    with Walk(path, owner=owner_uid, parents=parents) as walk:
+        leaf = walk.leaf_path
+        if walk.problems or not walk.complete:
+            fail(leaf, walk.problems, walk.error)
+        parent, name, st = walk.parent, walk.leaf_name, walk.leaf_st
+        if parent is None or name is None:
+            fail(leaf, [f"{leaf} is a directory, not a regular file"])
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            # Never opened: opening a device or FIFO can have effects of its own.
+            fail(leaf, [f"{leaf} is a {kind_of(st.st_mode)}, not a regular file"])
+        created = st is None
+        if created:
+            if not parsed.create:
+                fail(leaf, [f"{leaf} does not exist"], FileNotFoundError(errno.ENOENT, leaf))
+            fd = _create_leaf(parent.fd, name, leaf, parsed.flags, max_mode & 0o600)
+        elif parsed.exclusive:
+            fail(leaf, [f"{leaf} already exists"], FileExistsError(errno.EEXIST, leaf))
+        else:
+            fd = _open_leaf(parent.fd, name, leaf, parsed.flags)
+    try:
+        _verify_fd(fd, leaf, max_mode=max_mode, owner=owner_uid, writing=parsed.writing)
+        os.set_blocking(fd, True)
+        if parsed.truncate and not created:
+            os.ftruncate(fd, 0)
+        if parsed.text:
+            return os.fdopen(fd, parsed.fdopen_mode, encoding=encoding or "utf-8")
+        return os.fdopen(fd, parsed.fdopen_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _unlink_quietly(name: str, dir_fd: int) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def write_secure(
+    path: str | os.PathLike[str],
+    data: str | bytes | bytearray | memoryview,
+    *,
+    mode: int = 0o600,
+    parents: bool = True,
+) -> None:
+    """Replace ``path`` atomically and durably with ``data``, with exactly ``mode``.
+
+    The parent directory is reached as in :func:`open_secure` (no symlink anywhere; with
+    ``parents`` the directory rule applies). A symlink at ``path``, dangling or not, is
+    refused before anything is created. A temporary file is made beside the target with
+    ``O_CREAT|O_EXCL|O_NOFOLLOW``, stripped of any inherited ACL, set to exactly ``mode``
+    with ``fchmod`` whatever the umask, verified, written, fsynced, renamed over the target
+    (rename replaces a name, it never follows one), and the directory is fsynced. Readers
+    see the old content or the new one, never a mix. ``str`` data is written as UTF-8.
+
+    Examples:
+        >>> import os, stat, tempfile
+        >>> from hardenkit.fileperms import write_secure
+        >>> d = tempfile.mkdtemp()
+        >>> write_secure(os.path.join(d, "app.key"), b"s3cr3t", mode=0o640)
+        >>> oct(stat.S_IMODE(os.stat(os.path.join(d, "app.key")).st_mode))
+        '0o640'
+        >>> import shutil; shutil.rmtree(d)
+
+    Raises:
+        InsecurePathError: a symlink at ``path`` or on the way, an unsafe parent directory,
+            a non-regular file at ``path``, or a result the kernel does not confirm.
+        OSError: writing failed (disk full, I/O error); the target is untouched.
+        ValueError: ``mode`` is not a permission mode.
+    """
+    validate_mode(mode, "mode")
+    payload = memoryview(data.encode() if isinstance(data, str) else data).cast("B")
+    euid = os.geteuid()
+    with Walk(path, owner=euid, parents=parents) as walk:
+        leaf = walk.leaf_path
+        if walk.problems or not walk.complete:
+            fail(leaf, walk.problems, walk.error)
+        parent, name, st = walk.parent, walk.leaf_name, walk.leaf_st
+        if parent is None or name is None:
+            fail(leaf, [f"{leaf} is a directory, not a regular file"])
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            fail(leaf, [f"{leaf} is a {kind_of(st.st_mode)}, not a regular file"])
+        dir_fd = parent.fd
+        tmp = f".{name[:64]}.{secrets.token_hex(6)}.tmp"
+        fd = _create_leaf(dir_fd, tmp, leaf, os.O_WRONLY, mode)
+        try:
+            fst = os.fstat(fd)
+            got = stat.S_IMODE(fst.st_mode)
+            if got != mode or fst.st_uid != euid or read_acl(fd) is not None:
+                fail(leaf, [f"{leaf}: the new file is mode {got:04o}, not {mode:04o}"])
+            _write_all(fd, payload)
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(tmp, dir_fd)
+            raise
+        os.close(fd)
+        try:
+            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            _unlink_quietly(tmp, dir_fd)
+            raise
+        dfd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+        try:
+            final = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError as err:
+            fail(leaf, [f"{leaf} was removed right after it was written"], err)
+        if (final.st_dev, final.st_ino) != (fst.st_dev, fst.st_ino):
+            fail(leaf, [f"{leaf} was replaced by someone else right after it was written"])
+    log.debug("wrote %s (%d bytes, mode %04o)", leaf, len(payload), mode)

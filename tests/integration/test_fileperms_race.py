@@ -1,0 +1,172 @@
+"""Adversarial: paths flipped between benign files and symlinks to a root-only secret.
+
+A thread swaps names with rename(2) (atomic) while the opener runs, thousands of times.
+``sys.setswitchinterval`` is lowered so the two threads interleave as finely as the GIL
+allows (the syscalls themselves release it). The secret's content must never come back.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import threading
+import time
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import pytest
+
+from hardenkit.errors import InsecurePathError
+from hardenkit.fileperms import open_secure, write_secure
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+pytestmark = [pytest.mark.linux, pytest.mark.root]
+
+ROUNDS = 4000
+SECONDS = 1.5
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> tuple[Path, bytes]:
+    vault = tmp_path / "vault"
+    vault.mkdir(mode=0o700)
+    value = b"ROOT-ONLY-" + secrets.token_hex(16).encode()
+    path = vault / "config"
+    path.write_bytes(value)
+    path.chmod(0o600)
+    return path, value
+
+
+@pytest.fixture
+def fine_switching() -> Iterator[None]:
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
+
+
+def _race(flip: Callable[[], None], attempt: Callable[[], str]) -> Counter[str]:
+    """Run ``flip`` in a thread while calling ``attempt`` repeatedly; count the outcomes."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def flipper() -> None:
+        try:
+            while not stop.is_set():
+                flip()
+        except BaseException as exc:  # surfaced below: a broken flipper proves nothing
+            errors.append(exc)
+
+    outcomes: Counter[str] = Counter()
+    thread = threading.Thread(target=flipper, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SECONDS
+    try:
+        for _ in range(ROUNDS):
+            outcomes[attempt()] += 1
+            if time.monotonic() > deadline:
+                break
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not errors, errors
+    return outcomes
+
+
+def _read(path: Path, secret_value: bytes) -> str:
+    message = ""
+    try:
+        with open_secure(path) as f:
+            data = f.read()
+    except InsecurePathError as err:
+        message = str(err)
+    if message:
+        assert secret_value.decode() not in message
+        return "symlink" if "symlink" in message else "refused"
+    assert data != secret_value, "open_secure returned the root-only secret"
+    assert data == b"benign", data
+    return "benign"
+
+
+@pytest.mark.usefixtures("fine_switching")
+def test_leaf_flipped_to_a_symlink_never_yields_the_secret(
+    tmp_path: Path, secret: tuple[Path, bytes]
+) -> None:
+    secret_path, value = secret
+    work = tmp_path / "work"
+    work.mkdir(mode=0o700)
+    benign = work / ".benign"
+    benign.write_bytes(b"benign")
+    benign.chmod(0o600)
+    target = work / "config"
+    os.link(benign, target)
+
+    def flip() -> None:
+        os.symlink(secret_path, work / ".link")
+        os.replace(work / ".link", target)  # target is now a symlink to the secret
+        os.link(benign, work / ".file")
+        os.replace(work / ".file", target)  # and a regular file again
+
+    outcomes = _race(flip, lambda: _read(target, value))
+    assert outcomes["benign"] > 0, outcomes
+    assert outcomes["symlink"] > 0, outcomes  # the race was live: links were seen
+
+
+@pytest.mark.usefixtures("fine_switching")
+def test_parent_flipped_to_a_symlink_never_yields_the_secret(
+    tmp_path: Path, secret: tuple[Path, bytes]
+) -> None:
+    secret_path, value = secret
+    work = tmp_path / "work"
+    work.mkdir(mode=0o700)
+    real = work / "dir"
+    real.mkdir(mode=0o700)
+    (real / "config").write_bytes(b"benign")
+    (real / "config").chmod(0o600)
+    aside = work / ".aside"
+
+    def flip() -> None:
+        os.rename(real, aside)
+        os.symlink(secret_path.parent, real)  # work/dir -> vault, which holds "config"
+        time.sleep(0)
+        os.unlink(real)
+        os.rename(aside, real)
+
+    outcomes = _race(flip, lambda: _read(real / "config", value))
+    assert outcomes["benign"] > 0, outcomes
+    assert outcomes["symlink"] > 0, outcomes
+
+
+@pytest.mark.usefixtures("fine_switching")
+def test_write_secure_never_writes_through_a_flipped_symlink(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"untouched")
+    victim.chmod(0o600)
+    work = tmp_path / "work"
+    work.mkdir(mode=0o700)
+    target = work / "out"
+
+    def flip() -> None:
+        os.symlink(victim, work / ".link")
+        os.replace(work / ".link", target)
+        time.sleep(0)
+        os.unlink(target)  # gone, then write_secure may create it as a regular file
+
+    def attempt() -> str:
+        try:
+            write_secure(target, b"payload")
+        except InsecurePathError:
+            return "refused"
+        return "written"
+
+    outcomes = _race(flip, attempt)
+    assert victim.read_bytes() == b"untouched"
+    assert victim.stat().st_mode & 0o777 == 0o600
+    assert outcomes["refused"] > 0, outcomes
+    assert not [n for n in os.listdir(work) if n.endswith(".tmp")]

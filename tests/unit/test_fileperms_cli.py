@@ -1,0 +1,114 @@
+"""``hardenkit check-perms`` (fileperms command line)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+
+from hardenkit.cli import main
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = [pytest.mark.linux, pytest.mark.root]
+
+
+def _file(path: Path, mode: int) -> Path:
+    path.write_bytes(b"SECRET-CONTENT")
+    path.chmod(mode)
+    return path
+
+
+def test_safe_paths_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = _file(tmp_path / "a", 0o600)
+    b = _file(tmp_path / "b", 0o400)
+    assert main(["check-perms", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert f"ok    {a} (file 0600 root)" in out
+    assert f"ok    {b} (file 0400 root)" in out
+
+
+def test_a_problem_exits_1_and_lists_every_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = _file(tmp_path / "good", 0o600)
+    bad = _file(tmp_path / "bad", 0o666)
+    os.chown(bad, 65534, 65534)
+    assert main(["check-perms", str(good), str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL  {bad}" in out
+    assert "mode 0666, at most 0600" in out
+    assert "owned by uid 65534 (nobody)" in out
+    assert "SECRET-CONTENT" not in out
+
+
+def test_max_mode_and_owner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = _file(tmp_path / "f", 0o644)
+    os.chown(f, 65534, 65534)
+    assert main(["check-perms", "--max-mode", "644", "--owner", "nobody", str(f)]) == 0
+    assert main(["check-perms", "--max-mode", "0644", "--owner", "65534", str(f)]) == 0
+    assert main(["check-perms", "--max-mode", "640", "--owner", "nobody", str(f)]) == 1
+    capsys.readouterr()
+
+
+def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _file(tmp_path / "good", 0o600)
+    missing = tmp_path / "missing"
+    assert main(["check-perms", "--json", str(good), str(missing)]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False
+    assert data["max_mode"] == "0600"
+    first, second = data["paths"]
+    assert first["ok"] is True
+    assert first["status"]["mode"] == "0600"
+    assert first["status"]["parents"][0] == "/"
+    assert second == {
+        "path": str(missing),
+        "ok": False,
+        "problems": [f"{missing} does not exist"],
+        "status": None,
+    }
+
+
+def test_symlinks_and_parents_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = tmp_path / "ww"
+    sub.mkdir()
+    f = _file(sub / "f", 0o600)
+    sub.chmod(0o777)
+    (tmp_path / "link").symlink_to(f)
+    assert main(["check-perms", str(f)]) == 1
+    assert main(["check-perms", "--no-parents", str(f)]) == 0
+    assert main(["check-perms", "--no-parents", str(tmp_path / "link")]) == 1
+    assert main(["check-perms", "--no-parents", "--allow-symlinks", str(tmp_path / "link")]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check-perms"],
+        ["check-perms", "--max-mode", "9", "/"],
+        ["check-perms", "--max-mode", "17777", "/"],
+        ["check-perms", "--owner", "no-such-user-hk", "/"],
+    ],
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_python_m_hardenkit_check_perms(tmp_path: Path) -> None:
+    bad = _file(tmp_path / "bad", 0o640)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hardenkit", "check-perms", "--json", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["paths"][0]["problems"][0].startswith(f"{bad} is mode 0640")
