@@ -20,8 +20,7 @@ import psutil  # type: ignore[import-untyped,unused-ignore]
 
 from hardenkit.errors import CommandTimeout
 from hardenkit.sandbox import ResourceLimits, SeccompPolicy
-from hardenkit.spawn import CommandPolicy
-from hardenkit.spawn import run as hk_run
+from hardenkit.spawn import CommandPolicy, run as hk_run
 
 ROUNDS = 300
 PROFILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "docker-default-seccomp.json"

@@ -28,9 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from hardenkit._linux import caps as _caps
-from hardenkit._linux import privfilecaps as _filecaps
-from hardenkit._linux import procfs, require_linux
+from hardenkit._linux import caps as _caps, privfilecaps as _filecaps, procfs, require_linux
 from hardenkit.errors import CapabilityError, PrivilegeError, UnsupportedPlatform
 
 __all__ = [

@@ -29,8 +29,7 @@ import pwd
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hardenkit._linux import caps as _caps
-from hardenkit._linux import procfs, require_linux
+from hardenkit._linux import caps as _caps, procfs, require_linux
 from hardenkit.capabilities import (
     LAST_CAP,
     Capability,

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from hardenkit._linux import caps as _caps
-from hardenkit._linux import privfilecaps
+from hardenkit._linux import caps as _caps, privfilecaps
 from hardenkit._linux.procfs import cap_last_cap
 from hardenkit.capabilities import (
     Capability,

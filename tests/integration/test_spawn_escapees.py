@@ -18,8 +18,7 @@ import pytest
 from typing_extensions import Self
 
 from hardenkit.errors import CommandTimeout
-from hardenkit.spawn import CommandPolicy, run, run_async
-from hardenkit.spawn import _run as run_module
+from hardenkit.spawn import CommandPolicy, _run as run_module, run, run_async
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -11,13 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from hardenkit._cmd_audit import clean, render
 from hardenkit._linux.procfs import ProcStatus
-from hardenkit.audit import AuditFinding, AuditReport, audit_paths, audit_process
-from hardenkit.audit import _weights as w
+from hardenkit.audit import AuditFinding, AuditReport, _weights as w, audit_paths, audit_process
 from hardenkit.audit._checks import assess
 from hardenkit.audit._collect import ProcessFacts
 from hardenkit.audit._model import SEVERITIES, Assessment, exposure_of, level_of

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from dotenv import dotenv_values
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from hardenkit.envcrypt._dotenv import Document, format_plain, is_valid_name
 from hardenkit.errors import InvalidEnvError

@@ -4,8 +4,7 @@ import contextlib
 import os
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from hardenkit._linux.procfs import cap_last_cap, parse_status, read_status, task_ids
 

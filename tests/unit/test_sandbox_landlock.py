@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from hardenkit.errors import SandboxError
-from hardenkit.sandbox import FilesystemPolicy
-from hardenkit.sandbox import landlock as ll
+from hardenkit.sandbox import FilesystemPolicy, landlock as ll
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -5,8 +5,7 @@ from __future__ import annotations
 import resource
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox import ResourceLimits

@@ -12,8 +12,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from hardenkit.errors import PolicyError
 from hardenkit.sandbox import SeccompPolicy

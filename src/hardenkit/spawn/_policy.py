@@ -424,4 +424,3 @@ def open_pinned(real: str, digest: str) -> tuple[int, bool]:
         os.close(fd)
         raise
     return fd, head == b"#!"
-
