@@ -3,12 +3,19 @@
 - ``run(['/bin/true'], policy=...)`` against ``subprocess.run(['/bin/true'], timeout=30)``: <= 1.3x
 - the same fully confined (user nobody + limits + Docker default profile): <= 3x
 - a grandchild holding stdout, 1 s deadline: returns <= 1.5 s, 0 survivors
+
+Two informational records measure, in the same process, what any code between fork and
+exec costs here before hardenkit does anything: ``subprocess.run`` with a no-op
+``preexec_fn`` (fork instead of vfork, CPython's at-fork handlers in the child) and
+``run()`` whose child makes only the confinement syscalls (no checks, no error handling).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import resource
 import statistics
 import subprocess
 import time
@@ -37,6 +44,19 @@ def _median_ms(fn: Any, rounds: int = ROUNDS) -> float:
     return statistics.median(samples) * 1000
 
 
+def _interleaved_ms(*fns: Any, rounds: int) -> list[float]:
+    for _ in range(20):
+        for fn in fns:
+            fn()
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(rounds):
+        for fn, out in zip(fns, samples, strict=True):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return [statistics.median(out) * 1000 for out in samples]
+
+
 def _record(name: str, value: float, base: float, goal: float) -> dict[str, Any]:
     ratio = value / base
     return {
@@ -49,6 +69,47 @@ def _record(name: str, value: float, base: float, goal: float) -> dict[str, Any]
         "goal": f"<= {goal}x",
         "ok": ratio <= goal,
     }
+
+
+def _info(name: str, value: float, base: float) -> dict[str, Any]:
+    return {
+        **_record(name, value, base, 3.0),
+        "goal": "informational (what the fork path costs before any check)",
+        "ok": True,
+    }
+
+
+def _noop() -> None:
+    """A preexec_fn that does nothing: the cost of leaving vfork for fork."""
+
+
+def _syscalls_only(policy: CommandPolicy, **options: Any) -> None:
+    """run() whose child makes the confinement syscalls and nothing else (a floor)."""
+    from hardenkit._linux import caps as _caps  # noqa: PLC0415 -- floor only
+    from hardenkit.sandbox import confinement  # noqa: PLC0415
+
+    real = confinement.ConfinementPlan.enter_checked
+
+    def bare(plan: confinement.ConfinementPlan) -> None:  # runs in the forked child
+        drop = plan.drop
+        prctl = _caps._FUNCS["prctl"]  # noqa: SLF001 -- the prepared entry point
+        for cap in range(drop.last_cap + 1):
+            prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+        os.setgroups(drop.groups)
+        os.setresgid(drop.gid, drop.gid, drop.gid)
+        os.setresuid(drop.uid, drop.uid, drop.uid)
+        _caps.capset(0, 0, 0)
+        for which, value in plan.rlimits:
+            resource.setrlimit(which, (value, value))
+        prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+        assert plan.seccomp is not None  # noqa: S101 -- the benchmark passes a profile
+        plan.seccomp.program.load(tsync=True)
+
+    confinement.ConfinementPlan.enter_checked = bare  # type: ignore[assignment,method-assign]
+    try:
+        hk_run(["/bin/true"], policy=policy, user="nobody", **options)
+    finally:
+        confinement.ConfinementPlan.enter_checked = real  # type: ignore[method-assign]
 
 
 def _survivors(marker: str) -> int:
@@ -67,9 +128,17 @@ def run() -> list[dict[str, Any]]:
     limits = ResourceLimits(open_files=256, core_bytes=0)
     base = _median_ms(lambda: subprocess.run(["/bin/true"], timeout=30, check=False))
     ours = _median_ms(lambda: hk_run(["/bin/true"], policy=policy))
-    confined = _median_ms(
+    # Interleaved, so the confined run and its floors see the same machine state.
+    confined, floor, bare = _interleaved_ms(
         lambda: hk_run(["/bin/true"], policy=policy, user="nobody", limits=limits, seccomp=profile),
-        rounds=150,
+        lambda: subprocess.run(
+            ["/bin/true"],
+            timeout=30,
+            check=False,
+            preexec_fn=_noop,  # the point: the fork path's fixed cost
+        ),
+        lambda: _syscalls_only(policy, limits=limits, seccomp=profile),
+        rounds=200,
     )
     base_again = _median_ms(lambda: subprocess.run(["/bin/true"], timeout=30, check=False))
     base = min(base, base_again)
@@ -83,6 +152,8 @@ def run() -> list[dict[str, Any]]:
     return [
         _record("run(['/bin/true'], policy=...)", ours, base, 1.3),
         _record("run(['/bin/true']) as nobody + limits + Docker profile", confined, base, 3.0),
+        _info("floor: subprocess.run(['/bin/true'], preexec_fn=no-op)", floor, base),
+        _info("floor: the same run() with a syscalls-only child (no checks)", bare, base),
         {
             "name": "timeout, grandchild holding stdout, 1 s deadline",
             "value": round(elapsed, 3),

@@ -10,13 +10,14 @@ child only.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import select
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import require_linux
@@ -35,7 +36,8 @@ class ChildOutcome:
 
     ``ok`` is True only when the function returned and its value arrived intact. Otherwise
     exactly one of ``exc_type`` (it raised), ``signal`` (it was killed) or ``timed_out``
-    explains why; ``exit_code`` is set when it exited without reporting.
+    explains why; ``exit_code`` is set when it exited without reporting. ``pid`` is the
+    child's process id as the parent forked it (never a value the child reported).
     """
 
     ok: bool
@@ -46,6 +48,7 @@ class ChildOutcome:
     exit_code: int | None = None
     timed_out: bool = False
     duration: float = 0.0
+    pid: int | None = field(default=None, compare=False)
 
     def describe(self) -> str:
         """Say in one line how the child ended.
@@ -143,12 +146,16 @@ def fork_call(
     _, status = os.waitpid(pid, 0)
     duration = time.monotonic() - start
     if timed_out:
-        return ChildOutcome(ok=False, timed_out=True, duration=duration)
-    return _outcome(data, status, duration)
+        return ChildOutcome(ok=False, timed_out=True, duration=duration, pid=pid)
+    return dataclasses.replace(_outcome(data, status, duration), pid=pid)
 
 
 def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tuple[bytes, bool]:
-    """Read the child's report until EOF or the child's exit; True when the time ran out."""
+    """Read the child's report until it exits; True when the time ran out first.
+
+    EOF on the pipe does not end the wait: a child that closed its descriptors and
+    carried on is still bound by the timeout. Never more than MAX_RESULT_BYTES are kept.
+    """
     chunks: list[bytes] = []
     size = 0
     pidfd = os.pidfd_open(pid)
@@ -156,26 +163,33 @@ def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tup
         poller = select.poll()
         poller.register(read_fd, select.POLLIN)
         poller.register(pidfd, select.POLLIN)
+        reading = True
         while True:
             remaining = None if timeout is None else timeout - (time.monotonic() - start)
             if remaining is not None and remaining <= 0:
                 return b"".join(chunks), True
             events = dict(poller.poll(None if remaining is None else max(1, int(remaining * 1000))))
-            if read_fd in events:
+            if reading and read_fd in events:
                 chunk = os.read(read_fd, _CHUNK)
                 if not chunk:
-                    break
+                    reading = False  # EOF; the child itself may still be running
+                    poller.unregister(read_fd)
+                    continue
                 size += len(chunk)
                 if size > MAX_RESULT_BYTES:
                     os.kill(pid, signal.SIGKILL)
                     return b"", False
                 chunks.append(chunk)
             elif pidfd in events:
-                # Exited; a grandchild may still hold the pipe, so drain without blocking.
-                os.set_blocking(read_fd, False)
-                with contextlib.suppress(BlockingIOError):
-                    while chunk := os.read(read_fd, _CHUNK):
-                        chunks.append(chunk)
+                if reading:
+                    # Exited; a grandchild may still hold the pipe: drain without blocking.
+                    os.set_blocking(read_fd, False)
+                    with contextlib.suppress(BlockingIOError):
+                        while size <= MAX_RESULT_BYTES and (chunk := os.read(read_fd, _CHUNK)):
+                            size += len(chunk)
+                            chunks.append(chunk)
+                    if size > MAX_RESULT_BYTES:
+                        return b"", False
                 break
     finally:
         os.close(pidfd)

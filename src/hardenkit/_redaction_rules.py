@@ -281,73 +281,37 @@ _square = _value(r"sq0(?:atp|csp)-[A-Za-z0-9_\-]{22,}")
 _atlassian = _value(r"ATATT3[A-Za-z0-9_\-=]{50,}")
 
 
-def _sub_values(t: str) -> str:  # noqa: C901, PLR0912, PLR0915 -- a flat pre-filter per family
-    """Token shapes from detect-secrets and gitleaks, each behind a substring check.
-
-    The checks are grouped under the punctuation each family's prefix contains, so an
-    ordinary line pays a few ``in`` tests, not one per family.
-    """
-    if "_" in t:
-        if "gh" in t:
-            t = _github(t)
-        if "github_pat_" in t:
-            t = _github_pat(t)
-        if "_live_" in t or "_test_" in t:
-            t = _stripe(t)
-        if "whsec_" in t:
-            t = _stripe_hook(t)
-        if "npm_" in t:
-            t = _npm(t)
-        if "hf_" in t:
-            t = _huggingface(t)
-        if "api_org_" in t:
-            t = _huggingface_org(t)
-        if "_v1_" in t:
-            t = _digitalocean(t)
-        if "shp" in t:
-            t = _shopify(t)
-        if "gl" in t:
-            t = _grafana(t)
-    if "-" in t:
-        if "gl" in t:
-            t = _gitlab(t)
-        if "xox" in t:
-            t = _slack(t)
-        if "xapp-" in t:
-            t = _slack_app(t)
-        if "GOCSPX-" in t:
-            t = _google_client(t)
-        if "sk-" in t:
-            t = _openai(t)
-        if "pypi-Ag" in t:
-            t = _pypi(t)
-        if "AGE-SECRET-KEY-1" in t:
-            t = _age(t)
-        if "sq0" in t:
-            t = _square(t)
-    if "." in t:
-        if "ya29." in t:
-            t = _google_oauth(t)
-        if "eyJ" in t:
-            t = _jwt(t)
-        if "hooks.slack.com" in t:
-            t = _slack_hook(t)
-        if "SG." in t:
-            t = _sendgrid(t)
-        if "hv" in t:
-            t = _vault(t)
-    if "A" in t:
-        if "AKIA" in t or "ASIA" in t or "ABIA" in t or "ACCA" in t or "A3T" in t:
-            t = _aws(t)
-        if "AIza" in t:
-            t = _google_key(t)
-        if "ATATT3" in t:
-            t = _atlassian(t)
-    if "dapi" in t:
-        t = _databricks(t)
-    if "SK" in t:
-        t = _twilio(t)
-    return t
+# Applied in this order; the pipeline runs one only when its trigger (below) occurs.
+_VALUE_SUBS: tuple[tuple[str, _Sub], ...] = (
+    ("github", _github),
+    ("github_pat", _github_pat),
+    ("stripe", _stripe),
+    ("stripe_hook", _stripe_hook),
+    ("npm", _npm),
+    ("huggingface", _huggingface),
+    ("huggingface_org", _huggingface_org),
+    ("digitalocean", _digitalocean),
+    ("shopify", _shopify),
+    ("grafana", _grafana),
+    ("gitlab", _gitlab),
+    ("slack", _slack),
+    ("slack_app", _slack_app),
+    ("google_client", _google_client),
+    ("openai", _openai),
+    ("pypi", _pypi),
+    ("age", _age),
+    ("square", _square),
+    ("google_oauth", _google_oauth),
+    ("jwt", _jwt),
+    ("slack_hook", _slack_hook),
+    ("sendgrid", _sendgrid),
+    ("vault", _vault),
+    ("aws", _aws),
+    ("google_key", _google_key),
+    ("atlassian", _atlassian),
+    ("databricks", _databricks),
+    ("twilio", _twilio),
+)
 
 
 # --------------------------------------------------------------------------- PEM blocks
@@ -582,40 +546,237 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
     return "".join(out)
 
 
+# --------------------------------------------------------------------------- triggers
+
+# Which detectors could change a text, answered for an ordinary log line by one regex
+# search and one bytes.translate instead of a test per detector.
+#
+# _TRIGGER finds what each detector needs (a token prefix, a secret-looking key name
+# followed by its separator, "authorization:", "bearer <x>", "cookie:", "PRIVATE KEY",
+# "@", "</") at one of its rarer characters, the pivot: the regex is a branch of single
+# characters, so re skips every other character without entering the pattern, and
+# look-arounds check the rest. A match is the pivot alone, so no trigger hides another;
+# at one position the alternatives of different detectors exclude each other (their
+# neighbouring characters differ), and the empty group that matched names the steps.
+# Case-insensitive parts are exact for ASCII text; other text also gets the
+# lower-cased checks the detectors themselves make (see _hints).
+
+# The rest of a key after a key-name hint, then the separator (see _KEY_VALUE_BODY).
+_KV = r"""[\w.\-]*["']?[ \t]*[=:]"""
+
+
+def _ci(word: str) -> str:
+    """``word`` in any case, as classes (IGNORECASE would cost re its branch fast path)."""
+    return "".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def _any(*patterns: str) -> str:
+    return "(?=" + "|".join(patterns) + ")"
+
+
+_Alts = tuple[tuple[str, tuple[str, ...]], ...]
+_KV_ONLY = ("key_value",)
+# Key-name hints (_KEY_HINTS) followed by the rest of a key and a separator.
+_KV_S: _Alts = (  # sess secret sig sid, and dsn
+    (
+        _any(
+            _ci("e") + "(?:" + _ci("ss") + "|" + _ci("cret") + ")" + _KV,
+            _ci("i") + "[GgDd]" + _KV,
+            "(?<=[Dd].)" + _ci("n") + _KV,
+        ),
+        _KV_ONLY,
+    ),
+)
+_KV_C: _Alts = ((_any(_ci("red") + _KV, _ci("srf") + _KV), _KV_ONLY),)  # cred csrf
+_KV_P: _Alts = ((_any(_ci("ass") + _KV), _KV_ONLY),)  # pass
+_KV_X: _Alts = ((_any(_ci("srf") + _KV), _KV_ONLY),)  # xsrf
+_KV_W: _Alts = ((_any("(?<=[Pp].)[Dd]" + _KV, "(?<=[Jj].)[Tt]" + _KV), _KV_ONLY),)  # pwd jwt
+_KV_K: _Alts = (  # cookie: (header), then token key cookie
+    (_any("(?<=[Cc][Oo][Oo].)" + _ci("ie") + r"[ \t]*[:=]"), ("cookie", "key_value")),
+    (
+        _any(
+            "(?<=[Tt][Oo].)" + _ci("en") + _KV,
+            _ci("ey") + _KV,
+            "(?<=[Cc][Oo][Oo].)" + _ci("ie") + _KV,
+        ),
+        _KV_ONLY,
+    ),
+)
+_AUTH_H: _Alts = (  # authorization: (header), then auth
+    (_any("(?<=[Aa][Uu][Tt].)" + _ci("orization") + r"[\"']?[ \t]*[:=]"), ("auth", "key_value")),
+    (_any("(?<=[Aa][Uu][Tt].)" + _KV), _KV_ONLY),
+)
+_BEARER_B: _Alts = ((_any(_ci("earer") + r"[ \t]+[A-Za-z0-9._~+/\-]"), ("auth",)),)
+
+# Pivot, then its alternatives; the most frequent pivots in log text first.
+_PIVOTS: tuple[tuple[str, _Alts], ...] = (
+    ("s", _KV_S),
+    ("p", (*_KV_P, (r"(?<=dap)(?=i[a-f0-9]{32})", ("databricks",)))),
+    ("c", _KV_C),
+    ("b", _BEARER_B),
+    ("h", _AUTH_H),
+    ("y", ((r"(?=a29\.)", ("google_oauth",)),)),
+    (
+        "g",
+        (
+            (r"(?=h[pousr]_)", ("github",)),
+            (r"(?=ithub_pat_)", ("github_pat",)),
+            (r"(?=l(?:pat|dt|rt|ptt|cbt|soat|ft|imt|oas|agent)-)", ("gitlab",)),
+            (r"(?=l(?:c|sa)_)", ("grafana",)),
+        ),
+    ),
+    (
+        "k",
+        (
+            *_KV_K,
+            (r"(?<=[sr]k)(?=_(?:live|test)_)", ("stripe",)),
+            (r"(?<=sk)(?=-)", ("openai",)),
+            (r"(?<=hook)(?=s\.slack\.com/)", ("slack_hook",)),
+        ),
+    ),
+    ("w", _KV_W),
+    ("q", ((r"(?<=sq)(?=0(?:atp|csp)-)", ("square",)),)),
+    (
+        "_",
+        (
+            (r"(?<=whsec_)", ("stripe_hook",)),
+            (r"(?<=npm_)", ("npm",)),
+            (r"(?<=hf_)", ("huggingface",)),
+            (r"(?<=api_)(?=org_)", ("huggingface_org",)),
+            (r"(?<=do[opr]_)(?=v1_)", ("digitalocean",)),
+            (r"(?<=shp(?:at|ca|pa|ss)_)", ("shopify",)),
+        ),
+    ),
+    ("v", ((r"(?<=hv)(?=[sbr]\.)", ("vault",)),)),
+    ("x", (*_KV_X, (r"(?=ox[abposre]-)", ("slack",)), (r"(?=app-)", ("slack_app",)))),
+    (
+        "A",
+        (
+            (r"(?=(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16}|3T[A-Z0-9]{17})", ("aws",)),
+            (r"(?=Iza)", ("google_key",)),
+            (r"(?=TATT3)", ("atlassian",)),
+            (r"(?=GE-SECRET-KEY-1)", ("age",)),
+            (r"(?<=pypi-A)(?=g)", ("pypi",)),
+        ),
+    ),
+    (
+        "S",
+        (*_KV_S, (r"(?=G\.)", ("sendgrid",)), (r"(?=K[0-9a-fA-F]{32})", ("twilio",))),
+    ),
+    ("P", _KV_P),
+    ("C", _KV_C),
+    ("B", _BEARER_B),
+    ("H", _AUTH_H),
+    ("K", _KV_K),
+    ("W", _KV_W),
+    ("X", (*_KV_X, (r"(?<=GOCSPX)(?=-)", ("google_client",)))),
+    ("J", ((r"(?<=eyJ)", ("jwt",)),)),
+    ("V", ((r"(?<=PRIV)(?=ATE KEY)", ("pem",)),)),
+    ("@", ((r"", ("url",)),)),
+    ("<", ((r"(?=/)", ("xml",)),)),
+)
+
+
+def _compile_trigger() -> tuple[re.Pattern[str], tuple[tuple[str, ...], ...]]:
+    """The pivot regex, and the steps each of its (empty, numbered) groups stands for."""
+    steps: list[tuple[str, ...]] = [()]
+    branches = []
+    for pivot, alts in _PIVOTS:
+        parts = []
+        for pattern, names in alts:
+            parts.append(pattern + "()")
+            steps.append(names)
+        branches.append(re.escape(pivot) + "(?:" + "|".join(parts) + ")")
+    return re.compile("|".join(branches)), tuple(steps)
+
+
+_TRIGGER, _GROUP_STEPS = _compile_trigger()
+_HINT_STEPS = frozenset({"auth", "cookie", "key_value"})
+# Card digits: digits to 0, anything else to x, spaces and dashes deleted, so the 13 to 19
+# digits of a card (separated by at most one space or dash) become a run of 13 zeros.
+_CARD_TABLE = bytes(48 if 48 <= i <= 57 else 120 for i in range(256))  # noqa: PLR2004
+_CARD_RUN = b"0" * 13
+_NOTHING: frozenset[str] = frozenset()
+
+
+def _card_like(text: str) -> bool:
+    """True when ``text`` may hold a card number (a superset of the card pattern)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    return raw.translate(_CARD_TABLE, b" -").find(_CARD_RUN) >= 0
+
+
+def _hints(text: str) -> bool:
+    """The lower-cased tests the key-name, auth and cookie detectors start from."""
+    low = text.lower()
+    return "bearer" in low or any(h in low for h in _KEY_HINTS)
+
+
+def triggers(text: str) -> frozenset[str] | set[str]:
+    """Names of the pipeline steps that could change ``text`` (none for most log lines).
+
+    A superset: a step left out cannot change the text, so skipping it changes nothing.
+
+    Examples:
+        >>> sorted(triggers("GET /health 200 token refresh in 30 s"))
+        []
+        >>> sorted(triggers("ci: GITHUB_TOKEN=ghs_" + "x" * 36))
+        ['github', 'key_value']
+    """
+    first = _TRIGGER.search(text)
+    card = _card_like(text)
+    hint = not text.isascii() and _hints(text)
+    if first is None and not card and not hint:
+        return _NOTHING
+    found: set[str] = set()
+    if first is not None:
+        for m in _TRIGGER.finditer(text, first.start()):
+            found.update(_GROUP_STEPS[m.lastindex or 0])
+    if card:
+        found.add("card")
+    if hint:
+        found |= _HINT_STEPS
+    return found
+
+
 # --------------------------------------------------------------------------- pipeline
 
 
-def apply_rules(text: str) -> str:
-    """Run every detector family whose pre-filter matches, in a fixed order."""
-    if "PRIVATE KEY" in text:
-        text = _sub_pem(text)
-    text = _sub_values(text)
-    if "://" in text and "@" in text:
-        text = _sub_url(text)
+def _step_url(text: str) -> str:
+    return _sub_url(text) if "://" in text else text
+
+
+def _step_auth(text: str) -> str:
     low = text.lower()
-    if "bearer" in low or "authorization" in low:
-        text = _sub_auth(text)
-    if "cookie" in low:
-        text = _sub_cookie(text)
-    text = _sub_card(text)
-    if "</" in text:
-        text = _sub_xml(text)
-    if ("=" in text or ":" in text) and (
-        "pass" in low
-        or "pwd" in low
-        or "secret" in low
-        or "token" in low
-        or "key" in low
-        or "auth" in low
-        or "cred" in low
-        or "sess" in low
-        or "cookie" in low
-        or "dsn" in low
-        or "sig" in low
-        or "sid" in low
-        or "jwt" in low
-        or "csrf" in low
-        or "xsrf" in low
-    ):
-        text = _sub_key_value(text, text.lower())
+    return _sub_auth(text) if "bearer" in low or "authorization" in low else text
+
+
+def _step_cookie(text: str) -> str:
+    return _sub_cookie(text) if "cookie" in text.lower() else text
+
+
+#: Every detector, in the order they apply; each is complete on its own (its trigger and
+#: pre-filters only skip work), so running all of them unconditionally gives the same text.
+STEPS: tuple[tuple[str, _Sub], ...] = (
+    ("pem", _sub_pem),
+    *_VALUE_SUBS,
+    ("url", _step_url),
+    ("auth", _step_auth),
+    ("cookie", _step_cookie),
+    ("card", _sub_card),
+    ("xml", _sub_xml),
+    ("key_value", _sub_key_value),
+)
+
+
+def apply_rules(text: str) -> str:
+    """Run, in order, the detectors whose trigger occurs; re-check after each change."""
+    found = triggers(text)
+    if not found:
+        return text
+    for name, sub in STEPS:
+        if name in found:
+            new = sub(text)
+            if new != text:
+                text = new
+                found = triggers(text)  # later detectors see the masked text
     return text

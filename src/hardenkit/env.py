@@ -299,6 +299,7 @@ def require_env(*names: str, env: Mapping[str, str] | None = None) -> dict[str, 
     source = _environ(env)
     missing = [n for n in names if not source.get(n, "").strip()]
     if missing:
+        del env, source  # a traceback keeps its frames' locals: no environment in them
         raise MissingEnvError(
             f"missing or empty environment variables: {', '.join(missing)}", names=missing
         )
@@ -318,8 +319,8 @@ def _rule_problem(rule: Any, value: str) -> str | None:
         label = getattr(rule, "__name__", type(rule).__name__)
         try:
             ok = rule(value)
-        except (ValueError, TypeError, ArithmeticError) as exc:
-            # The exception's message may quote the value (int("s3cr3t")): only its type.
+        except Exception as exc:  # noqa: BLE001 -- any rule error is a failure, not a leak
+            # Its message may quote the value (int("s3cr3t"), KeyError): only its type.
             return f"rejected by {label} ({type(exc).__name__})"
         return None if ok else f"rejected by {label}"
     raise TypeError(f"validate_env rules take a regex or a callable, not {type(rule).__name__}")
@@ -332,8 +333,8 @@ def validate_env(
     r"""Check variables against rules and report every failure at once, never a value.
 
     A rule is a regex the whole value must match, or a callable that returns a true value
-    (a false value, ValueError, TypeError or ArithmeticError fails it). A missing variable
-    fails its rule.
+    (a false value or any exception fails it; only the exception's type is reported, since
+    its message may quote the value, as ``KeyError`` does). A missing variable fails its rule.
 
     Examples:
         >>> validate_env({"PORT": r"\d+", "MODE": str.isalpha}, {"PORT": "8080", "MODE": "web"})
@@ -360,6 +361,7 @@ def validate_env(
             problems[name] = problem
     if problems:
         detail = ", ".join(f"{n} ({p})" for n, p in problems.items())
+        del env, source, value  # a traceback keeps its frames' locals: no values in them
         raise InvalidEnvError(f"invalid environment variables: {detail}", names=list(problems))
     return {name: source[name] for name in rules}
 

@@ -6,7 +6,10 @@ integers, bit N for capability N. Errors come back as OSError with the kernel's 
 callers translate them.
 
 The ctypes objects are created by :func:`prepare`, which callers run before a fork so
-that a child entering a plan between fork and exec loads nothing.
+that a child entering a plan between fork and exec loads nothing. prctl goes through one
+function object of our own with its argument types set once: setting ``argtypes`` on
+every call (what :func:`hardenkit._linux.libc.prctl` does) costs more than the syscall,
+and the bounding set takes one call per capability.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def prepare() -> None:
         >>> capget()[1] >= 0
         True
     """
-    if "capset" in _FUNCS:
+    if "prctl" in _FUNCS:
         return
     lib = _libc.libc()
     lib.prctl.restype = ctypes.c_int  # warms the symbol that _libc.prctl looks up
@@ -81,11 +84,32 @@ def prepare() -> None:
         fn.restype = ctypes.c_int
         fn.argtypes = [ctypes.POINTER(_CapHeader), ctypes.POINTER(_CapData)]
         _FUNCS[name] = fn
+    prctl = lib["prctl"]  # a function object of our own: nobody else changes its argtypes
+    prctl.restype = ctypes.c_int
+    prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+    _FUNCS["prctl"] = prctl  # set last: its presence means everything above is ready
 
 
 def _raise_errno() -> None:
     err = ctypes.get_errno()
     raise OSError(err, os.strerror(err))
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    """Call the prctl syscall through the prepared function object; raise OSError on -1.
+
+    Examples:
+        >>> prctl(_libc.PR_GET_NO_NEW_PRIVS) in (0, 1)
+        True
+    """
+    fn = _FUNCS.get("prctl")
+    if fn is None:
+        prepare()
+        fn = _FUNCS["prctl"]
+    rc: int = fn(option, arg2, arg3, arg4, arg5)
+    if rc == -1:
+        _raise_errno()
+    return rc
 
 
 def capget(pid: int = 0) -> tuple[int, int, int]:
@@ -107,14 +131,24 @@ def capget(pid: int = 0) -> tuple[int, int, int]:
     return eff, prm, inh
 
 
-def capset(effective: int, permitted: int, inheritable: int) -> None:
-    """Set this thread's effective, permitted and inheritable masks (raises OSError).
+#: Ready-made capset arguments by (effective, permitted, inheritable): the kernel only
+#: reads them, so one set serves every thread, and a spawn child allocates nothing.
+_CAPSET_ARGS: dict[tuple[int, int, int], tuple[Any, Any]] = {}
+_CAPSET_ARGS_MAX = 64
+
+
+def prepare_capset(effective: int, permitted: int, inheritable: int) -> tuple[Any, Any]:
+    """Build (once) the capset arguments for these masks; :func:`capset` then reuses them.
 
     Examples:
-        >>> eff, prm, inh = capget()
-        >>> capset(eff, prm, inh)  # setting the current sets is always allowed
+        >>> prepare_capset(0, 0, 0) is prepare_capset(0, 0, 0)
+        True
     """
     prepare()
+    key = (effective, permitted, inheritable)
+    args = _CAPSET_ARGS.get(key)
+    if args is not None:
+        return args
     header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
     data = _CapDataPair()
     data[0].effective = effective & _MASK32
@@ -123,7 +157,21 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
     data[1].permitted = (permitted >> 32) & _MASK32
     data[0].inheritable = inheritable & _MASK32
     data[1].inheritable = (inheritable >> 32) & _MASK32
-    if _FUNCS["capset"](ctypes.byref(header), data) != 0:
+    args = (ctypes.pointer(header), data)
+    if len(_CAPSET_ARGS) < _CAPSET_ARGS_MAX:
+        args = _CAPSET_ARGS.setdefault(key, args)
+    return args
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    """Set this thread's effective, permitted and inheritable masks (raises OSError).
+
+    Examples:
+        >>> eff, prm, inh = capget()
+        >>> capset(eff, prm, inh)  # setting the current sets is always allowed
+    """
+    header, data = prepare_capset(effective, permitted, inheritable)
+    if _FUNCS["capset"](header, data) != 0:
         _raise_errno()
 
 
@@ -134,7 +182,7 @@ def bounding_has(cap: int) -> bool:
         >>> bounding_has(0) in (True, False)
         True
     """
-    return _libc.prctl(_libc.PR_CAPBSET_READ, cap) == 1
+    return prctl(_libc.PR_CAPBSET_READ, cap) == 1
 
 
 def bounding_drop(cap: int) -> None:
@@ -145,7 +193,7 @@ def bounding_drop(cap: int) -> None:
         >>> fork_call(lambda: (bounding_drop(10), bounding_has(10))[1]).value
         False
     """
-    _libc.prctl(_libc.PR_CAPBSET_DROP, cap)
+    prctl(_libc.PR_CAPBSET_DROP, cap)
 
 
 def bounding_mask(last_cap: int) -> int:
@@ -156,11 +204,42 @@ def bounding_mask(last_cap: int) -> int:
         >>> bounding_mask(cap_last_cap()) == read_status().cap_bounding
         True
     """
+    prepare()
+    fn = _FUNCS["prctl"]
+    read = _libc.PR_CAPBSET_READ
     mask = 0
     for cap in range(last_cap + 1):
-        if bounding_has(cap):
+        rc = fn(read, cap, 0, 0, 0)
+        if rc == 1:
             mask |= 1 << cap
+        elif rc != 0:
+            _raise_errno()
     return mask
+
+
+def bounding_limit(keep: int, last_cap: int) -> None:
+    """Reduce the bounding set to ``keep`` (capabilities 0..``last_cap``; irreversible).
+
+    One PR_CAPBSET_DROP per capability not kept, without reading first (dropping an
+    absent capability succeeds); only when the kernel refuses (EPERM: no CAP_SETPCAP) is
+    the capability read, and one that is already absent is fine. For the spawn child:
+    no allocation beyond small ints, one syscall per capability.
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> fork_call(lambda: (bounding_limit(0b101, 40), bounding_mask(40))[1]).value
+        5
+    """
+    prepare()
+    fn = _FUNCS["prctl"]
+    drop = _libc.PR_CAPBSET_DROP
+    read = _libc.PR_CAPBSET_READ
+    for cap in range(last_cap + 1):
+        if keep >> cap & 1 or fn(drop, cap, 0, 0, 0) == 0:
+            continue
+        err = ctypes.get_errno()
+        if err != errno.EPERM or fn(read, cap, 0, 0, 0) != 0:
+            raise OSError(err, os.strerror(err))
 
 
 def bounding_drop_mask(mask: int, last_cap: int) -> None:
@@ -189,7 +268,7 @@ def ambient_set(mask: int, last_cap: int) -> None:
         want = bool(mask >> cap & 1)
         if ambient_has(cap) != want:
             option = _libc.PR_CAP_AMBIENT_RAISE if want else _libc.PR_CAP_AMBIENT_LOWER
-            _libc.prctl(_libc.PR_CAP_AMBIENT, option, cap)
+            prctl(_libc.PR_CAP_AMBIENT, option, cap)
 
 
 def status_problems(
@@ -237,7 +316,7 @@ def ambient_supported() -> bool:
         True
     """
     try:
-        _libc.prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_IS_SET, 0)
+        prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_IS_SET, 0)
     except OSError as err:
         if err.errno in (errno.EINVAL, errno.EOPNOTSUPP):
             return False
@@ -251,7 +330,7 @@ def ambient_clear() -> None:
     Examples:
         >>> ambient_clear()
     """
-    _libc.prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_CLEAR_ALL)
+    prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_CLEAR_ALL)
 
 
 def ambient_raise(cap: int) -> None:
@@ -267,7 +346,7 @@ def ambient_raise(cap: int) -> None:
         >>> fork_call(child).value
         True
     """
-    _libc.prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_RAISE, cap)
+    prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_RAISE, cap)
 
 
 def ambient_has(cap: int) -> bool:
@@ -277,7 +356,7 @@ def ambient_has(cap: int) -> bool:
         >>> ambient_has(10)
         False
     """
-    return _libc.prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_IS_SET, cap) == 1
+    return prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_IS_SET, cap) == 1
 
 
 def get_securebits() -> int:
@@ -287,7 +366,7 @@ def get_securebits() -> int:
         >>> get_securebits() & SECBIT_KEEP_CAPS
         0
     """
-    return _libc.prctl(_libc.PR_GET_SECUREBITS)
+    return prctl(_libc.PR_GET_SECUREBITS)
 
 
 def set_securebits(bits: int) -> None:
@@ -298,7 +377,7 @@ def set_securebits(bits: int) -> None:
         >>> fork_call(lambda: (set_securebits(SECBIT_NOROOT), get_securebits())[1]).value
         1
     """
-    _libc.prctl(_libc.PR_SET_SECUREBITS, bits)
+    prctl(_libc.PR_SET_SECUREBITS, bits)
 
 
 def set_keepcaps(flag: bool) -> None:
@@ -309,7 +388,7 @@ def set_keepcaps(flag: bool) -> None:
         >>> fork_call(lambda: (set_keepcaps(True), get_securebits() & SECBIT_KEEP_CAPS)[1]).value
         16
     """
-    _libc.prctl(_libc.PR_SET_KEEPCAPS, int(flag))
+    prctl(_libc.PR_SET_KEEPCAPS, int(flag))
 
 
 def set_no_new_privs() -> None:
@@ -320,7 +399,7 @@ def set_no_new_privs() -> None:
         >>> fork_call(lambda: (set_no_new_privs(), get_no_new_privs())[1]).value
         True
     """
-    _libc.prctl(_libc.PR_SET_NO_NEW_PRIVS, 1)
+    prctl(_libc.PR_SET_NO_NEW_PRIVS, 1)
 
 
 def get_no_new_privs() -> bool:
@@ -330,4 +409,4 @@ def get_no_new_privs() -> bool:
         >>> get_no_new_privs() in (True, False)
         True
     """
-    return _libc.prctl(_libc.PR_GET_NO_NEW_PRIVS) == 1
+    return prctl(_libc.PR_GET_NO_NEW_PRIVS) == 1

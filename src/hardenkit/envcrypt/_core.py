@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from hardenkit.envcrypt import _ecies, _keys, _parallel, _seal
 from hardenkit.envcrypt._dotenv import Document, is_valid_name
-from hardenkit.errors import DecryptionError, InvalidEnvError
+from hardenkit.errors import DecryptionError, HardenkitError, InvalidEnvError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, MutableMapping
+    from collections.abc import Callable, Iterable, Mapping, MutableMapping
 
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -21,6 +22,33 @@ _log = logging.getLogger("hardenkit.envcrypt")
 PREFIX = _ecies.PREFIX
 PLAIN_SUFFIX = "_PLAIN"
 _MAX_LISTED = 5
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def opaque_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Raise errors from the public call itself, without the frames below it.
+
+    Those frames' locals hold private keys and decrypted values (a value that decrypted
+    before another one failed is not even registered for redaction), and whatever renders
+    a traceback with its locals (``TracebackException(capture_locals=True)``, pytest
+    ``-l``, error trackers) would print them. The message, type, fields and cause stay; a
+    context hidden with ``from None`` is dropped with its frames.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return fn(*args, **kwargs)
+        except (HardenkitError, OSError, ValueError) as err:
+            error = err
+        del args, kwargs
+        if error.__suppress_context__:
+            error.__context__ = None
+        raise error.with_traceback(None)
+
+    return wrapper
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -71,11 +99,7 @@ def generate_keypair() -> KeyPair:
 
 def _read(path: str, *, strict: bool) -> Document:
     with open(path, "rb") as handle:
-        raw = handle.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InvalidEnvError(f"{path}: not UTF-8 text") from err
+        text = _keys.decode_secret_text(handle.read(), path)
     return Document.parse(text, path=path, strict=strict)
 
 
@@ -339,6 +363,7 @@ def _decrypt_path(
     return doc, decrypted
 
 
+@opaque_errors
 def decrypt_env_file(
     path: str | os.PathLike[str] = ".env",
     *,
@@ -382,6 +407,7 @@ def decrypt_env_file(
     return dict(decrypted.values)
 
 
+@opaque_errors
 def load_env(
     path: str | os.PathLike[str] = ".env",
     *,

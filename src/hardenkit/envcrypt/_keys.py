@@ -96,8 +96,23 @@ def read_keys_text(keys_file: str) -> str | None:
         return None
     check_path(keys_file, max_mode=0o600)
     with open_secure(keys_file, "rb", max_mode=0o600) as handle:
-        raw = handle.read()
-    return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        return decode_secret_text(handle.read(), keys_file)
+
+
+def decode_secret_text(raw: bytes, path: str) -> str:
+    """UTF-8 text of a file that holds secrets, or InvalidEnvError naming only the line.
+
+    A ``UnicodeDecodeError`` quotes a byte and carries the whole input in ``.object``: it
+    is neither chained nor kept in a frame of the traceback.
+    """
+    from hardenkit.errors import InvalidEnvError  # noqa: PLC0415
+
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+    del raw
+    raise InvalidEnvError(f"{path}: line {line}: not UTF-8 text")
 
 
 def read_keys_file(keys_file: str) -> dict[str, str] | None:

@@ -20,6 +20,7 @@ from hardenkit.envcrypt._core import (
     _register,
     _resolve_keys,
     generate_keypair,
+    opaque_errors,
 )
 from hardenkit.envcrypt._dotenv import Document, Entry, format_plain, is_valid_name
 from hardenkit.errors import DecryptionError, InvalidEnvError
@@ -168,6 +169,20 @@ def _finish(
     _write(path, doc.render(), mode=mode)
 
 
+def _vouch(doc: Document, path: str, *, keys_file: str | None, seal: bool | None) -> None:
+    """Before a write that (re-)seals: the file as read must check out, as seal_env_file does.
+
+    A seal that is renewed without this would launder tampering: values swapped in a
+    sealed file would carry a fresh, valid seal after the next unrelated ``set``.
+
+    Raises:
+        DecryptionError: the existing seal does not match, or a value does not decrypt.
+    """
+    if seal is False or (seal is None and not _seal.seal_lines(doc)):
+        return
+    _register(_decrypt_doc(doc, path, private_key=None, keys_file=keys_file, require_seal=False))
+
+
 def _encrypt_entries(
     doc: Document, public_key: str, names: Iterable[str] | None = None
 ) -> list[str]:
@@ -189,6 +204,7 @@ def _encrypt_entries(
     return [entry.name or "" for _, entry in targets]
 
 
+@opaque_errors
 def encrypt_env_file(
     path: str | os.PathLike[str] = ".env",
     *,
@@ -205,7 +221,9 @@ def encrypt_env_file(
     ``DOTENV_PUBLIC_KEY[_SUFFIX]``, else the one of a private key found as
     :func:`load_env` finds it; else a new pair is made, its private key stored in
     ``.env.keys`` (mode 0600) and the pair returned. A sealed file is re-sealed
-    (``seal=True`` seals, ``seal=False`` drops the seal). The write is atomic.
+    (``seal=True`` seals, ``seal=False`` drops the seal), and only after its current seal
+    matched and every value decrypted, so a seal never vouches for tampering. The write
+    is atomic.
 
     Examples:
         >>> import os, tempfile
@@ -223,13 +241,14 @@ def encrypt_env_file(
 
     Raises:
         InvalidEnvError: a syntax error (strict mode).
-        DecryptionError: ``public_key`` does not match the file's, or a seal is wanted
-            but the private key cannot be found.
+        DecryptionError: ``public_key`` does not match the file's, a seal is wanted
+            but the private key cannot be found, or a file to re-seal does not check out.
         InsecurePathError: an existing ``.env.keys`` is readable by others.
     """
     path_s = os.fspath(path)
     keys_s = None if keys_file is None else os.fspath(keys_file)
     doc = _read(path_s, strict=strict)
+    _vouch(doc, path_s, keys_file=keys_s, seal=seal)
     doc, public, created = _public_for_writing(doc, path_s, public_key=public_key, keys_file=keys_s)
     _encrypt_entries(doc, public, names)
     _finish(
@@ -243,6 +262,7 @@ def encrypt_env_file(
     return created
 
 
+@opaque_errors
 def set_env_value(
     path: str | os.PathLike[str],
     name: str,
@@ -257,7 +277,8 @@ def set_env_value(
     """Set one variable (encrypted by default), adding it or replacing it in place.
 
     Creates the file (mode 0600) when missing, and a key pair as
-    :func:`encrypt_env_file` does; returns that pair when one was created.
+    :func:`encrypt_env_file` does; returns that pair when one was created. Sealing works
+    as in :func:`encrypt_env_file` (the file must check out before it is re-sealed).
 
     Examples:
         >>> import os, tempfile
@@ -293,6 +314,7 @@ def set_env_value(
         raise InvalidEnvError(f"{path_s}: the value of {name} contains a NUL byte", names=(name,))
     exists = os.path.lexists(path_s)
     doc = _read(path_s, strict=strict) if exists else Document([], path=path_s)
+    _vouch(doc, path_s, keys_file=keys_s, seal=seal)
     created: KeyPair | None = None
     index = doc.index(name)
     quote = doc.entries[index].quote if index is not None else '"'
@@ -320,6 +342,7 @@ def set_env_value(
     return created
 
 
+@opaque_errors
 def seal_env_file(
     path: str | os.PathLike[str] = ".env",
     *,
@@ -361,6 +384,7 @@ def seal_env_file(
     )
 
 
+@opaque_errors
 def rotate_env_file(
     path: str | os.PathLike[str] = ".env",
     *,
@@ -433,6 +457,7 @@ def rotate_env_file(
     return new
 
 
+@opaque_errors
 def decrypted_text(
     path: str | os.PathLike[str] = ".env",
     *,

@@ -173,6 +173,8 @@ class _Auditor:
         if (st.st_dev, st.st_ino) != key:
             os.close(fd)
             log.warning("%s was replaced during the audit; not entered", path)
+            # Not silent: what now sits there was never audited.
+            self.unreadable(path, OSError(errno.ESTALE, "replaced during the audit"))
             return None
         self.visited.add(key)
         return fd

@@ -105,6 +105,8 @@ class Walk:
         if not text.startswith("/"):
             text = _join(os.getcwd(), text)
         self.given = text
+        # "key/" names a directory, as the kernel reads it (ENOTDIR for a file).
+        self.dir_only = text.endswith(("/", "/.", "/.."))
         self.owner = owner
         self.check_parents = parents
         self.allow_symlinks = allow_symlinks
@@ -184,9 +186,7 @@ class Walk:
                     return False
                 continue
             if not parts:
-                self._set_leaf(top, name, full, st)
-                self.complete = True
-                return False
+                return self._end(top, name, full, st)
             if not stat.S_ISDIR(st.st_mode):
                 self._stop(f"{full} is not a directory", OSError(errno.ENOTDIR, full))
                 return False
@@ -205,6 +205,9 @@ class Walk:
         except FileNotFoundError as err:
             if self.create_mode is not None:
                 return self._mkdir(top, name, full)
+            if last and self.dir_only:
+                self._stop(f"{full}/ ends with a slash but there is no directory {full}", err)
+                return None
             if last:
                 self._set_leaf(top, name, full, None)
                 self.complete = True
@@ -214,6 +217,16 @@ class Walk:
         except OSError as err:
             self._stop(f"{full} could not be checked: {err.strerror}", err)
         return None
+
+    def _end(self, top: _Dir, name: str, full: str, st: os.stat_result) -> bool:
+        """Record the last component as the leaf; False: the leaf is not on the stack."""
+        if self.dir_only and not stat.S_ISDIR(st.st_mode):
+            self._stop(f"{full}/ ends with a slash but {full} is not a directory")
+            self.error = OSError(errno.ENOTDIR, full)
+            return False
+        self._set_leaf(top, name, full, st)
+        self.complete = True
+        return False
 
     def _set_leaf(self, top: _Dir, name: str, full: str, st: os.stat_result | None) -> None:
         self.parent, self.leaf_name, self.leaf_path, self.leaf_st = top, name, full, st

@@ -3,8 +3,10 @@
 The child is forked, confined with :func:`~hardenkit.sandbox.confinement.prepare_confinement`
 (prepared in the parent, entered and verified in the child), runs ``fn`` and sends the
 result back as JSON: a compromised child cannot make the parent unpickle anything. The
-child gets its own process group, killed when the call ends, so nothing it started
-survives a timeout.
+child gets its own process group, killed (by the pid the parent forked, never one the
+child reports) when the call ends, so what it started in that group dies with it. Known
+limit: a grandchild that calls ``setsid()`` or ``setpgid()`` leaves the group and
+survives; spawn's PID-namespace containment does not cover ``call_sandboxed`` yet.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ class ConfinementFailed(Exception):
     """Raised in the child when confinement could not be entered or verified."""
 
 
-def _enter(plan: ConfinementPlan, report_fd: int) -> None:
+def _enter(plan: ConfinementPlan) -> None:
+    # Its own group, which the parent kills by the pid it forked: nothing the child
+    # reports decides what the parent kills.
     os.setpgid(0, 0)
-    os.write(report_fd, b"%d\n" % os.getpid())  # the parent learns the group to kill
     try:
         plan.enter(verify=True)
     except HardenkitError as err:
@@ -120,30 +123,16 @@ def call_sandboxed(
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     plan = prepare_confinement(user=user, limits=limits, seccomp=seccomp, filesystem=filesystem)
     watch = _AuditWatch()
-    read_fd, write_fd = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     try:
         try:
-            outcome = fork_call(
-                fn, args, kwargs, timeout=timeout, before=lambda: _enter(plan, write_fd)
-            )
+            outcome = fork_call(fn, args, kwargs, timeout=timeout, before=lambda: _enter(plan))
         finally:
             plan.close()
-            os.close(write_fd)
-        pid = _child_pid(read_fd)
-        if pid is not None:
-            _kill_group(pid)  # whatever the child started dies with it
-        return _result(name, outcome, timeout, watch, pid)
+        if outcome.pid is not None:
+            _kill_group(outcome.pid)  # whatever the child started in its group dies with it
+        return _result(name, outcome, timeout, watch, outcome.pid)
     finally:
-        os.close(read_fd)
         watch.close()
-
-
-def _child_pid(read_fd: int) -> int | None:
-    try:
-        data = os.read(read_fd, 64)
-    except BlockingIOError:
-        return None
-    return int(data) if data.strip().isdigit() else None
 
 
 def _result(

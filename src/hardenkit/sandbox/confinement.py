@@ -9,15 +9,12 @@ can run in a freshly forked child right before exec: no imports, lookups or logg
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
-from hardenkit._linux import require_linux
-from hardenkit._linux.libc import (
-    PR_GET_NO_NEW_PRIVS,
-    PR_GET_SECCOMP,
-    PR_SET_NO_NEW_PRIVS,
-    prctl,
-)
+from hardenkit._linux import caps as _caps, require_linux
+from hardenkit._linux.caps import prctl
+from hardenkit._linux.libc import PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP, PR_SET_NO_NEW_PRIVS
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox.landlock import LandlockPlan
 from hardenkit.sandbox.limits import check_limits, set_rlimits, verify_limits
@@ -32,6 +29,14 @@ if TYPE_CHECKING:
     from hardenkit.sandbox.seccomp import CompiledPolicy
 
 __all__ = ["ConfinementPlan", "confine", "prepare_confinement", "set_no_new_privs"]
+
+#: Compiled filters by the identity of the policy the caller passed (kept alive in the
+#: value, so an id is never reused while cached): a spawn with the same policy object
+#: then skips re-deriving the namespace-blocking policy (a dataclass rebuild that
+#: re-validates every rule) and hashing it for compile_policy's cache.
+_COMPILED: dict[tuple[int, bool], tuple[SeccompPolicy | None, SeccompPolicy, CompiledPolicy]] = {}
+_COMPILED_MAX = 32
+_COMPILED_LOCK = threading.Lock()
 
 
 def _threads() -> int:
@@ -111,6 +116,7 @@ class ConfinementPlan:
         drop: Any,
         apply_drop: Callable[[Any], object] | None,
         verify_drop: Callable[..., Any] | None,
+        check_drop: Callable[..., object] | None = None,
         rlimits: tuple[tuple[int, int], ...],
         no_new_privs: bool,
         landlock: LandlockPlan | None,
@@ -120,6 +126,7 @@ class ConfinementPlan:
         self.drop = drop
         self._apply_drop = apply_drop
         self._verify_drop = verify_drop
+        self._check_drop = check_drop
         self.rlimits = rlimits
         self.no_new_privs = no_new_privs
         self.landlock = landlock
@@ -143,7 +150,7 @@ class ConfinementPlan:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def enter(self, *, verify: bool = False) -> None:  # noqa: C901 -- one ordered sequence
+    def enter(self, *, verify: bool = False) -> None:
         """Apply the plan to the calling process: ids, rlimits, no_new_privs, Landlock, seccomp.
 
         Safe in a freshly forked single-threaded child right before exec (with the
@@ -156,6 +163,33 @@ class ConfinementPlan:
             PrivilegeError: the privilege drop failed.
             SandboxError: any other step failed; later steps were not attempted.
         """
+        self._enter(self._verify_before_landlock if verify else None)
+        if verify and self.seccomp is not None:
+            if self.landlock is not None:
+                _verify_seccomp_this_thread(no_new_privs=self.no_new_privs)
+            else:
+                verify_seccomp(min_filters=1, no_new_privs=self.no_new_privs)
+
+    def enter_checked(self) -> None:
+        """:meth:`enter`, checking this thread from the kernel's side before exec.
+
+        For a freshly forked child (the spawn path): before Landlock (which may hide
+        /proc), the drop is checked by the privileges module's ``verify_drop_here`` (one
+        read of /proc/thread-self/status for ids, all five capability sets and
+        NoNewPrivs, then groups and keep-caps), limits with getrlimit and no_new_privs
+        with prctl; after the filter is loaded, prctl must report seccomp filter mode
+        and no_new_privs. No import, lock, logging or name lookup.
+
+        Raises:
+            PrivilegeError: the drop failed or does not hold.
+            SandboxError: any other step failed or does not hold.
+        """
+        self._enter(self._check_before_landlock)
+        if self.seccomp is not None:
+            _verify_seccomp_this_thread(no_new_privs=self.no_new_privs)
+
+    def _enter(self, before_landlock: Callable[[], None] | None) -> None:
+        """The steps in order; ``before_landlock`` runs after no_new_privs."""
         if self.drop is not None and self._apply_drop is not None:
             self._apply_drop(self.drop)
         try:
@@ -167,8 +201,8 @@ class ConfinementPlan:
                 prctl(PR_SET_NO_NEW_PRIVS, 1)
             except OSError as err:
                 raise SandboxError(f"prctl(PR_SET_NO_NEW_PRIVS) failed: {err.strerror}") from err
-        if verify:
-            self._verify_before_landlock()
+        if before_landlock is not None:
+            before_landlock()
         if self.landlock is not None:
             self.landlock.enforce()
             self.landlock.verify()  # probe now: the seccomp filter may forbid the probe
@@ -180,11 +214,20 @@ class ConfinementPlan:
                 raise SandboxError(
                     f"seccomp filter could not be loaded: {err.strerror}", syscall="seccomp"
                 ) from err
-            if verify:
-                if self.landlock is not None:
-                    _verify_seccomp_this_thread(no_new_privs=self.no_new_privs)
-                else:
-                    verify_seccomp(min_filters=1, no_new_privs=self.no_new_privs)
+
+    def _check_before_landlock(self) -> None:
+        if self.drop is not None and self._check_drop is not None:
+            self._check_drop(self.drop, no_new_privs=self.no_new_privs)
+        elif self.drop is not None:
+            raise SandboxError("a drop was planned without a way to check it")
+        verify_limits(self.rlimits)
+        if self.no_new_privs:
+            try:
+                nnp = prctl(PR_GET_NO_NEW_PRIVS)
+            except OSError as err:
+                raise SandboxError(f"prctl could not report no_new_privs: {err.strerror}") from err
+            if nnp != 1:
+                raise SandboxError("no_new_privs is not set after entering the plan")
 
     def _verify_before_landlock(self) -> None:
         if self.drop is not None and self._verify_drop is not None:
@@ -260,7 +303,7 @@ def prepare_confinement(
     """
     require_linux("confinement")
     keep = tuple(keep)
-    drop = apply_drop = verify_drop = None
+    drop = apply_drop = verify_drop = check_drop = None
     if user is None:
         if group is not None or groups is not None or keep:
             raise SandboxError("group=, groups= and keep= need user= (the user to become)")
@@ -269,27 +312,49 @@ def prepare_confinement(
 
         drop = privileges.prepare_drop(user, group, groups=groups, keep=keep)
         apply_drop, verify_drop = privileges.apply_drop, privileges.verify_drop
+        check_drop = privileges.verify_drop_here
+    _caps.prepare()  # the prctl entry point enter() uses: nothing is set up in a child
     rlimits = check_limits(limits) if limits is not None else ()
-    policy = seccomp
-    if block_namespaces:
-        policy = (policy or SeccompPolicy(default="allow")).with_namespace_block()
-    if drop is not None and not no_new_privs and (policy is not None or filesystem is not None):
+    will_filter = seccomp is not None or block_namespaces
+    if drop is not None and not no_new_privs and (will_filter or filesystem is not None):
         raise SandboxError(
             "seccomp and Landlock need no_new_privs once privileges are dropped: "
             "pass no_new_privs=True"
         )
-    compiled = compile_policy(policy) if policy is not None else None
+    policy, compiled = _compiled(seccomp, block_namespaces=block_namespaces)
     landlock = LandlockPlan(filesystem) if filesystem is not None else None
     return ConfinementPlan(
         drop=drop,
         apply_drop=apply_drop,
         verify_drop=verify_drop,
+        check_drop=check_drop,
         rlimits=rlimits,
         no_new_privs=no_new_privs,
         landlock=landlock,
         seccomp=compiled,
         seccomp_policy=policy,
     )
+
+
+def _compiled(
+    seccomp: SeccompPolicy | None, *, block_namespaces: bool
+) -> tuple[SeccompPolicy | None, CompiledPolicy | None]:
+    """Return the policy to load (namespace creation refused if asked) and its program."""
+    if seccomp is None and not block_namespaces:
+        return None, None
+    key = (id(seccomp), block_namespaces)
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is seccomp:
+        return hit[1], hit[2]
+    policy = seccomp if seccomp is not None else SeccompPolicy(default="allow")
+    if block_namespaces:
+        policy = policy.with_namespace_block()
+    compiled = compile_policy(policy)
+    with _COMPILED_LOCK:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = (seccomp, policy, compiled)
+    return policy, compiled
 
 
 def confine(

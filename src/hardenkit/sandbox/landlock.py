@@ -197,6 +197,7 @@ class LandlockPlan:
         self._ruleset: PreparedRuleset = PreparedRuleset(
             handled_fs=self.handled, attr_size=_ATTR_SIZE[self.abi], rules=rules
         )
+        self._probe_dir = _mkdir_probe_dir(self.rights)
 
     def enforce(self) -> None:
         """Restrict the calling (single-threaded) process; raises SandboxError."""
@@ -215,12 +216,35 @@ class LandlockPlan:
         if not root & READ_DIR:
             probe_read_refused("/")
         elif not root & MAKE_DIR:
-            probe_mkdir_refused("/")
+            # In a world-writable directory only Landlock can refuse the mkdir: probing "/"
+            # as an unprivileged user would pass on file permissions alone.
+            probe_mkdir_refused(self._probe_dir)
         # Otherwise "/" itself is fully granted and there is nothing outside to probe.
 
     def close(self) -> None:
         """Close the path descriptors."""
         self._finalizer()
+
+
+#: World-writable directories where mkdir is refused by Landlock alone (not by file modes).
+_PROBE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108 -- probed, never written to
+
+
+def _mkdir_probe_dir(rights: dict[str, int]) -> str:
+    """Pick where verify() tries a mkdir: a world-writable directory the policy does not open."""
+    for candidate in _PROBE_DIRS:
+        granted = any(
+            r & MAKE_DIR and (p in ("/", candidate) or candidate.startswith(p + "/"))
+            for p, r in rights.items()
+        )
+        try:
+            st = os.stat(candidate)
+            read_only = bool(os.statvfs(candidate).f_flag & os.ST_RDONLY)
+        except OSError:
+            continue
+        if not granted and not read_only and stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_IWOTH:
+            return candidate
+    return "/"
 
 
 def _close_all(fds: list[int]) -> None:
@@ -243,7 +267,8 @@ def probe_read_refused(path: str) -> None:
 
 def probe_mkdir_refused(parent: str) -> None:
     """Raise SandboxError unless creating a directory in ``parent`` is refused."""
-    probe = os.path.join(parent, f".hardenkit-landlock-probe-{os.getpid()}")
+    # A random name: in a shared directory a guessable one could be planted (EEXIST).
+    probe = os.path.join(parent, f".hardenkit-landlock-probe-{os.urandom(8).hex()}")
     try:
         os.mkdir(probe, 0o700)
     except PermissionError:

@@ -2,7 +2,8 @@
 
 Soft and hard limits are both set to the value, so the process cannot raise them back.
 Notes that matter: RLIMIT_NPROC counts every process of the real uid (not just this
-process tree) and is not enforced for root or holders of CAP_SYS_ADMIN/CAP_SYS_RESOURCE;
+process tree) and is not enforced for root or holders of CAP_SYS_ADMIN/CAP_SYS_RESOURCE
+(so ``processes`` is refused for such a process rather than reported as in force);
 RLIMIT_AS counts address space mappings (thread stacks, reserved arenas, PROT_NONE guard
 regions), so ``data_bytes`` (RLIMIT_DATA, private writable memory) is usually the better
 memory cap; ``core_bytes=0`` (the default) keeps secrets out of core dumps.
@@ -10,6 +11,7 @@ memory cap; ``core_bytes=0`` (the default) keeps secrets out of core dumps.
 
 from __future__ import annotations
 
+import os
 import resource
 from dataclasses import dataclass, fields
 
@@ -35,7 +37,10 @@ class ResourceLimits:
 
     ``memory_bytes`` is RLIMIT_AS (all mappings), ``data_bytes`` RLIMIT_DATA (heap and
     private writable mappings; usually the better memory cap), ``processes`` RLIMIT_NPROC
-    (per real uid, ignored for root), ``core_bytes`` defaults to 0 (no core dumps).
+    (per real uid; refused for root, which the kernel exempts), ``open_files``
+    RLIMIT_NOFILE (it caps new descriptor numbers: descriptors already open above it
+    stay usable, so close what the process must not keep), ``core_bytes`` defaults to 0
+    (no core dumps).
 
     Examples:
         >>> ResourceLimits(open_files=64).as_rlimits()
@@ -99,6 +104,43 @@ def check_limits(limits: ResourceLimits) -> tuple[tuple[int, int], ...]:
     return pairs
 
 
+_CAP_SYS_ADMIN = 21
+_CAP_SYS_RESOURCE = 24
+
+
+def _nproc_unenforced() -> str | None:
+    """Say why the kernel would ignore RLIMIT_NPROC for this process (None: it applies).
+
+    copy_process() skips the check for real uid 0 and for CAP_SYS_ADMIN or
+    CAP_SYS_RESOURCE holders (a permitted capability can be made effective at will).
+    """
+    from hardenkit._linux.procfs import read_status  # noqa: PLC0415 -- only when asked
+
+    if os.getuid() == 0:
+        return "the real uid is 0"
+    try:
+        status = read_status()
+    except (OSError, ValueError) as err:
+        raise SandboxError(f"cannot read this process's capabilities: {err}") from err
+    held = status.cap_permitted | status.cap_effective
+    for bit, cap in ((_CAP_SYS_ADMIN, "CAP_SYS_ADMIN"), (_CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE")):
+        if held >> bit & 1:
+            return f"the process holds {cap}"
+    return None
+
+
+def _refuse_unenforced(pairs: tuple[tuple[int, int], ...]) -> None:
+    if not any(which == resource.RLIMIT_NPROC for which, _ in pairs):
+        return
+    why = _nproc_unenforced()
+    if why is not None:
+        raise SandboxError(
+            f"RLIMIT_NPROC would not be enforced: {why}, and the kernel exempts root and "
+            "CAP_SYS_ADMIN/CAP_SYS_RESOURCE holders. Set processes= together with a drop "
+            "to another user (confine(user=...)), or leave it None"
+        )
+
+
 def set_rlimits(pairs: tuple[tuple[int, int], ...]) -> None:
     """Set soft = hard = value for each pair (no checks, no allocation; fork-child safe)."""
     for which, value in pairs:
@@ -109,6 +151,8 @@ def apply_limits(limits: ResourceLimits) -> None:
     """Set each given limit's soft and hard value, so it cannot be raised back.
 
     Every value is checked against the current hard limit before anything changes.
+    ``processes`` is refused for a process the kernel exempts from RLIMIT_NPROC (real
+    uid 0, CAP_SYS_ADMIN or CAP_SYS_RESOURCE): the limit would be set but never bite.
 
     Examples:
         >>> from hardenkit._child import fork_call
@@ -119,9 +163,11 @@ def apply_limits(limits: ResourceLimits) -> None:
         [32, 32]
 
     Raises:
-        SandboxError: a value is above the current hard limit, or setrlimit failed.
+        SandboxError: a value is above the current hard limit, ``processes`` cannot be
+            enforced for this process, or setrlimit failed.
     """
     pairs = check_limits(limits)
+    _refuse_unenforced(pairs)
     try:
         set_rlimits(pairs)
     except (OSError, ValueError) as err:
@@ -133,10 +179,13 @@ def apply_limits(limits: ResourceLimits) -> None:
 def verify_limits(pairs: tuple[tuple[int, int], ...]) -> None:
     """Check with getrlimit that every pair is in force as soft = hard = value.
 
+    RLIMIT_NPROC also has to bind: the process must not be one the kernel exempts.
+
     Raises:
-        SandboxError: a limit is not what was set.
+        SandboxError: a limit is not what was set, or RLIMIT_NPROC would not be enforced.
     """
     for which, value in pairs:
         got = resource.getrlimit(which)
         if got != (value, value):
             raise SandboxError(f"{_name(which)} is {got}, expected ({value}, {value})")
+    _refuse_unenforced(pairs)

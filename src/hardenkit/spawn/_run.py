@@ -134,6 +134,14 @@ def _loads_code(name: str, value: str) -> bool:
     return name.startswith(_LOADER_PREFIXES) or name in _LOADER_NAMES or value.startswith("() ")
 
 
+@functools.cache
+def _empty_env() -> tuple[tuple[str, str], ...]:
+    """``sanitize_env(env={})``, computed once: it depends on constants only (PATH)."""
+    from hardenkit.env import sanitize_env  # noqa: PLC0415 -- first use only
+
+    return tuple(sanitize_env(env={}).items())
+
+
 def _child_env(env: Mapping[str, str] | None, user: str | int | None) -> dict[str, str]:
     from hardenkit.env import sanitize_env  # noqa: PLC0415 -- first use only
 
@@ -147,7 +155,7 @@ def _child_env(env: Mapping[str, str] | None, user: str | int | None) -> dict[st
         except KeyError as err:
             raise PolicyError(f"user {user!r} is not a known user") from err
         login = {"HOME": entry.pw_dir, "USER": entry.pw_name, "LOGNAME": entry.pw_name}
-        return {**sanitize_env(env={}), **login, "SHELL": entry.pw_shell}
+        return {**dict(_empty_env()), **login, "SHELL": entry.pw_shell}
     out: dict[str, str] = {}
     for name, value in env.items():
         if not isinstance(name, str) or not isinstance(value, str):
@@ -190,36 +198,6 @@ def _prepare(options: Mapping[str, Any]) -> Any:
         filesystem=options["filesystem"],
         seccomp=options["seccomp"],
     )
-
-
-def _enter_and_verify(plan: Any) -> None:  # pragma: no cover - runs in the forked child
-    """Apply the plan in confine()'s order, then check it from the kernel's side.
-
-    Every step of ``enter`` checks its own syscall; this re-reads the result with a few
-    more syscalls (ids, groups, no_new_privs, seccomp mode). ``plan.verify()`` also tries
-    every way back to root and re-reads procfs, which costs 1.5 ms per spawn; the tests
-    run it on the same plans instead.
-    """
-    from hardenkit._linux.libc import (  # noqa: PLC0415 -- already imported by prepare
-        PR_GET_NO_NEW_PRIVS,
-        PR_GET_SECCOMP,
-        prctl,
-    )
-
-    plan.enter()
-    drop = plan.drop
-    problems = []
-    if drop is not None:
-        if os.getresuid() != (drop.uid,) * 3 or os.getresgid() != (drop.gid,) * 3:
-            problems.append("uids/gids differ from the plan")
-        if sorted(set(os.getgroups())) != sorted(set(drop.groups)):
-            problems.append("supplementary groups differ from the plan")
-    if plan.no_new_privs and prctl(PR_GET_NO_NEW_PRIVS) != 1:
-        problems.append("no_new_privs is not set")
-    if plan.seccomp is not None and prctl(PR_GET_SECCOMP) != 2:  # noqa: PLR2004 -- filter mode
-        problems.append("no seccomp filter is in force")
-    if problems:
-        raise SandboxError("confinement not in force after entering: " + "; ".join(problems))
 
 
 def _make_preexec(
@@ -532,7 +510,7 @@ def _run(
             env=child_env,
             cwd=cwd,
             has_input=input is not None,
-            enter=None if plan is None else functools.partial(_enter_and_verify, plan),
+            enter=None if plan is None else plan.enter_checked,
             exe_fd=exe_fd,
             keep_exe_fd=script,
         )
