@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+from hardenkit.env import SAFE_PATH
 from hardenkit.errors import HardenkitError, InvalidEnvError
 
 EXIT_OK = 0
@@ -238,7 +239,7 @@ def _child_env(args: argparse.Namespace) -> dict[str, str]:
     from hardenkit.envcrypt import decrypt_env_file  # noqa: PLC0415
 
     values = decrypt_env_file(args.file, keys_file=args.keys_file, require_seal=args.require_seal)
-    dangerous = sorted(name for name in values if is_dangerous(name))
+    dangerous = sorted(name for name, value in values.items() if is_dangerous(name, value))
     if dangerous and not args.allow_dangerous:
         raise InvalidEnvError(
             f"{args.file} sets {', '.join(dangerous)}, which change how programs load code; "
@@ -259,7 +260,8 @@ def _run(args: argparse.Namespace) -> int:
         print("hardenkit env run: give a command after --", file=sys.stderr)
         return EXIT_USAGE
     env = _child_env(args)
-    executable = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=env.get("PATH"))
+    # Resolve on the trusted path, never on a PATH the file may set (it still reaches the child).
+    executable = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=SAFE_PATH)
     if executable is None or not os.path.exists(executable):
         print(f"hardenkit env run: {argv[0]}: command not found", file=sys.stderr)
         return EXIT_NOT_FOUND

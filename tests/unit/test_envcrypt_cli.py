@@ -94,3 +94,28 @@ def test_run_refuses_dangerous_names(tmp_path: Path, capfd: pytest.CaptureFixtur
     set_env_value(path, "LD_PRELOAD", "/tmp/evil.so")
     assert main(["env", "run", "-f", path, "--", "true"]) == 1
     assert "LD_PRELOAD" in capfd.readouterr().err
+
+
+def test_run_resolves_the_command_on_the_trusted_path_not_the_files_path(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    shadow = evil / "printenv"
+    shadow.write_text("#!/bin/sh\necho shadowed\n")
+    shadow.chmod(0o755)
+    path = _file(tmp_path)
+    set_env_value(path, "PATH", f"{evil}:/usr/bin:/bin", encrypt=False)
+    assert main(["env", "run", "-f", path, "--", "printenv", "API_TOKEN"]) == 0
+    out = capfd.readouterr().out
+    assert "shadowed" not in out
+    assert out == SAMPLE + "\n"
+
+
+def test_run_refuses_exported_shell_functions(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = _file(tmp_path)
+    set_env_value(path, "GREETING", "() { echo pwned; }")
+    assert main(["env", "run", "-f", path, "--", "true"]) == 1
+    assert "GREETING" in capfd.readouterr().err
