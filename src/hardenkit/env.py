@@ -10,6 +10,7 @@ by name (:func:`is_secret_name`) and by value (:func:`looks_secret`, the detecto
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hmac
 import logging
 import os
@@ -180,6 +181,12 @@ def _check_path(path: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=64)
+def _allow_pattern(allow: tuple[str, ...]) -> re.Pattern[str]:
+    """Compile an allowlist once; spawn calls sanitize_env for every child."""
+    return re.compile("|".join(fnmatch.translate(p) for p in allow) or r"(?!)")
+
+
 def sanitize_env(
     allow: Collection[str] = DEFAULT_ALLOW,
     *,
@@ -213,7 +220,7 @@ def sanitize_env(
     if isinstance(allow, str):
         raise TypeError("allow= takes a collection of names, not one string")
     _check_path(path)
-    patterns = re.compile("|".join(fnmatch.translate(p) for p in allow) or r"(?!)")
+    patterns = _allow_pattern(tuple(allow))
     source = _environ(env)
     out: dict[str, str] = {}
     dropped: list[str] = []

@@ -10,6 +10,7 @@ import ctypes
 import functools
 import os
 import platform
+from typing import Any
 
 from hardenkit._linux import require_linux
 
@@ -101,10 +102,21 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
         >>> prctl(PR_GET_NO_NEW_PRIVS) in (0, 1)
         True
     """
-    fn = libc().prctl
-    fn.restype = ctypes.c_int
-    fn.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    return _check(fn(option, arg2, arg3, arg4, arg5))
+    return _check(_prctl_fn()(option, arg2, arg3, arg4, arg5))
+
+
+@functools.cache
+def _prctl_fn() -> Any:
+    """Our own prctl function object, typed once (libc().prctl is shared with other callers)."""
+    return ctypes.CFUNCTYPE(
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+        use_errno=True,
+    )(("prctl", libc()))
 
 
 def syscall(name: str, *args: int | ctypes.c_void_p | ctypes.Array[ctypes.c_char]) -> int:
