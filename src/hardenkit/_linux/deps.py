@@ -1,7 +1,10 @@
 """Optional and native dependencies, imported once and translated into our errors.
 
-pyseccomp runs ``ldconfig`` at import and raises RuntimeError (not ImportError) when
-libseccomp.so.2 is missing; python-prctl is the ``caps`` extra and may be absent.
+pyseccomp runs ``ldconfig`` at import (twice, ~25-50 ms) and raises RuntimeError (not
+ImportError) when libseccomp.so.2 is missing, so hardenkit's own seccomp code opens
+libseccomp.so.2 directly with :func:`libseccomp` (one ``dlopen`` by soname, what the
+dynamic loader would pick) and never pays that; :func:`pyseccomp` stays for callers who
+want the module. python-prctl is the ``caps`` extra and may be absent.
 """
 
 from __future__ import annotations
@@ -44,6 +47,27 @@ def pyseccomp() -> ModuleType:
         ) from err
 
 
+#: The soname of libseccomp's ABI 2 (every 2.x release).
+LIBSECCOMP_SONAME = "libseccomp.so.2"
+
+
+@functools.cache
+def libseccomp() -> ctypes.CDLL:
+    """Open libseccomp.so.2 once, or raise UnsupportedPlatform naming the package to install.
+
+    Examples:
+        >>> libseccomp().seccomp_init is not None
+        True
+    """
+    require_linux("seccomp")
+    try:
+        return ctypes.CDLL(LIBSECCOMP_SONAME)
+    except OSError as err:
+        raise UnsupportedPlatform(
+            f"{LIBSECCOMP_SONAME} was not found: install it (Debian: apt-get install libseccomp2)"
+        ) from err
+
+
 @functools.cache
 def prctl() -> ModuleType:
     """Return python-prctl's module, or raise MissingDependency naming the ``caps`` extra.
@@ -80,15 +104,13 @@ class _Version(ctypes.Structure):
 
 @functools.cache
 def libseccomp_version() -> str:
-    """Return the version of the libseccomp that pyseccomp loaded, e.g. ``"2.5.4"``.
+    """Return the version of the libseccomp that hardenkit loads, e.g. ``"2.5.4"``.
 
     Examples:
         >>> libseccomp_version().count(".")
         2
     """
-    pyseccomp()  # raises the translated error when libseccomp is absent
-    lib = ctypes.CDLL("libseccomp.so.2")
-    fn = lib.seccomp_version
+    fn = libseccomp()["seccomp_version"]  # a private function object: no shared restype
     fn.restype = ctypes.POINTER(_Version)
     ver = fn().contents
     return f"{ver.major}.{ver.minor}.{ver.micro}"

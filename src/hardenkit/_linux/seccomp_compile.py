@@ -1,8 +1,10 @@
-"""libseccomp (through pyseccomp) as a compiler: rules in, classic BPF bytes out.
+"""libseccomp (through ctypes) as a compiler: rules in, classic BPF bytes out.
 
 Nothing here loads a filter: hardenkit loads the exported program itself with one
 seccomp(2) call (see :mod:`hardenkit._linux.seccomp_load`), so a compiled policy can be
 cached, handed to bubblewrap's ``--seccomp FD`` or loaded in a forked child before exec.
+libseccomp.so.2 is opened directly (:func:`hardenkit._linux.deps.libseccomp`), not
+through pyseccomp, whose import runs ``ldconfig`` twice.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import functools
 import os
 from typing import TYPE_CHECKING
 
-from hardenkit._linux.deps import pyseccomp
+from hardenkit._linux.deps import libseccomp
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 #: libseccomp's answer for a name it does not know (__NR_SCMP_ERROR).
 _NR_SCMP_ERROR = -1
@@ -24,44 +26,93 @@ X32_SYSCALL_BIT = 0x40000000
 #: Highest syscall number probed when looking for the end of libseccomp's table.
 _PROBE_LIMIT = 1024
 
-#: SCMP_ARCH_* names (as Docker and OCI profiles spell them) -> attribute of pyseccomp.Arch.
-ARCH_NAMES: dict[str, str] = {
-    "SCMP_ARCH_X86": "X86",
-    "SCMP_ARCH_X86_64": "X86_64",
-    "SCMP_ARCH_X32": "X32",
-    "SCMP_ARCH_ARM": "ARM",
-    "SCMP_ARCH_AARCH64": "AARCH64",
-    "SCMP_ARCH_MIPS": "MIPS",
-    "SCMP_ARCH_MIPS64": "MIPS64",
-    "SCMP_ARCH_MIPS64N32": "MIPS64N32",
-    "SCMP_ARCH_MIPSEL": "MIPSEL",
-    "SCMP_ARCH_MIPSEL64": "MIPSEL64",
-    "SCMP_ARCH_MIPSEL64N32": "MIPSEL64N32",
-    "SCMP_ARCH_PPC": "PPC",
-    "SCMP_ARCH_PPC64": "PPC64",
-    "SCMP_ARCH_PPC64LE": "PPC64LE",
-    "SCMP_ARCH_S390": "S390",
-    "SCMP_ARCH_S390X": "S390X",
-    "SCMP_ARCH_RISCV64": "RISCV64",
+# Audit arch tokens (linux/audit.h): ELF machine | 64-bit | little-endian | MIPS n32.
+_AUDIT_64BIT = 0x80000000
+_AUDIT_LE = 0x40000000
+_AUDIT_N32 = 0x20000000
+_EM = {"386": 3, "MIPS": 8, "PPC": 20, "PPC64": 21, "S390": 22, "ARM": 40}
+_EM |= {"X86_64": 62, "AARCH64": 183, "RISCV": 243}
+
+#: SCMP_ARCH_* names (as Docker and OCI profiles spell them) -> audit arch token.
+ARCH_NAMES: dict[str, int] = {
+    "SCMP_ARCH_X86": _EM["386"] | _AUDIT_LE,
+    "SCMP_ARCH_X86_64": _EM["X86_64"] | _AUDIT_64BIT | _AUDIT_LE,
+    "SCMP_ARCH_X32": _EM["X86_64"] | _AUDIT_LE,
+    "SCMP_ARCH_ARM": _EM["ARM"] | _AUDIT_LE,
+    "SCMP_ARCH_AARCH64": _EM["AARCH64"] | _AUDIT_64BIT | _AUDIT_LE,
+    "SCMP_ARCH_MIPS": _EM["MIPS"],
+    "SCMP_ARCH_MIPS64": _EM["MIPS"] | _AUDIT_64BIT,
+    "SCMP_ARCH_MIPS64N32": _EM["MIPS"] | _AUDIT_64BIT | _AUDIT_N32,
+    "SCMP_ARCH_MIPSEL": _EM["MIPS"] | _AUDIT_LE,
+    "SCMP_ARCH_MIPSEL64": _EM["MIPS"] | _AUDIT_64BIT | _AUDIT_LE,
+    "SCMP_ARCH_MIPSEL64N32": _EM["MIPS"] | _AUDIT_64BIT | _AUDIT_LE | _AUDIT_N32,
+    "SCMP_ARCH_PPC": _EM["PPC"],
+    "SCMP_ARCH_PPC64": _EM["PPC64"] | _AUDIT_64BIT,
+    "SCMP_ARCH_PPC64LE": _EM["PPC64"] | _AUDIT_64BIT | _AUDIT_LE,
+    "SCMP_ARCH_S390": _EM["S390"],
+    "SCMP_ARCH_S390X": _EM["S390"] | _AUDIT_64BIT,
+    "SCMP_ARCH_RISCV64": _EM["RISCV"] | _AUDIT_64BIT | _AUDIT_LE,
 }
+
+# enum scmp_filter_attr (seccomp.h).
+_ATTR_ACT_BADARCH = 2
+_ATTR_CTL_NNP = 3
+_ATTR_CTL_OPTIMIZE = 8
+#: SCMP_FLTATR_CTL_OPTIMIZE: 1 = priority-ordered list, 2 = binary tree of syscall numbers.
+OPTIMIZE_TREE = 2
 
 # A rule as the compiler takes it: (action, syscall number, ((arg, op, datum_a, datum_b), ...)).
 Rule = tuple[int, int, tuple[tuple[int, int, int, int], ...]]
 
 
+class _ArgCmp(ctypes.Structure):
+    """struct scmp_arg_cmp."""
+
+    _fields_ = (
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    )
+
+
 @functools.cache
 def _lib() -> ctypes.CDLL:
-    pyseccomp()  # translated MissingDependency / UnsupportedPlatform when absent
-    lib = ctypes.CDLL("libseccomp.so.2")
-    lib.seccomp_syscall_resolve_name_arch.argtypes = (ctypes.c_uint32, ctypes.c_char_p)
-    lib.seccomp_syscall_resolve_name_arch.restype = ctypes.c_int
-    lib.seccomp_syscall_resolve_num_arch.argtypes = (ctypes.c_uint32, ctypes.c_int)
-    lib.seccomp_syscall_resolve_num_arch.restype = ctypes.c_void_p
-    lib.seccomp_arch_native.argtypes = ()
-    lib.seccomp_arch_native.restype = ctypes.c_uint32
+    lib = libseccomp()  # translated UnsupportedPlatform when libseccomp.so.2 is absent
+    ptr, u32, c_int = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int
+    signatures: dict[str, tuple[tuple[type, ...], type | None]] = {
+        "seccomp_init": ((u32,), ptr),
+        "seccomp_release": ((ptr,), None),
+        "seccomp_attr_set": ((ptr, c_int, u32), c_int),
+        "seccomp_arch_add": ((ptr, u32), c_int),
+        "seccomp_arch_remove": ((ptr, u32), c_int),
+        "seccomp_rule_add_array": ((ptr, u32, c_int, ctypes.c_uint, ptr), c_int),
+        "seccomp_export_bpf": ((ptr, c_int), c_int),
+        "seccomp_syscall_resolve_name_arch": ((u32, ctypes.c_char_p), c_int),
+        "seccomp_syscall_resolve_num_arch": ((u32, c_int), ptr),
+        "seccomp_arch_native": ((), u32),
+    }
+    for name, (argtypes, restype) in signatures.items():
+        fn = getattr(lib, name)
+        fn.argtypes = argtypes
+        fn.restype = restype
     return lib
 
 
+@functools.cache
+def _free() -> Callable[[int], None]:
+    fn = ctypes.CDLL(None)["free"]  # a private function object: no shared argtypes state
+    fn.argtypes = (ctypes.c_void_p,)
+    fn.restype = None
+    return fn  # type: ignore[no-any-return]
+
+
+def _ok(rc: int) -> None:
+    if rc < 0:
+        raise OSError(-rc, os.strerror(-rc))
+
+
+@functools.cache
 def native_arch() -> int:
     """Return the audit token of this machine's native architecture.
 
@@ -81,10 +132,7 @@ def arch_token(name: str) -> int | None:
         >>> arch_token("SCMP_ARCH_LOONGARCH64") is None
         True
     """
-    attr = ARCH_NAMES.get(name)
-    if attr is None:
-        return None
-    return int(getattr(pyseccomp().Arch, attr))
+    return ARCH_NAMES.get(name)
 
 
 def resolve(name: str, arch: int | None = None) -> int | None:
@@ -106,60 +154,75 @@ def resolve(name: str, arch: int | None = None) -> int | None:
 def max_syscall(arch: int) -> int:
     """Return the highest syscall number libseccomp knows for ``arch`` (x32 bit included).
 
-    Numbers above it are newer than the table: policies return ENOSYS for them.
+    Numbers above it are newer than the table: policies return ENOSYS for them. The
+    probe walks down from the top and stops at the first known number.
 
     Examples:
         >>> max_syscall(native_arch()) >= 435  # clone3
         True
     """
-    lib = _lib()
-    libc = ctypes.CDLL(None)
-    libc.free.argtypes = (ctypes.c_void_p,)
-    base = X32_SYSCALL_BIT if arch == arch_token("SCMP_ARCH_X32") else 0
-    highest = -1
-    for nr in range(_PROBE_LIMIT):
-        ptr = lib.seccomp_syscall_resolve_num_arch(arch, base | nr)
+    lookup = _lib().seccomp_syscall_resolve_num_arch
+    base = X32_SYSCALL_BIT if arch == ARCH_NAMES["SCMP_ARCH_X32"] else 0
+    for nr in range(_PROBE_LIMIT - 1, -1, -1):
+        ptr = lookup(arch, base | nr)
         if ptr:
-            libc.free(ptr)
-            highest = nr
-    return base | highest
+            _free()(ptr)
+            return base | nr
+    return base | -1
 
 
 def compile_bpf(
     *,
     default_action: int,
     badarch_action: int,
-    arches: Sequence[int],
+    arches: Sequence[int] = (),
     rules: Sequence[Rule],
+    optimize: int = OPTIMIZE_TREE,
 ) -> bytes:
     """Compile rules into a classic BPF program (``struct sock_filter`` array, native order).
 
-    ``arches`` beyond the native one are added to the filter (each gets its own section).
-    Raises OSError with libseccomp's errno when a rule is rejected.
+    ``arches`` are exactly the ABIs the program covers (empty: the native one only); a
+    single non-native arch gives a program for that ABI alone, which hardenkit links
+    behind its own arch dispatch (see :mod:`hardenkit.sandbox._bpf`): libseccomp's export
+    time grows faster than linearly with the number of ABIs in one filter. Rule numbers
+    are native numbers; libseccomp translates them by name for each ABI. Raises OSError
+    with libseccomp's errno when a rule is rejected.
 
     Examples:
         >>> prog = compile_bpf(default_action=0x7FFF0000, badarch_action=0x80000000,
-        ...                    arches=(), rules=((0x00050001, resolve("mount") or 0, ()),))
+        ...                    rules=((0x00050001, resolve("mount") or 0, ()),))
         >>> len(prog) % 8, len(prog) > 0
         (0, True)
     """
-    sc = pyseccomp()
-    flt = sc.SyscallFilter(default_action)
-    flt.set_attr(sc.Attr.ACT_BADARCH, badarch_action)
-    flt.set_attr(sc.Attr.CTL_NNP, 0)  # hardenkit sets no_new_privs itself
-    flt.set_attr(sc.Attr.CTL_OPTIMIZE, 2)  # binary tree: big allow-lists stay fast
-    native = native_arch()
-    for arch in arches:
-        if arch != native and not flt.exist_arch(arch):
-            flt.add_arch(arch)
-    for action, nr, args in rules:
-        conds = [sc.Arg(a, op, da, db) for a, op, da, db in args]
-        flt.add_rule(action, nr, *conds)
-    fd = os.memfd_create("hardenkit-seccomp", os.MFD_CLOEXEC)
-    with open(fd, "w+b", closefd=True) as fh:
-        flt.export_bpf(fh)
-        fh.seek(0)
-        return fh.read()
+    lib = _lib()
+    ctx = lib.seccomp_init(default_action)
+    if not ctx:
+        raise OSError(22, "seccomp_init refused the default action")
+    try:
+        _ok(lib.seccomp_attr_set(ctx, _ATTR_ACT_BADARCH, badarch_action))
+        _ok(lib.seccomp_attr_set(ctx, _ATTR_CTL_NNP, 0))  # hardenkit sets no_new_privs itself
+        _ok(lib.seccomp_attr_set(ctx, _ATTR_CTL_OPTIMIZE, optimize))
+        native = native_arch()
+        wanted = list(dict.fromkeys(arches)) or [native]
+        for arch in wanted:
+            if arch != native:
+                _ok(lib.seccomp_arch_add(ctx, arch))
+        if native not in wanted:
+            _ok(lib.seccomp_arch_remove(ctx, native))
+        add = lib.seccomp_rule_add_array
+        for action, nr, args in rules:
+            if args:
+                conds = (_ArgCmp * len(args))(*(_ArgCmp(*a) for a in args))
+                _ok(add(ctx, action, nr, len(args), conds))
+            else:
+                _ok(add(ctx, action, nr, 0, None))
+        fd = os.memfd_create("hardenkit-seccomp", os.MFD_CLOEXEC)
+        with open(fd, "w+b", closefd=True) as fh:
+            _ok(lib.seccomp_export_bpf(ctx, fd))
+            fh.seek(0)
+            return fh.read()
+    finally:
+        lib.seccomp_release(ctx)
 
 
 def syscall_name(nr: int, arch: int | None = None) -> str | None:
@@ -169,13 +232,10 @@ def syscall_name(nr: int, arch: int | None = None) -> str | None:
         >>> syscall_name(0)
         'read'
     """
-    lib = _lib()
-    ptr = lib.seccomp_syscall_resolve_num_arch(arch or 0, nr)
+    ptr = _lib().seccomp_syscall_resolve_num_arch(arch or 0, nr)
     if not ptr:
         return None
     try:
         return ctypes.string_at(ptr).decode("ascii", "replace")
     finally:
-        libc = ctypes.CDLL(None)
-        libc.free.argtypes = (ctypes.c_void_p,)
-        libc.free(ptr)
+        _free()(ptr)

@@ -7,14 +7,22 @@ Semantics follow moby's ``profiles/seccomp`` loader and runc's rule building: th
 argument become separate rules. Deliberate difference: ``SCMP_ACT_KILL`` and
 ``SCMP_ACT_KILL_THREAD`` kill the whole process (a thread-only kill leaves a half-dead
 process behind).
+
+Translated policies are cached by the profile's content (SHA-256 of the file's bytes, or
+of a dict's canonical JSON) with the capabilities, native arch and kernel release they
+were decided against, so loading the same profile again returns the same frozen policy,
+whose compiled program :func:`~hardenkit.sandbox.seccomp.compile_policy` has cached.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
+import hashlib
 import json
 import os
 import re
+import threading
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from pathlib import Path
 
-__all__ = ["CAP_NAMES", "bundled_default", "policy_from_profile"]
+__all__ = ["CAP_NAMES", "bundled_default", "default_policy", "policy_from_profile"]
 
 #: Capability numbers -> names as profiles spell them (linux/capability.h).
 CAP_NAMES: tuple[str, ...] = tuple(
@@ -111,6 +119,20 @@ _GOARCH = {
 }
 
 
+#: Translated policies by (content digest, capabilities, native arch, kernel release).
+_CacheKey = tuple[bytes, frozenset[str], int, str]
+_POLICIES: dict[_CacheKey, SeccompPolicy] = {}
+_POLICIES_MAX = 16
+_POLICIES_LOCK = threading.Lock()
+_VERSION = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+
+
+@functools.cache
+def _bundled_bytes() -> bytes:
+    path = resources.files("hardenkit.sandbox").joinpath("data", "docker-default-seccomp.json")
+    return path.read_bytes()
+
+
 def bundled_default() -> dict[str, Any]:
     """Return the bundled copy of Docker's default profile (moby/profiles, Apache-2.0).
 
@@ -118,12 +140,17 @@ def bundled_default() -> dict[str, Any]:
         >>> bundled_default()["defaultAction"]
         'SCMP_ACT_ERRNO'
     """
-    text = (
-        resources.files("hardenkit.sandbox")
-        .joinpath("data")
-        .joinpath("docker-default-seccomp.json")
-    )
-    return dict(json.loads(text.read_text("utf-8")))
+    return dict(json.loads(_bundled_bytes()))
+
+
+def default_policy(*, capabilities: Iterable[str | int] | None = None) -> SeccompPolicy:
+    """Return the bundled Docker default profile as a policy (cached like any profile).
+
+    Examples:
+        >>> default_policy(capabilities=()) is default_policy(capabilities=[])
+        True
+    """
+    return _translate(_bundled_bytes(), None, "bundled Docker default profile", capabilities)
 
 
 def _cap_name(cap: str | int) -> str:
@@ -144,7 +171,7 @@ def _bounding_set() -> frozenset[str]:
 
 def _kernel_at_least(minimum: str, release: str) -> bool:
     def parse(text: str) -> tuple[int, ...]:
-        match = re.match(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?", text)
+        match = _VERSION.match(text)
         if match is None:
             raise PolicyError(f"cannot parse kernel version {text!r}")
         return tuple(int(g or 0) for g in match.groups())
@@ -186,23 +213,21 @@ def _conditions(raw_args: list[Mapping[str, Any]], where: str) -> list[tuple[Arg
     return [tuple(conds)]
 
 
-def _load(
-    profile: str | os.PathLike[str] | Path | Mapping[str, Any],
-) -> tuple[Mapping[str, Any], str]:
-    if isinstance(profile, (str, os.PathLike)):
-        where = os.fspath(profile)
-        try:
-            with open(where, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except OSError as err:
-            raise PolicyError(f"cannot read seccomp profile {where}: {err.strerror}") from err
-        except ValueError as err:
-            raise PolicyError(f"seccomp profile {where} is not valid JSON: {err}") from err
-    else:
-        data, where = profile, "seccomp profile"
-    if not isinstance(data, dict):
-        raise PolicyError(f"{where}: a profile is a JSON object")
-    return data, where
+def _read(profile: str | os.PathLike[str] | Path) -> tuple[bytes, str]:
+    where = os.fspath(profile)
+    try:
+        with open(where, "rb") as fh:
+            return fh.read(), where
+    except OSError as err:
+        raise PolicyError(f"cannot read seccomp profile {where}: {err.strerror}") from err
+
+
+def _canonical(profile: Mapping[str, Any]) -> bytes | None:
+    """The dict's content as canonical JSON, None when it is not plain JSON (no caching)."""
+    try:
+        return json.dumps(profile, sort_keys=True, separators=(",", ":")).encode()
+    except (TypeError, ValueError):
+        return None
 
 
 def policy_from_profile(
@@ -211,6 +236,8 @@ def policy_from_profile(
     capabilities: Iterable[str | int] | None = None,
 ) -> SeccompPolicy:
     """Translate a Docker/OCI profile; see :meth:`SeccompPolicy.from_docker_profile`.
+
+    The same content with the same capabilities returns the same (cached) policy object.
 
     Examples:
         >>> prof = {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
@@ -221,22 +248,67 @@ def policy_from_profile(
         [('read', 'write')]
         >>> policy_from_profile(prof, capabilities=["SYS_ADMIN"]).errno
         38
+        >>> policy_from_profile(prof, capabilities=[]) is policy_from_profile(
+        ...     dict(prof), capabilities=())
+        True
     """
+    if isinstance(profile, (str, os.PathLike)):
+        raw, where = _read(profile)
+        return _translate(raw, None, where, capabilities)
+    return _translate(_canonical(profile), profile, "seccomp profile", capabilities)
+
+
+def _translate(
+    raw: bytes | None,
+    data: Mapping[str, Any] | None,
+    where: str,
+    capabilities: Iterable[str | int] | None,
+) -> SeccompPolicy:
+    """Return the cached policy for ``raw`` (file bytes or canonical JSON), or build it."""
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
 
-    data, where = _load(profile)
-    if data.get("listenerPath") or data.get("listenerMetadata"):
-        raise PolicyError(f"{where}: seccomp user notification (listenerPath) is not supported")
     caps = (
         _bounding_set() if capabilities is None else frozenset(_cap_name(c) for c in capabilities)
     )
+    key: _CacheKey | None = None
+    if raw is not None:
+        key = (hashlib.sha256(raw).digest(), caps, sc.native_arch(), os.uname().release)
+        hit = _POLICIES.get(key)
+        if hit is not None:
+            return hit
+    if data is None:
+        try:
+            data = json.loads(raw or b"")
+        except ValueError as err:
+            raise PolicyError(f"seccomp profile {where} is not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise PolicyError(f"{where}: a profile is a JSON object")
+    policy = _build(data, where, caps)
+    if key is not None:
+        with _POLICIES_LOCK:
+            if len(_POLICIES) >= _POLICIES_MAX:
+                _POLICIES.pop(next(iter(_POLICIES)))
+            _POLICIES[key] = policy
+    return policy
+
+
+def _clear_cache() -> None:
+    """Forget translated profiles (benchmarks measure a first translation with it)."""
+    with _POLICIES_LOCK:
+        _POLICIES.clear()
+
+
+def _build(data: Mapping[str, Any], where: str, caps: frozenset[str]) -> SeccompPolicy:
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
+
+    if data.get("listenerPath") or data.get("listenerMetadata"):
+        raise PolicyError(f"{where}: seccomp user notification (listenerPath) is not supported")
     default = _ACTIONS.get(str(data.get("defaultAction")))
     if default is None or default == "trap":
         raise PolicyError(f"{where}: unsupported defaultAction {data.get('defaultAction')!r}")
     default_errno = int(data.get("defaultErrnoRet") or errno.EPERM)
-    native_name = next(
-        (n for n in sc.ARCH_NAMES if sc.arch_token(n) == sc.native_arch()), "SCMP_ARCH_NATIVE"
-    )
+    native = sc.native_arch()
+    native_name = next((n for n, t in sc.ARCH_NAMES.items() if t == native), "SCMP_ARCH_NATIVE")
     arches: list[str] = [a for a in data.get("architectures") or () if isinstance(a, str)]
     for entry in data.get("archMap") or ():
         if entry.get("architecture") == native_name:
