@@ -1,11 +1,11 @@
 """The detectors behind :func:`hardenkit.redaction.redact` and the secret-name rule set.
 
-Three families, each guarded by a cheap substring pre-filter so that an ordinary log line
-costs a handful of ``in`` checks: value patterns (shapes from detect-secrets 1.5 and
-gitleaks' default rules), context rules the scanners miss (URL userinfo, Authorization
-headers, cookies, card numbers that pass Luhn, XML elements) and key-name rules
-(``password=...``, ``"api_key": "..."``). One regex per family keeps the stdlib ``re``
-literal-prefix and charset fast paths that a single big alternation would lose.
+Three families: value patterns (shapes from detect-secrets 1.5 and gitleaks' default
+rules), context rules the scanners miss (URL userinfo, Authorization headers, cookies,
+card numbers that pass Luhn, XML elements) and key-name rules (``password=...``,
+``"api_key": "..."``). :func:`triggers` decides in a few C-level calls which detectors
+could change a text (none, for an ordinary log line), and :func:`apply_rules` runs only
+those, in the fixed order of :data:`STEPS`.
 
 Every rule masks only the secret and keeps its context, and skips a value that is already
 a mask, so running the rules again changes nothing.

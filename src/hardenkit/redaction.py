@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from hardenkit._redaction_rules import MASK, apply_rules, is_mask, is_secret_name, triggers
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Collection, Iterable
 
 __all__ = ["MASK", "RedactingFilter", "install_redaction", "redact", "register_secret"]
 
@@ -146,8 +146,7 @@ def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> 
         raise TypeError(f"redact() takes a str, not {type(text).__name__}")
     # Computed once: masking never adds a trigger, so this covers every later pass too.
     found = triggers(text)
-    values, finder = _registry
-    if extra is _NO_EXTRA and not values:  # the common case, kept to a few calls
+    if extra is _NO_EXTRA and not _registry[0]:  # the common case, kept to a few calls
         if not found:
             return text
         for _ in range(_MAX_PASSES):
@@ -156,6 +155,12 @@ def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> 
                 break
             text = new
         return text
+    return _redact_slow(text, found, extra)
+
+
+def _redact_slow(text: str, found: Collection[str], extra: Iterable[str | re.Pattern[str]]) -> str:
+    """redact() with registered values or ``extra``: every pass masks those, then the rules."""
+    values, finder = _registry
     literals, patterns = _split_extra(extra)
     for _ in range(_MAX_PASSES):
         before = text

@@ -4,17 +4,17 @@ import io
 import json
 import logging
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hardenkit import redaction as R  # noqa: N812 -- short alias for the module under test
+from hardenkit import _redaction_rules as RR, redaction as R  # noqa: N812 -- short aliases
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 
 def _samples(shared_data: Path) -> list[dict[str, Any]]:
@@ -280,3 +280,165 @@ def test_install_redaction_is_idempotent_and_defaults_to_root() -> None:
     finally:
         root.removeHandler(handler)
         root.removeFilter(first)
+
+
+# --------------------------------------------------------------------------- triggers
+# The speed comes from skipping detectors whose trigger is absent. These tests hold the
+# gated pipeline to the plain one: every detector run unconditionally, in order, until
+# the text stops changing (what redact() did before triggers existed).
+
+
+def _reference(text: str) -> str:
+    for _ in range(4):
+        before = text
+        for _name, sub in RR.STEPS:
+            text = sub(text)
+        if text == before:
+            break
+    return text
+
+
+_TRIGGER_PIECES = [
+    "token",
+    "ToKeN",
+    "api_key",
+    "apiKey",
+    "key",
+    "KEY",
+    "x-api-key",
+    "SECRET",
+    "Secret_Key",
+    "passwd",
+    "PassWord",
+    "pwd",
+    "DB_PWD",
+    "jwt",
+    "sessionid",
+    "SESSID",
+    "sid",
+    "sig",
+    "dsn",
+    "credential",
+    "xsrf",
+    "CSRF",
+    "auth",
+    "Authorization",
+    "bearer ",
+    "Bearer ",
+    "cookie",
+    "Set-Cookie",
+    "=",
+    ": ",
+    "=>",
+    '"',
+    "'",
+    "://",
+    "@",
+    "</",
+    "<password>",
+    "sk-",
+    "sk_live_",
+    "rk_test_",
+    "ghp_",
+    "github_pat_",
+    "glpat-",
+    "glsa_",
+    "xoxb-",
+    "xapp-1-",
+    "hooks.slack.com/services/",
+    "whsec_",
+    "AIza",
+    "ya29.",
+    "GOCSPX-",
+    "eyJ",
+    "npm_",
+    "pypi-Ag",
+    "hf_",
+    "api_org_",
+    "AGE-SECRET-KEY-1",
+    "SG.",
+    "dop_v1_",
+    "shpat_",
+    "dapi",
+    "SK",
+    "hvs.",
+    "sq0atp-",
+    "ATATT3",
+    "AKIA",
+    "A3T",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "4111 1111 1111 1111",
+    "5555-5555-5555-4444",
+    "378282246310005",
+    "\u212a",  # Kelvin sign: lower-cases to k
+    "\u0130",  # dotted capital I: lower-cases to two characters
+    "\u017f",  # long s
+    "é",
+]
+_token_runs = st.text(alphabet="abcdefABCDEF0123456789xyzXYZ_-.+/", min_size=8, max_size=70)
+_trigger_texts = st.lists(
+    st.one_of(st.sampled_from(_TRIGGER_PIECES), _pieces, _token_runs, st.text(max_size=6)),
+    max_size=14,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_texts, _trigger_texts))
+def test_gated_pipeline_equals_every_detector_run_unconditionally(text: str) -> None:
+    assert R.redact(text) == _reference(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_trigger_texts)
+def test_a_step_left_out_by_triggers_cannot_change_the_text(text: str) -> None:
+    found = RR.triggers(text)
+    for name, sub in RR.STEPS:
+        if name not in found:
+            assert sub(text) == text, name
+
+
+def test_gated_pipeline_on_samples_and_benchmark_lines(shared_data: Path) -> None:
+    import importlib.util  # noqa: PLC0415
+
+    bench = Path(__file__).parents[2] / "benchmarks" / "bench_redact.py"
+    spec = importlib.util.spec_from_file_location("bench_redact", bench)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    make_lines = module.make_lines
+    texts = [s["text"] for s in _samples(shared_data)] + make_lines(3000, seed=7)
+    for text in texts:
+        assert R.redact(text) == _reference(text), text
+    # The gate must also skip work: most ordinary lines need no detector at all.
+    ordinary = [t for t in make_lines(3000, seed=7) if R.redact(t) == t]
+    assert sum(not RR.triggers(t) for t in ordinary) > 0.9 * len(ordinary)
+
+
+@pytest.mark.parametrize("hint", [*RR.SQUASHED_HINTS, "sig", "xsrf", "token", "cookie", "jwt"])
+def test_every_squashed_hint_triggers_the_key_value_step(hint: str) -> None:
+    for text in (f"x {hint}_name=v y", f"X {hint.upper()}_NAME: v"):
+        assert "key_value" in RR.triggers(text), text
+
+
+def test_squashed_hints_cover_every_key_hint() -> None:
+    by_pivot = {"token", "key", "cookie", "pwd", "jwt"}  # found by _TRIGGER instead
+    folded = {h.replace("x", "c").replace("g", "d") for h in RR._KEY_HINTS} - by_pivot
+    assert folded <= set(RR.SQUASHED_HINTS)
+
+
+def test_a_key_named_just_key_is_not_a_secret_but_api_key_is() -> None:
+    assert R.redact("cache hit key=user:42 ttl=300s") == "cache hit key=user:42 ttl=300s"
+    assert not RR.triggers("cache hit key=user:42 ttl=300s")
+    assert R.redact("api_key=abc123 apiKey: abc123") == "api_key=*** apiKey: ***"
+
+
+def test_many_registered_secrets_use_one_finder() -> None:
+    values = [f"reg-many-{i:03d}-Zq9" for i in range(R._FINDER_MIN + 3)]
+    for value in values:
+        R.register_secret(value)
+    _, finder = R._registry
+    assert finder is not None
+    for value in values:
+        assert R.redact(f"a {value} b") == "a *** b"
+    assert R.redact("reg-many-999-Zq9 is not registered") == "reg-many-999-Zq9 is not registered"
