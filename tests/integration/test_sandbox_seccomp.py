@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import mmap
 import os
+import platform
 import signal
 import subprocess
 import threading
@@ -21,6 +23,7 @@ from hardenkit.sandbox import SeccompPolicy, apply_seccomp
 from hardenkit.sandbox.seccomp import ArgCondition, SyscallRule, compile_policy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 pytestmark = [pytest.mark.linux, pytest.mark.root, pytest.mark.seccomp]
@@ -296,3 +299,54 @@ def test_log_default_allows(in_child: Any) -> None:
         return [os.getppid() > 0, raw(NR["mkdir"], b"/nonexistent/x", 0)[1]]
 
     assert in_child(child) == [True, errno.EPERM]
+
+
+#: i386 syscall through ``int 0x80`` from 64-bit code (the kernel filters it as
+#: AUDIT_ARCH_I386): push rbx; eax=nr; ebx=a1; ecx=a2; int 0x80; pop rbx; rax=(long)eax.
+_INT80 = bytes.fromhex("53 89f8 89f3 89d1 cd80 5b 4863c0 c3")
+I386_NR = {"getpid": 20, "mount": 21, "unshare": 310}
+x86_64_only = pytest.mark.skipif(
+    platform.machine() != "x86_64", reason="int 0x80 machine code is x86_64-only"
+)
+
+
+def _int80() -> Callable[[int, int, int], int]:
+    page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    page.write(_INT80)
+    fn = ctypes.CFUNCTYPE(ctypes.c_long, ctypes.c_long, ctypes.c_long, ctypes.c_long)(
+        ctypes.addressof(ctypes.c_char.from_buffer(page))
+    )
+
+    def call(nr: int, a1: int, a2: int) -> int:
+        _ = page  # the code page lives as long as the function
+        return int(fn(nr, a1, a2))
+
+    return call
+
+
+@x86_64_only
+def test_i386_syscalls_reach_the_i386_program_of_a_docker_profile(
+    in_child: Any, shared_data: Path
+) -> None:
+    policy = docker(shared_data).with_namespace_block()
+
+    def child() -> list[int | bool]:
+        call = _int80()
+        apply_seccomp(policy)
+        return [
+            call(I386_NR["getpid"], 0, 0) == os.getpid(),  # allowed by the i386 rules
+            call(I386_NR["mount"], 0, 0),  # not allowed without CAP_SYS_ADMIN: default
+            call(I386_NR["unshare"], CLONE_NEWUSER, 0),  # namespaces blocked on i386 too
+        ]
+
+    assert in_child(child) == [True, -errno.EPERM, -errno.EPERM]
+
+
+@x86_64_only
+def test_i386_syscall_is_killed_when_the_policy_leaves_i386_out(in_child: Any) -> None:
+    def child() -> int:
+        call = _int80()
+        apply_seccomp(SeccompPolicy(default="allow"))
+        return call(I386_NR["getpid"], 0, 0)
+
+    assert in_child.outcome(child).signal == signal.SIGSYS

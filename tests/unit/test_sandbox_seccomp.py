@@ -7,6 +7,7 @@ many inputs without confining anything.
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 from typing import TYPE_CHECKING, Any
@@ -30,11 +31,16 @@ KILL, ALLOW, ENOSYS, EPERM = 0x80000000, 0x7FFF0000, 0x50000 | 38, 0x50000 | 1
 CLONE_NEWUSER = 0x10000000
 
 
+@functools.lru_cache(maxsize=16)
+def _decode(prog: bytes) -> list[tuple[int, int, int, int]]:
+    return [struct.unpack_from("=HBBI", prog, i) for i in range(0, len(prog), 8)]
+
+
 def run_bpf(prog: bytes, nr: int, arch: int = X86_64, args: tuple[int, ...] = ()) -> int:
     """Interpret a seccomp classic BPF program on one seccomp_data."""
     full = (*args, *(0,) * (6 - len(args)))
     data = struct.pack("=iIQ6Q", nr, arch, 0, *full)
-    insns = [struct.unpack_from("=HBBI", prog, i) for i in range(0, len(prog), 8)]
+    insns = _decode(prog)
     a, mem, pc = 0, [0] * 16, 0
     while True:
         code, jt, jf, k = insns[pc]
@@ -284,3 +290,263 @@ def test_export_bpf_writes_the_program() -> None:
         assert os.read(r, 1 << 16) == p.to_bpf()
     finally:
         os.close(r)
+
+
+# --- compile speed work: per-ABI programs linked behind the prefix, caches, libseccomp --
+
+AARCH64 = 0xC00000B7
+#: Argument patterns that exercise Docker's conditional rules (clone flags, personality,
+#: socket families, namespace bits) and both halves of 64-bit comparisons.
+ARG_PATTERNS: tuple[tuple[int, ...], ...] = (
+    (),
+    (0x11,),
+    (CLONE_NEWUSER,),
+    (0x7E020000,),
+    (2,),
+    (40,),
+    (8,),
+    (0x20000,),
+    (0xFFFFFFFF,),
+    (1 << 32,),
+    ((1 << 64) - 1, (1 << 64) - 1),
+)
+
+
+def _reference_bpf(policy: SeccompPolicy) -> bytes:
+    """What the same policy compiles to as ONE multi-ABI libseccomp filter (the old way)."""
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+    from hardenkit.sandbox import _bpf, seccomp as mod  # noqa: PLC0415
+
+    resolved = mod._resolve(policy)
+    default_ret = mod._ret(policy.default, policy.errno)
+    native = sc.native_arch()
+    extra = [t for t in (sc.arch_token(a) for a in policy.arches) if t is not None]
+    rules: list[sc.Rule] = [
+        (mod._ret(a, e), nr, ()) for _n, nr, a, e in resolved.plain if mod._ret(a, e) != default_ret
+    ]
+    rules += [(r, nr, args) for _n, nr, r, args in resolved.conditional if r != default_ret]
+    lib = sc.compile_bpf(
+        default_action=default_ret,
+        badarch_action=KILL,
+        arches=(native, *extra),
+        rules=rules,
+    )
+    sections = _bpf.arch_sections(native, extra, lambda _arch: b"\x06\x00\x00\x00\x00\x00\x00\x00")
+    return _bpf.build_prefix(sections, mod._options(policy, resolved)) + lib
+
+
+def _inputs() -> list[tuple[int, int, tuple[int, ...]]]:
+    out: list[tuple[int, int, tuple[int, ...]]] = []
+    for nr in range(600):
+        for args in ARG_PATTERNS:
+            out.append((nr, X86_64, args))
+            out.append((nr | X32, X86_64, args))
+            out.append((nr, I386, args))
+    out += [(nr, AARCH64, ()) for nr in (0, 63, 220)]
+    return out
+
+
+@pytest.mark.parametrize("block_namespaces", [False, True])
+def test_linked_per_abi_programs_decide_like_one_libseccomp_filter(
+    shared_data: Path, *, block_namespaces: bool
+) -> None:
+    policy = SeccompPolicy.from_docker_profile(
+        shared_data / "docker-default-seccomp.json", capabilities=()
+    )
+    if block_namespaces:
+        policy = policy.with_namespace_block()
+    linked, reference = policy.to_bpf(), _reference_bpf(policy)
+    assert linked != reference  # really two different programs
+    diffs = [
+        (hex(arch), hex(nr), args)
+        for nr, arch, args in _inputs()
+        if run_bpf(linked, nr, arch, args) != run_bpf(reference, nr, arch, args)
+    ]
+    assert diffs == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    nr=st.integers(min_value=0, max_value=(1 << 31) - 1),
+    arch=st.sampled_from([X86_64, I386, AARCH64, 0x4000003E]),
+    args=st.lists(st.integers(min_value=0, max_value=(1 << 64) - 1), max_size=6),
+)
+def test_linked_program_matches_libseccomp_on_random_input(
+    nr: int, arch: int, args: list[int]
+) -> None:
+    policy = SeccompPolicy(
+        default="kill",
+        allow=["@system-service"],
+        deny=["socket"],
+        arches=("SCMP_ARCH_X86", "SCMP_ARCH_X32"),
+        rules=(
+            SyscallRule(
+                names=["personality"],
+                action="allow",
+                args=(ArgCondition(index=0, op="eq", value=8),),
+            ),
+        ),
+    )
+    linked, reference = _linked_and_reference(policy)
+    assert run_bpf(linked, nr, arch, tuple(args)) == run_bpf(reference, nr, arch, tuple(args))
+
+
+_PAIRS: dict[SeccompPolicy, tuple[bytes, bytes]] = {}
+
+
+def _linked_and_reference(policy: SeccompPolicy) -> tuple[bytes, bytes]:
+    if policy not in _PAIRS:
+        _PAIRS[policy] = (policy.to_bpf(), _reference_bpf(policy))
+    return _PAIRS[policy]
+
+
+def test_linked_filter_without_x32_kills_x32_and_other_arches() -> None:
+    prog = SeccompPolicy(default="allow", arches=("SCMP_ARCH_X86",)).to_bpf()
+    assert run_bpf(prog, 0) == ALLOW
+    assert run_bpf(prog, 3, arch=I386) == ALLOW
+    assert run_bpf(prog, 0 | X32) == KILL  # x32 not asked for: killed, never allowed
+    assert run_bpf(prog, 0, arch=AARCH64) == KILL  # bad arch: kill-process
+
+
+def test_build_filter_refuses_a_section_without_its_program() -> None:
+    from hardenkit.sandbox import _bpf  # noqa: PLC0415
+
+    space = _bpf.NumberSpace(clone=56, clone3=435, unshare=272, setns=308, max_known=456)
+    opts = _bpf.PrefixOptions(clone3_enosys=True, block_namespaces=True, enosys_above_table=True)
+    with pytest.raises(ValueError, match="no program"):
+        _bpf.build_filter((_bpf.ArchSection(token=X86_64, space=space),), opts)
+    with pytest.raises(ValueError, match="no program"):
+        _bpf.build_filter(
+            (_bpf.ArchSection(token=X86_64, space=space, x32=space, program=b"\x06" + bytes(7)),),
+            opts,
+        )
+
+
+def test_docker_profile_is_translated_and_compiled_once_per_content(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    path = shared_data / "docker-default-seccomp.json"
+    first = SeccompPolicy.from_docker_profile(path, capabilities=())
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(path.read_bytes())
+    assert SeccompPolicy.from_docker_profile(copy, capabilities=[]) is first  # same content
+    assert SeccompPolicy.docker_default(capabilities=()) is first  # bundled copy: same bytes
+    assert compile_policy(first) is compile_policy(SeccompPolicy.docker_default(capabilities=()))
+    with_admin = SeccompPolicy.from_docker_profile(path, capabilities=["SYS_ADMIN"])
+    assert with_admin is not first
+    assert with_admin != first  # mount & co. are allowed with CAP_SYS_ADMIN
+    data = json.loads(path.read_text())
+    data["defaultErrnoRet"] = 38
+    copy.write_text(json.dumps(data))
+    changed = SeccompPolicy.from_docker_profile(copy, capabilities=())
+    assert changed.errno == 38  # the content changed: a new translation, not the cache
+    from_dict = SeccompPolicy.from_docker_profile(data, capabilities=())
+    assert from_dict == changed
+    assert SeccompPolicy.from_docker_profile(dict(data), capabilities=()) is from_dict
+
+
+def test_non_json_mapping_profile_is_translated_without_caching() -> None:
+    prof: dict[str, Any] = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ("read",), "action": "SCMP_ACT_ALLOW", "tag": {1, 2}}],
+    }
+    first = SeccompPolicy.from_docker_profile(prof, capabilities=())
+    assert first.rules[0].names == ("read",)
+    assert SeccompPolicy.from_docker_profile(prof, capabilities=()) == first
+
+
+def test_arch_tokens_match_pyseccomp() -> None:
+    import pyseccomp  # noqa: PLC0415 -- the test's own cross-check
+
+    from hardenkit._linux.seccomp_compile import ARCH_NAMES  # noqa: PLC0415
+
+    for name, token in ARCH_NAMES.items():
+        assert token == getattr(pyseccomp.Arch, name.removeprefix("SCMP_ARCH_")), name
+
+
+def test_missing_libseccomp_is_unsupported_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hardenkit._linux import deps  # noqa: PLC0415
+    from hardenkit.errors import UnsupportedPlatform  # noqa: PLC0415
+
+    monkeypatch.setattr(deps, "LIBSECCOMP_SONAME", "libseccomp-absent.so.2")
+    with pytest.raises(UnsupportedPlatform, match="libseccomp-absent"):
+        deps.libseccomp.__wrapped__()
+
+
+def test_compiling_never_imports_pyseccomp(tmp_path: Path) -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    script = (
+        "import sys\n"
+        "from hardenkit.sandbox import SeccompPolicy\n"
+        "p = SeccompPolicy.docker_default(capabilities=())\n"
+        "assert len(p.to_bpf()) > 0\n"
+        "print('pyseccomp' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.strip() == "False"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    table=st.dictionaries(
+        st.integers(min_value=0, max_value=(1 << 32) - 1),
+        st.sampled_from([ALLOW, EPERM, ENOSYS, KILL, 0x7FFC0000, 0x00030000]),
+        max_size=600,
+    ),
+    probes=st.lists(st.integers(min_value=0, max_value=(1 << 32) - 1), max_size=20),
+)
+def test_lookup_table_returns_each_listed_number_and_falls_through_otherwise(
+    table: dict[int, int], probes: list[int]
+) -> None:
+    from hardenkit.sandbox._bpf import build_table  # noqa: PLC0415
+
+    default = 0x50000 | 99  # what follows the fragment: only reached for unlisted numbers
+    prog = build_table(list(table.items())) + struct.pack("=HBBI", 0x06, 0, 0, default)
+    for nr in [*table, *probes, *(n + 1 for n in table), *(max(n - 1, 0) for n in table)]:
+        nr32 = nr & 0xFFFFFFFF
+        expected = table.get(nr32, default)
+        assert run_bpf(prog, nr32 - (1 << 32) if nr32 >= 1 << 31 else nr32) == expected
+
+
+def test_lookup_table_refuses_one_number_with_two_actions() -> None:
+    from hardenkit.sandbox._bpf import build_table  # noqa: PLC0415
+
+    with pytest.raises(ValueError, match="two different actions"):
+        build_table([(1, ALLOW), (1, EPERM)])
+    assert build_table([(1, ALLOW), (1, ALLOW)]) == build_table([(1, ALLOW)])
+
+
+def test_mixed_actions_over_every_group_match_libseccomp() -> None:
+    groups = sorted(g for g in group_names() if g not in ("@known", "@default"))
+    policy = SeccompPolicy(
+        default="kill",
+        allow=groups[::2],
+        deny=groups[1::4],
+        errno=13,
+        arches=("SCMP_ARCH_X86", "SCMP_ARCH_X32"),
+        rules=(
+            SyscallRule(names=["ptrace"], action="log"),
+            SyscallRule(names=["kexec_load"], action="trap"),
+            SyscallRule(names=["reboot"], action="errno", errno=38),
+            SyscallRule(
+                names=["socket"], action="allow", args=(ArgCondition(index=0, op="eq", value=1),)
+            ),
+            SyscallRule(
+                names=["socket"],
+                action="errno",
+                errno=97,
+                args=(ArgCondition(index=0, op="eq", value=40),),
+            ),
+        ),
+    )
+    linked, reference = _linked_and_reference(policy)
+    diffs = [
+        (hex(arch), hex(nr), args)
+        for nr, arch, args in _inputs()
+        if run_bpf(linked, nr, arch, args) != run_bpf(reference, nr, arch, args)
+    ]
+    assert diffs == []

@@ -104,7 +104,7 @@ def _free() -> Callable[[int], None]:
     fn = ctypes.CDLL(None)["free"]  # a private function object: no shared argtypes state
     fn.argtypes = (ctypes.c_void_p,)
     fn.restype = None
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def _ok(rc: int) -> None:

@@ -2,11 +2,16 @@
 
 The child is forked, confined with :func:`~hardenkit.sandbox.confinement.prepare_confinement`
 (prepared in the parent, entered and verified in the child), runs ``fn`` and sends the
-result back as JSON: a compromised child cannot make the parent unpickle anything. The
-child gets its own process group, killed (by the pid the parent forked, never one the
-child reports) when the call ends, so what it started in that group dies with it. Known
-limit: a grandchild that calls ``setsid()`` or ``setpgid()`` leaves the group and
-survives; spawn's PID-namespace containment does not cover ``call_sandboxed`` yet.
+result back as JSON: a compromised child cannot make the parent unpickle anything.
+
+Nothing the child starts outlives the call. Where the kernel allows it (CAP_SYS_ADMIN,
+no seccomp filter on the caller) the child is pid 1 of a PID namespace of its own, as
+``spawn.run`` does: when it exits or is killed, the kernel kills every process in the
+namespace, ``setsid()`` and double-fork escapees included. Otherwise the child leads a
+session of its own and, before it is reaped (so its pid cannot be reused), its group,
+session and their descendants are killed by the pid the parent forked, never one the
+child reports; an escapee that leaves the session and is orphaned survives that
+fallback (docs/sandbox.md).
 """
 
 from __future__ import annotations
@@ -40,9 +45,9 @@ class ConfinementFailed(Exception):
 
 
 def _enter(plan: ConfinementPlan) -> None:
-    # Its own group, which the parent kills by the pid it forked: nothing the child
-    # reports decides what the parent kills.
-    os.setpgid(0, 0)
+    # Its own session and group (and no controlling terminal), which the parent kills by
+    # the pid it forked: nothing the child reports decides what the parent kills.
+    os.setsid()
     try:
         plan.enter(verify=True)
     except HardenkitError as err:
@@ -84,9 +89,13 @@ class _AuditWatch:
             self.fd = None
 
 
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+def _leave_nothing(pid: int, in_namespace: bool) -> None:
+    """Kill what the exited (unreaped) child left behind, unless its namespace did."""
+    if in_namespace:
+        return  # the kernel killed the whole namespace before the child became reapable
+    from hardenkit.spawn import _sweep  # noqa: PLC0415 -- the fallback only
+
+    _sweep.sweep(pid)
 
 
 def call_sandboxed(
@@ -103,7 +112,14 @@ def call_sandboxed(
 
     The child is confined like :func:`~hardenkit.confine` (namespace creation refused),
     with ``limits``, ``seccomp``, ``filesystem`` and a drop to ``user``. The result must be
-    JSON data (dicts, lists, str, numbers, bools, None) and comes back as such.
+    JSON data (dicts, lists, str, numbers, bools, None) and comes back as such. When it
+    returns or raises, nothing the child started is still running (see the module notes).
+
+    Where the kernel allows it the child is pid 1 of its own PID namespace: there
+    ``os.getpid()`` returns 1 and ``os.getppid()`` 0 (``/proc`` is still the host's: read
+    ``/proc/self``, never ``/proc/<os.getpid()>``), signals it sends itself without a
+    handler are ignored (init semantics), and it reaps its orphaned descendants' zombies
+    only if it waits for them. docs/sandbox.md has the details.
 
     Examples:
         >>> call_sandboxed(sum, [1, 2, 3])
@@ -125,11 +141,17 @@ def call_sandboxed(
     watch = _AuditWatch()
     try:
         try:
-            outcome = fork_call(fn, args, kwargs, timeout=timeout, before=lambda: _enter(plan))
+            outcome = fork_call(
+                fn,
+                args,
+                kwargs,
+                timeout=timeout,
+                before=lambda: _enter(plan),
+                pid_namespace=True,
+                before_reap=_leave_nothing,
+            )
         finally:
             plan.close()
-        if outcome.pid is not None:
-            _kill_group(outcome.pid)  # whatever the child started in its group dies with it
         return _result(name, outcome, timeout, watch, outcome.pid)
     finally:
         watch.close()

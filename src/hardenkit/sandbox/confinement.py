@@ -9,6 +9,7 @@ can run in a freshly forked child right before exec: no imports, lookups or logg
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -17,18 +18,31 @@ from hardenkit._linux.caps import prctl
 from hardenkit._linux.libc import PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP, PR_SET_NO_NEW_PRIVS
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox.landlock import LandlockPlan
-from hardenkit.sandbox.limits import check_limits, set_rlimits, verify_limits
+from hardenkit.sandbox.limits import (
+    check_limits,
+    refuse_unenforced,
+    set_rlimits,
+    verify_limits,
+)
 from hardenkit.sandbox.seccomp import SeccompPolicy, compile_policy, verify_seccomp
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from hardenkit.privileges import Identity
+    from hardenkit._linux.procfs import ProcStatus
+    from hardenkit.privileges import DropPlan, Identity
     from hardenkit.sandbox.landlock import FilesystemPolicy
     from hardenkit.sandbox.limits import ResourceLimits
     from hardenkit.sandbox.seccomp import CompiledPolicy
 
-__all__ = ["ConfinementPlan", "confine", "prepare_confinement", "set_no_new_privs"]
+__all__ = [
+    "METADATA_SYSCALLS",
+    "ConfinementPlan",
+    "confine",
+    "metadata_guard_policy",
+    "prepare_confinement",
+    "set_no_new_privs",
+]
 
 #: Compiled filters by the identity of the policy the caller passed (kept alive in the
 #: value, so an id is never reused while cached): a spawn with the same policy object
@@ -48,13 +62,34 @@ def _threads() -> int:
         raise SandboxError(f"cannot count this process's threads: {err}") from err
 
 
-def _all_tasks_nnp() -> None:
-    from hardenkit._linux.procfs import read_task_status, task_ids  # noqa: PLC0415
+def _live_task_statuses(what: str) -> list[ProcStatus]:
+    """Every thread's status; a thread that exited after the listing is skipped.
+
+    An exited thread runs nothing, so it is no risk; every other read failure raises.
+    """
+    from hardenkit._linux import procfs  # noqa: PLC0415
 
     try:
-        statuses = [read_task_status(tid) for tid in task_ids()]
-    except (OSError, ValueError) as err:
-        raise SandboxError(f"cannot read /proc/self/task to verify no_new_privs: {err}") from err
+        tids = procfs.task_ids()
+    except OSError as err:
+        raise SandboxError(f"cannot list /proc/self/task to verify {what}: {err}") from err
+    statuses = []
+    for tid in tids:
+        try:
+            statuses.append(procfs.read_task_status(tid))
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited between the listing and the read
+        except (OSError, ValueError) as err:
+            raise SandboxError(
+                f"cannot read thread {tid}'s status to verify {what}: {err}"
+            ) from err
+    if not statuses:
+        raise SandboxError(f"no thread's status could be read to verify {what}")
+    return statuses
+
+
+def _all_tasks_nnp() -> None:
+    statuses = _live_task_statuses("no_new_privs")
     for st in statuses:
         if not st.no_new_privs:
             raise SandboxError(f"thread {st.pid} does not have no_new_privs set")
@@ -122,6 +157,7 @@ class ConfinementPlan:
         landlock: LandlockPlan | None,
         seccomp: CompiledPolicy | None,
         seccomp_policy: SeccompPolicy | None,
+        metadata_guard: CompiledPolicy | None = None,
     ) -> None:
         self.drop = drop
         self._apply_drop = apply_drop
@@ -132,6 +168,10 @@ class ConfinementPlan:
         self.landlock = landlock
         self.seccomp = seccomp
         self.seccomp_policy = seccomp_policy
+        #: The filter refusing metadata syscalls Landlock does not govern (see
+        #: :func:`metadata_guard_policy`); loaded before ``seccomp``.
+        self.metadata_guard = metadata_guard
+        self._filters = tuple(f for f in (metadata_guard, seccomp) if f is not None)
         self._landlock_probed = False
         self.identity: Identity | None = None
         #: Called (before Landlock) by ``enter(verify=True)`` to record the identity.
@@ -141,7 +181,8 @@ class ConfinementPlan:
         return (
             f"ConfinementPlan(drop={self.drop is not None}, rlimits={len(self.rlimits)}, "
             f"no_new_privs={self.no_new_privs}, landlock={self.landlock is not None}, "
-            f"seccomp={self.seccomp is not None})"
+            f"seccomp={self.seccomp is not None}"
+            f"{', metadata_guard=True' if self.metadata_guard is not None else ''})"
         )
 
     def __enter__(self) -> ConfinementPlan:  # noqa: PYI034 -- not subclassed
@@ -164,11 +205,11 @@ class ConfinementPlan:
             SandboxError: any other step failed; later steps were not attempted.
         """
         self._enter(self._verify_before_landlock if verify else None)
-        if verify and self.seccomp is not None:
+        if verify and self._filters:
             if self.landlock is not None:
                 _verify_seccomp_this_thread(no_new_privs=self.no_new_privs)
             else:
-                verify_seccomp(min_filters=1, no_new_privs=self.no_new_privs)
+                verify_seccomp(min_filters=len(self._filters), no_new_privs=self.no_new_privs)
 
     def enter_checked(self) -> None:
         """:meth:`enter`, checking this thread from the kernel's side before exec.
@@ -185,7 +226,7 @@ class ConfinementPlan:
             SandboxError: any other step failed or does not hold.
         """
         self._enter(self._check_before_landlock)
-        if self.seccomp is not None:
+        if self._filters:
             _verify_seccomp_this_thread(no_new_privs=self.no_new_privs)
 
     def _enter(self, before_landlock: Callable[[], None] | None) -> None:
@@ -207,9 +248,10 @@ class ConfinementPlan:
             self.landlock.enforce()
             self.landlock.verify()  # probe now: the seccomp filter may forbid the probe
             self._landlock_probed = True
-        if self.seccomp is not None:
+        # The guard first: the caller's filter may forbid seccomp() itself.
+        for compiled in self._filters:
             try:
-                self.seccomp.program.load(tsync=True)
+                compiled.program.load(tsync=True)
             except OSError as err:
                 raise SandboxError(
                     f"seccomp filter could not be loaded: {err.strerror}", syscall="seccomp"
@@ -236,7 +278,7 @@ class ConfinementPlan:
             self.identity = self.identity_source()
         verify_limits(self.rlimits)
         if self.no_new_privs:
-            if self.seccomp is None:
+            if not self._filters:
                 _all_tasks_nnp()
             elif prctl(PR_GET_NO_NEW_PRIVS) != 1:
                 # Other threads get it from seccomp's TSYNC, checked after the load.
@@ -260,8 +302,8 @@ class ConfinementPlan:
             _all_tasks_nnp()
         if self.landlock is not None and not self._landlock_probed:
             raise SandboxError("Landlock was planned but not entered")
-        if self.seccomp is not None:
-            verify_seccomp(min_filters=1, no_new_privs=self.no_new_privs)
+        if self._filters:
+            verify_seccomp(min_filters=len(self._filters), no_new_privs=self.no_new_privs)
         return identity
 
     def close(self) -> None:
@@ -296,7 +338,9 @@ def prepare_confinement(
         ConfinementPlan(drop=False, rlimits=2, no_new_privs=True, landlock=False, seccomp=True)
 
     Raises:
-        SandboxError: a limit above the hard limit, a Landlock path or ABI problem, a
+        SandboxError: a limit above the hard limit, ``processes`` for a process the kernel
+            exempts from RLIMIT_NPROC (uid 0, CAP_SYS_ADMIN or CAP_SYS_RESOURCE kept, or
+            no drop from root), a Landlock path or ABI problem, a
             policy libseccomp rejects, or seccomp/Landlock after a drop without
             no_new_privs.
         PrivilegeError: the user or groups cannot be resolved.
@@ -315,6 +359,11 @@ def prepare_confinement(
         check_drop = privileges.verify_drop_here
     _caps.prepare()  # the prctl entry point enter() uses: nothing is set up in a child
     rlimits = check_limits(limits) if limits is not None else ()
+    # Refused here, in the parent: a spawn child would otherwise find out after the fork.
+    if drop is None:
+        refuse_unenforced(rlimits)
+    else:
+        refuse_unenforced(rlimits, uid=drop.uid, caps=drop.keep_mask)
     will_filter = seccomp is not None or block_namespaces
     if drop is not None and not no_new_privs and (will_filter or filesystem is not None):
         raise SandboxError(
@@ -322,6 +371,9 @@ def prepare_confinement(
             "pass no_new_privs=True"
         )
     policy, compiled = _compiled(seccomp, block_namespaces=block_namespaces)
+    guard = None
+    if filesystem is not None and _changes_foreign_metadata(drop) is not None:
+        guard = compile_policy(metadata_guard_policy(policy.arches if policy else ()))
     landlock = LandlockPlan(filesystem) if filesystem is not None else None
     return ConfinementPlan(
         drop=drop,
@@ -333,6 +385,92 @@ def prepare_confinement(
         landlock=landlock,
         seccomp=compiled,
         seccomp_policy=policy,
+        metadata_guard=guard,
+    )
+
+
+#: Syscalls that change a file's mode, owner, times or extended attributes by path or
+#: descriptor. Landlock governs opening, creating, removing, renaming, linking and
+#: truncating, not these: a process that may change metadata of files it does not own
+#: could change it outside its FilesystemPolicy.
+METADATA_SYSCALLS: tuple[str, ...] = (
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "fchown",
+    "lchown",
+    "fchownat",
+    "utime",
+    "utimes",
+    "utimensat",
+    "futimesat",
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "setxattrat",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+    "removexattrat",
+    "file_setattr",
+)
+#: Capabilities that let a process change metadata of files it does not own.
+_METADATA_CAPS = (
+    (0, "CAP_CHOWN"),
+    (1, "CAP_DAC_OVERRIDE"),
+    (3, "CAP_FOWNER"),
+    (21, "CAP_SYS_ADMIN"),
+)
+
+
+def _changes_foreign_metadata(drop: DropPlan | None) -> str | None:
+    """Say why the confined process could change metadata of files it does not own."""
+    if drop is not None:
+        uid, caps = drop.uid, drop.keep_mask
+    else:
+        from hardenkit._linux.procfs import read_status  # noqa: PLC0415
+
+        try:
+            status = read_status()
+        except (OSError, ValueError) as err:
+            raise SandboxError(f"cannot read this process's ids and capabilities: {err}") from err
+        uid = 0 if 0 in status.uids else status.uids[1]
+        caps = status.cap_permitted | status.cap_effective
+    if uid == 0:
+        return "uid 0"
+    held = [name for bit, name in _METADATA_CAPS if caps >> bit & 1]
+    return ", ".join(held) if held else None
+
+
+@functools.cache
+def metadata_guard_policy(arches: tuple[str, ...] = ()) -> SeccompPolicy:
+    """The filter added under a FilesystemPolicy when the process keeps uid 0 or a
+    capability that changes metadata of others' files (CAP_CHOWN, CAP_DAC_OVERRIDE,
+    CAP_FOWNER, CAP_SYS_ADMIN): :data:`METADATA_SYSCALLS` fail with EPERM.
+
+    Its default is ``errno`` with every syscall the local libseccomp knows allowed, so a
+    number newer than libseccomp's table (``setxattrat``, ``file_setattr``... on
+    libseccomp 2.5) fails with ENOSYS instead of slipping through; the caller's own
+    filter, loaded after it, decides everything else (the stricter result wins).
+
+    Examples:
+        >>> p = metadata_guard_policy()
+        >>> p.default, "chmod" in p.deny, "openat" in p.allow
+        ('errno', True, True)
+    """
+    from hardenkit._linux.seccomp_compile import resolve  # noqa: PLC0415 -- ctypes on use
+    from hardenkit.sandbox.groups import expand  # noqa: PLC0415
+
+    def known(names: Iterable[str]) -> list[str]:
+        return sorted(n for n in names if resolve(n) is not None)  # nothing skipped or logged
+
+    return SeccompPolicy(
+        default="errno",
+        allow=known(expand(["@known"]) - set(METADATA_SYSCALLS)),
+        deny=known(METADATA_SYSCALLS),
+        arches=arches,
     )
 
 

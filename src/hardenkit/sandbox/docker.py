@@ -129,8 +129,8 @@ _VERSION = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 
 @functools.cache
 def _bundled_bytes() -> bytes:
-    path = resources.files("hardenkit.sandbox").joinpath("data", "docker-default-seccomp.json")
-    return path.read_bytes()
+    data = resources.files("hardenkit.sandbox").joinpath("data")
+    return data.joinpath("docker-default-seccomp.json").read_bytes()
 
 
 def bundled_default() -> dict[str, Any]:

@@ -129,16 +129,44 @@ def _nproc_unenforced() -> str | None:
     return None
 
 
-def _refuse_unenforced(pairs: tuple[tuple[int, int], ...]) -> None:
+def _nproc_unenforced_for(uid: int, caps: int) -> str | None:
+    """Say why RLIMIT_NPROC would not bind a process with real ``uid`` and ``caps``."""
+    if uid == 0:
+        return "the real uid after the drop is 0"
+    for bit, cap in ((_CAP_SYS_ADMIN, "CAP_SYS_ADMIN"), (_CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE")):
+        if caps >> bit & 1:
+            return f"the drop keeps {cap}"
+    return None
+
+
+def refuse_unenforced(
+    pairs: tuple[tuple[int, int], ...], *, uid: int | None = None, caps: int = 0
+) -> None:
+    """Raise when ``pairs`` set RLIMIT_NPROC for a process the kernel exempts from it.
+
+    The process is this one, or (with ``uid``) the one a privilege drop to ``uid``
+    keeping the capability mask ``caps`` will produce: callers check before they fork.
+
+    Examples:
+        >>> refuse_unenforced(((resource.RLIMIT_NPROC, 8),), uid=65534)
+        >>> refuse_unenforced(((resource.RLIMIT_NPROC, 8),), uid=0)
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.SandboxError: RLIMIT_NPROC would not be enforced: the real uid ...
+
+    Raises:
+        SandboxError: RLIMIT_NPROC is set and the kernel would not enforce it.
+    """
     if not any(which == resource.RLIMIT_NPROC for which, _ in pairs):
         return
-    why = _nproc_unenforced()
+    why = _nproc_unenforced() if uid is None else _nproc_unenforced_for(uid, caps)
     if why is not None:
         raise SandboxError(
             f"RLIMIT_NPROC would not be enforced: {why}, and the kernel exempts root and "
             "CAP_SYS_ADMIN/CAP_SYS_RESOURCE holders. Set processes= together with a drop "
             "to another user (confine(user=...)), or leave it None"
         )
+
 
 
 def set_rlimits(pairs: tuple[tuple[int, int], ...]) -> None:
@@ -167,7 +195,7 @@ def apply_limits(limits: ResourceLimits) -> None:
             enforced for this process, or setrlimit failed.
     """
     pairs = check_limits(limits)
-    _refuse_unenforced(pairs)
+    refuse_unenforced(pairs)
     try:
         set_rlimits(pairs)
     except (OSError, ValueError) as err:
@@ -188,4 +216,4 @@ def verify_limits(pairs: tuple[tuple[int, int], ...]) -> None:
         got = resource.getrlimit(which)
         if got != (value, value):
             raise SandboxError(f"{_name(which)} is {got}, expected ({value}, {value})")
-    _refuse_unenforced(pairs)
+    refuse_unenforced(pairs)
