@@ -161,9 +161,13 @@ class SeccompPolicy:
     systemd group names (``@system-service``, ``@network-io``...); ``deny`` fails the call
     with ``errno`` and wins over ``allow``. ``rules`` add argument conditions; ``arches``
     adds ``SCMP_ARCH_*`` ABIs beyond the native one (without them, other ABIs are killed).
-    ``block_namespaces`` refuses ``setns`` and ``unshare``/``clone`` with any ``CLONE_NEW*``
-    flag (``confine()`` turns it on). Names the local libseccomp does not know are skipped
-    and listed in :attr:`skipped`, never dropped silently.
+    ``block_namespaces`` (on by default: an unprivileged user namespace hands back a full
+    capability set) refuses ``setns`` and ``unshare``/``clone`` with any ``CLONE_NEW*`` flag;
+    turn it off only for a process that must build namespaces. ``io_uring_*`` calls are
+    allowed only when named explicitly, never through a ``@group``: io_uring performs
+    operations (``IORING_OP_SOCKET``, ``OPENAT``...) that the filter never sees. Names the
+    local libseccomp does not know are skipped and listed in :attr:`skipped`, never dropped
+    silently.
 
     Examples:
         >>> p = SeccompPolicy(default="errno", allow=["@system-service"], deny=["socket"])
@@ -184,7 +188,7 @@ class SeccompPolicy:
     errno: int = errno_mod.EPERM
     rules: Sequence[SyscallRule] = ()
     arches: Sequence[str] = ()
-    block_namespaces: bool = False
+    block_namespaces: bool = True
 
     def __post_init__(self) -> None:
         if self.default not in _DEFAULTS:
@@ -294,6 +298,9 @@ def _ret(action: str, err: int) -> int:
     return _RET[action] | (err if action == "errno" else 0)
 
 
+_IO_URING = frozenset({"io_uring_setup", "io_uring_enter", "io_uring_register"})
+
+
 @functools.lru_cache(maxsize=128)
 def _resolve(policy: SeccompPolicy) -> _Resolved:  # noqa: C901 -- one merge, read top-down
     """Expand groups, resolve numbers, merge lists and rules into per-syscall actions."""
@@ -324,7 +331,10 @@ def _resolve(policy: SeccompPolicy) -> _Resolved:  # noqa: C901 -- one merge, re
     for name in sorted(expand(policy.deny)):
         if name not in ruled and known(name):
             plain[name] = ("errno", policy.errno)
+    explicit = {n for n in policy.allow if not n.startswith("@")}
     for name in sorted(expand(policy.allow)):
+        if name in _IO_URING and name not in explicit:
+            continue  # io_uring would run operations the filter never sees (Docker agrees)
         if name not in ruled and name not in plain and known(name):
             plain[name] = ("allow", 0)
     conditional: list[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]]] = []
@@ -530,10 +540,17 @@ def verify_seccomp(*, min_filters: int = 1, no_new_privs: bool = True) -> None:
     """
     from hardenkit._linux.procfs import read_task_status, task_ids  # noqa: PLC0415
 
+    statuses = []
     try:
-        statuses = [read_task_status(tid) for tid in task_ids()]
+        for tid in task_ids():
+            try:
+                statuses.append(read_task_status(tid))
+            except (FileNotFoundError, ProcessLookupError):  # noqa: PERF203 -- per thread
+                continue  # the thread exited after the listing: nothing left to check
     except (OSError, ValueError) as err:
         raise SandboxError(f"cannot read /proc/self/task to verify seccomp: {err}") from err
+    if not statuses:
+        raise SandboxError("no thread of this process could be read to verify seccomp")
     seccomp_mode_filter = 2
     for st in statuses:
         if st.seccomp != seccomp_mode_filter:
