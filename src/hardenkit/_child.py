@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from hardenkit._linux import require_linux
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
 #: Results larger than this are refused (the child could otherwise exhaust our memory).
 MAX_RESULT_BYTES = 64 * 1024 * 1024
@@ -49,6 +49,8 @@ class ChildOutcome:
     timed_out: bool = False
     duration: float = 0.0
     pid: int | None = field(default=None, compare=False)
+    #: True when the child was pid 1 of a PID namespace of its own (``pid_namespace=``).
+    pid_namespace: bool = field(default=False, compare=False)
 
     def describe(self) -> str:
         """Say in one line how the child ended.
@@ -112,12 +114,23 @@ def fork_call(
     *,
     timeout: float | None = None,
     before: Callable[[], object] | None = None,
+    pid_namespace: bool = False,
+    before_reap: Callable[[int, bool], object] | None = None,
 ) -> ChildOutcome:
     """Fork, run ``before()`` then ``fn(*args, **kwargs)`` in the child, return how it ended.
 
     The value must be JSON-serialisable (it travels as JSON). On timeout the child is
     killed with SIGKILL and reaped before this returns. The child dies with the parent
-    (PR_SET_PDEATHSIG).
+    (PR_SET_PDEATHSIG: the kernel sends it from outside the child's PID namespace, so it
+    is delivered even to a namespace's pid 1).
+
+    With ``pid_namespace`` the child is forked as pid 1 of a new PID namespace when the
+    kernel allows it (see :func:`hardenkit._linux.spawn.pid_namespace_for_children`;
+    ``ChildOutcome.pid_namespace`` says whether it did): when it exits, the kernel kills
+    everything it started, ``setsid()`` escapees included, before it can be reaped.
+    ``before_reap(pid, in_namespace)`` runs once the child has exited (or was killed on
+    timeout) and before it is reaped, while its pid cannot be reused: the place to kill
+    what it left behind when no namespace contained it.
 
     Examples:
         >>> fork_call(pow, (2, 10)).value
@@ -131,11 +144,21 @@ def fork_call(
     kwargs = dict(kwargs or {})
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
     start = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
+    pid = -1
+    try:
+        with _namespace(enabled=pid_namespace) as contained:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - child
+                os.close(read_fd)
+                _child_main(write_fd, fn, args, kwargs, before)
+    except BaseException:
         os.close(read_fd)
-        _child_main(write_fd, fn, args, kwargs, before)
-    os.close(write_fd)
+        if pid > 0:  # forked, but restoring our PID namespace failed: take the child back
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        raise
+    finally:
+        os.close(write_fd)
     try:
         data, timed_out = _collect(read_fd, pid, timeout, start)
     finally:
@@ -143,11 +166,29 @@ def fork_call(
     if timed_out:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
+    try:
+        if before_reap is not None:
+            before_reap(pid, contained)
+    finally:
+        _, status = os.waitpid(pid, 0)
     duration = time.monotonic() - start
     if timed_out:
-        return ChildOutcome(ok=False, timed_out=True, duration=duration, pid=pid)
-    return dataclasses.replace(_outcome(data, status, duration), pid=pid)
+        outcome = ChildOutcome(ok=False, timed_out=True, duration=duration)
+    else:
+        outcome = _outcome(data, status, duration)
+    return dataclasses.replace(outcome, pid=pid, pid_namespace=contained)
+
+
+@contextlib.contextmanager
+def _namespace(*, enabled: bool) -> Iterator[bool]:
+    """Make the next fork of this thread pid 1 of a new PID namespace, if asked and allowed."""
+    if not enabled:
+        yield False
+        return
+    from hardenkit._linux.spawn import pid_namespace_for_children  # noqa: PLC0415
+
+    with pid_namespace_for_children() as active:
+        yield active
 
 
 def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tuple[bytes, bool]:

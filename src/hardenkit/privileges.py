@@ -330,7 +330,10 @@ def _task_problems(plan: DropPlan, *, no_new_privs: bool, bounding: bool) -> lis
     problems: list[str] = []
     tasks = procfs.task_ids()
     for tid in tasks:
-        status = procfs.read_task_status(tid)
+        try:
+            status = procfs.read_task_status(tid)
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited after the listing: it runs nothing, so it holds nothing
         if set(status.uids) != {plan.uid} or set(status.gids) != {plan.gid}:
             problems.append(f"task {tid}: uids {status.uids}, gids {status.gids}")
         if tuple(sorted(set(status.groups))) != plan.groups:

@@ -832,6 +832,8 @@ def _metadata_attacks(target: str, inside: str, confined: dict[str, Any] | None)
     attempt("setxattrat", lambda: raw_call(NR_SETXATTRAT, AT_FDCWD, path, 0, 0, 0, 0))
     attempt("file_setattr", lambda: raw_call(NR_FILE_SETATTR, AT_FDCWD, path, 0, 0, 0))
     os.close(opath)
+    err = uring_setup_errno()  # IORING_OP_SETXATTR would go round the filter
+    results["io_uring_setup"] = errno.errorcode[err] if err else "ok"
     with open(os.path.join(inside, "f"), encoding="ascii") as fh:  # Landlock allows this
         results["read_inside"] = fh.read()
     return results
@@ -859,6 +861,7 @@ def test_metadata_outside_the_policy_stays_out_of_reach(in_child: Any, tmp_path:
         ("chmod", "chmod_via_opath", "fchmodat2", "chown", "utime", "setxattr_user"),
         "EPERM",
     ) | {"setxattr_trusted": "EPERM", "setxattrat": "ENOSYS", "file_setattr": "ENOSYS"}
+    refused["io_uring_setup"] = "EPERM"
     as_root = in_child(_metadata_attacks, str(targets[1]), str(inside), {})
     assert as_root == refused | {"read_inside": "in"}
     keeps_fowner = {"user": "nobody", "keep": ["CAP_FOWNER", "CAP_DAC_READ_SEARCH"]}

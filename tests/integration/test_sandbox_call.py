@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -13,6 +14,7 @@ from hardenkit.errors import SandboxError
 from hardenkit.sandbox import FilesystemPolicy, ResourceLimits, SeccompPolicy, call_sandboxed
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 pytestmark = [pytest.mark.linux, pytest.mark.root, pytest.mark.seccomp]
@@ -34,6 +36,29 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state not in ("Z", "X")
+
+
+def _host_pid() -> int:
+    """The pid the test process sees (/proc is the host's, even in a PID namespace)."""
+    with open("/proc/self/stat", "rb") as fh:
+        return int(fh.read().split()[0])
+
+
+@contextlib.contextmanager
+def _no_pid_namespace() -> Iterator[None]:
+    """As if the kernel refused the namespace (no CAP_SYS_ADMIN, seccomp in the caller)."""
+    import hardenkit._linux.spawn as linux_spawn  # noqa: PLC0415
+
+    @contextlib.contextmanager
+    def refused() -> Iterator[bool]:
+        yield False
+
+    real = linux_spawn.pid_namespace_for_children
+    linux_spawn.pid_namespace_for_children = refused
+    try:
+        yield
+    finally:
+        linux_spawn.pid_namespace_for_children = real
 
 
 def test_returns_results_as_data() -> None:
@@ -83,11 +108,12 @@ def test_timeout_kills_the_child_and_what_it_started(tmp_path: Path) -> None:
     marker = tmp_path / "pids"
 
     def slow() -> None:
-        pid = os.fork()
-        if pid == 0:
+        r, w = os.pipe()
+        if os.fork() == 0:
+            os.write(w, b"%d" % _host_pid())
             time.sleep(60)
             os._exit(0)
-        marker.write_text(f"{os.getpid()} {pid}")
+        marker.write_text(f"{_host_pid()} {int(os.read(r, 32))}")
         time.sleep(60)
 
     start = time.monotonic()
@@ -127,11 +153,63 @@ def test_namespaces_are_blocked_by_default() -> None:
     assert call_sandboxed(try_unshare) == -1
 
 
+def _crash() -> None:
+    import ctypes  # noqa: PLC0415
+    import faulthandler  # noqa: PLC0415
+
+    faulthandler.disable()  # no traceback dump: the kernel's SIGSEGV ends the child
+    ctypes.string_at(0)
+
+
 def test_kill_is_reported_with_the_signal() -> None:
-    with pytest.raises(SandboxError, match="SIGKILL") as info:
-        call_sandboxed(lambda: os.kill(os.getpid(), signal.SIGKILL))
-    assert info.value.signal == signal.SIGKILL
+    with pytest.raises(SandboxError, match="SIGSEGV") as info:
+        call_sandboxed(_crash)
+    assert info.value.signal == signal.SIGSEGV
     assert info.value.exc_type is None
+
+
+def test_child_is_pid_1_of_its_own_namespace() -> None:
+    # Documented init semantics: a signal the child sends itself without a handler is
+    # ignored, even SIGKILL; one from outside its namespace (timeout, parent death) is not.
+    def ids_after_killing_itself() -> list[int]:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return [os.getpid(), os.getppid()]
+
+    assert call_sandboxed(ids_after_killing_itself) == [1, 0]
+    with _no_pid_namespace():
+        assert call_sandboxed(os.getpid) > 1
+        with pytest.raises(SandboxError, match="SIGKILL") as info:
+            call_sandboxed(lambda: os.kill(os.getpid(), signal.SIGKILL))
+    assert info.value.signal == signal.SIGKILL
+
+
+def test_child_dies_with_the_caller() -> None:
+    # PR_SET_PDEATHSIG reaches a namespace's pid 1: the kernel sends it from outside.
+    r, w = os.pipe()
+    caller = os.fork()
+    if caller == 0:  # the caller of call_sandboxed, killed below while the child sleeps
+        os.close(r)
+
+        def report_and_sleep() -> None:
+            os.write(w, b"%d %d" % (_host_pid(), os.getpid()))
+            time.sleep(30)
+
+        try:
+            call_sandboxed(report_and_sleep)
+        finally:
+            os._exit(0)
+    os.close(w)
+    try:
+        host, inside = (int(x) for x in os.read(r, 64).split())
+    finally:
+        os.close(r)
+        os.kill(caller, signal.SIGKILL)
+        os.waitpid(caller, 0)
+    assert inside == 1
+    deadline = time.monotonic() + 2
+    while _alive(host) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _alive(host)
 
 
 def test_user_drop_in_the_child() -> None:

@@ -181,13 +181,15 @@ def test_bounding_limit_tolerates_caps_already_gone(in_child: Any) -> None:
 
 
 def test_compiled_filters_are_cached_per_policy_object() -> None:
-    policy = SeccompPolicy(default="allow", deny=["mount"])
+    # Policies block namespaces by default now: this one opts out, so confine's
+    # block_namespaces= decides.
+    policy = SeccompPolicy(default="allow", deny=["mount"], block_namespaces=False)
     first = confinement._compiled(policy, block_namespaces=True)
     again = confinement._compiled(policy, block_namespaces=True)
     assert first[1] is again[1]
     assert first[0] is not None
     assert first[0].block_namespaces
-    equal = SeccompPolicy(default="allow", deny=["mount"])
+    equal = SeccompPolicy(default="allow", deny=["mount"], block_namespaces=False)
     assert confinement._compiled(equal, block_namespaces=True)[1].bpf == first[1].bpf  # type: ignore[union-attr]
     assert confinement._compiled(None, block_namespaces=False) == (None, None)
     unblocked = confinement._compiled(policy, block_namespaces=False)

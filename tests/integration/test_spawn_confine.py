@@ -105,3 +105,26 @@ def test_threads_spawning_confined_children_never_deadlock() -> None:
         t.join(max(0.0, deadline - time.monotonic()))
     assert not any(t.is_alive() for t in threads), "a confined spawn is stuck (deadlock)"
     assert errors == []
+
+
+def test_process_limit_for_root_is_refused_before_fork(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess  # noqa: PLC0415
+
+    forks: list[object] = []
+    real_popen = subprocess.Popen
+
+    def counting_popen(*args: object, **kwargs: object) -> object:
+        forks.append(args)
+        return real_popen(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(subprocess, "Popen", counting_popen)
+    limits = ResourceLimits(processes=4)
+    # Control: after a drop the kernel enforces RLIMIT_NPROC, so the limit is set.
+    out = run(["cat", "/proc/self/limits"], policy=POLICY, user="nobody", limits=limits).stdout
+    assert b"Max processes             4                    4" in out
+    assert len(forks) == 1
+    for options in ({}, {"user": "root"}, {"user": "nobody", "keep": ["CAP_SYS_RESOURCE"]}):
+        with pytest.raises(SandboxError, match="would not be enforced") as info:
+            run(["cat", "/proc/self/limits"], policy=POLICY, limits=limits, **options)
+        assert "before exec" not in str(info.value)  # the parent said so, not the child
+    assert len(forks) == 1  # nothing was forked for the refused runs

@@ -364,6 +364,79 @@ def test_explicit_env_is_used_but_dangerous_names_are_refused() -> None:
         run(["env"], policy=policy, env={"A=B": "1"})
 
 
+def test_explicit_env_refuses_every_dangerous_name_unless_allowed() -> None:
+    policy = CommandPolicy(["env"])
+    env = {"HTTPS_PROXY": "http://user:hk-pw@proxy:3128", "PAGER": "sh -c id", "A": "1"}
+    with pytest.raises(PolicyError, match="HTTPS_PROXY, PAGER") as info:
+        run(["env"], policy=policy, env=env)
+    assert "hk-pw" not in str(info.value)
+    assert "sh -c" not in str(info.value)
+    assert "allow_dangerous_env" in str(info.value)
+    with pytest.raises(PolicyError, match="PAGER"):  # allowing one is not allowing both
+        run(["env"], policy=policy, env=env, allow_dangerous_env={"HTTPS_PROXY"})
+    out = run(["env"], policy=policy, env=env, allow_dangerous_env={"HTTPS_PROXY", "PAGER"})
+    assert sorted(out.stdout.decode().splitlines()) == [
+        "A=1",
+        "HTTPS_PROXY=http://user:hk-pw@proxy:3128",
+        "PAGER=sh -c id",
+    ]
+    # Lower-case proxy names are what curl reads: flagged too, allowed by exact name.
+    with pytest.raises(PolicyError, match="http_proxy"):
+        run(["env"], policy=policy, env={"http_proxy": "http://p"})
+    assert run(["env"], policy=policy, env={"http_proxy": "p"}, allow_dangerous_env=["http_proxy"])
+
+
+@pytest.mark.parametrize(
+    "name", ["LD_PRELOAD", "PS4", "SHELLOPTS", "BASHOPTS", "BASH_ENV", "ld_audit"]
+)
+def test_code_running_variables_can_never_be_allowed(name: str) -> None:
+    policy = CommandPolicy(["env"])
+    with pytest.raises(PolicyError, match="never passed"):
+        run(["env"], policy=policy, env={name: "x"}, allow_dangerous_env={name})
+    with pytest.raises(PolicyError, match="never passed"):
+        run(["env"], policy=policy, env={name: "x"})
+
+
+def test_exported_function_values_are_refused_whatever_the_name() -> None:
+    with pytest.raises(PolicyError, match="GREETING"):
+        run(
+            ["env"],
+            policy=CommandPolicy(["env"]),
+            env={"GREETING": "() { id; }"},
+            allow_dangerous_env={"GREETING"},
+        )
+
+
+def test_allow_dangerous_env_takes_names() -> None:
+    policy = CommandPolicy(["env"])
+    with pytest.raises(PolicyError, match="not one string"):
+        run(["env"], policy=policy, env={"PAGER": "less"}, allow_dangerous_env="PAGER")
+    with pytest.raises(PolicyError, match="names"):
+        run(["env"], policy=policy, env={}, allow_dangerous_env=[1])  # type: ignore[list-item]
+
+
+def test_scratch_env_passes_without_opt_in() -> None:
+    with private_tmpdir() as scratch:
+        out = run(["env"], policy=CommandPolicy(["env"]), env=scratch.env(APP="1"))
+    lines = out.stdout.decode().splitlines()
+    assert f"TMPDIR={scratch.tmp}" in lines
+    assert f"HOME={scratch.home}" in lines
+
+
+def test_run_async_refuses_dangerous_env_too() -> None:
+    import asyncio  # noqa: PLC0415
+
+    from hardenkit.spawn import run_async  # noqa: PLC0415
+
+    policy = CommandPolicy(["env"])
+    with pytest.raises(PolicyError, match="PAGER"):
+        asyncio.run(run_async(["env"], policy=policy, env={"PAGER": "x"}))
+    done = asyncio.run(
+        run_async(["env"], policy=policy, env={"PAGER": "x"}, allow_dangerous_env={"PAGER"})
+    )
+    assert done.stdout == b"PAGER=x\n"
+
+
 # --- results and errors ---------------------------------------------------------------
 
 

@@ -73,19 +73,22 @@ def _live_task_statuses(what: str) -> list[ProcStatus]:
         tids = procfs.task_ids()
     except OSError as err:
         raise SandboxError(f"cannot list /proc/self/task to verify {what}: {err}") from err
-    statuses = []
-    for tid in tids:
-        try:
-            statuses.append(procfs.read_task_status(tid))
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # exited between the listing and the read
-        except (OSError, ValueError) as err:
-            raise SandboxError(
-                f"cannot read thread {tid}'s status to verify {what}: {err}"
-            ) from err
+    statuses = [st for tid in tids if (st := _task_status(tid, what)) is not None]
     if not statuses:
         raise SandboxError(f"no thread's status could be read to verify {what}")
     return statuses
+
+
+def _task_status(tid: int, what: str) -> ProcStatus | None:
+    """One thread's status, or None when it exited after the listing."""
+    from hardenkit._linux import procfs  # noqa: PLC0415
+
+    try:
+        return procfs.read_task_status(tid)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    except (OSError, ValueError) as err:
+        raise SandboxError(f"cannot read thread {tid}'s status to verify {what}: {err}") from err
 
 
 def _all_tasks_nnp() -> None:
@@ -123,6 +126,15 @@ def set_no_new_privs() -> None:
     except OSError as err:
         raise SandboxError(f"prctl(PR_SET_NO_NEW_PRIVS) failed: {err.strerror}") from err
     _all_tasks_nnp()
+
+
+def _load(compiled: CompiledPolicy) -> None:
+    try:
+        compiled.program.load(tsync=True)
+    except OSError as err:
+        raise SandboxError(
+            f"seccomp filter could not be loaded: {err.strerror}", syscall="seccomp"
+        ) from err
 
 
 def _verify_seccomp_this_thread(*, no_new_privs: bool) -> None:
@@ -171,7 +183,6 @@ class ConfinementPlan:
         #: The filter refusing metadata syscalls Landlock does not govern (see
         #: :func:`metadata_guard_policy`); loaded before ``seccomp``.
         self.metadata_guard = metadata_guard
-        self._filters = tuple(f for f in (metadata_guard, seccomp) if f is not None)
         self._landlock_probed = False
         self.identity: Identity | None = None
         #: Called (before Landlock) by ``enter(verify=True)`` to record the identity.
@@ -184,6 +195,11 @@ class ConfinementPlan:
             f"seccomp={self.seccomp is not None}"
             f"{', metadata_guard=True' if self.metadata_guard is not None else ''})"
         )
+
+    @property
+    def _filters(self) -> tuple[CompiledPolicy, ...]:
+        """The programs to load, in order (the guard first)."""
+        return tuple(f for f in (self.metadata_guard, self.seccomp) if f is not None)
 
     def __enter__(self) -> ConfinementPlan:  # noqa: PYI034 -- not subclassed
         return self
@@ -250,12 +266,7 @@ class ConfinementPlan:
             self._landlock_probed = True
         # The guard first: the caller's filter may forbid seccomp() itself.
         for compiled in self._filters:
-            try:
-                compiled.program.load(tsync=True)
-            except OSError as err:
-                raise SandboxError(
-                    f"seccomp filter could not be loaded: {err.strerror}", syscall="seccomp"
-                ) from err
+            _load(compiled)
 
     def _check_before_landlock(self) -> None:
         if self.drop is not None and self._check_drop is not None:
@@ -416,6 +427,8 @@ METADATA_SYSCALLS: tuple[str, ...] = (
     "removexattrat",
     "file_setattr",
 )
+#: io_uring runs operations (IORING_OP_SETXATTR, FSETXATTR...) that seccomp never sees.
+_IO_URING = frozenset({"io_uring_setup", "io_uring_enter", "io_uring_register"})
 #: Capabilities that let a process change metadata of files it does not own.
 _METADATA_CAPS = (
     (0, "CAP_CHOWN"),
@@ -446,14 +459,18 @@ def _changes_foreign_metadata(drop: DropPlan | None) -> str | None:
 
 @functools.cache
 def metadata_guard_policy(arches: tuple[str, ...] = ()) -> SeccompPolicy:
-    """The filter added under a FilesystemPolicy when the process keeps uid 0 or a
-    capability that changes metadata of others' files (CAP_CHOWN, CAP_DAC_OVERRIDE,
-    CAP_FOWNER, CAP_SYS_ADMIN): :data:`METADATA_SYSCALLS` fail with EPERM.
+    """Return the filter that makes :data:`METADATA_SYSCALLS` fail with EPERM.
+
+    :func:`prepare_confinement` adds it under a FilesystemPolicy when the confined
+    process keeps uid 0 or a capability that changes metadata of files it does not own
+    (CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN).
 
     Its default is ``errno`` with every syscall the local libseccomp knows allowed, so a
     number newer than libseccomp's table (``setxattrat``, ``file_setattr``... on
-    libseccomp 2.5) fails with ENOSYS instead of slipping through; the caller's own
-    filter, loaded after it, decides everything else (the stricter result wins).
+    libseccomp 2.5) fails with ENOSYS instead of slipping through, and io_uring is
+    refused (``IORING_OP_SETXATTR`` would change attributes the filter never sees); the
+    caller's own filter, loaded after it, decides everything else (the stricter result
+    wins).
 
     Examples:
         >>> p = metadata_guard_policy()
@@ -468,9 +485,10 @@ def metadata_guard_policy(arches: tuple[str, ...] = ()) -> SeccompPolicy:
 
     return SeccompPolicy(
         default="errno",
-        allow=known(expand(["@known"]) - set(METADATA_SYSCALLS)),
+        allow=known(expand(["@known"]) - set(METADATA_SYSCALLS) - _IO_URING),
         deny=known(METADATA_SYSCALLS),
         arches=arches,
+        block_namespaces=False,  # the caller's filter decides that
     )
 
 

@@ -168,7 +168,6 @@ def refuse_unenforced(
         )
 
 
-
 def set_rlimits(pairs: tuple[tuple[int, int], ...]) -> None:
     """Set soft = hard = value for each pair (no checks, no allocation; fork-child safe)."""
     for which, value in pairs:

@@ -34,6 +34,7 @@ async def run_async(
     filesystem: Any = None,
     seccomp: Any = None,
     check: bool = False,
+    allow_dangerous_env: Iterable[str] = (),
 ) -> RunResult:
     r"""Await :func:`run` with the same arguments and guarantees.
 
@@ -68,6 +69,7 @@ async def run_async(
         },
         check=check,
         cancel_fd=cancel_r,
+        allow_dangerous_env=allow_dangerous_env,
     )
     future = asyncio.get_running_loop().run_in_executor(None, call)
     try:

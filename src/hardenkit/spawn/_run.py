@@ -125,13 +125,36 @@ def _check_timeout(timeout: object) -> float:
     return value
 
 
-#: Refused even in an explicit ``env``: they make the loader or a shell run other code.
+#: Never passed, not even through ``allow_dangerous_env``: they make the loader or a
+#: non-interactive shell run other code (SHELLOPTS=xtrace makes bash expand PS4, and
+#: ``$(cmd)`` in it runs cmd, for every user but root).
 _LOADER_PREFIXES = ("LD_", "DYLD_", "BASH_FUNC_")
-_LOADER_NAMES = frozenset({"GLIBC_TUNABLES", "BASH_ENV", "ENV", "IFS", "GCONV_PATH"})
+_LOADER_NAMES = frozenset(
+    {"GLIBC_TUNABLES", "BASH_ENV", "ENV", "IFS", "GCONV_PATH", "SHELLOPTS", "BASHOPTS", "PS4"}
+)
+#: Dangerous only to setuid programs (glibc drops it for them itself), and what
+#: ``ScratchDir.env()`` sets: passed without asking.
+_SAFE_IN_EXPLICIT_ENV = frozenset({"TMPDIR"})
 
 
 def _loads_code(name: str, value: str) -> bool:
-    return name.startswith(_LOADER_PREFIXES) or name in _LOADER_NAMES or value.startswith("() ")
+    upper = name.upper()
+    return upper.startswith(_LOADER_PREFIXES) or upper in _LOADER_NAMES or value.startswith("() ")
+
+
+def _allowed_dangerous(names: Iterable[str]) -> frozenset[str]:
+    if isinstance(names, (str, bytes)):
+        raise PolicyError("allow_dangerous_env takes a collection of names, not one string")
+    out = frozenset(names)
+    if not all(isinstance(n, str) for n in out):
+        raise PolicyError("allow_dangerous_env holds variable names (str)")
+    never = sorted(n for n in out if _loads_code(n, ""))
+    if never:
+        raise PolicyError(
+            f"allow_dangerous_env cannot allow {', '.join(never)}: these make the loader or "
+            "a shell run other code and are never passed"
+        )
+    return out
 
 
 @functools.cache
@@ -142,7 +165,11 @@ def _empty_env() -> tuple[tuple[str, str], ...]:
     return tuple(sanitize_env(env={}).items())
 
 
-def _child_env(env: Mapping[str, str] | None, user: str | int | None) -> dict[str, str]:
+def _child_env(
+    env: Mapping[str, str] | None,
+    user: str | int | None,
+    allow_dangerous: frozenset[str] = frozenset(),
+) -> dict[str, str]:
     from hardenkit.env import sanitize_env  # noqa: PLC0415 -- first use only
 
     if env is None:
@@ -156,18 +183,38 @@ def _child_env(env: Mapping[str, str] | None, user: str | int | None) -> dict[st
             raise PolicyError(f"user {user!r} is not a known user") from err
         login = {"HOME": entry.pw_dir, "USER": entry.pw_name, "LOGNAME": entry.pw_name}
         return {**dict(_empty_env()), **login, "SHELL": entry.pw_shell}
+    return _checked_env(env, allow_dangerous)
+
+
+def _checked_env(env: Mapping[str, str], allow_dangerous: frozenset[str]) -> dict[str, str]:
+    """Copy an explicit env, refusing malformed entries and unallowed dangerous ones."""
+    from hardenkit.env import is_dangerous  # noqa: PLC0415 -- first use only
+
     out: dict[str, str] = {}
+    never: list[str] = []
+    refused: list[str] = []
     for name, value in env.items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise PolicyError("env names and values must be str")
         if not name or "=" in name or "\0" in name or "\0" in value:
             raise PolicyError(f"env name {name!r} or its value is malformed (=, NUL)")
         if _loads_code(name, value):
-            raise PolicyError(
-                f"env variable {name} makes the loader or shell run other code: refusing to "
-                "pass it (build env with hardenkit.sanitize_env)"
-            )
+            never.append(name)
+        elif is_dangerous(name, value) and name not in allow_dangerous | _SAFE_IN_EXPLICIT_ENV:
+            refused.append(name)
         out[name] = value
+    if never:
+        raise PolicyError(
+            f"env variable(s) {', '.join(sorted(never))} make the loader or a shell run "
+            "other code: they are never passed (build env with hardenkit.sanitize_env)"
+        )
+    if refused:
+        raise PolicyError(
+            f"env holds {', '.join(sorted(refused))}, which hardenkit.env.is_dangerous flags "
+            "(they change what the child runs, loads or trusts): pass "
+            "allow_dangerous_env={...} naming the ones you mean, or build env with "
+            "hardenkit.sanitize_env"
+        )
     return out
 
 
@@ -414,6 +461,7 @@ def run(
     filesystem: Any = None,
     seccomp: Any = None,
     check: bool = False,
+    allow_dangerous_env: Iterable[str] = (),
 ) -> RunResult:
     r"""Run an allowed command without a shell and return its bounded output.
 
@@ -421,11 +469,15 @@ def run(
     ``policy`` (or, without one, must be an absolute path passing the trusted-binary
     checks); nothing starts if it is not allowed. The child gets ``env`` (default
     ``sanitize_env()``), stdin from /dev/null unless ``input``, no descriptor beyond
-    0-2 and a new session. With ``user``/``group``/``keep``/``limits``/``filesystem``/
-    ``seccomp`` it is confined between fork and exec in ``confine()``'s order. It runs in
-    its own PID namespace when we may create one (root), so when it exits or times out
-    every process it started dies with it; otherwise its group, session, descendants and
-    pipe holders are swept. ``stdout``/``stderr`` keep at most ``max_output`` bytes each.
+    0-2 and a new session. An explicit ``env`` with a name or value that
+    :func:`hardenkit.env.is_dangerous` flags is refused, except ``TMPDIR`` and the names
+    in ``allow_dangerous_env`` (loader and shell-code variables such as ``LD_PRELOAD``,
+    ``SHELLOPTS`` and ``PS4`` can never be allowed). With ``user``/``group``/``keep``/
+    ``limits``/``filesystem``/``seccomp`` it is confined between fork and exec in
+    ``confine()``'s order. It runs in its own PID namespace when we may create one
+    (root), so when it exits or times out every process it started dies with it;
+    otherwise its group, session, descendants and pipe holders are swept.
+    ``stdout``/``stderr`` keep at most ``max_output`` bytes each.
 
     Examples:
         >>> policy = CommandPolicy(["echo"])
@@ -439,9 +491,17 @@ def run(
         Traceback (most recent call last):
         ...
         hardenkit.errors.CommandTimeout: /bin/sh ran past its 0.2 s timeout...
+        >>> run(["/usr/bin/env"], env={"HTTPS_PROXY": "http://proxy:3128"}).returncode
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.PolicyError: env holds HTTPS_PROXY, which hardenkit.env.is_dangerous...
+        >>> run(["/usr/bin/env"], env={"HTTPS_PROXY": "http://proxy:3128"},
+        ...     allow_dangerous_env={"HTTPS_PROXY"}).stdout
+        b'HTTPS_PROXY=http://proxy:3128\n'
 
     Raises:
-        PolicyError: a malformed argv (string, empty), env or timeout.
+        PolicyError: a malformed argv (string, empty), env or timeout, or a dangerous
+            variable in ``env`` that ``allow_dangerous_env`` does not name.
         CommandNotAllowed: the executable is not allowed or its pin does not match.
         UnsafeArgument: an argument failed the policy's rules (or holds a NUL byte).
         InsecurePathError: the binary fails the trusted-binary checks.
@@ -467,6 +527,7 @@ def run(
         },
         check=check,
         cancel_fd=None,
+        allow_dangerous_env=allow_dangerous_env,
     )
 
 
@@ -482,6 +543,7 @@ def _run(
     options: Mapping[str, Any],
     check: bool,
     cancel_fd: int | None,
+    allow_dangerous_env: Iterable[str] = (),
 ) -> RunResult:
     """Run's body; ``cancel_fd`` becoming readable kills the command (run_async)."""
     args = _as_argv(argv)
@@ -495,7 +557,7 @@ def _run(
     else:
         real = policy.resolve(args[0])
         args = policy.check_arguments(args, real)
-    child_env = _child_env(env, options["user"])
+    child_env = _child_env(env, options["user"], _allowed_dangerous(allow_dangerous_env))
     plan = _prepare(options) if _wants_confinement(options) else None
     digest = policy.pinned_digest(real) if policy is not None else None
     exe_fd, script = (None, False)
