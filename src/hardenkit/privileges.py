@@ -94,7 +94,7 @@ def current_identity(pid: int | None = None) -> Identity:
     Raises:
         PrivilegeError: the process does not exist or cannot be read.
     """
-    if pid is None or pid == os.getpid():
+    if pid is None or pid == procfs.self_pid():
         uid, euid, suid = os.getresuid()
         gid, egid, sgid = os.getresgid()
         groups = tuple(sorted(set(os.getgroups())))

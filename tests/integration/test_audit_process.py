@@ -326,3 +326,16 @@ def test_a_dropped_process_can_audit_itself(in_child: InChild) -> None:
     # What nobody may not see is scored as the worst case and listed, never skipped.
     for check in report.assumed:
         assert check in report.ids or check == "exe-dir"
+
+
+@pytest.mark.root
+def test_audit_in_a_pid_namespace_audits_itself_not_the_hosts_pid_1() -> None:
+    from hardenkit.sandbox import call_sandboxed  # noqa: PLC0415
+
+    def child() -> list[int]:
+        report = audit_process()
+        return [os.getpid(), report.pid, int(os.readlink("/proc/self"))]
+
+    ns_pid, audited, own = call_sandboxed(child)
+    assert ns_pid == 1  # control: the child really is pid 1 of its namespace
+    assert audited == own != 1

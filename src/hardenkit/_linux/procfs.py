@@ -97,6 +97,19 @@ def read_status(pid: int | None = None, *, proc_root: str = PROC_ROOT) -> ProcSt
     return parse_status(text, pid or 0)
 
 
+def self_pid(*, proc_root: str = PROC_ROOT) -> int:
+    """Return this process's pid as ``proc_root`` numbers it.
+
+    Differs from ``os.getpid()`` inside a PID namespace that still sees the host's /proc
+    (a ``call_sandboxed`` child is pid 1 of its own namespace): compare /proc paths with this.
+
+    Examples:
+        >>> self_pid() == os.getpid()  # outside a PID namespace
+        True
+    """
+    return int(os.readlink(os.path.join(proc_root, "self")))
+
+
 def task_ids(pid: int | None = None, *, proc_root: str = PROC_ROOT) -> list[int]:
     """List the thread ids of ``pid`` (default: this process).
 

@@ -23,6 +23,7 @@ import os
 from typing import TYPE_CHECKING
 
 from hardenkit._linux import require_linux
+from hardenkit._linux.procfs import self_pid
 from hardenkit.audit import _weights
 from hardenkit.audit._checks import assess
 from hardenkit.audit._collect import collect
@@ -75,7 +76,7 @@ def audit_process(
     """
     require_linux("process audit")
     if pid is None:
-        pid = os.getpid()
+        pid = self_pid()  # not os.getpid(): inside a PID namespace /proc is still the host's
     if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
         raise ValueError(f"pid must be a positive int, not {pid!r}")
     facts = collect(pid)

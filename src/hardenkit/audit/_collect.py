@@ -16,7 +16,7 @@ import re
 import stat
 from dataclasses import dataclass
 
-from hardenkit._linux.procfs import PROC_ROOT, ProcStatus, parse_status
+from hardenkit._linux.procfs import PROC_ROOT, ProcStatus, parse_status, self_pid
 from hardenkit.errors import HardenkitError, PrivilegeError
 
 #: Namespaces compared with pid 1's (each maps to a check).
@@ -239,7 +239,7 @@ def _environment(reader: _Reader) -> tuple[tuple[str, ...], tuple[str, ...], tup
     from hardenkit.env import is_dangerous, is_secret_name, looks_secret  # noqa: PLC0415
 
     entries: dict[str, str] = {}
-    myself = reader.pid == os.getpid()
+    myself = reader.pid == self_pid()
     try:
         block = reader.read("environ")
     except PrivilegeError:
@@ -320,7 +320,7 @@ def _ns_shared(reader: _Reader, kind: str, reference: dict[str, str | None]) -> 
 
 
 def _dumpable(reader: _Reader, main: ProcStatus) -> bool | None:
-    if reader.pid == os.getpid():
+    if reader.pid == self_pid():
         from hardenkit._linux.libc import PR_GET_DUMPABLE, prctl  # noqa: PLC0415
 
         return prctl(PR_GET_DUMPABLE) == 1
