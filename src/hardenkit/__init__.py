@@ -22,10 +22,10 @@ Examples:
 from __future__ import annotations
 
 import importlib
-import logging
-from typing import TYPE_CHECKING, Any
 
-logging.getLogger("hardenkit").addHandler(logging.NullHandler())
+# Not typing.TYPE_CHECKING: importing typing costs several ms, and type checkers treat any
+# name TYPE_CHECKING as true.
+TYPE_CHECKING = False
 
 # Public name -> defining module (relative to this package). One table, pinned by
 # tests/test_public_api.py; every name here is also in __all__.
@@ -169,6 +169,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
+    from typing import Any
+
     from hardenkit._features import (
         Features as Features,
         features as features,

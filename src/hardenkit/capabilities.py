@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import enum
 import errno
-import logging
 import os
 import shlex
 from collections.abc import Iterable
@@ -29,6 +28,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import caps as _caps, privfilecaps as _filecaps, procfs, require_linux
+from hardenkit._log import get_logger
 from hardenkit.errors import CapabilityError, PrivilegeError, UnsupportedPlatform
 
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
     "setcap_command",
 ]
 
-_log = logging.getLogger("hardenkit.capabilities")
+_log = get_logger("hardenkit.capabilities")
 
 _NAMES = (
     "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "

@@ -12,11 +12,11 @@ from __future__ import annotations
 import fnmatch
 import functools
 import hmac
-import logging
 import os
 import re
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeAlias, TypeVar
 
+from hardenkit._log import get_logger
 from hardenkit._redaction_rules import MASK, is_secret_name
 from hardenkit.errors import InvalidEnvError, MissingEnvError
 from hardenkit.redaction import redact, register_secret
@@ -39,7 +39,7 @@ __all__ = [
     "validate_env",
 ]
 
-_log = logging.getLogger("hardenkit.env")
+_log = get_logger("hardenkit.env")
 
 #: The trusted search path a sanitized environment gets (and spawn resolves commands on).
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -23,13 +23,13 @@ Examples:
 from __future__ import annotations
 
 import grp
-import logging
 import os
 import pwd
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hardenkit._linux import caps as _caps, procfs, require_linux
+from hardenkit._log import get_logger
 from hardenkit.capabilities import (
     LAST_CAP,
     Capability,
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Identity", "current_identity", "drop_privileges"]
 
-_log = logging.getLogger("hardenkit.privileges")
+_log = get_logger("hardenkit.privileges")
 
 #: uid_t/gid_t are 32-bit and (uid_t)-1 means "unchanged" to the kernel.
 _MAX_ID = 0xFFFFFFFE

@@ -13,18 +13,18 @@ import contextlib
 import ctypes
 import errno
 import functools
-import logging
 import os
 from typing import TYPE_CHECKING
 
 from hardenkit._linux.libc import PR_GET_SECCOMP, libc, prctl
+from hardenkit._log import get_logger
 from hardenkit.errors import SandboxError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 CLONE_NEWPID = 0x20000000
-_log = logging.getLogger("hardenkit.spawn")
+_log = get_logger("hardenkit.spawn")
 
 # Once this process runs under a seccomp filter we never try unshare again: a filter with
 # a kill action would kill the whole application instead of returning EPERM.

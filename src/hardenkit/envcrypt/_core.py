@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-import logging
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from hardenkit._log import get_logger
 from hardenkit.envcrypt import _ecies, _keys, _parallel, _seal
 from hardenkit.envcrypt._dotenv import Document, is_valid_name
 from hardenkit.errors import DecryptionError, HardenkitError, InvalidEnvError
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from cryptography.hazmat.primitives.asymmetric import ec
 
-_log = logging.getLogger("hardenkit.envcrypt")
+_log = get_logger("hardenkit.envcrypt")
 
 PREFIX = _ecies.PREFIX
 PLAIN_SUFFIX = "_PLAIN"

@@ -9,15 +9,16 @@ cannot start (a seccomp filter, a thread limit) the work runs serially.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from typing import TYPE_CHECKING, TypeVar
 
+from hardenkit._log import get_logger
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-_log = logging.getLogger("hardenkit.envcrypt")
+_log = get_logger("hardenkit.envcrypt")
 
 T = TypeVar("T")
 R = TypeVar("R")

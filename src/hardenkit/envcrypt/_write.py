@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 from typing import TYPE_CHECKING
 
+from hardenkit._log import get_logger
 from hardenkit.envcrypt import _ecies, _keys, _parallel, _seal
 from hardenkit.envcrypt._core import (
     PLAIN_SUFFIX,
@@ -28,7 +28,7 @@ from hardenkit.errors import DecryptionError, InvalidEnvError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-_log = logging.getLogger("hardenkit.envcrypt")
+_log = get_logger("hardenkit.envcrypt")
 
 _KEYS_HEADER = (
     "#/------------------!DOTENV_PRIVATE_KEYS!-------------------/\n"

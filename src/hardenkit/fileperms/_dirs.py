@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import stat
 from pathlib import Path
 
+from hardenkit._log import get_logger
 from hardenkit.fileperms._acl import read_acl, strip_acls
 from hardenkit.fileperms._model import PathStatus, describe_uid, kind_of, validate_mode
 from hardenkit.fileperms._rules import fail
@@ -15,7 +15,7 @@ from hardenkit.fileperms._walk import O_PATH, Walk, fd_path, set_exact_dir_mode
 
 __all__ = ["make_private_dir", "tighten"]
 
-log = logging.getLogger("hardenkit.fileperms")
+log = get_logger("hardenkit.fileperms")
 
 
 def make_private_dir(path: str | os.PathLike[str], *, mode: int = 0o700) -> Path:

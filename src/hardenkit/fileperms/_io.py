@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 import secrets
 import stat
 from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
+from hardenkit._log import get_logger
 from hardenkit.fileperms._acl import read_acl, strip_acls
 from hardenkit.fileperms._model import kind_of, resolve_owner, validate_mode
 from hardenkit.fileperms._rules import fail, leaf_problems
@@ -17,7 +17,7 @@ from hardenkit.fileperms._walk import Walk
 
 __all__ = ["open_secure", "write_secure"]
 
-log = logging.getLogger("hardenkit.fileperms")
+log = get_logger("hardenkit.fileperms")
 
 _OPEN_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 _CREATE_FLAGS = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY

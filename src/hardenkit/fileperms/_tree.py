@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import stat
 
+from hardenkit._log import get_logger
 from hardenkit.fileperms._model import Finding, group_name, kind_of, user_name
 from hardenkit.fileperms._rules import fail
 
 __all__ = ["audit_tree"]
 
-log = logging.getLogger("hardenkit.fileperms")
+log = get_logger("hardenkit.fileperms")
 
 _DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _S_IFMT = 0o170000

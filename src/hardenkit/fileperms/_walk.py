@@ -10,7 +10,6 @@ directory swapped for a symlink halfway through cannot redirect the walk.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import stat
 from collections import deque
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
+from hardenkit._log import get_logger
 from hardenkit.fileperms._acl import read_acl, strip_acls
 from hardenkit.fileperms._rules import dir_problems
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DIR_FLAGS", "MAX_SYMLINKS", "Walk", "acl_of_entry", "acl_of_fd", "fd_path"]
 
-log = logging.getLogger("hardenkit.fileperms")
+log = get_logger("hardenkit.fileperms")
 
 #: O_PATH needs only search permission and has no side effects (macOS lacks it).
 O_PATH: int = getattr(os, "O_PATH", os.O_RDONLY)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import dataclasses
 import errno as errno_mod
 import functools
-import logging
 import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import require_linux
+from hardenkit._log import get_logger
 from hardenkit.errors import PolicyError, SandboxError
 from hardenkit.sandbox import _bpf
 from hardenkit.sandbox.groups import expand
@@ -41,7 +41,7 @@ __all__ = [
     "compile_policy",
 ]
 
-log = logging.getLogger("hardenkit.sandbox")
+log = get_logger("hardenkit.sandbox")
 
 #: Filter return values (linux/seccomp.h).
 _RET = {

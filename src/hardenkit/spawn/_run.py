@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import logging
 import math
 import os
 import select
@@ -16,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hardenkit._log import get_logger
 from hardenkit.errors import CommandTimeout, HardenkitError, PolicyError, SandboxError
 from hardenkit.spawn import _sweep
 from hardenkit.spawn._policy import CommandPolicy, _as_argv, open_pinned, trusted_binary
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CommandFailed", "RunResult", "run"]
 
-_log = logging.getLogger("hardenkit.spawn")
+_log = get_logger("hardenkit.spawn")
 MAX_OUTPUT = 10 * 1024 * 1024
 _CHUNK = 1 << 16
 #: How long we keep reading after the child is gone or killed before we stop waiting.
