@@ -1,17 +1,18 @@
 """Run every benchmark in one run and rewrite the figures table in benchmarks/README.md.
 
 Usage: ``.venv/bin/python benchmarks/run_all.py [--no-write] [NAME ...]`` where NAME picks
-``bench_NAME.py`` scripts (default: all). Each script defines ``run() -> list[dict]``.
+``bench_NAME.py`` scripts (default: all). Each script defines ``run() -> list[dict]`` and
+prints its records as JSON lines; each runs in a fresh interpreter.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,15 +21,6 @@ HERE = Path(__file__).resolve().parent
 README = HERE / "README.md"
 BEGIN = "<!-- figures:begin -->"
 END = "<!-- figures:end -->"
-
-
-def _load(path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _row(rec: dict[str, Any]) -> str:
@@ -54,7 +46,15 @@ def main() -> int:
     records: list[dict[str, Any]] = []
     for script in scripts:
         print(f"running {script.name} ...", file=sys.stderr)
-        for rec in _load(script).run():
+        # A fresh interpreter per script: fork costs grow with the parent's memory, so one
+        # benchmark's leftovers must not slow the next one down.
+        out = subprocess.run(
+            [sys.executable, str(script)], check=True, capture_output=True, text=True
+        ).stdout
+        for line in out.splitlines():
+            if not line.startswith("{"):
+                continue
+            rec = json.loads(line)
             rec["script"] = script.name
             print(json.dumps(rec))
             records.append(rec)
