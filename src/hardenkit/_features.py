@@ -30,6 +30,11 @@ class Features:
         prctl: python-prctl (the ``caps`` extra) can be imported.
         cap_last_cap: the highest capability number the kernel knows (-1 off Linux).
         user_namespaces: unprivileged user namespaces are enabled.
+
+    Examples:
+        >>> f = features()
+        >>> f.linux and f.cap_last_cap >= 40
+        True
     """
 
     linux: bool

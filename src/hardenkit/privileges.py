@@ -62,6 +62,11 @@ class Identity:
     """Who a process is: real, effective and saved ids, supplementary groups, user name.
 
     ``user`` is the name of the effective uid (None when it has no passwd entry).
+
+    Examples:
+        >>> me = current_identity()
+        >>> (me.uid, me.euid, me.suid) == os.getresuid()
+        True
     """
 
     uid: int

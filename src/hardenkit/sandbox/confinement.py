@@ -155,6 +155,19 @@ class ConfinementPlan:
     """Everything resolved and compiled; :meth:`enter` applies it, :meth:`verify` checks it.
 
     A plan holds open Landlock path descriptors: :meth:`close` it (or use ``with``).
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> from hardenkit.sandbox import ResourceLimits
+        >>> plan = prepare_confinement(limits=ResourceLimits(open_files=64))  # no effect yet
+        >>> def child():
+        ...     plan.enter()
+        ...     plan.verify()
+        ...     import resource
+        ...     return resource.getrlimit(resource.RLIMIT_NOFILE)
+        >>> fork_call(child).value
+        [64, 64]
+        >>> plan.close()
     """
 
     def __init__(
