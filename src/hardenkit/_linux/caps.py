@@ -6,10 +6,9 @@ integers, bit N for capability N. Errors come back as OSError with the kernel's 
 callers translate them.
 
 The ctypes objects are created by :func:`prepare`, which callers run before a fork so
-that a child entering a plan between fork and exec loads nothing. prctl goes through one
-function object of our own with its argument types set once: setting ``argtypes`` on
-every call (what :func:`hardenkit._linux.libc.prctl` does) costs more than the syscall,
-and the bounding set takes one call per capability.
+that a child entering a plan between fork and exec loads nothing. prctl goes through
+:func:`hardenkit._linux.libc.prctl_function`, typed once: the bounding set takes one call
+per capability.
 """
 
 from __future__ import annotations
@@ -78,16 +77,12 @@ def prepare() -> None:
     if "prctl" in _FUNCS:
         return
     lib = _libc.libc()
-    lib.prctl.restype = ctypes.c_int  # warms the symbol that _libc.prctl looks up
     for name in ("capget", "capset"):
         fn = getattr(lib, name)
         fn.restype = ctypes.c_int
         fn.argtypes = [ctypes.POINTER(_CapHeader), ctypes.POINTER(_CapData)]
         _FUNCS[name] = fn
-    prctl = lib["prctl"]  # a function object of our own: nobody else changes its argtypes
-    prctl.restype = ctypes.c_int
-    prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
-    _FUNCS["prctl"] = prctl  # set last: its presence means everything above is ready
+    _FUNCS["prctl"] = _libc.prctl_function()  # set last: everything above is ready
 
 
 def _raise_errno() -> None:
@@ -95,21 +90,8 @@ def _raise_errno() -> None:
     raise OSError(err, os.strerror(err))
 
 
-def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-    """Call the prctl syscall through the prepared function object; raise OSError on -1.
-
-    Examples:
-        >>> prctl(_libc.PR_GET_NO_NEW_PRIVS) in (0, 1)
-        True
-    """
-    fn = _FUNCS.get("prctl")
-    if fn is None:
-        prepare()
-        fn = _FUNCS["prctl"]
-    rc: int = fn(option, arg2, arg3, arg4, arg5)
-    if rc == -1:
-        _raise_errno()
-    return rc
+#: prctl(2) raising OSError; prepare() has typed its function object before any fork.
+prctl = _libc.prctl
 
 
 def capget(pid: int = 0) -> tuple[int, int, int]:

@@ -102,12 +102,20 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
         >>> prctl(PR_GET_NO_NEW_PRIVS) in (0, 1)
         True
     """
-    return _check(_prctl_fn()(option, arg2, arg3, arg4, arg5))
+    return _check(prctl_function()(option, arg2, arg3, arg4, arg5))
 
 
 @functools.cache
-def _prctl_fn() -> Any:
-    """Our own prctl function object, typed once (libc().prctl is shared with other callers)."""
+def prctl_function() -> Any:
+    """Our own prctl function object, typed once (libc().prctl is shared with other callers).
+
+    It returns -1 and leaves errno set, for loops that cannot afford an exception per call
+    (the bounding set takes one call per capability).
+
+    Examples:
+        >>> prctl_function()(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) in (0, 1)
+        True
+    """
     return ctypes.CFUNCTYPE(
         ctypes.c_int,
         ctypes.c_int,
