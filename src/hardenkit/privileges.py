@@ -420,15 +420,48 @@ def verify_drop_here(plan: DropPlan, *, no_new_privs: bool) -> None:
     """
     try:
         data = _read_status()
-        problems = [_status_problem(data, line) for line in plan.status_lines if line not in data]
-        if no_new_privs and _NO_NEW_PRIVS_LINE not in data:
-            problems.append(_status_problem(data, _NO_NEW_PRIVS_LINE))
-        if tuple(sorted(set(os.getgroups()))) != plan.groups:
-            problems.append(f"groups are {os.getgroups()}, expected {list(plan.groups)}")
-        if _caps.get_securebits() & _caps.SECBIT_KEEP_CAPS:
-            problems.append("SECBIT_KEEP_CAPS is still set")
+        groups = os.getgroups()
+        securebits = _caps.get_securebits()
     except (OSError, ValueError) as err:
         raise PrivilegeError(f"could not verify the privilege drop: {err}") from err
+    check_drop_report(
+        plan, status=data, groups=groups, securebits=securebits, no_new_privs=no_new_privs
+    )
+
+
+def check_drop_report(
+    plan: DropPlan,
+    *,
+    status: bytes,
+    groups: Iterable[int],
+    securebits: int,
+    no_new_privs: bool,
+) -> None:
+    r"""Check what a thread reported about itself against ``plan``; raise on any mismatch.
+
+    The reading is :func:`verify_drop_here`'s (or the spawn exec helper's, which reads
+    the same kernel answers in the child and sends them to the parent): the text of
+    ``/proc/thread-self/status``, ``getgroups()`` and ``PR_GET_SECUREBITS``.
+
+    Examples:
+        >>> plan = prepare_drop("nobody")
+        >>> check_drop_report(plan, status=b"\nUid:\t0\t0\t0\t0\n", groups=[0],
+        ...                   securebits=0, no_new_privs=False)
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.PrivilegeError: privilege drop to uid 65534 did not verify: 'Uid:...
+
+    Raises:
+        PrivilegeError: any mismatch (all are listed).
+    """
+    problems = [_status_problem(status, line) for line in plan.status_lines if line not in status]
+    if no_new_privs and _NO_NEW_PRIVS_LINE not in status:
+        problems.append(_status_problem(status, _NO_NEW_PRIVS_LINE))
+    got = list(groups)
+    if tuple(sorted(set(got))) != plan.groups:
+        problems.append(f"groups are {got}, expected {list(plan.groups)}")
+    if securebits & _caps.SECBIT_KEEP_CAPS:
+        problems.append("SECBIT_KEEP_CAPS is still set")
     if problems:
         raise PrivilegeError(
             f"privilege drop to uid {plan.uid} did not verify: " + "; ".join(problems)

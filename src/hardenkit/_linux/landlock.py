@@ -96,28 +96,38 @@ class PreparedRuleset:
         """Number of path rules."""
         return len(self._rules)
 
-    def enforce(self) -> None:
-        """Create the ruleset, add every rule and restrict the calling thread.
+    def create(self) -> int:
+        """Create the ruleset and add every rule; return its (close-on-exec) descriptor.
 
-        Raises OSError (with the failing step in the message) on the first failure.
+        Creating a ruleset restricts nobody: only ``landlock_restrict_self`` on it does
+        (the spawn exec helper makes that call in the child). Raises OSError.
         """
         fn = self._fn
         fd = fn(self._nrs[0], ctypes.byref(self._attr), ctypes.c_long(self._attr_size), 0)
         if fd < 0:
             raise _fail()
-        try:
-            for rule in self._rules:
-                rc = fn(
-                    self._nrs[1],
-                    ctypes.c_long(fd),
-                    ctypes.c_long(LANDLOCK_RULE_PATH_BENEATH),
-                    ctypes.byref(rule),
-                    ctypes.c_long(0),
-                )
-                if rc != 0:
-                    raise _fail()
-            rc = fn(self._nrs[2], ctypes.c_long(fd), ctypes.c_long(0))
+        for rule in self._rules:
+            rc = fn(
+                self._nrs[1],
+                ctypes.c_long(fd),
+                ctypes.c_long(LANDLOCK_RULE_PATH_BENEATH),
+                ctypes.byref(rule),
+                ctypes.c_long(0),
+            )
             if rc != 0:
+                err = _fail()
+                os.close(fd)
+                raise err
+        return int(fd)
+
+    def enforce(self) -> None:
+        """Create the ruleset, add every rule and restrict the calling thread.
+
+        Raises OSError (with the failing step in the message) on the first failure.
+        """
+        fd = self.create()
+        try:
+            if self._fn(self._nrs[2], ctypes.c_long(fd), ctypes.c_long(0)) != 0:
                 raise _fail()
         finally:
             os.close(fd)

@@ -210,7 +210,7 @@ class ConfinementPlan:
         )
 
     @property
-    def _filters(self) -> tuple[CompiledPolicy, ...]:
+    def filters(self) -> tuple[CompiledPolicy, ...]:
         """The programs to load, in order (the guard first)."""
         return tuple(f for f in (self.metadata_guard, self.seccomp) if f is not None)
 
@@ -234,11 +234,11 @@ class ConfinementPlan:
             SandboxError: any other step failed; later steps were not attempted.
         """
         self._enter(self._verify_before_landlock if verify else None)
-        if verify and self._filters:
+        if verify and self.filters:
             if self.landlock is not None:
                 _verify_seccomp_this_thread(no_new_privs=self.no_new_privs)
             else:
-                verify_seccomp(min_filters=len(self._filters), no_new_privs=self.no_new_privs)
+                verify_seccomp(min_filters=len(self.filters), no_new_privs=self.no_new_privs)
 
     def enter_checked(self) -> None:
         """:meth:`enter`, checking this thread from the kernel's side before exec.
@@ -255,7 +255,7 @@ class ConfinementPlan:
             SandboxError: any other step failed or does not hold.
         """
         self._enter(self._check_before_landlock)
-        if self._filters:
+        if self.filters:
             _verify_seccomp_this_thread(no_new_privs=self.no_new_privs)
 
     def _enter(self, before_landlock: Callable[[], None] | None) -> None:
@@ -278,7 +278,7 @@ class ConfinementPlan:
             self.landlock.verify()  # probe now: the seccomp filter may forbid the probe
             self._landlock_probed = True
         # The guard first: the caller's filter may forbid seccomp() itself.
-        for compiled in self._filters:
+        for compiled in self.filters:
             _load(compiled)
 
     def _check_before_landlock(self) -> None:
@@ -302,7 +302,7 @@ class ConfinementPlan:
             self.identity = self.identity_source()
         verify_limits(self.rlimits)
         if self.no_new_privs:
-            if not self._filters:
+            if not self.filters:
                 _all_tasks_nnp()
             elif prctl(PR_GET_NO_NEW_PRIVS) != 1:
                 # Other threads get it from seccomp's TSYNC, checked after the load.
@@ -326,8 +326,8 @@ class ConfinementPlan:
             _all_tasks_nnp()
         if self.landlock is not None and not self._landlock_probed:
             raise SandboxError("Landlock was planned but not entered")
-        if self._filters:
-            verify_seccomp(min_filters=len(self._filters), no_new_privs=self.no_new_privs)
+        if self.filters:
+            verify_seccomp(min_filters=len(self.filters), no_new_privs=self.no_new_privs)
         return identity
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ with other live threads is refused.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import weakref
@@ -221,6 +222,34 @@ class LandlockPlan:
             probe_mkdir_refused(self._probe_dir)
         # Otherwise "/" itself is fully granted and there is nothing outside to probe.
 
+    def ruleset_fd(self) -> int:
+        """Create the ruleset in this process and return its descriptor (yours to close).
+
+        For the spawn exec helper, which only calls ``landlock_restrict_self`` on it in
+        the child. Creating it restricts nothing here.
+
+        Raises:
+            SandboxError: the kernel refused the ruleset or a rule.
+        """
+        try:
+            return self._ruleset.create()
+        except OSError as err:
+            raise SandboxError(f"Landlock ruleset could not be built: {err.strerror}") from err
+
+    def probe(self) -> tuple[str, str] | None:
+        """What :meth:`verify` tries: ``("open", "/")``, ``("mkdir", path)`` or None.
+
+        A mkdir probe path is fresh each time (random name in a world-writable directory
+        the policy does not open); None means "/" is fully granted: nothing to probe.
+        """
+        root = self.rights.get("/", 0)
+        if not root & READ_DIR:
+            return ("open", "/")
+        if not root & MAKE_DIR:
+            name = f".hardenkit-landlock-probe-{os.urandom(8).hex()}"
+            return ("mkdir", os.path.join(self._probe_dir, name))
+        return None
+
     def close(self) -> None:
         """Close the path descriptors."""
         self._finalizer()
@@ -263,6 +292,31 @@ def probe_read_refused(path: str) -> None:
         raise SandboxError(f"Landlock probe on {path} failed: {err.strerror}") from err
     os.close(fd)
     raise SandboxError(f"Landlock is not in force: {path} can still be read")
+
+
+def check_probe(kind: str, path: str, err: int) -> None:
+    """Judge a probe made elsewhere (the spawn exec helper): ``err`` is its errno, 0 if done.
+
+    Examples:
+        >>> import errno
+        >>> check_probe("open", "/", errno.EACCES)
+        >>> check_probe("open", "/", 0)
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.SandboxError: Landlock is not in force: / can still be read
+
+    Raises:
+        SandboxError: the probe got access it should not have, or failed otherwise.
+    """
+    if err in (errno.EACCES, errno.EPERM):
+        return
+    if err:
+        raise SandboxError(f"Landlock probe on {path} failed: {os.strerror(err)}")
+    if kind == "open":
+        raise SandboxError(f"Landlock is not in force: {path} can still be read")
+    raise SandboxError(
+        f"Landlock is not in force: a directory could be created in {os.path.dirname(path)}"
+    )
 
 
 def probe_mkdir_refused(parent: str) -> None:

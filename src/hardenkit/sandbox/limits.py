@@ -14,8 +14,12 @@ from __future__ import annotations
 import os
 import resource
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 from hardenkit.errors import SandboxError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["ResourceLimits", "apply_limits", "verify_limits"]
 
@@ -81,6 +85,16 @@ class ResourceLimits:
 
 def _name(which: int) -> str:
     return next(name for res, name in _FIELDS.values() if res == which)
+
+
+def rlimit_name(which: int) -> str:
+    """The RLIMIT_* name of a resource number hardenkit sets.
+
+    Examples:
+        >>> rlimit_name(resource.RLIMIT_NOFILE)
+        'RLIMIT_NOFILE'
+    """
+    return _name(which)
 
 
 def check_limits(limits: ResourceLimits) -> tuple[tuple[int, int], ...]:
@@ -211,8 +225,31 @@ def verify_limits(pairs: tuple[tuple[int, int], ...]) -> None:
     Raises:
         SandboxError: a limit is not what was set, or RLIMIT_NPROC would not be enforced.
     """
-    for which, value in pairs:
-        got = resource.getrlimit(which)
-        if got != (value, value):
-            raise SandboxError(f"{_name(which)} is {got}, expected ({value}, {value})")
+    check_limit_values(pairs, {which: resource.getrlimit(which) for which, _ in pairs})
     refuse_unenforced(pairs)
+
+
+def check_limit_values(
+    pairs: tuple[tuple[int, int], ...], got: Mapping[int, tuple[int, int]]
+) -> None:
+    """Check reported (soft, hard) values: every pair must read soft = hard = value.
+
+    ``got`` maps each resource to what getrlimit gave, here or in a spawn child (the
+    exec helper reports it to the parent).
+
+    Examples:
+        >>> check_limit_values(((resource.RLIMIT_NOFILE, 64),), {resource.RLIMIT_NOFILE: (64, 64)})
+        >>> check_limit_values(((resource.RLIMIT_NOFILE, 64),), {resource.RLIMIT_NOFILE: (64, 99)})
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.SandboxError: RLIMIT_NOFILE is (64, 99), expected (64, 64)
+
+    Raises:
+        SandboxError: a limit is missing from ``got`` or differs.
+    """
+    for which, value in pairs:
+        if which not in got:
+            raise SandboxError(f"{_name(which)} was not reported")
+        have = tuple(got[which])
+        if have != (value, value):
+            raise SandboxError(f"{_name(which)} is {have}, expected ({value}, {value})")
