@@ -1,8 +1,9 @@
 """Test harness: feature markers, the no-silent-skip rule, and the ``in_child`` fixture.
 
-Markers ``linux``, ``root``, ``seccomp``, ``landlock``, ``caps`` and ``interop`` skip with a
-reason when the machine lacks the feature. With ``HARDENKIT_REQUIRE_ALL_TESTS=1`` (set by
-``.ci/run``) every skip, from a marker or anywhere else, is turned into a failure.
+Markers ``linux``, ``root``, ``seccomp``, ``landlock``, ``caps``, ``interop`` and
+``exec_helper`` skip with a reason when the machine lacks the feature. With
+``HARDENKIT_REQUIRE_ALL_TESTS=1`` (set by ``.ci/run``) every skip, from a marker or
+anywhere else, is turned into a failure.
 """
 
 from __future__ import annotations
@@ -45,11 +46,16 @@ def _missing(marker: str) -> str | None:
         "landlock": lambda: None if f.landlock_abi > 0 else "needs Landlock (ABI probe gave 0)",
         "caps": lambda: None if f.prctl else "needs python-prctl: pip install 'hardenkit[caps]'",
         "interop": lambda: None if _dotenvx() else "needs dotenvx: run scripts/setup",
+        "exec_helper": lambda: (
+            None
+            if f.exec_helper
+            else "needs the compiled spawn helper: reinstall with gcc and libc6-dev"
+        ),
     }
     return reasons[marker]()
 
 
-_FEATURE_MARKERS = ("linux", "root", "seccomp", "landlock", "caps", "interop")
+_FEATURE_MARKERS = ("linux", "root", "seccomp", "landlock", "caps", "interop", "exec_helper")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

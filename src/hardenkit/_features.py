@@ -30,6 +30,8 @@ class Features:
         prctl: python-prctl (the ``caps`` extra) can be imported.
         cap_last_cap: the highest capability number the kernel knows (-1 off Linux).
         user_namespaces: unprivileged user namespaces are enabled.
+        exec_helper: the compiled spawn helper (``hardenkit-exec``) is built and trusted,
+            so confined ``spawn.run()`` children start without a fork of this process.
 
     Examples:
         >>> f = features()
@@ -46,6 +48,7 @@ class Features:
     prctl: bool
     cap_last_cap: int
     user_namespaces: bool
+    exec_helper: bool = False
 
 
 def _probe_landlock() -> int:
@@ -90,6 +93,12 @@ def _user_namespaces() -> bool:
     return True
 
 
+def _exec_helper() -> bool:
+    from hardenkit._linux.exec_helper import locate  # noqa: PLC0415
+
+    return locate()[0] is not None
+
+
 @functools.cache
 def features() -> Features:
     """Probe this machine once and return what it offers.
@@ -131,4 +140,5 @@ def features() -> Features:
         prctl=have_prctl(),
         cap_last_cap=cap_last_cap(),
         user_namespaces=_user_namespaces(),
+        exec_helper=_exec_helper(),
     )

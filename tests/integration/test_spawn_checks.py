@@ -17,12 +17,22 @@ from hardenkit import privileges
 from hardenkit._linux import caps as _caps, libc
 from hardenkit.errors import PrivilegeError, SandboxError
 from hardenkit.sandbox import ResourceLimits, SeccompPolicy, confinement
-from hardenkit.spawn import CommandPolicy, run
+from hardenkit.spawn import CommandPolicy, _run as spawn_run, run
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 pytestmark = [pytest.mark.linux, pytest.mark.root]
+
+
+@pytest.fixture(autouse=True)
+def _python_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests sabotage Python code the forked child runs: pin that path.
+
+    The same sabotage, done to the exec helper's script, is in test_spawn_helper.py.
+    """
+    monkeypatch.setattr(spawn_run, "FORCE_PATH", "fork")
+
 
 SH = CommandPolicy(["sh"])
 

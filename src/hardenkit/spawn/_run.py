@@ -23,6 +23,8 @@ from hardenkit.spawn._policy import CommandPolicy, _as_argv, open_pinned, truste
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
+    from hardenkit.sandbox.confinement import ConfinementPlan
+
 __all__ = ["CommandFailed", "RunResult", "run"]
 
 _log = get_logger("hardenkit.spawn")
@@ -284,30 +286,59 @@ def _spawn(
     env: dict[str, str],
     cwd: str | os.PathLike[str] | None,
     has_input: bool,
-    enter: Callable[[], object] | None,
+    plan: ConfinementPlan | None,
     exe_fd: int | None,
     keep_exe_fd: bool,
+    deadline: float,
 ) -> tuple[subprocess.Popen[bytes], bool]:
-    """Start the child; return it and whether a PID namespace contains it."""
-    errr, errw = os.pipe2(os.O_CLOEXEC)
-    preexec = None
-    if enter is not None or (exe_fd is not None and not keep_exe_fd):
-        preexec = _make_preexec(enter, errw, exe_fd if not keep_exe_fd else None)
-    try:
+    """Start the child; return it and whether a PID namespace contains it.
+
+    A confined child goes through the compiled exec helper when it can (vfork + exec,
+    then syscalls only: see :mod:`hardenkit.spawn._helper`); otherwise, and for a pinned
+    binary that must be marked close-on-exec, Python runs between fork and exec.
+    """
+    in_namespace = False
+
+    def popen(
+        args: list[str], exe: str, pass_fds: tuple[int, ...], preexec: Callable[[], None] | None
+    ) -> subprocess.Popen[bytes]:
+        nonlocal in_namespace
         with _contained() as in_namespace:
-            proc = subprocess.Popen(  # noqa: S603 -- argv is a checked sequence, never a shell
-                argv,
-                executable=executable,
+            return subprocess.Popen(  # noqa: S603 -- argv is a checked sequence, never a shell
+                args,
+                executable=exe,
                 stdin=subprocess.PIPE if has_input else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 close_fds=True,
-                pass_fds=() if exe_fd is None else (exe_fd,),
+                pass_fds=pass_fds,
                 start_new_session=True,
                 env=env,
                 cwd=cwd,
                 preexec_fn=preexec,  # noqa: PLW1509 -- syscalls only; see docs/spawn.md
             )
+
+    if plan is not None and _use_helper(plan):
+        from hardenkit.spawn import _helper  # noqa: PLC0415 -- confined spawns only
+
+        proc = _helper.spawn(
+            lambda args, exe, fds: popen(args, exe, fds, None),
+            argv,
+            executable,
+            plan=plan,
+            exe_fd=exe_fd,
+            keep_exe_fd=keep_exe_fd,
+            deadline=deadline,
+        )
+        if proc is not None:
+            return proc, in_namespace
+    enter = None if plan is None else plan.enter_checked
+    errr, errw = os.pipe2(os.O_CLOEXEC)
+    preexec = None
+    if enter is not None or (exe_fd is not None and not keep_exe_fd):
+        preexec = _make_preexec(enter, errw, exe_fd if not keep_exe_fd else None)
+    try:
+        proc = popen(list(argv), executable, () if exe_fd is None else (exe_fd,), preexec)
     except subprocess.SubprocessError as err:
         os.close(errw)
         errw = -1
@@ -320,6 +351,22 @@ def _spawn(
             os.close(errw)
         os.close(errr)
     return proc, in_namespace
+
+
+#: Tests set this to "helper" or "fork" to pin the confinement path; None chooses.
+FORCE_PATH: str | None = None
+
+
+def _use_helper(plan: ConfinementPlan) -> bool:
+    """Whether the compiled exec helper confines this child (logged when it cannot)."""
+    if FORCE_PATH is not None:
+        return FORCE_PATH == "helper"
+    from hardenkit.spawn._helper import why_not  # noqa: PLC0415 -- confined spawns only
+
+    why = why_not(plan)
+    if why is not None:
+        _log.debug("confining in Python between fork and exec: %s", why)
+    return why is None
 
 
 def _read_all(fd: int) -> str:
@@ -572,9 +619,10 @@ def _run(
             env=child_env,
             cwd=cwd,
             has_input=input is not None,
-            enter=None if plan is None else plan.enter_checked,
+            plan=plan,
             exe_fd=exe_fd,
             keep_exe_fd=script,
+            deadline=start + seconds,
         )
     finally:
         if exe_fd is not None:

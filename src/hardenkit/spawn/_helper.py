@@ -1,0 +1,350 @@
+"""Confine a spawn child through the compiled exec helper: no Python between fork and exec.
+
+The parent turns a :class:`~hardenkit.sandbox.confinement.ConfinementPlan` into a
+script of syscalls in ``confine()``'s order, starts ``hardenkit-exec`` with vfork + exec
+(what ``subprocess`` does for a plain command, so a large or threaded parent is never
+copied), and sends the script. The helper makes the drop, rlimit and no_new_privs
+calls, reads back what the kernel says (its ``/proc/thread-self/status``, groups,
+securebits, limits), enters Landlock and probes it, then reports and waits. The parent
+judges that report with the same checks the Python path uses in its child
+(``check_drop_report``, ``check_limit_values``, ``check_probe``) and only then answers
+"go"; the helper loads the seccomp filters, checks filter mode and no_new_privs with
+prctl itself, and execs. Any failure ends the helper before exec: nothing runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import struct
+from typing import TYPE_CHECKING, Any
+
+from hardenkit._linux import exec_helper as xh
+from hardenkit._linux.libc import (
+    PR_GET_NO_NEW_PRIVS,
+    PR_GET_SECCOMP,
+    PR_GET_SECUREBITS,
+    PR_SET_KEEPCAPS,
+    PR_SET_NO_NEW_PRIVS,
+)
+from hardenkit._log import get_logger
+from hardenkit.errors import HardenkitError, SandboxError
+from hardenkit.sandbox.limits import rlimit_name
+
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Callable
+
+    from hardenkit.sandbox.confinement import ConfinementPlan
+
+_log = get_logger("hardenkit.spawn")
+
+_SECCOMP_FILTER_FLAG_TSYNC = 1
+_SECCOMP_MODE_FILTER = 2
+_SECBIT_NOROOT = 1
+_CAP_LINES = (b"CapPrm:", b"CapBnd:", b"CapAmb:")
+
+
+def _status_masks() -> dict[bytes, int]:
+    with open("/proc/thread-self/status", "rb") as f:
+        data = f.read()
+    out = {}
+    for line in data.splitlines():
+        key, _, value = line.partition(b"\t")
+        if key in _CAP_LINES:
+            out[key] = int(value, 16)
+    return out
+
+
+def why_not(plan: ConfinementPlan) -> str | None:
+    """Why the helper cannot confine this plan here (None: it can).
+
+    Exec'ing the helper recomputes capabilities: root (real or effective uid 0, no
+    SECBIT_NOROOT) gets its bounding set back as permitted, anyone else keeps only the
+    ambient set. A drop needs the capabilities this process holds now, so the helper
+    is used for one only when exec cannot lose any of them.
+    """
+    path, why = xh.locate()
+    if path is None:
+        return why
+    if plan.drop is None:
+        return None
+    from hardenkit._linux import caps as _caps  # noqa: PLC0415 -- first confined spawn
+
+    try:
+        masks = _status_masks()
+        securebits = _caps.get_securebits()
+    except (OSError, ValueError) as err:
+        return f"cannot read this process's capabilities ({err})"
+    root = 0 in (os.getuid(), os.geteuid()) and not securebits & _SECBIT_NOROOT
+    after = (masks.get(b"CapBnd:", 0) if root else 0) | masks.get(b"CapAmb:", 0)
+    if masks.get(b"CapPrm:", 0) & ~after:
+        return "exec would drop capabilities this process needs for the drop"
+    return None
+
+
+class _Reports:
+    """Which step's record holds which answer."""
+
+    __slots__ = ("getgroups", "limits", "nnp", "probe", "securebits", "status")
+
+    def __init__(self) -> None:
+        self.status = self.getgroups = self.securebits = self.nnp = -1
+        self.limits: dict[int, int] = {}
+        self.probe: tuple[str, str, int] | None = None
+
+
+def _drop_steps(script: xh.Script, drop: Any) -> None:
+    """:func:`hardenkit.privileges.apply_drop`'s steps, in its order."""
+    what = f"dropping to uid {drop.uid} gid {drop.gid}: "
+    keep = drop.keep_mask
+    if os.geteuid() != 0 and 0 in os.getresuid():
+        script.add(
+            xh.OP_SETRESUID,
+            what + "seteuid(0) (back from a temporary uid)",
+            xh.UNCHANGED,
+            0,
+            xh.UNCHANGED,
+        )
+    if keep:
+        script.add(xh.OP_PRCTL, what + "prctl(PR_SET_KEEPCAPS, 1)", PR_SET_KEEPCAPS, 1, 0, 0, 0)
+    script.add(xh.OP_BOUNDING, what + "prctl(PR_CAPBSET_DROP)", keep, drop.last_cap)
+    script.add_groups(what + "setgroups", drop.groups)
+    script.add(xh.OP_SETRESGID, what + "setresgid", drop.gid, drop.gid, drop.gid)
+    script.add(xh.OP_SETRESUID, what + "setresuid", drop.uid, drop.uid, drop.uid)
+    script.add(xh.OP_CAPSET, what + "capset", keep, keep, keep)
+    if keep:
+        script.add(xh.OP_AMBIENT, what + "prctl(PR_CAP_AMBIENT)", keep, drop.last_cap)
+        script.add(xh.OP_PRCTL, what + "prctl(PR_SET_KEEPCAPS, 0)", PR_SET_KEEPCAPS, 0, 0, 0, 0)
+
+
+def _report_steps(script: xh.Script, rep: _Reports, plan: ConfinementPlan) -> None:
+    """The kernel's answers, read before Landlock (which may hide /proc)."""
+    rep.status = script.add(xh.OP_STATUS, "reading /proc/thread-self/status")
+    rep.getgroups = script.add(xh.OP_GETGROUPS, "getgroups")
+    rep.securebits = script.add(xh.OP_PRCTL_GET, "prctl(PR_GET_SECUREBITS)", PR_GET_SECUREBITS, 0)
+    rep.nnp = script.add(xh.OP_PRCTL_GET, "prctl(PR_GET_NO_NEW_PRIVS)", PR_GET_NO_NEW_PRIVS, 0)
+    for which, _value in plan.rlimits:
+        rep.limits[which] = script.add(xh.OP_GETRLIMIT, f"getrlimit({rlimit_name(which)})", which)
+
+
+def _filter_steps(script: xh.Script, plan: ConfinementPlan) -> None:
+    """After the go: the filters, then prctl must say they hold.
+
+    The parent cannot be told any more (the filter may forbid the write), so the
+    helper checks these itself and ends before exec if they do not hold.
+    """
+    for compiled in plan.filters:
+        script.add(
+            xh.OP_SECCOMP,
+            "seccomp(SECCOMP_SET_MODE_FILTER)",
+            _SECCOMP_FILTER_FLAG_TSYNC,
+            data=compiled.bpf,
+        )
+    if not plan.filters:
+        return
+    script.add(
+        xh.OP_PRCTL_EXPECT,
+        "this thread is not in seccomp filter mode after the load",
+        PR_GET_SECCOMP,
+        0,
+        _SECCOMP_MODE_FILTER,
+    )
+    if plan.no_new_privs:
+        script.add(
+            xh.OP_PRCTL_EXPECT,
+            "this thread lacks no_new_privs after seccomp",
+            PR_GET_NO_NEW_PRIVS,
+            0,
+            1,
+        )
+
+
+def build_script(
+    plan: ConfinementPlan, *, exe_fd: int | None, ruleset_fd: int | None
+) -> tuple[xh.Script, _Reports]:
+    """The helper's steps for ``plan`` and where their answers will be.
+
+    ``exe_fd`` (a pinned ELF binary's descriptor) is marked close-on-exec first;
+    ``ruleset_fd`` is the Landlock ruleset built in the parent.
+    """
+    script = xh.Script()
+    rep = _Reports()
+    if exe_fd is not None:
+        script.add(xh.OP_CLOEXEC, "marking the pinned executable close-on-exec", exe_fd)
+    if plan.drop is not None:
+        _drop_steps(script, plan.drop)
+    for which, value in plan.rlimits:
+        script.add(xh.OP_RLIMIT, f"setrlimit({rlimit_name(which)})", which, value, value)
+    if plan.no_new_privs:
+        script.add(xh.OP_PRCTL, "prctl(PR_SET_NO_NEW_PRIVS)", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _report_steps(script, rep, plan)
+    if plan.landlock is not None:
+        if ruleset_fd is None:
+            raise SandboxError("a Landlock plan needs its ruleset descriptor")
+        script.add(xh.OP_LANDLOCK, "landlock_restrict_self", ruleset_fd)
+        probe = plan.landlock.probe()
+        if probe is not None:
+            kind, path = probe
+            op = xh.OP_PROBE_OPEN if kind == "open" else xh.OP_PROBE_MKDIR
+            index = script.add(op, f"Landlock probe on {path}", data=path.encode())
+            rep.probe = (kind, path, index)
+    script.add(xh.OP_SYNC, "waiting for the parent's go")
+    _filter_steps(script, plan)
+    return script, rep
+
+
+def _prctl_answer(records: dict[int, bytes], index: int, what: str) -> int:
+    value, err = struct.unpack("<qq", _record(records, index, what, 16))
+    if value < 0:
+        raise SandboxError(f"{what} failed in the child: {os.strerror(err)}")
+    return int(value)
+
+
+def _record(records: dict[int, bytes], index: int, what: str, size: int | None = None) -> bytes:
+    data = records.get(index)
+    if data is None or (size is not None and len(data) != size):
+        raise SandboxError(f"the exec helper's report lacks {what}")
+    return data
+
+
+def check_report(plan: ConfinementPlan, rep: _Reports, records: dict[int, bytes]) -> None:
+    """Judge the helper's report as ``ConfinementPlan.enter_checked`` judges its child.
+
+    Raises:
+        PrivilegeError: the drop does not hold.
+        SandboxError: anything else does not hold, or the report lacks an answer.
+    """
+    from hardenkit._linux.procfs import parse_status  # noqa: PLC0415
+    from hardenkit.sandbox.landlock import check_probe  # noqa: PLC0415
+    from hardenkit.sandbox.limits import check_limit_values, refuse_unenforced  # noqa: PLC0415
+
+    status = _record(records, rep.status, "/proc/thread-self/status")
+    if plan.drop is not None:
+        from hardenkit.privileges import check_drop_report  # noqa: PLC0415
+
+        raw = _record(records, rep.getgroups, "getgroups")
+        groups = struct.unpack(f"<{len(raw) // 4}I", raw[: len(raw) // 4 * 4])
+        check_drop_report(
+            plan.drop,
+            status=status,
+            groups=groups,
+            securebits=_prctl_answer(records, rep.securebits, "PR_GET_SECUREBITS"),
+            no_new_privs=plan.no_new_privs,
+        )
+    got = {
+        which: struct.unpack("<QQ", _record(records, index, f"getrlimit({which})", 16))
+        for which, index in rep.limits.items()
+    }
+    check_limit_values(plan.rlimits, got)
+    if plan.rlimits:
+        try:
+            st = parse_status(status.decode(errors="replace"))
+        except ValueError as err:
+            raise SandboxError(f"the exec helper's status report is unreadable: {err}") from err
+        refuse_unenforced(plan.rlimits, uid=st.uids[0], caps=st.cap_permitted | st.cap_effective)
+    if plan.no_new_privs and _prctl_answer(records, rep.nnp, "PR_GET_NO_NEW_PRIVS") != 1:
+        raise SandboxError("no_new_privs is not set after entering the plan")
+    if rep.probe is not None:
+        kind, path, index = rep.probe
+        (probe_errno,) = struct.unpack("<i", _record(records, index, "the Landlock probe", 4))
+        check_probe(kind, path, probe_errno)
+
+
+def spawn(
+    popen: Callable[[list[str], str, tuple[int, ...]], subprocess.Popen[bytes]],
+    argv: tuple[str, ...],
+    executable: str,
+    *,
+    plan: ConfinementPlan,
+    exe_fd: int | None,
+    keep_exe_fd: bool,
+    deadline: float,
+) -> subprocess.Popen[bytes] | None:
+    """Start ``argv`` confined by ``plan`` through the helper; None if it cannot start.
+
+    None (nothing ran) when the helper itself cannot be exec'd (for instance a Landlock
+    domain of this process forbids it): the caller then uses the Python path.
+
+    Raises:
+        SandboxError: a step failed or its check did not hold (nothing ran).
+        OSError: the command itself could not be exec'd (as ``subprocess`` raises).
+    """
+    helper, why = xh.locate()
+    if helper is None:
+        raise SandboxError(f"the exec helper is not usable: {why}")
+    ruleset = plan.landlock.ruleset_fd() if plan.landlock is not None else None
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)  # close-on-exec
+    try:
+        script, rep = build_script(plan, exe_fd=None if keep_exe_fd else exe_fd, ruleset_fd=ruleset)
+        fds = tuple(fd for fd in (theirs.fileno(), exe_fd, ruleset) if fd is not None)
+        args = [helper, str(theirs.fileno()), executable, *argv]
+        proc = popen(args, helper, fds)
+    except OSError as err:
+        ours.close()
+        if err.filename not in (helper, None):
+            raise
+        _log.info("cannot exec %s (%s): confining in Python instead", helper, err.strerror)
+        return None
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+        if ruleset is not None:
+            os.close(ruleset)
+    try:
+        with ours:
+            _handshake(ours, script, rep, plan, deadline)
+    except BaseException as exc:
+        _abandon(proc)
+        if isinstance(exc, xh.HelperError):
+            raise SandboxError(
+                f"confining the child of {argv[0]} failed before exec: {exc}"
+            ) from exc
+        if isinstance(exc, HardenkitError):
+            raise SandboxError(
+                f"confining the child of {argv[0]} failed before exec: {type(exc).__name__}: {exc}"
+            ) from exc
+        if isinstance(exc, OSError) and exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, executable) from None
+        raise
+    return proc
+
+
+def _handshake(
+    sock: socket.socket,
+    script: xh.Script,
+    rep: _Reports,
+    plan: ConfinementPlan,
+    deadline: float,
+) -> None:
+    try:
+        sock.sendall(script.encode())
+    except OSError as err:
+        raise xh.HelperError(f"sending the script to the exec helper failed: {err}") from err
+    frame = xh.read_frame(sock, deadline)
+    if frame is None:
+        raise xh.HelperError("the exec helper exited without reporting")
+    kind, payload = frame
+    if kind != xh.FRAME_REPORT:
+        xh.raise_failure(kind, payload, script)
+    check_report(plan, rep, xh.parse_records(payload))
+    try:
+        sock.sendall(b"G")
+    except OSError as err:
+        raise xh.HelperError(f"the exec helper went away before the go: {err}") from err
+    frame = xh.read_frame(sock, deadline)
+    if frame is not None:  # end-of-file: the exec closed the socket
+        xh.raise_failure(*frame, script)
+
+
+def _abandon(proc: subprocess.Popen[bytes]) -> None:
+    """Kill and reap a helper that must not exec; close its pipes."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
