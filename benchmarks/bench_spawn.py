@@ -4,18 +4,16 @@
 - the same fully confined (user nobody + limits + Docker default profile): <= 3x
 - a grandchild holding stdout, 1 s deadline: returns <= 1.5 s, 0 survivors
 
-Two informational records measure, in the same process, what any code between fork and
-exec costs here before hardenkit does anything: ``subprocess.run`` with a no-op
-``preexec_fn`` (fork instead of vfork, CPython's at-fork handlers in the child) and
-``run()`` whose child makes only the confinement syscalls (no checks, no error handling).
+Two informational records put the confined figure in context, measured interleaved in
+the same process: the same confined ``run()`` through the Python fork path (what
+``HARDENKIT_SPAWN_HELPER=0`` or a missing helper gives), and ``subprocess.run`` with a
+no-op ``preexec_fn`` (the fork path's fixed cost before hardenkit does anything).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import resource
 import statistics
 import subprocess
 import time
@@ -74,7 +72,7 @@ def _record(name: str, value: float, base: float, goal: float) -> dict[str, Any]
 def _info(name: str, value: float, base: float) -> dict[str, Any]:
     return {
         **_record(name, value, base, 3.0),
-        "goal": "informational (what the fork path costs before any check)",
+        "goal": "informational (the path used without the exec helper)",
         "ok": True,
     }
 
@@ -83,33 +81,15 @@ def _noop() -> None:
     """A preexec_fn that does nothing: the cost of leaving vfork for fork."""
 
 
-def _syscalls_only(policy: CommandPolicy, **options: Any) -> None:
-    """run() whose child makes the confinement syscalls and nothing else (a floor)."""
-    from hardenkit._linux import caps as _caps  # noqa: PLC0415 -- floor only
-    from hardenkit.sandbox import confinement  # noqa: PLC0415
+def _python_path(policy: CommandPolicy, **options: Any) -> None:
+    """The same confined run(), confined by Python between fork and exec."""
+    from hardenkit.spawn import _run as spawn_run  # noqa: PLC0415 -- informational row only
 
-    real = confinement.ConfinementPlan.enter_checked
-
-    def bare(plan: confinement.ConfinementPlan) -> None:  # runs in the forked child
-        drop = plan.drop
-        prctl = _caps._FUNCS["prctl"]  # noqa: SLF001 -- the prepared entry point
-        for cap in range(drop.last_cap + 1):
-            prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
-        os.setgroups(drop.groups)
-        os.setresgid(drop.gid, drop.gid, drop.gid)
-        os.setresuid(drop.uid, drop.uid, drop.uid)
-        _caps.capset(0, 0, 0)
-        for which, value in plan.rlimits:
-            resource.setrlimit(which, (value, value))
-        prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
-        assert plan.seccomp is not None  # noqa: S101 -- the benchmark passes a profile
-        plan.seccomp.program.load(tsync=True)
-
-    confinement.ConfinementPlan.enter_checked = bare  # type: ignore[assignment,method-assign]
+    spawn_run.FORCE_PATH = "fork"
     try:
         hk_run(["/bin/true"], policy=policy, user="nobody", **options)
     finally:
-        confinement.ConfinementPlan.enter_checked = real  # type: ignore[method-assign]
+        spawn_run.FORCE_PATH = None
 
 
 def _survivors(marker: str) -> int:
@@ -129,7 +109,7 @@ def run() -> list[dict[str, Any]]:
     base = _median_ms(lambda: subprocess.run(["/bin/true"], timeout=30, check=False))
     ours = _median_ms(lambda: hk_run(["/bin/true"], policy=policy))
     # Interleaved, so the confined run and its floors see the same machine state.
-    confined, floor, bare = _interleaved_ms(
+    confined, floor, python_path = _interleaved_ms(
         lambda: hk_run(["/bin/true"], policy=policy, user="nobody", limits=limits, seccomp=profile),
         lambda: subprocess.run(
             ["/bin/true"],
@@ -137,7 +117,7 @@ def run() -> list[dict[str, Any]]:
             check=False,
             preexec_fn=_noop,  # the point: the fork path's fixed cost
         ),
-        lambda: _syscalls_only(policy, limits=limits, seccomp=profile),
+        lambda: _python_path(policy, limits=limits, seccomp=profile),
         rounds=200,
     )
     base_again = _median_ms(lambda: subprocess.run(["/bin/true"], timeout=30, check=False))
@@ -152,8 +132,8 @@ def run() -> list[dict[str, Any]]:
     return [
         _record("run(['/bin/true'], policy=...)", ours, base, 1.3),
         _record("run(['/bin/true']) as nobody + limits + Docker profile", confined, base, 3.0),
-        _info("floor: subprocess.run(['/bin/true'], preexec_fn=no-op)", floor, base),
-        _info("floor: the same run() with a syscalls-only child (no checks)", bare, base),
+        _info("the same confined run() through the Python fork path", python_path, base),
+        _info("floor of that path: subprocess.run(['/bin/true'], preexec_fn=no-op)", floor, base),
         {
             "name": "timeout, grandchild holding stdout, 1 s deadline",
             "value": round(elapsed, 3),
