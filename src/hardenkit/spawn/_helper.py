@@ -275,13 +275,48 @@ def spawn(
     helper, why = xh.locate()
     if helper is None:
         raise SandboxError(f"the exec helper is not usable: {why}")
+    started = _start(popen, helper, argv, executable, plan, exe_fd, keep_exe_fd=keep_exe_fd)
+    if started is None:
+        return None
+    proc, ours, script, rep = started
+    try:
+        with ours:
+            _handshake(ours, script, rep, plan, deadline)
+    except BaseException as exc:
+        _abandon(proc)
+        where = f"confining the child of {argv[0]} failed before exec"
+        if isinstance(exc, xh.HelperError):
+            raise SandboxError(f"{where}: {exc}") from exc
+        if isinstance(exc, HardenkitError):
+            raise SandboxError(f"{where}: {type(exc).__name__}: {exc}") from exc
+        if isinstance(exc, OSError) and exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, executable) from None
+        raise
+    return proc
+
+
+def _start(  # noqa: PLR0917 -- private, called once
+    popen: Callable[[list[str], str, tuple[int, ...]], subprocess.Popen[bytes]],
+    helper: str,
+    argv: tuple[str, ...],
+    executable: str,
+    plan: ConfinementPlan,
+    exe_fd: int | None,
+    *,
+    keep_exe_fd: bool,
+) -> tuple[subprocess.Popen[bytes], socket.socket, xh.Script, _Reports] | None:
+    """Exec the helper with its end of a socket pair; None if it cannot be exec'd."""
     ruleset = plan.landlock.ruleset_fd() if plan.landlock is not None else None
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)  # close-on-exec
+    try:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)  # close-on-exec
+    except BaseException:
+        if ruleset is not None:
+            os.close(ruleset)
+        raise
     try:
         script, rep = build_script(plan, exe_fd=None if keep_exe_fd else exe_fd, ruleset_fd=ruleset)
         fds = tuple(fd for fd in (theirs.fileno(), exe_fd, ruleset) if fd is not None)
-        args = [helper, str(theirs.fileno()), executable, *argv]
-        proc = popen(args, helper, fds)
+        proc = popen([helper, str(theirs.fileno()), executable, *argv], helper, fds)
     except OSError as err:
         ours.close()
         if err.filename not in (helper, None):
@@ -295,23 +330,7 @@ def spawn(
         theirs.close()
         if ruleset is not None:
             os.close(ruleset)
-    try:
-        with ours:
-            _handshake(ours, script, rep, plan, deadline)
-    except BaseException as exc:
-        _abandon(proc)
-        if isinstance(exc, xh.HelperError):
-            raise SandboxError(
-                f"confining the child of {argv[0]} failed before exec: {exc}"
-            ) from exc
-        if isinstance(exc, HardenkitError):
-            raise SandboxError(
-                f"confining the child of {argv[0]} failed before exec: {type(exc).__name__}: {exc}"
-            ) from exc
-        if isinstance(exc, OSError) and exc.filename is None:
-            raise OSError(exc.errno, exc.strerror, executable) from None
-        raise
-    return proc
+    return proc, ours, script, rep
 
 
 def _handshake(
