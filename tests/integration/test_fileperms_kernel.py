@@ -41,14 +41,20 @@ def test_fifo_is_refused_at_once(tmp_path: Path, in_child: Any, mode: str) -> No
     assert problem == f"{fifo} is a fifo, not a regular file"
 
 
-def test_fifo_swapped_in_after_the_walk_is_caught_on_the_descriptor(tmp_path: Path) -> None:
-    # The walk saw a regular file; the object opened is a FIFO. O_NONBLOCK keeps the open
-    # from hanging and fstat of the descriptor refuses it.
+def test_fifo_swapped_in_after_the_walk_is_refused_unopened(tmp_path: Path) -> None:
+    # The walk saw a regular file; the name now holds a FIFO. The O_PATH descriptor shows
+    # it before anything opens it, and the check on the opened descriptor would too.
     from hardenkit.fileperms import _io  # noqa: PLC0415
 
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo, 0o600)
-    fd = _io._open_leaf(os.open(tmp_path, os.O_RDONLY), "fifo", str(fifo), os.O_RDONLY)
+    dir_fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        with pytest.raises(InsecurePathError, match="fifo \\(swapped in"):
+            _io._open_leaf(dir_fd, "fifo", str(fifo), os.O_RDONLY)
+    finally:
+        os.close(dir_fd)
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     try:
         with pytest.raises(InsecurePathError, match="fifo, not a regular file"):
             _io._verify_fd(fd, str(fifo), max_mode=0o600, owner=0, writing=False)

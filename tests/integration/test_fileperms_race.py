@@ -170,3 +170,45 @@ def test_write_secure_never_writes_through_a_flipped_symlink(tmp_path: Path) -> 
     assert victim.stat().st_mode & 0o777 == 0o600
     assert outcomes["refused"] > 0, outcomes
     assert not [n for n in os.listdir(work) if n.endswith(".tmp")]
+
+
+def test_a_fifo_swapped_in_after_the_walk_is_never_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the walk (a regular file) and the open, the name becomes a FIFO.
+
+    A reader is blocked opening that FIFO: if open_secure opened it for writing, even
+    non-blocking and refused afterwards, the reader would wake. The O_PATH open first
+    means the FIFO is never opened.
+    """
+    from hardenkit.fileperms import _io  # noqa: PLC0415
+
+    target = tmp_path / "secret"
+    write_secure(target, b"x")
+    real_open_leaf = _io._open_leaf
+
+    def swap_then_open(dir_fd: int, name: str, path: str, flags: int) -> int:
+        os.unlink(name, dir_fd=dir_fd)
+        os.mkfifo(name, 0o600, dir_fd=dir_fd)
+        woke.clear()
+        reader.start()
+        time.sleep(0.2)  # the reader is now blocked in open(O_RDONLY)
+        return real_open_leaf(dir_fd, name, path, flags)
+
+    woke = threading.Event()
+
+    def read_side() -> None:
+        fd = os.open(target, os.O_RDONLY)  # blocks until a writer opens the FIFO
+        woke.set()
+        os.close(fd)
+
+    reader = threading.Thread(target=read_side, daemon=True)
+    monkeypatch.setattr(_io, "_open_leaf", swap_then_open)
+    with pytest.raises(InsecurePathError, match="fifo"):
+        open_secure(target, "ab")
+    assert not woke.wait(0.3), "the FIFO was opened for writing: its reader woke up"
+    # Release the reader ourselves (and prove the test could see a wake-up).
+    fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK)
+    os.close(fd)
+    assert woke.wait(5)
+    reader.join(5)

@@ -7,13 +7,13 @@ import errno
 import os
 import secrets
 import stat
-from typing import IO, Any, BinaryIO, Literal, TextIO, overload
+from typing import IO, Any, BinaryIO, Literal, NoReturn, TextIO, overload
 
 from hardenkit._log import get_logger
 from hardenkit.fileperms._acl import read_acl, strip_acls
 from hardenkit.fileperms._model import kind_of, resolve_owner, validate_mode
 from hardenkit.fileperms._rules import fail, leaf_problems
-from hardenkit.fileperms._walk import Walk
+from hardenkit.fileperms._walk import O_PATH, Walk
 
 __all__ = ["open_secure", "write_secure"]
 
@@ -77,18 +77,53 @@ def _verify_fd(fd: int, path: str, *, max_mode: int, owner: int, writing: bool) 
         log.info("%s", notice)
 
 
+_OPEN_REASONS = {
+    errno.ELOOP: "is a symlink (swapped in while it was being checked)",
+    errno.ENXIO: "is not a regular file",
+    errno.ENOENT: "disappeared while it was being checked",
+    errno.EISDIR: "is a directory, not a regular file",
+}
+
+
 def _open_leaf(dir_fd: int, name: str, path: str, flags: int) -> int:
+    """Open the checked leaf; a non-regular file swapped in since the walk is never opened.
+
+    The name is first opened ``O_PATH`` (no open side effects: a FIFO's peer is not woken,
+    a device's driver is not called), its type checked on that descriptor, and the very
+    same inode then reopened through ``/proc/self/fd``. Without ``/proc`` the name is
+    opened directly (``O_NONBLOCK``; the type is still checked on the descriptor after).
+    """
     try:
-        return os.open(name, flags | _OPEN_FLAGS, dir_fd=dir_fd)
+        pinned = os.open(name, O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError as err:
-        reasons = {
-            errno.ELOOP: "is a symlink (swapped in while it was being checked)",
-            errno.ENXIO: "is not a regular file",
-            errno.ENOENT: "disappeared while it was being checked",
-            errno.EISDIR: "is a directory, not a regular file",
-        }
-        why = reasons.get(err.errno or 0, f"could not be opened: {err.strerror}")
-        fail(path, [f"{path} {why}"], err)
+        _open_failed(path, err)
+    try:
+        kind = os.fstat(pinned).st_mode
+        if not stat.S_ISREG(kind):
+            swapped = f"{path} is a {kind_of(kind)} (swapped in while it was being checked)"
+            fail(path, [swapped])
+        try:
+            return _reopen(pinned, name, dir_fd, flags)
+        except OSError as err:
+            _open_failed(path, err)
+    finally:
+        os.close(pinned)
+
+
+def _reopen(pinned: int, name: str, dir_fd: int, flags: int) -> int:
+    try:
+        # A magic link to the inode itself: no name is looked up again, so nothing can be
+        # swapped in between (and O_NOFOLLOW would refuse the link itself).
+        return os.open(f"/proc/self/fd/{pinned}", flags | (_OPEN_FLAGS & ~os.O_NOFOLLOW))
+    except FileNotFoundError:
+        if os.path.isdir("/proc/self/fd"):
+            raise
+    return os.open(name, flags | _OPEN_FLAGS, dir_fd=dir_fd)  # no /proc: by name
+
+
+def _open_failed(path: str, err: OSError) -> NoReturn:
+    why = _OPEN_REASONS.get(err.errno or 0, f"could not be opened: {err.strerror}")
+    fail(path, [f"{path} {why}"], err)
 
 
 def _create_leaf(dir_fd: int, name: str, path: str, flags: int, mode: int) -> int:
