@@ -4,8 +4,9 @@ No shell, ever: ``argv`` is a sequence. Executables are resolved once against a 
 search path and checked (root-owned, not writable by others); pinned digests are verified
 through the descriptor that is then executed. The child gets a sanitized environment,
 /dev/null as stdin, no inherited descriptors, a new session, and (when asked) the same
-confinement as ``confine()`` applied between fork and exec. On timeout, cancellation or
-exit, every process it started is killed. See docs/spawn.md.
+confinement as ``confine()``, applied and checked before exec (by the compiled exec
+helper, else by Python between fork and exec). On timeout, cancellation or exit, every
+process it started is killed. See docs/spawn.md.
 
 Examples:
     >>> from hardenkit.spawn import CommandPolicy, run

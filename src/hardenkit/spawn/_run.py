@@ -520,10 +520,11 @@ def run(
     :func:`hardenkit.env.is_dangerous` flags is refused, except ``TMPDIR`` and the names
     in ``allow_dangerous_env`` (loader and shell-code variables such as ``LD_PRELOAD``,
     ``SHELLOPTS`` and ``PS4`` can never be allowed). With ``user``/``group``/``keep``/
-    ``limits``/``filesystem``/``seccomp`` it is confined between fork and exec in
-    ``confine()``'s order. It runs in its own PID namespace when we may create one
-    (root), so when it exits or times out every process it started dies with it;
-    otherwise its group, session, descendants and pipe holders are swept.
+    ``limits``/``filesystem``/``seccomp`` it is confined before exec in
+    ``confine()``'s order and checked from the kernel's side. It runs in its own PID
+    namespace when we may create one (root), so when it exits or times out every
+    process it started dies with it; otherwise its group, session, descendants and pipe
+    holders are swept.
     ``stdout``/``stderr`` keep at most ``max_output`` bytes each.
 
     Examples:
