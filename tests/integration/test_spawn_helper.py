@@ -298,3 +298,19 @@ def test_run_chooses_the_helper_when_it_can(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(subprocess, "Popen", spy)
     assert run(["/usr/bin/id", "-u"], user="nobody").stdout == b"65534\n"
     assert started == [xh.NAME]
+
+
+def test_not_used_when_exec_would_lose_the_capabilities_a_drop_needs(in_child: Any) -> None:
+    def child() -> list[str | None]:
+        from hardenkit._linux import caps as _caps  # noqa: PLC0415
+
+        plan = prepare_confinement(user="nobody")
+        as_root = _helper.why_not(plan)
+        _caps.set_keepcaps(flag=True)
+        os.setresuid(1000, 1000, 1000)  # permitted caps survive, but not across an exec
+        return [as_root, _helper.why_not(plan)]
+
+    as_root, as_user = in_child(child)
+    assert as_root is None
+    assert as_user is not None
+    assert "exec would drop capabilities" in as_user

@@ -44,18 +44,6 @@ _log = get_logger("hardenkit.spawn")
 _SECCOMP_FILTER_FLAG_TSYNC = 1
 _SECCOMP_MODE_FILTER = 2
 _SECBIT_NOROOT = 1
-_CAP_LINES = (b"CapPrm:", b"CapBnd:", b"CapAmb:")
-
-
-def _status_masks() -> dict[bytes, int]:
-    with open("/proc/thread-self/status", "rb") as f:
-        data = f.read()
-    out = {}
-    for line in data.splitlines():
-        key, _, value = line.partition(b"\t")
-        if key in _CAP_LINES:
-            out[key] = int(value, 16)
-    return out
 
 
 def why_not(plan: ConfinementPlan) -> str | None:
@@ -71,16 +59,20 @@ def why_not(plan: ConfinementPlan) -> str | None:
         return why
     if plan.drop is None:
         return None
-    from hardenkit._linux import caps as _caps  # noqa: PLC0415 -- first confined spawn
+    import threading  # noqa: PLC0415 -- first confined spawn
+
+    from hardenkit._linux import caps as _caps  # noqa: PLC0415
+    from hardenkit._linux.procfs import read_task_status  # noqa: PLC0415
 
     try:
-        masks = _status_masks()
+        # Capabilities are per thread: this thread's are the ones the helper inherits.
+        st = read_task_status(threading.get_native_id())
         securebits = _caps.get_securebits()
     except (OSError, ValueError) as err:
-        return f"cannot read this process's capabilities ({err})"
+        return f"cannot read this thread's capabilities ({err})"
     root = 0 in (os.getuid(), os.geteuid()) and not securebits & _SECBIT_NOROOT
-    after = (masks.get(b"CapBnd:", 0) if root else 0) | masks.get(b"CapAmb:", 0)
-    if masks.get(b"CapPrm:", 0) & ~after:
+    after = (st.cap_bounding if root else 0) | st.cap_ambient
+    if st.cap_permitted & ~after:
         return "exec would drop capabilities this process needs for the drop"
     return None
 
