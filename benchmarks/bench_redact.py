@@ -3,7 +3,7 @@
 Goal (DESIGN.md): >= 30 MB/s with every detector on, and >= 100x detect-secrets' scan of the
 same lines. The lines are generated here, deterministically (seeded): ordinary application,
 access, JSON and traceback lines, about 5 % of them carrying a secret shaped like those in
-``shared/data/secret-samples.json``.
+``tests/data/secret-samples.json``.
 
 The figure is one ``redact()`` call per line, as a logging filter makes them; detect-secrets
 scans the very same lines, as one file. A second record measures ``redact()`` with 200

@@ -35,7 +35,7 @@ from hardenkit._linux import (  # noqa: F401 -- imported up front: imports are o
 from hardenkit.sandbox import docker
 from hardenkit.sandbox.seccomp import SeccompPolicy, _resolve, apply_seccomp, compile_policy
 
-PROFILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "docker-default-seccomp.json"
+PROFILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "docker-default-seccomp.json"
 ROUNDS = 15
 FRESH_ROUNDS = 5
 GOAL_MS = 20.0

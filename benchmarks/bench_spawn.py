@@ -27,7 +27,7 @@ from hardenkit.errors import CommandTimeout
 from hardenkit.sandbox import ResourceLimits, SeccompPolicy
 from hardenkit.spawn import CommandPolicy, run as hk_run
 
-PROFILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "docker-default-seccomp.json"
+PROFILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "docker-default-seccomp.json"
 
 
 def _interleaved_ms(*fns: Any, rounds: int) -> list[float]:

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 REQUIRE_ALL = os.environ.get("HARDENKIT_REQUIRE_ALL_TESTS") == "1"
 ROOT = Path(__file__).resolve().parents[1]
-#: The project's reference data (shared/ beside the checkout); HARDENKIT_SHARED_DATA overrides.
-SHARED_DATA = Path(os.environ.get("HARDENKIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+#: The project's reference data, kept in the repository (tests/data/README.md names the sources).
+SHARED_DATA = ROOT / "tests" / "data"
 #: Node packages for the interop tests (installed by scripts/setup).
 INTEROP_DIR = ROOT / "tests" / "interop"
 
@@ -84,7 +84,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def shared_data() -> Path:
     """The reference data folder; a test that needs it fails (not skips) when it is absent."""
     if not SHARED_DATA.is_dir():
-        pytest.fail(f"reference data not found at {SHARED_DATA} (set HARDENKIT_SHARED_DATA)")
+        pytest.fail(f"reference data not found at {SHARED_DATA}")
     return SHARED_DATA
 
 

@@ -60,7 +60,7 @@ DEFAULT_ALLOW: tuple[str, ...] = (
 
 # Sources: sudo's built-in env_delete table (plugins/sudoers/env.c), glibc's list of
 # variables removed for setuid programs (sysdeps/generic/unsecvars.h), and the runtimes'
-# own documentation; the same facts as shared/data/dangerous-env.json. A trailing * is a
+# own documentation; the same facts as tests/data/dangerous-env.json. A trailing * is a
 # prefix.
 _SUDO_ENV_DELETE = (
     "IFS CDPATH LOCALDOMAIN RES_OPTIONS HOSTALIASES NLSPATH PATH_LOCALE LD_* _RLD* TERMINFO "

@@ -2,7 +2,7 @@
 
 Source of the systemd rows: the assessor table of ``systemd-analyze security`` in
 systemd v257.13 (``src/analyze/analyze-security.c``, LGPL-2.1-or-later), as captured in
-``shared/data/systemd-security-assessors.json``: name, weight and range are copied exactly;
+``tests/data/systemd-security-assessors.json``: name, weight and range are copied exactly;
 only the assessors a running process shows through procfs are used. The ``hardenkit:`` rows
 are our own weights for what systemd does not score; docs/audit.md explains every one of them.
 Capabilities are named as ``Capability.short_name`` gives them (``"SYS_ADMIN"``).
