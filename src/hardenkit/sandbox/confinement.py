@@ -394,6 +394,8 @@ def prepare_confinement(
             "seccomp and Landlock need no_new_privs once privileges are dropped: "
             "pass no_new_privs=True"
         )
+    if seccomp is not None and seccomp._profile is not None:  # noqa: SLF001 -- same package
+        seccomp = seccomp.for_capabilities(_held_after(drop))
     policy, compiled = _compiled(seccomp, block_namespaces=block_namespaces)
     guard = None
     if filesystem is not None and _changes_foreign_metadata(drop) is not None:
@@ -449,6 +451,24 @@ _METADATA_CAPS = (
     (3, "CAP_FOWNER"),
     (21, "CAP_SYS_ADMIN"),
 )
+
+
+def _held_after(drop: DropPlan | None) -> tuple[int, ...]:
+    """The capabilities the confined process holds: ``keep`` after a drop, else ours.
+
+    Under no_new_privs an exec grants nothing beyond the permitted set, so that set is
+    what the process can ever use (empty for an unprivileged caller).
+    """
+    if drop is not None:
+        mask = drop.keep_mask
+    else:
+        from hardenkit._linux.procfs import read_status  # noqa: PLC0415
+
+        try:
+            mask = read_status().cap_permitted
+        except (OSError, ValueError) as err:
+            raise SandboxError(f"cannot read this process's capabilities: {err}") from err
+    return tuple(bit for bit in range(mask.bit_length()) if mask >> bit & 1)
 
 
 def _changes_foreign_metadata(drop: DropPlan | None) -> str | None:

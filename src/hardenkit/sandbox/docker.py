@@ -23,6 +23,7 @@ import json
 import os
 import re
 import threading
+from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -119,8 +120,9 @@ _GOARCH = {
 }
 
 
-#: Translated policies by (content digest, capabilities, native arch, kernel release).
-_CacheKey = tuple[bytes, frozenset[str], int, str]
+#: Translated policies by (content digest, capabilities, native arch, kernel release,
+#: capabilities given explicitly).
+_CacheKey = tuple[bytes, frozenset[str], int, str, bool]
 _POLICIES: dict[_CacheKey, SeccompPolicy] = {}
 _POLICIES_MAX = 16
 _POLICIES_LOCK = threading.Lock()
@@ -258,6 +260,33 @@ def policy_from_profile(
     return _translate(_canonical(profile), profile, "seccomp profile", capabilities)
 
 
+@dataclass(frozen=True, eq=False)
+class _Source:
+    """What a policy was translated from, kept to decide its ``caps`` again."""
+
+    raw: bytes | None
+    data: Mapping[str, Any] | None
+    where: str
+    #: The capabilities asked for at load time; None: whichever the process holds.
+    requested: frozenset[str] | None
+
+
+def redecide(source: _Source, capabilities: Iterable[str | int]) -> SeccompPolicy:
+    """The profile's policy for a process holding ``capabilities`` (cached like any).
+
+    Examples:
+        >>> p = default_policy(capabilities=["SYS_NICE"])
+        >>> redecide(p._profile, []) is default_policy(capabilities=[])
+        True
+        >>> redecide(p._profile, ["SYS_NICE", "SYS_PTRACE"]) is p  # only what was asked
+        True
+    """
+    held = frozenset(_cap_name(c) for c in capabilities)
+    if source.requested is not None:
+        held &= source.requested
+    return _translate(source.raw, source.data, source.where, held)
+
+
 def _translate(
     raw: bytes | None,
     data: Mapping[str, Any] | None,
@@ -267,15 +296,18 @@ def _translate(
     """Return the cached policy for ``raw`` (file bytes or canonical JSON), or build it."""
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
 
+    explicit = capabilities is not None
     caps = (
         _bounding_set() if capabilities is None else frozenset(_cap_name(c) for c in capabilities)
     )
     key: _CacheKey | None = None
     if raw is not None:
-        key = (hashlib.sha256(raw).digest(), caps, sc.native_arch(), os.uname().release)
+        digest = hashlib.sha256(raw).digest()
+        key = (digest, caps, sc.native_arch(), os.uname().release, explicit)
         hit = _POLICIES.get(key)
         if hit is not None:
             return hit
+    source = _Source(raw=raw, data=data, where=where, requested=caps if explicit else None)
     if data is None:
         try:
             data = json.loads(raw or b"")
@@ -283,7 +315,7 @@ def _translate(
             raise PolicyError(f"seccomp profile {where} is not valid JSON: {err}") from err
     if not isinstance(data, dict):
         raise PolicyError(f"{where}: a profile is a JSON object")
-    policy = _build(data, where, caps)
+    policy = _build(data, where, caps, source)
     if key is not None:
         with _POLICIES_LOCK:
             if len(_POLICIES) >= _POLICIES_MAX:
@@ -298,7 +330,9 @@ def _clear_cache() -> None:
         _POLICIES.clear()
 
 
-def _build(data: Mapping[str, Any], where: str, caps: frozenset[str]) -> SeccompPolicy:
+def _build(
+    data: Mapping[str, Any], where: str, caps: frozenset[str], source: _Source
+) -> SeccompPolicy:
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
 
     if data.get("listenerPath") or data.get("listenerMetadata"):
@@ -331,5 +365,9 @@ def _build(data: Mapping[str, Any], where: str, caps: frozenset[str]) -> Seccomp
             for conds in _conditions(list(entry.get("args") or ()), here)
         )
     return SeccompPolicy(
-        default=default, errno=default_errno, rules=tuple(rules), arches=tuple(arches)
+        default=default,
+        errno=default_errno,
+        rules=tuple(rules),
+        arches=tuple(arches),
+        _profile=source,
     )

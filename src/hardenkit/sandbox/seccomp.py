@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import errno as errno_mod
 import functools
+import itertools
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from hardenkit._linux import require_linux
 from hardenkit._log import get_logger
 from hardenkit.errors import PolicyError, SandboxError
-from hardenkit.sandbox import _bpf
+from hardenkit.sandbox import _argwidth, _bpf
 from hardenkit.sandbox.groups import expand
 
 if TYPE_CHECKING:
@@ -189,6 +191,9 @@ class SeccompPolicy:
     rules: Sequence[SyscallRule] = ()
     arches: Sequence[str] = ()
     block_namespaces: bool = True
+    #: Set by :meth:`from_docker_profile`: the profile, to decide its capability
+    #: conditions again against the capabilities a confined process will hold.
+    _profile: Any = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.default not in _DEFAULTS:
@@ -247,6 +252,30 @@ class SeccompPolicy:
             return self
         return dataclasses.replace(self, block_namespaces=True)
 
+    def for_capabilities(self, capabilities: Iterable[str | int]) -> SeccompPolicy:
+        """Return this policy as it holds for a process with ``capabilities``.
+
+        A policy from a Docker profile decides the profile's ``includes``/``excludes``
+        ``caps`` again, against ``capabilities`` (and, when the profile was loaded with
+        explicit ``capabilities=``, against only those of them also in this set): what
+        Docker decides against the container's capabilities, hardenkit decides against
+        the confined process's. ``confine()``, ``run()`` and ``call_sandboxed()`` call it
+        with the capabilities the process holds after the privilege drop. Any other
+        policy is returned unchanged.
+
+        Examples:
+            >>> p = SeccompPolicy.docker_default(capabilities=["SYS_PTRACE"])
+            >>> any("kcmp" in r.names for r in p.rules)
+            True
+            >>> any("kcmp" in r.names for r in p.for_capabilities([]).rules)
+            False
+        """
+        if self._profile is None:
+            return self
+        from hardenkit.sandbox.docker import redecide  # noqa: PLC0415 -- cycle
+
+        return redecide(self._profile, capabilities)
+
     @classmethod
     def from_docker_profile(
         cls,
@@ -260,9 +289,17 @@ class SeccompPolicy:
         ``archMap``, ``includes``/``excludes`` by ``caps``, ``arches`` and ``minKernel``,
         per-rule ``errnoRet``, and argument conditions (several conditions on one argument
         become separate rules, as runc does). ``caps`` are decided against
-        ``capabilities`` (default: this process's bounding set, read now). The same
-        content with the same capabilities returns the same cached policy object, so
-        its compiled program is reused too.
+        ``capabilities`` (default: this process's bounding set, read now); ``confine()``,
+        ``run()`` and ``call_sandboxed()`` decide them again against the capabilities the
+        confined process holds after its privilege drop (see :meth:`for_capabilities`).
+        The same content with the same capabilities returns the same cached policy
+        object, so its compiled program is reused too.
+
+        Stricter than Docker, on purpose (docs/security-model.md lists it): namespace
+        creation stays refused (``block_namespaces``), argument conditions compare only
+        the bits the kernel reads (Docker's ``socket`` rules pass ``0xffffffff00000026``,
+        AF_ALG with high bits set; here they do not), io_uring is refused unless the
+        profile names it, and capability conditions follow the confined process.
 
         Examples:
             >>> p = SeccompPolicy.docker_default(capabilities=())
@@ -299,10 +336,56 @@ def _ret(action: str, err: int) -> int:
 
 
 _IO_URING = frozenset({"io_uring_setup", "io_uring_enter", "io_uring_register"})
+#: Actions that let a call run.
+_PERMITS = ("allow", "log")
+
+
+def _restricts(policy: SeccompPolicy) -> bool:
+    """Whether the policy refuses anything (namespace blocking aside)."""
+    return (
+        policy.default not in _PERMITS
+        or bool(policy.deny)
+        or any(rule.action not in _PERMITS for rule in policy.rules)
+    )
+
+
+@functools.cache
+def _native_is_s390() -> bool:
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
+
+    return sc.native_arch() in (sc.ARCH_NAMES["SCMP_ARCH_S390"], sc.ARCH_NAMES["SCMP_ARCH_S390X"])
+
+
+def _narrowed(
+    name: str, conds: Sequence[ArgCondition], s390: bool
+) -> list[tuple[tuple[int, int, int, int], ...]]:
+    """The raw condition tuples for ``name``, each comparing what the kernel reads.
+
+    An argument the kernel reads as 32-bit (or 16-bit ``umode_t``) is compared on those
+    bits only (see :mod:`hardenkit.sandbox._argwidth`); a range on one becomes several
+    alternatives, so one rule may become several (any of them matching is the rule
+    matching). An empty list: the conditions can never hold.
+    """
+    options = []
+    for cond in conds:
+        index, op, a, b = cond._raw()  # noqa: SLF001 -- same module family
+        bits = _argwidth.width(name, index, s390=s390)
+        try:
+            options.append(
+                _argwidth.narrow(index, op, a, b, bits=bits, what=f"{name} argument {index}")
+            )
+        except ValueError as err:
+            raise PolicyError(str(err)) from None
+    if math.prod(len(o) for o in options) > _argwidth.MAX_ALTERNATIVES:
+        raise PolicyError(
+            f"the conditions on {name} expand to more than {_argwidth.MAX_ALTERNATIVES} "
+            "rules once compared on the bits the kernel reads: split the rule"
+        )
+    return list(itertools.product(*options))
 
 
 @functools.lru_cache(maxsize=128)
-def _resolve(policy: SeccompPolicy) -> _Resolved:  # noqa: C901 -- one merge, read top-down
+def _resolve(policy: SeccompPolicy) -> _Resolved:  # noqa: C901, PLR0912 -- one merge, top-down
     """Expand groups, resolve numbers, merge lists and rules into per-syscall actions."""
     require_linux("seccomp")
     from hardenkit._linux.seccomp_compile import resolve  # noqa: PLC0415 -- ctypes on use
@@ -320,13 +403,18 @@ def _resolve(policy: SeccompPolicy) -> _Resolved:  # noqa: C901 -- one merge, re
         return True
 
     # Explicit rules first: they own the syscalls they name.
+    s390 = _native_is_s390()
     ruled: dict[str, list[tuple[str, int, tuple[tuple[int, int, int, int], ...]]]] = {}
+    in_rules: set[str] = set()
     for rule in policy.rules:
         err = policy.errno if rule.errno is None else rule.errno
-        args = tuple(c._raw() for c in rule.args)  # noqa: SLF001 -- same module family
+        in_rules.update(rule.names)
         for name in sorted(expand(rule.names)):
+            if name in _IO_URING and name not in rule.names and rule.action in _PERMITS:
+                continue  # io_uring is allowed only by name, never through a @group
             if known(name):
-                ruled.setdefault(name, []).append((rule.action, err, args))
+                entries = ruled.setdefault(name, [])
+                entries.extend((rule.action, err, a) for a in _narrowed(name, rule.args, s390))
     plain: dict[str, tuple[str, int]] = {}
     for name in sorted(expand(policy.deny)):
         if name not in ruled and known(name):
@@ -337,6 +425,12 @@ def _resolve(policy: SeccompPolicy) -> _Resolved:  # noqa: C901 -- one merge, re
             continue  # io_uring would run operations the filter never sees (Docker agrees)
         if name not in ruled and name not in plain and known(name):
             plain[name] = ("allow", 0)
+    if _restricts(policy) and policy.default in _PERMITS:
+        # io_uring runs operations (IORING_OP_SOCKET, OPENAT, CONNECT...) that the filter
+        # never sees: a policy that restricts anything refuses it unless it is named.
+        for name in sorted(_IO_URING - explicit - in_rules):
+            if name not in ruled and name not in plain and known(name):
+                plain[name] = ("errno", policy.errno)
     conditional: list[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]]] = []
     for name, entries in sorted(ruled.items()):
         uncond = {(a, e) for a, e, args in entries if not args}
