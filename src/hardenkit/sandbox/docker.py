@@ -23,7 +23,7 @@ import json
 import os
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -269,6 +269,9 @@ class _Source:
     where: str
     #: The capabilities asked for at load time; None: whichever the process holds.
     requested: frozenset[str] | None
+    #: Policies already decided from this source, by the capabilities held (a spawn
+    #: then skips hashing the profile again).
+    decided: dict[frozenset[str], SeccompPolicy] = field(default_factory=dict)
 
 
 def redecide(source: _Source, capabilities: Iterable[str | int]) -> SeccompPolicy:
@@ -284,7 +287,12 @@ def redecide(source: _Source, capabilities: Iterable[str | int]) -> SeccompPolic
     held = frozenset(_cap_name(c) for c in capabilities)
     if source.requested is not None:
         held &= source.requested
-    return _translate(source.raw, source.data, source.where, held)
+    hit = source.decided.get(held)
+    if hit is None:
+        hit = _translate(source.raw, source.data, source.where, held)
+        if len(source.decided) < _POLICIES_MAX:
+            source.decided[held] = hit
+    return hit
 
 
 def _translate(
