@@ -412,9 +412,13 @@ def _resolve(policy: SeccompPolicy) -> _Resolved:  # noqa: C901, PLR0912 -- one 
         for name in sorted(expand(rule.names)):
             if name in _IO_URING and name not in rule.names and rule.action in _PERMITS:
                 continue  # io_uring is allowed only by name, never through a @group
-            if known(name):
-                entries = ruled.setdefault(name, [])
+            if not known(name):
+                continue
+            entries = ruled.setdefault(name, [])
+            if rule.args:
                 entries.extend((rule.action, err, a) for a in _narrowed(name, rule.args, s390))
+            else:
+                entries.append((rule.action, err, ()))
     plain: dict[str, tuple[str, int]] = {}
     for name in sorted(expand(policy.deny)):
         if name not in ruled and known(name):
