@@ -166,8 +166,10 @@ class SeccompPolicy:
     ``block_namespaces`` (on by default: an unprivileged user namespace hands back a full
     capability set) refuses ``setns`` and ``unshare``/``clone`` with any ``CLONE_NEW*`` flag;
     turn it off only for a process that must build namespaces. ``io_uring_*`` calls are
-    allowed only when named explicitly, never through a ``@group``: io_uring performs
-    operations (``IORING_OP_SOCKET``, ``OPENAT``...) that the filter never sees. Names the
+    allowed only when named explicitly, never through a ``@group`` nor, in a policy that
+    restricts anything, through an ``allow``/``log`` default: io_uring performs operations
+    (``IORING_OP_SOCKET``, ``OPENAT``...) that the filter never sees. Conditions on an
+    argument the kernel reads as 32-bit (or 16-bit) compare those bits only. Names the
     local libseccomp does not know are skipped and listed in :attr:`skipped`, never dropped
     silently.
 
