@@ -7,6 +7,7 @@ tests/integration/test_seccomp_edges.py.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import struct
@@ -289,3 +290,31 @@ def test_profile_capabilities_are_decided_again_for_the_holder() -> None:
     assert "kcmp" not in _names(asked.for_capabilities(range(41)))
     plain = SeccompPolicy(default="allow", deny=["mount"])
     assert plain.for_capabilities([]) is plain
+
+
+def test_changes_made_to_a_translated_profile_survive_the_new_decision() -> None:
+    root = SeccompPolicy.docker_default(capabilities=range(41))
+    extra = SyscallRule(names="kexec_load", action="errno", errno=errno.EROFS)
+    dropped = next(r for r in root.rules if "kcmp" in r.names)  # a capability rule
+    edited = dataclasses.replace(
+        root,
+        rules=(*(r for r in root.rules if r is not dropped), extra),
+        deny=["chmod"],
+        errno=errno.EACCES,
+        block_namespaces=False,
+    )
+    nobody = edited.for_capabilities([])
+    assert extra in nobody.rules
+    assert (nobody.deny, nobody.errno, nobody.block_namespaces) == (
+        ("chmod",),
+        errno.EACCES,
+        False,
+    )
+    assert "kcmp" not in _names(nobody)
+    assert "get_mempolicy" not in _names(nobody)  # still decided for the holder
+    assert edited.for_capabilities([]) is nobody  # decided once per policy and holder
+    ptrace = edited.for_capabilities(["SYS_PTRACE"])
+    assert "kcmp" not in _names(ptrace)  # the caller removed that rule: it stays removed
+    prog = nobody.to_bpf()
+    assert run_bpf(prog, nr("kexec_load")) == 0x50000 | errno.EROFS
+    assert run_bpf(prog, nr("kcmp")) == 0x50000 | errno.EACCES  # the edited default errno

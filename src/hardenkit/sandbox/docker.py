@@ -16,6 +16,7 @@ whose compiled program :func:`~hardenkit.sandbox.seccomp.compile_policy` has cac
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import hashlib
@@ -260,7 +261,7 @@ def policy_from_profile(
     return _translate(_canonical(profile), profile, "seccomp profile", capabilities)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class _Source:
     """What a policy was translated from, kept to decide its ``caps`` again."""
 
@@ -269,30 +270,70 @@ class _Source:
     where: str
     #: The capabilities asked for at load time; None: whichever the process holds.
     requested: frozenset[str] | None
-    #: Policies already decided from this source, by the capabilities held (a spawn
-    #: then skips hashing the profile again).
-    decided: dict[frozenset[str], SeccompPolicy] = field(default_factory=dict)
+    #: The policy as translated (set once built): what a caller's changes are told from.
+    base: SeccompPolicy | None = None
+    #: Policies already decided from this source, by (capabilities held, id of the policy
+    #: asked about), with that policy kept alive: a spawn then skips hashing the profile.
+    decided: dict[tuple[frozenset[str], int], tuple[SeccompPolicy, SeccompPolicy]] = field(
+        default_factory=dict
+    )
 
 
-def redecide(source: _Source, capabilities: Iterable[str | int]) -> SeccompPolicy:
-    """The profile's policy for a process holding ``capabilities`` (cached like any).
+#: Fields a caller may have changed on a translated policy (``dataclasses.replace``).
+_CARRIED = ("default", "allow", "deny", "errno", "arches", "block_namespaces")
+
+
+def redecide(policy: SeccompPolicy, capabilities: Iterable[str | int]) -> SeccompPolicy:
+    """``policy`` (translated from a profile) for a process holding ``capabilities``.
+
+    The profile's capability conditions are decided again; whatever the caller changed
+    on the translated policy (rules added or removed, ``errno``, ``block_namespaces``...)
+    is carried over.
 
     Examples:
         >>> p = default_policy(capabilities=["SYS_NICE"])
-        >>> redecide(p._profile, []) is default_policy(capabilities=[])
+        >>> redecide(p, []) is default_policy(capabilities=[])
         True
-        >>> redecide(p._profile, ["SYS_NICE", "SYS_PTRACE"]) is p  # only what was asked
+        >>> redecide(p, ["SYS_NICE", "SYS_PTRACE"]) is p  # only what was asked for
         True
+        >>> import dataclasses
+        >>> q = dataclasses.replace(p, block_namespaces=False, deny=["mount"])
+        >>> r = redecide(q, [])
+        >>> r.block_namespaces, r.deny, any("get_mempolicy" in x.names for x in r.rules)
+        (False, ('mount',), False)
     """
+    source: _Source = policy._profile  # noqa: SLF001 -- the sibling module's field
     held = frozenset(_cap_name(c) for c in capabilities)
     if source.requested is not None:
         held &= source.requested
-    hit = source.decided.get(held)
-    if hit is None:
-        hit = _translate(source.raw, source.data, source.where, held)
-        if len(source.decided) < _POLICIES_MAX:
-            source.decided[held] = hit
-    return hit
+    key = (held, id(policy))
+    hit = source.decided.get(key)
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    fresh = _translate(source.raw, source.data, source.where, held)
+    result = fresh if policy is source.base else _carry(policy, source.base, fresh)
+    if len(source.decided) >= _POLICIES_MAX:
+        source.decided.pop(next(iter(source.decided)))
+    source.decided[key] = (policy, result)
+    return result
+
+
+def _carry(
+    policy: SeccompPolicy, base: SeccompPolicy | None, fresh: SeccompPolicy
+) -> SeccompPolicy:
+    """``fresh`` with the changes ``policy`` made to ``base`` applied."""
+    if base is None:  # pragma: no cover - set right after the translation
+        raise PolicyError("a translated profile lost its base policy")
+    changes: dict[str, Any] = {
+        name: getattr(policy, name)
+        for name in _CARRIED
+        if getattr(policy, name) != getattr(base, name)
+    }
+    if policy.rules != base.rules:
+        before, now = set(base.rules), set(policy.rules)
+        kept = tuple(r for r in fresh.rules if r not in before - now)
+        changes["rules"] = kept + tuple(r for r in policy.rules if r not in before)
+    return dataclasses.replace(fresh, **changes) if changes else fresh
 
 
 def _translate(
@@ -324,6 +365,7 @@ def _translate(
     if not isinstance(data, dict):
         raise PolicyError(f"{where}: a profile is a JSON object")
     policy = _build(data, where, caps, source)
+    source.base = policy
     if key is not None:
         with _POLICIES_LOCK:
             if len(_POLICIES) >= _POLICIES_MAX:

@@ -276,7 +276,7 @@ class SeccompPolicy:
             return self
         from hardenkit.sandbox.docker import redecide  # noqa: PLC0415 -- cycle
 
-        return redecide(self._profile, capabilities)
+        return redecide(self, capabilities)
 
     @classmethod
     def from_docker_profile(
