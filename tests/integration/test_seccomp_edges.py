@@ -270,3 +270,17 @@ def test_docker_profile_for_an_unprivileged_caller(in_child: Any) -> None:
 
     assert in_child(child, confined=False) == 0
     assert in_child(child, confined=True) == errno.EPERM
+
+
+@pytest.mark.usefixtures("spawn_path")
+def test_docker_profile_in_run_by_an_unprivileged_caller(in_child: Any) -> None:
+    docker = SeccompPolicy.docker_default()  # decided by root, used by nobody
+
+    def child(confined: bool) -> dict[str, int]:
+        drop_privileges("nobody")
+        return probe(seccomp=docker) if confined else probe()
+
+    assert in_child(child, confined=False)["kcmp"] == 0
+    confined = in_child(child, confined=True)
+    assert confined["kcmp"] == errno.EPERM
+    assert confined["socket_high"] == errno.EPERM
