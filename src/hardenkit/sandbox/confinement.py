@@ -9,13 +9,21 @@ can run in a freshly forked child right before exec: no imports, lookups or logg
 
 from __future__ import annotations
 
+import errno
 import functools
 import threading
 from typing import TYPE_CHECKING, Any
 
-from hardenkit._linux import caps as _caps, require_linux
+from hardenkit._linux import caps as _caps, procfs as _procfs, require_linux
 from hardenkit._linux.caps import prctl
-from hardenkit._linux.libc import PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP, PR_SET_NO_NEW_PRIVS
+from hardenkit._linux.libc import (
+    PR_CAP_AMBIENT,
+    PR_CAP_AMBIENT_LOWER,
+    PR_CAPBSET_DROP,
+    PR_GET_NO_NEW_PRIVS,
+    PR_GET_SECCOMP,
+    PR_SET_NO_NEW_PRIVS,
+)
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox.landlock import LandlockPlan
 from hardenkit.sandbox.limits import (
@@ -24,7 +32,13 @@ from hardenkit.sandbox.limits import (
     set_rlimits,
     verify_limits,
 )
-from hardenkit.sandbox.seccomp import SeccompPolicy, compile_policy, verify_seccomp
+from hardenkit.sandbox.seccomp import (
+    ArgCondition,
+    SeccompPolicy,
+    SyscallRule,
+    compile_policy,
+    verify_seccomp,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -39,6 +53,7 @@ __all__ = [
     "METADATA_SYSCALLS",
     "ConfinementPlan",
     "confine",
+    "filesystem_guard_policy",
     "metadata_guard_policy",
     "prepare_confinement",
     "set_no_new_privs",
@@ -96,6 +111,74 @@ def _all_tasks_nnp() -> None:
     for st in statuses:
         if not st.no_new_privs:
             raise SandboxError(f"thread {st.pid} does not have no_new_privs set")
+
+
+#: CAP_MKNOD: a confined process that keeps the caller's ids loses it unless the
+#: FilesystemPolicy names ``devices`` (a device node for a disk reads every file).
+CAP_MKNOD = 27
+
+
+def shed_capabilities(mask: int, last_cap: int, *, no_new_privs: bool) -> None:
+    """Take the capabilities in ``mask`` out of every set of the calling thread.
+
+    Bounding (needs CAP_SETPCAP; without it no_new_privs must stop exec from regaining
+    them), ambient, then effective, permitted and inheritable. Fork-child safe.
+
+    Raises:
+        SandboxError: the kernel refused a step.
+    """
+    for cap in range(min(last_cap, 63) + 1):
+        if not mask >> cap & 1:
+            continue
+        try:
+            prctl(PR_CAPBSET_DROP, cap)
+        except OSError as err:
+            if err.errno != errno.EPERM or not no_new_privs:
+                raise SandboxError(
+                    f"cannot drop capability {cap} from the bounding set: {err.strerror}"
+                ) from err
+        try:
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, cap)
+        except OSError as err:
+            if err.errno != errno.EINVAL:  # no ambient capabilities on this kernel
+                raise SandboxError(f"cannot lower ambient capability {cap}: {err}") from err
+    try:
+        eff, prm, inh = _caps.capget()
+        if (eff | prm | inh) & mask:
+            _caps.capset(eff & ~mask, prm & ~mask, inh & ~mask)
+    except OSError as err:
+        raise SandboxError(f"capset could not shed capabilities: {err.strerror}") from err
+
+
+def shed_problem(
+    status: ProcStatus, mask: int, *, no_new_privs: bool, exec_follows: bool = False
+) -> str | None:
+    """Say why ``status`` still holds (or may regain) a capability of ``mask``, or None.
+
+    Inheritable and ambient must lack them; effective and permitted too, unless an exec
+    follows that recomputes them from a bounding set and inheritable set that lack them.
+    The bounding set may keep them only under no_new_privs (exec then gains nothing).
+
+    Examples:
+        >>> from hardenkit._linux.procfs import read_status
+        >>> shed_problem(read_status(), 1 << 27, no_new_privs=False)  # as root
+        'CapEff, CapPrm, CapBnd still hold 0x8000000'
+    """
+    held = [
+        label
+        for label, value in (
+            ("CapEff", status.cap_effective),
+            ("CapPrm", status.cap_permitted),
+            ("CapInh", status.cap_inheritable),
+            ("CapAmb", status.cap_ambient),
+        )
+        if value & mask and not (exec_follows and label in ("CapEff", "CapPrm"))
+    ]
+    if status.cap_bounding & mask and (
+        not no_new_privs or (exec_follows and status.cap_permitted & mask)
+    ):
+        held.append("CapBnd")
+    return f"{', '.join(held)} still hold {mask:#x}" if held else None
 
 
 def set_no_new_privs() -> None:
@@ -183,6 +266,9 @@ class ConfinementPlan:
         seccomp: CompiledPolicy | None,
         seccomp_policy: SeccompPolicy | None,
         metadata_guard: CompiledPolicy | None = None,
+        filesystem_guard: CompiledPolicy | None = None,
+        shed_caps: int = 0,
+        last_cap: int = 63,
     ) -> None:
         self.drop = drop
         self._apply_drop = apply_drop
@@ -196,6 +282,13 @@ class ConfinementPlan:
         #: The filter refusing metadata syscalls Landlock does not govern (see
         #: :func:`metadata_guard_policy`); loaded before ``seccomp``.
         self.metadata_guard = metadata_guard
+        #: The filter refusing what Landlock does not govern under a FilesystemPolicy
+        #: (see :func:`filesystem_guard_policy`); loaded after the metadata guard.
+        self.filesystem_guard = filesystem_guard
+        #: Capabilities taken out of every set when the caller's ids are kept (CAP_MKNOD
+        #: unless the policy names ``devices``); ``last_cap`` bounds the bounding-set walk.
+        self.shed_caps = shed_caps
+        self.last_cap = last_cap
         self._landlock_probed = False
         self.identity: Identity | None = None
         #: Called (before Landlock) by ``enter(verify=True)`` to record the identity.
@@ -206,13 +299,16 @@ class ConfinementPlan:
             f"ConfinementPlan(drop={self.drop is not None}, rlimits={len(self.rlimits)}, "
             f"no_new_privs={self.no_new_privs}, landlock={self.landlock is not None}, "
             f"seccomp={self.seccomp is not None}"
-            f"{', metadata_guard=True' if self.metadata_guard is not None else ''})"
+            f"{', metadata_guard=True' if self.metadata_guard is not None else ''}"
+            f"{', filesystem_guard=True' if self.filesystem_guard is not None else ''})"
         )
 
     @property
     def filters(self) -> tuple[CompiledPolicy, ...]:
-        """The programs to load, in order (the guard first)."""
-        return tuple(f for f in (self.metadata_guard, self.seccomp) if f is not None)
+        """The programs to load, in order (the guards first)."""
+        return tuple(
+            f for f in (self.metadata_guard, self.filesystem_guard, self.seccomp) if f is not None
+        )
 
     def __enter__(self) -> ConfinementPlan:  # noqa: PYI034 -- not subclassed
         return self
@@ -262,6 +358,8 @@ class ConfinementPlan:
         """The steps in order; ``before_landlock`` runs after no_new_privs."""
         if self.drop is not None and self._apply_drop is not None:
             self._apply_drop(self.drop)
+        if self.shed_caps:
+            shed_capabilities(self.shed_caps, self.last_cap, no_new_privs=self.no_new_privs)
         try:
             set_rlimits(self.rlimits)
         except (OSError, ValueError) as err:
@@ -286,6 +384,7 @@ class ConfinementPlan:
             self._check_drop(self.drop, no_new_privs=self.no_new_privs)
         elif self.drop is not None:
             raise SandboxError("a drop was planned without a way to check it")
+        self._check_shed()
         verify_limits(self.rlimits)
         if self.no_new_privs:
             try:
@@ -300,6 +399,7 @@ class ConfinementPlan:
             self.identity = self._verify_drop(self.drop, no_new_privs=self.no_new_privs)
         elif self.identity_source is not None:
             self.identity = self.identity_source()
+        self._check_shed()
         verify_limits(self.rlimits)
         if self.no_new_privs:
             if not self.filters:
@@ -307,6 +407,19 @@ class ConfinementPlan:
             elif prctl(PR_GET_NO_NEW_PRIVS) != 1:
                 # Other threads get it from seccomp's TSYNC, checked after the load.
                 raise SandboxError("no_new_privs is not set on this thread")
+
+    def _check_shed(self) -> None:
+        """The shed capabilities are in no set of this thread (procfs, before Landlock)."""
+        if not self.shed_caps:
+            return
+        try:
+            with open("/proc/thread-self/status", "rb") as fh:
+                status = _procfs.parse_status(fh.read().decode("ascii", "replace"))
+        except (OSError, ValueError) as err:
+            raise SandboxError(f"cannot read this thread's capabilities: {err}") from err
+        problem = shed_problem(status, self.shed_caps, no_new_privs=self.no_new_privs)
+        if problem:
+            raise SandboxError(problem)
 
     def verify(self) -> Identity | None:
         """Check from the kernel's side that the plan is in force; return the identity.
@@ -321,6 +434,7 @@ class ConfinementPlan:
         identity = None
         if self.drop is not None and self._verify_drop is not None:
             identity = self._verify_drop(self.drop, no_new_privs=self.no_new_privs)
+        self._check_shed()
         verify_limits(self.rlimits)
         if self.no_new_privs:
             _all_tasks_nnp()
@@ -347,6 +461,7 @@ def prepare_confinement(
     filesystem: FilesystemPolicy | None = None,
     seccomp: SeccompPolicy | None = None,
     block_namespaces: bool = True,
+    isolate: bool = True,
 ) -> ConfinementPlan:
     """Do the parent-side work of a confinement with no effect on this process.
 
@@ -355,18 +470,25 @@ def prepare_confinement(
     only refuses namespace creation is used when ``seccomp`` is None) and opens the
     Landlock paths.
 
+    With ``isolate`` (the default) the process enters a Landlock domain even without a
+    FilesystemPolicy: it can then not ptrace, read or write the memory of (nor, on ABI
+    6+, signal) any process outside its own domain, whatever uid it runs as, and it
+    makes no device nodes. Without Landlock this raises; ``isolate=False`` goes without.
+    A process that keeps the caller's ids (no ``user=``) loses CAP_MKNOD unless the
+    FilesystemPolicy names ``devices``.
+
     Examples:
         >>> from hardenkit.sandbox.limits import ResourceLimits
         >>> with prepare_confinement(limits=ResourceLimits(open_files=16)) as plan:
         ...     plan
-        ConfinementPlan(drop=False, rlimits=2, no_new_privs=True, landlock=False, seccomp=True)
+        ConfinementPlan(drop=False, rlimits=2, no_new_privs=True, landlock=True, seccomp=True)
 
     Raises:
         SandboxError: a limit above the hard limit, ``processes`` for a process the kernel
             exempts from RLIMIT_NPROC (uid 0, CAP_SYS_ADMIN or CAP_SYS_RESOURCE kept, or
-            no drop from root), a Landlock path or ABI problem, a
-            policy libseccomp rejects, or seccomp/Landlock after a drop without
-            no_new_privs.
+            no drop from root), a Landlock path or ABI problem (no Landlock at all
+            with ``isolate``), a policy libseccomp rejects, or seccomp/Landlock after
+            a drop without no_new_privs.
         PrivilegeError: the user or groups cannot be resolved.
     """
     require_linux("confinement")
@@ -389,16 +511,26 @@ def prepare_confinement(
     else:
         refuse_unenforced(rlimits, uid=drop.uid, caps=drop.keep_mask)
     will_filter = seccomp is not None or block_namespaces
-    if drop is not None and not no_new_privs and (will_filter or filesystem is not None):
+    landlocked = filesystem is not None or isolate
+    if drop is not None and not no_new_privs and (will_filter or landlocked):
         raise SandboxError(
             "seccomp and Landlock need no_new_privs once privileges are dropped: "
             "pass no_new_privs=True"
         )
+    if landlocked and not no_new_privs and not _caps.capget()[0] >> _CAP_SYS_ADMIN & 1:
+        raise SandboxError(
+            "Landlock needs no_new_privs or CAP_SYS_ADMIN: pass no_new_privs=True"
+            + ("" if filesystem is not None else " (or isolate=False to go without Landlock)")
+        )
     policy, compiled = _compiled(seccomp, block_namespaces=block_namespaces)
+    arches = tuple(policy.arches) if policy else ()
     guard = None
     if filesystem is not None and _changes_foreign_metadata(drop) is not None:
-        guard = compile_policy(metadata_guard_policy(policy.arches if policy else ()))
-    landlock = LandlockPlan(filesystem) if filesystem is not None else None
+        guard = compile_policy(metadata_guard_policy(arches))
+    shed = 0
+    if drop is None and not (filesystem is not None and filesystem.devices):
+        shed = 1 << CAP_MKNOD
+    last_cap = drop.last_cap if drop is not None else _procfs.cap_last_cap()
     return ConfinementPlan(
         drop=drop,
         apply_drop=apply_drop,
@@ -406,11 +538,52 @@ def prepare_confinement(
         check_drop=check_drop,
         rlimits=rlimits,
         no_new_privs=no_new_privs,
-        landlock=landlock,
+        landlock=_landlock_plan(filesystem, isolate=isolate),
         seccomp=compiled,
         seccomp_policy=policy,
         metadata_guard=guard,
+        filesystem_guard=_filesystem_guard(filesystem, arches),
+        shed_caps=shed,
+        last_cap=last_cap,
     )
+
+
+_CAP_SYS_ADMIN = 21
+
+
+def _landlock_plan(filesystem: FilesystemPolicy | None, *, isolate: bool) -> LandlockPlan | None:
+    """The domain to enter: the policy's, or (``isolate``) one that only isolates."""
+    if filesystem is not None:
+        return LandlockPlan(filesystem, scope_signals=isolate)
+    if not isolate:
+        return None
+    if _landlock_abi() == 0:
+        raise SandboxError(
+            "Landlock is absent or disabled, so the confined process could ptrace and "
+            "rewrite processes of its uid outside the sandbox: pass isolate=False to "
+            "confine without that isolation"
+        )
+    return LandlockPlan(None, scope_signals=True)
+
+
+def _filesystem_guard(
+    filesystem: FilesystemPolicy | None, arches: tuple[str, ...]
+) -> CompiledPolicy | None:
+    """The compiled :func:`filesystem_guard_policy` a policy needs, if any."""
+    if filesystem is None:
+        return None
+    unix_ok, exec_ok = bool(filesystem.sockets), not filesystem.restricts_execute()
+    if unix_ok and exec_ok:
+        return None
+    return compile_policy(
+        filesystem_guard_policy(arches, unix_sockets=unix_ok, anonymous_exec=exec_ok)
+    )
+
+
+def _landlock_abi() -> int:
+    from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415
+
+    return landlock_abi()
 
 
 #: Syscalls that change a file's mode, owner, times or extended attributes by path or
@@ -505,6 +678,70 @@ def metadata_guard_policy(arches: tuple[str, ...] = ()) -> SeccompPolicy:
     )
 
 
+#: socket(2)'s domain for UNIX sockets; memfd_create(2)'s flag for a never-executable file.
+_AF_UNIX = 1
+_MFD_NOEXEC_SEAL = 0x0008
+#: The kernel reads these arguments as 32-bit ints: only the low half is compared.
+_LOW32 = 0xFFFFFFFF
+
+
+@functools.cache
+def filesystem_guard_policy(
+    arches: tuple[str, ...] = (), *, unix_sockets: bool = False, anonymous_exec: bool = False
+) -> SeccompPolicy:
+    """Return the filter that closes what Landlock leaves open under a FilesystemPolicy.
+
+    :func:`prepare_confinement` adds it whenever ``filesystem=`` is set (loaded before the
+    caller's filter; the stricter answer wins), default ``allow``:
+
+    - unless ``unix_sockets`` (the policy names ``sockets``), ``socket(AF_UNIX, ...)``
+      fails with EACCES (the low 32 bits of the domain are compared, as the kernel reads
+      them): Landlock (ABI <= 7) does not govern ``connect()``, so a socket outside the
+      policy would be reachable. ``socketpair`` stays allowed. io_uring is refused
+      (``IORING_OP_SOCKET`` makes sockets the filter never sees), and so is i386's
+      ``socketcall`` when that ABI is allowed (its arguments are in memory).
+    - unless ``anonymous_exec`` (``execute`` covers "/"), ``memfd_create`` without
+      ``MFD_NOEXEC_SEAL`` fails with EACCES: a memfd lives outside every hierarchy, so
+      Landlock's EXECUTE right never applies to it, and ``execve``/``execveat`` of a
+      memfd copy of any binary would run it. A sealed memfd can never be executable.
+
+    Examples:
+        >>> p = filesystem_guard_policy()
+        >>> p.default, [r.names for r in p.rules]
+        ('allow', [('socket',), ('memfd_create',)])
+    """
+    rules: list[SyscallRule] = []
+    deny: list[str] = []
+    if not unix_sockets:
+        rules.append(
+            SyscallRule(
+                names="socket",
+                action="errno",
+                errno=errno.EACCES,
+                args=(ArgCondition(index=0, op="masked_eq", mask=_LOW32, value=_AF_UNIX),),
+            )
+        )
+        deny.extend(sorted(_IO_URING))
+        if "SCMP_ARCH_X86" in arches:
+            deny.append("socketcall")
+    if not anonymous_exec:
+        rules.append(
+            SyscallRule(
+                names="memfd_create",
+                action="errno",
+                errno=errno.EACCES,
+                args=(ArgCondition(index=1, op="masked_eq", mask=_MFD_NOEXEC_SEAL, value=0),),
+            )
+        )
+    return SeccompPolicy(
+        default="allow",
+        deny=deny,
+        rules=rules,
+        arches=arches,
+        block_namespaces=False,  # the caller's filter decides that
+    )
+
+
 def _compiled(
     seccomp: SeccompPolicy | None, *, block_namespaces: bool
 ) -> tuple[SeccompPolicy | None, CompiledPolicy | None]:
@@ -537,14 +774,19 @@ def confine(
     filesystem: FilesystemPolicy | None = None,
     seccomp: SeccompPolicy | None = None,
     block_namespaces: bool = True,
+    isolate: bool = True,
 ) -> Identity:
     r"""Confine the calling process, in order, verify it, and return the identity now in force.
 
     Ids and capabilities, rlimits, no_new_privs, Landlock, seccomp last; namespace creation
     is refused by default (an unprivileged user namespace hands back a full capability
-    set). With other live threads only steps that cover every thread are allowed: rlimits
-    (per process) and seccomp with TSYNC (which also carries no_new_privs); a privilege
-    drop or Landlock is refused.
+    set). With ``isolate`` (the default) the process enters a Landlock domain even
+    without ``filesystem``: it can no longer ptrace, read or write the memory of, or (ABI
+    6+) signal processes outside it, and makes no device nodes; without Landlock that
+    raises unless ``isolate=False``. Without ``user=`` CAP_MKNOD is shed (see
+    :func:`prepare_confinement`). With other live threads only steps that cover every
+    thread are allowed: rlimits (per process) and seccomp with TSYNC (which also carries
+    no_new_privs); a privilege drop or Landlock (``isolate`` included) is refused.
 
     Examples:
         >>> from hardenkit._child import fork_call
@@ -570,6 +812,13 @@ def confine(
             for reason, applies in (
                 ("a privilege drop (capabilities are per thread)", user is not None),
                 ("Landlock (ABI < 8 restricts one thread)", filesystem is not None),
+                (
+                    (
+                        "Landlock isolation from other processes (ABI < 8 restricts one "
+                        "thread; isolate=False goes without it)"
+                    ),
+                    isolate and filesystem is None,
+                ),
                 ("no_new_privs without a seccomp filter", no_new_privs and not loads_filter),
             )
             if applies
@@ -589,6 +838,7 @@ def confine(
         filesystem=filesystem,
         seccomp=seccomp,
         block_namespaces=block_namespaces,
+        isolate=isolate,
     ) as plan:
         from hardenkit.privileges import current_identity  # noqa: PLC0415
 
