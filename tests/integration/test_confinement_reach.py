@@ -47,7 +47,7 @@ CAP_MKNOD = 27
 # The attacks, as source: call_sandboxed and confine() run them as functions, run() as
 # `python3 -c` with the same text (so both see exactly the same code).
 ATTACKS = r'''
-import ctypes, errno, json, os, socket, stat, sys
+import ctypes, errno, json, mmap, os, socket, stat, sys
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -210,6 +210,36 @@ def exec_attack(how, via, src, tmpdir):
     return ["refused", code - 100, "exec"]
 
 
+def map_files_exec(src, kind):
+    """Execute the shmem file behind a shared anonymous mapping (or a SysV segment)."""
+    with open(src, "rb") as fh:
+        data = fh.read()
+    try:
+        if kind == "mmap":
+            m = mmap.mmap(-1, len(data))
+            m.write(data)
+            addr = ctypes.addressof(ctypes.c_char.from_buffer(m))
+        else:
+            rc, err = _sys(29, 0, len(data), 0o1600)  # shmget(IPC_PRIVATE, IPC_CREAT|0600)
+            if rc < 0:
+                return ["refused", err, "shmget"]
+            _libc.shmat.restype = ctypes.c_void_p
+            addr = _libc.shmat(rc, None, 0)
+            _sys(31, rc, 0, 0)  # shmctl(IPC_RMID): gone once detached
+            if addr in (None, 2**64 - 1):
+                return ["refused", ctypes.get_errno(), "shmat"]
+            ctypes.memmove(addr, data, len(data))
+    except OSError as err:
+        return ["refused", err.errno, "map"]
+    with open("/proc/self/maps") as fh:
+        ranges = [line.split()[0] for line in fh if int(line.split("-")[0], 16) == addr]
+    try:
+        fd = os.open("/proc/self/map_files/" + ranges[0], os.O_RDONLY)
+    except OSError as err:
+        return ["refused", err.errno, "map_files"]
+    return ["ran", "?"] if exec_via_fd(fd) == -100 else ["refused", exec_via_fd(fd), "exec"]
+
+
 def sealed_memfd():
     """A MFD_NOEXEC_SEAL memfd is allowed, but can never be made executable."""
     fd = os.memfd_create("sealed", 0x0008)
@@ -223,7 +253,11 @@ def exec_via_fd(fd):
     pid = os.fork()
     if pid == 0:
         try:
-            os.execve(fd, ["true"], {})
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        except OSError:
+            os.close(1)
+        try:
+            os.execve(fd, ["true", "--version"], {})
         except OSError as err:
             os._exit(100 + (err.errno or 0))
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) - 100
@@ -240,6 +274,7 @@ unix_attack: Callable[..., dict[str, int]] = _NS["unix_attack"]
 make_node: Callable[[str, str], int] = _NS["make_node"]
 exec_attack: Callable[..., list[Any]] = _NS["exec_attack"]
 sealed_memfd: Callable[[], dict[str, int]] = _NS["sealed_memfd"]
+map_files_exec: Callable[[str, str], list[Any]] = _NS["map_files_exec"]
 
 
 def run_attack(name: str, *args: Any, **options: Any) -> Any:
@@ -744,3 +779,69 @@ def test_python_binary_is_where_the_tests_expect() -> None:
     assert shutil.which(PYTHON) == PYTHON, "the run() attacks need /usr/bin/python3"
     assert os.path.exists(LDSO)
     assert sys.platform.startswith("linux")
+
+
+# --- the isolation is verified from the kernel's side ------------------------------------
+
+
+def test_helper_path_catches_a_skipped_isolation_domain(
+    monkeypatch: pytest.MonkeyPatch, nobody_tmp: Path
+) -> None:
+    """The helper's mknod probe must fail with EACCES; without the domain it does not."""
+    import struct  # noqa: PLC0415
+
+    from hardenkit._linux import exec_helper as xh  # noqa: PLC0415
+    from hardenkit.spawn import _helper  # noqa: PLC0415
+
+    monkeypatch.setattr(spawn_run, "FORCE_PATH", "helper")
+    harmless = struct.pack("<II", xh.OP_PRCTL_GET, 16) + struct.pack("<QQ", 3, 0)
+    real = _helper.build_script
+    hit: list[str] = []
+
+    def build(plan: Any, **kwargs: Any) -> Any:
+        script, rep = real(plan, **kwargs)
+        for i, label in enumerate(script.labels):
+            if label == "landlock_restrict_self":
+                script._parts[i] = harmless  # the sabotage under test
+                hit.append(label)
+        return script, rep
+
+    monkeypatch.setattr(_helper, "build_script", build)
+    marker = nobody_tmp / "ran"
+    with pytest.raises(SandboxError, match="Landlock is not in force: a device node"):
+        run(["/bin/sh", "-c", f"touch {marker}"], limits=ResourceLimits(open_files=64))
+    assert hit
+    assert not marker.exists()
+
+
+def test_python_path_catches_a_skipped_isolation_domain(
+    in_child: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hardenkit.sandbox.landlock import LandlockPlan  # noqa: PLC0415
+
+    monkeypatch.setattr(LandlockPlan, "enforce", lambda _self: None)
+
+    def child() -> str:
+        try:
+            confine(limits=ResourceLimits(open_files=64))
+        except SandboxError as err:
+            return str(err)
+        return "confined without a domain"
+
+    assert "Landlock is not in force: a device node" in in_child(child)
+    with pytest.raises(SandboxError, match="Landlock is not in force"):
+        call_sandboxed(len, "abc")
+
+
+@pytest.mark.parametrize("kind", ["mmap", "sysv"])
+def test_control_map_files_exec_works_unconfined(in_child: Any, kind: str) -> None:
+    assert in_child(map_files_exec, STATIC, kind)[0] == "ran"
+
+
+@pytest.mark.parametrize("kind", ["mmap", "sysv"])
+@pytest.mark.parametrize("user", [None, "nobody"])
+def test_no_exec_through_map_files(kind: str, user: str | None) -> None:
+    """A child keeping CAP_SYS_ADMIN could open /proc/self/map_files and execute shmem."""
+    policy = FilesystemPolicy(read=["/usr", "/proc"], execute=["/usr/bin/true", LDSO])
+    out = call_sandboxed(map_files_exec, STATIC, kind, filesystem=policy, user=user)
+    assert out[0] == "refused", out

@@ -542,7 +542,7 @@ def prepare_confinement(
         seccomp=compiled,
         seccomp_policy=policy,
         metadata_guard=guard,
-        filesystem_guard=_filesystem_guard(filesystem, arches),
+        filesystem_guard=_filesystem_guard(filesystem, arches, drop),
         shed_caps=shed,
         last_cap=last_cap,
     )
@@ -567,7 +567,7 @@ def _landlock_plan(filesystem: FilesystemPolicy | None, *, isolate: bool) -> Lan
 
 
 def _filesystem_guard(
-    filesystem: FilesystemPolicy | None, arches: tuple[str, ...]
+    filesystem: FilesystemPolicy | None, arches: tuple[str, ...], drop: DropPlan | None
 ) -> CompiledPolicy | None:
     """The compiled :func:`filesystem_guard_policy` a policy needs, if any."""
     if filesystem is None:
@@ -575,9 +575,23 @@ def _filesystem_guard(
     unix_ok, exec_ok = bool(filesystem.sockets), not filesystem.restricts_execute()
     if unix_ok and exec_ok:
         return None
+    shared_ok = exec_ok or not _held_caps(drop) & _MAP_FILES_CAPS
     return compile_policy(
-        filesystem_guard_policy(arches, unix_sockets=unix_ok, anonymous_exec=exec_ok)
+        filesystem_guard_policy(
+            arches, unix_sockets=unix_ok, anonymous_exec=exec_ok, shared_anonymous=shared_ok
+        )
     )
+
+
+def _held_caps(drop: DropPlan | None) -> int:
+    """The capabilities the confined process will hold (the kept ones, or this thread's)."""
+    if drop is not None:
+        return int(drop.keep_mask)
+    try:
+        status = _procfs.read_status()
+    except (OSError, ValueError) as err:
+        raise SandboxError(f"cannot read this process's capabilities: {err}") from err
+    return status.cap_permitted | status.cap_effective
 
 
 def _landlock_abi() -> int:
@@ -681,13 +695,23 @@ def metadata_guard_policy(arches: tuple[str, ...] = ()) -> SeccompPolicy:
 #: socket(2)'s domain for UNIX sockets; memfd_create(2)'s flag for a never-executable file.
 _AF_UNIX = 1
 _MFD_NOEXEC_SEAL = 0x0008
+#: mmap flags: MAP_ANONYMOUS | MAP_TYPE, and the shared anonymous kinds (MAP_SHARED,
+#: MAP_SHARED_VALIDATE) whose shmem file /proc/self/map_files hands to CAP_SYS_ADMIN.
+_MAP_ANON_TYPE = 0x20 | 0x0F
+_MAP_SHARED_ANON = (0x20 | 0x01, 0x20 | 0x03)
+#: Capabilities that open /proc/<pid>/map_files (CAP_SYS_ADMIN, CAP_CHECKPOINT_RESTORE).
+_MAP_FILES_CAPS = (1 << 21) | (1 << 40)
 #: The kernel reads these arguments as 32-bit ints: only the low half is compared.
 _LOW32 = 0xFFFFFFFF
 
 
 @functools.cache
 def filesystem_guard_policy(
-    arches: tuple[str, ...] = (), *, unix_sockets: bool = False, anonymous_exec: bool = False
+    arches: tuple[str, ...] = (),
+    *,
+    unix_sockets: bool = False,
+    anonymous_exec: bool = False,
+    shared_anonymous: bool = True,
 ) -> SeccompPolicy:
     """Return the filter that closes what Landlock leaves open under a FilesystemPolicy.
 
@@ -704,6 +728,11 @@ def filesystem_guard_policy(
       ``MFD_NOEXEC_SEAL`` fails with EACCES: a memfd lives outside every hierarchy, so
       Landlock's EXECUTE right never applies to it, and ``execve``/``execveat`` of a
       memfd copy of any binary would run it. A sealed memfd can never be executable.
+    - unless ``shared_anonymous`` (it is False for a process that keeps CAP_SYS_ADMIN or
+      CAP_CHECKPOINT_RESTORE while ``execute`` is restricted), shared anonymous
+      mappings (``mmap(MAP_SHARED | MAP_ANONYMOUS)``) fail with EACCES and SysV shared
+      memory (``shmget``, ``shmat``) is refused: such a process can open the shmem file
+      behind them through ``/proc/self/map_files`` and execute it.
 
     Examples:
         >>> p = filesystem_guard_policy()
@@ -733,6 +762,17 @@ def filesystem_guard_policy(
                 args=(ArgCondition(index=1, op="masked_eq", mask=_MFD_NOEXEC_SEAL, value=0),),
             )
         )
+    if not shared_anonymous:
+        rules.extend(
+            SyscallRule(
+                names="mmap",
+                action="errno",
+                errno=errno.EACCES,
+                args=(ArgCondition(index=3, op="masked_eq", mask=_MAP_ANON_TYPE, value=kind),),
+            )
+            for kind in _MAP_SHARED_ANON
+        )
+        deny.extend(("shmget", "shmat"))
     return SeccompPolicy(
         default="allow",
         deny=deny,
