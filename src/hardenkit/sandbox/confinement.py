@@ -563,7 +563,7 @@ def _landlock_plan(filesystem: FilesystemPolicy | None, *, isolate: bool) -> Lan
             "rewrite processes of its uid outside the sandbox: pass isolate=False to "
             "confine without that isolation"
         )
-    return LandlockPlan(None, scope_signals=True)
+    return LandlockPlan.isolation(scope_signals=True)
 
 
 def _filesystem_guard(
@@ -594,7 +594,9 @@ def _held_caps(drop: DropPlan | None) -> int:
     return status.cap_permitted | status.cap_effective
 
 
+@functools.cache
 def _landlock_abi() -> int:
+    """The running Landlock ABI (it cannot change while this process runs)."""
     from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415
 
     return landlock_abi()

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import stat
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -254,6 +255,23 @@ class LandlockPlan:
         )
         self._probe_dir = _mkdir_probe_dir(self.rights)
         self._mknod_dir = _mkdir_probe_dir(self.rights, DEVICE_RIGHTS)
+        self._shared = False
+
+    @classmethod
+    def isolation(cls, *, scope_signals: bool = True) -> LandlockPlan:
+        """The plan without a policy, built once per process and shared (never closed).
+
+        Every confinement without a FilesystemPolicy enters this same domain description:
+        building it (ABI probe, "/" opened, probe directories chosen) costs more than a
+        spawn can afford each time. :meth:`close` on it does nothing.
+        """
+        with _SHARED_LOCK:
+            plan = _SHARED.get(scope_signals)
+            if plan is None:
+                plan = cls(None, scope_signals=scope_signals)
+                plan._shared = True  # set once, before it is shared
+                _SHARED[scope_signals] = plan
+        return plan
 
     def enforce(self) -> None:
         """Restrict the calling (single-threaded) process; raises SandboxError."""
@@ -318,8 +336,13 @@ class LandlockPlan:
         return None
 
     def close(self) -> None:
-        """Close the path descriptors."""
-        self._finalizer()
+        """Close the path descriptors (not those of the shared :meth:`isolation` plan)."""
+        if not self._shared:
+            self._finalizer()
+
+
+_SHARED: dict[bool, LandlockPlan] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 #: World-writable directories where mkdir is refused by Landlock alone (not by file modes).
