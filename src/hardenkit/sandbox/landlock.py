@@ -223,6 +223,7 @@ class LandlockPlan:
                 SCOPE_ABSTRACT_UNIX_SOCKET if policy is not None else 0
             )
         self._fds: list[int] = []
+        self._shared = False
         self._finalizer = weakref.finalize(self, _close_all, self._fds)
         rules: list[tuple[int, int]] = []
         self.rights: dict[str, int] = {}
@@ -255,7 +256,6 @@ class LandlockPlan:
         )
         self._probe_dir = _mkdir_probe_dir(self.rights)
         self._mknod_dir = _mkdir_probe_dir(self.rights, DEVICE_RIGHTS)
-        self._shared = False
 
     @classmethod
     def isolation(cls, *, scope_signals: bool = True) -> LandlockPlan:
