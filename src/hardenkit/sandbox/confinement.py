@@ -124,6 +124,15 @@ def shed_capabilities(mask: int, last_cap: int, *, no_new_privs: bool) -> None:
     Bounding (needs CAP_SETPCAP; without it no_new_privs must stop exec from regaining
     them), ambient, then effective, permitted and inheritable. Fork-child safe.
 
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> from hardenkit._linux.procfs import read_status
+        >>> def child():
+        ...     shed_capabilities(1 << CAP_MKNOD, 40, no_new_privs=False)
+        ...     return shed_problem(read_status(), 1 << CAP_MKNOD, no_new_privs=False)
+        >>> fork_call(child).value is None
+        True
+
     Raises:
         SandboxError: the kernel refused a step.
     """

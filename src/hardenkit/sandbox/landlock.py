@@ -176,7 +176,14 @@ class FilesystemPolicy:
         return out
 
     def restricts_execute(self) -> bool:
-        """Tell whether executing is limited to ``execute`` (it is unless "/" is listed)."""
+        """Tell whether executing is limited to ``execute`` (it is unless "/" is listed).
+
+        Examples:
+            >>> FilesystemPolicy(execute=["/usr/bin/true"]).restricts_execute()
+            True
+            >>> FilesystemPolicy(execute=["/"]).restricts_execute()
+            False
+        """
         return "/" not in _paths(self.execute)
 
 
@@ -264,6 +271,12 @@ class LandlockPlan:
         Every confinement without a FilesystemPolicy enters this same domain description:
         building it (ABI probe, "/" opened, probe directories chosen) costs more than a
         spawn can afford each time. :meth:`close` on it does nothing.
+
+        Examples:
+            >>> LandlockPlan.isolation() is LandlockPlan.isolation()
+            True
+            >>> LandlockPlan.isolation().probe()[0]
+            'mknod'
         """
         with _SHARED_LOCK:
             plan = _SHARED.get(scope_signals)
@@ -424,6 +437,18 @@ def probe_mknod_refused(parent: str) -> None:
     Landlock checks before the capability check, so EACCES is its answer; EPERM (no
     CAP_MKNOD) means Landlock did not refuse it. The node (/dev/null's numbers) is
     removed again if it was made.
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> def child():
+        ...     LandlockPlan.isolation().enforce()
+        ...     probe_mknod_refused("/tmp")
+        >>> fork_call(child).ok
+        True
+        >>> probe_mknod_refused("/tmp")  # as root, outside any domain
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.SandboxError: Landlock is not in force: a device node in /tmp was made
     """
     probe = os.path.join(parent, f".hardenkit-landlock-probe-{os.urandom(8).hex()}")
     try:
