@@ -158,6 +158,12 @@ def _fd_of(how, src, tmpdir):
         fd = os.memfd_create("payload", 0)
     elif how == "opath":
         return os.open(src, os.O_PATH)
+    elif how == "tmpfile":  # an unnamed file in a writable directory
+        fd = os.open(tmpdir, os.O_TMPFILE | os.O_RDWR, 0o755)
+        os.write(fd, data)
+        ro = os.open("/proc/self/fd/%d" % fd, os.O_RDONLY)
+        os.close(fd)
+        return ro
     else:
         path = os.path.join(tmpdir, "payload-%d" % os.getpid())
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o755)
@@ -709,6 +715,7 @@ VARIANTS = [
     ("file", "execveat"),
     ("opath", "execveat"),
     ("opath", "fexecve"),
+    ("tmpfile", "fexecve"),
 ]
 
 
