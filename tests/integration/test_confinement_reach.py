@@ -852,3 +852,19 @@ def test_no_exec_through_map_files(kind: str, user: str | None) -> None:
     policy = FilesystemPolicy(read=["/usr", "/proc"], execute=["/usr/bin/true", LDSO])
     out = call_sandboxed(map_files_exec, STATIC, kind, filesystem=policy, user=user)
     assert out[0] == "refused", out
+
+
+def test_run_async_child_is_isolated_too(in_child: Any) -> None:
+    import asyncio  # noqa: PLC0415
+
+    from hardenkit.spawn import run_async  # noqa: PLC0415
+
+    def scenario() -> dict[str, Any]:
+        def attack(*a: Any) -> dict[str, int]:
+            cmd = [PYTHON, "-I", "-c", ATTACKS, "memory_attack", json.dumps(a)]
+            res = asyncio.run(run_async(cmd, limits=ResourceLimits(open_files=64)))
+            return dict(json.loads(res.stdout))
+
+        return _memory_scenario(attack)
+
+    _assert_all_refused(in_child(scenario), keeps_sys_admin=True)
