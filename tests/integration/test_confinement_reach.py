@@ -679,6 +679,11 @@ def test_confined_root_child_keeps_no_cap_mknod(
         held = {k for k, v in caps.items() if v >> CAP_MKNOD & 1}
         assert held == set(), f"{where}: CAP_MKNOD in {held}"
         assert caps["CapEff"] >> 21 & 1  # still root otherwise (CAP_SYS_ADMIN kept)
+    # Kept by name (the one capability keep= may name without user=), it stays.
+    kept = run(["/bin/cat", "/proc/self/status"], limits=limits, keep=["CAP_MKNOD"])
+    assert _caps(kept.stdout.decode())["CapEff"] >> CAP_MKNOD & 1
+    with pytest.raises(SandboxError, match="only name CAP_MKNOD"):
+        run(["/bin/true"], limits=limits, keep=["CAP_MKNOD", "CAP_NET_RAW"])
     # Named through devices=, the run() child keeps it.
     granted = FilesystemPolicy(read=["/"], devices=["/tmp"], execute=["/usr", "/bin"])
     caps = _caps(run(["/bin/cat", "/proc/self/status"], filesystem=granted).stdout.decode())

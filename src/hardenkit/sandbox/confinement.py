@@ -484,7 +484,8 @@ def prepare_confinement(
     6+, signal) any process outside its own domain, whatever uid it runs as, and it
     makes no device nodes. Without Landlock this raises; ``isolate=False`` goes without.
     A process that keeps the caller's ids (no ``user=``) loses CAP_MKNOD unless the
-    FilesystemPolicy names ``devices``.
+    FilesystemPolicy names ``devices`` or ``keep=`` names it (the only capability
+    ``keep=`` may name without ``user=``).
 
     Examples:
         >>> from hardenkit.sandbox.limits import ResourceLimits
@@ -503,9 +504,11 @@ def prepare_confinement(
     require_linux("confinement")
     keep = tuple(keep)
     drop = apply_drop = verify_drop = check_drop = None
+    kept_here = 0
     if user is None:
-        if group is not None or groups is not None or keep:
+        if group is not None or groups is not None:
             raise SandboxError("group=, groups= and keep= need user= (the user to become)")
+        kept_here = _kept_without_drop(keep)
     else:
         from hardenkit import privileges  # noqa: PLC0415 -- loaded only for a drop
 
@@ -538,7 +541,7 @@ def prepare_confinement(
         guard = compile_policy(metadata_guard_policy(arches))
     shed = 0
     if drop is None and not (filesystem is not None and filesystem.devices):
-        shed = 1 << CAP_MKNOD
+        shed = (1 << CAP_MKNOD) & ~kept_here
     last_cap = drop.last_cap if drop is not None else _procfs.cap_last_cap()
     return ConfinementPlan(
         drop=drop,
@@ -558,6 +561,21 @@ def prepare_confinement(
 
 
 _CAP_SYS_ADMIN = 21
+
+
+def _kept_without_drop(keep: tuple[Any, ...]) -> int:
+    """Without ``user=``, ``keep=`` may only name what the confinement would shed."""
+    if not keep:
+        return 0
+    from hardenkit.capabilities import caps_to_mask, parse_caps  # noqa: PLC0415
+
+    mask = int(caps_to_mask(parse_caps(keep)))  # CapabilityError for an unknown name
+    if mask & ~(1 << CAP_MKNOD):
+        raise SandboxError(
+            "group=, groups= and keep= need user= (the user to become); without user= "
+            "keep= may only name CAP_MKNOD, which is shed otherwise"
+        )
+    return mask
 
 
 def _landlock_plan(filesystem: FilesystemPolicy | None, *, isolate: bool) -> LandlockPlan | None:
