@@ -542,6 +542,16 @@ def prepare_confinement(
     shed = 0
     if drop is None and not (filesystem is not None and filesystem.devices):
         shed = (1 << CAP_MKNOD) & ~kept_here
+    if (
+        shed
+        and not no_new_privs
+        and not _caps.capget()[0] >> _CAP_SETPCAP & 1
+        and _caps.bounding_has(CAP_MKNOD)
+    ):
+        raise SandboxError(
+            "CAP_MKNOD cannot leave the bounding set without CAP_SETPCAP, and without "
+            "no_new_privs exec could grant it: pass no_new_privs=True (or keep=['CAP_MKNOD'])"
+        )
     last_cap = drop.last_cap if drop is not None else _procfs.cap_last_cap()
     return ConfinementPlan(
         drop=drop,
@@ -561,6 +571,7 @@ def prepare_confinement(
 
 
 _CAP_SYS_ADMIN = 21
+_CAP_SETPCAP = 8
 
 
 def _kept_without_drop(keep: tuple[Any, ...]) -> int:
