@@ -108,7 +108,8 @@ def test_confine_with_live_thread_and_seccomp_covers_it(in_child: Any) -> None:
         t = threading.Thread(target=stop.wait)
         t.start()
         try:
-            confine(seccomp=SeccompPolicy(default="allow", deny=["mkdir"]))
+            # isolate=False: Landlock (ABI < 8) could isolate only this thread.
+            confine(seccomp=SeccompPolicy(default="allow", deny=["mkdir"]), isolate=False)
             states = [read_task_status(tid) for tid in task_ids()]
         finally:
             stop.set()
@@ -122,14 +123,15 @@ def test_confine_with_live_thread_and_seccomp_covers_it(in_child: Any) -> None:
     assert in_child(child) == {"threads": 2, "seccomp": [2], "nnp": True}
 
 
-@pytest.mark.parametrize("what", ["user", "filesystem", "nnp_without_filter"])
+@pytest.mark.parametrize("what", ["user", "filesystem", "nnp_without_filter", "isolation"])
 def test_confine_with_live_thread_refuses_per_thread_steps(
     in_child: Any, tmp_path: Path, what: str
 ) -> None:
     choices: dict[str, dict[str, Any]] = {
         "user": {"user": "nobody"},
         "filesystem": {"filesystem": FilesystemPolicy(read=[tmp_path])},
-        "nnp_without_filter": {"block_namespaces": False},
+        "nnp_without_filter": {"block_namespaces": False, "isolate": False},
+        "isolation": {"seccomp": SeccompPolicy(default="allow", deny=["mkdir"])},
     }
     kwargs = choices[what]
 

@@ -80,7 +80,8 @@ def _sabotage(
     [
         ("PR_CAPBSET_DROP", {"user": "nobody"}, "CapBnd"),
         ("setgroups", {"user": "nobody"}, "groups are"),
-        ("PR_SET_NO_NEW_PRIVS", {"user": "nobody"}, "NoNewPrivs"),
+        # isolate=False: else Landlock, which needs no_new_privs after the drop, fails first.
+        ("PR_SET_NO_NEW_PRIVS", {"user": "nobody", "isolate": False}, "NoNewPrivs"),
         ("PR_SET_NO_NEW_PRIVS", {"limits": ResourceLimits(core_bytes=0)}, "no_new_privs is not"),
         ("setrlimit", {"limits": ResourceLimits(open_files=33)}, "RLIMIT_NOFILE"),
         (

@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -59,6 +60,7 @@ enum {
     OP_GETGROUPS = 23, /* report n x u32 */
     OP_PROBE_OPEN = 24,  /* path: open O_RDONLY|O_DIRECTORY; report i32 errno (0: opened) */
     OP_PROBE_MKDIR = 25, /* path: mkdir 0700 (removed again); report i32 errno */
+    OP_PROBE_MKNOD = 26, /* path: mknod char 1:3 0600 (removed again); report i32 errno */
     OP_SYNC = 30,      /* send the reports, wait for 'G' */
 };
 
@@ -295,6 +297,7 @@ static int step(uint32_t index, uint32_t op, const unsigned char *arg, uint32_t 
     }
     case OP_PROBE_OPEN:
     case OP_PROBE_MKDIR:
+    case OP_PROBE_MKNOD:
         if (size == 0 || size >= sizeof path || memchr(arg, 0, size))
             return EINVAL;
         memcpy(path, arg, size);
@@ -304,10 +307,14 @@ static int step(uint32_t index, uint32_t op, const unsigned char *arg, uint32_t 
             err32 = fd < 0 ? errno : 0;
             if (fd >= 0)
                 close(fd);
-        } else {
+        } else if (op == OP_PROBE_MKDIR) {
             err32 = mkdir(path, 0700) == 0 ? 0 : errno;
             if (err32 == 0)
                 rmdir(path);
+        } else {
+            err32 = mknod(path, S_IFCHR | 0600, makedev(1, 3)) == 0 ? 0 : errno;
+            if (err32 == 0)
+                unlink(path);
         }
         record(index, &err32, 4);
         return 0;

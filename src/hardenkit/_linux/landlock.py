@@ -69,7 +69,8 @@ class PreparedRuleset:
     """A Landlock ruleset described in advance, enforced with :meth:`enforce`.
 
     ``rules`` pairs an open (O_PATH) descriptor with the rights allowed beneath it; the
-    descriptors stay owned by the caller. ``attr_size`` pins the struct size to the ABI.
+    descriptors stay owned by the caller. ``attr_size`` pins the struct size to the ABI
+    (24 bytes, ABI 6+, for ``scoped``).
 
     Examples:
         >>> PreparedRuleset(handled_fs=1, attr_size=8, rules=()).rules
@@ -79,9 +80,14 @@ class PreparedRuleset:
     __slots__ = ("_attr", "_attr_size", "_fn", "_nrs", "_rules")
 
     def __init__(
-        self, *, handled_fs: int, attr_size: int, rules: Sequence[tuple[int, int]]
+        self,
+        *,
+        handled_fs: int,
+        attr_size: int,
+        rules: Sequence[tuple[int, int]],
+        scoped: int = 0,
     ) -> None:
-        self._attr = _RulesetAttr(handled_fs, 0, 0)
+        self._attr = _RulesetAttr(handled_fs, 0, scoped)
         self._attr_size = attr_size
         self._rules = [_PathBeneathAttr(access, fd) for fd, access in rules]
         self._fn = _raw()

@@ -106,6 +106,7 @@ def call_sandboxed(
     seccomp: SeccompPolicy | None = None,
     user: str | int | None = None,
     filesystem: FilesystemPolicy | None = None,
+    isolate: bool = True,
     **kwargs: Any,
 ) -> Any:
     """Run ``fn(*args, **kwargs)`` in a confined child and return its (JSON-able) result.
@@ -114,6 +115,9 @@ def call_sandboxed(
     with ``limits``, ``seccomp``, ``filesystem`` and a drop to ``user``. The result must be
     JSON data (dicts, lists, str, numbers, bools, None) and comes back as such. When it
     returns or raises, nothing the child started is still running (see the module notes).
+    The child is isolated (``isolate``, see :func:`~hardenkit.confine`): whatever uid it
+    runs as, it cannot ptrace, read or write the memory of this process or any other
+    outside its sandbox.
 
     Where the kernel allows it the child is pid 1 of its own PID namespace: there
     ``os.getpid()`` returns 1 and ``os.getppid()`` 0 (``/proc`` is still the host's: read
@@ -137,7 +141,9 @@ def call_sandboxed(
     """
     require_linux("sandboxed calls")
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    plan = prepare_confinement(user=user, limits=limits, seccomp=seccomp, filesystem=filesystem)
+    plan = prepare_confinement(
+        user=user, limits=limits, seccomp=seccomp, filesystem=filesystem, isolate=isolate
+    )
     watch = _AuditWatch()
     try:
         try:

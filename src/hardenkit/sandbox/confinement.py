@@ -9,13 +9,21 @@ can run in a freshly forked child right before exec: no imports, lookups or logg
 
 from __future__ import annotations
 
+import errno
 import functools
 import threading
 from typing import TYPE_CHECKING, Any
 
-from hardenkit._linux import caps as _caps, require_linux
+from hardenkit._linux import caps as _caps, procfs as _procfs, require_linux
 from hardenkit._linux.caps import prctl
-from hardenkit._linux.libc import PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP, PR_SET_NO_NEW_PRIVS
+from hardenkit._linux.libc import (
+    PR_CAP_AMBIENT,
+    PR_CAP_AMBIENT_LOWER,
+    PR_CAPBSET_DROP,
+    PR_GET_NO_NEW_PRIVS,
+    PR_GET_SECCOMP,
+    PR_SET_NO_NEW_PRIVS,
+)
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox.landlock import LandlockPlan
 from hardenkit.sandbox.limits import (
@@ -24,7 +32,13 @@ from hardenkit.sandbox.limits import (
     set_rlimits,
     verify_limits,
 )
-from hardenkit.sandbox.seccomp import SeccompPolicy, compile_policy, verify_seccomp
+from hardenkit.sandbox.seccomp import (
+    ArgCondition,
+    SeccompPolicy,
+    SyscallRule,
+    compile_policy,
+    verify_seccomp,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -39,6 +53,7 @@ __all__ = [
     "METADATA_SYSCALLS",
     "ConfinementPlan",
     "confine",
+    "filesystem_guard_policy",
     "metadata_guard_policy",
     "prepare_confinement",
     "set_no_new_privs",
@@ -96,6 +111,83 @@ def _all_tasks_nnp() -> None:
     for st in statuses:
         if not st.no_new_privs:
             raise SandboxError(f"thread {st.pid} does not have no_new_privs set")
+
+
+#: CAP_MKNOD: a confined process that keeps the caller's ids loses it unless the
+#: FilesystemPolicy names ``devices`` (a device node for a disk reads every file).
+CAP_MKNOD = 27
+
+
+def shed_capabilities(mask: int, last_cap: int, *, no_new_privs: bool) -> None:
+    """Take the capabilities in ``mask`` out of every set of the calling thread.
+
+    Bounding (needs CAP_SETPCAP; without it no_new_privs must stop exec from regaining
+    them), ambient, then effective, permitted and inheritable. Fork-child safe.
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> from hardenkit._linux.procfs import read_status
+        >>> def child():
+        ...     shed_capabilities(1 << CAP_MKNOD, 40, no_new_privs=False)
+        ...     return shed_problem(read_status(), 1 << CAP_MKNOD, no_new_privs=False)
+        >>> fork_call(child).value is None
+        True
+
+    Raises:
+        SandboxError: the kernel refused a step.
+    """
+    for cap in range(min(last_cap, 63) + 1):
+        if not mask >> cap & 1:
+            continue
+        try:
+            prctl(PR_CAPBSET_DROP, cap)
+        except OSError as err:
+            if err.errno != errno.EPERM or not no_new_privs:
+                raise SandboxError(
+                    f"cannot drop capability {cap} from the bounding set: {err.strerror}"
+                ) from err
+        try:
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, cap)
+        except OSError as err:
+            if err.errno != errno.EINVAL:  # no ambient capabilities on this kernel
+                raise SandboxError(f"cannot lower ambient capability {cap}: {err}") from err
+    try:
+        eff, prm, inh = _caps.capget()
+        if (eff | prm | inh) & mask:
+            _caps.capset(eff & ~mask, prm & ~mask, inh & ~mask)
+    except OSError as err:
+        raise SandboxError(f"capset could not shed capabilities: {err.strerror}") from err
+
+
+def shed_problem(
+    status: ProcStatus, mask: int, *, no_new_privs: bool, exec_follows: bool = False
+) -> str | None:
+    """Say why ``status`` still holds (or may regain) a capability of ``mask``, or None.
+
+    Inheritable and ambient must lack them; effective and permitted too, unless an exec
+    follows that recomputes them from a bounding set and inheritable set that lack them.
+    The bounding set may keep them only under no_new_privs (exec then gains nothing).
+
+    Examples:
+        >>> from hardenkit._linux.procfs import read_status
+        >>> shed_problem(read_status(), 1 << 27, no_new_privs=False)  # as root
+        'CapEff, CapPrm, CapBnd still hold 0x8000000'
+    """
+    held = [
+        label
+        for label, value in (
+            ("CapEff", status.cap_effective),
+            ("CapPrm", status.cap_permitted),
+            ("CapInh", status.cap_inheritable),
+            ("CapAmb", status.cap_ambient),
+        )
+        if value & mask and not (exec_follows and label in ("CapEff", "CapPrm"))
+    ]
+    if status.cap_bounding & mask and (
+        not no_new_privs or (exec_follows and status.cap_permitted & mask)
+    ):
+        held.append("CapBnd")
+    return f"{', '.join(held)} still hold {mask:#x}" if held else None
 
 
 def set_no_new_privs() -> None:
@@ -183,6 +275,9 @@ class ConfinementPlan:
         seccomp: CompiledPolicy | None,
         seccomp_policy: SeccompPolicy | None,
         metadata_guard: CompiledPolicy | None = None,
+        filesystem_guard: CompiledPolicy | None = None,
+        shed_caps: int = 0,
+        last_cap: int = 63,
     ) -> None:
         self.drop = drop
         self._apply_drop = apply_drop
@@ -196,6 +291,13 @@ class ConfinementPlan:
         #: The filter refusing metadata syscalls Landlock does not govern (see
         #: :func:`metadata_guard_policy`); loaded before ``seccomp``.
         self.metadata_guard = metadata_guard
+        #: The filter refusing what Landlock does not govern under a FilesystemPolicy
+        #: (see :func:`filesystem_guard_policy`); loaded after the metadata guard.
+        self.filesystem_guard = filesystem_guard
+        #: Capabilities taken out of every set when the caller's ids are kept (CAP_MKNOD
+        #: unless the policy names ``devices``); ``last_cap`` bounds the bounding-set walk.
+        self.shed_caps = shed_caps
+        self.last_cap = last_cap
         self._landlock_probed = False
         self.identity: Identity | None = None
         #: Called (before Landlock) by ``enter(verify=True)`` to record the identity.
@@ -206,13 +308,16 @@ class ConfinementPlan:
             f"ConfinementPlan(drop={self.drop is not None}, rlimits={len(self.rlimits)}, "
             f"no_new_privs={self.no_new_privs}, landlock={self.landlock is not None}, "
             f"seccomp={self.seccomp is not None}"
-            f"{', metadata_guard=True' if self.metadata_guard is not None else ''})"
+            f"{', metadata_guard=True' if self.metadata_guard is not None else ''}"
+            f"{', filesystem_guard=True' if self.filesystem_guard is not None else ''})"
         )
 
     @property
     def filters(self) -> tuple[CompiledPolicy, ...]:
-        """The programs to load, in order (the guard first)."""
-        return tuple(f for f in (self.metadata_guard, self.seccomp) if f is not None)
+        """The programs to load, in order (the guards first)."""
+        return tuple(
+            f for f in (self.metadata_guard, self.filesystem_guard, self.seccomp) if f is not None
+        )
 
     def __enter__(self) -> ConfinementPlan:  # noqa: PYI034 -- not subclassed
         return self
@@ -262,6 +367,8 @@ class ConfinementPlan:
         """The steps in order; ``before_landlock`` runs after no_new_privs."""
         if self.drop is not None and self._apply_drop is not None:
             self._apply_drop(self.drop)
+        if self.shed_caps:
+            shed_capabilities(self.shed_caps, self.last_cap, no_new_privs=self.no_new_privs)
         try:
             set_rlimits(self.rlimits)
         except (OSError, ValueError) as err:
@@ -286,6 +393,7 @@ class ConfinementPlan:
             self._check_drop(self.drop, no_new_privs=self.no_new_privs)
         elif self.drop is not None:
             raise SandboxError("a drop was planned without a way to check it")
+        self._check_shed()
         verify_limits(self.rlimits)
         if self.no_new_privs:
             try:
@@ -300,6 +408,7 @@ class ConfinementPlan:
             self.identity = self._verify_drop(self.drop, no_new_privs=self.no_new_privs)
         elif self.identity_source is not None:
             self.identity = self.identity_source()
+        self._check_shed()
         verify_limits(self.rlimits)
         if self.no_new_privs:
             if not self.filters:
@@ -307,6 +416,19 @@ class ConfinementPlan:
             elif prctl(PR_GET_NO_NEW_PRIVS) != 1:
                 # Other threads get it from seccomp's TSYNC, checked after the load.
                 raise SandboxError("no_new_privs is not set on this thread")
+
+    def _check_shed(self) -> None:
+        """The shed capabilities are in no set of this thread (procfs, before Landlock)."""
+        if not self.shed_caps:
+            return
+        try:
+            with open("/proc/thread-self/status", "rb") as fh:
+                status = _procfs.parse_status(fh.read().decode("ascii", "replace"))
+        except (OSError, ValueError) as err:
+            raise SandboxError(f"cannot read this thread's capabilities: {err}") from err
+        problem = shed_problem(status, self.shed_caps, no_new_privs=self.no_new_privs)
+        if problem:
+            raise SandboxError(problem)
 
     def verify(self) -> Identity | None:
         """Check from the kernel's side that the plan is in force; return the identity.
@@ -321,6 +443,7 @@ class ConfinementPlan:
         identity = None
         if self.drop is not None and self._verify_drop is not None:
             identity = self._verify_drop(self.drop, no_new_privs=self.no_new_privs)
+        self._check_shed()
         verify_limits(self.rlimits)
         if self.no_new_privs:
             _all_tasks_nnp()
@@ -347,6 +470,7 @@ def prepare_confinement(
     filesystem: FilesystemPolicy | None = None,
     seccomp: SeccompPolicy | None = None,
     block_namespaces: bool = True,
+    isolate: bool = True,
 ) -> ConfinementPlan:
     """Do the parent-side work of a confinement with no effect on this process.
 
@@ -355,26 +479,36 @@ def prepare_confinement(
     only refuses namespace creation is used when ``seccomp`` is None) and opens the
     Landlock paths.
 
+    With ``isolate`` (the default) the process enters a Landlock domain even without a
+    FilesystemPolicy: it can then not ptrace, read or write the memory of (nor, on ABI
+    6+, signal) any process outside its own domain, whatever uid it runs as, and it
+    makes no device nodes. Without Landlock this raises; ``isolate=False`` goes without.
+    A process that keeps the caller's ids (no ``user=``) loses CAP_MKNOD unless the
+    FilesystemPolicy names ``devices`` or ``keep=`` names it (the only capability
+    ``keep=`` may name without ``user=``).
+
     Examples:
         >>> from hardenkit.sandbox.limits import ResourceLimits
         >>> with prepare_confinement(limits=ResourceLimits(open_files=16)) as plan:
         ...     plan
-        ConfinementPlan(drop=False, rlimits=2, no_new_privs=True, landlock=False, seccomp=True)
+        ConfinementPlan(drop=False, rlimits=2, no_new_privs=True, landlock=True, seccomp=True)
 
     Raises:
         SandboxError: a limit above the hard limit, ``processes`` for a process the kernel
             exempts from RLIMIT_NPROC (uid 0, CAP_SYS_ADMIN or CAP_SYS_RESOURCE kept, or
-            no drop from root), a Landlock path or ABI problem, a
-            policy libseccomp rejects, or seccomp/Landlock after a drop without
-            no_new_privs.
+            no drop from root), a Landlock path or ABI problem (no Landlock at all
+            with ``isolate``), a policy libseccomp rejects, or seccomp/Landlock after
+            a drop without no_new_privs.
         PrivilegeError: the user or groups cannot be resolved.
     """
     require_linux("confinement")
     keep = tuple(keep)
     drop = apply_drop = verify_drop = check_drop = None
+    kept_here = 0
     if user is None:
-        if group is not None or groups is not None or keep:
+        if group is not None or groups is not None:
             raise SandboxError("group=, groups= and keep= need user= (the user to become)")
+        kept_here = _kept_without_drop(keep)
     else:
         from hardenkit import privileges  # noqa: PLC0415 -- loaded only for a drop
 
@@ -389,18 +523,39 @@ def prepare_confinement(
     else:
         refuse_unenforced(rlimits, uid=drop.uid, caps=drop.keep_mask)
     will_filter = seccomp is not None or block_namespaces
-    if drop is not None and not no_new_privs and (will_filter or filesystem is not None):
+    landlocked = filesystem is not None or isolate
+    if drop is not None and not no_new_privs and (will_filter or landlocked):
         raise SandboxError(
             "seccomp and Landlock need no_new_privs once privileges are dropped: "
             "pass no_new_privs=True"
         )
+    if landlocked and not no_new_privs and not _caps.capget()[0] >> _CAP_SYS_ADMIN & 1:
+        raise SandboxError(
+            "Landlock needs no_new_privs or CAP_SYS_ADMIN: pass no_new_privs=True"
+            + ("" if filesystem is not None else " (or isolate=False to go without Landlock)")
+        )
+    shed = 0
+    if drop is None and not (filesystem is not None and filesystem.devices):
+        shed = (1 << CAP_MKNOD) & ~kept_here
+    if (
+        shed
+        and not no_new_privs
+        and not _caps.capget()[0] >> _CAP_SETPCAP & 1
+        and _caps.bounding_has(CAP_MKNOD)
+    ):
+        raise SandboxError(
+            "CAP_MKNOD cannot leave the bounding set without CAP_SETPCAP, and without "
+            "no_new_privs exec could grant it: pass no_new_privs=True (or keep=['CAP_MKNOD'])"
+        )
     if seccomp is not None and seccomp._profile is not None:  # noqa: SLF001 -- same package
-        seccomp = seccomp.for_capabilities(_held_after(drop))
+        # Decided against what the child will hold: after the drop, and after shedding.
+        seccomp = seccomp.for_capabilities(_held_after(drop, shed=shed))
     policy, compiled = _compiled(seccomp, block_namespaces=block_namespaces)
+    arches = tuple(policy.arches) if policy else ()
     guard = None
     if filesystem is not None and _changes_foreign_metadata(drop) is not None:
-        guard = compile_policy(metadata_guard_policy(policy.arches if policy else ()))
-    landlock = LandlockPlan(filesystem) if filesystem is not None else None
+        guard = compile_policy(metadata_guard_policy(arches))
+    last_cap = drop.last_cap if drop is not None else _procfs.cap_last_cap()
     return ConfinementPlan(
         drop=drop,
         apply_drop=apply_drop,
@@ -408,11 +563,84 @@ def prepare_confinement(
         check_drop=check_drop,
         rlimits=rlimits,
         no_new_privs=no_new_privs,
-        landlock=landlock,
+        landlock=_landlock_plan(filesystem, isolate=isolate),
         seccomp=compiled,
         seccomp_policy=policy,
         metadata_guard=guard,
+        filesystem_guard=_filesystem_guard(filesystem, arches, drop),
+        shed_caps=shed,
+        last_cap=last_cap,
     )
+
+
+_CAP_SYS_ADMIN = 21
+_CAP_SETPCAP = 8
+
+
+def _kept_without_drop(keep: tuple[Any, ...]) -> int:
+    """Without ``user=``, ``keep=`` may only name what the confinement would shed."""
+    if not keep:
+        return 0
+    from hardenkit.capabilities import caps_to_mask, parse_caps  # noqa: PLC0415
+
+    mask = int(caps_to_mask(parse_caps(keep)))  # CapabilityError for an unknown name
+    if mask & ~(1 << CAP_MKNOD):
+        raise SandboxError(
+            "group=, groups= and keep= need user= (the user to become); without user= "
+            "keep= may only name CAP_MKNOD, which is shed otherwise"
+        )
+    return mask
+
+
+def _landlock_plan(filesystem: FilesystemPolicy | None, *, isolate: bool) -> LandlockPlan | None:
+    """The domain to enter: the policy's, or (``isolate``) one that only isolates."""
+    if filesystem is not None:
+        return LandlockPlan(filesystem, scope_signals=isolate)
+    if not isolate:
+        return None
+    if _landlock_abi() == 0:
+        raise SandboxError(
+            "Landlock is absent or disabled, so the confined process could ptrace and "
+            "rewrite processes of its uid outside the sandbox: pass isolate=False to "
+            "confine without that isolation"
+        )
+    return LandlockPlan.isolation(scope_signals=True)
+
+
+def _filesystem_guard(
+    filesystem: FilesystemPolicy | None, arches: tuple[str, ...], drop: DropPlan | None
+) -> CompiledPolicy | None:
+    """The compiled :func:`filesystem_guard_policy` a policy needs, if any."""
+    if filesystem is None:
+        return None
+    unix_ok, exec_ok = bool(filesystem.sockets), not filesystem.restricts_execute()
+    if unix_ok and exec_ok:
+        return None
+    shared_ok = exec_ok or not _held_caps(drop) & _MAP_FILES_CAPS
+    return compile_policy(
+        filesystem_guard_policy(
+            arches, unix_sockets=unix_ok, anonymous_exec=exec_ok, shared_anonymous=shared_ok
+        )
+    )
+
+
+def _held_caps(drop: DropPlan | None) -> int:
+    """The capabilities the confined process will hold (the kept ones, or this thread's)."""
+    if drop is not None:
+        return int(drop.keep_mask)
+    try:
+        status = _procfs.read_status()
+    except (OSError, ValueError) as err:
+        raise SandboxError(f"cannot read this process's capabilities: {err}") from err
+    return status.cap_permitted | status.cap_effective
+
+
+@functools.cache
+def _landlock_abi() -> int:
+    """The running Landlock ABI (it cannot change while this process runs)."""
+    from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415
+
+    return landlock_abi()
 
 
 #: Syscalls that change a file's mode, owner, times or extended attributes by path or
@@ -453,11 +681,12 @@ _METADATA_CAPS = (
 )
 
 
-def _held_after(drop: DropPlan | None) -> tuple[int, ...]:
+def _held_after(drop: DropPlan | None, *, shed: int = 0) -> tuple[int, ...]:
     """The capabilities the confined process holds: ``keep`` after a drop, else ours.
 
     Under no_new_privs an exec grants nothing beyond the permitted set, so that set is
-    what the process can ever use (empty for an unprivileged caller).
+    what the process can ever use (empty for an unprivileged caller); ``shed`` is the mask
+    the confinement takes away from a process that keeps our ids.
     """
     if drop is not None:
         mask = drop.keep_mask
@@ -468,6 +697,7 @@ def _held_after(drop: DropPlan | None) -> tuple[int, ...]:
             mask = read_status().cap_permitted
         except (OSError, ValueError) as err:
             raise SandboxError(f"cannot read this process's capabilities: {err}") from err
+    mask &= ~shed
     return tuple(bit for bit in range(mask.bit_length()) if mask >> bit & 1)
 
 
@@ -525,6 +755,96 @@ def metadata_guard_policy(arches: tuple[str, ...] = ()) -> SeccompPolicy:
     )
 
 
+#: socket(2)'s domain for UNIX sockets; memfd_create(2)'s flag for a never-executable file.
+_AF_UNIX = 1
+_MFD_NOEXEC_SEAL = 0x0008
+#: mmap flags: MAP_ANONYMOUS | MAP_TYPE, and the shared anonymous kinds (MAP_SHARED,
+#: MAP_SHARED_VALIDATE) whose shmem file /proc/self/map_files hands to CAP_SYS_ADMIN.
+_MAP_ANON_TYPE = 0x20 | 0x0F
+_MAP_SHARED_ANON = (0x20 | 0x01, 0x20 | 0x03)
+#: Capabilities that open /proc/<pid>/map_files (CAP_SYS_ADMIN, CAP_CHECKPOINT_RESTORE).
+_MAP_FILES_CAPS = (1 << 21) | (1 << 40)
+#: The kernel reads these arguments as 32-bit ints: only the low half is compared.
+_LOW32 = 0xFFFFFFFF
+
+
+@functools.cache
+def filesystem_guard_policy(
+    arches: tuple[str, ...] = (),
+    *,
+    unix_sockets: bool = False,
+    anonymous_exec: bool = False,
+    shared_anonymous: bool = True,
+) -> SeccompPolicy:
+    """Return the filter that closes what Landlock leaves open under a FilesystemPolicy.
+
+    :func:`prepare_confinement` adds it whenever ``filesystem=`` is set (loaded before the
+    caller's filter; the stricter answer wins), default ``allow``:
+
+    - unless ``unix_sockets`` (the policy names ``sockets``), ``socket(AF_UNIX, ...)``
+      fails with EACCES (the low 32 bits of the domain are compared, as the kernel reads
+      them): Landlock (ABI <= 7) does not govern ``connect()``, so a socket outside the
+      policy would be reachable. ``socketpair`` stays allowed. io_uring is refused
+      (``IORING_OP_SOCKET`` makes sockets the filter never sees), and so is i386's
+      ``socketcall`` when that ABI is allowed (its arguments are in memory).
+    - unless ``anonymous_exec`` (``execute`` covers "/"), ``memfd_create`` without
+      ``MFD_NOEXEC_SEAL`` fails with EACCES: a memfd lives outside every hierarchy, so
+      Landlock's EXECUTE right never applies to it, and ``execve``/``execveat`` of a
+      memfd copy of any binary would run it. A sealed memfd can never be executable.
+    - unless ``shared_anonymous`` (it is False for a process that keeps CAP_SYS_ADMIN or
+      CAP_CHECKPOINT_RESTORE while ``execute`` is restricted), shared anonymous
+      mappings (``mmap(MAP_SHARED | MAP_ANONYMOUS)``) fail with EACCES and SysV shared
+      memory (``shmget``, ``shmat``) is refused: such a process can open the shmem file
+      behind them through ``/proc/self/map_files`` and execute it.
+
+    Examples:
+        >>> p = filesystem_guard_policy()
+        >>> p.default, [r.names for r in p.rules]
+        ('allow', [('socket',), ('memfd_create',)])
+    """
+    rules: list[SyscallRule] = []
+    deny: list[str] = []
+    if not unix_sockets:
+        rules.append(
+            SyscallRule(
+                names="socket",
+                action="errno",
+                errno=errno.EACCES,
+                args=(ArgCondition(index=0, op="masked_eq", mask=_LOW32, value=_AF_UNIX),),
+            )
+        )
+        deny.extend(sorted(_IO_URING))
+        if "SCMP_ARCH_X86" in arches:
+            deny.append("socketcall")
+    if not anonymous_exec:
+        rules.append(
+            SyscallRule(
+                names="memfd_create",
+                action="errno",
+                errno=errno.EACCES,
+                args=(ArgCondition(index=1, op="masked_eq", mask=_MFD_NOEXEC_SEAL, value=0),),
+            )
+        )
+    if not shared_anonymous:
+        rules.extend(
+            SyscallRule(
+                names="mmap",
+                action="errno",
+                errno=errno.EACCES,
+                args=(ArgCondition(index=3, op="masked_eq", mask=_MAP_ANON_TYPE, value=kind),),
+            )
+            for kind in _MAP_SHARED_ANON
+        )
+        deny.extend(("shmget", "shmat"))
+    return SeccompPolicy(
+        default="allow",
+        deny=deny,
+        rules=rules,
+        arches=arches,
+        block_namespaces=False,  # the caller's filter decides that
+    )
+
+
 def _compiled(
     seccomp: SeccompPolicy | None, *, block_namespaces: bool
 ) -> tuple[SeccompPolicy | None, CompiledPolicy | None]:
@@ -557,14 +877,19 @@ def confine(
     filesystem: FilesystemPolicy | None = None,
     seccomp: SeccompPolicy | None = None,
     block_namespaces: bool = True,
+    isolate: bool = True,
 ) -> Identity:
     r"""Confine the calling process, in order, verify it, and return the identity now in force.
 
     Ids and capabilities, rlimits, no_new_privs, Landlock, seccomp last; namespace creation
     is refused by default (an unprivileged user namespace hands back a full capability
-    set). With other live threads only steps that cover every thread are allowed: rlimits
-    (per process) and seccomp with TSYNC (which also carries no_new_privs); a privilege
-    drop or Landlock is refused.
+    set). With ``isolate`` (the default) the process enters a Landlock domain even
+    without ``filesystem``: it can no longer ptrace, read or write the memory of, or (ABI
+    6+) signal processes outside it, and makes no device nodes; without Landlock that
+    raises unless ``isolate=False``. Without ``user=`` CAP_MKNOD is shed (see
+    :func:`prepare_confinement`). With other live threads only steps that cover every
+    thread are allowed: rlimits (per process) and seccomp with TSYNC (which also carries
+    no_new_privs); a privilege drop or Landlock (``isolate`` included) is refused.
 
     Examples:
         >>> from hardenkit._child import fork_call
@@ -590,6 +915,13 @@ def confine(
             for reason, applies in (
                 ("a privilege drop (capabilities are per thread)", user is not None),
                 ("Landlock (ABI < 8 restricts one thread)", filesystem is not None),
+                (
+                    (
+                        "Landlock isolation from other processes (ABI < 8 restricts one "
+                        "thread; isolate=False goes without it)"
+                    ),
+                    isolate and filesystem is None,
+                ),
                 ("no_new_privs without a seccomp filter", no_new_privs and not loads_filter),
             )
             if applies
@@ -609,6 +941,7 @@ def confine(
         filesystem=filesystem,
         seccomp=seccomp,
         block_namespaces=block_namespaces,
+        isolate=isolate,
     ) as plan:
         from hardenkit.privileges import current_identity  # noqa: PLC0415
 

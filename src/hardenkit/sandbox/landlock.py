@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import stat
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -52,16 +53,17 @@ KNOWN_ABI = 7
 FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 
 READ_RIGHTS = READ_FILE | READ_DIR
+#: Creating device nodes: never part of ``write``, only of ``FilesystemPolicy.devices``
+#: (a root child that makes a node for a disk reads every file on it).
+DEVICE_RIGHTS = MAKE_CHAR | MAKE_BLOCK
 WRITE_RIGHTS = (
     WRITE_FILE
     | REMOVE_DIR
     | REMOVE_FILE
-    | MAKE_CHAR
     | MAKE_DIR
     | MAKE_REG
     | MAKE_SOCK
     | MAKE_FIFO
-    | MAKE_BLOCK
     | MAKE_SYM
     | REFER
     | TRUNCATE
@@ -70,6 +72,15 @@ WRITE_RIGHTS = (
 EXECUTE_RIGHTS = EXECUTE | READ_FILE  # exec needs to read the file too
 # The ruleset attribute grew with the ABI: fs only (1-3), + net (4-5), + scoped (6+).
 _ATTR_SIZE = {1: 8, 2: 8, 3: 8, 4: 16, 5: 16, 6: 24, 7: 24}
+#: Scopes (ABI 6): no connecting to abstract UNIX sockets, no signals, outside the domain.
+SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0
+SCOPE_SIGNAL = 1 << 1
+#: The first ABI with scopes.
+SCOPE_ABI = 6
+#: What a domain without a FilesystemPolicy handles: device-node creation (granted
+#: nowhere) and, from ABI 2, REFER (which every domain handles implicitly), granted on
+#: "/" so that renames across directories keep working.
+ISOLATION_RIGHTS = DEVICE_RIGHTS | REFER
 
 
 def landlock_abi() -> int:
@@ -111,9 +122,24 @@ class FilesystemPolicy:
     executing (and reading) files. ``min_abi`` is the lowest Landlock ABI the policy
     accepts: 3 by default, because before ABI 3 truncate(2) cannot be restricted.
 
+    ``devices`` are the directories where character and block device nodes may be
+    created: ``write`` never grants that (a root child would make a node for a disk and
+    read every file on it), and under ``confine()``/``run()`` a child that keeps root
+    keeps CAP_MKNOD only when ``devices`` names a place.
+
+    ``sockets`` names the pathname UNIX sockets the process means to connect to. Without
+    it, ``confine()``/``run()``/``call_sandboxed`` refuse ``socket(AF_UNIX, ...)`` under
+    the policy (``socketpair`` still works): Landlock (ABI <= 7) does not govern
+    ``connect()``, so a socket outside the policy (docker.sock, D-Bus) would otherwise
+    be reachable. The kernel cannot tell one socket path from another: naming any socket
+    lets the process connect to every pathname socket its uid may reach (abstract
+    sockets outside the sandbox stay refused from ABI 6). See docs/security-model.md.
+
     Examples:
         >>> FilesystemPolicy(read=["/usr", "/etc"], write="/tmp").write
         ('/tmp',)
+        >>> FilesystemPolicy(sockets="/run/app.sock").sockets
+        ('/run/app.sock',)
         >>> FilesystemPolicy(min_abi=0)
         Traceback (most recent call last):
         ...
@@ -125,9 +151,11 @@ class FilesystemPolicy:
     write: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = ()
     execute: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = ()
     min_abi: int = 3
+    devices: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = ()
+    sockets: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = ()
 
     def __post_init__(self) -> None:
-        for name in ("read", "write", "execute"):
+        for name in ("read", "write", "execute", "devices", "sockets"):
             object.__setattr__(self, name, _paths(getattr(self, name)))
         if not 1 <= self.min_abi <= KNOWN_ABI:
             raise ValueError(
@@ -141,10 +169,22 @@ class FilesystemPolicy:
             (self.read, READ_RIGHTS),
             (self.write, WRITE_RIGHTS),
             (self.execute, EXECUTE_RIGHTS),
+            (self.devices, DEVICE_RIGHTS),
         ):
             for path in _paths(paths):
                 out[path] = out.get(path, 0) | rights
         return out
+
+    def restricts_execute(self) -> bool:
+        """Tell whether executing is limited to ``execute`` (it is unless "/" is listed).
+
+        Examples:
+            >>> FilesystemPolicy(execute=["/usr/bin/true"]).restricts_execute()
+            True
+            >>> FilesystemPolicy(execute=["/"]).restricts_execute()
+            False
+        """
+        return "/" not in _paths(self.execute)
 
 
 def _threads() -> int:
@@ -159,29 +199,49 @@ def _threads() -> int:
 class LandlockPlan:
     """A Landlock ruleset prepared in the parent: path descriptors open, rights decided.
 
+    With ``policy=None`` the domain restricts no path access: it is what every
+    confinement enters to keep the process away from others (Landlock refuses ptrace,
+    ``/proc/<pid>/mem`` and ``process_vm_*`` across domains from ABI 1) and it refuses
+    device-node creation everywhere. ``scope_signals`` (ABI 6+) refuses signals to
+    processes outside the domain; with a policy, connecting to abstract UNIX sockets
+    created outside the domain is refused too (ABI 6+).
+
     :meth:`enforce` is fork-child safe (no imports, lookups or logging). Close the plan
     (or let it be collected) to release the path descriptors.
     """
 
-    def __init__(self, policy: FilesystemPolicy) -> None:
+    def __init__(self, policy: FilesystemPolicy | None, *, scope_signals: bool = False) -> None:
         require_linux("Landlock")
         from hardenkit._linux.landlock import PreparedRuleset  # noqa: PLC0415
 
         self.policy = policy
         running = landlock_abi()
-        if running < policy.min_abi:
+        min_abi = policy.min_abi if policy is not None else 1
+        if running < min_abi:
             raise SandboxError(
-                f"Landlock ABI {running} is below the policy's minimum {policy.min_abi}"
+                f"Landlock ABI {running} is below the "
+                + (f"policy's minimum {min_abi}" if policy is not None else "minimum 1")
                 + (" (Landlock is absent or disabled)" if running == 0 else "")
             )
         self.abi = min(running, KNOWN_ABI)
-        self.handled = _ABI_FS_RIGHTS[self.abi]
+        self.scoped = 0
+        if self.abi >= SCOPE_ABI:
+            self.scoped = (SCOPE_SIGNAL if scope_signals else 0) | (
+                SCOPE_ABSTRACT_UNIX_SOCKET if policy is not None else 0
+            )
         self._fds: list[int] = []
+        self._shared = False
         self._finalizer = weakref.finalize(self, _close_all, self._fds)
         rules: list[tuple[int, int]] = []
         self.rights: dict[str, int] = {}
+        if policy is None:
+            self.handled = ISOLATION_RIGHTS & _ABI_FS_RIGHTS[self.abi]
+            requested = {"/": REFER & self.handled}
+        else:
+            self.handled = _ABI_FS_RIGHTS[self.abi]
+            requested = policy.requested()
         try:
-            for path, wanted in policy.requested().items():
+            for path, wanted in requested.items():
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
                 self._fds.append(fd)
                 rights = wanted & self.handled
@@ -196,31 +256,62 @@ class LandlockPlan:
                 f"Landlock rule path {err.filename or path} cannot be opened: {err.strerror}"
             ) from err
         self._ruleset: PreparedRuleset = PreparedRuleset(
-            handled_fs=self.handled, attr_size=_ATTR_SIZE[self.abi], rules=rules
+            handled_fs=self.handled,
+            attr_size=_ATTR_SIZE[self.abi],
+            rules=rules,
+            scoped=self.scoped,
         )
         self._probe_dir = _mkdir_probe_dir(self.rights)
+        self._mknod_dir = _mkdir_probe_dir(self.rights, DEVICE_RIGHTS)
+
+    @classmethod
+    def isolation(cls, *, scope_signals: bool = True) -> LandlockPlan:
+        """The plan without a policy, built once per process and shared (never closed).
+
+        Every confinement without a FilesystemPolicy enters this same domain description:
+        building it (ABI probe, "/" opened, probe directories chosen) costs more than a
+        spawn can afford each time. :meth:`close` on it does nothing.
+
+        Examples:
+            >>> LandlockPlan.isolation() is LandlockPlan.isolation()
+            True
+            >>> LandlockPlan.isolation().probe()[0]
+            'mknod'
+        """
+        with _SHARED_LOCK:
+            plan = _SHARED.get(scope_signals)
+            if plan is None:
+                plan = cls(None, scope_signals=scope_signals)
+                plan._shared = True  # set once, before it is shared
+                _SHARED[scope_signals] = plan
+        return plan
 
     def enforce(self) -> None:
         """Restrict the calling (single-threaded) process; raises SandboxError."""
         try:
             self._ruleset.enforce()
         except OSError as err:
-            raise SandboxError(f"Landlock enforcement failed: {err.strerror}") from err
+            hint = ""
+            if err.errno == errno.EPERM:
+                hint = " (Landlock needs no_new_privs or CAP_SYS_ADMIN)"
+            raise SandboxError(f"Landlock enforcement failed: {err.strerror}{hint}") from err
 
     def verify(self) -> None:
-        """Probe that Landlock is in force: a path outside the policy must be refused.
+        """Probe that Landlock is in force: something outside the policy must be refused.
 
         Raises:
             SandboxError: the probe got access it should not have, or could not run.
         """
-        root = self.rights.get("/", 0)
-        if not root & READ_DIR:
-            probe_read_refused("/")
-        elif not root & MAKE_DIR:
-            # In a world-writable directory only Landlock can refuse the mkdir: probing "/"
-            # as an unprivileged user would pass on file permissions alone.
-            probe_mkdir_refused(self._probe_dir)
-        # Otherwise "/" itself is fully granted and there is nothing outside to probe.
+        probe = self.probe()
+        if probe is None:
+            return  # everything, devices included, is granted on "/": nothing to probe
+        kind, path = probe
+        if kind == "open":
+            probe_read_refused(path)
+        elif kind == "mkdir":
+            probe_mkdir_refused(os.path.dirname(path))
+        else:
+            probe_mknod_refused(os.path.dirname(path))
 
     def ruleset_fd(self) -> int:
         """Create the ruleset in this process and return its descriptor (yours to close).
@@ -237,33 +328,45 @@ class LandlockPlan:
             raise SandboxError(f"Landlock ruleset could not be built: {err.strerror}") from err
 
     def probe(self) -> tuple[str, str] | None:
-        """What :meth:`verify` tries: ``("open", "/")``, ``("mkdir", path)`` or None.
+        """What :meth:`verify` tries: ``("open"|"mkdir"|"mknod", path)`` or None.
 
-        A mkdir probe path is fresh each time (random name in a world-writable directory
-        the policy does not open); None means "/" is fully granted: nothing to probe.
+        ``("open", "/")`` when "/" may not be listed. A mkdir or mknod probe path is
+        fresh each time (random name in a world-writable directory the policy does not
+        open); the mknod probe (a character device node, refused by Landlock with
+        EACCES before any capability check) is used when the domain restricts no path
+        access or "/" is granted. None means everything is
+        granted on "/": nothing to probe.
         """
         root = self.rights.get("/", 0)
-        if not root & READ_DIR:
-            return ("open", "/")
-        if not root & MAKE_DIR:
-            name = f".hardenkit-landlock-probe-{os.urandom(8).hex()}"
-            return ("mkdir", os.path.join(self._probe_dir, name))
+        name = f".hardenkit-landlock-probe-{os.urandom(8).hex()}"
+        if self.policy is not None:
+            if not root & READ_DIR:
+                return ("open", "/")
+            if not root & MAKE_DIR:
+                return ("mkdir", os.path.join(self._probe_dir, name))
+        if self.handled & MAKE_CHAR and not root & MAKE_CHAR:
+            return ("mknod", os.path.join(self._mknod_dir, name))
         return None
 
     def close(self) -> None:
-        """Close the path descriptors."""
-        self._finalizer()
+        """Close the path descriptors (not those of the shared :meth:`isolation` plan)."""
+        if not self._shared:
+            self._finalizer()
+
+
+_SHARED: dict[bool, LandlockPlan] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 #: World-writable directories where mkdir is refused by Landlock alone (not by file modes).
 _PROBE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108 -- probed, never written to
 
 
-def _mkdir_probe_dir(rights: dict[str, int]) -> str:
-    """Pick where verify() tries a mkdir: a world-writable directory the policy does not open."""
+def _mkdir_probe_dir(rights: dict[str, int], right: int = MAKE_DIR) -> str:
+    """Pick where verify() probes: a world-writable directory the policy grants no ``right``."""
     for candidate in _PROBE_DIRS:
         granted = any(
-            r & MAKE_DIR and (p in ("/", candidate) or candidate.startswith(p + "/"))
+            r & right and (p in ("/", candidate) or candidate.startswith(p + "/"))
             for p, r in rights.items()
         )
         try:
@@ -308,6 +411,15 @@ def check_probe(kind: str, path: str, err: int) -> None:
     Raises:
         SandboxError: the probe got access it should not have, or failed otherwise.
     """
+    if kind == "mknod":
+        if err == errno.EACCES:
+            return
+        what = (
+            "made" if not err else f"refused with {errno.errorcode.get(err, err)}, not by Landlock"
+        )
+        raise SandboxError(
+            f"Landlock is not in force: a device node in {os.path.dirname(path)} was {what}"
+        )
     if err in (errno.EACCES, errno.EPERM):
         return
     if err:
@@ -317,6 +429,36 @@ def check_probe(kind: str, path: str, err: int) -> None:
     raise SandboxError(
         f"Landlock is not in force: a directory could be created in {os.path.dirname(path)}"
     )
+
+
+def probe_mknod_refused(parent: str) -> None:
+    """Raise SandboxError unless Landlock refuses a device node in ``parent`` (EACCES).
+
+    Landlock checks before the capability check, so EACCES is its answer; EPERM (no
+    CAP_MKNOD) means Landlock did not refuse it. The node (/dev/null's numbers) is
+    removed again if it was made.
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> def child():
+        ...     LandlockPlan.isolation().enforce()
+        ...     probe_mknod_refused("/tmp")
+        >>> fork_call(child).ok
+        True
+        >>> probe_mknod_refused("/tmp")  # as root, outside any domain
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.SandboxError: Landlock is not in force: a device node in /tmp was made
+    """
+    probe = os.path.join(parent, f".hardenkit-landlock-probe-{os.urandom(8).hex()}")
+    try:
+        os.mknod(probe, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    except OSError as err:
+        check_probe("mknod", probe, err.errno or -1)
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    check_probe("mknod", probe, 0)
 
 
 def probe_mkdir_refused(parent: str) -> None:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import exec_helper as xh
 from hardenkit._linux.libc import (
+    PR_CAP_AMBIENT,
+    PR_CAP_AMBIENT_LOWER,
     PR_GET_NO_NEW_PRIVS,
     PR_GET_SECCOMP,
     PR_GET_SECUREBITS,
@@ -54,10 +56,10 @@ def why_not(plan: ConfinementPlan) -> str | None:
     ambient set. A drop needs the capabilities this process holds now, so the helper
     is used for one only when exec cannot lose any of them.
     """
-    path, why = xh.locate()
+    path, why_helper = xh.locate()
     if path is None:
-        return why
-    if plan.drop is None:
+        return why_helper
+    if plan.drop is None and not plan.shed_caps:
         return None
     import threading  # noqa: PLC0415 -- first confined spawn
 
@@ -72,6 +74,15 @@ def why_not(plan: ConfinementPlan) -> str | None:
         return f"cannot read this thread's capabilities ({err})"
     root = 0 in (os.getuid(), os.geteuid()) and not securebits & _SECBIT_NOROOT
     after = (st.cap_bounding if root else 0) | st.cap_ambient
+    if plan.drop is None:
+        # Shedding with the caller's ids: the helper drops from the bounding set (root)
+        # and lowers ambient; capset of its own sets is left to the Python path.
+        why = None
+        if (st.cap_inheritable | st.cap_ambient) & plan.shed_caps:
+            why = "capabilities to shed are inheritable or ambient here"
+        elif not root and not plan.no_new_privs:
+            why = "the bounding set can be reduced only as root or under no_new_privs"
+        return why
     if st.cap_permitted & ~after:
         return "exec would drop capabilities this process needs for the drop"
     return None
@@ -110,6 +121,36 @@ def _drop_steps(script: xh.Script, drop: Any) -> None:
     if keep:
         script.add(xh.OP_AMBIENT, what + "prctl(PR_CAP_AMBIENT)", keep, drop.last_cap)
         script.add(xh.OP_PRCTL, what + "prctl(PR_SET_KEEPCAPS, 0)", PR_SET_KEEPCAPS, 0, 0, 0, 0)
+
+
+def _shed_steps(script: xh.Script, plan: ConfinementPlan) -> None:
+    """Take ``plan.shed_caps`` out of the bounding and ambient sets (ids unchanged).
+
+    The command's capabilities are recomputed at exec from those sets and the
+    inheritable one (:func:`why_not` sends a caller with them inheritable to the Python
+    path), so the helper's own effective set does not reach it. Without CAP_SETPCAP
+    the bounding set stays as it is: no_new_privs then stops exec from granting them.
+    """
+    mask = plan.shed_caps
+    all_caps = (1 << (plan.last_cap + 1)) - 1
+    if 0 in (os.getuid(), os.geteuid()) or not plan.no_new_privs:
+        script.add(
+            xh.OP_BOUNDING,
+            "prctl(PR_CAPBSET_DROP) of shed capabilities",
+            all_caps & ~mask,
+            plan.last_cap,
+        )
+    for cap in range(plan.last_cap + 1):
+        if mask >> cap & 1:
+            script.add(
+                xh.OP_PRCTL,
+                f"prctl(PR_CAP_AMBIENT_LOWER, {cap})",
+                PR_CAP_AMBIENT,
+                PR_CAP_AMBIENT_LOWER,
+                cap,
+                0,
+                0,
+            )
 
 
 def _report_steps(script: xh.Script, rep: _Reports, plan: ConfinementPlan) -> None:
@@ -168,6 +209,8 @@ def build_script(
         script.add(xh.OP_CLOEXEC, "marking the pinned executable close-on-exec", exe_fd)
     if plan.drop is not None:
         _drop_steps(script, plan.drop)
+    if plan.shed_caps:
+        _shed_steps(script, plan)
     for which, value in plan.rlimits:
         script.add(xh.OP_RLIMIT, f"setrlimit({rlimit_name(which)})", which, value, value)
     if plan.no_new_privs:
@@ -180,7 +223,7 @@ def build_script(
         probe = plan.landlock.probe()
         if probe is not None:
             kind, path = probe
-            op = xh.OP_PROBE_OPEN if kind == "open" else xh.OP_PROBE_MKDIR
+            op = {"open": xh.OP_PROBE_OPEN, "mkdir": xh.OP_PROBE_MKDIR}.get(kind, xh.OP_PROBE_MKNOD)
             index = script.add(op, f"Landlock probe on {path}", data=path.encode())
             rep.probe = (kind, path, index)
     script.add(xh.OP_SYNC, "waiting for the parent's go")
@@ -231,12 +274,20 @@ def check_report(plan: ConfinementPlan, rep: _Reports, records: dict[int, bytes]
         for which, index in rep.limits.items()
     }
     check_limit_values(plan.rlimits, got)
-    if any(which == resource.RLIMIT_NPROC for which, _ in plan.rlimits):
+    if plan.shed_caps or any(which == resource.RLIMIT_NPROC for which, _ in plan.rlimits):
         try:
             st = parse_status(status.decode(errors="replace"))
         except ValueError as err:
             raise SandboxError(f"the exec helper's status report is unreadable: {err}") from err
         refuse_unenforced(plan.rlimits, uid=st.uids[0], caps=st.cap_permitted | st.cap_effective)
+        if plan.shed_caps:
+            from hardenkit.sandbox.confinement import shed_problem  # noqa: PLC0415
+
+            problem = shed_problem(
+                st, plan.shed_caps, no_new_privs=plan.no_new_privs, exec_follows=True
+            )
+            if problem:
+                raise SandboxError(f"shedding capabilities did not hold: {problem}")
     if plan.no_new_privs and _prctl_answer(records, rep.nnp, "PR_GET_NO_NEW_PRIVS") != 1:
         raise SandboxError("no_new_privs is not set after entering the plan")
     if rep.probe is not None:

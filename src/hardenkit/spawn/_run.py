@@ -246,6 +246,7 @@ def _prepare(options: Mapping[str, Any]) -> Any:
         limits=options["limits"],
         filesystem=options["filesystem"],
         seccomp=options["seccomp"],
+        isolate=options.get("isolate", True),
     )
 
 
@@ -509,6 +510,7 @@ def run(
     seccomp: Any = None,
     check: bool = False,
     allow_dangerous_env: Iterable[str] = (),
+    isolate: bool = True,
 ) -> RunResult:
     r"""Run an allowed command without a shell and return its bounded output.
 
@@ -521,7 +523,9 @@ def run(
     in ``allow_dangerous_env`` (loader and shell-code variables such as ``LD_PRELOAD``,
     ``SHELLOPTS`` and ``PS4`` can never be allowed). With ``user``/``group``/``keep``/
     ``limits``/``filesystem``/``seccomp`` it is confined before exec in
-    ``confine()``'s order and checked from the kernel's side. It runs in its own PID
+    ``confine()``'s order and checked from the kernel's side; such a child is also
+    isolated (``isolate``, see :func:`hardenkit.confine`): it cannot ptrace, read or
+    write the memory of processes outside its sandbox. It runs in its own PID
     namespace when we may create one (root), so when it exits or times out every
     process it started dies with it; otherwise its group, session, descendants and pipe
     holders are swept.
@@ -572,6 +576,7 @@ def run(
             "limits": limits,
             "filesystem": filesystem,
             "seccomp": seccomp,
+            "isolate": isolate,
         },
         check=check,
         cancel_fd=None,
