@@ -250,6 +250,10 @@ class LandlockPlan:
             return ("mkdir", os.path.join(self._probe_dir, name))
         return None
 
+    def descriptors(self) -> tuple[int, ...]:
+        """The open path descriptors :meth:`enforce` needs (a forked child keeps them)."""
+        return tuple(self._fds)
+
     def close(self) -> None:
         """Close the path descriptors."""
         self._finalizer()

@@ -1,0 +1,165 @@
+"""Issue 15 items 6, 9-14: confinement at the edges (descriptors, DoS, parent death, argv[0],
+explicit env, file capabilities, root-equivalent capabilities).
+
+Every attack runs in a forked child (``in_child``) or in the confined child itself; the
+pytest process is never confined. "As an unprivileged caller" means a forked child that
+first drops to nobody and then makes the call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import socket
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from hardenkit.errors import PolicyError, SandboxError
+from hardenkit.sandbox import SeccompPolicy, call_sandboxed
+
+if TYPE_CHECKING:
+    from tests.conftest import InChild
+
+pytestmark = [pytest.mark.linux]
+
+NOBODY = 65534
+
+
+def _become_nobody() -> None:
+    from hardenkit.privileges import drop_privileges  # noqa: PLC0415
+
+    drop_privileges("nobody")
+
+
+# --- item 6: the child gets only its result channel ------------------------------------
+
+
+def _descriptors() -> dict[str, str]:
+    """Every descriptor above 2 this process holds, and what it is (the listing's own
+    descriptor excluded)."""
+    names = os.listdir("/proc/self/fd")
+    out = {}
+    for name in names:
+        fd = int(name)
+        if fd <= 2:
+            continue
+        with contextlib.suppress(OSError):
+            out[name] = os.readlink(f"/proc/self/fd/{fd}")
+    return out
+
+
+def _try_fds(fds: list[int]) -> list[int]:
+    """Write to each descriptor; return those that accepted the write."""
+    worked = []
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.write(fd, b"x")
+            worked.append(fd)
+    return worked
+
+
+def _caller_keeps_descriptors(drop: bool) -> dict[str, Any]:
+    policy = SeccompPolicy(default="allow", deny=["socket"])
+    if drop:
+        import hardenkit.spawn  # noqa: F401, PLC0415 -- imported while the venv is readable
+
+        call_sandboxed(_descriptors, seccomp=policy)
+        _become_nobody()
+    left, right = socket.socketpair()
+    held = os.open("/etc/hostname", os.O_RDONLY)  # no O_CLOEXEC: fork keeps it either way
+    kwargs: dict[str, Any] = {"seccomp": policy}
+    if not drop:
+        kwargs["user"] = "nobody"
+    seen = call_sandboxed(_descriptors, **kwargs)
+    worked = call_sandboxed(_try_fds, [left.fileno(), held], **kwargs)
+    right.settimeout(0)
+    leaked = b""
+    with contextlib.suppress(BlockingIOError):
+        leaked = right.recv(16)
+    return {"seen": seen, "worked": worked, "leaked": leaked.decode()}
+
+
+@pytest.mark.seccomp
+@pytest.mark.parametrize("unprivileged", [False, True], ids=["root", "nobody"])
+def test_sandboxed_child_holds_only_its_result_channel(
+    in_child: InChild, unprivileged: bool
+) -> None:
+    if not unprivileged and os.geteuid() != 0:
+        pytest.skip("needs root for the root caller")
+    got = in_child(_caller_keeps_descriptors, unprivileged)
+    # Before the fix: /dev/kmsg (opened as root), the socket and the file were all there,
+    # and the connected socket carried data although socket() was denied.
+    links = list(got["seen"].values())
+    assert not [link for link in links if "kmsg" in link]
+    assert not [link for link in links if link.startswith("socket:")]
+    assert not [link for link in links if link == "/etc/hostname"]
+    assert len([link for link in links if link.startswith("pipe:")]) == 1  # the result
+    assert got["worked"] == []
+    assert got["leaked"] == ""
+
+
+def _stdin_is_null() -> str:
+    return os.readlink("/proc/self/fd/0")
+
+
+def test_sandboxed_child_reads_stdin_from_dev_null() -> None:
+    assert call_sandboxed(_stdin_is_null) == "/dev/null"
+
+
+# --- item 9: results bounded in depth and decoded size; timeouts always on -------------
+
+
+def _forge_deep_result() -> None:
+    fd = next(int(n) for n in _descriptors())  # the only one left: the result channel
+    depth = 200_000
+    os.write(fd, b'{"ok": true, "value": ' + b"[" * depth + b"]" * depth + b"}")
+    os._exit(0)
+
+
+def test_deeply_nested_result_is_a_sandbox_error() -> None:
+    # Before the fix the caller's json.loads raised a bare RecursionError.
+    with pytest.raises(SandboxError, match="nested too deeply"):
+        call_sandboxed(_forge_deep_result)
+
+
+def _many_values(count: int) -> list[list[int]]:
+    return [[] for _ in range(count)]
+
+
+def _caller_growth(count: int) -> dict[str, Any]:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    error = None
+    try:
+        call_sandboxed(_many_values, count)
+    except SandboxError as err:
+        error = str(err)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"growth_kib": after - before, "error": error}
+
+
+def test_small_result_that_decodes_large_is_refused(in_child: InChild) -> None:
+    # 2.5 M empty lists: 10 MiB of JSON, ~200 MiB once decoded (the old behaviour).
+    got = in_child(_caller_growth, 2_500_000)
+    assert got["error"] is not None
+    assert "JSON values" in got["error"]
+    assert got["growth_kib"] < 64 * 1024, got
+    control = in_child(_caller_growth, 1000)  # a modest result still comes back
+    assert control["error"] is None
+
+
+def test_many_commas_inside_strings_are_not_values() -> None:
+    text = "," * 700_000  # over the cheap bound, under the exact one
+    assert call_sandboxed(str, text) == text
+
+
+def test_timeout_is_always_on() -> None:
+    import inspect  # noqa: PLC0415
+
+    default = inspect.signature(call_sandboxed).parameters["timeout"].default
+    assert isinstance(default, float)
+    assert 0 < default < float("inf")
+    for bad in (None, 0, -1, float("inf"), float("nan"), True):
+        with pytest.raises(PolicyError):
+            call_sandboxed(int, "1", timeout=bad)
