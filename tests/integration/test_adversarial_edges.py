@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import signal
 import socket
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -163,3 +165,113 @@ def test_timeout_is_always_on() -> None:
     for bad in (None, 0, -1, float("inf"), float("nan"), True):
         with pytest.raises(PolicyError):
             call_sandboxed(int, "1", timeout=bad)
+
+
+# --- item 10: a killed caller leaves no command running --------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
+            return [int(x) for x in fh.read().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its reaper is dead)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _status_uid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Uid:"):
+                    return int(line.split()[2])
+    except OSError:
+        return None
+    return None
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+
+
+def _kill_caller_then_check(start_caller: Any, ready: Any) -> None:
+    """Fork a caller, wait until its child is ``ready``, SIGKILL the caller, check the child."""
+    caller = os.fork()
+    if caller == 0:  # pragma: no cover - the caller, killed below
+        try:
+            start_caller()
+        finally:
+            os._exit(0)
+    victim = None
+    try:
+        deadline = time.monotonic() + 15
+        while victim is None and time.monotonic() < deadline:
+            victim = next((c for c in _children(caller) if ready(c)), None)
+            time.sleep(0.02)
+        assert victim is not None, "the caller never started its child"
+        time.sleep(0.3)  # past confinement, into the command or fn
+    finally:
+        os.kill(caller, signal.SIGKILL)
+        os.waitpid(caller, 0)
+    deadline = time.monotonic() + 3
+    while _alive(victim) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    survived = _alive(victim)
+    if survived:
+        os.kill(victim, signal.SIGKILL)
+    assert not survived, "the child outlived its killed caller"
+
+
+def _run_as_caller(token: str, path: str, unprivileged: bool) -> None:
+    from hardenkit.sandbox import ResourceLimits  # noqa: PLC0415
+    from hardenkit.spawn import _run as spawn_run, run  # noqa: PLC0415
+
+    kw: dict[str, Any] = {}
+    if path != "plain":
+        spawn_run.FORCE_PATH = path
+        kw = {"limits": ResourceLimits(open_files=64)} if unprivileged else {"user": "nobody"}
+    run(["/bin/true"], timeout=30, **kw)  # imports everything while the venv is readable
+    if unprivileged:
+        _become_nobody()
+    run(["/bin/sleep", token], timeout=60, **kw)
+
+
+@pytest.mark.parametrize("path", ["plain", "helper", "fork"])
+@pytest.mark.parametrize("unprivileged", [False, True], ids=["root", "nobody"])
+def test_run_command_dies_with_its_killed_caller(path: str, unprivileged: bool) -> None:
+    if path == "helper":
+        from hardenkit._features import features  # noqa: PLC0415
+
+        if not features().exec_helper:
+            pytest.fail("the exec helper is missing: run scripts/setup")
+    if os.geteuid() != 0:
+        pytest.skip("needs root (the caller is forked as root, then drops)")
+    token = f"{100 + os.getpid() % 100}.{time.monotonic_ns() % 10**6}"
+    _kill_caller_then_check(
+        lambda: _run_as_caller(token, path, unprivileged),
+        lambda pid: token.encode() in _cmdline(pid),
+    )
+
+
+def _sleep_sandboxed() -> None:
+    call_sandboxed(time.sleep, 60, user="nobody", timeout=90)
+
+
+@pytest.mark.seccomp
+def test_dropped_sandboxed_child_dies_with_its_killed_caller() -> None:
+    # The drop to nobody cleared the parent-death signal fork_call had set before it.
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop to nobody")
+    _kill_caller_then_check(_sleep_sandboxed, lambda pid: _status_uid(pid) == NOBODY)

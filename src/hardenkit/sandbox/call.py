@@ -175,6 +175,19 @@ def call_sandboxed(
     seconds = _check_timeout(timeout)
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     plan = prepare_confinement(user=user, limits=limits, seccomp=seccomp, filesystem=filesystem)
+    from hardenkit._linux.spawn import ParentDeath  # noqa: PLC0415
+
+    try:
+        guard = ParentDeath()
+    except BaseException:
+        plan.close()
+        raise
+
+    def arm() -> None:  # in the child, after the drop (which clears the signal)
+        guard.arm()
+        guard.close()
+
+    plan.after_drop = arm
     watch = _AuditWatch(wanted=seccomp is not None)
     try:
         try:
@@ -186,10 +199,11 @@ def call_sandboxed(
                 before=lambda: _enter(plan),
                 pid_namespace=True,
                 before_reap=_leave_nothing,
-                only_fds=_plan_fds(plan),
+                only_fds=(*_plan_fds(plan), guard.pidfd),  # the pidfd: closed once armed
             )
         finally:
             plan.close()
+            guard.close()
         return _result(name, outcome, seconds, watch, outcome.pid)
     finally:
         watch.close()

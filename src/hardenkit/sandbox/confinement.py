@@ -200,6 +200,9 @@ class ConfinementPlan:
         self.identity: Identity | None = None
         #: Called (before Landlock) by ``enter(verify=True)`` to record the identity.
         self.identity_source: Callable[[], Identity] | None = None
+        #: Called by enter right after the drop (before seccomp): where a spawn arms its
+        #: parent-death signal, which a change of user ids clears.
+        self.after_drop: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -262,6 +265,8 @@ class ConfinementPlan:
         """The steps in order; ``before_landlock`` runs after no_new_privs."""
         if self.drop is not None and self._apply_drop is not None:
             self._apply_drop(self.drop)
+        if self.after_drop is not None:
+            self.after_drop()
         try:
             set_rlimits(self.rlimits)
         except (OSError, ValueError) as err:

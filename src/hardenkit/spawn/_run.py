@@ -250,9 +250,16 @@ def _prepare(options: Mapping[str, Any]) -> Any:
 
 
 def _make_preexec(
-    enter: Callable[[], object] | None, errfd: int, exe_fd: int | None
+    enter: Callable[[], object] | None,
+    errfd: int,
+    exe_fd: int | None,
+    arm: Callable[[], None] | None = None,
 ) -> Callable[[], None]:
-    """Build the code run between fork and exec: syscalls only (no locks, imports, logs)."""
+    """Build the code run between fork and exec: syscalls only (no locks, imports, logs).
+
+    ``arm`` (the parent-death signal) runs first when there is no ``enter``; otherwise
+    ``enter`` runs it after the drop (see ``ConfinementPlan.after_drop``).
+    """
 
     def _preexec() -> None:  # pragma: no cover - runs in the forked child
         try:
@@ -260,6 +267,8 @@ def _make_preexec(
                 os.set_inheritable(exe_fd, False)  # noqa: FBT003 -- closed by exec once the kernel has it
             if enter is not None:
                 enter()
+            elif arm is not None:
+                arm()
         except BaseException as exc:
             with contextlib.suppress(BaseException):
                 os.write(errfd, f"{type(exc).__name__}: {exc}".encode(errors="replace")[:4000])
@@ -333,10 +342,13 @@ def _spawn(
         if proc is not None:
             return proc, in_namespace
     enter = None if plan is None else plan.enter_checked
+    guard = _parent_death()
+    if plan is not None and guard is not None:
+        plan.after_drop = guard.arm
     errr, errw = os.pipe2(os.O_CLOEXEC)
-    preexec = None
-    if enter is not None or (exe_fd is not None and not keep_exe_fd):
-        preexec = _make_preexec(enter, errw, exe_fd if not keep_exe_fd else None)
+    preexec = _make_preexec(
+        enter, errw, exe_fd if not keep_exe_fd else None, None if guard is None else guard.arm
+    )
     try:
         proc = popen(list(argv), executable, () if exe_fd is None else (exe_fd,), preexec)
     except subprocess.SubprocessError as err:
@@ -350,7 +362,18 @@ def _spawn(
         if errw != -1:
             os.close(errw)
         os.close(errr)
+        if guard is not None:
+            guard.close()
     return proc, in_namespace
+
+
+def _parent_death() -> Any:
+    """The parent-death guard for a child forked by Python (None off Linux)."""
+    if not _LINUX:
+        return None
+    from hardenkit._linux.spawn import ParentDeath  # noqa: PLC0415
+
+    return ParentDeath()
 
 
 #: Tests set this to "helper" or "fork" to pin the confinement path; None chooses.
