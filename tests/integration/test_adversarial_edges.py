@@ -13,6 +13,7 @@ import os
 import resource
 import signal
 import socket
+import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -239,8 +240,8 @@ def _run_as_caller(token: str, path: str, unprivileged: bool) -> None:
     from hardenkit.spawn import _run as spawn_run, run  # noqa: PLC0415
 
     kw: dict[str, Any] = {}
-    if path != "plain":
-        spawn_run.FORCE_PATH = path
+    confined, spawn_run.FORCE_PATH = path.split("-")
+    if confined == "confined":
         kw = {"limits": ResourceLimits(open_files=64)} if unprivileged else {"user": "nobody"}
     run(["/bin/true"], timeout=30, **kw)  # imports everything while the venv is readable
     if unprivileged:
@@ -248,10 +249,10 @@ def _run_as_caller(token: str, path: str, unprivileged: bool) -> None:
     run(["/bin/sleep", token], timeout=60, **kw)
 
 
-@pytest.mark.parametrize("path", ["plain", "helper", "fork"])
+@pytest.mark.parametrize("path", ["plain-helper", "plain-fork", "confined-helper", "confined-fork"])
 @pytest.mark.parametrize("unprivileged", [False, True], ids=["root", "nobody"])
 def test_run_command_dies_with_its_killed_caller(path: str, unprivileged: bool) -> None:
-    if path == "helper":
+    if path.endswith("helper"):
         from hardenkit._features import features  # noqa: PLC0415
 
         if not features().exec_helper:
@@ -275,3 +276,23 @@ def test_dropped_sandboxed_child_dies_with_its_killed_caller() -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root to drop to nobody")
     _kill_caller_then_check(_sleep_sandboxed, lambda pid: _status_uid(pid) == NOBODY)
+
+
+@pytest.mark.exec_helper
+def test_helper_refuses_to_exec_once_its_parent_is_gone() -> None:
+    from hardenkit._linux.exec_helper import locate  # noqa: PLC0415
+
+    helper, why = locate()
+    assert helper is not None, why
+
+    def start(parent: int) -> subprocess.CompletedProcess[bytes]:
+        argv = [helper, "--pdeathsig", str(parent), "-1", "-1", "/bin/echo", "echo", "ran"]
+        return subprocess.run(argv, capture_output=True, timeout=10, check=False)
+
+    ok = start(os.getpid())  # control: we are its parent
+    assert (ok.returncode, ok.stdout) == (0, b"ran\n")
+    # A parent that is not ours stands for one that died before the signal was armed.
+    gone = start(1 if os.getpid() != 1 else 2)
+    assert gone.returncode == 127
+    assert gone.stdout == b""
+    assert b"parent is gone" in gone.stderr

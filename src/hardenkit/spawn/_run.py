@@ -341,6 +341,16 @@ def _spawn(
         )
         if proc is not None:
             return proc, in_namespace
+    if plan is None and FORCE_PATH != "fork":
+        proc = _plain_via_helper(
+            lambda args, exe, fds: popen(args, exe, fds, None),
+            argv,
+            executable,
+            exe_fd=exe_fd,
+            keep_exe_fd=keep_exe_fd,
+        )
+        if proc is not None:
+            return proc, in_namespace
     enter = None if plan is None else plan.enter_checked
     guard = _parent_death()
     if plan is not None and guard is not None:
@@ -365,6 +375,44 @@ def _spawn(
         if guard is not None:
             guard.close()
     return proc, in_namespace
+
+
+def _plain_via_helper(
+    popen: Callable[[list[str], str, tuple[int, ...]], subprocess.Popen[bytes]],
+    argv: tuple[str, ...],
+    executable: str,
+    *,
+    exe_fd: int | None,
+    keep_exe_fd: bool,
+) -> subprocess.Popen[bytes] | None:
+    """Start an unconfined command through ``hardenkit-exec --pdeathsig``; None: cannot.
+
+    The helper sets the parent-death signal and checks the parent still lives before
+    it execs the command: the command dies with a killed caller. Through the helper the
+    spawn stays vfork + exec (a Python ``preexec_fn`` would fork the whole interpreter,
+    several times slower). None when there is no usable helper or it cannot be exec'd.
+    """
+    if not _LINUX:
+        return None
+    from hardenkit._linux import exec_helper as xh  # noqa: PLC0415
+
+    helper, _why = xh.locate()
+    if helper is None:
+        return None
+    pidfd = os.pidfd_open(os.getpid())
+    try:
+        cloexec = -1 if exe_fd is None or keep_exe_fd else exe_fd
+        fds = (pidfd,) if exe_fd is None else (pidfd, exe_fd)
+        args = [helper, "--pdeathsig", str(os.getpid()), str(pidfd), str(cloexec), executable]
+        try:
+            return popen([*args, *argv], helper, fds)
+        except OSError as err:
+            if err.filename not in (helper, None):
+                raise
+            _log.info("cannot exec %s (%s): using the Python path", helper, err.strerror)
+            return None
+    finally:
+        os.close(pidfd)
 
 
 def _parent_death() -> Any:
