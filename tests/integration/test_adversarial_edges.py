@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +24,8 @@ from hardenkit.errors import PolicyError, SandboxError
 from hardenkit.sandbox import SeccompPolicy, call_sandboxed
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.conftest import InChild
 
 pytestmark = [pytest.mark.linux]
@@ -296,3 +299,57 @@ def test_helper_refuses_to_exec_once_its_parent_is_gone() -> None:
     assert gone.returncode == 127
     assert gone.stdout == b""
     assert b"parent is gone" in gone.stderr
+
+
+# --- item 11: argv[0] is the name the policy allowed, not the one the caller wrote -----
+
+
+@pytest.fixture(params=["plain", "confined-helper", "confined-fork"])
+def spawn_options(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """run() options for each spawn path (the confined ones limit open files)."""
+    from hardenkit.sandbox import ResourceLimits  # noqa: PLC0415
+    from hardenkit.spawn import _run as spawn_run  # noqa: PLC0415
+
+    if request.param == "plain":
+        return {}
+    monkeypatch.setattr(spawn_run, "FORCE_PATH", request.param.split("-")[1])
+    return {"limits": ResourceLimits(open_files=256)}
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_symlink_named_git_init_does_not_run_git_init(tmp_path: Path, spawn_options: Any) -> None:
+    from hardenkit.spawn import ArgRules, CommandPolicy, run  # noqa: PLC0415
+
+    link = tmp_path / "git-init"
+    link.symlink_to(shutil.which("git") or "")
+    policy = CommandPolicy(["git"], args={"git": ArgRules(positional="status", max_positional=1)})
+    work = tmp_path / "work"
+    work.mkdir()
+    result = run([str(link), "status"], policy=policy, cwd=work, **spawn_options)
+    # Before the fix git saw argv[0] "git-init" and ran `git init status`.
+    assert not (work / "status").exists()
+    assert result.argv[0] == os.path.realpath(shutil.which("git") or "")
+    assert b"not a git repository" in result.stderr.lower()
+
+
+@pytest.mark.skipif(shutil.which("xz") is None, reason="needs xz")
+def test_multi_call_binary_runs_as_the_allowed_name(tmp_path: Path, spawn_options: Any) -> None:
+    from hardenkit.spawn import CommandPolicy, run  # noqa: PLC0415
+
+    xz = shutil.which("xz") or ""
+    packed = subprocess.run([xz, "-c"], input=b"plain text\n", capture_output=True, check=True)
+    (tmp_path / "f.xz").write_bytes(packed.stdout)
+    (tmp_path / "unxz").symlink_to(xz)
+    only_xz = CommandPolicy(["xz"])
+    out = run(
+        [str(tmp_path / "unxz"), "-c", str(tmp_path / "f.xz")], policy=only_xz, **spawn_options
+    )
+    assert out.stdout != b"plain text\n"  # ran as xz (compressing), the allowed name
+    # The policy that names unxz runs it as unxz (the control: argv[0] matters).
+    both = CommandPolicy(["xz", "unxz"])
+    out = run(["unxz", "-c", str(tmp_path / "f.xz")], policy=both, **spawn_options)
+    assert out.stdout == b"plain text\n"
+    # keep_argv0 is the documented way to pass argv[0] as written.
+    kept = CommandPolicy(["xz"], keep_argv0=True)
+    out = run([str(tmp_path / "unxz"), "-c", str(tmp_path / "f.xz")], policy=kept, **spawn_options)
+    assert out.stdout == b"plain text\n"

@@ -205,6 +205,14 @@ class CommandPolicy:
     that is then executed. ``args`` maps an allow entry to an :class:`ArgRules` or a
     callable; ``forbid_metacharacters`` refuses shell metacharacters in every argument.
 
+    ``argv[0]`` is not passed as written: multi-call programs (git ``git-init``,
+    busybox, xz/unxz, vim/ex) choose what to do from it, so a symlink named after
+    another personality would run what the argument rules never saw. The command runs
+    with ``argv[0]`` set to the allow entry it was named by (``"unxz"`` runs as unxz
+    only when ``"unxz"`` is allowed) or else to the real path (:meth:`argv0`).
+    ``keep_argv0=True`` passes ``argv[0]`` as written (for programs whose every
+    ``argv[0]`` you accept).
+
     Examples:
         >>> policy = CommandPolicy(["true", "/bin/echo"])
         >>> policy.resolve("true") == os.path.realpath("/usr/bin/true")
@@ -225,6 +233,7 @@ class CommandPolicy:
     sha256: Mapping[str, str] | None = None
     forbid_metacharacters: bool = False
     args: Mapping[str, ArgRule] | None = None
+    keep_argv0: bool = False
     _resolved: Mapping[str, str] = field(init=False, repr=False, compare=False)
     _pins: Mapping[str, str] = field(init=False, repr=False, compare=False)
     _rules: Mapping[str, ArgRule] = field(init=False, repr=False, compare=False)
@@ -245,9 +254,9 @@ class CommandPolicy:
         object.__setattr__(self, "_resolved", resolved)
         object.__setattr__(self, "_pins", self._check_pins(resolved))
         object.__setattr__(self, "_rules", self._check_rules(resolved))
-        forbid: object = self.forbid_metacharacters
-        if not isinstance(forbid, bool):
-            raise PolicyError("CommandPolicy.forbid_metacharacters must be a bool")
+        for flag in ("forbid_metacharacters", "keep_argv0"):
+            if not isinstance(getattr(self, flag), bool):
+                raise PolicyError(f"CommandPolicy.{flag} must be a bool")
 
     @staticmethod
     def _resolve_entry(entry: object, dirs: tuple[str, ...]) -> str:
@@ -318,6 +327,23 @@ class CommandPolicy:
             f"{command} is not allowed by the policy (allowed: {', '.join(self.allow)})",
             argv=(command,),
         )
+
+    def argv0(self, command: str, real: str) -> str:
+        """Return the ``argv[0]`` that ``command`` (resolved to ``real``) runs with.
+
+        The allow entry itself when ``command`` is one (and it resolves to ``real``),
+        else ``real``; ``command`` unchanged with ``keep_argv0=True``.
+
+        Examples:
+            >>> p = CommandPolicy(["true"])
+            >>> p.argv0("true", p.resolve("true"))
+            'true'
+            >>> p.argv0("/tmp/links/false", p.resolve("true")) == p.resolve("true")
+            True
+        """
+        if self.keep_argv0 or self._resolved.get(command) == real:
+            return command
+        return real
 
     def pinned_digest(self, real: str) -> str | None:
         """Return the pinned sha256 of the real path ``real``, or None when not pinned.

@@ -675,7 +675,7 @@ def _run(
         real = trusted_binary(args[0])
     else:
         real = policy.resolve(args[0])
-        args = policy.check_arguments(args, real)
+        args = policy.check_arguments((policy.argv0(args[0], real), *args[1:]), real)
     child_env = _child_env(env, options["user"], _allowed_dangerous(allow_dangerous_env))
     plan = _prepare(options) if _wants_confinement(options) else None
     digest = policy.pinned_digest(real) if policy is not None else None
