@@ -353,3 +353,92 @@ def test_multi_call_binary_runs_as_the_allowed_name(tmp_path: Path, spawn_option
     kept = CommandPolicy(["xz"], keep_argv0=True)
     out = run([str(tmp_path / "unxz"), "-c", str(tmp_path / "f.xz")], policy=kept, **spawn_options)
     assert out.stdout == b"plain text\n"
+
+
+# --- item 12: an explicit env gets the trusted PATH; the dangerous-env table -----------
+
+
+def test_explicit_env_path_is_the_trusted_one(tmp_path: Path, spawn_options: Any) -> None:
+    from hardenkit.env import SAFE_PATH  # noqa: PLC0415
+    from hardenkit.spawn import CommandPolicy, run  # noqa: PLC0415
+
+    evil = tmp_path / "bin"
+    evil.mkdir()
+    fake = evil / "id"
+    fake.write_text("#!/bin/sh\necho hijacked\n")
+    fake.chmod(0o755)
+    tmp_path.chmod(0o755)
+    env = {"PATH": f"{evil}:/usr/bin:/bin", "LANG": "C"}
+    out = run(["/bin/sh", "-c", "id -u; echo $PATH"], env=env, **spawn_options)
+    assert b"hijacked" not in out.stdout  # before the fix the caller's PATH ran ./bin/id
+    assert out.stdout.split(b"\n")[1] == SAFE_PATH.encode()
+    policy = CommandPolicy(["sh"], search_path="/usr/bin:/bin")
+    out = run(["sh", "-c", "echo $PATH"], env=env, policy=policy, **spawn_options)
+    assert out.stdout == b"/usr/bin:/bin\n"  # the policy's search path
+    out = run(["/bin/sh", "-c", "id"], env=env, allow_dangerous_env={"PATH"}, **spawn_options)
+    assert out.stdout == b"hijacked\n"  # the control: named, the caller's PATH is passed
+
+
+_ISSUE_NAMES = (
+    "GIT_EDITOR GIT_SEQUENCE_EDITOR GIT_PAGER GIT_SSL_NO_VERIFY GIT_CONFIG GIT_CONFIG_GLOBAL "
+    "GIT_CONFIG_COUNT GIT_SSH GIT_SSH_COMMAND GIT_ASKPASS GIT_EXEC_PATH GIT_TRACE "
+    "CURL_HOME WGETRC SSLKEYLOGFILE CONFIG_SITE OPENSSL_CONF SSL_CERT_FILE NODE_OPTIONS "
+    "NPM_CONFIG_SCRIPT_SHELL RUBYOPT PERL5OPT JAVA_TOOL_OPTIONS JDK_JAVA_OPTIONS "
+    "DOTNET_STARTUP_HOOKS CORECLR_PROFILER_PATH SYSTEMD_PAGER SYSTEMD_PAGERSECURE LESS "
+    "LESSOPEN VIMINIT EXINIT MAKEFLAGS TAR_OPTIONS PIP_INDEX_URL GOFLAGS RUSTC_WRAPPER "
+    "SSH_SK_PROVIDER RSYNC_CONNECT_PROG KRB5CCNAME NOTIFY_SOCKET AWS_CONFIG_FILE"
+)
+ISSUE_NAMES = _ISSUE_NAMES.split()
+
+
+@pytest.mark.parametrize("name", ISSUE_NAMES)
+def test_explicit_env_refuses_what_tools_read(name: str) -> None:
+    from hardenkit.env import is_dangerous  # noqa: PLC0415
+    from hardenkit.spawn import run  # noqa: PLC0415
+
+    assert is_dangerous(name)
+    assert is_dangerous(name.lower())
+    with pytest.raises(PolicyError, match=name):
+        run(["/usr/bin/env"], env={name: "x"})
+    out = run(["/usr/bin/env"], env={name: "x"}, allow_dangerous_env={name})
+    assert out.stdout == f"{name}=x\n".encode()
+
+
+def test_git_editor_would_run_a_command(tmp_path: Path) -> None:
+    # Why GIT_EDITOR is in the table: git runs it through the shell.
+    git = shutil.which("git")
+    assert git is not None, "needs git"
+    marker = tmp_path / "ran"
+    env = {"GIT_EDITOR": f"touch {marker}; true", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    subprocess.run([git, "init", "-q", str(tmp_path / "r")], check=True, env=env)
+    subprocess.run(
+        [git, "-C", str(tmp_path / "r"), "commit", "--allow-empty", "-q"],
+        env={
+            **env,
+            "GIT_AUTHOR_NAME": "a",
+            "GIT_AUTHOR_EMAIL": "a@b",
+            "GIT_COMMITTER_NAME": "a",
+            "GIT_COMMITTER_EMAIL": "a@b",
+        },
+        check=False,
+        capture_output=True,
+    )
+    assert marker.exists()
+
+
+def test_every_table_entry_names_its_source_and_reason() -> None:
+    from hardenkit import _dangerous_env  # noqa: PLC0415
+    from hardenkit.env import DANGEROUS_ENV, is_dangerous  # noqa: PLC0415
+
+    seen = set()
+    for group, source, entries in _dangerous_env.TABLE:
+        assert group
+        assert len(source) > 10, group
+        for name, why in entries:
+            assert why.strip(), name
+            assert name in DANGEROUS_ENV
+            assert is_dangerous(name[:-1] + "X" if name.endswith("*") else name), name
+            seen.add(name)
+    assert seen == set(DANGEROUS_ENV)
+    for benign in ("HOME", "USER", "LANG", "TERM", "PATHS", "APP_MODE", "GIT_AUTHOR_NAME"):
+        assert not is_dangerous(benign), benign

@@ -171,6 +171,7 @@ def _child_env(
     env: Mapping[str, str] | None,
     user: str | int | None,
     allow_dangerous: frozenset[str] = frozenset(),
+    search_path: str | None = None,
 ) -> dict[str, str]:
     from hardenkit.env import sanitize_env  # noqa: PLC0415 -- first use only
 
@@ -185,12 +186,18 @@ def _child_env(
             raise PolicyError(f"user {user!r} is not a known user") from err
         login = {"HOME": entry.pw_dir, "USER": entry.pw_name, "LOGNAME": entry.pw_name}
         return {**dict(_empty_env()), **login, "SHELL": entry.pw_shell}
-    return _checked_env(env, allow_dangerous)
+    return _checked_env(env, allow_dangerous, search_path)
 
 
-def _checked_env(env: Mapping[str, str], allow_dangerous: frozenset[str]) -> dict[str, str]:
-    """Copy an explicit env, refusing malformed entries and unallowed dangerous ones."""
-    from hardenkit.env import is_dangerous  # noqa: PLC0415 -- first use only
+def _checked_env(
+    env: Mapping[str, str], allow_dangerous: frozenset[str], search_path: str | None = None
+) -> dict[str, str]:
+    """Copy an explicit env, refusing malformed entries and unallowed dangerous ones.
+
+    Its ``PATH`` becomes the trusted one (the policy's search path, else SAFE_PATH),
+    as sanitize_env sets it, unless ``allow_dangerous`` names ``PATH``.
+    """
+    from hardenkit.env import SAFE_PATH, is_dangerous  # noqa: PLC0415 -- first use only
 
     out: dict[str, str] = {}
     never: list[str] = []
@@ -205,6 +212,8 @@ def _checked_env(env: Mapping[str, str], allow_dangerous: frozenset[str]) -> dic
         elif is_dangerous(name, value) and name not in allow_dangerous | _SAFE_IN_EXPLICIT_ENV:
             refused.append(name)
         out[name] = value
+    if "PATH" in out and "PATH" not in allow_dangerous:
+        out["PATH"] = search_path or SAFE_PATH
     if never:
         raise PolicyError(
             f"env variable(s) {', '.join(sorted(never))} make the loader or a shell run "
@@ -590,7 +599,9 @@ def run(
     0-2 and a new session. An explicit ``env`` with a name or value that
     :func:`hardenkit.env.is_dangerous` flags is refused, except ``TMPDIR`` and the names
     in ``allow_dangerous_env`` (loader and shell-code variables such as ``LD_PRELOAD``,
-    ``SHELLOPTS`` and ``PS4`` can never be allowed). With ``user``/``group``/``keep``/
+    ``SHELLOPTS`` and ``PS4`` can never be allowed); its ``PATH`` is replaced by the
+    trusted one (the policy's ``search_path``, else ``SAFE_PATH``) unless
+    ``allow_dangerous_env`` names ``PATH``. With ``user``/``group``/``keep``/
     ``limits``/``filesystem``/``seccomp`` it is confined before exec in
     ``confine()``'s order and checked from the kernel's side. It runs in its own PID
     namespace when we may create one (root), so when it exits or times out every
@@ -676,7 +687,12 @@ def _run(
     else:
         real = policy.resolve(args[0])
         args = policy.check_arguments((policy.argv0(args[0], real), *args[1:]), real)
-    child_env = _child_env(env, options["user"], _allowed_dangerous(allow_dangerous_env))
+    child_env = _child_env(
+        env,
+        options["user"],
+        _allowed_dangerous(allow_dangerous_env),
+        None if policy is None else str(policy.search_path),
+    )
     plan = _prepare(options) if _wants_confinement(options) else None
     digest = policy.pinned_digest(real) if policy is not None else None
     exe_fd, script = (None, False)
