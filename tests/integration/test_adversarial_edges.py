@@ -442,3 +442,81 @@ def test_every_table_entry_names_its_source_and_reason() -> None:
     assert seen == set(DANGEROUS_ENV)
     for benign in ("HOME", "USER", "LANG", "TERM", "PATHS", "APP_MODE", "GIT_AUTHOR_NAME"):
         assert not is_dangerous(benign), benign
+
+
+# --- item 13: binaries with file capabilities are refused like setuid ones -------------
+
+
+def _setcap(path: Path, caps: str) -> None:
+    setcap = shutil.which("setcap") or "/usr/sbin/setcap"
+    if not os.path.exists(setcap):
+        pytest.fail("setcap is missing: run scripts/setup (libcap2-bin)")
+    subprocess.run([setcap, caps, str(path)], check=True)
+
+
+def _capped_cat(directory: Path) -> Path:
+    cat = directory / "cat"
+    shutil.copy2("/bin/cat", cat)
+    os.chown(cat, 0, 0)
+    cat.chmod(0o755)
+    _setcap(cat, "cap_dac_read_search+ep")
+    return cat
+
+
+def _read_shadow_as_nobody(cat: str) -> dict[str, Any]:
+    from hardenkit.errors import CommandNotAllowed  # noqa: PLC0415
+    from hardenkit.spawn import run  # noqa: PLC0415
+
+    run(["/bin/true"])  # imports, while the venv is readable
+    # An ordinary unprivileged user: setresuid keeps the bounding set full, as a login
+    # does (hardenkit's own drop would empty it, and the kernel would refuse the exec).
+    os.setgroups([])
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, NOBODY, NOBODY)
+    with contextlib.suppress(OSError):
+        open("/etc/shadow", "rb").close()
+        return {"error": "nobody can read /etc/shadow without help: the test proves nothing"}
+    try:
+        out = run([cat, "/etc/shadow"])
+    except CommandNotAllowed as err:
+        return {"error": None, "refused": str(err)}
+    return {"error": None, "refused": None, "read": out.returncode == 0 and bool(out.stdout)}
+
+
+@pytest.mark.root
+def test_file_capability_binary_is_refused_for_an_unprivileged_caller(
+    nobody_tmp: Path, in_child: InChild
+) -> None:
+    cat = _capped_cat(nobody_tmp)
+    got = in_child(_read_shadow_as_nobody, str(cat))
+    assert got["error"] is None, got["error"]
+    # Before the fix: nobody's unconfined run() of the capped cat read /etc/shadow.
+    assert got["refused"] is not None
+    assert "file capabilities" in got["refused"]
+    assert "cap_dac_read_search" in got["refused"]
+
+
+@pytest.mark.root
+def test_file_capability_binary_needs_allow_file_caps_by_name(nobody_tmp: Path) -> None:
+    from hardenkit.errors import CommandNotAllowed  # noqa: PLC0415
+    from hardenkit.spawn import CommandPolicy, run  # noqa: PLC0415
+
+    cat = _capped_cat(nobody_tmp)
+    with pytest.raises(CommandNotAllowed, match="file capabilities"):
+        run([str(cat), "/etc/hostname"])
+    with pytest.raises(PolicyError, match="file capabilities"):
+        CommandPolicy([str(cat)])
+    allowed = CommandPolicy([str(cat)], allow_file_caps=[str(cat)])
+    assert run([str(cat), "/etc/hostname"], policy=allowed).returncode == 0
+    with pytest.raises(PolicyError, match="not an allowed command"):
+        CommandPolicy(["true"], allow_file_caps=[str(cat)])
+    # Capabilities set after the policy was built are still refused on run.
+    plain = nobody_tmp / "plain"
+    plain.mkdir()
+    plain.chmod(0o755)
+    later = plain / "cat"
+    shutil.copy2("/bin/cat", later)
+    policy = CommandPolicy([str(later)])
+    _setcap(later, "cap_net_raw+p")
+    with pytest.raises(CommandNotAllowed, match="cap_net_raw"):
+        run([str(later), "/etc/hostname"], policy=policy)
