@@ -88,12 +88,11 @@ def _caller_keeps_descriptors(drop: bool) -> dict[str, Any]:
 
 
 @pytest.mark.seccomp
+@pytest.mark.root
 @pytest.mark.parametrize("unprivileged", [False, True], ids=["root", "nobody"])
 def test_sandboxed_child_holds_only_its_result_channel(
     in_child: InChild, unprivileged: bool
 ) -> None:
-    if not unprivileged and os.geteuid() != 0:
-        pytest.skip("needs root for the root caller")
     got = in_child(_caller_keeps_descriptors, unprivileged)
     # Before the fix: /dev/kmsg (opened as root), the socket and the file were all there,
     # and the connected socket carried data although socket() was denied.
@@ -260,8 +259,6 @@ def test_run_command_dies_with_its_killed_caller(path: str, unprivileged: bool) 
 
         if not features().exec_helper:
             pytest.fail("the exec helper is missing: run scripts/setup")
-    if os.geteuid() != 0:
-        pytest.skip("needs root (the caller is forked as root, then drops)")
     token = f"{100 + os.getpid() % 100}.{time.monotonic_ns() % 10**6}"
     _kill_caller_then_check(
         lambda: _run_as_caller(token, path, unprivileged),
@@ -274,10 +271,9 @@ def _sleep_sandboxed() -> None:
 
 
 @pytest.mark.seccomp
+@pytest.mark.root
 def test_dropped_sandboxed_child_dies_with_its_killed_caller() -> None:
     # The drop to nobody cleared the parent-death signal fork_call had set before it.
-    if os.geteuid() != 0:
-        pytest.skip("needs root to drop to nobody")
     _kill_caller_then_check(_sleep_sandboxed, lambda pid: _status_uid(pid) == NOBODY)
 
 
@@ -520,3 +516,130 @@ def test_file_capability_binary_needs_allow_file_caps_by_name(nobody_tmp: Path) 
     _setcap(later, "cap_net_raw+p")
     with pytest.raises(CommandNotAllowed, match="cap_net_raw"):
         run([str(later), "/etc/hostname"], policy=policy)
+
+
+# --- item 14: keeping a root-equivalent capability needs an acknowledgement ------------
+
+
+#: Each amounts to root on its own (SETUID and SETGID are refused for non-root anyway).
+ROOT_EQUIVALENT = [
+    "SYS_ADMIN",
+    "SYS_PTRACE",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_BOOT",
+    "BPF",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "CHOWN",
+    "FOWNER",
+    "MKNOD",
+    "SETFCAP",
+    "SYS_CHROOT",
+    "MAC_ADMIN",
+    "MAC_OVERRIDE",
+]
+
+
+@pytest.mark.parametrize("cap", ROOT_EQUIVALENT)
+def test_keeping_a_root_equivalent_capability_needs_acknowledgement(cap: str) -> None:
+    from hardenkit.errors import RootEquivalentError  # noqa: PLC0415
+    from hardenkit.privileges import prepare_drop  # noqa: PLC0415
+    from hardenkit.sandbox.confinement import prepare_confinement  # noqa: PLC0415
+
+    with pytest.raises(RootEquivalentError, match=cap) as info:
+        prepare_drop("nobody", keep={cap})
+    assert info.value.capabilities == frozenset({cap})
+    with pytest.raises(RootEquivalentError):
+        prepare_confinement(user="nobody", keep={f"CAP_{cap}"})
+    assert prepare_drop("nobody", keep={cap}, allow_root_equivalent=True).keep
+    prepare_confinement(user="nobody", keep={cap}, allow_root_equivalent=True).close()
+
+
+@pytest.mark.root
+def test_run_and_confine_refuse_an_unacknowledged_root_equivalent_keep(
+    in_child: InChild, spawn_options: Any
+) -> None:
+    from hardenkit.errors import RootEquivalentError  # noqa: PLC0415
+    from hardenkit.spawn import run  # noqa: PLC0415
+
+    options = {k: v for k, v in spawn_options.items() if k != "limits"}
+    with pytest.raises(RootEquivalentError, match="SYS_PTRACE"):
+        run(["/bin/true"], user="nobody", keep={"SYS_PTRACE"}, **options)
+    ok = run(
+        ["/bin/true"], user="nobody", keep={"SYS_PTRACE"}, allow_root_equivalent=True, **options
+    )
+    assert ok.returncode == 0
+    got = in_child(_confine_keeping, "DAC_READ_SEARCH")
+    assert got.startswith("RootEquivalentError")
+
+
+def _confine_keeping(cap: str) -> str:
+    from hardenkit.sandbox import confine  # noqa: PLC0415
+
+    try:
+        confine(user="nobody", keep={cap})
+    except Exception as err:
+        return f"{type(err).__name__}: {err}"
+    return "kept"
+
+
+def _drop_keeping_ptrace_then_attach(target: int, *, acknowledged: bool) -> str:
+    import ctypes  # noqa: PLC0415
+
+    from hardenkit._linux.libc import libc  # noqa: PLC0415
+    from hardenkit.privileges import drop_privileges  # noqa: PLC0415
+
+    kwargs = {"allow_root_equivalent": True} if acknowledged else {}
+    try:
+        drop_privileges("nobody", keep={"SYS_PTRACE"}, **kwargs)
+    except Exception as err:
+        return f"refused: {type(err).__name__}"
+    ptrace = libc()["ptrace"]
+    ptrace.restype = ctypes.c_long
+    attach, detach = 16, 17
+    if ptrace(ctypes.c_long(attach), ctypes.c_long(target), None, None) != 0:
+        return "attach failed"
+    os.waitpid(target, 0)
+    ptrace(ctypes.c_long(detach), ctypes.c_long(target), None, None)
+    return "attached to a root process"
+
+
+@pytest.mark.root
+def test_sys_ptrace_through_a_drop_reaches_root(in_child: InChild) -> None:
+    victim = subprocess.Popen(["/bin/sleep", "30"])  # a root process
+    try:
+        # Before the fix the unacknowledged keep was accepted: nobody attached to root.
+        assert in_child(
+            _drop_keeping_ptrace_then_attach, victim.pid, acknowledged=False
+        ).startswith("refused: RootEquivalentError")
+        # Why it matters (and what the acknowledgement buys knowingly).
+        assert in_child(_drop_keeping_ptrace_then_attach, victim.pid, acknowledged=True) == (
+            "attached to a root process"
+        )
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def _audit_after_keeping(cap: str) -> list[str]:
+    from hardenkit.audit import audit_process  # noqa: PLC0415
+    from hardenkit.privileges import drop_privileges  # noqa: PLC0415
+
+    audit_process()  # imports, while the venv is readable
+    drop_privileges("nobody", keep={cap}, allow_root_equivalent=True)
+    report = audit_process()
+    return [f"{f.id}|{f.severity}|{f.detail}" for f in report.findings]
+
+
+@pytest.mark.root
+def test_audit_names_root_equivalent_capabilities_of_a_non_root_process(
+    in_child: InChild,
+) -> None:
+    found = in_child(_audit_after_keeping, "SYS_PTRACE")
+    hits = [f for f in found if f.startswith("root-equivalent-capabilities|")]
+    assert hits, found
+    assert "critical" in hits[0]
+    assert "SYS_PTRACE" in hits[0]
+    calm = in_child(_audit_after_keeping, "NET_BIND_SERVICE")  # the control
+    assert not [f for f in calm if f.startswith("root-equivalent-capabilities|")]

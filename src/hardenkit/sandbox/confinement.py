@@ -352,6 +352,7 @@ def prepare_confinement(
     filesystem: FilesystemPolicy | None = None,
     seccomp: SeccompPolicy | None = None,
     block_namespaces: bool = True,
+    allow_root_equivalent: bool = False,
 ) -> ConfinementPlan:
     """Do the parent-side work of a confinement with no effect on this process.
 
@@ -383,7 +384,9 @@ def prepare_confinement(
     else:
         from hardenkit import privileges  # noqa: PLC0415 -- loaded only for a drop
 
-        drop = privileges.prepare_drop(user, group, groups=groups, keep=keep)
+        drop = privileges.prepare_drop(
+            user, group, groups=groups, keep=keep, allow_root_equivalent=allow_root_equivalent
+        )
         apply_drop, verify_drop = privileges.apply_drop, privileges.verify_drop
         check_drop = privileges.verify_drop_here
     _caps.prepare()  # the prctl entry point enter() uses: nothing is set up in a child
@@ -542,6 +545,7 @@ def confine(
     filesystem: FilesystemPolicy | None = None,
     seccomp: SeccompPolicy | None = None,
     block_namespaces: bool = True,
+    allow_root_equivalent: bool = False,
 ) -> Identity:
     r"""Confine the calling process, in order, verify it, and return the identity now in force.
 
@@ -549,7 +553,8 @@ def confine(
     is refused by default (an unprivileged user namespace hands back a full capability
     set). With other live threads only steps that cover every thread are allowed: rlimits
     (per process) and seccomp with TSYNC (which also carries no_new_privs); a privilege
-    drop or Landlock is refused.
+    drop or Landlock is refused. ``keep`` holding a capability that amounts to root
+    (:data:`~hardenkit.capabilities.ROOT_EQUIVALENT`) needs ``allow_root_equivalent=True``.
 
     Examples:
         >>> from hardenkit._child import fork_call
@@ -563,7 +568,8 @@ def confine(
 
     Raises:
         SandboxError: a step could not be applied or verified, or threads forbid it.
-        PrivilegeError: the privilege drop failed or could not be verified.
+        PrivilegeError: the privilege drop failed or could not be verified
+            (RootEquivalentError: a root-equivalent ``keep`` not acknowledged).
     """
     require_linux("confinement")
     keep = tuple(keep)
@@ -594,6 +600,7 @@ def confine(
         filesystem=filesystem,
         seccomp=seccomp,
         block_namespaces=block_namespaces,
+        allow_root_equivalent=allow_root_equivalent,
     ) as plan:
         from hardenkit.privileges import current_identity  # noqa: PLC0415
 

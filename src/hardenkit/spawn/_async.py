@@ -35,6 +35,7 @@ async def run_async(
     seccomp: Any = None,
     check: bool = False,
     allow_dangerous_env: Iterable[str] = (),
+    allow_root_equivalent: bool = False,
 ) -> RunResult:
     r"""Await :func:`run` with the same arguments and guarantees.
 
@@ -66,6 +67,7 @@ async def run_async(
             "limits": limits,
             "filesystem": filesystem,
             "seccomp": seccomp,
+            "allow_root_equivalent": allow_root_equivalent,
         },
         check=check,
         cancel_fd=cancel_r,

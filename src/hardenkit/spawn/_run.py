@@ -252,6 +252,7 @@ def _prepare(options: Mapping[str, Any]) -> Any:
         user=options["user"],
         group=options["group"],
         keep=tuple(options["keep"] or ()),
+        allow_root_equivalent=options.get("allow_root_equivalent", False),
         limits=options["limits"],
         filesystem=options["filesystem"],
         seccomp=options["seccomp"],
@@ -589,6 +590,7 @@ def run(
     seccomp: Any = None,
     check: bool = False,
     allow_dangerous_env: Iterable[str] = (),
+    allow_root_equivalent: bool = False,
 ) -> RunResult:
     r"""Run an allowed command without a shell and return its bounded output.
 
@@ -603,7 +605,8 @@ def run(
     trusted one (the policy's ``search_path``, else ``SAFE_PATH``) unless
     ``allow_dangerous_env`` names ``PATH``. With ``user``/``group``/``keep``/
     ``limits``/``filesystem``/``seccomp`` it is confined before exec in
-    ``confine()``'s order and checked from the kernel's side. It runs in its own PID
+    ``confine()``'s order and checked from the kernel's side (a ``keep`` that amounts
+    to root needs ``allow_root_equivalent=True``). It runs in its own PID
     namespace when we may create one (root), so when it exits or times out every
     process it started dies with it; otherwise its group, session, descendants and pipe
     holders are swept.
@@ -654,6 +657,7 @@ def run(
             "limits": limits,
             "filesystem": filesystem,
             "seccomp": seccomp,
+            "allow_root_equivalent": allow_root_equivalent,
         },
         check=check,
         cancel_fd=None,
