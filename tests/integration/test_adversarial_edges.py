@@ -165,7 +165,8 @@ def test_timeout_is_always_on() -> None:
     default = inspect.signature(call_sandboxed).parameters["timeout"].default
     assert isinstance(default, float)
     assert 0 < default < float("inf")
-    for bad in (None, 0, -1, float("inf"), float("nan"), True):
+    bads: tuple[Any, ...] = (None, 0, -1, float("inf"), float("nan"), True)
+    for bad in bads:
         with pytest.raises(PolicyError):
             call_sandboxed(int, "1", timeout=bad)
 
@@ -590,9 +591,11 @@ def _drop_keeping_ptrace_then_attach(target: int, *, acknowledged: bool) -> str:
     from hardenkit._linux.libc import libc  # noqa: PLC0415
     from hardenkit.privileges import drop_privileges  # noqa: PLC0415
 
-    kwargs = {"allow_root_equivalent": True} if acknowledged else {}
     try:
-        drop_privileges("nobody", keep={"SYS_PTRACE"}, **kwargs)
+        if acknowledged:
+            drop_privileges("nobody", keep={"SYS_PTRACE"}, allow_root_equivalent=True)
+        else:
+            drop_privileges("nobody", keep={"SYS_PTRACE"})
     except Exception as err:
         return f"refused: {type(err).__name__}"
     ptrace = libc()["ptrace"]
