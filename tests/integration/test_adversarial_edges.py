@@ -461,7 +461,7 @@ def _capped_cat(directory: Path) -> Path:
 
 
 def _read_shadow_as_nobody(cat: str) -> dict[str, Any]:
-    from hardenkit.errors import CommandNotAllowed  # noqa: PLC0415
+    from hardenkit.errors import InsecurePathError  # noqa: PLC0415
     from hardenkit.spawn import run  # noqa: PLC0415
 
     run(["/bin/true"])  # imports, while the venv is readable
@@ -475,7 +475,7 @@ def _read_shadow_as_nobody(cat: str) -> dict[str, Any]:
         return {"error": "nobody can read /etc/shadow without help: the test proves nothing"}
     try:
         out = run([cat, "/etc/shadow"])
-    except CommandNotAllowed as err:
+    except InsecurePathError as err:  # as a setuid binary is refused
         return {"error": None, "refused": str(err)}
     return {"error": None, "refused": None, "read": out.returncode == 0 and bool(out.stdout)}
 
@@ -495,13 +495,13 @@ def test_file_capability_binary_is_refused_for_an_unprivileged_caller(
 
 @pytest.mark.root
 def test_file_capability_binary_needs_allow_file_caps_by_name(nobody_tmp: Path) -> None:
-    from hardenkit.errors import CommandNotAllowed  # noqa: PLC0415
+    from hardenkit.errors import InsecurePathError  # noqa: PLC0415
     from hardenkit.spawn import CommandPolicy, run  # noqa: PLC0415
 
     cat = _capped_cat(nobody_tmp)
-    with pytest.raises(CommandNotAllowed, match="file capabilities"):
+    with pytest.raises(InsecurePathError, match="file capabilities"):
         run([str(cat), "/etc/hostname"])
-    with pytest.raises(PolicyError, match="file capabilities"):
+    with pytest.raises(InsecurePathError, match="file capabilities"):
         CommandPolicy([str(cat)])
     allowed = CommandPolicy([str(cat)], allow_file_caps=[str(cat)])
     assert run([str(cat), "/etc/hostname"], policy=allowed).returncode == 0
@@ -515,7 +515,7 @@ def test_file_capability_binary_needs_allow_file_caps_by_name(nobody_tmp: Path) 
     shutil.copy2("/bin/cat", later)
     policy = CommandPolicy([str(later)])
     _setcap(later, "cap_net_raw+p")
-    with pytest.raises(CommandNotAllowed, match="cap_net_raw"):
+    with pytest.raises(InsecurePathError, match="cap_net_raw"):
         run([str(later), "/etc/hostname"], policy=policy)
 
 

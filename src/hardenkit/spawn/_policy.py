@@ -149,15 +149,18 @@ def file_capabilities_of(real: str) -> str | None:
         True
 
     Raises:
-        CommandNotAllowed: the attribute cannot be read (fail closed).
+        InsecurePathError: the attribute cannot be read (fail closed).
     """
     try:
         raw = os.getxattr(real, "security.capability")
     except OSError as err:
         if err.errno in (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP):
             return None
-        raise CommandNotAllowed(
-            f"cannot read the file capabilities of {real}: {err.strerror}", argv=(real,)
+        problem = f"file capabilities unreadable ({err.strerror})"
+        raise InsecurePathError(
+            f"{real} failed the trusted-binary checks: {problem}",
+            path=real,
+            problems=(problem,),
         ) from err
     from hardenkit._linux.privfilecaps import decode  # noqa: PLC0415 -- rarely needed
     from hardenkit.capabilities import KNOWN_NAMES  # noqa: PLC0415
@@ -174,14 +177,17 @@ def file_capabilities_of(real: str) -> str | None:
     return f"{','.join(names).lower()}+{flags}" if names else "an empty capability set"
 
 
-def _refuse_file_caps(real: str, argv0: str) -> None:
+def _refuse_file_caps(real: str) -> None:
+    """Raise InsecurePathError, as the check of a setuid binary does, if ``real`` has caps."""
     found = file_capabilities_of(real)
     if found is not None:
-        raise CommandNotAllowed(
-            f"{real} carries file capabilities ({found}): like a setuid binary it would run "
-            "with privileges the caller lacks; allow it by name with "
-            "CommandPolicy(allow_file_caps=...)",
-            argv=(argv0,),
+        problem = f"file capabilities {found}"
+        raise InsecurePathError(
+            f"{real} failed the trusted-binary checks: it carries {problem} and, like a "
+            "setuid binary, would run with privileges the caller lacks (allow it by name "
+            "with CommandPolicy(allow_file_caps=...))",
+            path=real,
+            problems=(problem,),
         )
 
 
@@ -218,7 +224,7 @@ def trusted_binary(path: str, *, allow_file_caps: bool = False) -> str:
         raise CommandNotAllowed(f"{real} is not an executable regular file", argv=(path,))
     check_path(real, max_mode=0o755, owner=0)
     if not allow_file_caps:
-        _refuse_file_caps(real, path)
+        _refuse_file_caps(real)
     return real
 
 
@@ -351,10 +357,7 @@ class CommandPolicy:
         except CommandNotAllowed as err:
             raise PolicyError(str(err)) from err
         if not caps_ok:
-            try:
-                _refuse_file_caps(real, entry)
-            except CommandNotAllowed as err:
-                raise PolicyError(str(err)) from err
+            _refuse_file_caps(real)
         return real
 
     def _check_pins(self, resolved: Mapping[str, str]) -> dict[str, str]:
@@ -390,7 +393,7 @@ class CommandPolicy:
         """
         real = self._resolve(command)
         if real not in self._caps_ok:
-            _refuse_file_caps(real, command)  # set since the policy was built?
+            _refuse_file_caps(real)  # set since the policy was built?
         return real
 
     def _resolve(self, command: str) -> str:
