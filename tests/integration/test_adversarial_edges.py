@@ -646,3 +646,22 @@ def test_audit_names_root_equivalent_capabilities_of_a_non_root_process(
     assert "SYS_PTRACE" in hits[0]
     calm = in_child(_audit_after_keeping, "NET_BIND_SERVICE")  # the control
     assert not [f for f in calm if f.startswith("root-equivalent-capabilities|")]
+
+
+def _fd_kinds() -> list[str]:
+    """What each descriptor above 2 is (the listing's own excluded), under Landlock too."""
+    out = []
+    for name, link in _descriptors().items():
+        del name
+        out.append(link.split(":")[0] if ":" in link else "file")
+    return sorted(out)
+
+
+@pytest.mark.landlock
+@pytest.mark.root
+def test_sandboxed_child_under_landlock_keeps_no_rule_descriptors(tmp_path: Path) -> None:
+    from hardenkit.sandbox import FilesystemPolicy  # noqa: PLC0415
+
+    fs = FilesystemPolicy(read=[str(tmp_path), "/usr", "/proc"])
+    # The plan's O_PATH descriptors (one per rule path) are closed once Landlock holds.
+    assert call_sandboxed(_fd_kinds, filesystem=fs, user="nobody") == ["pipe"]
