@@ -29,9 +29,10 @@ if TYPE_CHECKING:
 #: Results larger than this are refused (the child could otherwise exhaust our memory).
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 #: Results holding more JSON values than this are refused before they are decoded: each
-#: decoded value costs 30 to 100 bytes of our memory however few bytes encode it (``[]``
-#: is 2 bytes on the pipe, 56 as a list), so bytes alone do not bound what we allocate.
-MAX_RESULT_VALUES = 1 << 19
+#: decoded value costs up to ~130 bytes of our memory however few bytes encode it (``{}``
+#: is 2 bytes on the pipe, 64 as a dict), so bytes alone do not bound what we allocate;
+#: this bounds it to ~35 MiB beyond the bytes themselves.
+MAX_RESULT_VALUES = 1 << 18
 _CHUNK = 65536
 
 
@@ -237,13 +238,13 @@ def _namespace(*, enabled: bool) -> Iterator[bool]:
         yield active
 
 
-def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tuple[bytes, bool]:
+def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tuple[bytearray, bool]:
     """Read the child's report until it exits; True when the time ran out first.
 
     EOF on the pipe does not end the wait: a child that closed its descriptors and
     carried on is still bound by the timeout. Never more than MAX_RESULT_BYTES are kept.
     """
-    chunks: list[bytes] = []
+    chunks = bytearray()  # grown in place: no second copy when it is complete
     size = 0
     pidfd = os.pidfd_open(pid)
     try:
@@ -254,7 +255,7 @@ def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tup
         while True:
             remaining = None if timeout is None else timeout - (time.monotonic() - start)
             if remaining is not None and remaining <= 0:
-                return b"".join(chunks), True
+                return chunks, True
             events = dict(poller.poll(None if remaining is None else max(1, int(remaining * 1000))))
             if reading and read_fd in events:
                 chunk = os.read(read_fd, _CHUNK)
@@ -265,8 +266,8 @@ def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tup
                 size += len(chunk)
                 if size > MAX_RESULT_BYTES:
                     os.kill(pid, signal.SIGKILL)
-                    return b"", False
-                chunks.append(chunk)
+                    return bytearray(), False
+                chunks += chunk
             elif pidfd in events:
                 if reading:
                     # Exited; a grandchild may still hold the pipe: drain without blocking.
@@ -274,32 +275,37 @@ def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tup
                     with contextlib.suppress(BlockingIOError):
                         while size <= MAX_RESULT_BYTES and (chunk := os.read(read_fd, _CHUNK)):
                             size += len(chunk)
-                            chunks.append(chunk)
+                            chunks += chunk
                     if size > MAX_RESULT_BYTES:
-                        return b"", False
+                        return bytearray(), False
                 break
     finally:
         os.close(pidfd)
-    return b"".join(chunks), False
+    return chunks, False
 
 
-def _values_bound(data: bytes) -> int:
+def _values_bound(data: bytes | bytearray) -> int:
     """An upper bound on the number of JSON values in ``data`` (cheap: byte counts).
 
-    Every value but the first follows ``[``, ``,`` or ``:``; those bytes inside strings
-    only make the bound larger, so it is recounted without the strings when it is over.
+    Every value but the first follows ``[``, ``,`` or ``:`` (an empty ``[]`` holds none);
+    those bytes inside strings only make the bound larger, so it is recounted without the
+    strings when it is over.
     """
-    bound = 1 + data.count(b"[") + data.count(b",") + data.count(b":")
+
+    def count(text: bytes | bytearray) -> int:
+        opened = text.count(b"[") - text.count(b"[]")
+        return 1 + opened + text.count(b",") + text.count(b":")
+
+    bound = count(data)
     if bound > MAX_RESULT_VALUES:
-        bare = _JSON_STRING.sub(b'""', data)
-        bound = 1 + bare.count(b"[") + bare.count(b",") + bare.count(b":")
+        bound = count(_JSON_STRING.sub(b'""', data))
     return bound
 
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
-def _decode(data: bytes) -> tuple[Any, str | None]:
+def _decode(data: bytes | bytearray) -> tuple[Any, str | None]:
     """Decode the child's report within bounds: (report, None) or (None, why refused)."""
     if not data:
         return None, None
@@ -314,7 +320,7 @@ def _decode(data: bytes) -> tuple[Any, str | None]:
         return None, None
 
 
-def _outcome(data: bytes, status: int, duration: float) -> ChildOutcome:
+def _outcome(data: bytes | bytearray, status: int, duration: float) -> ChildOutcome:
     if os.WIFSIGNALED(status):
         return ChildOutcome(ok=False, signal=os.WTERMSIG(status), duration=duration)
     code = os.waitstatus_to_exitcode(status)
