@@ -665,3 +665,32 @@ def test_sandboxed_child_under_landlock_keeps_no_rule_descriptors(tmp_path: Path
     fs = FilesystemPolicy(read=[str(tmp_path), "/usr", "/proc"])
     # The plan's O_PATH descriptors (one per rule path) are closed once Landlock holds.
     assert call_sandboxed(_fd_kinds, filesystem=fs, user="nobody") == ["pipe"]
+
+
+def test_parent_death_guard_refuses_to_go_on_for_a_gone_parent() -> None:
+    from hardenkit._child import fork_call  # noqa: PLC0415
+    from hardenkit._linux.spawn import ParentDeath  # noqa: PLC0415
+
+    guard = ParentDeath()
+    try:
+        assert fork_call(guard.arm).ok  # control: its parent is alive
+        guard.parent = 1 if os.getpid() != 1 else 2  # a parent that died before arming
+        gone = fork_call(guard.arm)
+    finally:
+        guard.close()
+    assert not gone.ok
+    assert gone.exit_code == 137
+
+
+@pytest.mark.root
+def test_helper_script_arms_the_parent_death_signal_after_the_drop() -> None:
+    from hardenkit._linux import exec_helper as xh  # noqa: PLC0415
+    from hardenkit.sandbox.confinement import prepare_confinement  # noqa: PLC0415
+    from hardenkit.spawn._helper import build_script  # noqa: PLC0415
+
+    with prepare_confinement(user="nobody") as plan:
+        script, _ = build_script(plan, exe_fd=None, ruleset_fd=None)
+    armed = script.labels.index("prctl(PR_SET_PDEATHSIG)")
+    dropped = max(i for i, op in enumerate(script.ops) if op == xh.OP_SETRESUID)
+    go = script.ops.index(xh.OP_SYNC)
+    assert dropped < armed < go  # after the drop (which clears it), before the go
