@@ -20,6 +20,7 @@ from hardenkit.errors import (
     MissingEnvError,
     PolicyError,
     PrivilegeError,
+    RootEquivalentError,
     SandboxError,
     UnsafeArgument,
     UnsupportedPlatform,
@@ -28,6 +29,7 @@ from hardenkit.errors import (
 TREE: dict[type[HardenkitError], tuple[type[BaseException], ...]] = {
     PrivilegeError: (PermissionError,),
     CapabilityError: (PrivilegeError, PermissionError),
+    RootEquivalentError: (PrivilegeError, PermissionError),
     InsecurePathError: (PermissionError,),
     EnvError: (),
     MissingEnvError: (EnvError, LookupError),
@@ -57,6 +59,7 @@ def test_every_exported_error_is_in_the_tree() -> None:
 
 SAMPLES: list[HardenkitError] = [
     CapabilityError("missing NET_ADMIN", missing=frozenset({"NET_ADMIN"})),
+    RootEquivalentError("SYS_ADMIN is root", capabilities=frozenset({"SYS_ADMIN"})),
     InsecurePathError("bad", path="/x", problems=["a", "b"]),
     MissingEnvError("missing A, B", names=["A", "B"]),
     InvalidEnvError("invalid PORT", names=("PORT",)),

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import select
 import signal
 import sys
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
 
 #: Results larger than this are refused (the child could otherwise exhaust our memory).
 MAX_RESULT_BYTES = 64 * 1024 * 1024
+#: Results holding more JSON values than this are refused before they are decoded: each
+#: decoded value costs up to ~130 bytes of our memory however few bytes encode it (``{}``
+#: is 2 bytes on the pipe, 64 as a dict), so bytes alone do not bound what we allocate;
+#: this bounds it to ~35 MiB beyond the bytes themselves.
+MAX_RESULT_VALUES = 1 << 18
 _CHUNK = 65536
 
 
@@ -51,6 +57,8 @@ class ChildOutcome:
     pid: int | None = field(default=None, compare=False)
     #: True when the child was pid 1 of a PID namespace of its own (``pid_namespace=``).
     pid_namespace: bool = field(default=False, compare=False)
+    #: Why a report that arrived was refused undecoded (too many values, too deep).
+    refused: str | None = None
 
     def describe(self) -> str:
         """Say in one line how the child ended.
@@ -71,6 +79,8 @@ class ChildOutcome:
             except ValueError:
                 name = str(self.signal)
             return f"killed by signal {name}"
+        if self.refused is not None:
+            return f"sent a result that was refused: {self.refused}"
         return f"exited with status {self.exit_code} without a result"
 
 
@@ -80,11 +90,15 @@ def _child_main(
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
     before: Callable[[], object] | None,
+    *,
+    only_fds: Sequence[int] | None = None,
 ) -> None:  # pragma: no cover - runs in the forked child, reported through the pipe
     try:
         from hardenkit._linux.libc import PR_SET_PDEATHSIG, prctl  # noqa: PLC0415
 
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if only_fds is not None:
+            close_other_fds((write_fd, *only_fds))
         if before is not None:
             before()
         value = fn(*args, **kwargs)
@@ -107,6 +121,32 @@ def _child_main(
         os._exit(code)
 
 
+def close_other_fds(keep: Sequence[int]) -> None:
+    """Close every descriptor above 2 except ``keep``; stdin becomes /dev/null.
+
+    What a forked child inherits is whatever its parent had open: sockets, database
+    connections, /dev/kmsg, secret files. Close-on-exec does nothing for a child that
+    never execs, so a sandboxed function gets its result channel and nothing else.
+
+    Examples:
+        >>> def child():
+        ...     return sorted(int(n) for n in os.listdir("/proc/self/fd"))
+        >>> extra = os.open(os.devnull, os.O_RDONLY)
+        >>> len(fork_call(child, only_fds=()).value)  # 0-2, the result pipe, the listing
+        5
+        >>> os.close(extra)
+    """
+    low = 3
+    for fd in sorted({fd for fd in keep if fd >= low}):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 30)
+    null = os.open(os.devnull, os.O_RDONLY)
+    if null != 0:
+        os.dup2(null, 0)
+        os.close(null)
+
+
 def fork_call(
     fn: Callable[..., Any],
     args: Sequence[Any] = (),
@@ -116,6 +156,7 @@ def fork_call(
     before: Callable[[], object] | None = None,
     pid_namespace: bool = False,
     before_reap: Callable[[int, bool], object] | None = None,
+    only_fds: Sequence[int] | None = None,
 ) -> ChildOutcome:
     """Fork, run ``before()`` then ``fn(*args, **kwargs)`` in the child, return how it ended.
 
@@ -131,6 +172,12 @@ def fork_call(
     ``before_reap(pid, in_namespace)`` runs once the child has exited (or was killed on
     timeout) and before it is reaped, while its pid cannot be reused: the place to kill
     what it left behind when no namespace contained it.
+
+    With ``only_fds`` the child closes every descriptor above 2 but its result channel
+    and those listed (and reads stdin from /dev/null) before ``before()`` runs.
+    Results with more than :data:`MAX_RESULT_BYTES` bytes or :data:`MAX_RESULT_VALUES`
+    values, or nested deeper than the interpreter's recursion limit, are refused
+    (``ChildOutcome.refused``) without being decoded.
 
     Examples:
         >>> fork_call(pow, (2, 10)).value
@@ -150,7 +197,7 @@ def fork_call(
             pid = os.fork()
             if pid == 0:  # pragma: no cover - child
                 os.close(read_fd)
-                _child_main(write_fd, fn, args, kwargs, before)
+                _child_main(write_fd, fn, args, kwargs, before, only_fds=only_fds)
     except BaseException:
         os.close(read_fd)
         if pid > 0:  # forked, but restoring our PID namespace failed: take the child back
@@ -191,13 +238,13 @@ def _namespace(*, enabled: bool) -> Iterator[bool]:
         yield active
 
 
-def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tuple[bytes, bool]:
+def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tuple[bytearray, bool]:
     """Read the child's report until it exits; True when the time ran out first.
 
     EOF on the pipe does not end the wait: a child that closed its descriptors and
     carried on is still bound by the timeout. Never more than MAX_RESULT_BYTES are kept.
     """
-    chunks: list[bytes] = []
+    chunks = bytearray()  # grown in place: no second copy when it is complete
     size = 0
     pidfd = os.pidfd_open(pid)
     try:
@@ -208,7 +255,7 @@ def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tup
         while True:
             remaining = None if timeout is None else timeout - (time.monotonic() - start)
             if remaining is not None and remaining <= 0:
-                return b"".join(chunks), True
+                return chunks, True
             events = dict(poller.poll(None if remaining is None else max(1, int(remaining * 1000))))
             if reading and read_fd in events:
                 chunk = os.read(read_fd, _CHUNK)
@@ -219,8 +266,8 @@ def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tup
                 size += len(chunk)
                 if size > MAX_RESULT_BYTES:
                     os.kill(pid, signal.SIGKILL)
-                    return b"", False
-                chunks.append(chunk)
+                    return bytearray(), False
+                chunks += chunk
             elif pidfd in events:
                 if reading:
                     # Exited; a grandchild may still hold the pipe: drain without blocking.
@@ -228,23 +275,58 @@ def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tup
                     with contextlib.suppress(BlockingIOError):
                         while size <= MAX_RESULT_BYTES and (chunk := os.read(read_fd, _CHUNK)):
                             size += len(chunk)
-                            chunks.append(chunk)
+                            chunks += chunk
                     if size > MAX_RESULT_BYTES:
-                        return b"", False
+                        return bytearray(), False
                 break
     finally:
         os.close(pidfd)
-    return b"".join(chunks), False
+    return chunks, False
 
 
-def _outcome(data: bytes, status: int, duration: float) -> ChildOutcome:
+def _values_bound(data: bytes | bytearray) -> int:
+    """An upper bound on the number of JSON values in ``data`` (cheap: byte counts).
+
+    Every value but the first follows ``[``, ``,`` or ``:`` (an empty ``[]`` holds none);
+    those bytes inside strings only make the bound larger, so it is recounted without the
+    strings when it is over.
+    """
+
+    def count(text: bytes | bytearray) -> int:
+        opened = text.count(b"[") - text.count(b"[]")
+        return 1 + opened + text.count(b",") + text.count(b":")
+
+    bound = count(data)
+    if bound > MAX_RESULT_VALUES:
+        bound = count(_JSON_STRING.sub(b'""', data))
+    return bound
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _decode(data: bytes | bytearray) -> tuple[Any, str | None]:
+    """Decode the child's report within bounds: (report, None) or (None, why refused)."""
+    if not data:
+        return None, None
+    values = _values_bound(data)
+    if values > MAX_RESULT_VALUES:
+        return None, f"more than {MAX_RESULT_VALUES} JSON values"
+    try:
+        return json.loads(data), None
+    except RecursionError:
+        return None, "nested too deeply"
+    except ValueError:
+        return None, None
+
+
+def _outcome(data: bytes | bytearray, status: int, duration: float) -> ChildOutcome:
     if os.WIFSIGNALED(status):
         return ChildOutcome(ok=False, signal=os.WTERMSIG(status), duration=duration)
     code = os.waitstatus_to_exitcode(status)
-    try:
-        report = json.loads(data) if data else None
-    except ValueError:
-        report = None
+    report, refused = _decode(data)
+    if refused is not None:
+        return ChildOutcome(ok=False, exit_code=code, refused=refused, duration=duration)
     if not isinstance(report, dict) or code != 0:
         return ChildOutcome(ok=False, exit_code=code, duration=duration)
     if report.get("ok") is True:

@@ -32,6 +32,7 @@ from hardenkit._log import get_logger
 from hardenkit.errors import CapabilityError, PrivilegeError, UnsupportedPlatform
 
 __all__ = [
+    "ROOT_EQUIVALENT",
     "Capability",
     "CapabilitySets",
     "drop_capabilities",
@@ -221,6 +222,32 @@ else:
 #: The highest capability number of the running kernel.
 LAST_CAP: int = len(Capability) - 1
 ALL_MASK: int = (1 << (LAST_CAP + 1)) - 1
+
+#: Capabilities that amount to root, each on its own, and why (capabilities(7); Brad
+#: Spengler's "False Boundaries and Arbitrary Code Execution"; the kernel sources).
+#: Keeping one through a privilege drop needs ``allow_root_equivalent=True``.
+ROOT_EQUIVALENT_WHY: dict[str, str] = {
+    "SYS_ADMIN": "mount, namespaces, bpf, keyctl, and dozens more: root in all but name",
+    "SYS_PTRACE": "attach to (and run code in) any process, root's included",
+    "SYS_MODULE": "load kernel code",
+    "SYS_RAWIO": "raw I/O ports and /dev/mem: read and write any memory",
+    "SYS_BOOT": "kexec_load: boot a kernel of its choosing",
+    "BPF": "load BPF programs (kernel memory reads, verifier bugs)",
+    "DAC_OVERRIDE": "write any file (/etc/shadow, /etc/sudoers, root's crontab)",
+    "DAC_READ_SEARCH": "read any file and open any inode by handle (open_by_handle_at)",
+    "CHOWN": "take ownership of any file, then change it",
+    "FOWNER": "chmod any file (make /etc/shadow writable)",
+    "MKNOD": "create device nodes for raw disks and memory",
+    "SETUID": "become any user, root included",
+    "SETGID": "join any group (disk, shadow, root)",
+    "SETFCAP": "give any program any file capability",
+    "SYS_CHROOT": "chroot next to a hard-linked setuid program with its own libc",
+    "MAC_ADMIN": "change the LSM policy that confines it",
+    "MAC_OVERRIDE": "bypass the LSM policy that confines it",
+}
+ROOT_EQUIVALENT: frozenset[Capability] = frozenset(
+    Capability[f"CAP_{name}"] for name in ROOT_EQUIVALENT_WHY
+)
 
 CapLike = Capability | str | int
 

@@ -16,6 +16,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeAlias, TypeVar
 
+from hardenkit import _dangerous_env
 from hardenkit._log import get_logger
 from hardenkit._redaction_rules import MASK, is_secret_name
 from hardenkit.errors import InvalidEnvError, MissingEnvError
@@ -58,49 +59,14 @@ DEFAULT_ALLOW: tuple[str, ...] = (
     "TZ",
 )
 
-# Sources: sudo's built-in env_delete table (plugins/sudoers/env.c), glibc's list of
-# variables removed for setuid programs (sysdeps/generic/unsecvars.h), and the runtimes'
-# own documentation; the same facts as tests/data/dangerous-env.json. A trailing * is a
-# prefix.
-_SUDO_ENV_DELETE = (
-    "IFS CDPATH LOCALDOMAIN RES_OPTIONS HOSTALIASES NLSPATH PATH_LOCALE LD_* _RLD* TERMINFO "
-    "TERMINFO_DIRS TERMPATH TERMCAP ENV BASH_ENV PS4 GLOBIGNORE BASHOPTS SHELLOPTS "
-    "JAVA_TOOL_OPTIONS _JAVA_OPTIONS CLASSPATH PERLIO_DEBUG PERLLIB PERL5LIB PERL5OPT PERL5DB "
-    "FPATH NULLCMD READNULLCMD ZDOTDIR TMPPREFIX PYTHONHOME PYTHONPATH PYTHONINSPECT "
-    "PYTHONUSERBASE PYTHONSTARTUP RUBYLIB RUBYOPT NODE_OPTIONS NODE_PATH GIT_SSH_COMMAND "
-    "GIT_CONFIG_* GCONV_PATH DYLD_* LDR_* LIBPATH SHLIB_PATH KRB5_CONFIG* KRB5_KTNAME"
-)
-_GLIBC_UNSECVARS = (
-    "GCONV_PATH GETCONF_DIR GLIBC_TUNABLES HOSTALIASES LD_AUDIT LD_BIND_NOT LD_BIND_NOW "
-    "LD_DEBUG LD_DEBUG_OUTPUT LD_DYNAMIC_WEAK LD_LIBRARY_PATH LD_ORIGIN_PATH LD_PRELOAD "
-    "LD_PROFILE LD_PROFILE_OUTPUT LD_SHOW_AUXV LD_VERBOSE LD_WARN LOCALDOMAIN LOCPATH "
-    "MALLOC_ARENA_MAX MALLOC_ARENA_TEST MALLOC_MMAP_MAX_ MALLOC_MMAP_THRESHOLD_ "
-    "MALLOC_PERTURB_ MALLOC_TOP_PAD_ MALLOC_TRACE MALLOC_TRIM_THRESHOLD_ NIS_PATH NLSPATH "
-    "RESOLV_HOST_CONF RES_OPTIONS TMPDIR TZDIR"
-)
-_RUNTIMES = (
-    # Python
-    "PYTHONBREAKPOINT PYTHONWARNINGS PYTHONPYCACHEPREFIX PYTHONOPTIMIZE PYTHONPLATLIBDIR "
-    "PYTHONEXECUTABLE "
-    # Node, Java, Ruby, Lua, PHP, Tcl, R
-    "NODE_EXTRA_CA_CERTS NODE_TLS_REJECT_UNAUTHORIZED NODE_REPL_EXTERNAL_MODULE "
-    "JDK_JAVA_OPTIONS GEM_HOME GEM_PATH BUNDLE_GEMFILE LUA_INIT LUA_PATH LUA_CPATH PHPRC "
-    "PHP_INI_SCAN_DIR TCLLIBPATH R_PROFILE R_LIBS "
-    # shells and the commands they run
-    "BASH_FUNC_* PROMPT_COMMAND EDITOR VISUAL SUDO_EDITOR PAGER MANPAGER LESSOPEN LESSCLOSE "
-    # git and ssh
-    "GIT_SSH GIT_PROXY_COMMAND GIT_ASKPASS GIT_EXTERNAL_DIFF GIT_EXEC_PATH GIT_DIR "
-    "GIT_WORK_TREE GIT_TEMPLATE_DIR SSH_ASKPASS SSH_AUTH_SOCK "
-    # TLS trust, proxies, configuration search paths
-    "OPENSSL_CONF OPENSSL_ENGINES OPENSSL_MODULES SSL_CERT_FILE SSL_CERT_DIR "
-    "REQUESTS_CA_BUNDLE CURL_CA_BUNDLE http_proxy https_proxy HTTPS_PROXY HTTP_PROXY ALL_PROXY "
-    "all_proxy XDG_CONFIG_HOME PKG_CONFIG_PATH"
-)
-
 #: Names (and ``PREFIX*`` patterns) that change how programs load code, trust peers or
-#: parse input. :func:`is_dangerous` also flags any value beginning with ``() ``.
+#: parse input: sudo's env_delete table, glibc's setuid list, and what git, curl, wget,
+#: ssh, openssl, Python, Node, Ruby, Perl, Java, .NET, Go, Rust, shells, pagers,
+#: editors, build tools and systemd read (hardenkit._dangerous_env has the source and
+#: the reason of each entry). :func:`is_dangerous` also flags any value beginning with
+#: ``() ``.
 DANGEROUS_ENV: frozenset[str] = frozenset(
-    f"{_SUDO_ENV_DELETE} {_GLIBC_UNSECVARS} {_RUNTIMES}".split()
+    name for _group, _source, entries in _dangerous_env.TABLE for name, _why in entries
 )
 _DANGEROUS_NAMES = frozenset(n.upper() for n in DANGEROUS_ENV if not n.endswith("*"))
 _DANGEROUS_PREFIXES = tuple(sorted(n[:-1].upper() for n in DANGEROUS_ENV if n.endswith("*")))

@@ -54,6 +54,7 @@ __all__ = [
     "MissingEnvError",
     "PolicyError",
     "PrivilegeError",
+    "RootEquivalentError",
     "SandboxError",
     "UnsafeArgument",
     "UnsupportedPlatform",
@@ -106,6 +107,20 @@ class CapabilityError(PrivilegeError):
 
     def __init__(self, message: str = "", *, missing: frozenset[Any] | None = None) -> None:
         super().__init__(message, missing=frozenset(missing or ()))
+
+
+class RootEquivalentError(PrivilegeError):
+    """A capability to keep amounts to root and was not acknowledged.
+
+    ``.capabilities`` names them (``SYS_ADMIN``...); pass ``allow_root_equivalent=True``
+    to keep them knowingly.
+    """
+
+    _fields = ("capabilities",)
+    capabilities: frozenset[str]
+
+    def __init__(self, message: str = "", *, capabilities: frozenset[str] | None = None) -> None:
+        super().__init__(message, capabilities=frozenset(capabilities or ()))
 
 
 class InsecurePathError(HardenkitError, PermissionError):

@@ -38,7 +38,7 @@ from hardenkit.capabilities import (
     parse_caps,
     refuse_threads,
 )
-from hardenkit.errors import CapabilityError, PrivilegeError
+from hardenkit.errors import CapabilityError, PrivilegeError, RootEquivalentError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -147,6 +147,9 @@ class DropPlan:
     user: str | None = None
     home: str | None = None
     shell: str | None = None
+    #: Keeping a capability in :data:`~hardenkit.capabilities.ROOT_EQUIVALENT` was
+    #: acknowledged (otherwise RootEquivalentError).
+    allow_root_equivalent: bool = False
     keep_mask: int = field(init=False)
     last_cap: int = field(init=False)
     #: The /proc/<tid>/status lines this plan must produce, for :func:`verify_drop_here`.
@@ -166,6 +169,8 @@ class DropPlan:
                 f"keeping {names} would let uid {self.uid} become root again; "
                 "drop_privileges refuses what it cannot verify as dropped"
             )
+        if self.uid != 0:  # a uid-0 target is root anyway: keep= only lowers it
+            _check_root_equivalent(keep, allowed=self.allow_root_equivalent)
         object.__setattr__(self, "groups", tuple(sorted(set(self.groups))))
         object.__setattr__(self, "keep", keep)
         mask = caps_to_mask(keep)
@@ -179,6 +184,22 @@ class DropPlan:
         ]
         lines += [f"\n{label}:\t{mask:016x}\n" for label in _CAP_LINES]
         object.__setattr__(self, "status_lines", tuple(line.encode() for line in lines))
+
+
+def _check_root_equivalent(keep: frozenset[Capability], *, allowed: bool) -> None:
+    """Refuse to keep root-equivalent capabilities unless the caller said so."""
+    from hardenkit.capabilities import ROOT_EQUIVALENT, ROOT_EQUIVALENT_WHY  # noqa: PLC0415
+
+    if not isinstance(allowed, bool):
+        raise PrivilegeError("allow_root_equivalent must be a bool")
+    risky = sorted(c.short_name for c in keep & ROOT_EQUIVALENT)
+    if risky and not allowed:
+        why = "; ".join(f"{name}: {ROOT_EQUIVALENT_WHY[name]}" for name in risky)
+        raise RootEquivalentError(
+            f"keeping {', '.join(risky)} amounts to root ({why}): the drop would not "
+            "contain the process; pass allow_root_equivalent=True to keep them knowingly",
+            capabilities=frozenset(risky),
+        )
 
 
 def _resolve_user(user: str | int) -> tuple[int, pwd.struct_passwd | None]:
@@ -215,6 +236,7 @@ def prepare_drop(
     *,
     groups: Iterable[str | int] | None = None,
     keep: CapLike | Iterable[CapLike] = (),
+    allow_root_equivalent: bool = False,
 ) -> DropPlan:
     """Resolve and check a drop request without changing anything (for confine/spawn).
 
@@ -233,6 +255,9 @@ def prepare_drop(
     Raises:
         PrivilegeError: unknown user or group, bad id, or a capability that would let the
             process regain root (CapabilityError for an unknown capability).
+        RootEquivalentError: ``keep`` holds a capability that amounts to root
+            (:data:`~hardenkit.capabilities.ROOT_EQUIVALENT`) without
+            ``allow_root_equivalent=True``.
     """
     require_linux("dropping privileges")
     uid, entry = _resolve_user(user)
@@ -257,6 +282,7 @@ def prepare_drop(
         user=entry.pw_name if entry is not None else None,
         home=entry.pw_dir if entry is not None else None,
         shell=entry.pw_shell if entry is not None else None,
+        allow_root_equivalent=allow_root_equivalent,
     )
     _caps.prepare_capset(plan.keep_mask, plan.keep_mask, plan.keep_mask)  # apply_drop's capset
     return plan
@@ -571,6 +597,7 @@ def drop_privileges(
     keep: CapLike | Iterable[CapLike] = (),
     no_new_privs: bool = True,
     umask: int | None = None,
+    allow_root_equivalent: bool = False,
 ) -> Identity:
     """Become ``user`` for good, keeping only ``keep``, and verify it from the kernel's side.
 
@@ -590,11 +617,18 @@ def drop_privileges(
         >>> fork_call(child).value
         [65534, [65534], '/nonexistent']
 
+    A capability that amounts to root (SYS_ADMIN, SYS_PTRACE, DAC_OVERRIDE...: see
+    :data:`~hardenkit.capabilities.ROOT_EQUIVALENT`) is kept only with
+    ``allow_root_equivalent=True``.
+
     Raises:
         PrivilegeError: bad request, not allowed, other threads, or any check failed.
         CapabilityError: an unknown capability, or one to keep that is not held.
+        RootEquivalentError: a root-equivalent capability in ``keep``, unacknowledged.
     """
-    plan = prepare_drop(user, group, groups=groups, keep=keep)
+    plan = prepare_drop(
+        user, group, groups=groups, keep=keep, allow_root_equivalent=allow_root_equivalent
+    )
     if umask is not None and (isinstance(umask, bool) or not 0 <= umask <= 0o777):  # noqa: PLR2004
         raise PrivilegeError(f"umask must be between 0 and 0o777, got {umask!r}")
     refuse_threads("drop_privileges")

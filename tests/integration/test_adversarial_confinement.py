@@ -684,7 +684,7 @@ def test_file_capability_binary_gains_nothing_in_a_confined_child(
     assert got in ("EPERM", "0000000000000000")
     try:
         status = run([str(raw_cat), "/proc/self/status"], user="nobody").stdout.decode()
-    except PermissionError:
+    except PermissionError:  # exec refused, or file caps refused up front (InsecurePathError)
         status = "CapEff:\tEPERM"  # exec refused: fail closed
     assert "CapEff:\t0000000000000000" in status or "CapEff:\tEPERM" in status
 
@@ -864,7 +864,11 @@ def test_metadata_outside_the_policy_stays_out_of_reach(in_child: Any, tmp_path:
     refused["io_uring_setup"] = "EPERM"
     as_root = in_child(_metadata_attacks, str(targets[1]), str(inside), {})
     assert as_root == refused | {"read_inside": "in"}
-    keeps_fowner = {"user": "nobody", "keep": ["CAP_FOWNER", "CAP_DAC_READ_SEARCH"]}
+    keeps_fowner = {
+        "user": "nobody",
+        "keep": ["CAP_FOWNER", "CAP_DAC_READ_SEARCH"],
+        "allow_root_equivalent": True,
+    }
     assert in_child(_metadata_attacks, str(targets[2]), str(inside), keeps_fowner) == refused | {
         "read_inside": "in"
     }
@@ -884,8 +888,9 @@ def test_metadata_guard_only_where_landlock_cannot_cover_metadata(tmp_path: Path
             return plan.metadata_guard is not None
 
     assert guarded(filesystem=fs)  # root
-    assert guarded(filesystem=fs, user="nobody", keep=["CAP_CHOWN"])
-    assert guarded(filesystem=fs, user="nobody", keep=["CAP_DAC_OVERRIDE"])
+    ack = {"allow_root_equivalent": True}
+    assert guarded(filesystem=fs, user="nobody", keep=["CAP_CHOWN"], **ack)
+    assert guarded(filesystem=fs, user="nobody", keep=["CAP_DAC_OVERRIDE"], **ack)
     assert not guarded(filesystem=fs, user="nobody")  # DAC already refuses others' files
     assert not guarded(filesystem=fs, user="nobody", keep=["CAP_NET_BIND_SERVICE"])
     assert not guarded()  # no Landlock: no guard

@@ -183,26 +183,28 @@ def test_child_is_pid_1_of_its_own_namespace() -> None:
     assert info.value.signal == signal.SIGKILL
 
 
-def test_child_dies_with_the_caller() -> None:
+def test_child_dies_with_the_caller(tmp_path: Path) -> None:
     # PR_SET_PDEATHSIG reaches a namespace's pid 1: the kernel sends it from outside.
-    r, w = os.pipe()
+    # The child reports through a file: it inherits no descriptor of its caller's.
+    report = tmp_path / "report"
     caller = os.fork()
     if caller == 0:  # the caller of call_sandboxed, killed below while the child sleeps
-        os.close(r)
 
         def report_and_sleep() -> None:
-            os.write(w, b"%d %d" % (_host_pid(), os.getpid()))
+            (tmp_path / "part").write_text(f"{_host_pid()} {os.getpid()}")
+            (tmp_path / "part").rename(report)
             time.sleep(30)
 
         try:
             call_sandboxed(report_and_sleep)
         finally:
             os._exit(0)
-    os.close(w)
     try:
-        host, inside = (int(x) for x in os.read(r, 64).split())
+        deadline = time.monotonic() + 10
+        while not report.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        host, inside = (int(x) for x in report.read_text().split())
     finally:
-        os.close(r)
         os.kill(caller, signal.SIGKILL)
         os.waitpid(caller, 0)
     assert inside == 1

@@ -10,6 +10,13 @@
  * is reported and ends this program with status 127: nothing unconfined ever runs.
  *
  *   hardenkit-exec CTL_FD EXECUTABLE ARGV0 [ARGS...]     (environment: the command's)
+ *   hardenkit-exec --pdeathsig PPID PIDFD CLOEXEC_FD EXECUTABLE ARGV0 [ARGS...]
+ *
+ * The second form confines nothing: it sets the parent-death signal (SIGKILL) of a
+ * command started without confinement, checks that the parent PPID still lives (its
+ * pidfd PIDFD when this process is pid 1 of a new PID namespace, where getppid() is 0),
+ * marks CLOEXEC_FD close-on-exec (-1: none) and execs. A gone parent or a failed step
+ * ends it with status 127 before the exec, with one line on stderr.
  *
  * Messages on CTL_FD, all integers little-endian:
  *   parent -> helper: "HKX1", u32 length, then steps: u32 op, u32 size, size bytes.
@@ -23,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,8 +339,62 @@ static int step(uint32_t index, uint32_t op, const unsigned char *arg, uint32_t 
     }
 }
 
+static _Noreturn void die(const char *what, int err)
+{
+    static const char head[] = "hardenkit-exec: ";
+    (void)!write(2, head, sizeof head - 1);
+    (void)!write(2, what, strlen(what));
+    if (err) {
+        const char *msg = strerror(err);
+        (void)!write(2, ": ", 2);
+        (void)!write(2, msg, strlen(msg));
+    }
+    (void)!write(2, "\n", 1);
+    _exit(127);
+}
+
+static long number(const char *text, long low, long high)
+{
+    char *end = NULL;
+    errno = 0;
+    long value = strtol(text, &end, 10);
+    if (errno || end == text || *end || value < low || value > high)
+        die("malformed --pdeathsig argument", 0);
+    return value;
+}
+
+/* The --pdeathsig form: argv[2..4] are PPID, PIDFD, CLOEXEC_FD, then the command. */
+static int pdeathsig_exec(int argc, char **argv, char **envp)
+{
+    if (argc < 7)
+        die("usage: --pdeathsig PPID PIDFD CLOEXEC_FD EXECUTABLE ARGV0 [ARGS...]", 0);
+    pid_t parent = (pid_t)number(argv[2], 1, 0x7fffffff);
+    long pidfd = number(argv[3], -1, 65535);
+    long cloexec = number(argv[4], -1, 65535);
+    if (prctl(PR_SET_PDEATHSIG, 9 /* SIGKILL */, 0, 0, 0) != 0)
+        die("prctl(PR_SET_PDEATHSIG)", errno);
+    /* The race: a parent killed before the prctl above sent nothing. */
+    pid_t now = getppid();
+    if (now != parent) {
+        struct pollfd gone = { (int)pidfd, POLLIN, 0 };
+        if (now != 0 || pidfd < 0)
+            die("the parent is gone", 0);
+        int ready = poll(&gone, 1, 0);
+        if (ready != 0)
+            die("the parent is gone", ready < 0 ? errno : 0);
+    }
+    if (pidfd >= 0)
+        close((int)pidfd);
+    if (cloexec >= 0 && fcntl((int)cloexec, F_SETFD, FD_CLOEXEC) != 0)
+        die("marking the pinned executable close-on-exec", errno);
+    execve(argv[5], argv + 6, envp);
+    die(argv[5], errno);
+}
+
 int main(int argc, char **argv, char **envp)
 {
+    if (argc > 1 && strcmp(argv[1], "--pdeathsig") == 0)
+        return pdeathsig_exec(argc, argv, envp);
     char *end = NULL;
     unsigned char head[8];
     if (argc < 4)

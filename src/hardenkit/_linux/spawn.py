@@ -16,7 +16,7 @@ import functools
 import os
 from typing import TYPE_CHECKING
 
-from hardenkit._linux.libc import PR_GET_SECCOMP, libc, prctl
+from hardenkit._linux.libc import PR_GET_SECCOMP, PR_SET_PDEATHSIG, libc, prctl
 from hardenkit._log import get_logger
 from hardenkit.errors import SandboxError
 
@@ -93,3 +93,56 @@ def pid_namespace_for_children() -> Iterator[bool]:
                 ) from OSError(err, os.strerror(err))
     finally:
         os.close(own)
+
+
+class ParentDeath:
+    """Make a forked child die with the process that forked it (PR_SET_PDEATHSIG SIGKILL).
+
+    Build it in the parent; call :meth:`arm` in the child after any change of its user
+    ids (the kernel clears the parent-death signal when the effective ids change) and
+    before a seccomp filter that may forbid prctl. :meth:`arm` closes the race of a
+    parent killed before the signal was set: ``getppid()`` must still be the parent;
+    in a new PID namespace (where ``getppid()`` is 0) the parent's pidfd, opened here
+    and inherited close-on-exec, must not have reported its exit. A child whose parent
+    is already gone exits at once. Fork-child safe: no import, lock or logging.
+
+    Examples:
+        >>> from hardenkit._child import fork_call
+        >>> guard = ParentDeath()
+        >>> fork_call(guard.arm).ok  # the parent lives: the child carries on
+        True
+        >>> guard.close()
+    """
+
+    def __init__(self) -> None:
+        import select  # noqa: PLC0415 -- the child must not import
+
+        from hardenkit._linux.libc import prctl_function  # noqa: PLC0415
+
+        self.parent = os.getpid()
+        self._select = select.select
+        self._prctl = prctl_function()
+        try:
+            self.pidfd = os.pidfd_open(self.parent)
+        except OSError as err:
+            raise SandboxError(
+                f"cannot open a pidfd of this process for the parent-death check: {err.strerror}"
+            ) from err
+
+    def arm(self) -> None:  # pragma: no cover - runs in a forked child
+        """Set the parent-death signal, then exit if the parent is already gone."""
+        if self._prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(err)}")
+        ppid = os.getppid()
+        if ppid == self.parent:
+            return
+        if ppid == 0 and self.pidfd >= 0 and not self._select([self.pidfd], [], [], 0)[0]:
+            return  # pid 1 of a new namespace, and the parent's pidfd says it lives
+        os._exit(137)  # the parent died before the signal was armed: never run
+
+    def close(self) -> None:
+        """Close the parent's pidfd (in the parent, once the child has exec'd or exited)."""
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1

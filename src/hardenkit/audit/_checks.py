@@ -203,6 +203,7 @@ def _capabilities(facts: ProcessFacts, out: Outcome) -> None:
             else f"effective: {_names(effective)}; permitted: {_names(permitted)}",
             'hardenkit.drop_capabilities(keep=...) or hardenkit.confine(user="app", keep={...})',
         )
+    _root_equivalent(facts, held, out)
     out.score(w.AMBIENT, 1 if ambient else 0)
     if ambient:
         out.find(
@@ -232,6 +233,22 @@ def _capabilities(facts: ProcessFacts, out: Outcome) -> None:
             f"bounding: {_names(bounding)}; {how}",
             "hardenkit.drop_capabilities(keep=..., bounding=True) (confine() does it)",
         )
+
+
+def _root_equivalent(facts: ProcessFacts, held: frozenset[str], out: Outcome) -> None:
+    """A non-root process holding a capability that amounts to root is root in all but name."""
+    from hardenkit.capabilities import ROOT_EQUIVALENT_WHY  # noqa: PLC0415
+
+    risky = sorted(held & frozenset(ROOT_EQUIVALENT_WHY))
+    if not risky or any(u == 0 for st in facts.statuses for u in st.uids):
+        return  # root is reported as root (uid-root)
+    out.find(
+        "root-equivalent-capabilities",
+        "critical",
+        "holds capabilities that amount to root",
+        "; ".join(f"{name}: {ROOT_EQUIVALENT_WHY[name]}" for name in risky),
+        "drop them (keep= without them); keeping one needs allow_root_equivalent=True",
+    )
 
 
 def _no_new_privs(facts: ProcessFacts, out: Outcome) -> None:

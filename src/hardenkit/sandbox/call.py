@@ -12,11 +12,16 @@ session of its own and, before it is reaped (so its pid cannot be reused), its g
 session and their descendants are killed by the pid the parent forked, never one the
 child reports; an escapee that leaves the session and is orphaned survives that
 fallback (docs/sandbox.md).
+
+The child inherits nothing it was not given: before it is confined it closes every
+descriptor but its result channel (and stdin becomes /dev/null), so sockets, files and
+devices the caller holds (the /dev/kmsg reader below included) stay out of its reach.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import signal
@@ -24,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from hardenkit._child import fork_call
 from hardenkit._linux import require_linux
-from hardenkit.errors import HardenkitError, SandboxError
+from hardenkit.errors import HardenkitError, PolicyError, SandboxError
 from hardenkit.sandbox.confinement import ConfinementPlan, prepare_confinement
 
 if TYPE_CHECKING:
@@ -35,7 +40,10 @@ if TYPE_CHECKING:
     from hardenkit.sandbox.limits import ResourceLimits
     from hardenkit.sandbox.seccomp import SeccompPolicy
 
-__all__ = ["ConfinementFailed", "call_sandboxed"]
+__all__ = ["DEFAULT_TIMEOUT", "ConfinementFailed", "call_sandboxed"]
+
+#: Seconds a sandboxed call may run when ``timeout`` is not given (timeouts are always on).
+DEFAULT_TIMEOUT = 30.0
 
 _AUDIT_SECCOMP = re.compile(rb"type=1326 .*?\bpid=(\d+)\b.*?\bsig=(\d+)\b.*?\bsyscall=(\d+)")
 
@@ -52,13 +60,35 @@ def _enter(plan: ConfinementPlan) -> None:
         plan.enter(verify=True)
     except HardenkitError as err:
         raise ConfinementFailed(f"{type(err).__name__}: {err}") from err
+    plan.close()  # the Landlock path descriptors: fn gets none of them either
+
+
+def _plan_fds(plan: ConfinementPlan) -> tuple[int, ...]:
+    """The descriptors the child needs to enter ``plan`` (closed again right after)."""
+    return () if plan.landlock is None else plan.landlock.descriptors()
+
+
+def _check_timeout(timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise PolicyError("timeout must be a number of seconds (timeouts are always on)")
+    value = float(timeout)
+    if not math.isfinite(value) or value <= 0:
+        raise PolicyError("timeout must be a positive, finite number of seconds")
+    return value
 
 
 class _AuditWatch:
-    """Best-effort reader of the kernel's seccomp audit records in /dev/kmsg."""
+    """Best-effort reader of the kernel's seccomp audit records in /dev/kmsg.
 
-    def __init__(self) -> None:
+    Opened by the caller (root reads the kernel log) before the fork, to be positioned
+    before the child can be killed, and only when a seccomp policy could kill it; the
+    child closes its inherited copy before it is confined.
+    """
+
+    def __init__(self, *, wanted: bool = True) -> None:
         self.fd: int | None = None
+        if not wanted:
+            return
         with contextlib.suppress(OSError):
             self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             os.lseek(self.fd, 0, os.SEEK_END)
@@ -101,7 +131,7 @@ def _leave_nothing(pid: int, in_namespace: bool) -> None:
 def call_sandboxed(
     fn: Callable[..., Any],
     *args: Any,
-    timeout: float | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
     limits: ResourceLimits | None = None,
     seccomp: SeccompPolicy | None = None,
     user: str | int | None = None,
@@ -113,11 +143,14 @@ def call_sandboxed(
 
     The child is confined like :func:`~hardenkit.confine` (namespace creation refused),
     with ``limits``, ``seccomp``, ``filesystem`` and a drop to ``user``. The result must be
-    JSON data (dicts, lists, str, numbers, bools, None) and comes back as such. When it
-    returns or raises, nothing the child started is still running (see the module notes).
-    The child is isolated (``isolate``, see :func:`~hardenkit.confine`): whatever uid it
-    runs as, it cannot ptrace, read or write the memory of this process or any other
-    outside its sandbox.
+    JSON data (dicts, lists, str, numbers, bools, None) and comes back as such, within
+    bounds (``hardenkit._child.MAX_RESULT_BYTES`` bytes, ``MAX_RESULT_VALUES`` values,
+    the interpreter's nesting limit). ``timeout`` (seconds, :data:`DEFAULT_TIMEOUT` by
+    default) is always on. The child keeps no descriptor of the caller's but 0-2 (stdin
+    is /dev/null). When it returns or raises, nothing the child started is still running
+    (see the module notes). The child is isolated (``isolate``, see
+    :func:`~hardenkit.confine`): whatever uid it runs as, it cannot ptrace, read or write
+    the memory of this process or any other outside its sandbox.
 
     Where the kernel allows it the child is pid 1 of its own PID namespace: there
     ``os.getpid()`` returns 1 and ``os.getppid()`` 0 (``/proc`` is still the host's: read
@@ -137,28 +170,46 @@ def call_sandboxed(
         SandboxError: ``fn`` raised (``.exc_type``), the child was killed (``.signal``,
             and ``.syscall`` when a seccomp kill could be attributed), it timed out
             (killed with SIGKILL and reaped before this returns), or the confinement
-            could not be entered.
+            could not be entered, or its result was refused (too large, too many values,
+            nested too deeply).
+        PolicyError: ``timeout`` is not a positive, finite number.
     """
     require_linux("sandboxed calls")
+    seconds = _check_timeout(timeout)
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     plan = prepare_confinement(
         user=user, limits=limits, seccomp=seccomp, filesystem=filesystem, isolate=isolate
     )
-    watch = _AuditWatch()
+    from hardenkit._linux.spawn import ParentDeath  # noqa: PLC0415
+
+    try:
+        guard = ParentDeath()
+    except BaseException:
+        plan.close()
+        raise
+
+    def arm() -> None:  # in the child, after the drop (which clears the signal)
+        guard.arm()
+        guard.close()
+
+    plan.after_drop = arm
+    watch = _AuditWatch(wanted=seccomp is not None)
     try:
         try:
             outcome = fork_call(
                 fn,
                 args,
                 kwargs,
-                timeout=timeout,
+                timeout=seconds,
                 before=lambda: _enter(plan),
                 pid_namespace=True,
                 before_reap=_leave_nothing,
+                only_fds=(*_plan_fds(plan), guard.pidfd),  # the pidfd: closed once armed
             )
         finally:
             plan.close()
-        return _result(name, outcome, timeout, watch, outcome.pid)
+            guard.close()
+        return _result(name, outcome, seconds, watch, outcome.pid)
     finally:
         watch.close()
 

@@ -302,6 +302,9 @@ class ConfinementPlan:
         self.identity: Identity | None = None
         #: Called (before Landlock) by ``enter(verify=True)`` to record the identity.
         self.identity_source: Callable[[], Identity] | None = None
+        #: Called by enter right after the drop (before seccomp): where a spawn arms its
+        #: parent-death signal, which a change of user ids clears.
+        self.after_drop: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -369,6 +372,8 @@ class ConfinementPlan:
             self._apply_drop(self.drop)
         if self.shed_caps:
             shed_capabilities(self.shed_caps, self.last_cap, no_new_privs=self.no_new_privs)
+        if self.after_drop is not None:
+            self.after_drop()
         try:
             set_rlimits(self.rlimits)
         except (OSError, ValueError) as err:
@@ -471,6 +476,7 @@ def prepare_confinement(
     seccomp: SeccompPolicy | None = None,
     block_namespaces: bool = True,
     isolate: bool = True,
+    allow_root_equivalent: bool = False,
 ) -> ConfinementPlan:
     """Do the parent-side work of a confinement with no effect on this process.
 
@@ -512,7 +518,9 @@ def prepare_confinement(
     else:
         from hardenkit import privileges  # noqa: PLC0415 -- loaded only for a drop
 
-        drop = privileges.prepare_drop(user, group, groups=groups, keep=keep)
+        drop = privileges.prepare_drop(
+            user, group, groups=groups, keep=keep, allow_root_equivalent=allow_root_equivalent
+        )
         apply_drop, verify_drop = privileges.apply_drop, privileges.verify_drop
         check_drop = privileges.verify_drop_here
     _caps.prepare()  # the prctl entry point enter() uses: nothing is set up in a child
@@ -878,6 +886,7 @@ def confine(
     seccomp: SeccompPolicy | None = None,
     block_namespaces: bool = True,
     isolate: bool = True,
+    allow_root_equivalent: bool = False,
 ) -> Identity:
     r"""Confine the calling process, in order, verify it, and return the identity now in force.
 
@@ -890,6 +899,8 @@ def confine(
     :func:`prepare_confinement`). With other live threads only steps that cover every
     thread are allowed: rlimits (per process) and seccomp with TSYNC (which also carries
     no_new_privs); a privilege drop or Landlock (``isolate`` included) is refused.
+    ``keep`` holding a capability that amounts to root
+    (:data:`~hardenkit.capabilities.ROOT_EQUIVALENT`) needs ``allow_root_equivalent=True``.
 
     Examples:
         >>> from hardenkit._child import fork_call
@@ -903,7 +914,8 @@ def confine(
 
     Raises:
         SandboxError: a step could not be applied or verified, or threads forbid it.
-        PrivilegeError: the privilege drop failed or could not be verified.
+        PrivilegeError: the privilege drop failed or could not be verified
+            (RootEquivalentError: a root-equivalent ``keep`` not acknowledged).
     """
     require_linux("confinement")
     keep = tuple(keep)
@@ -942,6 +954,7 @@ def confine(
         seccomp=seccomp,
         block_namespaces=block_namespaces,
         isolate=isolate,
+        allow_root_equivalent=allow_root_equivalent,
     ) as plan:
         from hardenkit.privileges import current_identity  # noqa: PLC0415
 

@@ -348,6 +348,10 @@ class LandlockPlan:
             return ("mknod", os.path.join(self._mknod_dir, name))
         return None
 
+    def descriptors(self) -> tuple[int, ...]:
+        """The open path descriptors :meth:`enforce` needs (a forked child keeps them)."""
+        return tuple(self._fds)
+
     def close(self) -> None:
         """Close the path descriptors (not those of the shared :meth:`isolation` plan)."""
         if not self._shared:

@@ -36,6 +36,7 @@ async def run_async(
     check: bool = False,
     allow_dangerous_env: Iterable[str] = (),
     isolate: bool = True,
+    allow_root_equivalent: bool = False,
 ) -> RunResult:
     r"""Await :func:`run` with the same arguments and guarantees.
 
@@ -68,6 +69,7 @@ async def run_async(
             "filesystem": filesystem,
             "seccomp": seccomp,
             "isolate": isolate,
+            "allow_root_equivalent": allow_root_equivalent,
         },
         check=check,
         cancel_fd=cancel_r,

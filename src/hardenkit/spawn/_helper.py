@@ -30,6 +30,7 @@ from hardenkit._linux.libc import (
     PR_GET_SECUREBITS,
     PR_SET_KEEPCAPS,
     PR_SET_NO_NEW_PRIVS,
+    PR_SET_PDEATHSIG,
 )
 from hardenkit._log import get_logger
 from hardenkit.errors import HardenkitError, SandboxError
@@ -211,6 +212,9 @@ def build_script(
         _drop_steps(script, plan.drop)
     if plan.shed_caps:
         _shed_steps(script, plan)
+    # After the drop (a change of user ids clears it). The go below is the race check:
+    # the parent answers only if it outlived this step.
+    script.add(xh.OP_PRCTL, "prctl(PR_SET_PDEATHSIG)", PR_SET_PDEATHSIG, 9, 0, 0, 0)
     for which, value in plan.rlimits:
         script.add(xh.OP_RLIMIT, f"setrlimit({rlimit_name(which)})", which, value, value)
     if plan.no_new_privs:

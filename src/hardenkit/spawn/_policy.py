@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import TypeAlias
 
@@ -137,12 +138,67 @@ class ArgRules:
 ArgRule: TypeAlias = "ArgRules | Callable[[tuple[str, ...]], Sequence[str] | None]"
 
 
-def trusted_binary(path: str) -> str:
+def file_capabilities_of(real: str) -> str | None:
+    """Describe the file capabilities ``real`` grants on exec, or None when it has none.
+
+    Any ``security.capability`` attribute counts (an empty permitted set with an
+    inheritable one still grants through the caller's inheritable set).
+
+    Examples:
+        >>> file_capabilities_of("/bin/true") is None
+        True
+
+    Raises:
+        InsecurePathError: the attribute cannot be read (fail closed).
+    """
+    try:
+        raw = os.getxattr(real, "security.capability")
+    except OSError as err:
+        if err.errno in (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP):
+            return None
+        problem = f"file capabilities unreadable ({err.strerror})"
+        raise InsecurePathError(
+            f"{real} failed the trusted-binary checks: {problem}",
+            path=real,
+            problems=(problem,),
+        ) from err
+    from hardenkit._linux.privfilecaps import decode  # noqa: PLC0415 -- rarely needed
+    from hardenkit.capabilities import KNOWN_NAMES  # noqa: PLC0415
+
+    try:
+        cap = decode(raw)
+    except ValueError:
+        return "a malformed security.capability attribute"
+    mask = cap.permitted | cap.inheritable
+    names = [
+        KNOWN_NAMES[b] if b < len(KNOWN_NAMES) else f"CAP_{b}" for b in range(64) if mask >> b & 1
+    ]
+    flags = "e" * cap.effective + "p" * bool(cap.permitted) + "i" * bool(cap.inheritable)
+    return f"{','.join(names).lower()}+{flags}" if names else "an empty capability set"
+
+
+def _refuse_file_caps(real: str) -> None:
+    """Raise InsecurePathError, as the check of a setuid binary does, if ``real`` has caps."""
+    found = file_capabilities_of(real)
+    if found is not None:
+        problem = f"file capabilities {found}"
+        raise InsecurePathError(
+            f"{real} failed the trusted-binary checks: it carries {problem} and, like a "
+            "setuid binary, would run with privileges the caller lacks (allow it by name "
+            "with CommandPolicy(allow_file_caps=...))",
+            path=real,
+            problems=(problem,),
+        )
+
+
+def trusted_binary(path: str, *, allow_file_caps: bool = False) -> str:
     """Return the real path of ``path`` after the trusted-binary checks, or raise.
 
     The real path must be a regular executable file, owned by root, mode at most 0755
     (no setuid/setgid, nothing writable by group or other), in root-owned directories
-    that others cannot write (``check_path(real, max_mode=0o755, owner=0)``).
+    that others cannot write (``check_path(real, max_mode=0o755, owner=0)``), and carry
+    no file capabilities (``security.capability``: privileges on exec, as setuid gives)
+    unless ``allow_file_caps``.
 
     Examples:
         >>> trusted_binary("/bin/true") == os.path.realpath("/bin/true")
@@ -167,6 +223,8 @@ def trusted_binary(path: str) -> str:
     if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o111:
         raise CommandNotAllowed(f"{real} is not an executable regular file", argv=(path,))
     check_path(real, max_mode=0o755, owner=0)
+    if not allow_file_caps:
+        _refuse_file_caps(real)
     return real
 
 
@@ -205,6 +263,18 @@ class CommandPolicy:
     that is then executed. ``args`` maps an allow entry to an :class:`ArgRules` or a
     callable; ``forbid_metacharacters`` refuses shell metacharacters in every argument.
 
+    ``argv[0]`` is not passed as written: multi-call programs (git ``git-init``,
+    busybox, xz/unxz, vim/ex) choose what to do from it, so a symlink named after
+    another personality would run what the argument rules never saw. The command runs
+    with ``argv[0]`` set to the allow entry it was named by (``"unxz"`` runs as unxz
+    only when ``"unxz"`` is allowed) or else to the real path (:meth:`argv0`).
+    ``keep_argv0=True`` passes ``argv[0]`` as written (for programs whose every
+    ``argv[0]`` you accept).
+
+    A binary with file capabilities is refused like a setuid one (when the policy is
+    built and on every resolve) unless ``allow_file_caps`` names its allow entry or
+    real path.
+
     Examples:
         >>> policy = CommandPolicy(["true", "/bin/echo"])
         >>> policy.resolve("true") == os.path.realpath("/usr/bin/true")
@@ -225,9 +295,12 @@ class CommandPolicy:
     sha256: Mapping[str, str] | None = None
     forbid_metacharacters: bool = False
     args: Mapping[str, ArgRule] | None = None
+    keep_argv0: bool = False
+    allow_file_caps: Collection[str] = ()
     _resolved: Mapping[str, str] = field(init=False, repr=False, compare=False)
     _pins: Mapping[str, str] = field(init=False, repr=False, compare=False)
     _rules: Mapping[str, ArgRule] = field(init=False, repr=False, compare=False)
+    _caps_ok: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         allow = self.allow
@@ -239,18 +312,35 @@ class CommandPolicy:
         dirs = _split_search_path(self.search_path)
         object.__setattr__(self, "allow", allow)
         object.__setattr__(self, "search_path", os.pathsep.join(dirs))
+        caps_ok: object = self.allow_file_caps
+        if isinstance(caps_ok, (str, bytes)) or not isinstance(caps_ok, Iterable):
+            raise PolicyError("CommandPolicy.allow_file_caps must be a collection of allow entries")
+        caps_ok = frozenset(caps_ok)
+        if not all(isinstance(n, str) for n in caps_ok):
+            raise PolicyError("CommandPolicy.allow_file_caps holds allow entries (str)")
+        object.__setattr__(self, "allow_file_caps", caps_ok)
         resolved: dict[str, str] = {}
         for entry in allow:
-            resolved[entry] = self._resolve_entry(entry, dirs)
+            resolved[entry] = self._resolve_entry(entry, dirs, caps_ok=self._caps_named(entry))
+        stray = set(self.allow_file_caps) - set(resolved) - set(resolved.values())
+        if stray:
+            raise PolicyError(
+                f"allow_file_caps names {', '.join(sorted(stray))}, not an allowed command"
+            )
+        caps_real = {r for e, r in resolved.items() if self._caps_named(e) or r in caps_ok}
+        object.__setattr__(self, "_caps_ok", frozenset(caps_real))
         object.__setattr__(self, "_resolved", resolved)
         object.__setattr__(self, "_pins", self._check_pins(resolved))
         object.__setattr__(self, "_rules", self._check_rules(resolved))
-        forbid: object = self.forbid_metacharacters
-        if not isinstance(forbid, bool):
-            raise PolicyError("CommandPolicy.forbid_metacharacters must be a bool")
+        for flag in ("forbid_metacharacters", "keep_argv0"):
+            if not isinstance(getattr(self, flag), bool):
+                raise PolicyError(f"CommandPolicy.{flag} must be a bool")
+
+    def _caps_named(self, entry: str) -> bool:
+        return entry in self.allow_file_caps
 
     @staticmethod
-    def _resolve_entry(entry: object, dirs: tuple[str, ...]) -> str:
+    def _resolve_entry(entry: object, dirs: tuple[str, ...], *, caps_ok: bool = False) -> str:
         if not isinstance(entry, str) or not entry or "\0" in entry:
             raise PolicyError(f"allow entry {entry!r} must be a non-empty string without NUL")
         if "/" in entry:
@@ -263,9 +353,12 @@ class CommandPolicy:
                 raise PolicyError(f"{entry} was not found on the search path {':'.join(dirs)}")
             found = searched
         try:
-            return trusted_binary(found)
+            real = trusted_binary(found, allow_file_caps=True)
         except CommandNotAllowed as err:
             raise PolicyError(str(err)) from err
+        if not caps_ok:
+            _refuse_file_caps(real)
+        return real
 
     def _check_pins(self, resolved: Mapping[str, str]) -> dict[str, str]:
         pins: dict[str, str] = {}
@@ -298,6 +391,12 @@ class CommandPolicy:
             ...
             hardenkit.errors.CommandNotAllowed: false is not allowed by the policy...
         """
+        real = self._resolve(command)
+        if real not in self._caps_ok:
+            _refuse_file_caps(real)  # set since the policy was built?
+        return real
+
+    def _resolve(self, command: str) -> str:
         if "/" not in command:
             real = self._resolved.get(command)
             if real is not None:
@@ -318,6 +417,23 @@ class CommandPolicy:
             f"{command} is not allowed by the policy (allowed: {', '.join(self.allow)})",
             argv=(command,),
         )
+
+    def argv0(self, command: str, real: str) -> str:
+        """Return the ``argv[0]`` that ``command`` (resolved to ``real``) runs with.
+
+        The allow entry itself when ``command`` is one (and it resolves to ``real``),
+        else ``real``; ``command`` unchanged with ``keep_argv0=True``.
+
+        Examples:
+            >>> p = CommandPolicy(["true"])
+            >>> p.argv0("true", p.resolve("true"))
+            'true'
+            >>> p.argv0("/tmp/links/false", p.resolve("true")) == p.resolve("true")
+            True
+        """
+        if self.keep_argv0 or self._resolved.get(command) == real:
+            return command
+        return real
 
     def pinned_digest(self, real: str) -> str | None:
         """Return the pinned sha256 of the real path ``real``, or None when not pinned.

@@ -171,6 +171,7 @@ def _child_env(
     env: Mapping[str, str] | None,
     user: str | int | None,
     allow_dangerous: frozenset[str] = frozenset(),
+    search_path: str | None = None,
 ) -> dict[str, str]:
     from hardenkit.env import sanitize_env  # noqa: PLC0415 -- first use only
 
@@ -185,12 +186,18 @@ def _child_env(
             raise PolicyError(f"user {user!r} is not a known user") from err
         login = {"HOME": entry.pw_dir, "USER": entry.pw_name, "LOGNAME": entry.pw_name}
         return {**dict(_empty_env()), **login, "SHELL": entry.pw_shell}
-    return _checked_env(env, allow_dangerous)
+    return _checked_env(env, allow_dangerous, search_path)
 
 
-def _checked_env(env: Mapping[str, str], allow_dangerous: frozenset[str]) -> dict[str, str]:
-    """Copy an explicit env, refusing malformed entries and unallowed dangerous ones."""
-    from hardenkit.env import is_dangerous  # noqa: PLC0415 -- first use only
+def _checked_env(
+    env: Mapping[str, str], allow_dangerous: frozenset[str], search_path: str | None = None
+) -> dict[str, str]:
+    """Copy an explicit env, refusing malformed entries and unallowed dangerous ones.
+
+    Its ``PATH`` becomes the trusted one (the policy's search path, else SAFE_PATH),
+    as sanitize_env sets it, unless ``allow_dangerous`` names ``PATH``.
+    """
+    from hardenkit.env import SAFE_PATH, is_dangerous  # noqa: PLC0415 -- first use only
 
     out: dict[str, str] = {}
     never: list[str] = []
@@ -205,6 +212,8 @@ def _checked_env(env: Mapping[str, str], allow_dangerous: frozenset[str]) -> dic
         elif is_dangerous(name, value) and name not in allow_dangerous | _SAFE_IN_EXPLICIT_ENV:
             refused.append(name)
         out[name] = value
+    if "PATH" in out and "PATH" not in allow_dangerous:
+        out["PATH"] = search_path or SAFE_PATH
     if never:
         raise PolicyError(
             f"env variable(s) {', '.join(sorted(never))} make the loader or a shell run "
@@ -243,6 +252,7 @@ def _prepare(options: Mapping[str, Any]) -> Any:
         user=options["user"],
         group=options["group"],
         keep=tuple(options["keep"] or ()),
+        allow_root_equivalent=options.get("allow_root_equivalent", False),
         limits=options["limits"],
         filesystem=options["filesystem"],
         seccomp=options["seccomp"],
@@ -251,9 +261,16 @@ def _prepare(options: Mapping[str, Any]) -> Any:
 
 
 def _make_preexec(
-    enter: Callable[[], object] | None, errfd: int, exe_fd: int | None
+    enter: Callable[[], object] | None,
+    errfd: int,
+    exe_fd: int | None,
+    arm: Callable[[], None] | None = None,
 ) -> Callable[[], None]:
-    """Build the code run between fork and exec: syscalls only (no locks, imports, logs)."""
+    """Build the code run between fork and exec: syscalls only (no locks, imports, logs).
+
+    ``arm`` (the parent-death signal) runs first when there is no ``enter``; otherwise
+    ``enter`` runs it after the drop (see ``ConfinementPlan.after_drop``).
+    """
 
     def _preexec() -> None:  # pragma: no cover - runs in the forked child
         try:
@@ -261,6 +278,8 @@ def _make_preexec(
                 os.set_inheritable(exe_fd, False)  # noqa: FBT003 -- closed by exec once the kernel has it
             if enter is not None:
                 enter()
+            elif arm is not None:
+                arm()
         except BaseException as exc:
             with contextlib.suppress(BaseException):
                 os.write(errfd, f"{type(exc).__name__}: {exc}".encode(errors="replace")[:4000])
@@ -333,11 +352,24 @@ def _spawn(
         )
         if proc is not None:
             return proc, in_namespace
+    if plan is None and FORCE_PATH != "fork":
+        proc = _plain_via_helper(
+            lambda args, exe, fds: popen(args, exe, fds, None),
+            argv,
+            executable,
+            exe_fd=exe_fd,
+            keep_exe_fd=keep_exe_fd,
+        )
+        if proc is not None:
+            return proc, in_namespace
     enter = None if plan is None else plan.enter_checked
+    guard = _parent_death()
+    if plan is not None and guard is not None:
+        plan.after_drop = guard.arm
     errr, errw = os.pipe2(os.O_CLOEXEC)
-    preexec = None
-    if enter is not None or (exe_fd is not None and not keep_exe_fd):
-        preexec = _make_preexec(enter, errw, exe_fd if not keep_exe_fd else None)
+    preexec = _make_preexec(
+        enter, errw, exe_fd if not keep_exe_fd else None, None if guard is None else guard.arm
+    )
     try:
         proc = popen(list(argv), executable, () if exe_fd is None else (exe_fd,), preexec)
     except subprocess.SubprocessError as err:
@@ -351,7 +383,56 @@ def _spawn(
         if errw != -1:
             os.close(errw)
         os.close(errr)
+        if guard is not None:
+            guard.close()
     return proc, in_namespace
+
+
+def _plain_via_helper(
+    popen: Callable[[list[str], str, tuple[int, ...]], subprocess.Popen[bytes]],
+    argv: tuple[str, ...],
+    executable: str,
+    *,
+    exe_fd: int | None,
+    keep_exe_fd: bool,
+) -> subprocess.Popen[bytes] | None:
+    """Start an unconfined command through ``hardenkit-exec --pdeathsig``; None: cannot.
+
+    The helper sets the parent-death signal and checks the parent still lives before
+    it execs the command: the command dies with a killed caller. Through the helper the
+    spawn stays vfork + exec (a Python ``preexec_fn`` would fork the whole interpreter,
+    several times slower). None when there is no usable helper or it cannot be exec'd.
+    """
+    if not _LINUX:
+        return None
+    from hardenkit._linux import exec_helper as xh  # noqa: PLC0415
+
+    helper, _why = xh.locate()
+    if helper is None:
+        return None
+    pidfd = os.pidfd_open(os.getpid())
+    try:
+        cloexec = -1 if exe_fd is None or keep_exe_fd else exe_fd
+        fds = (pidfd,) if exe_fd is None else (pidfd, exe_fd)
+        args = [helper, "--pdeathsig", str(os.getpid()), str(pidfd), str(cloexec), executable]
+        try:
+            return popen([*args, *argv], helper, fds)
+        except OSError as err:
+            if err.filename not in (helper, None):
+                raise
+            _log.info("cannot exec %s (%s): using the Python path", helper, err.strerror)
+            return None
+    finally:
+        os.close(pidfd)
+
+
+def _parent_death() -> Any:
+    """The parent-death guard for a child forked by Python (None off Linux)."""
+    if not _LINUX:
+        return None
+    from hardenkit._linux.spawn import ParentDeath  # noqa: PLC0415
+
+    return ParentDeath()
 
 
 #: Tests set this to "helper" or "fork" to pin the confinement path; None chooses.
@@ -511,6 +592,7 @@ def run(
     check: bool = False,
     allow_dangerous_env: Iterable[str] = (),
     isolate: bool = True,
+    allow_root_equivalent: bool = False,
 ) -> RunResult:
     r"""Run an allowed command without a shell and return its bounded output.
 
@@ -521,11 +603,14 @@ def run(
     0-2 and a new session. An explicit ``env`` with a name or value that
     :func:`hardenkit.env.is_dangerous` flags is refused, except ``TMPDIR`` and the names
     in ``allow_dangerous_env`` (loader and shell-code variables such as ``LD_PRELOAD``,
-    ``SHELLOPTS`` and ``PS4`` can never be allowed). With ``user``/``group``/``keep``/
+    ``SHELLOPTS`` and ``PS4`` can never be allowed); its ``PATH`` is replaced by the
+    trusted one (the policy's ``search_path``, else ``SAFE_PATH``) unless
+    ``allow_dangerous_env`` names ``PATH``. With ``user``/``group``/``keep``/
     ``limits``/``filesystem``/``seccomp`` it is confined before exec in
-    ``confine()``'s order and checked from the kernel's side; such a child is also
-    isolated (``isolate``, see :func:`hardenkit.confine`): it cannot ptrace, read or
-    write the memory of processes outside its sandbox. It runs in its own PID
+    ``confine()``'s order and checked from the kernel's side (a ``keep`` that amounts
+    to root needs ``allow_root_equivalent=True``); such a child is also isolated
+    (``isolate``, see :func:`hardenkit.confine`): it cannot ptrace, read or write the
+    memory of processes outside its sandbox. It runs in its own PID
     namespace when we may create one (root), so when it exits or times out every
     process it started dies with it; otherwise its group, session, descendants and pipe
     holders are swept.
@@ -577,6 +662,7 @@ def run(
             "filesystem": filesystem,
             "seccomp": seccomp,
             "isolate": isolate,
+            "allow_root_equivalent": allow_root_equivalent,
         },
         check=check,
         cancel_fd=None,
@@ -609,8 +695,13 @@ def _run(
         real = trusted_binary(args[0])
     else:
         real = policy.resolve(args[0])
-        args = policy.check_arguments(args, real)
-    child_env = _child_env(env, options["user"], _allowed_dangerous(allow_dangerous_env))
+        args = policy.check_arguments((policy.argv0(args[0], real), *args[1:]), real)
+    child_env = _child_env(
+        env,
+        options["user"],
+        _allowed_dangerous(allow_dangerous_env),
+        None if policy is None else str(policy.search_path),
+    )
     plan = _prepare(options) if _wants_confinement(options) else None
     digest = policy.pinned_digest(real) if policy is not None else None
     exe_fd, script = (None, False)
