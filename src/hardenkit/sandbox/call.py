@@ -60,7 +60,12 @@ def _enter(plan: ConfinementPlan) -> None:
         plan.enter(verify=True)
     except HardenkitError as err:
         raise ConfinementFailed(f"{type(err).__name__}: {err}") from err
-    plan.close()  # the Landlock path descriptors: fn gets none of them either
+    # The Landlock path descriptors: fn gets none of them either. The isolation plan is
+    # shared in the parent (its close() keeps them open), so this copy closes them by number.
+    for fd in _plan_fds(plan):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    plan.close()
 
 
 def _plan_fds(plan: ConfinementPlan) -> tuple[int, ...]:
