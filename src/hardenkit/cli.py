@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES = ("_cmd_audit", "_cmd_perms", "_cmd_env")
+_COMMAND_MODULES = ("_cmd_audit", "_cmd_perms", "_cmd_env", "_cmd_sandbox")
 
 EXIT_OK = 0
 EXIT_FAIL = 1
