@@ -76,6 +76,12 @@ def _add_confinement_options(p: argparse.ArgumentParser) -> None:
         "or a Docker/OCI profile file",
     )
     g.add_argument(
+        "--net",
+        action="append",
+        metavar="none|unix|connect=PORTS|bind=PORTS|families=AF_..|udp|keep-scope",
+        help="network policy (repeatable; ports imply AF_UNIX, AF_INET, AF_INET6)",
+    )
+    g.add_argument(
         "--allow-namespaces",
         action="store_true",
         help="do not refuse namespace creation (refused by default)",
@@ -241,6 +247,13 @@ def effective_profile(args: argparse.Namespace) -> Profile:  # noqa: C901, PLR09
         )
     if args.allow_namespaces:
         changes["block_namespaces"] = False
+    if args.net:
+        from hardenkit.sandbox.network import NetworkPolicy  # noqa: PLC0415
+
+        try:
+            changes["network"] = NetworkPolicy.parse(args.net)
+        except PolicyError as err:
+            raise _Usage(str(err)) from None
     merged = dataclasses.replace(profile, **changes)
     if args.seccomp is not None:
         merged = dataclasses.replace(merged, **_seccomp_option(args.seccomp, merged))

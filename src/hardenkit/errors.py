@@ -189,7 +189,7 @@ class UnsafeArgument(PolicyError):
 class ProfileError(PolicyError):
     """A profile file is invalid: ``.path``, ``.line`` (best effort, else None) and ``.key``."""
 
-    _fields = ("argv", "path", "line", "key")
+    _fields = ("argv", "path", "line", "key")  # type: ignore[assignment]
     path: str | None
     line: int | None
     key: str | None

@@ -22,12 +22,14 @@ from hardenkit.sandbox.confinement import (
 )
 from hardenkit.sandbox.landlock import FilesystemPolicy, apply_landlock, landlock_abi
 from hardenkit.sandbox.limits import ResourceLimits, apply_limits
+from hardenkit.sandbox.network import NetworkPolicy
 from hardenkit.sandbox.profile import Profile, load_profile, loads_profile, preset
 from hardenkit.sandbox.seccomp import SeccompPolicy, apply_seccomp
 
 __all__ = [
     "ConfinementPlan",
     "FilesystemPolicy",
+    "NetworkPolicy",
     "Profile",
     "ResourceLimits",
     "SeccompPolicy",

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from hardenkit._child import ChildOutcome
     from hardenkit.sandbox.landlock import FilesystemPolicy
     from hardenkit.sandbox.limits import ResourceLimits
+    from hardenkit.sandbox.network import NetworkPolicy
     from hardenkit.sandbox.seccomp import SeccompPolicy
 
 __all__ = ["ConfinementFailed", "call_sandboxed"]
@@ -106,6 +107,7 @@ def call_sandboxed(
     seccomp: SeccompPolicy | None = None,
     user: str | int | None = None,
     filesystem: FilesystemPolicy | None = None,
+    network: NetworkPolicy | None = None,
     **kwargs: Any,
 ) -> Any:
     """Run ``fn(*args, **kwargs)`` in a confined child and return its (JSON-able) result.
@@ -137,7 +139,9 @@ def call_sandboxed(
     """
     require_linux("sandboxed calls")
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    plan = prepare_confinement(user=user, limits=limits, seccomp=seccomp, filesystem=filesystem)
+    plan = prepare_confinement(
+        user=user, limits=limits, seccomp=seccomp, filesystem=filesystem, network=network
+    )
     watch = _AuditWatch()
     try:
         try:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from hardenkit.privileges import DropPlan, Identity
     from hardenkit.sandbox.landlock import FilesystemPolicy
     from hardenkit.sandbox.limits import ResourceLimits
+    from hardenkit.sandbox.network import NetworkPlan, NetworkPolicy
     from hardenkit.sandbox.seccomp import CompiledPolicy
 
 __all__ = [
@@ -183,6 +184,8 @@ class ConfinementPlan:
         seccomp: CompiledPolicy | None,
         seccomp_policy: SeccompPolicy | None,
         metadata_guard: CompiledPolicy | None = None,
+        network: NetworkPlan | None = None,
+        network_filter: CompiledPolicy | None = None,
     ) -> None:
         self.drop = drop
         self._apply_drop = apply_drop
@@ -196,6 +199,10 @@ class ConfinementPlan:
         #: The filter refusing metadata syscalls Landlock does not govern (see
         #: :func:`metadata_guard_policy`); loaded before ``seccomp``.
         self.metadata_guard = metadata_guard
+        #: The NetworkPolicy's Landlock part and probes, and its filter (loaded after the
+        #: guard, probed, then the caller's filter).
+        self.network = network
+        self.network_filter = network_filter
         self._landlock_probed = False
         self.identity: Identity | None = None
         #: Called (before Landlock) by ``enter(verify=True)`` to record the identity.
@@ -206,13 +213,16 @@ class ConfinementPlan:
             f"ConfinementPlan(drop={self.drop is not None}, rlimits={len(self.rlimits)}, "
             f"no_new_privs={self.no_new_privs}, landlock={self.landlock is not None}, "
             f"seccomp={self.seccomp is not None}"
-            f"{', metadata_guard=True' if self.metadata_guard is not None else ''})"
+            f"{', metadata_guard=True' if self.metadata_guard is not None else ''}"
+            f"{', network=True' if self.network is not None else ''})"
         )
 
     @property
     def filters(self) -> tuple[CompiledPolicy, ...]:
         """The programs to load, in order (the guard first)."""
-        return tuple(f for f in (self.metadata_guard, self.seccomp) if f is not None)
+        return tuple(
+            f for f in (self.metadata_guard, self.network_filter, self.seccomp) if f is not None
+        )
 
     def __enter__(self) -> ConfinementPlan:  # noqa: PYI034 -- not subclassed
         return self
@@ -277,9 +287,13 @@ class ConfinementPlan:
             self.landlock.enforce()
             self.landlock.verify()  # probe now: the seccomp filter may forbid the probe
             self._landlock_probed = True
+        if self.network is not None:
+            self.network.enforce_landlock()
         # The guard first: the caller's filter may forbid seccomp() itself.
         for compiled in self.filters:
             _load(compiled)
+            if compiled is self.network_filter and self.network is not None:
+                self.network.probe()  # before the caller's filter, which may forbid sockets
 
     def _check_before_landlock(self) -> None:
         if self.drop is not None and self._check_drop is not None:
@@ -347,6 +361,7 @@ def prepare_confinement(
     filesystem: FilesystemPolicy | None = None,
     seccomp: SeccompPolicy | None = None,
     block_namespaces: bool = True,
+    network: NetworkPolicy | None = None,
 ) -> ConfinementPlan:
     """Do the parent-side work of a confinement with no effect on this process.
 
@@ -388,7 +403,7 @@ def prepare_confinement(
         refuse_unenforced(rlimits)
     else:
         refuse_unenforced(rlimits, uid=drop.uid, caps=drop.keep_mask)
-    will_filter = seccomp is not None or block_namespaces
+    will_filter = seccomp is not None or block_namespaces or network is not None
     if drop is not None and not no_new_privs and (will_filter or filesystem is not None):
         raise SandboxError(
             "seccomp and Landlock need no_new_privs once privileges are dropped: "
@@ -398,6 +413,9 @@ def prepare_confinement(
     guard = None
     if filesystem is not None and _changes_foreign_metadata(drop) is not None:
         guard = compile_policy(metadata_guard_policy(policy.arches if policy else ()))
+    net_plan = net_filter = None
+    if network is not None:
+        net_plan, net_filter = _network(network, policy.arches if policy else ())
     landlock = LandlockPlan(filesystem) if filesystem is not None else None
     return ConfinementPlan(
         drop=drop,
@@ -410,7 +428,18 @@ def prepare_confinement(
         seccomp=compiled,
         seccomp_policy=policy,
         metadata_guard=guard,
+        network=net_plan,
+        network_filter=net_filter,
     )
+
+
+def _network(network: NetworkPolicy, arches: Iterable[str]) -> tuple[NetworkPlan, CompiledPolicy]:
+    """The NetworkPolicy's Landlock plan (ABI checked here) and its compiled filter."""
+    from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415
+    from hardenkit.sandbox.network import NetworkPlan, network_filter  # noqa: PLC0415
+
+    plan = NetworkPlan(network, abi=landlock_abi())
+    return plan, compile_policy(network_filter(network, tuple(arches)))
 
 
 #: Syscalls that change a file's mode, owner, times or extended attributes by path or
@@ -537,6 +566,7 @@ def confine(
     filesystem: FilesystemPolicy | None = None,
     seccomp: SeccompPolicy | None = None,
     block_namespaces: bool = True,
+    network: NetworkPolicy | None = None,
 ) -> Identity:
     r"""Confine the calling process, in order, verify it, and return the identity now in force.
 
@@ -570,6 +600,7 @@ def confine(
             for reason, applies in (
                 ("a privilege drop (capabilities are per thread)", user is not None),
                 ("Landlock (ABI < 8 restricts one thread)", filesystem is not None),
+                ("a network policy (Landlock and probes)", network is not None),
                 ("no_new_privs without a seccomp filter", no_new_privs and not loads_filter),
             )
             if applies
@@ -589,6 +620,7 @@ def confine(
         filesystem=filesystem,
         seccomp=seccomp,
         block_namespaces=block_namespaces,
+        network=network,
     ) as plan:
         from hardenkit.privileges import current_identity  # noqa: PLC0415
 

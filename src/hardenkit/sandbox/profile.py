@@ -34,6 +34,10 @@ The format::
     [namespaces]
     block = true               # refuse creating namespaces (the default)
 
+    [network]
+    mode = "none"              # or "unix"; or families = ["AF_UNIX", "AF_INET", ...]
+    # connect = [443], bind = [8080] (TCP ports, Landlock), udp = true, scope = false
+
 Examples:
     >>> p = loads_profile('user = "nobody"\n[limits]\nmemory = "512M"\n')
     >>> p.user, p.limits.memory_bytes
@@ -59,6 +63,8 @@ from hardenkit.sandbox.seccomp import ArgCondition, SeccompPolicy, SyscallRule
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from hardenkit.sandbox.network import NetworkPolicy
 
 __all__ = [
     "LIMIT_KEYS",
@@ -136,7 +142,7 @@ class Profile:
     seccomp_profile: str | None = None
     no_new_privs: bool = True
     block_namespaces: bool = True
-    network: Any = field(default=None)
+    network: NetworkPolicy | None = field(default=None)
 
     def confine_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of :func:`~hardenkit.confine` this profile stands for."""
@@ -151,8 +157,7 @@ class Profile:
             "seccomp": self.seccomp,
             "block_namespaces": self.block_namespaces,
         }
-        if self.network is not None:
-            out["network"] = self.network
+        out["network"] = self.network
         return out
 
     def environment(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -494,8 +499,36 @@ class _Reader:
         except PolicyError as err:
             raise self.fail(key, str(err)) from None
 
-    def network(self, value: object) -> Any:  # noqa: ARG002 -- read once it exists
-        raise self.fail(("network",), "network policies are not supported by this version")
+    def network(self, value: object) -> Any:  # noqa: C901 -- one key each
+        from hardenkit.sandbox.network import NetworkPolicy  # noqa: PLC0415
+
+        keys = ("bind", "connect", "families", "mode", "scope", "udp")
+        raw = self.table(value, ("network",), keys)
+        kw: dict[str, Any] = {}
+        for name in ("udp", "scope"):
+            if name in raw:
+                kw[name] = self.boolean(raw[name], ("network", name))
+        for name in ("bind", "connect"):
+            if name in raw:
+                ports = raw[name]
+                if not isinstance(ports, list):
+                    raise self.fail(("network", name), "must be a list of TCP ports")
+                kw[name] = tuple(self.integer(v, ("network", name, i)) for i, v in enumerate(ports))
+        if "mode" in raw:
+            mode = raw["mode"]
+            if mode not in ("none", "unix"):
+                raise self.fail(("network", "mode"), 'must be "none" or "unix" (or give families)')
+            if "families" in raw:
+                raise self.fail(("network", "families"), "cannot be combined with mode")
+            kw["families"] = () if mode == "none" else ("AF_UNIX",)
+        elif "families" in raw:
+            kw["families"] = self.strings(raw["families"], ("network", "families"))
+        elif "bind" in kw or "connect" in kw or kw.get("udp"):
+            kw["families"] = ("AF_UNIX", "AF_INET", "AF_INET6")
+        try:
+            return NetworkPolicy(**kw)
+        except PolicyError as err:
+            raise self.fail(("network",), str(err)) from None
 
 
 def loads_profile(text: str, *, source: str = "<profile>") -> Profile:

@@ -35,6 +35,7 @@ async def run_async(
     seccomp: Any = None,
     check: bool = False,
     allow_dangerous_env: Iterable[str] = (),
+    network: Any = None,
 ) -> RunResult:
     r"""Await :func:`run` with the same arguments and guarantees.
 
@@ -66,6 +67,7 @@ async def run_async(
             "limits": limits,
             "filesystem": filesystem,
             "seccomp": seccomp,
+            "network": network,
         },
         check=check,
         cancel_fd=cancel_r,

@@ -57,6 +57,8 @@ def why_not(plan: ConfinementPlan) -> str | None:
     path, why = xh.locate()
     if path is None:
         return why
+    if plan.network is not None:
+        return "a network policy's Landlock rules and probes run in Python"
     if plan.drop is None:
         return None
     import threading  # noqa: PLC0415 -- first confined spawn

@@ -230,6 +230,7 @@ def _wants_confinement(options: Mapping[str, Any]) -> bool:
             options["limits"],
             options["filesystem"],
             options["seccomp"],
+            options.get("network"),
         )
     )
 
@@ -246,6 +247,7 @@ def _prepare(options: Mapping[str, Any]) -> Any:
         limits=options["limits"],
         filesystem=options["filesystem"],
         seccomp=options["seccomp"],
+        network=options.get("network"),
     )
 
 
@@ -509,6 +511,7 @@ def run(
     seccomp: Any = None,
     check: bool = False,
     allow_dangerous_env: Iterable[str] = (),
+    network: Any = None,
 ) -> RunResult:
     r"""Run an allowed command without a shell and return its bounded output.
 
@@ -520,7 +523,7 @@ def run(
     :func:`hardenkit.env.is_dangerous` flags is refused, except ``TMPDIR`` and the names
     in ``allow_dangerous_env`` (loader and shell-code variables such as ``LD_PRELOAD``,
     ``SHELLOPTS`` and ``PS4`` can never be allowed). With ``user``/``group``/``keep``/
-    ``limits``/``filesystem``/``seccomp`` it is confined before exec in
+    ``limits``/``filesystem``/``seccomp``/``network`` it is confined before exec in
     ``confine()``'s order and checked from the kernel's side. It runs in its own PID
     namespace when we may create one (root), so when it exits or times out every
     process it started dies with it; otherwise its group, session, descendants and pipe
@@ -572,6 +575,7 @@ def run(
             "limits": limits,
             "filesystem": filesystem,
             "seccomp": seccomp,
+            "network": network,
         },
         check=check,
         cancel_fd=None,
