@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Iterator
 
 pytestmark = [
     pytest.mark.linux,
@@ -23,6 +26,19 @@ pytestmark = [
 ]
 
 PY = "/usr/bin/python3"  # a child dropped to nobody cannot reach ~/.pyenv
+
+
+@pytest.fixture
+def nobody_tmp() -> Iterator[Path]:
+    """A world-writable (sticky) directory directly under /tmp.
+
+    Not pytest's tmp_path: /tmp/pytest-of-root is shared with concurrent sessions, which
+    may set it back to 0700 while a child dropped to nobody is using it.
+    """
+    path = Path(tempfile.mkdtemp(prefix="hardenkit-exec-", dir="/tmp"))
+    path.chmod(0o1777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def hk(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
@@ -235,7 +251,6 @@ def _py(preset: str, code: str, *argv: str, **kw: object) -> subprocess.Complete
 
 
 def test_preset_batch_job(nobody_tmp: Path) -> None:
-    nobody_tmp.chmod(0o1777)
     db = nobody_tmp / "job.db"
     r = _py(
         "batch-job",
@@ -249,11 +264,12 @@ def test_preset_batch_job(nobody_tmp: Path) -> None:
     assert r.stdout.split() == ["42", "3600"]
     r = _py("batch-job", "open('/var/tmp/hardenkit-batch-probe', 'w')")
     assert "PermissionError" in r.stderr
+    r = _py("batch-job", "import socket; socket.socket()")  # AF_UNIX only
+    assert "Address family not supported" in r.stderr
     assert not os.path.exists("/var/tmp/hardenkit-batch-probe")
 
 
 def test_preset_network_service(nobody_tmp: Path) -> None:
-    nobody_tmp.chmod(0o1777)
     code = (
         "import socket, threading, http.server, urllib.request\n"
         "srv = http.server.HTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler)\n"
@@ -270,6 +286,8 @@ def test_preset_network_service(nobody_tmp: Path) -> None:
     assert (nobody_tmp / "state").read_text() == "ok"
     r = _py("network-service", "open('/var/tmp/hardenkit-svc-probe', 'w')")
     assert "PermissionError" in r.stderr
+    r = _py("network-service", "import socket; socket.socket(socket.AF_NETLINK, socket.SOCK_RAW)")
+    assert "Address family not supported" in r.stderr
 
 
 def test_preset_untrusted_parser() -> None:
@@ -291,7 +309,6 @@ def test_preset_untrusted_parser() -> None:
 
 
 def test_preset_read_only_inspector(nobody_tmp: Path) -> None:
-    nobody_tmp.chmod(0o1777)
     r = _py(
         "read-only-inspector",
         "import os; print(len(open('/etc/hostname').read()) > 0, 'bin' in os.listdir('/usr'))",
