@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -292,3 +293,36 @@ def test_profile_network_section() -> None:
     for text in ('[network]\nmode = "unix"\nscope = false\n', "[network]\nbind = [80, 8080]\n"):
         p = loads_profile(text)
         assert loads_profile(profile_to_toml(p)) == p
+
+
+def _i386(code_hex: str) -> int:
+    """Run i386 machine code through int 0x80 (the i386 ABI, from this x86_64 process)."""
+    import mmap  # noqa: PLC0415
+
+    m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    m.write(bytes.fromhex(code_hex))
+    fn = ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(m)))
+    return int(fn())
+
+
+#: mov eax, 102 (socketcall); mov ebx, 1 (SYS_SOCKET); xor ecx, ecx; int 0x80; ret
+_SOCKETCALL = "b866000000bb0100000031c9cd80c3"
+#: mov eax, 359 (socket); mov ebx, 1 (AF_UNIX); mov ecx, 1; xor edx, edx; int 0x80; ret
+_I386_SOCKET_UNIX = "b867010000bb01000000b90100000031d2cd80c3"
+
+
+def _i386_child(network: NetworkPolicy | None) -> list[int]:
+    from hardenkit.sandbox import SeccompPolicy  # noqa: PLC0415
+
+    confine(network=network, seccomp=SeccompPolicy(default="allow", arches=["SCMP_ARCH_X86"]))
+    return [_i386(_SOCKETCALL), _i386(_I386_SOCKET_UNIX)]
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="i386 ABI test for x86_64")
+def test_i386_socketcall_is_killed(in_child: InChild) -> None:
+    # Without a network policy the caller's x86 filter lets socketcall through (EFAULT:
+    # the NULL argument pointer was read), so the i386 ABI is reachable here.
+    assert in_child(_i386_child, None)[0] == -errno.EFAULT
+    for policy in (NetworkPolicy.none(), NetworkPolicy.unix()):
+        outcome = in_child.outcome(_i386_child, policy)
+        assert outcome.signal == signal.SIGSYS, outcome.describe()

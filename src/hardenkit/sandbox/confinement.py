@@ -415,7 +415,7 @@ def prepare_confinement(
         guard = compile_policy(metadata_guard_policy(policy.arches if policy else ()))
     net_plan = net_filter = None
     if network is not None:
-        net_plan, net_filter = _network(network, policy.arches if policy else ())
+        net_plan, net_filter = _network(network)
     landlock = LandlockPlan(filesystem) if filesystem is not None else None
     return ConfinementPlan(
         drop=drop,
@@ -433,13 +433,18 @@ def prepare_confinement(
     )
 
 
-def _network(network: NetworkPolicy, arches: Iterable[str]) -> tuple[NetworkPlan, CompiledPolicy]:
-    """The NetworkPolicy's Landlock plan (ABI checked here) and its compiled filter."""
+def _network(network: NetworkPolicy) -> tuple[NetworkPlan, CompiledPolicy]:
+    """The NetworkPolicy's Landlock plan (ABI checked here) and its compiled filter.
+
+    The filter covers the native ABI only, so every other ABI (i386, x32) is killed even
+    when the caller's filter allows it: libseccomp turns socket rules into i386
+    ``socketcall`` rules whose arguments sit behind a pointer seccomp cannot read.
+    """
     from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415
     from hardenkit.sandbox.network import NetworkPlan, network_filter  # noqa: PLC0415
 
     plan = NetworkPlan(network, abi=landlock_abi())
-    return plan, compile_policy(network_filter(network, tuple(arches)))
+    return plan, compile_policy(network_filter(network))
 
 
 #: Syscalls that change a file's mode, owner, times or extended attributes by path or

@@ -4,8 +4,9 @@ Two kernel mechanisms, each for what it can see (see ``docs/network.md``):
 
 - a seccomp filter decides ``socket()`` and ``socketpair()`` by address family, type and
   protocol, compared on the low 32 bits the kernel reads with ``SOCK_NONBLOCK`` and
-  ``SOCK_CLOEXEC`` masked; ``socketcall`` (i386's multiplexer, whose arguments seccomp
-  cannot read) and ``io_uring_setup`` (``IORING_OP_SOCKET`` bypasses seccomp) are refused;
+  ``SOCK_CLOEXEC`` masked; ``io_uring_setup`` (``IORING_OP_SOCKET`` bypasses seccomp) is
+  refused, and every other ABI (i386, whose ``socketcall`` hides its arguments behind a
+  pointer seccomp cannot read, and x32) is killed, whatever the caller's filter allows;
 - Landlock (ABI 4) restricts TCP ``bind`` and ``connect`` by port, and (ABI 6) scopes
   abstract UNIX sockets and signals to the sandbox.
 
@@ -273,12 +274,13 @@ def _rule(family: int, *conds: tuple[int, int, int]) -> object:
 
 
 @functools.cache
-def network_filter(policy: NetworkPolicy, arches: tuple[str, ...] = ()) -> SeccompPolicy:
+def network_filter(policy: NetworkPolicy) -> SeccompPolicy:
     """The seccomp policy that enforces ``policy``'s families and socket types.
 
-    Every syscall the local libseccomp knows is allowed except ``socket`` (allowed by
-    rule), ``socketpair`` (AF_UNIX only), ``socketcall`` and ``io_uring_setup``; the
-    default fails with ``EAFNOSUPPORT`` (the caller's own filter decides the rest).
+    Native ABI only: other ABIs (i386 and its ``socketcall``, x32) are killed. Every
+    syscall the local libseccomp knows is allowed except ``socket`` (allowed by rule),
+    ``socketpair`` (AF_UNIX only), ``socketcall`` and ``io_uring_*``; the default fails
+    with ``EAFNOSUPPORT`` (the caller's own filter decides the rest).
 
     Examples:
         >>> p = network_filter(NetworkPolicy.unix())
@@ -318,7 +320,6 @@ def network_filter(policy: NetworkPolicy, arches: tuple[str, ...] = ()) -> Secco
         errno=errno_mod.EAFNOSUPPORT,
         allow=allow,
         rules=rules,  # type: ignore[arg-type]
-        arches=arches,
         block_namespaces=False,  # the caller's filter decides that
     )
 
