@@ -292,9 +292,16 @@ def _enter(profile: Profile) -> Any:
 
     if profile.umask is not None:
         os.umask(profile.umask)
+    from hardenkit.errors import SandboxError  # noqa: PLC0415
+
     identity = confine(**profile.confine_kwargs())
     if profile.cwd is not None:
-        os.chdir(profile.cwd)
+        try:
+            os.chdir(profile.cwd)
+        except OSError as err:
+            raise SandboxError(
+                f"cannot enter the working directory {profile.cwd}: {err.strerror}"
+            ) from None
     return identity
 
 

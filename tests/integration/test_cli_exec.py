@@ -169,6 +169,11 @@ def test_exec_refuses_when_confinement_fails() -> None:
     r = hk("exec", "--user", "no-such-user-xyz", "--", "/bin/sh", "-c", "echo ran")
     assert r.returncode == 1
     assert "ran" not in r.stdout
+    r = hk("exec", "--cwd", "/nonexistent-dir-xyz", "--", "/bin/sh", "-c", "echo ran")
+    assert r.returncode == 1
+    assert "working directory" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert "ran" not in r.stdout
 
 
 def test_print_profile_round_trips(tmp_path: Path) -> None:

@@ -138,6 +138,7 @@ def test_docker_profile_path(tmp_path: Path) -> None:
         ("[namespaces]\nblock = 'no'\n", 2, "namespaces.block"),
         ("groups = 'wheel'\n", 1, "groups"),
         ("user = true\n", 1, "user"),
+        ('user = "a"\nkeep = ["NET_RAW", "CAP_BOGUS"]\n', 2, "keep[1]"),
     ],
 )
 def test_errors_name_file_line_and_key(text: str, line: int, key: str) -> None:

@@ -290,6 +290,15 @@ class _Reader:
             return value
         return self.text_value(value, key)
 
+    def capability(self, name: str, key: tuple[str | int, ...]) -> None:
+        from hardenkit.capabilities import Capability  # noqa: PLC0415
+        from hardenkit.errors import CapabilityError  # noqa: PLC0415
+
+        try:
+            Capability.parse(name)
+        except CapabilityError as err:
+            raise self.fail(key, str(err)) from None
+
     def boolean(self, value: object, key: tuple[str | int, ...]) -> bool:
         if not isinstance(value, bool):
             raise self.fail(key, "must be true or false")
@@ -313,6 +322,8 @@ class _Reader:
             kw["groups"] = tuple(self.id_value(v, ("groups", i)) for i, v in enumerate(raw))
         if "keep" in data:
             kw["keep"] = self.strings(data["keep"], ("keep",))
+            for i, name in enumerate(kw["keep"]):
+                self.capability(name, ("keep", i))
         if "umask" in data:
             kw["umask"] = self.umask(data["umask"])
         if "cwd" in data:
