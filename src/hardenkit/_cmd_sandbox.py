@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -359,6 +360,12 @@ def _exec_main(args: argparse.Namespace) -> int:
     _enter(profile)  # raises (exit 1) when a step fails or does not verify
     sys.stdout.flush()
     sys.stderr.flush()
+    # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across exec, so
+    # give the command the default actions (as subprocess's restore_signals does).
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            signal.signal(sig, signal.SIG_DFL)
     try:
         os.execve(exe, argv, env)  # noqa: S606 -- an absolute path, no shell
     except OSError as err:

@@ -92,6 +92,17 @@ def test_exec_signals_reach_the_command(sig: signal.Signals) -> None:
         proc.wait()
 
 
+def test_exec_restores_the_signals_python_ignores(tmp_path: Path) -> None:
+    # SIGPIPE and SIGXFSZ: Python ignores them, and an ignored signal survives exec.
+    r = hk("exec", "--", "grep", "SigIgn", "/proc/self/status")
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout.split()[1], 16) == 0
+    # Past RLIMIT_FSIZE the writer is killed by SIGXFSZ (128 + 25), not handed EFBIG.
+    script = f"head -c 10 /dev/zero > {tmp_path}/f; echo $?"
+    r = hk("exec", "--limit", "file_size=1", "--", "/bin/sh", "-c", script)
+    assert r.stdout.strip() == str(128 + signal.SIGXFSZ)
+
+
 def test_exec_confines_before_exec() -> None:
     r = hk(
         "exec",
