@@ -157,6 +157,13 @@ def test_exec_environment_is_sanitised() -> None:
     assert "s3cr3t" not in r.stdout
     r = hk("exec", "--env-allow", "HK_SECRET", "--", "/usr/bin/env", env=env)
     assert "HK_SECRET=s3cr3t" in r.stdout.splitlines()
+    # A user drop gives the user's own login variables, never the caller's.
+    env = {**os.environ, "HOME": "/root", "USER": "root"}
+    r = hk("exec", "--user", "nobody", "--", "/usr/bin/env", env=env)
+    lines = r.stdout.splitlines()
+    assert "USER=nobody" in lines
+    assert "LOGNAME=nobody" in lines
+    assert "HOME=/root" not in lines
 
 
 def test_exec_usage_errors() -> None:
@@ -178,7 +185,11 @@ def test_exec_bad_profile_names_file_line_and_key(tmp_path: Path) -> None:
 
 def test_exec_refuses_when_confinement_fails() -> None:
     r = hk("exec", "--user", "no-such-user-xyz", "--", "/bin/sh", "-c", "echo ran")
+    assert r.returncode == 2  # names nobody: a usage error
+    assert "ran" not in r.stdout
+    r = hk("exec", "--limit", "processes=10", "--", "/bin/sh", "-c", "echo ran")  # root: exempt
     assert r.returncode == 1
+    assert "SandboxError" in r.stderr
     assert "ran" not in r.stdout
     r = hk("exec", "--cwd", "/nonexistent-dir-xyz", "--", "/bin/sh", "-c", "echo ran")
     assert r.returncode == 1
@@ -213,8 +224,9 @@ def test_dry_run_checks_without_running(tmp_path: Path) -> None:
     assert "dry run ok" in r.stderr
     assert "65534" in r.stderr
     assert not marker.exists()
-    r = hk("exec", "--user", "no-such-user-xyz", "--dry-run", "--", "/bin/true")
+    r = hk("exec", "--cwd", "/nonexistent-dir-xyz", "--dry-run", "--", "/bin/true")
     assert r.returncode == 1
+    assert "dry run: confinement failed" in r.stderr
 
 
 def test_run_supervises_with_timeout_and_output_cap() -> None:

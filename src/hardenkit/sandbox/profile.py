@@ -161,11 +161,34 @@ class Profile:
         return out
 
     def environment(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
-        """The command's environment: ``sanitize_env`` with this profile's allow and set."""
+        """The command's environment: ``sanitize_env`` with this profile's allow and set.
+
+        With a ``user``, ``HOME``, ``USER``, ``LOGNAME`` and ``SHELL`` are that user's (as
+        ``drop_privileges`` sets them), never the caller's; ``set`` still wins.
+
+        Raises:
+            InvalidEnvError: ``set`` holds a dangerous name or value.
+            PolicyError: ``user`` is not a known user.
+        """
         from hardenkit.env import DEFAULT_ALLOW, sanitize_env  # noqa: PLC0415
 
         allow = DEFAULT_ALLOW if self.env_allow is None else self.env_allow
-        return sanitize_env(allow, env=env, set=dict(self.env_set) or None)
+        out = sanitize_env(allow, env=env, set=dict(self.env_set) or None)
+        if self.user is not None:
+            import pwd  # noqa: PLC0415
+
+            try:
+                entry = (
+                    pwd.getpwuid(self.user)
+                    if isinstance(self.user, int)
+                    else pwd.getpwnam(self.user)
+                )
+            except KeyError:
+                raise PolicyError(f"user {self.user!r} is not a known user") from None
+            out.update(HOME=entry.pw_dir, USER=entry.pw_name, LOGNAME=entry.pw_name)
+            out["SHELL"] = entry.pw_shell
+            out.update(self.env_set)
+        return out
 
 
 def parse_size(value: object, what: str = "size") -> int:
