@@ -346,3 +346,20 @@ def test_preset_read_only_inspector(nobody_tmp: Path) -> None:
     r = _py("read-only-inspector", "import sys; open(sys.argv[1], 'w')", str(nobody_tmp / "x"))
     assert "PermissionError" in r.stderr
     assert not (nobody_tmp / "x").exists()
+
+
+def test_network_service_with_kept_capability_and_bind_port() -> None:
+    # nobody + CAP_NET_BIND_SERVICE (ambient, kept across exec) binds privileged port 81;
+    # Landlock refuses port 82, which the --net rule does not list.
+    code = (
+        "import socket\n"
+        "s = socket.socket(); s.bind((b'127.0.0.1', 81)); print('81 ok')\n"
+        "t = socket.socket()\n"
+        "try:\n    t.bind((b'127.0.0.1', 82))\nexcept OSError as e:\n    print('82', e.errno)\n"
+    )
+    r = hk(
+        "exec", "--preset", "network-service", "--keep", "NET_BIND_SERVICE", "--net", "bind=81",
+        "--", PY, "-c", code,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["81 ok", "82 13"]
