@@ -21,14 +21,17 @@ if TYPE_CHECKING:
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES = ("_cmd_audit", "_cmd_perms", "_cmd_env")
+_COMMAND_MODULES = ("_cmd_audit", "_cmd_perms", "_cmd_env", "_cmd_sandbox")
+
+#: Commands whose start-up time matters (ENTRYPOINT wrappers) -> the only module they need.
+_FAST = {"exec": ("_cmd_sandbox",), "run": ("_cmd_sandbox",)}
 
 EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: Sequence[str] = _COMMAND_MODULES) -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand.
 
     Examples:
@@ -46,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hardenkit {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (to stderr)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in _COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(f"hardenkit.{name}").add_parser(sub)
     return parser
 
@@ -59,9 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         hardenkit ...
         0
     """
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    # exec/run start services: import only their module, not every command's.
+    parser = build_parser(_FAST.get(words[0], _COMMAND_MODULES) if words else _COMMAND_MODULES)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     logging.basicConfig(

@@ -14,7 +14,8 @@ callers who have never heard of us::
     ├── DecryptionError (ValueError)           .names, .path
     ├── PolicyError (ValueError)
     │   ├── CommandNotAllowed                  .argv
-    │   └── UnsafeArgument                     .argv
+    │   ├── UnsafeArgument                     .argv
+    │   └── ProfileError                       .path, .line, .key
     ├── CommandTimeout (TimeoutError)          .timeout, .result
     ├── SandboxError (RuntimeError)
     ├── UnsupportedPlatform (NotImplementedError)
@@ -54,6 +55,7 @@ __all__ = [
     "MissingEnvError",
     "PolicyError",
     "PrivilegeError",
+    "ProfileError",
     "RootEquivalentError",
     "SandboxError",
     "UnsafeArgument",
@@ -197,6 +199,28 @@ class CommandNotAllowed(PolicyError):
 
 class UnsafeArgument(PolicyError):
     """An argument was refused by the policy's argument rules; nothing was started."""
+
+
+class ProfileError(PolicyError):
+    """A profile file is invalid: ``.path``, ``.line`` (best effort, else None) and ``.key``."""
+
+    _fields = ("argv", "path", "line", "key")  # type: ignore[assignment]
+    path: str | None
+    line: int | None
+    key: str | None
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+        argv: tuple[str, ...] | list[str] | None = None,
+    ) -> None:
+        HardenkitError.__init__(
+            self, message, argv=None if argv is None else tuple(argv), path=path, line=line, key=key
+        )
 
 
 class CommandTimeout(HardenkitError, TimeoutError):

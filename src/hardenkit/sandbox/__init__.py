@@ -22,11 +22,15 @@ from hardenkit.sandbox.confinement import (
 )
 from hardenkit.sandbox.landlock import FilesystemPolicy, apply_landlock, landlock_abi
 from hardenkit.sandbox.limits import ResourceLimits, apply_limits
+from hardenkit.sandbox.network import NetworkPolicy
+from hardenkit.sandbox.profile import Profile, load_profile, loads_profile, preset
 from hardenkit.sandbox.seccomp import SeccompPolicy, apply_seccomp
 
 __all__ = [
     "ConfinementPlan",
     "FilesystemPolicy",
+    "NetworkPolicy",
+    "Profile",
     "ResourceLimits",
     "SeccompPolicy",
     "apply_landlock",
@@ -35,6 +39,9 @@ __all__ = [
     "call_sandboxed",
     "confine",
     "landlock_abi",
+    "load_profile",
+    "loads_profile",
     "prepare_confinement",
+    "preset",
     "set_no_new_privs",
 ]

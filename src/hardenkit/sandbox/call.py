@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from hardenkit._child import ChildOutcome
     from hardenkit.sandbox.landlock import FilesystemPolicy
     from hardenkit.sandbox.limits import ResourceLimits
+    from hardenkit.sandbox.network import NetworkPolicy
     from hardenkit.sandbox.seccomp import SeccompPolicy
 
 __all__ = ["DEFAULT_TIMEOUT", "ConfinementFailed", "call_sandboxed"]
@@ -142,6 +143,7 @@ def call_sandboxed(
     user: str | int | None = None,
     filesystem: FilesystemPolicy | None = None,
     isolate: bool = True,
+    network: NetworkPolicy | None = None,
     **kwargs: Any,
 ) -> Any:
     """Run ``fn(*args, **kwargs)`` in a confined child and return its (JSON-able) result.
@@ -183,7 +185,12 @@ def call_sandboxed(
     seconds = _check_timeout(timeout)
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     plan = prepare_confinement(
-        user=user, limits=limits, seccomp=seccomp, filesystem=filesystem, isolate=isolate
+        user=user,
+        limits=limits,
+        seccomp=seccomp,
+        filesystem=filesystem,
+        network=network,
+        isolate=isolate,
     )
     from hardenkit._linux.spawn import ParentDeath  # noqa: PLC0415
 

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from hardenkit.privileges import DropPlan, Identity
     from hardenkit.sandbox.landlock import FilesystemPolicy
     from hardenkit.sandbox.limits import ResourceLimits
+    from hardenkit.sandbox.network import NetworkPlan, NetworkPolicy
     from hardenkit.sandbox.seccomp import CompiledPolicy
 
 __all__ = [
@@ -278,6 +279,8 @@ class ConfinementPlan:
         filesystem_guard: CompiledPolicy | None = None,
         shed_caps: int = 0,
         last_cap: int = 63,
+        network: NetworkPlan | None = None,
+        network_filter: CompiledPolicy | None = None,
     ) -> None:
         self.drop = drop
         self._apply_drop = apply_drop
@@ -298,6 +301,10 @@ class ConfinementPlan:
         #: unless the policy names ``devices``); ``last_cap`` bounds the bounding-set walk.
         self.shed_caps = shed_caps
         self.last_cap = last_cap
+        #: The NetworkPolicy's Landlock part and probes, and its filter (loaded after the
+        #: guards, probed, then the caller's filter).
+        self.network = network
+        self.network_filter = network_filter
         self._landlock_probed = False
         self.identity: Identity | None = None
         #: Called (before Landlock) by ``enter(verify=True)`` to record the identity.
@@ -312,14 +319,22 @@ class ConfinementPlan:
             f"no_new_privs={self.no_new_privs}, landlock={self.landlock is not None}, "
             f"seccomp={self.seccomp is not None}"
             f"{', metadata_guard=True' if self.metadata_guard is not None else ''}"
-            f"{', filesystem_guard=True' if self.filesystem_guard is not None else ''})"
+            f"{', filesystem_guard=True' if self.filesystem_guard is not None else ''}"
+            f"{', network=True' if self.network is not None else ''})"
         )
 
     @property
     def filters(self) -> tuple[CompiledPolicy, ...]:
         """The programs to load, in order (the guards first)."""
         return tuple(
-            f for f in (self.metadata_guard, self.filesystem_guard, self.seccomp) if f is not None
+            f
+            for f in (
+                self.metadata_guard,
+                self.filesystem_guard,
+                self.network_filter,
+                self.seccomp,
+            )
+            if f is not None
         )
 
     def __enter__(self) -> ConfinementPlan:  # noqa: PYI034 -- not subclassed
@@ -368,12 +383,7 @@ class ConfinementPlan:
 
     def _enter(self, before_landlock: Callable[[], None] | None) -> None:
         """The steps in order; ``before_landlock`` runs after no_new_privs."""
-        if self.drop is not None and self._apply_drop is not None:
-            self._apply_drop(self.drop)
-        if self.shed_caps:
-            shed_capabilities(self.shed_caps, self.last_cap, no_new_privs=self.no_new_privs)
-        if self.after_drop is not None:
-            self.after_drop()
+        self._enter_identity()
         try:
             set_rlimits(self.rlimits)
         except (OSError, ValueError) as err:
@@ -385,13 +395,31 @@ class ConfinementPlan:
                 raise SandboxError(f"prctl(PR_SET_NO_NEW_PRIVS) failed: {err.strerror}") from err
         if before_landlock is not None:
             before_landlock()
-        if self.landlock is not None:
-            self.landlock.enforce()
-            self.landlock.verify()  # probe now: the seccomp filter may forbid the probe
-            self._landlock_probed = True
+        self._enter_landlock()
         # The guard first: the caller's filter may forbid seccomp() itself.
         for compiled in self.filters:
             _load(compiled)
+            if compiled is self.network_filter and self.network is not None:
+                self.network.probe()  # before the caller's filter, which may forbid sockets
+
+    def _enter_identity(self) -> None:
+        """The drop, the capabilities shed without one, then what must follow the drop."""
+        if self.drop is not None and self._apply_drop is not None:
+            self._apply_drop(self.drop)
+        if self.shed_caps:
+            shed_capabilities(self.shed_caps, self.last_cap, no_new_privs=self.no_new_privs)
+        if self.after_drop is not None:
+            self.after_drop()
+
+    def _enter_landlock(self) -> None:
+        """The Landlock domains: the filesystem/isolation one (probed now, before a seccomp
+        filter may forbid the probe), then the network one."""
+        if self.landlock is not None:
+            self.landlock.enforce()
+            self.landlock.verify()
+            self._landlock_probed = True
+        if self.network is not None:
+            self.network.enforce_landlock()
 
     def _check_before_landlock(self) -> None:
         if self.drop is not None and self._check_drop is not None:
@@ -477,6 +505,7 @@ def prepare_confinement(
     block_namespaces: bool = True,
     isolate: bool = True,
     allow_root_equivalent: bool = False,
+    network: NetworkPolicy | None = None,
 ) -> ConfinementPlan:
     """Do the parent-side work of a confinement with no effect on this process.
 
@@ -530,31 +559,14 @@ def prepare_confinement(
         refuse_unenforced(rlimits)
     else:
         refuse_unenforced(rlimits, uid=drop.uid, caps=drop.keep_mask)
-    will_filter = seccomp is not None or block_namespaces
-    landlocked = filesystem is not None or isolate
-    if drop is not None and not no_new_privs and (will_filter or landlocked):
-        raise SandboxError(
-            "seccomp and Landlock need no_new_privs once privileges are dropped: "
-            "pass no_new_privs=True"
-        )
-    if landlocked and not no_new_privs and not _caps.capget()[0] >> _CAP_SYS_ADMIN & 1:
-        raise SandboxError(
-            "Landlock needs no_new_privs or CAP_SYS_ADMIN: pass no_new_privs=True"
-            + ("" if filesystem is not None else " (or isolate=False to go without Landlock)")
-        )
-    shed = 0
-    if drop is None and not (filesystem is not None and filesystem.devices):
-        shed = (1 << CAP_MKNOD) & ~kept_here
-    if (
-        shed
-        and not no_new_privs
-        and not _caps.capget()[0] >> _CAP_SETPCAP & 1
-        and _caps.bounding_has(CAP_MKNOD)
-    ):
-        raise SandboxError(
-            "CAP_MKNOD cannot leave the bounding set without CAP_SETPCAP, and without "
-            "no_new_privs exec could grant it: pass no_new_privs=True (or keep=['CAP_MKNOD'])"
-        )
+    _refuse_without_nnp(
+        drop,
+        no_new_privs=no_new_privs,
+        will_filter=seccomp is not None or block_namespaces or network is not None,
+        filesystem=filesystem,
+        isolate=isolate,
+    )
+    shed = _shed_mask(drop, filesystem, kept_here, no_new_privs=no_new_privs)
     if seccomp is not None and seccomp._profile is not None:  # noqa: SLF001 -- same package
         # Decided against what the child will hold: after the drop, and after shedding.
         seccomp = seccomp.for_capabilities(_held_after(drop, shed=shed))
@@ -563,6 +575,9 @@ def prepare_confinement(
     guard = None
     if filesystem is not None and _changes_foreign_metadata(drop) is not None:
         guard = compile_policy(metadata_guard_policy(arches))
+    net_plan = net_filter = None
+    if network is not None:
+        net_plan, net_filter = _network(network)
     last_cap = drop.last_cap if drop is not None else _procfs.cap_last_cap()
     return ConfinementPlan(
         drop=drop,
@@ -578,11 +593,59 @@ def prepare_confinement(
         filesystem_guard=_filesystem_guard(filesystem, arches, drop),
         shed_caps=shed,
         last_cap=last_cap,
+        network=net_plan,
+        network_filter=net_filter,
     )
 
 
 _CAP_SYS_ADMIN = 21
 _CAP_SETPCAP = 8
+
+
+def _refuse_without_nnp(
+    drop: DropPlan | None,
+    *,
+    no_new_privs: bool,
+    will_filter: bool,
+    filesystem: FilesystemPolicy | None,
+    isolate: bool,
+) -> None:
+    """Refuse seccomp/Landlock that the kernel would not accept without no_new_privs."""
+    landlocked = filesystem is not None or isolate
+    if drop is not None and not no_new_privs and (will_filter or landlocked):
+        raise SandboxError(
+            "seccomp and Landlock need no_new_privs once privileges are dropped: "
+            "pass no_new_privs=True"
+        )
+    if landlocked and not no_new_privs and not _caps.capget()[0] >> _CAP_SYS_ADMIN & 1:
+        raise SandboxError(
+            "Landlock needs no_new_privs or CAP_SYS_ADMIN: pass no_new_privs=True"
+            + ("" if filesystem is not None else " (or isolate=False to go without Landlock)")
+        )
+
+
+def _shed_mask(
+    drop: DropPlan | None,
+    filesystem: FilesystemPolicy | None,
+    kept_here: int,
+    *,
+    no_new_privs: bool,
+) -> int:
+    """The capabilities a process keeping our ids loses (CAP_MKNOD unless asked for)."""
+    if drop is not None or (filesystem is not None and filesystem.devices):
+        return 0
+    shed = (1 << CAP_MKNOD) & ~kept_here
+    if (
+        shed
+        and not no_new_privs
+        and not _caps.capget()[0] >> _CAP_SETPCAP & 1
+        and _caps.bounding_has(CAP_MKNOD)
+    ):
+        raise SandboxError(
+            "CAP_MKNOD cannot leave the bounding set without CAP_SETPCAP, and without "
+            "no_new_privs exec could grant it: pass no_new_privs=True (or keep=['CAP_MKNOD'])"
+        )
+    return shed
 
 
 def _kept_without_drop(keep: tuple[Any, ...]) -> int:
@@ -649,6 +712,20 @@ def _landlock_abi() -> int:
     from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415
 
     return landlock_abi()
+
+
+def _network(network: NetworkPolicy) -> tuple[NetworkPlan, CompiledPolicy]:
+    """The NetworkPolicy's Landlock plan (ABI checked here) and its compiled filter.
+
+    The filter covers the native ABI only, so every other ABI (i386, x32) is killed even
+    when the caller's filter allows it: libseccomp turns socket rules into i386
+    ``socketcall`` rules whose arguments sit behind a pointer seccomp cannot read.
+    """
+    from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415
+    from hardenkit.sandbox.network import NetworkPlan, network_filter  # noqa: PLC0415
+
+    plan = NetworkPlan(network, abi=landlock_abi())
+    return plan, compile_policy(network_filter(network))
 
 
 #: Syscalls that change a file's mode, owner, times or extended attributes by path or
@@ -887,6 +964,7 @@ def confine(
     block_namespaces: bool = True,
     isolate: bool = True,
     allow_root_equivalent: bool = False,
+    network: NetworkPolicy | None = None,
 ) -> Identity:
     r"""Confine the calling process, in order, verify it, and return the identity now in force.
 
@@ -934,6 +1012,7 @@ def confine(
                     ),
                     isolate and filesystem is None,
                 ),
+                ("a network policy (Landlock and probes)", network is not None),
                 ("no_new_privs without a seccomp filter", no_new_privs and not loads_filter),
             )
             if applies
@@ -955,6 +1034,7 @@ def confine(
         block_namespaces=block_namespaces,
         isolate=isolate,
         allow_root_equivalent=allow_root_equivalent,
+        network=network,
     ) as plan:
         from hardenkit.privileges import current_identity  # noqa: PLC0415
 

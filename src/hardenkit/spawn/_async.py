@@ -37,6 +37,7 @@ async def run_async(
     allow_dangerous_env: Iterable[str] = (),
     isolate: bool = True,
     allow_root_equivalent: bool = False,
+    network: Any = None,
 ) -> RunResult:
     r"""Await :func:`run` with the same arguments and guarantees.
 
@@ -70,6 +71,7 @@ async def run_async(
             "seccomp": seccomp,
             "isolate": isolate,
             "allow_root_equivalent": allow_root_equivalent,
+            "network": network,
         },
         check=check,
         cancel_fd=cancel_r,

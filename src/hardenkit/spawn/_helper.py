@@ -58,8 +58,8 @@ def why_not(plan: ConfinementPlan) -> str | None:
     is used for one only when exec cannot lose any of them.
     """
     path, why_helper = xh.locate()
-    if path is None:
-        return why_helper
+    if path is None or plan.network is not None:
+        return why_helper or "a network policy's Landlock rules and probes run in Python"
     if plan.drop is None and not plan.shed_caps:
         return None
     import threading  # noqa: PLC0415 -- first confined spawn

@@ -239,6 +239,7 @@ def _wants_confinement(options: Mapping[str, Any]) -> bool:
             options["limits"],
             options["filesystem"],
             options["seccomp"],
+            options.get("network"),
         )
     )
 
@@ -257,6 +258,7 @@ def _prepare(options: Mapping[str, Any]) -> Any:
         filesystem=options["filesystem"],
         seccomp=options["seccomp"],
         isolate=options.get("isolate", True),
+        network=options.get("network"),
     )
 
 
@@ -593,6 +595,7 @@ def run(
     allow_dangerous_env: Iterable[str] = (),
     isolate: bool = True,
     allow_root_equivalent: bool = False,
+    network: Any = None,
 ) -> RunResult:
     r"""Run an allowed command without a shell and return its bounded output.
 
@@ -606,7 +609,7 @@ def run(
     ``SHELLOPTS`` and ``PS4`` can never be allowed); its ``PATH`` is replaced by the
     trusted one (the policy's ``search_path``, else ``SAFE_PATH``) unless
     ``allow_dangerous_env`` names ``PATH``. With ``user``/``group``/``keep``/
-    ``limits``/``filesystem``/``seccomp`` it is confined before exec in
+    ``limits``/``filesystem``/``seccomp``/``network`` it is confined before exec in
     ``confine()``'s order and checked from the kernel's side (a ``keep`` that amounts
     to root needs ``allow_root_equivalent=True``); such a child is also isolated
     (``isolate``, see :func:`hardenkit.confine`): it cannot ptrace, read or write the
@@ -663,6 +666,7 @@ def run(
             "seccomp": seccomp,
             "isolate": isolate,
             "allow_root_equivalent": allow_root_equivalent,
+            "network": network,
         },
         check=check,
         cancel_fd=None,

@@ -1,0 +1,158 @@
+"""``hardenkit exec`` start-up, cold, and confined ``run()`` with a NetworkPolicy (issue 18).
+
+- ``hardenkit exec --user nobody --seccomp docker --read /usr --execute /usr --net none --
+  /bin/true``, a fresh interpreter each time: <= 80 ms wall; shown against
+  ``python -c pass`` (the interpreter's own floor) and against ``prlimit`` + ``bwrap``
+  with the same Docker seccomp program (``--seccomp FD``), user drop and no network.
+- ``run(['/bin/true'], user='nobody', seccomp=Docker, network=NetworkPolicy.none())``
+  against ``subprocess.run(['/bin/true'])``: <= 3x.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from hardenkit.sandbox import NetworkPolicy
+from hardenkit.sandbox.docker import default_policy
+from hardenkit.sandbox.seccomp import compile_policy
+from hardenkit.spawn import run as hk_run
+
+EXEC = [
+    sys.executable,
+    "-m",
+    "hardenkit",
+    "exec",
+    "--user",
+    "nobody",
+    "--seccomp",
+    "docker",
+    "--read",
+    "/usr",
+    "--execute",
+    "/usr",
+    "--net",
+    "none",
+    "--",
+    "/bin/true",
+]
+ROUNDS = 15
+
+
+def _median_ms(fns: list[Any], rounds: int) -> list[float]:
+    for fn in fns:  # one warm-up each (page cache), then interleaved rounds
+        fn()
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(rounds):
+        for fn, out in zip(fns, samples, strict=True):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return [statistics.median(s) * 1000 for s in samples]
+
+
+def _call(argv: list[str], **kw: Any) -> Any:
+    def go() -> None:
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+
+    return go
+
+
+def run() -> list[dict[str, Any]]:
+    """Measure and return the records."""
+    import compileall  # noqa: PLC0415
+
+    import hardenkit  # noqa: PLC0415
+
+    # Byte-code as an installed wheel has it (PYTHONDONTWRITEBYTECODE would otherwise make
+    # every cold start recompile the modules changed since the last write).
+    compileall.compile_dir(os.path.dirname(hardenkit.__file__), quiet=1)
+    fns = [_call([sys.executable, "-c", "pass"]), _call(EXEC)]
+    names = ["python -c pass", "hardenkit exec"]
+    bwrap = shutil.which("bwrap")
+    prlimit = shutil.which("prlimit")
+    tmp = None
+    if bwrap and prlimit:
+        tmp = tempfile.NamedTemporaryFile(prefix="hk-bench-bpf-")  # noqa: SIM115
+        tmp.write(compile_policy(default_policy(capabilities=())).bpf)
+        tmp.flush()
+        fd = os.open(tmp.name, os.O_RDONLY)
+        os.set_inheritable(fd, True)  # noqa: FBT003
+
+        def bw() -> None:
+            os.lseek(fd, 0, os.SEEK_SET)
+            subprocess.run(
+                [prlimit, "--as=536870912", "--", bwrap, "--ro-bind", "/", "/", "--dev", "/dev",
+                 "--unshare-net", "--unshare-user", "--uid", "65534", "--gid", "65534",
+                 "--seccomp", str(fd), "/bin/true"],
+                check=True,
+                pass_fds=(fd,),
+            )  # fmt: skip
+
+        fns.append(bw)
+        names.append("prlimit + bwrap (uid 65534, no net, Docker BPF)")
+    try:
+        figures = dict(zip(names, _median_ms(fns, ROUNDS), strict=True))
+    finally:
+        if tmp is not None:
+            tmp.close()
+    py, hk = figures["python -c pass"], figures["hardenkit exec"]
+    records = [
+        {
+            "name": "hardenkit exec (nobody, Docker profile, Landlock, --net none) /bin/true, cold",
+            "value": round(hk, 2),
+            "unit": "ms",
+            "baseline": "python -c pass",
+            "baseline_value": round(py, 2),
+            "ratio": round(hk / py, 2),
+            "goal": "<= 80 ms wall",
+            "ok": hk <= 80.0,
+        }
+    ]
+    records.extend(
+        {
+            "name": f"{name} of /bin/true",
+            "value": round(figures[name], 2),
+            "unit": "ms",
+            "baseline": "hardenkit exec",
+            "baseline_value": round(hk, 2),
+            "ratio": round(figures[name] / hk, 3),
+            "goal": "informational (composed by hand, verifies nothing)",
+            "ok": True,
+        }
+        for name in names[2:]
+    )
+    policy = default_policy(capabilities=())
+    net = NetworkPolicy.none()
+
+    def confined() -> None:
+        hk_run(["/bin/true"], user="nobody", seccomp=policy, network=net)
+
+    base_ms, ours_ms = _median_ms(
+        [lambda: subprocess.run(["/bin/true"], timeout=30, check=False), confined], 60
+    )
+    records.append(
+        {
+            "name": "run(['/bin/true']) as nobody + Docker profile + NetworkPolicy.none()",
+            "value": round(ours_ms, 3),
+            "unit": "ms",
+            "baseline": "subprocess.run(['/bin/true'], timeout=30)",
+            "baseline_value": round(base_ms, 3),
+            "ratio": round(ours_ms / base_ms, 3),
+            "goal": "<= 3.0x",
+            "ok": ours_ms / base_ms <= 3.0,
+        }
+    )
+    return records
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))
