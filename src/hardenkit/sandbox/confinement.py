@@ -412,8 +412,10 @@ class ConfinementPlan:
             self.after_drop()
 
     def _enter_landlock(self) -> None:
-        """The Landlock domains: the filesystem/isolation one (probed now, before a seccomp
-        filter may forbid the probe), then the network one."""
+        """Enter the Landlock domains: filesystem/isolation (probed now), then network.
+
+        The probe runs before any seccomp filter, which may forbid it.
+        """
         if self.landlock is not None:
             self.landlock.enforce()
             self.landlock.verify()
@@ -577,7 +579,8 @@ def prepare_confinement(
         guard = compile_policy(metadata_guard_policy(arches))
     net_plan = net_filter = None
     if network is not None:
-        net_plan, net_filter = _network(network)
+        unix_refused = filesystem is not None and not filesystem.sockets
+        net_plan, net_filter = _network(network, unix_refused=unix_refused)
     last_cap = drop.last_cap if drop is not None else _procfs.cap_last_cap()
     return ConfinementPlan(
         drop=drop,
@@ -586,7 +589,12 @@ def prepare_confinement(
         check_drop=check_drop,
         rlimits=rlimits,
         no_new_privs=no_new_privs,
-        landlock=_landlock_plan(filesystem, isolate=isolate),
+        landlock=_landlock_plan(
+            filesystem,
+            isolate=isolate,
+            # NetworkPolicy(scope=False) keeps signals to processes outside the sandbox.
+            scope_signals=isolate and (network is None or network.scope),
+        ),
         seccomp=compiled,
         seccomp_policy=policy,
         metadata_guard=guard,
@@ -663,10 +671,12 @@ def _kept_without_drop(keep: tuple[Any, ...]) -> int:
     return mask
 
 
-def _landlock_plan(filesystem: FilesystemPolicy | None, *, isolate: bool) -> LandlockPlan | None:
+def _landlock_plan(
+    filesystem: FilesystemPolicy | None, *, isolate: bool, scope_signals: bool
+) -> LandlockPlan | None:
     """The domain to enter: the policy's, or (``isolate``) one that only isolates."""
     if filesystem is not None:
-        return LandlockPlan(filesystem, scope_signals=isolate)
+        return LandlockPlan(filesystem, scope_signals=scope_signals)
     if not isolate:
         return None
     if _landlock_abi() == 0:
@@ -675,7 +685,7 @@ def _landlock_plan(filesystem: FilesystemPolicy | None, *, isolate: bool) -> Lan
             "rewrite processes of its uid outside the sandbox: pass isolate=False to "
             "confine without that isolation"
         )
-    return LandlockPlan.isolation(scope_signals=True)
+    return LandlockPlan.isolation(scope_signals=scope_signals)
 
 
 def _filesystem_guard(
@@ -714,7 +724,7 @@ def _landlock_abi() -> int:
     return landlock_abi()
 
 
-def _network(network: NetworkPolicy) -> tuple[NetworkPlan, CompiledPolicy]:
+def _network(network: NetworkPolicy, *, unix_refused: bool) -> tuple[NetworkPlan, CompiledPolicy]:
     """The NetworkPolicy's Landlock plan (ABI checked here) and its compiled filter.
 
     The filter covers the native ABI only, so every other ABI (i386, x32) is killed even
@@ -724,7 +734,7 @@ def _network(network: NetworkPolicy) -> tuple[NetworkPlan, CompiledPolicy]:
     from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415
     from hardenkit.sandbox.network import NetworkPlan, network_filter  # noqa: PLC0415
 
-    plan = NetworkPlan(network, abi=landlock_abi())
+    plan = NetworkPlan(network, abi=landlock_abi(), unix_refused=unix_refused)
     return plan, compile_policy(network_filter(network))
 
 

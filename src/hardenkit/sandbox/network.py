@@ -331,10 +331,12 @@ class NetworkPlan:
     the network filter is loaded (before the caller's filter, which may forbid sockets).
     """
 
-    def __init__(self, policy: NetworkPolicy, *, abi: int) -> None:
+    def __init__(self, policy: NetworkPolicy, *, abi: int, unix_refused: bool = False) -> None:
         from hardenkit._linux import landlock_net as ln  # noqa: PLC0415
 
         self.policy = policy
+        #: AF_UNIX sockets are refused by the FilesystemPolicy's guard, whatever this allows.
+        self.unix_refused = unix_refused
         handled = 0
         ports: dict[int, int] = {}
         if policy.bind is not None:
@@ -413,10 +415,13 @@ class NetworkPlan:
         pol = self.policy
         if self._refused is not None:
             _expect_refused(ADDRESS_FAMILIES[self._refused], socket.SOCK_STREAM, self._refused)
-        if pol.families:
-            fam = ADDRESS_FAMILIES[pol.families[0]]
+        # A FilesystemPolicy without sockets= refuses AF_UNIX sockets on its own (a path
+        # outside it must not be reachable through a socket): not a family to probe as open.
+        open_families = [f for f in pol.families if not (f == "AF_UNIX" and self.unix_refused)]
+        if open_families:
+            fam = ADDRESS_FAMILIES[open_families[0]]
             kind = socket.SOCK_STREAM if fam in (1, 2, 10) else socket.SOCK_DGRAM
-            _expect_works(fam, kind, pol.families[0])
+            _expect_works(fam, kind, open_families[0])
         try:
             a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         except OSError as err:
