@@ -655,7 +655,11 @@ def apply_seccomp(policy: SeccompPolicy) -> None:
 
     Sets no_new_privs first (as libseccomp's loader does; TSYNC carries it to every
     thread). If a thread cannot be synchronised, the kernel installs nothing and this
-    raises. Afterwards every thread must show ``Seccomp: 2`` and one more filter.
+    raises. Afterwards every thread must show ``Seccomp: 2`` and one more filter. A
+    policy from a Docker profile is decided again for the capabilities this process
+    holds now (its permitted set, see :meth:`SeccompPolicy.for_capabilities`): a profile
+    built by root and applied after a drop gives none of the calls Docker grants only
+    with capabilities.
 
     Examples:
         >>> from hardenkit._child import fork_call
@@ -672,6 +676,14 @@ def apply_seccomp(policy: SeccompPolicy) -> None:
     from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, prctl  # noqa: PLC0415
     from hardenkit._linux.procfs import read_status  # noqa: PLC0415
 
+    if policy._profile is not None:  # noqa: SLF001 -- decided for the process it confines
+        try:
+            permitted = read_status().cap_permitted
+        except (OSError, ValueError) as err:
+            raise SandboxError(f"cannot read this process's capabilities: {err}") from err
+        policy = policy.for_capabilities(
+            bit for bit in range(permitted.bit_length()) if permitted >> bit & 1
+        )
     compiled = compile_policy(policy)
     before = read_status().seccomp_filters
     try:
