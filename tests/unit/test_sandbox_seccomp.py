@@ -556,3 +556,44 @@ def test_mixed_actions_over_every_group_match_libseccomp() -> None:
         if run_bpf(linked, nr, arch, args) != run_bpf(reference, nr, arch, args)
     ]
     assert diffs == []
+
+
+# --- multiplexed calls: i386 socketcall/ipc sub-calls decided without their arguments ---
+
+SOCKETCALL, IPC, SYS_SOCKET, SYS_CONNECT, SHMGET = 102, 117, 1, 3, 23
+
+
+def test_multiplexed_subcalls_follow_the_names_decision() -> None:
+    docker = SeccompPolicy.docker_default(capabilities=()).to_bpf()
+    assert run_bpf(docker, SOCKETCALL, I386, (SYS_SOCKET,)) == EPERM  # family rules: refused
+    assert run_bpf(docker, SOCKETCALL, I386, (SYS_CONNECT,)) == ALLOW  # allowed plainly
+    assert run_bpf(docker, SOCKETCALL, I386, (1 << 32 | SYS_SOCKET,)) == EPERM  # low word
+    unix_only = SeccompPolicy(
+        default="errno",
+        allow=["@system-service"],
+        arches=["SCMP_ARCH_X86"],
+        rules=[
+            SyscallRule(
+                names="socket", action="allow", args=(ArgCondition(index=0, op="eq", value=1),)
+            )
+        ],
+    ).to_bpf()
+    assert run_bpf(unix_only, SOCKETCALL, I386, (SYS_SOCKET,)) == EPERM
+    assert run_bpf(unix_only, 359, I386, (1,)) == ALLOW  # the direct call is still decided
+    assert run_bpf(unix_only, 359, I386, (2,)) == EPERM
+    shm = SeccompPolicy(
+        default="allow",
+        arches=["SCMP_ARCH_X86"],
+        rules=[
+            SyscallRule(
+                names="shmget", action="errno", args=(ArgCondition(index=0, op="eq", value=7),)
+            )
+        ],
+    ).to_bpf()
+    assert run_bpf(shm, IPC, I386, (SHMGET,)) == EPERM
+    assert run_bpf(shm, IPC, I386, (1 << 16 | SHMGET,)) == EPERM  # the version half ignored
+    assert run_bpf(shm, IPC, I386, (SHMGET + 1,)) == ALLOW
+    only = SeccompPolicy(default="errno", allow=["socketcall", "socket"], arches=["SCMP_ARCH_X86"])
+    prog = only.to_bpf()
+    assert run_bpf(prog, SOCKETCALL, I386, (SYS_SOCKET,)) == ALLOW
+    assert run_bpf(prog, SOCKETCALL, I386, (SYS_CONNECT,)) == EPERM  # connect: the default

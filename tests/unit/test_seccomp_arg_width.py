@@ -111,6 +111,15 @@ def test_the_table_covers_the_calls_filters_are_written_for() -> None:
         ("setsockopt", 1),
         ("setsockopt", 2),
         ("fcntl", 1),
+        # Checked against the kernel's SYSCALL_DEFINEs: rwf_t, unsigned, pid_t, int.
+        ("preadv2", 5),
+        ("pwritev2", 5),
+        ("mbind", 5),
+        ("move_pages", 0),
+        ("move_pages", 5),
+        ("migrate_pages", 0),
+        ("get_robust_list", 0),
+        ("io_setup", 0),
     ]:
         assert width(name, index) == 32, (name, index)
     assert width("chmod", 1) == 16  # umode_t

@@ -73,6 +73,8 @@ WIDTHS: Final[dict[str, dict[int, int]]] = {
     "read": _args(0),
     "write": _args(0),
     "pread64": _args(0),
+    "preadv2": _args(5),  # rwf_t flags (int); the fd is declared unsigned long
+    "pwritev2": _args(5),
     "pwrite64": _args(0),
     "lseek": _args(0, 2),
     "fsync": _args(0),
@@ -194,6 +196,8 @@ WIDTHS: Final[dict[str, dict[int, int]]] = {
     "process_vm_readv": _args(0),
     "process_vm_writev": _args(0),
     "kcmp": _args(0, 1, 2),
+    "get_robust_list": _args(0),  # int pid
+    "io_setup": _args(0),  # unsigned nr_events
     "wait4": _args(0, 2),
     "waitid": _args(0, 1, 3),
     "exit": _args(0),
@@ -276,6 +280,9 @@ WIDTHS: Final[dict[str, dict[int, int]]] = {
     "pkey_mprotect": _args(3),
     "pkey_free": _args(0),
     "set_mempolicy": _args(0),
+    "mbind": _args(5),  # unsigned flags
+    "move_pages": _args(0, 5),  # pid_t pid, int flags
+    "migrate_pages": _args(0),  # pid_t pid
     "map_shadow_stack": _args(2),
     # System V IPC and POSIX message queues: ipc/.
     "shmget": _args(0, 2),

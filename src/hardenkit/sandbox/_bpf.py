@@ -36,6 +36,7 @@ _JMP_JEQ_K = 0x15
 _JMP_JGT_K = 0x25
 _JMP_JGE_K = 0x35
 _JMP_JSET_K = 0x45
+_ALU_AND_K = 0x54
 _RET_K = 0x06
 
 SECCOMP_RET_KILL_PROCESS = 0x80000000
@@ -314,6 +315,93 @@ def arch_sections(
                 )
             )
     return tuple(sections)
+
+
+#: Sub-call numbers of the multiplexers (linux/net.h SYS_*, linux/ipc.h), by the names a
+#: policy uses. ``send``/``recv`` are ``sendto``/``recvfrom`` in the kernel, ``SEMOP`` is
+#: ``semtimedop`` without a timeout, so each name covers the sub-calls that run it.
+SOCKETCALL_SUBCALLS: dict[str, tuple[int, ...]] = {
+    "socket": (1,),
+    "bind": (2,),
+    "connect": (3,),
+    "listen": (4,),
+    "accept": (5,),
+    "getsockname": (6,),
+    "getpeername": (7,),
+    "socketpair": (8,),
+    "send": (9,),
+    "recv": (10,),
+    "sendto": (9, 11),
+    "recvfrom": (10, 12),
+    "shutdown": (13,),
+    "setsockopt": (14,),
+    "getsockopt": (15,),
+    "sendmsg": (16,),
+    "recvmsg": (17,),
+    "accept4": (18,),
+    "recvmmsg": (19,),
+    "sendmmsg": (20,),
+}
+IPC_SUBCALLS: dict[str, tuple[int, ...]] = {
+    "semop": (1, 4),
+    "semget": (2,),
+    "semctl": (3,),
+    "semtimedop": (1, 4),
+    "msgsnd": (11,),
+    "msgrcv": (12,),
+    "msgget": (13,),
+    "msgctl": (14,),
+    "shmat": (21,),
+    "shmdt": (22,),
+    "shmget": (23,),
+    "shmctl": (24,),
+}
+
+
+def build_mux_guard(
+    muxes: Sequence[tuple[int, int, Sequence[tuple[int, int]]]], *, little: bool
+) -> bytes:
+    """Return a fragment deciding multiplexed sub-calls (``socketcall``, ``ipc``) itself.
+
+    ``muxes`` holds ``(multiplexer number, call mask, ((sub-call, ret), ...))``: the
+    fragment loads the syscall number, and for a listed multiplexer compares the low
+    word of argument 0 (masked: ``ipc`` keeps a version in the high half) with each
+    sub-call, returning its ``ret``; anything else continues at the instruction after
+    it. On ABIs with ``socketcall``/``ipc`` (i386, s390, ppc...) the arguments of the
+    multiplexed call sit in memory the filter cannot read, and libseccomp turns a rule
+    such as "allow ``socket`` when argument 0 is AF_UNIX" into "allow ``socketcall``
+    with call SYS_SOCKET": for any family. The guard gives such a sub-call the decision
+    the policy makes without its arguments, which is only ever a refusal.
+
+    Examples:
+        >>> prog = build_mux_guard([(102, 0xFFFFFFFF, [(1, SECCOMP_RET_ERRNO | 1)])],
+        ...                        little=True)
+        >>> len(prog) // 8  # ld nr; jeq 102; ja out; ld arg0; jeq 1; ja out; ret errno
+        7
+    """
+    asm = _Asm()
+    asm.op(_LD_W_ABS, _OFF_NR)
+    labels = []
+    for nr, mask, subs in muxes:
+        if subs:
+            label = asm.fresh("mux")
+            labels.append((label, mask, subs))
+            asm.op(_JMP_JEQ_K, nr, jt=label)
+    asm.op(_JMP_JA, jt="out")
+    for label, mask, subs in labels:
+        asm.label(label)
+        asm.op(_LD_W_ABS, _OFF_ARGS + (0 if little else 4))
+        if mask != 0xFFFFFFFF:  # noqa: PLR2004 -- the whole word
+            asm.op(_ALU_AND_K, mask)
+        rets = {ret: asm.fresh("ret") for ret in dict.fromkeys(ret for _sub, ret in subs)}
+        for sub, ret in subs:
+            asm.op(_JMP_JEQ_K, sub, jt=rets[ret])
+        asm.op(_JMP_JA, jt="out")
+        for ret, ret_label in rets.items():
+            asm.label(ret_label)
+            asm.op(_RET_K, ret)
+    asm.label("out")
+    return asm.assemble()
 
 
 def build_table(entries: Sequence[tuple[int, int]]) -> bytes:

@@ -16,6 +16,7 @@ whose compiled program :func:`~hardenkit.sandbox.seccomp.compile_policy` has cac
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import errno
 import functools
@@ -266,6 +267,7 @@ class _Source:
     """What a policy was translated from, kept to decide its ``caps`` again."""
 
     raw: bytes | None
+    #: A copy of the profile when it is not plain JSON (``raw`` is None), else None.
     data: Mapping[str, Any] | None
     where: str
     #: The capabilities asked for at load time; None: whichever the process holds.
@@ -356,7 +358,10 @@ def _translate(
         hit = _POLICIES.get(key)
         if hit is not None:
             return hit
-    source = _Source(raw=raw, data=data, where=where, requested=caps if explicit else None)
+    # What the policy is decided from again later: the content as it is now (the bytes, or
+    # a copy of a dict that is not plain JSON), never the caller's dict, which may change.
+    snapshot = None if raw is not None else copy.deepcopy(data)
+    source = _Source(raw=raw, data=snapshot, where=where, requested=caps if explicit else None)
     if data is None:
         try:
             data = json.loads(raw or b"")

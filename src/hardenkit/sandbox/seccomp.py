@@ -524,10 +524,13 @@ class _Rules:
     default_ret: int
     plain: tuple[tuple[str, int, int], ...]  # (name, native number, return value)
     conditional: tuple[tuple[int, int, tuple[tuple[int, int, int, int], ...]], ...]
+    #: Refusals of multiplexed calls' names, decided without their arguments (name, ret).
+    refused_unseen: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def of(cls, resolved: _Resolved, default_ret: int) -> _Rules:
         return cls(
+            refused_unseen=_refused_unseen(resolved, default_ret),
             default_ret=default_ret,
             plain=tuple(
                 (name, nr, ret)
@@ -540,6 +543,60 @@ class _Rules:
                 if ret != default_ret
             ),
         )
+
+
+def _precedence(ret: int) -> int:
+    """The kernel's order of filter actions: lower wins (SECCOMP_RET_KILL_PROCESS first)."""
+    action = ret & 0xFFFF0000
+    return action - (1 << 32) if action & 0x80000000 else action
+
+
+def _refused_unseen(resolved: _Resolved, default_ret: int) -> tuple[tuple[str, int], ...]:
+    """Names ``socketcall``/``ipc`` multiplex that the policy refuses, decided blind.
+
+    A multiplexed call's arguments are in memory: the filter can only decide the name.
+    A name with argument conditions gets the most restrictive of its rules' actions and
+    the default (fail closed); a plain entry its action; any other name the default.
+    Only refusals are listed: the guard they become never lets through what
+    libseccomp's program would refuse.
+    """
+    decided = {name: _ret(action, err) for name, _nr, action, err in resolved.plain}
+    rets: dict[str, list[int]] = {}
+    for name, _nr, ret, _args in resolved.conditional:
+        rets.setdefault(name, []).append(ret)
+    for name, found in rets.items():
+        decided[name] = min([default_ret, *found], key=_precedence)
+    names = (*_bpf.SOCKETCALL_SUBCALLS, *_bpf.IPC_SUBCALLS)
+    return tuple(
+        (name, ret)
+        for name in names
+        if _precedence(ret := decided.get(name, default_ret)) < _precedence(_RET["log"])
+    )
+
+
+def _mux_guard(rules: _Rules, arch: int) -> bytes:
+    """The guard for ``arch``'s ``socketcall``/``ipc`` (empty where the ABI has none)."""
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
+
+    refused = dict(rules.refused_unseen)
+    muxes = []
+    for mux, table, mask in (
+        ("socketcall", _bpf.SOCKETCALL_SUBCALLS, 0xFFFFFFFF),
+        ("ipc", _bpf.IPC_SUBCALLS, 0xFFFF),  # the high half is the ipc version
+    ):
+        nr = sc.resolve(mux, arch)
+        if nr is None or nr < 0:
+            continue
+        subs: dict[int, int] = {}
+        for name, ret in refused.items():
+            for sub in table.get(name, ()):
+                if sub not in subs or _precedence(ret) < _precedence(subs[sub]):
+                    subs[sub] = ret
+        if subs:
+            muxes.append((nr, mask, sorted(subs.items())))
+    if not muxes:
+        return b""
+    return _bpf.build_mux_guard(muxes, little=bool(arch & 0x40000000))
 
 
 def _arch_program(rules: _Rules, native: int, arch: int) -> bytes:
@@ -566,6 +623,7 @@ def _arch_program(rules: _Rules, native: int, arch: int) -> bytes:
             raise SandboxError(f"cannot compile the policy: {err}") from err
     else:
         lib_rules = [(ret, nr, ()) for _name, nr, ret in rules.plain] + lib_rules
+        table = _mux_guard(rules, arch)
     try:
         return table + sc.compile_bpf(
             default_action=rules.default_ret,
@@ -597,7 +655,11 @@ def apply_seccomp(policy: SeccompPolicy) -> None:
 
     Sets no_new_privs first (as libseccomp's loader does; TSYNC carries it to every
     thread). If a thread cannot be synchronised, the kernel installs nothing and this
-    raises. Afterwards every thread must show ``Seccomp: 2`` and one more filter.
+    raises. Afterwards every thread must show ``Seccomp: 2`` and one more filter. A
+    policy from a Docker profile is decided again for the capabilities this process
+    holds now (its permitted set, see :meth:`SeccompPolicy.for_capabilities`): a profile
+    built by root and applied after a drop gives none of the calls Docker grants only
+    with capabilities.
 
     Examples:
         >>> from hardenkit._child import fork_call
@@ -614,6 +676,14 @@ def apply_seccomp(policy: SeccompPolicy) -> None:
     from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, prctl  # noqa: PLC0415
     from hardenkit._linux.procfs import read_status  # noqa: PLC0415
 
+    if policy._profile is not None:  # noqa: SLF001 -- decided for the process it confines
+        try:
+            permitted = read_status().cap_permitted
+        except (OSError, ValueError) as err:
+            raise SandboxError(f"cannot read this process's capabilities: {err}") from err
+        policy = policy.for_capabilities(
+            bit for bit in range(permitted.bit_length()) if permitted >> bit & 1
+        )
     compiled = compile_policy(policy)
     before = read_status().seccomp_filters
     try:
