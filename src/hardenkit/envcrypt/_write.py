@@ -26,6 +26,7 @@ from hardenkit.envcrypt._dotenv import Document, Entry, format_plain, is_valid_n
 from hardenkit.errors import DecryptionError, InvalidEnvError
 
 if TYPE_CHECKING:
+    import contextlib
     from collections.abc import Iterable
 
 _log = get_logger("hardenkit.envcrypt")
@@ -58,6 +59,17 @@ def _write(path: str, text: str, *, mode: int) -> None:
     from hardenkit.fileperms import write_secure  # noqa: PLC0415
 
     write_secure(path, text.encode("utf-8"), mode=mode)
+
+
+def _update_lock(path: str, keys_file: str | None) -> contextlib.AbstractContextManager[None]:
+    """The writers' lock for the .env file and its keys file, held across read-modify-write.
+
+    Without it two processes creating key pairs in one directory both rewrite
+    ``.env.keys`` from the same old text and one private key is lost.
+    """
+    from hardenkit.fileperms import locked_for_update  # noqa: PLC0415
+
+    return locked_for_update(path, keys_file or _keys.default_keys_file(path))
 
 
 def _with_public_key(
@@ -247,19 +259,22 @@ def encrypt_env_file(
     """
     path_s = os.fspath(path)
     keys_s = None if keys_file is None else os.fspath(keys_file)
-    doc = _read(path_s, strict=strict)
-    _vouch(doc, path_s, keys_file=keys_s, seal=seal)
-    doc, public, created = _public_for_writing(doc, path_s, public_key=public_key, keys_file=keys_s)
-    _encrypt_entries(doc, public, names)
-    _finish(
-        doc,
-        path_s,
-        seal=seal,
-        private_key=created.private_key if created else None,
-        keys_file=keys_s,
-        mode=_file_mode(path_s),
-    )
-    return created
+    with _update_lock(path_s, keys_s):
+        doc = _read(path_s, strict=strict)
+        _vouch(doc, path_s, keys_file=keys_s, seal=seal)
+        doc, public, created = _public_for_writing(
+            doc, path_s, public_key=public_key, keys_file=keys_s
+        )
+        _encrypt_entries(doc, public, names)
+        _finish(
+            doc,
+            path_s,
+            seal=seal,
+            private_key=created.private_key if created else None,
+            keys_file=keys_s,
+            mode=_file_mode(path_s),
+        )
+        return created
 
 
 @opaque_errors
@@ -312,34 +327,35 @@ def set_env_value(
         )
     if "\0" in value:
         raise InvalidEnvError(f"{path_s}: the value of {name} contains a NUL byte", names=(name,))
-    exists = os.path.lexists(path_s)
-    doc = _read(path_s, strict=strict) if exists else Document([], path=path_s)
-    _vouch(doc, path_s, keys_file=keys_s, seal=seal)
-    created: KeyPair | None = None
-    index = doc.index(name)
-    quote = doc.entries[index].quote if index is not None else '"'
-    if encrypt:
-        doc, public, created = _public_for_writing(
-            doc, path_s, public_key=public_key, keys_file=keys_s
-        )
+    with _update_lock(path_s, keys_s):
+        exists = os.path.lexists(path_s)
+        doc = _read(path_s, strict=strict) if exists else Document([], path=path_s)
+        _vouch(doc, path_s, keys_file=keys_s, seal=seal)
+        created: KeyPair | None = None
         index = doc.index(name)
-        stored = _ecies.Encryptor(public).encrypt(value)
-        raw = f"{quote}{stored}{quote}"
-    else:
-        stored, raw = value, format_plain(value)
-    if index is None:
-        doc.append(name, raw, stored)
-    else:
-        doc.replace(index, raw, stored)
-    _finish(
-        doc,
-        path_s,
-        seal=seal,
-        private_key=created.private_key if created else None,
-        keys_file=keys_s,
-        mode=_file_mode(path_s),
-    )
-    return created
+        quote = doc.entries[index].quote if index is not None else '"'
+        if encrypt:
+            doc, public, created = _public_for_writing(
+                doc, path_s, public_key=public_key, keys_file=keys_s
+            )
+            index = doc.index(name)
+            stored = _ecies.Encryptor(public).encrypt(value)
+            raw = f"{quote}{stored}{quote}"
+        else:
+            stored, raw = value, format_plain(value)
+        if index is None:
+            doc.append(name, raw, stored)
+        else:
+            doc.replace(index, raw, stored)
+        _finish(
+            doc,
+            path_s,
+            seal=seal,
+            private_key=created.private_key if created else None,
+            keys_file=keys_s,
+            mode=_file_mode(path_s),
+        )
+        return created
 
 
 @opaque_errors
@@ -367,21 +383,22 @@ def seal_env_file(
     """
     path_s = os.fspath(path)
     keys_s = None if keys_file is None else os.fspath(keys_file)
-    doc = _read(path_s, strict=strict)
-    for index in reversed(_seal.seal_lines(doc)):
-        del doc.entries[index]
-    decrypted = _decrypt_doc(
-        doc, path_s, private_key=private_key, keys_file=keys_s, require_seal=False
-    )
-    _register(decrypted)
-    _finish(
-        doc,
-        path_s,
-        seal=True,
-        private_key=decrypted.private_key or private_key,
-        keys_file=keys_s,
-        mode=_file_mode(path_s),
-    )
+    with _update_lock(path_s, keys_s):
+        doc = _read(path_s, strict=strict)
+        for index in reversed(_seal.seal_lines(doc)):
+            del doc.entries[index]
+        decrypted = _decrypt_doc(
+            doc, path_s, private_key=private_key, keys_file=keys_s, require_seal=False
+        )
+        _register(decrypted)
+        _finish(
+            doc,
+            path_s,
+            seal=True,
+            private_key=decrypted.private_key or private_key,
+            keys_file=keys_s,
+            mode=_file_mode(path_s),
+        )
 
 
 @opaque_errors
@@ -415,46 +432,47 @@ def rotate_env_file(
     """
     path_s = os.fspath(path)
     keys_s = None if keys_file is None else os.fspath(keys_file)
-    doc = _read(path_s, strict=strict)
-    decrypted = _decrypt_doc(
-        doc, path_s, private_key=private_key, keys_file=keys_s, require_seal=False
-    )
-    _register(decrypted)
-    new = generate_keypair()
-    keys_path = keys_s or _keys.default_keys_file(path_s)
-    public_name, _ = _file_public_key(doc, path_s)
-    canonical_public, private_name = _keys.key_names(path_s)
-    key_name = decrypted.key_name or private_name
-    old_key = decrypted.private_key
-    if write_keys:
-        both = f"{new.private_key},{old_key}" if old_key else new.private_key
-        _store_private_key(keys_path, path_s, key_name, both)
-    encryptor = _ecies.Encryptor(new.public_key)
-    for i, entry in enumerate(doc.entries):
-        if entry.name is None or entry.value is None:
-            continue
-        if entry.name == public_name:
-            doc.replace(
-                i,
-                f"{entry.quote or chr(34)}{new.public_key}{entry.quote or chr(34)}",
-                new.public_key,
-            )
-        elif entry.value.startswith(PREFIX):
-            token = encryptor.encrypt(decrypted.values[entry.name])
-            doc.replace(i, f"{entry.quote}{token}{entry.quote}", token)
-    if public_name is None:
-        doc = _with_public_key(doc, path_s, canonical_public, new.public_key, keys_s)
-    _finish(
-        doc,
-        path_s,
-        seal=None,
-        private_key=new.private_key,
-        keys_file=keys_s,
-        mode=_file_mode(path_s),
-    )
-    if write_keys:
-        _store_private_key(keys_path, path_s, key_name, new.private_key)
-    return new
+    with _update_lock(path_s, keys_s):
+        doc = _read(path_s, strict=strict)
+        decrypted = _decrypt_doc(
+            doc, path_s, private_key=private_key, keys_file=keys_s, require_seal=False
+        )
+        _register(decrypted)
+        new = generate_keypair()
+        keys_path = keys_s or _keys.default_keys_file(path_s)
+        public_name, _ = _file_public_key(doc, path_s)
+        canonical_public, private_name = _keys.key_names(path_s)
+        key_name = decrypted.key_name or private_name
+        old_key = decrypted.private_key
+        if write_keys:
+            both = f"{new.private_key},{old_key}" if old_key else new.private_key
+            _store_private_key(keys_path, path_s, key_name, both)
+        encryptor = _ecies.Encryptor(new.public_key)
+        for i, entry in enumerate(doc.entries):
+            if entry.name is None or entry.value is None:
+                continue
+            if entry.name == public_name:
+                doc.replace(
+                    i,
+                    f"{entry.quote or chr(34)}{new.public_key}{entry.quote or chr(34)}",
+                    new.public_key,
+                )
+            elif entry.value.startswith(PREFIX):
+                token = encryptor.encrypt(decrypted.values[entry.name])
+                doc.replace(i, f"{entry.quote}{token}{entry.quote}", token)
+        if public_name is None:
+            doc = _with_public_key(doc, path_s, canonical_public, new.public_key, keys_s)
+        _finish(
+            doc,
+            path_s,
+            seal=None,
+            private_key=new.private_key,
+            keys_file=keys_s,
+            mode=_file_mode(path_s),
+        )
+        if write_keys:
+            _store_private_key(keys_path, path_s, key_name, new.private_key)
+        return new
 
 
 @opaque_errors
