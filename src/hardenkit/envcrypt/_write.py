@@ -22,7 +22,13 @@ from hardenkit.envcrypt._core import (
     generate_keypair,
     opaque_errors,
 )
-from hardenkit.envcrypt._dotenv import Document, Entry, format_plain, is_valid_name
+from hardenkit.envcrypt._dotenv import (
+    Document,
+    Entry,
+    format_plain,
+    format_python,
+    is_valid_name,
+)
 from hardenkit.errors import DecryptionError, InvalidEnvError
 
 if TYPE_CHECKING:
@@ -59,6 +65,23 @@ def _write(path: str, text: str, *, mode: int) -> None:
     from hardenkit.fileperms import write_secure  # noqa: PLC0415
 
     write_secure(path, text.encode("utf-8"), mode=mode)
+
+
+def _quoted_token(token: str) -> str:
+    """A ciphertext in single quotes: dotenvx then neither expands nor runs its plaintext."""
+    return f"'{token}'"
+
+
+def _plain_for(value: str, name: str, path: str) -> str:
+    try:
+        return format_plain(value)
+    except ValueError:
+        raise InvalidEnvError(
+            f"{path}: no plaintext quoting of {name} reads the same in python-dotenv and "
+            "dotenvx (a single quote or CR together with a double quote, backslash, '$' or "
+            "backtick); store it encrypted",
+            names=(name,),
+        ) from None
 
 
 def _update_lock(path: str, keys_file: str | None) -> contextlib.AbstractContextManager[None]:
@@ -211,8 +234,8 @@ def _encrypt_entries(
             continue
         targets.append((i, entry))
     tokens = _parallel.map_values(lambda t: encryptor.encrypt(t[1].value or ""), targets)
-    for (i, entry), token in zip(targets, tokens, strict=True):
-        doc.replace(i, f"{entry.quote}{token}{entry.quote}", token)
+    for (i, _entry), token in zip(targets, tokens, strict=True):
+        doc.replace(i, _quoted_token(token), token)
     return [entry.name or "" for _, entry in targets]
 
 
@@ -245,7 +268,7 @@ def encrypt_env_file(
         >>> pair = encrypt_env_file(env)
         >>> from pathlib import Path
         >>> text = Path(env).read_text()
-        >>> "hunter2" in text, "DB_PASSWORD=encrypted:" in text, "LOG_LEVEL_PLAIN=info" in text
+        >>> "hunter2" in text, "DB_PASSWORD='encrypted:" in text, "LOG_LEVEL_PLAIN=info" in text
         (False, True, True)
         >>> oct(os.stat(os.path.join(d, ".env.keys")).st_mode & 0o777)
         '0o600'
@@ -333,16 +356,15 @@ def set_env_value(
         _vouch(doc, path_s, keys_file=keys_s, seal=seal)
         created: KeyPair | None = None
         index = doc.index(name)
-        quote = doc.entries[index].quote if index is not None else '"'
         if encrypt:
             doc, public, created = _public_for_writing(
                 doc, path_s, public_key=public_key, keys_file=keys_s
             )
             index = doc.index(name)
             stored = _ecies.Encryptor(public).encrypt(value)
-            raw = f"{quote}{stored}{quote}"
+            raw = _quoted_token(stored)
         else:
-            stored, raw = value, format_plain(value)
+            stored, raw = value, _plain_for(value, name, path_s)
         if index is None:
             doc.append(name, raw, stored)
         else:
@@ -459,7 +481,7 @@ def rotate_env_file(
                 )
             elif entry.value.startswith(PREFIX):
                 token = encryptor.encrypt(decrypted.values[entry.name])
-                doc.replace(i, f"{entry.quote}{token}{entry.quote}", token)
+                doc.replace(i, _quoted_token(token), token)
         if public_name is None:
             doc = _with_public_key(doc, path_s, canonical_public, new.public_key, keys_s)
         _finish(
@@ -505,8 +527,23 @@ def decrypted_text(
     )
     for index in reversed(_seal.seal_lines(doc)):
         del doc.entries[index]
+    unwritable: list[str] = []
     for i, entry in enumerate(doc.entries):
         if entry.name is not None and entry.value is not None and entry.value.startswith(PREFIX):
             plain = decrypted.values[entry.name]
-            doc.replace(i, format_plain(plain), plain)
+            try:
+                raw = format_plain(plain)
+            except ValueError:
+                if strict:
+                    unwritable.append(entry.name)
+                    continue
+                raw = format_python(plain)
+            doc.replace(i, raw, plain)
+    if unwritable:
+        raise InvalidEnvError(
+            f"{path_s}: no plaintext quoting of {', '.join(unwritable)} reads the same in "
+            "python-dotenv and dotenvx (a single quote or CR together with a double quote, "
+            "backslash, '$' or backtick); strict=False writes python-dotenv's reading",
+            names=tuple(unwritable),
+        )
     return doc.render()
