@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import os
 import threading
 from pathlib import Path
@@ -28,6 +29,7 @@ from hardenkit.envcrypt import (
 )
 from hardenkit.envcrypt._dotenv import dotenvx_bindings
 from hardenkit.errors import DecryptionError, InsecurePathError, InvalidEnvError
+from hardenkit.fileperms import write_secure
 from hardenkit.redaction import redact
 
 # Made by `dotenvx set KAT ... -f .env2` (dotenvx 1.75.1): a known answer that needs no node.
@@ -536,3 +538,27 @@ def test_rotate_refuses_when_a_value_is_broken(tmp_path: Path) -> None:
     with pytest.raises(DecryptionError):
         rotate_env_file(path)
     assert (Path(path).read_text(), (tmp_path / ".env.keys").read_text()) == before
+
+
+def test_rotation_refuses_a_key_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, pair = _make(tmp_path, {"A": "alpha"})
+    keys = tmp_path / ".env.keys"
+    keys.unlink()
+    monkeypatch.setenv("DOTENV_PRIVATE_KEY", pair.private_key)
+    before = Path(path).read_text()
+    with pytest.raises(DecryptionError, match=r"environment \(DOTENV_PRIVATE_KEY\)") as info:
+        rotate_env_file(path)
+    assert pair.private_key not in str(info.value)
+    assert Path(path).read_text() == before
+    assert not keys.exists()
+    new = rotate_env_file(path, write_keys=False)  # the caller stores the new key
+    assert not keys.exists()
+    monkeypatch.setenv("DOTENV_PRIVATE_KEY", new.private_key)
+    assert decrypt_env_file(path)["A"] == "alpha"
+    monkeypatch.delenv("DOTENV_PRIVATE_KEY")
+    write_secure(keys, f"DOTENV_PRIVATE_KEY={new.private_key}\n")
+    with caplog.at_level(logging.INFO, logger="hardenkit.envcrypt"):
+        rotate_env_file(path)
+    assert f"the new private key is in {keys} as DOTENV_PRIVATE_KEY" in caplog.text

@@ -67,6 +67,27 @@ def _write(path: str, text: str, *, mode: int) -> None:
     write_secure(path, text.encode("utf-8"), mode=mode)
 
 
+def _refuse_environment_key(path: str, keys_file: str | None, public_name: str | None) -> None:
+    """Refuse to rotate a key that comes from the environment into ``.env.keys``.
+
+    The environment would keep the old key and win over the file the next time (it is
+    looked up first), so the rotated file would stop decrypting there.
+
+    Raises:
+        DecryptionError: the current key came from the environment.
+    """
+    found = _keys.find_private_key(path, keys_file=keys_file, public_name=public_name)
+    if found is not None and found.source.startswith("environment"):
+        raise DecryptionError(
+            f"not rotating {path}: its private key comes from the {found.source}, which "
+            f"would keep the old key and win over {_keys.KEYS_FILENAME}; rotate with "
+            "write_keys=False and put the returned private key where that variable is set "
+            "(or unset it to use the keys file)",
+            names=(found.name,),
+            path=path,
+        )
+
+
 def _quoted_token(token: str) -> str:
     """A ciphertext in single quotes: dotenvx then neither expands nor runs its plaintext."""
     return f"'{token}'"
@@ -437,7 +458,10 @@ def rotate_env_file(
     Crash-safe order: ``.env.keys`` first gets ``new,old`` (both keys, a form dotenvx
     also reads), then the .env file is rewritten, then ``.env.keys`` keeps only the new
     key. With ``write_keys=False`` nothing but the .env file is written: store the
-    returned private key yourself before you lose the old one.
+    returned private key yourself before you lose the old one. Where the new key went is
+    logged (``hardenkit.envcrypt``, INFO). A key taken from the environment
+    (``DOTENV_PRIVATE_KEY*``) is not rotated into ``.env.keys`` (the variable would keep
+    the old key and win): that raises unless ``write_keys=False`` or ``private_key`` is given.
 
     Examples:
         >>> import os, tempfile
@@ -450,7 +474,8 @@ def rotate_env_file(
         >>> tmp.cleanup()
 
     Raises:
-        DecryptionError: a value does not decrypt with the current key (nothing written).
+        DecryptionError: a value does not decrypt with the current key, or the key came
+            from the environment and ``write_keys`` is true (nothing written).
     """
     path_s = os.fspath(path)
     keys_s = None if keys_file is None else os.fspath(keys_file)
@@ -460,9 +485,11 @@ def rotate_env_file(
             doc, path_s, private_key=private_key, keys_file=keys_s, require_seal=False
         )
         _register(decrypted)
-        new = generate_keypair()
         keys_path = keys_s or _keys.default_keys_file(path_s)
         public_name, _ = _file_public_key(doc, path_s)
+        if write_keys and private_key is None:
+            _refuse_environment_key(path_s, keys_s, public_name)
+        new = generate_keypair()
         canonical_public, private_name = _keys.key_names(path_s)
         key_name = decrypted.key_name or private_name
         old_key = decrypted.private_key
@@ -494,6 +521,16 @@ def rotate_env_file(
         )
         if write_keys:
             _store_private_key(keys_path, path_s, key_name, new.private_key)
+            _log.info(
+                "rotated %s: the new private key is in %s as %s (mode 0600)",
+                path_s,
+                keys_path,
+                key_name,
+            )
+        else:
+            _log.info(
+                "rotated %s: the new private key was only returned (write_keys=False)", path_s
+            )
         return new
 
 
