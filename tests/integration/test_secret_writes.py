@@ -169,3 +169,34 @@ def test_write_secure_writes_a_255_byte_name(tmp_path: Path) -> None:
         write_secure(target, b"again")
         assert target.read_bytes() == b"again"
     assert len(os.listdir(tmp_path)) == 2
+
+
+@pytest.mark.parametrize("write", [1, 2], ids=["keys-file", "env-file"])
+@pytest.mark.parametrize("step", STEPS)
+def test_kill_9_while_creating_a_key_pair_never_loses_the_key(
+    tmp_path: Path, step: str, write: int
+) -> None:
+    """set_env_value on a new file writes .env.keys, then .env; kill it at every step."""
+    env = tmp_path / ".env"
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        seen = {"n": 0}
+
+        def hook(name: str) -> None:
+            if name == "created":
+                seen["n"] += 1
+            if name == step and seen["n"] == write:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        try:
+            _io._step_hook = hook
+            set_env_value(env, "TOKEN", "i17-crash-probe")
+        finally:
+            os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status)
+    if env.exists():  # the .env refers to a key: that key must be on disk
+        assert decrypt_env_file(env)["TOKEN"] == "i17-crash-probe"  # noqa: S105
+    set_env_value(env, "OTHER", "x")  # the next writer cleans up and carries on
+    assert sorted(os.listdir(tmp_path)) == [".env", ".env.keys"]
+    assert decrypt_env_file(env)["OTHER"] == "x"
