@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-HEAVY = ("psutil", "cryptography", "prctl", "pyseccomp", "dotenv")
+HEAVY = ("psutil", "cryptography", "coincurve", "prctl", "pyseccomp", "dotenv")
 ROUNDS = 30
 GOAL_MS = 10.0
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("psutil", "cryptography", "prctl", "pyseccomp", "dotenv", "ctypes")
+HEAVY = ("psutil", "cryptography", "coincurve", "prctl", "pyseccomp", "dotenv", "ctypes")
 
 
 def _modules_after(code: str) -> list[str]:

@@ -268,7 +268,7 @@ def test_write_secure_target_swapped_for_a_symlink_mid_write(
     path = vault / "secret"
     victim = tmp_path / "victim"
     victim.write_bytes(b"victim")
-    calls = _wrap(monkeypatch, _io, "_create_leaf", lambda: _to_symlink(path, victim))
+    calls = _wrap(monkeypatch, _io, "_anonymous_file", lambda: _to_symlink(path, victim))
     write_secure(path, b"new content")
     assert calls
     assert victim.read_bytes() == b"victim"  # rename replaced the link, not its target
@@ -288,22 +288,38 @@ def test_write_secure_parent_swapped_for_a_symlink_mid_write(
         vault.rename(moved)
         vault.symlink_to(elsewhere)
 
-    _wrap(monkeypatch, _io, "_create_leaf", swap)
+    _wrap(monkeypatch, _io, "_anonymous_file", swap)
     write_secure(vault / "secret", b"new content")
     assert os.listdir(elsewhere) == []  # nothing went where the new link points
     assert (moved / "secret").read_bytes() == b"new content"  # the checked directory got it
 
 
-def test_write_secure_planted_temporary_name_is_refused(
+def test_write_secure_planted_staging_name_is_refused(
     vault: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     victim = tmp_path / "victim"
-    monkeypatch.setattr("secrets.token_hex", lambda n: "0" * (2 * n))
-    (vault / ".secret.000000000000.tmp").symlink_to(victim)
+    staging = vault / _io._staging_name("secret")
+
+    def plant(step: str) -> None:
+        if step == "synced":  # after the stale-name cleanup, right before the link
+            staging.symlink_to(victim)
+
+    monkeypatch.setattr(_io, "_step_hook", plant)
     with pytest.raises(InsecurePathError, match="appeared"):
         write_secure(vault / "secret", b"new content")
     assert not victim.exists()
     assert (vault / "secret").read_bytes() == SECRET
+
+
+def test_write_secure_removes_a_stale_staging_name_without_following_it(
+    vault: Path, tmp_path: Path
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"victim")
+    (vault / _io._staging_name("secret")).symlink_to(victim)
+    write_secure(vault / "secret", b"new content")
+    assert victim.read_bytes() == b"victim"
+    assert sorted(os.listdir(vault)) == ["secret"]
 
 
 def test_write_secure_replaced_right_after_the_rename_is_reported(

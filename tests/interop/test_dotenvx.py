@@ -81,7 +81,7 @@ def test_files_we_write_are_read_by_dotenvx(tmp_path: Path) -> None:
 
     out = _dotenvx(tmp_path, "decrypt", "-f", ".env", "--stdout", env=key)
     assert "encrypted:" not in out
-    assert 'UNICODE="héllo wörld ✓ 😀 ключ"' in out
+    assert "UNICODE='héllo wörld ✓ 😀 ключ'" in out
 
 
 def test_files_dotenvx_writes_are_read_by_us(tmp_path: Path) -> None:

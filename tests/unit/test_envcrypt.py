@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import io
+import logging
 import os
 import threading
 from pathlib import Path
@@ -25,7 +27,9 @@ from hardenkit.envcrypt import (
     seal_env_file,
     set_env_value,
 )
+from hardenkit.envcrypt._dotenv import dotenvx_bindings
 from hardenkit.errors import DecryptionError, InsecurePathError, InvalidEnvError
+from hardenkit.fileperms import write_secure
 from hardenkit.redaction import redact
 
 # Made by `dotenvx set KAT ... -f .env2` (dotenvx 1.75.1): a known answer that needs no node.
@@ -78,7 +82,7 @@ def _replace_value(path: str, name: str, new: str) -> None:
 def _stored(path: str, name: str) -> str:
     for line in Path(path).read_text().splitlines():
         if line.startswith(f"{name}="):
-            return line.split("=", 1)[1].strip('"')
+            return line.split("=", 1)[1].strip("\"'")
     raise AssertionError(name)
 
 
@@ -310,8 +314,10 @@ def test_interpolation_off_by_default_and_never_commands(tmp_path: Path) -> None
     path = _env(tmp_path)
     marker = tmp_path / "ran"
     Path(path).write_text(f"BASE=/srv\nDIR=${{BASE}}/app\nCMD=$(touch {marker})\n")
-    assert load_env(path, environ={})["DIR"] == "${BASE}/app"
-    values = load_env(path, environ={}, interpolate=True)
+    with pytest.raises(InvalidEnvError, match=r"line 2: .*'\$' in a value that is not single"):
+        load_env(path, environ={})  # dotenvx would expand DIR and run CMD
+    assert load_env(path, environ={}, strict=False)["DIR"] == "${BASE}/app"
+    values = load_env(path, environ={}, interpolate=True, strict=False)
     assert values["DIR"] == "/srv/app"
     assert values["CMD"] == f"$(touch {marker})"
     assert not marker.exists()
@@ -356,13 +362,14 @@ def test_encrypt_keeps_comments_order_quoting(tmp_path: Path) -> None:
     assert created is not None
     text = Path(path).read_text()
     assert text.startswith("#!/usr/bin/env dotenvx\n#/---")
-    assert "# database\nDB_USER=encrypted:" in text
+    # Ciphertexts are single-quoted: dotenvx then neither expands nor runs the plaintext.
+    assert "# database\nDB_USER='encrypted:" in text
     assert "  # inline comment\n" in text
     assert "DB_PASS='encrypted:" in text
-    assert 'MULTI="encrypted:' in text
-    assert "\n\nexport TOKEN=encrypted:" in text
+    assert "MULTI='encrypted:" in text
+    assert "\n\nexport TOKEN='encrypted:" in text
     assert "LOG_LEVEL_PLAIN=debug\n" in text
-    assert "EMPTY= encrypted:" in text
+    assert "EMPTY= 'encrypted:" in text
     assert text.endswith(" # nothing\n")
     assert "p@ss" not in text
     assert decrypt_env_file(path) == {
@@ -399,11 +406,18 @@ def test_set_replaces_in_place_and_plain_values_read_back(tmp_path: Path) -> Non
     assert [i for i, (x, y) in enumerate(zip(before, after, strict=True)) if x != y] == [
         before.index(next(line for line in before if line.startswith("A=")))
     ]
+    with pytest.raises(InvalidEnvError, match="of P_QUOTES reads") as info:
+        set_env_value(path, "P_QUOTES", TRICKY["QUOTES"], encrypt=False)
+    assert TRICKY["QUOTES"] not in str(info.value)
+    refused = {"QUOTES"}  # no plaintext quoting both peers read the same
     for key, value in TRICKY.items():
-        set_env_value(path, f"P_{key}", value, encrypt=False)
+        if key not in refused:
+            set_env_value(path, f"P_{key}", value, encrypt=False)
     plain = dotenv_values(path, interpolate=False)
+    theirs = {b.name: b.value for b in dotenvx_bindings(Path(path).read_text())}
     for key, value in TRICKY.items():
-        assert plain[f"P_{key}"] == value
+        if key not in refused:
+            assert plain[f"P_{key}"] == theirs[f"P_{key}"] == value
     assert decrypt_env_file(path)["A"] == "changed"
     assert oct(Path(path).stat().st_mode & 0o777) == "0o644"
 
@@ -423,13 +437,32 @@ def test_set_new_file_is_private_and_refuses_bad_input(tmp_path: Path) -> None:
 def test_decrypted_text_round_trips(tmp_path: Path) -> None:
     path, _ = _make(tmp_path, TRICKY)
     seal_env_file(path)
+    with pytest.raises(InvalidEnvError, match="of QUOTES reads") as info:
+        decrypted_text(path)  # no plaintext form of these two reads the same in dotenvx
+    assert TRICKY["QUOTES"] not in str(info.value)
     plain = tmp_path / "plain.env"
-    plain.write_text(decrypted_text(path))
+    plain.write_text(decrypted_text(path, strict=False))  # python-dotenv's reading
     assert "encrypted:" not in plain.read_text()
     assert "hardenkit:seal" not in plain.read_text()
     values = dotenv_values(plain, interpolate=False)
     for key, value in TRICKY.items():
         assert values[key] == value
+
+
+def test_decrypted_text_reads_the_same_in_both_peers(tmp_path: Path) -> None:
+    readable = {
+        "ESC_SQ": "a\\nb",  # was re-quoted "a\\\\nb", which dotenvx reads as a, newline, b
+        "DOLLAR": "$HOME ${X:-d} \\$x $(echo hi)",
+        "HASH": "abc#def",
+        "NL": "it's\nmultiline",
+        "TICK": "`x`",
+    }
+    path, _ = _make(tmp_path, readable)
+    text = decrypted_text(path)
+    theirs = {b.name: b.value for b in dotenvx_bindings(text)}
+    ours = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    for key, value in readable.items():
+        assert ours[key] == theirs[key] == value, key
 
 
 # ----------------------------------------------------------------------------- seal
@@ -505,3 +538,27 @@ def test_rotate_refuses_when_a_value_is_broken(tmp_path: Path) -> None:
     with pytest.raises(DecryptionError):
         rotate_env_file(path)
     assert (Path(path).read_text(), (tmp_path / ".env.keys").read_text()) == before
+
+
+def test_rotation_refuses_a_key_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, pair = _make(tmp_path, {"A": "alpha"})
+    keys = tmp_path / ".env.keys"
+    keys.unlink()
+    monkeypatch.setenv("DOTENV_PRIVATE_KEY", pair.private_key)
+    before = Path(path).read_text()
+    with pytest.raises(DecryptionError, match=r"environment \(DOTENV_PRIVATE_KEY\)") as info:
+        rotate_env_file(path)
+    assert pair.private_key not in str(info.value)
+    assert Path(path).read_text() == before
+    assert not keys.exists()
+    new = rotate_env_file(path, write_keys=False)  # the caller stores the new key
+    assert not keys.exists()
+    monkeypatch.setenv("DOTENV_PRIVATE_KEY", new.private_key)
+    assert decrypt_env_file(path)["A"] == "alpha"
+    monkeypatch.delenv("DOTENV_PRIVATE_KEY")
+    write_secure(keys, f"DOTENV_PRIVATE_KEY={new.private_key}\n")
+    with caplog.at_level(logging.INFO, logger="hardenkit.envcrypt"):
+        rotate_env_file(path)
+    assert f"the new private key is in {keys} as DOTENV_PRIVATE_KEY" in caplog.text

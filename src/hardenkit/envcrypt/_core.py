@@ -15,7 +15,6 @@ from hardenkit.errors import DecryptionError, HardenkitError, InvalidEnvError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, MutableMapping
 
-    from cryptography.hazmat.primitives.asymmetric import ec
 
 _log = get_logger("hardenkit.envcrypt")
 
@@ -130,7 +129,7 @@ def _listed(names: Iterable[str]) -> str:
     return shown + (f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else "")
 
 
-def _parse_or_none(key: str) -> ec.EllipticCurvePrivateKey | None:
+def _parse_or_none(key: str) -> _ecies.PrivateKey | None:
     try:
         return _ecies.parse_private_key(key)
     except ValueError:

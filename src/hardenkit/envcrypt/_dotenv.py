@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 from hardenkit.errors import InvalidEnvError
 
-__all__ = ["Document", "Entry", "format_plain", "is_valid_name"]
+__all__ = [
+    "Document",
+    "Entry",
+    "dotenvx_bindings",
+    "format_plain",
+    "format_python",
+    "is_valid_name",
+]
 
 # The grammar of dotenv/parser.py (python-dotenv 1.x), used only to find where a value
 # sits inside a binding that parse_stream already accepted.
@@ -37,6 +44,142 @@ _VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _BARE = re.compile(r"[A-Za-z0-9_./:@%+,-][A-Za-z0-9_./:@%+,=-]*")
 
 
+#: dotenvx's line grammar (``Parse.LINE`` of dotenvx 1.x, from dotenv), run over the whole
+#: file after CRLF/CR became LF. JS ``\w`` is ASCII.
+_DOTENVX_LINE = re.compile(
+    r"^\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)"
+    r"(\s*'(?:\\'|[^'])*'|\s*\"(?:\\\"|[^\"])*\"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?$",
+    re.MULTILINE | re.ASCII,
+)
+_DOTENVX_UNQUOTE = re.compile(r"^(['\"`])([\s\S]*)\1$", re.MULTILINE)
+#: What dotenvx expands or runs in a value that is not single-quoted.
+_DOLLAR = re.compile(r"\$[A-Za-z_{(]|\\\$")
+ENCRYPTED_PREFIX = "encrypted:"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _DotenvxBinding:
+    name: str
+    value: str
+    quote: str
+    line: int
+
+
+def dotenvx_bindings(text: str) -> list[_DotenvxBinding]:
+    r"""What dotenvx reads from ``text``, before decryption and expansion.
+
+    Examples:
+        >>> text = "A=abc#def" + chr(10) + "B=`x y`" + chr(10) + "C='a\\nb'" + chr(10)
+        >>> [(b.name, b.value) for b in dotenvx_bindings(text)]
+        [('A', 'abc'), ('B', 'x y'), ('C', 'a\\nb')]
+    """
+    src = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    found = []
+    for match in _DOTENVX_LINE.finditer(src):
+        raw = (match.group(2) or "").strip()
+        quote = raw[:1] if raw[:1] in ("'", '"', "`") else ""
+        value = _DOTENVX_UNQUOTE.sub(lambda m: m.group(2), raw, count=0)
+        if quote == '"':
+            value = value.replace("\\n", "\n").replace("\\r", "\r").replace("\\t", "\t")
+        line = src.count("\n", 0, match.start(1)) + 1
+        found.append(_DotenvxBinding(name=match.group(1), value=value, quote=quote, line=line))
+    return found
+
+
+def _construct(entry_text: str, name: str) -> tuple[str, str, str]:
+    """Name the construct two readings differ on: (construct, python-dotenv's, dotenvx's)."""
+    _, span, quote = _locate(entry_text)
+    raw = entry_text[span[0] : span[1]] if span else ""
+    after = entry_text[span[1] :].split("\n", 1)[0] if span else ""
+    if quote == "" and raw.startswith("`"):
+        return (
+            "backtick quotes",
+            "keeps the backticks as part of the value",
+            "removes them",
+        )
+    if quote == "" and ("#" in raw or after.startswith("#")):
+        return (
+            "'#' right after an unquoted value",
+            "keeps '#' and what follows as part of the value",
+            "ends the value there (the rest is a comment)",
+        )
+    if quote == '"' and "\\" in raw:
+        return (
+            "a backslash escape in double quotes",
+            'decodes \\\\, \\", \\a, \\b, \\f, \\v, \\n, \\r, \\t',
+            "decodes only \\n, \\r and \\t",
+        )
+    if quote == "'" and "\\" in raw:
+        return (
+            "a backslash escape in single quotes",
+            "decodes \\\\ and \\'",
+            "keeps every backslash",
+        )
+    if span is None:
+        return (
+            f"the line of {name}",
+            "reads it differently (or not as a variable)",
+            "reads it as a variable",
+        )
+    return ("quoting or line structure", "reads one value", "reads another")
+
+
+def _one_reading(text: str, entries: list[Entry], *, path: str, strict: bool) -> None:
+    """Reconcile python-dotenv's reading with dotenvx's, in place.
+
+    A value dotenvx reads as ciphertext (backtick-quoted, or followed by ``#...`` without a
+    space) becomes that ciphertext in both modes, so it is decrypted, never returned as
+    it stands. In strict mode every other difference is refused, naming the line and the
+    construct (never the value).
+
+    Raises:
+        InvalidEnvError: strict mode and the two read a variable differently.
+    """
+    dotenvx = {b.name: b for b in dotenvx_bindings(text)}
+    ours: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        if entry.name is not None and entry.value is not None:
+            ours[entry.name] = i
+    for name, seen in dotenvx.items():
+        index = ours.get(name)
+        if seen.value.startswith(ENCRYPTED_PREFIX) and index is not None:
+            entry = entries[index]
+            if entry.value != seen.value:
+                entries[index] = Entry(
+                    text=entry.text, name=name, value=seen.value, line=entry.line
+                )
+    if not strict:
+        return
+    for name in sorted(set(dotenvx) | set(ours), key=lambda n: ours.get(n, len(entries))):
+        index = ours.get(name)
+        binding = dotenvx.get(name)
+        mine = None if index is None else entries[index].value
+        theirs = None if binding is None else binding.value
+        line = entries[index].line if index is not None else (binding.line if binding else 0)
+        if mine != theirs:
+            text_of = entries[index].text if index is not None else ""
+            construct, py_reads, dx_reads = _construct(text_of, name)
+            raise InvalidEnvError(
+                f"{path}: line {line}: python-dotenv and dotenvx read {name} differently "
+                f"({construct}: python-dotenv {py_reads}; dotenvx {dx_reads}); quote the "
+                "value in single quotes, or pass strict=False to follow python-dotenv",
+                names=(name,),
+            )
+        if (
+            binding is not None
+            and binding.quote != "'"
+            and not binding.value.startswith(ENCRYPTED_PREFIX)
+            and _DOLLAR.search(binding.value)
+        ):
+            raise InvalidEnvError(
+                f"{path}: line {line}: python-dotenv and dotenvx read {name} differently "
+                "('$' in a value that is not single-quoted: python-dotenv keeps it (hardenkit "
+                "expands ${NAME} only with interpolate=True); dotenvx expands $NAME and "
+                "${...} and runs $(command)); quote the value in single quotes",
+                names=(name,),
+            )
+
+
 def is_valid_name(name: str) -> bool:
     """Return whether ``name`` is a variable name strict mode accepts.
 
@@ -48,19 +191,46 @@ def is_valid_name(name: str) -> bool:
 
 
 def format_plain(value: str) -> str:
-    r"""Quote ``value`` so python-dotenv reads it back exactly (and dotenvx too when it can).
+    r"""Quote ``value`` so that python-dotenv and dotenvx (1.x and 2.x) both read it exactly.
 
-    Bare when safe, single quotes when there is no quote, backslash or CR, otherwise
-    double quotes with python-dotenv's escapes (dotenvx does not undo ``\\`` or ``\"``).
+    Bare when safe; else single quotes (read literally by both, never expanded by
+    dotenvx) when there is no quote, CR, trailing backslash, ``\\`` or ``\'``; else
+    double quotes when there is no ``"``, backslash, ``$`` or tab to escape (``\n`` and ``\r``
+    are the escapes both decode).
 
     Examples:
-        >>> format_plain("abc"), format_plain("a b#c"), format_plain('it\'s "x"')
-        ('abc', "'a b#c'", '"it\'s \\"x\\""')
+        >>> format_plain("abc"), format_plain("a b#c"), format_plain("a\\nb")
+        ('abc', "'a b#c'", "'a\\nb'")
+        >>> format_plain("it's\nfine")
+        '"it\'s\\nfine"'
+        >>> format_plain("it's \\ \"x\"")
+        Traceback (most recent call last):
+        ...
+        ValueError: no quoting that python-dotenv and dotenvx both read as this value ...
+
+    Raises:
+        ValueError: no such quoting exists (the message names the characters, not the value).
     """
     if _BARE.fullmatch(value):
         return value
-    if "'" not in value and "\\" not in value and "\r" not in value:
+    if "'" not in value and "\r" not in value and "\\\\" not in value and not value.endswith("\\"):
         return f"'{value}'"
+    if not any(c in value for c in ('"', "\\", "$", "`", "\t")):
+        return '"' + value.replace("\n", "\\n").replace("\r", "\\r") + '"'
+    raise ValueError(
+        "no quoting that python-dotenv and dotenvx both read as this value (single quotes "
+        "are ruled out by a quote, CR or backslash, double quotes by a quote, backslash, '$', "
+        "backtick or tab); encrypt it"
+    )
+
+
+def format_python(value: str) -> str:
+    r"""Quote ``value`` for python-dotenv alone (double quotes, its escapes).
+
+    Examples:
+        >>> format_python('it\'s "x"')
+        '"it\'s \\"x\\""'
+    """
     escaped = (
         value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     )
@@ -176,9 +346,6 @@ class Document:
                         f"{path}: line {line}: invalid variable name "
                         "(letters, digits, '_', '.', '-'; not starting with a digit)"
                     )
-                if binding.value is None:
-                    # Not named: a pasted secret on its own line parses as a bare name.
-                    raise InvalidEnvError(f"{path}: line {line}: a line without '=' (no value)")
                 if name in seen:
                     raise InvalidEnvError(
                         f"{path}: line {line}: duplicate variable {name} "
@@ -195,6 +362,7 @@ class Document:
                     line=line,
                 )
             )
+        _one_reading(text, entries, path=path, strict=strict)
         return cls(entries, path=path, bom=bom)
 
     def pairs(self) -> list[tuple[str, str | None]]:

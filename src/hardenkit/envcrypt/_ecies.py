@@ -1,17 +1,15 @@
-"""ECIES on secp256k1 exactly as dotenvx (eciesjs) does it, on top of ``cryptography``.
+"""ECIES on secp256k1 exactly as dotenvx (eciesjs) and eciespy do it.
 
 Wire format of one value (after the ``encrypted:`` prefix, standard base64)::
 
     ephemeral public key, uncompressed (65) | nonce (16) | GCM tag (16) | ciphertext
 
 The AES-256-GCM key is HKDF-SHA256(ephemeral key (65) || shared point (65), no salt, no
-info). ``cryptography``'s ECDH hands back only the x coordinate of the shared point, so:
-
-* decrypting lets OpenSSL decompress ``02 || x`` (the even root) and lets the GCM tag pick
-  between ``y`` and ``p - y`` (two tries at most; a wrong guess costs one HKDF);
-* encrypting also computes ``x(e * (P + G)) = x(S + E)`` with the same ephemeral scalar
-  ``e``, then keeps the sign of ``y`` for which ``(x, y) + E`` has that x: one pure-Python
-  point addition, no pure-Python scalar multiplication.
+info). The point operations (key generation, parsing and validating points, the ECDH
+multiplication giving the whole shared point) are libsecp256k1's, through ``coincurve``,
+the binding eciespy itself uses: constant-time scalar multiplication, no curve
+arithmetic of our own. HKDF and AES-GCM stay with ``cryptography`` (OpenSSL). Both are
+imported only when a value is encrypted or decrypted.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ from typing import TYPE_CHECKING
 from hardenkit.errors import DecryptionError
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric import ec
+    import coincurve
 
 PREFIX = "encrypted:"
 P = 2**256 - 2**32 - 977
@@ -37,55 +35,52 @@ TAG_LEN = 16
 MIN_LEN = EPHEMERAL_LEN + NONCE_LEN + TAG_LEN
 
 
-def _add(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int] | None:
-    """Affine point addition on secp256k1 (public data only: not constant time)."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    (x1, y1), (x2, y2) = a, b
-    if x1 == x2:
-        if (y1 + y2) % P == 0:
-            return None
-        lam = 3 * x1 * x1 * pow(2 * y1, -1, P) % P
-    else:
-        lam = (y2 - y1) * pow(x2 - x1, -1, P) % P
-    x3 = (lam * lam - x1 - x2) % P
-    return x3, (lam * (x1 - x3) - y1) % P
+class PublicKey:
+    """A validated point on secp256k1."""
+
+    __slots__ = ("_point",)
+
+    def __init__(self, point: coincurve.PublicKey) -> None:
+        self._point = point
+
+    def encoded(self, *, compressed: bool) -> bytes:
+        return self._point.format(compressed=compressed)
+
+    def __repr__(self) -> str:
+        return f"PublicKey({self.encoded(compressed=True).hex()})"
 
 
-def _mul(k: int, point: tuple[int, int] | None) -> tuple[int, int] | None:
-    """Double-and-add; only for the degenerate keys where the fast path cannot work."""
-    result: tuple[int, int] | None = None
-    addend = point
-    while k:
-        if k & 1:
-            result = _add(result, addend)
-        addend = _add(addend, addend)
-        k >>= 1
-    return result
+class PrivateKey:
+    """A secp256k1 scalar (never shown in its repr)."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: coincurve.PrivateKey) -> None:
+        self._key = key
+
+    def public_key(self) -> PublicKey:
+        return PublicKey(self._key.public_key)
+
+    def shared_point(self, peer: PublicKey) -> bytes:
+        """ECDH: the whole shared point ``k * peer``, uncompressed (65 bytes)."""
+        return peer._point.multiply(self._key.secret).format(compressed=False)  # noqa: SLF001
+
+    def secret_hex(self) -> str:
+        return self._key.secret.hex()
+
+    def __repr__(self) -> str:
+        return "PrivateKey(<hidden>)"
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("a private key is not picklable")
 
 
-def _encode(point: tuple[int, int]) -> bytes:
-    return b"\x04" + point[0].to_bytes(32, "big") + point[1].to_bytes(32, "big")
-
-
-def _decode(data: bytes) -> tuple[int, int]:
-    return int.from_bytes(data[1:33], "big"), int.from_bytes(data[33:65], "big")
-
-
-def _curve() -> ec.EllipticCurve:
-    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
-
-    return ec.SECP256K1()
-
-
-def parse_private_key(hex_key: str) -> ec.EllipticCurvePrivateKey:
+def parse_private_key(hex_key: str) -> PrivateKey:
     """Return the key object for a 64-hex-digit secp256k1 scalar; ValueError otherwise.
 
     The message never contains the key.
     """
-    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    import coincurve  # noqa: PLC0415
 
     text = hex_key.strip()
     if len(text) != 64:  # noqa: PLR2004 -- 32 bytes as hex
@@ -96,55 +91,49 @@ def parse_private_key(hex_key: str) -> ec.EllipticCurvePrivateKey:
         raise ValueError("a private key is 64 hexadecimal digits") from None
     if not 0 < scalar < N:
         raise ValueError("private key out of range for secp256k1")
-    return ec.derive_private_key(scalar, _curve())
+    return PrivateKey(coincurve.PrivateKey(scalar.to_bytes(32, "big")))
 
 
-def parse_public_key(hex_key: str) -> ec.EllipticCurvePublicKey:
+def _point(raw: bytes) -> PublicKey:
+    import coincurve  # noqa: PLC0415
+
+    if not (len(raw) == 33 and raw[0] in (2, 3)) and not (len(raw) == 65 and raw[0] == 4):  # noqa: PLR2004
+        raise ValueError("not an SEC1 point encoding")
+    try:
+        return PublicKey(coincurve.PublicKey(raw))
+    except ValueError:
+        raise ValueError("not a point on secp256k1") from None
+
+
+def parse_public_key(hex_key: str) -> PublicKey:
     """Return the key object for a compressed or uncompressed hex public key."""
-    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
-
     try:
         raw = bytes.fromhex(hex_key.strip())
     except ValueError:
         raise ValueError("a public key is hexadecimal") from None
     if len(raw) not in (33, 65):
         raise ValueError("a public key is 33 (compressed) or 65 bytes")
-    return ec.EllipticCurvePublicKey.from_encoded_point(_curve(), raw)
+    return _point(raw)
 
 
-def public_hex(key: ec.EllipticCurvePublicKey) -> str:
+def public_hex(key: PublicKey) -> str:
     """Compressed hex, as dotenvx writes ``DOTENV_PUBLIC_KEY``."""
-    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
-
-    return key.public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
-    ).hex()
+    return key.encoded(compressed=True).hex()
 
 
-def _uncompressed(key: ec.EllipticCurvePublicKey) -> bytes:
-    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
-
-    return key.public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
+def _uncompressed(key: PublicKey) -> bytes:
+    return key.encoded(compressed=False)
 
 
-def _even_point(x: bytes) -> bytes:
-    """Uncompressed encoding of the point with this x and an even y (OpenSSL's sqrt)."""
-    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
-
-    return _uncompressed(ec.EllipticCurvePublicKey.from_encoded_point(_curve(), b"\x02" + x))
-
-
-def private_hex(key: ec.EllipticCurvePrivateKey) -> str:
-    return format(key.private_numbers().private_value, "064x")
+def private_hex(key: PrivateKey) -> str:
+    return key.secret_hex()
 
 
 def generate() -> tuple[str, str]:
     """Return ``(public_hex, private_hex)`` of a fresh key pair."""
-    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    import coincurve  # noqa: PLC0415
 
-    key = ec.generate_private_key(_curve())
+    key = PrivateKey(coincurve.PrivateKey())
     return public_hex(key.public_key()), private_hex(key)
 
 
@@ -158,42 +147,21 @@ def _aes_key(ephemeral: bytes, shared: bytes) -> bytes:
 
 
 class Encryptor:
-    """Encrypts values for one recipient public key (the P + G point is computed once)."""
+    """Encrypts values for one recipient public key."""
 
-    __slots__ = ("_p", "_p_plus_g", "_recipient")
+    __slots__ = ("_recipient",)
 
     def __init__(self, public_key: str) -> None:
-        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
-
         self._recipient = parse_public_key(public_key)
-        self._p = _decode(_uncompressed(self._recipient))
-        p_plus_g = _add(self._p, (GX, GY))
-        # P = +-G (private key 1 or n-1) breaks the sign test; fall back to pure Python.
-        self._p_plus_g = (
-            None
-            if p_plus_g is None or p_plus_g[0] == GX
-            else ec.EllipticCurvePublicKey.from_encoded_point(_curve(), _encode(p_plus_g))
-        )
 
     def encrypt(self, plaintext: str) -> str:
         """Return ``encrypted:`` + base64 of a fresh ECIES ciphertext of ``plaintext``."""
-        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+        import coincurve  # noqa: PLC0415
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
 
-        ephemeral_key = ec.generate_private_key(_curve())
+        ephemeral_key = PrivateKey(coincurve.PrivateKey())
         ephemeral = _uncompressed(ephemeral_key.public_key())
-        if self._p_plus_g is None:
-            shared = _mul(ephemeral_key.private_numbers().private_value, self._p)
-            if shared is None:  # pragma: no cover - impossible for a valid key
-                raise ValueError("degenerate shared point")
-        else:
-            x = int.from_bytes(ephemeral_key.exchange(ec.ECDH(), self._recipient), "big")
-            x_sum = int.from_bytes(ephemeral_key.exchange(ec.ECDH(), self._p_plus_g), "big")
-            y = _decode(_even_point(x.to_bytes(32, "big")))[1]
-            e_point = _decode(ephemeral)
-            candidate = _add((x, y), e_point)
-            shared = (x, y) if candidate is not None and candidate[0] == x_sum else (x, P - y)
-        key = _aes_key(ephemeral, _encode(shared))
+        key = _aes_key(ephemeral, ephemeral_key.shared_point(self._recipient))
         nonce = os.urandom(NONCE_LEN)
         sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), None)
         blob = ephemeral + nonce + sealed[-TAG_LEN:] + sealed[:-TAG_LEN]
@@ -205,7 +173,7 @@ class Decryptor:
 
     __slots__ = ("_key",)
 
-    def __init__(self, private_key: ec.EllipticCurvePrivateKey) -> None:
+    def __init__(self, private_key: PrivateKey) -> None:
         self._key = private_key
 
     def decrypt(self, token: str) -> str:
@@ -215,8 +183,6 @@ class Decryptor:
             ValueError: malformed data (message names the defect, never the data).
             cryptography.exceptions.InvalidTag: wrong key or tampered value.
         """
-        from cryptography.exceptions import InvalidTag  # noqa: PLC0415
-        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
 
         if not token.startswith(PREFIX):
@@ -235,22 +201,15 @@ class Decryptor:
         tag = blob[EPHEMERAL_LEN + NONCE_LEN : MIN_LEN]
         ciphertext = blob[MIN_LEN:]
         try:
-            peer = ec.EllipticCurvePublicKey.from_encoded_point(_curve(), ephemeral)
+            peer = _point(ephemeral)
         except ValueError:
             raise ValueError("ephemeral key is not a point on secp256k1") from None
-        shared = _even_point(self._key.exchange(ec.ECDH(), peer))
-        odd = shared[:33] + (P - int.from_bytes(shared[33:], "big")).to_bytes(32, "big")
-        sealed = ciphertext + tag
-        for candidate in (shared, odd):
-            try:
-                data = AESGCM(_aes_key(ephemeral, candidate)).decrypt(nonce, sealed, None)
-            except InvalidTag:
-                continue
-            try:
-                return data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise ValueError("plaintext is not UTF-8") from None
-        raise InvalidTag
+        key = _aes_key(ephemeral, self._key.shared_point(peer))
+        data = AESGCM(key).decrypt(nonce, ciphertext + tag, None)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("plaintext is not UTF-8") from None
 
 
 def decrypt_one(decryptor: Decryptor, token: str, *, name: str, path: str | None) -> str:

@@ -22,10 +22,17 @@ from hardenkit.envcrypt._core import (
     generate_keypair,
     opaque_errors,
 )
-from hardenkit.envcrypt._dotenv import Document, Entry, format_plain, is_valid_name
+from hardenkit.envcrypt._dotenv import (
+    Document,
+    Entry,
+    format_plain,
+    format_python,
+    is_valid_name,
+)
 from hardenkit.errors import DecryptionError, InvalidEnvError
 
 if TYPE_CHECKING:
+    import contextlib
     from collections.abc import Iterable
 
 _log = get_logger("hardenkit.envcrypt")
@@ -58,6 +65,55 @@ def _write(path: str, text: str, *, mode: int) -> None:
     from hardenkit.fileperms import write_secure  # noqa: PLC0415
 
     write_secure(path, text.encode("utf-8"), mode=mode)
+
+
+def _refuse_environment_key(path: str, keys_file: str | None, public_name: str | None) -> None:
+    """Refuse to rotate a key that comes from the environment into ``.env.keys``.
+
+    The environment would keep the old key and win over the file the next time (it is
+    looked up first), so the rotated file would stop decrypting there.
+
+    Raises:
+        DecryptionError: the current key came from the environment.
+    """
+    found = _keys.find_private_key(path, keys_file=keys_file, public_name=public_name)
+    if found is not None and found.source.startswith("environment"):
+        raise DecryptionError(
+            f"not rotating {path}: its private key comes from the {found.source}, which "
+            f"would keep the old key and win over {_keys.KEYS_FILENAME}; rotate with "
+            "write_keys=False and put the returned private key where that variable is set "
+            "(or unset it to use the keys file)",
+            names=(found.name,),
+            path=path,
+        )
+
+
+def _quoted_token(token: str) -> str:
+    """A ciphertext in single quotes: dotenvx then neither expands nor runs its plaintext."""
+    return f"'{token}'"
+
+
+def _plain_for(value: str, name: str, path: str) -> str:
+    try:
+        return format_plain(value)
+    except ValueError:
+        raise InvalidEnvError(
+            f"{path}: no plaintext quoting of {name} reads the same in python-dotenv and "
+            "dotenvx (a single quote or CR together with a double quote, backslash, '$' or "
+            "backtick); store it encrypted",
+            names=(name,),
+        ) from None
+
+
+def _update_lock(path: str, keys_file: str | None) -> contextlib.AbstractContextManager[None]:
+    """The writers' lock for the .env file and its keys file, held across read-modify-write.
+
+    Without it two processes creating key pairs in one directory both rewrite
+    ``.env.keys`` from the same old text and one private key is lost.
+    """
+    from hardenkit.fileperms import locked_for_update  # noqa: PLC0415
+
+    return locked_for_update(path, keys_file or _keys.default_keys_file(path))
 
 
 def _with_public_key(
@@ -199,8 +255,8 @@ def _encrypt_entries(
             continue
         targets.append((i, entry))
     tokens = _parallel.map_values(lambda t: encryptor.encrypt(t[1].value or ""), targets)
-    for (i, entry), token in zip(targets, tokens, strict=True):
-        doc.replace(i, f"{entry.quote}{token}{entry.quote}", token)
+    for (i, _entry), token in zip(targets, tokens, strict=True):
+        doc.replace(i, _quoted_token(token), token)
     return [entry.name or "" for _, entry in targets]
 
 
@@ -233,7 +289,7 @@ def encrypt_env_file(
         >>> pair = encrypt_env_file(env)
         >>> from pathlib import Path
         >>> text = Path(env).read_text()
-        >>> "hunter2" in text, "DB_PASSWORD=encrypted:" in text, "LOG_LEVEL_PLAIN=info" in text
+        >>> "hunter2" in text, "DB_PASSWORD='encrypted:" in text, "LOG_LEVEL_PLAIN=info" in text
         (False, True, True)
         >>> oct(os.stat(os.path.join(d, ".env.keys")).st_mode & 0o777)
         '0o600'
@@ -247,19 +303,22 @@ def encrypt_env_file(
     """
     path_s = os.fspath(path)
     keys_s = None if keys_file is None else os.fspath(keys_file)
-    doc = _read(path_s, strict=strict)
-    _vouch(doc, path_s, keys_file=keys_s, seal=seal)
-    doc, public, created = _public_for_writing(doc, path_s, public_key=public_key, keys_file=keys_s)
-    _encrypt_entries(doc, public, names)
-    _finish(
-        doc,
-        path_s,
-        seal=seal,
-        private_key=created.private_key if created else None,
-        keys_file=keys_s,
-        mode=_file_mode(path_s),
-    )
-    return created
+    with _update_lock(path_s, keys_s):
+        doc = _read(path_s, strict=strict)
+        _vouch(doc, path_s, keys_file=keys_s, seal=seal)
+        doc, public, created = _public_for_writing(
+            doc, path_s, public_key=public_key, keys_file=keys_s
+        )
+        _encrypt_entries(doc, public, names)
+        _finish(
+            doc,
+            path_s,
+            seal=seal,
+            private_key=created.private_key if created else None,
+            keys_file=keys_s,
+            mode=_file_mode(path_s),
+        )
+        return created
 
 
 @opaque_errors
@@ -312,34 +371,34 @@ def set_env_value(
         )
     if "\0" in value:
         raise InvalidEnvError(f"{path_s}: the value of {name} contains a NUL byte", names=(name,))
-    exists = os.path.lexists(path_s)
-    doc = _read(path_s, strict=strict) if exists else Document([], path=path_s)
-    _vouch(doc, path_s, keys_file=keys_s, seal=seal)
-    created: KeyPair | None = None
-    index = doc.index(name)
-    quote = doc.entries[index].quote if index is not None else '"'
-    if encrypt:
-        doc, public, created = _public_for_writing(
-            doc, path_s, public_key=public_key, keys_file=keys_s
-        )
+    with _update_lock(path_s, keys_s):
+        exists = os.path.lexists(path_s)
+        doc = _read(path_s, strict=strict) if exists else Document([], path=path_s)
+        _vouch(doc, path_s, keys_file=keys_s, seal=seal)
+        created: KeyPair | None = None
         index = doc.index(name)
-        stored = _ecies.Encryptor(public).encrypt(value)
-        raw = f"{quote}{stored}{quote}"
-    else:
-        stored, raw = value, format_plain(value)
-    if index is None:
-        doc.append(name, raw, stored)
-    else:
-        doc.replace(index, raw, stored)
-    _finish(
-        doc,
-        path_s,
-        seal=seal,
-        private_key=created.private_key if created else None,
-        keys_file=keys_s,
-        mode=_file_mode(path_s),
-    )
-    return created
+        if encrypt:
+            doc, public, created = _public_for_writing(
+                doc, path_s, public_key=public_key, keys_file=keys_s
+            )
+            index = doc.index(name)
+            stored = _ecies.Encryptor(public).encrypt(value)
+            raw = _quoted_token(stored)
+        else:
+            stored, raw = value, _plain_for(value, name, path_s)
+        if index is None:
+            doc.append(name, raw, stored)
+        else:
+            doc.replace(index, raw, stored)
+        _finish(
+            doc,
+            path_s,
+            seal=seal,
+            private_key=created.private_key if created else None,
+            keys_file=keys_s,
+            mode=_file_mode(path_s),
+        )
+        return created
 
 
 @opaque_errors
@@ -367,21 +426,22 @@ def seal_env_file(
     """
     path_s = os.fspath(path)
     keys_s = None if keys_file is None else os.fspath(keys_file)
-    doc = _read(path_s, strict=strict)
-    for index in reversed(_seal.seal_lines(doc)):
-        del doc.entries[index]
-    decrypted = _decrypt_doc(
-        doc, path_s, private_key=private_key, keys_file=keys_s, require_seal=False
-    )
-    _register(decrypted)
-    _finish(
-        doc,
-        path_s,
-        seal=True,
-        private_key=decrypted.private_key or private_key,
-        keys_file=keys_s,
-        mode=_file_mode(path_s),
-    )
+    with _update_lock(path_s, keys_s):
+        doc = _read(path_s, strict=strict)
+        for index in reversed(_seal.seal_lines(doc)):
+            del doc.entries[index]
+        decrypted = _decrypt_doc(
+            doc, path_s, private_key=private_key, keys_file=keys_s, require_seal=False
+        )
+        _register(decrypted)
+        _finish(
+            doc,
+            path_s,
+            seal=True,
+            private_key=decrypted.private_key or private_key,
+            keys_file=keys_s,
+            mode=_file_mode(path_s),
+        )
 
 
 @opaque_errors
@@ -398,7 +458,10 @@ def rotate_env_file(
     Crash-safe order: ``.env.keys`` first gets ``new,old`` (both keys, a form dotenvx
     also reads), then the .env file is rewritten, then ``.env.keys`` keeps only the new
     key. With ``write_keys=False`` nothing but the .env file is written: store the
-    returned private key yourself before you lose the old one.
+    returned private key yourself before you lose the old one. Where the new key went is
+    logged (``hardenkit.envcrypt``, INFO). A key taken from the environment
+    (``DOTENV_PRIVATE_KEY*``) is not rotated into ``.env.keys`` (the variable would keep
+    the old key and win): that raises unless ``write_keys=False`` or ``private_key`` is given.
 
     Examples:
         >>> import os, tempfile
@@ -411,50 +474,64 @@ def rotate_env_file(
         >>> tmp.cleanup()
 
     Raises:
-        DecryptionError: a value does not decrypt with the current key (nothing written).
+        DecryptionError: a value does not decrypt with the current key, or the key came
+            from the environment and ``write_keys`` is true (nothing written).
     """
     path_s = os.fspath(path)
     keys_s = None if keys_file is None else os.fspath(keys_file)
-    doc = _read(path_s, strict=strict)
-    decrypted = _decrypt_doc(
-        doc, path_s, private_key=private_key, keys_file=keys_s, require_seal=False
-    )
-    _register(decrypted)
-    new = generate_keypair()
-    keys_path = keys_s or _keys.default_keys_file(path_s)
-    public_name, _ = _file_public_key(doc, path_s)
-    canonical_public, private_name = _keys.key_names(path_s)
-    key_name = decrypted.key_name or private_name
-    old_key = decrypted.private_key
-    if write_keys:
-        both = f"{new.private_key},{old_key}" if old_key else new.private_key
-        _store_private_key(keys_path, path_s, key_name, both)
-    encryptor = _ecies.Encryptor(new.public_key)
-    for i, entry in enumerate(doc.entries):
-        if entry.name is None or entry.value is None:
-            continue
-        if entry.name == public_name:
-            doc.replace(
-                i,
-                f"{entry.quote or chr(34)}{new.public_key}{entry.quote or chr(34)}",
-                new.public_key,
+    with _update_lock(path_s, keys_s):
+        doc = _read(path_s, strict=strict)
+        decrypted = _decrypt_doc(
+            doc, path_s, private_key=private_key, keys_file=keys_s, require_seal=False
+        )
+        _register(decrypted)
+        keys_path = keys_s or _keys.default_keys_file(path_s)
+        public_name, _ = _file_public_key(doc, path_s)
+        if write_keys and private_key is None:
+            _refuse_environment_key(path_s, keys_s, public_name)
+        new = generate_keypair()
+        canonical_public, private_name = _keys.key_names(path_s)
+        key_name = decrypted.key_name or private_name
+        old_key = decrypted.private_key
+        if write_keys:
+            both = f"{new.private_key},{old_key}" if old_key else new.private_key
+            _store_private_key(keys_path, path_s, key_name, both)
+        encryptor = _ecies.Encryptor(new.public_key)
+        for i, entry in enumerate(doc.entries):
+            if entry.name is None or entry.value is None:
+                continue
+            if entry.name == public_name:
+                doc.replace(
+                    i,
+                    f"{entry.quote or chr(34)}{new.public_key}{entry.quote or chr(34)}",
+                    new.public_key,
+                )
+            elif entry.value.startswith(PREFIX):
+                token = encryptor.encrypt(decrypted.values[entry.name])
+                doc.replace(i, _quoted_token(token), token)
+        if public_name is None:
+            doc = _with_public_key(doc, path_s, canonical_public, new.public_key, keys_s)
+        _finish(
+            doc,
+            path_s,
+            seal=None,
+            private_key=new.private_key,
+            keys_file=keys_s,
+            mode=_file_mode(path_s),
+        )
+        if write_keys:
+            _store_private_key(keys_path, path_s, key_name, new.private_key)
+            _log.info(
+                "rotated %s: the new private key is in %s as %s (mode 0600)",
+                path_s,
+                keys_path,
+                key_name,
             )
-        elif entry.value.startswith(PREFIX):
-            token = encryptor.encrypt(decrypted.values[entry.name])
-            doc.replace(i, f"{entry.quote}{token}{entry.quote}", token)
-    if public_name is None:
-        doc = _with_public_key(doc, path_s, canonical_public, new.public_key, keys_s)
-    _finish(
-        doc,
-        path_s,
-        seal=None,
-        private_key=new.private_key,
-        keys_file=keys_s,
-        mode=_file_mode(path_s),
-    )
-    if write_keys:
-        _store_private_key(keys_path, path_s, key_name, new.private_key)
-    return new
+        else:
+            _log.info(
+                "rotated %s: the new private key was only returned (write_keys=False)", path_s
+            )
+        return new
 
 
 @opaque_errors
@@ -487,8 +564,23 @@ def decrypted_text(
     )
     for index in reversed(_seal.seal_lines(doc)):
         del doc.entries[index]
+    unwritable: list[str] = []
     for i, entry in enumerate(doc.entries):
         if entry.name is not None and entry.value is not None and entry.value.startswith(PREFIX):
             plain = decrypted.values[entry.name]
-            doc.replace(i, format_plain(plain), plain)
+            try:
+                raw = format_plain(plain)
+            except ValueError:
+                if strict:
+                    unwritable.append(entry.name)
+                    continue
+                raw = format_python(plain)
+            doc.replace(i, raw, plain)
+    if unwritable:
+        raise InvalidEnvError(
+            f"{path_s}: no plaintext quoting of {', '.join(unwritable)} reads the same in "
+            "python-dotenv and dotenvx (a single quote or CR together with a double quote, "
+            "backslash, '$' or backtick); strict=False writes python-dotenv's reading",
+            names=tuple(unwritable),
+        )
     return doc.render()

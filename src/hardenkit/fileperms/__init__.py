@@ -10,6 +10,7 @@ are checked with ``fstat`` on the descriptor that is then used; modes are change
 - :func:`check_path`: report every problem of a path and its parents (raises).
 - :func:`open_secure`: open a file and verify the descriptor returned.
 - :func:`write_secure`: atomic, durable replace with an exact mode.
+- :func:`locked_for_update`: the writers' lock, for a read-modify-write.
 - :func:`make_private_dir`: create or verify a private directory, parents included.
 - :func:`audit_tree`: find world-writable, setuid/setgid and unowned files below a root.
 - :func:`tighten`: remove permission bits (and ACLs) through an O_NOFOLLOW descriptor.
@@ -28,6 +29,7 @@ from __future__ import annotations
 from hardenkit.fileperms._check import check_path
 from hardenkit.fileperms._dirs import make_private_dir, tighten
 from hardenkit.fileperms._io import open_secure, write_secure
+from hardenkit.fileperms._lock import locked_for_update
 from hardenkit.fileperms._model import Finding, PathStatus, excess_bits
 from hardenkit.fileperms._tree import audit_tree
 
@@ -37,6 +39,7 @@ __all__ = [
     "audit_tree",
     "check_path",
     "excess_bits",
+    "locked_for_update",
     "make_private_dir",
     "open_secure",
     "tighten",

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
-import secrets
 import stat
-from typing import IO, Any, BinaryIO, Literal, NoReturn, TextIO, overload
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn, TextIO, overload
 
 from hardenkit._log import get_logger
 from hardenkit.fileperms._acl import read_acl, strip_acls
+from hardenkit.fileperms._lock import dir_lock_fd
 from hardenkit.fileperms._model import kind_of, resolve_owner, validate_mode
 from hardenkit.fileperms._rules import fail, leaf_problems
-from hardenkit.fileperms._walk import O_PATH, Walk
+from hardenkit.fileperms._walk import O_PATH, Walk, fd_path
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["open_secure", "write_secure"]
 
@@ -268,6 +272,99 @@ def _write_all(fd: int, data: memoryview) -> None:
         data = data[written:]
 
 
+#: Test hook: called with the name of each step of a write (a crash test kills there).
+_step_hook: Callable[[str], None] | None = None
+
+
+def _step(name: str) -> None:
+    if _step_hook is not None:
+        _step_hook(name)
+
+
+def _staging_name(name: str) -> str:
+    """The one name a write of ``name`` ever links its new content under, briefly.
+
+    Fixed per target (so a crash between link and rename is cleaned up by the next
+    write, which holds the same lock) and short (a 255-byte target name still fits).
+    """
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:24]
+    return f".hardenkit-{digest}.new"
+
+
+def _anonymous_file(dir_fd: int, leaf: str, mode: int) -> int | None:
+    """An unnamed file in the directory (O_TMPFILE), or None where the filesystem lacks it."""
+    flags = getattr(os, "O_TMPFILE", 0)
+    if not flags:  # pragma: no cover - not Linux
+        return None
+    try:
+        fd = os.open(".", flags | os.O_WRONLY | os.O_CLOEXEC, mode & 0o600, dir_fd=dir_fd)
+    except OSError as err:
+        if err.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return None
+        fail(leaf, [f"{leaf}: a new file could not be created: {err.strerror}"], err)
+    try:
+        strip_acls(fd)
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _replace(dir_fd: int, name: str, leaf: str, payload: memoryview, *, mode: int) -> None:
+    """Write the new content unnamed, then link it in and rename it over ``name``.
+
+    The content only ever has a name of its own between ``linkat`` and ``rename`` (two
+    consecutive system calls); where ``O_TMPFILE`` is missing it has one from creation.
+    Either way it is the fixed staging name, removed first by the next writer.
+    """
+    euid = os.geteuid()
+    staging = _staging_name(name)
+    _unlink_quietly(staging, dir_fd)  # left by a writer killed mid-way; we hold its lock
+    fd = _anonymous_file(dir_fd, leaf, mode)
+    named = fd is None
+    if fd is None:
+        fd = _create_leaf(dir_fd, staging, leaf, os.O_WRONLY, mode)
+    try:
+        _step("created")
+        fst = os.fstat(fd)
+        got = stat.S_IMODE(fst.st_mode)
+        if got != mode or fst.st_uid != euid or read_acl(fd) is not None:
+            fail(leaf, [f"{leaf}: the new file is mode {got:04o}, not {mode:04o}"])
+        _write_all(fd, payload)
+        _step("written")
+        os.fsync(fd)
+        _step("synced")
+        if not named:
+            try:
+                os.link(fd_path(fd), staging, dst_dir_fd=dir_fd, follow_symlinks=True)
+            except FileExistsError as err:
+                fail(leaf, [f"{leaf}: its staging name appeared while it was being written"], err)
+            named = True
+            _step("linked")
+        os.replace(staging, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        named = False
+        _step("renamed")
+    except BaseException:
+        if named:
+            _unlink_quietly(staging, dir_fd)
+        raise
+    finally:
+        os.close(fd)
+    dfd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    _step("dir-synced")
+    try:
+        final = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError as err:
+        fail(leaf, [f"{leaf} was removed right after it was written"], err)
+    if (final.st_dev, final.st_ino) != (fst.st_dev, fst.st_ino):
+        fail(leaf, [f"{leaf} was replaced by someone else right after it was written"])
+
+
 def write_secure(
     path: str | os.PathLike[str],
     data: str | bytes | bytearray | memoryview,
@@ -279,11 +376,16 @@ def write_secure(
 
     The parent directory is reached as in :func:`open_secure` (no symlink anywhere; with
     ``parents`` the directory rule applies). A symlink at ``path``, dangling or not, is
-    refused before anything is created. A temporary file is made beside the target with
-    ``O_CREAT|O_EXCL|O_NOFOLLOW``, stripped of any inherited ACL, set to exactly ``mode``
-    with ``fchmod`` whatever the umask, verified, written, fsynced, renamed over the target
-    (rename replaces a name, it never follows one), and the directory is fsynced. Readers
-    see the old content or the new one, never a mix. ``str`` data is written as UTF-8.
+    refused before anything is created. The new content goes into an unnamed file
+    (``O_TMPFILE``) in the target's directory, stripped of any inherited ACL, set to
+    exactly ``mode`` with ``fchmod`` whatever the umask, verified, written and fsynced;
+    only then is it linked in under a fixed staging name and renamed over the target
+    (rename replaces a name, it never follows one), and the directory is fsynced. A
+    process killed at any point leaves no named copy of the data behind, except between
+    those last two calls (the next write removes it). Writers hold an advisory lock on the
+    directory (``flock``, re-entrant; see :func:`locked_for_update`) for the whole
+    replacement. Readers see the old content or the new one, never a mix. ``str`` data is
+    written as UTF-8.
 
     Examples:
         >>> import os, stat, tempfile
@@ -312,35 +414,6 @@ def write_secure(
             fail(leaf, [f"{leaf} is a directory, not a regular file"])
         if st is not None and not stat.S_ISREG(st.st_mode):
             fail(leaf, [f"{leaf} is a {kind_of(st.st_mode)}, not a regular file"])
-        dir_fd = parent.fd
-        tmp = f".{name[:64]}.{secrets.token_hex(6)}.tmp"
-        fd = _create_leaf(dir_fd, tmp, leaf, os.O_WRONLY, mode)
-        try:
-            fst = os.fstat(fd)
-            got = stat.S_IMODE(fst.st_mode)
-            if got != mode or fst.st_uid != euid or read_acl(fd) is not None:
-                fail(leaf, [f"{leaf}: the new file is mode {got:04o}, not {mode:04o}"])
-            _write_all(fd, payload)
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            _unlink_quietly(tmp, dir_fd)
-            raise
-        os.close(fd)
-        try:
-            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        except BaseException:
-            _unlink_quietly(tmp, dir_fd)
-            raise
-        dfd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-        try:
-            final = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except OSError as err:
-            fail(leaf, [f"{leaf} was removed right after it was written"], err)
-        if (final.st_dev, final.st_ino) != (fst.st_dev, fst.st_ino):
-            fail(leaf, [f"{leaf} was replaced by someone else right after it was written"])
+        with dir_lock_fd(parent.fd, parent.path):
+            _replace(parent.fd, name, leaf, payload, mode=mode)
     log.debug("wrote %s (%d bytes, mode %04o)", leaf, len(payload), mode)

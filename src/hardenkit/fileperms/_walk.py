@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from hardenkit._log import get_logger
 from hardenkit.fileperms._acl import read_acl, strip_acls
+from hardenkit.fileperms._model import describe_uid
 from hardenkit.fileperms._rules import dir_problems
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ class Walk:
         self.error: OSError | None = None
         self._stack: list[_Dir] = []
         self._seen: set[tuple[int, int]] = set()
+        self._remaining: deque[str] = deque()
 
     def __enter__(self) -> Walk:  # noqa: PYI034 -- final in practice; Self needs 3.11
         try:
@@ -153,6 +155,16 @@ class Walk:
 
     # -- the walk -------------------------------------------------------------------------
 
+    def _pop(self) -> None:
+        """Leave the deepest directory (``..`` or an absolute link), judging it first.
+
+        The kernel walks through it too: whoever can write it can swap what comes next.
+        """
+        d = self._stack[-1]
+        self._check_dir(d)
+        self._stack.pop()
+        os.close(d.fd)
+
     def _stop(self, message: str, err: OSError | None = None) -> None:
         self.problems.append(message)
         self.error = err
@@ -174,15 +186,16 @@ class Walk:
             top = self._stack[-1]
             if name == "..":
                 if len(self._stack) > 1:
-                    os.close(self._stack.pop().fd)
+                    self._pop()
                 continue
             full = _join(top.path, name)
+            self._remaining = parts
             st = self._lookup(top, name, full, last=not parts)
             if st is None:
                 return False
             if stat.S_ISLNK(st.st_mode):
                 hops += 1
-                if not self._follow(top, name, full, parts, hops):
+                if not self._follow(top, name, full, parts, hops, st):
                     return False
                 continue
             if not parts:
@@ -231,7 +244,9 @@ class Walk:
     def _set_leaf(self, top: _Dir, name: str, full: str, st: os.stat_result | None) -> None:
         self.parent, self.leaf_name, self.leaf_path, self.leaf_st = top, name, full, st
 
-    def _follow(self, top: _Dir, name: str, full: str, parts: deque[str], hops: int) -> bool:
+    def _follow(  # noqa: PLR0917
+        self, top: _Dir, name: str, full: str, parts: deque[str], hops: int, st: os.stat_result
+    ) -> bool:
         try:
             target = os.readlink(name, dir_fd=top.fd)
         except OSError as err:
@@ -248,11 +263,21 @@ class Walk:
         if hops > MAX_SYMLINKS:
             self._stop(f"{full}: too many levels of symbolic links", OSError(errno.ELOOP, full))
             return False
-        # Whoever can write the directory holding a link we follow can re-point it.
+        # Whoever can write the directory holding a link we follow can re-point it; in a
+        # sticky directory so can the link's owner (it may delete and re-create its link).
         self._check_dir(top)
+        if (
+            self.check_parents
+            and top.st.st_mode & stat.S_ISVTX
+            and st.st_uid not in (0, self.owner)
+        ):
+            self.problems.append(
+                f"{full} is a symlink owned by {describe_uid(st.st_uid)} in the sticky directory "
+                f"{top.path}: its owner can re-point it"
+            )
         if target.startswith("/"):
             while len(self._stack) > 1:
-                os.close(self._stack.pop().fd)
+                self._pop()
         parts.extendleft(reversed([p for p in target.split("/") if p not in ("", ".")]))
         return True
 
@@ -274,6 +299,17 @@ class Walk:
     def _mkdir(self, top: _Dir, name: str, full: str) -> os.stat_result | None:
         mode = self.create_mode
         assert mode is not None  # noqa: S101 -- only called in create mode
+        # Nothing is created until every directory walked through so far passed.
+        for d in self._stack:
+            self._check_dir(d)
+        if self.problems:
+            self._stop(f"{full} was not created: the path is unsafe")
+            return None
+        if ".." in self._remaining:
+            self._stop(
+                f"{full} was not created: '..' follows it in the path (pass a normalized path)"
+            )
+            return None
         try:
             os.mkdir(name, mode & 0o700, dir_fd=top.fd)
         except FileExistsError:
