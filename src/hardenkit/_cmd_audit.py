@@ -147,7 +147,12 @@ def render(
     threads = f", {report.threads} threads" if report.threads > 1 else ""
     out.write(f"hardenkit audit: pid {report.pid} ({clean(report.name)}){threads}\n")
     level = paint(_LEVEL_COLOUR.get(report.level, "0"), f"{report.exposure:.1f} {report.level}")
-    out.write(f"Exposure {level}  (0.0 best, 10.0 worst: systemd-analyze security's scale)\n")
+    scored = sum(1 for a in report.assessments if a.source == "systemd")
+    out.write(
+        f"Exposure {level}  (0.0 best, 10.0 worst: systemd-analyze security's scale; "
+        f"{scored} systemd rows scored, {len(report.unobservable)} not observable from a "
+        "process: see --json)\n"
+    )
     from hardenkit.audit._model import SEVERITIES  # noqa: PLC0415
 
     indent = " " * 6

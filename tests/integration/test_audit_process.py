@@ -106,7 +106,7 @@ def test_confine_lowers_exposure_and_the_gains_are_itemised() -> None:
     expected_gone = {"uid-root", "gid-root", "capabilities-held", "bounding-set"}
     expected_gone |= {"no-new-privs", "seccomp", "core-raisable", "dumpable"}
     assert expected_gone <= gone
-    assert {"uid-nobody", "seccomp-unverified"} <= after.ids
+    assert {"uid-nobody", "seccomp-filter"} <= after.ids
     assert not [f for f in after.findings if f.severity == "critical"]
     points_before = {a.name: a.points for a in before.assessments}
     points_after = {a.name: a.points for a in after.assessments}

@@ -15,7 +15,14 @@ from hypothesis import given, settings, strategies as st
 
 from hardenkit._cmd_audit import clean, render
 from hardenkit._linux.procfs import ProcStatus
-from hardenkit.audit import AuditFinding, AuditReport, _weights as w, audit_paths, audit_process
+from hardenkit.audit import (
+    AuditFinding,
+    AuditReport,
+    _filter,
+    _weights as w,
+    audit_paths,
+    audit_process,
+)
 from hardenkit.audit._checks import assess
 from hardenkit.audit._collect import ProcessFacts
 from hardenkit.audit._model import SEVERITIES, Assessment, exposure_of, level_of
@@ -68,6 +75,7 @@ def _facts(*statuses: ProcStatus, **changes: Any) -> ProcessFacts:
         exe_dir_mode=stat.S_IFDIR | 0o755,
         exe_dir_checked=True,
         listening=(),
+        root_shared=True,
     )
     return replace(base, **changes)
 
@@ -234,7 +242,13 @@ def test_root_process_is_unsafe_with_every_privilege_finding() -> None:
         assert "hardenkit." in finding.remediation or "bubblewrap" in finding.remediation
 
 
+def _judged(policy: Any) -> _filter.FilterRows:
+    return _filter.judge((policy.to_bpf(),))
+
+
 def test_confined_process_scores_lower_and_the_gains_are_itemised() -> None:
+    from hardenkit.sandbox import SeccompPolicy  # noqa: PLC0415
+
     before = _report(_facts())
     after = _report(
         _facts(
@@ -242,20 +256,51 @@ def test_confined_process_scores_lower_and_the_gains_are_itemised() -> None:
             core_hard=0,
             dumpable=False,
             ns_shared=dict.fromkeys(("user", "net", "pid"), True),
+            filters=_judged(SeccompPolicy(default="kill", allow=["@system-service"])),
         )
     )
     assert after.exposure < before.exposure
-    assert after.level in ("OK", "SAFE")
+    assert after.level in ("OK", "MEDIUM")
     gone = before.ids - after.ids
     assert {"uid-root", "capabilities-held", "no-new-privs", "seccomp", "bounding-set"} <= gone
-    assert {"uid-nobody", "seccomp-unverified"} <= after.ids
+    assert {"uid-nobody", "seccomp-filter"} <= after.ids
     rows_before, rows_after = _rows(before), _rows(after)
     improved = {n for n in rows_before if rows_after[n].points < rows_before[n].points}
     assert {"User=/DynamicUser=", "NoNewPrivileges=", "CapabilityBoundingSet=~CAP_SYS_ADMIN"} <= (
         improved
     )
     assert rows_after["User=/DynamicUser="].badness == 9  # systemd's score for nobody
-    assert rows_after["SystemCallFilter=~@mount"].badness == w.UNVERIFIED_FILTER_BADNESS
+    # systemd's values for an @system-service allow list, derived from the program itself
+    assert rows_after["SystemCallFilter=~@mount"].badness == 0
+    assert rows_after["SystemCallFilter=~@privileged"].badness == 9
+    assert rows_after["SystemCallArchitectures="].badness == 0
+    assert rows_after["RestrictNamespaces=~user"].badness == 0
+
+
+def test_a_filter_that_allows_everything_earns_no_filter_credit() -> None:
+    from hardenkit.sandbox import SeccompPolicy  # noqa: PLC0415
+
+    lax = _rows(
+        _report(_facts(_status(**CONFINED), filters=_judged(SeccompPolicy(default="allow"))))
+    )
+    none = _rows(_report(_facts(_status(**{**CONFINED, "seccomp": 0, "seccomp_filters": 0}))))
+    for group in _filter.GROUPS:
+        assert lax[f"SystemCallFilter=~{group}"].badness == 10
+        assert none[f"SystemCallFilter=~{group}"].badness == 10
+    # ...but its namespace block is real, and credited
+    assert lax["RestrictNamespaces=~user"].badness == 0
+    assert none["RestrictNamespaces=~user"].badness == 1
+
+
+def test_an_unreadable_filter_is_scored_as_none_and_named() -> None:
+    report = _report(_facts(_status(**CONFINED), filters=_filter.unreadable("PTRACE_SEIZE: EPERM")))
+    rows = _rows(report)
+    assert rows["SystemCallFilter=~@mount"].badness == 10
+    assert rows["SystemCallArchitectures="].badness == 10
+    assert rows["RestrictNamespaces=~user"].badness == 1
+    assert "EPERM" in rows["SystemCallFilter=~@mount"].evidence
+    assert "seccomp-unreadable" in report.assumed
+    assert "seccomp-unreadable" in report.ids
 
 
 def test_a_dedicated_user_scores_zero_on_user() -> None:

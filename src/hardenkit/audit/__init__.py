@@ -32,6 +32,7 @@ from hardenkit.audit._model import (
     Assessment,
     AuditFinding,
     AuditReport,
+    Unobservable,
     exposure_of,
     level_of,
 )
@@ -92,6 +93,7 @@ def audit_process(
                 range=_weights.PATHS.range,
                 badness=1 if path_findings else 0,
                 source=_weights.PATHS.source,
+                evidence=f"{len(path_findings)} of {len(path_list)} paths not private",
             )
         )
     exposure = exposure_of(outcome.assessments)
@@ -106,6 +108,11 @@ def audit_process(
         assessments=tuple(outcome.assessments),
         assumed=tuple(outcome.assumed),
         threads=len(facts.statuses),
+        unobservable=tuple(
+            Unobservable(name=name, weight=weight, reason=reason)
+            for name, weight, reason in _weights.UNOBSERVABLE
+        ),
+        landlock=facts.landlock,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hardenkit.audit import _weights as w
+from hardenkit.audit import _filter, _weights as w
 from hardenkit.audit._collect import sticky, world_writable
 from hardenkit.audit._model import Assessment, AuditFinding
 
@@ -40,7 +40,7 @@ class Outcome:
             )
         )
 
-    def score(self, assessor: w.Assessor, badness: int | None) -> None:
+    def score(self, assessor: w.Assessor, badness: int | None, evidence: str = "") -> None:
         self.assessments.append(
             Assessment(
                 name=assessor.name,
@@ -48,6 +48,7 @@ class Outcome:
                 range=assessor.range,
                 badness=badness,
                 source=assessor.source,
+                evidence=evidence,
             )
         )
 
@@ -68,6 +69,7 @@ def assess(facts: ProcessFacts) -> Outcome:
     _no_new_privs(facts, out)
     _seccomp(facts, out)
     _namespaces(facts, out)
+    _root(facts, out)
     _dumpable(facts, out)
     _core(facts, out)
     _umask(facts, out)
@@ -116,7 +118,7 @@ def _identity(facts: ProcessFacts, out: Outcome) -> None:
     sts = facts.statuses
     root_roles = _roles(sts, "uids")
     if root_roles:
-        out.score(w.USER, 10)
+        out.score(w.USER, 10, f"uid 0 as the {', '.join(root_roles)} uid")
         out.find(
             "uid-root",
             "critical",
@@ -126,7 +128,7 @@ def _identity(facts: ProcessFacts, out: Outcome) -> None:
             f'{_CONFINE} or hardenkit.drop_privileges("app") with a dedicated user',
         )
     elif any(u == NOBODY for st in sts for u in st.uids[:3]):
-        out.score(w.USER, 9)
+        out.score(w.USER, 9, "runs as nobody (uid 65534)")
         out.find(
             "uid-nobody",
             "medium",
@@ -136,11 +138,11 @@ def _identity(facts: ProcessFacts, out: Outcome) -> None:
             f"{_CONFINE} with a user of its own",
         )
     else:
-        out.score(w.USER, 0)
+        out.score(w.USER, 0, f"uid {sts[0].uids[1]}, neither root nor nobody")
     gid_roles = _roles(sts, "gids")
     if any(0 in st.groups for st in sts):
         gid_roles.append("supplementary")
-    out.score(w.GID_ROOT, 1 if gid_roles else 0)
+    out.score(w.GID_ROOT, 1 if gid_roles else 0, f"gids {sts[0].gids}, groups {sts[0].groups}")
     if gid_roles:
         out.find(
             "gid-root",
@@ -153,9 +155,13 @@ def _identity(facts: ProcessFacts, out: Outcome) -> None:
     own = {g for st in sts for g in st.gids}
     groups = sorted({g for st in sts for g in st.groups} - {0} - own)
     if root_roles:
-        out.score(w.SUPPLEMENTARY_GROUPS, None)  # systemd: does not apply to root
+        out.score(w.SUPPLEMENTARY_GROUPS, None, "runs as root: does not apply")  # as systemd
     else:
-        out.score(w.SUPPLEMENTARY_GROUPS, 1 if groups or gid_roles else 0)
+        out.score(
+            w.SUPPLEMENTARY_GROUPS,
+            1 if groups or gid_roles else 0,
+            f"supplementary groups {groups or 'none'} beyond its own",
+        )
         if groups:
             out.find(
                 "supplementary-groups",
@@ -186,11 +192,15 @@ def _capabilities(facts: ProcessFacts, out: Outcome) -> None:
     worst = 0
     held = effective | permitted
     for assessor, members in w.CAPABILITY_ASSESSORS:
-        out.score(assessor, 1 if members & reach else 0)
+        out.score(
+            assessor,
+            1 if members & reach else 0,
+            f"in its capability sets: {_names(members & reach)}",
+        )
         if members & held:
             worst = max(worst, assessor.weight)
     other = reach - w.SYSTEMD_COVERED_CAPS
-    out.score(w.OTHER_CAPABILITIES, 1 if other else 0)
+    out.score(w.OTHER_CAPABILITIES, 1 if other else 0, f"other capabilities: {_names(other)}")
     if other & held:
         worst = max(worst, w.OTHER_CAPABILITIES.weight)
     if held:
@@ -203,7 +213,7 @@ def _capabilities(facts: ProcessFacts, out: Outcome) -> None:
             else f"effective: {_names(effective)}; permitted: {_names(permitted)}",
             'hardenkit.drop_capabilities(keep=...) or hardenkit.confine(user="app", keep={...})',
         )
-    out.score(w.AMBIENT, 1 if ambient else 0)
+    out.score(w.AMBIENT, 1 if ambient else 0, f"ambient: {_names(ambient)}")
     if ambient:
         out.find(
             "ambient-capabilities",
@@ -236,7 +246,11 @@ def _capabilities(facts: ProcessFacts, out: Outcome) -> None:
 
 def _no_new_privs(facts: ProcessFacts, out: Outcome) -> None:
     off = [st.pid for st in facts.statuses if not st.no_new_privs]
-    out.score(w.NO_NEW_PRIVILEGES, 1 if off else 0)
+    out.score(
+        w.NO_NEW_PRIVILEGES,
+        1 if off else 0,
+        f"NoNewPrivs: 0 in threads {off}" if off else "NoNewPrivs: 1 in every thread",
+    )
     if off:
         out.find(
             "no-new-privs",
@@ -252,8 +266,8 @@ def _seccomp(facts: ProcessFacts, out: Outcome) -> None:
     modes = {st.pid: st.seccomp for st in facts.statuses}
     mode = min(modes.values())
     unfiltered = [tid for tid, m in modes.items() if m == 0]
+    judged = facts.filters if mode == 2 else _filter.unfiltered(mode)  # noqa: PLR2004
     if mode == 0:
-        badness = 10
         out.find(
             "seccomp",
             "high",
@@ -261,21 +275,31 @@ def _seccomp(facts: ProcessFacts, out: Outcome) -> None:
             "Seccomp: 0: every system call is allowed" + _which_threads(facts, unfiltered),
             _SECCOMP,
         )
-    elif mode == 1:
-        badness = 0  # strict mode: read, write, _exit and sigreturn only
-    else:
-        badness = w.UNVERIFIED_FILTER_BADNESS
-        count = max(st.seccomp_filters for st in facts.statuses)
+    elif judged.unknown:
+        out.assumed.append("seccomp-unreadable")
         out.find(
-            "seccomp-unverified",
-            "info",
-            "seccomp filter installed (contents not verifiable)",
-            f"Seccomp: 2 with {count} filter(s); procfs does not show what they allow, so "
-            f"each syscall-filter row is scored {badness} of 10",
-            "none needed; to verify, compare with the SeccompPolicy that installed it",
+            "seccomp-unreadable",
+            "medium",
+            "seccomp filter could not be read",
+            f"{judged.summary}; every row it decides is scored as if there were no filter",
+            "audit as root with CAP_SYS_ADMIN, from a process not itself under seccomp",
         )
-    for assessor in (*w.SYSTEM_CALL_FILTERS, w.SYSTEM_CALL_ARCHITECTURES):
-        out.score(assessor, badness)
+    else:
+        out.find(
+            "seccomp-filter",
+            "info",
+            "seccomp filter read and judged",
+            judged.summary,
+            "none needed",
+        )
+    for assessor in (
+        *w.SYSTEM_CALL_FILTERS,
+        w.SYSTEM_CALL_ARCHITECTURES,
+        *w.RESTRICT_NAMESPACES.values(),
+        *w.FILTER_PROBES,
+    ):
+        badness, evidence = judged.rows[assessor.name]
+        out.score(assessor, badness, evidence)
 
 
 _NS = {
@@ -288,7 +312,13 @@ _NS = {
 def _namespaces(facts: ProcessFacts, out: Outcome) -> None:
     for kind, (assessor, severity, what, reach) in _NS.items():
         shared = facts.ns_shared.get(kind)
-        out.score(assessor, 0 if shared is False else 1)
+        out.score(
+            assessor,
+            0 if shared is False else 1,
+            f"own {kind} namespace"
+            if shared is False
+            else f"{kind} namespace of {facts.ns_reference} or unknown",
+        )
         if shared is False:
             continue
         check = f"{kind}ns-shared"
@@ -310,8 +340,26 @@ def _namespaces(facts: ProcessFacts, out: Outcome) -> None:
         )
 
 
+def _root(facts: ProcessFacts, out: Outcome) -> None:
+    if facts.root_shared is False:
+        out.score(w.ROOT_DIRECTORY, 0, "its root directory is not pid 1's")
+        return
+    if facts.root_shared is None:
+        out.assumed.append("root-directory")
+        out.score(w.ROOT_DIRECTORY, 1, "pid 1's root cannot be read: scored as the host's")
+        out.find(
+            "root-directory",
+            "low",
+            "root directory could not be compared with the host's",
+            "neither pid 1's nor kthreadd's root can be read, so it is scored as the host's",
+            "run hardenkit.audit_process() as root",
+        )
+    else:
+        out.score(w.ROOT_DIRECTORY, 1, "its root directory is pid 1's (the host's)")
+
+
 def _dumpable(facts: ProcessFacts, out: Outcome) -> None:
-    out.score(w.DUMPABLE, 0 if facts.dumpable is False else 1)
+    out.score(w.DUMPABLE, 0 if facts.dumpable is False else 1, f"dumpable: {facts.dumpable}")
     if facts.dumpable is False:
         return
     if facts.dumpable is None:
@@ -335,7 +383,7 @@ def _core(facts: ProcessFacts, out: Outcome) -> None:
     hard = "unlimited" if facts.core_hard is None else str(facts.core_hard)
     fix = "hardenkit.apply_limits(hardenkit.ResourceLimits(core_bytes=0))"
     if facts.core_soft is None:
-        out.score(w.CORE_LIMIT, 2)
+        out.score(w.CORE_LIMIT, 2, f"RLIMIT_CORE soft unlimited, hard {hard}")
         out.find(
             "core-unlimited",
             "medium",
@@ -345,7 +393,7 @@ def _core(facts: ProcessFacts, out: Outcome) -> None:
             fix,
         )
     elif facts.core_hard is None:
-        out.score(w.CORE_LIMIT, 1)
+        out.score(w.CORE_LIMIT, 1, f"RLIMIT_CORE soft {facts.core_soft}, hard unlimited")
         out.find(
             "core-raisable",
             "low",
@@ -355,7 +403,7 @@ def _core(facts: ProcessFacts, out: Outcome) -> None:
             fix,
         )
     else:
-        out.score(w.CORE_LIMIT, 0)
+        out.score(w.CORE_LIMIT, 0, f"RLIMIT_CORE soft {facts.core_soft}, hard {hard}")
 
 
 def _umask(facts: ProcessFacts, out: Outcome) -> None:
@@ -374,7 +422,7 @@ def _umask(facts: ProcessFacts, out: Outcome) -> None:
         (0o040, 1, "info", "group-readable"),
     ):
         if not umask & bit:
-            out.score(w.UMASK, badness)
+            out.score(w.UMASK, badness, f"umask {umask:04o}" if shown else "umask unknown")
             out.find(
                 "umask",
                 severity,
@@ -383,13 +431,17 @@ def _umask(facts: ProcessFacts, out: Outcome) -> None:
                 'hardenkit.drop_privileges("app", umask=0o077) or os.umask(0o077)',
             )
             return
-    out.score(w.UMASK, 0)
+    out.score(w.UMASK, 0, f"umask {umask:04o}")
 
 
 def _environment(facts: ProcessFacts, out: Outcome) -> None:
     from hardenkit.redaction import redact  # noqa: PLC0415 -- a name could itself be a secret
 
-    out.score(w.ENV_DANGEROUS, 1 if facts.env_dangerous else 0)
+    out.score(
+        w.ENV_DANGEROUS,
+        1 if facts.env_dangerous else 0,
+        f"{len(facts.env_dangerous)} dangerous of {len(facts.env_names)} variables",
+    )
     if facts.env_dangerous:
         out.find(
             "env-dangerous",
@@ -400,7 +452,11 @@ def _environment(facts: ProcessFacts, out: Outcome) -> None:
             + "; they change how programs load code or parse input",
             "hardenkit.sanitize_env() for every child; remove them before start-up",
         )
-    out.score(w.ENV_SECRET, 1 if facts.env_secret else 0)
+    out.score(
+        w.ENV_SECRET,
+        1 if facts.env_secret else 0,
+        f"{len(facts.env_secret)} secret-looking of {len(facts.env_names)} variables",
+    )
     if facts.env_secret:
         out.find(
             "env-secret",
@@ -416,7 +472,7 @@ def _environment(facts: ProcessFacts, out: Outcome) -> None:
 
 def _files(facts: ProcessFacts, out: Outcome) -> None:
     cwd_bad = world_writable(facts.cwd_mode)
-    out.score(w.CWD_WRITABLE, 1 if cwd_bad else 0)
+    out.score(w.CWD_WRITABLE, 1 if cwd_bad else 0, f"cwd mode {facts.cwd_mode & 0o7777:04o}")
     if cwd_bad:
         note = (
             "sticky, but others can still add files" if sticky(facts.cwd_mode) else "no sticky bit"
@@ -437,7 +493,11 @@ def _files(facts: ProcessFacts, out: Outcome) -> None:
         and not sticky(facts.exe_dir_mode)
     ):
         problems.append("its directory lets everyone replace it")
-    out.score(w.EXE_WRITABLE, 1 if problems or not facts.exe_dir_checked else 0)
+    out.score(
+        w.EXE_WRITABLE,
+        1 if problems or not facts.exe_dir_checked else 0,
+        "; ".join(problems) or f"executable mode {facts.exe_mode & 0o7777:04o}",
+    )
     if not facts.exe_dir_checked and not problems:
         out.assumed.append("exe-dir")
         out.find(
@@ -459,7 +519,11 @@ def _files(facts: ProcessFacts, out: Outcome) -> None:
 
 
 def _listening(facts: ProcessFacts, out: Outcome) -> None:
-    out.score(w.LISTEN_ALL, 1 if facts.listening else 0)
+    out.score(
+        w.LISTEN_ALL,
+        1 if facts.listening else 0,
+        ", ".join(facts.listening) or "no socket listens on every interface",
+    )
     if facts.listening:
         out.find(
             "listening-all-interfaces",

@@ -14,9 +14,11 @@ import errno
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hardenkit._linux.procfs import PROC_ROOT, ProcStatus, parse_status, self_pid
+from hardenkit.audit import _filter
+from hardenkit.audit._filter import FilterRows  # noqa: TC001 -- a dataclass field's type
 from hardenkit.errors import HardenkitError, PrivilegeError
 
 #: Namespaces compared with pid 1's (each maps to a check).
@@ -54,6 +56,9 @@ class ProcessFacts:
     exe_dir_mode: int | None
     exe_dir_checked: bool
     listening: tuple[str, ...]
+    filters: FilterRows = field(default_factory=lambda: _filter.unreadable("not read"))
+    root_shared: bool | None = None
+    landlock: str = "unknown"
 
     @property
     def main(self) -> ProcStatus:
@@ -140,7 +145,10 @@ def collect(pid: int, *, proc_root: str = PROC_ROOT) -> ProcessFacts:
         ns_reference, links = reference_namespaces(proc_root)
         ns_shared = {kind: _ns_shared(reader, kind, links) for kind in NAMESPACES}
         dumpable = _dumpable(reader, main)
+        root_shared = _root_shared(reader, proc_root)
         listening = _listening(pid)
+        myself = pid == self_pid()
+        filters = _filter.assess_filters(pid, statuses, myself=myself)
         # The descriptor still names the same process: it did not exit during the reads.
         _status(reader, "status")
     finally:
@@ -163,7 +171,35 @@ def collect(pid: int, *, proc_root: str = PROC_ROOT) -> ProcessFacts:
         exe_dir_mode=exe_dir_mode,
         exe_dir_checked=exe_dir_checked,
         listening=listening,
+        filters=filters,
+        root_shared=root_shared,
+        landlock=_landlock(myself=myself),
     )
+
+
+def _root_shared(reader: _Reader, proc_root: str) -> bool | None:
+    """Whether the process's root directory is pid 1's (None: pid 1's cannot be read)."""
+    mine = reader.stat("root")
+    for ref in (1, 2):
+        if ref == 2 and not _is_kernel_thread(proc_root, ref):  # noqa: PLR2004 -- kthreadd
+            break
+        try:
+            theirs = os.stat(os.path.join(proc_root, str(ref), "root"))
+        except OSError:
+            continue
+        return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
+    return None
+
+
+def _landlock(*, myself: bool) -> str:
+    """What hardenkit recorded of the Landlock domains it entered (only known for itself)."""
+    if not myself:
+        return "unknown"
+    from hardenkit import _applied  # noqa: PLC0415
+
+    if not _applied.LANDLOCK:
+        return "none applied by hardenkit in this process"
+    return "; ".join(_applied.LANDLOCK)
 
 
 def _status(reader: _Reader, name: str) -> ProcStatus:

@@ -1,0 +1,126 @@
+"""Read the seccomp filters the kernel holds for a task, with PTRACE_SECCOMP_GET_FILTER.
+
+The kernel hands a filter's classic BPF to a tracer that has CAP_SYS_ADMIN and is not under
+seccomp itself, once the task is ptrace-stopped: seize it, interrupt it, wait for the stop,
+fetch index 0, 1, ... until ENOENT (index 0 is the newest filter), detach. The task resumes
+where it was; a system call it was blocked in is restarted. A process cannot trace itself,
+so :func:`read_own_filters` forks a helper that reads its parent.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+from typing import Any
+
+from hardenkit._linux.libc import libc
+
+PTRACE_DETACH = 17
+PTRACE_SEIZE = 0x4206
+PTRACE_INTERRUPT = 0x4207
+PTRACE_SECCOMP_GET_FILTER = 0x420C
+_WALL = 0x40000000
+_INSN = 8
+_MAX_FILTERS = 4096  # the kernel caps the total at MAX_INSNS_PER_PATH anyway
+
+
+class FilterUnreadable(Exception):
+    """The filters could not be read; ``str()`` says why, for the report."""
+
+
+def _ptrace() -> Any:  # a ctypes function object
+    fn = libc()["ptrace"]  # a private function object: no shared argtypes state
+    fn.argtypes = (ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p)
+    fn.restype = ctypes.c_long
+    return fn
+
+
+def _reason(step: str, err: int, tid: int) -> str:
+    if err == errno.EACCES:
+        return (
+            f"{step}: EACCES (reading a filter needs CAP_SYS_ADMIN in the initial user "
+            "namespace and an auditor not itself under seccomp)"
+        )
+    if err == errno.EPERM:
+        return f"{step} of task {tid}: EPERM (no permission to trace it, or already traced)"
+    if err == errno.ESRCH:
+        return f"{step}: task {tid} exited or could not be stopped"
+    if err == errno.EMEDIUMTYPE:
+        return f"{step}: an eBPF filter, which cannot be read back"
+    return f"{step}: {errno.errorcode.get(err, str(err))}"
+
+
+def read_filters(tid: int) -> tuple[bytes, ...]:
+    """Return task ``tid``'s filters, newest first (the order the kernel runs them in).
+
+    Raises:
+        FilterUnreadable: not allowed, the task is already traced or vanished.
+    """
+    pt = _ptrace()
+    if pt(PTRACE_SEIZE, tid, None, None) != 0:
+        raise FilterUnreadable(_reason("PTRACE_SEIZE", ctypes.get_errno(), tid))
+    try:
+        if pt(PTRACE_INTERRUPT, tid, None, None) != 0:
+            raise FilterUnreadable(_reason("PTRACE_INTERRUPT", ctypes.get_errno(), tid))
+        try:
+            os.waitpid(tid, _WALL)
+        except ChildProcessError as err:
+            raise FilterUnreadable(f"waiting for task {tid} to stop failed") from err
+        found = []
+        for index in range(_MAX_FILTERS):
+            count = pt(PTRACE_SECCOMP_GET_FILTER, tid, index, None)
+            if count < 0:
+                code = ctypes.get_errno()
+                if code == errno.ENOENT:
+                    break
+                raise FilterUnreadable(_reason("PTRACE_SECCOMP_GET_FILTER", code, tid))
+            buf = ctypes.create_string_buffer(count * _INSN)
+            got = pt(PTRACE_SECCOMP_GET_FILTER, tid, index, buf)
+            if got != count:
+                raise FilterUnreadable(
+                    _reason("PTRACE_SECCOMP_GET_FILTER", ctypes.get_errno(), tid)
+                )
+            found.append(buf.raw)
+        return tuple(found)
+    finally:
+        pt(PTRACE_DETACH, tid, None, None)
+
+
+def read_own_filters(tid: int) -> tuple[bytes, ...]:
+    """Read this process's task ``tid``'s filters from a forked helper (it traces us).
+
+    Raises:
+        FilterUnreadable: as :func:`read_filters`, from the helper.
+    """
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover -- the child; coverage does not follow it
+        try:
+            os.close(r)
+            out: dict[str, object]
+            try:
+                out = {"filters": [f.hex() for f in read_filters(tid)]}
+            except FilterUnreadable as exc:
+                out = {"error": str(exc)}
+            os.write(w, json.dumps(out).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    chunks = []
+    try:
+        while chunk := os.read(r, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    try:
+        answer = json.loads(b"".join(chunks) or b"{}")
+    except ValueError:
+        answer = {}
+    if "error" in answer:
+        raise FilterUnreadable(str(answer["error"]))
+    if "filters" not in answer:
+        raise FilterUnreadable("the helper that reads this process's filters failed")
+    return tuple(bytes.fromhex(f) for f in answer["filters"])

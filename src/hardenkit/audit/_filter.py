@@ -1,0 +1,331 @@
+"""Judge the seccomp filters a process runs under, as systemd-analyze judges a unit's settings.
+
+The filters are read from the kernel (PTRACE_SECCOMP_GET_FILTER; for the auditing process
+itself, the programs hardenkit recorded when it loaded them) and run through a classic-BPF
+interpreter for every syscall of every ABI (x86_64, x32, i386 on x86_64 machines), with
+arguments left unknown so that a call counts as allowed when any argument value may pass.
+From those verdicts come the rows systemd derives from ``SystemCallFilter=``,
+``SystemCallArchitectures=`` and ``RestrictNamespaces=``, with systemd's badness values
+(src/analyze/analyze-security.c):
+
+- ``SystemCallFilter=~@group``: no filter 10; an allow list (a syscall nobody names is
+  refused) 9 when a member of the group may run, else 0; a deny list 10 or 0 likewise.
+- ``SystemCallArchitectures=``: every ABI may make calls 10; only the native one 0; some 8.
+- ``RestrictNamespaces=~kind``: 1 when unshare, clone, clone3 or setns may make one.
+
+A filter that cannot be read is scored like no filter, never as credit, and said so.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hardenkit._linux import bpf
+
+if TYPE_CHECKING:
+    from hardenkit._linux.procfs import ProcStatus
+
+#: systemd's group rows, in its order.
+GROUPS: tuple[str, ...] = (
+    "@clock",
+    "@cpu-emulation",
+    "@debug",
+    "@module",
+    "@mount",
+    "@obsolete",
+    "@privileged",
+    "@raw-io",
+    "@reboot",
+    "@resources",
+    "@swap",
+)
+#: RestrictNamespaces= rows: kind -> CLONE_NEW* flag.
+NAMESPACE_FLAGS: dict[str, int] = {
+    "user": 0x10000000,
+    "pid": 0x20000000,
+    "net": 0x40000000,
+    "uts": 0x04000000,
+    "mnt": 0x00020000,
+    "cgroup": 0x02000000,
+    "ipc": 0x08000000,
+}
+_SIGCHLD = 17
+_S_ISUID = 0o4755
+_O_CREAT = 0o100
+#: Rows systemd implements as seccomp filters of its own: each is bad when one of these
+#: calls (name, fixed arguments) may run on a usable ABI (src/shared/seccomp-util.c).
+PROBE_ROWS: dict[str, tuple[tuple[str, dict[int, int]], ...]] = {
+    "LockPersonality=": (("personality", {0: 0x0008}), ("personality", {0: 0x0400000})),
+    "MemoryDenyWriteExecute=": (
+        ("mmap", {2: 0x7}),
+        ("mprotect", {2: 0x4}),
+        ("pkey_mprotect", {2: 0x4}),
+        ("shmat", {2: 0o100000}),
+    ),
+    "RestrictRealtime=": (
+        ("sched_setscheduler", {1: 1}),
+        ("sched_setscheduler", {1: 2}),
+        ("sched_setscheduler", {1: 6}),
+    ),
+    "RestrictSUIDSGID=": (
+        ("chmod", {1: _S_ISUID}),
+        ("fchmod", {1: _S_ISUID}),
+        ("fchmodat", {2: _S_ISUID}),
+        ("mkdir", {1: 0o2755}),
+        ("mkdirat", {2: 0o2755}),
+        ("mknod", {1: 0o104755}),
+        ("mknodat", {2: 0o104755}),
+        ("creat", {1: _S_ISUID}),
+        ("open", {1: _O_CREAT, 2: _S_ISUID}),
+        ("openat", {2: _O_CREAT, 3: _S_ISUID}),
+    ),
+    "RestrictAddressFamilies=~AF_(INET|INET6)": (
+        ("socket", {0: 2}),
+        ("socket", {0: 10}),
+        ("socketcall", {}),
+    ),
+    "RestrictAddressFamilies=~AF_UNIX": (("socket", {0: 1}), ("socketcall", {})),
+    "RestrictAddressFamilies=~AF_NETLINK": (("socket", {0: 16}), ("socketcall", {})),
+    "RestrictAddressFamilies=~AF_PACKET": (("socket", {0: 17}), ("socketcall", {})),
+    "RestrictAddressFamilies=~…": (
+        *(("socket", {0: af}) for af in range(46) if af not in (1, 2, 10, 16, 17)),
+        ("socketcall", {}),
+    ),
+}
+_AUDIT_ARCH_X86_64 = 0xC000003E
+
+
+@dataclass(frozen=True, slots=True)
+class Abi:
+    """One ABI: its name, the arch word the kernel puts in seccomp_data, libseccomp's token."""
+
+    name: str
+    data_arch: int
+    token: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FilterRows:
+    """Badness and evidence for each derived row (systemd's row name -> (badness, text))."""
+
+    rows: dict[str, tuple[int, str]]
+    summary: str
+    unknown: bool = False
+
+
+@functools.cache
+def abis() -> tuple[Abi, ...]:
+    """The ABIs a process on this machine may call the kernel with, native first."""
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- loads libseccomp
+
+    native = sc.native_arch()
+    out = [Abi("native", native, native)]
+    if native == _AUDIT_ARCH_X86_64:
+        for name, scmp in (("x32", "SCMP_ARCH_X32"), ("i386", "SCMP_ARCH_X86")):
+            token = sc.arch_token(scmp)
+            if token is not None:
+                data = _AUDIT_ARCH_X86_64 if name == "x32" else token
+                out.append(Abi(name, data, token))
+    return tuple(out)
+
+
+@functools.cache
+def _number(name: str, token: int) -> int | None:
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+
+    nr = sc.resolve(name, token)
+    return nr if nr is not None and nr >= 0 else None
+
+
+@functools.cache
+def _group_members(group: str) -> tuple[str, ...]:
+    from hardenkit.sandbox.groups import expand  # noqa: PLC0415
+
+    return tuple(sorted(expand([group])))
+
+
+@functools.cache
+def _gap_number(token: int) -> int | None:
+    """A number below the top of the native table that names no syscall (an unlisted call)."""
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+
+    top = sc.max_syscall(token)
+    return next((n for n in range(top) if sc.syscall_name(n, token) is None), None)
+
+
+def _passes(filters: tuple[bytes, ...], abi: Abi, nr: int, args: dict[int, int]) -> bool:
+    """May this call run: no filter of the stack refuses it for every argument value."""
+    return all(bpf.may_pass(bpf.outcomes(f, nr=nr, arch=abi.data_arch, args=args)) for f in filters)
+
+
+def _named_passes(filters: tuple[bytes, ...], abi: Abi, name: str, args: dict[int, int]) -> bool:
+    nr = _number(name, abi.token)
+    return nr is not None and _passes(filters, abi, nr, args)
+
+
+@functools.lru_cache(maxsize=64)
+def judge(filters: tuple[bytes, ...]) -> FilterRows:
+    """Derive the rows from filters read from the kernel (newest first)."""
+    every = abis()
+    native = every[0]
+    usable = [a for a in every if _abi_usable(filters, a)]
+    rows: dict[str, tuple[int, str]] = {}
+    gap = _gap_number(native.token)
+    allow_list = gap is None or not _passes(filters, native, gap, {})
+    kind = "allow list" if allow_list else "deny list"
+    how = f"{kind} (unlisted syscall number {gap} is refused)" if allow_list else kind
+    for group in GROUPS:
+        offender = next(
+            (
+                f"{name} ({abi.name})"
+                for name in _group_members(group)
+                if _number(name, native.token) is not None
+                for abi in usable
+                if _named_passes(filters, abi, name, {})
+            ),
+            None,
+        )
+        if offender is None:
+            badness, text = 0, f"{how}; no {group} call may run on any ABI"
+        else:
+            badness = 9 if allow_list else 10
+            text = f"{how}; {group} may run (e.g. {offender})"
+        rows[f"SystemCallFilter=~{group}"] = (badness, text)
+    names = ", ".join(a.name for a in usable) or "none"
+    if usable == [native]:
+        rows["SystemCallArchitectures="] = (0, "only the native ABI may make system calls")
+    elif len(usable) == len(every):
+        rows["SystemCallArchitectures="] = (10, f"every ABI may make system calls: {names}")
+    else:
+        rows["SystemCallArchitectures="] = (8, f"several ABIs may make system calls: {names}")
+    for ns, flag in NAMESPACE_FLAGS.items():
+        way = _namespace_way(filters, usable, flag)
+        rows[f"RestrictNamespaces=~{ns}"] = (
+            (1, f"{way} may create or join a {ns} namespace")
+            if way
+            else (0, f"unshare, clone, clone3 and setns refuse {ns} namespaces on every ABI")
+        )
+    for row, probes in PROBE_ROWS.items():
+        found = next(
+            (
+                f"{name}({_show(args)}) on {abi.name}"
+                for abi in usable
+                for name, args in probes
+                if _named_passes(filters, abi, name, args)
+            ),
+            None,
+        )
+        rows[row] = (1, f"the filter lets {found} run") if found else (0, _refused(probes))
+    summary = f"{len(filters)} filter(s) read, {kind}; usable ABIs: {names}"
+    return FilterRows(rows=rows, summary=summary)
+
+
+def _show(args: dict[int, int]) -> str:
+    return ", ".join(
+        f"arg{i}={v:#o}" if v > _O_CREAT and i else f"arg{i}={v}" for i, v in args.items()
+    )
+
+
+def _refused(probes: tuple[tuple[str, dict[int, int]], ...]) -> str:
+    names = sorted({name for name, _args in probes})
+    return f"the filter refuses {', '.join(names)} with these arguments on every ABI"
+
+
+def _abi_usable(filters: tuple[bytes, ...], abi: Abi) -> bool:
+    probes = ("exit_group", "write", "read", "getpid", "close", "brk")
+    return any(_named_passes(filters, abi, name, {}) for name in probes)
+
+
+def _namespace_way(filters: tuple[bytes, ...], usable: list[Abi], flag: int) -> str | None:
+    for abi in usable:
+        for name, args in (
+            ("unshare", {0: flag}),
+            ("clone", {0: flag | _SIGCHLD}),
+            ("clone3", {}),
+            ("setns", {1: flag}),
+            ("setns", {1: 0}),
+        ):
+            if _named_passes(filters, abi, name, args):
+                return f"{name} ({abi.name})"
+    return None
+
+
+def unfiltered(mode: int) -> FilterRows:
+    """The rows when no filter is read: Seccomp 0 (none) or 1 (strict mode)."""
+    rows: dict[str, tuple[int, str]] = {}
+    if mode == 1:
+        text = "strict mode: only read, write, _exit and sigreturn"
+        for group in GROUPS:
+            rows[f"SystemCallFilter=~{group}"] = (0, f"{text}; {group} cannot run")
+        rows["SystemCallArchitectures="] = (8, f"{text}, on the native and compat ABIs")
+        for ns in NAMESPACE_FLAGS:
+            rows[f"RestrictNamespaces=~{ns}"] = (0, f"{text}; no namespace call can run")
+        for row in PROBE_ROWS:
+            rows[row] = (0, f"{text}; none of the calls this row is about can run")
+        return FilterRows(rows=rows, summary="seccomp strict mode")
+    text = "Seccomp: 0, no filter: every system call is allowed"
+    for group in GROUPS:
+        rows[f"SystemCallFilter=~{group}"] = (10, text)
+    rows["SystemCallArchitectures="] = (10, text + " on every ABI")
+    for ns in NAMESPACE_FLAGS:
+        rows[f"RestrictNamespaces=~{ns}"] = (1, text)
+    for row in PROBE_ROWS:
+        rows[row] = (1, text)
+    return FilterRows(rows=rows, summary="no seccomp filter")
+
+
+def unreadable(reason: str) -> FilterRows:
+    """The rows when a filter exists but cannot be read: scored as no filter, never credit."""
+    text = f"a filter is installed but could not be read ({reason}); scored as no filter"
+    rows: dict[str, tuple[int, str]] = {}
+    for group in GROUPS:
+        rows[f"SystemCallFilter=~{group}"] = (10, text)
+    rows["SystemCallArchitectures="] = (10, text)
+    for ns in NAMESPACE_FLAGS:
+        rows[f"RestrictNamespaces=~{ns}"] = (1, text)
+    for row in PROBE_ROWS:
+        rows[row] = (1, text)
+    return FilterRows(rows=rows, summary=f"filter unreadable: {reason}", unknown=True)
+
+
+def assess_filters(pid: int, statuses: tuple[ProcStatus, ...], *, myself: bool) -> FilterRows:
+    """Read the least-filtered thread's filters and derive the rows (never raises for that)."""
+    mode = min(st.seccomp for st in statuses)
+    if mode != 2:  # noqa: PLR2004 -- SECCOMP_MODE_FILTER
+        return unfiltered(mode)
+    from hardenkit._linux import seccomp_read as sr  # noqa: PLC0415
+
+    weakest = min(statuses, key=lambda st: st.seccomp_filters)
+    counts = {st.seccomp_filters for st in statuses}
+    try:
+        filters, source = _read(weakest.pid, counts, myself=myself)
+    except sr.FilterUnreadable as err:
+        return unreadable(str(err))
+    except OSError as err:  # libseccomp missing: names cannot be resolved
+        return unreadable(f"cannot resolve syscall numbers: {err}")
+    if len(filters) != weakest.seccomp_filters:
+        return unreadable(
+            f"read {len(filters)} filter(s) but /proc/{pid}/status counts {weakest.seccomp_filters}"
+        )
+    try:
+        judged = judge(filters)
+    except (OSError, ValueError) as err:
+        return unreadable(f"cannot interpret the filter: {err}")
+    return FilterRows(rows=judged.rows, summary=f"{judged.summary} ({source})")
+
+
+def _read(tid: int, counts: set[int], *, myself: bool) -> tuple[tuple[bytes, ...], str]:
+    from hardenkit import _applied  # noqa: PLC0415
+    from hardenkit._linux import seccomp_read as sr  # noqa: PLC0415
+
+    if not myself:
+        return sr.read_filters(tid), f"PTRACE_SECCOMP_GET_FILTER on task {tid}"
+    recorded = _applied.SECCOMP
+    if counts == {len(recorded)} and all(tsync for _prog, tsync in recorded):
+        return (
+            tuple(prog for prog, _tsync in reversed(recorded)),
+            "as hardenkit loaded them in this process; the kernel counts as many",
+        )
+    return sr.read_own_filters(tid), f"read by a helper process from task {tid}"
