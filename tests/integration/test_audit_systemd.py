@@ -1,0 +1,228 @@
+"""The audit agrees with ``systemd-analyze security`` wherever both can see.
+
+Each case puts a forked child in a state (root, a dropped user, no bounding set, seccomp
+allow and deny lists, namespace blocking, a private network), writes the unit file whose
+settings produce that state, and requires systemd's badness for every row hardenkit scores
+to be hardenkit's (SYSTEMD_ANALYZE_DEBUG=1 makes ``--json=short`` print the badness). The
+rows hardenkit lists as not observable are exactly the ones left out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, prctl
+from hardenkit.audit import AuditReport, audit_process
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+pytestmark = [pytest.mark.linux, pytest.mark.root, pytest.mark.seccomp]
+
+NOBODY = 65534
+PR_CAPBSET_DROP = 24
+CLONE_NEWNET = 0x40000000
+NOT_APPLICABLE = 2**64 - 1  # systemd's UINT64_MAX badness: the row does not apply
+
+
+@contextlib.contextmanager
+def paused_child(setup: Callable[[], object]) -> Iterator[int]:
+    """Fork a child that runs ``setup`` then blocks until the block ends."""
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        code = 0
+        try:
+            os.close(ready_r)
+            os.close(go_w)
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            os.umask(0o022)  # systemd's default UMask=
+            setup()
+            os.write(ready_w, b"ok")
+            os.read(go_r, 1)
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                os.write(ready_w, f"{type(exc).__name__}: {exc}".encode()[:4000])
+            code = 1
+        os._exit(code)
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        readable, _, _ = select.select([ready_r], [], [], 20)
+        message = os.read(ready_r, 4096) if readable else b"timed out"
+        if message != b"ok":
+            pytest.fail(f"child setup failed: {message.decode(errors='replace')}")
+        yield pid
+    finally:
+        os.close(go_w)
+        os.close(ready_r)
+        for _ in range(200):
+            if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                break
+            time.sleep(0.01)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _unshare(flags: int) -> None:
+    import ctypes  # noqa: PLC0415
+
+    from hardenkit._linux.libc import libc  # noqa: PLC0415
+
+    if libc().unshare(ctypes.c_int(flags)) != 0:
+        raise OSError(ctypes.get_errno(), "unshare")
+
+
+def _nobody() -> None:
+    os.setgroups([])
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, NOBODY, NOBODY)
+
+
+def _drop_bounding() -> None:
+    for cap in range(64):
+        with contextlib.suppress(OSError):
+            prctl(PR_CAPBSET_DROP, cap)
+
+
+def _seccomp(**policy: Any) -> Callable[[], None]:
+    def setup() -> None:
+        from hardenkit.sandbox import SeccompPolicy, apply_seccomp  # noqa: PLC0415
+
+        built = SeccompPolicy(**policy)
+        built.to_bpf()  # compiled while the venv is still readable
+        _nobody()
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
+        apply_seccomp(built)
+
+    return setup
+
+
+def _bounding_setting(pid: int) -> str:
+    """CapabilityBoundingSet= naming exactly the child's bounding set."""
+    from hardenkit.capabilities import mask_to_caps  # noqa: PLC0415
+
+    with open(f"/proc/{pid}/status") as fh:
+        line = next(x for x in fh if x.startswith("CapBnd:"))
+    caps = mask_to_caps(int(line.split()[1], 16))
+    return "CapabilityBoundingSet=" + " ".join(f"CAP_{c.short_name}" for c in caps)
+
+
+NNP = "NoNewPrivileges=yes"
+FILTERED = (NNP, "User=nobody", "SystemCallArchitectures=native", "RestrictNamespaces=yes")
+
+#: (case, child setup, unit settings beyond the child's bounding set)
+CASES: tuple[tuple[str, Callable[[], object], tuple[str, ...]], ...] = (
+    ("bare-root", lambda: None, ()),
+    ("user-nnp", lambda: (_nobody(), prctl(PR_SET_NO_NEW_PRIVS, 1)), ("User=nobody", NNP)),
+    (
+        "user-nnp-no-bounding",
+        lambda: (_drop_bounding(), _nobody(), prctl(PR_SET_NO_NEW_PRIVS, 1)),
+        ("User=nobody", NNP),
+    ),
+    (
+        "system-service-allow-list",
+        _seccomp(default="kill", allow=("@system-service",)),
+        (*FILTERED, "SystemCallFilter=@system-service"),
+    ),
+    (
+        "system-service-errno",
+        _seccomp(default="errno", allow=("@system-service", "@clock")),
+        (*FILTERED, "SystemCallFilter=@system-service @clock"),
+    ),
+    (
+        "deny-privileged-resources",
+        _seccomp(default="allow", deny=("@privileged", "@resources")),
+        # Denying @resources refuses sched_setscheduler outright: realtime is restricted.
+        (*FILTERED, "SystemCallFilter=~@privileged @resources", "RestrictRealtime=yes"),
+    ),
+    ("namespace-blocking", _seccomp(default="allow"), FILTERED),
+    ("private-network", lambda: _unshare(CLONE_NEWNET), ("PrivateNetwork=yes",)),
+)
+
+
+def _systemd_rows(tool: str, unit: Path) -> dict[str, int | None]:
+    out = subprocess.run(
+        [tool, "security", "--offline=true", "--json=short", str(unit)],
+        env={**os.environ, "SYSTEMD_ANALYZE_DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    rows = {row["name"]: row["badness"] for row in json.loads(out.stdout)}
+    return {name: None if b == NOT_APPLICABLE else b for name, b in rows.items()}
+
+
+@pytest.fixture(scope="module")
+def systemd_analyze() -> str:
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        pytest.skip("needs systemd-analyze (apt-get install systemd; scripts/setup does it)")
+    return tool
+
+
+@pytest.mark.parametrize(("case", "setup", "settings"), CASES, ids=[c[0] for c in CASES])
+def test_every_row_hardenkit_scores_agrees_with_systemd_analyze(
+    systemd_analyze: str,
+    tmp_path: Path,
+    case: str,
+    setup: Callable[[], object],
+    settings: tuple[str, ...],
+) -> None:
+    with paused_child(setup) as pid:
+        report = audit_process(pid)
+        bounding = _bounding_setting(pid)
+    unit = tmp_path / f"{case}.service"
+    unit.write_text("\n".join(["[Service]", "ExecStart=/bin/true", bounding, *settings]) + "\n")
+    theirs = _systemd_rows(systemd_analyze, unit)
+    ours = {a.name: a for a in report.assessments if a.source == "systemd"}
+    unobservable = {u.name for u in report.unobservable}
+    assert ours.keys() | unobservable == theirs.keys()  # every systemd row, once
+    assert not ours.keys() & unobservable
+    differ = {
+        name: (a.badness, theirs[name], a.evidence)
+        for name, a in ours.items()
+        if a.badness != theirs[name]
+    }
+    assert differ == {}
+    assert not report.assumed or report.assumed == ("dumpable",)
+
+
+def test_the_filter_rows_are_read_from_the_kernel_not_assumed() -> None:
+    """A lax filter (allows every group) scores as systemd scores a unit without a filter."""
+    with paused_child(_seccomp(default="allow", deny=("@swap",))) as pid:
+        report = audit_process(pid)
+    rows = {a.name: a for a in report.assessments}
+    assert rows["SystemCallFilter=~@swap"].badness == 0
+    assert rows["SystemCallFilter=~@mount"].badness == 10
+    assert "PTRACE_SECCOMP_GET_FILTER" in next(
+        f.detail for f in report.findings if f.id == "seccomp-filter"
+    )
+
+
+def test_a_confined_process_audits_its_own_filter(in_child: Any) -> None:
+    """Self-audit under seccomp: the kernel refuses a filtered tracer; hardenkit's record."""
+
+    def confined() -> dict[str, Any]:
+        _seccomp(default="kill", allow=("@system-service",))()
+        return audit_process().to_dict()
+
+    report = AuditReport.from_dict(in_child(confined))
+    rows = {a.name: a for a in report.assessments}
+    assert rows["SystemCallFilter=~@mount"].badness == 0
+    assert rows["SystemCallFilter=~@privileged"].badness == 9
+    assert "seccomp-unreadable" not in report.assumed
