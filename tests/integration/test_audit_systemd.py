@@ -86,10 +86,14 @@ def _unshare(flags: int) -> None:
         raise OSError(ctypes.get_errno(), "unshare")
 
 
-def _nobody() -> None:
+def _nobody(*, nnp: bool = False, bounding: bool = True) -> None:
+    if not bounding:
+        _drop_bounding()
     os.setgroups([])
     os.setresgid(NOBODY, NOBODY, NOBODY)
     os.setresuid(NOBODY, NOBODY, NOBODY)
+    if nnp:
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
 def _drop_bounding() -> None:
@@ -104,8 +108,7 @@ def _seccomp(**policy: Any) -> Callable[[], None]:
 
         built = SeccompPolicy(**policy)
         built.to_bpf()  # compiled while the venv is still readable
-        _nobody()
-        prctl(PR_SET_NO_NEW_PRIVS, 1)
+        _nobody(nnp=True)
         apply_seccomp(built)
 
     return setup
@@ -127,12 +130,8 @@ FILTERED = (NNP, "User=nobody", "SystemCallArchitectures=native", "RestrictNames
 #: (case, child setup, unit settings beyond the child's bounding set)
 CASES: tuple[tuple[str, Callable[[], object], tuple[str, ...]], ...] = (
     ("bare-root", lambda: None, ()),
-    ("user-nnp", lambda: (_nobody(), prctl(PR_SET_NO_NEW_PRIVS, 1)), ("User=nobody", NNP)),
-    (
-        "user-nnp-no-bounding",
-        lambda: (_drop_bounding(), _nobody(), prctl(PR_SET_NO_NEW_PRIVS, 1)),
-        ("User=nobody", NNP),
-    ),
+    ("user-nnp", lambda: _nobody(nnp=True), ("User=nobody", NNP)),
+    ("user-nnp-no-bounding", lambda: _nobody(nnp=True, bounding=False), ("User=nobody", NNP)),
     (
         "system-service-allow-list",
         _seccomp(default="kill", allow=("@system-service",)),
