@@ -9,18 +9,21 @@ exactly that when every argument is fixed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from hardenkit._linux import bpf, seccomp_compile as sc
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 pytestmark = [pytest.mark.linux, pytest.mark.seccomp]
 
 ALLOW, LOG, TRAP, KILL = bpf.RET_ALLOW, bpf.RET_LOG, bpf.RET_TRAP, bpf.RET_KILL_PROCESS
 #: libseccomp's scmp_compare: NE, LT, LE, EQ, GE, GT, MASKED_EQ.
-OPS = {
+OPS: dict[int, Callable[[int, int, int], bool]] = {
     1: lambda v, a, _b: v != a,
     2: lambda v, a, _b: v < a,
     3: lambda v, a, _b: v <= a,
@@ -37,18 +40,19 @@ ACTIONS = st.sampled_from((ALLOW, LOG, TRAP, KILL, bpf.RET_ERRNO | 1, bpf.RET_ER
 
 @st.composite
 def rule_sets(
-    draw: Any,
+    draw: st.DrawFn,
 ) -> tuple[int, list[tuple[int, int, tuple[tuple[int, int, int, int], ...]]]]:
     default = draw(st.sampled_from((ALLOW, bpf.RET_ERRNO | 38, KILL)))
     nrs = draw(st.lists(st.sampled_from(NUMBERS), min_size=1, max_size=6, unique=True))
-    rules = []
+    rules: list[sc.Rule] = []
     for nr in nrs:
-        action = draw(ACTIONS.filter(lambda a, d=default: a != d))
+        action = draw(ACTIONS)
+        if action == default:
+            continue
         if draw(st.booleans()):
             op = draw(st.sampled_from(sorted(OPS)))
-            cond = (draw(st.integers(0, 5)), op, draw(U64), draw(U64) if op == 7 else 0)
-            if op == 7:
-                cond = (cond[0], op, cond[2], cond[3] & cond[2])
+            index, datum, other = draw(st.integers(0, 5)), draw(U64), draw(U64)
+            cond = (index, op, datum, other & datum if op == 7 else 0)
             rules.append((action, nr, (cond,)))
         else:
             rules.append((action, nr, ()))
