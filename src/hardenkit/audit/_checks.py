@@ -6,6 +6,7 @@ seccomp are per-thread, and one unconfined thread is an unconfined process.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -41,16 +42,20 @@ class Outcome:
         )
 
     def score(self, assessor: w.Assessor, badness: int | None, evidence: str = "") -> None:
-        self.assessments.append(
-            Assessment(
-                name=assessor.name,
-                weight=assessor.weight,
-                range=assessor.range,
-                badness=badness,
-                source=assessor.source,
-                evidence=evidence,
-            )
-        )
+        self.assessments.append(_assessment(assessor, badness, evidence))
+
+
+@functools.lru_cache(maxsize=4096)
+def _assessment(assessor: w.Assessor, badness: int | None, evidence: str) -> Assessment:
+    """Rows repeat from process to process: build each distinct one once (they are frozen)."""
+    return Assessment(
+        name=assessor.name,
+        weight=assessor.weight,
+        range=assessor.range,
+        badness=badness,
+        source=assessor.source,
+        evidence=evidence,
+    )
 
 
 def assess(facts: ProcessFacts) -> Outcome:
@@ -80,11 +85,17 @@ def assess(facts: ProcessFacts) -> Outcome:
     return out
 
 
-def _names(caps: frozenset[str]) -> str:
-    """List capabilities; a nearly full set is written as what it lacks."""
+@functools.cache
+def _every_cap() -> frozenset[str]:
     from hardenkit.capabilities import Capability  # noqa: PLC0415
 
-    every = frozenset(c.short_name for c in Capability)
+    return frozenset(c.short_name for c in Capability)
+
+
+@functools.lru_cache(maxsize=256)
+def _names(caps: frozenset[str]) -> str:
+    """List capabilities; a nearly full set is written as what it lacks."""
+    every = _every_cap()
     if not caps:
         return "none"
     if caps >= every:
@@ -95,6 +106,7 @@ def _names(caps: frozenset[str]) -> str:
     return ", ".join(sorted(caps))
 
 
+@functools.lru_cache(maxsize=256)
 def _cap_names(mask: int) -> frozenset[str]:
     from hardenkit.capabilities import mask_to_caps  # noqa: PLC0415
 

@@ -66,6 +66,36 @@ class ProcessFacts:
         return self.statuses[0]
 
 
+class Context:
+    """What every audit of one run shares: read once, not once per process.
+
+    The reference namespaces and root (pid 1's, or kthreadd's), and per network namespace
+    the sockets listening on every interface (``/proc/<pid>/net/{tcp,udp}{,6}``, inode ->
+    description), so that auditing every process costs one socket table, not one each.
+    """
+
+    def __init__(self, proc_root: str = PROC_ROOT) -> None:
+        self.proc_root = proc_root
+        self.ns_reference, self.ns_links = reference_namespaces(proc_root)
+        self.root_ref = _reference_root(proc_root)
+        self.sockets: dict[str, dict[int, str]] = {}
+        self.me = self_pid()
+
+    def listeners(self, reader: _Reader, netns: str) -> dict[int, str]:
+        """The wildcard listeners of ``netns``, read through this process's view of it."""
+        table = self.sockets.get(netns)
+        if table is None:
+            table = {}
+            for proto in ("tcp", "tcp6", "udp", "udp6"):
+                try:
+                    text = reader.read(f"net/{proto}").decode("ascii", "replace")
+                except HardenkitError:
+                    continue  # no IPv6, or no such table on this kernel
+                table.update(_wildcard_sockets(proto, text))
+            self.sockets[netns] = table
+        return table
+
+
 class _Reader:
     """Reads files under one ``/proc/<pid>`` descriptor, translating errors once."""
 
@@ -124,14 +154,17 @@ class _Reader:
             raise self.fail(name, err) from err
 
 
-def collect(pid: int, *, proc_root: str = PROC_ROOT) -> ProcessFacts:
+def collect(
+    pid: int, *, proc_root: str = PROC_ROOT, context: Context | None = None
+) -> ProcessFacts:
     """Gather the facts about ``pid``; raise rather than return a partial picture.
 
     Raises:
         HardenkitError: the process does not exist, is a kernel thread, or exited meanwhile.
         PrivilegeError: one of its files cannot be read (another user's process).
     """
-    reader = _Reader(pid, proc_root)
+    ctx = context or Context(proc_root)
+    reader = _Reader(pid, ctx.proc_root)
     try:
         main = _status(reader, "status")
         statuses = (main, *_thread_statuses(reader, main.pid))
@@ -142,15 +175,15 @@ def collect(pid: int, *, proc_root: str = PROC_ROOT) -> ProcessFacts:
         exe_dir_mode, exe_dir_checked = _exe_dir_mode(reader, exe)
         names, dangerous, secret = _environment(reader)
         core_soft, core_hard = _core_limit(reader)
-        ns_reference, links = reference_namespaces(proc_root)
-        ns_shared = {kind: _ns_shared(reader, kind, links) for kind in NAMESPACES}
-        dumpable = _dumpable(reader, main)
-        root_shared = _root_shared(reader, proc_root)
-        listening = _listening(pid)
-        myself = pid == self_pid()
+        ns_reference = ctx.ns_reference
+        ns_links = {kind: reader.readlink(f"ns/{kind}") for kind in NAMESPACES}
+        ns_shared = {k: _ns_shared(ns_links[k], k, ctx.ns_links) for k in NAMESPACES}
+        root_shared = _root_shared(reader, ctx.root_ref)
+        listening = _listening(reader, ctx.listeners(reader, ns_links["net"]))
+        myself = pid == ctx.me
         filters = _filter.assess_filters(pid, statuses, myself=myself)
-        # The descriptor still names the same process: it did not exit during the reads.
-        _status(reader, "status")
+        # Last: the descriptor still names the same process (it did not exit meanwhile).
+        dumpable = _dumpable(reader, main, myself=myself)
     finally:
         reader.close()
     return ProcessFacts(
@@ -177,9 +210,8 @@ def collect(pid: int, *, proc_root: str = PROC_ROOT) -> ProcessFacts:
     )
 
 
-def _root_shared(reader: _Reader, proc_root: str) -> bool | None:
-    """Whether the process's root directory is pid 1's (None: pid 1's cannot be read)."""
-    mine = reader.stat("root")
+def _reference_root(proc_root: str) -> tuple[int, int] | None:
+    """(dev, inode) of pid 1's root directory, else kthreadd's; None when neither shows."""
     for ref in (1, 2):
         if ref == 2 and not _is_kernel_thread(proc_root, ref):  # noqa: PLR2004 -- kthreadd
             break
@@ -187,8 +219,16 @@ def _root_shared(reader: _Reader, proc_root: str) -> bool | None:
             theirs = os.stat(os.path.join(proc_root, str(ref), "root"))
         except OSError:
             continue
-        return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
+        return theirs.st_dev, theirs.st_ino
     return None
+
+
+def _root_shared(reader: _Reader, reference: tuple[int, int] | None) -> bool | None:
+    """Whether the process's root directory is the reference's (None: not known)."""
+    mine = reader.stat("root")
+    if reference is None:
+        return None
+    return (mine.st_dev, mine.st_ino) == reference
 
 
 def _landlock(*, myself: bool) -> str:
@@ -347,22 +387,22 @@ def reference_namespaces(proc_root: str = PROC_ROOT) -> tuple[str, dict[str, str
     return "pid 1", dict.fromkeys(NAMESPACES)
 
 
-def _ns_shared(reader: _Reader, kind: str, reference: dict[str, str | None]) -> bool | None:
-    mine = reader.readlink(f"ns/{kind}")
+def _ns_shared(mine: str, kind: str, reference: dict[str, str | None]) -> bool | None:
     theirs = reference.get(kind)
     if theirs is None:
         return None  # nothing to compare with: scored as shared, and said so
     return mine == theirs
 
 
-def _dumpable(reader: _Reader, main: ProcStatus) -> bool | None:
-    if reader.pid == self_pid():
+def _dumpable(reader: _Reader, main: ProcStatus, *, myself: bool) -> bool | None:
+    # Also the last look at the process: the stat fails if it exited during the audit.
+    st = reader.stat("status")
+    if myself:
         from hardenkit._linux.libc import PR_GET_DUMPABLE, prctl  # noqa: PLC0415
 
         return prctl(PR_GET_DUMPABLE) == 1
     # procfs gives the files of a dumpable process its euid/egid, and root's to any other
     # (the /proc/<pid> directory itself keeps the euid either way).
-    st = reader.stat("status")
     euid, egid = main.uids[1], main.gids[1]
     if (st.st_uid, st.st_gid) != (euid, egid):
         return False
@@ -371,33 +411,51 @@ def _dumpable(reader: _Reader, main: ProcStatus) -> bool | None:
     return True
 
 
-def _listening(pid: int) -> tuple[str, ...]:
-    """Sockets listening on every interface (TCP LISTEN, or unconnected UDP)."""
-    import socket  # noqa: PLC0415
+_TCP_LISTEN = "0A"
+_UDP_UNCONNECTED = "07"
 
-    # No stubs in the dev environment (types-psutil); unused-ignore keeps it right with them.
-    import psutil  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415 -- heavy
 
+def _wildcard_sockets(proto: str, text: str) -> dict[int, str]:
+    """Map inode -> "tcp 0.0.0.0:22" for the sockets of one /proc/net table bound everywhere."""
+    found = {}
+    want = _TCP_LISTEN if proto.startswith("tcp") else _UDP_UNCONNECTED
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10 or fields[3] != want:  # noqa: PLR2004 -- the inode column
+            continue
+        address, _, port = fields[1].partition(":")
+        if address.strip("0"):
+            continue  # bound to one address, not every one
+        if fields[2].partition(":")[0].strip("0") or fields[2].partition(":")[2].strip("0"):
+            continue  # a connected UDP socket
+        host = "[::]" if proto.endswith("6") else "0.0.0.0"  # noqa: S104 -- a report
+        found[int(fields[9])] = f"{proto} {host}:{int(port, 16)}"
+    return found
+
+
+def _listening(reader: _Reader, listeners: dict[int, str]) -> tuple[str, ...]:
+    """Sockets of the process listening on every interface (TCP LISTEN, unconnected UDP)."""
+    if not listeners:
+        return ()  # nothing on the host listens everywhere: no descriptor to look at
     try:
-        conns = psutil.Process(pid).net_connections(kind="inet")
-    except psutil.AccessDenied as err:
-        raise PrivilegeError(
-            f"cannot list the sockets of pid {pid}: permission denied; nothing was reported"
-        ) from err
-    except psutil.NoSuchProcess as err:
-        raise HardenkitError(f"pid {pid} exited during the audit (listing sockets)") from err
+        fd_dir = os.open("fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=reader.fd)
+    except OSError as err:
+        raise reader.fail("fd", err) from err
     found = set()
-    for conn in conns:
-        if not conn.laddr or conn.laddr.ip not in _WILDCARDS:
-            continue
-        if conn.type == socket.SOCK_STREAM and conn.status == psutil.CONN_LISTEN:
-            proto = "tcp6" if conn.family == socket.AF_INET6 else "tcp"
-        elif conn.type == socket.SOCK_DGRAM and not conn.raddr:
-            proto = "udp6" if conn.family == socket.AF_INET6 else "udp"
-        else:
-            continue
-        host = f"[{conn.laddr.ip}]" if conn.family == socket.AF_INET6 else conn.laddr.ip
-        found.add(f"{proto} {host}:{conn.laddr.port}")
+    try:
+        for name in os.listdir(fd_dir):
+            try:
+                target = os.readlink(name, dir_fd=fd_dir)
+            except FileNotFoundError:  # closed meanwhile
+                continue
+            if target.startswith("socket:["):
+                desc = listeners.get(int(target[8:-1]))
+                if desc is not None:
+                    found.add(desc)
+    except OSError as err:
+        raise reader.fail("fd", err) from err
+    finally:
+        os.close(fd_dir)
     return tuple(sorted(found))
 
 

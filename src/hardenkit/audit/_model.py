@@ -152,11 +152,13 @@ def exposure_of(assessments: tuple[Assessment, ...] | list[Assessment]) -> float
         ...              Assessment(name="B", weight=3000, range=10, badness=0)])
         2.5
     """
-    applying = [a for a in assessments if a.badness is not None]
-    weight_sum = sum(a.weight for a in applying)
+    weight_sum = badness_sum = 0
+    for a in assessments:
+        if a.badness is not None:
+            weight_sum += a.weight
+            badness_sum += -(-a.badness * a.weight // a.range)
     if weight_sum == 0:
         raise ValueError("no assessment applies: the exposure cannot be computed")
-    badness_sum = sum(a.points for a in applying)
     return math.ceil(badness_sum * 100 / weight_sum) / 10 if badness_sum else 0.0
 
 
@@ -200,6 +202,7 @@ class AuditReport:
     threads: int = field(default=1)
     unobservable: tuple[Unobservable, ...] = ()
     landlock: str = "unknown"
+    uid: int = -1
 
     def __post_init__(self) -> None:
         if not isinstance(self.findings, tuple) or not all(
@@ -254,6 +257,7 @@ class AuditReport:
             "assumed": list(self.assumed),
             "unobservable": [u.to_dict() for u in self.unobservable],
             "landlock": self.landlock,
+            "uid": self.uid,
         }
 
     @classmethod
@@ -275,6 +279,7 @@ class AuditReport:
             assumed=tuple(str(x) for x in data.get("assumed", ())),
             unobservable=tuple(Unobservable.from_dict(u) for u in data.get("unobservable", ())),
             landlock=str(data.get("landlock", "unknown")),
+            uid=int(data.get("uid", -1)),
         )
 
 
