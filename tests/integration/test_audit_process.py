@@ -225,6 +225,10 @@ def test_environment_names_reported_values_never(tmp_path: Path) -> None:
     }
     proc = subprocess.Popen([str(exe), "30"], env=env)
     try:
+        for _ in range(500):  # until it has exec'd: before that it is a copy of this process
+            if os.readlink(f"/proc/{proc.pid}/exe") == str(exe):
+                break
+            time.sleep(0.01)
         report = audit_process(proc.pid)
     finally:
         proc.kill()

@@ -15,6 +15,7 @@ import os
 import re
 import stat
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from hardenkit._linux.procfs import PROC_ROOT, ProcStatus, parse_status, self_pid
 from hardenkit.audit import _filter
@@ -23,6 +24,9 @@ from hardenkit.errors import HardenkitError, PrivilegeError
 
 #: Namespaces compared with pid 1's (each maps to a check).
 NAMESPACES: tuple[str, ...] = ("user", "net", "pid")
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 _CORE_RE = re.compile(r"^Max core file size\s+(\S+)\s+(\S+)", re.MULTILINE)
 _WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 -- what we look for, not bind
 _PF_KTHREAD = 0x00200000  # include/linux/sched.h
@@ -179,7 +183,7 @@ def collect(
         ns_links = {kind: reader.readlink(f"ns/{kind}") for kind in NAMESPACES}
         ns_shared = {k: _ns_shared(ns_links[k], k, ctx.ns_links) for k in NAMESPACES}
         root_shared = _root_shared(reader, ctx.root_ref)
-        listening = _listening(reader, ctx.listeners(reader, ns_links["net"]))
+        listening = _listening(reader, lambda: ctx.listeners(reader, ns_links["net"]))
         myself = pid == ctx.me
         filters = _filter.assess_filters(pid, statuses, myself=myself)
         # Last: the descriptor still names the same process (it did not exit meanwhile).
@@ -433,15 +437,17 @@ def _wildcard_sockets(proto: str, text: str) -> dict[int, str]:
     return found
 
 
-def _listening(reader: _Reader, listeners: dict[int, str]) -> tuple[str, ...]:
-    """Sockets of the process listening on every interface (TCP LISTEN, unconnected UDP)."""
-    if not listeners:
-        return ()  # nothing on the host listens everywhere: no descriptor to look at
+def _listening(reader: _Reader, listeners: Callable[[], dict[int, str]]) -> tuple[str, ...]:
+    """Sockets of the process listening on every interface (TCP LISTEN, unconnected UDP).
+
+    The process's descriptors first: only when it holds a socket is the network
+    namespace's socket table needed (read once per run and namespace by ``listeners``).
+    """
     try:
         fd_dir = os.open("fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=reader.fd)
     except OSError as err:
         raise reader.fail("fd", err) from err
-    found = set()
+    inodes = []
     try:
         for name in os.listdir(fd_dir):
             try:
@@ -449,14 +455,15 @@ def _listening(reader: _Reader, listeners: dict[int, str]) -> tuple[str, ...]:
             except FileNotFoundError:  # closed meanwhile
                 continue
             if target.startswith("socket:["):
-                desc = listeners.get(int(target[8:-1]))
-                if desc is not None:
-                    found.add(desc)
+                inodes.append(int(target[8:-1]))
     except OSError as err:
         raise reader.fail("fd", err) from err
     finally:
         os.close(fd_dir)
-    return tuple(sorted(found))
+    if not inodes:
+        return ()
+    table = listeners()
+    return tuple(sorted({table[i] for i in inodes if i in table}))
 
 
 def world_writable(mode: int) -> bool:

@@ -252,6 +252,7 @@ def _namespace_way(filters: tuple[bytes, ...], usable: list[Abi], flag: int) -> 
     return None
 
 
+@functools.cache
 def unfiltered(mode: int) -> FilterRows:
     """The rows when no filter is read: Seccomp 0 (none) or 1 (strict mode)."""
     rows: dict[str, tuple[int, str]] = {}
