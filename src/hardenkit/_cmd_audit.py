@@ -230,6 +230,7 @@ def render(
                 out.write("".join(line + "\n" for line in lines))
     if not report.findings:
         out.write("\nNo findings.\n")
+    out.write(f"\nLandlock: {clean(report.landlock)}\n")
     if report.assumed:
         out.write(
             "\nScored as the worst case (could not be read): " + ", ".join(report.assumed) + "\n"

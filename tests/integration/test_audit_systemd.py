@@ -225,3 +225,52 @@ def test_a_confined_process_audits_its_own_filter(in_child: Any) -> None:
     assert rows["SystemCallFilter=~@mount"].badness == 0
     assert rows["SystemCallFilter=~@privileged"].badness == 9
     assert "seccomp-unreadable" not in report.assumed
+
+
+@pytest.mark.landlock
+def test_landlock_applied_by_hardenkit_is_reported_by_self_audit(in_child: Any) -> None:
+    def confined() -> dict[str, Any]:
+        from hardenkit.sandbox import FilesystemPolicy, apply_landlock  # noqa: PLC0415
+
+        audit_process()  # load every module before Landlock narrows the file system
+        apply_landlock(FilesystemPolicy(read=["/"], write=["/tmp"], execute=["/usr"]))
+        return {"self": audit_process().to_dict()}
+
+    mine = AuditReport.from_dict(in_child(confined)["self"])
+    assert mine.landlock.startswith("Landlock ABI ")
+    assert "/tmp=" in mine.landlock
+    with paused_child(lambda: None) as pid:
+        assert audit_process(pid).landlock == "unknown"  # another process: not knowable
+    assert audit_process().landlock == "none applied by hardenkit in this process"
+
+
+def test_a_filter_nobody_recorded_is_unreadable_from_inside_and_never_credited(
+    in_child: Any,
+) -> None:
+    def confined() -> dict[str, Any]:
+        from hardenkit import _applied  # noqa: PLC0415
+
+        _seccomp(default="kill", allow=("@system-service",))()
+        _applied.SECCOMP.clear()  # as if another library had loaded it
+        return audit_process().to_dict()
+
+    report = AuditReport.from_dict(in_child(confined))
+    rows = {a.name: a for a in report.assessments}
+    assert "seccomp-unreadable" in report.assumed
+    assert rows["SystemCallFilter=~@mount"].badness == 10
+    assert "itself under seccomp" in rows["SystemCallFilter=~@mount"].evidence
+
+
+def test_an_auditor_under_seccomp_says_so_instead_of_tracing(in_child: Any) -> None:
+    with paused_child(_seccomp(default="kill", allow=("@system-service",))) as target:
+
+        def confined_auditor() -> dict[str, Any]:
+            from hardenkit.sandbox import SeccompPolicy, apply_seccomp  # noqa: PLC0415
+
+            apply_seccomp(SeccompPolicy(default="kill", allow=("@system-service",)))
+            return audit_process(target).to_dict()  # ptrace would be SIGSYS here
+
+        report = AuditReport.from_dict(in_child(confined_auditor))
+    assert "seccomp-unreadable" in report.assumed
+    rows = {a.name: a for a in report.assessments}
+    assert "auditor is itself under seccomp" in rows["RestrictNamespaces=~user"].evidence

@@ -3,15 +3,15 @@
 The kernel hands a filter's classic BPF to a tracer that has CAP_SYS_ADMIN and is not under
 seccomp itself, once the task is ptrace-stopped: seize it, interrupt it, wait for the stop,
 fetch index 0, 1, ... until ENOENT (index 0 is the newest filter), detach. The task resumes
-where it was; a system call it was blocked in is restarted. A process cannot trace itself,
-so :func:`read_own_filters` forks a helper that reads its parent.
+where it was; a system call it was blocked in is restarted. A process cannot read its own:
+a forked helper would inherit the filters, and the kernel refuses a tracer under seccomp
+(hardenkit.audit uses what hardenkit recorded when it loaded them, see hardenkit._applied).
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
-import json
 import os
 from typing import Any
 
@@ -86,41 +86,3 @@ def read_filters(tid: int) -> tuple[bytes, ...]:
         return tuple(found)
     finally:
         pt(PTRACE_DETACH, tid, None, None)
-
-
-def read_own_filters(tid: int) -> tuple[bytes, ...]:
-    """Read this process's task ``tid``'s filters from a forked helper (it traces us).
-
-    Raises:
-        FilterUnreadable: as :func:`read_filters`, from the helper.
-    """
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover -- the child; coverage does not follow it
-        try:
-            os.close(r)
-            out: dict[str, object]
-            try:
-                out = {"filters": [f.hex() for f in read_filters(tid)]}
-            except FilterUnreadable as exc:
-                out = {"error": str(exc)}
-            os.write(w, json.dumps(out).encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    chunks = []
-    try:
-        while chunk := os.read(r, 1 << 16):
-            chunks.append(chunk)
-    finally:
-        os.close(r)
-        os.waitpid(pid, 0)
-    try:
-        answer = json.loads(b"".join(chunks) or b"{}")
-    except ValueError:
-        answer = {}
-    if "error" in answer:
-        raise FilterUnreadable(str(answer["error"]))
-    if "filters" not in answer:
-        raise FilterUnreadable("the helper that reads this process's filters failed")
-    return tuple(bytes.fromhex(f) for f in answer["filters"])

@@ -322,6 +322,13 @@ def _read(tid: int, counts: set[int], *, myself: bool) -> tuple[tuple[bytes, ...
     from hardenkit._linux import seccomp_read as sr  # noqa: PLC0415
 
     if not myself:
+        from hardenkit._linux.procfs import read_status  # noqa: PLC0415
+
+        if read_status().seccomp:  # ptrace could even be fatal under our own filter
+            raise sr.FilterUnreadable(
+                "the auditor is itself under seccomp, and the kernel hands filters only to a "
+                "tracer that is not"
+            )
         return sr.read_filters(tid), f"PTRACE_SECCOMP_GET_FILTER on task {tid}"
     recorded = _applied.SECCOMP
     if counts == {len(recorded)} and all(tsync for _prog, tsync in recorded):
@@ -329,4 +336,8 @@ def _read(tid: int, counts: set[int], *, myself: bool) -> tuple[tuple[bytes, ...
             tuple(prog for prog, _tsync in reversed(recorded)),
             "as hardenkit loaded them in this process; the kernel counts as many",
         )
-    return sr.read_own_filters(tid), f"read by a helper process from task {tid}"
+    raise sr.FilterUnreadable(
+        "this process is itself under seccomp, and the kernel hands filters only to a tracer "
+        f"that is not; hardenkit recorded {len(recorded)} of the "
+        f"{', '.join(map(str, sorted(counts)))} filter(s) the kernel counts"
+    )

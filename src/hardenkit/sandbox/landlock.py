@@ -16,6 +16,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hardenkit import _applied
 from hardenkit._linux import require_linux
 from hardenkit.errors import SandboxError
 
@@ -199,6 +200,8 @@ class LandlockPlan:
             handled_fs=self.handled, attr_size=_ATTR_SIZE[self.abi], rules=rules
         )
         self._probe_dir = _mkdir_probe_dir(self.rights)
+        granted = ", ".join(f"{p}={r:#x}" for p, r in self.rights.items()) or "nothing"
+        self._record = f"Landlock ABI {self.abi}, handled rights {self.handled:#x}: {granted}"
 
     def enforce(self) -> None:
         """Restrict the calling (single-threaded) process; raises SandboxError."""
@@ -206,6 +209,7 @@ class LandlockPlan:
             self._ruleset.enforce()
         except OSError as err:
             raise SandboxError(f"Landlock enforcement failed: {err.strerror}") from err
+        _applied.LANDLOCK.append(self._record)  # for audit_process() of this process
 
     def verify(self) -> None:
         """Probe that Landlock is in force: a path outside the policy must be refused.
