@@ -274,3 +274,41 @@ def test_an_auditor_under_seccomp_says_so_instead_of_tracing(in_child: Any) -> N
     assert "seccomp-unreadable" in report.assumed
     rows = {a.name: a for a in report.assessments}
     assert "auditor is itself under seccomp" in rows["RestrictNamespaces=~user"].evidence
+
+
+def _two_thread_stacks() -> None:
+    """Main thread: A + deny @swap; second thread: A + deny @reboot twice (more filters)."""
+    import threading  # noqa: PLC0415
+
+    from hardenkit._linux.seccomp_load import BpfProgram  # noqa: PLC0415
+    from hardenkit.sandbox import SeccompPolicy  # noqa: PLC0415
+
+    def program(**kw: Any) -> BpfProgram:
+        return BpfProgram(SeccompPolicy(default="allow", **kw).to_bpf())
+
+    base, swap, reboot = program(), program(deny=("@swap",)), program(deny=("@reboot",))
+    base.load(tsync=True)
+    ready = threading.Event()
+
+    def other() -> None:
+        reboot.load(tsync=False)
+        reboot.load(tsync=False)
+        ready.set()
+        threading.Event().wait()
+
+    threading.Thread(target=other, daemon=True).start()
+    ready.wait()
+    swap.load(tsync=False)
+
+
+def test_every_thread_filter_stack_is_read_and_the_laxest_counts() -> None:
+    with paused_child(_two_thread_stacks) as pid:
+        report = audit_process(pid)
+    rows = {a.name: a for a in report.assessments}
+    # The main thread has fewer filters but refuses @swap; the other thread allows it.
+    assert rows["SystemCallFilter=~@swap"].badness == 10
+    assert "threads" in rows["SystemCallFilter=~@swap"].evidence
+    assert rows["SystemCallFilter=~@reboot"].badness == 10
+    assert "2 different filter stacks" in next(
+        f.detail for f in report.findings if f.id == "seccomp-filter"
+    )

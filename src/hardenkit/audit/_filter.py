@@ -19,6 +19,7 @@ A filter that cannot be read is scored like no filter, never as credit, and said
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -292,29 +293,60 @@ def unreadable(reason: str) -> FilterRows:
 
 
 def assess_filters(pid: int, statuses: tuple[ProcStatus, ...], *, myself: bool) -> FilterRows:
-    """Read the least-filtered thread's filters and derive the rows (never raises for that)."""
+    """Read every thread's filters, judge each, keep each row's worst (never raises for that).
+
+    Filters are per thread; one thread with a laxer stack is a laxer process.
+    """
     mode = min(st.seccomp for st in statuses)
     if mode != 2:  # noqa: PLR2004 -- SECCOMP_MODE_FILTER
         return unfiltered(mode)
     from hardenkit._linux import seccomp_read as sr  # noqa: PLC0415
 
-    weakest = min(statuses, key=lambda st: st.seccomp_filters)
-    counts = {st.seccomp_filters for st in statuses}
     try:
-        filters, source = _read(weakest.pid, counts, myself=myself)
+        stacks, source = _read_stacks(pid, statuses, myself=myself)
+        judged = [(judge(filters), tids) for filters, tids in stacks.items()]
     except sr.FilterUnreadable as err:
         return unreadable(str(err))
-    except OSError as err:  # libseccomp missing: names cannot be resolved
-        return unreadable(f"cannot resolve syscall numbers: {err}")
-    if len(filters) != weakest.seccomp_filters:
-        return unreadable(
-            f"read {len(filters)} filter(s) but /proc/{pid}/status counts {weakest.seccomp_filters}"
-        )
-    try:
-        judged = judge(filters)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError) as err:  # libseccomp missing, or a program we cannot run
         return unreadable(f"cannot interpret the filter: {err}")
-    return FilterRows(rows=judged.rows, summary=f"{judged.summary} ({source})")
+    rows: dict[str, tuple[int, str]] = {}
+    for verdict, tids in judged:
+        where = f" (threads {', '.join(map(str, tids))})" if len(judged) > 1 else ""
+        for name, (badness, text) in verdict.rows.items():
+            if name not in rows or badness > rows[name][0]:
+                rows[name] = (badness, text + where)
+    first = judged[0][0].summary
+    more = f"; {len(judged)} different filter stacks across threads" if len(judged) > 1 else ""
+    return FilterRows(rows=rows, summary=f"{first}{more} ({source})")
+
+
+def _read_stacks(
+    pid: int, statuses: tuple[ProcStatus, ...], *, myself: bool
+) -> tuple[dict[tuple[bytes, ...], list[int]], str]:
+    """Each distinct filter stack and the threads that run under it."""
+    from hardenkit._linux import seccomp_read as sr  # noqa: PLC0415
+
+    counts = {st.seccomp_filters for st in statuses}
+    stacks: dict[tuple[bytes, ...], list[int]] = {}
+    source = ""
+    for st in statuses:
+        try:
+            filters, source = _read(st.pid, counts, myself=myself)
+        except sr.FilterUnreadable:
+            if st.pid != pid and not os.path.exists(f"/proc/{pid}/task/{st.pid}"):
+                continue  # that thread exited meanwhile: it no longer matters
+            raise
+        if len(filters) != st.seccomp_filters:
+            raise sr.FilterUnreadable(
+                f"read {len(filters)} filter(s) of task {st.pid} but its status counts "
+                f"{st.seccomp_filters}"
+            )
+        stacks.setdefault(filters, []).append(st.pid)
+        if myself:
+            break  # the recorded programs are every thread's (TSYNC, counts checked)
+    if not stacks:
+        raise sr.FilterUnreadable(f"every thread of {pid} exited during the audit")
+    return stacks, source
 
 
 def _read(tid: int, counts: set[int], *, myself: bool) -> tuple[tuple[bytes, ...], str]:
@@ -329,7 +361,7 @@ def _read(tid: int, counts: set[int], *, myself: bool) -> tuple[tuple[bytes, ...
                 "the auditor is itself under seccomp, and the kernel hands filters only to a "
                 "tracer that is not"
             )
-        return sr.read_filters(tid), f"PTRACE_SECCOMP_GET_FILTER on task {tid}"
+        return sr.read_filters(tid), "PTRACE_SECCOMP_GET_FILTER"
     recorded = _applied.SECCOMP
     if counts == {len(recorded)} and all(tsync for _prog, tsync in recorded):
         return (
