@@ -52,12 +52,24 @@ def _reason(step: str, err: int, tid: int) -> str:
     return f"{step}: {errno.errorcode.get(err, str(err))}"
 
 
+def _state(tid: int) -> str:
+    try:
+        with open(f"/proc/{tid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2].split()[0].decode("ascii", "replace")
+    except (OSError, IndexError):
+        return "X"
+
+
 def read_filters(tid: int) -> tuple[bytes, ...]:
     """Return task ``tid``'s filters, newest first (the order the kernel runs them in).
 
     Raises:
         FilterUnreadable: not allowed, the task is already traced or vanished.
     """
+    if _state(tid) in ("D", "Z", "X"):
+        # A task in uninterruptible sleep stops only when it wakes: waiting could hang the
+        # audit (a stuck NFS read); a zombie or dead task has no filters left to read.
+        raise FilterUnreadable(f"task {tid} is in state {_state(tid)}: not stopped to read it")
     pt = _ptrace()
     if pt(PTRACE_SEIZE, tid, None, None) != 0:
         raise FilterUnreadable(_reason("PTRACE_SEIZE", ctypes.get_errno(), tid))
