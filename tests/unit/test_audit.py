@@ -619,3 +619,28 @@ def test_from_dict_refuses_malformed_input() -> None:
 def test_kernel_thread_has_nothing_to_audit() -> None:
     with pytest.raises(HardenkitError, match="kernel thread"):
         audit_process(2)  # kthreadd
+
+
+@pytest.mark.seccomp
+def test_docker_profile_is_judged_from_its_program() -> None:
+    from hardenkit.sandbox import SeccompPolicy  # noqa: PLC0415
+
+    rows = _filter.judge((SeccompPolicy.docker_default(capabilities=()).to_bpf(),)).rows
+    assert rows["SystemCallFilter=~@mount"][0] == 0  # mount needs CAP_SYS_ADMIN there
+    assert rows["SystemCallFilter=~@privileged"][0] == 9  # allow list, chown etc. allowed
+    assert rows["SystemCallArchitectures="][0] == 10  # x86_64, x32 and i386 all usable
+    assert rows["RestrictNamespaces=~user"][0] == 0  # unshare/setns gated, clone flags masked
+    assert rows["LockPersonality="][0] == 1  # personality(PER_LINUX32) is allowed
+
+
+@pytest.mark.seccomp
+def test_stacked_filters_refuse_what_any_of_them_refuses() -> None:
+    from hardenkit.sandbox import SeccompPolicy  # noqa: PLC0415
+
+    lax = SeccompPolicy(default="allow", block_namespaces=False).to_bpf()
+    mount = SeccompPolicy(default="allow", deny=["@mount"], block_namespaces=False).to_bpf()
+    alone = _filter.judge((lax,)).rows
+    both = _filter.judge((mount, lax)).rows
+    assert alone["SystemCallFilter=~@mount"][0] == 10
+    assert both["SystemCallFilter=~@mount"][0] == 0
+    assert alone["RestrictNamespaces=~user"][0] == both["RestrictNamespaces=~user"][0] == 1

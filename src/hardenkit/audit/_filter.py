@@ -23,8 +23,6 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hardenkit._linux import bpf
-
 if TYPE_CHECKING:
     from hardenkit._linux.procfs import ProcStatus
 
@@ -158,6 +156,8 @@ def _gap_number(token: int) -> int | None:
 
 def _passes(filters: tuple[bytes, ...], abi: Abi, nr: int, args: dict[int, int]) -> bool:
     """May this call run: no filter of the stack refuses it for every argument value."""
+    from hardenkit._linux import bpf  # noqa: PLC0415 -- only processes with a filter need it
+
     return all(bpf.may_pass(bpf.outcomes(f, nr=nr, arch=abi.data_arch, args=args)) for f in filters)
 
 
