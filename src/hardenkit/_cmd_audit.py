@@ -10,9 +10,7 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
-import textwrap
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -198,6 +196,9 @@ def render(
 
     def paint(code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if colour else text
+
+    import shutil  # noqa: PLC0415 -- only the text report needs them
+    import textwrap  # noqa: PLC0415
 
     width = max(60, min(shutil.get_terminal_size((100, 24)).columns, 120))
     threads = f", {report.threads} threads" if report.threads > 1 else ""
