@@ -89,7 +89,8 @@ PROBE_ROWS: dict[str, tuple[tuple[str, dict[int, int]], ...]] = {
     "RestrictAddressFamilies=~AF_NETLINK": (("socket", {0: 16}), ("socketcall", {})),
     "RestrictAddressFamilies=~AF_PACKET": (("socket", {0: 17}), ("socketcall", {})),
     "RestrictAddressFamilies=~…": (
-        *(("socket", {0: af}) for af in range(46) if af not in (1, 2, 10, 16, 17)),
+        # From 1, as systemd: socket(AF_UNSPEC) fails anyway. 46 is AF_MAX on Linux 6.x.
+        *(("socket", {0: af}) for af in range(1, 46) if af not in (1, 2, 10, 16, 17)),
         ("socketcall", {}),
     ),
 }
