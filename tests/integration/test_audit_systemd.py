@@ -114,6 +114,21 @@ def _seccomp(**policy: Any) -> Callable[[], None]:
     return setup
 
 
+def _rules() -> Iterator[Any]:
+    """socket() only for AF_UNIX; sched_setscheduler never with a realtime policy."""
+    from hardenkit.sandbox.seccomp import ArgCondition, SyscallRule  # noqa: PLC0415
+
+    yield SyscallRule(
+        names="socket", action="errno", args=(ArgCondition(index=0, op="ne", value=1),)
+    )
+    for policy in (1, 2, 6):  # SCHED_FIFO, SCHED_RR, SCHED_DEADLINE
+        yield SyscallRule(
+            names="sched_setscheduler",
+            action="errno",
+            args=(ArgCondition(index=1, op="eq", value=policy),),
+        )
+
+
 def _bounding_setting(pid: int) -> str:
     """CapabilityBoundingSet= naming exactly the child's bounding set."""
     from hardenkit.capabilities import mask_to_caps  # noqa: PLC0415
@@ -149,6 +164,11 @@ CASES: tuple[tuple[str, Callable[[], object], tuple[str, ...]], ...] = (
         (*FILTERED, "SystemCallFilter=~@privileged @resources", "RestrictRealtime=yes"),
     ),
     ("namespace-blocking", _seccomp(default="allow"), FILTERED),
+    (
+        "unix-sockets-only-no-realtime",
+        _seccomp(default="allow", rules=tuple(_rules())),
+        (*FILTERED, "RestrictAddressFamilies=AF_UNIX", "RestrictRealtime=yes"),
+    ),
     ("private-network", lambda: _unshare(CLONE_NEWNET), ("PrivateNetwork=yes",)),
 )
 
