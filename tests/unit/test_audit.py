@@ -644,3 +644,27 @@ def test_stacked_filters_refuse_what_any_of_them_refuses() -> None:
     assert alone["SystemCallFilter=~@mount"][0] == 10
     assert both["SystemCallFilter=~@mount"][0] == 0
     assert alone["RestrictNamespaces=~user"][0] == both["RestrictNamespaces=~user"][0] == 1
+
+
+def test_the_audits_capability_names_are_hardenkit_capabilities() -> None:
+    from hardenkit.audit._checks import cap_table  # noqa: PLC0415
+
+    assert cap_table() == tuple(c.short_name for c in Capability)
+
+
+def test_a_single_pid_audit_does_not_load_the_sweep_or_capabilities(tmp_path: Path) -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys, hardenkit.audit as a; a.audit_process(); "
+        "print(' '.join(m for m in ('hardenkit.capabilities', 'hardenkit.audit._sweep', "
+        "'hardenkit._linux.bpf') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.split() == []
+    from hardenkit.audit import AuditSweep, audit_all  # noqa: PLC0415 -- loaded on demand
+
+    assert isinstance(audit_all(), AuditSweep)

@@ -85,11 +85,34 @@ def assess(facts: ProcessFacts) -> Outcome:
     return out
 
 
-@functools.cache
-def _every_cap() -> frozenset[str]:
-    from hardenkit.capabilities import Capability  # noqa: PLC0415
+#: include/uapi/linux/capability.h by number, as ``Capability.short_name`` writes them (a unit
+#: test keeps the two equal); the audit does not import hardenkit.capabilities (ctypes, libc).
+_CAP_TEXT = (
+    "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
+    "LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER "
+    "SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE "
+    "SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP "
+    "MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF "
+    "CHECKPOINT_RESTORE"
+)
+_CAP_NAMES: tuple[str, ...] = tuple(_CAP_TEXT.split(" "))
 
-    return frozenset(c.short_name for c in Capability)
+
+@functools.cache
+def cap_table() -> tuple[str, ...]:
+    """Every capability the running kernel knows, by number (``CAP_<n>`` past the names)."""
+    from hardenkit._linux.procfs import cap_last_cap  # noqa: PLC0415
+
+    last = cap_last_cap()
+    return tuple(_CAP_NAMES[n] if n < len(_CAP_NAMES) else str(n) for n in range(last + 1))
+
+
+def _every_cap() -> frozenset[str]:
+    return frozenset(cap_table())
+
+
+def _all_mask() -> int:
+    return (1 << len(cap_table())) - 1
 
 
 @functools.lru_cache(maxsize=256)
@@ -108,9 +131,10 @@ def _names(caps: frozenset[str]) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _cap_names(mask: int) -> frozenset[str]:
-    from hardenkit.capabilities import mask_to_caps  # noqa: PLC0415
-
-    return frozenset(c.short_name for c in mask_to_caps(mask))
+    table = cap_table()
+    return frozenset(name for n, name in enumerate(table) if mask >> n & 1) | frozenset(
+        str(n) for n in range(len(table), 64) if mask >> n & 1
+    )
 
 
 def _union(statuses: tuple[ProcStatus, ...], attr: str) -> frozenset[str]:
@@ -193,8 +217,7 @@ def _severity_by_weight(weight: int) -> str:
 
 
 def _capabilities(facts: ProcessFacts, out: Outcome) -> None:
-    from hardenkit.capabilities import ALL_MASK  # noqa: PLC0415
-
+    all_mask = _all_mask()
     sts = facts.statuses
     effective = _union(sts, "cap_effective")
     permitted = _union(sts, "cap_permitted")
@@ -235,7 +258,7 @@ def _capabilities(facts: ProcessFacts, out: Outcome) -> None:
             "hardenkit.drop_capabilities(keep=..., ambient=True)",
         )
     if bounding:
-        full = any(st.cap_bounding & ALL_MASK == ALL_MASK for st in sts)
+        full = any(st.cap_bounding & all_mask == all_mask for st in sts)
         no_nnp = any(not st.no_new_privs for st in sts)
         title = (
             "full capability bounding set"
