@@ -668,3 +668,23 @@ def test_a_single_pid_audit_does_not_load_the_sweep_or_capabilities(tmp_path: Pa
     from hardenkit.audit import AuditSweep, audit_all  # noqa: PLC0415 -- loaded on demand
 
     assert isinstance(audit_all(), AuditSweep)
+
+
+def test_environment_verdicts_are_shared_per_run_under_a_keyed_hash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hardenkit.audit import _collect  # noqa: PLC0415
+
+    secret = "tok-" + "Zq9" * 12
+    monkeypatch.setenv("SERVICE_API_TOKEN", secret)
+    ctx = _collect.Context()
+    first = _collect.collect(os.getpid(), context=ctx)
+    judged = dict(ctx.env_verdicts)
+    second = _collect.collect(os.getpid(), context=ctx)
+    assert "SERVICE_API_TOKEN" in first.env_secret == second.env_secret
+    assert ctx.env_verdicts == judged  # nothing judged twice
+    assert all(isinstance(k, bytes) and len(k) == 16 for k in judged)
+    assert secret.encode() not in b"".join(judged)
+    other = _collect.Context()
+    _collect.collect(os.getpid(), context=other)
+    assert set(other.env_verdicts).isdisjoint(judged)  # a fresh random key per run

@@ -19,6 +19,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -128,12 +129,17 @@ def _audit(
         assessments=tuple(outcome.assessments),
         assumed=tuple(outcome.assumed),
         threads=len(facts.statuses),
-        unobservable=tuple(
-            Unobservable(name=name, weight=weight, reason=reason)
-            for name, weight, reason in _weights.UNOBSERVABLE
-        ),
+        unobservable=_unobservable(),
         landlock=facts.landlock,
         uid=facts.main.uids[1],
+    )
+
+
+@functools.cache
+def _unobservable() -> tuple[Unobservable, ...]:
+    return tuple(
+        Unobservable(name=name, weight=weight, reason=reason)
+        for name, weight, reason in _weights.UNOBSERVABLE
     )
 
 

@@ -35,14 +35,18 @@ class Outcome:
     assumed: list[str] = field(default_factory=list)
 
     def find(self, id_: str, severity: str, title: str, detail: str, remediation: str) -> None:
-        self.findings.append(
-            AuditFinding(
-                id=id_, severity=severity, title=title, detail=detail, remediation=remediation
-            )
-        )
+        self.findings.append(_finding(id_, severity, title, detail, remediation))
 
     def score(self, assessor: w.Assessor, badness: int | None, evidence: str = "") -> None:
         self.assessments.append(_assessment(assessor, badness, evidence))
+
+
+@functools.lru_cache(maxsize=1024)
+def _finding(id_: str, severity: str, title: str, detail: str, remediation: str) -> AuditFinding:
+    """Findings repeat from process to process too (frozen: built once, shared)."""
+    return AuditFinding(
+        id=id_, severity=severity, title=title, detail=detail, remediation=remediation
+    )
 
 
 @functools.lru_cache(maxsize=4096)

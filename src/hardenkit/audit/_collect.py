@@ -84,6 +84,8 @@ class Context:
         self.root_ref = _reference_root(proc_root)
         self.sockets: dict[str, dict[int, str]] = {}
         self.me = self_pid()
+        self.env_key = os.urandom(32)
+        self.env_verdicts: dict[bytes, tuple[bool, bool]] = {}
 
     def listeners(self, reader: _Reader, netns: str) -> dict[int, str]:
         """The wildcard listeners of ``netns``, read through this process's view of it."""
@@ -177,7 +179,7 @@ def collect(
         cwd_mode = reader.stat("cwd").st_mode
         exe_mode = reader.stat("exe").st_mode
         exe_dir_mode, exe_dir_checked = _exe_dir_mode(reader, exe)
-        names, dangerous, secret = _environment(reader)
+        names, dangerous, secret = _environment(reader, ctx.env_verdicts, ctx.env_key)
         core_soft, core_hard = _core_limit(reader)
         ns_reference = ctx.ns_reference
         ns_links = {kind: reader.readlink(f"ns/{kind}") for kind in NAMESPACES}
@@ -314,8 +316,17 @@ def _exe_dir_mode(reader: _Reader, exe: str) -> tuple[int | None, bool]:
         raise reader.fail("root", err) from err
 
 
-def _environment(reader: _Reader) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Return (names, dangerous names, secret names); values are looked at, never kept."""
+def _environment(
+    reader: _Reader, verdicts: dict[bytes, tuple[bool, bool]], key: bytes
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Return (names, dangerous names, secret names); values are looked at, never kept.
+
+    Most processes inherit the same variables: each distinct name=value is judged once per
+    run, remembered under a keyed hash (``key`` is random per run, so nothing derived from a
+    value outlives the run in a form that could be checked against a guess).
+    """
+    import hashlib  # noqa: PLC0415
+
     from hardenkit.env import is_dangerous, is_secret_name, looks_secret  # noqa: PLC0415
 
     entries: dict[str, str] = {}
@@ -338,9 +349,20 @@ def _environment(reader: _Reader) -> tuple[tuple[str, ...], tuple[str, ...], tup
         for name, value in os.environ.items():
             entries.setdefault(name, value)
     names = tuple(sorted(entries))
-    dangerous = tuple(n for n in names if is_dangerous(n, entries[n]))
-    secret = tuple(n for n in names if is_secret_name(n) or looks_secret(entries[n]))
+    judged = []
+    for name in names:
+        value = entries[name]
+        digest = hashlib.blake2b(
+            f"{name}={value}".encode("utf-8", "surrogateescape"), key=key, digest_size=16
+        ).digest()
+        verdict = verdicts.get(digest)
+        if verdict is None:
+            verdict = (is_dangerous(name, value), is_secret_name(name) or looks_secret(value))
+            verdicts[digest] = verdict
+        judged.append((name, verdict))
     entries.clear()
+    dangerous = tuple(n for n, (bad, _secret) in judged if bad)
+    secret = tuple(n for n, (_bad, is_secret) in judged if is_secret)
     return names, dangerous, secret
 
 
