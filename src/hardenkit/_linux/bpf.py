@@ -226,13 +226,14 @@ def outcomes(
         known[_OFF_ARGS + 8 * index + 4] = (value >> 32) & _MASK
     if struct.pack("=H", 1)[0] == 0:  # big-endian: the high half comes first
         known = {(off ^ 4 if off >= 8 else off): v for off, v in known.items()}  # noqa: PLR2004
-    return _explore(decode(program), tuple(sorted(known.items())))
+    return _explore(program, tuple(sorted(known.items())))
 
 
 @functools.lru_cache(maxsize=8192)
 def _explore(  # noqa: C901, PLR0912, PLR0915 -- the dispatch loop, forking on unknowns
-    insns: tuple[tuple[int, int, int, int], ...], known_items: tuple[tuple[int, int], ...]
+    program: bytes, known_items: tuple[tuple[int, int], ...]
 ) -> frozenset[int | None]:
+    insns = decode(program)  # keyed by bytes: their hash is cached, a tuple's is not
     known = dict(known_items)
     found: set[int | None] = set()
     Value = int | None  # noqa: N806 -- a local alias for readability
