@@ -144,6 +144,16 @@ def _group_members(group: str) -> tuple[str, ...]:
 
 
 @functools.cache
+def _table(token: int) -> tuple[int, ...]:
+    """Every syscall number libseccomp names for this ABI (x32 numbers with their bit)."""
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+
+    top = sc.max_syscall(token)
+    base = top & 0x40000000  # the x32 bit, when this is x32's table
+    return tuple(n for n in range(base, top + 1) if sc.syscall_name(n, token) is not None)
+
+
+@functools.cache
 def _gap_number(token: int) -> int | None:
     """A number below the top of the native table that names no syscall (an unlisted call)."""
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
@@ -217,7 +227,12 @@ def judge(filters: tuple[bytes, ...]) -> FilterRows:
             None,
         )
         rows[row] = (1, f"the filter lets {found} run") if found else (0, _refused(probes))
-    summary = f"{len(filters)} filter(s) read, {kind}; usable ABIs: {names}"
+    counts = ", ".join(
+        f"{sum(_passes(filters, abi, nr, {}) for nr in _table(abi.token))} of "
+        f"{len(_table(abi.token))} on {abi.name}"
+        for abi in usable
+    )
+    summary = f"{len(filters)} filter(s) read, {kind}; syscalls that may run: {counts or 'none'}"
     return FilterRows(rows=rows, summary=summary)
 
 
