@@ -332,3 +332,24 @@ def test_every_thread_filter_stack_is_read_and_the_laxest_counts() -> None:
     assert "2 different filter stacks" in next(
         f.detail for f in report.findings if f.id == "seccomp-filter"
     )
+
+
+def test_without_cap_sys_admin_the_filter_is_unreadable_and_scored_as_none(
+    in_child: Any,
+) -> None:
+    with paused_child(_seccomp(default="kill", allow=("@system-service",))) as target:
+
+        def auditor_without_sys_admin() -> dict[str, Any]:
+            from hardenkit._linux import caps  # noqa: PLC0415
+
+            sys_admin = 1 << 21
+            eff, prm, inh = caps.capget()
+            caps.capset(eff & ~sys_admin, prm & ~sys_admin, inh & ~sys_admin)
+            return audit_process(target).to_dict()
+
+        report = AuditReport.from_dict(in_child(auditor_without_sys_admin))
+    rows = {a.name: a for a in report.assessments}
+    assert "seccomp-unreadable" in report.assumed
+    assert rows["SystemCallFilter=~@mount"].badness == 10
+    assert "EACCES" in rows["SystemCallFilter=~@mount"].evidence
+    assert "CAP_SYS_ADMIN" in rows["SystemCallFilter=~@mount"].evidence
