@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 _CORE_RE = re.compile(r"^Max core file size\s+(\S+)\s+(\S+)", re.MULTILINE)
-_WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 -- what we look for, not bind
 _PF_KTHREAD = 0x00200000  # include/linux/sched.h
 
 
@@ -95,9 +94,14 @@ class Context:
             for proto in ("tcp", "tcp6", "udp", "udp6"):
                 try:
                     text = reader.read(f"net/{proto}").decode("ascii", "replace")
+                except PrivilegeError:
+                    raise
                 except HardenkitError:
-                    continue  # no IPv6, or no such table on this kernel
+                    continue  # no IPv6, no such table, or the process exited: checked below
                 table.update(_wildcard_sockets(proto, text))
+            # A table that could not be read because the process exited must not stand for
+            # its namespace: this raises (the process vanished) and nothing is cached.
+            reader.stat("status")
             self.sockets[netns] = table
         return table
 
