@@ -324,12 +324,16 @@ def _seccomp(facts: ProcessFacts, out: Outcome) -> None:
             "audit as root with CAP_SYS_ADMIN, from a process not itself under seccomp",
         )
     else:
+        open_rows = [name for name, (badness, _text) in judged.rows.items() if badness]
         out.find(
             "seccomp-filter",
             "info",
             "seccomp filter read and judged",
-            judged.summary,
-            "none needed",
+            judged.summary
+            + (f"; it does not restrict: {', '.join(open_rows)}" if open_rows else ""),
+            "none needed"
+            if not open_rows
+            else "narrow the hardenkit.SeccompPolicy (deny=..., rules= with argument conditions)",
         )
     for assessor in (
         *w.SYSTEM_CALL_FILTERS,
