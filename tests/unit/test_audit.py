@@ -688,3 +688,45 @@ def test_environment_verdicts_are_shared_per_run_under_a_keyed_hash(
     other = _collect.Context()
     _collect.collect(os.getpid(), context=other)
     assert set(other.env_verdicts).isdisjoint(judged)  # a fresh random key per run
+
+
+def _fake_stat(pid: int, env_end: int) -> str:
+    rest = ["S"] + ["0"] * 49  # fields 3..52 of /proc/<pid>/stat
+    rest[48] = str(env_end)  # field 51
+    return f"{pid} (svc) " + " ".join(rest) + "\n"
+
+
+def test_an_environment_read_mid_exec_waits_for_the_new_one(tmp_path: Path) -> None:
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from hardenkit.audit import _collect  # noqa: PLC0415
+
+    pid = 4242
+    proc = tmp_path / str(pid)
+    proc.mkdir()
+    (proc / "environ").write_bytes(b"")
+    (proc / "stat").write_text(_fake_stat(pid, 0))  # the exec has not set env_end yet
+
+    def finish_exec() -> None:
+        time.sleep(0.02)
+        (proc / "environ").write_bytes(b"LD_PRELOAD=/x.so\0PATH=/bin\0")
+        (proc / "stat").write_text(_fake_stat(pid, 140000))
+
+    done = threading.Thread(target=finish_exec)
+    done.start()
+    reader = _collect._Reader(pid, str(tmp_path))
+    try:
+        names, dangerous, _secret = _collect._environment(reader, {}, b"k" * 32)
+    finally:
+        reader.close()
+        done.join()
+    assert names == ("LD_PRELOAD", "PATH")
+    assert dangerous == ("LD_PRELOAD",)
+    # A process that really has an empty environment is reported as such, at once.
+    (proc / "environ").write_bytes(b"")
+    reader = _collect._Reader(pid, str(tmp_path))
+    try:
+        assert _collect._environment(reader, {}, b"k" * 32) == ((), (), ())
+    finally:
+        reader.close()

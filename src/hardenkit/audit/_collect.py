@@ -344,6 +344,8 @@ def _environment(
         # mode 0400, even for itself; only root can read that block, so os.environ (what its
         # children get) is the exposure that remains.
         block = b""
+    if not block and not myself:
+        block = _environ_after_exec(reader)
     for raw in block.split(b"\0"):
         if raw:
             name, _, value = raw.decode("utf-8", "surrogateescape").partition("=")
@@ -368,6 +370,22 @@ def _environment(
     dangerous = tuple(n for n, (bad, _secret) in judged if bad)
     secret = tuple(n for n, (_bad, is_secret) in judged if is_secret)
     return names, dangerous, secret
+
+
+def _environ_after_exec(reader: _Reader) -> bytes:
+    """Re-read an empty environ once the exec in progress (if any) has set it up.
+
+    Mid-exec, the new memory map has no environment yet (``env_end`` in ``/proc/<pid>/stat``
+    is 0): wait for it, briefly, rather than report a clean environment.
+    """
+    import time  # noqa: PLC0415
+
+    for _ in range(100):
+        fields = reader.read("stat").rpartition(b")")[2].split()
+        if len(fields) < 49 or int(fields[48]) != 0:  # noqa: PLR2004 -- env_end, field 51
+            return reader.read("environ")  # set up (or a kernel too old to show it)
+        time.sleep(0.002)
+    raise HardenkitError(f"pid {reader.pid} stayed in the middle of an exec; audit it again")
 
 
 def _limit(text: str) -> int | None:
