@@ -10,13 +10,11 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
-import textwrap
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from hardenkit.audit import AuditReport
+    from hardenkit.audit import AuditReport, AuditSweep
 
 _SEVERITY_COLOUR = {
     "critical": "1;31",
@@ -77,7 +75,14 @@ def add_parser(sub: Any) -> None:
         "systemd-analyze security. Exit status: 0 fine; 1 above --fail-above (without it: "
         "any finding worse than info) or when the audit cannot be completed; 2 usage error.",
     )
-    p.add_argument("--pid", type=_positive_pid, default=None, help="process to audit")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--pid", type=_positive_pid, default=None, help="process to audit")
+    target.add_argument(
+        "--all",
+        action="store_true",
+        help="audit every process on the host, worst first (like systemd-analyze security "
+        "with no unit); --json gives every full report",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument(
         "--fail-above",
@@ -105,7 +110,9 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Audit, print the report and return the exit status."""
-    from hardenkit.audit import audit_process  # noqa: PLC0415 -- loads psutil
+    if args.all:
+        return _run_all(args)
+    from hardenkit.audit import audit_process  # noqa: PLC0415
 
     report = audit_process(args.pid, paths=args.paths, max_mode=args.max_mode)
     failed = _failed(report, args.fail_above)
@@ -115,6 +122,53 @@ def run(args: argparse.Namespace) -> int:
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         render(report, sys.stdout, colour=colour, fail_above=args.fail_above)
     return 1 if failed else 0
+
+
+def _run_all(args: argparse.Namespace) -> int:
+    from hardenkit.audit import audit_all  # noqa: PLC0415
+
+    if args.paths:
+        raise SystemExit("hardenkit audit: --paths checks one process's files; not with --all")
+    sweep = audit_all()
+    if args.json:
+        print(json.dumps(sweep.to_dict(), indent=2))
+    else:
+        render_all(sweep, sys.stdout)
+    return 1 if any(_failed(r, args.fail_above) for r in sweep.reports) else 0
+
+
+def render_all(sweep: AuditSweep, out: TextIO) -> None:
+    """Write one line per process, worst first, then the ones that could not be audited."""
+    import pwd  # noqa: PLC0415
+
+    users: dict[int, str] = {}
+
+    def user(uid: int) -> str:
+        if uid not in users:
+            try:
+                users[uid] = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                users[uid] = str(uid)
+        return users[uid]
+
+    out.write(f"{'PID':>7}  {'USER':<10} {'EXPOSURE':>8}  {'LEVEL':<9}  {'NAME':<16} TOP FINDING\n")
+    for r in sweep.reports:
+        top = r.findings[0].title if r.findings else "-"
+        out.write(
+            f"{r.pid:>7}  {clean(user(r.uid))[:10]:<10} {r.exposure:>8.1f}  {r.level:<9}  "
+            f"{clean(r.name)[:16]:<16} {clean(top)}\n"
+        )
+    out.writelines(
+        f"{skip.pid:>7}  {'?':<10} {'-':>8}  {'-':<9}  {clean(skip.name)[:16]:<16} "
+        f"not audited: {clean(skip.reason)}\n"
+        for skip in sweep.skipped
+    )
+    unobservable = len(sweep.reports[0].unobservable) if sweep.reports else 0
+    out.write(
+        f"\n{len(sweep.reports)} processes audited, {len(sweep.skipped)} could not be, "
+        f"{sweep.kernel_threads} kernel threads have no user-space posture; "
+        f"{unobservable} systemd rows are not observable from a process and not scored\n"
+    )
 
 
 def _failed(report: AuditReport, fail_above: float | None) -> bool:
@@ -143,11 +197,19 @@ def render(
     def paint(code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if colour else text
 
+    import shutil  # noqa: PLC0415 -- only the text report needs them
+    import textwrap  # noqa: PLC0415
+
     width = max(60, min(shutil.get_terminal_size((100, 24)).columns, 120))
     threads = f", {report.threads} threads" if report.threads > 1 else ""
     out.write(f"hardenkit audit: pid {report.pid} ({clean(report.name)}){threads}\n")
     level = paint(_LEVEL_COLOUR.get(report.level, "0"), f"{report.exposure:.1f} {report.level}")
-    out.write(f"Exposure {level}  (0.0 best, 10.0 worst: systemd-analyze security's scale)\n")
+    scored = sum(1 for a in report.assessments if a.source == "systemd")
+    out.write(
+        f"Exposure {level}  (0.0 best, 10.0 worst: systemd-analyze security's scale; "
+        f"{scored} systemd rows scored, {len(report.unobservable)} not observable from a "
+        "process: see --json)\n"
+    )
     from hardenkit.audit._model import SEVERITIES  # noqa: PLC0415
 
     indent = " " * 6
@@ -169,6 +231,7 @@ def render(
                 out.write("".join(line + "\n" for line in lines))
     if not report.findings:
         out.write("\nNo findings.\n")
+    out.write(f"\nLandlock: {clean(report.landlock)}\n")
     if report.assumed:
         out.write(
             "\nScored as the worst case (could not be read): " + ", ".join(report.assumed) + "\n"

@@ -15,7 +15,14 @@ from hypothesis import given, settings, strategies as st
 
 from hardenkit._cmd_audit import clean, render
 from hardenkit._linux.procfs import ProcStatus
-from hardenkit.audit import AuditFinding, AuditReport, _weights as w, audit_paths, audit_process
+from hardenkit.audit import (
+    AuditFinding,
+    AuditReport,
+    _filter,
+    _weights as w,
+    audit_paths,
+    audit_process,
+)
 from hardenkit.audit._checks import assess
 from hardenkit.audit._collect import ProcessFacts
 from hardenkit.audit._model import SEVERITIES, Assessment, exposure_of, level_of
@@ -68,6 +75,7 @@ def _facts(*statuses: ProcStatus, **changes: Any) -> ProcessFacts:
         exe_dir_mode=stat.S_IFDIR | 0o755,
         exe_dir_checked=True,
         listening=(),
+        root_shared=True,
     )
     return replace(base, **changes)
 
@@ -234,7 +242,13 @@ def test_root_process_is_unsafe_with_every_privilege_finding() -> None:
         assert "hardenkit." in finding.remediation or "bubblewrap" in finding.remediation
 
 
+def _judged(policy: Any) -> _filter.FilterRows:
+    return _filter.judge((policy.to_bpf(),))
+
+
 def test_confined_process_scores_lower_and_the_gains_are_itemised() -> None:
+    from hardenkit.sandbox import SeccompPolicy  # noqa: PLC0415
+
     before = _report(_facts())
     after = _report(
         _facts(
@@ -242,20 +256,51 @@ def test_confined_process_scores_lower_and_the_gains_are_itemised() -> None:
             core_hard=0,
             dumpable=False,
             ns_shared=dict.fromkeys(("user", "net", "pid"), True),
+            filters=_judged(SeccompPolicy(default="kill", allow=["@system-service"])),
         )
     )
     assert after.exposure < before.exposure
-    assert after.level in ("OK", "SAFE")
+    assert after.level in ("OK", "MEDIUM")
     gone = before.ids - after.ids
     assert {"uid-root", "capabilities-held", "no-new-privs", "seccomp", "bounding-set"} <= gone
-    assert {"uid-nobody", "seccomp-unverified"} <= after.ids
+    assert {"uid-nobody", "seccomp-filter"} <= after.ids
     rows_before, rows_after = _rows(before), _rows(after)
     improved = {n for n in rows_before if rows_after[n].points < rows_before[n].points}
     assert {"User=/DynamicUser=", "NoNewPrivileges=", "CapabilityBoundingSet=~CAP_SYS_ADMIN"} <= (
         improved
     )
     assert rows_after["User=/DynamicUser="].badness == 9  # systemd's score for nobody
-    assert rows_after["SystemCallFilter=~@mount"].badness == w.UNVERIFIED_FILTER_BADNESS
+    # systemd's values for an @system-service allow list, derived from the program itself
+    assert rows_after["SystemCallFilter=~@mount"].badness == 0
+    assert rows_after["SystemCallFilter=~@privileged"].badness == 9
+    assert rows_after["SystemCallArchitectures="].badness == 0
+    assert rows_after["RestrictNamespaces=~user"].badness == 0
+
+
+def test_a_filter_that_allows_everything_earns_no_filter_credit() -> None:
+    from hardenkit.sandbox import SeccompPolicy  # noqa: PLC0415
+
+    lax = _rows(
+        _report(_facts(_status(**CONFINED), filters=_judged(SeccompPolicy(default="allow"))))
+    )
+    none = _rows(_report(_facts(_status(**{**CONFINED, "seccomp": 0, "seccomp_filters": 0}))))
+    for group in _filter.GROUPS:
+        assert lax[f"SystemCallFilter=~{group}"].badness == 10
+        assert none[f"SystemCallFilter=~{group}"].badness == 10
+    # ...but its namespace block is real, and credited
+    assert lax["RestrictNamespaces=~user"].badness == 0
+    assert none["RestrictNamespaces=~user"].badness == 1
+
+
+def test_an_unreadable_filter_is_scored_as_none_and_named() -> None:
+    report = _report(_facts(_status(**CONFINED), filters=_filter.unreadable("PTRACE_SEIZE: EPERM")))
+    rows = _rows(report)
+    assert rows["SystemCallFilter=~@mount"].badness == 10
+    assert rows["SystemCallArchitectures="].badness == 10
+    assert rows["RestrictNamespaces=~user"].badness == 1
+    assert "EPERM" in rows["SystemCallFilter=~@mount"].evidence
+    assert "seccomp-unreadable" in report.assumed
+    assert "seccomp-unreadable" in report.ids
 
 
 def test_a_dedicated_user_scores_zero_on_user() -> None:
@@ -574,3 +619,114 @@ def test_from_dict_refuses_malformed_input() -> None:
 def test_kernel_thread_has_nothing_to_audit() -> None:
     with pytest.raises(HardenkitError, match="kernel thread"):
         audit_process(2)  # kthreadd
+
+
+@pytest.mark.seccomp
+def test_docker_profile_is_judged_from_its_program() -> None:
+    from hardenkit.sandbox import SeccompPolicy  # noqa: PLC0415
+
+    rows = _filter.judge((SeccompPolicy.docker_default(capabilities=()).to_bpf(),)).rows
+    assert rows["SystemCallFilter=~@mount"][0] == 0  # mount needs CAP_SYS_ADMIN there
+    assert rows["SystemCallFilter=~@privileged"][0] == 9  # allow list, chown etc. allowed
+    assert rows["SystemCallArchitectures="][0] == 10  # x86_64, x32 and i386 all usable
+    assert rows["RestrictNamespaces=~user"][0] == 0  # unshare/setns gated, clone flags masked
+    assert rows["LockPersonality="][0] == 1  # personality(PER_LINUX32) is allowed
+
+
+@pytest.mark.seccomp
+def test_stacked_filters_refuse_what_any_of_them_refuses() -> None:
+    from hardenkit.sandbox import SeccompPolicy  # noqa: PLC0415
+
+    lax = SeccompPolicy(default="allow", block_namespaces=False).to_bpf()
+    mount = SeccompPolicy(default="allow", deny=["@mount"], block_namespaces=False).to_bpf()
+    alone = _filter.judge((lax,)).rows
+    both = _filter.judge((mount, lax)).rows
+    assert alone["SystemCallFilter=~@mount"][0] == 10
+    assert both["SystemCallFilter=~@mount"][0] == 0
+    assert alone["RestrictNamespaces=~user"][0] == both["RestrictNamespaces=~user"][0] == 1
+
+
+def test_the_audits_capability_names_are_hardenkit_capabilities() -> None:
+    from hardenkit.audit._checks import cap_table  # noqa: PLC0415
+
+    assert cap_table() == tuple(c.short_name for c in Capability)
+
+
+def test_a_single_pid_audit_does_not_load_the_sweep_or_capabilities(tmp_path: Path) -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys, hardenkit.audit as a; a.audit_process(); "
+        "print(' '.join(m for m in ('hardenkit.capabilities', 'hardenkit.audit._sweep', "
+        "'hardenkit._linux.bpf') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.split() == []
+    from hardenkit.audit import AuditSweep, audit_all  # noqa: PLC0415 -- loaded on demand
+
+    assert isinstance(audit_all(), AuditSweep)
+
+
+def test_environment_verdicts_are_shared_per_run_under_a_keyed_hash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hardenkit.audit import _collect  # noqa: PLC0415
+
+    secret = "tok-" + "Zq9" * 12
+    monkeypatch.setenv("SERVICE_API_TOKEN", secret)
+    ctx = _collect.Context()
+    first = _collect.collect(os.getpid(), context=ctx)
+    judged = dict(ctx.env_verdicts)
+    second = _collect.collect(os.getpid(), context=ctx)
+    assert "SERVICE_API_TOKEN" in first.env_secret == second.env_secret
+    assert ctx.env_verdicts == judged  # nothing judged twice
+    assert all(isinstance(k, bytes) and len(k) == 16 for k in judged)
+    assert secret.encode() not in b"".join(judged)
+    other = _collect.Context()
+    _collect.collect(os.getpid(), context=other)
+    assert set(other.env_verdicts).isdisjoint(judged)  # a fresh random key per run
+
+
+def _fake_stat(pid: int, env_end: int) -> str:
+    rest = ["S"] + ["0"] * 49  # fields 3..52 of /proc/<pid>/stat
+    rest[48] = str(env_end)  # field 51
+    return f"{pid} (svc) " + " ".join(rest) + "\n"
+
+
+def test_an_environment_read_mid_exec_waits_for_the_new_one(tmp_path: Path) -> None:
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from hardenkit.audit import _collect  # noqa: PLC0415
+
+    pid = 4242
+    proc = tmp_path / str(pid)
+    proc.mkdir()
+    (proc / "environ").write_bytes(b"")
+    (proc / "stat").write_text(_fake_stat(pid, 0))  # the exec has not set env_end yet
+
+    def finish_exec() -> None:
+        time.sleep(0.02)
+        (proc / "environ").write_bytes(b"LD_PRELOAD=/x.so\0PATH=/bin\0")
+        (proc / "stat").write_text(_fake_stat(pid, 140000))
+
+    done = threading.Thread(target=finish_exec)
+    done.start()
+    reader = _collect._Reader(pid, str(tmp_path))
+    try:
+        names, dangerous, _secret = _collect._environment(reader, {}, b"k" * 32)
+    finally:
+        reader.close()
+        done.join()
+    assert names == ("LD_PRELOAD", "PATH")
+    assert dangerous == ("LD_PRELOAD",)
+    # A process that really has an empty environment is reported as such, at once.
+    (proc / "environ").write_bytes(b"")
+    reader = _collect._Reader(pid, str(tmp_path))
+    try:
+        assert _collect._environment(reader, {}, b"k" * 32) == ((), (), ())
+    finally:
+        reader.close()

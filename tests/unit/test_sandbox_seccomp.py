@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import functools
 import json
 import struct
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from hardenkit._linux import bpf
 from hardenkit.errors import PolicyError
 from hardenkit.sandbox import SeccompPolicy
 from hardenkit.sandbox.groups import expand, group_names
@@ -33,39 +33,9 @@ KILL, ALLOW, ENOSYS, EPERM = 0x80000000, 0x7FFF0000, 0x50000 | 38, 0x50000 | 1
 CLONE_NEWUSER = 0x10000000
 
 
-@functools.lru_cache(maxsize=16)
-def _decode(prog: bytes) -> list[tuple[int, int, int, int]]:
-    return [struct.unpack_from("=HBBI", prog, i) for i in range(0, len(prog), 8)]
-
-
 def run_bpf(prog: bytes, nr: int, arch: int = X86_64, args: tuple[int, ...] = ()) -> int:
-    """Interpret a seccomp classic BPF program on one seccomp_data."""
-    full = (*args, *(0,) * (6 - len(args)))
-    data = struct.pack("=iIQ6Q", nr, arch, 0, *full)
-    insns = _decode(prog)
-    a, mem, pc = 0, [0] * 16, 0
-    while True:
-        code, jt, jf, k = insns[pc]
-        pc += 1
-        if code == 0x20:  # ld [k]
-            a = int(struct.unpack_from("=I", data, k)[0])
-        elif code == 0x00:  # ld #k
-            a = k
-        elif code == 0x60:  # ld M[k]
-            a = mem[k]
-        elif code == 0x02:  # st M[k]
-            mem[k] = a
-        elif code == 0x54:  # and #k
-            a &= k
-        elif code == 0x05:  # ja
-            pc += k
-        elif code in (0x15, 0x25, 0x35, 0x45):  # jeq, jgt, jge, jset
-            cond = {0x15: a == k, 0x25: a > k, 0x35: a >= k, 0x45: bool(a & k)}[code]
-            pc += jt if cond else jf
-        elif code == 0x06:  # ret #k
-            return int(k)
-        else:  # pragma: no cover - an opcode this test does not know
-            raise AssertionError(f"unknown BPF opcode {code:#x}")
+    """Run a seccomp program on one seccomp_data with the shared interpreter."""
+    return bpf.run(prog, nr=nr, arch=arch, args=args)
 
 
 @pytest.fixture(scope="module")

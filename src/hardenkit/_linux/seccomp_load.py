@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 
+from hardenkit import _applied
 from hardenkit._linux.libc import libc, syscall_number
 
 SECCOMP_SET_MODE_FILTER = 1
@@ -59,6 +60,7 @@ class BpfProgram:
         flags = ctypes.c_long(SECCOMP_FILTER_FLAG_TSYNC if tsync else 0)
         rc = self._fn(self._args[0], self._args[1], flags, ctypes.byref(self._fprog))
         if rc == 0:
+            _applied.SECCOMP.append((self._buf.raw, tsync))
             return
         if rc > 0:  # TSYNC: the id of a thread that could not be synchronised
             raise OSError(16, f"thread {rc} could not be synchronised (TSYNC)")

@@ -19,19 +19,21 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import require_linux
 from hardenkit._linux.procfs import self_pid
 from hardenkit.audit import _weights
 from hardenkit.audit._checks import assess
-from hardenkit.audit._collect import collect
+from hardenkit.audit._collect import Context, collect
 from hardenkit.audit._model import (
     SEVERITIES,
     Assessment,
     AuditFinding,
     AuditReport,
+    Unobservable,
     exposure_of,
     level_of,
 )
@@ -40,7 +42,17 @@ from hardenkit.errors import InsecurePathError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["AuditFinding", "AuditReport", "audit_paths", "audit_process"]
+    from hardenkit.audit._sweep import AuditSkip, AuditSweep, audit_all
+
+__all__ = [
+    "AuditFinding",
+    "AuditReport",
+    "AuditSkip",
+    "AuditSweep",
+    "audit_all",
+    "audit_paths",
+    "audit_process",
+]
 
 
 def audit_process(
@@ -79,7 +91,17 @@ def audit_process(
         pid = self_pid()  # not os.getpid(): inside a PID namespace /proc is still the host's
     if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
         raise ValueError(f"pid must be a positive int, not {pid!r}")
-    facts = collect(pid)
+    return _audit(pid, paths=paths, max_mode=max_mode, context=None)
+
+
+def _audit(
+    pid: int,
+    *,
+    paths: Iterable[str | os.PathLike[str]],
+    max_mode: int,
+    context: Context | None,
+) -> AuditReport:
+    facts = collect(pid, context=context)
     outcome = assess(facts)
     path_list = list(paths)
     if path_list:
@@ -92,6 +114,7 @@ def audit_process(
                 range=_weights.PATHS.range,
                 badness=1 if path_findings else 0,
                 source=_weights.PATHS.source,
+                evidence=f"{len(path_findings)} of {len(path_list)} paths not private",
             )
         )
     exposure = exposure_of(outcome.assessments)
@@ -106,7 +129,27 @@ def audit_process(
         assessments=tuple(outcome.assessments),
         assumed=tuple(outcome.assumed),
         threads=len(facts.statuses),
+        unobservable=_unobservable(),
+        landlock=facts.landlock,
+        uid=facts.main.uids[1],
     )
+
+
+@functools.cache
+def _unobservable() -> tuple[Unobservable, ...]:
+    return tuple(
+        Unobservable(name=name, weight=weight, reason=reason)
+        for name, weight, reason in _weights.UNOBSERVABLE
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """Load the every-process sweep only when it is asked for (it costs imports)."""
+    if name in ("AuditSkip", "AuditSweep", "audit_all"):
+        from hardenkit.audit import _sweep  # noqa: PLC0415
+
+        return getattr(_sweep, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def audit_paths(

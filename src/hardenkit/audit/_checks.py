@@ -6,10 +6,11 @@ seccomp are per-thread, and one unconfined thread is an unconfined process.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hardenkit.audit import _weights as w
+from hardenkit.audit import _filter, _weights as w
 from hardenkit.audit._collect import sticky, world_writable
 from hardenkit.audit._model import Assessment, AuditFinding
 
@@ -34,22 +35,31 @@ class Outcome:
     assumed: list[str] = field(default_factory=list)
 
     def find(self, id_: str, severity: str, title: str, detail: str, remediation: str) -> None:
-        self.findings.append(
-            AuditFinding(
-                id=id_, severity=severity, title=title, detail=detail, remediation=remediation
-            )
-        )
+        self.findings.append(_finding(id_, severity, title, detail, remediation))
 
-    def score(self, assessor: w.Assessor, badness: int | None) -> None:
-        self.assessments.append(
-            Assessment(
-                name=assessor.name,
-                weight=assessor.weight,
-                range=assessor.range,
-                badness=badness,
-                source=assessor.source,
-            )
-        )
+    def score(self, assessor: w.Assessor, badness: int | None, evidence: str = "") -> None:
+        self.assessments.append(_assessment(assessor, badness, evidence))
+
+
+@functools.lru_cache(maxsize=1024)
+def _finding(id_: str, severity: str, title: str, detail: str, remediation: str) -> AuditFinding:
+    """Findings repeat from process to process too (frozen: built once, shared)."""
+    return AuditFinding(
+        id=id_, severity=severity, title=title, detail=detail, remediation=remediation
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _assessment(assessor: w.Assessor, badness: int | None, evidence: str) -> Assessment:
+    """Rows repeat from process to process: build each distinct one once (they are frozen)."""
+    return Assessment(
+        name=assessor.name,
+        weight=assessor.weight,
+        range=assessor.range,
+        badness=badness,
+        source=assessor.source,
+        evidence=evidence,
+    )
 
 
 def assess(facts: ProcessFacts) -> Outcome:
@@ -68,6 +78,7 @@ def assess(facts: ProcessFacts) -> Outcome:
     _no_new_privs(facts, out)
     _seccomp(facts, out)
     _namespaces(facts, out)
+    _root(facts, out)
     _dumpable(facts, out)
     _core(facts, out)
     _umask(facts, out)
@@ -78,11 +89,40 @@ def assess(facts: ProcessFacts) -> Outcome:
     return out
 
 
+#: include/uapi/linux/capability.h by number, as ``Capability.short_name`` writes them (a unit
+#: test keeps the two equal); the audit does not import hardenkit.capabilities (ctypes, libc).
+_CAP_TEXT = (
+    "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
+    "LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER "
+    "SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE "
+    "SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP "
+    "MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF "
+    "CHECKPOINT_RESTORE"
+)
+_CAP_NAMES: tuple[str, ...] = tuple(_CAP_TEXT.split(" "))
+
+
+@functools.cache
+def cap_table() -> tuple[str, ...]:
+    """Every capability the running kernel knows, by number (``CAP_<n>`` past the names)."""
+    from hardenkit._linux.procfs import cap_last_cap  # noqa: PLC0415
+
+    last = cap_last_cap()
+    return tuple(_CAP_NAMES[n] if n < len(_CAP_NAMES) else str(n) for n in range(last + 1))
+
+
+def _every_cap() -> frozenset[str]:
+    return frozenset(cap_table())
+
+
+def _all_mask() -> int:
+    return (1 << len(cap_table())) - 1
+
+
+@functools.lru_cache(maxsize=256)
 def _names(caps: frozenset[str]) -> str:
     """List capabilities; a nearly full set is written as what it lacks."""
-    from hardenkit.capabilities import Capability  # noqa: PLC0415
-
-    every = frozenset(c.short_name for c in Capability)
+    every = _every_cap()
     if not caps:
         return "none"
     if caps >= every:
@@ -93,10 +133,12 @@ def _names(caps: frozenset[str]) -> str:
     return ", ".join(sorted(caps))
 
 
+@functools.lru_cache(maxsize=256)
 def _cap_names(mask: int) -> frozenset[str]:
-    from hardenkit.capabilities import mask_to_caps  # noqa: PLC0415
-
-    return frozenset(c.short_name for c in mask_to_caps(mask))
+    table = cap_table()
+    return frozenset(name for n, name in enumerate(table) if mask >> n & 1) | frozenset(
+        str(n) for n in range(len(table), 64) if mask >> n & 1
+    )
 
 
 def _union(statuses: tuple[ProcStatus, ...], attr: str) -> frozenset[str]:
@@ -116,7 +158,7 @@ def _identity(facts: ProcessFacts, out: Outcome) -> None:
     sts = facts.statuses
     root_roles = _roles(sts, "uids")
     if root_roles:
-        out.score(w.USER, 10)
+        out.score(w.USER, 10, f"uid 0 as the {', '.join(root_roles)} uid")
         out.find(
             "uid-root",
             "critical",
@@ -126,7 +168,7 @@ def _identity(facts: ProcessFacts, out: Outcome) -> None:
             f'{_CONFINE} or hardenkit.drop_privileges("app") with a dedicated user',
         )
     elif any(u == NOBODY for st in sts for u in st.uids[:3]):
-        out.score(w.USER, 9)
+        out.score(w.USER, 9, "runs as nobody (uid 65534)")
         out.find(
             "uid-nobody",
             "medium",
@@ -136,11 +178,11 @@ def _identity(facts: ProcessFacts, out: Outcome) -> None:
             f"{_CONFINE} with a user of its own",
         )
     else:
-        out.score(w.USER, 0)
+        out.score(w.USER, 0, f"uid {sts[0].uids[1]}, neither root nor nobody")
     gid_roles = _roles(sts, "gids")
     if any(0 in st.groups for st in sts):
         gid_roles.append("supplementary")
-    out.score(w.GID_ROOT, 1 if gid_roles else 0)
+    out.score(w.GID_ROOT, 1 if gid_roles else 0, f"gids {sts[0].gids}, groups {sts[0].groups}")
     if gid_roles:
         out.find(
             "gid-root",
@@ -153,9 +195,13 @@ def _identity(facts: ProcessFacts, out: Outcome) -> None:
     own = {g for st in sts for g in st.gids}
     groups = sorted({g for st in sts for g in st.groups} - {0} - own)
     if root_roles:
-        out.score(w.SUPPLEMENTARY_GROUPS, None)  # systemd: does not apply to root
+        out.score(w.SUPPLEMENTARY_GROUPS, None, "runs as root: does not apply")  # as systemd
     else:
-        out.score(w.SUPPLEMENTARY_GROUPS, 1 if groups or gid_roles else 0)
+        out.score(
+            w.SUPPLEMENTARY_GROUPS,
+            1 if groups or gid_roles else 0,
+            f"supplementary groups {groups or 'none'} beyond its own",
+        )
         if groups:
             out.find(
                 "supplementary-groups",
@@ -175,8 +221,7 @@ def _severity_by_weight(weight: int) -> str:
 
 
 def _capabilities(facts: ProcessFacts, out: Outcome) -> None:
-    from hardenkit.capabilities import ALL_MASK  # noqa: PLC0415
-
+    all_mask = _all_mask()
     sts = facts.statuses
     effective = _union(sts, "cap_effective")
     permitted = _union(sts, "cap_permitted")
@@ -186,11 +231,15 @@ def _capabilities(facts: ProcessFacts, out: Outcome) -> None:
     worst = 0
     held = effective | permitted
     for assessor, members in w.CAPABILITY_ASSESSORS:
-        out.score(assessor, 1 if members & reach else 0)
+        out.score(
+            assessor,
+            1 if members & reach else 0,
+            f"in its capability sets: {_names(members & reach)}",
+        )
         if members & held:
             worst = max(worst, assessor.weight)
     other = reach - w.SYSTEMD_COVERED_CAPS
-    out.score(w.OTHER_CAPABILITIES, 1 if other else 0)
+    out.score(w.OTHER_CAPABILITIES, 1 if other else 0, f"other capabilities: {_names(other)}")
     if other & held:
         worst = max(worst, w.OTHER_CAPABILITIES.weight)
     if held:
@@ -204,7 +253,7 @@ def _capabilities(facts: ProcessFacts, out: Outcome) -> None:
             'hardenkit.drop_capabilities(keep=...) or hardenkit.confine(user="app", keep={...})',
         )
     _root_equivalent(facts, held, out)
-    out.score(w.AMBIENT, 1 if ambient else 0)
+    out.score(w.AMBIENT, 1 if ambient else 0, f"ambient: {_names(ambient)}")
     if ambient:
         out.find(
             "ambient-capabilities",
@@ -214,7 +263,7 @@ def _capabilities(facts: ProcessFacts, out: Outcome) -> None:
             "hardenkit.drop_capabilities(keep=..., ambient=True)",
         )
     if bounding:
-        full = any(st.cap_bounding & ALL_MASK == ALL_MASK for st in sts)
+        full = any(st.cap_bounding & all_mask == all_mask for st in sts)
         no_nnp = any(not st.no_new_privs for st in sts)
         title = (
             "full capability bounding set"
@@ -253,7 +302,11 @@ def _root_equivalent(facts: ProcessFacts, held: frozenset[str], out: Outcome) ->
 
 def _no_new_privs(facts: ProcessFacts, out: Outcome) -> None:
     off = [st.pid for st in facts.statuses if not st.no_new_privs]
-    out.score(w.NO_NEW_PRIVILEGES, 1 if off else 0)
+    out.score(
+        w.NO_NEW_PRIVILEGES,
+        1 if off else 0,
+        f"NoNewPrivs: 0 in threads {off}" if off else "NoNewPrivs: 1 in every thread",
+    )
     if off:
         out.find(
             "no-new-privs",
@@ -269,8 +322,8 @@ def _seccomp(facts: ProcessFacts, out: Outcome) -> None:
     modes = {st.pid: st.seccomp for st in facts.statuses}
     mode = min(modes.values())
     unfiltered = [tid for tid, m in modes.items() if m == 0]
+    judged = facts.filters if mode == 2 else _filter.unfiltered(mode)  # noqa: PLR2004
     if mode == 0:
-        badness = 10
         out.find(
             "seccomp",
             "high",
@@ -278,21 +331,35 @@ def _seccomp(facts: ProcessFacts, out: Outcome) -> None:
             "Seccomp: 0: every system call is allowed" + _which_threads(facts, unfiltered),
             _SECCOMP,
         )
-    elif mode == 1:
-        badness = 0  # strict mode: read, write, _exit and sigreturn only
-    else:
-        badness = w.UNVERIFIED_FILTER_BADNESS
-        count = max(st.seccomp_filters for st in facts.statuses)
+    elif judged.unknown:
+        out.assumed.append("seccomp-unreadable")
         out.find(
-            "seccomp-unverified",
-            "info",
-            "seccomp filter installed (contents not verifiable)",
-            f"Seccomp: 2 with {count} filter(s); procfs does not show what they allow, so "
-            f"each syscall-filter row is scored {badness} of 10",
-            "none needed; to verify, compare with the SeccompPolicy that installed it",
+            "seccomp-unreadable",
+            "medium",
+            "seccomp filter could not be read",
+            f"{judged.summary}; every row it decides is scored as if there were no filter",
+            "audit as root with CAP_SYS_ADMIN, from a process not itself under seccomp",
         )
-    for assessor in (*w.SYSTEM_CALL_FILTERS, w.SYSTEM_CALL_ARCHITECTURES):
-        out.score(assessor, badness)
+    else:
+        open_rows = [name for name, (badness, _text) in judged.rows.items() if badness]
+        out.find(
+            "seccomp-filter",
+            "info",
+            "seccomp filter read and judged",
+            judged.summary
+            + (f"; it does not restrict: {', '.join(open_rows)}" if open_rows else ""),
+            "none needed"
+            if not open_rows
+            else "narrow the hardenkit.SeccompPolicy (deny=..., rules= with argument conditions)",
+        )
+    for assessor in (
+        *w.SYSTEM_CALL_FILTERS,
+        w.SYSTEM_CALL_ARCHITECTURES,
+        *w.RESTRICT_NAMESPACES.values(),
+        *w.FILTER_PROBES,
+    ):
+        badness, evidence = judged.rows[assessor.name]
+        out.score(assessor, badness, evidence)
 
 
 _NS = {
@@ -305,7 +372,13 @@ _NS = {
 def _namespaces(facts: ProcessFacts, out: Outcome) -> None:
     for kind, (assessor, severity, what, reach) in _NS.items():
         shared = facts.ns_shared.get(kind)
-        out.score(assessor, 0 if shared is False else 1)
+        out.score(
+            assessor,
+            0 if shared is False else 1,
+            f"own {kind} namespace"
+            if shared is False
+            else f"{kind} namespace of {facts.ns_reference} or unknown",
+        )
         if shared is False:
             continue
         check = f"{kind}ns-shared"
@@ -327,8 +400,26 @@ def _namespaces(facts: ProcessFacts, out: Outcome) -> None:
         )
 
 
+def _root(facts: ProcessFacts, out: Outcome) -> None:
+    if facts.root_shared is False:
+        out.score(w.ROOT_DIRECTORY, 0, "its root directory is not pid 1's")
+        return
+    if facts.root_shared is None:
+        out.assumed.append("root-directory")
+        out.score(w.ROOT_DIRECTORY, 1, "pid 1's root cannot be read: scored as the host's")
+        out.find(
+            "root-directory",
+            "low",
+            "root directory could not be compared with the host's",
+            "neither pid 1's nor kthreadd's root can be read, so it is scored as the host's",
+            "run hardenkit.audit_process() as root",
+        )
+    else:
+        out.score(w.ROOT_DIRECTORY, 1, "its root directory is pid 1's (the host's)")
+
+
 def _dumpable(facts: ProcessFacts, out: Outcome) -> None:
-    out.score(w.DUMPABLE, 0 if facts.dumpable is False else 1)
+    out.score(w.DUMPABLE, 0 if facts.dumpable is False else 1, f"dumpable: {facts.dumpable}")
     if facts.dumpable is False:
         return
     if facts.dumpable is None:
@@ -352,7 +443,7 @@ def _core(facts: ProcessFacts, out: Outcome) -> None:
     hard = "unlimited" if facts.core_hard is None else str(facts.core_hard)
     fix = "hardenkit.apply_limits(hardenkit.ResourceLimits(core_bytes=0))"
     if facts.core_soft is None:
-        out.score(w.CORE_LIMIT, 2)
+        out.score(w.CORE_LIMIT, 2, f"RLIMIT_CORE soft unlimited, hard {hard}")
         out.find(
             "core-unlimited",
             "medium",
@@ -362,7 +453,7 @@ def _core(facts: ProcessFacts, out: Outcome) -> None:
             fix,
         )
     elif facts.core_hard is None:
-        out.score(w.CORE_LIMIT, 1)
+        out.score(w.CORE_LIMIT, 1, f"RLIMIT_CORE soft {facts.core_soft}, hard unlimited")
         out.find(
             "core-raisable",
             "low",
@@ -372,7 +463,7 @@ def _core(facts: ProcessFacts, out: Outcome) -> None:
             fix,
         )
     else:
-        out.score(w.CORE_LIMIT, 0)
+        out.score(w.CORE_LIMIT, 0, f"RLIMIT_CORE soft {facts.core_soft}, hard {hard}")
 
 
 def _umask(facts: ProcessFacts, out: Outcome) -> None:
@@ -391,7 +482,7 @@ def _umask(facts: ProcessFacts, out: Outcome) -> None:
         (0o040, 1, "info", "group-readable"),
     ):
         if not umask & bit:
-            out.score(w.UMASK, badness)
+            out.score(w.UMASK, badness, f"umask {umask:04o}" if shown else "umask unknown")
             out.find(
                 "umask",
                 severity,
@@ -400,13 +491,17 @@ def _umask(facts: ProcessFacts, out: Outcome) -> None:
                 'hardenkit.drop_privileges("app", umask=0o077) or os.umask(0o077)',
             )
             return
-    out.score(w.UMASK, 0)
+    out.score(w.UMASK, 0, f"umask {umask:04o}")
 
 
 def _environment(facts: ProcessFacts, out: Outcome) -> None:
     from hardenkit.redaction import redact  # noqa: PLC0415 -- a name could itself be a secret
 
-    out.score(w.ENV_DANGEROUS, 1 if facts.env_dangerous else 0)
+    out.score(
+        w.ENV_DANGEROUS,
+        1 if facts.env_dangerous else 0,
+        f"{len(facts.env_dangerous)} dangerous of {len(facts.env_names)} variables",
+    )
     if facts.env_dangerous:
         out.find(
             "env-dangerous",
@@ -417,7 +512,11 @@ def _environment(facts: ProcessFacts, out: Outcome) -> None:
             + "; they change how programs load code or parse input",
             "hardenkit.sanitize_env() for every child; remove them before start-up",
         )
-    out.score(w.ENV_SECRET, 1 if facts.env_secret else 0)
+    out.score(
+        w.ENV_SECRET,
+        1 if facts.env_secret else 0,
+        f"{len(facts.env_secret)} secret-looking of {len(facts.env_names)} variables",
+    )
     if facts.env_secret:
         out.find(
             "env-secret",
@@ -433,7 +532,7 @@ def _environment(facts: ProcessFacts, out: Outcome) -> None:
 
 def _files(facts: ProcessFacts, out: Outcome) -> None:
     cwd_bad = world_writable(facts.cwd_mode)
-    out.score(w.CWD_WRITABLE, 1 if cwd_bad else 0)
+    out.score(w.CWD_WRITABLE, 1 if cwd_bad else 0, f"cwd mode {facts.cwd_mode & 0o7777:04o}")
     if cwd_bad:
         note = (
             "sticky, but others can still add files" if sticky(facts.cwd_mode) else "no sticky bit"
@@ -454,7 +553,11 @@ def _files(facts: ProcessFacts, out: Outcome) -> None:
         and not sticky(facts.exe_dir_mode)
     ):
         problems.append("its directory lets everyone replace it")
-    out.score(w.EXE_WRITABLE, 1 if problems or not facts.exe_dir_checked else 0)
+    out.score(
+        w.EXE_WRITABLE,
+        1 if problems or not facts.exe_dir_checked else 0,
+        "; ".join(problems) or f"executable mode {facts.exe_mode & 0o7777:04o}",
+    )
     if not facts.exe_dir_checked and not problems:
         out.assumed.append("exe-dir")
         out.find(
@@ -476,7 +579,11 @@ def _files(facts: ProcessFacts, out: Outcome) -> None:
 
 
 def _listening(facts: ProcessFacts, out: Outcome) -> None:
-    out.score(w.LISTEN_ALL, 1 if facts.listening else 0)
+    out.score(
+        w.LISTEN_ALL,
+        1 if facts.listening else 0,
+        ", ".join(facts.listening) or "no socket listens on every interface",
+    )
     if facts.listening:
         out.find(
             "listening-all-interfaces",

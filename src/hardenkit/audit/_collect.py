@@ -14,15 +14,20 @@ import errno
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from hardenkit._linux.procfs import PROC_ROOT, ProcStatus, parse_status, self_pid
+from hardenkit.audit import _filter
+from hardenkit.audit._filter import FilterRows  # noqa: TC001 -- a dataclass field's type
 from hardenkit.errors import HardenkitError, PrivilegeError
 
 #: Namespaces compared with pid 1's (each maps to a check).
 NAMESPACES: tuple[str, ...] = ("user", "net", "pid")
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 _CORE_RE = re.compile(r"^Max core file size\s+(\S+)\s+(\S+)", re.MULTILINE)
-_WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 -- what we look for, not bind
 _PF_KTHREAD = 0x00200000  # include/linux/sched.h
 
 
@@ -54,11 +59,51 @@ class ProcessFacts:
     exe_dir_mode: int | None
     exe_dir_checked: bool
     listening: tuple[str, ...]
+    filters: FilterRows = field(default_factory=lambda: _filter.unreadable("not read"))
+    root_shared: bool | None = None
+    landlock: str = "unknown"
 
     @property
     def main(self) -> ProcStatus:
         """The main thread's status."""
         return self.statuses[0]
+
+
+class Context:
+    """What every audit of one run shares: read once, not once per process.
+
+    The reference namespaces and root (pid 1's, or kthreadd's), and per network namespace
+    the sockets listening on every interface (``/proc/<pid>/net/{tcp,udp}{,6}``, inode ->
+    description), so that auditing every process costs one socket table, not one each.
+    """
+
+    def __init__(self, proc_root: str = PROC_ROOT) -> None:
+        self.proc_root = proc_root
+        self.ns_reference, self.ns_links = reference_namespaces(proc_root)
+        self.root_ref = _reference_root(proc_root)
+        self.sockets: dict[str, dict[int, str]] = {}
+        self.me = self_pid()
+        self.env_key = os.urandom(32)
+        self.env_verdicts: dict[bytes, tuple[bool, bool]] = {}
+
+    def listeners(self, reader: _Reader, netns: str) -> dict[int, str]:
+        """The wildcard listeners of ``netns``, read through this process's view of it."""
+        table = self.sockets.get(netns)
+        if table is None:
+            table = {}
+            for proto in ("tcp", "tcp6", "udp", "udp6"):
+                try:
+                    text = reader.read(f"net/{proto}").decode("ascii", "replace")
+                except PrivilegeError:
+                    raise
+                except HardenkitError:
+                    continue  # no IPv6, no such table, or the process exited: checked below
+                table.update(_wildcard_sockets(proto, text))
+            # A table that could not be read because the process exited must not stand for
+            # its namespace: this raises (the process vanished) and nothing is cached.
+            reader.stat("status")
+            self.sockets[netns] = table
+        return table
 
 
 class _Reader:
@@ -119,14 +164,17 @@ class _Reader:
             raise self.fail(name, err) from err
 
 
-def collect(pid: int, *, proc_root: str = PROC_ROOT) -> ProcessFacts:
+def collect(
+    pid: int, *, proc_root: str = PROC_ROOT, context: Context | None = None
+) -> ProcessFacts:
     """Gather the facts about ``pid``; raise rather than return a partial picture.
 
     Raises:
         HardenkitError: the process does not exist, is a kernel thread, or exited meanwhile.
         PrivilegeError: one of its files cannot be read (another user's process).
     """
-    reader = _Reader(pid, proc_root)
+    ctx = context or Context(proc_root)
+    reader = _Reader(pid, ctx.proc_root)
     try:
         main = _status(reader, "status")
         statuses = (main, *_thread_statuses(reader, main.pid))
@@ -135,14 +183,17 @@ def collect(pid: int, *, proc_root: str = PROC_ROOT) -> ProcessFacts:
         cwd_mode = reader.stat("cwd").st_mode
         exe_mode = reader.stat("exe").st_mode
         exe_dir_mode, exe_dir_checked = _exe_dir_mode(reader, exe)
-        names, dangerous, secret = _environment(reader)
+        names, dangerous, secret = _environment(reader, ctx.env_verdicts, ctx.env_key)
         core_soft, core_hard = _core_limit(reader)
-        ns_reference, links = reference_namespaces(proc_root)
-        ns_shared = {kind: _ns_shared(reader, kind, links) for kind in NAMESPACES}
-        dumpable = _dumpable(reader, main)
-        listening = _listening(pid)
-        # The descriptor still names the same process: it did not exit during the reads.
-        _status(reader, "status")
+        ns_reference = ctx.ns_reference
+        ns_links = {kind: reader.readlink(f"ns/{kind}") for kind in NAMESPACES}
+        ns_shared = {k: _ns_shared(ns_links[k], k, ctx.ns_links) for k in NAMESPACES}
+        root_shared = _root_shared(reader, ctx.root_ref)
+        listening = _listening(reader, lambda: ctx.listeners(reader, ns_links["net"]))
+        myself = pid == ctx.me
+        filters = _filter.assess_filters(pid, statuses, myself=myself)
+        # Last: the descriptor still names the same process (it did not exit meanwhile).
+        dumpable = _dumpable(reader, main, myself=myself)
     finally:
         reader.close()
     return ProcessFacts(
@@ -163,7 +214,42 @@ def collect(pid: int, *, proc_root: str = PROC_ROOT) -> ProcessFacts:
         exe_dir_mode=exe_dir_mode,
         exe_dir_checked=exe_dir_checked,
         listening=listening,
+        filters=filters,
+        root_shared=root_shared,
+        landlock=_landlock(myself=myself),
     )
+
+
+def _reference_root(proc_root: str) -> tuple[int, int] | None:
+    """(dev, inode) of pid 1's root directory, else kthreadd's; None when neither shows."""
+    for ref in (1, 2):
+        if ref == 2 and not _is_kernel_thread(proc_root, ref):  # noqa: PLR2004 -- kthreadd
+            break
+        try:
+            theirs = os.stat(os.path.join(proc_root, str(ref), "root"))
+        except OSError:
+            continue
+        return theirs.st_dev, theirs.st_ino
+    return None
+
+
+def _root_shared(reader: _Reader, reference: tuple[int, int] | None) -> bool | None:
+    """Whether the process's root directory is the reference's (None: not known)."""
+    mine = reader.stat("root")
+    if reference is None:
+        return None
+    return (mine.st_dev, mine.st_ino) == reference
+
+
+def _landlock(*, myself: bool) -> str:
+    """What hardenkit recorded of the Landlock domains it entered (only known for itself)."""
+    if not myself:
+        return "unknown"
+    from hardenkit import _applied  # noqa: PLC0415
+
+    if not _applied.LANDLOCK:
+        return "none applied by hardenkit in this process"
+    return "; ".join(_applied.LANDLOCK)
 
 
 def _status(reader: _Reader, name: str) -> ProcStatus:
@@ -234,8 +320,17 @@ def _exe_dir_mode(reader: _Reader, exe: str) -> tuple[int | None, bool]:
         raise reader.fail("root", err) from err
 
 
-def _environment(reader: _Reader) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Return (names, dangerous names, secret names); values are looked at, never kept."""
+def _environment(
+    reader: _Reader, verdicts: dict[bytes, tuple[bool, bool]], key: bytes
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Return (names, dangerous names, secret names); values are looked at, never kept.
+
+    Most processes inherit the same variables: each distinct name=value is judged once per
+    run, remembered under a keyed hash (``key`` is random per run, so nothing derived from a
+    value outlives the run in a form that could be checked against a guess).
+    """
+    import hashlib  # noqa: PLC0415
+
     from hardenkit.env import is_dangerous, is_secret_name, looks_secret  # noqa: PLC0415
 
     entries: dict[str, str] = {}
@@ -249,6 +344,8 @@ def _environment(reader: _Reader) -> tuple[tuple[str, ...], tuple[str, ...], tup
         # mode 0400, even for itself; only root can read that block, so os.environ (what its
         # children get) is the exposure that remains.
         block = b""
+    if not block and not myself:
+        block = _environ_after_exec(reader)
     for raw in block.split(b"\0"):
         if raw:
             name, _, value = raw.decode("utf-8", "surrogateescape").partition("=")
@@ -258,10 +355,37 @@ def _environment(reader: _Reader) -> tuple[tuple[str, ...], tuple[str, ...], tup
         for name, value in os.environ.items():
             entries.setdefault(name, value)
     names = tuple(sorted(entries))
-    dangerous = tuple(n for n in names if is_dangerous(n, entries[n]))
-    secret = tuple(n for n in names if is_secret_name(n) or looks_secret(entries[n]))
+    judged = []
+    for name in names:
+        value = entries[name]
+        digest = hashlib.blake2b(
+            f"{name}={value}".encode("utf-8", "surrogateescape"), key=key, digest_size=16
+        ).digest()
+        verdict = verdicts.get(digest)
+        if verdict is None:
+            verdict = (is_dangerous(name, value), is_secret_name(name) or looks_secret(value))
+            verdicts[digest] = verdict
+        judged.append((name, verdict))
     entries.clear()
+    dangerous = tuple(n for n, (bad, _secret) in judged if bad)
+    secret = tuple(n for n, (_bad, is_secret) in judged if is_secret)
     return names, dangerous, secret
+
+
+def _environ_after_exec(reader: _Reader) -> bytes:
+    """Re-read an empty environ once the exec in progress (if any) has set it up.
+
+    Mid-exec, the new memory map has no environment yet (``env_end`` in ``/proc/<pid>/stat``
+    is 0): wait for it, briefly, rather than report a clean environment.
+    """
+    import time  # noqa: PLC0415
+
+    for _ in range(100):
+        fields = reader.read("stat").rpartition(b")")[2].split()
+        if len(fields) < 49 or int(fields[48]) != 0:  # noqa: PLR2004 -- env_end, field 51
+            return reader.read("environ")  # set up (or a kernel too old to show it)
+        time.sleep(0.002)
+    raise HardenkitError(f"pid {reader.pid} stayed in the middle of an exec; audit it again")
 
 
 def _limit(text: str) -> int | None:
@@ -311,22 +435,22 @@ def reference_namespaces(proc_root: str = PROC_ROOT) -> tuple[str, dict[str, str
     return "pid 1", dict.fromkeys(NAMESPACES)
 
 
-def _ns_shared(reader: _Reader, kind: str, reference: dict[str, str | None]) -> bool | None:
-    mine = reader.readlink(f"ns/{kind}")
+def _ns_shared(mine: str, kind: str, reference: dict[str, str | None]) -> bool | None:
     theirs = reference.get(kind)
     if theirs is None:
         return None  # nothing to compare with: scored as shared, and said so
     return mine == theirs
 
 
-def _dumpable(reader: _Reader, main: ProcStatus) -> bool | None:
-    if reader.pid == self_pid():
+def _dumpable(reader: _Reader, main: ProcStatus, *, myself: bool) -> bool | None:
+    # Also the last look at the process: the stat fails if it exited during the audit.
+    st = reader.stat("status")
+    if myself:
         from hardenkit._linux.libc import PR_GET_DUMPABLE, prctl  # noqa: PLC0415
 
         return prctl(PR_GET_DUMPABLE) == 1
     # procfs gives the files of a dumpable process its euid/egid, and root's to any other
     # (the /proc/<pid> directory itself keeps the euid either way).
-    st = reader.stat("status")
     euid, egid = main.uids[1], main.gids[1]
     if (st.st_uid, st.st_gid) != (euid, egid):
         return False
@@ -335,34 +459,55 @@ def _dumpable(reader: _Reader, main: ProcStatus) -> bool | None:
     return True
 
 
-def _listening(pid: int) -> tuple[str, ...]:
-    """Sockets listening on every interface (TCP LISTEN, or unconnected UDP)."""
-    import socket  # noqa: PLC0415
+_TCP_LISTEN = "0A"
+_UDP_UNCONNECTED = "07"
 
-    # No stubs in the dev environment (types-psutil); unused-ignore keeps it right with them.
-    import psutil  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415 -- heavy
 
+def _wildcard_sockets(proto: str, text: str) -> dict[int, str]:
+    """Map inode -> "tcp 0.0.0.0:22" for the sockets of one /proc/net table bound everywhere."""
+    found = {}
+    want = _TCP_LISTEN if proto.startswith("tcp") else _UDP_UNCONNECTED
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10 or fields[3] != want:  # noqa: PLR2004 -- the inode column
+            continue
+        address, _, port = fields[1].partition(":")
+        if address.strip("0"):
+            continue  # bound to one address, not every one
+        if fields[2].partition(":")[0].strip("0") or fields[2].partition(":")[2].strip("0"):
+            continue  # a connected UDP socket
+        host = "[::]" if proto.endswith("6") else "0.0.0.0"  # noqa: S104 -- a report
+        found[int(fields[9])] = f"{proto} {host}:{int(port, 16)}"
+    return found
+
+
+def _listening(reader: _Reader, listeners: Callable[[], dict[int, str]]) -> tuple[str, ...]:
+    """Sockets of the process listening on every interface (TCP LISTEN, unconnected UDP).
+
+    The process's descriptors first: only when it holds a socket is the network
+    namespace's socket table needed (read once per run and namespace by ``listeners``).
+    """
     try:
-        conns = psutil.Process(pid).net_connections(kind="inet")
-    except psutil.AccessDenied as err:
-        raise PrivilegeError(
-            f"cannot list the sockets of pid {pid}: permission denied; nothing was reported"
-        ) from err
-    except psutil.NoSuchProcess as err:
-        raise HardenkitError(f"pid {pid} exited during the audit (listing sockets)") from err
-    found = set()
-    for conn in conns:
-        if not conn.laddr or conn.laddr.ip not in _WILDCARDS:
-            continue
-        if conn.type == socket.SOCK_STREAM and conn.status == psutil.CONN_LISTEN:
-            proto = "tcp6" if conn.family == socket.AF_INET6 else "tcp"
-        elif conn.type == socket.SOCK_DGRAM and not conn.raddr:
-            proto = "udp6" if conn.family == socket.AF_INET6 else "udp"
-        else:
-            continue
-        host = f"[{conn.laddr.ip}]" if conn.family == socket.AF_INET6 else conn.laddr.ip
-        found.add(f"{proto} {host}:{conn.laddr.port}")
-    return tuple(sorted(found))
+        fd_dir = os.open("fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=reader.fd)
+    except OSError as err:
+        raise reader.fail("fd", err) from err
+    inodes = []
+    try:
+        for name in os.listdir(fd_dir):
+            try:
+                target = os.readlink(name, dir_fd=fd_dir)
+            except FileNotFoundError:  # closed meanwhile
+                continue
+            if target.startswith("socket:["):
+                inodes.append(int(target[8:-1]))
+    except OSError as err:
+        raise reader.fail("fd", err) from err
+    finally:
+        os.close(fd_dir)
+    if not inodes:
+        return ()
+    table = listeners()
+    return tuple(sorted({table[i] for i in inodes if i in table}))
 
 
 def world_writable(mode: int) -> bool:

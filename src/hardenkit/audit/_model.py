@@ -74,6 +74,7 @@ class Assessment:
     range: int
     badness: int | None
     source: str = "systemd"
+    evidence: str = ""
 
     def __post_init__(self) -> None:
         if self.weight <= 0 or self.range <= 0:
@@ -98,12 +99,46 @@ class Assessment:
             "range": self.range,
             "badness": self.badness,
             "source": self.source,
+            "evidence": self.evidence,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Assessment:
         """Rebuild an assessment from :meth:`to_dict` output (validated)."""
-        return cls(**_pick(data, ("name", "weight", "range", "badness", "source")))
+        fields = _pick(data, ("name", "weight", "range", "badness", "source"))
+        return cls(**fields, evidence=str(data.get("evidence", "")))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unobservable:
+    """A systemd row a running process does not show, and why; it is not scored.
+
+    Examples:
+        >>> u = Unobservable(name="ProtectHome=", weight=1000, reason="a mount setting")
+        >>> Unobservable.from_dict(u.to_dict()) == u
+        True
+    """
+
+    name: str
+    weight: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the row as JSON-ready data."""
+        return {
+            "name": self.name,
+            "weight": self.weight,
+            "verdict": "not observable from a process",
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Unobservable:
+        """Rebuild a row from :meth:`to_dict` output."""
+        fields = _pick(data, ("name", "weight", "reason"))
+        return cls(
+            name=str(fields["name"]), weight=int(fields["weight"]), reason=str(fields["reason"])
+        )
 
 
 def exposure_of(assessments: tuple[Assessment, ...] | list[Assessment]) -> float:
@@ -117,11 +152,13 @@ def exposure_of(assessments: tuple[Assessment, ...] | list[Assessment]) -> float
         ...              Assessment(name="B", weight=3000, range=10, badness=0)])
         2.5
     """
-    applying = [a for a in assessments if a.badness is not None]
-    weight_sum = sum(a.weight for a in applying)
+    weight_sum = badness_sum = 0
+    for a in assessments:
+        if a.badness is not None:
+            weight_sum += a.weight
+            badness_sum += -(-a.badness * a.weight // a.range)
     if weight_sum == 0:
         raise ValueError("no assessment applies: the exposure cannot be computed")
-    badness_sum = sum(a.points for a in applying)
     return math.ceil(badness_sum * 100 / weight_sum) / 10 if badness_sum else 0.0
 
 
@@ -163,6 +200,9 @@ class AuditReport:
     assessments: tuple[Assessment, ...] = ()
     assumed: tuple[str, ...] = ()
     threads: int = field(default=1)
+    unobservable: tuple[Unobservable, ...] = ()
+    landlock: str = "unknown"
+    uid: int = -1
 
     def __post_init__(self) -> None:
         if not isinstance(self.findings, tuple) or not all(
@@ -173,6 +213,10 @@ class AuditReport:
             isinstance(a, Assessment) for a in self.assessments
         ):
             raise TypeError("AuditReport.assessments must be a tuple of Assessment")
+        if not isinstance(self.unobservable, tuple) or not all(
+            isinstance(u, Unobservable) for u in self.unobservable
+        ):
+            raise TypeError("AuditReport.unobservable must be a tuple of Unobservable")
         if not isinstance(self.assumed, tuple):
             raise TypeError("AuditReport.assumed must be a tuple of check ids")
         if not 0.0 <= self.exposure <= 10.0:  # noqa: PLR2004 -- systemd's scale
@@ -211,6 +255,9 @@ class AuditReport:
             "findings": [f.to_dict() for f in self.findings],
             "assessments": [a.to_dict() for a in self.assessments],
             "assumed": list(self.assumed),
+            "unobservable": [u.to_dict() for u in self.unobservable],
+            "landlock": self.landlock,
+            "uid": self.uid,
         }
 
     @classmethod
@@ -230,6 +277,9 @@ class AuditReport:
             findings=tuple(AuditFinding.from_dict(f) for f in fields["findings"]),
             assessments=tuple(Assessment.from_dict(a) for a in fields["assessments"]),
             assumed=tuple(str(x) for x in data.get("assumed", ())),
+            unobservable=tuple(Unobservable.from_dict(u) for u in data.get("unobservable", ())),
+            landlock=str(data.get("landlock", "unknown")),
+            uid=int(data.get("uid", -1)),
         )
 
 

@@ -10,11 +10,10 @@ Capabilities are named as ``Capability.short_name`` gives them (``"SYS_ADMIN"``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Assessor:
+class Assessor(NamedTuple):  # a NamedTuple: ~70 of them, built at import
     """One scored item: systemd's name for it, its weight and its badness range."""
 
     name: str
@@ -108,14 +107,69 @@ SYSTEM_CALL_FILTERS: tuple[Assessor, ...] = (
     Assessor("SystemCallFilter=~@resources", 700, 10),
     Assessor("SystemCallFilter=~@swap", 1000, 10),
 )
+#: RestrictNamespaces=~kind rows, keyed by kind (badness 1 when the filter lets one be made).
+RESTRICT_NAMESPACES: dict[str, Assessor] = {
+    "user": Assessor("RestrictNamespaces=~user", 1500, 1),
+    "pid": Assessor("RestrictNamespaces=~pid", 500, 1),
+    "net": Assessor("RestrictNamespaces=~net", 500, 1),
+    "uts": Assessor("RestrictNamespaces=~uts", 100, 1),
+    "mnt": Assessor("RestrictNamespaces=~mnt", 500, 1),
+    "cgroup": Assessor("RestrictNamespaces=~cgroup", 500, 1),
+    "ipc": Assessor("RestrictNamespaces=~ipc", 500, 1),
+}
+#: Rows systemd enforces with seccomp filters of its own, judged from the process's filters.
+FILTER_PROBES: tuple[Assessor, ...] = (
+    Assessor("LockPersonality=", 100, 1),
+    Assessor("MemoryDenyWriteExecute=", 100, 1),
+    Assessor("RestrictRealtime=", 500, 1),
+    Assessor("RestrictSUIDSGID=", 1000, 1),
+    Assessor("RestrictAddressFamilies=~AF_(INET|INET6)", 1500, 1),
+    Assessor("RestrictAddressFamilies=~AF_UNIX", 25, 1),
+    Assessor("RestrictAddressFamilies=~AF_NETLINK", 200, 1),
+    Assessor("RestrictAddressFamilies=~AF_PACKET", 1000, 1),
+    Assessor("RestrictAddressFamilies=~…", 1250, 1),
+)
+ROOT_DIRECTORY = Assessor("RootDirectory=/RootImage=", 200, 1)
 PRIVATE_NETWORK = Assessor("PrivateNetwork=", 2500, 1)
 PRIVATE_USERS = Assessor("PrivateUsers=", 1000, 1)
 UMASK = Assessor("UMask=", 100, 10)
 
-#: Badness (of 10) given to each SystemCallFilter=/SystemCallArchitectures= row when a seccomp
-#: filter is installed: procfs shows that a filter exists, not what it blocks, so the filter
-#: earns most of the credit but not all of it (systemd gives 0 for a verified allow list).
-UNVERIFIED_FILTER_BADNESS = 2
+_MOUNTS = (
+    "a mount in the service's mount namespace; hardenkit does not judge the process's "
+    "mount table (/proc/<pid>/mountinfo), so it is not scored"
+)
+_CONFIG = "a setting of the service manager, not a property of the running process"
+#: systemd rows a running process does not show (or hardenkit does not judge): name, weight
+#: and why. They are listed in every report and left out of the score.
+UNOBSERVABLE: tuple[tuple[str, int, str], ...] = (
+    ("RemoveIPC=", 100, _CONFIG + " (IPC objects are removed when the service stops)"),
+    ("PrivateDevices=", 1000, _MOUNTS + " (a private /dev)"),
+    ("ProtectClock=", 1000, _MOUNTS + " (no /dev/rtc; the @clock part is its own row)"),
+    ("ProtectKernelLogs=", 1000, _MOUNTS + " (no /dev/kmsg, /proc/kmsg)"),
+    ("ProtectControlGroups=", 1000, _MOUNTS + " (/sys/fs/cgroup read-only)"),
+    ("ProtectKernelModules=", 1000, _MOUNTS + " (no /usr/lib/modules)"),
+    ("ProtectKernelTunables=", 1000, _MOUNTS + " (/proc/sys, /sys read-only)"),
+    ("ProtectHome=", 1000, _MOUNTS + " (/home, /root, /run/user hidden)"),
+    ("ProtectSystem=", 1000, _MOUNTS + " (/usr, /boot, /etc read-only)"),
+    ("PrivateTmp=", 1000, _MOUNTS + " (a private /tmp and /var/tmp)"),
+    ("PrivateMounts=", 1000, _MOUNTS + " (mount propagation to the host)"),
+    ("ProtectProc=", 1000, _MOUNTS + " (the hidepid= option of its /proc)"),
+    ("ProcSubset=", 10, _MOUNTS + " (the subset= option of its /proc)"),
+    ("ProtectHostname=", 50, "a UTS namespace plus a filter; not judged by hardenkit"),
+    (
+        "DeviceAllow=",
+        1000,
+        "the cgroup device controller's list for the service's cgroup; not judged by hardenkit",
+    ),
+    (
+        "IPAddressDeny=",
+        1000,
+        "cgroup BPF programs attached by the service manager; a process cannot show them",
+    ),
+    ("KeyringMode=", 1000, _CONFIG + " (which session keyring the service gets)"),
+    ("Delegate=", 100, _CONFIG + " (cgroup subtree delegation)"),
+    ("NotifyAccess=", 1000, _CONFIG + " (who may send sd_notify messages)"),
+)
 
 # Ours (weights on systemd's scale, where 1000 is a typical "important" directive).
 GID_ROOT = Assessor("hardenkit:Group=root", 500, 1, "hardenkit")

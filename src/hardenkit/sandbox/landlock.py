@@ -17,6 +17,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hardenkit import _applied
 from hardenkit._linux import require_linux
 from hardenkit.errors import SandboxError
 
@@ -263,6 +264,8 @@ class LandlockPlan:
         )
         self._probe_dir = _mkdir_probe_dir(self.rights)
         self._mknod_dir = _mkdir_probe_dir(self.rights, DEVICE_RIGHTS)
+        granted = ", ".join(f"{p}={r:#x}" for p, r in self.rights.items()) or "nothing"
+        self._record = f"Landlock ABI {self.abi}, handled rights {self.handled:#x}: {granted}"
 
     @classmethod
     def isolation(cls, *, scope_signals: bool = True) -> LandlockPlan:
@@ -295,6 +298,7 @@ class LandlockPlan:
             if err.errno == errno.EPERM:
                 hint = " (Landlock needs no_new_privs or CAP_SYS_ADMIN)"
             raise SandboxError(f"Landlock enforcement failed: {err.strerror}{hint}") from err
+        _applied.LANDLOCK.append(self._record)  # for audit_process() of this process
 
     def verify(self) -> None:
         """Probe that Landlock is in force: something outside the policy must be refused.
