@@ -286,11 +286,14 @@ def _capabilities(facts: ProcessFacts, out: Outcome) -> None:
 
 def _root_equivalent(facts: ProcessFacts, held: frozenset[str], out: Outcome) -> None:
     """A non-root process holding a capability that amounts to root is root in all but name."""
+    if not held or any(u == 0 for st in facts.statuses for u in st.uids):
+        return  # root is reported as root (uid-root)
+    # Imported only here: most audited processes hold nothing, and a one-pid audit stays light.
     from hardenkit.capabilities import ROOT_EQUIVALENT_WHY  # noqa: PLC0415
 
     risky = sorted(held & frozenset(ROOT_EQUIVALENT_WHY))
-    if not risky or any(u == 0 for st in facts.statuses for u in st.uids):
-        return  # root is reported as root (uid-root)
+    if not risky:
+        return
     out.find(
         "root-equivalent-capabilities",
         "critical",
