@@ -94,7 +94,7 @@ def _user_namespaces() -> bool:
 
 
 def _exec_helper() -> bool:
-    from hardenkit._linux.exec_helper import locate  # noqa: PLC0415
+    from hardenkit.spawn._locate import locate  # noqa: PLC0415
 
     return locate()[0] is not None
 

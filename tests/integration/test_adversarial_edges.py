@@ -280,7 +280,7 @@ def test_dropped_sandboxed_child_dies_with_its_killed_caller() -> None:
 
 @pytest.mark.exec_helper
 def test_helper_refuses_to_exec_once_its_parent_is_gone() -> None:
-    from hardenkit._linux.exec_helper import locate  # noqa: PLC0415
+    from hardenkit.spawn._locate import locate  # noqa: PLC0415
 
     helper, why = locate()
     assert helper is not None, why

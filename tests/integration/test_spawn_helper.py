@@ -24,7 +24,7 @@ from hardenkit._linux.libc import PR_GET_DUMPABLE, PR_SET_KEEPCAPS
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox import FilesystemPolicy, ResourceLimits, SeccompPolicy
 from hardenkit.sandbox.confinement import prepare_confinement
-from hardenkit.spawn import CommandPolicy, _helper, _run as spawn_run, run
+from hardenkit.spawn import CommandPolicy, _helper, _locate, _run as spawn_run, run
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,7 +42,7 @@ def _helper_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _helper_binary() -> str:
-    path, why = xh.locate()
+    path, why = _locate.locate()
     assert path is not None, f"the exec helper is not usable here: {why}"
     return path
 
@@ -265,10 +265,10 @@ def test_an_untrusted_helper_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_pa
     copy = tmp_path / "hardenkit-exec"
     shutil.copy(_helper_binary(), copy)
     copy.chmod(0o775)  # group-writable: anyone in the group could replace what runs as root
-    xh._checked.cache_clear()
-    monkeypatch.setattr(xh, "_candidate", lambda: str(copy))
+    _locate._checked.cache_clear()
+    monkeypatch.setattr(_locate, "_candidate", lambda: str(copy))
     try:
-        path, why = xh.locate()
+        path, why = _locate.locate()
         assert path is None
         assert "hardenkit-exec" in why
         plan = prepare_confinement(user="nobody")
@@ -279,12 +279,12 @@ def test_an_untrusted_helper_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_pa
         with pytest.raises(SandboxError, match="not usable"):
             run(["/usr/bin/id", "-u"], user="nobody")
     finally:
-        xh._checked.cache_clear()
+        _locate._checked.cache_clear()
 
 
 def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(xh.DISABLE_ENV, "0")
-    assert xh.locate() == (None, f"{xh.DISABLE_ENV}=0")
+    assert _locate.locate() == (None, f"{xh.DISABLE_ENV}=0")
 
 
 def test_run_chooses_the_helper_when_it_can(monkeypatch: pytest.MonkeyPatch) -> None:

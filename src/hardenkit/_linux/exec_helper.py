@@ -11,9 +11,7 @@ happen here, in Python.
 from __future__ import annotations
 
 import errno
-import functools
 import os
-import stat
 import struct
 import time
 from typing import TYPE_CHECKING
@@ -197,44 +195,3 @@ def raise_failure(kind: int, payload: bytes, script: Script) -> None:
         (err,) = _EXEC.unpack(payload)
         raise OSError(err, os.strerror(err))
     raise HelperError(f"the exec helper sent an unexpected frame (kind {kind})")
-
-
-def _candidate() -> str:
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.join(here, "_libexec", NAME)
-
-
-@functools.cache
-def _checked(path: str, euid: int) -> tuple[str | None, str]:
-    """``(path, "")`` when the helper may be run by ``euid``, else ``(None, why)``."""
-    from hardenkit.errors import InsecurePathError  # noqa: PLC0415 -- first use only
-    from hardenkit.fileperms import check_path  # noqa: PLC0415
-
-    try:
-        st = os.stat(path)
-    except OSError as err:
-        return None, f"{path}: {err.strerror} (built when the package is installed)"
-    if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o100:
-        return None, f"{path} is not an executable file"
-    try:
-        # Like the package's own .py files: owned by root or us, writable by nobody else.
-        check_path(path, max_mode=0o755, owner=euid)
-    except InsecurePathError as err:
-        return None, str(err)
-    return path, ""
-
-
-def locate() -> tuple[str | None, str]:
-    """Return ``(path, "")`` of a usable helper, or ``(None, why not)``.
-
-    Checked once per effective uid: a regular executable, owned by root or this uid,
-    mode at most 0755, in directories only those control.
-
-    Examples:
-        >>> path, why = locate()
-        >>> (path is None) == bool(why)
-        True
-    """
-    if os.environ.get(DISABLE_ENV) == "0":
-        return None, f"{DISABLE_ENV}=0"
-    return _checked(_candidate(), os.geteuid())

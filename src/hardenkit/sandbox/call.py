@@ -28,7 +28,7 @@ import signal
 from typing import TYPE_CHECKING, Any
 
 from hardenkit._child import fork_call
-from hardenkit._linux import require_linux
+from hardenkit._linux import require_linux, sweep
 from hardenkit.errors import HardenkitError, PolicyError, SandboxError
 from hardenkit.sandbox.confinement import ConfinementPlan, prepare_confinement
 
@@ -129,9 +129,7 @@ def _leave_nothing(pid: int, in_namespace: bool) -> None:
     """Kill what the exited (unreaped) child left behind, unless its namespace did."""
     if in_namespace:
         return  # the kernel killed the whole namespace before the child became reapable
-    from hardenkit.spawn import _sweep  # noqa: PLC0415 -- the fallback only
-
-    _sweep.sweep(pid)
+    sweep.sweep(pid)
 
 
 def call_sandboxed(

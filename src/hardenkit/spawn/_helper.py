@@ -35,6 +35,7 @@ from hardenkit._linux.libc import (
 from hardenkit._log import get_logger
 from hardenkit.errors import HardenkitError, SandboxError
 from hardenkit.sandbox.limits import rlimit_name
+from hardenkit.spawn import _locate
 
 if TYPE_CHECKING:
     import subprocess
@@ -57,7 +58,7 @@ def why_not(plan: ConfinementPlan) -> str | None:
     ambient set. A drop needs the capabilities this process holds now, so the helper
     is used for one only when exec cannot lose any of them.
     """
-    path, why_helper = xh.locate()
+    path, why_helper = _locate.locate()
     if path is None or plan.network is not None:
         return why_helper or "a network policy's Landlock rules and probes run in Python"
     if plan.drop is None and not plan.shed_caps:
@@ -319,7 +320,7 @@ def spawn(
         SandboxError: a step failed or its check did not hold (nothing ran).
         OSError: the command itself could not be exec'd (as ``subprocess`` raises).
     """
-    helper, why = xh.locate()
+    helper, why = _locate.locate()
     if helper is None:
         raise SandboxError(f"the exec helper is not usable: {why}")
     started = _start(popen, helper, argv, executable, plan, exe_fd, keep_exe_fd=keep_exe_fd)

@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hardenkit._linux import sweep as _sweep
 from hardenkit._log import get_logger
 from hardenkit.errors import CommandTimeout, HardenkitError, PolicyError, SandboxError
-from hardenkit.spawn import _sweep
 from hardenkit.spawn._policy import CommandPolicy, _as_argv, open_pinned, trusted_binary
 
 if TYPE_CHECKING:
@@ -407,9 +407,9 @@ def _plain_via_helper(
     """
     if not _LINUX:
         return None
-    from hardenkit._linux import exec_helper as xh  # noqa: PLC0415
+    from hardenkit.spawn import _locate  # noqa: PLC0415
 
-    helper, _why = xh.locate()
+    helper, _why = _locate.locate()
     if helper is None:
         return None
     pidfd = os.pidfd_open(os.getpid())
