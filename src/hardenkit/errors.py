@@ -6,20 +6,29 @@ callers who have never heard of us::
 
     HardenkitError (Exception)
     ├── PrivilegeError (PermissionError)
-    │   └── CapabilityError                    .missing
+    │   ├── CapabilityError                    .missing
+    │   └── RootEquivalentError                .capabilities
     ├── InsecurePathError (PermissionError)    .path, .problems
     ├── EnvError
     │   ├── MissingEnvError (LookupError)      .names
     │   └── InvalidEnvError (ValueError)       .names
     ├── DecryptionError (ValueError)           .names, .path
-    ├── PolicyError (ValueError)
+    ├── PolicyError (ValueError)               .argv
     │   ├── CommandNotAllowed                  .argv
     │   ├── UnsafeArgument                     .argv
     │   └── ProfileError                       .path, .line, .key
     ├── CommandTimeout (TimeoutError)          .timeout, .result
-    ├── SandboxError (RuntimeError)
+    ├── CommandFailed (subprocess.CalledProcessError)  .result
+    ├── SandboxError (RuntimeError)            .signal, .syscall, .exc_type
+    │   └── ConfinementFailed
     ├── UnsupportedPlatform (NotImplementedError)
     └── MissingDependency (ImportError)        .package, .extra
+
+Every public error is defined here (tests/unit/test_errors_tree.py walks the public
+modules and checks each exception class against this drawing). Other modules re-export
+the ones they raise (``hardenkit.spawn.CommandFailed`` is this ``CommandFailed``).
+``CommandFailed`` is built on first use: its builtin base needs ``subprocess``, which
+every other importer of this module would otherwise pay for.
 
 Messages name the variable, path, capability or syscall at fault and never contain a
 secret value, a key or plaintext. Structured fields are keyword-only and survive pickling
@@ -40,12 +49,21 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+# Not typing.TYPE_CHECKING: importing typing costs several ms in every module that imports
+# this one, and type checkers treat any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
+    from typing import Any, ClassVar
+
+    from hardenkit.spawn import RunResult
 
 __all__ = [
     "CapabilityError",
+    "CommandFailed",
     "CommandNotAllowed",
     "CommandTimeout",
+    "ConfinementFailed",
     "DecryptionError",
     "EnvError",
     "HardenkitError",
@@ -243,6 +261,13 @@ class SandboxError(HardenkitError, RuntimeError):
     exc_type: str | None
 
 
+class ConfinementFailed(SandboxError):
+    """A sandboxed child could not enter or verify its confinement (raised in the child).
+
+    :func:`hardenkit.call_sandboxed` turns it into a :class:`SandboxError` in the parent.
+    """
+
+
 class UnsupportedPlatform(HardenkitError, NotImplementedError):
     """The call needs a platform feature this machine does not have."""
 
@@ -253,3 +278,47 @@ class MissingDependency(HardenkitError, ImportError):
     _fields = ("package", "extra")
     package: str | None
     extra: str | None
+
+
+def _command_failed() -> type[HardenkitError]:
+    """Define :class:`CommandFailed` (imports ``subprocess`` for its builtin base)."""
+    import subprocess  # noqa: PLC0415 -- import time: only run(check=True) needs it
+
+    class CommandFailed(HardenkitError, subprocess.CalledProcessError):
+        """``run(check=True)`` and the command exited non-zero; ``.result`` is its RunResult.
+
+        Also a ``subprocess.CalledProcessError`` (``.returncode``, ``.cmd``, ``.output``,
+        ``.stderr``); the message names the executable and status, never output or arguments.
+        """
+
+        _fields = ("result",)
+        result: RunResult | None
+
+        def __init__(self, message: str = "", *, result: RunResult | None = None) -> None:
+            # Not super().__init__: CalledProcessError's constructor takes other arguments.
+            Exception.__init__(self, message)
+            self.message = message
+            self.result = result
+            self.returncode = result.returncode if result else -1
+            self.cmd = list(result.argv) if result else []
+            self.output = result.stdout if result else None
+            self.stderr = result.stderr if result else None
+
+    CommandFailed.__module__ = __name__
+    CommandFailed.__qualname__ = "CommandFailed"
+    return CommandFailed
+
+
+if TYPE_CHECKING:  # pragma: no cover - the static view of what __getattr__ defines
+
+    class CommandFailed(HardenkitError, subprocess.CalledProcessError):  # noqa: D101
+        result: RunResult | None
+
+        def __init__(self, message: str = "", *, result: RunResult | None = None) -> None: ...
+
+
+def __getattr__(name: str) -> Any:
+    """Define ``CommandFailed`` on first access (PEP 562), once."""
+    if name == "CommandFailed":
+        return globals().setdefault(name, _command_failed())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

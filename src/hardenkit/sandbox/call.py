@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from hardenkit._child import fork_call
 from hardenkit._linux import require_linux, sweep
-from hardenkit.errors import HardenkitError, PolicyError, SandboxError
+from hardenkit.errors import ConfinementFailed, HardenkitError, PolicyError, SandboxError
 from hardenkit.sandbox.confinement import ConfinementPlan, prepare_confinement
 
 if TYPE_CHECKING:
@@ -47,10 +47,6 @@ __all__ = ["DEFAULT_TIMEOUT", "ConfinementFailed", "call_sandboxed"]
 DEFAULT_TIMEOUT = 30.0
 
 _AUDIT_SECCOMP = re.compile(rb"type=1326 .*?\bpid=(\d+)\b.*?\bsig=(\d+)\b.*?\bsyscall=(\d+)")
-
-
-class ConfinementFailed(Exception):
-    """Raised in the child when confinement could not be entered or verified."""
 
 
 def _enter(plan: ConfinementPlan) -> None:

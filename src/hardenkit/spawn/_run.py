@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import sweep as _sweep
 from hardenkit._log import get_logger
-from hardenkit.errors import CommandTimeout, HardenkitError, PolicyError, SandboxError
+from hardenkit.errors import (
+    CommandFailed,
+    CommandTimeout,
+    PolicyError,
+    SandboxError,
+)
 from hardenkit.spawn._policy import CommandPolicy, _as_argv, open_pinned, trusted_binary
 
 if TYPE_CHECKING:
@@ -68,27 +73,6 @@ class RunResult:
             f"stdout=<{len(self.stdout)} bytes>, stderr=<{len(self.stderr)} bytes>, "
             f"truncated={self.truncated}, duration={self.duration:.3f})"
         )
-
-
-class CommandFailed(HardenkitError, subprocess.CalledProcessError):
-    """``run(check=True)`` and the command exited non-zero; ``.result`` is its RunResult.
-
-    Also a ``subprocess.CalledProcessError`` (``.returncode``, ``.cmd``, ``.output``,
-    ``.stderr``); the message names the executable and status, never output or arguments.
-    """
-
-    _fields = ("result",)
-    result: RunResult | None
-
-    def __init__(self, message: str = "", *, result: RunResult | None = None) -> None:
-        # Not super().__init__: CalledProcessError's constructor takes other arguments.
-        Exception.__init__(self, message)
-        self.message = message
-        self.result = result
-        self.returncode = result.returncode if result else -1
-        self.cmd = list(result.argv) if result else []
-        self.output = result.stdout if result else None
-        self.stderr = result.stderr if result else None
 
 
 @dataclass(slots=True)
