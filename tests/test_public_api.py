@@ -7,6 +7,8 @@ import importlib
 import pytest
 
 import hardenkit
+from hardenkit import hazmat
+from hardenkit.sandbox import confinement
 
 EXPECTED = sorted(
     [
@@ -20,7 +22,6 @@ EXPECTED = sorted(
         "CommandNotAllowed",
         "CommandPolicy",
         "CommandTimeout",
-        "ConfinementPlan",
         "DANGEROUS_ENV",
         "DEFAULT_ALLOW",
         "DecryptionError",
@@ -78,7 +79,6 @@ EXPECTED = sorted(
         "make_private_dir",
         "mask_env",
         "open_secure",
-        "prepare_confinement",
         "private_tmpdir",
         "redact",
         "register_secret",
@@ -125,3 +125,16 @@ def test_unknown_name() -> None:
 def test_redact_is_the_function_not_a_module() -> None:
     assert callable(hardenkit.redact)
     assert hardenkit.redaction.redact is hardenkit.redact
+
+
+@pytest.mark.parametrize("name", ["ConfinementPlan", "prepare_confinement"])
+def test_sharp_tools_moved_to_hazmat_still_resolve(name: str) -> None:
+    assert name not in hardenkit.__all__
+    assert name not in dir(hardenkit)
+    assert getattr(hardenkit, name) is getattr(hazmat, name) is getattr(confinement, name)
+
+
+def test_hazmat_names_resolve_to_their_modules() -> None:
+    assert hazmat.__all__ == sorted(hazmat._LAZY)
+    for name, module_name in hazmat._LAZY.items():
+        assert getattr(hazmat, name) is getattr(importlib.import_module(module_name), name)

@@ -32,6 +32,7 @@ TYPE_CHECKING = False
 _LAZY: dict[str, str] = {
     # errors
     "CapabilityError": "errors",
+    "CommandFailed": "errors",
     "CommandNotAllowed": "errors",
     "CommandTimeout": "errors",
     "DecryptionError": "errors",
@@ -103,14 +104,11 @@ _LAZY: dict[str, str] = {
     "run_async": "spawn",
     "private_tmpdir": "spawn",
     "ScratchDir": "spawn",
-    "CommandFailed": "spawn",
     "ArgRules": "spawn",
     "CommandPolicy": "spawn",
     "RunResult": "spawn",
     "run": "spawn",
     # sandbox
-    "prepare_confinement": "sandbox",
-    "ConfinementPlan": "sandbox",
     "FilesystemPolicy": "sandbox",
     "ResourceLimits": "sandbox",
     "SeccompPolicy": "sandbox",
@@ -128,6 +126,13 @@ _LAZY: dict[str, str] = {
     "audit_process": "audit",
 }
 
+# Sharp tools that moved to hardenkit.hazmat (CHANGELOG, 0.x): still resolved here so old
+# code keeps working, but no longer in __all__ or dir().
+_MOVED: dict[str, str] = {
+    "ConfinementPlan": "hazmat",
+    "prepare_confinement": "hazmat",
+}
+
 _SUBMODULES = frozenset(
     {
         "audit",
@@ -137,6 +142,7 @@ _SUBMODULES = frozenset(
         "envcrypt",
         "errors",
         "fileperms",
+        "hazmat",
         "privileges",
         "redaction",
         "sandbox",
@@ -154,7 +160,7 @@ def __getattr__(name: str) -> Any:
 
         globals()[name] = __version__
         return __version__
-    module_name = _LAZY.get(name)
+    module_name = _LAZY.get(name) or _MOVED.get(name)
     if module_name is not None:
         value = getattr(importlib.import_module(f"{__name__}.{module_name}"), name)
         globals()[name] = value
@@ -221,6 +227,7 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
     )
     from hardenkit.errors import (
         CapabilityError as CapabilityError,
+        CommandFailed as CommandFailed,
         CommandNotAllowed as CommandNotAllowed,
         CommandTimeout as CommandTimeout,
         DecryptionError as DecryptionError,
@@ -273,7 +280,6 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
     )
     from hardenkit.spawn import (
         ArgRules as ArgRules,
-        CommandFailed as CommandFailed,
         CommandPolicy as CommandPolicy,
         RunResult as RunResult,
         ScratchDir as ScratchDir,
