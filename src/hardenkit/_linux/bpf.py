@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import TYPE_CHECKING
 
+# typing is not imported at run time: it costs every first use several ms (issue 14).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import libc as _libc
 
+# typing is not imported at run time: it costs every first use several ms (issue 14).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from hardenkit._linux.procfs import ProcStatus
 
 # include/uapi/linux/capability.h

@@ -14,10 +14,11 @@ import errno
 import os
 import struct
 import time
-from typing import TYPE_CHECKING
 
 from hardenkit._log import get_logger
 
+# typing is not imported at run time: it costs every first use several ms (issue 14).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
     from collections.abc import Iterable

@@ -9,10 +9,13 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import platform
-from typing import Any
 
 from hardenkit._linux import require_linux
+
+# typing is not imported at run time: it costs every first use several ms (issue 14).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # prctl(2) options (include/uapi/linux/prctl.h).
 PR_GET_DUMPABLE = 3
@@ -80,11 +83,12 @@ def syscall_number(name: str) -> int:
         >>> syscall_number("landlock_create_ruleset")
         444
     """
-    table = _SYSCALLS.get(platform.machine())
+    machine = os.uname().machine  # what platform.machine() returns, without importing it
+    table = _SYSCALLS.get(machine)
     if table is None or name not in table:
         from hardenkit.errors import UnsupportedPlatform  # noqa: PLC0415 -- error path only
 
-        raise UnsupportedPlatform(f"syscall {name} is not known on {platform.machine()}")
+        raise UnsupportedPlatform(f"syscall {name} is not known on {machine}")
     return table[name]
 
 

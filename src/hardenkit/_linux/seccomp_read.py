@@ -13,9 +13,13 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from typing import Any
 
 from hardenkit._linux.libc import libc
+
+# typing is not imported at run time: it costs every first use several ms (issue 14).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 PTRACE_DETACH = 17
 PTRACE_SEIZE = 0x4206

@@ -14,12 +14,13 @@ import ctypes
 import errno
 import functools
 import os
-from typing import TYPE_CHECKING
 
 from hardenkit._linux.libc import PR_GET_SECCOMP, PR_SET_PDEATHSIG, libc, prctl
 from hardenkit._log import get_logger
 from hardenkit.errors import SandboxError
 
+# typing is not imported at run time: it costs every first use several ms (issue 14).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 

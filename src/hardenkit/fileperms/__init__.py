@@ -26,12 +26,26 @@ Examples:
 
 from __future__ import annotations
 
-from hardenkit.fileperms._check import check_path
-from hardenkit.fileperms._dirs import make_private_dir, tighten
-from hardenkit.fileperms._io import open_secure, write_secure
-from hardenkit.fileperms._lock import locked_for_update
-from hardenkit.fileperms._model import Finding, PathStatus, excess_bits
-from hardenkit.fileperms._tree import audit_tree
+from hardenkit import _lazy
+
+# Not typing.TYPE_CHECKING: importing typing costs several ms, and type checkers treat any
+# name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+
+#: Public name -> the submodule that defines it, loaded on first use (hardenkit/_lazy.py).
+_NAMES = {
+    "check_path": "_check",
+    "make_private_dir": "_dirs",
+    "tighten": "_dirs",
+    "open_secure": "_io",
+    "write_secure": "_io",
+    "locked_for_update": "_lock",
+    "Finding": "_model",
+    "PathStatus": "_model",
+    "excess_bits": "_model",
+    "audit_tree": "_tree",
+}
+__getattr__, __dir__ = _lazy.attach(__name__, _NAMES, ())
 
 __all__ = [
     "Finding",
@@ -45,3 +59,15 @@ __all__ = [
     "tighten",
     "write_secure",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
+    from hardenkit.fileperms._check import check_path as check_path
+    from hardenkit.fileperms._dirs import make_private_dir as make_private_dir, tighten as tighten
+    from hardenkit.fileperms._io import open_secure as open_secure, write_secure as write_secure
+    from hardenkit.fileperms._lock import locked_for_update as locked_for_update
+    from hardenkit.fileperms._model import (
+        Finding as Finding,
+        PathStatus as PathStatus,
+        excess_bits as excess_bits,
+    )
+    from hardenkit.fileperms._tree import audit_tree as audit_tree

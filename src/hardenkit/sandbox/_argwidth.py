@@ -21,7 +21,11 @@ reads them.
 
 from __future__ import annotations
 
-from typing import Final
+# typing is not imported at run time: it costs every first use several ms (issue 14).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
 
 __all__ = ["WIDTHS", "narrow"]
 

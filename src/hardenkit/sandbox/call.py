@@ -25,15 +25,17 @@ import math
 import os
 import re
 import signal
-from typing import TYPE_CHECKING, Any
 
 from hardenkit._child import fork_call
 from hardenkit._linux import require_linux, sweep
 from hardenkit.errors import ConfinementFailed, HardenkitError, PolicyError, SandboxError
 from hardenkit.sandbox.confinement import ConfinementPlan, prepare_confinement
 
+# typing is not imported at run time: it costs every first use several ms (issue 14).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from hardenkit._child import ChildOutcome
     from hardenkit.sandbox.landlock import FilesystemPolicy

@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import functools
 import threading
-from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import caps as _caps, procfs as _procfs, require_linux
 from hardenkit._linux.caps import prctl
@@ -40,8 +39,11 @@ from hardenkit.sandbox.seccomp import (
     verify_seccomp,
 )
 
+# typing is not imported at run time: it costs every first use several ms (issue 14).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+    from typing import Any
 
     from hardenkit._linux.procfs import ProcStatus
     from hardenkit.privileges import DropPlan, Identity

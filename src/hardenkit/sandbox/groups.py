@@ -7,12 +7,11 @@ nested includes are resolved here rather than trusting a pre-flattened list.
 from __future__ import annotations
 
 import functools
-import json
-from importlib import resources
-from typing import TYPE_CHECKING
 
 from hardenkit.errors import PolicyError
 
+# typing is not imported at run time: it costs every first use several ms (issue 14).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -24,6 +23,10 @@ _TABLE = "systemd-syscall-groups.json"
 @functools.cache
 def _groups() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
     """Group name -> (includes, direct syscalls)."""
+    # Import time: json and importlib.resources load with the first @group, not with seccomp.
+    import json  # noqa: PLC0415
+    from importlib import resources  # noqa: PLC0415
+
     text = resources.files("hardenkit.sandbox").joinpath("data").joinpath(_TABLE).read_text("utf-8")
     raw = json.loads(text)["groups"]
     return {

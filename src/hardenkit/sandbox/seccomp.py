@@ -20,7 +20,6 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import require_linux
 from hardenkit._log import get_logger
@@ -28,9 +27,12 @@ from hardenkit.errors import PolicyError, SandboxError
 from hardenkit.sandbox import _argwidth, _bpf
 from hardenkit.sandbox.groups import expand
 
+# typing is not imported at run time: it costs every first use several ms (issue 14).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from pathlib import Path
+    from typing import Any
 
     from hardenkit._linux.seccomp_load import BpfProgram
 

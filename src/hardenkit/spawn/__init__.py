@@ -16,10 +16,27 @@ Examples:
 
 from __future__ import annotations
 
-from hardenkit.spawn._async import run_async
-from hardenkit.spawn._policy import METACHARACTERS, ArgRules, CommandPolicy, trusted_binary
-from hardenkit.spawn._run import MAX_OUTPUT, CommandFailed, RunResult, run
-from hardenkit.spawn._scratch import ScratchDir, private_tmpdir
+from hardenkit import _lazy
+
+# Not typing.TYPE_CHECKING: importing typing costs several ms, and type checkers treat any
+# name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+
+#: Public name -> the submodule that defines it, loaded on first use (hardenkit/_lazy.py).
+_NAMES = {
+    "run_async": "_async",
+    "METACHARACTERS": "_policy",
+    "ArgRules": "_policy",
+    "CommandPolicy": "_policy",
+    "trusted_binary": "_policy",
+    "MAX_OUTPUT": "_run",
+    "RunResult": "_run",
+    "run": "_run",
+    "CommandFailed": "_run",
+    "ScratchDir": "_scratch",
+    "private_tmpdir": "_scratch",
+}
+__getattr__, __dir__ = _lazy.attach(__name__, _NAMES, ())
 
 __all__ = [
     "MAX_OUTPUT",
@@ -34,3 +51,19 @@ __all__ = [
     "run_async",
     "trusted_binary",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
+    from hardenkit.spawn._async import run_async as run_async
+    from hardenkit.spawn._policy import (
+        METACHARACTERS as METACHARACTERS,
+        ArgRules as ArgRules,
+        CommandPolicy as CommandPolicy,
+        trusted_binary as trusted_binary,
+    )
+    from hardenkit.spawn._run import (
+        MAX_OUTPUT as MAX_OUTPUT,
+        CommandFailed as CommandFailed,
+        RunResult as RunResult,
+        run as run,
+    )
+    from hardenkit.spawn._scratch import ScratchDir as ScratchDir, private_tmpdir as private_tmpdir

@@ -1,0 +1,69 @@
+"""First use is cheap: each first call loads its own modules, not its siblings.
+
+Each case runs in a fresh interpreter and lists the hardenkit modules (and heavy stdlib
+modules) loaded after one import. A subpackage that starts importing a sibling it does not
+use fails here; benchmarks/bench_import.py measures what the imports cost.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+# What every first use may load besides its own package.
+_BASE = {"hardenkit", "hardenkit._lazy", "hardenkit._log", "hardenkit.errors"}
+
+#: code -> (hardenkit top-level modules it may load, stdlib modules it must not load)
+CASES: dict[str, tuple[set[str], set[str]]] = {
+    "import hardenkit.spawn": ({"hardenkit.spawn"}, {"asyncio", "subprocess", "dataclasses"}),
+    "import hardenkit.sandbox": ({"hardenkit.sandbox"}, {"ctypes", "dataclasses", "json"}),
+    "import hardenkit.fileperms": ({"hardenkit.fileperms"}, {"dataclasses", "pwd"}),
+    "from hardenkit.spawn import run": (
+        {
+            "hardenkit.spawn",
+            "hardenkit.env",
+            "hardenkit.redaction",
+            "hardenkit._redaction_rules",
+            "hardenkit._dangerous_env",
+            "hardenkit._linux",
+        },
+        {"asyncio", "ctypes", "json"},
+    ),
+    "from hardenkit.sandbox import confine": (
+        {"hardenkit.sandbox", "hardenkit._linux", "hardenkit._applied"},
+        {"asyncio", "json", "importlib.resources", "platform", "subprocess", "typing"},
+    ),
+    "from hardenkit.fileperms import check_path": ({"hardenkit.fileperms"}, {"ctypes", "json"}),
+    "from hardenkit.redaction import redact": (
+        {"hardenkit.redaction", "hardenkit._redaction_rules"},
+        {"ctypes", "json", "dataclasses"},
+    ),
+    "from hardenkit.audit import audit_process": (
+        {"hardenkit.audit", "hardenkit._linux"},
+        {"ctypes", "json", "logging", "subprocess"},
+    ),
+}
+
+
+def _loaded(code: str) -> list[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(sys.modules))"  # the probe imports nothing
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+    return out.split()
+
+
+def _top(module: str) -> str:
+    """``hardenkit.spawn._run`` -> ``hardenkit.spawn``; ``hardenkit`` stays."""
+    return ".".join(module.split(".")[:2])
+
+
+@pytest.mark.parametrize("code", list(CASES))
+def test_first_use_loads_only_what_it_needs(code: str) -> None:
+    allowed, forbidden = CASES[code]
+    loaded = _loaded(code)
+    ours = {_top(m) for m in loaded if m.split(".")[0] == "hardenkit"}
+    assert ours - allowed - _BASE == set(), f"{code} loads siblings it does not use"
+    assert forbidden & set(loaded) == set(), f"{code} loads what its first call does not need"
