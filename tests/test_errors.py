@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
 
 import pytest
 
 from hardenkit import errors
 from hardenkit.errors import (
     CapabilityError,
+    CommandFailed,
     CommandNotAllowed,
     CommandTimeout,
+    ConfinementFailed,
     DecryptionError,
     EnvError,
     HardenkitError,
@@ -41,7 +44,9 @@ TREE: dict[type[HardenkitError], tuple[type[BaseException], ...]] = {
     UnsafeArgument: (PolicyError, ValueError),
     ProfileError: (PolicyError, ValueError),
     CommandTimeout: (TimeoutError,),
+    CommandFailed: (subprocess.CalledProcessError,),
     SandboxError: (RuntimeError,),
+    ConfinementFailed: (SandboxError, RuntimeError),
     UnsupportedPlatform: (NotImplementedError,),
     MissingDependency: (ImportError,),
 }
@@ -68,6 +73,8 @@ SAMPLES: list[HardenkitError] = [
     DecryptionError("cannot decrypt API_KEY in .env", names=("API_KEY",), path=".env"),
     CommandNotAllowed("curl is not allowed", argv=["curl", "x"]),
     CommandTimeout("timed out after 1.0 s", timeout=1.0, result=None),
+    CommandFailed("/bin/false exited with status 1", result=None),
+    ConfinementFailed("SandboxError: Landlock probe failed"),
     SandboxError("killed by SIGSYS", signal=31, syscall="socket", exc_type=None),
     MissingDependency("install hardenkit[caps]", package="python-prctl", extra="caps"),
     UnsupportedPlatform("needs Linux"),
