@@ -13,12 +13,11 @@ import ctypes
 import functools
 import importlib
 import importlib.util
+from typing import TYPE_CHECKING
 
 from hardenkit._linux import require_linux
 from hardenkit.errors import MissingDependency, UnsupportedPlatform
 
-# typing is not imported at run time: it costs every first use several ms (issue 14).
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
 

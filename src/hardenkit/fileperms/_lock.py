@@ -22,11 +22,10 @@ import fcntl
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from hardenkit.errors import InsecurePathError
 
-# typing is not imported at run time: it costs every first use several ms (issue 14).
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 

@@ -6,16 +6,14 @@ Kept apart from the walking code so that each rule reads in one place and is tes
 from __future__ import annotations
 
 import stat
+from typing import TYPE_CHECKING, NoReturn
 
 from hardenkit.errors import InsecurePathError
 from hardenkit.fileperms._acl import describe_grants
 from hardenkit.fileperms._model import describe_uid, excess_bits
 
-# typing is not imported at run time: it costs every first use several ms (issue 14).
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     import os
-    from typing import NoReturn
 
     from hardenkit.fileperms._acl import AclEntry
 
