@@ -33,7 +33,7 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
     ),
     "from hardenkit.sandbox import confine": (
         {"hardenkit.sandbox", "hardenkit._linux", "hardenkit._applied"},
-        {"asyncio", "json", "importlib.resources", "platform", "subprocess", "typing"},
+        {"asyncio", "importlib.resources", "platform", "subprocess", "typing"},
     ),
     "from hardenkit.fileperms import check_path": ({"hardenkit.fileperms"}, {"ctypes", "json"}),
     "from hardenkit.redaction import redact": (

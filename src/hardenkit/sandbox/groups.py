@@ -7,6 +7,8 @@ nested includes are resolved here rather than trusting a pre-flattened list.
 from __future__ import annotations
 
 import functools
+import json  # imported now: after a privilege drop the stdlib may be out of reach
+import os
 
 from hardenkit.errors import PolicyError
 
@@ -23,11 +25,11 @@ _TABLE = "systemd-syscall-groups.json"
 @functools.cache
 def _groups() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
     """Group name -> (includes, direct syscalls)."""
-    # Import time: json and importlib.resources load with the first @group, not with seccomp.
-    import json  # noqa: PLC0415
-    from importlib import resources  # noqa: PLC0415
-
-    text = resources.files("hardenkit.sandbox").joinpath("data").joinpath(_TABLE).read_text("utf-8")
+    # A plain file next to this module (wheels install files): importlib.resources would
+    # cost every first use of the sandbox its imports (pathlib, tempfile, zipfile...).
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", _TABLE)
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
     raw = json.loads(text)["groups"]
     return {
         name: (tuple(entry.get("includes", ())), tuple(entry.get("syscalls", ())))
