@@ -21,7 +21,7 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Any
 
-from hardenkit._linux import exec_helper as xh
+from hardenkit._linux import caps as _caps, exec_helper as xh
 from hardenkit._linux.libc import (
     PR_CAP_AMBIENT,
     PR_CAP_AMBIENT_LOWER,
@@ -32,9 +32,12 @@ from hardenkit._linux.libc import (
     PR_SET_NO_NEW_PRIVS,
     PR_SET_PDEATHSIG,
 )
+from hardenkit._linux.procfs import parse_status, read_task_status
 from hardenkit._log import get_logger
 from hardenkit.errors import HardenkitError, SandboxError
-from hardenkit.sandbox.limits import rlimit_name
+from hardenkit.sandbox.confinement import shed_problem
+from hardenkit.sandbox.landlock import check_probe
+from hardenkit.sandbox.limits import check_limit_values, refuse_unenforced, rlimit_name
 from hardenkit.spawn import _locate
 
 if TYPE_CHECKING:
@@ -64,9 +67,6 @@ def why_not(plan: ConfinementPlan) -> str | None:
     if plan.drop is None and not plan.shed_caps:
         return None
     import threading  # noqa: PLC0415 -- first confined spawn
-
-    from hardenkit._linux import caps as _caps  # noqa: PLC0415
-    from hardenkit._linux.procfs import read_task_status  # noqa: PLC0415
 
     try:
         # Capabilities are per thread: this thread's are the ones the helper inherits.
@@ -257,12 +257,9 @@ def check_report(plan: ConfinementPlan, rep: _Reports, records: dict[int, bytes]
         PrivilegeError: the drop does not hold.
         SandboxError: anything else does not hold, or the report lacks an answer.
     """
-    from hardenkit._linux.procfs import parse_status  # noqa: PLC0415
-    from hardenkit.sandbox.landlock import check_probe  # noqa: PLC0415
-    from hardenkit.sandbox.limits import check_limit_values, refuse_unenforced  # noqa: PLC0415
-
     status = _record(records, rep.status, "/proc/thread-self/status")
     if plan.drop is not None:
+        # Import time: privileges (and capabilities) load only for plans that drop.
         from hardenkit.privileges import check_drop_report  # noqa: PLC0415
 
         raw = _record(records, rep.getgroups, "getgroups")
@@ -286,8 +283,6 @@ def check_report(plan: ConfinementPlan, rep: _Reports, records: dict[int, bytes]
             raise SandboxError(f"the exec helper's status report is unreadable: {err}") from err
         refuse_unenforced(plan.rlimits, uid=st.uids[0], caps=st.cap_permitted | st.cap_effective)
         if plan.shed_caps:
-            from hardenkit.sandbox.confinement import shed_problem  # noqa: PLC0415
-
             problem = shed_problem(
                 st, plan.shed_caps, no_new_privs=plan.no_new_privs, exec_follows=True
             )
