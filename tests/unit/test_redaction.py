@@ -412,7 +412,8 @@ def test_gated_pipeline_on_samples_and_benchmark_lines(shared_data: Path) -> Non
         assert R.redact(text) == _reference(text), text
     # The gate must also skip work: most ordinary lines need no detector at all.
     ordinary = [t for t in make_lines(3000, seed=7) if R.redact(t) == t]
-    assert sum(not RR.triggers(t) for t in ordinary) > 0.9 * len(ordinary)
+    # ("key"/"token" words now run the linear key=value scan instead of a look-ahead.)
+    assert sum(not RR.triggers(t) for t in ordinary) > 0.8 * len(ordinary)
 
 
 @pytest.mark.parametrize("hint", [*RR.SQUASHED_HINTS, "sig", "xsrf", "token", "cookie", "jwt"])
@@ -422,14 +423,12 @@ def test_every_squashed_hint_triggers_the_key_value_step(hint: str) -> None:
 
 
 def test_squashed_hints_cover_every_key_hint() -> None:
-    by_pivot = {"token", "key", "cookie", "pwd", "jwt"}  # found by _TRIGGER instead
-    folded = {h.replace("x", "c").replace("g", "d") for h in RR._KEY_HINTS} - by_pivot
+    folded = {h.replace("x", "c").replace("g", "d") for h in RR._KEY_HINTS}
     assert folded <= set(RR.SQUASHED_HINTS)
 
 
 def test_a_key_named_just_key_is_not_a_secret_but_api_key_is() -> None:
     assert R.redact("cache hit key=user:42 ttl=300s") == "cache hit key=user:42 ttl=300s"
-    assert not RR.triggers("cache hit key=user:42 ttl=300s")
     assert R.redact("api_key=abc123 apiKey: abc123") == "api_key=*** apiKey: ***"
 
 
