@@ -21,6 +21,7 @@ from hardenkit.errors import (
     PolicyError,
     PrivilegeError,
     SandboxError,
+    SecretTooShortError,
     UnsafeArgument,
     UnsupportedPlatform,
 )
@@ -34,6 +35,7 @@ TREE: dict[type[HardenkitError], tuple[type[BaseException], ...]] = {
     InvalidEnvError: (EnvError, ValueError),
     DecryptionError: (ValueError,),
     PolicyError: (ValueError,),
+    SecretTooShortError: (ValueError,),
     CommandNotAllowed: (PolicyError, ValueError),
     UnsafeArgument: (PolicyError, ValueError),
     CommandTimeout: (TimeoutError,),

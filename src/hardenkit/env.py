@@ -402,7 +402,7 @@ class Secret(Generic[_T]):
     def __init__(self, value: _T, *, register: bool = True) -> None:
         object.__setattr__(self, "_value", value)
         if register and isinstance(value, str):
-            register_secret(value)
+            register_secret(value, strict=False)
 
     def reveal(self) -> _T:
         """Return the wrapped value."""

@@ -55,6 +55,7 @@ __all__ = [
     "PolicyError",
     "PrivilegeError",
     "SandboxError",
+    "SecretTooShortError",
     "UnsafeArgument",
     "UnsupportedPlatform",
 ]
@@ -162,6 +163,10 @@ class DecryptionError(HardenkitError, ValueError):
         path: str | None = None,
     ) -> None:
         super().__init__(message, names=tuple(names or ()), path=path)
+
+
+class SecretTooShortError(HardenkitError, ValueError):
+    """A value too short to register as a secret (it would mask ordinary words)."""
 
 
 class PolicyError(HardenkitError, ValueError):

@@ -15,35 +15,89 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hardenkit._redaction_rules import MASK, apply_rules, is_mask, is_secret_name, triggers
+from hardenkit.errors import SecretTooShortError
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable
+    from collections.abc import Iterable
 
 __all__ = ["MASK", "RedactingFilter", "install_redaction", "redact", "register_secret"]
 
-#: Registered values shorter than this are ignored: masking every "true" or "8080" in
-#: every log line would make logs useless, and such values are not secrets.
+#: Registered values shorter than this are refused (:func:`register_secret` raises): masking
+#: every "true" or "8080" in every log line would make logs useless.
 MIN_SECRET_LENGTH = 6
 # Passes until the text stops changing: one masking can expose another match.
 _MAX_PASSES = 4
-
-# Registered values at or above this count are first looked for with one trie-shaped
-# regex (a single C-level scan); below it, one `in` test per value is cheaper (measured
-# in benchmarks/bench_redact.py).
-_FINDER_MIN = 12
 _NO_EXTRA: tuple[()] = ()
 
 _lock = threading.Lock()
-# Longest first, so a secret that contains another is masked whole; swapped atomically
-# together with the finder built from it (None below _FINDER_MIN values).
-_registry: tuple[tuple[str, ...], re.Pattern[str] | None] = ((), None)
+# Registration only appends to _pending (O(1)); the next redact() folds it into _levels, a
+# log-structured set of literal matchers: a new level is merged with the last while the
+# last is at most twice its size, so n registrations cost O(n log n) building in all however
+# they interleave with redact(), and a scan runs O(log n) matchers.
+_known: set[str] = set()
+_pending: list[str] = []
+_levels: tuple[_Level, ...] = ()
+
+
+class _Level:
+    """One immutable matcher for a set of literals: every (overlapping) occurrence."""
+
+    __slots__ = ("_blens", "_db", "_local", "_pattern", "values")
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.values = values
+        self._local = threading.local()
+        self._pattern: re.Pattern[str] | None = None
+        hs = _hyperscan()
+        if hs is not None:
+            data = [v.encode("utf-8", "surrogatepass") for v in values]
+            self._blens = [len(d) for d in data]
+            db = hs.Database(mode=hs.HS_MODE_BLOCK)
+            db.compile(expressions=data, ids=list(range(len(data))), elements=len(data),
+                       flags=0, literal=True)  # fmt: skip
+            self._db = db
+        else:  # no hyperscan wheel for this machine: re, correct but slower
+            self._db = None
+            self._pattern = re.compile("(?=(" + _trie(values) + "))", re.DOTALL)
+
+    def spans(self, text: str, data: bytes | None, out: list[tuple[int, int]]) -> None:
+        """Append the (start, end) of every occurrence; offsets in ``data`` if given, bytes."""
+        if self._pattern is not None:
+            out.extend(
+                (m.start(), m.start() + len(m.group(1))) for m in self._pattern.finditer(text)
+            )
+            return
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:  # a scratch space serves one scan at a time: one per thread
+            scratch = self._local.scratch = _hyperscan().Scratch(self._db)
+        blens = self._blens
+
+        def on_match(ident: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+            out.append((to - blens[ident], to))
+
+        self._db.scan(data, match_event_handler=on_match, scratch=scratch)
+
+
+_HS: list[Any] = []
+
+
+def _hyperscan() -> Any:
+    """The hyperscan module (literal sets at ~1 GB/s), or None where it has no wheel."""
+    if not _HS:
+        try:
+            import hyperscan  # noqa: PLC0415 -- only once a secret is registered
+
+            _HS.append(hyperscan)
+        except ImportError:
+            _HS.append(None)
+    return _HS[0]
 
 
 def _trie(values: Iterable[str]) -> str:
-    """One regex matching any of ``values``, shared prefixes factored (re has no Aho-Corasick)."""
+    """One regex matching any of ``values``, longest first at each branch (the fallback)."""
     root: dict[str, dict[str, object]] = {}
     for value in values:
         node = root
@@ -52,55 +106,149 @@ def _trie(values: Iterable[str]) -> str:
         node[""] = {}
 
     def emit(node: dict[str, dict[str, object]]) -> str:
-        alts = [re.escape(ch) + emit(child) if ch else "" for ch, child in sorted(node.items())]  # type: ignore[arg-type]
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]  # type: ignore[arg-type]
+        if "" in node:
+            alts.append("")
         return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
     return emit(root)
 
 
+# Characters that no encoding below changes: such a value is its only form.
+_PLAIN = re.compile(r"[A-Za-z0-9_.~\-]*")
+
+
 def _variants(value: str) -> set[str]:
-    """The value and the encodings it commonly appears in (URL- and JSON-escaped)."""
+    """The value and the forms it is printed in: URL-, JSON- and repr-escaped."""
+    if _PLAIN.fullmatch(value):
+        return {value}
     import json  # noqa: PLC0415 -- only when registering
     from urllib.parse import quote, quote_plus  # noqa: PLC0415
 
-    out = {value, quote(value, safe=""), quote_plus(value, safe=""), json.dumps(value)[1:-1]}
-    return {v for v in out if len(v) >= MIN_SECRET_LENGTH and MASK not in v}
+    out = {
+        value,
+        quote(value, safe=""),
+        quote(value),  # quote()'s default keeps "/"
+        quote_plus(value, safe=""),
+        quote_plus(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        repr(value)[1:-1],
+    }
+    # Percent-encoding with lower-case hex digits (%2f), as some clients write it.
+    out |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), v) for v in list(out) if "%" in v}
+    return {v for v in out if v}
 
 
-def register_secret(value: str) -> None:
-    """Mask ``value`` (and its URL- and JSON-escaped forms) wherever :func:`redact` sees it.
+def register_secret(value: str, *, strict: bool = True) -> bool:
+    """Mask ``value`` (and its URL-, JSON- and repr-escaped forms) wherever :func:`redact` sees it.
 
-    Values shorter than :data:`MIN_SECRET_LENGTH` characters, or containing the mask, are
-    ignored. Registration is process-wide and cannot be undone.
+    Registration is process-wide, cannot be undone, and costs O(1): the matcher is brought
+    up to date by the next :func:`redact`. Any value of at least :data:`MIN_SECRET_LENGTH`
+    characters is taken, one holding ``***`` included; where registered values overlap in
+    a text, the union of their occurrences is masked. A shorter value is refused: it raises
+    (``strict=False``: returns False instead, for callers such as ``load_env`` that register
+    every value they decrypt). Returns True when the value is registered.
 
     Examples:
         >>> register_secret("correct-horse-battery-staple")
+        True
         >>> redact("login with correct-horse-battery-staple failed")
         'login with *** failed'
+        >>> register_secret("abc")
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.SecretTooShortError: a registered secret needs at least 6 characters, got 3
 
     Raises:
         TypeError: ``value`` is not a str.
+        SecretTooShortError: ``value`` is shorter than MIN_SECRET_LENGTH (a ValueError).
     """
-    global _registry  # noqa: PLW0603 -- one process-wide registry, swapped atomically
     if not isinstance(value, str):
         raise TypeError(f"register_secret() takes a str, not {type(value).__name__}")
+    if len(value) < MIN_SECRET_LENGTH:
+        if not strict:
+            return False
+        raise SecretTooShortError(
+            f"a registered secret needs at least {MIN_SECRET_LENGTH} characters, got {len(value)}"
+        )
     new = _variants(value)
-    if not new:
-        return
     with _lock:
-        values, _ = _registry
-        merged = set(values) | new
-        if len(merged) != len(values):
-            ordered = tuple(sorted(merged, key=lambda v: (-len(v), v)))
-            finder = re.compile(_trie(ordered)) if len(ordered) >= _FINDER_MIN else None
-            _registry = (ordered, finder)
+        fresh = new - _known
+        _known.update(fresh)
+        _pending.extend(fresh)
+    return True
 
 
-def _mask_literals(text: str, values: Iterable[str]) -> str:
-    for value in values:
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+def _current_levels() -> tuple[_Level, ...]:
+    """The matchers, with every pending registration folded in."""
+    global _levels  # noqa: PLW0603 -- one process-wide registry, swapped atomically
+    if not _pending:
+        return _levels
+    with _lock:
+        if _pending:
+            levels = list(_levels)
+            batch = tuple(_pending)
+            while levels and len(levels[-1].values) <= 2 * len(batch):
+                batch = levels.pop().values + batch
+            levels.append(_Level(batch))
+            _levels = tuple(levels)
+            _pending.clear()
+        return _levels
+
+
+def _registered_spans(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    levels = _current_levels()
+    if not levels:
+        return spans
+    ascii_text = text.isascii()
+    data = text.encode("ascii") if ascii_text else text.encode("utf-8", "surrogatepass")
+    for level in levels:
+        level.spans(text, data, spans)
+    if spans and not ascii_text and _hyperscan() is not None:
+        spans = _char_spans(data, spans)
+    return spans
+
+
+def _char_spans(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Byte offsets to str offsets, decoding each stretch between offsets once."""
+    offsets = sorted({o for span in spans for o in span})
+    to_char: dict[int, int] = {}
+    pos = chars = 0
+    for off in offsets:
+        chars += len(data[pos:off].decode("utf-8", "surrogatepass"))
+        to_char[off] = chars
+        pos = off
+    return [(to_char[a], to_char[b]) for a, b in spans]
+
+
+def _literal_spans(text: str, literals: Iterable[str], out: list[tuple[int, int]]) -> None:
+    for literal in literals:
+        at = text.find(literal)
+        while at >= 0:
+            out.append((at, at + len(literal)))
+            at = text.find(literal, at + 1)
+
+
+def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """Replace the union of ``spans`` with one mask per connected stretch."""
+    spans.sort()
+    out: list[str] = []
+    last = 0
+    cur_start, cur_end = spans[0]
+    for start, end in spans[1:]:
+        if start <= cur_end:
+            cur_end = max(cur_end, end)
+            continue
+        out.append(text[last:cur_start])
+        out.append(MASK)
+        last = cur_end
+        cur_start, cur_end = start, end
+    out.append(text[last:cur_start])
+    out.append(MASK)
+    out.append(text[cur_end:])
+    return "".join(out)
 
 
 def _mask_patterns(text: str, patterns: Iterable[re.Pattern[str]]) -> str:
@@ -123,9 +271,10 @@ def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> 
     """Return ``text`` with every secret it holds replaced by ``***``, context kept.
 
     ``extra`` adds literal values or compiled patterns for this call (a pattern with a
-    group named ``secret`` masks that group only). Ordinary text (UUIDs, git SHAs,
-    timestamps, versions) comes back unchanged, and so does text that was already
-    redacted: ``redact(redact(s)) == redact(s)``.
+    group named ``secret`` masks that group only; patterns run on Python's ``re``, so their
+    running time is the caller's). Ordinary text (UUIDs, git SHAs, timestamps, versions)
+    comes back unchanged, and so does text that was already redacted:
+    ``redact(redact(s)) == redact(s)``. Time is linear in the length of ``text``.
 
     Examples:
         >>> redact("connecting to postgres://app:s3cr3t-pw@db:5432/main")
@@ -146,38 +295,24 @@ def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> 
         raise TypeError(f"redact() takes a str, not {type(text).__name__}")
     # Computed once: masking never adds a trigger, so this covers every later pass too.
     found = triggers(text)
-    if extra is _NO_EXTRA and not _registry[0]:  # the common case, kept to a few calls
-        if not found:
-            return text
-        for _ in range(_MAX_PASSES):
-            new = apply_rules(text, found)
-            if new == text:
-                break
-            text = new
-        return text
-    return _redact_slow(text, found, extra)
-
-
-def _redact_slow(text: str, found: Collection[str], extra: Iterable[str | re.Pattern[str]]) -> str:
-    """redact() with registered values or ``extra``: every pass masks those, then the rules."""
-    values, finder = _registry
-    literals, patterns = _split_extra(extra)
-    for _ in range(_MAX_PASSES):
-        before = text
-        if values and (finder.search(text) if finder else _any_in(values, text)):
-            text = _mask_literals(text, values)
-        if literals:
-            text = _mask_literals(text, literals)
+    if extra is not _NO_EXTRA or _levels or _pending:
+        spans = _registered_spans(text)
+        patterns: list[re.Pattern[str]] = []
+        if extra is not _NO_EXTRA:
+            literals, patterns = _split_extra(extra)
+            _literal_spans(text, literals, spans)
+        if spans:
+            text = _mask_spans(text, spans)
         if patterns:
             text = _mask_patterns(text, patterns)
-        text = apply_rules(text, found)
-        if text == before:
+    if not found:
+        return text
+    for _ in range(_MAX_PASSES):
+        new = apply_rules(text, found)
+        if new == text:
             break
+        text = new
     return text
-
-
-def _any_in(values: tuple[str, ...], text: str) -> bool:
-    return any(value in text for value in values)
 
 
 def _split_extra(extra: Iterable[str | re.Pattern[str]]) -> tuple[list[str], list[re.Pattern[str]]]:
@@ -187,11 +322,10 @@ def _split_extra(extra: Iterable[str | re.Pattern[str]]) -> tuple[list[str], lis
         if isinstance(item, re.Pattern):
             patterns.append(item)
         elif isinstance(item, str):
-            if item and MASK not in item:
+            if item:
                 literals.append(item)
         else:
             raise TypeError(f"extra= takes str or compiled patterns, not {type(item).__name__}")
-    literals.sort(key=len, reverse=True)
     return literals, patterns
 
 

@@ -323,7 +323,7 @@ def _register(decrypted: _Decrypted) -> None:
     for name in decrypted.secrets:
         value = decrypted.values.get(name)
         if value:
-            register_secret(value)
+            register_secret(value, strict=False)
 
 
 def _interpolate(
