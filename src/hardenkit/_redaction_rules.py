@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 
 __all__ = ["MASK", "STEPS", "apply_rules", "is_mask", "is_secret_name", "triggers"]
 
@@ -68,6 +68,7 @@ _WORDS = (
 # name secret only through these masks a value only when it looks like a credential.
 _WEAK_WORDS = frozenset({"SESSION", "SESSID", "AUTH"})
 _WEAK_PARTS = frozenset({"SIG", "SID"})
+_PLURALS = frozenset({"S", "KEYS", "IDS"})
 _WORD_SUFFIXES = frozenset({"", "S", "KEY", "KEYS", "ID", "IDS", "DATA", "VALUE", "STRING"})
 # Whole name parts that are secret on their own.
 _EXACT_PARTS = frozenset({"PASS", "SIG", "SID"})
@@ -143,8 +144,10 @@ def _part_strength(part: str) -> int:
     best = 0
     for word in _WORDS:
         at = part.find(word)
-        if at >= 0 and part[at + len(word) :] in _WORD_SUFFIXES:
-            if word not in _WEAK_WORDS:
+        suffix = part[at + len(word) :]
+        if at >= 0 and suffix in _WORD_SUFFIXES:
+            # A plural names a count more often than a secret (active_tokens=243).
+            if word not in _WEAK_WORDS and suffix not in _PLURALS:
                 return 2
             best = 1
     return best
@@ -592,12 +595,43 @@ def _masked_value(key: str, value: str) -> str | None:
     return f"{quote}{MASK}{quote}"
 
 
-def _sub_key_value(text: str, low: str | None = None) -> str:  # noqa: ARG001 -- kept signature
+# Above this size a text with several lines is scanned only on the lines holding a hint.
+_LINES_FROM = 2048
+
+
+def _key_matches(text: str, low: str | None) -> Iterator[re.Match[str]]:
+    """Every key and separator at a word start, on the lines that could hold a secret key.
+
+    Every secret name contains one of _KEY_HINTS, and a pair never spans lines, so a
+    block of log lines is scanned on the lines holding a hint only. Each search for a hint
+    resumes after the line it found, so each line is read a bounded number of times.
+    """
+    if len(text) < _LINES_FROM or "\n" not in text:
+        yield from _KEY_SEP.finditer(text)
+        return
+    low = text.lower() if low is None or len(low) != len(text) else low
+    if len(low) != len(text):  # lower() changed offsets (a few non-ASCII letters)
+        yield from _KEY_SEP.finditer(text)
+        return
+    lines: set[tuple[int, int]] = set()
+    for hint in _KEY_HINTS:
+        at = low.find(hint)
+        while at >= 0:
+            start = text.rfind("\n", 0, at) + 1
+            end = text.find("\n", at)
+            end = len(text) if end < 0 else end
+            lines.add((start, end))
+            at = low.find(hint, end)
+    for start, end in sorted(lines):
+        yield from _KEY_SEP.finditer(text, start, end)
+
+
+def _sub_key_value(text: str, low: str | None = None) -> str:
     """Mask the value of ``name=value``, ``name: value`` and ``"name": "value"`` pairs."""
     out: list[str] = []
     emitted = 0  # text before this offset is in out already
     taken = 0  # candidates before this offset sit inside a value already read
-    for m in _KEY_SEP.finditer(text):
+    for m in _key_matches(text, low):
         if m.start() < taken:
             continue
         key = m.group("key")

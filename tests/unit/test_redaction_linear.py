@@ -60,6 +60,9 @@ PAYLOADS: dict[str, Callable[[int], str]] = {
     "--password=": _rep("--password="),
     "quotes": _rep("password='\""),
     "brackets": _rep("secret={[(<"),
+    "key lines": _rep("key\n"),
+    "token lines": _rep("x token=\n"),
+    "one long line among lines": lambda n: "a\n" * 10 + "token" * (n // 5),
 }
 
 _FRAGMENTS = [
