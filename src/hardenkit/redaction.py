@@ -18,14 +18,48 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
-from hardenkit._redaction_rules import MASK, apply_rules, is_mask, is_secret_name, triggers
 from hardenkit.errors import SecretTooShortError
 
 if TYPE_CHECKING:
     import types
-    from collections.abc import Iterable
+    from collections.abc import Collection, Iterable
 
 __all__ = ["MASK", "RedactingFilter", "install_redaction", "redact", "register_secret"]
+
+#: What every detector puts in place of a secret (the same as _redaction_rules.MASK).
+MASK = "***"
+
+
+# The detectors compile ~40 regexes (20 ms): loaded on the first redact(), not by
+# register_secret(), so that load_env in a fresh process pays only for registering.
+# Each stub rebinds the module's names to the real functions, then calls it.
+def triggers(text: str) -> frozenset[str] | set[str]:
+    _load_rules()
+    return triggers(text)
+
+
+def apply_rules(text: str, found: Collection[str] | None = None) -> str:
+    _load_rules()
+    return apply_rules(text, found)
+
+
+def is_mask(value: str) -> bool:
+    _load_rules()
+    return is_mask(value)
+
+
+def is_secret_name(name: str) -> bool:
+    _load_rules()
+    return is_secret_name(name)
+
+
+def _load_rules() -> None:
+    global triggers, apply_rules, is_mask, is_secret_name
+    from hardenkit import _redaction_rules as rules  # noqa: PLC0415
+
+    triggers, apply_rules = rules.triggers, rules.apply_rules
+    is_mask, is_secret_name = rules.is_mask, rules.is_secret_name
+
 
 #: Registered values shorter than this are refused (:func:`register_secret` raises): masking
 #: every "true" or "8080" in every log line would make logs useless.

@@ -533,3 +533,18 @@ def test_registry_without_hyperscan_finds_the_same(monkeypatch: pytest.MonkeyPat
     R._Level(values).spans(text, None, slow)
     assert R._mask_spans(text, slow) == "x *** *** ü ***"
     assert R._mask_spans(text, R._char_spans(text.encode(), fast)) == "x *** *** ü ***"
+
+
+def test_registering_loads_neither_the_detectors_nor_hyperscan() -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys\n"
+        "from hardenkit.redaction import register_secret, redact\n"
+        "for i in range(200): register_secret(f'value-{i}-' + 'x' * 24)\n"
+        "print('hardenkit._redaction_rules' in sys.modules, 'hyperscan' in sys.modules)\n"
+        "print(redact('a value-7-' + 'x' * 24 + ' b'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["False False", "a *** b"]
