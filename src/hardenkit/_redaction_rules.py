@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 
 __all__ = ["MASK", "STEPS", "apply_rules", "is_mask", "is_secret_name", "triggers"]
 
@@ -540,12 +540,8 @@ _KEY_HINTS = (
     "csrf",
     "xsrf",
 )
-# A key (after "-" or "--" too: argv's --db-password=...) and its separator, at a word
-# start. Each attempt scans one word and the look-behind rejects every other position, so
-# finditer reads each character a bounded number of times: linear in the text.
-_KEY_SEP = re.compile(
-    r"(?<![\w.\-])-{0,2}(?P<key>[A-Za-z_][\w.\-]*)(?P<kq>[\"']?)[ \t]*(?:=>|=|:)[ \t]*"
-)
+# A key is a word (after "-" or "--" too: argv's --db-password=...) followed by a
+# separator (=, :, =>), optional quote and blanks around it; _key_matches finds them all.
 # The value after a secret key's separator, matched only there. A quoted value runs to its
 # closing quote (or the end of the line: an unterminated quote never fails and rescans);
 # an unquoted one to the end of its token, as a shell splits words, except that "&name="
@@ -595,35 +591,81 @@ def _masked_value(key: str, value: str) -> str | None:
     return f"{quote}{MASK}{quote}"
 
 
-# Above this size a text with several lines is scanned only on the lines holding a hint.
+# The same pairs read backwards: in the reversed text a pair starts at its separator, a
+# class re finds with its C-level charset search instead of entering the pattern at every
+# character. The key is the maximal run of key characters before the separator.
+_KEY_SEP_REV = re.compile(r"(?:>=|=|:)[ \t]*(?P<kq>[\"']?)(?P<key>[\w.\-]+)")
+_SPACES = re.compile(r"[ \t]*")
+
+
+class _KeyMatch:
+    """A key and its separator, in the offsets of the text (the parts re.Match offers)."""
+
+    __slots__ = ("_end", "_key", "_start")
+
+    def __init__(self, start: int, key: str, end: int) -> None:
+        self._start, self._key, self._end = start, key, end
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
+
+    def group(self, _name: str) -> str:
+        return self._key
+
+
+# Above this size a text of several lines is read only on the lines holding a hint.
 _LINES_FROM = 2048
 
 
-def _key_matches(text: str, low: str | None) -> Iterator[re.Match[str]]:
-    """Every key and separator at a word start, on the lines that could hold a secret key.
+def _hint_spans(text: str, low: str | None) -> list[tuple[int, int]]:
+    """The whole text, or for a block of lines the lines holding a key-name hint.
 
-    Every secret name contains one of _KEY_HINTS, and a pair never spans lines, so a
-    block of log lines is scanned on the lines holding a hint only. Each search for a hint
-    resumes after the line it found, so each line is read a bounded number of times.
+    Every secret name holds one of _KEY_HINTS and a pair never spans lines. Each search
+    for a hint resumes after the line it found, so a line is read a bounded number of times.
     """
-    if len(text) < _LINES_FROM or "\n" not in text:
-        yield from _KEY_SEP.finditer(text)
-        return
-    low = text.lower() if low is None or len(low) != len(text) else low
-    if len(low) != len(text):  # lower() changed offsets (a few non-ASCII letters)
-        yield from _KEY_SEP.finditer(text)
-        return
+    n = len(text)
+    if n < _LINES_FROM or "\n" not in text:
+        return [(0, n)]
+    low = text.lower() if low is None else low
+    if len(low) != n:  # lower() changed offsets (a few non-ASCII letters)
+        return [(0, n)]
     lines: set[tuple[int, int]] = set()
     for hint in _KEY_HINTS:
         at = low.find(hint)
         while at >= 0:
-            start = text.rfind("\n", 0, at) + 1
             end = text.find("\n", at)
-            end = len(text) if end < 0 else end
-            lines.add((start, end))
+            end = n if end < 0 else end
+            lines.add((text.rfind("\n", 0, at) + 1, end))
             at = low.find(hint, end)
-    for start, end in sorted(lines):
-        yield from _KEY_SEP.finditer(text, start, end)
+    return sorted(lines)
+
+
+def _key_matches(text: str, low: str | None) -> list[_KeyMatch]:
+    """Every key (after up to two dashes) and separator at a word start, in text order.
+
+    One scan of the reversed text, from separator to separator: each character is read once.
+    """
+    rev = text[::-1]
+    n = len(text)
+    found: list[_KeyMatch] = []
+    spans = _hint_spans(text, low)
+    matches = (m for a, b in reversed(spans) for m in _KEY_SEP_REV.finditer(rev, n - b, n - a))
+    for m in matches:
+        run = m.group("key")[::-1]
+        start = n - m.end()
+        dashes = len(run) - len(run.lstrip("-"))
+        if dashes > 2:  # noqa: PLR2004 -- argv's "-" and "--"
+            continue
+        key = run[dashes:]
+        if not key or not (key[0].isalpha() or key[0] == "_"):
+            continue
+        sep_end = n - m.start()
+        found.append(_KeyMatch(start + dashes, key, _SPACES.match(text, sep_end).end()))  # type: ignore[union-attr]
+    found.reverse()
+    return found
 
 
 def _sub_key_value(text: str, low: str | None = None) -> str:
@@ -685,7 +727,7 @@ _Alts = tuple[tuple[str, tuple[str, ...]], ...]
 # "cookie:" (a header); a key ending in token/key/cookie/pwd/jwt is found by the squashed
 # `in` tests instead: a look-ahead over the rest of the key at every such word rescans
 # the word once per hint in it, quadratic on "keykeykey...".
-_KV_K: _Alts = (("(?=" + _ci("ie") + "(?<=" + _ci("cookie") + r")[ \t]{0,8}[:=])", ("cookie",)),)
+_KV_K: _Alts = (("(?=" + _ci("ie") + "(?<=" + _ci("cookie") + r")[ \t]*[:=])", ("cookie",)),)
 
 # Pivot, then its alternatives; the most frequent pivots in log text first.
 _PIVOTS: tuple[tuple[str, _Alts], ...] = (
