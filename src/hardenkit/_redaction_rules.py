@@ -598,24 +598,6 @@ _KEY_SEP_REV = re.compile(r"(?:>=|=|:)[ \t]*(?P<kq>[\"']?)(?P<key>[\w.\-]+)")
 _SPACES = re.compile(r"[ \t]*")
 
 
-class _KeyMatch:
-    """A key and its separator, in the offsets of the text (the parts re.Match offers)."""
-
-    __slots__ = ("_end", "_key", "_start")
-
-    def __init__(self, start: int, key: str, end: int) -> None:
-        self._start, self._key, self._end = start, key, end
-
-    def start(self) -> int:
-        return self._start
-
-    def end(self) -> int:
-        return self._end
-
-    def group(self, _name: str) -> str:
-        return self._key
-
-
 # Above this size a text of several lines is read only on the lines holding a hint.
 _LINES_FROM = 2048
 
@@ -643,27 +625,30 @@ def _hint_spans(text: str, low: str | None) -> list[tuple[int, int]]:
     return sorted(lines)
 
 
-def _key_matches(text: str, low: str | None) -> list[_KeyMatch]:
-    """Every key (after up to two dashes) and separator at a word start, in text order.
+def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
+    """(start, key, end of separator) of every secret key at a word start, in text order.
 
-    One scan of the reversed text, from separator to separator: each character is read once.
+    One scan of the reversed text, from separator to separator: each character is read
+    once. Keys that name no secret are dropped here, so that the list stays short (and
+    tuples of str and int leave the garbage collector nothing to walk).
     """
     rev = text[::-1]
     n = len(text)
-    found: list[_KeyMatch] = []
+    found: list[tuple[int, str, int]] = []
     spans = _hint_spans(text, low)
     matches = (m for a, b in reversed(spans) for m in _KEY_SEP_REV.finditer(rev, n - b, n - a))
     for m in matches:
         run = m.group("key")[::-1]
-        start = n - m.end()
         dashes = len(run) - len(run.lstrip("-"))
         if dashes > 2:  # noqa: PLR2004 -- argv's "-" and "--"
             continue
         key = run[dashes:]
         if not key or not (key[0].isalpha() or key[0] == "_"):
             continue
-        sep_end = n - m.start()
-        found.append(_KeyMatch(start + dashes, key, _SPACES.match(text, sep_end).end()))  # type: ignore[union-attr]
+        if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
+            continue
+        sep_end = _SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
+        found.append((n - m.end() + dashes, key, sep_end))
     found.reverse()
     return found
 
@@ -673,15 +658,12 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
     out: list[str] = []
     emitted = 0  # text before this offset is in out already
     taken = 0  # candidates before this offset sit inside a value already read
-    for m in _key_matches(text, low):
-        if m.start() < taken:
+    for key_start, key, sep_end in _key_matches(text, low):
+        if key_start < taken:
             continue
-        key = m.group("key")
-        if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
+        if text.endswith("//", 0, key_start):  # URL userinfo: the URL rule owns it
             continue
-        if text.endswith("//", 0, m.start()):  # URL userinfo: the URL rule owns it
-            continue
-        v = _VALUE.match(text, m.end())
+        v = _VALUE.match(text, sep_end)
         if v is None:
             continue
         value = v.group(0)
