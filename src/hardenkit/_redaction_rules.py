@@ -801,6 +801,38 @@ def _squash_table() -> bytes:
 _SQUASH = _squash_table()
 _SQUASH_DELETE = b" -"
 _CARD_RUN = "0" * 13
+# Whether some key holding a key-name hint ends at a separator, asked of the reversed text:
+# from each separator (found by re's charset search) the lazy run reads that key only,
+# and keys never overlap (key characters exclude the separators), so this is linear.
+# A key that starts with "key" is secret only through another hint in it (API_KEY, apiKey:
+# KEY needs a part before it), so "yek" must be followed, backwards, by a key character.
+_KEY_HINT_REV = re.compile(
+    r"(?:>=|=|:)[ \t]*[\"']?[\w.\-]*?(?:"
+    + "|".join(_ci(h[::-1]) + (r"(?=[\w.\-])" if h == "key" else "") for h in _KEY_HINTS)
+    + ")"
+)
+
+
+def _key_value_hint(sq: str, text: str) -> bool:
+    """A key-name hint in the squashed text, and one inside a key that ends at a separator."""
+    hinted = (
+        "pass" in sq
+        or "sess" in sq
+        or "secret" in sq
+        or "sid" in sq
+        or "dsn" in sq
+        or "cred" in sq
+        or "csrf" in sq
+        or "auth" in sq
+        or "token" in sq
+        or "key" in sq
+        or "pwd" in sq
+        or "jwt" in sq
+        or "cookie" in sq
+    )
+    return hinted and _KEY_HINT_REV.search(text[::-1]) is not None
+
+
 #: The `in` tests of triggers(), spelled out there for speed; a test keeps them in step.
 SQUASHED_HINTS = (
     "pass",
@@ -844,21 +876,7 @@ def triggers(text: str) -> frozenset[str] | set[str]:
     if text.isascii():
         sq = text.encode().translate(_SQUASH, _SQUASH_DELETE).decode("latin-1")
         card = _CARD_RUN in sq
-        key_value = (
-            "pass" in sq
-            or "sess" in sq
-            or "secret" in sq
-            or "sid" in sq
-            or "dsn" in sq
-            or "cred" in sq
-            or "csrf" in sq
-            or "auth" in sq
-            or "token" in sq
-            or "key" in sq
-            or "pwd" in sq
-            or "jwt" in sq
-            or "cookie" in sq
-        )
+        key_value = _key_value_hint(sq, text)
         auth = "auth" in sq or "bearer" in sq
         databricks = "dapi" in sq
         if first is None and not (card or key_value or auth or databricks):

@@ -421,7 +421,9 @@ def test_gated_pipeline_on_samples_and_benchmark_lines(shared_data: Path) -> Non
 
 @pytest.mark.parametrize("hint", [*RR.SQUASHED_HINTS, "sig", "xsrf", "token", "cookie", "jwt"])
 def test_every_squashed_hint_triggers_the_key_value_step(hint: str) -> None:
-    for text in (f"x {hint}_name=v y", f"X {hint.upper()}_NAME: v"):
+    # A key starting with "key" is no secret by itself (key_name=); api_key is.
+    name = f"api_{hint}" if hint == "key" else f"{hint}_name"
+    for text in (f"x {name}=v y", f"X {name.upper()}: v"):
         assert "key_value" in RR.triggers(text), text
 
 
@@ -548,3 +550,11 @@ def test_registering_loads_neither_the_detectors_nor_hyperscan() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == ["False False", "a *** b"]
+
+
+def test_key_value_trigger_needs_a_hint_inside_a_key() -> None:
+    # Hint words in prose, or a key named just "key", run no key=value scan.
+    assert "key_value" not in RR.triggers("2024 INFO token refresh scheduled in 30 seconds")
+    assert "key_value" not in RR.triggers("cache hit key=user:42 ttl=300s")
+    for text in ("x my_token: v", 'x "apiKey" => v', "x --db-password=v", "x sessionid = v"):
+        assert "key_value" in RR.triggers(text), text
