@@ -23,6 +23,7 @@ from hardenkit.errors import (
     ProfileError,
     RootEquivalentError,
     SandboxError,
+    SecretTooShortError,
     UnsafeArgument,
     UnsupportedPlatform,
 )
@@ -37,6 +38,7 @@ TREE: dict[type[HardenkitError], tuple[type[BaseException], ...]] = {
     InvalidEnvError: (EnvError, ValueError),
     DecryptionError: (ValueError,),
     PolicyError: (ValueError,),
+    SecretTooShortError: (ValueError,),
     CommandNotAllowed: (PolicyError, ValueError),
     UnsafeArgument: (PolicyError, ValueError),
     ProfileError: (PolicyError, ValueError),

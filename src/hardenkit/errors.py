@@ -58,6 +58,7 @@ __all__ = [
     "ProfileError",
     "RootEquivalentError",
     "SandboxError",
+    "SecretTooShortError",
     "UnsafeArgument",
     "UnsupportedPlatform",
 ]
@@ -179,6 +180,10 @@ class DecryptionError(HardenkitError, ValueError):
         path: str | None = None,
     ) -> None:
         super().__init__(message, names=tuple(names or ()), path=path)
+
+
+class SecretTooShortError(HardenkitError, ValueError):
+    """A value too short to register as a secret (it would mask ordinary words)."""
 
 
 class PolicyError(HardenkitError, ValueError):

@@ -325,7 +325,9 @@ def test_interpolation_off_by_default_and_never_commands(tmp_path: Path) -> None
 
 def test_interpolation_uses_decrypted_values_but_leaves_secrets_literal(tmp_path: Path) -> None:
     path, _ = _make(tmp_path, {"DBKEY": "pw${X}"})
-    set_env_value(path, "URL", "postgres://u:${DBKEY}@db/app", encrypt=False)
+    # Double quotes: a single-quoted value stays literal (dotenvx, the shell).
+    with Path(path).open("a") as f:
+        f.write('URL="postgres://u:${DBKEY}@db/app"\n')
     values = decrypt_env_file(path, interpolate=True)
     assert values["DBKEY"] == "pw${X}"
     assert values["URL"] == "postgres://u:pw${X}@db/app"
