@@ -99,7 +99,8 @@ def test_keypair_masks_and_refuses_pickling() -> None:
 def _encrypted(tmp_path: Path, lines: str) -> Path:
     path = tmp_path / ".env"
     path.write_text(lines)
-    set_env_value(str(path), "API_TOKEN", "tok-" + "z" * 20)
+    # strict=False: "$" outside single quotes is read alike only when interpolating.
+    set_env_value(str(path), "API_TOKEN", "tok-" + "z" * 20, strict=False)
     return path
 
 
@@ -113,13 +114,16 @@ def test_interpolation_never_reads_private_keys_nor_expands_single_quotes(
     )
     monkeypatch.setenv("HOME", "/home/ann")
     monkeypatch.setenv("DOTENV_PRIVATE_KEY_PRODUCTION", "ab" * 32)
-    values = decrypt_env_file(path, interpolate=True)
+    # dotenvx would expand a private key's name into the value: strict mode refuses it.
+    with pytest.raises(InvalidEnvError, match="LEAK"):
+        decrypt_env_file(path, interpolate=True)
+    values = decrypt_env_file(path, interpolate=True, strict=False)
     assert values["HOME_COPY"] == "/home/ann"
     assert values["LITERAL"] == "${HOME}"
     assert values["LEAK"] == ""
     assert values["LEAK2"] == "xnone"
     target: dict[str, str] = {"DOTENV_PRIVATE_KEY": "cd" * 32}
-    loaded = load_env(path, environ=target, interpolate=True)
+    loaded = load_env(path, environ=target, interpolate=True, strict=False)
     assert "cd" * 32 not in loaded["LEAK"]
 
 
@@ -135,3 +139,42 @@ def test_env_run_refuses_path_and_file_naming_values(
         code = main(["env", "run", "-f", str(path), "--allow-dangerous", "--", "printenv", name])
         assert code == 0
         assert capfd.readouterr().out == value + "\n"
+
+
+def test_strict_interpolation_accepts_only_what_every_peer_expands_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FROM_ENV", "y")
+    path = _encrypted(tmp_path, 'A="x-${FROM_ENV}"\nC=${MISSING:-dflt}\n')
+    values = decrypt_env_file(path, interpolate=True)  # strict: ${NAME} forms read alike
+    assert (values["A"], values["C"]) == ("x-y", "dflt")
+    with pytest.raises(InvalidEnvError, match="A"):  # without interpolation they differ
+        decrypt_env_file(path)
+    # The file's own names: python-dotenv reads earlier lines only, dotenvx all of them
+    # and prefers the environment; $NAME, $(cmd) and other ${...} forms: dotenvx only.
+    for line in (
+        "B=y\nD=${B}\n", "D=${B}\nB=y\n", "D=$B\n", "D=$(id)\n", 'D="${B/x/y}"\n',
+        "D=${B:=z}\n",
+    ):  # fmt: skip
+        bad = _encrypted(tmp_path, line)
+        with pytest.raises(InvalidEnvError, match="D"):
+            decrypt_env_file(bad, interpolate=True)
+
+
+def test_interpolation_is_self_consistent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 17: with b=c in the environment and b=d, a=${b} in the file the old code
+    # returned {"b": "d", "a": "c"}: a used a b the result did not hold.
+    # strict=False (python-dotenv's reading): strict mode refuses ${b} of a name the
+    # file sets, which dotenvx resolves against the environment first.
+    path = _encrypted(tmp_path, "b=d\na=${b}\n")
+    monkeypatch.setenv("b", "c")
+    with pytest.raises(InvalidEnvError, match="a"):
+        decrypt_env_file(path, interpolate=True)
+    values = decrypt_env_file(path, interpolate=True, strict=False)
+    assert (values["b"], values["a"]) == ("d", "d")  # the file's values, as dotenv_values
+    target = {"b": "c"}
+    load_env(path, environ=target, interpolate=True, strict=False)  # b stays c ...
+    assert (target["b"], target["a"]) == ("c", "c")  # ... and a reads the b it sees
+    target = {"b": "c"}
+    load_env(path, environ=target, interpolate=True, override=True, strict=False)
+    assert (target["b"], target["a"]) == ("d", "d")

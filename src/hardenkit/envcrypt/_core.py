@@ -132,10 +132,10 @@ def generate_keypair() -> KeyPair:
 # --------------------------------------------------------------------------- reading
 
 
-def _read(path: str, *, strict: bool) -> Document:
+def _read(path: str, *, strict: bool, interpolate: bool = False) -> Document:
     with open(path, "rb") as handle:
         text = _keys.decode_secret_text(handle.read(), path)
-    return Document.parse(text, path=path, strict=strict)
+    return Document.parse(text, path=path, strict=strict, interpolate=interpolate)
 
 
 def _file_public_key(doc: Document, path: str) -> tuple[str | None, str | None]:
@@ -402,9 +402,10 @@ def _decrypt_path(
     keys_file: str | None,
     strict: bool,
     require_seal: bool,
+    interpolate: bool = False,
 ) -> tuple[Document, _Decrypted]:
     path = os.fspath(path)
-    doc = _read(path, strict=strict)
+    doc = _read(path, strict=strict, interpolate=interpolate)
     decrypted = _decrypt_doc(
         doc, path, private_key=private_key, keys_file=keys_file, require_seal=require_seal
     )
@@ -449,9 +450,12 @@ def decrypt_env_file(
         keys_file=None if keys_file is None else os.fspath(keys_file),
         strict=strict,
         require_seal=require_seal,
+        interpolate=interpolate,
     )
     if interpolate:
-        return _interpolate(decrypted, os.environ, override=False, doc=doc)
+        # The file's own values first, as python-dotenv's dotenv_values: a name the file
+        # sets reads the same wherever it is used (the result holds the file's values).
+        return _interpolate(decrypted, os.environ, override=True, doc=doc)
     del doc
     return dict(decrypted.values)
 
@@ -501,8 +505,11 @@ def load_env(
         keys_file=None if keys_file is None else os.fspath(keys_file),
         strict=strict,
         require_seal=require_seal,
+        interpolate=interpolate,
     )
     values = (
+        # override=False: a name ``environ`` already holds keeps its value there, so
+        # ${NAME} reads that value; with override the file's own values come first.
         _interpolate(decrypted, target, override=override, doc=doc)
         if interpolate
         else dict(decrypted.values)
