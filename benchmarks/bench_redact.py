@@ -7,8 +7,8 @@ access, JSON and traceback lines, about 5 % of them carrying a secret shaped lik
 
 The figure is one ``redact()`` call per line, as a logging filter makes them; detect-secrets
 scans the very same lines, as one file. A second record measures ``redact()`` with 200
-registered secrets (what ``load_env`` of 200 encrypted values leaves behind) against one
-``in`` test per registered value (how they were looked for before the trie finder).
+registered secrets (what ``load_env`` of 200 encrypted values leaves behind) against the
+same calls with none registered.
 detect-secrets is the ``bench`` dependency group; when it is not importable, pass its figure with
 ``HARDENKIT_BENCH_DETECT_SECRETS_MBPS`` (measured elsewhere with ``python bench_redact.py
 --baseline-only`` in a venv that has it); otherwise the baseline is reported as not
@@ -178,12 +178,12 @@ def run() -> list[dict[str, object]]:
             "goal": f">= {GOAL_MBPS:.0f} MB/s and >= {GOAL_RATIO:.0f}x",
             "ok": per_line >= GOAL_MBPS and ratio is not None and ratio >= GOAL_RATIO,
         },
-        measure_registered(lines),
+        measure_registered(lines, per_line),
     ]
 
 
-def measure_registered(lines: list[str]) -> dict[str, object]:
-    """redact() with N_REGISTERED secrets registered, against one `in` test per value.
+def measure_registered(lines: list[str], without: float) -> dict[str, object]:
+    """redact() with N_REGISTERED secrets registered, against redact() without any.
 
     Runs last: registration is process-wide and cannot be undone.
     """
@@ -192,18 +192,16 @@ def measure_registered(lines: list[str]) -> dict[str, object]:
     rng = random.Random(SEED + 1)  # noqa: S311 -- reproducible benchmark data, not crypto
     for _ in range(N_REGISTERED):
         redaction.register_secret(_rand(rng, rng.randrange(16, 48), _ALNUM + "+/_-"))
-    values, _ = redaction._registry  # noqa: SLF001 -- the benchmark measures the internals
     mbps = _mb(lines) / _best(lambda: [redaction.redact(line) for line in lines], rounds=3)
-    loop = _mb(lines) / _best(lambda: [redaction._any_in(values, line) for line in lines], rounds=3)  # noqa: SLF001
     return {
         "name": f"redact() with {N_REGISTERED} registered secrets, one call per line",
         "value": round(mbps, 2),
         "unit": "MB/s",
-        "baseline": f"the lookup alone, one `in` test per registered value ({len(values)})",
-        "baseline_value": round(loop, 2),
-        "ratio": round(mbps / loop, 1),
-        "goal": "faster than the per-value lookup alone",
-        "ok": mbps > loop,
+        "baseline": "redact() of the same lines with no secret registered",
+        "baseline_value": round(without, 2),
+        "ratio": round(mbps / without, 3),
+        "goal": ">= 2/3 of the throughput without registered secrets",
+        "ok": mbps >= without * 2 / 3,
     }
 
 

@@ -26,6 +26,7 @@ from hardenkit.errors import (
     ProfileError,
     RootEquivalentError,
     SandboxError,
+    SecretTooShortError,
     UnsafeArgument,
     UnsupportedPlatform,
 )
@@ -40,6 +41,7 @@ TREE: dict[type[HardenkitError], tuple[type[BaseException], ...]] = {
     InvalidEnvError: (EnvError, ValueError),
     DecryptionError: (ValueError,),
     PolicyError: (ValueError,),
+    SecretTooShortError: (ValueError,),
     CommandNotAllowed: (PolicyError, ValueError),
     UnsafeArgument: (PolicyError, ValueError),
     ProfileError: (PolicyError, ValueError),

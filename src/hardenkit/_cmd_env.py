@@ -102,7 +102,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--allow-dangerous",
         action="store_true",
-        help="pass names such as LD_PRELOAD or PYTHONPATH from the file to the command",
+        help="pass names such as LD_PRELOAD, PYTHONPATH or PATH, and TZ/LC_* values naming "
+        "files, from the file to the command",
     )
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     p.set_defaults(handler=_run)
@@ -235,15 +236,21 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _child_env(args: argparse.Namespace) -> dict[str, str]:
-    from hardenkit.env import is_dangerous, sanitize_env  # noqa: PLC0415
+    from hardenkit.env import _value_ok, is_dangerous, sanitize_env  # noqa: PLC0415
     from hardenkit.envcrypt import decrypt_env_file  # noqa: PLC0415
 
     values = decrypt_env_file(args.file, keys_file=args.keys_file, require_seal=args.require_seal)
-    dangerous = sorted(name for name, value in values.items() if is_dangerous(name, value))
+    # What sanitize_env would never copy: dangerous names and values, PATH (the child's
+    # comes from SAFE_PATH), and locale, terminal and time-zone values naming a file.
+    dangerous = sorted(
+        name
+        for name, value in values.items()
+        if name == "PATH" or is_dangerous(name, value) or not _value_ok(name, value)
+    )
     if dangerous and not args.allow_dangerous:
         raise InvalidEnvError(
-            f"{args.file} sets {', '.join(dangerous)}, which change how programs load code; "
-            "pass --allow-dangerous to pass them on",
+            f"{args.file} sets {', '.join(dangerous)}, which change how programs load code "
+            "or what they trust; pass --allow-dangerous to pass them on",
             names=dangerous,
         )
     env = sanitize_env()

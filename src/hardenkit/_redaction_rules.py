@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 
 __all__ = ["MASK", "STEPS", "apply_rules", "is_mask", "is_secret_name", "triggers"]
 
@@ -64,6 +64,11 @@ _WORDS = (
     "XSRF",
     "SIGNATURE",
 )
+# Words common in ordinary log text ("auth:SIMPLE", "Session: 30546173_4261722401"): a
+# name secret only through these masks a value only when it looks like a credential.
+_WEAK_WORDS = frozenset({"SESSION", "SESSID", "AUTH"})
+_WEAK_PARTS = frozenset({"SIG", "SID"})
+_PLURALS = frozenset({"S", "KEYS", "IDS"})
 _WORD_SUFFIXES = frozenset({"", "S", "KEY", "KEYS", "ID", "IDS", "DATA", "VALUE", "STRING"})
 # Whole name parts that are secret on their own.
 _EXACT_PARTS = frozenset({"PASS", "SIG", "SID"})
@@ -91,22 +96,35 @@ _KEY_QUALIFIERS = frozenset(
 # A last name part that says the value is about a secret, not the secret itself.
 _NOT_SECRET_LAST = frozenset(
     {
+        "AGE",
         "ALG",
         "ALGORITHM",
         "COUNT",
         "DIR",
         "ENABLED",
+        "DOMAIN",
         "ENDPOINT",
+        "ERROR",
         "EXPIRATION",
         "EXPIRES",
         "EXPIRY",
+        "FAIL",
+        "FAILED",
+        "FAILURE",
         "FILE",
         "FORMAT",
         "LEN",
         "LENGTH",
+        "LEVEL",
+        "METHOD",
+        "MODE",
         "NAME",
         "PATH",
+        "PROVIDER",
+        "REQUEST",
+        "RESPONSE",
         "SIZE",
+        "STATUS",
         "TIMEOUT",
         "TTL",
         "TYPE",
@@ -119,36 +137,53 @@ _NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD"})
 _NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
-def _part_is_secret(part: str) -> bool:
+def _part_strength(part: str) -> int:
+    """2 for a part that names a secret, 1 for a weak one (see _WEAK_WORDS), else 0."""
     if part in _EXACT_PARTS:
-        return True
+        return 1 if part in _WEAK_PARTS else 2
+    best = 0
     for word in _WORDS:
         at = part.find(word)
-        if at >= 0 and part[at + len(word) :] in _WORD_SUFFIXES:
-            return True
-    return False
+        suffix = part[at + len(word) :]
+        if at >= 0 and suffix in _WORD_SUFFIXES:
+            # A plural names a count more often than a secret (active_tokens=243).
+            if word not in _WEAK_WORDS and suffix not in _PLURALS:
+                return 2
+            best = 1
+    return best
 
 
 @functools.lru_cache(maxsize=8192)
-def _secret_name(name: str) -> bool:
+def _name_strength(name: str) -> int:
     if name.upper() in _NOT_SECRET_NAMES:
-        return False
+        return 0
     parts = [p.upper() for p in _NAME_PARTS.findall(name)]
     if not parts:
-        return False
+        return 0
     if len(parts) > 1 and parts[-1] in _NOT_SECRET_LAST:
-        return False
+        return 0
+    best = 0
     for i, part in enumerate(parts):
-        if _part_is_secret(part):
-            return True
+        best = max(best, _part_strength(part))
         if (
             part in {"KEY", "KEYS"}
             and i > 0
             and parts[i - 1] in _KEY_QUALIFIERS
             and (i + 1 == len(parts) or parts[i + 1] != "ID")
         ):
-            return True
-    return False
+            return 2
+        if best == 2:  # noqa: PLR2004
+            return 2
+    return best
+
+
+def _secret_name(name: str) -> bool:
+    return _name_strength(name) > 0
+
+
+def _weak_name(name: str) -> bool:
+    """A secret name only through a weak word: its value must look like a credential."""
+    return _name_strength(name) == 1
 
 
 def is_secret_name(name: str) -> bool:
@@ -264,7 +299,11 @@ _stripe_hook = _value(r"whsec_[A-Za-z0-9+/]{24,}={0,2}")
 _google_key = _value(r"AIza[A-Za-z0-9_\-]{35}")
 _google_oauth = _value(r"ya29\.[A-Za-z0-9_\-]{20,}")
 _google_client = _value(r"GOCSPX-[A-Za-z0-9_\-]{20,}")
-_jwt = _value(r"eyJ[A-Za-z0-9_\-]{8,}={0,2}\.[A-Za-z0-9_\-]{8,}={0,2}(?:\.[A-Za-z0-9_\-+/]*=*)?")
+# Only at a token's start: "eyJeyJeyJ..." would otherwise rescan the run from every eyJ.
+_jwt = _value(
+    r"eyJ(?<![A-Za-z0-9_\-]...)[A-Za-z0-9_\-]{8,}={0,2}\.[A-Za-z0-9_\-]{8,}={0,2}"
+    r"(?:\.[A-Za-z0-9_\-+/]*=*)?"
+)
 _openai = _value(r"sk-(?<![A-Za-z0-9_\-]sk-)[A-Za-z0-9_\-]{20,}")
 _npm = _value(r"npm_[A-Za-z0-9]{36}" + _ALNUM_AFTER)
 _pypi = _value(r"pypi-Ag[A-Za-z0-9_\-]{50,}")
@@ -339,7 +378,12 @@ def _sub_pem(text: str) -> str:
 # --------------------------------------------------------------------------- context rules
 
 # Anchored on "://" (a literal, so re finds candidates fast); the scheme stays as it is.
-_URL_USERINFO = re.compile(r"://[^\s:/?#@\"'<>]*:(?P<s>[^\s/?#\"'<>]*)@")
+# After "user:", the rest of the token, never across another "://" (so each character is
+# read from one candidate at most); _userinfo_repl finds the password in it.
+_URL_USERINFO = re.compile(r"://[^\s:/?#@\"'<>]*:(?P<t>(?:[^\s\"'<>:]|:(?!//))*)")
+# "host:8080/path/a@b": a port then a path, not a password.
+_URL_PORT = re.compile(r"[0-9]{1,5}(?:[/?#]|$)")
+_AUTHORITY_END = re.compile(r"[/?#]")
 _URL_TOKEN_USER = re.compile(r"(?P<pre>://)(?P<s>[A-Za-z0-9_.~%\-]{16,})@")
 
 
@@ -349,7 +393,29 @@ def _url_token_repl(m: re.Match[str]) -> str:
     return m.group("pre") + MASK + "@"
 
 
-_sub_userinfo = _mask_group(_URL_USERINFO)
+def _userinfo_repl(m: re.Match[str]) -> str:
+    """Mask the password: up to the authority's last "@", as the URL grammar reads it.
+
+    Failing that, up to the first "@" past a raw "/" or "#" (database URLs carry them
+    unencoded: mysql://u:wJal/K7@db).
+    """
+    rest = m.group("t")
+    end = _AUTHORITY_END.search(rest)
+    authority = rest[: end.start()] if end else rest
+    at = authority.rfind("@")
+    if at < 0:
+        at = rest.find("@")
+        if at < 0 or _URL_PORT.match(rest):
+            return m.group(0)
+    value = rest[:at]
+    if not value or is_mask(value):
+        return m.group(0)
+    head = m.group(0)[: m.start("t") - m.start()]
+    return head + MASK + rest[at:]
+
+
+def _sub_userinfo(text: str) -> str:
+    return _URL_USERINFO.sub(_userinfo_repl, text)
 
 
 def _sub_url(text: str) -> str:
@@ -384,7 +450,8 @@ def _sub_auth(text: str) -> str:
 
 
 _COOKIE_HEADER = re.compile(r"(?P<head>[Cc](?i:ookie)[ \t]*[:=][ \t]*)(?P<rest>[^\r\n]*)")
-_COOKIE_PAIR = re.compile(r"(?P<name>[^\s=;,]+)=(?P<s>[^;\s]*)")
+# A name starts after a separator only: from inside a run it would rescan the run.
+_COOKIE_PAIR = re.compile(r"(?<![^\s=;,])(?P<name>[^\s=;,]+)=(?P<s>[^;\s]*)")
 _COOKIE_ATTRS = frozenset({"path", "domain", "expires", "max-age", "samesite", "priority"})
 
 
@@ -407,7 +474,9 @@ def _sub_cookie(text: str) -> str:
 
 
 # Starts with a charset so re's charset fast path finds candidates; boundaries checked below.
-_CARD = re.compile(r"[2-6][0-9]{3}(?:[ \-]?[0-9]){9,15}(?![0-9A-Za-z_\-])")
+_CARD = re.compile(
+    r"[2-6](?<![0-9A-Za-z_.+/\-][2-6])[0-9]{3}(?:[ \-]?[0-9]){9,15}(?![0-9A-Za-z_\-])"
+)
 _CARD_BEFORE = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-+/")
 
 
@@ -471,21 +540,39 @@ _KEY_HINTS = (
     "csrf",
     "xsrf",
 )
-# Only the key and separator are consumed; the value sits in a lookahead, so that in
-# "settings: SECRET_KEY=..." the pair after a harmless "settings:" is still examined.
-_KEY_VALUE_BODY = (
-    r"(?P<key>[A-Za-z_][\w.\-]*)(?P<kq>[\"']?)[ \t]*(?:=>|=|:)[ \t]*"
-    r"(?=(?P<s>\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'"
-    r"|[^\s\"',;&{\[(<][^\s\"',;&]*(?:&(?![\w.\-\[\]]+=)[^\s\"',;&]*)*))"
+# A key is a word (after "-" or "--" too: argv's --db-password=...) followed by a
+# separator (=, :, =>), optional quote and blanks around it; _key_matches finds them all.
+# The value after a secret key's separator, matched only there. A quoted value runs to its
+# closing quote (or the end of the line: an unterminated quote never fails and rescans);
+# an unquoted one to the end of its token, as a shell splits words, except that "&name="
+# starts the next URL query parameter. Every branch is a single greedy run: no backtracking.
+_VALUE = re.compile(
+    r"\"(?:[^\"\\\n]|\\.)*\"?|'(?:[^'\\\n]|\\.)*'?"
+    r"|[^\s&]+(?:&(?![\w.\-\[\]]+=)[^\s&]*)*"
 )
-# Scanning every word start is slow; candidates are found from the hints instead, and this
-# anchored form runs at each candidate key's start.
-_KEY_VALUE_AT = re.compile(_KEY_VALUE_BODY)
-_KEY_VALUE_ANY = re.compile(r"(?<![\w.\-])" + _KEY_VALUE_BODY)
-# A run of key characters; matched in the reversed text it ends where the key starts.
-_KEY_RUN = re.compile(r"[\w.\-]*")
+# Trailing characters that close something around the pair rather than the value, dropped
+# from an unquoted value while unbalanced inside it: `(password=abc)`, `"x?pwd=abc"`.
+_CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
+_TRAILERS = frozenset("\"',;.)]}>")
+# A Java/Kotlin object's toString ("Token{a64f992 ...}", "Token@1a2b"): a type, not a value.
+_TO_STRING = re.compile(r"[A-Z][A-Za-z0-9_$]*[{@(\[]")
 # Handled by their own rules, which keep the scheme or the harmless cookies.
 _KEYS_ELSEWHERE = frozenset({"cookie", "set-cookie"})
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def _trim_value(value: str) -> str:
+    """An unquoted value without the closers that belong to the text around it."""
+    while value and value[-1] in _TRAILERS:
+        last = value[-1]
+        opener = _CLOSERS.get(last)
+        if opener is not None:
+            if value.count(opener) >= value.count(last):
+                break
+        elif last in "\"'" and value.count(last) % 2 == 0:
+            break
+        value = value[:-1]
+    return value
 
 
 def _masked_value(key: str, value: str) -> str | None:
@@ -494,59 +581,106 @@ def _masked_value(key: str, value: str) -> str | None:
         return None
     quote = value[0] if value[0] in "\"'" and len(value) > 1 and value[-1] == value[0] else ""
     inner = value[1:-1] if quote else value
-    if inner.strip().lower() in _BENIGN_VALUES or (not quote and inner.lower() in _AUTH_SCHEMES):
+    low = inner.strip().lower()
+    if low in _BENIGN_VALUES or (not quote and low in _AUTH_SCHEMES):
+        return None
+    if not quote and (_TO_STRING.match(inner) or ("." in key and _PORT.fullmatch(inner))):
+        return None
+    if _weak_name(key) and not _tokenish(inner, 8):
         return None
     return f"{quote}{MASK}{quote}"
 
 
-def _key_candidates(text: str, low: str) -> list[int]:
-    """Start offsets of the words that contain a key-name hint.
+# The same pairs read backwards: in the reversed text a pair starts at its separator, a
+# class re finds with its C-level charset search instead of entering the pattern at every
+# character. The key is the maximal run of key characters before the separator.
+_KEY_SEP_REV = re.compile(r"(?:>=|=|:)[ \t]*(?P<kq>[\"']?)(?P<key>[\w.\-]+)")
+_SPACES = re.compile(r"[ \t]*")
 
-    A word's start is found by matching the run of key characters in the reversed text
-    from the hint backwards, one C-level match instead of a loop over characters.
+
+# Above this size a text of several lines is read only on the lines holding a hint.
+_LINES_FROM = 2048
+
+
+def _hint_spans(text: str, low: str | None) -> list[tuple[int, int]]:
+    """The whole text, or for a block of lines the lines holding a key-name hint.
+
+    Every secret name holds one of _KEY_HINTS and a pair never spans lines. Each search
+    for a hint resumes after the line it found, so a line is read a bounded number of times.
     """
-    rev = ""
     n = len(text)
-    starts: set[int] = set()
+    if n < _LINES_FROM or "\n" not in text:
+        return [(0, n)]
+    low = text.lower() if low is None else low
+    if len(low) != n:  # lower() changed offsets (a few non-ASCII letters)
+        return [(0, n)]
+    lines: set[tuple[int, int]] = set()
     for hint in _KEY_HINTS:
-        if hint not in low:  # `in` is cheaper than a find() call
-            continue
-        rev = rev or text[::-1]
         at = low.find(hint)
         while at >= 0:
-            run = _KEY_RUN.match(rev, n - at)
-            starts.add(n - (run.end() if run else n))
-            at = low.find(hint, at + len(hint))
-    return sorted(starts)
+            end = text.find("\n", at)
+            end = n if end < 0 else end
+            lines.add((text.rfind("\n", 0, at) + 1, end))
+            at = low.find(hint, end)
+    return sorted(lines)
+
+
+def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
+    """(start, key, end of separator) of every secret key at a word start, in text order.
+
+    One scan of the reversed text, from separator to separator: each character is read
+    once. Keys that name no secret are dropped here, so that the list stays short (and
+    tuples of str and int leave the garbage collector nothing to walk).
+    """
+    rev = text[::-1]
+    n = len(text)
+    found: list[tuple[int, str, int]] = []
+    spans = _hint_spans(text, low)
+    matches = (m for a, b in reversed(spans) for m in _KEY_SEP_REV.finditer(rev, n - b, n - a))
+    for m in matches:
+        run = m.group("key")[::-1]
+        dashes = len(run) - len(run.lstrip("-"))
+        if dashes > 2:  # noqa: PLR2004 -- argv's "-" and "--"
+            continue
+        key = run[dashes:]
+        if not key or not (key[0].isalpha() or key[0] == "_"):
+            continue
+        if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
+            continue
+        sep_end = _SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
+        found.append((n - m.end() + dashes, key, sep_end))
+    found.reverse()
+    return found
 
 
 def _sub_key_value(text: str, low: str | None = None) -> str:
     """Mask the value of ``name=value``, ``name: value`` and ``"name": "value"`` pairs."""
-    low = text.lower() if low is None else low
-    matches: Iterable[re.Match[str] | None]
-    if len(low) == len(text):
-        matches = (_KEY_VALUE_AT.match(text, at) for at in _key_candidates(text, low))
-    else:  # lower() changed offsets (a few non-ASCII letters): scan every word instead
-        matches = _KEY_VALUE_ANY.finditer(text)
     out: list[str] = []
-    last = 0
-    for m in matches:
-        if m is None:
+    emitted = 0  # text before this offset is in out already
+    taken = 0  # candidates before this offset sit inside a value already read
+    for key_start, key, sep_end in _key_matches(text, low):
+        if key_start < taken:
             continue
-        start = m.start("s")
-        if start < last:  # inside a value masked already
+        if text.endswith("//", 0, key_start):  # URL userinfo: the URL rule owns it
             continue
-        if text.endswith("//", 0, m.start()):  # URL userinfo: the URL rule owns it
+        v = _VALUE.match(text, sep_end)
+        if v is None:
             continue
-        masked = _masked_value(m.group("key"), m.group("s"))
-        if masked is None:
-            continue
-        out.append(text[last:start])
-        out.append(masked)
-        last = m.end("s")
+        value = v.group(0)
+        if value[0] not in "\"'":
+            value = _trim_value(value)
+            if not value:
+                continue
+        start = v.start()
+        taken = start + len(value)
+        masked = _masked_value(key, value)
+        if masked is not None:
+            out.append(text[emitted:start])
+            out.append(masked)
+            emitted = taken
     if not out:
         return text
-    out.append(text[last:])
+    out.append(text[emitted:])
     return "".join(out)
 
 
@@ -565,9 +699,6 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
 # costs re about 50-100 ns, so hints made of frequent letters (pass, secret, auth...)
 # are tested with `in` on the squashed text instead (see triggers()).
 
-# The rest of a key after a key-name hint, then the separator (see _KEY_VALUE_BODY).
-_KV = r"""[\w.\-]*["']?[ \t]*[=:]"""
-
 
 def _ci(word: str) -> str:
     """``word`` in any case, as classes (IGNORECASE would cost re its branch fast path)."""
@@ -575,19 +706,10 @@ def _ci(word: str) -> str:
 
 
 _Alts = tuple[tuple[str, tuple[str, ...]], ...]
-_KV_ONLY = ("key_value",)
-_KV_K: _Alts = (  # token key, "cookie:" (header), cookie
-    ("(?=" + _ci("en") + "(?<=" + _ci("token") + ")" + _KV + ")", _KV_ONLY),
-    # A key that starts with "key" is secret only through another hint in it (API_KEY,
-    # apiKey, PRIVATEKEY: KEY needs a part before it), so this "key" follows a key char.
-    ("(?=" + _ci("ey") + r"(?<=[\w.\-][Kk][Ee][Yy])" + _KV + ")", _KV_ONLY),
-    ("(?=" + _ci("ie") + "(?<=" + _ci("cookie") + r")[ \t]*[:=])", ("cookie", "key_value")),
-    ("(?=" + _ci("ie") + "(?<=" + _ci("cookie") + ")" + _KV + ")", _KV_ONLY),
-)
-_KV_W: _Alts = (  # pwd jwt
-    ("(?=[Dd](?<=" + _ci("pwd") + ")" + _KV + ")", _KV_ONLY),
-    ("(?=[Tt](?<=" + _ci("jwt") + ")" + _KV + ")", _KV_ONLY),
-)
+# "cookie:" (a header); a key ending in token/key/cookie/pwd/jwt is found by the squashed
+# `in` tests instead: a look-ahead over the rest of the key at every such word rescans
+# the word once per hint in it, quadratic on "keykeykey...".
+_KV_K: _Alts = (("(?=" + _ci("ie") + "(?<=" + _ci("cookie") + r")[ \t]*[:=])", ("cookie",)),)
 
 # Pivot, then its alternatives; the most frequent pivots in log text first.
 _PIVOTS: tuple[tuple[str, _Alts], ...] = (
@@ -623,9 +745,7 @@ _PIVOTS: tuple[tuple[str, _Alts], ...] = (
             (r"(?<=shp(?:at|ca|pa|ss)_)", ("shopify",)),
         ),
     ),
-    ("w", _KV_W),
     ("x", ((r"(?=ox[abposre]-)", ("slack",)), (r"(?=app-)", ("slack_app",)))),
-    ("W", _KV_W),
     (
         "A",
         (
@@ -681,8 +801,54 @@ def _squash_table() -> bytes:
 _SQUASH = _squash_table()
 _SQUASH_DELETE = b" -"
 _CARD_RUN = "0" * 13
+# Whether some key holding a key-name hint ends at a separator, asked of the reversed text:
+# from each separator (found by re's charset search) the lazy run reads that key only,
+# and keys never overlap (key characters exclude the separators), so this is linear.
+# A key that starts with "key" is secret only through another hint in it (API_KEY, apiKey:
+# KEY needs a part before it), so "yek" must be followed, backwards, by a key character.
+_KEY_HINT_REV = re.compile(
+    r"(?:>=|=|:)[ \t]*[\"']?[\w.\-]*?(?:"
+    + "|".join(_ci(h[::-1]) + (r"(?=[\w.\-])" if h == "key" else "") for h in _KEY_HINTS)
+    + ")"
+)
+
+
+def _key_value_hint(sq: str, text: str) -> bool:
+    """A key-name hint in the squashed text, and one inside a key that ends at a separator."""
+    hinted = (
+        "pass" in sq
+        or "sess" in sq
+        or "secret" in sq
+        or "sid" in sq
+        or "dsn" in sq
+        or "cred" in sq
+        or "csrf" in sq
+        or "auth" in sq
+        or "token" in sq
+        or "key" in sq
+        or "pwd" in sq
+        or "jwt" in sq
+        or "cookie" in sq
+    )
+    return hinted and _KEY_HINT_REV.search(text[::-1]) is not None
+
+
 #: The `in` tests of triggers(), spelled out there for speed; a test keeps them in step.
-SQUASHED_HINTS = ("pass", "sess", "secret", "sid", "dsn", "cred", "csrf", "auth")
+SQUASHED_HINTS = (
+    "pass",
+    "sess",
+    "secret",
+    "sid",
+    "dsn",
+    "cred",
+    "csrf",
+    "auth",
+    "token",
+    "key",
+    "pwd",
+    "jwt",
+    "cookie",
+)
 _HINT_STEPS = frozenset({"auth", "cookie", "key_value"})
 _NOTHING: frozenset[str] = frozenset()
 
@@ -701,7 +867,7 @@ def triggers(text: str) -> frozenset[str] | set[str]:
     also covers every text a redaction of it produces.
 
     Examples:
-        >>> sorted(triggers("GET /health 200 token refresh in 30 s"))
+        >>> sorted(triggers("GET /health 200 in 30 s"))
         []
         >>> sorted(triggers("ci: GITHUB_TOKEN=ghs_" + "x" * 36))
         ['github', 'key_value']
@@ -710,16 +876,7 @@ def triggers(text: str) -> frozenset[str] | set[str]:
     if text.isascii():
         sq = text.encode().translate(_SQUASH, _SQUASH_DELETE).decode("latin-1")
         card = _CARD_RUN in sq
-        key_value = (
-            "pass" in sq
-            or "sess" in sq
-            or "secret" in sq
-            or "sid" in sq
-            or "dsn" in sq
-            or "cred" in sq
-            or "csrf" in sq
-            or "auth" in sq
-        )
+        key_value = _key_value_hint(sq, text)
         auth = "auth" in sq or "bearer" in sq
         databricks = "dapi" in sq
         if first is None and not (card or key_value or auth or databricks):

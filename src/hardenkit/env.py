@@ -166,7 +166,8 @@ def sanitize_env(
     (:data:`DANGEROUS_ENV`) is dropped even when allowed, and so is an exported shell
     function. Locale, terminal and time-zone values must pass sudo's checks (no ``/`` or
     ``%``; ``TZ`` only a zoneinfo name). ``PATH`` is always ``path``. ``set`` adds values
-    after filtering; a dangerous name or value in it, or ``PATH``, raises.
+    after filtering, under the same checks as copying: a dangerous name or value, a locale,
+    terminal or time-zone value that copying would drop, or ``PATH``, raises.
 
     Examples:
         >>> parent = {"HOME": "/root", "LD_PRELOAD": "/tmp/x.so", "LC_ALL": "C.UTF-8",
@@ -179,7 +180,8 @@ def sanitize_env(
         {'HOME': '/root', 'PATH': '/usr/bin'}
 
     Raises:
-        InvalidEnvError: ``set`` holds a dangerous name or value, or ``PATH``; or ``path``
+        InvalidEnvError: ``set`` holds a dangerous name or value, a value copying would
+            drop (``TZ=/tmp/planted``, ``LC_ALL=../x``), or ``PATH``; or ``path``
             has a relative or empty entry.
         TypeError: ``allow`` is a single string.
     """
@@ -201,7 +203,9 @@ def sanitize_env(
         _log.debug("sanitize_env dropped %s", ", ".join(sorted(dropped)))
     out["PATH"] = path
     if set:
-        refused = sorted(n for n, v in set.items() if n == "PATH" or is_dangerous(n, v))
+        refused = sorted(
+            n for n, v in set.items() if n == "PATH" or is_dangerous(n, v) or not _value_ok(n, v)
+        )
         if refused:
             raise InvalidEnvError(
                 f"sanitize_env(set=...) refuses {', '.join(refused)}: dangerous names or "
@@ -291,7 +295,7 @@ def _rule_problem(rule: Any, value: str) -> str | None:
     if callable(rule):
         label = getattr(rule, "__name__", type(rule).__name__)
         try:
-            ok = rule(value)
+            ok = bool(rule(value))  # the truth test inside: a __bool__ may raise too
         except Exception as exc:  # noqa: BLE001 -- any rule error is a failure, not a leak
             # Its message may quote the value (int("s3cr3t"), KeyError): only its type.
             return f"rejected by {label} ({type(exc).__name__})"
@@ -326,17 +330,47 @@ def validate_env(
         InvalidEnvError: ``.names`` lists every failing variable.
     """
     source = _environ(env)
+    try:
+        problems = _problems(rules, source)
+    except BaseException as exc:  # KeyboardInterrupt in a rule, a rule of the wrong type...
+        # A traceback keeps its frames' locals (Sentry, rich and pytest -l print them):
+        # the frames below this one are finished, so they are cleared, and this one's
+        # environment goes before the exception leaves it.
+        _clear_frames(exc)
+        del env, source
+        raise
+    if problems:
+        detail = ", ".join(f"{n} ({p})" for n, p in problems.items())
+        del env, source  # a traceback keeps its frames' locals: no values in them
+        raise InvalidEnvError(f"invalid environment variables: {detail}", names=list(problems))
+    return {name: source[name] for name in rules}
+
+
+def _problems(rules: Mapping[str, EnvRule], source: Mapping[str, str]) -> dict[str, str]:
     problems: dict[str, str] = {}
     for name, rule in rules.items():
         value = source.get(name)
         problem = "missing" if value is None else _rule_problem(rule, value)
         if problem is not None:
             problems[name] = problem
-    if problems:
-        detail = ", ".join(f"{n} ({p})" for n, p in problems.items())
-        del env, source, value  # a traceback keeps its frames' locals: no values in them
-        raise InvalidEnvError(f"invalid environment variables: {detail}", names=list(problems))
-    return {name: source[name] for name in rules}
+    return problems
+
+
+def _clear_frames(exc: BaseException) -> None:
+    """Clear the locals of the finished frames in ``exc``'s traceback and its chain."""
+    import traceback  # noqa: PLC0415
+
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        err = todo.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        tb = err.__traceback__
+        if tb is not None:
+            traceback.clear_frames(tb.tb_next if err is exc else tb)
+        todo += [err.__cause__, err.__context__]
 
 
 _T = TypeVar("_T")
@@ -368,7 +402,7 @@ class Secret(Generic[_T]):
     def __init__(self, value: _T, *, register: bool = True) -> None:
         object.__setattr__(self, "_value", value)
         if register and isinstance(value, str):
-            register_secret(value)
+            register_secret(value, strict=False)
 
     def reveal(self) -> _T:
         """Return the wrapped value."""

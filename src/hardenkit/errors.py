@@ -13,6 +13,7 @@ callers who have never heard of us::
     │   ├── MissingEnvError (LookupError)      .names
     │   └── InvalidEnvError (ValueError)       .names
     ├── DecryptionError (ValueError)           .names, .path
+    ├── SecretTooShortError (ValueError)
     ├── PolicyError (ValueError)               .argv
     │   ├── CommandNotAllowed                  .argv
     │   ├── UnsafeArgument                     .argv
@@ -76,6 +77,7 @@ __all__ = [
     "ProfileError",
     "RootEquivalentError",
     "SandboxError",
+    "SecretTooShortError",
     "UnsafeArgument",
     "UnsupportedPlatform",
 ]
@@ -197,6 +199,10 @@ class DecryptionError(HardenkitError, ValueError):
         path: str | None = None,
     ) -> None:
         super().__init__(message, names=tuple(names or ()), path=path)
+
+
+class SecretTooShortError(HardenkitError, ValueError):
+    """A value too short to register as a secret (it would mask ordinary words)."""
 
 
 class PolicyError(HardenkitError, ValueError):

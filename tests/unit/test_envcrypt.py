@@ -325,8 +325,12 @@ def test_interpolation_off_by_default_and_never_commands(tmp_path: Path) -> None
 
 def test_interpolation_uses_decrypted_values_but_leaves_secrets_literal(tmp_path: Path) -> None:
     path, _ = _make(tmp_path, {"DBKEY": "pw${X}"})
-    set_env_value(path, "URL", "postgres://u:${DBKEY}@db/app", encrypt=False)
-    values = decrypt_env_file(path, interpolate=True)
+    # Double quotes: a single-quoted value stays literal (dotenvx, the shell).
+    with Path(path).open("a") as f:
+        f.write('URL="postgres://u:${DBKEY}@db/app"\n')
+    # strict=False: ${DBKEY} names a variable the file sets, which dotenvx would resolve
+    # against the environment first (strict mode refuses that; see test_env_hygiene).
+    values = decrypt_env_file(path, interpolate=True, strict=False)
     assert values["DBKEY"] == "pw${X}"
     assert values["URL"] == "postgres://u:pw${X}@db/app"
 

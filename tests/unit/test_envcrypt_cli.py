@@ -106,7 +106,10 @@ def test_run_resolves_the_command_on_the_trusted_path_not_the_files_path(
     shadow.chmod(0o755)
     path = _file(tmp_path)
     set_env_value(path, "PATH", f"{evil}:/usr/bin:/bin", encrypt=False)
-    assert main(["env", "run", "-f", path, "--", "printenv", "API_TOKEN"]) == 0
+    assert main(["env", "run", "-f", path, "--", "printenv", "API_TOKEN"]) == 1  # PATH refused
+    capfd.readouterr()
+    argv = ["env", "run", "-f", path, "--allow-dangerous", "--", "printenv", "API_TOKEN"]
+    assert main(argv) == 0
     out = capfd.readouterr().out
     assert "shadowed" not in out
     assert out == SAMPLE + "\n"

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hardenkit import _redaction_rules as RR, redaction as R  # noqa: N812 -- short aliases
+from hardenkit.errors import SecretTooShortError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -142,7 +143,9 @@ def test_register_secret() -> None:
     for form in (value, quote(value, safe=""), quote_plus(value, safe=""), json.dumps(value)):
         assert value not in R.redact(f"x {form} y")
         assert R.redact(f"x {form} y").count("***") == 1
-    R.register_secret("short")  # below MIN_SECRET_LENGTH: ignored
+    with pytest.raises(SecretTooShortError):  # below MIN_SECRET_LENGTH: refused loudly
+        R.register_secret("short")
+    assert R.register_secret("short", strict=False) is False
     assert R.redact("a short line") == "a short line"
     with pytest.raises(TypeError):
         R.register_secret(123)  # type: ignore[arg-type]
@@ -412,33 +415,146 @@ def test_gated_pipeline_on_samples_and_benchmark_lines(shared_data: Path) -> Non
         assert R.redact(text) == _reference(text), text
     # The gate must also skip work: most ordinary lines need no detector at all.
     ordinary = [t for t in make_lines(3000, seed=7) if R.redact(t) == t]
-    assert sum(not RR.triggers(t) for t in ordinary) > 0.9 * len(ordinary)
+    # ("key"/"token" words now run the linear key=value scan instead of a look-ahead.)
+    assert sum(not RR.triggers(t) for t in ordinary) > 0.8 * len(ordinary)
 
 
 @pytest.mark.parametrize("hint", [*RR.SQUASHED_HINTS, "sig", "xsrf", "token", "cookie", "jwt"])
 def test_every_squashed_hint_triggers_the_key_value_step(hint: str) -> None:
-    for text in (f"x {hint}_name=v y", f"X {hint.upper()}_NAME: v"):
+    # A key starting with "key" is no secret by itself (key_name=); api_key is.
+    name = f"api_{hint}" if hint == "key" else f"{hint}_name"
+    for text in (f"x {name}=v y", f"X {name.upper()}: v"):
         assert "key_value" in RR.triggers(text), text
 
 
 def test_squashed_hints_cover_every_key_hint() -> None:
-    by_pivot = {"token", "key", "cookie", "pwd", "jwt"}  # found by _TRIGGER instead
-    folded = {h.replace("x", "c").replace("g", "d") for h in RR._KEY_HINTS} - by_pivot
+    folded = {h.replace("x", "c").replace("g", "d") for h in RR._KEY_HINTS}
     assert folded <= set(RR.SQUASHED_HINTS)
 
 
 def test_a_key_named_just_key_is_not_a_secret_but_api_key_is() -> None:
     assert R.redact("cache hit key=user:42 ttl=300s") == "cache hit key=user:42 ttl=300s"
-    assert not RR.triggers("cache hit key=user:42 ttl=300s")
     assert R.redact("api_key=abc123 apiKey: abc123") == "api_key=*** apiKey: ***"
 
 
-def test_many_registered_secrets_use_one_finder() -> None:
-    values = [f"reg-many-{i:03d}-Zq9" for i in range(R._FINDER_MIN + 3)]
+def test_many_registered_secrets_interleaved_with_redact() -> None:
+    values = [f"reg-many-{i:03d}-Zq9" for i in range(40)]
     for value in values:
         R.register_secret(value)
-    _, finder = R._registry
-    assert finder is not None
+        assert R.redact(f"a {value} b") == "a *** b"  # each redact folds the new one in
     for value in values:
         assert R.redact(f"a {value} b") == "a *** b"
     assert R.redact("reg-many-999-Zq9 is not registered") == "reg-many-999-Zq9 is not registered"
+    # Levels merge: a handful of matchers, not one per registration.
+    assert len(R._levels) <= 8
+
+
+# --------------------------------------------------------------------------- registry (issue 16)
+
+
+def test_registered_secret_forms_are_masked() -> None:
+    both_quotes = 'it\'s a "quoted" pw-1'
+    slashed = "wJal/K7MD bPxR-2"
+    R.register_secret(both_quotes)
+    R.register_secret(slashed)
+    for form in (repr(both_quotes), json.dumps(both_quotes), quote(both_quotes)):
+        assert "quoted" not in R.redact(f"x {form} y"), form
+    lower_hex = re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(slashed, safe=""))
+    for form in (quote(slashed), quote(slashed, safe=""), lower_hex):
+        assert "K7MD" not in R.redact(f"u={form}"), form
+
+
+def test_overlapping_registered_secrets_mask_their_union() -> None:
+    R.register_secret("ovl-abcdefghi")
+    R.register_secret("ghijklmno-ovl")
+    assert R.redact("xx ovl-abcdefghijklmno-ovl yy") == "xx *** yy"
+
+
+def test_a_secret_holding_the_mask_is_registered() -> None:
+    assert R.register_secret("ab***cdef-mask") is True
+    assert R.redact("pw ab***cdef-mask end") == "pw *** end"
+
+
+def test_registered_secret_in_non_ascii_text() -> None:
+    R.register_secret("pässwörd-reg-1")
+    assert R.redact("ü ä x pässwörd-reg-1 ü y") == "ü ä x *** ü y"
+    assert R.redact("日本 pässwörd-reg-1 語 pässwörd-reg-1") == "日本 *** 語 ***"
+
+
+def test_registered_secrets_from_many_threads() -> None:
+    import threading  # noqa: PLC0415
+
+    values = [f"thread-secret-{i:02d}-Qx7" for i in range(16)]
+    errors: list[str] = []
+
+    def work(value: str) -> None:
+        R.register_secret(value)
+        for _ in range(200):
+            out = R.redact(f"a {value} b")
+            if out != "a *** b":
+                errors.append(out)
+
+    threads = [threading.Thread(target=work, args=(v,)) for v in values]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_registration_cost_is_linear_in_a_fresh_process() -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import time, secrets\n"
+        "from hardenkit.redaction import register_secret, redact\n"
+        "def run(n):\n"
+        "    vals = [secrets.token_urlsafe(18) + '/+' for _ in range(n)]\n"
+        "    t = time.perf_counter()\n"
+        "    for v in vals: register_secret(v)\n"
+        "    t = time.perf_counter() - t\n"
+        "    assert redact('x ' + vals[-1] + ' y') == 'x *** y'\n"
+        "    return t\n"
+        "best = lambda n: min(run(n) for _ in range(3))\n"
+        "print(best(1000), best(4000))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    small, big = map(float, done.stdout.split())
+    # The old registry rebuilt one regex per call: 1,000 calls took 90 s, 4x grew 16x.
+    assert big <= 5.5 * max(small, 0.01), (small, big)
+
+
+def test_registry_without_hyperscan_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = ("abcdefghi", "ghijklmno", "abcdef-longer", "abcdef")
+    text = "x abcdefghijklmno abcdef-longer ü abcdef"
+    fast: list[tuple[int, int]] = []
+    R._Level(values).spans(text, text.encode(), fast)
+    monkeypatch.setattr(R, "_HS", [None])
+    slow: list[tuple[int, int]] = []
+    R._Level(values).spans(text, None, slow)
+    assert R._mask_spans(text, slow) == "x *** *** ü ***"
+    assert R._mask_spans(text, R._char_spans(text.encode(), fast)) == "x *** *** ü ***"
+
+
+def test_registering_loads_neither_the_detectors_nor_hyperscan() -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys\n"
+        "from hardenkit.redaction import register_secret, redact\n"
+        "for i in range(200): register_secret(f'value-{i}-' + 'x' * 24)\n"
+        "print('hardenkit._redaction_rules' in sys.modules, 'hyperscan' in sys.modules)\n"
+        "print(redact('a value-7-' + 'x' * 24 + ' b'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["False False", "a *** b"]
+
+
+def test_key_value_trigger_needs_a_hint_inside_a_key() -> None:
+    # Hint words in prose, or a key named just "key", run no key=value scan.
+    assert "key_value" not in RR.triggers("2024 INFO token refresh scheduled in 30 seconds")
+    assert "key_value" not in RR.triggers("cache hit key=user:42 ttl=300s")
+    for text in ("x my_token: v", 'x "apiKey" => v', "x --db-password=v", "x sessionid = v"):
+        assert "key_value" in RR.triggers(text), text

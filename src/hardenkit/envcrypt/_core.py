@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from dataclasses import FrozenInstanceError, dataclass
+from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 
 from hardenkit._log import get_logger
 from hardenkit.envcrypt import _ecies, _keys, _parallel, _seal
@@ -50,11 +51,13 @@ def opaque_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class KeyPair:
     """A secp256k1 key pair as dotenvx writes it: compressed public key and scalar, in hex.
 
-    The repr never shows the private key.
+    Immutable, keyword-only. Like :class:`hardenkit.Secret` it never shows the private key
+    (repr), cannot be pickled or copied, is no dataclass (``dataclasses.asdict`` refuses
+    it), compares the private key in constant time, and registers the private key with
+    :func:`hardenkit.register_secret`, so a copy that reaches a redacting log is masked.
 
     Examples:
         >>> from hardenkit.envcrypt import generate_keypair
@@ -65,8 +68,41 @@ class KeyPair:
         False
     """
 
+    __slots__ = ("_private_key", "public_key")
     public_key: str
-    private_key: str
+    _private_key: str
+
+    def __init__(self, *, public_key: str, private_key: str) -> None:
+        object.__setattr__(self, "public_key", public_key)
+        object.__setattr__(self, "_private_key", private_key)
+        self.__post_init__()
+        from hardenkit.redaction import register_secret  # noqa: PLC0415 -- loaded on first use
+
+        register_secret(private_key, strict=False)
+
+    @property
+    def private_key(self) -> str:
+        """The private scalar, 64 hex digits."""
+        return self._private_key
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, KeyPair):
+            return NotImplemented
+        return self.public_key == other.public_key and hmac.compare_digest(
+            self._private_key, other._private_key
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.public_key)
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("KeyPair values cannot be pickled or copied")
 
     def __post_init__(self) -> None:
         try:
@@ -96,10 +132,10 @@ def generate_keypair() -> KeyPair:
 # --------------------------------------------------------------------------- reading
 
 
-def _read(path: str, *, strict: bool) -> Document:
+def _read(path: str, *, strict: bool, interpolate: bool = False) -> Document:
     with open(path, "rb") as handle:
         text = _keys.decode_secret_text(handle.read(), path)
-    return Document.parse(text, path=path, strict=strict)
+    return Document.parse(text, path=path, strict=strict, interpolate=interpolate)
 
 
 def _file_public_key(doc: Document, path: str) -> tuple[str | None, str | None]:
@@ -316,31 +352,45 @@ def _try_decrypt(
     return None, reason
 
 
+# Never read into an interpolated value (dotenvx's private keys).
+_KEY_VARS = "DOTENV_PRIVATE_KEY"
+
+
 def _register(decrypted: _Decrypted) -> None:
     from hardenkit.redaction import register_secret  # noqa: PLC0415 -- loaded on first use
 
+    if decrypted.private_key:  # 64 hex digits: no detector masks it by shape
+        register_secret(decrypted.private_key, strict=False)
     for name in decrypted.secrets:
         value = decrypted.values.get(name)
         if value:
-            register_secret(value)
+            register_secret(value, strict=False)
 
 
 def _interpolate(
-    decrypted: _Decrypted, environ: Mapping[str, str], *, override: bool
+    decrypted: _Decrypted, environ: Mapping[str, str], *, override: bool, doc: Document
 ) -> dict[str, str]:
-    """python-dotenv's ``${NAME}``/``${NAME:-default}`` on plain values; never ``$(cmd)``."""
+    """python-dotenv's ``${NAME}``/``${NAME:-default}`` on plain values; never ``$(cmd)``.
+
+    A single-quoted value stays literal (as for dotenvx and the shell), and no
+    ``DOTENV_PRIVATE_KEY*`` variable is ever read into a value.
+    """
     from dotenv.variables import parse_variables  # noqa: PLC0415
 
+    environ = {k: v for k, v in environ.items() if not k.upper().startswith(_KEY_VARS)}
+    quotes = [e.quote for e in doc.entries if e.name is not None]  # in the order of pairs
     resolved: dict[str, str] = {}
-    for name, value in decrypted.pairs:
+    for (name, value), quote in zip(decrypted.pairs, quotes, strict=True):
         if value is None:
             continue
         if name in decrypted.secrets:
             resolved[name] = decrypted.values[name]
             continue
-        view: dict[str, str | None] = (
-            {**environ, **resolved} if override else {**resolved, **environ}
-        )
+        if quote == "'" or name.upper().startswith(_KEY_VARS):
+            resolved[name] = value
+            continue
+        own = {k: v for k, v in resolved.items() if not k.upper().startswith(_KEY_VARS)}
+        view: dict[str, str | None] = {**environ, **own} if override else {**own, **environ}
         resolved[name] = "".join(atom.resolve(view) for atom in parse_variables(value))
     return resolved
 
@@ -352,9 +402,10 @@ def _decrypt_path(
     keys_file: str | None,
     strict: bool,
     require_seal: bool,
+    interpolate: bool = False,
 ) -> tuple[Document, _Decrypted]:
     path = os.fspath(path)
-    doc = _read(path, strict=strict)
+    doc = _read(path, strict=strict, interpolate=interpolate)
     decrypted = _decrypt_doc(
         doc, path, private_key=private_key, keys_file=keys_file, require_seal=require_seal
     )
@@ -399,10 +450,13 @@ def decrypt_env_file(
         keys_file=None if keys_file is None else os.fspath(keys_file),
         strict=strict,
         require_seal=require_seal,
+        interpolate=interpolate,
     )
-    del doc
     if interpolate:
-        return _interpolate(decrypted, os.environ, override=False)
+        # The file's own values first, as python-dotenv's dotenv_values: a name the file
+        # sets reads the same wherever it is used (the result holds the file's values).
+        return _interpolate(decrypted, os.environ, override=True, doc=doc)
+    del doc
     return dict(decrypted.values)
 
 
@@ -445,15 +499,18 @@ def load_env(
         InsecurePathError: the ``.env.keys`` file is readable by group or others.
     """
     target: MutableMapping[str, str] = os.environ if environ is None else environ
-    _, decrypted = _decrypt_path(
+    doc, decrypted = _decrypt_path(
         os.fspath(path),
         private_key=private_key,
         keys_file=None if keys_file is None else os.fspath(keys_file),
         strict=strict,
         require_seal=require_seal,
+        interpolate=interpolate,
     )
     values = (
-        _interpolate(decrypted, target, override=override)
+        # override=False: a name ``environ`` already holds keeps its value there, so
+        # ${NAME} reads that value; with override the file's own values come first.
+        _interpolate(decrypted, target, override=override, doc=doc)
         if interpolate
         else dict(decrypted.values)
     )

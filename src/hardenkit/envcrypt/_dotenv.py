@@ -54,6 +54,13 @@ _DOTENVX_LINE = re.compile(
 _DOTENVX_UNQUOTE = re.compile(r"^(['\"`])([\s\S]*)\1$", re.MULTILINE)
 #: What dotenvx expands or runs in a value that is not single-quoted.
 _DOLLAR = re.compile(r"\$[A-Za-z_{(]|\\\$")
+#: What python-dotenv (interpolate=True), dotenvx and hardenkit's interpolation all expand
+#: alike: ``${NAME}`` and ``${NAME:-default}`` with a plain default, for a NAME the file
+#: does not set (each peer orders file and environment, and forward references, its own
+#: way). Private-key names are left out: hardenkit never reads them, dotenvx would.
+_EXPANDED_ALIKE = re.compile(
+    r"\$\{(?!DOTENV_PRIVATE_KEY)([A-Za-z_][A-Za-z0-9_]*)(?::-[^${}\\]*)?\}", re.IGNORECASE
+)
 ENCRYPTED_PREFIX = "encrypted:"
 
 
@@ -124,13 +131,16 @@ def _construct(entry_text: str, name: str) -> tuple[str, str, str]:
     return ("quoting or line structure", "reads one value", "reads another")
 
 
-def _one_reading(text: str, entries: list[Entry], *, path: str, strict: bool) -> None:
+def _one_reading(
+    text: str, entries: list[Entry], *, path: str, strict: bool, interpolate: bool = False
+) -> None:
     """Reconcile python-dotenv's reading with dotenvx's, in place.
 
     A value dotenvx reads as ciphertext (backtick-quoted, or followed by ``#...`` without a
     space) becomes that ciphertext in both modes, so it is decrypted, never returned as
     it stands. In strict mode every other difference is refused, naming the line and the
-    construct (never the value).
+    construct (never the value). With ``interpolate`` the ``${NAME}`` forms all three expand
+    alike are accepted outside single quotes; any other ``$`` is refused.
 
     Raises:
         InvalidEnvError: strict mode and the two read a variable differently.
@@ -169,13 +179,19 @@ def _one_reading(text: str, entries: list[Entry], *, path: str, strict: bool) ->
             binding is not None
             and binding.quote != "'"
             and not binding.value.startswith(ENCRYPTED_PREFIX)
-            and _DOLLAR.search(binding.value)
+            and _DOLLAR.search(
+                _EXPANDED_ALIKE.sub(lambda m: m[0] if m[1] in dotenvx else "", binding.value)
+                if interpolate
+                else binding.value
+            )
         ):
             raise InvalidEnvError(
                 f"{path}: line {line}: python-dotenv and dotenvx read {name} differently "
-                "('$' in a value that is not single-quoted: python-dotenv keeps it (hardenkit "
-                "expands ${NAME} only with interpolate=True); dotenvx expands $NAME and "
-                "${...} and runs $(command)); quote the value in single quotes",
+                "('$' in a value that is not single-quoted: without interpolate=True "
+                "hardenkit keeps it; dotenvx expands $NAME and ${...} and runs $(command); "
+                "with interpolate=True only ${NAME} and ${NAME:-default} of a NAME the file "
+                "does not set are read alike, never of a DOTENV_PRIVATE_KEY* name); quote "
+                "the value in single quotes, or pass strict=False to follow python-dotenv",
                 names=(name,),
             )
 
@@ -317,8 +333,13 @@ class Document:
         return f"Document(path={self.path!r}, entries={len(self.entries)})"
 
     @classmethod
-    def parse(cls, text: str, *, path: str, strict: bool = True) -> Document:
+    def parse(
+        cls, text: str, *, path: str, strict: bool = True, interpolate: bool = False
+    ) -> Document:
         """Parse ``text``; strict mode refuses bad lines, duplicates and odd names.
+
+        ``interpolate`` says the values will be interpolated: strict mode then accepts the
+        ``${NAME}`` forms every peer expands alike.
 
         Raises:
             InvalidEnvError: naming the file and line, never the line's text or value.
@@ -362,7 +383,7 @@ class Document:
                     line=line,
                 )
             )
-        _one_reading(text, entries, path=path, strict=strict)
+        _one_reading(text, entries, path=path, strict=strict, interpolate=interpolate)
         return cls(entries, path=path, bom=bom)
 
     def pairs(self) -> list[tuple[str, str | None]]:

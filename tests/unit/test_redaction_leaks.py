@@ -1,0 +1,183 @@
+"""The leaks and false positives of issue 16, each closed (each fails on the old code)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+from collections import OrderedDict, namedtuple
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from hardenkit import redaction as R  # noqa: N812
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("run --password=hunter2xyz --user=bob", "run --password=*** --user=bob"),
+        ("migrate --db-password=Zq9xx1ab -v", "migrate --db-password=*** -v"),
+        ("client --api-key=abcdef1234567 go", "client --api-key=*** go"),
+        ("DB_PASSWORD={Xk9vQ2zz}", "DB_PASSWORD=***"),
+        ("DB_PASSWORD=[Xk9vQ2zz] next", "DB_PASSWORD=*** next"),
+        ("DB_PASSWORD=(Xk9vQ2zz)", "DB_PASSWORD=***"),
+        ("DB_PASSWORD=<Xk9vQ2zz>", "DB_PASSWORD=***"),
+        ("DB_PASSWORD=Xk9'vQ2zz", "DB_PASSWORD=***"),
+        ('DB_PASSWORD=Xk9"vQ2zz x', "DB_PASSWORD=*** x"),
+        ("DB_PASSWORD=Xk9,vQ2;zz x=1", "DB_PASSWORD=*** x=1"),
+        ("(password=Xk9vQ2zz) done", "(password=***) done"),
+        ('{"url": "x?password=Xk9vQ2zz"}', '{"url": "x?password=***"}'),
+        ("GET /a?password=p&w0rd&next=/ 302", "GET /a?password=***&next=/ 302"),
+        ("mysql://admin:wJal/K7MD/bPxR@db/app", "mysql://admin:***@db/app"),
+        ("redis://:pa#ss-w0rd@cache:6379", "redis://:***@cache:6379"),
+        ("amqp://u:p@ss:w0rd@mq/vhost", "amqp://u:***@mq/vhost"),
+        ("open http://host:8080/users/a@b.com now", "open http://host:8080/users/a@b.com now"),
+        ("see https://example.com/users/@alice", "see https://example.com/users/@alice"),
+    ],
+)
+def test_leaks_closed(text: str, expected: str) -> None:
+    assert R.redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sshd[24200]: input_userauth_request: invalid user test9 [preauth]",
+        "CONNECT auth.grammarly.com:443 HTTP/1.1",
+        "org.apache.hadoop.ipc.Server: Auth successful for appattempt_1 (auth:SIMPLE)",
+        "wpa_supplicant: AuthFail:sts:5_rsn:0",
+        "CBS Session: 30546173_4261722401 initialized by client WindowsUpdateAgent",
+        "ActivityManager: token=Token{a64f992 u0 com.tencent.qt/.LiveActivity}",
+        "django settings SESSION_COOKIE_AGE=1209600",
+        "pool stats sessions=42 idle=3",
+        "ldap bind auth=simple",
+        "sshd: auth_method=publickey user=git",
+    ],
+)
+def test_false_positives_fixed(text: str) -> None:
+    assert R.redact(text) == text
+
+
+def test_weak_names_still_mask_credentials() -> None:
+    assert R.redact("session=a8f5f167f44f4964e6c998dee827110c") == "session=***"
+    assert R.redact("auth=Xk9vQ2zz7qRt") == "auth=***"
+
+
+# --------------------------------------------------------------------------- logging
+
+
+@pytest.fixture
+def stream_logger() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    stream = io.StringIO()
+    log = logging.getLogger(f"test.leaks.{id(stream)}")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s %(payload)s"))
+    log.addHandler(handler)
+    log.propagate = False
+    R.install_redaction(log)
+    yield log, stream
+    log.removeHandler(handler)
+
+
+def test_structured_extra_values_are_redacted_with_their_types(
+    stream_logger: tuple[logging.Logger, io.StringIO],
+) -> None:
+    log, _ = stream_logger
+    point = namedtuple("point", "name url")  # noqa: PYI024 -- a plain namedtuple on purpose
+    seen: list[Any] = []
+
+    class Grab(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.payload)  # type: ignore[attr-defined]
+
+    grab = Grab()
+    grab.addFilter(R.RedactingFilter())
+    log.addHandler(grab)
+    payload = {
+        "user": "ann",
+        "password": "Xk9vQ2zz",
+        "nested": [{"dsn": "postgres://u:s3cr3t-pw@db/x"}, ("token=ghp_" + "a1" * 18,)],
+        "raw": b"password=Xk9vQ2zz",
+        "ordered": OrderedDict(api_key="abcdef123456"),
+        "tags": {"x", "y"},
+        "pt": point("n", "https://u:pw-s3cr3t@h/"),
+        "count": 3,
+    }
+    log.warning("hi", extra={"payload": payload})
+    log.removeHandler(grab)
+    out = seen[0]
+    assert out["password"] == R.MASK
+    assert out["nested"][0]["dsn"] == "***"
+    assert out["nested"][1] == ("token=***",)
+    assert out["raw"] == b"password=***"
+    assert type(out["ordered"]) is OrderedDict
+    assert out["ordered"]["api_key"] == "***"
+    assert out["tags"] == {"x", "y"}
+    assert type(out["pt"]) is point
+    assert out["pt"].url == "https://u:***@h/"
+    assert out["count"] == 3
+    assert "s3cr3t" not in json.dumps(out, default=str)
+
+
+def test_a_record_is_redacted_once_however_many_handlers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    real = R.redact
+
+    def counting(text: str, **kw: Any) -> str:
+        calls.append(text)
+        return real(text, **kw)
+
+    monkeypatch.setattr(R, "redact", counting)
+    log = logging.getLogger("test.leaks.once")
+    log.propagate = False
+    handlers = [logging.StreamHandler(io.StringIO()) for _ in range(3)]
+    for h in handlers:
+        log.addHandler(h)
+    R.install_redaction(log)
+    log.warning("password=Xk9vQ2zz")
+    for h in handlers:
+        log.removeHandler(h)
+    assert calls.count("password=Xk9vQ2zz") == 1
+
+
+_CHILD = r"""
+import logging, sys, warnings, threading
+from hardenkit.redaction import install_redaction
+logging.basicConfig(stream=sys.stdout, format="%(name)s %(message)s")
+install_redaction(everywhere=True, excepthook=True, warnings=True)
+iso = logging.getLogger("isolated"); iso.propagate = False
+h = logging.StreamHandler(sys.stdout); iso.addHandler(h)
+iso.getChild("kid").addHandler(logging.StreamHandler(sys.stdout))
+iso.warning("a password=Xk9vQ2zzA1")
+iso.getChild("kid").warning("b token=%s", "ghp_" + "a1" * 18)
+late = logging.getLogger("late"); late.propagate = False
+late.addHandler(logging.StreamHandler(sys.stdout))
+late.error("c api_key=abcdef1234567")
+warnings.warn("d password=Xk9vQ2zzB2", UserWarning)
+t = threading.Thread(target=lambda: (_ for _ in ()).throw(ValueError("e password=Xk9vQ2zzC3")))
+t.start(); t.join()
+raise RuntimeError("f password=Xk9vQ2zzD4")
+"""
+
+
+def test_one_call_covers_every_logger_hooks_and_warnings(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    for secret in ("Xk9vQ2zz", "a1a1a1", "abcdef1234567"):
+        assert secret not in out, out
+    for marker in ("a password=***", "b token=***", "c api_key=***", "d password=***"):
+        assert marker in out, out
+    assert "e password=***" in out, out
+    assert "f password=***" in out, out

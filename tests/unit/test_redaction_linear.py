@@ -1,0 +1,127 @@
+"""redact() runs in time linear in its input, whatever the input (issue 16).
+
+Each payload is timed at 25, 50, 100 and 200 KB (best of three) and the test fails when
+time at 4x the input grows more than ~5x (a quadratic detector grows 16x). The payloads
+are the inputs that stalled the old detectors plus random mixes of their fragments.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from hardenkit import redaction as R  # noqa: N812
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_SIZES = (25_000, 50_000, 100_000, 200_000)
+
+
+def _rep(unit: str) -> Callable[[int], str]:
+    return lambda n: (unit * (n // len(unit) + 1))[:n]
+
+
+PAYLOADS: dict[str, Callable[[int], str]] = {
+    "key": _rep("key"),
+    "token": _rep("token"),
+    "pwd": _rep("pwd"),
+    "jwt": _rep("jwt"),
+    "cookie": _rep("cookie"),
+    "api_key": _rep("api_key"),
+    "pass": _rep("pass"),
+    "pass:": _rep("pass:"),
+    "key=": _rep("key="),
+    'token="': _rep('token="'),
+    "base64": _rep("Ab9+/x"),
+    "hex": _rep("a1f0"),
+    "digits": _rep("4"),
+    "digits spaced": _rep("4 "),
+    "card dashes": _rep("4111-"),
+    "eyJ": _rep("eyJ"),
+    "eyJ run": lambda n: "eyJ" + "a" * n,
+    "eyJ dots": _rep(".eyJabcdefghij"),
+    "Cookie: no =": lambda n: "Cookie: " + "a" * n,
+    "Cookie: pairs": lambda n: "Cookie: " + _rep("ab;")(n),
+    "at signs": lambda n: "://a:" + "@" * n,
+    "url schemes": _rep("://a:"),
+    "url slashes": lambda n: "x://u:" + "/" * n,
+    "authorization": _rep("Authorization: "),
+    "bearer": _rep("Bearer "),
+    "xml": _rep("<a>"),
+    "pem": _rep("-----BEGIN PRIVATE KEY-----"),
+    "amp": lambda n: "password=a" + _rep("&a")(n),
+    "sk-": _rep("sk-"),
+    "AKIA": _rep("AKIA"),
+    "ghp_": _rep("ghp_"),
+    "--password=": _rep("--password="),
+    "quotes": _rep("password='\""),
+    "brackets": _rep("secret={[(<"),
+    "key lines": _rep("key\n"),
+    "token lines": _rep("x token=\n"),
+    "one long line among lines": lambda n: "a\n" * 10 + "token" * (n // 5),
+}
+
+_FRAGMENTS = [
+    "key", "token", "pwd", "jwt", "cookie", "pass", "secret", "auth", "sess", "=", ":", '"',
+    "'", " ", "@", "://", "eyJ", "Cookie:", "Bearer ", "4", "a1", "&", ";", ",", "{", "[",
+    "<", "/", "-", "_", "AKIA", "ghp_", "sk-", "xox", "-----BEGIN ", "PRIVATE KEY-----",
+]  # fmt: skip
+
+
+def _generated(seed: int) -> Callable[[int], str]:
+    def make(n: int) -> str:
+        rng = random.Random(seed)  # noqa: S311 -- reproducible test input
+        parts: list[str] = []
+        size = 0
+        while size < n:
+            frag = rng.choice(_FRAGMENTS)
+            parts.append(frag)
+            size += len(frag)
+        return "".join(parts)[:n]
+
+    return make
+
+
+for _seed in range(6):
+    PAYLOADS[f"generated-{_seed}"] = _generated(_seed)
+
+
+_LIMIT = 2.0  # seconds for 200 KB; the old detectors took minutes
+
+
+def _times(make: Callable[[int], str]) -> dict[int, float]:
+    """Best of three per size in CPU time (other processes' load does not count), sizes
+    interleaved so that what load remains (caches, frequency) hits all of them."""
+    texts = {n: make(n) for n in _SIZES}
+    best = dict.fromkeys(_SIZES, float("inf"))
+    for _ in range(3):
+        for n, text in texts.items():
+            start = time.process_time()
+            R.redact(text)
+            best[n] = min(best[n], time.process_time() - start)
+            if best[n] > _LIMIT:
+                return best
+    return best
+
+
+def _worst_ratio(times: dict[int, float]) -> float:
+    floor = 0.01  # below this, timer noise decides; a quadratic detector is far above it
+    pairs = ((25_000, 100_000), (50_000, 200_000))
+    return max(times[big] / max(times[small], floor) for small, big in pairs)
+
+
+@pytest.mark.parametrize("name", list(PAYLOADS))
+def test_redact_time_grows_linearly(name: str) -> None:
+    # The machine is shared: a linear payload can look superlinear once, a quadratic one
+    # (16x at 4x the input) never looks linear, so a failure is measured again twice.
+    for _ in range(3):
+        times = _times(PAYLOADS[name])
+        shown = {k: round(v * 1000, 1) for k, v in times.items()}
+        assert max(times.values()) < _LIMIT, (name, shown)
+        if _worst_ratio(times) <= 5.0:
+            break
+    assert _worst_ratio(times) <= 5.0, (name, shown)
