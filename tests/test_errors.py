@@ -64,7 +64,7 @@ SAMPLES: list[HardenkitError] = [
     CommandNotAllowed("curl is not allowed", argv=["curl", "x"]),
     CommandTimeout("timed out after 1.0 s", timeout=1.0, result=None),
     SandboxError("killed by SIGSYS", signal=31, syscall="socket", exc_type=None),
-    MissingDependency("install hardenkit[caps]", package="python-prctl", extra="caps"),
+    MissingDependency("install libseccomp2", package="libseccomp2", extra=None),
     UnsupportedPlatform("needs Linux"),
 ]
 
