@@ -39,7 +39,7 @@ def test_spawn_path_says_python_and_why_when_the_helper_is_off(
     from hardenkit._features import features as probe  # noqa: PLC0415
 
     monkeypatch.setenv("HARDENKIT_SPAWN_HELPER", "0")
-    f = probe.__wrapped__()  # type: ignore[attr-defined]  # a fresh probe, not the cached one
+    f = probe.__wrapped__()  # a fresh probe, not the cached one
     assert (f.spawn_path, f.spawn_path_why, f.exec_helper) == (
         "python",
         "HARDENKIT_SPAWN_HELPER=0",
@@ -65,7 +65,6 @@ def test_first_confined_spawn_logs_its_path_and_why_at_info(
         hardenkit.run(["true"], policy=policy, limits=limits)
     said = [r.getMessage() for r in caplog.records if "confining children" in r.getMessage()]
     assert said == [
-        "confining children in Python between fork and exec (slower path): "
-        "HARDENKIT_SPAWN_HELPER=0"
+        "confining children in Python between fork and exec (slower path): HARDENKIT_SPAWN_HELPER=0"
     ]
     assert all(r.levelname == "INFO" for r in caplog.records if "confining" in r.getMessage())
