@@ -174,7 +174,7 @@ def test_directory_advice_keeps_x_and_never_touches_a_sticky_shared_dir(
 def test_a_closed_pipe_ends_quietly_with_141(tmp_path: Path) -> None:
     good = _file(tmp_path / "good", 0o600)
     # Far more output than a pipe buffer holds: the writes must meet the closed pipe.
-    argv = [sys.executable, "-m", "hardenkit", "check-perms", *[str(good)] * 4000]
+    argv = [sys.executable, "-m", "hardenkit", "check-perms", *[str(good)] * 2000]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         assert proc.stdout is not None
         assert proc.stderr is not None
