@@ -8,6 +8,7 @@ anywhere else, is turned into a failure.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -44,7 +45,11 @@ def _missing(marker: str) -> str | None:
         "root": lambda: None if f.root else "needs euid 0",
         "seccomp": lambda: None if f.seccomp else "needs seccomp and libseccomp",
         "landlock": lambda: None if f.landlock_abi > 0 else "needs Landlock (ABI probe gave 0)",
-        "caps": lambda: None if f.prctl else "needs python-prctl: pip install 'hardenkit[caps]'",
+        "caps": lambda: (
+            None
+            if importlib.util.find_spec("prctl") is not None
+            else "needs python-prctl, a test oracle in the dev group: scripts/setup"
+        ),
         "interop": lambda: None if _dotenvx() else "needs dotenvx: run scripts/setup",
         "exec_helper": lambda: (
             None

@@ -78,7 +78,7 @@ SAMPLES: list[HardenkitError] = [
     CommandFailed("/bin/false exited with status 1", result=None),
     ConfinementFailed("SandboxError: Landlock probe failed"),
     SandboxError("killed by SIGSYS", signal=31, syscall="socket", exc_type=None),
-    MissingDependency("install hardenkit[caps]", package="python-prctl", extra="caps"),
+    MissingDependency("install libseccomp2", package="libseccomp2", extra=None),
     UnsupportedPlatform("needs Linux"),
 ]
 

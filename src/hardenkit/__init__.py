@@ -6,7 +6,7 @@ helper commands safely and confine themselves or a child with seccomp, rlimits a
 Landlock. When hardenkit says done, the kernel agrees; when it cannot, it raises.
 
 ``import hardenkit`` loads the standard library only: every public name is re-exported
-lazily from the module that defines it, so psutil, cryptography, pyseccomp and prctl load
+lazily from the module that defines it, so psutil, cryptography, python-dotenv and libseccomp load
 on first use.
 
 Examples:

@@ -1,7 +1,7 @@
 """``hardenkit audit``: a process's posture, scored on systemd-analyze security's scale.
 
 Exit status: 0 fine; 1 when the exposure is above ``--fail-above`` (without it: when any
-finding is worse than "info"), or when the audit cannot be completed; 2 on usage errors.
+finding is worse than "info"); 2 on usage errors; 3 when the audit cannot be completed.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def add_parser(sub: Any) -> None:
         description="Audit a running process (default: this one) from what the kernel shows "
         "and score its exposure from 0.0 (best) to 10.0 (worst), with the levels of "
         "systemd-analyze security. Exit status: 0 fine; 1 above --fail-above (without it: "
-        "any finding worse than info) or when the audit cannot be completed; 2 usage error.",
+        "any finding worse than info); 2 usage error; 3 the audit could not be completed.",
     )
     target = p.add_mutually_exclusive_group()
     target.add_argument("--pid", type=_positive_pid, default=None, help="process to audit")
@@ -105,7 +105,7 @@ def add_parser(sub: Any) -> None:
         metavar="MODE",
         help="most permissive mode allowed for --paths, in octal (default 600)",
     )
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, error_status=3)  # cli.EXIT_ERROR: could not run
 
 
 def run(args: argparse.Namespace) -> int:

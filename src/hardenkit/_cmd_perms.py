@@ -1,13 +1,55 @@
-"""``hardenkit check-perms PATH...``: check secret files and their parent directories."""
+"""``hardenkit check-perms PATH...``: check secret files and their parent directories.
+
+Exit status: 0 all fine, 1 a problem found, 2 usage error, 3 could not run. Paths are
+printed with control characters escaped (a file name holding a newline cannot forge an
+``ok`` line), and the advice names this command's flags, not the Python keywords.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
 EXIT_OK = 0
 EXIT_FAIL = 1
+EXIT_ERROR = 3
+
+#: check_path's advice names its keywords; on the command line they are these flags.
+_FLAGS = (
+    (re.compile(r"\bmax_mode=(0o|0)?([0-7]+)"), r"--max-mode \2"),
+    (re.compile(r"\bmax_mode="), "--max-mode MODE"),
+    (re.compile(r"\bowner="), "--owner USER"),
+)
+
+
+def escape(text: str) -> str:
+    r"""Escape control and other unprintable characters, so one path prints as one line.
+
+    Examples:
+        >>> escape("a\nok    /etc")
+        'a\\nok    /etc'
+        >>> escape("/etc/app.key")
+        '/etc/app.key'
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def advice(problem: str) -> str:
+    """A problem as the command line shows it: its flags for check_path's keywords, escaped.
+
+    Examples:
+        >>> advice("/k is mode 0644 ...: chmod 0600 /k or pass max_mode=")
+        '/k is mode 0644 ...: chmod 0600 /k or pass --max-mode MODE'
+        >>> advice("... and pass max_mode=0o700 (a directory needs x)")
+        '... and pass --max-mode 700 (a directory needs x)'
+    """
+    for pattern, flag in _FLAGS:
+        problem = pattern.sub(flag, problem)
+    return escape(problem)
 
 
 def _octal_mode(text: str) -> int:
@@ -37,7 +79,7 @@ def add_parser(sub: Any) -> None:
         description="Check each PATH like hardenkit.check_path: mode bits inside --max-mode, "
         "owned by --owner or root, no ACL granting others, every parent directory owned by "
         "root or the owner and not writable by others unless sticky, no symlinks. "
-        "Exit status: 0 all fine, 1 a problem found, 2 usage error.",
+        "Exit status: 0 all fine, 1 a problem found, 2 usage error, 3 could not run.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories to check")
     p.add_argument(
@@ -59,7 +101,7 @@ def add_parser(sub: Any) -> None:
         "--allow-symlinks", action="store_true", help="follow symlinks instead of refusing them"
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, error_status=EXIT_ERROR)
 
 
 def _check(path: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -102,11 +144,12 @@ def run(args: argparse.Namespace) -> int:
             if r["ok"]:
                 st = r["status"]
                 owner = st["user"] if st["user"] is not None else st["uid"]
-                print(f"ok    {r['path']} ({st['kind']} {st['mode']} {owner})")
+                owner = escape(str(owner))
+                print(f"ok    {escape(r['path'])} ({st['kind']} {st['mode']} {owner})")
                 for notice in st["notices"]:
-                    print(f"      note: {notice}")
+                    print(f"      note: {advice(notice)}")
             else:
-                print(f"FAIL  {r['path']}")
+                print(f"FAIL  {escape(r['path'])}")
                 for problem in r["problems"]:
-                    print(f"      - {problem}")
+                    print(f"      - {advice(problem)}")
     return EXIT_OK if ok else EXIT_FAIL

@@ -27,11 +27,15 @@ class Features:
         seccomp_actions: filter return actions the kernel supports (``kill_process``...).
         libseccomp_version: the loaded libseccomp's version, or None.
         landlock_abi: the Landlock ABI version (0 when Landlock is absent or disabled).
-        prctl: python-prctl (the ``caps`` extra) can be imported.
         cap_last_cap: the highest capability number the kernel knows (-1 off Linux).
         user_namespaces: unprivileged user namespaces are enabled.
         exec_helper: the compiled spawn helper (``hardenkit-exec``) is built and trusted,
             so confined ``spawn.run()`` children start without a fork of this process.
+        spawn_path: how confined ``spawn.run()`` children are confined: ``"helper"`` (the
+            compiled helper, no Python between fork and exec) or ``"python"`` (the slower
+            path: the child confines itself in Python between fork and exec).
+        spawn_path_why: why the Python path is taken (empty when the helper is used);
+            a plan that drops capabilities the helper cannot keep may still take it.
 
     Examples:
         >>> f = features()
@@ -45,10 +49,11 @@ class Features:
     seccomp_actions: frozenset[str]
     libseccomp_version: str | None
     landlock_abi: int
-    prctl: bool
     cap_last_cap: int
     user_namespaces: bool
     exec_helper: bool = False
+    spawn_path: str = "python"
+    spawn_path_why: str = ""
 
 
 def _probe_landlock() -> int:
@@ -93,10 +98,11 @@ def _user_namespaces() -> bool:
     return True
 
 
-def _exec_helper() -> bool:
+def _exec_helper() -> tuple[bool, str]:
     from hardenkit.spawn._locate import locate  # noqa: PLC0415
 
-    return locate()[0] is not None
+    path, why = locate()
+    return path is not None, why
 
 
 @functools.cache
@@ -108,6 +114,9 @@ def features() -> Features:
         >>> f.linux
         True
         >>> f.landlock_abi >= 0
+        True
+        >>> f.spawn_path in ("helper", "python") and (f.spawn_path == "python") == bool(
+        ...     f.spawn_path_why)
         True
         >>> features() is f  # probed once
         True
@@ -121,15 +130,15 @@ def features() -> Features:
             seccomp_actions=frozenset(),
             libseccomp_version=None,
             landlock_abi=0,
-            prctl=False,
             cap_last_cap=-1,
             user_namespaces=False,
+            spawn_path_why=f"the exec helper needs Linux; this is {sys.platform}",
         )
-    from hardenkit._linux.deps import have_prctl  # noqa: PLC0415
     from hardenkit._linux.procfs import cap_last_cap  # noqa: PLC0415
 
     actions = _seccomp_actions()
     version = _libseccomp_version()
+    helper, why = _exec_helper()
     return Features(
         linux=True,
         root=os.geteuid() == 0,
@@ -137,8 +146,9 @@ def features() -> Features:
         seccomp_actions=actions,
         libseccomp_version=version,
         landlock_abi=_probe_landlock(),
-        prctl=have_prctl(),
         cap_last_cap=cap_last_cap(),
         user_namespaces=_user_namespaces(),
-        exec_helper=_exec_helper(),
+        exec_helper=helper,
+        spawn_path="helper" if helper else "python",
+        spawn_path_why=why,
     )

@@ -74,11 +74,11 @@ def test_usage_errors_exit_2() -> None:
         assert "usage:" in proc.stderr
 
 
-def test_missing_pid_exits_1_with_a_message() -> None:
+def test_missing_pid_exits_3_could_not_run_with_a_message() -> None:
     gone = subprocess.Popen(["/bin/true"])
     gone.wait()
     proc = _hardenkit("--pid", str(gone.pid))
-    assert proc.returncode == 1
+    assert proc.returncode == 3
     assert proc.stdout == ""
     assert f"no such process: pid {gone.pid}" in proc.stderr
 

@@ -596,8 +596,8 @@ def test_cli_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[
     assert "error" in capsys.readouterr().err
 
 
-def test_cli_missing_pid_exits_1_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["audit", "--pid", str(_pid_max() + 1)]) == 1
+def test_cli_missing_pid_exits_3_could_not_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "--pid", str(_pid_max() + 1)]) == 3
     captured = capsys.readouterr()
     assert "no such process" in captured.err
     assert captured.out == ""

@@ -39,3 +39,28 @@ def test_python_m_hardenkit_audit_json() -> None:
     assert proc.returncode in (0, 1), proc.stderr
     data = json.loads(proc.stdout)
     assert data["pid"] != os.getpid()
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        (["env", "encrypt", "FILE"], "usage: hardenkit env encrypt "),
+        (["env", "get"], "usage: hardenkit env get "),
+        (["audit", "extra"], "usage: hardenkit audit "),
+        (["check-perms", "--bogus", "/"], "usage: hardenkit check-perms "),
+    ],
+)
+def test_each_subcommand_shows_its_own_usage_on_its_errors(
+    argv: list[str], usage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage), err
+    assert f"{usage.removeprefix('usage: ').strip()}: error: " in err
+
+
+def test_help_documents_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for status in ("1 findings", "2 usage error", "3 could not run", "141"):
+        assert status in out

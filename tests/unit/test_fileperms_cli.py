@@ -112,3 +112,87 @@ def test_python_m_hardenkit_check_perms(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["paths"][0]["problems"][0].startswith(f"{bad} is mode 0640")
+
+
+def test_a_newline_in_a_file_name_cannot_forge_an_ok_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    forged = _file(tmp_path / "x\nok    forged (file 0600 root)", 0o644)
+    assert main(["check-perms", str(forged)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert not [line for line in lines if line.startswith("ok")]
+    assert lines[0] == f"FAIL  {tmp_path}/x\\nok    forged (file 0600 root)"
+    assert all(line.startswith("      ") for line in lines[1:])
+
+
+def test_suggested_commands_are_shell_quoted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spaced = _file(tmp_path / "a b;rm -rf x", 0o644)
+    assert main(["check-perms", str(spaced)]) == 1
+    out = capsys.readouterr().out
+    assert f"chmod 0600 '{spaced}' or pass --max-mode MODE" in out
+
+
+def test_advice_names_the_flags_never_the_python_keywords(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = _file(tmp_path / "f", 0o644)
+    os.chown(f, 65534, 65534)
+    d = tmp_path / "d"
+    d.mkdir(mode=0o755)
+    d.chmod(0o755)
+    assert main(["check-perms", str(f), str(d)]) == 1
+    out = capsys.readouterr().out
+    assert "--max-mode" in out
+    assert "--owner USER" in out
+    assert "max_mode=" not in out
+    assert "owner=" not in out
+
+
+def test_directory_advice_keeps_x_and_never_touches_a_sticky_shared_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = tmp_path / "conf"
+    d.mkdir()
+    d.chmod(0o755)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    assert main(["check-perms", "--no-parents", str(d), str(shared), "/tmp"]) == 1
+    out = capsys.readouterr().out.split("FAIL  ")
+    assert f"chmod 0700 {d} and pass --max-mode 700 (a directory needs x" in out[1]
+    for text in out[2:]:
+        assert "chmod" not in text
+        assert "shared sticky directory" in text
+    # With the advice followed, the directory passes.
+    d.chmod(0o700)
+    assert main(["check-perms", "--no-parents", "--max-mode", "0700", str(d)]) == 0
+    capsys.readouterr()
+
+
+def test_a_closed_pipe_ends_quietly_with_141(tmp_path: Path) -> None:
+    good = _file(tmp_path / "good", 0o600)
+    # Far more output than a pipe buffer holds: the writes must meet the closed pipe.
+    argv = [sys.executable, "-m", "hardenkit", "check-perms", *[str(good)] * 2000]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        assert proc.stdout.readline().startswith(b"ok    ")
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=60) == 141
+    assert err == b""
+
+
+def test_an_unexpected_os_error_exits_3_could_not_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hardenkit.fileperms  # noqa: PLC0415
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise OSError(5, "Input/output error", "/x")
+
+    monkeypatch.setattr(hardenkit.fileperms, "check_path", broken)
+    assert main(["check-perms", "/x"]) == 3
+    assert capsys.readouterr().err == "hardenkit: Input/output error: /x\n"

@@ -440,12 +440,14 @@ def test_arch_tokens_match_pyseccomp() -> None:
         assert token == getattr(pyseccomp.Arch, name.removeprefix("SCMP_ARCH_")), name
 
 
-def test_missing_libseccomp_is_unsupported_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_libseccomp_is_missing_dependency_naming_the_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from hardenkit._linux import deps  # noqa: PLC0415
-    from hardenkit.errors import UnsupportedPlatform  # noqa: PLC0415
+    from hardenkit.errors import MissingDependency  # noqa: PLC0415
 
     monkeypatch.setattr(deps, "LIBSECCOMP_SONAME", "libseccomp-absent.so.2")
-    with pytest.raises(UnsupportedPlatform, match="libseccomp-absent"):
+    with pytest.raises(MissingDependency, match=r"libseccomp-absent.*apt-get install libseccomp2"):
         deps.libseccomp.__wrapped__()
 
 

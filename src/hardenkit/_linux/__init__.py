@@ -1,4 +1,4 @@
-"""Linux machinery: the only place that imports ctypes, prctl and pyseccomp.
+"""Linux machinery: the only place that uses ctypes, prctl(2) and libseccomp.
 
 Public modules call into here for raw syscalls, procfs parsing and optional
 dependencies, so platform checks and error translation happen at one choke point.

@@ -79,7 +79,7 @@ class _ArgCmp(ctypes.Structure):
 
 @functools.cache
 def _lib() -> ctypes.CDLL:
-    lib = libseccomp()  # translated UnsupportedPlatform when libseccomp.so.2 is absent
+    lib = libseccomp()  # MissingDependency when libseccomp.so.2 is absent
     ptr, u32, c_int = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int
     signatures: dict[str, tuple[tuple[type, ...], type | None]] = {
         "seccomp_init": ((u32,), ptr),

@@ -192,6 +192,9 @@ class Decryptor:
             blob = base64.b64decode(body.encode("ascii"), validate=True)
         except (UnicodeEncodeError, binascii.Error):
             raise ValueError("not valid base64") from None
+        # Only the canonical encoding: Python < 3.11 accepts some excess padding.
+        if base64.b64encode(blob).decode("ascii") != body:
+            raise ValueError("not valid base64")
         if len(blob) < MIN_LEN:
             raise ValueError("too short to be an ECIES ciphertext")
         ephemeral = blob[:EPHEMERAL_LEN]

@@ -5,6 +5,7 @@ Kept apart from the walking code so that each rule reads in one place and is tes
 
 from __future__ import annotations
 
+import shlex
 import stat
 from typing import TYPE_CHECKING, NoReturn
 
@@ -63,14 +64,14 @@ def dir_problems(
     if who and not sticky:
         problems.append(
             f"parent directory {path} is writable by {who} (mode {mode:04o}) without the "
-            f"sticky bit: chmod go-w {path}"
+            f"sticky bit: chmod go-w {shlex.quote(path)}"
         )
     if acl and not sticky:
         grants = describe_grants(acl, perms=0o2)
         if grants:
             problems.append(
                 f"parent directory {path} has a POSIX ACL letting {', '.join(grants)} write "
-                f"to it: setfacl -b {path}"
+                f"to it: setfacl -b {shlex.quote(path)}"
             )
     return problems
 
@@ -98,7 +99,7 @@ def leaf_problems(
     if extra:
         problems.append(
             f"{path} is mode {mode:04o}, at most {max_mode:04o} allowed (bits {extra:04o} are "
-            f"outside it): chmod {mode & max_mode:04o} {path} or pass max_mode="
+            f"outside it): {_mode_advice(path, st.st_mode, max_mode)}"
         )
     if st.st_uid not in (0, owner):
         expected = "root" if owner == 0 else f"{describe_uid(owner)} or root"
@@ -111,11 +112,42 @@ def leaf_problems(
         if grants:
             problems.append(
                 f"{path} has a POSIX ACL granting {', '.join(grants)} (the group bits show "
-                f"only the ACL mask): remove it with setfacl -b {path}"
+                f"only the ACL mask): remove it with setfacl -b {shlex.quote(path)}"
             )
         else:
             notices.append(f"{path} has a POSIX ACL whose named entries are all masked out")
     return problems, notices
+
+
+def _mode_advice(path: str, st_mode: int, max_mode: int) -> str:
+    """What to do about a mode outside ``max_mode``: right for files and for directories.
+
+    Examples:
+        >>> _mode_advice("/k", 0o100644, 0o600)
+        'chmod 0600 /k or pass max_mode='
+        >>> _mode_advice("/srv/app", 0o040755, 0o600)
+        'chmod 0700 /srv/app and pass max_mode=0700 (a directory needs x to be entered)'
+        >>> _mode_advice("/tmp", 0o041777, 0o600)[:55]
+        'a shared sticky directory (world-writable, like /tmp): '
+    """
+    mode = stat.S_IMODE(st_mode)
+    quoted = shlex.quote(path)
+    if not stat.S_ISDIR(st_mode):
+        return f"chmod {mode & max_mode:04o} {quoted} or pass max_mode="
+    if mode & stat.S_ISVTX and mode & 0o002:
+        return (
+            "a shared sticky directory (world-writable, like /tmp): leave its mode alone; "
+            "keep secrets in a private directory (make_private_dir) and check the files "
+            "themselves"
+        )
+    # A directory is entered through its x bit: wherever reading is allowed, allow x too.
+    wanted = mode & (max_mode | (max_mode & 0o444) >> 2)
+    if wanted & ~max_mode:
+        return (
+            f"chmod {wanted:04o} {quoted} and pass max_mode={wanted:04o} (a directory needs "
+            "x to be entered)"
+        )
+    return f"chmod {wanted:04o} {quoted} or pass max_mode="
 
 
 def fail(

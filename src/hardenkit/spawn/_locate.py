@@ -29,7 +29,9 @@ def _checked(path: str, euid: int) -> tuple[str | None, str]:
     try:
         st = os.stat(path)
     except OSError as err:
-        return None, f"{path}: {err.strerror} (built when the package is installed)"
+        return None, (
+            f"{path}: {err.strerror} (built when the package is installed with a C compiler)"
+        )
     if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o100:
         return None, f"{path} is not an executable file"
     try:

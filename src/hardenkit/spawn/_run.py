@@ -432,9 +432,17 @@ def _use_helper(plan: ConfinementPlan) -> bool:
     from hardenkit.spawn._helper import why_not  # noqa: PLC0415 -- confined spawns only
 
     why = why_not(plan)
-    if why is not None:
-        _log.debug("confining in Python between fork and exec: %s", why)
+    _log_path(why)
     return why is None
+
+
+@functools.cache
+def _log_path(why: str | None) -> None:
+    """Say once per reason at INFO which confinement path confined spawns take, and why."""
+    if why is None:
+        _log.info("confining children with the compiled exec helper (no Python before exec)")
+    else:
+        _log.info("confining children in Python between fork and exec (slower path): %s", why)
 
 
 def _read_all(fd: int) -> str:
