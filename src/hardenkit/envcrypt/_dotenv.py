@@ -44,14 +44,36 @@ _VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _BARE = re.compile(r"[A-Za-z0-9_./:@%+,-][A-Za-z0-9_./:@%+,=-]*")
 
 
+#: JavaScript's ``\s`` and ``String.prototype.trim`` set. Python's differs both ways: it
+#: also has \x1c-\x1f and \x85, and lacks \ufeff; reading dotenvx with Python's ``\s``
+#: let strict mode accept ``A=x\x1f`` (python-dotenv: 'x', dotenvx: 'x\x1f').
+_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_JS_TRIM = (
+    "\t\n\v\f\r \u00a0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000\ufeff")
+)
+#: JavaScript's multiline ``^``/``$`` and ``.`` also stop at U+2028 and U+2029.
+_JS_BOL = r"(?:^|(?<=[\u2028\u2029]))"
+_JS_EOL = r"(?:$|(?=[\u2028\u2029]))"
+_JS_DOT = r"[^\n\r\u2028\u2029]"
+
 #: dotenvx's line grammar (``Parse.LINE`` of dotenvx 1.x, from dotenv), run over the whole
-#: file after CRLF/CR became LF. JS ``\w`` is ASCII.
+#: file after CRLF/CR became LF, with JavaScript's ``\s``, ``^``, ``$`` and ``.``. JS ``\w``
+#: is ASCII.
 _DOTENVX_LINE = re.compile(
-    r"^\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)"
-    r"(\s*'(?:\\'|[^'])*'|\s*\"(?:\\\"|[^\"])*\"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?$",
+    (
+        r"JSBOL\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)"
+        r"(\s*'(?:\\'|[^'])*'|\s*\"(?:\\\"|[^\"])*\"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?"
+        r"\s*(?:#JSDOT*)?JSEOL"
+    )
+    .replace(r"\s", f"[{_JS_SPACE}]")
+    .replace("JSBOL", _JS_BOL)
+    .replace("JSEOL", _JS_EOL)
+    .replace("JSDOT", _JS_DOT),
     re.MULTILINE | re.ASCII,
 )
-_DOTENVX_UNQUOTE = re.compile(r"^(['\"`])([\s\S]*)\1$", re.MULTILINE)
+_DOTENVX_UNQUOTE = re.compile(_JS_BOL + r"(['\"`])([\s\S]*)\1" + _JS_EOL, re.MULTILINE)
 #: What dotenvx expands or runs in a value that is not single-quoted.
 _DOLLAR = re.compile(r"\$[A-Za-z_{(]|\\\$")
 ENCRYPTED_PREFIX = "encrypted:"
@@ -76,7 +98,7 @@ def dotenvx_bindings(text: str) -> list[_DotenvxBinding]:
     src = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     found = []
     for match in _DOTENVX_LINE.finditer(src):
-        raw = (match.group(2) or "").strip()
+        raw = (match.group(2) or "").strip(_JS_TRIM)
         quote = raw[:1] if raw[:1] in ("'", '"', "`") else ""
         value = _DOTENVX_UNQUOTE.sub(lambda m: m.group(2), raw, count=0)
         if quote == '"':
