@@ -228,3 +228,12 @@ def test_strict_accepts_only_generated_texts_all_three_read_alike() -> None:
         theirs = _python_dotenv(texts[label])
         for major in MAJORS:
             assert readings[major][label] == theirs == ours, (texts[label], major)
+
+
+def test_lenient_encrypt_writes_ciphertexts_dotenvx_decrypts(tmp_path: Path) -> None:
+    env = tmp_path / ".env"  # \x1c/\x85 are whitespace to python-dotenv, not to dotenvx
+    env.write_bytes("A=i17-lenient-a\x1c\nB=\x85 i17-lenient-b # c\n".encode())
+    pair = encrypt_env_file(env, strict=False)
+    assert pair is not None
+    expected = {"A": "i17-lenient-a", "B": "i17-lenient-b"}
+    _all_read(env, pair.private_key, expected)

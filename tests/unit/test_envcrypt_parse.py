@@ -187,3 +187,17 @@ def test_strict_refuses_whitespace_the_two_languages_disagree_on(
     assert _dotenvx_model(text) == {"A": dotenvx_reads}  # what dotenvx 1.75/2.38 read
     with pytest.raises(InvalidEnvError, match="read A differently"):
         Document.parse(text, path="t", strict=True)
+
+
+@pytest.mark.parametrize("line", ["A=x\x1c\n", "A=\x85 x # c\n", "A='x'\x1f\r\n"])
+def test_a_rewritten_value_reads_as_written_in_dotenvx_whatever_surrounds_it(line: str) -> None:
+    doc = Document.parse("B=1\n" + line, path="t", strict=False)
+    index = doc.index("A")
+    assert index is not None
+    doc.replace(index, "'encrypted:QUJD'", "encrypted:QUJD")
+    text = doc.render()
+    assert _dotenvx_model(text) == {"B": "1", "A": "encrypted:QUJD"}
+    assert Document.parse(text, path="t", strict=True).values() == {
+        "B": "1",
+        "A": "encrypted:QUJD",
+    }

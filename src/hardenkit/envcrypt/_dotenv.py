@@ -325,6 +325,26 @@ def _locate(text: str) -> tuple[int, tuple[int, int] | None, str]:  # noqa: PLR0
     return newlines, (pos, pos + len(kept)), ""
 
 
+def _dotenvx_value(text: str, name: str) -> str | None:
+    found = [b.value for b in dotenvx_bindings(text) if b.name == name]
+    return found[-1] if found else None
+
+
+def _canonical_if_misread(old: str, text: str, name: str, raw: str) -> str:
+    r"""``text``, or ``NAME=raw`` on a line of its own when dotenvx would misread ``text``.
+
+    What surrounds a value in place (Python-only whitespace such as \x1c or \x85 next
+    to it, kept by ``strict=False``) can make dotenvx read a written ciphertext as plain
+    text, quotes included; the line is then rewritten whole (its comment is dropped).
+    """
+    if _dotenvx_value(text, name) == _dotenvx_value(f"{name}={raw}\n", name):
+        return text
+    match = _MULTILINE_WS.match(old)
+    lead = "".join(c for c in old[: match.end() if match else 0] if c in "\r\n")
+    ending = next((e for e in ("\r\n", "\n", "\r") if old.endswith(e)), "")
+    return f"{lead}{name}={raw}{ending}"
+
+
 class Document:
     """A parsed .env file that can be rewritten value by value."""
 
@@ -426,6 +446,8 @@ class Document:
         # An empty value right before `# comment` would swallow it: keep a space.
         if start == end and entry.text[end : end + 1] == "#":
             text = entry.text[:start] + raw + " " + entry.text[end:]
+        if entry.name is not None:
+            text = _canonical_if_misread(entry.text, text, entry.name, raw)
         self.entries[i] = Entry(text=text, name=entry.name, value=value, line=entry.line)
 
     def append(self, name: str, raw: str, value: str) -> None:
