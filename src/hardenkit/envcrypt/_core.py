@@ -402,7 +402,9 @@ def decrypt_env_file(
     )
     del doc
     if interpolate:
-        return _interpolate(decrypted, os.environ, override=False)
+        # The file's own values win (as python-dotenv's dotenv_values): the dict returned
+        # holds b='d', so a=${b} must be 'd' too, whatever the environment says.
+        return _interpolate(decrypted, os.environ, override=True)
     return dict(decrypted.values)
 
 
