@@ -578,3 +578,14 @@ def test_decrypt_env_file_interpolation_is_self_consistent(
     environ = {"b": "c"}
     assert load_env(path, environ=environ, interpolate=True, strict=False)["a"] == "c"
     assert environ == {"b": "c", "a": "c"}  # the environment's b wins, and a follows it
+
+
+def test_a_key_pair_is_not_picklable() -> None:
+    import copy  # noqa: PLC0415
+    import pickle  # noqa: PLC0415
+
+    pair = generate_keypair()
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        with pytest.raises(TypeError, match="not picklable"):
+            pickle.dumps(pair, protocol=protocol)  # it used to carry the private key
+    assert copy.deepcopy(pair) is pair  # immutable: copies need no pickling

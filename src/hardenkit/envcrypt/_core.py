@@ -80,6 +80,16 @@ class KeyPair:
     def __repr__(self) -> str:
         return f"KeyPair(public_key={self.public_key!r}, private_key=<hidden>)"
 
+    def __reduce__(self) -> str | tuple[object, ...]:
+        # A pickle would carry the private key to wherever pickles go (caches, queues).
+        raise TypeError("a KeyPair is not picklable (it holds a private key)")
+
+    def __copy__(self) -> KeyPair:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> KeyPair:
+        return self
+
 
 def generate_keypair() -> KeyPair:
     """Return a fresh secp256k1 key pair (what ``dotenvx keypair`` makes).
