@@ -91,6 +91,31 @@ def _check(path: str, args: argparse.Namespace) -> dict[str, Any]:
     return {"path": path, "ok": True, "problems": [], "status": status}
 
 
+def _printable(text: object) -> str:
+    r"""``text`` with backslashes, control and format characters escaped (``\n``, ``\x1b``).
+
+    A file name is any bytes but NUL and '/': a newline in it would forge an ``ok`` line,
+    an escape sequence would rewrite the terminal.
+
+    Examples:
+        >>> print(_printable("a\nok    /etc/key\x1b[2J\\"))
+        a\nok    /etc/key\x1b[2J\\
+    """
+    import unicodedata  # noqa: PLC0415 -- only for the text report
+
+    out = []
+    for char in str(text):
+        if char == "\\":
+            out.append("\\\\")
+        elif char in "\n\r\t":
+            out.append(repr(char)[1:-1])
+        elif unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp"):
+            out.append(char.encode("unicode_escape", "backslashreplace").decode("ascii"))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 def run(args: argparse.Namespace) -> int:
     """Check every path, print the results, return 1 when any path has a problem."""
     results = [_check(path, args) for path in args.paths]
@@ -102,11 +127,12 @@ def run(args: argparse.Namespace) -> int:
             if r["ok"]:
                 st = r["status"]
                 owner = st["user"] if st["user"] is not None else st["uid"]
-                print(f"ok    {r['path']} ({st['kind']} {st['mode']} {owner})")
+                line = f"{r['path']} ({st['kind']} {st['mode']} {owner})"
+                print(f"ok    {_printable(line)}")
                 for notice in st["notices"]:
-                    print(f"      note: {notice}")
+                    print(f"      note: {_printable(notice)}")
             else:
-                print(f"FAIL  {r['path']}")
+                print(f"FAIL  {_printable(r['path'])}")
                 for problem in r["problems"]:
-                    print(f"      - {problem}")
+                    print(f"      - {_printable(problem)}")
     return EXIT_OK if ok else EXIT_FAIL

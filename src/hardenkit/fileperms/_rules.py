@@ -75,6 +75,18 @@ def dir_problems(
     return problems
 
 
+def _shell_word(path: str) -> str:
+    """``path`` quoted for a suggested shell command (a name with spaces or ``;`` stays one word).
+
+    Examples:
+        >>> _shell_word("/srv/app/key"), _shell_word("/tmp/a b;rm -rf ~")
+        ('/srv/app/key', "'/tmp/a b;rm -rf ~'")
+    """
+    import shlex  # noqa: PLC0415 -- only when there is a problem to report
+
+    return shlex.quote(path)
+
+
 def leaf_problems(
     path: str,
     st: os.stat_result,
@@ -98,7 +110,7 @@ def leaf_problems(
     if extra:
         problems.append(
             f"{path} is mode {mode:04o}, at most {max_mode:04o} allowed (bits {extra:04o} are "
-            f"outside it): chmod {mode & max_mode:04o} {path} or pass max_mode="
+            f"outside it): chmod {mode & max_mode:04o} {_shell_word(path)} or pass max_mode="
         )
     if st.st_uid not in (0, owner):
         expected = "root" if owner == 0 else f"{describe_uid(owner)} or root"
