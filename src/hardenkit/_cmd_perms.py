@@ -30,12 +30,13 @@ def escape(text: str) -> str:
     Examples:
         >>> escape("a\nok    /etc")
         'a\\nok    /etc'
-        >>> escape("/etc/app.key")
-        '/etc/app.key'
+        >>> escape("/etc/app.key"), escape("a\\nb"), escape("x\u202ey")
+        ('/etc/app.key', 'a\\\\nb', 'x\\u202ey')
     """
-    if text.isprintable():
+    if text.isprintable() and "\\" not in text:
         return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    # A backslash is doubled, so that an escape shown is never a name's own text.
+    return "".join("\\\\" if c == "\\" else c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def advice(problem: str) -> str:

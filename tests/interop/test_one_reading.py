@@ -186,3 +186,54 @@ def test_ciphertext_dotenvx_quotes_in_backticks_is_decrypted(tmp_path: Path) -> 
         readings = _readings({"x": env.read_text()}, pair.private_key)
         for major in MAJORS:
             assert readings[major]["x"]["A"] == "i17-backtick-probe", (major, wrapped)
+
+
+#: Fragments for generated texts: whitespace JavaScript and Python disagree on (\x1c-\x1f,
+#: \x85 are Python's only; \ufeff, U+2028/U+2029 JavaScript's or its line ends), quotes,
+#: escapes, comments.
+_FRAGMENTS = (
+    *("A", "B", "export ", " ", "\t", "=", "= ", " =", "'", '"', "`", "#", " #", "\\"),
+    *("\\n", "\\'", "\\\\", "\n", "\r\n", "\r", "x", "y z", ":", ": ", "A=", "\nB=", "''"),
+    *("\u2028", "\u2029", "\u00a0", "\ufeff", "\x1c", "\x1f", "\x85", "\x0b", "\x0c"),
+    *("\u3000", "\u200b", "\x00", "\u00e9", "-", "."),
+)
+
+
+def _generated(count: int, seed: int) -> dict[str, str]:
+    import random  # noqa: PLC0415
+
+    rng = random.Random(seed)  # noqa: S311 -- reproducible test texts
+    texts: dict[str, str] = {}
+    while len(texts) < count:
+        text = "".join(rng.choice(_FRAGMENTS) for _ in range(rng.randint(1, 12)))
+        if rng.random() < 0.7:
+            text = rng.choice(("A=", "B=", "export A=", "A =", " A=")) + text
+        if rng.random() < 0.5:
+            text += "\n" + rng.choice(("B=1", "C='q'", "#c", "")) + "\n"
+        texts[f"g{len(texts)}"] = text
+    return texts
+
+
+def test_strict_accepts_only_generated_texts_all_three_read_alike() -> None:
+    texts = _generated(3000, seed=17)
+    accepted = {}
+    for label, text in texts.items():
+        try:
+            accepted[label] = Document.parse(text, path="t.env", strict=True).values()
+        except InvalidEnvError:  # noqa: PERF203 -- refusals are expected here
+            continue
+    assert len(accepted) > 500
+    readings = _readings({label: texts[label] for label in accepted})
+    for label, ours in accepted.items():
+        theirs = _python_dotenv(texts[label])
+        for major in MAJORS:
+            assert readings[major][label] == theirs == ours, (texts[label], major)
+
+
+def test_lenient_encrypt_writes_ciphertexts_dotenvx_decrypts(tmp_path: Path) -> None:
+    env = tmp_path / ".env"  # \x1c/\x85 are whitespace to python-dotenv, not to dotenvx
+    env.write_bytes("A=i17-lenient-a\x1c\nB=\x85 i17-lenient-b # c\n".encode())
+    pair = encrypt_env_file(env, strict=False)
+    assert pair is not None
+    expected = {"A": "i17-lenient-a", "B": "i17-lenient-b"}
+    _all_read(env, pair.private_key, expected)

@@ -566,3 +566,32 @@ def test_rotation_refuses_a_key_from_the_environment(
     with caplog.at_level(logging.INFO, logger="hardenkit.envcrypt"):
         rotate_env_file(path)
     assert f"the new private key is in {keys} as DOTENV_PRIVATE_KEY" in caplog.text
+
+
+def test_decrypt_env_file_interpolation_is_self_consistent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dotenv import dotenv_values  # noqa: PLC0415
+
+    path = tmp_path / "interp.env"
+    path.write_text("b=d\na=${b}\n")
+    monkeypatch.setenv("b", "c")
+    values = decrypt_env_file(path, interpolate=True, strict=False)
+    assert values == {"b": "d", "a": "d"}  # was {'b': 'd', 'a': 'c'}
+    assert values == dict(dotenv_values(path))
+    environ = {"b": "c"}
+    assert load_env(path, environ=environ, interpolate=True, strict=False)["a"] == "c"
+    assert environ == {"b": "c", "a": "c"}  # the environment's b wins, and a follows it
+
+
+def test_a_key_pair_is_not_picklable() -> None:
+    import copy  # noqa: PLC0415
+    import pickle  # noqa: PLC0415
+
+    pair = generate_keypair()
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        with pytest.raises(TypeError, match="cannot be pickled"):
+            pickle.dumps(pair, protocol=protocol)  # it used to carry the private key
+    for copier in (copy.copy, copy.deepcopy):  # copying goes through the same refusal
+        with pytest.raises(TypeError, match="cannot be pickled or copied"):
+            copier(pair)

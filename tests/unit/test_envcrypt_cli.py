@@ -122,3 +122,35 @@ def test_run_refuses_exported_shell_functions(
     set_env_value(path, "GREETING", "() { echo pwned; }")
     assert main(["env", "run", "-f", path, "--", "true"]) == 1
     assert "GREETING" in capfd.readouterr().err
+
+
+def test_decrypt_in_place_holds_the_writers_lock_across_read_and_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    import hardenkit.envcrypt  # noqa: PLC0415
+
+    path = _file(tmp_path)
+    real = hardenkit.envcrypt.decrypted_text
+    late: list[subprocess.Popen[bytes]] = []
+
+    def read_then_race(*args: object, **kwargs: object) -> str:
+        text = real(*args, **kwargs)  # type: ignore[arg-type]
+        code = "import sys; from hardenkit.envcrypt import set_env_value as s; "
+        code += "s(sys.argv[1], 'LATE', 'x', encrypt=False)"
+        child = subprocess.Popen([sys.executable, "-c", code, path])
+        late.append(child)
+        # Another writer, between our read and our write; with the lock it waits for us.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=3)
+        return text
+
+    monkeypatch.setattr(hardenkit.envcrypt, "decrypted_text", read_then_race)
+    assert main(["env", "decrypt", "-f", path]) == 0
+    assert late[0].wait(timeout=60) == 0
+    values = decrypt_env_file(path)
+    assert values["LATE"] == "x"  # the other writer's update was not lost
+    assert values["API_TOKEN"] == SAMPLE

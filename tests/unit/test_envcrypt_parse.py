@@ -168,3 +168,36 @@ def _parse_or_error(text: str) -> Document | InvalidEnvError:
         return Document.parse(text, path="t", strict=True)
     except InvalidEnvError as exc:
         return exc
+
+
+@pytest.mark.parametrize(
+    ("text", "dotenvx_reads"),
+    [
+        ("A=x\x1f\n", "x\x1f"),  # Python's whitespace, not JavaScript's: rstrip took it
+        ("A=x\x85#c\n", "x\x85"),
+        ("A= \x1c\n", "\x1c"),
+        ("A=x\ufeff\n", "x"),  # JavaScript's whitespace, not Python's: trim takes it
+        ("A=\ufeffx\n", "x"),
+        ('A=y \u2029""\n', "y \u2029"),  # U+2029 ends a line for dotenvx's quote removal
+    ],
+)
+def test_strict_refuses_whitespace_the_two_languages_disagree_on(
+    text: str, dotenvx_reads: str
+) -> None:
+    assert _dotenvx_model(text) == {"A": dotenvx_reads}  # what dotenvx 1.75/2.38 read
+    with pytest.raises(InvalidEnvError, match="read A differently"):
+        Document.parse(text, path="t", strict=True)
+
+
+@pytest.mark.parametrize("line", ["A=x\x1c\n", "A=\x85 x # c\n", "A='x'\x1f\r\n"])
+def test_a_rewritten_value_reads_as_written_in_dotenvx_whatever_surrounds_it(line: str) -> None:
+    doc = Document.parse("B=1\n" + line, path="t", strict=False)
+    index = doc.index("A")
+    assert index is not None
+    doc.replace(index, "'encrypted:QUJD'", "encrypted:QUJD")
+    text = doc.render()
+    assert _dotenvx_model(text) == {"B": "1", "A": "encrypted:QUJD"}
+    assert Document.parse(text, path="t", strict=True).values() == {
+        "B": "1",
+        "A": "encrypted:QUJD",
+    }

@@ -434,3 +434,18 @@ def test_errors_never_contain_file_content(tmp_path: Path) -> None:
         check_path(target)
     assert "TOPSECRETVALUE" not in str(info.value)
     assert "TOPSECRETVALUE" not in repr(info.value.problems)
+
+
+@pytest.mark.linux
+def test_procfs_magic_links_are_not_followed_by_their_text(tmp_path: Path) -> None:
+    # /proc/PID/root reads "/" but leads into that process's mount namespace; fd/N of a
+    # deleted file reads "... (deleted)". Judging the text judged another file.
+    key = tmp_path / "k"
+    key.write_bytes(b"x")
+    key.chmod(0o600)
+    with key.open("rb") as handle:
+        for path in (f"/proc/self/root{key}", f"/proc/self/fd/{handle.fileno()}"):
+            problems = _problems(path, allow_symlinks=True)
+            assert any("procfs link" in p for p in problems), path
+    # Plain procfs links (/proc/self, /proc/mounts -> self/mounts) are still followed.
+    assert check_path("/proc/mounts", allow_symlinks=True, max_mode=0o444).kind == "file"

@@ -196,3 +196,19 @@ def test_an_unexpected_os_error_exits_3_could_not_run(
     monkeypatch.setattr(hardenkit.fileperms, "check_path", broken)
     assert main(["check-perms", "/x"]) == 3
     assert capsys.readouterr().err == "hardenkit: Input/output error: /x\n"
+
+
+def test_names_cannot_forge_lines_or_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    forged = _file(tmp_path / "x\nok    key (file 0600 root)", 0o644)
+    escape = _file(tmp_path / "b\x1b[2Jc", 0o600)
+    spaced = _file(tmp_path / "a b;touch pwned", 0o644)
+    assert main(["check-perms", str(forged), str(escape), str(spaced)]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert not any(line.startswith("ok    key") for line in lines)  # no forged ok line
+    assert "\x1b" not in out
+    assert f"ok    {tmp_path}/b\\x1b[2Jc (file 0600" in out
+    assert f"FAIL  {tmp_path}/x\\nok    key" in out
+    assert f"chmod 0600 '{tmp_path}/a b;touch pwned' or" in out  # one shell word

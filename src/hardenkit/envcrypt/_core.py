@@ -102,6 +102,7 @@ class KeyPair:
         return hash(self.public_key)
 
     def __reduce__(self) -> NoReturn:
+        # A pickle would carry the private key to wherever pickles go (caches, queues).
         raise TypeError("KeyPair values cannot be pickled or copied")
 
     def __post_init__(self) -> None:

@@ -44,14 +44,36 @@ _VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _BARE = re.compile(r"[A-Za-z0-9_./:@%+,-][A-Za-z0-9_./:@%+,=-]*")
 
 
+#: JavaScript's ``\s`` and ``String.prototype.trim`` set. Python's differs both ways: it
+#: also has \x1c-\x1f and \x85, and lacks \ufeff; reading dotenvx with Python's ``\s``
+#: let strict mode accept ``A=x\x1f`` (python-dotenv: 'x', dotenvx: 'x\x1f').
+_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_JS_TRIM = (
+    "\t\n\v\f\r \u00a0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000\ufeff")
+)
+#: JavaScript's multiline ``^``/``$`` and ``.`` also stop at U+2028 and U+2029.
+_JS_BOL = r"(?:^|(?<=[\u2028\u2029]))"
+_JS_EOL = r"(?:$|(?=[\u2028\u2029]))"
+_JS_DOT = r"[^\n\r\u2028\u2029]"
+
 #: dotenvx's line grammar (``Parse.LINE`` of dotenvx 1.x, from dotenv), run over the whole
-#: file after CRLF/CR became LF. JS ``\w`` is ASCII.
+#: file after CRLF/CR became LF, with JavaScript's ``\s``, ``^``, ``$`` and ``.``. JS ``\w``
+#: is ASCII.
 _DOTENVX_LINE = re.compile(
-    r"^\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)"
-    r"(\s*'(?:\\'|[^'])*'|\s*\"(?:\\\"|[^\"])*\"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?$",
+    (
+        r"JSBOL\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)"
+        r"(\s*'(?:\\'|[^'])*'|\s*\"(?:\\\"|[^\"])*\"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?"
+        r"\s*(?:#JSDOT*)?JSEOL"
+    )
+    .replace(r"\s", f"[{_JS_SPACE}]")
+    .replace("JSBOL", _JS_BOL)
+    .replace("JSEOL", _JS_EOL)
+    .replace("JSDOT", _JS_DOT),
     re.MULTILINE | re.ASCII,
 )
-_DOTENVX_UNQUOTE = re.compile(r"^(['\"`])([\s\S]*)\1$", re.MULTILINE)
+_DOTENVX_UNQUOTE = re.compile(_JS_BOL + r"(['\"`])([\s\S]*)\1" + _JS_EOL, re.MULTILINE)
 #: What dotenvx expands or runs in a value that is not single-quoted.
 _DOLLAR = re.compile(r"\$[A-Za-z_{(]|\\\$")
 #: What python-dotenv (interpolate=True), dotenvx and hardenkit's interpolation all expand
@@ -83,7 +105,7 @@ def dotenvx_bindings(text: str) -> list[_DotenvxBinding]:
     src = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     found = []
     for match in _DOTENVX_LINE.finditer(src):
-        raw = (match.group(2) or "").strip()
+        raw = (match.group(2) or "").strip(_JS_TRIM)
         quote = raw[:1] if raw[:1] in ("'", '"', "`") else ""
         value = _DOTENVX_UNQUOTE.sub(lambda m: m.group(2), raw, count=0)
         if quote == '"':
@@ -319,6 +341,26 @@ def _locate(text: str) -> tuple[int, tuple[int, int] | None, str]:  # noqa: PLR0
     return newlines, (pos, pos + len(kept)), ""
 
 
+def _dotenvx_value(text: str, name: str) -> str | None:
+    found = [b.value for b in dotenvx_bindings(text) if b.name == name]
+    return found[-1] if found else None
+
+
+def _canonical_if_misread(old: str, text: str, name: str, raw: str) -> str:
+    r"""``text``, or ``NAME=raw`` on a line of its own when dotenvx would misread ``text``.
+
+    What surrounds a value in place (Python-only whitespace such as \x1c or \x85 next
+    to it, kept by ``strict=False``) can make dotenvx read a written ciphertext as plain
+    text, quotes included; the line is then rewritten whole (its comment is dropped).
+    """
+    if _dotenvx_value(text, name) == _dotenvx_value(f"{name}={raw}\n", name):
+        return text
+    match = _MULTILINE_WS.match(old)
+    lead = "".join(c for c in old[: match.end() if match else 0] if c in "\r\n")
+    ending = next((e for e in ("\r\n", "\n", "\r") if old.endswith(e)), "")
+    return f"{lead}{name}={raw}{ending}"
+
+
 class Document:
     """A parsed .env file that can be rewritten value by value."""
 
@@ -425,6 +467,8 @@ class Document:
         # An empty value right before `# comment` would swallow it: keep a space.
         if start == end and entry.text[end : end + 1] == "#":
             text = entry.text[:start] + raw + " " + entry.text[end:]
+        if entry.name is not None:
+            text = _canonical_if_misread(entry.text, text, entry.name, raw)
         self.entries[i] = Entry(text=text, name=entry.name, value=value, line=entry.line)
 
     def append(self, name: str, raw: str, value: str) -> None:

@@ -62,6 +62,19 @@ def acl_of_entry(dir_fd: int, name: str, fallback: str) -> tuple[AclEntry, ...] 
     return read_acl(fallback)  # pragma: no cover - no procfs
 
 
+#: The root directory of a procfs mount has inode 1 (PROC_ROOT_INO).
+_PROC_ROOT_INO = 1
+
+
+def _procfs_dev() -> int | None:
+    """The device of the procfs at /proc; None when /proc is not one."""
+    try:
+        st = os.stat("/proc", follow_symlinks=False)
+    except OSError:
+        return None
+    return st.st_dev if st.st_ino == _PROC_ROOT_INO and stat.S_ISDIR(st.st_mode) else None
+
+
 def _join(base: str, name: str) -> str:
     return f"{base.rstrip('/')}/{name}"
 
@@ -262,6 +275,15 @@ class Walk:
                 return False
         if hops > MAX_SYMLINKS:
             self._stop(f"{full}: too many levels of symbolic links", OSError(errno.ELOOP, full))
+            return False
+        if top.st.st_ino != _PROC_ROOT_INO and st.st_dev == _procfs_dev():
+            # /proc/PID/root, cwd, exe, fd/N: the kernel jumps to the object itself (in the
+            # process's mount namespace), whatever the text says ("/", "x (deleted)").
+            self._stop(
+                f"{full} is a procfs link (to {target}): the kernel does not resolve it by "
+                "its text, so what lies behind it cannot be judged; pass the real path",
+                OSError(errno.ELOOP, full),
+            )
             return False
         # Whoever can write the directory holding a link we follow can re-point it; in a
         # sticky directory so can the link's owner (it may delete and re-create its link).
