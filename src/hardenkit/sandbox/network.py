@@ -97,6 +97,8 @@ _ALIASES = {"AF_LOCAL": "AF_UNIX", "AF_FILE": "AF_UNIX", "AF_ROUTE": "AF_NETLINK
 _INET = ("AF_INET", "AF_INET6")
 _SOCK_STREAM = 1
 _SOCK_DGRAM = 2
+#: socketpair types (type & SOCK_TYPE_MASK) that stay connected to each other only.
+_UNIX_PAIR_TYPES = (1, 5)  # SOCK_STREAM, SOCK_SEQPACKET
 _IPPROTO_TCP = 6
 _IPPROTO_UDP = 17
 _LOW32 = 0xFFFFFFFF
@@ -294,14 +296,19 @@ def network_filter(policy: NetworkPolicy) -> SeccompPolicy:
     closed = {"socket", "socketpair", "socketcall", "io_uring_setup", "io_uring_enter"}
     closed |= {"io_uring_register"}
     allow = sorted(n for n in expand(["@known"]) - closed if resolve(n) is not None)
+    # Without AF_UNIX sockets, only stream and seqpacket pairs: a datagram pair (SOCK_RAW
+    # is SOCK_DGRAM in AF_UNIX) can sendto() or connect() any named socket on the host.
+    pair_types = [None] if "AF_UNIX" in policy.families else list(_UNIX_PAIR_TYPES)
     rules: list[object] = [
         SyscallRule(
             names=["socketpair"],
             action="allow",
-            args=[ArgCondition(index=0, op="masked_eq", mask=_LOW32, value=1)],
-        ),
-        SyscallRule(names=["io_uring_setup"], action="errno", errno=errno_mod.EPERM),
+            args=[ArgCondition(index=0, op="masked_eq", mask=_LOW32, value=1)]
+            + ([] if t is None else [ArgCondition(index=1, op="masked_eq", mask=0xF, value=t)]),
+        )
+        for t in pair_types
     ]
+    rules.append(SyscallRule(names=["io_uring_setup"], action="errno", errno=errno_mod.EPERM))
     for name in policy.families:
         fam = ADDRESS_FAMILIES[name]
         if name not in _INET:
