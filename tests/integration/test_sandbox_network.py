@@ -225,6 +225,42 @@ def test_tcp_bind_ports(in_child: InChild, user: str | None) -> None:
     assert in_child(_bind_probe, free[0], free[1], user) == ["ok", "EACCES"]
 
 
+def _listen_unbound(family: int) -> str:
+    """listen() on an unbound TCP socket: the kernel binds it to an ephemeral port."""
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.listen(1)
+            return f"listening on {s.getsockname()[1]}"
+    except OSError as err:
+        return errno.errorcode[err.errno or 0]
+
+
+def _listen_probe(policy: NetworkPolicy, user: str | None, port: int) -> list[str]:
+    confine(user=user, network=policy)
+
+    def bound_listen() -> None:
+        with socket.socket() as s:
+            s.bind((b"127.0.0.1", port))
+            s.listen(1)
+
+    out = [_listen_unbound(socket.AF_INET), _listen_unbound(socket.AF_INET6)]
+    return [*out, _errname(bound_listen) if port else "-"]
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_no_bind_port_means_no_listener_on_an_ephemeral_port(
+    in_child: InChild, user: str | None
+) -> None:
+    policy = NetworkPolicy(families=["AF_INET", "AF_INET6"], bind=(), connect=[443])
+    assert in_child(_listen_probe, policy, user, 0) == ["EACCES", "EACCES", "-"]
+    # Allowed bind ports still listen (the autobind gap there is documented).
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    policy = NetworkPolicy(families=["AF_INET"], bind=[free])
+    assert in_child(_listen_probe, policy, user, free)[2] == "ok"
+
+
 def _abstract_and_signal(name: bytes, scope: bool) -> list[str]:
     confine(network=NetworkPolicy(families=["AF_UNIX"], scope=scope))
 
