@@ -256,7 +256,10 @@ def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tup
             remaining = None if timeout is None else timeout - (time.monotonic() - start)
             if remaining is not None and remaining <= 0:
                 return chunks, True
-            events = dict(poller.poll(None if remaining is None else max(1, int(remaining * 1000))))
+            # poll() takes a C int of milliseconds: wait in slices (a timeout of 25 days
+            # or more raised OverflowError and left the child running).
+            wait = None if remaining is None else max(1, int(min(remaining, 3600.0) * 1000))
+            events = dict(poller.poll(wait))
             if reading and read_fd in events:
                 chunk = os.read(read_fd, _CHUNK)
                 if not chunk:
