@@ -164,15 +164,13 @@ def _encrypt(args: argparse.Namespace) -> int:
 @_guard
 def _decrypt(args: argparse.Namespace) -> int:
     from hardenkit.envcrypt import decrypted_text  # noqa: PLC0415
-    from hardenkit.fileperms import locked_for_update, write_secure  # noqa: PLC0415
+    from hardenkit.fileperms import write_secure  # noqa: PLC0415
 
+    text = decrypted_text(args.file, keys_file=args.keys_file)
     if args.stdout:
-        sys.stdout.write(decrypted_text(args.file, keys_file=args.keys_file))
+        sys.stdout.write(text)
         return EXIT_OK
-    # Read and rewrite under the writers' lock: a value set in between would be lost.
-    with locked_for_update(args.file):
-        text = decrypted_text(args.file, keys_file=args.keys_file)
-        write_secure(args.file, text.encode("utf-8"), mode=0o600)
+    write_secure(args.file, text.encode("utf-8"), mode=0o600)
     print(f"decrypted {args.file} in place (mode 0600)")
     return EXIT_OK
 
