@@ -28,6 +28,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import caps as _caps, privfilecaps as _filecaps, procfs, require_linux
+from hardenkit._linux.capnames import CAP_NAMES
 from hardenkit._log import get_logger
 from hardenkit.errors import CapabilityError, PrivilegeError, UnsupportedPlatform
 
@@ -45,16 +46,8 @@ __all__ = [
 
 _log = get_logger("hardenkit.capabilities")
 
-_NAMES = (
-    "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
-    "LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER "
-    "SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE "
-    "SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP "
-    "MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF "
-    "CHECKPOINT_RESTORE"
-)
 #: Names from include/uapi/linux/capability.h, index = capability number.
-KNOWN_NAMES: tuple[str, ...] = tuple(f"CAP_{name}" for name in _NAMES.split())
+KNOWN_NAMES: tuple[str, ...] = CAP_NAMES
 
 #: Capability numbers fit in the kernel's 64-bit masks.
 _MAX_CAPS = 64

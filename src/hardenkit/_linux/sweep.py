@@ -12,8 +12,11 @@ cannot be told apart from unrelated processes; docs/spawn.md says so.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
+
+from hardenkit.errors import PolicyError
 
 _ROUNDS = 20
 
@@ -114,3 +117,21 @@ def pipe_names(*fds: int) -> frozenset[str]:
         with contextlib.suppress(OSError):
             names.add(f"pipe:[{os.fstat(fd).st_ino}]")
     return frozenset(names)
+
+
+def check_timeout(timeout: object) -> float:
+    """Return ``timeout`` as seconds; timeouts are always on, so None is refused.
+
+    Examples:
+        >>> check_timeout(2)
+        2.0
+
+    Raises:
+        PolicyError: not a positive, finite number of seconds.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise PolicyError("timeout must be a number of seconds (timeouts are always on)")
+    value = float(timeout)
+    if not math.isfinite(value) or value <= 0:
+        raise PolicyError("timeout must be a positive, finite number of seconds")
+    return value

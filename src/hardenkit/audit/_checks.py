@@ -10,6 +10,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from hardenkit._linux.capnames import SHORT_NAMES
 from hardenkit.audit import _filter, _weights as w
 from hardenkit.audit._collect import sticky, world_writable
 from hardenkit.audit._model import Assessment, AuditFinding
@@ -89,17 +90,9 @@ def assess(facts: ProcessFacts) -> Outcome:
     return out
 
 
-#: include/uapi/linux/capability.h by number, as ``Capability.short_name`` writes them (a unit
-#: test keeps the two equal); the audit does not import hardenkit.capabilities (ctypes, libc).
-_CAP_TEXT = (
-    "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
-    "LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER "
-    "SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE "
-    "SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP "
-    "MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF "
-    "CHECKPOINT_RESTORE"
-)
-_CAP_NAMES: tuple[str, ...] = tuple(_CAP_TEXT.split(" "))
+#: Capability names by number, as ``Capability.short_name`` writes them (data only: the
+#: audit does not import hardenkit.capabilities, which loads ctypes and libc).
+_CAP_NAMES = SHORT_NAMES
 
 
 @functools.cache

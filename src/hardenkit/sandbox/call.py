@@ -21,14 +21,14 @@ devices the caller holds (the /dev/kmsg reader below included) stay out of its r
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import signal
 
 from hardenkit._child import fork_call
 from hardenkit._linux import require_linux, sweep
-from hardenkit.errors import ConfinementFailed, HardenkitError, PolicyError, SandboxError
+from hardenkit._linux.sweep import check_timeout
+from hardenkit.errors import ConfinementFailed, HardenkitError, SandboxError
 from hardenkit.sandbox.confinement import ConfinementPlan, prepare_confinement
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
@@ -70,15 +70,6 @@ def _enter(plan: ConfinementPlan) -> None:
 def _plan_fds(plan: ConfinementPlan) -> tuple[int, ...]:
     """The descriptors the child needs to enter ``plan`` (closed again right after)."""
     return () if plan.landlock is None else plan.landlock.descriptors()
-
-
-def _check_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise PolicyError("timeout must be a number of seconds (timeouts are always on)")
-    value = float(timeout)
-    if not math.isfinite(value) or value <= 0:
-        raise PolicyError("timeout must be a positive, finite number of seconds")
-    return value
 
 
 class _AuditWatch:
@@ -178,7 +169,7 @@ def call_sandboxed(
         PolicyError: ``timeout`` is not a positive, finite number.
     """
     require_linux("sandboxed calls")
-    seconds = _check_timeout(timeout)
+    seconds = check_timeout(timeout)
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     plan = prepare_confinement(
         user=user,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from hardenkit._linux.capnames import CAP_NAMES
 from hardenkit.errors import PolicyError
 from hardenkit.sandbox.seccomp import ArgCondition, SeccompPolicy, SyscallRule
 
@@ -38,53 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CAP_NAMES", "bundled_default", "default_policy", "policy_from_profile"]
 
-#: Capability numbers -> names as profiles spell them (linux/capability.h).
-CAP_NAMES: tuple[str, ...] = tuple(
-    f"CAP_{n}"
-    for n in [
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "DAC_READ_SEARCH",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "SETGID",
-        "SETUID",
-        "SETPCAP",
-        "LINUX_IMMUTABLE",
-        "NET_BIND_SERVICE",
-        "NET_BROADCAST",
-        "NET_ADMIN",
-        "NET_RAW",
-        "IPC_LOCK",
-        "IPC_OWNER",
-        "SYS_MODULE",
-        "SYS_RAWIO",
-        "SYS_CHROOT",
-        "SYS_PTRACE",
-        "SYS_PACCT",
-        "SYS_ADMIN",
-        "SYS_BOOT",
-        "SYS_NICE",
-        "SYS_RESOURCE",
-        "SYS_TIME",
-        "SYS_TTY_CONFIG",
-        "MKNOD",
-        "LEASE",
-        "AUDIT_WRITE",
-        "AUDIT_CONTROL",
-        "SETFCAP",
-        "MAC_OVERRIDE",
-        "MAC_ADMIN",
-        "SYSLOG",
-        "WAKE_ALARM",
-        "BLOCK_SUSPEND",
-        "AUDIT_READ",
-        "PERFMON",
-        "BPF",
-        "CHECKPOINT_RESTORE",
-    ]
-)
 
 _ACTIONS = {
     "SCMP_ACT_ALLOW": "allow",

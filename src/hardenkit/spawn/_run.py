@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import sweep as _sweep
+from hardenkit._linux.sweep import check_timeout
 from hardenkit._log import get_logger
 from hardenkit.errors import (
     CommandFailed,
@@ -105,15 +106,6 @@ class _Stream:
 #: poll() takes a C int of milliseconds: a long timeout (24.9 days and up) is waited for in
 #: slices, or poll raises OverflowError with the command already started.
 _POLL_SLICE = 3600.0  # seconds
-
-
-def _check_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise PolicyError("timeout must be a number of seconds (timeouts are always on)")
-    value = float(timeout)
-    if not math.isfinite(value) or value <= 0:
-        raise PolicyError("timeout must be a positive, finite number of seconds")
-    return value
 
 
 #: Never passed, not even through ``allow_dangerous_env``: they make the loader or a
@@ -687,7 +679,7 @@ def _run(
 ) -> RunResult:
     """Run's body; ``cancel_fd`` becoming readable kills the command (run_async)."""
     args = _as_argv(argv)
-    seconds = _check_timeout(timeout)
+    seconds = check_timeout(timeout)
     if isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 0:
         raise PolicyError("max_output must be a non-negative int (bytes per stream)")
     if input is not None and not isinstance(input, (bytes, bytearray, memoryview)):
