@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.linux, pytest.mark.root]
 
 NOBODY = 65534
+LOCK = ".hardenkit.lock"  # spelled out: the name is part of the documented behaviour
 OTHER = 4242  # a second unprivileged user, the writer in a shared directory
 
 
@@ -69,9 +70,11 @@ def _nobody_takes_the_lock(d: Path) -> Callable[[], bytes]:
         fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the directory itself: harmless now
         try:
-            os.open(d / _lock.LOCK_NAME, os.O_RDONLY | os.O_NONBLOCK)
+            os.open(d / LOCK, os.O_RDONLY | os.O_NONBLOCK)
         except PermissionError:
             return b"denied"
+        except FileNotFoundError:
+            return b"absent"
         return b"opened"
 
     return job
@@ -86,12 +89,12 @@ def test_nobody_cannot_stall_root_writes_in_a_0755_directory(
     write_secure(d / "secret", b"old")  # creates the lock file
     monkeypatch.setattr(_lock, "LOCK_TIMEOUT", 2.0)
     with _holder(_nobody_takes_the_lock(d)) as report:
-        assert report == b"denied"  # nobody cannot open (so cannot lock) the lock file
         write_secure(d / "secret", b"new")  # proceeds at once, whatever nobody holds
         with locked_for_update(d / "secret"):
             pass
+        assert report == b"denied"  # nobody cannot open (so cannot lock) the lock file
     assert (d / "secret").read_bytes() == b"new"
-    st = os.stat(d / _lock.LOCK_NAME)
+    st = os.stat(d / LOCK)
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_size) == (0o600, 0, 0)
 
 
@@ -138,7 +141,7 @@ def test_a_foreign_lock_file_is_refused(nobody_tmp: Path, in_child: InChild, kin
     shared = nobody_tmp / "shared"
     shared.mkdir()
     shared.chmod(0o1777)
-    in_child(_plant(kind, shared / _lock.LOCK_NAME))
+    in_child(_plant(kind, shared / LOCK))
     with pytest.raises(InsecurePathError, match=r"\.hardenkit\.lock"):
         write_secure(shared / "secret", b"data")
     assert not (shared / "secret").exists()
@@ -169,7 +172,7 @@ def test_a_staging_name_planted_by_another_user_does_not_break_the_write(
     assert in_child(write) == OTHER
     assert (shared / "secret").read_bytes() == b"again"
     # Another user's files are left alone; nothing of the writer's is left behind.
-    assert sorted(os.listdir(shared)) == sorted([*planted, _lock.LOCK_NAME, "secret"])
+    assert sorted(os.listdir(shared)) == sorted([*planted, LOCK, "secret"])
 
 
 def test_a_writer_cleans_only_its_own_stale_staging_names(tmp_path: Path) -> None:
@@ -179,14 +182,14 @@ def test_a_writer_cleans_only_its_own_stale_staging_names(tmp_path: Path) -> Non
     os.chown(tmp_path / f"{prefix}{'2' * 16}.new", NOBODY, NOBODY)
     write_secure(tmp_path / "secret", b"data")
     assert sorted(os.listdir(tmp_path)) == sorted(
-        [f"{prefix}{'2' * 16}.new", _lock.LOCK_NAME, "secret"]
+        [f"{prefix}{'2' * 16}.new", LOCK, "secret"]
     )
 
 
 def test_lock_file_open_errors_are_reported_not_raised_raw(tmp_path: Path) -> None:
     d = tmp_path / "d"
     d.mkdir()
-    os.mkdir(d / _lock.LOCK_NAME)  # a directory where the lock file goes
+    os.mkdir(d / LOCK)  # a directory where the lock file goes
     with pytest.raises(InsecurePathError, match="cannot be opened") as info:
         write_secure(d / "secret", b"data")
     assert isinstance(info.value.__cause__, OSError)
