@@ -181,9 +181,7 @@ def test_a_writer_cleans_only_its_own_stale_staging_names(tmp_path: Path) -> Non
     (tmp_path / f"{prefix}{'2' * 16}.new").write_bytes(b"someone else's")
     os.chown(tmp_path / f"{prefix}{'2' * 16}.new", NOBODY, NOBODY)
     write_secure(tmp_path / "secret", b"data")
-    assert sorted(os.listdir(tmp_path)) == sorted(
-        [f"{prefix}{'2' * 16}.new", LOCK, "secret"]
-    )
+    assert sorted(os.listdir(tmp_path)) == sorted([f"{prefix}{'2' * 16}.new", LOCK, "secret"])
 
 
 def test_lock_file_open_errors_are_reported_not_raised_raw(tmp_path: Path) -> None:
@@ -194,3 +192,46 @@ def test_lock_file_open_errors_are_reported_not_raised_raw(tmp_path: Path) -> No
         write_secure(d / "secret", b"data")
     assert isinstance(info.value.__cause__, OSError)
     assert info.value.__cause__.errno == errno.EISDIR
+
+
+def test_root_gives_the_lock_file_it_creates_to_the_directory_owner(
+    nobody_tmp: Path, in_child: InChild
+) -> None:
+    """Root writing once in a user's directory must not lock that user out of it."""
+    home = nobody_tmp / "home"
+    home.mkdir(mode=0o700)
+    os.chown(home, OTHER, OTHER)
+    with locked_for_update(home / "config"):
+        pass
+    st = os.stat(home / LOCK, follow_symlinks=False)
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (OTHER, 0o600)
+
+    def write() -> str:
+        _become(OTHER)
+        write_secure(home / "config", b"mine")
+        return (home / "config").read_text()
+
+    assert in_child(write) == "mine"
+    with locked_for_update(home / "config"):  # root still takes it (the owner's file)
+        assert (home / "config").read_bytes() == b"mine"
+
+
+def test_a_user_that_cannot_write_in_the_directory_needs_no_lock_there(
+    nobody_tmp: Path, in_child: InChild
+) -> None:
+    d = nobody_tmp / "ro"
+    d.mkdir(mode=0o755)
+    d.chmod(0o755)
+
+    def update() -> str:
+        _become(NOBODY)
+        with locked_for_update(d / "x"):
+            pass
+        try:
+            write_secure(d / "x", b"data")
+        except (InsecurePathError, PermissionError) as err:
+            return type(err).__name__
+        return "written"
+
+    assert in_child(update) in ("InsecurePathError", "PermissionError")
+    assert os.listdir(d) == []

@@ -14,9 +14,13 @@ takes the same lock. Locks are re-entrant per thread (envcrypt holds the lock of
 ``write_secure`` calls inside it take the same lock again), and several directories are
 always taken in one order (by device and inode), so two writers never deadlock.
 
-A lock file that is not a regular file owned by the writer (or root), private and
-singly linked -- say one another user planted in a shared sticky directory -- is
-refused with :class:`~hardenkit.errors.InsecurePathError`. Waiting for another writer
+A lock file root creates in a directory another user owns is given to that owner (who
+can replace anything in the directory anyway), so that owner's writes can still lock.
+A lock file that is not a regular file owned by the writer, the directory's owner or
+root, private and singly linked -- say one another user planted in a shared sticky
+directory -- is refused with :class:`~hardenkit.errors.InsecurePathError`. Where there
+is no lock file and the writer cannot create one, it cannot write in the directory
+either, so it has no update there to protect and goes on without a lock. Waiting for another writer
 is bounded (:data:`LOCK_TIMEOUT`, read at each call) and ends in a clear error.
 """
 
@@ -46,7 +50,7 @@ LOCK_TIMEOUT = 60.0
 #: The lock file each writer creates (0600) and locks in the directory it writes to.
 LOCK_NAME = ".hardenkit.lock"
 
-_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_LOCK_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 _held = threading.local()
 
@@ -91,31 +95,80 @@ def _refuse(where: str, problem: str, err: OSError | None = None) -> NoReturn:
     ) from err
 
 
-def _open_lock_file(dir_fd: int, where: str) -> int:
-    """Open (creating it 0600 if missing) the lock file in ``dir_fd``; refuse a foreign one."""
+def _open_lock_file(dir_fd: int, where: str) -> int | None:
+    """Open (creating it 0600 if missing) the lock file in ``dir_fd``; refuse a foreign one.
+
+    None: there is none and this user cannot create one, so cannot write in the directory
+    either -- there is no update of its own there to protect (its writes fail anyway).
+    """
     euid = os.geteuid()
+    dst = os.fstat(dir_fd)
+    fd = -1
+    for _ in range(3):  # the name may come and go between the two opens
+        try:
+            fd = os.open(LOCK_NAME, _LOCK_FLAGS | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=dir_fd)
+        except FileExistsError:
+            pass
+        except OSError as err:
+            if err.errno in (errno.EACCES, errno.EROFS, errno.EPERM) and not _exists(dir_fd):
+                return None
+            _refuse(where, f"the lock file cannot be created: {err.strerror}", err)
+        else:
+            if euid == 0 and dst.st_uid != 0:
+                # The directory's owner (who can replace anything in it anyway) must be
+                # able to open the lock file root created there; nobody else can.
+                os.fchown(fd, dst.st_uid, -1)
+            break
+        fd = _open_existing(dir_fd, where)
+        if fd >= 0:
+            break
+    if fd < 0:
+        _refuse(where, "the lock file keeps disappearing")
     try:
-        fd = os.open(LOCK_NAME, _LOCK_FLAGS, 0o600, dir_fd=dir_fd)
-    except OSError as err:
-        if err.errno == errno.ELOOP:
-            _refuse(where, "the lock file is a symlink", err)
-        _refuse(where, f"the lock file cannot be opened: {err.strerror}", err)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            _refuse(where, "the lock file is not a regular file")
-        if st.st_uid not in (euid, 0):
-            _refuse(where, f"the lock file is owned by uid {st.st_uid}, not by this user or root")
-        if stat.S_IMODE(st.st_mode) & 0o077:
-            _refuse(where, f"the lock file is mode {stat.S_IMODE(st.st_mode):04o}, not 0600")
-        if st.st_nlink != 1:
-            _refuse(where, f"the lock file has {st.st_nlink} links, not 1")
-        if st.st_uid == euid and read_acl(fd) is not None:
-            strip_acls(fd)  # an ACL inherited from the directory's default ACL
+        _judge(fd, where, euid, dst.st_uid)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _judge(fd: int, where: str, euid: int, dir_owner: int) -> None:
+    """Refuse a lock file that another user could open (and so lock) or swap."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        _refuse(where, "the lock file is not a regular file")
+    if st.st_uid not in (euid, 0, dir_owner):
+        _refuse(
+            where,
+            f"the lock file is owned by uid {st.st_uid}, not by this user, the "
+            "directory's owner or root",
+        )
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        _refuse(where, f"the lock file is mode {stat.S_IMODE(st.st_mode):04o}, not 0600")
+    if st.st_nlink != 1:
+        _refuse(where, f"the lock file has {st.st_nlink} links, not 1")
+    if st.st_uid == euid and read_acl(fd) is not None:
+        strip_acls(fd)  # an ACL inherited from the directory's default ACL
+
+
+def _open_existing(dir_fd: int, where: str) -> int:
+    """The existing lock file, opened without following a symlink; -1: it is gone."""
+    try:
+        return os.open(LOCK_NAME, _LOCK_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return -1
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            _refuse(where, "the lock file is a symlink", err)
+        _refuse(where, f"the lock file cannot be opened: {err.strerror}", err)
+
+
+def _exists(dir_fd: int) -> bool:
+    try:
+        os.stat(LOCK_NAME, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -136,6 +189,9 @@ def dir_lock_fd(dir_fd: int, where: str, *, timeout: float | None = None) -> Ite
             entry[1] -= 1
         return
     fd = _open_lock_file(dir_fd, where)
+    if fd is None:  # this user cannot write there: nothing of its own to protect
+        yield
+        return
     try:
         _flock(fd, where, LOCK_TIMEOUT if timeout is None else timeout)
         table[key] = [fd, 1]
