@@ -256,7 +256,10 @@ def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tup
             remaining = None if timeout is None else timeout - (time.monotonic() - start)
             if remaining is not None and remaining <= 0:
                 return chunks, True
-            events = dict(poller.poll(None if remaining is None else max(1, int(remaining * 1000))))
+            # poll() takes a C int of milliseconds: wait in slices (a timeout of 25 days
+            # or more raised OverflowError and left the child running).
+            wait = None if remaining is None else max(1, int(min(remaining, 3600.0) * 1000))
+            events = dict(poller.poll(wait))
             if reading and read_fd in events:
                 chunk = os.read(read_fd, _CHUNK)
                 if not chunk:
@@ -284,25 +287,52 @@ def _collect(read_fd: int, pid: int, timeout: float | None, start: float) -> tup
     return chunks, False
 
 
+def _string_end(data: bytes | bytearray, pos: int) -> int:
+    """Index of the quote closing the JSON string whose content starts at ``pos``, or -1."""
+    end = data.find(b'"', pos)
+    while end != -1:
+        run = end
+        while run > pos and data[run - 1] == _BACKSLASH:  # backslashes right before it
+            run -= 1
+        if (end - run) % 2 == 0:
+            return end  # not escaped
+        end = data.find(b'"', end + 1)
+    return -1
+
+
 def _values_bound(data: bytes | bytearray) -> int:
-    """An upper bound on the number of JSON values in ``data`` (cheap: byte counts).
+    r"""An upper bound on the number of JSON values in ``data``, capped past the limit.
 
-    Every value but the first follows ``[``, ``,`` or ``:`` (an empty ``[]`` holds none);
-    those bytes inside strings only make the bound larger, so it is recounted without the
-    strings when it is over.
+    Every value but the first follows ``[``, ``,`` or ``:`` (an empty ``[]`` holds none).
+    Counting those bytes is cheap; those inside strings only make the bound larger, so
+    when it is over it is recounted outside strings, in one linear pass that stops as soon
+    as the limit is passed (a regular expression over strings backtracks quadratically on
+    ``"\"\"...`` and builds a piece per string: a hostile child could hang its caller).
     """
+    bound = 1 + data.count(b"[") - data.count(b"[]") + data.count(b",") + data.count(b":")
+    if bound <= MAX_RESULT_VALUES:
+        return bound
+    limit = MAX_RESULT_VALUES
+    values, strings, pos = 1, 0, 0
+    while values <= limit:
+        match = _JSON_TOKEN.search(data, pos)
+        if match is None:
+            break
+        pos = match.end()
+        if data[match.start()] != _QUOTE:  # '[', ',' or ':'
+            values += data[match.start() : pos + 1] != b"[]"
+            continue
+        strings += 1  # a value or a key: in valid JSON at most 2 per separator, plus 1
+        if strings > 2 * limit + 1:
+            return strings
+        pos = _string_end(data, pos) + 1
+        if pos == 0:
+            break  # unterminated: the decoder stops here
+    return values
 
-    def count(text: bytes | bytearray) -> int:
-        opened = text.count(b"[") - text.count(b"[]")
-        return 1 + opened + text.count(b",") + text.count(b":")
 
-    bound = count(data)
-    if bound > MAX_RESULT_VALUES:
-        bound = count(_JSON_STRING.sub(b'""', data))
-    return bound
-
-
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
+_JSON_TOKEN = re.compile(rb'["\[,:]')
 
 
 def _decode(data: bytes | bytearray) -> tuple[Any, str | None]:

@@ -379,4 +379,18 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("AWS_CA_BUNDLE", "the CA bundle the AWS CLI and SDKs trust"),
         ),
     ),
+    (
+        "database clients and compilers",
+        (
+            "psql(1) ENVIRONMENT and FILES (PSQLRC; \\! runs a shell command); mysql "
+            "option files (MYSQL_HOME); gcc(1) ENVIRONMENT (GCC_EXEC_PREFIX, COMPILER_PATH: "
+            "where the driver finds cc1, as, collect2 to run)"
+        ),
+        (
+            ("PSQLRC", "psql's startup file (\\! runs any shell command)"),
+            ("MYSQL_HOME", "where mysql clients read my.cnf (options, pager, init commands)"),
+            ("GCC_EXEC_PREFIX", "where gcc finds the programs it runs (cc1, as, collect2)"),
+            ("COMPILER_PATH", "directories gcc searches for the programs it runs"),
+        ),
+    ),
 )

@@ -383,7 +383,8 @@ _ISSUE_NAMES = (
     "NPM_CONFIG_SCRIPT_SHELL RUBYOPT PERL5OPT JAVA_TOOL_OPTIONS JDK_JAVA_OPTIONS "
     "DOTNET_STARTUP_HOOKS CORECLR_PROFILER_PATH SYSTEMD_PAGER SYSTEMD_PAGERSECURE LESS "
     "LESSOPEN VIMINIT EXINIT MAKEFLAGS TAR_OPTIONS PIP_INDEX_URL GOFLAGS RUSTC_WRAPPER "
-    "SSH_SK_PROVIDER RSYNC_CONNECT_PROG KRB5CCNAME NOTIFY_SOCKET AWS_CONFIG_FILE"
+    "SSH_SK_PROVIDER RSYNC_CONNECT_PROG KRB5CCNAME NOTIFY_SOCKET AWS_CONFIG_FILE "
+    "PSQLRC MYSQL_HOME GCC_EXEC_PREFIX COMPILER_PATH"
 )
 ISSUE_NAMES = _ISSUE_NAMES.split()
 
@@ -517,6 +518,51 @@ def test_file_capability_binary_needs_allow_file_caps_by_name(nobody_tmp: Path) 
     _setcap(later, "cap_net_raw+p")
     with pytest.raises(InsecurePathError, match="cap_net_raw"):
         run([str(later), "/etc/hostname"], policy=policy)
+
+
+def _script_read_shadow_as_nobody(script: str, path: str, policy: bool) -> dict[str, Any]:
+    from hardenkit.errors import InsecurePathError  # noqa: PLC0415
+    from hardenkit.spawn import CommandPolicy, _run as spawn_run, run  # noqa: PLC0415
+
+    spawn_run.FORCE_PATH = path
+    run(["/bin/true"])  # imports, while the venv is readable
+    os.setgroups([])  # an ordinary unprivileged user, bounding set full (see above)
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, NOBODY, NOBODY)
+    with contextlib.suppress(OSError):
+        open("/etc/shadow", "rb").close()
+        return {"error": "nobody can read /etc/shadow without help: the test proves nothing"}
+    try:
+        kw: dict[str, Any] = {"policy": CommandPolicy([script])} if policy else {}
+        out = run([script, "/etc/shadow"], **kw)
+    except InsecurePathError as err:
+        return {"error": None, "refused": str(err)}
+    return {"error": None, "refused": None, "read": b"root:" in out.stdout}
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("policy", [False, True], ids=["plain", "policy"])
+@pytest.mark.parametrize("path", [pytest.param("helper", marks=pytest.mark.exec_helper), "fork"])
+@pytest.mark.parametrize("interp", ["caps", "setuid"])
+def test_script_whose_interpreter_has_privileges_is_refused(
+    nobody_tmp: Path, in_child: InChild, policy: bool, path: str, interp: str
+) -> None:
+    # The kernel takes the new credentials from the #! interpreter it finally runs: a
+    # root-owned script naming a capped (or setuid) cat hands nobody /etc/shadow.
+    if interp == "caps":
+        cat = _capped_cat(nobody_tmp)
+    else:
+        cat = nobody_tmp / "cat"
+        shutil.copy2("/bin/cat", cat)
+        os.chown(cat, 0, 0)
+        cat.chmod(0o4755)
+    script = nobody_tmp / "show"
+    script.write_text(f"#!{cat}\n")
+    script.chmod(0o755)
+    got = in_child(_script_read_shadow_as_nobody, str(script), path, policy)
+    assert got["error"] is None, got["error"]
+    assert got["refused"] is not None, got
+    assert "#! interpreter" in got["refused"]
 
 
 # --- item 14: keeping a root-equivalent capability needs an acknowledgement ------------

@@ -132,6 +132,64 @@ def test_exec_confines_before_exec() -> None:
     assert r.returncode == 1
 
 
+def _read_for(fd: int, seconds: float) -> bytes:
+    import select  # noqa: PLC0415
+
+    out = b""
+    while select.select([fd], [], [], seconds)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+_INJECT = (
+    "import fcntl, termios\n"
+    "for c in b'id -un > {marker}\\n':\n"
+    "    fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))\n"
+)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--user", "nobody"], ["--user", "nobody", "--seccomp", "docker", "--net", "none"]],
+)
+def test_exec_command_cannot_type_into_the_callers_terminal(
+    nobody_tmp: Path, options: list[str]
+) -> None:
+    # The command keeps the caller's terminal (it becomes the command): TIOCSTI would
+    # queue a line that the caller's shell reads and runs, as root, once it exits.
+    import pty  # noqa: PLC0415
+    import select  # noqa: PLC0415
+
+    marker = nobody_tmp / "typed"
+    cmd = [sys.executable, "-m", "hardenkit", "exec", *options, "--", PY, "-c"]
+    cmd.append(_INJECT.format(marker=marker))
+    pid, master = pty.fork()
+    if pid == 0:  # pragma: no cover -- the shell the caller typed into
+        os.execv("/bin/sh", ["sh", "-c", '"$@"; read -r line; eval "$line"', "sh", *cmd])  # noqa: S606
+    out = b""
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not marker.exists() and b"Error: " not in out:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    out += os.read(master, 4096)
+                except OSError:
+                    break
+        out += _read_for(master, 0.5)  # the rest of the error line
+        os.write(master, b"true\n")  # release the shell's read
+    finally:
+        os.waitpid(pid, 0)
+        os.close(master)
+    assert not marker.exists(), "the confined command typed a command into the caller's shell"
+    assert b"Operation not permitted" in out, out[-500:]
+
+
 def test_exec_limit_is_in_force() -> None:
     r = hk(
         "exec",

@@ -100,7 +100,22 @@ def memory_attack(pid, addr, size, victim):
     return out
 
 
-def unix_attack(secret, sock_path, abstract):
+def dgram_pair_attack(dgram_path):
+    """Reach a named datagram socket from an AF_UNIX socketpair: {how: 0 or errno}."""
+    out = {}
+    for kind in ("SOCK_DGRAM", "SOCK_RAW"):  # AF_UNIX makes SOCK_RAW a SOCK_DGRAM
+        try:
+            a, b = socket.socketpair(socket.AF_UNIX, getattr(socket, kind))
+        except OSError as err:
+            out[kind + "_sendto"] = out[kind + "_connect"] = err.errno
+            continue
+        with a, b:
+            out[kind + "_sendto"] = _err(lambda: a.sendto(b"sendto", dgram_path))
+            out[kind + "_connect"] = _err(lambda: (b.connect(dgram_path), b.send(b"conn")))
+    return out
+
+
+def unix_attack(secret, sock_path, abstract, dgram_path=None):
     """Open a file outside the policy, connect to a socket beside it."""
     out = {"open": _err(lambda: open(secret, "rb").close())}
 
@@ -135,6 +150,8 @@ def unix_attack(secret, sock_path, abstract):
     if rc >= 0:
         os.close(rc)
     out["io_uring"] = 0 if rc >= 0 else err
+    if dgram_path is not None:
+        out.update(dgram_pair_attack(dgram_path))
     return out
 
 
@@ -509,6 +526,8 @@ def socket_beside_secret(nobody_tmp: Path) -> Iterator[dict[str, str]]:
     secret.chmod(0o644)
     sock_path = str(outside / "srv.sock")
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dgram_path = str(outside / "dgram.sock")  # think /dev/log, journald, systemd's notify
+    dsrv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     abstract = f"\0hardenkit-test-{os.getpid()}-{os.urandom(4).hex()}"
     asrv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -517,8 +536,17 @@ def socket_beside_secret(nobody_tmp: Path) -> Iterator[dict[str, str]]:
         srv.listen(64)
         asrv.bind(abstract)
         asrv.listen(64)
-        yield {"inside": str(inside), "secret": str(secret), "sock": sock_path, "abs": abstract}
+        dsrv.bind(dgram_path)
+        os.chmod(dgram_path, 0o777)  # noqa: S103 -- nobody must be able to send
+        yield {
+            "inside": str(inside),
+            "secret": str(secret),
+            "sock": sock_path,
+            "abs": abstract,
+            "dgram": dgram_path,
+        }
     finally:
+        dsrv.close()
         srv.close()
         asrv.close()
 
@@ -531,6 +559,10 @@ def _unix_expectations(out: dict[str, int], *, named: bool = False) -> None:
         assert out["connect"] == errno.EACCES
         assert out["connect_high_bits"] == errno.EACCES
         assert out["io_uring"] != 0
+        # A datagram socketpair could sendto() or re-connect() to the named socket.
+        pair = {k: v for k, v in out.items() if k.startswith("SOCK_")}
+        assert pair, out
+        assert set(pair.values()) == {errno.EACCES}, pair
     assert out["abstract"] != 0  # scoped (ABI 6) or no AF_UNIX socket at all
     assert out["socketpair"] == 0  # still works
 
@@ -539,8 +571,11 @@ def test_control_unix_socket_reachable_without_policy(
     in_child: Any, socket_beside_secret: dict[str, str]
 ) -> None:
     s = socket_beside_secret
-    out = in_child(lambda: unix_attack(s["secret"], s["sock"], s["abs"]))
+    out = in_child(lambda: unix_attack(s["secret"], s["sock"], s["abs"], s["dgram"]))
     assert out["open"] == out["connect"] == out["connect_high_bits"] == out["abstract"] == 0
+    assert {k: v for k, v in out.items() if k.startswith("SOCK_")} == dict.fromkeys(
+        ("SOCK_DGRAM_sendto", "SOCK_DGRAM_connect", "SOCK_RAW_sendto", "SOCK_RAW_connect"), 0
+    )
 
 
 @pytest.mark.parametrize("user", [None, "nobody"])
@@ -550,7 +585,7 @@ def test_call_sandboxed_cannot_connect_outside_the_policy(
     s = socket_beside_secret
     policy = FilesystemPolicy(read=[s["inside"], "/usr"])
     out = call_sandboxed(
-        unix_attack, s["secret"], s["sock"], s["abs"], filesystem=policy, user=user
+        unix_attack, s["secret"], s["sock"], s["abs"], s["dgram"], filesystem=policy, user=user
     )
     _unix_expectations(out)
 
@@ -564,7 +599,9 @@ def test_unprivileged_caller_cannot_connect_outside_the_policy(
     def scenario() -> dict[str, int]:
         _become_nobody()
         return dict(
-            call_sandboxed(unix_attack, s["secret"], s["sock"], s["abs"], filesystem=policy)
+            call_sandboxed(
+                unix_attack, s["secret"], s["sock"], s["abs"], s["dgram"], filesystem=policy
+            )
         )
 
     _unix_expectations(in_child(scenario))
@@ -577,7 +614,9 @@ def test_run_cannot_connect_outside_the_policy(
 ) -> None:
     s = socket_beside_secret
     policy = FilesystemPolicy(read=[s["inside"], "/usr"], execute=["/usr"])
-    out = run_attack("unix_attack", s["secret"], s["sock"], s["abs"], filesystem=policy, user=user)
+    out = run_attack(
+        "unix_attack", s["secret"], s["sock"], s["abs"], s["dgram"], filesystem=policy, user=user
+    )
     _unix_expectations(out)
 
 
@@ -588,7 +627,7 @@ def test_confine_cannot_connect_outside_the_policy(
 
     def child() -> dict[str, int]:
         confine(filesystem=FilesystemPolicy(read=[s["inside"], "/usr"]))
-        return dict(unix_attack(s["secret"], s["sock"], s["abs"]))
+        return dict(unix_attack(s["secret"], s["sock"], s["abs"], s["dgram"]))
 
     _unix_expectations(in_child(child))
 
@@ -600,10 +639,12 @@ def test_named_socket_is_reachable_and_abstract_ones_stay_scoped(
     s = socket_beside_secret
     policy = FilesystemPolicy(read=[s["inside"], "/usr"], execute=["/usr"], sockets=[s["sock"]])
     _unix_expectations(
-        call_sandboxed(unix_attack, s["secret"], s["sock"], s["abs"], filesystem=policy),
+        call_sandboxed(
+            unix_attack, s["secret"], s["sock"], s["abs"], s["dgram"], filesystem=policy
+        ),
         named=True,
     )
-    out = run_attack("unix_attack", s["secret"], s["sock"], s["abs"], filesystem=policy)
+    out = run_attack("unix_attack", s["secret"], s["sock"], s["abs"], s["dgram"], filesystem=policy)
     _unix_expectations(out, named=True)
     assert out["abstract"] == -errno.EPERM  # connect() refused: Landlock ABI 6's scope
 

@@ -236,3 +236,13 @@ def test_filesystem_policy(tmp_path: Path) -> None:
 def test_confinement_failure_is_reported(tmp_path: Path) -> None:
     with pytest.raises(SandboxError, match="cannot be opened"):
         call_sandboxed(int, "1", filesystem=FilesystemPolicy(read=[tmp_path / "missing"]))
+
+
+@pytest.mark.parametrize("timeout", [40 * 86400, 1e308, 10**30])
+def test_a_long_timeout_is_waited_for_in_slices(timeout: float) -> None:
+    # poll() takes a C int of milliseconds: from 24.9 days up it raised OverflowError
+    # with the child already running (call_sandboxed left it behind, unsupervised).
+    from hardenkit.spawn import run  # noqa: PLC0415
+
+    assert call_sandboxed(sum, [1, 2], timeout=timeout) == 3
+    assert run(["/bin/true"], timeout=timeout).returncode == 0

@@ -138,6 +138,40 @@ def test_none(in_child: InChild, user: str | None, listeners: tuple[int, int]) -
     assert got["io_uring"] == "EPERM"
 
 
+def _dgram_pair_reach(policy: NetworkPolicy, user: str | None, path: str) -> dict[str, str]:
+    """From a socketpair, reach a named datagram socket (/dev/log, journald, notify)."""
+    confine(user=user, network=policy)
+    out = {}
+    for name, kind in (("dgram", socket.SOCK_DGRAM), ("raw", socket.SOCK_RAW)):
+        try:
+            a, b = socket.socketpair(socket.AF_UNIX, kind)  # AF_UNIX: SOCK_RAW is SOCK_DGRAM
+        except OSError as err:
+            out[name] = errno.errorcode[err.errno or 0]
+            continue
+        with a, b:
+            out[name] = _errname(lambda a=a: a.sendto(b"x", path))
+            out[name + "_connect"] = _errname(lambda b=b: b.connect(path))
+    out["seqpacket"] = _errname(lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET))
+    return out
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize("families", [(), ("AF_INET",)])
+def test_no_unix_family_reaches_no_named_socket_through_a_pair(
+    in_child: InChild, user: str | None, families: tuple[str, ...], tmp_path: Any
+) -> None:
+    os.chmod(tmp_path, 0o755)  # noqa: S103 -- nobody must reach the socket
+    path = str(tmp_path / "log.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as srv:
+        srv.bind(path)
+        os.chmod(path, 0o777)  # noqa: S103 -- nobody must be able to send
+        got = in_child(_dgram_pair_reach, NetworkPolicy(families=families), user, path)
+        srv.setblocking(False)  # noqa: FBT003
+        with pytest.raises(BlockingIOError):
+            srv.recv(16)
+    assert got == {"dgram": "EAFNOSUPPORT", "raw": "EAFNOSUPPORT", "seqpacket": "ok"}
+
+
 @pytest.mark.parametrize("user", USERS)
 def test_unix(in_child: InChild, user: str | None, listeners: tuple[int, int]) -> None:
     got = in_child(_probe_all, NetworkPolicy.unix(), user, listeners)
@@ -189,6 +223,42 @@ def test_tcp_bind_ports(in_child: InChild, user: str | None) -> None:
             s.bind(("127.0.0.1", 0))
             free.append(s.getsockname()[1])
     assert in_child(_bind_probe, free[0], free[1], user) == ["ok", "EACCES"]
+
+
+def _listen_unbound(family: int) -> str:
+    """listen() on an unbound TCP socket: the kernel binds it to an ephemeral port."""
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.listen(1)
+            return f"listening on {s.getsockname()[1]}"
+    except OSError as err:
+        return errno.errorcode[err.errno or 0]
+
+
+def _listen_probe(policy: NetworkPolicy, user: str | None, port: int) -> list[str]:
+    confine(user=user, network=policy)
+
+    def bound_listen() -> None:
+        with socket.socket() as s:
+            s.bind((b"127.0.0.1", port))
+            s.listen(1)
+
+    out = [_listen_unbound(socket.AF_INET), _listen_unbound(socket.AF_INET6)]
+    return [*out, _errname(bound_listen) if port else "-"]
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_no_bind_port_means_no_listener_on_an_ephemeral_port(
+    in_child: InChild, user: str | None
+) -> None:
+    policy = NetworkPolicy(families=["AF_INET", "AF_INET6"], bind=(), connect=[443])
+    assert in_child(_listen_probe, policy, user, 0) == ["EACCES", "EACCES", "-"]
+    # Allowed bind ports still listen (the autobind gap there is documented).
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    policy = NetworkPolicy(families=["AF_INET"], bind=[free])
+    assert in_child(_listen_probe, policy, user, free)[2] == "ok"
 
 
 def _abstract_and_signal(name: bytes, scope: bool) -> list[str]:

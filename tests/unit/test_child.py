@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import json
 import os
+import resource
 import signal
 import threading
 import time
+from typing import Any
 
 import pytest
 
-from hardenkit._child import ChildOutcome, fork_call
+from hardenkit import _child as child_mod
+from hardenkit._child import MAX_RESULT_VALUES, ChildOutcome, _decode, _values_bound, fork_call
 
 pytestmark = pytest.mark.linux
 
@@ -87,3 +91,58 @@ def test_parent_threads_do_not_matter() -> None:
     finally:
         stop.set()
         t.join()
+
+
+def _refusal_seconds(data: bytes) -> float:
+    start = time.perf_counter()
+    assert _decode(data)[1] == f"more than {MAX_RESULT_VALUES} JSON values"
+    return time.perf_counter() - start
+
+
+def test_result_bound_is_linear_in_escaped_quotes() -> None:
+    # A hostile child's report: enough separators to need the recount, then one string of
+    # escaped quotes. A backtracking string pattern took quadratic time here (20k: 10 s,
+    # 40k: 43 s), and the caller decodes after the child's timeout no longer applies.
+    def payload(n: int) -> bytes:
+        return b"[" + b"," * (MAX_RESULT_VALUES + 10) + b'"' + b'\\"' * n
+
+    small = min(_refusal_seconds(payload(4000)) for _ in range(2))
+    large = min(_refusal_seconds(payload(16000)) for _ in range(2))
+    assert large <= 5 * small + 0.05, (small, large)
+
+
+def _decode_growth(data: bytes) -> int:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert _decode(data)[1] is not None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before  # KiB
+
+
+def test_refusing_a_result_allocates_little() -> None:
+    # 1M keys (16 MB): the recount outside strings used to build a piece per string
+    # (~5x the report's size in the caller) before refusing it.
+    data = json.dumps({"ok": True, "value": dict.fromkeys(map(str, range(1_000_000)))}).encode()
+    out = fork_call(_decode_growth, (data,))  # a fresh high-water mark
+    assert out.ok, out
+    assert out.value < 8 << 10, out.value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"ok": true, "value": ["a,b", [], [1, [2, {"k:": "\\\\"}]], "\\",\\"", ":"]}',
+        b'["[", "]", [[]], {"": ""}]',
+    ],
+)
+def test_value_bound_covers_what_the_decoder_builds(text: bytes, monkeypatch: Any) -> None:
+    def count(value: Any) -> int:
+        if isinstance(value, dict):
+            return 1 + sum(count(v) for v in value.values())
+        if isinstance(value, list):
+            return 1 + sum(count(v) for v in value)
+        return 1
+
+    exact = count(json.loads(text))
+    monkeypatch.setattr(child_mod, "MAX_RESULT_VALUES", 1)  # force the recount outside strings
+    assert _values_bound(text) >= min(exact, 2)
+    monkeypatch.setattr(child_mod, "MAX_RESULT_VALUES", 10_000)
+    assert _values_bound(text) >= exact

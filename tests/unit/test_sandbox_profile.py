@@ -256,3 +256,22 @@ def test_fuzz_structured_documents_give_profiles_or_profile_errors(doc: dict[str
 def test_fuzz_arbitrary_text_gives_profiles_or_profile_errors(text: str) -> None:
     with contextlib.suppress(ProfileError):
         loads_profile(text)
+
+
+def test_named_sockets_and_device_dirs_are_profile_keys() -> None:
+    # Without `sockets` a profile with a [filesystem] section could never reach a named
+    # socket (the guard refuses AF_UNIX sockets), whatever the application needs.
+    text = (
+        '[filesystem]\nread = ["/usr"]\nwrite = ["/srv/dev"]\n'
+        'sockets = ["/run/postgresql/.s.PGSQL.5432"]\ndevices = ["/srv/dev"]\n'
+    )
+    p = loads_profile(text)
+    assert p.filesystem == FilesystemPolicy(
+        read=["/usr"],
+        write=["/srv/dev"],
+        sockets=["/run/postgresql/.s.PGSQL.5432"],
+        devices=["/srv/dev"],
+    )
+    assert loads_profile(profile_to_toml(p)) == p
+    with pytest.raises(ProfileError, match=r"filesystem\.sockets\[0\]"):
+        loads_profile('[filesystem]\nsockets = ["run/app.sock"]\n')

@@ -569,3 +569,25 @@ def test_multiplexed_subcalls_follow_the_names_decision() -> None:
     prog = only.to_bpf()
     assert run_bpf(prog, SOCKETCALL, I386, (SYS_SOCKET,)) == ALLOW
     assert run_bpf(prog, SOCKETCALL, I386, (SYS_CONNECT,)) == EPERM  # connect: the default
+
+
+TIOCSTI_CMD = 0x5412
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        SeccompPolicy(default="allow", block_namespaces=False),
+        SeccompPolicy(default="allow"),
+        SeccompPolicy(default="errno", allow=["ioctl", "read"], arches=("SCMP_ARCH_X86",)),
+    ],
+)
+def test_every_filter_refuses_tiocsti_on_the_low_32_bits(policy: SeccompPolicy) -> None:
+    # TIOCSTI pushes input into a terminal the process shares with the shell that started
+    # it (hardenkit exec keeps the caller's terminal): the shell then runs it, unconfined.
+    prog = policy.to_bpf()
+    for cmd in (TIOCSTI_CMD, 1 << 32 | TIOCSTI_CMD):
+        assert run_bpf(prog, 16, X86_64, (0, cmd)) == EPERM, hex(cmd)
+    assert run_bpf(prog, 16, X86_64, (0, TIOCSTI_CMD + 1)) == ALLOW  # other ioctls
+    if "SCMP_ARCH_X86" in policy.arches:
+        assert run_bpf(prog, 54, I386, (0, TIOCSTI_CMD)) == EPERM

@@ -5,7 +5,12 @@ groups are expanded from systemd's own table (tests/data), every rule goes to py
 (libseccomp's Python bindings, a test-only dependency) in ONE multi-ABI filter exported as
 BPF, and hardenkit's prefix is modelled in Python from SeccompPolicy's docstring (foreign
 arch and x32 numbers killed, clone3 ENOSYS unless allowed, namespace creation EPERM,
-numbers above libseccomp's table ENOSYS unless the default allows). Both programs run in
+numbers above libseccomp's table ENOSYS unless the default allows). Where hardenkit is
+stricter than libseccomp by design (docs/security-model.md), the oracle models the kernel's
+meaning from its own tables here: an argument the kernel reads as 32-bit is compared on what
+it reads (libseccomp is asked about the low word), io_uring is refused by a policy that
+restricts anything unless named, and i386 ``socketcall``/``ipc`` sub-calls get the decision
+their name gets when its arguments cannot be seen. Both programs run in
 the small classic-BPF evaluator below, for every syscall number of x86_64, i386 and x32,
 with argument variants where the policy looks at arguments.
 """
@@ -57,6 +62,42 @@ ARG_VARIANTS: tuple[tuple[int, ...], ...] = (
     (U64, U64, U64),
     (0, 0x5401, 3),
 )
+
+
+#: (syscall, argument) pairs the kernel reads as 32-bit (int / unsigned int in the x86_64
+#: SYSCALL_DEFINE signatures; clone's flags go through lower_32_bits), for every name the
+#: policies below put argument conditions on; a conditional name missing here fails.
+NARROW_32: dict[str, frozenset[int]] = {
+    "personality": frozenset({0}),
+    "socket": frozenset({0, 1, 2}),
+    "fcntl": frozenset({0, 1}),
+    "ioctl": frozenset({0, 1}),
+    "kill": frozenset({0, 1}),
+    "tgkill": frozenset({0, 1, 2}),
+    "setpgid": frozenset({0, 1}),
+    "clone": frozenset({0}),
+}
+#: i386 ``socketcall`` (net.h SYS_*) and ``ipc`` (ipc.h) sub-call numbers -> the names the
+#: kernel runs for them (SYS_SEND is sendto, SEMOP is semtimedop).
+SOCKETCALL = {
+    1: {"socket"}, 2: {"bind"}, 3: {"connect"}, 4: {"listen"}, 5: {"accept"},
+    6: {"getsockname"}, 7: {"getpeername"}, 8: {"socketpair"}, 9: {"send", "sendto"},
+    10: {"recv", "recvfrom"}, 11: {"sendto"}, 12: {"recvfrom"}, 13: {"shutdown"},
+    14: {"setsockopt"}, 15: {"getsockopt"}, 16: {"sendmsg"}, 17: {"recvmsg"},
+    18: {"accept4"}, 19: {"recvmmsg"}, 20: {"sendmmsg"},
+}  # fmt: skip
+IPC = {
+    1: {"semop", "semtimedop"}, 2: {"semget"}, 3: {"semctl"}, 4: {"semop", "semtimedop"},
+    11: {"msgsnd"}, 12: {"msgrcv"}, 13: {"msgget"}, 14: {"msgctl"}, 21: {"shmat"},
+    22: {"shmdt"}, 23: {"shmget"}, 24: {"shmctl"},
+}  # fmt: skip
+I386_SOCKETCALL, I386_IPC = 102, 117
+#: The kernel's order of filter actions, most restrictive first.
+_ORDER = (KILL, 0, TRAP, ERRNO, 0x7FC00000, 0x7FF00000, LOG, ALLOW)
+
+
+def _rank(ret: int) -> int:
+    return _ORDER.index(ret & 0xFFFF0000)
 
 
 # --- a small classic BPF evaluator ----------------------------------------------------
@@ -117,6 +158,7 @@ class Oracle:
     max_known: dict[int, int]  # audit token (X32_BIT for the x32 half) -> highest number
     names: dict[tuple[int, int], str]  # (abi, nr) -> name
     conditional: frozenset[str]
+    blind: dict[str, int]  # name -> its decision when its arguments cannot be seen
 
     def verdict(self, nr: int, arch: int, args: tuple[int, ...]) -> int:
         nr &= 0xFFFFFFFF
@@ -127,12 +169,28 @@ class Oracle:
             if not self.x32:
                 return KILL
             abi = X32_BIT
-        ret = self._by_name(self.names.get((abi, nr)), args)
+        name = self.names.get((abi, nr))
+        ret = self._by_name(name, args)
         if ret is not None:
             return ret
         if self.enosys_above and nr > self.max_known[abi]:
             return ERRNO | ENOSYS
+        if arch == I386 and nr in (I386_SOCKETCALL, I386_IPC) and args:
+            ret = self._multiplexed(nr, args[0])
+            if ret is not None:
+                return ret
+        if name in NARROW_32:  # what the kernel reads: the low word, zero-extended
+            args = tuple(a & 0xFFFFFFFF if i in NARROW_32[name] else a for i, a in enumerate(args))
         return run_bpf(self.bpf, nr, arch, args)
+
+    def _multiplexed(self, nr: int, call: int) -> int | None:
+        """A sub-call refused by its name's blind decision (else None: libseccomp decides)."""
+        table, sub = (
+            (SOCKETCALL, call & 0xFFFFFFFF) if nr == I386_SOCKETCALL else (IPC, call & 0xFFFF)
+        )
+        rets = [self.blind[n] for n in table.get(sub, ()) if n in self.blind]
+        refused = [r for r in rets if _rank(r) < _rank(LOG)]
+        return min(refused, key=_rank) if refused else None
 
     def _by_name(self, name: str | None, args: tuple[int, ...]) -> int | None:
         """clone3 and namespace creation, decided before any rule."""
@@ -185,6 +243,9 @@ def build_oracle(policy: SeccompPolicy, groups: dict[str, frozenset[str]]) -> Or
             continue
         if name not in ruled and name not in plain and known(name):
             plain[name] = ALLOW
+    for name in _io_uring_refused(policy):
+        if name not in ruled and name not in plain and known(name):
+            plain[name] = ERRNO | policy.errno
     conditional: dict[str, list[tuple[int, tuple[ArgCondition, ...]]]] = {}
     for name, entries in ruled.items():
         uncond = {ret for ret, args in entries if not args}
@@ -220,6 +281,8 @@ def build_oracle(policy: SeccompPolicy, groups: dict[str, frozenset[str]]) -> Or
         fh.seek(0)
         bpf = fh.read()
 
+    missing = set(conditional) - set(NARROW_32)
+    assert not missing, f"argument widths unknown to the oracle: {sorted(missing)}"
     names, max_known = _tables(ps)
     clone3 = plain.get("clone3")
     clone3_allowed = (
@@ -237,7 +300,36 @@ def build_oracle(policy: SeccompPolicy, groups: dict[str, frozenset[str]]) -> Or
         max_known=max_known,
         names=names,
         conditional=frozenset(conditional),
+        blind=_blind(plain, conditional, default),
     )
+
+
+def _io_uring_refused(policy: SeccompPolicy) -> list[str]:
+    """io_uring runs operations the filter never sees: a restricting policy refuses it."""
+    restricts = (
+        policy.default not in ("allow", "log")
+        or bool(policy.deny)
+        or any(rule.action not in ("allow", "log") for rule in policy.rules)
+    )
+    if not restricts or policy.default not in ("allow", "log"):
+        return []
+    named = set(policy.allow) | {n for rule in policy.rules for n in rule.names}
+    return sorted(_IO_URING - named)
+
+
+def _blind(
+    plain: dict[str, int],
+    conditional: dict[str, list[tuple[int, tuple[ArgCondition, ...]]]],
+    default: int,
+) -> dict[str, int]:
+    """Each multiplexed name's decision without its arguments (fail closed)."""
+    blind = dict(plain)
+    for name, entries in conditional.items():
+        blind[name] = min([default, *(ret for ret, _ in entries)], key=_rank)
+    sub_names = {n for table in (SOCKETCALL, IPC) for ns in table.values() for n in ns}
+    for name in sub_names - set(blind):
+        blind[name] = default
+    return blind
 
 
 @functools.cache
@@ -390,7 +482,7 @@ def test_argument_rules_decide_like_libseccomp(groups: dict[str, frozenset[str]]
                 args=(ArgCondition(index=1, op="masked_eq", mask=0xFFFF, value=0x5401),),
             ),
             SyscallRule(
-                names=["kill"], action="log", args=(ArgCondition(index=0, op="gt", value=1 << 32),)
+                names=["kill"], action="log", args=(ArgCondition(index=1, op="gt", value=9),)
             ),
             SyscallRule(
                 names=["tgkill"], action="kill", args=(ArgCondition(index=2, op="ge", value=10),)
@@ -405,3 +497,18 @@ def test_argument_rules_decide_like_libseccomp(groups: dict[str, frozenset[str]]
         ),
     )
     assert _diffs(policy, groups) == []
+
+
+def test_a_condition_wider_than_what_the_kernel_reads_is_refused() -> None:
+    from hardenkit.errors import PolicyError  # noqa: PLC0415
+
+    policy = SeccompPolicy(
+        default="allow",
+        rules=(
+            SyscallRule(
+                names=["kill"], action="log", args=(ArgCondition(index=0, op="gt", value=1 << 32),)
+            ),
+        ),
+    )
+    with pytest.raises(PolicyError, match="32-bit"):
+        policy.to_bpf()

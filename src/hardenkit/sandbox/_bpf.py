@@ -56,6 +56,8 @@ CLONE_NS_MASK = 0x7E020000
 #: The same plus CLONE_NEWTIME (only unshare and clone3 take it; in clone it is CSIGNAL).
 UNSHARE_NS_MASK = CLONE_NS_MASK | 0x00000080
 X32_SYSCALL_BIT = 0x40000000
+#: ioctl(2) command that fakes terminal input (asm-generic; x86, arm, riscv, s390...).
+TIOCSTI = 0x5412
 _MAX_JUMP = 0xFF  # conditional jump offsets are 8 bits
 _LEAF = 8  # numbers compared one by one at the bottom of the table's search tree
 _INSN = 8  # sizeof(struct sock_filter)
@@ -71,6 +73,7 @@ class NumberSpace:
     setns: int | None
     max_known: int
     clone_flags_arg: int = 0
+    ioctl: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +99,9 @@ class PrefixOptions:
     clone3_enosys: bool
     block_namespaces: bool
     enosys_above_table: bool
+    #: ioctl(fd, TIOCSTI) -> EPERM: it pushes input into a terminal the process shares
+    #: with whoever started it (the shell that runs ``hardenkit exec``), which then runs it.
+    refuse_tiocsti: bool = False
 
 
 class _Asm:
@@ -148,7 +154,9 @@ class _Asm:
         return bytes(out)
 
 
-def _checks(asm: _Asm, space: NumberSpace, opts: PrefixOptions, *, little: bool, lib: str) -> None:
+def _checks(  # noqa: C901 -- one branch per always-on check
+    asm: _Asm, space: NumberSpace, opts: PrefixOptions, *, little: bool, lib: str
+) -> None:
     if opts.clone3_enosys and space.clone3 is not None:
         asm.op(_JMP_JEQ_K, space.clone3, jt="enosys")
     flag_checks: list[tuple[int, int, int]] = []
@@ -166,6 +174,10 @@ def _checks(asm: _Asm, space: NumberSpace, opts: PrefixOptions, *, little: bool,
         target = asm.fresh("flags")
         targets.append((target, arg, mask))
         asm.op(_JMP_JEQ_K, nr, jt=target)
+    tiocsti = None
+    if opts.refuse_tiocsti and space.ioctl is not None:
+        tiocsti = asm.fresh("ioctl")
+        asm.op(_JMP_JEQ_K, space.ioctl, jt=tiocsti)
     if opts.enosys_above_table:
         asm.op(_JMP_JGT_K, space.max_known, jt="enosys")
     asm.op(_JMP_JA, jt=lib)
@@ -175,6 +187,12 @@ def _checks(asm: _Asm, space: NumberSpace, opts: PrefixOptions, *, little: bool,
         # kernel itself truncates clone's flags to 32 bits.
         asm.op(_LD_W_ABS, _OFF_ARGS + 8 * arg + (0 if little else 4))
         asm.op(_JMP_JSET_K, mask, jt="eperm")
+        asm.op(_JMP_JA, jt=lib)
+    if tiocsti is not None:
+        asm.label(tiocsti)
+        # ioctl's cmd is an unsigned int: the kernel reads the low 32 bits (CVE-2019-10063).
+        asm.op(_LD_W_ABS, _OFF_ARGS + 8 + (0 if little else 4))
+        asm.op(_JMP_JEQ_K, TIOCSTI, jt="eperm")
         asm.op(_JMP_JA, jt=lib)
 
 
@@ -255,6 +273,12 @@ def _assemble(sections: tuple[ArchSection, ...], opts: PrefixOptions, *, linked:
     return asm.assemble()
 
 
+#: Audit arch tokens whose TIOCSTI is 0x5412 (mips, ppc, sparc, alpha number it otherwise).
+_TIOCSTI_5412 = frozenset(
+    {0xC000003E, 0x40000003, 0xC00000B7, 0x40000028, 0xC00000F3, 0x80000016, 0x00000016}
+)
+
+
 def _space(token: int) -> NumberSpace:
     """The numbers the prefix needs on ``token``, from libseccomp's tables."""
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
@@ -272,6 +296,7 @@ def _space(token: int) -> NumberSpace:
         setns=nr("setns"),
         max_known=sc.max_syscall(token),
         clone_flags_arg=1 if token in s390 else 0,
+        ioctl=nr("ioctl") if token in _TIOCSTI_5412 else None,
     )
 
 

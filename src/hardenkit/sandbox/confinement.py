@@ -854,6 +854,11 @@ def metadata_guard_policy(arches: tuple[str, ...] = ()) -> SeccompPolicy:
 
 #: socket(2)'s domain for UNIX sockets; memfd_create(2)'s flag for a never-executable file.
 _AF_UNIX = 1
+#: socketpair(2) types (type & SOCK_TYPE_MASK) whose sockets can still reach a named
+#: socket: a datagram socket (SOCK_RAW is made SOCK_DGRAM in AF_UNIX) may sendto() any
+#: path or be connect()ed again; stream and seqpacket pairs stay connected to each other.
+_SOCK_TYPE_MASK = 0xF
+_UNIX_PAIR_REACHES = (2, 3)  # SOCK_DGRAM, SOCK_RAW
 _MFD_NOEXEC_SEAL = 0x0008
 #: mmap flags: MAP_ANONYMOUS | MAP_TYPE, and the shared anonymous kinds (MAP_SHARED,
 #: MAP_SHARED_VALIDATE) whose shmem file /proc/self/map_files hands to CAP_SYS_ADMIN.
@@ -881,7 +886,10 @@ def filesystem_guard_policy(
     - unless ``unix_sockets`` (the policy names ``sockets``), ``socket(AF_UNIX, ...)``
       fails with EACCES (the low 32 bits of the domain are compared, as the kernel reads
       them): Landlock (ABI <= 7) does not govern ``connect()``, so a socket outside the
-      policy would be reachable. ``socketpair`` stays allowed. io_uring is refused
+      policy would be reachable. ``socketpair`` stays allowed for stream and seqpacket
+      sockets; a datagram pair (``SOCK_DGRAM``, or ``SOCK_RAW`` which AF_UNIX turns into
+      it) fails with EACCES, since it can ``sendto()`` any path or be re-``connect()``ed
+      to one. io_uring is refused
       (``IORING_OP_SOCKET`` makes sockets the filter never sees), and so is i386's
       ``socketcall`` when that ABI is allowed (its arguments are in memory).
     - unless ``anonymous_exec`` (``execute`` covers "/"), ``memfd_create`` without
@@ -897,7 +905,7 @@ def filesystem_guard_policy(
     Examples:
         >>> p = filesystem_guard_policy()
         >>> p.default, [r.names for r in p.rules]
-        ('allow', [('socket',), ('memfd_create',)])
+        ('allow', [('socket',), ('socketpair',), ('socketpair',), ('memfd_create',)])
     """
     rules: list[SyscallRule] = []
     deny: list[str] = []
@@ -909,6 +917,18 @@ def filesystem_guard_policy(
                 errno=errno.EACCES,
                 args=(ArgCondition(index=0, op="masked_eq", mask=_LOW32, value=_AF_UNIX),),
             )
+        )
+        rules.extend(
+            SyscallRule(
+                names="socketpair",
+                action="errno",
+                errno=errno.EACCES,
+                args=(
+                    ArgCondition(index=0, op="masked_eq", mask=_LOW32, value=_AF_UNIX),
+                    ArgCondition(index=1, op="masked_eq", mask=_SOCK_TYPE_MASK, value=kind),
+                ),
+            )
+            for kind in _UNIX_PAIR_REACHES
         )
         deny.extend(sorted(_IO_URING))
         if "SCMP_ARCH_X86" in arches:

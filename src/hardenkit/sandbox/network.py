@@ -98,6 +98,8 @@ _ALIASES = {"AF_LOCAL": "AF_UNIX", "AF_FILE": "AF_UNIX", "AF_ROUTE": "AF_NETLINK
 _INET = ("AF_INET", "AF_INET6")
 _SOCK_STREAM = 1
 _SOCK_DGRAM = 2
+#: socketpair types (type & SOCK_TYPE_MASK) that stay connected to each other only.
+_UNIX_PAIR_TYPES = (1, 5)  # SOCK_STREAM, SOCK_SEQPACKET
 _IPPROTO_TCP = 6
 _IPPROTO_UDP = 17
 _LOW32 = 0xFFFFFFFF
@@ -294,15 +296,24 @@ def network_filter(policy: NetworkPolicy) -> SeccompPolicy:
 
     closed = {"socket", "socketpair", "socketcall", "io_uring_setup", "io_uring_enter"}
     closed |= {"io_uring_register"}
+    if _refuses_listen(policy):
+        closed.add("listen")
     allow = sorted(n for n in expand(["@known"]) - closed if resolve(n) is not None)
+    # Without AF_UNIX sockets, only stream and seqpacket pairs: a datagram pair (SOCK_RAW
+    # is SOCK_DGRAM in AF_UNIX) can sendto() or connect() any named socket on the host.
+    pair_types = [None] if "AF_UNIX" in policy.families else list(_UNIX_PAIR_TYPES)
     rules: list[object] = [
         SyscallRule(
             names=["socketpair"],
             action="allow",
-            args=[ArgCondition(index=0, op="masked_eq", mask=_LOW32, value=1)],
-        ),
-        SyscallRule(names=["io_uring_setup"], action="errno", errno=errno_mod.EPERM),
+            args=[ArgCondition(index=0, op="masked_eq", mask=_LOW32, value=1)]
+            + ([] if t is None else [ArgCondition(index=1, op="masked_eq", mask=0xF, value=t)]),
+        )
+        for t in pair_types
     ]
+    rules.append(SyscallRule(names=["io_uring_setup"], action="errno", errno=errno_mod.EPERM))
+    if _refuses_listen(policy):
+        rules.append(SyscallRule(names=["listen"], action="errno", errno=errno_mod.EACCES))
     for name in policy.families:
         fam = ADDRESS_FAMILIES[name]
         if name not in _INET:
@@ -323,6 +334,18 @@ def network_filter(policy: NetworkPolicy) -> SeccompPolicy:
         rules=rules,  # type: ignore[arg-type]
         block_namespaces=False,  # the caller's filter decides that
     )
+
+
+def _refuses_listen(policy: NetworkPolicy) -> bool:
+    """True when ``listen()`` must be refused outright: TCP may bind no port at all.
+
+    ``listen()`` on an unbound TCP socket binds it to an ephemeral port without going
+    through ``bind()``, which is all Landlock's BIND_TCP right governs: under ``bind=()``
+    the process could otherwise serve on 0.0.0.0:<random>. With only inet families (TCP,
+    and UDP which never listens) no listen() can be legitimate then; with AF_UNIX or
+    another family allowed, seccomp cannot tell the sockets apart (docs/network.md).
+    """
+    return policy.bind == () and bool(policy.families) and set(policy.families) <= set(_INET)
 
 
 class NetworkPlan:
@@ -405,7 +428,7 @@ class NetworkPlan:
         except OSError as err:
             raise SandboxError(f"Landlock network rules failed: {err.strerror}") from err
 
-    def probe(self) -> None:  # noqa: C901 -- one probe per promise
+    def probe(self) -> None:  # noqa: C901, PLR0912 -- one probe per promise
         """Check from this process that the policy holds; raise SandboxError if not.
 
         A socket of a refused family must fail with EAFNOSUPPORT, one of an allowed
@@ -439,6 +462,8 @@ class NetworkPlan:
         for port, what in ((self._bind_probe, "bind"), (self._connect_probe, "connect")):
             if port is not None:
                 _expect_port_refused(fam, host, port, what)
+        if _refuses_listen(pol):
+            _expect_listen_refused(fam)
         if self.scoped:
             ppid = os.getppid()
             if ppid > 1:
@@ -473,6 +498,19 @@ def _expect_works(family: int, kind: int, what: str) -> None:
             return  # a privileged family (AF_PACKET...) may need a capability
         raise SandboxError(f"network probe: an allowed {what} socket failed: {err}") from err
     s.close()
+
+
+def _expect_listen_refused(family: int) -> None:
+    s = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        s.listen(1)  # unbound: would bind an ephemeral port Landlock never sees
+    except PermissionError:
+        return
+    except OSError as err:
+        raise SandboxError(f"network probe: listen() failed with {err}, not EACCES") from err
+    finally:
+        s.close()
+    raise SandboxError("network policy is not in force: listen() bound an ephemeral port")
 
 
 def _expect_port_refused(family: int, host: bytes, port: int, what: str) -> None:

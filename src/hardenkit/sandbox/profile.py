@@ -103,6 +103,9 @@ _TOP = (
     "umask",
     "user",
 )
+#: FilesystemPolicy's path lists, all of them settable from a profile (``devices`` and
+#: ``sockets`` included: without them a profile could never reach a named socket).
+_FS_PATHS = ("read", "write", "execute", "devices", "sockets")
 _SECCOMP = ("allow", "arches", "default", "deny", "errno", "profile", "rules")
 _DEFAULTS = ("kill", "errno", "log", "allow")
 _RULE = ("action", "args", "errno", "names")
@@ -428,9 +431,9 @@ class _Reader:
         return ResourceLimits(**out)
 
     def filesystem(self, value: object) -> FilesystemPolicy:
-        raw = self.table(value, ("filesystem",), ("execute", "min_abi", "read", "write"))
+        raw = self.table(value, ("filesystem",), (*_FS_PATHS, "min_abi"))
         kw: dict[str, Any] = {}
-        for name in ("read", "write", "execute"):
+        for name in _FS_PATHS:
             if name in raw:
                 paths = self.strings(raw[name], ("filesystem", name))
                 for i, p in enumerate(paths):
@@ -713,7 +716,7 @@ def profile_to_toml(profile: Profile) -> str:  # noqa: C901, PLR0912, PLR0915 --
     if profile.filesystem is not None:
         fs = profile.filesystem
         lines += ["", "[filesystem]"]
-        for name in ("read", "write", "execute"):
+        for name in _FS_PATHS:
             if getattr(fs, name):
                 lines.append(f"{name} = {_q(getattr(fs, name))}")
         if fs.min_abi != FilesystemPolicy().min_abi:

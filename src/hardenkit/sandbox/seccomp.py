@@ -649,6 +649,8 @@ def _options(policy: SeccompPolicy, resolved: _Resolved) -> _bpf.PrefixOptions:
         clone3_enosys=policy.block_namespaces or not clone3_allowed,
         block_namespaces=policy.block_namespaces,
         enosys_above_table=policy.default not in ("allow", "log"),
+        # Unless the policy decides ioctl by its arguments itself (its answer then stands).
+        refuse_tiocsti=not any(n == "ioctl" for n, *_ in resolved.conditional),
     )
 
 

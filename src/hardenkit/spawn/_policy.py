@@ -178,17 +178,59 @@ def file_capabilities_of(real: str) -> str | None:
 
 
 def _refuse_file_caps(real: str) -> None:
-    """Raise InsecurePathError, as the check of a setuid binary does, if ``real`` has caps."""
-    found = file_capabilities_of(real)
-    if found is not None:
-        problem = f"file capabilities {found}"
-        raise InsecurePathError(
-            f"{real} failed the trusted-binary checks: it carries {problem} and, like a "
-            "setuid binary, would run with privileges the caller lacks (allow it by name "
-            "with CommandPolicy(allow_file_caps=...))",
-            path=real,
-            problems=(problem,),
-        )
+    """Raise InsecurePathError, as the check of a setuid binary does, if ``real`` has caps.
+
+    A script counts with its ``#!`` interpreters: the kernel computes the new credentials
+    from the file it finally runs, so a root-owned script whose interpreter carries file
+    capabilities (or is setuid/setgid) runs that interpreter with them.
+    """
+    for hop, path in enumerate(_exec_chain(real)):
+        found = file_capabilities_of(path)
+        problem = None if found is None else f"file capabilities {found}"
+        if hop and os.stat(path).st_mode & (stat.S_ISUID | stat.S_ISGID):
+            problem = "a setuid/setgid bit"  # the script itself is checked by check_path
+        if problem is not None:
+            via = f" (the #! interpreter of {real})" if hop else ""
+            raise InsecurePathError(
+                f"{path}{via} failed the trusted-binary checks: it carries {problem} and, "
+                "like a setuid binary, would run with privileges the caller lacks (allow it "
+                "by name with CommandPolicy(allow_file_caps=...))",
+                path=path,
+                problems=(problem,),
+            )
+
+
+#: binfmt_script reads this much of a file; the kernel follows at most 5 rewrites.
+_BINPRM_BUF_SIZE = 256
+_MAX_INTERPRETERS = 4
+
+
+def _exec_chain(real: str) -> list[str]:
+    """``real`` and the real paths of the ``#!`` interpreters the kernel would run for it."""
+    chain = [real]
+    while True:
+        try:
+            with open(chain[-1], "rb") as fh:
+                head = fh.read(_BINPRM_BUF_SIZE)
+        except OSError as err:
+            problem = f"unreadable, so its #! interpreter cannot be checked ({err.strerror})"
+            raise InsecurePathError(
+                f"{chain[-1]} failed the trusted-binary checks: {problem}",
+                path=chain[-1],
+                problems=(problem,),
+            ) from err
+        if not head.startswith(b"#!"):
+            return chain
+        token = head[2:].lstrip(b" \t").split(b"\n", 1)[0].split(b"\0", 1)[0]
+        interp = token.replace(b"\t", b" ").split(b" ", 1)[0]
+        if not interp.startswith(b"/") or len(chain) > _MAX_INTERPRETERS:
+            problem = f"#! interpreter {interp!r} is not an absolute path (or nests too deep)"
+            raise InsecurePathError(
+                f"{real} failed the trusted-binary checks: {problem}",
+                path=real,
+                problems=(problem,),
+            )
+        chain.append(os.path.realpath(os.fsdecode(interp)))
 
 
 def trusted_binary(path: str, *, allow_file_caps: bool = False) -> str:

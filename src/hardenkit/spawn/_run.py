@@ -102,6 +102,11 @@ class _Stream:
             self.truncated = True  # the rest is read and dropped: memory stays bounded
 
 
+#: poll() takes a C int of milliseconds: a long timeout (24.9 days and up) is waited for in
+#: slices, or poll raises OverflowError with the command already started.
+_POLL_SLICE = 3600.0  # seconds
+
+
 def _check_timeout(timeout: object) -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise PolicyError("timeout must be a number of seconds (timeouts are always on)")
@@ -483,7 +488,7 @@ def _pump(  # noqa: C901, PLR0912 -- one event loop, clearer in one place
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return "timeout"
-            wait_ms = min(remaining, 0.05 if pidfd is None else remaining) * 1000
+            wait_ms = min(remaining, 0.05 if pidfd is None else _POLL_SLICE) * 1000
             for fd, event in poller.poll(max(1, math.ceil(wait_ms))):
                 if cancel_fd is not None and fd == cancel_fd:
                     return "cancel"
@@ -533,7 +538,7 @@ def _drain(streams: list[_Stream], until: float) -> None:
         remaining = until - time.monotonic()
         if remaining <= 0:
             return
-        for fd, _event in poller.poll(max(1, math.ceil(remaining * 1000))):
+        for fd, _event in poller.poll(max(1, math.ceil(min(remaining, _POLL_SLICE) * 1000))):
             stream = live[fd]
             stream.read()
             if not stream.open:
