@@ -298,12 +298,18 @@ def test_write_secure_planted_staging_name_is_refused(
     vault: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     victim = tmp_path / "victim"
-    staging = vault / _io._staging_name("secret")
+    drawn: list[str] = []
+    real_name = _io._staging_name
+
+    def record(name: str) -> str:
+        drawn.append(real_name(name))
+        return drawn[-1]
 
     def plant(step: str) -> None:
         if step == "synced":  # after the stale-name cleanup, right before the link
-            staging.symlink_to(victim)
+            (vault / drawn[-1]).symlink_to(victim)
 
+    monkeypatch.setattr(_io, "_staging_name", record)
     monkeypatch.setattr(_io, "_step_hook", plant)
     with pytest.raises(InsecurePathError, match="appeared"):
         write_secure(vault / "secret", b"new content")
@@ -316,10 +322,10 @@ def test_write_secure_removes_a_stale_staging_name_without_following_it(
 ) -> None:
     victim = tmp_path / "victim"
     victim.write_bytes(b"victim")
-    (vault / _io._staging_name("secret")).symlink_to(victim)
+    (vault / f"{_io._staging_prefix('secret')}{'0' * 16}.new").symlink_to(victim)
     write_secure(vault / "secret", b"new content")
     assert victim.read_bytes() == b"victim"
-    assert sorted(os.listdir(vault)) == ["secret"]
+    assert sorted(os.listdir(vault)) == [".hardenkit.lock", "secret"]
 
 
 def test_write_secure_replaced_right_after_the_rename_is_reported(

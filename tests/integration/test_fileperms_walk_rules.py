@@ -76,4 +76,4 @@ def test_longest_names_are_handled(base: Path) -> None:
     made = make_private_dir(base / ("d" * 255))
     write_secure(made / ("f" * 255), b"x")
     check_path(made / ("f" * 255))
-    assert sorted(os.listdir(made)) == ["f" * 255]
+    assert sorted(os.listdir(made)) == [".hardenkit.lock", "f" * 255]

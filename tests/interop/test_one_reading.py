@@ -45,6 +45,8 @@ EXTRA = {
     "dollar_bare": "A=$HOME\n",
     "dollar_command": "A=$(echo hi)\n",
     "dollar_single": "A='$(echo hi) $HOME'\n",
+    "dollar_braced_single": "A='${HOME}/x'\n",
+    "dollar_braced_double": 'A="${HOME}/x"\n',
     "escaped_dollar": 'A="\\$x"\n',
     "bare_name": "no_value_var\nB=1\n",
     "export_bare": "export A\nB=1\n",
@@ -74,8 +76,9 @@ def dotenvx_parse(major: str, jobs: dict[str, dict[str, str]]) -> dict[str, Any]
     return result
 
 
-def _python_dotenv(text: str) -> dict[str, str]:
-    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
+def _python_dotenv(text: str, *, interpolate: bool = False) -> dict[str, str]:
+    """python-dotenv's reading; ``interpolate=True`` is its default (dotenv_values/load_dotenv)."""
+    values = dotenv_values(stream=io.StringIO(text), interpolate=interpolate)
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -92,6 +95,7 @@ def test_strict_accepts_exactly_what_both_peers_read_alike(shared_data: Path) ->
     for label, text in texts.items():
         ours = _python_dotenv(text)
         agree = all(readings[major][label] == ours for major in MAJORS)
+        agree = agree and _python_dotenv(text, interpolate=True) == ours  # its default, too
         try:
             doc = Document.parse(text, path="t.env", strict=True)
         except InvalidEnvError as exc:
@@ -108,6 +112,7 @@ def test_strict_accepts_exactly_what_both_peers_read_alike(shared_data: Path) ->
         accepted += 1
         assert agree, (label, ours, readings["dotenvx1"][label], readings["dotenvx2"][label])
         assert doc.values() == ours, label
+        assert _python_dotenv(text, interpolate=True) == ours, label  # its default reading
     assert accepted > 40
     assert refused > 20
 
@@ -158,19 +163,23 @@ def test_every_writer_is_read_alike_by_python_dotenv_and_both_dotenvx_majors(
     _all_read(env, new.private_key, expected)
 
     back = tmp_path / "back.env"  # decrypt back to plaintext (what both can read)
-    readable = {k: v for k, v in expected.items() if k != "QUOTES"}
-    with pytest.raises(InvalidEnvError, match="QUOTES"):
+    # QUOTES: no quoting both read alike; DOLLAR: "${X:-d}" python-dotenv's default reading
+    # expands even in single quotes, dotenvx does not.
+    unwritable = ("QUOTES", "DOLLAR")
+    gone = dict.fromkeys(unwritable, "gone")
+    readable = {k: v for k, v in expected.items() if k not in unwritable}
+    with pytest.raises(InvalidEnvError, match=r"QUOTES, DOLLAR|DOLLAR, QUOTES"):
         decrypted_text(env)
-    for name in ("QUOTES",):
+    for name in unwritable:
         set_env_value(env, name, "gone")
     back.write_text(decrypted_text(env))
     readings = _readings({"b": back.read_text()})
     for major in MAJORS:
         got = {k: v for k, v in readings[major]["b"].items() if not k.startswith("DOTENV_")}
-        assert got == readable | {"QUOTES": "gone"}, major
-    assert {
-        k: v for k, v in _python_dotenv(back.read_text()).items() if not k.startswith("DOTENV_")
-    } == readable | {"QUOTES": "gone"}
+        assert got == readable | gone, major
+    for interpolate in (False, True):
+        got = _python_dotenv(back.read_text(), interpolate=interpolate)
+        assert {k: v for k, v in got.items() if not k.startswith("DOTENV_")} == readable | gone
 
 
 def test_ciphertext_dotenvx_quotes_in_backticks_is_decrypted(tmp_path: Path) -> None:
@@ -226,6 +235,7 @@ def test_strict_accepts_only_generated_texts_all_three_read_alike() -> None:
     readings = _readings({label: texts[label] for label in accepted})
     for label, ours in accepted.items():
         theirs = _python_dotenv(texts[label])
+        assert _python_dotenv(texts[label], interpolate=True) == theirs, texts[label]
         for major in MAJORS:
             assert readings[major][label] == theirs == ours, (texts[label], major)
 

@@ -114,9 +114,15 @@ def test_interpolation_never_reads_private_keys_nor_expands_single_quotes(
     )
     monkeypatch.setenv("HOME", "/home/ann")
     monkeypatch.setenv("DOTENV_PRIVATE_KEY_PRODUCTION", "ab" * 32)
-    # dotenvx would expand a private key's name into the value: strict mode refuses it.
-    with pytest.raises(InvalidEnvError, match="LEAK"):
+    # python-dotenv's default reading expands '${HOME}' in single quotes, dotenvx does not.
+    with pytest.raises(InvalidEnvError, match="LITERAL"):
         decrypt_env_file(path, interpolate=True)
+    # dotenvx would expand a private key's name into the value: strict mode refuses it.
+    other = tmp_path / "other"
+    other.mkdir()
+    leaky = _encrypted(other, "HOME_COPY=${HOME}\nLEAK=${DOTENV_PRIVATE_KEY}\n")
+    with pytest.raises(InvalidEnvError, match="LEAK"):
+        decrypt_env_file(leaky, interpolate=True)
     values = decrypt_env_file(path, interpolate=True, strict=False)
     assert values["HOME_COPY"] == "/home/ann"
     assert values["LITERAL"] == "${HOME}"

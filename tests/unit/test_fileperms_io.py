@@ -148,7 +148,7 @@ def test_write_secure_replaces_atomically_with_the_exact_mode(tmp_path: Path) ->
     assert target.read_bytes() == b"new"
     assert _mode(target) == 0o640
     assert target.stat().st_ino != old_ino  # a new file was renamed over it
-    assert os.listdir(tmp_path) == ["k"]  # no temporary left behind
+    assert sorted(os.listdir(tmp_path)) == [".hardenkit.lock", "k"]  # no temporary left behind
     write_secure(target, "text é")
     assert target.read_bytes() == "text é".encode()
     assert _mode(target) == 0o600

@@ -197,25 +197,39 @@ def _one_reading(
                 "value in single quotes, or pass strict=False to follow python-dotenv",
                 names=(name,),
             )
-        if (
-            binding is not None
-            and binding.quote != "'"
-            and not binding.value.startswith(ENCRYPTED_PREFIX)
-            and _DOLLAR.search(
-                _EXPANDED_ALIKE.sub(lambda m: m[0] if m[1] in dotenvx else "", binding.value)
-                if interpolate
-                else binding.value
-            )
-        ):
+        why = None if binding is None else _dollar_problem(binding, set(dotenvx), interpolate)
+        if why is not None:
             raise InvalidEnvError(
-                f"{path}: line {line}: python-dotenv and dotenvx read {name} differently "
-                "('$' in a value that is not single-quoted: without interpolate=True "
-                "hardenkit keeps it; dotenvx expands $NAME and ${...} and runs $(command); "
-                "with interpolate=True only ${NAME} and ${NAME:-default} of a NAME the file "
-                "does not set are read alike, never of a DOTENV_PRIVATE_KEY* name); quote "
-                "the value in single quotes, or pass strict=False to follow python-dotenv",
+                f"{path}: line {line}: python-dotenv and dotenvx read {name} differently ({why}",
                 names=(name,),
             )
+
+
+def _dollar_problem(binding: _DotenvxBinding, names: set[str], interpolate: bool) -> str | None:
+    """Why the peers read ``$`` in this plaintext binding differently (no value), or None."""
+    value = binding.value
+    if value.startswith(ENCRYPTED_PREFIX):
+        return None
+    if binding.quote == "'":
+        if "${" not in value:
+            return None
+        return (
+            "'${' in a single-quoted value: python-dotenv's default reading "
+            "(interpolate=True in dotenv_values/load_dotenv) expands ${...} even in "
+            "single quotes, dotenvx does not); encrypt the value, or pass strict=False "
+            "to follow python-dotenv"
+        )
+    if interpolate:
+        value = _EXPANDED_ALIKE.sub(lambda m: m[0] if m[1] in names else "", value)
+    if not _DOLLAR.search(value):
+        return None
+    return (
+        "'$' in a value that is not single-quoted: without interpolate=True "
+        "hardenkit keeps it; dotenvx expands $NAME and ${...} and runs $(command); "
+        "with interpolate=True only ${NAME} and ${NAME:-default} of a NAME the file "
+        "does not set are read alike, never of a DOTENV_PRIVATE_KEY* name); quote "
+        "the value in single quotes, or pass strict=False to follow python-dotenv"
+    )
 
 
 def is_valid_name(name: str) -> bool:
@@ -234,7 +248,9 @@ def format_plain(value: str) -> str:
     Bare when safe; else single quotes (read literally by both, never expanded by
     dotenvx) when there is no quote, CR, trailing backslash, ``\\`` or ``\'``; else
     double quotes when there is no ``"``, backslash, ``$`` or tab to escape (``\n`` and ``\r``
-    are the escapes both decode).
+    are the escapes both decode). A value with ``${`` has no such quoting: python-dotenv's
+    default reading (``interpolate=True``) expands ``${...}`` in any quotes, dotenvx never
+    in single quotes.
 
     Examples:
         >>> format_plain("abc"), format_plain("a b#c"), format_plain("a\\nb")
@@ -245,10 +261,20 @@ def format_plain(value: str) -> str:
         Traceback (most recent call last):
         ...
         ValueError: no quoting that python-dotenv and dotenvx both read as this value ...
+        >>> format_plain("${HOME}/x")
+        Traceback (most recent call last):
+        ...
+        ValueError: no quoting that python-dotenv and dotenvx both read as this value ...
 
     Raises:
         ValueError: no such quoting exists (the message names the characters, not the value).
     """
+    if "${" in value:
+        raise ValueError(
+            "no quoting that python-dotenv and dotenvx both read as this value ('${': "
+            "python-dotenv's default reading expands ${...} even in single quotes, dotenvx "
+            "does not); encrypt it"
+        )
     if _BARE.fullmatch(value):
         return value
     if "'" not in value and "\r" not in value and "\\\\" not in value and not value.endswith("\\"):

@@ -100,7 +100,8 @@ def _plain_for(value: str, name: str, path: str) -> str:
         raise InvalidEnvError(
             f"{path}: no plaintext quoting of {name} reads the same in python-dotenv and "
             "dotenvx (a single quote or CR together with a double quote, backslash, '$' or "
-            "backtick); store it encrypted",
+            "backtick; or '${', which python-dotenv expands even in single quotes); store "
+            "it encrypted",
             names=(name,),
         ) from None
 
@@ -580,7 +581,8 @@ def decrypted_text(
         raise InvalidEnvError(
             f"{path_s}: no plaintext quoting of {', '.join(unwritable)} reads the same in "
             "python-dotenv and dotenvx (a single quote or CR together with a double quote, "
-            "backslash, '$' or backtick); strict=False writes python-dotenv's reading",
+            "backslash, '$' or backtick; or '${', which python-dotenv expands even in single "
+            "quotes); strict=False writes python-dotenv's reading",
             names=tuple(unwritable),
         )
     return doc.render()

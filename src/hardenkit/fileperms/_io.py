@@ -281,14 +281,43 @@ def _step(name: str) -> None:
         _step_hook(name)
 
 
-def _staging_name(name: str) -> str:
-    """The one name a write of ``name`` ever links its new content under, briefly.
+def _staging_prefix(name: str) -> str:
+    """The start of every name a write of ``name`` links its new content under, briefly.
 
-    Fixed per target (so a crash between link and rename is cleaned up by the next
-    write, which holds the same lock) and short (a 255-byte target name still fits).
+    Short (a 255-byte target name still fits) and fixed per target, so that the next
+    write, which holds the same lock, finds and removes what a crashed one left.
     """
     digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:24]
-    return f".hardenkit-{digest}.new"
+    return f".hardenkit-{digest}."
+
+
+def _staging_name(name: str) -> str:
+    """A fresh, unpredictable staging name for ``name`` (none other can pre-create it)."""
+    return f"{_staging_prefix(name)}{os.urandom(8).hex()}.new"
+
+
+def _remove_stale_staging(dir_fd: int, name: str, euid: int) -> None:
+    """Remove staging names of ``name`` that a writer of ours killed mid-way left behind.
+
+    Only this user's (we hold the lock, so none is in use); another user's are left alone.
+    """
+    prefix = _staging_prefix(name)
+    try:
+        fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
+    except PermissionError:  # a write-only directory: nothing to list, nothing found
+        return
+    try:
+        with os.scandir(fd) as entries:
+            names = [e.name for e in entries]
+    finally:
+        os.close(fd)
+    for entry in (n for n in names if n.startswith(prefix) and n.endswith(".new")):
+        try:
+            st = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        if st.st_uid == euid:
+            _unlink_quietly(entry, dir_fd)
 
 
 def _anonymous_file(dir_fd: int, leaf: str, mode: int) -> int | None:
@@ -316,11 +345,12 @@ def _replace(dir_fd: int, name: str, leaf: str, payload: memoryview, *, mode: in
 
     The content only ever has a name of its own between ``linkat`` and ``rename`` (two
     consecutive system calls); where ``O_TMPFILE`` is missing it has one from creation.
-    Either way it is the fixed staging name, removed first by the next writer.
+    Either way it is a fresh random staging name (so no other user can plant it first);
+    a writer killed with it left leaves it to the next writer, which removes it.
     """
     euid = os.geteuid()
+    _remove_stale_staging(dir_fd, name, euid)  # left by writers killed mid-way
     staging = _staging_name(name)
-    _unlink_quietly(staging, dir_fd)  # left by a writer killed mid-way; we hold its lock
     fd = _anonymous_file(dir_fd, leaf, mode)
     named = fd is None
     if fd is None:
@@ -379,11 +409,12 @@ def write_secure(
     refused before anything is created. The new content goes into an unnamed file
     (``O_TMPFILE``) in the target's directory, stripped of any inherited ACL, set to
     exactly ``mode`` with ``fchmod`` whatever the umask, verified, written and fsynced;
-    only then is it linked in under a fixed staging name and renamed over the target
+    only then is it linked in under a random staging name and renamed over the target
     (rename replaces a name, it never follows one), and the directory is fsynced. A
     process killed at any point leaves no named copy of the data behind, except between
     those last two calls (the next write removes it). Writers hold an advisory lock on the
-    directory (``flock``, re-entrant; see :func:`locked_for_update`) for the whole
+    directory (``flock`` on a 0600 lock file there, ``.hardenkit.lock``, that no other
+    user can open; re-entrant; see :func:`locked_for_update`) for the whole
     replacement. Readers see the old content or the new one, never a mix. ``str`` data is
     written as UTF-8.
 
