@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeAlias, TypeVar
 
 from hardenkit import _dangerous_env
 from hardenkit._log import get_logger
-from hardenkit._redaction_rules import MASK, is_secret_name
+from hardenkit._secret_names import MASK, is_secret_name
 from hardenkit.errors import InvalidEnvError, MissingEnvError
 from hardenkit.redaction import redact, register_secret
 

@@ -26,6 +26,7 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
             "hardenkit.env",
             "hardenkit.redaction",
             "hardenkit._redaction_rules",
+            "hardenkit._secret_names",
             "hardenkit._dangerous_env",
             "hardenkit._linux",
         },
@@ -37,7 +38,7 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
     ),
     "from hardenkit.fileperms import check_path": ({"hardenkit.fileperms"}, {"ctypes", "json"}),
     "from hardenkit.redaction import redact": (
-        {"hardenkit.redaction", "hardenkit._redaction_rules"},
+        {"hardenkit.redaction", "hardenkit._redaction_rules", "hardenkit._secret_names"},
         {"ctypes", "json", "dataclasses"},
     ),
     "from hardenkit.audit import audit_process": (
