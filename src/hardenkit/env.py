@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import hmac
 import os
 import re
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeAlias, TypeVar
@@ -423,6 +422,8 @@ class Secret(Generic[_T]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # noqa: PLC0415 -- loads OpenSSL (~3 ms): not at every import of env
+
         a, b = self._value, other._value
         if isinstance(a, str) and isinstance(b, str):
             return hmac.compare_digest(a.encode(), b.encode())
