@@ -13,199 +13,19 @@ a mask, so running the rules again changes nothing.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Collection
+from typing import Any, cast
+
+from hardenkit._secret_names import (
+    _BENIGN_VALUES,
+    MASK,
+    _weak_name,
+    is_mask,
+    is_secret_name,
+)
 
 __all__ = ["MASK", "STEPS", "apply_rules", "is_mask", "is_secret_name", "triggers"]
-
-#: What every detector puts in place of a secret.
-MASK = "***"
-
-_MASK_ONLY = re.compile(
-    r"\**|\[(?:REDACTED|FILTERED|MASKED)\]|<(?:REDACTED|FILTERED|MASKED)>", re.IGNORECASE
-)
-_QUOTED = re.compile(r"""(["']?)(.*)\1""", re.DOTALL)
-# Values that name no secret even under a secret-looking key (flags, placeholders).
-_BENIGN_VALUES = frozenset({"", "none", "null", "nil", "true", "false", "undefined", "0", "1"})
-
-
-def is_mask(value: str) -> bool:
-    """True when ``value`` (quotes aside) is already a mask such as ``***`` or ``[REDACTED]``."""
-    inner = _QUOTED.fullmatch(value)
-    body = inner.group(2) if inner else value
-    return _MASK_ONLY.fullmatch(body.strip()) is not None
-
-
-# --------------------------------------------------------------------------- secret names
-
-# Words that make a name secret when a name part contains them, followed by nothing or by
-# one of _WORD_SUFFIXES ("SESSIONID", "SECRETKEY", "GHTOKEN", "CLIENTSECRET").
-_WORDS = (
-    "SECRET",
-    "TOKEN",
-    "PASSWORD",
-    "PASSWD",
-    "PASSPHRASE",
-    "PASSCODE",
-    "PWD",
-    "CREDENTIAL",
-    "APIKEY",
-    "PRIVATEKEY",
-    "PRIVKEY",
-    "COOKIE",
-    "SESSION",
-    "SESSID",
-    "AUTH",
-    "AUTHORIZATION",
-    "DSN",
-    "JWT",
-    "CSRF",
-    "XSRF",
-    "SIGNATURE",
-)
-# Words common in ordinary log text ("auth:SIMPLE", "Session: 30546173_4261722401"): a
-# name secret only through these masks a value only when it looks like a credential.
-_WEAK_WORDS = frozenset({"SESSION", "SESSID", "AUTH"})
-_WEAK_PARTS = frozenset({"SIG", "SID"})
-_PLURALS = frozenset({"S", "KEYS", "IDS"})
-_WORD_SUFFIXES = frozenset({"", "S", "KEY", "KEYS", "ID", "IDS", "DATA", "VALUE", "STRING"})
-# Whole name parts that are secret on their own.
-_EXACT_PARTS = frozenset({"PASS", "SIG", "SID"})
-# A name part before KEY that makes the key a secret (API_KEY, SOPS_AGE_KEY, AccountKey).
-_KEY_QUALIFIERS = frozenset(
-    {
-        "ACCESS",
-        "ACCOUNT",
-        "AGE",
-        "API",
-        "CLIENT",
-        "DOTENV",
-        "ENC",
-        "ENCRYPTION",
-        "HMAC",
-        "LICENSE",
-        "MASTER",
-        "PRIV",
-        "PRIVATE",
-        "SECRET",
-        "SHARED",
-        "SIGNING",
-    }
-)
-# A last name part that says the value is about a secret, not the secret itself.
-_NOT_SECRET_LAST = frozenset(
-    {
-        "AGE",
-        "ALG",
-        "ALGORITHM",
-        "COUNT",
-        "DIR",
-        "ENABLED",
-        "DOMAIN",
-        "ENDPOINT",
-        "ERROR",
-        "EXPIRATION",
-        "EXPIRES",
-        "EXPIRY",
-        "FAIL",
-        "FAILED",
-        "FAILURE",
-        "FILE",
-        "FORMAT",
-        "LEN",
-        "LENGTH",
-        "LEVEL",
-        "METHOD",
-        "MODE",
-        "NAME",
-        "PATH",
-        "PROVIDER",
-        "REQUEST",
-        "RESPONSE",
-        "SIZE",
-        "STATUS",
-        "TIMEOUT",
-        "TTL",
-        "TYPE",
-        "URI",
-        "URL",
-    }
-)
-# The shell's working directories, not passwords.
-_NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD"})
-_NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-
-
-def _part_strength(part: str) -> int:
-    """2 for a part that names a secret, 1 for a weak one (see _WEAK_WORDS), else 0."""
-    if part in _EXACT_PARTS:
-        return 1 if part in _WEAK_PARTS else 2
-    best = 0
-    for word in _WORDS:
-        at = part.find(word)
-        suffix = part[at + len(word) :]
-        if at >= 0 and suffix in _WORD_SUFFIXES:
-            # A plural names a count more often than a secret (active_tokens=243).
-            if word not in _WEAK_WORDS and suffix not in _PLURALS:
-                return 2
-            best = 1
-    return best
-
-
-@functools.lru_cache(maxsize=8192)
-def _name_strength(name: str) -> int:
-    if name.upper() in _NOT_SECRET_NAMES:
-        return 0
-    parts = [p.upper() for p in _NAME_PARTS.findall(name)]
-    if not parts:
-        return 0
-    if len(parts) > 1 and parts[-1] in _NOT_SECRET_LAST:
-        return 0
-    best = 0
-    for i, part in enumerate(parts):
-        best = max(best, _part_strength(part))
-        if (
-            part in {"KEY", "KEYS"}
-            and i > 0
-            and parts[i - 1] in _KEY_QUALIFIERS
-            and (i + 1 == len(parts) or parts[i + 1] != "ID")
-        ):
-            return 2
-        if best == 2:  # noqa: PLR2004
-            return 2
-    return best
-
-
-def _secret_name(name: str) -> bool:
-    return _name_strength(name) > 0
-
-
-def _weak_name(name: str) -> bool:
-    """A secret name only through a weak word: its value must look like a credential."""
-    return _name_strength(name) == 1
-
-
-def is_secret_name(name: str) -> bool:
-    """True when a variable, key, header or cookie named ``name`` holds a secret.
-
-    The name is split into parts (at ``_``, ``-``, ``.``, digits and camelCase) and is
-    secret when a part contains SECRET, TOKEN, PASSWORD, PASSWD, PASSPHRASE, PASSCODE,
-    PWD, CREDENTIAL, APIKEY, PRIVATEKEY, COOKIE, SESSION, SESSID, AUTH, AUTHORIZATION,
-    DSN, JWT, CSRF, XSRF or SIGNATURE (alone or followed by S, KEY, ID, DATA, VALUE or
-    STRING: ``SESSIONID``, ``SECRETKEY``), when a part is exactly PASS, SIG or SID, or when
-    KEY follows API, PRIVATE, SECRET, ACCESS, ACCOUNT, AGE, DOTENV, CLIENT, ENCRYPTION,
-    SIGNING, MASTER, HMAC, SHARED or LICENSE (but not ``..._KEY_ID``). A last part such as
-    FILE, PATH, URL, NAME, TYPE, TTL or LENGTH makes it metadata about a secret, not one;
-    ``PWD`` and ``OLDPWD`` are the shell's directories. Case does not matter.
-
-    Examples:
-        >>> [is_secret_name(n) for n in ("DB_PASSWORD", "apiKey", "sessionid", "SENTRY_DSN")]
-        [True, True, True, True]
-        >>> [is_secret_name(n) for n in ("PWD", "TOKENIZERS_PARALLELISM", "AUTHOR", "DB_PWD_FILE")]
-        [False, False, False, False]
-    """
-    return _secret_name(name)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -240,6 +60,36 @@ def _card_brand_ok(digits: str) -> bool:
     return False
 
 
+class _LazyPattern:
+    """A regex compiled on its first use, then as fast as the compiled one.
+
+    The detectors' ~40 patterns cost ~7 ms to compile; a process that redacts one log
+    line (``hardenkit exec`` logs a warning) needs only the trigger scan and the steps it
+    finds. On first use the compiled pattern's methods are stored on the instance, so
+    later lookups never reach ``__getattr__``. Two threads may both compile: harmless.
+    """
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._source = (pattern, flags)
+
+    def __getattr__(self, name: str) -> Any:
+        compiled = re.compile(*self._source)
+        for attr in _PATTERN_ATTRS:
+            setattr(self, attr, getattr(compiled, attr))
+        return getattr(compiled, name)
+
+
+_PATTERN_ATTRS = (
+    *("sub", "subn", "search", "match", "fullmatch", "finditer", "findall", "split"),
+    *("groupindex", "groups", "pattern", "flags"),
+)
+
+
+def _lazy(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """``re.compile`` deferred to the first use (see :class:`_LazyPattern`)."""
+    return cast("re.Pattern[str]", _LazyPattern(pattern, flags))
+
+
 def _tokenish(value: str, min_len: int = 16) -> bool:
     """A credential-looking run: long enough, letters and digits mixed."""
     if len(value) < min_len:
@@ -251,10 +101,9 @@ def _tokenish(value: str, min_len: int = 16) -> bool:
 
 def _mask_group(pattern: re.Pattern[str], group: str = "s") -> _Sub:
     """A substitution masking one named group of every match (the whole match if absent)."""
-    has_group = group in pattern.groupindex
 
     def repl(m: re.Match[str]) -> str:
-        if not has_group:
+        if group not in pattern.groupindex:  # read here: the pattern compiles on first use
             return m.group(0) if is_mask(m.group(0)) else MASK
         value = m.group(group)
         if value is None or not value or is_mask(value):
@@ -283,7 +132,7 @@ def _after(prefix_len: int) -> str:
 
 
 def _value(pattern: str) -> _Sub:
-    return _mask_group(re.compile(pattern))
+    return _mask_group(_lazy(pattern))
 
 
 _aws = _value(r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)" + _after(4) + r"[A-Z0-9]{16}" + _ALNUM_AFTER)
@@ -355,7 +204,7 @@ _VALUE_SUBS: tuple[tuple[str, _Sub], ...] = (
 
 # --------------------------------------------------------------------------- PEM blocks
 
-_PEM = re.compile(
+_PEM = _lazy(
     r"(?P<begin>-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)"
     r"(?P<body>.*?)"
     r"(?P<end>-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
@@ -380,11 +229,11 @@ def _sub_pem(text: str) -> str:
 # Anchored on "://" (a literal, so re finds candidates fast); the scheme stays as it is.
 # After "user:", the rest of the token, never across another "://" (so each character is
 # read from one candidate at most); _userinfo_repl finds the password in it.
-_URL_USERINFO = re.compile(r"://[^\s:/?#@\"'<>]*:(?P<t>(?:[^\s\"'<>:]|:(?!//))*)")
+_URL_USERINFO = _lazy(r"://[^\s:/?#@\"'<>]*:(?P<t>(?:[^\s\"'<>:]|:(?!//))*)")
 # "host:8080/path/a@b": a port then a path, not a password.
-_URL_PORT = re.compile(r"[0-9]{1,5}(?:[/?#]|$)")
-_AUTHORITY_END = re.compile(r"[/?#]")
-_URL_TOKEN_USER = re.compile(r"(?P<pre>://)(?P<s>[A-Za-z0-9_.~%\-]{16,})@")
+_URL_PORT = _lazy(r"[0-9]{1,5}(?:[/?#]|$)")
+_AUTHORITY_END = _lazy(r"[/?#]")
+_URL_TOKEN_USER = _lazy(r"(?P<pre>://)(?P<s>[A-Za-z0-9_.~%\-]{16,})@")
 
 
 def _url_token_repl(m: re.Match[str]) -> str:
@@ -424,11 +273,11 @@ def _sub_url(text: str) -> str:
 
 
 # The first letter as a two-letter class keeps re's fast candidate search (IGNORECASE has none).
-_AUTH_HEADER = re.compile(
+_AUTH_HEADER = _lazy(
     r"[Aa](?i:uthorization)[\"']?[ \t]*[:=][ \t]*[\"']?(?P<scheme>[A-Za-z][A-Za-z0-9_\-]*)[ \t]+"
     r"(?P<s>[^\s\"',;]+)"
 )
-_BEARER = re.compile(r"[Bb](?i:earer)[ \t]+(?P<s>[A-Za-z0-9._~+/\-]+=*)")
+_BEARER = _lazy(r"[Bb](?i:earer)[ \t]+(?P<s>[A-Za-z0-9._~+/\-]+=*)")
 _AUTH_SCHEMES = frozenset(
     {"bearer", "basic", "token", "digest", "negotiate", "ntlm", "apikey", "api-key", "key"}
 )
@@ -449,9 +298,9 @@ def _sub_auth(text: str) -> str:
     return _BEARER.sub(_bearer_repl, _sub_auth_header(text))
 
 
-_COOKIE_HEADER = re.compile(r"(?P<head>[Cc](?i:ookie)[ \t]*[:=][ \t]*)(?P<rest>[^\r\n]*)")
+_COOKIE_HEADER = _lazy(r"(?P<head>[Cc](?i:ookie)[ \t]*[:=][ \t]*)(?P<rest>[^\r\n]*)")
 # A name starts after a separator only: from inside a run it would rescan the run.
-_COOKIE_PAIR = re.compile(r"(?<![^\s=;,])(?P<name>[^\s=;,]+)=(?P<s>[^;\s]*)")
+_COOKIE_PAIR = _lazy(r"(?<![^\s=;,])(?P<name>[^\s=;,]+)=(?P<s>[^;\s]*)")
 _COOKIE_ATTRS = frozenset({"path", "domain", "expires", "max-age", "samesite", "priority"})
 
 
@@ -474,9 +323,7 @@ def _sub_cookie(text: str) -> str:
 
 
 # Starts with a charset so re's charset fast path finds candidates; boundaries checked below.
-_CARD = re.compile(
-    r"[2-6](?<![0-9A-Za-z_.+/\-][2-6])[0-9]{3}(?:[ \-]?[0-9]){9,15}(?![0-9A-Za-z_\-])"
-)
+_CARD = _lazy(r"[2-6](?<![0-9A-Za-z_.+/\-][2-6])[0-9]{3}(?:[ \-]?[0-9]){9,15}(?![0-9A-Za-z_\-])")
 _CARD_BEFORE = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-+/")
 
 
@@ -506,7 +353,7 @@ def _sub_card(text: str) -> str:
     return "".join(out)
 
 
-_XML = re.compile(r"<(?P<tag>[A-Za-z_][\w.\-:]*)>(?P<s>[^<]+)</(?P=tag)>")
+_XML = _lazy(r"<(?P<tag>[A-Za-z_][\w.\-:]*)>(?P<s>[^<]+)</(?P=tag)>")
 
 
 def _xml_repl(m: re.Match[str]) -> str:
@@ -546,7 +393,7 @@ _KEY_HINTS = (
 # closing quote (or the end of the line: an unterminated quote never fails and rescans);
 # an unquoted one to the end of its token, as a shell splits words, except that "&name="
 # starts the next URL query parameter. Every branch is a single greedy run: no backtracking.
-_VALUE = re.compile(
+_VALUE = _lazy(
     r"\"(?:[^\"\\\n]|\\.)*\"?|'(?:[^'\\\n]|\\.)*'?"
     r"|[^\s&]+(?:&(?![\w.\-\[\]]+=)[^\s&]*)*"
 )
@@ -555,10 +402,10 @@ _VALUE = re.compile(
 _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
 _TRAILERS = frozenset("\"',;.)]}>")
 # A Java/Kotlin object's toString ("Token{a64f992 ...}", "Token@1a2b"): a type, not a value.
-_TO_STRING = re.compile(r"[A-Z][A-Za-z0-9_$]*[{@(\[]")
+_TO_STRING = _lazy(r"[A-Z][A-Za-z0-9_$]*[{@(\[]")
 # Handled by their own rules, which keep the scheme or the harmless cookies.
 _KEYS_ELSEWHERE = frozenset({"cookie", "set-cookie"})
-_PORT = re.compile(r"[0-9]{1,5}")
+_PORT = _lazy(r"[0-9]{1,5}")
 
 
 def _trim_value(value: str) -> str:
@@ -594,8 +441,8 @@ def _masked_value(key: str, value: str) -> str | None:
 # The same pairs read backwards: in the reversed text a pair starts at its separator, a
 # class re finds with its C-level charset search instead of entering the pattern at every
 # character. The key is the maximal run of key characters before the separator.
-_KEY_SEP_REV = re.compile(r"(?:>=|=|:)[ \t]*(?P<kq>[\"']?)(?P<key>[\w.\-]+)")
-_SPACES = re.compile(r"[ \t]*")
+_KEY_SEP_REV = _lazy(r"(?:>=|=|:)[ \t]*(?P<kq>[\"']?)(?P<key>[\w.\-]+)")
+_SPACES = _lazy(r"[ \t]*")
 
 
 # Above this size a text of several lines is read only on the lines holding a hint.
@@ -806,7 +653,7 @@ _CARD_RUN = "0" * 13
 # and keys never overlap (key characters exclude the separators), so this is linear.
 # A key that starts with "key" is secret only through another hint in it (API_KEY, apiKey:
 # KEY needs a part before it), so "yek" must be followed, backwards, by a key character.
-_KEY_HINT_REV = re.compile(
+_KEY_HINT_REV = _lazy(
     r"(?:>=|=|:)[ \t]*[\"']?[\w.\-]*?(?:"
     + "|".join(_ci(h[::-1]) + (r"(?=[\w.\-])" if h == "key" else "") for h in _KEY_HINTS)
     + ")"

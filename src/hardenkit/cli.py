@@ -29,8 +29,18 @@ __all__ = ["build_parser", "main"]
 
 _COMMAND_MODULES = ("_cmd_audit", "_cmd_perms", "_cmd_env", "_cmd_sandbox")
 
-#: Commands whose start-up time matters (ENTRYPOINT wrappers) -> the only module they need.
-_FAST = {"exec": ("_cmd_sandbox",), "run": ("_cmd_sandbox",)}
+#: First word -> the only command modules it needs: a fresh process imports just those
+#: (start-up time matters for ENTRYPOINT wrappers and for ``hardenkit audit`` in scripts).
+#: Anything else (``--help``, ``-v``, a typo) builds the whole parser.
+_FAST: dict[str, tuple[str, ...]] = {
+    "exec": ("_cmd_sandbox",),
+    "run": ("_cmd_sandbox",),
+    "profile": ("_cmd_sandbox",),
+    "audit": ("_cmd_audit",),
+    "check-perms": ("_cmd_perms",),
+    "env": ("_cmd_env",),
+    "--version": (),
+}
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -96,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         0
     """
     words = sys.argv[1:] if argv is None else list(argv)
-    # exec/run start services: import only their module, not every command's.
+    # Import only the module the subcommand needs, not every command's.
     parser = build_parser(_FAST.get(words[0], _COMMAND_MODULES) if words else _COMMAND_MODULES)
     try:
         args = parser.parse_args(words)

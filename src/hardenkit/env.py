@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import hmac
 import os
 import re
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeAlias, TypeVar
 
 from hardenkit import _dangerous_env
 from hardenkit._log import get_logger
-from hardenkit._redaction_rules import MASK, is_secret_name
+from hardenkit._secret_names import MASK, is_secret_name
 from hardenkit.errors import InvalidEnvError, MissingEnvError
 from hardenkit.redaction import redact, register_secret
 
@@ -423,6 +422,8 @@ class Secret(Generic[_T]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # noqa: PLC0415 -- loads OpenSSL (~3 ms): not at every import of env
+
         a, b = self._value, other._value
         if isinstance(a, str) and isinstance(b, str):
             return hmac.compare_digest(a.encode(), b.encode())

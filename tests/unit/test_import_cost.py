@@ -26,6 +26,7 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
             "hardenkit.env",
             "hardenkit.redaction",
             "hardenkit._redaction_rules",
+            "hardenkit._secret_names",
             "hardenkit._dangerous_env",
             "hardenkit._linux",
         },
@@ -37,7 +38,7 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
     ),
     "from hardenkit.fileperms import check_path": ({"hardenkit.fileperms"}, {"ctypes", "json"}),
     "from hardenkit.redaction import redact": (
-        {"hardenkit.redaction", "hardenkit._redaction_rules"},
+        {"hardenkit.redaction", "hardenkit._redaction_rules", "hardenkit._secret_names"},
         {"ctypes", "json", "dataclasses"},
     ),
     "from hardenkit.audit import audit_process": (
@@ -67,3 +68,49 @@ def test_first_use_loads_only_what_it_needs(code: str) -> None:
     ours = {_top(m) for m in loaded if m.split(".")[0] == "hardenkit"}
     assert ours - allowed - _BASE == set(), f"{code} loads siblings it does not use"
     assert forbidden & set(loaded) == set(), f"{code} loads what its first call does not need"
+
+
+#: CLI words -> command modules a fresh ``hardenkit`` process may load for them.
+CLI_CASES: dict[str, set[str]] = {
+    "--version": set(),
+    "audit --help": {"hardenkit._cmd_audit"},
+    "check-perms --help": {"hardenkit._cmd_perms"},
+    "env --help": {"hardenkit._cmd_env"},
+    "exec --help": {"hardenkit._cmd_sandbox"},
+}
+
+
+@pytest.mark.parametrize("words", list(CLI_CASES))
+def test_cli_imports_only_the_subcommand_module(words: str) -> None:
+    code = (
+        "import contextlib, io\n"
+        "from hardenkit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main({words.split()!r}) == 0\n"
+    )
+    commands = {m for m in _loaded(code) if m.startswith("hardenkit._cmd_")}
+    assert commands == CLI_CASES[words]
+
+
+def test_secret_names_and_audit_need_no_detector_patterns_nor_openssl() -> None:
+    # sanitize_env / is_secret_name (every `hardenkit exec`) compile no detector pattern;
+    # the redaction rules compile their step patterns on first use, not at import.
+    loaded = set(_loaded("from hardenkit.env import is_secret_name, sanitize_env"))
+    assert "hardenkit._redaction_rules" not in loaded
+    assert "_hashlib" not in loaded  # hmac/hashlib load OpenSSL
+    probe = (
+        "import re\n"
+        "from hardenkit import _redaction_rules as rr\n"
+        "lazy = [v for v in vars(rr).values() if type(v).__name__ == '_LazyPattern']\n"
+        "assert len(lazy) >= 10 and not any('sub' in vars(v) for v in lazy), len(lazy)\n"
+        "assert rr.apply_rules('card 4242 4242 4242 4242 declined') == 'card *** declined'\n"
+        "assert 'sub' in vars(rr._CARD)\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True)
+    audit = (
+        "import contextlib, io\n"
+        "from hardenkit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['audit', '--json'])\n"
+    )
+    assert "_hashlib" not in _loaded(audit)  # the environment digest uses _blake2

@@ -23,7 +23,6 @@ decisions are those of one multi-ABI libseccomp filter (the unit tests run both)
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
@@ -63,45 +62,127 @@ _LEAF = 8  # numbers compared one by one at the bottom of the table's search tre
 _INSN = 8  # sizeof(struct sock_filter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NumberSpace:
+class _Record:
+    """A frozen record without ``@dataclass``'s cost at import.
+
+    ``@dataclass`` builds each class by exec'ing generated methods (~1 ms a class on these
+    machines); a fresh ``hardenkit exec`` built 19 of them before confining. The three
+    records below are internal, built by keyword and only read, so plain slotted classes
+    do: attributes are set once in ``__init__`` and never again.
+    """
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: cannot set {name!r}")
+
+    def _fields(self) -> tuple[str, ...]:
+        return self.__slots__
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields())
+        return f"{type(self).__name__}({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self._fields())
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in self._fields()))
+
+
+class NumberSpace(_Record):
     """The syscall numbers the prefix needs for one ABI (None: absent on that ABI)."""
 
+    __slots__ = ("clone", "clone3", "clone_flags_arg", "ioctl", "max_known", "setns", "unshare")
     clone: int | None
     clone3: int | None
     unshare: int | None
     setns: int | None
     max_known: int
-    clone_flags_arg: int = 0
-    ioctl: int | None = None
+    clone_flags_arg: int
+    ioctl: int | None
+
+    def __init__(
+        self,
+        *,
+        clone: int | None,
+        clone3: int | None,
+        unshare: int | None,
+        setns: int | None,
+        max_known: int,
+        clone_flags_arg: int = 0,
+        ioctl: int | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "clone", clone)
+        init(self, "clone3", clone3)
+        init(self, "unshare", unshare)
+        init(self, "setns", setns)
+        init(self, "max_known", max_known)
+        init(self, "clone_flags_arg", clone_flags_arg)
+        init(self, "ioctl", ioctl)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ArchSection:
+class ArchSection(_Record):
     """One audit arch token and its number space; ``x32`` for x86_64's x32 half.
 
     ``program``/``x32_program`` are libseccomp's single-ABI programs that
     :func:`build_filter` links behind the prefix (unused by :func:`build_prefix`).
     """
 
+    __slots__ = ("program", "space", "token", "x32", "x32_bit_kills", "x32_program")
     token: int
     space: NumberSpace
-    x32: NumberSpace | None = None
-    x32_bit_kills: bool = False
-    program: bytes = b""
-    x32_program: bytes = b""
+    x32: NumberSpace | None
+    x32_bit_kills: bool
+    program: bytes
+    x32_program: bytes
+
+    def __init__(
+        self,
+        *,
+        token: int,
+        space: NumberSpace,
+        x32: NumberSpace | None = None,
+        x32_bit_kills: bool = False,
+        program: bytes = b"",
+        x32_program: bytes = b"",
+    ) -> None:
+        init = object.__setattr__
+        init(self, "token", token)
+        init(self, "space", space)
+        init(self, "x32", x32)
+        init(self, "x32_bit_kills", x32_bit_kills)
+        init(self, "program", program)
+        init(self, "x32_program", x32_program)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PrefixOptions:
+class PrefixOptions(_Record):
     """Which checks the prefix makes."""
 
+    __slots__ = ("block_namespaces", "clone3_enosys", "enosys_above_table", "refuse_tiocsti")
     clone3_enosys: bool
     block_namespaces: bool
     enosys_above_table: bool
     #: ioctl(fd, TIOCSTI) -> EPERM: it pushes input into a terminal the process shares
     #: with whoever started it (the shell that runs ``hardenkit exec``), which then runs it.
-    refuse_tiocsti: bool = False
+    refuse_tiocsti: bool
+
+    def __init__(
+        self,
+        *,
+        clone3_enosys: bool,
+        block_namespaces: bool,
+        enosys_above_table: bool,
+        refuse_tiocsti: bool = False,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "clone3_enosys", clone3_enosys)
+        init(self, "block_namespaces", block_namespaces)
+        init(self, "enosys_above_table", enosys_above_table)
+        init(self, "refuse_tiocsti", refuse_tiocsti)
 
 
 class _Asm:

@@ -26,7 +26,6 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux.capnames import CAP_NAMES
@@ -81,14 +80,18 @@ _GOARCH = {
 _CacheKey = tuple[bytes, frozenset[str], int, str, bool]
 _POLICIES: dict[_CacheKey, SeccompPolicy] = {}
 _POLICIES_MAX = 16
+_BUNDLED = "docker-default-seccomp.json"
 _POLICIES_LOCK = threading.Lock()
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 
 
 @functools.cache
 def _bundled_bytes() -> bytes:
-    data = resources.files("hardenkit.sandbox").joinpath("data")
-    return data.joinpath("docker-default-seccomp.json").read_bytes()
+    # A plain file next to the module, as groups.py reads its table: importlib.resources
+    # would cost every `hardenkit exec --seccomp docker` ~10 ms of imports (pathlib, zipfile).
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", _BUNDLED)
+    with open(path, "rb") as fh:
+        return fh.read()
 
 
 def bundled_default() -> dict[str, Any]:

@@ -327,12 +327,24 @@ class SeccompPolicy:
         return default_policy(capabilities=capabilities)
 
 
-@dataclass(frozen=True, slots=True)
-class _Resolved:
+class _Resolved(_bpf._Record):  # noqa: SLF001 -- a plain record: no @dataclass cost at import
     # syscall name -> ("plain", action, errno) or ("rules", ((action, errno, args), ...))
+    __slots__ = ("conditional", "plain", "skipped")
     plain: tuple[tuple[str, int, str, int], ...]
     conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...]
     skipped: tuple[str, ...]
+
+    def __init__(
+        self,
+        *,
+        plain: tuple[tuple[str, int, str, int], ...],
+        conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...],
+        skipped: tuple[str, ...],
+    ) -> None:
+        init = object.__setattr__
+        init(self, "plain", plain)
+        init(self, "conditional", conditional)
+        init(self, "skipped", skipped)
 
 
 def _ret(action: str, err: int) -> int:
@@ -519,15 +531,29 @@ def compile_policy(policy: SeccompPolicy) -> CompiledPolicy:
     return CompiledPolicy(bpf=bpf, skipped=resolved.skipped, program=program_obj)
 
 
-@dataclass(frozen=True, slots=True)
-class _Rules:
+class _Rules(_bpf._Record):  # noqa: SLF001 -- a plain record: no @dataclass cost at import
     """A policy's rules as the per-ABI compile takes them (default repeats dropped)."""
 
+    __slots__ = ("conditional", "default_ret", "plain", "refused_unseen")
     default_ret: int
     plain: tuple[tuple[str, int, int], ...]  # (name, native number, return value)
     conditional: tuple[tuple[int, int, tuple[tuple[int, int, int, int], ...]], ...]
     #: Refusals of multiplexed calls' names, decided without their arguments (name, ret).
-    refused_unseen: tuple[tuple[str, int], ...] = ()
+    refused_unseen: tuple[tuple[str, int], ...]
+
+    def __init__(
+        self,
+        *,
+        default_ret: int,
+        plain: tuple[tuple[str, int, int], ...],
+        conditional: tuple[tuple[int, int, tuple[tuple[int, int, int, int], ...]], ...],
+        refused_unseen: tuple[tuple[str, int], ...] = (),
+    ) -> None:
+        init = object.__setattr__
+        init(self, "default_ret", default_ret)
+        init(self, "plain", plain)
+        init(self, "conditional", conditional)
+        init(self, "refused_unseen", refused_unseen)
 
     @classmethod
     def of(cls, resolved: _Resolved, default_ret: int) -> _Rules:
