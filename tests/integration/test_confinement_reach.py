@@ -43,6 +43,9 @@ NOBODY = 65534
 PYTHON = "/usr/bin/python3"  # a nobody child cannot reach ~/.pyenv
 LDSO = os.path.realpath("/lib64/ld-linux-x86-64.so.2")
 CAP_MKNOD = 27
+CAP_SYS_ADMIN = 21
+CAP_PERFMON = 38
+CAP_DAC_OVERRIDE = 1
 
 # The attacks, as source: call_sandboxed and confine() run them as functions, run() as
 # `python3 -c` with the same text (so both see exactly the same code).
@@ -88,6 +91,11 @@ def memory_attack(pid, addr, size, victim):
         os.close(fd)
     out["mem_read"] = _err(lambda: open("/proc/%d/mem" % pid, "rb").close())
     out["environ"] = _err(lambda: open("/proc/%d/environ" % pid, "rb").read())
+    for name in ("maps", "smaps", "auxv"):  # PTRACE_MODE_READ files, like environ
+        out[name] = _err(lambda: open("/proc/%d/%s" % (pid, name), "rb").read())
+    out["map_files"] = _err(lambda: os.listdir("/proc/%d/map_files" % pid))
+    out["victim_environ"] = _err(lambda: open("/proc/%d/environ" % victim, "rb").read())
+    out["victim_maps"] = _err(lambda: open("/proc/%d/maps" % victim, "rb").read())
     buf = ctypes.create_string_buffer(size)
     local, remote = _Iovec(ctypes.addressof(buf), size), _Iovec(addr, size)
     rc, err = _sys(310, pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
@@ -348,14 +356,10 @@ def _memory_scenario(attack: Callable[[int, int, int, int], dict[str, int]]) -> 
     return {"attack": result, "marker": marker.raw.rstrip(b"\0").decode(errors="replace")}
 
 
-def _assert_all_refused(out: dict[str, Any], *, keeps_sys_admin: bool = False) -> None:
-    # A child that keeps CAP_SYS_ADMIN (root without user=) may still open environ, maps
-    # and fd of outside processes (PTRACE_MODE_READ; seen on 6.18): docs/security-model.md.
-    worked = [
-        name
-        for name, err in out["attack"].items()
-        if err == 0 and not (keeps_sys_admin and name == "environ")
-    ]
+def _assert_all_refused(out: dict[str, Any]) -> None:
+    # Root without user= included: CAP_SYS_ADMIN and CAP_PERFMON, with which environ and
+    # maps of outside processes stay readable inside a Landlock domain, are shed.
+    worked = [name for name, err in out["attack"].items() if err == 0]
     assert worked == [], f"reached outside the sandbox: {worked} ({out})"
     assert out["marker"] == "untouched-marker"
 
@@ -395,7 +399,7 @@ def test_call_sandboxed_child_cannot_reach_its_caller(in_child: Any, caller: str
             )
         )
 
-    _assert_all_refused(_in_caller(in_child, caller, scenario), keeps_sys_admin=caller == "root")
+    _assert_all_refused(_in_caller(in_child, caller, scenario))
 
 
 def test_call_sandboxed_child_with_a_policy_denying_ptrace(in_child: Any) -> None:
@@ -410,7 +414,7 @@ def test_call_sandboxed_child_with_a_policy_denying_ptrace(in_child: Any) -> Non
         return _memory_scenario(lambda *a: call_sandboxed(memory_attack, *a, seccomp=policy))
 
     _assert_all_refused(_in_caller(in_child, "nobody", scenario))
-    _assert_all_refused(in_child(scenario), keeps_sys_admin=True)
+    _assert_all_refused(in_child(scenario))
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -424,7 +428,7 @@ def test_run_command_cannot_reach_its_caller(
             lambda *a: run_attack("memory_attack", *a, limits=ResourceLimits(open_files=64))
         )
 
-    _assert_all_refused(_in_caller(in_child, caller, scenario), keeps_sys_admin=caller == "root")
+    _assert_all_refused(_in_caller(in_child, caller, scenario))
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -455,7 +459,7 @@ def test_confined_process_cannot_reach_processes_outside(in_child: Any, caller: 
             victim.wait()
         return {"attack": attack, "marker": marker.raw.rstrip(b"\0").decode(errors="replace")}
 
-    _assert_all_refused(_in_caller(in_child, caller, scenario), keeps_sys_admin=caller == "root")
+    _assert_all_refused(_in_caller(in_child, caller, scenario))
 
 
 def test_isolation_can_be_turned_off_explicitly(in_child: Any) -> None:
@@ -466,6 +470,72 @@ def test_isolation_can_be_turned_off_explicitly(in_child: Any) -> None:
 
     out = in_child(scenario)
     assert out["attack"]["mem_write"] == 0  # the opt-out is real: nothing isolates it
+
+
+@pytest.mark.parametrize("kept", ["CAP_PERFMON", "CAP_SYS_ADMIN"])
+@pytest.mark.usefixtures("spawn_path")
+def test_keeping_what_isolation_sheds_reopens_proc_reads(in_child: Any, kept: str) -> None:
+    """keep= may name CAP_SYS_ADMIN/CAP_PERFMON without user=: the documented opt-in."""
+    limits = ResourceLimits(open_files=64)
+
+    def scenario() -> dict[str, Any]:
+        return _memory_scenario(
+            lambda *a: run_attack(
+                "memory_attack", *a, limits=limits, keep=[kept], allow_root_equivalent=True
+            )
+        )
+
+    out = in_child(scenario)
+    assert out["attack"]["environ"] == 0  # what the shedding closes by default
+    assert out["attack"]["mem_write"] != 0  # Landlock still refuses the memory itself
+    assert out["marker"] == "untouched-marker"
+
+
+def test_keeping_sys_admin_without_user_needs_the_acknowledgement(in_child: Any) -> None:
+    from hardenkit.errors import RootEquivalentError  # noqa: PLC0415
+
+    with pytest.raises(RootEquivalentError, match="SYS_ADMIN"):
+        run(["/bin/true"], keep=["CAP_SYS_ADMIN"])
+    out = in_child.outcome(lambda: confine(keep=["CAP_SYS_ADMIN"]))
+    assert out.exc_type == "RootEquivalentError", out.describe()
+    # Without no_new_privs Landlock would need the CAP_SYS_ADMIN that is shed: refused.
+    out = in_child.outcome(lambda: confine(no_new_privs=False, block_namespaces=False))
+    assert out.exc_type == "SandboxError", out.describe()
+    assert "CAP_SYS_ADMIN" in str(out.exc_message)
+    # Kept by name, the isolated process enters Landlock without no_new_privs again.
+    assert (
+        in_child(
+            lambda: (
+                confine(
+                    no_new_privs=False,
+                    block_namespaces=False,
+                    keep=["CAP_SYS_ADMIN"],
+                    allow_root_equivalent=True,
+                ).uid
+            )
+        )
+        == 0
+    )
+
+
+def test_docker_profile_is_decided_without_the_shed_capabilities() -> None:
+    """Docker grants mount/setns only with CAP_SYS_ADMIN, perf_event_open with CAP_PERFMON."""
+    from hardenkit.sandbox import SeccompPolicy  # noqa: PLC0415
+    from hardenkit.sandbox.confinement import prepare_confinement  # noqa: PLC0415
+
+    def granted(**options: Any) -> set[str]:
+        with prepare_confinement(seccomp=SeccompPolicy.docker_default(), **options) as plan:
+            assert plan.seccomp_policy is not None
+            rules = plan.seccomp_policy.rules
+            return {
+                n for n in ("mount", "setns", "perf_event_open") if any(n in r.names for r in rules)
+            }
+
+    assert granted() == set()
+    assert granted(keep=["CAP_PERFMON"]) == {"perf_event_open"}
+    kept = granted(keep=["CAP_SYS_ADMIN"], allow_root_equivalent=True)
+    assert kept == {"mount", "setns", "perf_event_open"}
+    assert granted(isolate=False) == kept  # no domain entered, nothing shed
 
 
 def test_isolation_without_landlock_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -717,13 +787,14 @@ def test_confined_root_child_keeps_no_cap_mknod(
 
     seen["confine"] = _caps(in_child(confined))
     for where, caps in seen.items():
-        held = {k for k, v in caps.items() if v >> CAP_MKNOD & 1}
-        assert held == set(), f"{where}: CAP_MKNOD in {held}"
-        assert caps["CapEff"] >> 21 & 1  # still root otherwise (CAP_SYS_ADMIN kept)
+        for cap in (CAP_MKNOD, CAP_SYS_ADMIN, CAP_PERFMON):  # isolation sheds the last two
+            held = {k for k, v in caps.items() if v >> cap & 1}
+            assert held == set(), f"{where}: capability {cap} in {held}"
+        assert caps["CapEff"] >> CAP_DAC_OVERRIDE & 1  # still root otherwise
     # Kept by name (the one capability keep= may name without user=), it stays.
     kept = run(["/bin/cat", "/proc/self/status"], limits=limits, keep=["CAP_MKNOD"])
     assert _caps(kept.stdout.decode())["CapEff"] >> CAP_MKNOD & 1
-    with pytest.raises(SandboxError, match="only name CAP_MKNOD"):
+    with pytest.raises(SandboxError, match="only name CAP_MKNOD, CAP_SYS_ADMIN or CAP_PERFMON"):
         run(["/bin/true"], limits=limits, keep=["CAP_MKNOD", "CAP_NET_RAW"])
     # Named through devices=, the run() child keeps it.
     granted = FilesystemPolicy(read=["/"], devices=["/tmp"], execute=["/usr", "/bin"])
@@ -913,4 +984,4 @@ def test_run_async_child_is_isolated_too(in_child: Any) -> None:
 
         return _memory_scenario(attack)
 
-    _assert_all_refused(in_child(scenario), keeps_sys_admin=True)
+    _assert_all_refused(in_child(scenario))

@@ -14,6 +14,7 @@ import functools
 import threading
 
 from hardenkit._linux import caps as _caps, procfs as _procfs, require_linux
+from hardenkit._linux.capnames import CAP_NAMES
 from hardenkit._linux.caps import prctl
 from hardenkit._linux.libc import (
     PR_CAP_AMBIENT,
@@ -23,7 +24,7 @@ from hardenkit._linux.libc import (
     PR_GET_SECCOMP,
     PR_SET_NO_NEW_PRIVS,
 )
-from hardenkit.errors import SandboxError
+from hardenkit.errors import RootEquivalentError, SandboxError
 from hardenkit.sandbox.landlock import LandlockPlan
 from hardenkit.sandbox.limits import (
     check_limits,
@@ -119,6 +120,13 @@ def _all_tasks_nnp() -> None:
 #: CAP_MKNOD: a confined process that keeps the caller's ids loses it unless the
 #: FilesystemPolicy names ``devices`` (a device node for a disk reads every file).
 CAP_MKNOD = 27
+#: CAP_SYS_ADMIN and CAP_PERFMON: either one lets a process inside a Landlock domain
+#: still open /proc/<pid>/environ and /proc/<pid>/maps of processes outside it (seen on
+#: 6.18), so an isolating confinement that keeps the caller's ids sheds both.
+CAP_SYS_ADMIN = 21
+CAP_PERFMON = 38
+#: What an isolating confinement that keeps the caller's ids sheds besides CAP_MKNOD.
+ISOLATION_SHED = (1 << CAP_SYS_ADMIN) | (1 << CAP_PERFMON)
 
 
 def shed_capabilities(mask: int, last_cap: int, *, no_new_privs: bool) -> None:
@@ -300,7 +308,8 @@ class ConfinementPlan:
         #: (see :func:`filesystem_guard_policy`); loaded after the metadata guard.
         self.filesystem_guard = filesystem_guard
         #: Capabilities taken out of every set when the caller's ids are kept (CAP_MKNOD
-        #: unless the policy names ``devices``); ``last_cap`` bounds the bounding-set walk.
+        #: unless the policy names ``devices``; CAP_SYS_ADMIN and CAP_PERFMON inside a
+        #: Landlock domain); ``last_cap`` bounds the bounding-set walk.
         self.shed_caps = shed_caps
         self.last_cap = last_cap
         #: The NetworkPolicy's Landlock part and probes, and its filter (loaded after the
@@ -523,8 +532,10 @@ def prepare_confinement(
     6+, signal) any process outside its own domain, whatever uid it runs as, and it
     makes no device nodes. Without Landlock this raises; ``isolate=False`` goes without.
     A process that keeps the caller's ids (no ``user=``) loses CAP_MKNOD unless the
-    FilesystemPolicy names ``devices`` or ``keep=`` names it (the only capability
-    ``keep=`` may name without ``user=``).
+    FilesystemPolicy names ``devices`` or ``keep=`` names it, and inside a Landlock domain
+    CAP_SYS_ADMIN and CAP_PERFMON too (with either it could still read /proc/<pid>/environ
+    and maps outside its domain) unless ``keep=`` names them (CAP_SYS_ADMIN with
+    ``allow_root_equivalent=True``); without ``user=`` ``keep=`` may name only these.
 
     Examples:
         >>> from hardenkit.sandbox.limits import ResourceLimits
@@ -547,7 +558,7 @@ def prepare_confinement(
     if user is None:
         if group is not None or groups is not None:
             raise SandboxError("group=, groups= and keep= need user= (the user to become)")
-        kept_here = _kept_without_drop(keep)
+        kept_here = _kept_without_drop(keep, allow_root_equivalent=allow_root_equivalent)
     else:
         from hardenkit import privileges  # noqa: PLC0415 -- loaded only for a drop
 
@@ -570,7 +581,13 @@ def prepare_confinement(
         filesystem=filesystem,
         isolate=isolate,
     )
-    shed = _shed_mask(drop, filesystem, kept_here, no_new_privs=no_new_privs)
+    shed = _shed_mask(
+        drop,
+        filesystem,
+        kept_here,
+        no_new_privs=no_new_privs,
+        isolates=filesystem is not None or isolate,
+    )
     if seccomp is not None and seccomp._profile is not None:  # noqa: SLF001 -- same package
         # Decided against what the child will hold: after the drop, and after shedding.
         seccomp = seccomp.for_capabilities(_held_after(drop, shed=shed))
@@ -608,7 +625,7 @@ def prepare_confinement(
     )
 
 
-_CAP_SYS_ADMIN = 21
+_CAP_SYS_ADMIN = CAP_SYS_ADMIN
 _CAP_SETPCAP = 8
 
 
@@ -640,35 +657,71 @@ def _shed_mask(
     kept_here: int,
     *,
     no_new_privs: bool,
+    isolates: bool = True,
 ) -> int:
-    """The capabilities a process keeping our ids loses (CAP_MKNOD unless asked for)."""
-    if drop is not None or (filesystem is not None and filesystem.devices):
+    """The capabilities a process keeping our ids loses, unless ``keep=`` names them.
+
+    CAP_MKNOD unless the FilesystemPolicy names ``devices``; inside a Landlock domain
+    (``isolates``) also CAP_SYS_ADMIN and CAP_PERFMON, with which the process could still
+    read /proc/<pid>/environ and maps of processes outside it.
+    """
+    if drop is not None:
         return 0
-    shed = (1 << CAP_MKNOD) & ~kept_here
-    if (
-        shed
-        and not no_new_privs
-        and not _caps.capget()[0] >> _CAP_SETPCAP & 1
-        and _caps.bounding_has(CAP_MKNOD)
-    ):
-        raise SandboxError(
-            "CAP_MKNOD cannot leave the bounding set without CAP_SETPCAP, and without "
-            "no_new_privs exec could grant it: pass no_new_privs=True (or keep=['CAP_MKNOD'])"
-        )
+    shed = 0 if filesystem is not None and filesystem.devices else 1 << CAP_MKNOD
+    if isolates:
+        shed |= ISOLATION_SHED
+    shed &= ~kept_here & ((1 << (_procfs.cap_last_cap() + 1)) - 1)
+    if shed and not no_new_privs:
+        if shed >> CAP_SYS_ADMIN & 1:
+            raise SandboxError(
+                "without no_new_privs Landlock and seccomp need CAP_SYS_ADMIN, which an "
+                "isolated process keeping the caller's ids loses (it would read processes "
+                "outside the sandbox): pass no_new_privs=True (or keep=['CAP_SYS_ADMIN'] "
+                "with allow_root_equivalent=True)"
+            )
+        if not _caps.capget()[0] >> _CAP_SETPCAP & 1:
+            stuck = [
+                CAP_NAMES[cap] if cap < len(CAP_NAMES) else f"capability {cap}"
+                for cap in range(shed.bit_length())
+                if shed >> cap & 1 and _caps.bounding_has(cap)
+            ]
+            if stuck:
+                raise SandboxError(
+                    f"{', '.join(stuck)} cannot leave the bounding set without "
+                    "CAP_SETPCAP, and without no_new_privs exec could grant them: pass "
+                    f"no_new_privs=True (or keep={stuck!r})"
+                )
     return shed
 
 
-def _kept_without_drop(keep: tuple[Any, ...]) -> int:
-    """Without ``user=``, ``keep=`` may only name what the confinement would shed."""
+#: What ``keep=`` may name without ``user=``: what the confinement would shed otherwise.
+_SHEDDABLE = (1 << CAP_MKNOD) | ISOLATION_SHED
+
+
+def _kept_without_drop(keep: tuple[Any, ...], *, allow_root_equivalent: bool = False) -> int:
+    """Without ``user=``, ``keep=`` may only name what the confinement would shed.
+
+    Keeping CAP_SYS_ADMIN or CAP_PERFMON re-opens reads of /proc/<pid>/environ and maps
+    of processes outside the sandbox; CAP_SYS_ADMIN, root in all but name, also needs
+    ``allow_root_equivalent=True``.
+    """
     if not keep:
         return 0
     from hardenkit.capabilities import caps_to_mask, parse_caps  # noqa: PLC0415
 
     mask = int(caps_to_mask(parse_caps(keep)))  # CapabilityError for an unknown name
-    if mask & ~(1 << CAP_MKNOD):
+    if mask & ~_SHEDDABLE:
         raise SandboxError(
             "group=, groups= and keep= need user= (the user to become); without user= "
-            "keep= may only name CAP_MKNOD, which is shed otherwise"
+            "keep= may only name CAP_MKNOD, CAP_SYS_ADMIN or CAP_PERFMON, which are shed "
+            "otherwise"
+        )
+    if mask >> CAP_SYS_ADMIN & 1 and not allow_root_equivalent:
+        raise RootEquivalentError(
+            "keeping SYS_ADMIN amounts to root (mount, namespaces, bpf, keyctl...) and "
+            "lets the confined process read /proc/<pid>/environ and maps outside its "
+            "sandbox: pass allow_root_equivalent=True to keep it knowingly",
+            capabilities=frozenset({"SYS_ADMIN"}),
         )
     return mask
 
@@ -1005,7 +1058,8 @@ def confine(
     set). With ``isolate`` (the default) the process enters a Landlock domain even
     without ``filesystem``: it can no longer ptrace, read or write the memory of, or (ABI
     6+) signal processes outside it, and makes no device nodes; without Landlock that
-    raises unless ``isolate=False``. Without ``user=`` CAP_MKNOD is shed (see
+    raises unless ``isolate=False``. Without ``user=`` CAP_MKNOD is shed, and with
+    isolation CAP_SYS_ADMIN and CAP_PERFMON too (see
     :func:`prepare_confinement`). With other live threads only steps that cover every
     thread are allowed: rlimits (per process) and seccomp with TSYNC (which also carries
     no_new_privs); a privilege drop or Landlock (``isolate`` included) is refused.
