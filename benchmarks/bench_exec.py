@@ -155,4 +155,5 @@ def run() -> list[dict[str, Any]]:
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(run(), indent=2))
+    for record in run():  # JSON lines, as run_all.py reads them
+        print(json.dumps(record))

@@ -26,7 +26,12 @@ END = "<!-- figures:end -->"
 def _row(rec: dict[str, Any]) -> str:
     ratio = "" if rec.get("ratio") is None else f"{rec['ratio']}x"
     base = rec.get("baseline_value")
-    base_txt = rec["baseline"] if base is None else f"{rec['baseline']} ({base} {rec['unit']})"
+    name = rec.get("baseline", "none")
+    base_txt = name if base is None else f"{name} ({base} {rec['unit']})"
+    if rec.get("cold") is not None:  # cold (fresh process) first, warm beside it
+        rec = {**rec, "value": f"{rec['cold']} cold / {rec['value']} warm"}
+    if rec.get("changed"):
+        base_txt = f"{base_txt}; {rec['changed']}" if rec.get("baseline") else rec["changed"]
     verdict = "yes" if rec.get("ok") else "**no**"
     return (
         f"| {rec['name']} | {rec['value']} {rec['unit']} | {base_txt} | {ratio} "
