@@ -7,6 +7,7 @@ use fails here; benchmarks/bench_import.py measures what the imports cost.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -114,3 +115,24 @@ def test_secret_names_and_audit_need_no_detector_patterns_nor_openssl() -> None:
         "    main(['audit', '--json'])\n"
     )
     assert "_hashlib" not in _loaded(audit)  # the environment digest uses _blake2
+
+
+def test_cli_start_does_not_ask_the_terminal_for_its_size() -> None:
+    # argparse builds a formatter per add_argument; the default one imports shutil to
+    # read the terminal size (~4 ms of every start). --help still formats (COLUMNS wide).
+    code = (
+        "import contextlib, io, os\n"
+        "from hardenkit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['audit', '--pid', str(os.getpid()), '--json']) in (0, 1)\n"
+    )
+    assert "shutil" not in _loaded(code)
+    out = subprocess.run(
+        [sys.executable, "-m", "hardenkit", "audit", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "60"},
+    ).stdout
+    assert "--pid" in out
+    assert max(len(line) for line in out.splitlines()) <= 60
