@@ -79,6 +79,8 @@ class PreparedRuleset:
     """
 
     __slots__ = ("_attr", "_attr_size", "_fn", "_nrs", "_rules")
+    #: The ``landlock_add_rule`` rule type of ``_rules`` (a subclass may add other kinds).
+    _RULE_TYPE = LANDLOCK_RULE_PATH_BENEATH
 
     def __init__(
         self,
@@ -88,9 +90,17 @@ class PreparedRuleset:
         rules: Sequence[tuple[int, int]],
         scoped: int = 0,
     ) -> None:
-        self._attr = _RulesetAttr(handled_fs, 0, scoped)
+        self._setup(
+            _RulesetAttr(handled_fs, 0, scoped),
+            attr_size,
+            [_PathBeneathAttr(access, fd) for fd, access in rules],
+        )
+
+    def _setup(self, attr: _RulesetAttr, attr_size: int, rules: list[ctypes.Structure]) -> None:
+        """Everything the syscalls need, prepared now: enforcing runs without imports."""
+        self._attr = attr
         self._attr_size = attr_size
-        self._rules = [_PathBeneathAttr(access, fd) for fd, access in rules]
+        self._rules = rules
         self._fn = _raw()
         self._nrs = (
             ctypes.c_long(syscall_number("landlock_create_ruleset")),
@@ -100,7 +110,7 @@ class PreparedRuleset:
 
     @property
     def rules(self) -> int:
-        """Number of path rules."""
+        """Number of rules."""
         return len(self._rules)
 
     def create(self) -> int:
@@ -117,7 +127,7 @@ class PreparedRuleset:
             rc = fn(
                 self._nrs[1],
                 ctypes.c_long(fd),
-                ctypes.c_long(LANDLOCK_RULE_PATH_BENEATH),
+                ctypes.c_long(self._RULE_TYPE),
                 ctypes.byref(rule),
                 ctypes.c_long(0),
             )

@@ -8,10 +8,8 @@ handles only network access or scopes leaves file access alone. Described up fro
 from __future__ import annotations
 
 import ctypes
-import os
 
-from hardenkit._linux.landlock import _fail, _raw, _RulesetAttr
-from hardenkit._linux.libc import syscall_number
+from hardenkit._linux.landlock import PreparedRuleset, _RulesetAttr
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
@@ -30,7 +28,7 @@ class _NetPortAttr(ctypes.Structure):
     _fields_ = (("allowed_access", ctypes.c_uint64), ("port", ctypes.c_uint64))
 
 
-class NetRuleset:
+class NetRuleset(PreparedRuleset):
     """Handled network rights, per-port grants and scopes, enforced with :meth:`enforce`.
 
     Examples:
@@ -38,44 +36,14 @@ class NetRuleset:
         1
     """
 
-    __slots__ = ("_attr", "_attr_size", "_fn", "_nrs", "_rules")
+    __slots__ = ()
+    _RULE_TYPE = LANDLOCK_RULE_NET_PORT
 
     def __init__(
         self, *, handled_net: int, scoped: int, attr_size: int, ports: Sequence[tuple[int, int]]
     ) -> None:
-        self._attr = _RulesetAttr(0, handled_net, scoped)
-        self._attr_size = attr_size
-        self._rules = [_NetPortAttr(access, port) for port, access in ports]
-        self._fn = _raw()
-        self._nrs = (
-            ctypes.c_long(syscall_number("landlock_create_ruleset")),
-            ctypes.c_long(syscall_number("landlock_add_rule")),
-            ctypes.c_long(syscall_number("landlock_restrict_self")),
+        self._setup(
+            _RulesetAttr(0, handled_net, scoped),
+            attr_size,
+            [_NetPortAttr(access, port) for port, access in ports],
         )
-
-    @property
-    def rules(self) -> int:
-        """Number of port rules."""
-        return len(self._rules)
-
-    def enforce(self) -> None:
-        """Create the ruleset, add the port rules and restrict the calling thread (OSError)."""
-        fn = self._fn
-        fd = fn(self._nrs[0], ctypes.byref(self._attr), ctypes.c_long(self._attr_size), 0)
-        if fd < 0:
-            raise _fail()
-        try:
-            for rule in self._rules:
-                rc = fn(
-                    self._nrs[1],
-                    ctypes.c_long(fd),
-                    ctypes.c_long(LANDLOCK_RULE_NET_PORT),
-                    ctypes.byref(rule),
-                    ctypes.c_long(0),
-                )
-                if rc != 0:
-                    raise _fail()
-            if fn(self._nrs[2], ctypes.c_long(fd), ctypes.c_long(0)) != 0:
-                raise _fail()
-        finally:
-            os.close(fd)
