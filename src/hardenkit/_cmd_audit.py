@@ -13,6 +13,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from hardenkit._cli_text import escape
+
 if TYPE_CHECKING:
     from hardenkit.audit import AuditReport, AuditSweep
 
@@ -155,12 +157,12 @@ def render_all(sweep: AuditSweep, out: TextIO) -> None:
     for r in sweep.reports:
         top = r.findings[0].title if r.findings else "-"
         out.write(
-            f"{r.pid:>7}  {clean(user(r.uid))[:10]:<10} {r.exposure:>8.1f}  {r.level:<9}  "
-            f"{clean(r.name)[:16]:<16} {clean(top)}\n"
+            f"{r.pid:>7}  {escape(user(r.uid))[:10]:<10} {r.exposure:>8.1f}  {r.level:<9}  "
+            f"{escape(r.name)[:16]:<16} {escape(top)}\n"
         )
     out.writelines(
-        f"{skip.pid:>7}  {'?':<10} {'-':>8}  {'-':<9}  {clean(skip.name)[:16]:<16} "
-        f"not audited: {clean(skip.reason)}\n"
+        f"{skip.pid:>7}  {'?':<10} {'-':>8}  {'-':<9}  {escape(skip.name)[:16]:<16} "
+        f"not audited: {escape(skip.reason)}\n"
         for skip in sweep.skipped
     )
     unobservable = len(sweep.reports[0].unobservable) if sweep.reports else 0
@@ -177,18 +179,6 @@ def _failed(report: AuditReport, fail_above: float | None) -> bool:
     return any(f.severity != "info" for f in report.findings)
 
 
-def clean(text: str) -> str:
-    r"""Escape control characters: names and paths come from the audited process.
-
-    Examples:
-        >>> clean("ok\x1b[2Jname")
-        'ok\\x1b[2Jname'
-    """
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def render(
     report: AuditReport, out: TextIO, *, colour: bool = False, fail_above: float | None = None
 ) -> None:
@@ -202,7 +192,7 @@ def render(
 
     width = max(60, min(shutil.get_terminal_size((100, 24)).columns, 120))
     threads = f", {report.threads} threads" if report.threads > 1 else ""
-    out.write(f"hardenkit audit: pid {report.pid} ({clean(report.name)}){threads}\n")
+    out.write(f"hardenkit audit: pid {report.pid} ({escape(report.name)}){threads}\n")
     level = paint(_LEVEL_COLOUR.get(report.level, "0"), f"{report.exposure:.1f} {report.level}")
     scored = sum(1 for a in report.assessments if a.source == "systemd")
     out.write(
@@ -219,10 +209,10 @@ def render(
             continue
         out.write("\n" + paint(_SEVERITY_COLOUR[severity], severity.upper()) + "\n")
         for finding in group:
-            out.write(f"  {paint('1', clean(finding.title))}  [{finding.id}]\n")
+            out.write(f"  {paint('1', escape(finding.title))}  [{finding.id}]\n")
             for label, text in (("", finding.detail), ("fix: ", finding.remediation)):
                 lines = textwrap.wrap(
-                    label + clean(text),
+                    label + escape(text),
                     width=width,
                     initial_indent=indent,
                     subsequent_indent=indent + " " * len(label),
@@ -231,7 +221,7 @@ def render(
                 out.write("".join(line + "\n" for line in lines))
     if not report.findings:
         out.write("\nNo findings.\n")
-    out.write(f"\nLandlock: {clean(report.landlock)}\n")
+    out.write(f"\nLandlock: {escape(report.landlock)}\n")
     if report.assumed:
         out.write(
             "\nScored as the worst case (could not be read): " + ", ".join(report.assumed) + "\n"

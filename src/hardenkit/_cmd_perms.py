@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any
 
+from hardenkit._cli_text import escape
+
 EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_ERROR = 3
@@ -22,21 +24,6 @@ _FLAGS = (
     (re.compile(r"\bmax_mode="), "--max-mode MODE"),
     (re.compile(r"\bowner="), "--owner USER"),
 )
-
-
-def escape(text: str) -> str:
-    r"""Escape control and other unprintable characters, so one path prints as one line.
-
-    Examples:
-        >>> escape("a\nok    /etc")
-        'a\\nok    /etc'
-        >>> escape("/etc/app.key"), escape("a\\nb"), escape("x\u202ey")
-        ('/etc/app.key', 'a\\\\nb', 'x\\u202ey')
-    """
-    if text.isprintable() and "\\" not in text:
-        return text
-    # A backslash is doubled, so that an escape shown is never a name's own text.
-    return "".join("\\\\" if c == "\\" else c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def advice(problem: str) -> str:

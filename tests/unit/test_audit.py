@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hardenkit._cmd_audit import clean, render
+from hardenkit._cli_text import escape as clean
+from hardenkit._cmd_audit import render
 from hardenkit._linux.procfs import ProcStatus
 from hardenkit.audit import (
     AuditFinding,
