@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from typing import Any
+
+from _timing import interleaved_ms  # a sibling: the scripts run from this folder
 
 from hardenkit.sandbox import NetworkPolicy
 from hardenkit.sandbox.docker import default_policy
@@ -43,18 +43,6 @@ EXEC = [
     "/bin/true",
 ]
 ROUNDS = 15
-
-
-def _median_ms(fns: list[Any], rounds: int) -> list[float]:
-    for fn in fns:  # one warm-up each (page cache), then interleaved rounds
-        fn()
-    samples: list[list[float]] = [[] for _ in fns]
-    for _ in range(rounds):
-        for fn, out in zip(fns, samples, strict=True):
-            start = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - start)
-    return [statistics.median(s) * 1000 for s in samples]
 
 
 def _call(argv: list[str], **kw: Any) -> Any:
@@ -98,7 +86,7 @@ def run() -> list[dict[str, Any]]:
         fns.append(bw)
         names.append("prlimit + bwrap (uid 65534, no net, Docker BPF)")
     try:
-        figures = dict(zip(names, _median_ms(fns, ROUNDS), strict=True))
+        figures = dict(zip(names, interleaved_ms(*fns, rounds=ROUNDS), strict=True))
     finally:
         if tmp is not None:
             tmp.close()
@@ -134,8 +122,8 @@ def run() -> list[dict[str, Any]]:
     def confined() -> None:
         hk_run(["/bin/true"], user="nobody", seccomp=policy, network=net)
 
-    base_ms, ours_ms = _median_ms(
-        [lambda: subprocess.run(["/bin/true"], timeout=30, check=False), confined], 60
+    base_ms, ours_ms = interleaved_ms(
+        lambda: subprocess.run(["/bin/true"], timeout=30, check=False), confined, rounds=60
     )
     records.append(
         {

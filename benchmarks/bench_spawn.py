@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import statistics
 import subprocess
 import time
 import uuid
@@ -22,25 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import psutil  # type: ignore[import-untyped,unused-ignore]
+from _timing import interleaved_ms  # a sibling: the scripts run from this folder
 
 from hardenkit.errors import CommandTimeout
 from hardenkit.sandbox import ResourceLimits, SeccompPolicy
 from hardenkit.spawn import CommandPolicy, run as hk_run
 
 PROFILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "docker-default-seccomp.json"
-
-
-def _interleaved_ms(*fns: Any, rounds: int) -> list[float]:
-    for _ in range(20):
-        for fn in fns:
-            fn()
-    samples: list[list[float]] = [[] for _ in fns]
-    for _ in range(rounds):
-        for fn, out in zip(fns, samples, strict=True):
-            start = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - start)
-    return [statistics.median(out) * 1000 for out in samples]
 
 
 def _record(name: str, value: float, base: float, goal: float) -> dict[str, Any]:
@@ -100,13 +87,14 @@ def run() -> list[dict[str, Any]]:
     # Interleaved with the baseline, so both see the same machine state. The fork-path rows
     # are measured apart: every fork write-protects this process's pages, and the faults
     # that follow would be charged to whatever runs next.
-    base, ours, confined = _interleaved_ms(
+    base, ours, confined = interleaved_ms(
         lambda: subprocess.run(["/bin/true"], timeout=30, check=False),
         lambda: hk_run(["/bin/true"], policy=policy),
         confined_run,
         rounds=300,
+        warmup=20,
     )
-    python_path, floor = _interleaved_ms(
+    python_path, floor = interleaved_ms(
         lambda: _python_path(policy, limits=limits, seccomp=profile),
         lambda: subprocess.run(
             ["/bin/true"],
@@ -115,6 +103,7 @@ def run() -> list[dict[str, Any]]:
             preexec_fn=_noop,  # the point: the fork path's fixed cost
         ),
         rounds=200,
+        warmup=20,
     )
     marker = f"{600 + uuid.uuid4().int % 300}.{uuid.uuid4().int % 10**6:06d}"
     start = time.monotonic()
