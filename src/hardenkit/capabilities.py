@@ -410,12 +410,12 @@ def refuse_threads(what: str) -> None:
         >>> refuse_threads("a test")  # single-threaded doctest process
     """
     try:
-        tasks = procfs.task_ids()
+        threads = procfs.thread_count()
     except OSError as err:
         raise PrivilegeError(f"{what}: cannot list this process's threads: {err}") from err
-    if len(tasks) > 1:
+    if threads > 1:
         raise PrivilegeError(
-            f"{what} refused: {len(tasks) - 1} other live thread(s); capabilities, "
+            f"{what} refused: {threads - 1} other live thread(s); capabilities, "
             "securebits and no_new_privs are per-thread, so the others would keep their "
             "privileges. Call it before starting threads, or in a child process. "
             "Nothing was changed."

@@ -25,9 +25,12 @@ callers who have never heard of us::
     ├── UnsupportedPlatform (NotImplementedError)
     └── MissingDependency (ImportError)        .package, .extra
 
-Every public error is defined here (tests/unit/test_errors_tree.py walks the public
-modules and checks each exception class against this drawing). Other modules re-export
-the ones they raise (``hardenkit.spawn.CommandFailed`` is this ``CommandFailed``).
+Every public error is defined here and drawn above: tests/unit/test_errors_tree.py walks
+the source of every hardenkit module and fails on an exception class defined anywhere else
+(only internal signals that are always caught inside hardenkit are listed there as
+exempt), on one missing from this drawing or from ``__all__``, or on a drawn parent, base
+or field that is not the real one. Other modules re-export the ones they raise
+(``hardenkit.spawn.CommandFailed`` is this ``CommandFailed``).
 ``CommandFailed`` is built on first use: its builtin base needs ``subprocess``, which
 every other importer of this module would otherwise pay for.
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
 import importlib
 import pkgutil
 import re
 import subprocess
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import hardenkit
@@ -114,3 +117,89 @@ def test_command_failed_is_one_class_wherever_it_is_imported() -> None:
     assert CommandFailed is errors.CommandFailed is hardenkit.CommandFailed
     assert issubclass(CommandFailed, subprocess.CalledProcessError)
     assert issubclass(CommandFailed, errors.HardenkitError)
+
+
+#: Exception classes defined outside errors.py on purpose: internal signals that are always
+#: caught inside hardenkit and turned into a tree error (or a CLI exit code), never raised to
+#: a caller. Each names where it is caught; a new entry needs the same justification.
+_INTERNAL = {
+    # caught in spawn/_helper.py (the exec helper's report becomes SandboxError/OSError)
+    ("hardenkit._linux.exec_helper", "HelperError"),
+    # caught in audit/_filter.py (an unreadable filter is scored, not raised)
+    ("hardenkit._linux.seccomp_read", "FilterUnreadable"),
+    # the CLI's usage signal, turned into exit code 2 by the sandbox command
+    ("hardenkit._cmd_sandbox", "_Usage"),
+    ("hardenkit.cli.sandbox", "_Usage"),  # its planned home once cli/ is a package
+    # cancels the I/O pump of run(); caught in the same module
+    ("hardenkit.spawn._run", "_Cancelled"),
+}
+_SRC = Path(hardenkit.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(_SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_exception_def(module: str, node: ast.ClassDef, *, top_level: bool) -> bool:
+    """Whether ``node`` defines an exception (imported when top level, else by its bases)."""
+    if top_level and not module.endswith("__main__"):
+        obj = getattr(importlib.import_module(module), node.name, None)
+        if isinstance(obj, type):
+            return issubclass(obj, BaseException)
+    names = {ast.unparse(b).rsplit(".", 1)[-1] for b in node.bases}
+    builtin = {n for n in dir(builtins) if isinstance(getattr(builtins, n), type)}
+    return any(
+        n.endswith(("Error", "Exception", "Failed", "Unreadable"))
+        or (n in builtin and issubclass(getattr(builtins, n), BaseException))
+        or n in errors.__all__
+        for n in names
+    )
+
+
+def _defined_exceptions() -> list[tuple[str, str]]:
+    """(module, class) for every exception class defined in hardenkit's source, nested too."""
+    found = []
+    for path in sorted(_SRC.rglob("*.py")):
+        module = _module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = {id(n) for n in tree.body}
+        found += [
+            (module, node.name)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef)
+            and _is_exception_def(module, node, top_level=id(node) in top)
+        ]
+    return found
+
+
+def test_every_exception_class_defined_anywhere_is_in_the_tree_or_internal() -> None:
+    tree = _drawn()
+    defined = _defined_exceptions()
+    assert ("hardenkit.errors", "CommandFailed") in defined  # the walk sees nested classes
+    assert ("hardenkit._linux.seccomp_read", "FilterUnreadable") in defined
+    for module, name in defined:
+        if module == "hardenkit.errors":
+            if name.startswith("_"):  # a shared private base (_NamedEnvError)
+                assert name not in errors.__all__
+                continue
+            assert name in tree, f"{name} is missing from the tree drawn in errors.py"
+            assert name in errors.__all__, f"{name} is not exported by errors.__all__"
+        else:
+            assert (module, name) in _INTERNAL, (
+                f"{module}.{name} is an exception defined outside errors.py: define it there "
+                "(drawn in the tree, in __all__, re-exported where raised), or, if it never "
+                "leaves hardenkit, list it in _INTERNAL with where it is caught"
+            )
+
+
+def test_internal_exceptions_stay_out_of_the_tree_and_the_public_modules() -> None:
+    reachable = _reachable_errors()
+    for module, name in _INTERNAL:
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except ImportError:
+            continue  # a planned location that does not exist yet
+        assert not issubclass(cls, errors.HardenkitError), name
+        assert cls not in reachable, name
+        assert name not in _drawn(), name

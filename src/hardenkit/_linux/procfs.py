@@ -1,10 +1,14 @@
-"""Parsing of /proc/<pid>/status, done once for every module that needs it.
+"""The one reader of /proc: status and stat parsing, thread listing and counting.
 
-Every reader takes ``proc_root`` so tests can point it at a fixture tree.
+Every module that looks at /proc (privileges, capabilities, sandbox verification, the audit,
+the process sweep, envcrypt's thread reaping) goes through here, so a format quirk or a
+thread that exits mid-listing is handled once. Every reader takes ``proc_root`` so tests can
+point it at a fixture tree.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 
@@ -119,6 +123,113 @@ def task_ids(pid: int | None = None, *, proc_root: str = PROC_ROOT) -> list[int]
     """
     target = "self" if pid is None else str(pid)
     return sorted(int(t) for t in os.listdir(os.path.join(proc_root, target, "task")))
+
+
+def thread_count(pid: int | None = None, *, proc_root: str = PROC_ROOT) -> int:
+    """Count the live threads of ``pid`` (default: this process): the one thread counter.
+
+    Counts ``/proc/<pid>/task`` entries, the same listing :func:`task_statuses` walks, so
+    "no other threads" means the same thing to every caller (a thread still being reaped is
+    counted). Raises OSError when the listing cannot be read.
+
+    Examples:
+        >>> thread_count()  # the single-threaded doctest process
+        1
+    """
+    target = "self" if pid is None else str(pid)
+    return sum(1 for t in os.listdir(os.path.join(proc_root, target, "task")) if t.isdecimal())
+
+
+def _gone(err: OSError) -> bool:
+    """The task (or process) exited: ENOENT from a vanished directory, or ESRCH."""
+    return err.errno in (errno.ENOENT, errno.ESRCH)
+
+
+def _read_at(path: str, dir_fd: int | None) -> str:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    with os.fdopen(fd, encoding="ascii", errors="replace") as fh:
+        return fh.read()
+
+
+def task_statuses(
+    pid: int | None = None,
+    *,
+    proc_root: str = PROC_ROOT,
+    dir_fd: int | None = None,
+    skip: int | None = None,
+) -> list[ProcStatus]:
+    """Read every thread's status of ``pid`` (default: this process), sorted by thread id.
+
+    A thread that exits between the listing and its read is left out (it runs nothing, so it
+    holds nothing); every other failure raises OSError (with the path as ``filename``) or
+    ValueError. With ``dir_fd`` (a descriptor of ``/proc/<pid>``) paths are read relative to
+    it, so a pid reused meanwhile fails instead of describing another process. ``skip`` leaves
+    out one thread id (a caller that already read the main thread).
+
+    Examples:
+        >>> [st.pid for st in task_statuses()] == [os.getpid()]
+        True
+    """
+    if dir_fd is None:
+        target = "self" if pid is None else str(pid)
+        base = os.path.join(proc_root, target, "task")
+        tids = os.listdir(base)
+    else:
+        base = "task"
+        task_fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
+        try:
+            tids = os.listdir(task_fd)
+        finally:
+            os.close(task_fd)
+    found = []
+    for tid in sorted(int(t) for t in tids if t.isdecimal()):
+        if tid == skip:
+            continue
+        try:
+            text = _read_at(os.path.join(base, str(tid), "status"), dir_fd)
+        except OSError as err:
+            if _gone(err):
+                continue
+            raise
+        found.append(parse_status(text, tid))
+    return found
+
+
+def stat_fields(data: bytes) -> list[bytes]:
+    """Split the text of ``/proc/<pid>/stat`` after the command name.
+
+    The name may hold spaces and parentheses, so the split is after the last ``)``: index 0
+    is the state (field 3 in proc(5)), index 1 the parent pid, and so on.
+
+    Examples:
+        >>> stat_fields(b"42 (a) b) S 1 42 42 0")[:4]
+        [b'S', b'1', b'42', b'42']
+    """
+    return data[data.rfind(b")") + 1 :].split()
+
+
+def read_stat(pid: int | None = None, *, proc_root: str = PROC_ROOT) -> list[bytes]:
+    """Read ``/proc/<pid>/stat`` (default: this process) as :func:`stat_fields`.
+
+    Raises OSError when it cannot be read (the process is gone, or not ours to see).
+
+    Examples:
+        >>> read_stat()[0] in (b"R", b"S")
+        True
+    """
+    target = "self" if pid is None else str(pid)
+    with open(os.path.join(proc_root, target, "stat"), "rb") as fh:
+        return stat_fields(fh.read())
+
+
+def pids(*, proc_root: str = PROC_ROOT) -> list[int]:
+    """List the pids ``proc_root`` shows, in increasing order.
+
+    Examples:
+        >>> os.getpid() in pids()
+        True
+    """
+    return sorted(int(name) for name in os.listdir(proc_root) if name.isdecimal())
 
 
 def read_task_status(tid: int, pid: int | None = None, *, proc_root: str = PROC_ROOT) -> ProcStatus:

@@ -14,6 +14,7 @@ import ctypes
 import errno
 import os
 
+from hardenkit._linux import procfs
 from hardenkit._linux.libc import libc
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
@@ -58,8 +59,7 @@ def _reason(step: str, err: int, tid: int) -> str:
 
 def _state(tid: int) -> str:
     try:
-        with open(f"/proc/{tid}/stat", "rb") as fh:
-            return fh.read().rpartition(b")")[2].split()[0].decode("ascii", "replace")
+        return procfs.read_stat(tid)[0].decode("ascii", "replace")
     except (OSError, IndexError):
         return "X"
 

@@ -16,6 +16,7 @@ import math
 import os
 import signal
 
+from hardenkit._linux import procfs
 from hardenkit.errors import PolicyError
 
 _ROUNDS = 20
@@ -23,20 +24,10 @@ _ROUNDS = 20
 
 def _stat(pid: int) -> tuple[str, int, int, int] | None:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return None
-    # comm may contain spaces and parentheses: split after the last ')'.
-    fields = data[data.rfind(b")") + 2 :].split()
-    try:
+        fields = procfs.read_stat(pid)
         return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3])
-    except (IndexError, ValueError):
+    except (OSError, IndexError, ValueError):
         return None
-
-
-def _pids() -> list[int]:
-    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
 def _holds(pid: int, pipes: frozenset[str]) -> bool:
@@ -55,7 +46,7 @@ def _targets(leader: int, pipes: frozenset[str]) -> list[int]:
     me = os.getpid()
     parent: dict[int, int] = {}
     found: set[int] = set()
-    for pid in _pids():
+    for pid in procfs.pids():
         if pid == me:
             continue
         info = _stat(pid)

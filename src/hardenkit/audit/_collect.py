@@ -17,6 +17,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from hardenkit._linux import procfs
 from hardenkit._linux.procfs import PROC_ROOT, ProcStatus, parse_status, self_pid
 from hardenkit.audit import _filter
 from hardenkit.audit._filter import FilterRows  # noqa: TC001 -- a dataclass field's type
@@ -261,29 +262,14 @@ def _status(reader: _Reader, name: str) -> ProcStatus:
 
 
 def _thread_statuses(reader: _Reader, main_tid: int) -> list[ProcStatus]:
+    """Every thread but the main one; a thread that exited meanwhile is left out."""
     try:
-        task_fd = os.open("task", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=reader.fd)
+        return procfs.task_statuses(dir_fd=reader.fd, skip=main_tid)
     except OSError as err:
-        raise reader.fail("task", err) from err
-    try:
-        tids = sorted(int(t) for t in os.listdir(task_fd) if t.isdecimal())
-    finally:
-        os.close(task_fd)
-    found = []
-    for tid in tids:
-        if tid == main_tid:
-            continue
-        try:
-            found.append(_status(reader, f"task/{tid}/status"))
-        except HardenkitError as err:
-            cause = err.__cause__
-            gone = isinstance(cause, (FileNotFoundError, ProcessLookupError)) or (
-                isinstance(cause, OSError) and cause.errno == errno.ESRCH
-            )
-            if not gone:
-                raise
-            # That thread exited between the listing and the read; it no longer matters.
-    return found
+        name = err.filename if isinstance(err.filename, str) else "task"
+        raise reader.fail(name, err) from err
+    except ValueError as err:
+        raise HardenkitError(f"cannot parse a thread status of /proc/{reader.pid}: {err}") from err
 
 
 def _exe(reader: _Reader) -> str:
@@ -390,7 +376,7 @@ def _environ_after_exec(reader: _Reader) -> bytes:
     import time  # noqa: PLC0415
 
     for _ in range(100):
-        fields = reader.read("stat").rpartition(b")")[2].split()
+        fields = procfs.stat_fields(reader.read("stat"))
         if len(fields) < 49 or int(fields[48]) != 0:  # noqa: PLR2004 -- env_end, field 51
             return reader.read("environ")  # set up (or a kernel too old to show it)
         time.sleep(0.002)
@@ -414,9 +400,7 @@ def _core_limit(reader: _Reader) -> tuple[int | None, int | None]:
 
 def _is_kernel_thread(proc_root: str, pid: int) -> bool:
     try:
-        with open(os.path.join(proc_root, str(pid), "stat"), "rb") as fh:
-            fields = fh.read().rpartition(b")")[2].split()
-        return bool(int(fields[6]) & _PF_KTHREAD)
+        return bool(int(procfs.read_stat(pid, proc_root=proc_root)[6]) & _PF_KTHREAD)
     except (OSError, IndexError, ValueError):
         return False
 

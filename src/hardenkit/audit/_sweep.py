@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from hardenkit._linux import require_linux
+from hardenkit._linux import procfs, require_linux
 from hardenkit._linux.procfs import PROC_ROOT
 from hardenkit.audit import _audit
 from hardenkit.audit._collect import Context
@@ -73,8 +73,7 @@ def audit_all(*, proc_root: str = PROC_ROOT) -> AuditSweep:
     reports: list[AuditReport] = []
     skipped: list[AuditSkip] = []
     kernel_threads = 0
-    pids = sorted(int(p) for p in os.listdir(proc_root) if p.isdecimal())
-    for pid in pids:
+    for pid in procfs.pids(proc_root=proc_root):
         try:
             os.readlink(f"{proc_root}/{pid}/exe")
         except FileNotFoundError:

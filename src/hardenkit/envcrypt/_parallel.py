@@ -2,7 +2,8 @@
 
 Threads are the enemy of process hardening (capabilities, ids and no_new_privs are
 per-thread), so the pool lives only inside one call: it is joined before returning and,
-on Linux, we wait until the kernel has reaped the threads (``/proc/self/task``), so a
+on Linux, we wait until the kernel has reaped the threads (counted by the same
+``_linux.procfs.thread_count`` that ``refuse_threads`` uses), so a
 ``drop_privileges()`` right after ``load_env()`` never sees a straggler. Where threads
 cannot start (a seccomp filter, a thread limit) the work runs serially.
 """
@@ -13,6 +14,7 @@ import os
 import time
 from typing import TYPE_CHECKING, TypeVar
 
+from hardenkit._linux import procfs
 from hardenkit._log import get_logger
 
 if TYPE_CHECKING:
@@ -25,7 +27,6 @@ R = TypeVar("R")
 
 #: Below this many values a pool costs more than it saves (measured: ~0.4 ms per value).
 MIN_PARALLEL = 24
-_TASKS = "/proc/self/task"
 _REAP_TIMEOUT = 0.5
 
 
@@ -38,7 +39,7 @@ def _cpus() -> int:
 
 def _task_count() -> int | None:
     try:
-        return len(os.listdir(_TASKS))
+        return procfs.thread_count()
     except OSError:  # pragma: no cover - not Linux, or no /proc
         return None
 

@@ -190,10 +190,10 @@ class FilesystemPolicy:
 
 
 def _threads() -> int:
-    from hardenkit._linux.procfs import read_status  # noqa: PLC0415
+    from hardenkit._linux.procfs import thread_count  # noqa: PLC0415
 
     try:
-        return read_status().threads
+        return thread_count()
     except (OSError, ValueError) as err:
         raise SandboxError(f"cannot count this process's threads: {err}") from err
 
