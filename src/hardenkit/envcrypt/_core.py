@@ -396,22 +396,58 @@ def _interpolate(
     return resolved
 
 
+def _fspaths(
+    path: str | os.PathLike[str], keys_file: str | os.PathLike[str] | None
+) -> tuple[str, str | None]:
+    """The file and keys-file arguments as strings (``None``: the keys file beside it)."""
+    return os.fspath(path), None if keys_file is None else os.fspath(keys_file)
+
+
 def _decrypt_path(
-    path: str,
+    path: str | os.PathLike[str],
     *,
     private_key: str | None,
-    keys_file: str | None,
+    keys_file: str | os.PathLike[str] | None,
     strict: bool,
     require_seal: bool,
     interpolate: bool = False,
 ) -> tuple[Document, _Decrypted]:
-    path = os.fspath(path)
-    doc = _read(path, strict=strict, interpolate=interpolate)
+    """Read, decrypt (all or nothing) and register the file's values."""
+    path_s, keys_s = _fspaths(path, keys_file)
+    doc = _read(path_s, strict=strict, interpolate=interpolate)
     decrypted = _decrypt_doc(
-        doc, path, private_key=private_key, keys_file=keys_file, require_seal=require_seal
+        doc, path_s, private_key=private_key, keys_file=keys_s, require_seal=require_seal
     )
     _register(decrypted)
     return doc, decrypted
+
+
+def _file_values(
+    path: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str],
+    override: bool,
+    private_key: str | None,
+    keys_file: str | os.PathLike[str] | None,
+    strict: bool,
+    require_seal: bool,
+    interpolate: bool,
+) -> dict[str, str]:
+    """The file's decrypted values; with ``interpolate``, ``${NAME}`` read from ``environ``.
+
+    ``override`` says who wins for a name both hold: the file (True) or ``environ``.
+    """
+    doc, decrypted = _decrypt_path(
+        path,
+        private_key=private_key,
+        keys_file=keys_file,
+        strict=strict,
+        require_seal=require_seal,
+        interpolate=interpolate,
+    )
+    if interpolate:
+        return _interpolate(decrypted, environ, override=override, doc=doc)
+    return dict(decrypted.values)
 
 
 @opaque_errors
@@ -445,20 +481,18 @@ def decrypt_env_file(
         InvalidEnvError: a syntax error (strict mode), named by line number.
         InsecurePathError: the ``.env.keys`` file is readable by group or others.
     """
-    doc, decrypted = _decrypt_path(
-        os.fspath(path),
+    # With interpolation the file's own values come first, as python-dotenv's dotenv_values:
+    # a name the file sets reads the same wherever it is used (the result holds its values).
+    return _file_values(
+        path,
+        environ=os.environ,
+        override=True,
         private_key=private_key,
-        keys_file=None if keys_file is None else os.fspath(keys_file),
+        keys_file=keys_file,
         strict=strict,
         require_seal=require_seal,
         interpolate=interpolate,
     )
-    if interpolate:
-        # The file's own values first, as python-dotenv's dotenv_values: a name the file
-        # sets reads the same wherever it is used (the result holds the file's values).
-        return _interpolate(decrypted, os.environ, override=True, doc=doc)
-    del doc
-    return dict(decrypted.values)
 
 
 @opaque_errors
@@ -500,20 +534,17 @@ def load_env(
         InsecurePathError: the ``.env.keys`` file is readable by group or others.
     """
     target: MutableMapping[str, str] = os.environ if environ is None else environ
-    doc, decrypted = _decrypt_path(
-        os.fspath(path),
+    # override=False: a name ``environ`` already holds keeps its value there, so ${NAME}
+    # reads that value; with override the file's own values come first.
+    values = _file_values(
+        path,
+        environ=target,
+        override=override,
         private_key=private_key,
-        keys_file=None if keys_file is None else os.fspath(keys_file),
+        keys_file=keys_file,
         strict=strict,
         require_seal=require_seal,
         interpolate=interpolate,
-    )
-    values = (
-        # override=False: a name ``environ`` already holds keeps its value there, so
-        # ${NAME} reads that value; with override the file's own values come first.
-        _interpolate(decrypted, target, override=override, doc=doc)
-        if interpolate
-        else dict(decrypted.values)
     )
     unfit = [n for n, v in values.items() if not n or "=" in n or "\0" in n or "\0" in v]
     if unfit:

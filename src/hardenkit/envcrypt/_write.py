@@ -15,6 +15,7 @@ from hardenkit.envcrypt._core import (
     _decrypt_doc,
     _decrypt_path,
     _file_public_key,
+    _fspaths,
     _normalized_public,
     _read,
     _register,
@@ -197,15 +198,12 @@ def _public_for_writing(
 
 
 def _finish(
-    doc: Document,
-    path: str,
-    *,
-    seal: bool | None,
-    private_key: str | None,
-    keys_file: str | None,
-    mode: int,
+    doc: Document, path: str, *, keys_file: str | None, seal: bool | None, private_key: str | None
 ) -> None:
-    """Re-seal (when the file was sealed or ``seal``), verify the text, write atomically."""
+    """Re-seal (when the file was sealed or ``seal``), write atomically keeping the mode.
+
+    The one ending of every writer, so a new one cannot forget the seal or the mode.
+    """
     seals = _seal.seal_lines(doc)
     want = bool(seals) if seal is None else seal
     for index in reversed(seals):
@@ -223,7 +221,12 @@ def _finish(
         if doc.entries and not doc.entries[-1].text.endswith(("\n", "\r")):
             doc.entries.append(Entry(text="\n", name=None, line=0))
         doc.entries.append(Entry(text=f"{_seal.SEAL_MARK}{token}\n", name=None, line=0))
-    _write(path, doc.render(), mode=mode)
+    _write(path, doc.render(), mode=_file_mode(path))
+
+
+def _private_of(created: KeyPair | None) -> str | None:
+    """The private key of a pair the writer just created (to seal with it), else None."""
+    return None if created is None else created.private_key
 
 
 def _vouch(doc: Document, path: str, *, keys_file: str | None, seal: bool | None) -> None:
@@ -302,8 +305,7 @@ def encrypt_env_file(
             but the private key cannot be found, or a file to re-seal does not check out.
         InsecurePathError: an existing ``.env.keys`` is readable by others.
     """
-    path_s = os.fspath(path)
-    keys_s = None if keys_file is None else os.fspath(keys_file)
+    path_s, keys_s = _fspaths(path, keys_file)
     with _update_lock(path_s, keys_s):
         doc = _read(path_s, strict=strict)
         _vouch(doc, path_s, keys_file=keys_s, seal=seal)
@@ -311,14 +313,7 @@ def encrypt_env_file(
             doc, path_s, public_key=public_key, keys_file=keys_s
         )
         _encrypt_entries(doc, public, names)
-        _finish(
-            doc,
-            path_s,
-            seal=seal,
-            private_key=created.private_key if created else None,
-            keys_file=keys_s,
-            mode=_file_mode(path_s),
-        )
+        _finish(doc, path_s, keys_file=keys_s, seal=seal, private_key=_private_of(created))
         return created
 
 
@@ -358,8 +353,7 @@ def set_env_value(
         InvalidEnvError: an invalid name, a NUL byte in the value, or a syntax error.
         DecryptionError: as :func:`encrypt_env_file`.
     """
-    path_s = os.fspath(path)
-    keys_s = None if keys_file is None else os.fspath(keys_file)
+    path_s, keys_s = _fspaths(path, keys_file)
     if not is_valid_name(name):
         raise InvalidEnvError(
             f"{path_s}: invalid variable name (letters, digits, '_', '.', '-'; "
@@ -391,14 +385,7 @@ def set_env_value(
             doc.append(name, raw, stored)
         else:
             doc.replace(index, raw, stored)
-        _finish(
-            doc,
-            path_s,
-            seal=seal,
-            private_key=created.private_key if created else None,
-            keys_file=keys_s,
-            mode=_file_mode(path_s),
-        )
+        _finish(doc, path_s, keys_file=keys_s, seal=seal, private_key=_private_of(created))
         return created
 
 
@@ -425,8 +412,7 @@ def seal_env_file(
     Raises:
         DecryptionError: a value does not decrypt, or the key is missing or mismatched.
     """
-    path_s = os.fspath(path)
-    keys_s = None if keys_file is None else os.fspath(keys_file)
+    path_s, keys_s = _fspaths(path, keys_file)
     with _update_lock(path_s, keys_s):
         doc = _read(path_s, strict=strict)
         for index in reversed(_seal.seal_lines(doc)):
@@ -435,14 +421,8 @@ def seal_env_file(
             doc, path_s, private_key=private_key, keys_file=keys_s, require_seal=False
         )
         _register(decrypted)
-        _finish(
-            doc,
-            path_s,
-            seal=True,
-            private_key=decrypted.private_key or private_key,
-            keys_file=keys_s,
-            mode=_file_mode(path_s),
-        )
+        private_key = decrypted.private_key or private_key
+        _finish(doc, path_s, keys_file=keys_s, seal=True, private_key=private_key)
 
 
 @opaque_errors
@@ -478,14 +458,11 @@ def rotate_env_file(
         DecryptionError: a value does not decrypt with the current key, or the key came
             from the environment and ``write_keys`` is true (nothing written).
     """
-    path_s = os.fspath(path)
-    keys_s = None if keys_file is None else os.fspath(keys_file)
+    path_s, keys_s = _fspaths(path, keys_file)
     with _update_lock(path_s, keys_s):
-        doc = _read(path_s, strict=strict)
-        decrypted = _decrypt_doc(
-            doc, path_s, private_key=private_key, keys_file=keys_s, require_seal=False
+        doc, decrypted = _decrypt_path(
+            path_s, private_key=private_key, keys_file=keys_s, strict=strict, require_seal=False
         )
-        _register(decrypted)
         keys_path = keys_s or _keys.default_keys_file(path_s)
         public_name, _ = _file_public_key(doc, path_s)
         if write_keys and private_key is None:
@@ -512,14 +489,7 @@ def rotate_env_file(
                 doc.replace(i, _quoted_token(token), token)
         if public_name is None:
             doc = _with_public_key(doc, path_s, canonical_public, new.public_key, keys_s)
-        _finish(
-            doc,
-            path_s,
-            seal=None,
-            private_key=new.private_key,
-            keys_file=keys_s,
-            mode=_file_mode(path_s),
-        )
+        _finish(doc, path_s, keys_file=keys_s, seal=None, private_key=new.private_key)
         if write_keys:
             _store_private_key(keys_path, path_s, key_name, new.private_key)
             _log.info(
@@ -557,11 +527,7 @@ def decrypted_text(
     """
     path_s = os.fspath(path)
     doc, decrypted = _decrypt_path(
-        path_s,
-        private_key=private_key,
-        keys_file=None if keys_file is None else os.fspath(keys_file),
-        strict=strict,
-        require_seal=False,
+        path_s, private_key=private_key, keys_file=keys_file, strict=strict, require_seal=False
     )
     for index in reversed(_seal.seal_lines(doc)):
         del doc.entries[index]
