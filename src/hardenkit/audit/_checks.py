@@ -490,40 +490,45 @@ def _umask(facts: ProcessFacts, out: Outcome) -> None:
     out.score(w.UMASK, 0, f"umask {umask:04o}")
 
 
+#: The two environment checks: (assessor, finding id, severity, kind, title, why, fix).
+_ENV_CHECKS = (
+    (
+        w.ENV_DANGEROUS,
+        "env-dangerous",
+        "high",
+        "dangerous",
+        "dangerous environment variables",
+        "they change how programs load code or parse input",
+        "hardenkit.sanitize_env() for every child; remove them before start-up",
+    ),
+    (
+        w.ENV_SECRET,
+        "env-secret",
+        "medium",
+        "secret-looking",
+        "secrets in the environment",
+        "/proc/<pid>/environ and every child see them",
+        (
+            "hardenkit.load_env() from an encrypted .env, values wrapped in hardenkit.Secret, "
+            "children given hardenkit.scrub_env()"
+        ),
+    ),
+)
+
+
 def _environment(facts: ProcessFacts, out: Outcome) -> None:
     from hardenkit.redaction import redact  # noqa: PLC0415 -- a name could itself be a secret
 
-    out.score(
-        w.ENV_DANGEROUS,
-        1 if facts.env_dangerous else 0,
-        f"{len(facts.env_dangerous)} dangerous of {len(facts.env_names)} variables",
-    )
-    if facts.env_dangerous:
-        out.find(
-            "env-dangerous",
-            "high",
-            "dangerous environment variables",
-            "names (values not shown): "
-            + redact(", ".join(facts.env_dangerous))
-            + "; they change how programs load code or parse input",
-            "hardenkit.sanitize_env() for every child; remove them before start-up",
+    found = (facts.env_dangerous, facts.env_secret)
+    for names, (assessor, id_, severity, kind, title, why, fix) in zip(
+        found, _ENV_CHECKS, strict=True
+    ):
+        out.score(
+            assessor, 1 if names else 0, f"{len(names)} {kind} of {len(facts.env_names)} variables"
         )
-    out.score(
-        w.ENV_SECRET,
-        1 if facts.env_secret else 0,
-        f"{len(facts.env_secret)} secret-looking of {len(facts.env_names)} variables",
-    )
-    if facts.env_secret:
-        out.find(
-            "env-secret",
-            "medium",
-            "secrets in the environment",
-            "names (values not shown): "
-            + redact(", ".join(facts.env_secret))
-            + "; /proc/<pid>/environ and every child see them",
-            "hardenkit.load_env() from an encrypted .env, values wrapped in hardenkit.Secret, "
-            "children given hardenkit.scrub_env()",
-        )
+        if names:
+            detail = f"names (values not shown): {redact(', '.join(names))}; {why}"
+            out.find(id_, severity, title, detail, fix)
 
 
 def _files(facts: ProcessFacts, out: Outcome) -> None:

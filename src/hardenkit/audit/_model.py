@@ -11,6 +11,9 @@ from hardenkit.audit._weights import LEVELS
 #: Severities, worst first.
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 SOURCES = frozenset({"systemd", "hardenkit"})
+#: Field names in to_dict order (the JSON ``hardenkit audit --json`` prints).
+_FINDING_FIELDS = ("id", "severity", "title", "detail", "remediation")
+_ASSESSMENT_FIELDS = ("name", "weight", "range", "badness", "source", "evidence")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,7 +38,7 @@ class AuditFinding:
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
-        for name in ("id", "severity", "title", "detail", "remediation"):
+        for name in _FINDING_FIELDS:
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"AuditFinding.{name} must be a str")
         if not self.id or not self.title:
@@ -43,18 +46,12 @@ class AuditFinding:
 
     def to_dict(self) -> dict[str, str]:
         """Return the finding as JSON-ready data."""
-        return {
-            "id": self.id,
-            "severity": self.severity,
-            "title": self.title,
-            "detail": self.detail,
-            "remediation": self.remediation,
-        }
+        return _as_dict(self, _FINDING_FIELDS)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditFinding:
         """Rebuild a finding from :meth:`to_dict` output (validated)."""
-        return cls(**_pick(data, ("id", "severity", "title", "detail", "remediation")))
+        return cls(**_pick(data, _FINDING_FIELDS))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,19 +90,12 @@ class Assessment:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the assessment as JSON-ready data."""
-        return {
-            "name": self.name,
-            "weight": self.weight,
-            "range": self.range,
-            "badness": self.badness,
-            "source": self.source,
-            "evidence": self.evidence,
-        }
+        return _as_dict(self, _ASSESSMENT_FIELDS)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Assessment:
         """Rebuild an assessment from :meth:`to_dict` output (validated)."""
-        fields = _pick(data, ("name", "weight", "range", "badness", "source"))
+        fields = _pick(data, _ASSESSMENT_FIELDS[:-1])  # evidence is optional
         return cls(**fields, evidence=str(data.get("evidence", "")))
 
 
@@ -205,18 +195,9 @@ class AuditReport:
     uid: int = -1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.findings, tuple) or not all(
-            isinstance(f, AuditFinding) for f in self.findings
-        ):
-            raise TypeError("AuditReport.findings must be a tuple of AuditFinding")
-        if not isinstance(self.assessments, tuple) or not all(
-            isinstance(a, Assessment) for a in self.assessments
-        ):
-            raise TypeError("AuditReport.assessments must be a tuple of Assessment")
-        if not isinstance(self.unobservable, tuple) or not all(
-            isinstance(u, Unobservable) for u in self.unobservable
-        ):
-            raise TypeError("AuditReport.unobservable must be a tuple of Unobservable")
+        _require_tuple_of(self.findings, AuditFinding, "findings")
+        _require_tuple_of(self.assessments, Assessment, "assessments")
+        _require_tuple_of(self.unobservable, Unobservable, "unobservable")
         if not isinstance(self.assumed, tuple):
             raise TypeError("AuditReport.assumed must be a tuple of check ids")
         if not 0.0 <= self.exposure <= 10.0:  # noqa: PLR2004 -- systemd's scale
@@ -290,3 +271,12 @@ def _pick(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     if missing:
         raise ValueError(f"missing fields: {', '.join(missing)}")
     return {n: data[n] for n in names}
+
+
+def _as_dict(obj: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {n: getattr(obj, n) for n in names}
+
+
+def _require_tuple_of(value: object, kind: type, what: str) -> None:
+    if not isinstance(value, tuple) or not all(isinstance(v, kind) for v in value):
+        raise TypeError(f"AuditReport.{what} must be a tuple of {kind.__name__}")

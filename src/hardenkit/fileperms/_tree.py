@@ -10,6 +10,11 @@ from hardenkit._log import get_logger
 from hardenkit.fileperms._model import Finding, group_name, kind_of, user_name
 from hardenkit.fileperms._rules import fail
 
+# Not typing.TYPE_CHECKING: importing typing costs several ms (see fileperms/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 __all__ = ["audit_tree"]
 
 log = get_logger("hardenkit.fileperms")
@@ -95,20 +100,10 @@ class _Auditor:
         )
 
     def _known_user(self, uid: int) -> bool:
-        if uid in self.named_users:
-            return True
-        if user_name(uid) is None:
-            return False
-        self.named_users.add(uid)
-        return True
+        return _known(uid, self.named_users, user_name)
 
     def _known_group(self, gid: int) -> bool:
-        if gid in self.named_groups:
-            return True
-        if group_name(gid) is None:
-            return False
-        self.named_groups.add(gid)
-        return True
+        return _known(gid, self.named_groups, group_name)
 
     def unreadable(self, path: str, err: OSError) -> None:
         self.findings.append(
@@ -265,3 +260,13 @@ def _root_stat(path: str, *, follow: bool) -> os.stat_result:
         )
         fail(path, [problem])
     return st
+
+
+def _known(id_: int, named: set[int], lookup: Callable[[int], str | None]) -> bool:
+    """Whether the user or group database names ``id_``; a hit is remembered in ``named``."""
+    if id_ in named:
+        return True
+    if lookup(id_) is None:
+        return False
+    named.add(id_)
+    return True
