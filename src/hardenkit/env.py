@@ -357,7 +357,7 @@ def _problems(rules: Mapping[str, EnvRule], source: Mapping[str, str]) -> dict[s
 
 def _clear_frames(exc: BaseException) -> None:
     """Clear the locals of the finished frames in ``exc``'s traceback and its chain."""
-    import traceback  # noqa: PLC0415
+    import traceback  # noqa: PLC0415 -- import time: only on an error path
 
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]

@@ -146,7 +146,7 @@ def _unobservable() -> tuple[Unobservable, ...]:
 def __getattr__(name: str) -> Any:
     """Load the every-process sweep only when it is asked for (it costs imports)."""
     if name in ("AuditSkip", "AuditSweep", "audit_all"):
-        from hardenkit.audit import _sweep  # noqa: PLC0415
+        from hardenkit.audit import _sweep  # noqa: PLC0415 -- import time: the sweep only for audit_all
 
         return getattr(_sweep, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -179,7 +179,7 @@ def audit_paths(
     Raises:
         ValueError: ``max_mode`` is not a mode or ``owner`` names no user.
     """
-    from hardenkit.fileperms import check_path  # noqa: PLC0415
+    from hardenkit.fileperms import check_path  # noqa: PLC0415 -- import time: fileperms only for paths
 
     findings = []
     for path in paths:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hardenkit._linux.capnames import SHORT_NAMES
+from hardenkit._linux.procfs import cap_last_cap
 from hardenkit.audit import _filter, _weights as w
 from hardenkit.audit._collect import sticky, world_writable
 from hardenkit.audit._model import Assessment, AuditFinding
@@ -98,8 +99,6 @@ _CAP_NAMES = SHORT_NAMES
 @functools.cache
 def cap_table() -> tuple[str, ...]:
     """Every capability the running kernel knows, by number (``CAP_<n>`` past the names)."""
-    from hardenkit._linux.procfs import cap_last_cap  # noqa: PLC0415
-
     last = cap_last_cap()
     return tuple(_CAP_NAMES[n] if n < len(_CAP_NAMES) else str(n) for n in range(last + 1))
 
@@ -282,7 +281,7 @@ def _root_equivalent(facts: ProcessFacts, held: frozenset[str], out: Outcome) ->
     if not held or any(u == 0 for st in facts.statuses for u in st.uids):
         return  # root is reported as root (uid-root)
     # Imported only here: most audited processes hold nothing, and a one-pid audit stays light.
-    from hardenkit.capabilities import ROOT_EQUIVALENT_WHY  # noqa: PLC0415
+    from hardenkit.capabilities import ROOT_EQUIVALENT_WHY  # noqa: PLC0415 -- import time: capabilities loads ctypes
 
     risky = sorted(held & frozenset(ROOT_EQUIVALENT_WHY))
     if not risky:

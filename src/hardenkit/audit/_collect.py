@@ -14,6 +14,7 @@ import errno
 import os
 import re
 import stat
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -246,7 +247,7 @@ def _landlock(*, myself: bool) -> str:
     """What hardenkit recorded of the Landlock domains it entered (only known for itself)."""
     if not myself:
         return "unknown"
-    from hardenkit import _applied  # noqa: PLC0415
+    from hardenkit import _applied  # noqa: PLC0415 -- import time: only an audit of itself reads it
 
     if not _applied.LANDLOCK:
         return "none applied by hardenkit in this process"
@@ -313,9 +314,9 @@ def _digest(data: bytes, key: bytes) -> bytes:
     of a fresh ``hardenkit audit``.
     """
     try:
-        from _blake2 import blake2b  # noqa: PLC0415
+        from _blake2 import blake2b  # noqa: PLC0415 -- import time: see the docstring
     except ImportError:  # pragma: no cover -- a Python built without it
-        from hashlib import blake2b  # noqa: PLC0415
+        from hashlib import blake2b  # noqa: PLC0415 -- import time: see the docstring
     return blake2b(data, key=key, digest_size=16).digest()
 
 
@@ -328,7 +329,7 @@ def _environment(
     run, remembered under a keyed hash (``key`` is random per run, so nothing derived from a
     value outlives the run in a form that could be checked against a guess).
     """
-    from hardenkit.env import is_dangerous, is_secret_name, looks_secret  # noqa: PLC0415
+    from hardenkit.env import is_dangerous, is_secret_name, looks_secret  # noqa: PLC0415 -- import time: env loads redaction
 
     entries: dict[str, str] = {}
     myself = reader.pid == self_pid()
@@ -373,8 +374,6 @@ def _environ_after_exec(reader: _Reader) -> bytes:
     Mid-exec, the new memory map has no environment yet (``env_end`` in ``/proc/<pid>/stat``
     is 0): wait for it, briefly, rather than report a clean environment.
     """
-    import time  # noqa: PLC0415
-
     for _ in range(100):
         fields = procfs.stat_fields(reader.read("stat"))
         if len(fields) < 49 or int(fields[48]) != 0:  # noqa: PLR2004 -- env_end, field 51
@@ -439,7 +438,7 @@ def _dumpable(reader: _Reader, main: ProcStatus, *, myself: bool) -> bool | None
     # Also the last look at the process: the stat fails if it exited during the audit.
     st = reader.stat("status")
     if myself:
-        from hardenkit._linux.libc import PR_GET_DUMPABLE, prctl  # noqa: PLC0415
+        from hardenkit._linux.libc import PR_GET_DUMPABLE, prctl  # noqa: PLC0415 -- ctypes on use
 
         return prctl(PR_GET_DUMPABLE) == 1
     # procfs gives the files of a dumpable process its euid/egid, and root's to any other

@@ -22,6 +22,8 @@ import functools
 import os
 from typing import TYPE_CHECKING, NamedTuple
 
+from hardenkit._linux.procfs import read_status
+
 if TYPE_CHECKING:
     from hardenkit._linux.procfs import ProcStatus
 
@@ -130,7 +132,7 @@ def abis() -> tuple[Abi, ...]:
 
 @functools.cache
 def _number(name: str, token: int) -> int | None:
-    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes and libseccomp on use
 
     nr = sc.resolve(name, token)
     return nr if nr is not None and nr >= 0 else None
@@ -138,7 +140,7 @@ def _number(name: str, token: int) -> int | None:
 
 @functools.cache
 def _group_members(group: str) -> tuple[str, ...]:
-    from hardenkit.sandbox.groups import expand  # noqa: PLC0415
+    from hardenkit.sandbox.groups import expand  # noqa: PLC0415 -- import time: sandbox only to expand a group
 
     return tuple(sorted(expand([group])))
 
@@ -146,7 +148,7 @@ def _group_members(group: str) -> tuple[str, ...]:
 @functools.cache
 def _table(token: int) -> tuple[int, ...]:
     """Every syscall number libseccomp names for this ABI (x32 numbers with their bit)."""
-    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes and libseccomp on use
 
     top = sc.max_syscall(token)
     base = top & 0x40000000  # the x32 bit, when this is x32's table
@@ -156,7 +158,7 @@ def _table(token: int) -> tuple[int, ...]:
 @functools.cache
 def _gap_number(token: int) -> int | None:
     """A number below the top of the native table that names no syscall (an unlisted call)."""
-    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes and libseccomp on use
 
     top = sc.max_syscall(token)
     return next((n for n in range(top) if sc.syscall_name(n, token) is None), None)
@@ -313,7 +315,7 @@ def assess_filters(pid: int, statuses: tuple[ProcStatus, ...], *, myself: bool) 
     mode = min(st.seccomp for st in statuses)
     if mode != 2:  # noqa: PLR2004 -- SECCOMP_MODE_FILTER
         return unfiltered(mode)
-    from hardenkit._linux import seccomp_read as sr  # noqa: PLC0415
+    from hardenkit._linux import seccomp_read as sr  # noqa: PLC0415 -- ctypes on use (processes with a filter)
 
     try:
         stacks, source = _read_stacks(pid, statuses, myself=myself)
@@ -337,7 +339,7 @@ def _read_stacks(
     pid: int, statuses: tuple[ProcStatus, ...], *, myself: bool
 ) -> tuple[dict[tuple[bytes, ...], list[int]], str]:
     """Each distinct filter stack and the threads that run under it."""
-    from hardenkit._linux import seccomp_read as sr  # noqa: PLC0415
+    from hardenkit._linux import seccomp_read as sr  # noqa: PLC0415 -- ctypes on use (processes with a filter)
 
     counts = {st.seccomp_filters for st in statuses}
     stacks: dict[tuple[bytes, ...], list[int]] = {}
@@ -363,12 +365,10 @@ def _read_stacks(
 
 
 def _read(tid: int, counts: set[int], *, myself: bool) -> tuple[tuple[bytes, ...], str]:
-    from hardenkit import _applied  # noqa: PLC0415
-    from hardenkit._linux import seccomp_read as sr  # noqa: PLC0415
+    from hardenkit import _applied  # noqa: PLC0415 -- import time: only an audit of itself reads it
+    from hardenkit._linux import seccomp_read as sr  # noqa: PLC0415 -- ctypes on use (processes with a filter)
 
     if not myself:
-        from hardenkit._linux.procfs import read_status  # noqa: PLC0415
-
         if read_status().seccomp:  # ptrace could even be fatal under our own filter
             raise sr.FilterUnreadable(
                 "the auditor is itself under seccomp, and the kernel hands filters only to a "

@@ -376,7 +376,7 @@ def _interpolate(
     A single-quoted value stays literal (as for dotenvx and the shell), and no
     ``DOTENV_PRIVATE_KEY*`` variable is ever read into a value.
     """
-    from dotenv.variables import parse_variables  # noqa: PLC0415
+    from dotenv.variables import parse_variables  # noqa: PLC0415 -- import time: python-dotenv only for interpolate=True
 
     environ = {k: v for k, v in environ.items() if not k.upper().startswith(_KEY_VARS)}
     quotes = [e.quote for e in doc.entries if e.name is not None]  # in the order of pairs

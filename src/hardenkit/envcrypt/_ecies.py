@@ -80,7 +80,7 @@ def parse_private_key(hex_key: str) -> PrivateKey:
 
     The message never contains the key.
     """
-    import coincurve  # noqa: PLC0415
+    import coincurve  # noqa: PLC0415 -- import time: coincurve on first use
 
     text = hex_key.strip()
     if len(text) != 64:  # noqa: PLR2004 -- 32 bytes as hex
@@ -95,7 +95,7 @@ def parse_private_key(hex_key: str) -> PrivateKey:
 
 
 def _point(raw: bytes) -> PublicKey:
-    import coincurve  # noqa: PLC0415
+    import coincurve  # noqa: PLC0415 -- import time: coincurve on first use
 
     if not (len(raw) == 33 and raw[0] in (2, 3)) and not (len(raw) == 65 and raw[0] == 4):  # noqa: PLR2004
         raise ValueError("not an SEC1 point encoding")
@@ -131,15 +131,15 @@ def private_hex(key: PrivateKey) -> str:
 
 def generate() -> tuple[str, str]:
     """Return ``(public_hex, private_hex)`` of a fresh key pair."""
-    import coincurve  # noqa: PLC0415
+    import coincurve  # noqa: PLC0415 -- import time: coincurve on first use
 
     key = PrivateKey(coincurve.PrivateKey())
     return public_hex(key.public_key()), private_hex(key)
 
 
 def _aes_key(ephemeral: bytes, shared: bytes) -> bytes:
-    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415 -- import time: cryptography on first use
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF  # noqa: PLC0415 -- import time: cryptography on first use
 
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"").derive(
         ephemeral + shared
@@ -156,8 +156,8 @@ class Encryptor:
 
     def encrypt(self, plaintext: str) -> str:
         """Return ``encrypted:`` + base64 of a fresh ECIES ciphertext of ``plaintext``."""
-        import coincurve  # noqa: PLC0415
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+        import coincurve  # noqa: PLC0415 -- import time: coincurve on first use
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415 -- import time: cryptography on first use
 
         ephemeral_key = PrivateKey(coincurve.PrivateKey())
         ephemeral = _uncompressed(ephemeral_key.public_key())
@@ -183,7 +183,7 @@ class Decryptor:
             ValueError: malformed data (message names the defect, never the data).
             cryptography.exceptions.InvalidTag: wrong key or tampered value.
         """
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415 -- import time: cryptography on first use
 
         if not token.startswith(PREFIX):
             raise ValueError("missing the encrypted: prefix")
@@ -217,7 +217,7 @@ class Decryptor:
 
 def decrypt_one(decryptor: Decryptor, token: str, *, name: str, path: str | None) -> str:
     """Decrypt one value or raise DecryptionError naming ``name`` and ``path`` only."""
-    from cryptography.exceptions import InvalidTag  # noqa: PLC0415
+    from cryptography.exceptions import InvalidTag  # noqa: PLC0415 -- import time: cryptography on first use
 
     where = f" in {path}" if path else ""
     try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hardenkit.envcrypt._dotenv import Document
+from hardenkit.errors import InvalidEnvError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -90,7 +91,7 @@ def read_keys_text(keys_file: str) -> str | None:
     Raises:
         InsecurePathError: readable by group or others, wrong owner, unsafe parent, symlink.
     """
-    from hardenkit.fileperms import check_path, open_secure  # noqa: PLC0415
+    from hardenkit.fileperms import check_path, open_secure  # noqa: PLC0415 -- import time: fileperms only once a keys file is read
 
     if not os.path.lexists(keys_file):
         return None
@@ -105,8 +106,6 @@ def decode_secret_text(raw: bytes, path: str) -> str:
     A ``UnicodeDecodeError`` quotes a byte and carries the whole input in ``.object``: it
     is neither chained nor kept in a frame of the traceback.
     """
-    from hardenkit.errors import InvalidEnvError  # noqa: PLC0415
-
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -68,7 +68,7 @@ def map_values(fn: Callable[[T], R], items: Sequence[T], *, workers: int = 2) ->
     count = min(workers, _cpus())
     if count < 2 or len(items) < MIN_PARALLEL:  # noqa: PLR2004 -- two threads at least
         return [fn(item) for item in items]
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 -- import time: a pool only for many values
 
     before = _task_count()
     try:

@@ -26,8 +26,8 @@ _INFO = b"hardenkit envcrypt seal v1"
 
 
 def _seal_key(private_key: str) -> bytes:
-    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415 -- import time: cryptography on first use
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF  # noqa: PLC0415 -- import time: cryptography on first use
 
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
         bytes.fromhex(private_key)

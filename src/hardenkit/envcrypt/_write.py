@@ -63,7 +63,7 @@ def _file_mode(path: str, default: int = 0o600) -> int:
 
 
 def _write(path: str, text: str, *, mode: int) -> None:
-    from hardenkit.fileperms import write_secure  # noqa: PLC0415
+    from hardenkit.fileperms import write_secure  # noqa: PLC0415 -- import time: fileperms only for writers
 
     write_secure(path, text.encode("utf-8"), mode=mode)
 
@@ -113,7 +113,7 @@ def _update_lock(path: str, keys_file: str | None) -> contextlib.AbstractContext
     Without it two processes creating key pairs in one directory both rewrite
     ``.env.keys`` from the same old text and one private key is lost.
     """
-    from hardenkit.fileperms import locked_for_update  # noqa: PLC0415
+    from hardenkit.fileperms import locked_for_update  # noqa: PLC0415 -- import time: fileperms only for writers
 
     return locked_for_update(path, keys_file or _keys.default_keys_file(path))
 
