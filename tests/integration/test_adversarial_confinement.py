@@ -13,19 +13,26 @@ import contextlib
 import ctypes
 import errno
 import hashlib
-import mmap
 import os
 import resource
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests._helpers import (
+    NR_IO_URING_SETUP,
+    URING_PARAMS_SIZE,
+    host_pid,
+    no_pid_namespace,
+    proc_alive,
+    raw_syscall,
+    uring_socket,
+)
 
 import hardenkit._child
 from hardenkit._linux.libc import libc
@@ -64,61 +71,13 @@ PTRACE_ATTACH, PTRACE_DETACH = 16, 17
 CAP_NET_RAW = 13
 
 
-def raw(nr: int, *args: int | bytes | ctypes.Array[ctypes.c_char] | None) -> tuple[int, int]:
-    """A raw syscall: (return value, errno)."""
-    fn = libc()["syscall"]
-    fn.restype = ctypes.c_long
-    cargs = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
-    ctypes.set_errno(0)
-    rc = fn(ctypes.c_long(nr), *cargs)
-    return int(rc), ctypes.get_errno()
-
-
-# io_uring (linux/io_uring.h): enough of the ABI to submit one IORING_OP_SOCKET.
-NR_IO_URING_SETUP, NR_IO_URING_ENTER = 425, 426
-IORING_OP_SOCKET = 45
-IORING_OFF_SQ_RING, IORING_OFF_CQ_RING, IORING_OFF_SQES = 0, 0x8000000, 0x10000000
-IORING_ENTER_GETEVENTS = 1
-_PARAMS_SIZE, _SQE_SIZE, _CQE_SIZE = 120, 64, 16
-
-
 def uring_setup_errno() -> int:
     """io_uring_setup's errno (0: a ring was created, and closed again)."""
-    params = ctypes.create_string_buffer(_PARAMS_SIZE)
-    fd, err = raw(NR_IO_URING_SETUP, 4, params)
+    params = ctypes.create_string_buffer(URING_PARAMS_SIZE)
+    fd, err = raw_syscall(NR_IO_URING_SETUP, 4, params)
     if fd >= 0:
         os.close(fd)
     return err
-
-
-def uring_socket() -> list[Any]:
-    """Create a TCP socket through io_uring; ``["socket", kind]`` or the failing stage."""
-    params = ctypes.create_string_buffer(_PARAMS_SIZE)
-    fd, err = raw(NR_IO_URING_SETUP, 4, params)
-    if fd < 0:
-        return ["setup", err]
-    sq_entries, cq_entries = struct.unpack_from("=II", params.raw, 0)
-    _h, sq_tail, sq_mask, _n, _f, _d, sq_array = struct.unpack_from("=7I", params.raw, 40)
-    cq_head, _t, cq_mask, _n, _o, cqes = struct.unpack_from("=6I", params.raw, 80)
-    sq = mmap.mmap(fd, sq_array + sq_entries * 4, offset=IORING_OFF_SQ_RING)
-    cq = mmap.mmap(fd, cqes + cq_entries * _CQE_SIZE, offset=IORING_OFF_CQ_RING)
-    sqes = mmap.mmap(fd, sq_entries * _SQE_SIZE, offset=IORING_OFF_SQES)
-    # The SQE's fields in order; for a socket: fd is the domain, off the type, len the protocol.
-    sqe = struct.pack("=BBHiQQII", IORING_OP_SOCKET, 0, 0, socket.AF_INET, 1, 0, 0, 0)
-    sqes[0:_SQE_SIZE] = sqe.ljust(_SQE_SIZE, b"\0")
-    tail = struct.unpack_from("=I", sq, sq_tail)[0]
-    slot = tail & struct.unpack_from("=I", sq, sq_mask)[0]
-    struct.pack_into("=I", sq, sq_array + slot * 4, 0)
-    struct.pack_into("=I", sq, sq_tail, tail + 1)
-    rc, err = raw(NR_IO_URING_ENTER, fd, 1, 1, IORING_ENTER_GETEVENTS, None, 0)
-    if rc < 0:
-        return ["enter", err]
-    head = struct.unpack_from("=I", cq, cq_head)[0]
-    index = head & struct.unpack_from("=I", cq, cq_mask)[0]
-    _user_data, res, _flags = struct.unpack_from("=QiI", cq, cqes + index * _CQE_SIZE)
-    if res < 0:
-        return ["op", -res]
-    return ["socket", os.readlink(f"/proc/self/fd/{res}").split(":")[0]]
 
 
 def errno_of(fn: Callable[[], object]) -> int:
@@ -133,12 +92,12 @@ def errno_of(fn: Callable[[], object]) -> int:
 def ns_attempts() -> dict[str, int]:
     """Every route to a new namespace; the errno each got (0: it worked)."""
     out = {
-        "unshare": raw(NR["unshare"], CLONE_NEWUSER)[1],
-        "unshare_net": raw(NR["unshare"], CLONE_NEWNET)[1],
-        "setns": raw(NR["setns"], 0, CLONE_NEWUSER)[1],
-        "clone3": raw(NR["clone3"], 0, 0)[1],
+        "unshare": raw_syscall(NR["unshare"], CLONE_NEWUSER)[1],
+        "unshare_net": raw_syscall(NR["unshare"], CLONE_NEWNET)[1],
+        "setns": raw_syscall(NR["setns"], 0, CLONE_NEWUSER)[1],
+        "clone3": raw_syscall(NR["clone3"], 0, 0)[1],
     }
-    rc, err = raw(NR["clone"], CLONE_NEWUSER | signal.SIGCHLD, 0, 0, 0, 0)
+    rc, err = raw_syscall(NR["clone"], CLONE_NEWUSER | signal.SIGCHLD, 0, 0, 0, 0)
     if rc == 0:  # the protection failed and this is the cloned child: leave at once
         os._exit(0)
     if rc > 0:
@@ -149,15 +108,6 @@ def ns_attempts() -> dict[str, int]:
         os._exit(7)
     out["fork"] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
     return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            state = fh.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
 
 
 @pytest.fixture
@@ -255,13 +205,6 @@ def test_results_arrive_as_plain_builtins_only() -> None:
     assert got[2] == {"1": 2}  # JSON keys: data, never objects
 
 
-def _host_pid() -> int:
-    """This process's pid as the pytest process sees it (/proc is the host's, even from
-    inside a PID namespace, where os.getpid() differs)."""
-    with open("/proc/self/stat", "rb") as fh:
-        return int(fh.read().split()[0])
-
-
 def _setsid_escapee() -> int:
     """Start a grandchild that leaves the session; return its (host) pid once it has left.
 
@@ -271,7 +214,7 @@ def _setsid_escapee() -> int:
     pid = os.fork()
     if pid == 0:
         os.setsid()
-        os.write(w, b"%d" % _host_pid())
+        os.write(w, b"%d" % host_pid())
         os.closerange(0, 65536)  # holds nothing of ours: neither our pipes nor pytest's
         time.sleep(30)
         os._exit(0)
@@ -283,34 +226,17 @@ def _setsid_escapee() -> int:
 
 def _survives(pid: int) -> bool:
     try:
-        return _alive(pid)
+        return proc_alive(pid)
     finally:
-        if _alive(pid):
+        if proc_alive(pid):
             os.kill(pid, signal.SIGKILL)
-
-
-@contextlib.contextmanager
-def _no_pid_namespace() -> Any:
-    """As if the kernel refused the namespace (no CAP_SYS_ADMIN, seccomp in the caller)."""
-    import hardenkit._linux.spawn as linux_spawn  # noqa: PLC0415
-
-    @contextlib.contextmanager
-    def refused() -> Any:
-        yield False
-
-    real = linux_spawn.pid_namespace_for_children
-    linux_spawn.pid_namespace_for_children = refused
-    try:
-        yield
-    finally:
-        linux_spawn.pid_namespace_for_children = real
 
 
 @pytest.mark.seccomp
 def test_setsid_escapee_does_not_survive_call_sandboxed() -> None:
     # Control: the fallback without a PID namespace kills the child's session and group
     # only, so this escapee survives it (the documented limit of the fallback).
-    with _no_pid_namespace():
+    with no_pid_namespace():
         escaped = call_sandboxed(_setsid_escapee, user="nobody")
     assert _survives(escaped)
     # As root the child is pid 1 of its own namespace: the kernel kills the escapee before
@@ -325,14 +251,14 @@ def test_fallback_kills_the_childs_session_and_group() -> None:
         r, w = os.pipe()
         if os.fork() == 0:
             os.setpgid(0, 0)  # leaves the group, stays in the session
-            os.write(w, b"%d" % _host_pid())
+            os.write(w, b"%d" % host_pid())
             os.closerange(0, 65536)
             time.sleep(30)
             os._exit(0)
         os.close(w)
         return int(os.read(r, 32))
 
-    with _no_pid_namespace():
+    with no_pid_namespace():
         pid = call_sandboxed(session_member, user="nobody")
     assert not _survives(pid)
 
@@ -461,8 +387,8 @@ def test_x32_numbers_after_confine(in_child: Any) -> None:
     def child(policy: SeccompPolicy) -> list[int]:
         confine(user="nobody", seccomp=policy)
         return [
-            raw(NR["unshare"] | X32, CLONE_NEWUSER)[1],
-            raw(NR["clone"] | X32, CLONE_NEWUSER | signal.SIGCHLD, 0, 0, 0, 0)[1],
+            raw_syscall(NR["unshare"] | X32, CLONE_NEWUSER)[1],
+            raw_syscall(NR["clone"] | X32, CLONE_NEWUSER | signal.SIGCHLD, 0, 0, 0, 0)[1],
         ]
 
     # Docker allows the x32 ABI, so it must get the native rules; the systemd-group policy
@@ -516,7 +442,7 @@ def test_network_deny_cannot_be_bypassed_through_io_uring(in_child: Any) -> None
 def test_apply_seccomp_blocks_namespaces_by_default(in_child: Any) -> None:
     def child() -> int:
         apply_seccomp(SeccompPolicy(default="kill", allow=["@system-service"]))
-        return raw(NR["unshare"], CLONE_NEWUSER)[1]
+        return raw_syscall(NR["unshare"], CLONE_NEWUSER)[1]
 
     assert in_child(child) == errno.EPERM
 
@@ -628,7 +554,7 @@ def test_dropped_process_cannot_raise_anything_back(in_child: Any, victim: Any) 
         caps.prepare()
         out = {
             "securebits": errno_of(lambda: caps.set_securebits(0)),
-            "ptrace": raw(NR["ptrace"], PTRACE_ATTACH, victim.pid, 0, 0)[1],
+            "ptrace": raw_syscall(NR["ptrace"], PTRACE_ATTACH, victim.pid, 0, 0)[1],
             "signal": errno_of(lambda: os.kill(victim.pid, 0)),
             "mem": errno_of(lambda: os.close(os.open(f"/proc/{victim.pid}/mem", os.O_RDONLY))),
             "setuid": errno_of(lambda: os.setuid(0)),
@@ -637,7 +563,7 @@ def test_dropped_process_cannot_raise_anything_back(in_child: Any, victim: Any) 
             "capset": errno_of(lambda: caps.capset(1 << CAP_NET_RAW, 1 << CAP_NET_RAW, 0)),
         }
         if out["ptrace"] == 0:
-            raw(NR["ptrace"], PTRACE_DETACH, victim.pid, 0, 0)
+            raw_syscall(NR["ptrace"], PTRACE_DETACH, victim.pid, 0, 0)
         return out
 
     # Control: the same attempts as root all succeed except the ambient raise (the cap is
@@ -816,7 +742,7 @@ def _metadata_attacks(target: str, inside: str, confined: dict[str, Any] | None)
         results[name] = errno.errorcode[err] if err else "ok"
 
     def raw_call(nr: int, *args: int | ctypes.Array[ctypes.c_char] | None) -> None:
-        rc, err = raw(nr, *args)
+        rc, err = raw_syscall(nr, *args)
         if rc < 0:
             raise OSError(err, os.strerror(err))
 
@@ -928,7 +854,7 @@ def test_stopped_grandchild_and_term_ignoring_child_die_on_timeout() -> None:
     assert time.monotonic() - start < 2.0
     assert info.value.result is not None
     pid = int(info.value.result.stdout.split()[0])  # the host pid (read through /proc)
-    assert not _alive(pid)
+    assert not proc_alive(pid)
 
 
 @pytest.mark.parametrize("argv0", ["./echo", "echo/", "../echo", "/tmp/echo", "echo\u200b"])

@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests._helpers import proc_alive
 
 from hardenkit.errors import PolicyError, SandboxError
 from hardenkit.sandbox import SeccompPolicy, call_sandboxed
@@ -182,15 +183,6 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie waiting for its reaper is dead)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
 def _status_uid(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as fh:
@@ -230,9 +222,9 @@ def _kill_caller_then_check(start_caller: Any, ready: Any) -> None:
         os.kill(caller, signal.SIGKILL)
         os.waitpid(caller, 0)
     deadline = time.monotonic() + 3
-    while _alive(victim) and time.monotonic() < deadline:
+    while proc_alive(victim) and time.monotonic() < deadline:
         time.sleep(0.02)
-    survived = _alive(victim)
+    survived = proc_alive(victim)
     if survived:
         os.kill(victim, signal.SIGKILL)
     assert not survived, "the child outlived its killed caller"

@@ -6,14 +6,11 @@ test process only reads /proc.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import resource
-import select
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -21,15 +18,16 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests._helpers import paused_child
 
 from hardenkit._cmd_audit import render
-from hardenkit._linux.libc import PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, prctl
+from hardenkit._linux.libc import PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, prctl
 from hardenkit.audit import AuditReport, audit_process
 from hardenkit.audit._collect import _Reader
 from hardenkit.errors import HardenkitError, PrivilegeError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from pathlib import Path
 
     from tests.conftest import InChild
@@ -37,46 +35,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.linux, pytest.mark.root]
 
 NOBODY = 65534
-
-
-@contextlib.contextmanager
-def paused_child(setup: Callable[[], object] = lambda: None) -> Iterator[int]:
-    """Fork a child that runs ``setup`` then blocks on a pipe until the block ends."""
-    ready_r, ready_w = os.pipe()
-    go_r, go_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        code = 0
-        try:
-            os.close(ready_r)
-            os.close(go_w)
-            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-            setup()
-            os.write(ready_w, b"ok")
-            os.read(go_r, 1)  # EOF when the parent is done
-        except BaseException as exc:
-            with contextlib.suppress(BaseException):
-                os.write(ready_w, f"{type(exc).__name__}: {exc}".encode()[:4000])
-            code = 1
-        os._exit(code)
-    os.close(ready_w)
-    os.close(go_r)
-    try:
-        readable, _, _ = select.select([ready_r], [], [], 20)
-        message = os.read(ready_r, 4096) if readable else b"timed out"
-        if message != b"ok":
-            pytest.fail(f"child setup failed: {message.decode(errors='replace')}")
-        yield pid
-    finally:
-        os.close(go_w)
-        os.close(ready_r)
-        for _ in range(200):
-            if os.waitpid(pid, os.WNOHANG) != (0, 0):
-                break
-            time.sleep(0.01)
-        else:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
 
 
 def _confine() -> None:

@@ -12,16 +12,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import shutil
-import signal
 import subprocess
-import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests._helpers import paused_child
 
-from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, prctl
+from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, prctl
 from hardenkit.audit import AuditReport, audit_process
 
 if TYPE_CHECKING:
@@ -30,51 +28,12 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.linux, pytest.mark.root, pytest.mark.seccomp]
 
+UMASK = 0o022  # systemd's default UMask=, set in every paused child
+
 NOBODY = 65534
 PR_CAPBSET_DROP = 24
 CLONE_NEWNET = 0x40000000
 NOT_APPLICABLE = 2**64 - 1  # systemd's UINT64_MAX badness: the row does not apply
-
-
-@contextlib.contextmanager
-def paused_child(setup: Callable[[], object]) -> Iterator[int]:
-    """Fork a child that runs ``setup`` then blocks until the block ends."""
-    ready_r, ready_w = os.pipe()
-    go_r, go_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        code = 0
-        try:
-            os.close(ready_r)
-            os.close(go_w)
-            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-            os.umask(0o022)  # systemd's default UMask=
-            setup()
-            os.write(ready_w, b"ok")
-            os.read(go_r, 1)
-        except BaseException as exc:
-            with contextlib.suppress(BaseException):
-                os.write(ready_w, f"{type(exc).__name__}: {exc}".encode()[:4000])
-            code = 1
-        os._exit(code)
-    os.close(ready_w)
-    os.close(go_r)
-    try:
-        readable, _, _ = select.select([ready_r], [], [], 20)
-        message = os.read(ready_r, 4096) if readable else b"timed out"
-        if message != b"ok":
-            pytest.fail(f"child setup failed: {message.decode(errors='replace')}")
-        yield pid
-    finally:
-        os.close(go_w)
-        os.close(ready_r)
-        for _ in range(200):
-            if os.waitpid(pid, os.WNOHANG) != (0, 0):
-                break
-            time.sleep(0.01)
-        else:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
 
 
 def _unshare(flags: int) -> None:
@@ -202,7 +161,7 @@ def test_every_row_hardenkit_scores_agrees_with_systemd_analyze(
     setup: Callable[[], object],
     settings: tuple[str, ...],
 ) -> None:
-    with paused_child(setup) as pid:
+    with paused_child(setup, umask=UMASK) as pid:
         report = audit_process(pid)
         bounding = _bounding_setting(pid)
     unit = tmp_path / f"{case}.service"
@@ -223,7 +182,7 @@ def test_every_row_hardenkit_scores_agrees_with_systemd_analyze(
 
 def test_the_filter_rows_are_read_from_the_kernel_not_assumed() -> None:
     """A lax filter (allows every group) scores as systemd scores a unit without a filter."""
-    with paused_child(_seccomp(default="allow", deny=("@swap",))) as pid:
+    with paused_child(_seccomp(default="allow", deny=("@swap",)), umask=UMASK) as pid:
         report = audit_process(pid)
     rows = {a.name: a for a in report.assessments}
     assert rows["SystemCallFilter=~@swap"].badness == 0
@@ -259,7 +218,7 @@ def test_landlock_applied_by_hardenkit_is_reported_by_self_audit(in_child: Any) 
     mine = AuditReport.from_dict(in_child(confined)["self"])
     assert mine.landlock.startswith("Landlock ABI ")
     assert "/tmp=" in mine.landlock
-    with paused_child(lambda: None) as pid:
+    with paused_child(lambda: None, umask=UMASK) as pid:
         assert audit_process(pid).landlock == "unknown"  # another process: not knowable
     assert audit_process().landlock == "none applied by hardenkit in this process"
 
@@ -282,7 +241,7 @@ def test_a_filter_nobody_recorded_is_unreadable_from_inside_and_never_credited(
 
 
 def test_an_auditor_under_seccomp_says_so_instead_of_tracing(in_child: Any) -> None:
-    with paused_child(_seccomp(default="kill", allow=("@system-service",))) as target:
+    with paused_child(_seccomp(default="kill", allow=("@system-service",)), umask=UMASK) as target:
 
         def confined_auditor() -> dict[str, Any]:
             from hardenkit.sandbox import SeccompPolicy, apply_seccomp  # noqa: PLC0415
@@ -322,7 +281,7 @@ def _two_thread_stacks() -> None:
 
 
 def test_every_thread_filter_stack_is_read_and_the_laxest_counts() -> None:
-    with paused_child(_two_thread_stacks) as pid:
+    with paused_child(_two_thread_stacks, umask=UMASK) as pid:
         report = audit_process(pid)
     rows = {a.name: a for a in report.assessments}
     # The main thread has fewer filters but refuses @swap; the other thread allows it.
@@ -337,7 +296,7 @@ def test_every_thread_filter_stack_is_read_and_the_laxest_counts() -> None:
 def test_without_cap_sys_admin_the_filter_is_unreadable_and_scored_as_none(
     in_child: Any,
 ) -> None:
-    with paused_child(_seccomp(default="kill", allow=("@system-service",))) as target:
+    with paused_child(_seccomp(default="kill", allow=("@system-service",)), umask=UMASK) as target:
 
         def auditor_without_sys_admin() -> dict[str, Any]:
             from hardenkit._linux import caps  # noqa: PLC0415

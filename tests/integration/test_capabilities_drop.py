@@ -9,10 +9,10 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests._helpers import status_fields
 
 from hardenkit._linux import caps as _caps, privfilecaps
 from hardenkit._linux.procfs import cap_last_cap
@@ -29,23 +29,20 @@ from hardenkit.capabilities import (
 from hardenkit.errors import CapabilityError, PrivilegeError
 from hardenkit.privileges import drop_privileges
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 pytestmark = [pytest.mark.linux, pytest.mark.root]
 
 NBS = 1 << 10
 NOBODY = 65534
 
 
-def status(text: str | None = None) -> dict[str, str]:
-    if text is None:
-        text = Path("/proc/self/status").read_text()
-    return {k: v.strip() for k, _, v in (line.partition(":") for line in text.splitlines())}
-
-
 def exec_status() -> dict[str, str]:
     out = subprocess.run(
         ["/bin/cat", "/proc/self/status"], capture_output=True, text=True, check=True
     )
-    return status(out.stdout)
+    return status_fields(out.stdout)
 
 
 def test_keep_one_capability_as_root(in_child: Any) -> None:
@@ -53,7 +50,7 @@ def test_keep_one_capability_as_root(in_child: Any) -> None:
         sets = drop_capabilities({"NET_BIND_SERVICE"})
         return {
             "sets": [sorted(int(c) for c in getattr(sets, f)) for f in ("effective", "ambient")],
-            "self": status(),
+            "self": status_fields(),
             "exec": exec_status(),
         }
 
@@ -70,11 +67,11 @@ def test_without_bounding_root_gets_everything_back_on_exec(in_child: Any) -> No
     # Why bounding=True is the default: root's next exec refills permitted from the bounding set.
     def child() -> dict[str, str]:
         drop_capabilities(bounding=False)
-        return {"self": status()["CapEff"], "exec": exec_status()["CapEff"]}
+        return {"self": status_fields()["CapEff"], "exec": exec_status()["CapEff"]}
 
     got = in_child(child)
     assert int(got["self"], 16) == 0
-    assert int(got["exec"], 16) == int(status()["CapBnd"], 16) != 0
+    assert int(got["exec"], 16) == int(status_fields()["CapBnd"], 16) != 0
 
 
 def test_lock_keeps_root_powerless_across_exec_and_is_locked(in_child: Any) -> None:
@@ -125,7 +122,7 @@ def test_ambient_false_does_not_pass_capabilities_to_an_exec_as_nobody(in_child:
         os.setresgid(NOBODY, NOBODY, NOBODY)
         _caps.set_keepcaps(True)
         os.setresuid(NOBODY, NOBODY, NOBODY)
-        return {"self": status(), "exec": exec_status()}
+        return {"self": status_fields(), "exec": exec_status()}
 
     got = in_child(child)
     assert int(got["self"]["CapAmb"], 16) == 0
@@ -161,14 +158,14 @@ def test_a_second_live_thread_is_refused(in_child: Any) -> None:
         stop = threading.Event()
         thread = threading.Thread(target=stop.wait)
         thread.start()
-        before = status()
+        before = status_fields()
         try:
             drop_capabilities()
         except PrivilegeError as err:
             error = str(err)
         else:
             error = "none"
-        after = status()
+        after = status_fields()
         stop.set()
         thread.join()
         return {"error": error, "same": [before[k] == after[k] for k in before if "Cap" in k]}

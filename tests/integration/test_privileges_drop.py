@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests._helpers import status_fields
 
 from hardenkit._linux import libc
 from hardenkit._linux.procfs import cap_last_cap
@@ -51,19 +52,8 @@ PY_BIND = (
 )
 
 
-def status(text: str | None = None) -> dict[str, str]:
-    """Parse /proc/self/status independently of hardenkit's parser."""
-    if text is None:
-        text = Path("/proc/self/status").read_text()
-    out = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        out[key] = value.strip()
-    return out
-
-
 def snapshot() -> dict[str, Any]:
-    st = status()
+    st = status_fields()
     keys = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
     return {
         **{k: st[k] for k in keys},
@@ -118,7 +108,7 @@ def adm_file(nobody_tmp: Path) -> Path:
 def test_from_root_groups_to_nobody(in_child: Any, adm_file: Path) -> None:
     def child() -> dict[str, Any]:
         os.setgroups([0, 4])
-        before = status()["Groups"]
+        before = status_fields()["Groups"]
         identity = drop_privileges("nobody")
         try:
             adm_file.read_text()
@@ -128,7 +118,7 @@ def test_from_root_groups_to_nobody(in_child: Any, adm_file: Path) -> None:
         return {
             "before": before,
             "identity": [identity.uid, identity.euid, identity.suid, identity.gid],
-            "status": status(),
+            "status": status_fields(),
             "read": read,
             "regain": regain_attempts(),
             "resuid": os.getresuid(),
@@ -208,8 +198,8 @@ def test_keep_net_bind_service(in_child: Any) -> None:
         )
         return {
             "bind": bind_low_port(),
-            "self": status(),
-            "exec": status(cat.stdout),
+            "self": status_fields(),
+            "exec": status_fields(cat.stdout),
             "py": [py.returncode, py.stdout.strip()],
         }
 
@@ -248,7 +238,7 @@ def test_bounding_set_covers_every_capability_up_to_cap_last_cap(in_child: Any) 
         before = [libc.prctl(libc.PR_CAPBSET_READ, c) for c in range(last + 1)]
         drop_privileges("nobody", keep={"NET_BIND_SERVICE"})
         after = [libc.prctl(libc.PR_CAPBSET_READ, c) for c in range(last + 1)]
-        return {"before": before, "after": after, "CapBnd": status()["CapBnd"]}
+        return {"before": before, "after": after, "CapBnd": status_fields()["CapBnd"]}
 
     got = in_child(child)
     assert len(got["after"]) == last + 1 >= 41
@@ -270,7 +260,9 @@ def test_a_second_live_thread_is_refused_and_nothing_changes(in_child: Any) -> N
         else:
             error = "none"
         after = snapshot()
-        thread_status = status(Path(f"/proc/self/task/{thread.native_id}/status").read_text())
+        thread_status = status_fields(
+            Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+        )
         stop.set()
         thread.join()
         return {"before": before, "after": after, "error": error, "thread": thread_status}
@@ -341,8 +333,8 @@ def test_already_the_target_user_is_a_verified_noop(in_child: Any) -> None:
         identity = drop_privileges("nobody", umask=0o077)
         return {
             "identity": [identity.uid, identity.gid, list(identity.groups), identity.user],
-            "nnp": status()["NoNewPrivs"],
-            "umask": status()["Umask"],
+            "nnp": status_fields()["NoNewPrivs"],
+            "umask": status_fields()["Umask"],
             "env": [os.environ.get(k) for k in ("HOME", "USER", "LOGNAME", "SHELL")],
         }
 
@@ -386,7 +378,7 @@ def test_environment_is_reset_from_passwd(in_child: Any) -> None:
         os.environ.update(HOME="/root", USER="root", LOGNAME="root", SHELL="/bin/bash")
         drop_privileges("nobody", umask=0o027)
         keys = ("HOME", "USER", "LOGNAME", "SHELL")
-        return [*(os.environ.get(k) for k in keys), status()["Umask"]]
+        return [*(os.environ.get(k) for k in keys), status_fields()["Umask"]]
 
     assert in_child(child) == ["/nonexistent", "nobody", "nobody", "/usr/sbin/nologin", "0027"]
 
@@ -402,7 +394,7 @@ def test_uid_zero_is_a_target_not_unset(in_child: Any, nobody_tmp: Path) -> None
             chown = "allowed"
         except PermissionError:
             chown = "refused"
-        st = status()
+        st = status_fields()
         return {"uid": identity.uid, "groups": st["Groups"], "eff": st["CapEff"], "chown": chown}
 
     got = in_child(child)
@@ -428,7 +420,7 @@ def test_prepared_plan_applied_between_fork_and_exec(in_child: Any) -> None:
         with os.fdopen(read_fd) as fh:
             text = fh.read()
         _, code = os.waitpid(pid, 0)
-        return {**status(text), "code": str(code)}
+        return {**status_fields(text), "code": str(code)}
 
     got = in_child(child)
     assert got["code"] == "0"

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests._helpers import host_pid, no_pid_namespace, proc_alive
 
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox import FilesystemPolicy, ResourceLimits, SeccompPolicy, call_sandboxed
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 pytestmark = [pytest.mark.linux, pytest.mark.root, pytest.mark.seccomp]
@@ -26,39 +25,6 @@ def _status(field: str) -> str:
             if line.startswith(field + ":"):
                 return line.split(":", 1)[1].strip()
     return ""
-
-
-def _alive(pid: int) -> bool:
-    """Running or sleeping; a zombie is dead (pid 1 here may be slow to reap orphans)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            state = fh.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
-
-
-def _host_pid() -> int:
-    """The pid the test process sees (/proc is the host's, even in a PID namespace)."""
-    with open("/proc/self/stat", "rb") as fh:
-        return int(fh.read().split()[0])
-
-
-@contextlib.contextmanager
-def _no_pid_namespace() -> Iterator[None]:
-    """As if the kernel refused the namespace (no CAP_SYS_ADMIN, seccomp in the caller)."""
-    import hardenkit._linux.spawn as linux_spawn  # noqa: PLC0415
-
-    @contextlib.contextmanager
-    def refused() -> Iterator[bool]:
-        yield False
-
-    real = linux_spawn.pid_namespace_for_children
-    linux_spawn.pid_namespace_for_children = refused
-    try:
-        yield
-    finally:
-        linux_spawn.pid_namespace_for_children = real
 
 
 def test_returns_results_as_data() -> None:
@@ -110,10 +76,10 @@ def test_timeout_kills_the_child_and_what_it_started(tmp_path: Path) -> None:
     def slow() -> None:
         r, w = os.pipe()
         if os.fork() == 0:
-            os.write(w, b"%d" % _host_pid())
+            os.write(w, b"%d" % host_pid())
             time.sleep(60)
             os._exit(0)
-        marker.write_text(f"{_host_pid()} {int(os.read(r, 32))}")
+        marker.write_text(f"{host_pid()} {int(os.read(r, 32))}")
         time.sleep(60)
 
     start = time.monotonic()
@@ -123,8 +89,8 @@ def test_timeout_kills_the_child_and_what_it_started(tmp_path: Path) -> None:
     assert info.value.signal == signal.SIGKILL
     child, grandchild = (int(p) for p in marker.read_text().split())
     time.sleep(0.1)
-    assert not _alive(child)
-    assert not _alive(grandchild)
+    assert not proc_alive(child)
+    assert not proc_alive(grandchild)
 
 
 def test_seccomp_violation_surfaces_with_signal_and_syscall() -> None:
@@ -176,7 +142,7 @@ def test_child_is_pid_1_of_its_own_namespace() -> None:
         return [os.getpid(), os.getppid()]
 
     assert call_sandboxed(ids_after_killing_itself) == [1, 0]
-    with _no_pid_namespace():
+    with no_pid_namespace():
         assert call_sandboxed(os.getpid) > 1
         with pytest.raises(SandboxError, match="SIGKILL") as info:
             call_sandboxed(lambda: os.kill(os.getpid(), signal.SIGKILL))
@@ -191,7 +157,7 @@ def test_child_dies_with_the_caller(tmp_path: Path) -> None:
     if caller == 0:  # the caller of call_sandboxed, killed below while the child sleeps
 
         def report_and_sleep() -> None:
-            (tmp_path / "part").write_text(f"{_host_pid()} {os.getpid()}")
+            (tmp_path / "part").write_text(f"{host_pid()} {os.getpid()}")
             (tmp_path / "part").rename(report)
             time.sleep(30)
 
@@ -209,9 +175,9 @@ def test_child_dies_with_the_caller(tmp_path: Path) -> None:
         os.waitpid(caller, 0)
     assert inside == 1
     deadline = time.monotonic() + 2
-    while _alive(host) and time.monotonic() < deadline:
+    while proc_alive(host) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert not _alive(host)
+    assert not proc_alive(host)
 
 
 def test_user_drop_in_the_child() -> None:

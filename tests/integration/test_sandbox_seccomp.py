@@ -15,8 +15,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests._helpers import raw_syscall
 
-from hardenkit._linux.libc import libc
 from hardenkit._linux.procfs import read_task_status, task_ids
 from hardenkit._linux.seccomp_load import BpfProgram
 from hardenkit.errors import SandboxError
@@ -33,16 +33,6 @@ X32 = 0x40000000
 NR = {"mkdir": 83, "unshare": 272, "clone3": 435, "setns": 308, "getppid": 110}
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
-
-
-def raw(nr: int, *args: int | bytes) -> tuple[int, int]:
-    """A raw syscall: (return value, errno)."""
-    fn = libc()["syscall"]
-    fn.restype = ctypes.c_long
-    cargs = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
-    ctypes.set_errno(0)
-    rc = fn(ctypes.c_long(nr), *cargs)
-    return int(rc), ctypes.get_errno()
 
 
 def docker(shared_data: Path, caps: tuple[str, ...] | None = ()) -> SeccompPolicy:
@@ -185,11 +175,11 @@ def test_filter_that_cannot_cover_a_thread_is_refused_and_applies_nothing(in_chi
 
 def test_x32_syscall_does_not_bypass_a_native_filter(in_child: Any, tmp_path: Path) -> None:
     def unfiltered() -> list[int]:
-        return list(raw(NR["mkdir"] | X32, str(tmp_path / "plain").encode(), 0o700))
+        return list(raw_syscall(NR["mkdir"] | X32, str(tmp_path / "plain").encode(), 0o700))
 
     def filtered() -> list[int]:
         apply_seccomp(SeccompPolicy(default="allow", deny=["mkdir"]))
-        return list(raw(NR["mkdir"] | X32, str(tmp_path / "x32").encode(), 0o700))
+        return list(raw_syscall(NR["mkdir"] | X32, str(tmp_path / "x32").encode(), 0o700))
 
     # Without a filter the x32 number reaches the kernel (ENOSYS when x32 is compiled out,
     # success when it is in): either way it is not killed, so a kill proves the filter.
@@ -204,8 +194,8 @@ def test_x32_abi_under_docker_profile_gets_the_same_rules(in_child: Any, shared_
     def child() -> list[list[int]]:
         apply_seccomp(policy)
         return [
-            list(raw(NR["unshare"] | X32, CLONE_NEWUSER)),
-            list(raw(NR["setns"] | X32, 0, 0)),
+            list(raw_syscall(NR["unshare"] | X32, CLONE_NEWUSER)),
+            list(raw_syscall(NR["setns"] | X32, 0, 0)),
         ]
 
     assert in_child(child) == [[-1, errno.EPERM], [-1, errno.EPERM]]
@@ -219,9 +209,9 @@ def test_docker_profile_blocks_namespaces_clone3_and_runs_programs(
     def child() -> dict[str, Any]:
         apply_seccomp(policy)
         out: dict[str, Any] = {
-            "unshare": raw(NR["unshare"], CLONE_NEWUSER)[1],
-            "clone3": raw(NR["clone3"], 0, 0)[1],
-            "mseal": raw(462, 0, 0, 0)[1],  # unknown to libseccomp 2.5.4: ENOSYS, not EPERM
+            "unshare": raw_syscall(NR["unshare"], CLONE_NEWUSER)[1],
+            "clone3": raw_syscall(NR["clone3"], 0, 0)[1],
+            "mseal": raw_syscall(462, 0, 0, 0)[1],  # unknown to libseccomp 2.5.4: ENOSYS, not EPERM
         }
         out["ls"] = subprocess.run(["/bin/ls", "/"], capture_output=True, check=False).returncode
         script = "import threading; t = threading.Thread(target=print); t.start(); t.join()"
@@ -249,7 +239,7 @@ def test_docker_profile_with_sys_admin_still_blocks_namespaces_when_asked(
 
     def child(*, block: bool) -> list[int]:
         apply_seccomp(policy.with_namespace_block() if block else policy)
-        rc, err = raw(NR["unshare"], CLONE_NEWNET)
+        rc, err = raw_syscall(NR["unshare"], CLONE_NEWNET)
         return [rc, err]
 
     assert in_child(child, block=False) == [0, 0]  # the profile allows it with CAP_SYS_ADMIN
@@ -266,12 +256,12 @@ def test_namespace_block_refuses_every_route(in_child: Any) -> None:
             os._exit(0)
         os.waitpid(pid, 0)
         return {
-            "unshare_user": raw(NR["unshare"], CLONE_NEWUSER)[1],
-            "unshare_high_bits": raw(NR["unshare"], (1 << 32) | CLONE_NEWUSER)[1],
-            "unshare_none": raw(NR["unshare"], 0)[0],
-            "clone_newuser": raw(56, CLONE_NEWUSER | signal.SIGCHLD, 0, 0, 0, 0)[1],
-            "clone3": raw(NR["clone3"], 0, 0)[1],
-            "setns": raw(NR["setns"], 0, 0)[1],
+            "unshare_user": raw_syscall(NR["unshare"], CLONE_NEWUSER)[1],
+            "unshare_high_bits": raw_syscall(NR["unshare"], (1 << 32) | CLONE_NEWUSER)[1],
+            "unshare_none": raw_syscall(NR["unshare"], 0)[0],
+            "clone_newuser": raw_syscall(56, CLONE_NEWUSER | signal.SIGCHLD, 0, 0, 0, 0)[1],
+            "clone3": raw_syscall(NR["clone3"], 0, 0)[1],
+            "setns": raw_syscall(NR["setns"], 0, 0)[1],
         }
 
     assert in_child(child) == {
@@ -290,7 +280,11 @@ def test_syscalls_newer_than_the_table_get_enosys(in_child: Any) -> None:
 
     def child() -> list[int]:
         apply_seccomp(policy)
-        return [raw(500)[1], raw(NR["getppid"])[1], raw(169)[1]]  # 169: reboot, denied
+        return [
+            raw_syscall(500)[1],
+            raw_syscall(NR["getppid"])[1],
+            raw_syscall(169)[1],
+        ]  # 169: reboot, denied
 
     assert newest > 0
     assert in_child(child) == [errno.ENOSYS, 0, errno.EPERM]
@@ -299,7 +293,7 @@ def test_syscalls_newer_than_the_table_get_enosys(in_child: Any) -> None:
 def test_log_default_allows(in_child: Any) -> None:
     def child() -> list[Any]:
         apply_seccomp(SeccompPolicy(default="log", deny=["mkdir"]))
-        return [os.getppid() > 0, raw(NR["mkdir"], b"/nonexistent/x", 0)[1]]
+        return [os.getppid() > 0, raw_syscall(NR["mkdir"], b"/nonexistent/x", 0)[1]]
 
     assert in_child(child) == [True, errno.EPERM]
 

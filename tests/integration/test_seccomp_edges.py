@@ -10,15 +10,13 @@ from __future__ import annotations
 import ctypes
 import errno
 import json
-import mmap
 import os
 import socket
-import struct
 from typing import Any
 
 import pytest
+from tests._helpers import raw_syscall, uring_socket
 
-from hardenkit._linux.libc import libc
 from hardenkit.privileges import drop_privileges
 from hardenkit.sandbox import SeccompPolicy, call_sandboxed, confine
 from hardenkit.sandbox.seccomp import ArgCondition, SyscallRule
@@ -37,49 +35,9 @@ TIOCSTI = 0x5412
 KCMP_VM = 1
 
 
-def raw(nr: int, *args: int | ctypes.Array[ctypes.c_char] | None) -> tuple[int, int]:
-    """A raw syscall: (return value, errno)."""
-    fn = libc()["syscall"]
-    fn.restype = ctypes.c_long
-    cargs = [ctypes.c_ulong(a) if isinstance(a, int) else a for a in args]
-    ctypes.set_errno(0)
-    rc = fn(ctypes.c_long(nr), *cargs)
-    return int(rc), ctypes.get_errno()
-
-
-def uring_socket() -> list[Any]:
-    """Create a TCP socket through io_uring; ``["socket", kind]`` or the failing stage."""
-    params = ctypes.create_string_buffer(_PARAMS_SIZE)
-    fd, err = raw(NR_IO_URING_SETUP, 4, params)
-    if fd < 0:
-        return ["setup", err]
-    sq_entries, cq_entries = struct.unpack_from("=II", params.raw, 0)
-    _h, sq_tail, sq_mask, _n, _f, _d, sq_array = struct.unpack_from("=7I", params.raw, 40)
-    cq_head, _t, cq_mask, _n, _o, cqes = struct.unpack_from("=6I", params.raw, 80)
-    sq = mmap.mmap(fd, sq_array + sq_entries * 4, offset=IORING_OFF_SQ_RING)
-    cq = mmap.mmap(fd, cqes + cq_entries * _CQE_SIZE, offset=IORING_OFF_CQ_RING)
-    sqes = mmap.mmap(fd, sq_entries * _SQE_SIZE, offset=IORING_OFF_SQES)
-    # The SQE's fields in order; for a socket: fd is the domain, off the type, len the protocol.
-    sqe = struct.pack("=BBHiQQII", IORING_OP_SOCKET, 0, 0, socket.AF_INET, 1, 0, 0, 0)
-    sqes[0:_SQE_SIZE] = sqe.ljust(_SQE_SIZE, b"\0")
-    tail = struct.unpack_from("=I", sq, sq_tail)[0]
-    slot = tail & struct.unpack_from("=I", sq, sq_mask)[0]
-    struct.pack_into("=I", sq, sq_array + slot * 4, 0)
-    struct.pack_into("=I", sq, sq_tail, tail + 1)
-    rc, err = raw(NR_IO_URING_ENTER, fd, 1, 1, IORING_ENTER_GETEVENTS, None, 0)
-    if rc < 0:
-        return ["enter", err]
-    head = struct.unpack_from("=I", cq, cq_head)[0]
-    index = head & struct.unpack_from("=I", cq, cq_mask)[0]
-    _user_data, res, _flags = struct.unpack_from("=QiI", cq, cqes + index * _CQE_SIZE)
-    if res < 0:
-        return ["op", -res]
-    return ["socket", os.readlink(f"/proc/self/fd/{res}").split(":")[0]]
-
-
 def socket_errno(family: int, kind: int = socket.SOCK_STREAM) -> int:
     """socket() with a raw 64-bit family; 0 when a socket was made (and closed)."""
-    fd, err = raw(NR_SOCKET, family, kind, 0)
+    fd, err = raw_syscall(NR_SOCKET, family, kind, 0)
     if fd >= 0:
         os.close(fd)
         return 0
@@ -191,7 +149,7 @@ def test_tiocsti_with_high_bits_matches_the_rule(in_child: Any) -> None:
         if confined:
             confine(seccomp=_deny("ioctl", 1, TIOCSTI))
         byte = ctypes.create_string_buffer(b"x")
-        return raw(NR_IOCTL, follower, 1 << 32 | TIOCSTI, byte)[1]
+        return raw_syscall(NR_IOCTL, follower, 1 << 32 | TIOCSTI, byte)[1]
 
     assert in_child(child, confined=False) != errno.EHOSTDOWN  # control: the kernel ran TIOCSTI
     assert in_child(child, confined=True) == errno.EHOSTDOWN
@@ -243,7 +201,7 @@ def test_docker_profile_for_nobody_in_run() -> None:
 
 def _kcmp_self() -> int:
     pid = os.getpid()
-    return raw(NR_KCMP, pid, pid, KCMP_VM, 0, 0)[1]
+    return raw_syscall(NR_KCMP, pid, pid, KCMP_VM, 0, 0)[1]
 
 
 def test_docker_profile_for_nobody_in_confine_and_call_sandboxed(in_child: Any) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from tests._helpers import make_file
 
 import hardenkit
 from hardenkit.errors import InsecurePathError
@@ -23,12 +24,6 @@ pytestmark = [pytest.mark.linux, pytest.mark.root]
 
 NOBODY = 65534
 modes = st.integers(min_value=0, max_value=0o7777)
-
-
-def _file(path: Path, mode: int = 0o600, data: bytes = b"x") -> Path:
-    path.write_bytes(data)
-    path.chmod(mode)
-    return path
 
 
 def _acl(*entries: tuple[int, int, int]) -> bytes:
@@ -86,7 +81,7 @@ def test_check_path_applies_the_rule_to_real_files(
 ) -> None:
     target = tmp_path / "secret"
     if not target.exists():
-        _file(target)
+        make_file(target)
     os.chmod(target, mode)
     if mode & ~max_mode:
         problems = _problems(target, max_mode=max_mode)
@@ -105,7 +100,7 @@ def test_parent_rule_for_every_directory_mode(tmp_path: Path, dir_mode: int) -> 
     parent = tmp_path / "p"
     if not parent.exists():
         parent.mkdir()
-        _file(parent / "f")
+        make_file(parent / "f")
     os.chmod(parent, dir_mode)
     try:
         unsafe = bool(dir_mode & 0o022) and not dir_mode & stat.S_ISVTX
@@ -123,7 +118,7 @@ def test_parent_rule_for_every_directory_mode(tmp_path: Path, dir_mode: int) -> 
 
 
 def test_safe_file_returns_a_status(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k", 0o600, b"12345")
+    target = make_file(tmp_path / "k", 0o600, b"12345")
     status = check_path(target)
     assert isinstance(status, PathStatus)
     assert (status.path, status.kind, status.mode, status.uid, status.size) == (
@@ -141,14 +136,14 @@ def test_safe_file_returns_a_status(tmp_path: Path) -> None:
 
 
 def test_mode_077_fails_a_600_limit(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k", 0o077)
+    target = make_file(tmp_path / "k", 0o077)
     (problem,) = _problems(target, max_mode=0o600)
     assert "mode 0077" in problem
     assert "at most 0600" in problem
 
 
 def test_setuid_bit_is_outside_0755(tmp_path: Path) -> None:
-    target = _file(tmp_path / "bin", 0o4755)
+    target = make_file(tmp_path / "bin", 0o4755)
     assert "bits 4000" in _problems(target, max_mode=0o755)[0]
     assert check_path(target, max_mode=0o4755).mode == 0o4755
 
@@ -156,7 +151,7 @@ def test_setuid_bit_is_outside_0755(tmp_path: Path) -> None:
 def test_every_problem_is_listed_not_just_the_first(tmp_path: Path) -> None:
     parent = tmp_path / "shared"
     parent.mkdir()
-    target = _file(parent / "k", 0o666)
+    target = make_file(parent / "k", 0o666)
     os.chown(target, NOBODY, NOBODY)
     parent.chmod(0o777)
     problems = _problems(target)
@@ -169,7 +164,7 @@ def test_every_problem_is_listed_not_just_the_first(tmp_path: Path) -> None:
 def test_world_writable_non_sticky_parent_is_named(tmp_path: Path) -> None:
     parent = tmp_path / "ww"
     parent.mkdir()
-    target = _file(parent / "k")
+    target = make_file(parent / "k")
     parent.chmod(0o777)
     (problem,) = _problems(target)
     assert problem.startswith(f"parent directory {parent} ")
@@ -179,7 +174,7 @@ def test_world_writable_non_sticky_parent_is_named(tmp_path: Path) -> None:
 def test_group_writable_parent_is_named(tmp_path: Path) -> None:
     parent = tmp_path / "gw"
     parent.mkdir()
-    target = _file(parent / "k")
+    target = make_file(parent / "k")
     parent.chmod(0o770)
     (problem,) = _problems(target)
     assert f"parent directory {parent} is writable by group " in problem
@@ -188,7 +183,7 @@ def test_group_writable_parent_is_named(tmp_path: Path) -> None:
 def test_parent_owned_by_another_user_is_named(tmp_path: Path) -> None:
     parent = tmp_path / "theirs"
     parent.mkdir(mode=0o755)
-    target = _file(parent / "k")
+    target = make_file(parent / "k")
     os.chown(parent, NOBODY, NOBODY)
     (problem,) = _problems(target)
     assert f"parent directory {parent} is owned by uid 65534 (nobody)" in problem
@@ -200,7 +195,7 @@ def test_parent_owned_by_another_user_is_named(tmp_path: Path) -> None:
 def test_grandparent_problems_are_found_too(tmp_path: Path) -> None:
     top = tmp_path / "a"
     (top / "b" / "c").mkdir(parents=True)
-    target = _file(top / "b" / "c" / "k")
+    target = make_file(top / "b" / "c" / "k")
     top.chmod(0o777)
     (problem,) = _problems(target)
     assert f"parent directory {top} " in problem
@@ -210,7 +205,7 @@ def test_grandparent_problems_are_found_too(tmp_path: Path) -> None:
 def test_sticky_world_writable_parent_owned_by_root_is_accepted(tmp_path: Path) -> None:
     parent = tmp_path / "sticky"
     parent.mkdir()
-    target = _file(parent / "k")
+    target = make_file(parent / "k")
     parent.chmod(0o1777)
     assert str(parent) in check_path(target).parents
 
@@ -218,7 +213,7 @@ def test_sticky_world_writable_parent_owned_by_root_is_accepted(tmp_path: Path) 
 def test_sticky_parent_owned_by_someone_else_is_refused(tmp_path: Path) -> None:
     parent = tmp_path / "sticky"
     parent.mkdir()
-    target = _file(parent / "k")
+    target = make_file(parent / "k")
     parent.chmod(0o1777)
     os.chown(parent, NOBODY, NOBODY)
     (problem,) = _problems(target)
@@ -229,18 +224,18 @@ def test_file_of_another_user_in_a_sticky_dir_is_refused(tmp_path: Path) -> None
     parent = tmp_path / "sticky"
     parent.mkdir()
     parent.chmod(0o1777)
-    target = _file(parent / "k")
+    target = make_file(parent / "k")
     os.chown(target, NOBODY, NOBODY)
     assert "owned by uid 65534" in _problems(target)[0]
 
 
 def test_root_is_always_an_accepted_owner(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k")
+    target = make_file(tmp_path / "k")
     assert check_path(target, owner=NOBODY, parents=False).uid == 0
 
 
 def test_owner_mismatch(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k")
+    target = make_file(tmp_path / "k")
     os.chown(target, NOBODY, NOBODY)
     (problem,) = _problems(target, owner=0)
     assert "owned by uid 65534 (nobody), expected root" in problem
@@ -248,7 +243,7 @@ def test_owner_mismatch(tmp_path: Path) -> None:
 
 
 def test_symlink_leaf_is_refused_and_allowed_on_request(tmp_path: Path) -> None:
-    target = _file(tmp_path / "real")
+    target = make_file(tmp_path / "real")
     link = tmp_path / "link"
     link.symlink_to(target)
     (problem,) = _problems(link)
@@ -259,7 +254,7 @@ def test_symlink_leaf_is_refused_and_allowed_on_request(tmp_path: Path) -> None:
 def test_symlinked_parent_is_refused(tmp_path: Path) -> None:
     real = tmp_path / "real"
     real.mkdir()
-    _file(real / "k")
+    make_file(real / "k")
     (tmp_path / "alias").symlink_to(real)
     (problem,) = _problems(tmp_path / "alias" / "k")
     assert f"{tmp_path / 'alias'} is a symlink" in problem
@@ -267,7 +262,7 @@ def test_symlinked_parent_is_refused(tmp_path: Path) -> None:
 
 
 def test_problems_behind_a_refused_symlink_are_reported_too(tmp_path: Path) -> None:
-    target = _file(tmp_path / "real", 0o644)
+    target = make_file(tmp_path / "real", 0o644)
     (tmp_path / "link").symlink_to(target)
     problems = _problems(tmp_path / "link")
     assert len(problems) == 2
@@ -278,7 +273,7 @@ def test_problems_behind_a_refused_symlink_are_reported_too(tmp_path: Path) -> N
 def test_followed_link_in_an_unsafe_directory_is_refused(tmp_path: Path) -> None:
     safe = tmp_path / "safe"
     safe.mkdir()
-    target = _file(safe / "k")
+    target = make_file(safe / "k")
     unsafe = tmp_path / "unsafe"
     unsafe.mkdir()
     (unsafe / "link").symlink_to(target)
@@ -314,7 +309,7 @@ def test_missing_path_raises(tmp_path: Path) -> None:
 
 
 def test_component_that_is_a_file_raises(tmp_path: Path) -> None:
-    _file(tmp_path / "f")
+    make_file(tmp_path / "f")
     assert "is not a directory" in _problems(tmp_path / "f" / "x")[0]
 
 
@@ -322,7 +317,7 @@ def test_relative_path_and_dotdot_are_resolved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "d").mkdir()
-    target = _file(tmp_path / "k")
+    target = make_file(tmp_path / "k")
     monkeypatch.chdir(tmp_path / "d")
     status = check_path("../k")
     assert status.path == str(target)
@@ -362,7 +357,7 @@ def test_bad_arguments() -> None:
 
 
 def test_acl_granting_a_named_user_is_a_problem(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k", 0o600)
+    target = make_file(tmp_path / "k", 0o600)
     acl = _acl((USER_OBJ, 6, 0), (USER, 4, 1000), (GROUP_OBJ, 0, 0), (MASK, 4, 0), (OTHER, 0, 0))
     os.setxattr(target, "system.posix_acl_access", acl)
     assert stat.S_IMODE(target.stat().st_mode) == 0o640  # the mask shows as group bits
@@ -372,7 +367,7 @@ def test_acl_granting_a_named_user_is_a_problem(tmp_path: Path) -> None:
 
 
 def test_masked_out_acl_is_only_a_notice(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k", 0o600)
+    target = make_file(tmp_path / "k", 0o600)
     acl = _acl((USER_OBJ, 6, 0), (GROUP_OBJ, 0, 0), (GROUP, 7, 27), (MASK, 0, 0), (OTHER, 0, 0))
     os.setxattr(target, "system.posix_acl_access", acl)
     status = check_path(target)
@@ -383,7 +378,7 @@ def test_masked_out_acl_is_only_a_notice(tmp_path: Path) -> None:
 def test_acl_letting_someone_write_a_parent_is_a_problem(tmp_path: Path) -> None:
     parent = tmp_path / "p"
     parent.mkdir(mode=0o700)
-    target = _file(parent / "k")
+    target = make_file(parent / "k")
     acl = _acl((USER_OBJ, 7, 0), (USER, 3, 1000), (GROUP_OBJ, 0, 0), (MASK, 3, 0), (OTHER, 0, 0))
     os.setxattr(parent, "system.posix_acl_access", acl)
     problems = _problems(target)
@@ -429,7 +424,7 @@ def test_dir_rule_messages_are_specific() -> None:
 
 
 def test_errors_never_contain_file_content(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k", 0o644, b"TOPSECRETVALUE")
+    target = make_file(tmp_path / "k", 0o644, b"TOPSECRETVALUE")
     with pytest.raises(InsecurePathError) as info:
         check_path(target)
     assert "TOPSECRETVALUE" not in str(info.value)

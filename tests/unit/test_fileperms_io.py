@@ -8,6 +8,7 @@ import struct
 from typing import TYPE_CHECKING
 
 import pytest
+from tests._helpers import make_file
 
 from hardenkit.errors import InsecurePathError
 from hardenkit.fileperms import make_private_dir, open_secure, tighten, write_secure
@@ -24,12 +25,6 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(os.lstat(path).st_mode)
 
 
-def _file(path: Path, mode: int = 0o600, data: bytes = b"x") -> Path:
-    path.write_bytes(data)
-    path.chmod(mode)
-    return path
-
-
 def _default_acl_granting(uid: int) -> bytes:
     raw = struct.pack("<I", 2)
     for tag, perm, ident in ((1, 7, 0), (2, 7, uid), (4, 7, 0), (0x10, 7, 0), (0x20, 7, 0)):
@@ -41,7 +36,7 @@ def _default_acl_granting(uid: int) -> bytes:
 
 
 def test_reads_a_safe_file(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k", data=b"content")
+    target = make_file(tmp_path / "k", data=b"content")
     with open_secure(target) as f:
         assert f.read() == b"content"
     with open_secure(target, "r") as t:
@@ -52,7 +47,7 @@ def test_reads_a_safe_file(tmp_path: Path) -> None:
 
 
 def test_refuses_a_loose_mode_and_reports_every_problem(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k", 0o644)
+    target = make_file(tmp_path / "k", 0o644)
     os.chown(target, NOBODY, NOBODY)
     with pytest.raises(InsecurePathError) as info:
         open_secure(target)
@@ -61,7 +56,7 @@ def test_refuses_a_loose_mode_and_reports_every_problem(tmp_path: Path) -> None:
 
 
 def test_refuses_a_symlink_leaf(tmp_path: Path) -> None:
-    target = _file(tmp_path / "real")
+    target = make_file(tmp_path / "real")
     (tmp_path / "link").symlink_to(target)
     with pytest.raises(InsecurePathError, match="link is a symlink"):
         open_secure(tmp_path / "link")
@@ -70,7 +65,7 @@ def test_refuses_a_symlink_leaf(tmp_path: Path) -> None:
 def test_refuses_a_symlinked_parent(tmp_path: Path) -> None:
     real = tmp_path / "real"
     real.mkdir()
-    _file(real / "k")
+    make_file(real / "k")
     (tmp_path / "alias").symlink_to(real)
     with pytest.raises(InsecurePathError, match="alias is a symlink"):
         open_secure(tmp_path / "alias" / "k")
@@ -79,7 +74,7 @@ def test_refuses_a_symlinked_parent(tmp_path: Path) -> None:
 def test_refuses_an_unsafe_parent(tmp_path: Path) -> None:
     parent = tmp_path / "ww"
     parent.mkdir()
-    target = _file(parent / "k")
+    target = make_file(parent / "k")
     parent.chmod(0o777)
     with pytest.raises(InsecurePathError, match=f"parent directory {parent} is writable"):
         open_secure(target)
@@ -102,7 +97,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_write_truncates_only_after_the_checks(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k", 0o644, b"keep me")
+    target = make_file(tmp_path / "k", 0o644, b"keep me")
     with pytest.raises(InsecurePathError):
         open_secure(target, "wb")
     assert target.read_bytes() == b"keep me"
@@ -124,7 +119,7 @@ def test_creates_with_owner_only_mode(tmp_path: Path) -> None:
 
 
 def test_writing_through_a_hard_link_is_refused(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k")
+    target = make_file(tmp_path / "k")
     os.link(target, tmp_path / "other-name")
     with pytest.raises(InsecurePathError, match="2 hard links"):
         open_secure(target, "r+b")
@@ -142,7 +137,7 @@ def test_invalid_modes() -> None:
 
 
 def test_write_secure_replaces_atomically_with_the_exact_mode(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k", 0o644, b"old")
+    target = make_file(tmp_path / "k", 0o644, b"old")
     old_ino = target.stat().st_ino
     write_secure(target, b"new", mode=0o640)
     assert target.read_bytes() == b"new"
@@ -161,7 +156,7 @@ def test_write_secure_modes(tmp_path: Path, mode: int) -> None:
 
 
 def test_write_secure_refuses_a_symlink_at_the_target(tmp_path: Path) -> None:
-    victim = _file(tmp_path / "victim", 0o600, b"original")
+    victim = make_file(tmp_path / "victim", 0o600, b"original")
     (tmp_path / "link").symlink_to(victim)
     with pytest.raises(InsecurePathError, match="link is a symlink"):
         write_secure(tmp_path / "link", b"overwritten")
@@ -261,7 +256,7 @@ def test_make_private_dir_refuses_symlinks(tmp_path: Path) -> None:
 
 
 def test_make_private_dir_refuses_a_file_and_an_unsafe_ancestor(tmp_path: Path) -> None:
-    _file(tmp_path / "f")
+    make_file(tmp_path / "f")
     with pytest.raises(InsecurePathError, match="not a directory"):
         make_private_dir(tmp_path / "f")
     (tmp_path / "ww").mkdir()
@@ -301,7 +296,7 @@ def test_make_private_dir_removes_an_inherited_default_acl(tmp_path: Path) -> No
 
 
 def test_tighten_removes_only_bits_outside_the_limit(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k", 0o4777)
+    target = make_file(tmp_path / "k", 0o4777)
     status = tighten(target, max_mode=0o1775)
     assert status.mode == 0o775
     assert _mode(target) == 0o775
@@ -312,12 +307,12 @@ def test_tighten_a_directory_and_an_unreadable_file(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d").chmod(0o777)
     assert tighten(tmp_path / "d", max_mode=0o755).mode == 0o755
-    target = _file(tmp_path / "w", 0o222)
+    target = make_file(tmp_path / "w", 0o222)
     assert tighten(target, max_mode=0o200).mode == 0o200
 
 
 def test_tighten_never_changes_a_symlinks_target(tmp_path: Path) -> None:
-    victim = _file(tmp_path / "victim", 0o644)
+    victim = make_file(tmp_path / "victim", 0o644)
     (tmp_path / "link").symlink_to(victim)
     with pytest.raises(InsecurePathError, match="is a symlink"):
         tighten(tmp_path / "link", max_mode=0o600)
@@ -325,7 +320,7 @@ def test_tighten_never_changes_a_symlinks_target(tmp_path: Path) -> None:
 
 
 def test_tighten_removes_an_acl(tmp_path: Path) -> None:
-    target = _file(tmp_path / "k")
+    target = make_file(tmp_path / "k")
     os.setxattr(target, "system.posix_acl_access", _default_acl_granting(1000))
     tighten(target, max_mode=0o600)
     with pytest.raises(OSError, match="No data"):
