@@ -16,13 +16,14 @@ import math
 import os
 import signal
 
-from hardenkit._linux import procfs
 from hardenkit.errors import PolicyError
 
 _ROUNDS = 20
 
 
 def _stat(pid: int) -> tuple[str, int, int, int] | None:
+    from hardenkit._linux import procfs  # noqa: PLC0415 -- import time: only a sweep reads /proc
+
     try:
         fields = procfs.read_stat(pid)
         return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3])
@@ -43,6 +44,8 @@ def _holds(pid: int, pipes: frozenset[str]) -> bool:
 
 
 def _targets(leader: int, pipes: frozenset[str]) -> list[int]:
+    from hardenkit._linux import procfs  # noqa: PLC0415 -- import time: only a sweep reads /proc
+
     me = os.getpid()
     parent: dict[int, int] = {}
     found: set[int] = set()

@@ -14,7 +14,6 @@ import os
 import time
 from typing import TYPE_CHECKING, TypeVar
 
-from hardenkit._linux import procfs
 from hardenkit._log import get_logger
 
 if TYPE_CHECKING:
@@ -38,6 +37,8 @@ def _cpus() -> int:
 
 
 def _task_count() -> int | None:
+    from hardenkit._linux import procfs  # noqa: PLC0415 -- import time: only a pool counts
+
     try:
         return procfs.thread_count()
     except OSError:  # pragma: no cover - not Linux, or no /proc
