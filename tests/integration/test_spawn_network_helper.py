@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+    from tests.conftest import InChild
+
 pytestmark = [
     pytest.mark.linux,
     pytest.mark.root,
@@ -321,8 +323,10 @@ def _sabotage(monkeypatch: pytest.MonkeyPatch, match: str) -> list[str]:
 @pytest.mark.parametrize(
     ("step", "policy", "reason"),
     [
-        ("(network rules)", NetworkPolicy.parse(["connect=443"]), "connect rules are not in"),
-        ("(network rules)", NetworkPolicy.parse(["bind=8080"]), "bind rules are not in force"),
+        ("(network rules)", NetworkPolicy(families=["AF_INET"], connect=[443]), "connect rules"),
+        ("(network rules)", NetworkPolicy(families=["AF_INET"], bind=[8080]), "bind rules are"),
+        ("(network rules)", NetworkPolicy.unix(), "abstract UNIX socket scope is not in"),
+        ("abstract UNIX name", NetworkPolicy.unix(), "abstract UNIX connect failed"),
         ("before the network probes", NetworkPolicy.none(), "a AF_INET socket could be"),
         (
             "before the network probes",
@@ -390,6 +394,8 @@ def _tamper(monkeypatch: pytest.MonkeyPatch, label: str, forged: bytes | None) -
         ("network probe: TCP connect", struct.pack("<ii", 0, 111), "connect rules are not in"),
         ("network probe: TCP connect", b"\0" * 4, "lacks the network probe"),
         ("network probe: socketpair", struct.pack("<ii", 97, 0), "socketpair"),
+        ("abstract UNIX connect", struct.pack("<ii", 0, 0), "abstract UNIX socket scope is not"),
+        ("abstract UNIX connect", struct.pack("<ii", 0, 111), "abstract UNIX connect failed"),
         ("signal to the parent", struct.pack("<ii", os.getpid(), 0), "signal scope is not in"),
     ],
 )
@@ -437,3 +443,37 @@ def test_the_probe_list_follows_network_plan_probe() -> None:
         (_helper_net.NET_CONNECT, inet, 1, "denied"),
         (_helper_net.NET_LISTEN, inet, 1, "denied"),
     ]
+
+
+def test_unix_families_probe_the_abstract_scope() -> None:
+    from hardenkit.sandbox.network import NetworkPlan  # noqa: PLC0415
+
+    def whats(policy: NetworkPolicy, **kw: Any) -> list[str]:
+        return [p[5] for p in _helper_net.probes(NetworkPlan(policy, abi=7, **kw))]
+
+    assert "abstract UNIX connect" in whats(NetworkPolicy.unix())
+    assert "abstract UNIX connect" in whats(NetworkPolicy.parse(["connect=443"]))
+    assert "abstract UNIX connect" not in whats(NetworkPolicy.unix(scope=False))
+    assert "abstract UNIX connect" not in whats(NetworkPolicy.none())
+    assert "abstract UNIX connect" not in whats(NetworkPolicy.unix(), unix_refused=True)
+
+
+def _fork_path_without_scope() -> str:
+    plan = prepare_confinement(network=NetworkPolicy.unix())
+    assert plan.network is not None
+    assert plan.network.ruleset is not None
+
+    class Skipped:
+        def enforce(self) -> None:
+            """The sabotage: the network domain is never entered."""
+
+    plan.network.ruleset = Skipped()  # type: ignore[assignment]
+    try:
+        plan.enter()
+    except SandboxError as err:
+        return str(err)
+    return "held"
+
+
+def test_the_fork_path_probes_the_abstract_scope_too(in_child: InChild) -> None:
+    assert "abstract UNIX socket scope is not in force" in in_child(_fork_path_without_scope)

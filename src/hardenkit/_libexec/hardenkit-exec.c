@@ -40,6 +40,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -75,6 +76,8 @@ enum {
     OP_PROBE_SOCKET = 27, /* u64 action, family, type, port: report i32 errno of socket()
                              (or socketpair()), i32 errno of the action (see net_probe) */
     OP_PROBE_SIGNAL = 28, /* report i32 getppid(), i32 errno of kill(ppid, 0) (-1: not sent) */
+    OP_ABSTRACT_LISTEN = 29, /* listen on an autobound abstract UNIX name (the target of a
+                                later AF_UNIX CONNECT probe; closed by the exec) */
     OP_SYNC = 30,      /* send the reports, wait for 'G' */
 };
 
@@ -214,10 +217,37 @@ struct sock_fprog_ { unsigned short len; const void *filter; };
 
 enum { NET_SOCKET = 0, NET_PAIR = 1, NET_BIND = 2, NET_CONNECT = 3, NET_LISTEN = 4 };
 
+static struct sockaddr_un abstract_name;
+static socklen_t abstract_len;
+
+/* A listener on an abstract name the kernel picks, made before the network domain: a
+ * connect to it from inside must be refused by the abstract UNIX socket scope. */
+static int abstract_listen(void)
+{
+    sa_family_t family = AF_UNIX;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    abstract_len = sizeof abstract_name;
+    if (bind(fd, (struct sockaddr *)&family, sizeof family) != 0 || listen(fd, 1) != 0 ||
+        getsockname(fd, (struct sockaddr *)&abstract_name, &abstract_len) != 0) {
+        int err = errno;
+        close(fd);
+        abstract_len = 0;
+        return err;
+    }
+    if (abstract_len <= sizeof family || abstract_name.sun_path[0] != 0) {
+        close(fd);
+        abstract_len = 0;
+        return EPROTO;
+    }
+    return 0;  /* fd stays open (close-on-exec) while the probes run */
+}
+
 /*
  * A network probe: make a socket (or an AF_UNIX socket pair) and, for BIND/CONNECT, bind
- * or connect it (non-blocking) to PORT on the loopback address of FAMILY; LISTEN listens
- * on it unbound. out[0] is socket()'s errno, out[1] the action's (0: it worked). The
+ * or connect it (non-blocking) to PORT on the loopback address of FAMILY (AF_UNIX: to the
+ * OP_ABSTRACT_LISTEN name); LISTEN listens on it unbound. out[0] is socket()'s errno, out[1] the action's (0: it worked). The
  * parent judges both; nothing here knows what is expected.
  */
 static int net_probe(const unsigned char *arg, int32_t out[2])
@@ -252,6 +282,9 @@ static int net_probe(const unsigned char *arg, int32_t out[2])
         if (family == AF_INET6) {
             sa = (struct sockaddr *)&in6;
             len = sizeof in6;
+        } else if (family == AF_UNIX && action == NET_CONNECT && abstract_len > 0) {
+            sa = (struct sockaddr *)&abstract_name;
+            len = abstract_len;
         } else if (family != AF_INET) {
             close(fd);
             return EINVAL;
@@ -404,6 +437,8 @@ static int step(uint32_t index, uint32_t op, const unsigned char *arg, uint32_t 
         record(index, out, 8);
         return 0;
     }
+    case OP_ABSTRACT_LISTEN:
+        return size == 0 ? abstract_listen() : EINVAL;
     case OP_SYNC: {
         char go = 0;
         frame(1, report, report_len);

@@ -85,6 +85,8 @@ def add_steps(script: xh.Script, plan: ConfinementPlan, net_fd: int | None) -> N
     if net.ruleset is not None:
         if net_fd is None:
             raise SandboxError("a network plan with Landlock rules needs its ruleset descriptor")
+        if net.abstract_probe:  # the name a probe must then be refused to reach
+            script.add(xh.OP_ABSTRACT_LISTEN, "listening on an abstract UNIX name (probe)")
         script.add(xh.OP_LANDLOCK, "landlock_restrict_self (network rules)", net_fd)
     filters = plan.filters
     if plan.network_filter is None:
@@ -134,6 +136,8 @@ def probes(net: NetworkPlan) -> list[Probe]:
         kind = _SOCK_STREAM if fam in (1, 2, 10) else _SOCK_DGRAM
         out.append((NET_SOCKET, fam, kind, 0, "works", open_families[0]))
     out.append((NET_PAIR, _AF_UNIX, _SOCK_STREAM, 0, "works", "socketpair(AF_UNIX)"))
+    if net.abstract_probe and net.ruleset is not None:
+        out.append((NET_CONNECT, _AF_UNIX, _SOCK_STREAM, 0, "denied", "abstract UNIX connect"))
     inet = next((f for f in pol.families if f in _net._INET), None)  # noqa: SLF001
     if inet is None:
         return out
@@ -198,10 +202,10 @@ def _judge(probe: Probe, sock_err: int, act_err: int) -> None:
                 f"network probe: {what} socket failed with {_strerror(sock_err)}, not EAFNOSUPPORT"
             )
         raise SandboxError(f"network policy is not in force: a {what} socket could be opened")
-    _judge_denied(action, what, sock_err, act_err)
+    _judge_denied(action, family, what, sock_err, act_err)
 
 
-def _judge_denied(action: int, what: str, sock_err: int, act_err: int) -> None:
+def _judge_denied(action: int, family: int, what: str, sock_err: int, act_err: int) -> None:
     """A bind, connect or listen that Landlock (or the listen rule) must refuse."""
     if sock_err:
         raise SandboxError(f"network probe: the socket for {what} failed: {_strerror(sock_err)}")
@@ -213,6 +217,10 @@ def _judge_denied(action: int, what: str, sock_err: int, act_err: int) -> None:
                 f"network probe: listen() failed with {_strerror(act_err)}, not EACCES"
             )
         raise SandboxError("network policy is not in force: listen() bound an ephemeral port")
+    if family == _AF_UNIX:
+        if act_err:
+            raise SandboxError(f"network probe: {what} failed with {_strerror(act_err)}")
+        raise SandboxError("Landlock abstract UNIX socket scope is not in force")
     rules = "Landlock TCP " + ("bind" if action == NET_BIND else "connect")
     if act_err:
         raise SandboxError(f"{rules} rules are not in force: {what} gave {_strerror(act_err)}")
