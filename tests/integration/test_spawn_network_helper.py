@@ -93,6 +93,10 @@ def listen_unbound():
     with socket.socket() as s:
         s.listen(1)
 
+def fastopen(port):
+    with socket.socket() as s:  # a TCP Fast Open connect without connect()
+        s.sendto(b"x", socket.MSG_FASTOPEN, (b"127.0.0.1", port))
+
 def unix_connect(addr):
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(addr)
@@ -107,6 +111,7 @@ print(json.dumps({
     "dgram_pair": name(lambda: [s.close() for s in socket.socketpair(type=socket.SOCK_DGRAM)]),
     "connect_allowed": name(lambda: connect(allowed)),
     "connect_other": name(lambda: connect(other)),
+    "fastopen_other": name(lambda: fastopen(other)),
     "bind_free": name(lambda: bind(free)),
     "listen_unbound": name(listen_unbound),
     "io_uring": io_uring(),
@@ -205,7 +210,8 @@ def _modes(allowed: int, free: int) -> dict[str, tuple[NetworkPolicy, dict[str, 
         "connect": (
             NetworkPolicy.parse([f"connect={allowed}"]),
             {"inet": "ok", "inet6": "ok", "unix": "ok", "connect_allowed": "ok"}
-            | {"connect_other": "EACCES", "udp": no, "dgram_high": no, "netlink": no}
+            | {"connect_other": "EACCES", "fastopen_other": "EACCES", "udp": no}
+            | {"dgram_high": no, "netlink": no}
             | {"inet_high_bits": "ok", "bind_free": "ok", "io_uring": "EPERM"},
         ),
         "bind": (
