@@ -9,6 +9,7 @@ without the network steps fails closed (an error, and the command never ran).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -483,3 +484,69 @@ def _fork_path_without_scope() -> str:
 
 def test_the_fork_path_probes_the_abstract_scope_too(in_child: InChild) -> None:
     assert "abstract UNIX socket scope is not in force" in in_child(_fork_path_without_scope)
+
+
+def _drive(script: xh.Script) -> tuple[int, bytes, int]:
+    """Run the helper binary on ``script`` (unconfined), answer go; (kind, payload, status)."""
+    import subprocess  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from hardenkit.spawn import _locate  # noqa: PLC0415
+
+    helper, why = _locate.locate()
+    assert helper is not None, why
+    ours, theirs = socket.socketpair()
+    with ours:
+        proc = subprocess.Popen(
+            [helper, str(theirs.fileno()), "/bin/true", "true"], pass_fds=(theirs.fileno(),)
+        )
+        theirs.close()
+        ours.sendall(script.encode())
+        frame = xh.read_frame(ours, time.monotonic() + 10)
+        assert frame is not None
+        if frame[0] == xh.FRAME_REPORT:
+            ours.sendall(b"G")
+    return frame[0], frame[1], proc.wait(10)
+
+
+def test_the_helper_network_ops_report_the_kernel_answers() -> None:
+    script = xh.Script()
+    script.add(xh.OP_ABSTRACT_LISTEN, "listen")
+    conn = script.add(xh.OP_PROBE_SOCKET, "abstract", _helper_net.NET_CONNECT, 1, 1, 0)
+    inet = script.add(xh.OP_PROBE_SOCKET, "inet", _helper_net.NET_SOCKET, 2, 1, 0)
+    bogus = script.add(xh.OP_PROBE_SOCKET, "af 46", _helper_net.NET_SOCKET, 46, 1, 0)
+    pair = script.add(xh.OP_PROBE_SOCKET, "pair", _helper_net.NET_PAIR, 1, 2, 0)
+    listen = script.add(xh.OP_PROBE_SOCKET, "listen", _helper_net.NET_LISTEN, 2, 1, 0)
+    sig = script.add(xh.OP_PROBE_SIGNAL, "signal")
+    script.add(xh.OP_SYNC, "sync")
+    kind, payload, status = _drive(script)
+    assert (kind, status) == (xh.FRAME_REPORT, 0)
+    got = {i: struct.unpack("<ii", v) for i, v in xh.parse_records(payload).items()}
+    assert got[conn] == (0, 0)  # no scope here: the abstract listener is reachable
+    assert got[inet] == (0, 0)
+    assert got[bogus] == (errno.EAFNOSUPPORT, 0)
+    assert got[pair] == (0, 0)
+    assert got[listen] == (0, 0)
+    assert got[sig] == (os.getpid(), 0)
+
+
+@pytest.mark.parametrize(
+    ("numbers", "data"),
+    [
+        ((_helper_net.NET_SOCKET, 2, 1), b""),  # 24 bytes, not 32
+        ((9, 2, 1, 0), b""),  # no such action
+        ((_helper_net.NET_SOCKET, 65, 1, 0), b""),  # family out of range
+        ((_helper_net.NET_SOCKET, 2, 16, 0), b""),  # type out of range
+        ((_helper_net.NET_BIND, 2, 1, 65536), b""),  # port out of range
+        ((_helper_net.NET_BIND, 1, 1, 80), b""),  # AF_UNIX bind: not a probe
+        ((_helper_net.NET_CONNECT, 1, 1, 0), b""),  # AF_UNIX connect with no listener
+        ((_helper_net.NET_SOCKET, 2, 1, 0), b"x"),  # trailing byte
+    ],
+)
+def test_the_helper_refuses_malformed_network_probes(numbers: tuple[int, ...], data: bytes) -> None:
+    script = xh.Script()
+    script.add(xh.OP_PROBE_SOCKET, "bad", *numbers, data=data)
+    script.add(xh.OP_SYNC, "sync")
+    kind, payload, status = _drive(script)
+    assert (kind, status) == (xh.FRAME_FAILED, 127)
+    assert struct.unpack("<Ii", payload) == (0, errno.EINVAL)
