@@ -432,13 +432,23 @@ class NetworkPlan:
         """
         if self.ruleset is None:
             return
+        if self.abstract_probe:
+            listener = None
+            try:
+                listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                listener.bind("")  # autobind: an abstract name outside the domain
+                listener.listen(1)
+            except OSError as err:
+                if listener is not None:
+                    listener.close()
+                raise SandboxError(f"network probe: abstract UNIX listener: {err}") from err
+            self._abstract = listener
         try:
-            if self.abstract_probe:
-                self._abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self._abstract.bind("")  # autobind: an abstract name outside the domain
-                self._abstract.listen(1)
             self.ruleset.enforce()
         except OSError as err:
+            if self._abstract is not None:
+                self._abstract.close()
+                self._abstract = None
             raise SandboxError(f"Landlock network rules failed: {err.strerror}") from err
 
     def probe(self) -> None:  # noqa: C901, PLR0912 -- one probe per promise
