@@ -2,6 +2,7 @@
 
 - ``run(['/bin/true'], policy=...)`` against ``subprocess.run(['/bin/true'], timeout=30)``: <= 1.3x
 - the same fully confined (user nobody + limits + Docker default profile): <= 3x
+- the same with a NetworkPolicy (``none``, and TCP ``connect=`` ports): <= 3x (issue 18)
 - a grandchild holding stdout, 1 s deadline: returns <= 1.5 s, 0 survivors
 
 Two informational records put the confined figure in context, measured interleaved in
@@ -24,7 +25,7 @@ import psutil  # type: ignore[import-untyped,unused-ignore]
 from _timing import interleaved_ms  # a sibling: the scripts run from this folder
 
 from hardenkit.errors import CommandTimeout
-from hardenkit.sandbox import ResourceLimits, SeccompPolicy
+from hardenkit.sandbox import NetworkPolicy, ResourceLimits, SeccompPolicy
 from hardenkit.spawn import CommandPolicy, run as hk_run
 
 PROFILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "docker-default-seccomp.json"
@@ -84,18 +85,27 @@ def run() -> list[dict[str, Any]]:
     confined_run = lambda: hk_run(  # noqa: E731 -- one short measured call
         ["/bin/true"], policy=policy, user="nobody", limits=limits, seccomp=profile
     )
+    nets = (NetworkPolicy.none(), NetworkPolicy.parse(["connect=443,5432"]))
+    net_runs = [
+        lambda net=net: hk_run(
+            ["/bin/true"], policy=policy, user="nobody", limits=limits, seccomp=profile, network=net
+        )
+        for net in nets
+    ]
     # Interleaved with the baseline, so both see the same machine state. The fork-path rows
     # are measured apart: every fork write-protects this process's pages, and the faults
     # that follow would be charged to whatever runs next.
-    base, ours, confined = interleaved_ms(
+    base, ours, confined, net_none, net_ports = interleaved_ms(
         lambda: subprocess.run(["/bin/true"], timeout=30, check=False),
         lambda: hk_run(["/bin/true"], policy=policy),
         confined_run,
+        *net_runs,
         rounds=300,
         warmup=20,
     )
-    python_path, floor = interleaved_ms(
+    python_path, python_net, floor = interleaved_ms(
         lambda: _python_path(policy, limits=limits, seccomp=profile),
+        lambda: _python_path(policy, limits=limits, seccomp=profile, network=nets[0]),
         lambda: subprocess.run(
             ["/bin/true"],
             timeout=30,
@@ -115,7 +125,12 @@ def run() -> list[dict[str, Any]]:
     return [
         _record("run(['/bin/true'], policy=...)", ours, base, 1.3),
         _record("run(['/bin/true']) as nobody + limits + Docker profile", confined, base, 3.0),
+        _record("the same + network=NetworkPolicy.none()", net_none, base, 3.0),
+        _record(
+            "the same + network=NetworkPolicy.parse(['connect=443,5432'])", net_ports, base, 3.0
+        ),
         _info("the same confined run() through the Python fork path", python_path, base),
+        _info("the same + NetworkPolicy.none() through the Python fork path", python_net, base),
         _info("floor of that path: subprocess.run(['/bin/true'], preexec_fn=no-op)", floor, base),
         {
             "name": "timeout, grandchild holding stdout, 1 s deadline",

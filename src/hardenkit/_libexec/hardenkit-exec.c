@@ -5,7 +5,7 @@
  * Python parent) instead of running Python between fork and exec. It knows no policy:
  * the parent sends a script of steps over a socket, this program makes each syscall in
  * order, reports what the kernel says (its /proc status, limits, prctl answers, probe
- * results), and waits. The parent checks the report in Python and answers 'G' (go) or
+ * results: the Landlock path probes and the network probes' socket errnos), and waits. The parent checks the report in Python and answers 'G' (go) or
  * closes the socket; only after 'G' does this program exec the command. Any failed step
  * is reported and ends this program with status 127: nothing unconfined ever runs.
  *
@@ -30,13 +30,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -69,6 +73,11 @@ enum {
     OP_PROBE_OPEN = 24,  /* path: open O_RDONLY|O_DIRECTORY; report i32 errno (0: opened) */
     OP_PROBE_MKDIR = 25, /* path: mkdir 0700 (removed again); report i32 errno */
     OP_PROBE_MKNOD = 26, /* path: mknod char 1:3 0600 (removed again); report i32 errno */
+    OP_PROBE_SOCKET = 27, /* u64 action, family, type, port: report i32 errno of socket()
+                             (or socketpair()), i32 errno of the action (see net_probe) */
+    OP_PROBE_SIGNAL = 28, /* report i32 getppid(), i32 errno of kill(ppid, 0) (-1: not sent) */
+    OP_ABSTRACT_LISTEN = 29, /* listen on an autobound abstract UNIX name (the target of a
+                                later AF_UNIX CONNECT probe; closed by the exec) */
     OP_SYNC = 30,      /* send the reports, wait for 'G' */
 };
 
@@ -206,6 +215,89 @@ static int ambient(uint64_t mask, uint64_t last_cap)
 
 struct sock_fprog_ { unsigned short len; const void *filter; };
 
+enum { NET_SOCKET = 0, NET_PAIR = 1, NET_BIND = 2, NET_CONNECT = 3, NET_LISTEN = 4 };
+
+static struct sockaddr_un abstract_name;
+static socklen_t abstract_len;
+
+/* A listener on an abstract name the kernel picks, made before the network domain: a
+ * connect to it from inside must be refused by the abstract UNIX socket scope. */
+static int abstract_listen(void)
+{
+    sa_family_t family = AF_UNIX;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    abstract_len = sizeof abstract_name;
+    if (bind(fd, (struct sockaddr *)&family, sizeof family) != 0 || listen(fd, 1) != 0 ||
+        getsockname(fd, (struct sockaddr *)&abstract_name, &abstract_len) != 0) {
+        int err = errno;
+        close(fd);
+        abstract_len = 0;
+        return err;
+    }
+    if (abstract_len <= sizeof family || abstract_name.sun_path[0] != 0) {
+        close(fd);
+        abstract_len = 0;
+        return EPROTO;
+    }
+    return 0;  /* fd stays open (close-on-exec) while the probes run */
+}
+
+/*
+ * A network probe: make a socket (or an AF_UNIX socket pair) and, for BIND/CONNECT, bind
+ * or connect it (non-blocking) to PORT on the loopback address of FAMILY (AF_UNIX: to the
+ * OP_ABSTRACT_LISTEN name); LISTEN listens on it unbound. out[0] is socket()'s errno, out[1] the action's (0: it worked). The
+ * parent judges both; nothing here knows what is expected.
+ */
+static int net_probe(const unsigned char *arg, int32_t out[2])
+{
+    uint64_t action = get64(arg), family = get64(arg + 8), type = get64(arg + 16);
+    uint64_t port = get64(arg + 24);
+    int fd, pair[2];
+    if (action > NET_LISTEN || family > 64 || type > 15 || port > 65535)
+        return EINVAL;
+    out[0] = out[1] = 0;
+    if (action == NET_PAIR) {
+        if (socketpair((int)family, (int)type | SOCK_CLOEXEC, 0, pair) != 0) {
+            out[0] = errno;
+        } else {
+            close(pair[0]);
+            close(pair[1]);
+        }
+        return 0;
+    }
+    fd = socket((int)family, (int)type | SOCK_CLOEXEC | (action == NET_CONNECT ? SOCK_NONBLOCK : 0), 0);
+    if (fd < 0) {
+        out[0] = errno;
+        return 0;
+    }
+    if (action == NET_BIND || action == NET_CONNECT) {
+        struct sockaddr_in in4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+        struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
+        struct sockaddr *sa = (struct sockaddr *)&in4;
+        socklen_t len = sizeof in4;
+        in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        in6.sin6_addr = in6addr_loopback;
+        if (family == AF_INET6) {
+            sa = (struct sockaddr *)&in6;
+            len = sizeof in6;
+        } else if (family == AF_UNIX && action == NET_CONNECT && abstract_len > 0) {
+            sa = (struct sockaddr *)&abstract_name;
+            len = abstract_len;
+        } else if (family != AF_INET) {
+            close(fd);
+            return EINVAL;
+        }
+        int rc = action == NET_BIND ? bind(fd, sa, len) : connect(fd, sa, len);
+        out[1] = rc == 0 ? 0 : errno;
+    } else if (action == NET_LISTEN) {
+        out[1] = listen(fd, 1) == 0 ? 0 : errno;
+    }
+    close(fd);
+    return 0;
+}
+
 /* Make one step; return 0 or an errno. Sizes were checked by the caller. */
 static int step(uint32_t index, uint32_t op, const unsigned char *arg, uint32_t size)
 {
@@ -326,6 +418,27 @@ static int step(uint32_t index, uint32_t op, const unsigned char *arg, uint32_t 
         }
         record(index, &err32, 4);
         return 0;
+    case OP_PROBE_SOCKET: {
+        int32_t out[2];
+        int err;
+        if (size != 32)
+            return EINVAL;
+        if ((err = net_probe(arg, out)) != 0)
+            return err;
+        record(index, out, 8);
+        return 0;
+    }
+    case OP_PROBE_SIGNAL: {
+        int32_t out[2];
+        if (size != 0)
+            return EINVAL;
+        out[0] = (int32_t)getppid();
+        out[1] = out[0] > 1 ? (kill(out[0], 0) == 0 ? 0 : errno) : -1;
+        record(index, out, 8);
+        return 0;
+    }
+    case OP_ABSTRACT_LISTEN:
+        return size == 0 ? abstract_listen() : EINVAL;
     case OP_SYNC: {
         char go = 0;
         frame(1, report, report_len);

@@ -393,6 +393,11 @@ class NetworkPlan:
                     _ABI_SCOPE,
                 )
         self.scoped = scoped
+        #: Probe the abstract UNIX socket scope: only where an AF_UNIX socket can be made.
+        self.abstract_probe = bool(scoped & ln.SCOPE_ABSTRACT_UNIX_SOCKET) and (
+            "AF_UNIX" in policy.families and not unix_refused
+        )
+        self._abstract: socket.socket | None = None
         self.handled = handled
         self.ruleset: NetRuleset | None = None
         if handled or scoped:
@@ -420,12 +425,30 @@ class NetworkPlan:
         return f"NetworkPlan(mode={self.policy.mode!r}, landlock={self.ruleset is not None})"
 
     def enforce_landlock(self) -> None:
-        """Restrict TCP ports and scopes (no-op when neither is needed)."""
+        """Restrict TCP ports and scopes (no-op when neither is needed).
+
+        Under the abstract UNIX socket scope, first listens on an abstract name (chosen
+        by the kernel) that :meth:`probe` must then be refused to connect to.
+        """
         if self.ruleset is None:
             return
+        if self.abstract_probe:
+            listener = None
+            try:
+                listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                listener.bind("")  # autobind: an abstract name outside the domain
+                listener.listen(1)
+            except OSError as err:
+                if listener is not None:
+                    listener.close()
+                raise SandboxError(f"network probe: abstract UNIX listener: {err}") from err
+            self._abstract = listener
         try:
             self.ruleset.enforce()
         except OSError as err:
+            if self._abstract is not None:
+                self._abstract.close()
+                self._abstract = None
             raise SandboxError(f"Landlock network rules failed: {err.strerror}") from err
 
     def probe(self) -> None:  # noqa: C901, PLR0912 -- one probe per promise
@@ -433,8 +456,9 @@ class NetworkPlan:
 
         A socket of a refused family must fail with EAFNOSUPPORT, one of an allowed
         family (or an AF_UNIX socketpair) must work, UDP must fail unless allowed, a TCP
-        bind or connect to a port outside the lists must fail with EACCES, and a signal
-        to the parent must be refused under the signal scope.
+        bind or connect to a port outside the lists must fail with EACCES, a connect to
+        an abstract UNIX name bound outside the domain and a signal to the parent must be
+        refused under the scopes.
         """
         pol = self.policy
         if self._refused is not None:
@@ -452,6 +476,9 @@ class NetworkPlan:
             raise SandboxError(f"network probe: socketpair(AF_UNIX) failed: {err}") from err
         a.close()
         b.close()
+        if self._abstract is not None:
+            _expect_abstract_refused(self._abstract)
+            self._abstract = None
         inet = next((f for f in pol.families if f in _INET), None)
         if inet is None:
             return
@@ -498,6 +525,20 @@ def _expect_works(family: int, kind: int, what: str) -> None:
             return  # a privileged family (AF_PACKET...) may need a capability
         raise SandboxError(f"network probe: an allowed {what} socket failed: {err}") from err
     s.close()
+
+
+def _expect_abstract_refused(listener: socket.socket) -> None:
+    """A connect to an abstract name bound outside the domain must fail with EPERM."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(listener.getsockname())
+    except PermissionError:
+        return
+    except OSError as err:
+        raise SandboxError(f"network probe: abstract UNIX connect failed with {err}") from err
+    finally:
+        listener.close()
+    raise SandboxError("Landlock abstract UNIX socket scope is not in force")
 
 
 def _expect_listen_refused(family: int) -> None:

@@ -38,7 +38,7 @@ from hardenkit.errors import HardenkitError, SandboxError
 from hardenkit.sandbox.confinement import shed_problem
 from hardenkit.sandbox.landlock import check_probe
 from hardenkit.sandbox.limits import check_limit_values, refuse_unenforced, rlimit_name
-from hardenkit.spawn import _locate
+from hardenkit.spawn import _helper_net, _locate
 
 if TYPE_CHECKING:
     import subprocess
@@ -62,8 +62,8 @@ def why_not(plan: ConfinementPlan) -> str | None:
     is used for one only when exec cannot lose any of them.
     """
     path, why_helper = _locate.locate()
-    if path is None or plan.network is not None:
-        return why_helper or "a network policy's Landlock rules and probes run in Python"
+    if path is None:
+        return why_helper
     if plan.drop is None and not plan.shed_caps:
         return None
     import threading  # noqa: PLC0415 -- first confined spawn
@@ -93,12 +93,13 @@ def why_not(plan: ConfinementPlan) -> str | None:
 class _Reports:
     """Which step's record holds which answer."""
 
-    __slots__ = ("getgroups", "limits", "nnp", "probe", "securebits", "status")
+    __slots__ = ("getgroups", "limits", "net", "nnp", "probe", "securebits", "status")
 
     def __init__(self) -> None:
         self.status = self.getgroups = self.securebits = self.nnp = -1
         self.limits: dict[int, int] = {}
         self.probe: tuple[str, str, int] | None = None
+        self.net = _helper_net.NetReports()  # the network steps (spawn/_helper_net.py)
 
 
 def _drop_steps(script: xh.Script, drop: Any) -> None:
@@ -165,13 +166,14 @@ def _report_steps(script: xh.Script, rep: _Reports, plan: ConfinementPlan) -> No
         rep.limits[which] = script.add(xh.OP_GETRLIMIT, f"getrlimit({rlimit_name(which)})", which)
 
 
-def _filter_steps(script: xh.Script, plan: ConfinementPlan) -> None:
+def _filter_steps(script: xh.Script, plan: ConfinementPlan, *, skip: int = 0) -> None:
     """After the go: the filters, then prctl must say they hold.
 
     The parent cannot be told any more (the filter may forbid the write), so the
-    helper checks these itself and ends before exec if they do not hold.
+    helper checks these itself and ends before exec if they do not hold. The first
+    ``skip`` filters were loaded before the go (the network probes need them).
     """
-    for compiled in plan.filters:
+    for compiled in plan.filters[skip:]:
         script.add(
             xh.OP_SECCOMP,
             "seccomp(SECCOMP_SET_MODE_FILTER)",
@@ -198,12 +200,17 @@ def _filter_steps(script: xh.Script, plan: ConfinementPlan) -> None:
 
 
 def build_script(
-    plan: ConfinementPlan, *, exe_fd: int | None, ruleset_fd: int | None
+    plan: ConfinementPlan,
+    *,
+    exe_fd: int | None,
+    ruleset_fd: int | None,
+    net_ruleset_fd: int | None = None,
 ) -> tuple[xh.Script, _Reports]:
     """The helper's steps for ``plan`` and where their answers will be.
 
     ``exe_fd`` (a pinned ELF binary's descriptor) is marked close-on-exec first;
-    ``ruleset_fd`` is the Landlock ruleset built in the parent.
+    ``ruleset_fd`` is the Landlock ruleset built in the parent, ``net_ruleset_fd`` the
+    NetworkPolicy's (see :mod:`hardenkit.spawn._helper_net`).
     """
     script = xh.Script()
     rep = _Reports()
@@ -231,8 +238,9 @@ def build_script(
             op = {"open": xh.OP_PROBE_OPEN, "mkdir": xh.OP_PROBE_MKDIR}.get(kind, xh.OP_PROBE_MKNOD)
             index = script.add(op, f"Landlock probe on {path}", data=path.encode())
             rep.probe = (kind, path, index)
+    rep.net = _helper_net.add_steps(script, plan, net_ruleset_fd)
     script.add(xh.OP_SYNC, "waiting for the parent's go")
-    _filter_steps(script, plan)
+    _filter_steps(script, plan, skip=rep.net.loaded)
     return script, rep
 
 
@@ -294,6 +302,7 @@ def check_report(plan: ConfinementPlan, rep: _Reports, records: dict[int, bytes]
         kind, path, index = rep.probe
         (probe_errno,) = struct.unpack("<i", _record(records, index, "the Landlock probe", 4))
         check_probe(kind, path, probe_errno)
+    _helper_net.check_report(plan, rep.net, records)
 
 
 def spawn(
@@ -350,15 +359,23 @@ def _start(  # noqa: PLR0917 -- private, called once
 ) -> tuple[subprocess.Popen[bytes], socket.socket, xh.Script, _Reports] | None:
     """Exec the helper with its end of a socket pair; None if it cannot be exec'd."""
     ruleset = plan.landlock.ruleset_fd() if plan.landlock is not None else None
+    net_ruleset = None
     try:
+        net_ruleset = _helper_net.ruleset_fd(plan)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)  # close-on-exec
     except BaseException:
-        if ruleset is not None:
-            os.close(ruleset)
+        for fd in (ruleset, net_ruleset):
+            if fd is not None:
+                os.close(fd)
         raise
     try:
-        script, rep = build_script(plan, exe_fd=None if keep_exe_fd else exe_fd, ruleset_fd=ruleset)
-        fds = tuple(fd for fd in (theirs.fileno(), exe_fd, ruleset) if fd is not None)
+        script, rep = build_script(
+            plan,
+            exe_fd=None if keep_exe_fd else exe_fd,
+            ruleset_fd=ruleset,
+            net_ruleset_fd=net_ruleset,
+        )
+        fds = tuple(fd for fd in (theirs.fileno(), exe_fd, ruleset, net_ruleset) if fd is not None)
         proc = popen([helper, str(theirs.fileno()), executable, *argv], helper, fds)
     except OSError as err:
         ours.close()
@@ -371,8 +388,9 @@ def _start(  # noqa: PLR0917 -- private, called once
         raise
     finally:
         theirs.close()
-        if ruleset is not None:
-            os.close(ruleset)
+        for fd in (ruleset, net_ruleset):
+            if fd is not None:
+                os.close(fd)
     return proc, ours, script, rep
 
 
