@@ -32,6 +32,7 @@ from hardenkit.sandbox.limits import (
     set_rlimits,
     verify_limits,
 )
+from hardenkit.sandbox.options import Confinement, resolve
 from hardenkit.sandbox.seccomp import (
     ArgCondition,
     SeccompPolicy,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from hardenkit._linux.procfs import ProcStatus
+    from hardenkit.capabilities import CapLike
     from hardenkit.privileges import DropPlan, Identity
     from hardenkit.sandbox.landlock import FilesystemPolicy
     from hardenkit.sandbox.limits import ResourceLimits
@@ -507,10 +509,11 @@ class ConfinementPlan:
 
 def prepare_confinement(
     *,
+    confinement: Confinement | None = None,
     user: str | int | None = None,
     group: str | int | None = None,
     groups: Iterable[str | int] | None = None,
-    keep: Iterable[Any] = (),
+    keep: Iterable[CapLike] = (),
     limits: ResourceLimits | None = None,
     no_new_privs: bool = True,
     filesystem: FilesystemPolicy | None = None,
@@ -521,6 +524,8 @@ def prepare_confinement(
     network: NetworkPolicy | None = None,
 ) -> ConfinementPlan:
     """Do the parent-side work of a confinement with no effect on this process.
+
+    Takes the options as :func:`confine` does (``confinement=`` or keywords).
 
     Resolves the target ids, checks limits against the current hard limits, compiles the
     seccomp filter (cached per policy; with ``block_namespaces`` an allow-all filter that
@@ -551,8 +556,32 @@ def prepare_confinement(
             a drop without no_new_privs.
         PrivilegeError: the user or groups cannot be resolved.
     """
+    return _prepare(
+        resolve(
+            confinement,
+            user=user,
+            group=group,
+            groups=groups,
+            keep=keep,
+            limits=limits,
+            no_new_privs=no_new_privs,
+            filesystem=filesystem,
+            seccomp=seccomp,
+            block_namespaces=block_namespaces,
+            isolate=isolate,
+            allow_root_equivalent=allow_root_equivalent,
+            network=network,
+        )
+    )
+
+
+def _prepare(c: Confinement) -> ConfinementPlan:
+    """:func:`prepare_confinement` for one checked :class:`Confinement`."""
     require_linux("confinement")
-    keep = tuple(keep)
+    user, group, groups, keep, limits = c.user, c.group, c.groups, c.keep, c.limits
+    filesystem, seccomp, network, isolate = c.filesystem, c.seccomp, c.network, c.isolate
+    no_new_privs, block_namespaces = c.no_new_privs, c.block_namespaces
+    allow_root_equivalent = c.allow_root_equivalent
     drop = apply_drop = verify_drop = check_drop = None
     kept_here = 0
     if user is None:
@@ -698,7 +727,7 @@ def _shed_mask(
 _SHEDDABLE = (1 << CAP_MKNOD) | ISOLATION_SHED
 
 
-def _kept_without_drop(keep: tuple[Any, ...], *, allow_root_equivalent: bool = False) -> int:
+def _kept_without_drop(keep: tuple[CapLike, ...], *, allow_root_equivalent: bool = False) -> int:
     """Without ``user=``, ``keep=`` may only name what the confinement would shed.
 
     Keeping CAP_SYS_ADMIN or CAP_PERFMON re-opens reads of /proc/<pid>/environ and maps
@@ -1038,10 +1067,11 @@ def _compiled(
 
 def confine(
     *,
+    confinement: Confinement | None = None,
     user: str | int | None = None,
     group: str | int | None = None,
     groups: Iterable[str | int] | None = None,
-    keep: Iterable[Any] = (),
+    keep: Iterable[CapLike] = (),
     limits: ResourceLimits | None = None,
     no_new_privs: bool = True,
     filesystem: FilesystemPolicy | None = None,
@@ -1052,6 +1082,9 @@ def confine(
     network: NetworkPolicy | None = None,
 ) -> Identity:
     r"""Confine the calling process, in order, verify it, and return the identity now in force.
+
+    The options come either as one :class:`~hardenkit.sandbox.options.Confinement`
+    (``confinement=``) or as the keywords below, which build the same object (not both).
 
     Ids and capabilities, rlimits, no_new_privs, Landlock, seccomp last; namespace creation
     is refused by default (an unprivileged user namespace hands back a full capability
@@ -1081,34 +1114,8 @@ def confine(
         PrivilegeError: the privilege drop failed or could not be verified
             (RootEquivalentError: a root-equivalent ``keep`` not acknowledged).
     """
-    require_linux("confinement")
-    keep = tuple(keep)
-    threads = _threads()
-    if threads != 1:
-        loads_filter = seccomp is not None or block_namespaces
-        why = [
-            reason
-            for reason, applies in (
-                ("a privilege drop (capabilities are per thread)", user is not None),
-                ("Landlock (ABI < 8 restricts one thread)", filesystem is not None),
-                (
-                    (
-                        "Landlock isolation from other processes (ABI < 8 restricts one "
-                        "thread; isolate=False goes without it)"
-                    ),
-                    isolate and filesystem is None,
-                ),
-                ("a network policy (Landlock and probes)", network is not None),
-                ("no_new_privs without a seccomp filter", no_new_privs and not loads_filter),
-            )
-            if applies
-        ]
-        if why:
-            raise SandboxError(
-                f"{threads} threads are running and cannot all be covered by: "
-                f"{'; '.join(why)}. Confine before starting threads."
-            )
-    with prepare_confinement(
+    c = resolve(
+        confinement,
         user=user,
         group=group,
         groups=groups,
@@ -1121,7 +1128,34 @@ def confine(
         isolate=isolate,
         allow_root_equivalent=allow_root_equivalent,
         network=network,
-    ) as plan:
+    )
+    require_linux("confinement")
+    threads = _threads()
+    if threads != 1:
+        loads_filter = c.seccomp is not None or c.block_namespaces
+        why = [
+            reason
+            for reason, applies in (
+                ("a privilege drop (capabilities are per thread)", c.user is not None),
+                ("Landlock (ABI < 8 restricts one thread)", c.filesystem is not None),
+                (
+                    (
+                        "Landlock isolation from other processes (ABI < 8 restricts one "
+                        "thread; isolate=False goes without it)"
+                    ),
+                    c.isolate and c.filesystem is None,
+                ),
+                ("a network policy (Landlock and probes)", c.network is not None),
+                ("no_new_privs without a seccomp filter", c.no_new_privs and not loads_filter),
+            )
+            if applies
+        ]
+        if why:
+            raise SandboxError(
+                f"{threads} threads are running and cannot all be covered by: "
+                f"{'; '.join(why)}. Confine before starting threads."
+            )
+    with _prepare(c) as plan:
         from hardenkit.privileges import current_identity  # noqa: PLC0415
 
         plan.identity_source = current_identity

@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 from hardenkit.errors import PolicyError, ProfileError
 from hardenkit.sandbox.landlock import FilesystemPolicy
 from hardenkit.sandbox.limits import ResourceLimits
+from hardenkit.sandbox.options import Confinement, options_of
 from hardenkit.sandbox.seccomp import ArgCondition, SeccompPolicy, SyscallRule
 
 if TYPE_CHECKING:
@@ -147,20 +148,38 @@ class Profile:
     block_namespaces: bool = True
     network: NetworkPolicy | None = field(default=None)
 
+    def __post_init__(self) -> None:
+        self.confinement  # noqa: B018 -- the options are checked where every entry point checks them
+
+    @property
+    def confinement(self) -> Confinement:
+        """The :class:`~hardenkit.sandbox.options.Confinement` this profile stands for.
+
+        ``umask``, ``cwd`` and the environment are the profile's own (the command's
+        start-up, not its confinement).
+
+        Examples:
+            >>> Profile(user="nobody").confinement.user
+            'nobody'
+        """
+        return Confinement(
+            user=self.user,
+            group=self.group,
+            groups=self.groups,
+            keep=self.keep,
+            limits=self.limits,
+            no_new_privs=self.no_new_privs,
+            filesystem=self.filesystem,
+            seccomp=self.seccomp,
+            block_namespaces=self.block_namespaces,
+            network=self.network,
+        )
+
     def confine_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of :func:`~hardenkit.confine` this profile stands for."""
-        out: dict[str, Any] = {
-            "user": self.user,
-            "group": self.group,
-            "groups": self.groups,
-            "keep": self.keep,
-            "limits": self.limits,
-            "no_new_privs": self.no_new_privs,
-            "filesystem": self.filesystem,
-            "seccomp": self.seccomp,
-            "block_namespaces": self.block_namespaces,
-        }
-        out["network"] = self.network
+        out = options_of(self.confinement)
+        for name in ("isolate", "allow_root_equivalent"):  # not profile keys (yet)
+            del out[name]
         return out
 
     def environment(self, env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -29,7 +29,13 @@ from hardenkit.spawn._policy import CommandPolicy, _as_argv, open_pinned, truste
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
+    from hardenkit.capabilities import CapLike
     from hardenkit.sandbox.confinement import ConfinementPlan
+    from hardenkit.sandbox.landlock import FilesystemPolicy
+    from hardenkit.sandbox.limits import ResourceLimits
+    from hardenkit.sandbox.network import NetworkPolicy
+    from hardenkit.sandbox.options import Confinement
+    from hardenkit.sandbox.seccomp import SeccompPolicy
 
 __all__ = ["CommandFailed", "RunResult", "run"]
 
@@ -210,37 +216,25 @@ def _checked_env(
     return out
 
 
-def _wants_confinement(options: Mapping[str, Any]) -> bool:
-    return any(
-        value not in (None, (), frozenset(), set(), [])
-        for value in (
-            options["user"],
-            options["group"],
-            options["keep"],
-            options["limits"],
-            options["filesystem"],
-            options["seccomp"],
-            options.get("network"),
-        )
-    )
+def spawn_options(confinement: Confinement | None, **keywords: Any) -> Confinement | None:
+    """The child's :class:`Confinement`, or None when it runs unconfined.
+
+    An explicit ``confinement=`` always confines; keywords only when one of them asks
+    for more than the defaults (``user``, ``group``, ``groups``, ``keep``, ``limits``,
+    ``filesystem``, ``seccomp``, ``network``).
+    """
+    from hardenkit.sandbox.options import resolve  # noqa: PLC0415 -- import time: first use
+
+    options = resolve(confinement, **keywords)
+    return options if confinement is not None or options.restricts else None
 
 
-def _prepare(options: Mapping[str, Any]) -> Any:
+def _prepare(options: Confinement) -> ConfinementPlan:
     # Everything the child will need is imported here: the child must not import.
     import hardenkit._linux.libc  # noqa: F401, PLC0415
     from hardenkit.sandbox.confinement import prepare_confinement  # noqa: PLC0415 -- first use
 
-    return prepare_confinement(
-        user=options["user"],
-        group=options["group"],
-        keep=tuple(options["keep"] or ()),
-        allow_root_equivalent=options.get("allow_root_equivalent", False),
-        limits=options["limits"],
-        filesystem=options["filesystem"],
-        seccomp=options["seccomp"],
-        isolate=options.get("isolate", True),
-        network=options.get("network"),
-    )
+    return prepare_confinement(confinement=options)
 
 
 def _make_preexec(
@@ -576,15 +570,19 @@ def run(
     max_output: int = MAX_OUTPUT,
     user: str | int | None = None,
     group: str | int | None = None,
-    keep: Iterable[Any] = (),
-    limits: Any = None,
-    filesystem: Any = None,
-    seccomp: Any = None,
+    keep: Iterable[CapLike] = (),
+    limits: ResourceLimits | None = None,
+    filesystem: FilesystemPolicy | None = None,
+    seccomp: SeccompPolicy | None = None,
     check: bool = False,
     allow_dangerous_env: Iterable[str] = (),
     isolate: bool = True,
     allow_root_equivalent: bool = False,
-    network: Any = None,
+    network: NetworkPolicy | None = None,
+    groups: Iterable[str | int] | None = None,
+    no_new_privs: bool = True,
+    block_namespaces: bool = True,
+    confinement: Confinement | None = None,
 ) -> RunResult:
     r"""Run an allowed command without a shell and return its bounded output.
 
@@ -597,8 +595,10 @@ def run(
     in ``allow_dangerous_env`` (loader and shell-code variables such as ``LD_PRELOAD``,
     ``SHELLOPTS`` and ``PS4`` can never be allowed); its ``PATH`` is replaced by the
     trusted one (the policy's ``search_path``, else ``SAFE_PATH``) unless
-    ``allow_dangerous_env`` names ``PATH``. With ``user``/``group``/``keep``/
-    ``limits``/``filesystem``/``seccomp``/``network`` it is confined before exec in
+    ``allow_dangerous_env`` names ``PATH``. With ``user``/``group``/``groups``/``keep``/
+    ``limits``/``filesystem``/``seccomp``/``network`` (or one
+    :class:`~hardenkit.sandbox.options.Confinement` as ``confinement=``, which always
+    confines; not both) it is confined before exec in
     ``confine()``'s order and checked from the kernel's side (a ``keep`` that amounts
     to root needs ``allow_root_equivalent=True``); such a child is also isolated
     (``isolate``, see :func:`hardenkit.confine`): it cannot ptrace, read or write the
@@ -646,17 +646,21 @@ def run(
         cwd=cwd,
         input=input,
         max_output=max_output,
-        options={
-            "user": user,
-            "group": group,
-            "keep": keep,
-            "limits": limits,
-            "filesystem": filesystem,
-            "seccomp": seccomp,
-            "isolate": isolate,
-            "allow_root_equivalent": allow_root_equivalent,
-            "network": network,
-        },
+        options=spawn_options(
+            confinement,
+            user=user,
+            group=group,
+            groups=groups,
+            keep=keep,
+            limits=limits,
+            no_new_privs=no_new_privs,
+            filesystem=filesystem,
+            seccomp=seccomp,
+            block_namespaces=block_namespaces,
+            isolate=isolate,
+            allow_root_equivalent=allow_root_equivalent,
+            network=network,
+        ),
         check=check,
         cancel_fd=None,
         allow_dangerous_env=allow_dangerous_env,
@@ -672,7 +676,7 @@ def _run(
     cwd: str | os.PathLike[str] | None,
     input: bytes | None,  # noqa: A002 -- the name subprocess.run uses
     max_output: int,
-    options: Mapping[str, Any],
+    options: Confinement | None,
     check: bool,
     cancel_fd: int | None,
     allow_dangerous_env: Iterable[str] = (),
@@ -691,11 +695,11 @@ def _run(
         args = policy.check_arguments((policy.argv0(args[0], real), *args[1:]), real)
     child_env = _child_env(
         env,
-        options["user"],
+        None if options is None else options.user,
         _allowed_dangerous(allow_dangerous_env),
         None if policy is None else str(policy.search_path),
     )
-    plan = _prepare(options) if _wants_confinement(options) else None
+    plan = _prepare(options) if options is not None else None
     digest = policy.pinned_digest(real) if policy is not None else None
     exe_fd, script = (None, False)
     start = time.monotonic()
