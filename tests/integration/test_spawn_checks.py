@@ -16,7 +16,7 @@ import pytest
 from hardenkit import privileges
 from hardenkit._linux import caps as _caps, libc
 from hardenkit.errors import PrivilegeError, SandboxError
-from hardenkit.sandbox import ResourceLimits, SeccompPolicy, confinement
+from hardenkit.sandbox import ResourceLimits, SeccompPolicy, _enter, confinement
 from hardenkit.spawn import CommandPolicy, _run as spawn_run, run
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def test_missing_no_new_privs_is_caught(monkeypatch: pytest.MonkeyPatch, nobody_
         return real(option, *args)
 
     marker = nobody_tmp / "ran"
-    monkeypatch.setattr(confinement, "prctl", no_nnp)
+    monkeypatch.setattr(_enter, "prctl", no_nnp)  # the in-process executor
     with pytest.raises(SandboxError, match="NoNewPrivs"):
         _run_marker(marker)
     with pytest.raises(SandboxError, match="no_new_privs is not set"):
@@ -132,7 +132,7 @@ def test_a_filter_that_is_not_loaded_is_caught(
 def test_a_limit_that_did_not_take_is_caught(
     monkeypatch: pytest.MonkeyPatch, nobody_tmp: Path
 ) -> None:
-    monkeypatch.setattr(confinement, "set_rlimits", lambda *_: None)
+    monkeypatch.setattr(_enter, "set_rlimits", lambda *_: None)
     marker = nobody_tmp / "ran"
     with pytest.raises(SandboxError, match="RLIMIT_NOFILE"):
         _run_marker(marker, limits=ResourceLimits(open_files=33))
