@@ -16,7 +16,7 @@ import pytest
 from hardenkit import privileges
 from hardenkit._linux import caps as _caps, libc
 from hardenkit.errors import PrivilegeError, SandboxError
-from hardenkit.sandbox import ResourceLimits, SeccompPolicy, _enter, confinement
+from hardenkit.sandbox import ResourceLimits, SeccompPolicy, _enter, _prepare, confinement
 from hardenkit.spawn import CommandPolicy, _run as spawn_run, run
 
 if TYPE_CHECKING:
@@ -194,15 +194,15 @@ def test_compiled_filters_are_cached_per_policy_object() -> None:
     # Policies block namespaces by default now: this one opts out, so confine's
     # block_namespaces= decides.
     policy = SeccompPolicy(default="allow", deny=["mount"], block_namespaces=False)
-    first = confinement._compiled(policy, block_namespaces=True)
-    again = confinement._compiled(policy, block_namespaces=True)
+    first = _prepare._compiled(policy, block_namespaces=True)
+    again = _prepare._compiled(policy, block_namespaces=True)
     assert first[1] is again[1]
     assert first[0] is not None
     assert first[0].block_namespaces
     equal = SeccompPolicy(default="allow", deny=["mount"], block_namespaces=False)
-    assert confinement._compiled(equal, block_namespaces=True)[1].bpf == first[1].bpf  # type: ignore[union-attr]
-    assert confinement._compiled(None, block_namespaces=False) == (None, None)
-    unblocked = confinement._compiled(policy, block_namespaces=False)
+    assert _prepare._compiled(equal, block_namespaces=True)[1].bpf == first[1].bpf  # type: ignore[union-attr]
+    assert _prepare._compiled(None, block_namespaces=False) == (None, None)
+    unblocked = _prepare._compiled(policy, block_namespaces=False)
     assert unblocked[0] is policy
     assert unblocked[1] is not None
     assert unblocked[1].bpf != first[1].bpf  # type: ignore[union-attr]

@@ -18,6 +18,7 @@ from hardenkit._linux import caps as _caps, procfs
 from hardenkit._linux.caps import prctl
 from hardenkit._linux.libc import PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP
 from hardenkit.errors import SandboxError
+from hardenkit.sandbox import _steps
 from hardenkit.sandbox.limits import check_limit_values, refuse_unenforced
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from hardenkit.sandbox._plan import ConfinementPlan
 
 __all__ = [
+    "STEP_CHECKS",
     "Answers",
     "all_tasks_nnp",
     "check_filters_here",
@@ -39,6 +41,23 @@ __all__ = [
 ]
 
 _STATUS = "/proc/thread-self/status"
+
+#: How each step is judged from the kernel's side (a new step type needs an entry:
+#: tests/integration/test_confinement_steps.py checks that every one has one).
+STEP_CHECKS: dict[type, str] = {
+    _steps.Drop: "judge: the plan's check_drop (privileges.check_drop_report) on the answers",
+    _steps.ShedCapabilities: "judge: shed_problem on the status answer",
+    _steps.ArmParentDeath: "the go: the parent answers only if it outlived the arming",
+    _steps.SetLimits: "judge: check_limit_values and refuse_unenforced on the answers",
+    _steps.SetNoNewPrivs: "judge: the PR_GET_NO_NEW_PRIVS answer; CheckFilters after seccomp",
+    _steps.ReadAnswers: "judge itself",
+    _steps.EnterLandlock: "the Landlock probe (LandlockPlan.verify / landlock.check_probe)",
+    _steps.EnterNetworkLandlock: "ProbeNetwork: every forbidden attempt must be refused",
+    _steps.AwaitGo: "nothing below runs unless judge passed above",
+    _steps.LoadFilter: "CheckFilters: filter mode through prctl (verify_seccomp for confine)",
+    _steps.ProbeNetwork: "its own attempts, each refused with the expected errno",
+    _steps.CheckFilters: "its own prctl answers",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,15 +2,16 @@
 
 The parent encodes a :class:`~hardenkit.sandbox.confinement.ConfinementPlan`'s steps
 (the tuple the in-process executor walks, in the one order: ``sandbox._steps``) as a
-script of syscalls (:func:`build_script`, one encoder per step type), starts ``hardenkit-exec`` with vfork + exec
-(what ``subprocess`` does for a plain command, so a large or threaded parent is never
-copied), and sends the script. The helper makes the drop, rlimit and no_new_privs
-calls, reads back what the kernel says (its ``/proc/thread-self/status``, groups,
-securebits, limits), enters Landlock and probes it, then reports and waits. The parent
-judges that report with the same checks the Python path uses in its child
-(``sandbox._check.judge``, then ``check_probe``) and only then answers
-"go"; the helper loads the seccomp filters, checks filter mode and no_new_privs with
-prctl itself, and execs. Any failure ends the helper before exec: nothing runs.
+script of syscalls (:func:`build_script`, one encoder per step type), starts
+``hardenkit-exec`` with vfork + exec (what ``subprocess`` does for a plain command, so
+a large or threaded parent is never copied), and sends the script. The helper makes the
+drop, rlimit and no_new_privs calls, reads back what the kernel says (its
+``/proc/thread-self/status``, groups, securebits, limits), enters Landlock and probes
+it, then reports and waits. The parent judges that report with the checker the Python
+path uses in its child (``sandbox._check.judge``, then ``check_probe``) and only then
+answers "go"; the helper loads the seccomp filters, checks filter mode and
+no_new_privs with prctl itself, and execs. Any failure ends the helper before exec:
+nothing runs.
 """
 
 from __future__ import annotations
