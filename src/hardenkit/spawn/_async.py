@@ -8,7 +8,8 @@ import functools
 import os
 from typing import TYPE_CHECKING
 
-from hardenkit.spawn._run import MAX_OUTPUT, RunResult, _Cancelled, _run, spawn_options
+from hardenkit.spawn._result import MAX_OUTPUT, Cancelled, RunResult
+from hardenkit.spawn._run import _run, spawn_options
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -97,7 +98,7 @@ async def run_async(
     except asyncio.CancelledError:
         os.write(cancel_w, b"x")
         # Wait until the command and its processes are gone, then let the cancel through.
-        with contextlib.suppress(_Cancelled, Exception):
+        with contextlib.suppress(Cancelled, Exception):
             await future
         raise
     finally:
