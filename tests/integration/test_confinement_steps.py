@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from hardenkit._linux import exec_helper
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox import (
     Confinement,
@@ -177,3 +178,23 @@ def test_one_checker_judges_both_executors(
             limits=ResourceLimits(open_files=64),
         )
     assert not marker.exists()
+
+
+def test_the_drop_order_is_written_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hardenkit import privileges  # noqa: PLC0415
+
+    drop = privileges.prepare_drop("nobody", keep={"NET_BIND_SERVICE"})
+    reordered = tuple(reversed(privileges.DROP_OPS))
+    monkeypatch.setattr(privileges, "DROP_OPS", reordered)
+    expected = privileges.drop_steps(drop, temporary_uid=False)
+    assert expected == tuple(op for op in reordered if op != "seteuid0")
+
+    script = exec_helper.Script()
+    _helper._drop_steps(script, drop)
+    labels = [label.split(": ", 1)[1] for label in script.labels]
+    assert labels == [privileges.DROP_LABELS[op] for op in expected]
+
+    applied: list[str] = []
+    monkeypatch.setattr(privileges, "_apply_op", lambda _plan, op: applied.append(op))
+    privileges.apply_drop(drop)  # recorded only: nothing changes in this process
+    assert tuple(applied) == expected

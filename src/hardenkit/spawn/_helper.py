@@ -20,7 +20,7 @@ import contextlib
 import os
 import socket
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hardenkit._linux import caps as _caps, exec_helper as xh
 from hardenkit._linux.libc import (
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import subprocess
     from collections.abc import Callable
 
+    from hardenkit.privileges import DropPlan
     from hardenkit.sandbox.confinement import ConfinementPlan
 
 _log = get_logger("hardenkit.spawn")
@@ -102,28 +103,28 @@ class _Reports:
         self.probe: tuple[str, str, int] | None = None
 
 
-def _drop_steps(script: xh.Script, drop: Any) -> None:
-    """:func:`hardenkit.privileges.apply_drop`'s steps, in its order."""
+def _drop_steps(script: xh.Script, drop: DropPlan) -> None:
+    """:func:`hardenkit.privileges.drop_steps`, encoded: the same operations, same order."""
+    # Import time: privileges (and capabilities) load only for plans that drop.
+    from hardenkit.privileges import DROP_LABELS, drop_steps  # noqa: PLC0415
+
     what = f"dropping to uid {drop.uid} gid {drop.gid}: "
     keep = drop.keep_mask
-    if os.geteuid() != 0 and 0 in os.getresuid():
-        script.add(
-            xh.OP_SETRESUID,
-            what + "seteuid(0) (back from a temporary uid)",
-            xh.UNCHANGED,
-            0,
-            xh.UNCHANGED,
-        )
-    if keep:
-        script.add(xh.OP_PRCTL, what + "prctl(PR_SET_KEEPCAPS, 1)", PR_SET_KEEPCAPS, 1, 0, 0, 0)
-    script.add(xh.OP_BOUNDING, what + "prctl(PR_CAPBSET_DROP)", keep, drop.last_cap)
-    script.add_groups(what + "setgroups", drop.groups)
-    script.add(xh.OP_SETRESGID, what + "setresgid", drop.gid, drop.gid, drop.gid)
-    script.add(xh.OP_SETRESUID, what + "setresuid", drop.uid, drop.uid, drop.uid)
-    script.add(xh.OP_CAPSET, what + "capset", keep, keep, keep)
-    if keep:
-        script.add(xh.OP_AMBIENT, what + "prctl(PR_CAP_AMBIENT)", keep, drop.last_cap)
-        script.add(xh.OP_PRCTL, what + "prctl(PR_SET_KEEPCAPS, 0)", PR_SET_KEEPCAPS, 0, 0, 0, 0)
+    unchanged = xh.UNCHANGED
+    encode: dict[str, Callable[[str], object]] = {
+        "seteuid0": lambda label: script.add(xh.OP_SETRESUID, label, unchanged, 0, unchanged),
+        "keepcaps_on": lambda label: script.add(xh.OP_PRCTL, label, PR_SET_KEEPCAPS, 1, 0, 0, 0),
+        "bounding": lambda label: script.add(xh.OP_BOUNDING, label, keep, drop.last_cap),
+        "setgroups": lambda label: script.add_groups(label, drop.groups),
+        "setresgid": lambda label: script.add(xh.OP_SETRESGID, label, drop.gid, drop.gid, drop.gid),
+        "setresuid": lambda label: script.add(xh.OP_SETRESUID, label, drop.uid, drop.uid, drop.uid),
+        "capset": lambda label: script.add(xh.OP_CAPSET, label, keep, keep, keep),
+        "ambient": lambda label: script.add(xh.OP_AMBIENT, label, keep, drop.last_cap),
+        "keepcaps_off": lambda label: script.add(xh.OP_PRCTL, label, PR_SET_KEEPCAPS, 0, 0, 0, 0),
+    }
+    temporary_uid = os.geteuid() != 0 and 0 in os.getresuid()
+    for op in drop_steps(drop, temporary_uid=temporary_uid):
+        encode[op](what + DROP_LABELS[op])
 
 
 def _shed_steps(script: xh.Script, plan: ConfinementPlan) -> None:
