@@ -214,11 +214,15 @@ class _Encoder:
             index = self.script.add(op, f"Landlock probe on {path}", data=path.encode())
             self.rep.probe = (kind, path, index)
 
-    def network(self, _step: st.Step) -> None:
-        # The network policy's steps (EnterNetworkLandlock, ProbeNetwork) are encoded
-        # here once the helper carries them (spawn/_helper_net.py); until then why_not()
-        # sends such plans to the in-process executor.
-        raise SandboxError("the exec helper cannot carry a network policy")
+    # The network policy's two steps. Their encoding belongs in spawn/_helper_net.py
+    # (Landlock net rules and scopes before the go; the probes after the network filter,
+    # checked by the helper itself like check_filters); until the helper carries them,
+    # why_not() sends such plans to the in-process executor.
+    def network_landlock(self, _step: st.Step) -> None:
+        raise SandboxError("the exec helper cannot carry a network policy's Landlock rules")
+
+    def network_probe(self, _step: st.Step) -> None:
+        raise SandboxError("the exec helper cannot carry a network policy's probes")
 
     def go(self, _step: st.Step) -> None:
         self.script.add(xh.OP_SYNC, "waiting for the parent's go")
@@ -260,10 +264,10 @@ ENCODERS: dict[type, Callable[[_Encoder, st.Step], None]] = {
     st.SetNoNewPrivs: _Encoder.nnp,
     st.ReadAnswers: _Encoder.answers,
     st.EnterLandlock: _Encoder.landlock,
-    st.EnterNetworkLandlock: _Encoder.network,
+    st.EnterNetworkLandlock: _Encoder.network_landlock,
     st.AwaitGo: _Encoder.go,
     st.LoadFilter: _Encoder.load_filter,
-    st.ProbeNetwork: _Encoder.network,
+    st.ProbeNetwork: _Encoder.network_probe,
     st.CheckFilters: _Encoder.check_filters,
 }
 
