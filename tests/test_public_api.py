@@ -22,6 +22,7 @@ EXPECTED = sorted(
         "CommandNotAllowed",
         "CommandPolicy",
         "CommandTimeout",
+        "Confinement",
         "DANGEROUS_ENV",
         "DEFAULT_ALLOW",
         "DecryptionError",

@@ -109,6 +109,7 @@ _LAZY: dict[str, str] = {
     "RunResult": "spawn",
     "run": "spawn",
     # sandbox
+    "Confinement": "sandbox",
     "FilesystemPolicy": "sandbox",
     "ResourceLimits": "sandbox",
     "SeccompPolicy": "sandbox",
@@ -265,6 +266,7 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
         register_secret as register_secret,
     )
     from hardenkit.sandbox import (
+        Confinement as Confinement,
         ConfinementPlan as ConfinementPlan,
         FilesystemPolicy as FilesystemPolicy,
         ResourceLimits as ResourceLimits,

@@ -288,11 +288,88 @@ def prepare_drop(
     return plan
 
 
+#: The drop's operations, in THE order; :func:`drop_steps` picks those a plan needs.
+#: Why this order: the keep-caps securebit before setresuid (or the permitted set is
+#: cleared), the bounding set while CAP_SETPCAP is still held, groups and gid while
+#: CAP_SETGID is, the uid last of the ids, then capset (effective/inheritable from the
+#: permitted set that keep-caps saved), ambient (needs them inheritable), keep-caps off.
+DROP_OPS = (
+    "seteuid0",
+    "keepcaps_on",
+    "bounding",
+    "setgroups",
+    "setresgid",
+    "setresuid",
+    "capset",
+    "ambient",
+    "keepcaps_off",
+)
+#: Each operation's name in errors and in the exec helper's script labels.
+DROP_LABELS = {
+    "seteuid0": "seteuid(0) (back from a temporary uid)",
+    "keepcaps_on": "prctl(PR_SET_KEEPCAPS, 1)",
+    "bounding": "prctl(PR_CAPBSET_DROP)",
+    "setgroups": "setgroups",
+    "setresgid": "setresgid",
+    "setresuid": "setresuid",
+    "capset": "capset",
+    "ambient": "prctl(PR_CAP_AMBIENT)",
+    "keepcaps_off": "prctl(PR_SET_KEEPCAPS, 0)",
+}
+
+
+def drop_steps(plan: DropPlan, *, temporary_uid: bool) -> tuple[str, ...]:
+    """The operations of :data:`DROP_OPS` that ``plan`` needs, in that order.
+
+    ``temporary_uid``: the process runs with a non-zero effective uid while root is
+    still among its uids (it must take uid 0 back first). :func:`apply_drop` and the
+    exec helper's encoder both walk this tuple; the order is written only above.
+
+    Examples:
+        >>> drop_steps(prepare_drop("nobody"), temporary_uid=False)
+        ('bounding', 'setgroups', 'setresgid', 'setresuid', 'capset')
+    """
+    keep = bool(plan.keep_mask)
+    skip = {"seteuid0"} if not temporary_uid else set()
+    if not keep:
+        skip |= {"keepcaps_on", "ambient", "keepcaps_off"}
+    return tuple(op for op in DROP_OPS if op not in skip)
+
+
+def _temporary_uid() -> bool:
+    return os.geteuid() != 0 and 0 in os.getresuid()
+
+
+def _apply_op(plan: DropPlan, op: str) -> None:
+    """One operation of the drop in this process (fork-child safe)."""
+    keep = plan.keep_mask
+    if op == "seteuid0":
+        os.seteuid(0)
+    elif op == "keepcaps_on":
+        _caps.set_keepcaps(True)
+    elif op == "bounding":
+        _caps.bounding_limit(keep, plan.last_cap)
+    elif op == "setgroups":
+        os.setgroups(plan.groups)
+    elif op == "setresgid":
+        os.setresgid(plan.gid, plan.gid, plan.gid)
+    elif op == "setresuid":
+        os.setresuid(plan.uid, plan.uid, plan.uid)
+    elif op == "capset":
+        _caps.capset(keep, keep, keep)
+    elif op == "ambient":
+        _caps.ambient_set(keep, plan.last_cap)
+    elif op == "keepcaps_off":
+        _caps.set_keepcaps(False)
+    else:  # pragma: no cover - DROP_OPS is closed
+        raise PrivilegeError(f"unknown drop operation {op!r}")
+
+
 def apply_drop(plan: DropPlan) -> None:
     """Change ids and capabilities to ``plan`` in the one correct order (for confine/spawn).
 
     Safe between fork and exec: no name lookups, imports or logging. Does not verify; call
-    :func:`verify_drop` (or use :func:`drop_privileges`).
+    :func:`verify_drop` (or use :func:`drop_privileges`). The order is :data:`DROP_OPS`'s.
 
     Examples:
         >>> from hardenkit._child import fork_call
@@ -303,30 +380,11 @@ def apply_drop(plan: DropPlan) -> None:
     Raises:
         PrivilegeError: a step failed (the process is then in an unknown state: exit it).
     """
-    keep = plan.keep_mask
     step = "start"
     try:
-        if os.geteuid() != 0 and 0 in os.getresuid():
-            step = "seteuid(0) (back from a temporary uid)"
-            os.seteuid(0)
-        if keep:
-            step = "prctl(PR_SET_KEEPCAPS, 1)"
-            _caps.set_keepcaps(True)
-        step = "prctl(PR_CAPBSET_DROP)"
-        _caps.bounding_limit(keep, plan.last_cap)
-        step = "setgroups"
-        os.setgroups(plan.groups)
-        step = "setresgid"
-        os.setresgid(plan.gid, plan.gid, plan.gid)
-        step = "setresuid"
-        os.setresuid(plan.uid, plan.uid, plan.uid)
-        step = "capset"
-        _caps.capset(keep, keep, keep)
-        if keep:
-            step = "prctl(PR_CAP_AMBIENT)"
-            _caps.ambient_set(keep, plan.last_cap)
-            step = "prctl(PR_SET_KEEPCAPS, 0)"
-            _caps.set_keepcaps(False)
+        for op in drop_steps(plan, temporary_uid=_temporary_uid()):
+            step = DROP_LABELS[op]
+            _apply_op(plan, op)
     except OSError as err:
         raise PrivilegeError(
             f"dropping to uid {plan.uid} gid {plan.gid}: {step} failed: {err.strerror}"

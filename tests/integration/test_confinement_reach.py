@@ -539,9 +539,9 @@ def test_docker_profile_is_decided_without_the_shed_capabilities() -> None:
 
 
 def test_isolation_without_landlock_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hardenkit.sandbox import confinement  # noqa: PLC0415
+    from hardenkit.sandbox import _prepare, confinement  # noqa: PLC0415
 
-    monkeypatch.setattr(confinement, "_landlock_abi", lambda: 0)
+    monkeypatch.setattr(_prepare, "_landlock_abi", lambda: 0)
     with pytest.raises(SandboxError, match="isolate=False"):
         confinement.prepare_confinement(limits=ResourceLimits(open_files=64))
     with pytest.raises(SandboxError, match="isolate=False"):

@@ -16,7 +16,7 @@ import pytest
 from hardenkit import privileges
 from hardenkit._linux import caps as _caps, libc
 from hardenkit.errors import PrivilegeError, SandboxError
-from hardenkit.sandbox import ResourceLimits, SeccompPolicy, confinement
+from hardenkit.sandbox import ResourceLimits, SeccompPolicy, _enter, _prepare, confinement
 from hardenkit.spawn import CommandPolicy, _run as spawn_run, run
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def test_missing_no_new_privs_is_caught(monkeypatch: pytest.MonkeyPatch, nobody_
         return real(option, *args)
 
     marker = nobody_tmp / "ran"
-    monkeypatch.setattr(confinement, "prctl", no_nnp)
+    monkeypatch.setattr(_enter, "prctl", no_nnp)  # the in-process executor
     with pytest.raises(SandboxError, match="NoNewPrivs"):
         _run_marker(marker)
     with pytest.raises(SandboxError, match="no_new_privs is not set"):
@@ -132,7 +132,7 @@ def test_a_filter_that_is_not_loaded_is_caught(
 def test_a_limit_that_did_not_take_is_caught(
     monkeypatch: pytest.MonkeyPatch, nobody_tmp: Path
 ) -> None:
-    monkeypatch.setattr(confinement, "set_rlimits", lambda *_: None)
+    monkeypatch.setattr(_enter, "set_rlimits", lambda *_: None)
     marker = nobody_tmp / "ran"
     with pytest.raises(SandboxError, match="RLIMIT_NOFILE"):
         _run_marker(marker, limits=ResourceLimits(open_files=33))
@@ -194,15 +194,15 @@ def test_compiled_filters_are_cached_per_policy_object() -> None:
     # Policies block namespaces by default now: this one opts out, so confine's
     # block_namespaces= decides.
     policy = SeccompPolicy(default="allow", deny=["mount"], block_namespaces=False)
-    first = confinement._compiled(policy, block_namespaces=True)
-    again = confinement._compiled(policy, block_namespaces=True)
+    first = _prepare._compiled(policy, block_namespaces=True)
+    again = _prepare._compiled(policy, block_namespaces=True)
     assert first[1] is again[1]
     assert first[0] is not None
     assert first[0].block_namespaces
     equal = SeccompPolicy(default="allow", deny=["mount"], block_namespaces=False)
-    assert confinement._compiled(equal, block_namespaces=True)[1].bpf == first[1].bpf  # type: ignore[union-attr]
-    assert confinement._compiled(None, block_namespaces=False) == (None, None)
-    unblocked = confinement._compiled(policy, block_namespaces=False)
+    assert _prepare._compiled(equal, block_namespaces=True)[1].bpf == first[1].bpf  # type: ignore[union-attr]
+    assert _prepare._compiled(None, block_namespaces=False) == (None, None)
+    unblocked = _prepare._compiled(policy, block_namespaces=False)
     assert unblocked[0] is policy
     assert unblocked[1] is not None
     assert unblocked[1].bpf != first[1].bpf  # type: ignore[union-attr]

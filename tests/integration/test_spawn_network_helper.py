@@ -334,9 +334,9 @@ def _sabotage(monkeypatch: pytest.MonkeyPatch, match: str) -> list[str]:
         ("(network rules)", NetworkPolicy(families=["AF_INET"], bind=[8080]), "bind rules are"),
         ("(network rules)", NetworkPolicy.unix(), "abstract UNIX socket scope is not in"),
         ("abstract UNIX name", NetworkPolicy.unix(), "abstract UNIX connect failed"),
-        ("before the network probes", NetworkPolicy.none(), "a AF_INET socket could be"),
+        ("of the network filter", NetworkPolicy.none(), "a AF_INET socket could be"),
         (
-            "before the network probes",
+            "of the network filter",
             NetworkPolicy.parse(["connect=443"]),
             "AF_NETLINK socket failed",
         ),
@@ -428,7 +428,7 @@ def test_a_script_without_the_network_steps_fails_closed(
     monkeypatch: pytest.MonkeyPatch, force: Callable[[str | None], None], nobody_tmp: Path
 ) -> None:
     force("helper")
-    monkeypatch.setattr(_helper_net, "add_steps", lambda *_a: _helper_net.NetReports())
+    monkeypatch.setattr(_helper_net, "add_probes", lambda *_a: _helper_net.NetReports())
     marker = nobody_tmp / "ran"
     with pytest.raises(SandboxError, match="lacks network probes"):
         run(["sh", "-c", f"touch {marker}"], policy=SH, network=NetworkPolicy.none())

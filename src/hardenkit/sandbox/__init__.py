@@ -22,6 +22,7 @@ TYPE_CHECKING = False
 #: Public name -> the submodule that defines it, loaded on first use (hardenkit/_lazy.py).
 _NAMES = {
     "call_sandboxed": "call",
+    "Confinement": "options",
     "ConfinementPlan": "confinement",
     "confine": "confinement",
     "prepare_confinement": "confinement",
@@ -50,12 +51,14 @@ __getattr__, __dir__ = _lazy.attach(
         "landlock",
         "limits",
         "network",
+        "options",
         "profile",
         "seccomp",
     ),
 )
 
 __all__ = [
+    "Confinement",
     "ConfinementPlan",
     "FilesystemPolicy",
     "NetworkPolicy",
@@ -93,6 +96,7 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
         apply_limits as apply_limits,
     )
     from hardenkit.sandbox.network import NetworkPolicy as NetworkPolicy
+    from hardenkit.sandbox.options import Confinement as Confinement
     from hardenkit.sandbox.profile import (
         Profile as Profile,
         load_profile as load_profile,

@@ -30,6 +30,7 @@ from hardenkit._linux import require_linux, sweep
 from hardenkit._linux.sweep import check_timeout
 from hardenkit.errors import ConfinementFailed, HardenkitError, SandboxError
 from hardenkit.sandbox.confinement import ConfinementPlan, prepare_confinement
+from hardenkit.sandbox.options import Confinement, resolve
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
@@ -131,12 +132,18 @@ def call_sandboxed(
     filesystem: FilesystemPolicy | None = None,
     isolate: bool = True,
     network: NetworkPolicy | None = None,
+    confinement: Confinement | None = None,
     **kwargs: Any,
 ) -> Any:
     """Run ``fn(*args, **kwargs)`` in a confined child and return its (JSON-able) result.
 
     The child is confined like :func:`~hardenkit.confine` (namespace creation refused),
-    with ``limits``, ``seccomp``, ``filesystem`` and a drop to ``user``. The result must be
+    with ``limits``, ``seccomp``, ``filesystem`` and a drop to ``user``, or with every
+    option of one :class:`~hardenkit.sandbox.options.Confinement` (``confinement=``:
+    ``group``, ``groups``, ``keep``, ``no_new_privs``... too). Only these keywords are
+    taken from the call; every other keyword goes to ``fn``, so the options ``fn`` might
+    take itself (``group=``, ``keep=``...) are reached through ``confinement=`` alone and
+    are never shadowed. The result must be
     JSON data (dicts, lists, str, numbers, bools, None) and comes back as such, within
     bounds (``hardenkit._child.MAX_RESULT_BYTES`` bytes, ``MAX_RESULT_VALUES`` values,
     the interpreter's nesting limit). ``timeout`` (seconds, :data:`DEFAULT_TIMEOUT` by
@@ -171,7 +178,8 @@ def call_sandboxed(
     require_linux("sandboxed calls")
     seconds = check_timeout(timeout)
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    plan = prepare_confinement(
+    options = resolve(
+        confinement,
         user=user,
         limits=limits,
         seccomp=seccomp,
@@ -179,6 +187,7 @@ def call_sandboxed(
         network=network,
         isolate=isolate,
     )
+    plan = prepare_confinement(confinement=options)
     from hardenkit._linux.spawn import ParentDeath  # noqa: PLC0415
 
     try:
@@ -192,7 +201,7 @@ def call_sandboxed(
         guard.close()
 
     plan.after_drop = arm
-    watch = _AuditWatch(wanted=seccomp is not None)
+    watch = _AuditWatch(wanted=options.seccomp is not None)
     try:
         try:
             outcome = fork_call(

@@ -6,13 +6,20 @@ import asyncio
 import contextlib
 import functools
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from hardenkit.spawn._run import MAX_OUTPUT, RunResult, _Cancelled, _run
+from hardenkit.spawn._result import MAX_OUTPUT, Cancelled, RunResult
+from hardenkit.spawn._run import _run, spawn_options
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from hardenkit.capabilities import CapLike
+    from hardenkit.sandbox.landlock import FilesystemPolicy
+    from hardenkit.sandbox.limits import ResourceLimits
+    from hardenkit.sandbox.network import NetworkPolicy
+    from hardenkit.sandbox.options import Confinement
+    from hardenkit.sandbox.seccomp import SeccompPolicy
     from hardenkit.spawn._policy import CommandPolicy
 
 __all__ = ["run_async"]
@@ -29,15 +36,19 @@ async def run_async(
     max_output: int = MAX_OUTPUT,
     user: str | int | None = None,
     group: str | int | None = None,
-    keep: Iterable[Any] = (),
-    limits: Any = None,
-    filesystem: Any = None,
-    seccomp: Any = None,
+    keep: Iterable[CapLike] = (),
+    limits: ResourceLimits | None = None,
+    filesystem: FilesystemPolicy | None = None,
+    seccomp: SeccompPolicy | None = None,
     check: bool = False,
     allow_dangerous_env: Iterable[str] = (),
     isolate: bool = True,
     allow_root_equivalent: bool = False,
-    network: Any = None,
+    network: NetworkPolicy | None = None,
+    groups: Iterable[str | int] | None = None,
+    no_new_privs: bool = True,
+    block_namespaces: bool = True,
+    confinement: Confinement | None = None,
 ) -> RunResult:
     r"""Await :func:`run` with the same arguments and guarantees.
 
@@ -62,17 +73,21 @@ async def run_async(
         cwd=cwd,
         input=input,
         max_output=max_output,
-        options={
-            "user": user,
-            "group": group,
-            "keep": keep,
-            "limits": limits,
-            "filesystem": filesystem,
-            "seccomp": seccomp,
-            "isolate": isolate,
-            "allow_root_equivalent": allow_root_equivalent,
-            "network": network,
-        },
+        options=spawn_options(
+            confinement,
+            user=user,
+            group=group,
+            groups=groups,
+            keep=keep,
+            limits=limits,
+            no_new_privs=no_new_privs,
+            filesystem=filesystem,
+            seccomp=seccomp,
+            block_namespaces=block_namespaces,
+            isolate=isolate,
+            allow_root_equivalent=allow_root_equivalent,
+            network=network,
+        ),
         check=check,
         cancel_fd=cancel_r,
         allow_dangerous_env=allow_dangerous_env,
@@ -83,7 +98,7 @@ async def run_async(
     except asyncio.CancelledError:
         os.write(cancel_w, b"x")
         # Wait until the command and its processes are gone, then let the cancel through.
-        with contextlib.suppress(_Cancelled, Exception):
+        with contextlib.suppress(Cancelled, Exception):
             await future
         raise
     finally:

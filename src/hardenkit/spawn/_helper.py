@@ -1,25 +1,26 @@
 """Confine a spawn child through the compiled exec helper: no Python between fork and exec.
 
-The parent turns a :class:`~hardenkit.sandbox.confinement.ConfinementPlan` into a
-script of syscalls in ``confine()``'s order, starts ``hardenkit-exec`` with vfork + exec
-(what ``subprocess`` does for a plain command, so a large or threaded parent is never
-copied), and sends the script. The helper makes the drop, rlimit and no_new_privs
-calls, reads back what the kernel says (its ``/proc/thread-self/status``, groups,
-securebits, limits), enters Landlock and probes it, then reports and waits. The parent
-judges that report with the same checks the Python path uses in its child
-(``check_drop_report``, ``check_limit_values``, ``check_probe``) and only then answers
-"go"; the helper loads the seccomp filters, checks filter mode and no_new_privs with
-prctl itself, and execs. Any failure ends the helper before exec: nothing runs.
+The parent encodes a :class:`~hardenkit.sandbox.confinement.ConfinementPlan`'s steps
+(the tuple the in-process executor walks, in the one order: ``sandbox._steps``) as a
+script of syscalls (:func:`build_script`, one encoder per step type), starts
+``hardenkit-exec`` with vfork + exec (what ``subprocess`` does for a plain command, so
+a large or threaded parent is never copied), and sends the script. The helper makes the
+drop, rlimit and no_new_privs calls, reads back what the kernel says (its
+``/proc/thread-self/status``, groups, securebits, limits), enters Landlock and probes
+it, then reports and waits. The parent judges that report with the checker the Python
+path uses in its child (``sandbox._check.judge``, then ``check_probe``) and only then
+answers "go"; the helper loads the seccomp filters, checks filter mode and
+no_new_privs with prctl itself, and execs. Any failure ends the helper before exec:
+nothing runs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import socket
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hardenkit._linux import caps as _caps, exec_helper as xh
 from hardenkit._linux.libc import (
@@ -32,18 +33,19 @@ from hardenkit._linux.libc import (
     PR_SET_NO_NEW_PRIVS,
     PR_SET_PDEATHSIG,
 )
-from hardenkit._linux.procfs import parse_status, read_task_status
+from hardenkit._linux.procfs import read_task_status
 from hardenkit._log import get_logger
 from hardenkit.errors import HardenkitError, SandboxError
-from hardenkit.sandbox.confinement import shed_problem
+from hardenkit.sandbox import _check, _steps as st
 from hardenkit.sandbox.landlock import check_probe
-from hardenkit.sandbox.limits import check_limit_values, refuse_unenforced, rlimit_name
+from hardenkit.sandbox.limits import rlimit_name
 from hardenkit.spawn import _helper_net, _locate
 
 if TYPE_CHECKING:
     import subprocess
     from collections.abc import Callable
 
+    from hardenkit.privileges import DropPlan
     from hardenkit.sandbox.confinement import ConfinementPlan
 
 _log = get_logger("hardenkit.spawn")
@@ -102,28 +104,28 @@ class _Reports:
         self.net = _helper_net.NetReports()  # the network steps (spawn/_helper_net.py)
 
 
-def _drop_steps(script: xh.Script, drop: Any) -> None:
-    """:func:`hardenkit.privileges.apply_drop`'s steps, in its order."""
+def _drop_steps(script: xh.Script, drop: DropPlan) -> None:
+    """:func:`hardenkit.privileges.drop_steps`, encoded: the same operations, same order."""
+    # Import time: privileges (and capabilities) load only for plans that drop.
+    from hardenkit.privileges import DROP_LABELS, drop_steps  # noqa: PLC0415
+
     what = f"dropping to uid {drop.uid} gid {drop.gid}: "
     keep = drop.keep_mask
-    if os.geteuid() != 0 and 0 in os.getresuid():
-        script.add(
-            xh.OP_SETRESUID,
-            what + "seteuid(0) (back from a temporary uid)",
-            xh.UNCHANGED,
-            0,
-            xh.UNCHANGED,
-        )
-    if keep:
-        script.add(xh.OP_PRCTL, what + "prctl(PR_SET_KEEPCAPS, 1)", PR_SET_KEEPCAPS, 1, 0, 0, 0)
-    script.add(xh.OP_BOUNDING, what + "prctl(PR_CAPBSET_DROP)", keep, drop.last_cap)
-    script.add_groups(what + "setgroups", drop.groups)
-    script.add(xh.OP_SETRESGID, what + "setresgid", drop.gid, drop.gid, drop.gid)
-    script.add(xh.OP_SETRESUID, what + "setresuid", drop.uid, drop.uid, drop.uid)
-    script.add(xh.OP_CAPSET, what + "capset", keep, keep, keep)
-    if keep:
-        script.add(xh.OP_AMBIENT, what + "prctl(PR_CAP_AMBIENT)", keep, drop.last_cap)
-        script.add(xh.OP_PRCTL, what + "prctl(PR_SET_KEEPCAPS, 0)", PR_SET_KEEPCAPS, 0, 0, 0, 0)
+    unchanged = xh.UNCHANGED
+    encode: dict[str, Callable[[str], object]] = {
+        "seteuid0": lambda label: script.add(xh.OP_SETRESUID, label, unchanged, 0, unchanged),
+        "keepcaps_on": lambda label: script.add(xh.OP_PRCTL, label, PR_SET_KEEPCAPS, 1, 0, 0, 0),
+        "bounding": lambda label: script.add(xh.OP_BOUNDING, label, keep, drop.last_cap),
+        "setgroups": lambda label: script.add_groups(label, drop.groups),
+        "setresgid": lambda label: script.add(xh.OP_SETRESGID, label, drop.gid, drop.gid, drop.gid),
+        "setresuid": lambda label: script.add(xh.OP_SETRESUID, label, drop.uid, drop.uid, drop.uid),
+        "capset": lambda label: script.add(xh.OP_CAPSET, label, keep, keep, keep),
+        "ambient": lambda label: script.add(xh.OP_AMBIENT, label, keep, drop.last_cap),
+        "keepcaps_off": lambda label: script.add(xh.OP_PRCTL, label, PR_SET_KEEPCAPS, 0, 0, 0, 0),
+    }
+    temporary_uid = os.geteuid() != 0 and 0 in os.getresuid()
+    for op in drop_steps(drop, temporary_uid=temporary_uid):
+        encode[op](what + DROP_LABELS[op])
 
 
 def _shed_steps(script: xh.Script, plan: ConfinementPlan) -> None:
@@ -166,37 +168,116 @@ def _report_steps(script: xh.Script, rep: _Reports, plan: ConfinementPlan) -> No
         rep.limits[which] = script.add(xh.OP_GETRLIMIT, f"getrlimit({rlimit_name(which)})", which)
 
 
-def _filter_steps(script: xh.Script, plan: ConfinementPlan, *, skip: int = 0) -> None:
-    """After the go: the filters, then prctl must say they hold.
+class _Encoder:
+    """The exec helper's meaning of each step (the other executor is sandbox._enter).
 
-    The parent cannot be told any more (the filter may forbid the write), so the
-    helper checks these itself and ends before exec if they do not hold. The first
-    ``skip`` filters were loaded before the go (the network probes need them).
+    After the go the parent cannot be told any more (a filter may forbid the write), so
+    the filters' checks are made by the helper itself, which ends before exec if they
+    do not hold.
     """
-    for compiled in plan.filters[skip:]:
-        script.add(
+
+    def __init__(
+        self,
+        script: xh.Script,
+        rep: _Reports,
+        plan: ConfinementPlan,
+        ruleset_fd: int | None,
+        net_ruleset_fd: int | None,
+    ) -> None:
+        self.script, self.rep, self.plan = script, rep, plan
+        self.ruleset_fd, self.net_ruleset_fd = ruleset_fd, net_ruleset_fd
+
+    def drop(self, step: st.Step) -> None:
+        assert isinstance(step, st.Drop)  # noqa: S101 -- dispatched by type
+        _drop_steps(self.script, step.plan)
+
+    def shed(self, _step: st.Step) -> None:
+        _shed_steps(self.script, self.plan)
+
+    def arm(self, _step: st.Step) -> None:
+        # The go is the race check: the parent answers only if it outlived this step.
+        self.script.add(xh.OP_PRCTL, "prctl(PR_SET_PDEATHSIG)", PR_SET_PDEATHSIG, 9, 0, 0, 0)
+
+    def limits(self, step: st.Step) -> None:
+        assert isinstance(step, st.SetLimits)  # noqa: S101 -- dispatched by type
+        for which, value in step.pairs:
+            self.script.add(xh.OP_RLIMIT, f"setrlimit({rlimit_name(which)})", which, value, value)
+
+    def nnp(self, _step: st.Step) -> None:
+        self.script.add(xh.OP_PRCTL, "prctl(PR_SET_NO_NEW_PRIVS)", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+    def answers(self, _step: st.Step) -> None:
+        _report_steps(self.script, self.rep, self.plan)
+
+    def landlock(self, step: st.Step) -> None:
+        assert isinstance(step, st.EnterLandlock)  # noqa: S101 -- dispatched by type
+        if self.ruleset_fd is None:
+            raise SandboxError("a Landlock plan needs its ruleset descriptor")
+        self.script.add(xh.OP_LANDLOCK, "landlock_restrict_self", self.ruleset_fd)
+        probe = step.plan.probe()
+        if probe is not None:
+            kind, path = probe
+            op = {"open": xh.OP_PROBE_OPEN, "mkdir": xh.OP_PROBE_MKDIR}.get(kind, xh.OP_PROBE_MKNOD)
+            index = self.script.add(op, f"Landlock probe on {path}", data=path.encode())
+            self.rep.probe = (kind, path, index)
+
+    # The network policy's two steps, encoded by spawn/_helper_net.py: the stacked
+    # network domain, then (after the filters up to the network filter, which the step
+    # order puts before the go) the probes, whose answers the parent judges.
+    def network_landlock(self, step: st.Step) -> None:
+        assert isinstance(step, st.EnterNetworkLandlock)  # noqa: S101 -- dispatched by type
+        _helper_net.add_landlock(self.script, step.plan, self.net_ruleset_fd)
+
+    def network_probe(self, step: st.Step) -> None:
+        assert isinstance(step, st.ProbeNetwork)  # noqa: S101 -- dispatched by type
+        self.rep.net = _helper_net.add_probes(self.script, step.plan)
+
+    def go(self, _step: st.Step) -> None:
+        self.script.add(xh.OP_SYNC, "waiting for the parent's go")
+
+    def load_filter(self, step: st.Step) -> None:
+        assert isinstance(step, st.LoadFilter)  # noqa: S101 -- dispatched by type
+        self.script.add(
             xh.OP_SECCOMP,
-            "seccomp(SECCOMP_SET_MODE_FILTER)",
+            f"seccomp(SECCOMP_SET_MODE_FILTER) of the {step.role} filter",
             _SECCOMP_FILTER_FLAG_TSYNC,
-            data=compiled.bpf,
+            data=step.program.bpf,
         )
-    if not plan.filters:
-        return
-    script.add(
-        xh.OP_PRCTL_EXPECT,
-        "this thread is not in seccomp filter mode after the load",
-        PR_GET_SECCOMP,
-        0,
-        _SECCOMP_MODE_FILTER,
-    )
-    if plan.no_new_privs:
-        script.add(
+
+    def check_filters(self, step: st.Step) -> None:
+        assert isinstance(step, st.CheckFilters)  # noqa: S101 -- dispatched by type
+        self.script.add(
             xh.OP_PRCTL_EXPECT,
-            "this thread lacks no_new_privs after seccomp",
-            PR_GET_NO_NEW_PRIVS,
+            "this thread is not in seccomp filter mode after the load",
+            PR_GET_SECCOMP,
             0,
-            1,
+            _SECCOMP_MODE_FILTER,
         )
+        if step.no_new_privs:
+            self.script.add(
+                xh.OP_PRCTL_EXPECT,
+                "this thread lacks no_new_privs after seccomp",
+                PR_GET_NO_NEW_PRIVS,
+                0,
+                1,
+            )
+
+
+#: One encoder method per step type: the exec helper's meaning of each step.
+ENCODERS: dict[type, Callable[[_Encoder, st.Step], None]] = {
+    st.Drop: _Encoder.drop,
+    st.ShedCapabilities: _Encoder.shed,
+    st.ArmParentDeath: _Encoder.arm,
+    st.SetLimits: _Encoder.limits,
+    st.SetNoNewPrivs: _Encoder.nnp,
+    st.ReadAnswers: _Encoder.answers,
+    st.EnterLandlock: _Encoder.landlock,
+    st.EnterNetworkLandlock: _Encoder.network_landlock,
+    st.AwaitGo: _Encoder.go,
+    st.LoadFilter: _Encoder.load_filter,
+    st.ProbeNetwork: _Encoder.network_probe,
+    st.CheckFilters: _Encoder.check_filters,
+}
 
 
 def build_script(
@@ -206,7 +287,7 @@ def build_script(
     ruleset_fd: int | None,
     net_ruleset_fd: int | None = None,
 ) -> tuple[xh.Script, _Reports]:
-    """The helper's steps for ``plan`` and where their answers will be.
+    """The helper's script for ``plan``: its steps, in their order, and where answers land.
 
     ``exe_fd`` (a pinned ELF binary's descriptor) is marked close-on-exec first;
     ``ruleset_fd`` is the Landlock ruleset built in the parent, ``net_ruleset_fd`` the
@@ -216,31 +297,9 @@ def build_script(
     rep = _Reports()
     if exe_fd is not None:
         script.add(xh.OP_CLOEXEC, "marking the pinned executable close-on-exec", exe_fd)
-    if plan.drop is not None:
-        _drop_steps(script, plan.drop)
-    if plan.shed_caps:
-        _shed_steps(script, plan)
-    # After the drop (a change of user ids clears it). The go below is the race check:
-    # the parent answers only if it outlived this step.
-    script.add(xh.OP_PRCTL, "prctl(PR_SET_PDEATHSIG)", PR_SET_PDEATHSIG, 9, 0, 0, 0)
-    for which, value in plan.rlimits:
-        script.add(xh.OP_RLIMIT, f"setrlimit({rlimit_name(which)})", which, value, value)
-    if plan.no_new_privs:
-        script.add(xh.OP_PRCTL, "prctl(PR_SET_NO_NEW_PRIVS)", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    _report_steps(script, rep, plan)
-    if plan.landlock is not None:
-        if ruleset_fd is None:
-            raise SandboxError("a Landlock plan needs its ruleset descriptor")
-        script.add(xh.OP_LANDLOCK, "landlock_restrict_self", ruleset_fd)
-        probe = plan.landlock.probe()
-        if probe is not None:
-            kind, path = probe
-            op = {"open": xh.OP_PROBE_OPEN, "mkdir": xh.OP_PROBE_MKDIR}.get(kind, xh.OP_PROBE_MKNOD)
-            index = script.add(op, f"Landlock probe on {path}", data=path.encode())
-            rep.probe = (kind, path, index)
-    rep.net = _helper_net.add_steps(script, plan, net_ruleset_fd)
-    script.add(xh.OP_SYNC, "waiting for the parent's go")
-    _filter_steps(script, plan, skip=rep.net.loaded)
+    encoder = _Encoder(script, rep, plan, ruleset_fd, net_ruleset_fd)
+    for step in plan.steps:
+        ENCODERS[type(step)](encoder, step)
     return script, rep
 
 
@@ -259,45 +318,24 @@ def _record(records: dict[int, bytes], index: int, what: str, size: int | None =
 
 
 def check_report(plan: ConfinementPlan, rep: _Reports, records: dict[int, bytes]) -> None:
-    """Judge the helper's report as ``ConfinementPlan.enter_checked`` judges its child.
+    """Judge the helper's report with the checker the in-process executor uses.
 
     Raises:
         PrivilegeError: the drop does not hold.
         SandboxError: anything else does not hold, or the report lacks an answer.
     """
-    status = _record(records, rep.status, "/proc/thread-self/status")
-    if plan.drop is not None:
-        # Import time: privileges (and capabilities) load only for plans that drop.
-        from hardenkit.privileges import check_drop_report  # noqa: PLC0415
-
-        raw = _record(records, rep.getgroups, "getgroups")
-        groups = struct.unpack(f"<{len(raw) // 4}I", raw[: len(raw) // 4 * 4])
-        check_drop_report(
-            plan.drop,
-            status=status,
-            groups=groups,
-            securebits=_prctl_answer(records, rep.securebits, "PR_GET_SECUREBITS"),
-            no_new_privs=plan.no_new_privs,
-        )
-    got = {
-        which: struct.unpack("<QQ", _record(records, index, f"getrlimit({which})", 16))
-        for which, index in rep.limits.items()
-    }
-    check_limit_values(plan.rlimits, got)
-    if plan.shed_caps or any(which == resource.RLIMIT_NPROC for which, _ in plan.rlimits):
-        try:
-            st = parse_status(status.decode(errors="replace"))
-        except ValueError as err:
-            raise SandboxError(f"the exec helper's status report is unreadable: {err}") from err
-        refuse_unenforced(plan.rlimits, uid=st.uids[0], caps=st.cap_permitted | st.cap_effective)
-        if plan.shed_caps:
-            problem = shed_problem(
-                st, plan.shed_caps, no_new_privs=plan.no_new_privs, exec_follows=True
-            )
-            if problem:
-                raise SandboxError(f"shedding capabilities did not hold: {problem}")
-    if plan.no_new_privs and _prctl_answer(records, rep.nnp, "PR_GET_NO_NEW_PRIVS") != 1:
-        raise SandboxError("no_new_privs is not set after entering the plan")
+    raw = _record(records, rep.getgroups, "getgroups")
+    answers = _check.Answers(
+        status=_record(records, rep.status, "/proc/thread-self/status"),
+        groups=struct.unpack(f"<{len(raw) // 4}I", raw[: len(raw) // 4 * 4]),
+        securebits=_prctl_answer(records, rep.securebits, "PR_GET_SECUREBITS"),
+        no_new_privs=_prctl_answer(records, rep.nnp, "PR_GET_NO_NEW_PRIVS"),
+        limits={
+            which: struct.unpack("<QQ", _record(records, index, f"getrlimit({which})", 16))
+            for which, index in rep.limits.items()
+        },
+    )
+    _check.judge(plan, answers, exec_follows=True)
     if rep.probe is not None:
         kind, path, index = rep.probe
         (probe_errno,) = struct.unpack("<i", _record(records, index, "the Landlock probe", 4))

@@ -1,8 +1,8 @@
 """A NetworkPolicy carried by the compiled exec helper: its steps, and the check of its answers.
 
-:mod:`hardenkit.spawn._helper` calls three hooks here when a plan has a network part.
-The steps follow :meth:`ConfinementPlan._enter <hardenkit.sandbox.confinement.ConfinementPlan>`
-on the Python path: after the filesystem domain (entered and probed), the network
+:mod:`hardenkit.spawn._helper` encodes the EnterNetworkLandlock and ProbeNetwork steps here.
+The steps are those of :func:`hardenkit.sandbox._steps.compile_steps`, as the in-process
+executor walks them: after the filesystem domain (entered and probed), the network
 ruleset (TCP ports, scopes) is a second, stacked Landlock domain; then the guard filters
 and the network filter are loaded, and the probes of :meth:`NetworkPlan.probe
 <hardenkit.sandbox.network.NetworkPlan.probe>` run, in the same order, before the
@@ -42,21 +42,19 @@ _REFUSED = (errno.EACCES, errno.EPERM)  # what Python raises PermissionError for
 
 
 class NetReports:
-    """Where the network probes' answers will be, and how many filters load before the go.
+    """Where the network probes' answers will be.
 
     Examples:
-        >>> NetReports().loaded
-        0
+        >>> NetReports().probes
+        []
     """
 
-    __slots__ = ("loaded", "probes", "signal")
+    __slots__ = ("probes", "signal")
 
     def __init__(self) -> None:
         #: ``(step index, probe)`` per socket probe, in order (see :func:`probes`).
         self.probes: list[tuple[int, Probe]] = []
         self.signal = -1
-        #: ``plan.filters[:loaded]`` are loaded before the probes (and the go).
-        self.loaded = 0
 
 
 def ruleset_fd(plan: ConfinementPlan) -> int | None:
@@ -76,29 +74,20 @@ def ruleset_fd(plan: ConfinementPlan) -> int | None:
         raise SandboxError(f"Landlock network rules failed: {err.strerror}") from err
 
 
-def add_steps(script: xh.Script, plan: ConfinementPlan, net_fd: int | None) -> NetReports:
-    """Append the network domain, the filters up to the network filter, and the probes."""
+def add_landlock(script: xh.Script, net: NetworkPlan, net_fd: int | None) -> None:
+    """The EnterNetworkLandlock step: the stacked network domain (ports, scopes)."""
+    if net.ruleset is None:
+        return
+    if net_fd is None:
+        raise SandboxError("a network plan with Landlock rules needs its ruleset descriptor")
+    if net.abstract_probe:  # the name a probe must then be refused to reach
+        script.add(xh.OP_ABSTRACT_LISTEN, "listening on an abstract UNIX name (probe)")
+    script.add(xh.OP_LANDLOCK, "landlock_restrict_self (network rules)", net_fd)
+
+
+def add_probes(script: xh.Script, net: NetworkPlan) -> NetReports:
+    """The ProbeNetwork step: the probes, whose answers :func:`check_report` judges."""
     rep = NetReports()
-    net = plan.network
-    if net is None:
-        return rep
-    if net.ruleset is not None:
-        if net_fd is None:
-            raise SandboxError("a network plan with Landlock rules needs its ruleset descriptor")
-        if net.abstract_probe:  # the name a probe must then be refused to reach
-            script.add(xh.OP_ABSTRACT_LISTEN, "listening on an abstract UNIX name (probe)")
-        script.add(xh.OP_LANDLOCK, "landlock_restrict_self (network rules)", net_fd)
-    filters = plan.filters
-    if plan.network_filter is None:
-        raise SandboxError("a network plan without its seccomp filter")
-    rep.loaded = next(i for i, f in enumerate(filters) if f is plan.network_filter) + 1
-    for compiled in filters[: rep.loaded]:
-        script.add(
-            xh.OP_SECCOMP,
-            "seccomp(SECCOMP_SET_MODE_FILTER) before the network probes",
-            1,  # SECCOMP_FILTER_FLAG_TSYNC
-            data=compiled.bpf,
-        )
     for probe in probes(net):
         action, family, kind, port, _expect, what = probe
         index = script.add(xh.OP_PROBE_SOCKET, f"network probe: {what}", action, family, kind, port)

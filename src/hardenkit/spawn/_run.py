@@ -1,246 +1,69 @@
-"""run(): start one allowed command, read its output within bounds, leave nothing behind."""
+"""run(): start one allowed command, read its output within bounds, leave nothing behind.
+
+This module resolves the command, prepares its confinement and starts it (through the
+exec helper or a Python fork); the rest is split by job: ``_result`` (RunResult),
+``_childenv`` (the child's environment), ``_pump`` (the I/O pump) and ``_supervise``
+(timeouts, kills, sweeps, reaping).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
-import math
 import os
-import select
-import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hardenkit._linux import sweep as _sweep
 from hardenkit._linux.sweep import check_timeout
 from hardenkit._log import get_logger
 from hardenkit.errors import (
     CommandFailed,
-    CommandTimeout,
     PolicyError,
     SandboxError,
 )
+from hardenkit.spawn._childenv import allowed_dangerous, child_env
 from hardenkit.spawn._policy import CommandPolicy, _as_argv, open_pinned, trusted_binary
+from hardenkit.spawn._result import MAX_OUTPUT, RunResult
+from hardenkit.spawn._supervise import supervise
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
+    from hardenkit.capabilities import CapLike
     from hardenkit.sandbox.confinement import ConfinementPlan
+    from hardenkit.sandbox.landlock import FilesystemPolicy
+    from hardenkit.sandbox.limits import ResourceLimits
+    from hardenkit.sandbox.network import NetworkPolicy
+    from hardenkit.sandbox.options import Confinement
+    from hardenkit.sandbox.seccomp import SeccompPolicy
 
-__all__ = ["CommandFailed", "RunResult", "run"]
+__all__ = ["MAX_OUTPUT", "CommandFailed", "RunResult", "run"]
 
 _log = get_logger("hardenkit.spawn")
-MAX_OUTPUT = 10 * 1024 * 1024
-_CHUNK = 1 << 16
-#: How long we keep reading after the child is gone or killed before we stop waiting.
-_GRACE = 1.0
 _LINUX = sys.platform.startswith("linux")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunResult:
-    r"""How a command ended. ``stdout``/``stderr`` hold at most ``max_output`` bytes each.
+def spawn_options(confinement: Confinement | None, **keywords: Any) -> Confinement | None:
+    """The child's :class:`Confinement`, or None when it runs unconfined.
 
-    The repr shows the executable, sizes and status, never the output or the arguments
-    (either may hold a secret).
-
-    Examples:
-        >>> RunResult(argv=("echo", "pw"), returncode=0, stdout=b"pw\n", stderr=b"",
-        ...           truncated=False, duration=0.001)
-        RunResult(argv=('echo', <1 more>), returncode=0, stdout=<3 bytes>, stderr=<0 bytes>, ...)
+    An explicit ``confinement=`` always confines; keywords only when one of them asks
+    for more than the defaults (``user``, ``group``, ``groups``, ``keep``, ``limits``,
+    ``filesystem``, ``seccomp``, ``network``).
     """
+    from hardenkit.sandbox.options import resolve  # noqa: PLC0415 -- import time: first use
 
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: bytes
-    stderr: bytes
-    truncated: bool
-    duration: float
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.stdout, bytes) or not isinstance(self.stderr, bytes):
-            raise TypeError("RunResult.stdout and .stderr must be bytes")
-        object.__setattr__(self, "argv", tuple(self.argv))
-
-    def __repr__(self) -> str:
-        more = f", <{len(self.argv) - 1} more>" if len(self.argv) > 1 else ","
-        head = repr(self.argv[0]) if self.argv else ""
-        return (
-            f"RunResult(argv=({head}{more}), returncode={self.returncode}, "
-            f"stdout=<{len(self.stdout)} bytes>, stderr=<{len(self.stderr)} bytes>, "
-            f"truncated={self.truncated}, duration={self.duration:.3f})"
-        )
+    options = resolve(confinement, **keywords)
+    return options if confinement is not None or options.restricts else None
 
 
-@dataclass(slots=True)
-class _Stream:
-    fd: int
-    limit: int
-    data: bytearray
-    truncated: bool = False
-    open: bool = True
-
-    def read(self) -> None:
-        try:
-            chunk = os.read(self.fd, _CHUNK)
-        except BlockingIOError:
-            return
-        except OSError:
-            chunk = b""
-        if not chunk:
-            self.open = False
-            return
-        room = self.limit - len(self.data)
-        if room >= len(chunk):
-            self.data += chunk
-        else:
-            if room > 0:
-                self.data += chunk[:room]
-            self.truncated = True  # the rest is read and dropped: memory stays bounded
-
-
-#: poll() takes a C int of milliseconds: a long timeout (24.9 days and up) is waited for in
-#: slices, or poll raises OverflowError with the command already started.
-_POLL_SLICE = 3600.0  # seconds
-
-
-#: Never passed, not even through ``allow_dangerous_env``: they make the loader or a
-#: non-interactive shell run other code (SHELLOPTS=xtrace makes bash expand PS4, and
-#: ``$(cmd)`` in it runs cmd, for every user but root).
-_LOADER_PREFIXES = ("LD_", "DYLD_", "BASH_FUNC_")
-_LOADER_NAMES = frozenset(
-    {"GLIBC_TUNABLES", "BASH_ENV", "ENV", "IFS", "GCONV_PATH", "SHELLOPTS", "BASHOPTS", "PS4"}
-)
-#: Dangerous only to setuid programs (glibc drops it for them itself), and what
-#: ``ScratchDir.env()`` sets: passed without asking.
-_SAFE_IN_EXPLICIT_ENV = frozenset({"TMPDIR"})
-
-
-def _loads_code(name: str, value: str) -> bool:
-    upper = name.upper()
-    return upper.startswith(_LOADER_PREFIXES) or upper in _LOADER_NAMES or value.startswith("() ")
-
-
-def _allowed_dangerous(names: Iterable[str]) -> frozenset[str]:
-    if isinstance(names, (str, bytes)):
-        raise PolicyError("allow_dangerous_env takes a collection of names, not one string")
-    out = frozenset(names)
-    if not all(isinstance(n, str) for n in out):
-        raise PolicyError("allow_dangerous_env holds variable names (str)")
-    never = sorted(n for n in out if _loads_code(n, ""))
-    if never:
-        raise PolicyError(
-            f"allow_dangerous_env cannot allow {', '.join(never)}: these make the loader or "
-            "a shell run other code and are never passed"
-        )
-    return out
-
-
-@functools.cache
-def _empty_env() -> tuple[tuple[str, str], ...]:
-    """``sanitize_env(env={})``, computed once: it depends on constants only (PATH)."""
-    from hardenkit.env import sanitize_env  # noqa: PLC0415 -- first use only
-
-    return tuple(sanitize_env(env={}).items())
-
-
-def _child_env(
-    env: Mapping[str, str] | None,
-    user: str | int | None,
-    allow_dangerous: frozenset[str] = frozenset(),
-    search_path: str | None = None,
-) -> dict[str, str]:
-    from hardenkit.env import sanitize_env  # noqa: PLC0415 -- first use only
-
-    if env is None:
-        if user is None:
-            return sanitize_env()
-        import pwd  # noqa: PLC0415 -- only for a user drop
-
-        try:
-            entry = pwd.getpwuid(user) if isinstance(user, int) else pwd.getpwnam(user)
-        except KeyError as err:
-            raise PolicyError(f"user {user!r} is not a known user") from err
-        login = {"HOME": entry.pw_dir, "USER": entry.pw_name, "LOGNAME": entry.pw_name}
-        return {**dict(_empty_env()), **login, "SHELL": entry.pw_shell}
-    return _checked_env(env, allow_dangerous, search_path)
-
-
-def _checked_env(
-    env: Mapping[str, str], allow_dangerous: frozenset[str], search_path: str | None = None
-) -> dict[str, str]:
-    """Copy an explicit env, refusing malformed entries and unallowed dangerous ones.
-
-    Its ``PATH`` becomes the trusted one (the policy's search path, else SAFE_PATH),
-    as sanitize_env sets it, unless ``allow_dangerous`` names ``PATH``.
-    """
-    from hardenkit.env import SAFE_PATH, is_dangerous  # noqa: PLC0415 -- first use only
-
-    out: dict[str, str] = {}
-    never: list[str] = []
-    refused: list[str] = []
-    for name, value in env.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise PolicyError("env names and values must be str")
-        if not name or "=" in name or "\0" in name or "\0" in value:
-            raise PolicyError(f"env name {name!r} or its value is malformed (=, NUL)")
-        if _loads_code(name, value):
-            never.append(name)
-        elif is_dangerous(name, value) and name not in allow_dangerous | _SAFE_IN_EXPLICIT_ENV:
-            refused.append(name)
-        out[name] = value
-    if "PATH" in out and "PATH" not in allow_dangerous:
-        out["PATH"] = search_path or SAFE_PATH
-    if never:
-        raise PolicyError(
-            f"env variable(s) {', '.join(sorted(never))} make the loader or a shell run "
-            "other code: they are never passed (build env with hardenkit.sanitize_env)"
-        )
-    if refused:
-        raise PolicyError(
-            f"env holds {', '.join(sorted(refused))}, which hardenkit.env.is_dangerous flags "
-            "(they change what the child runs, loads or trusts): pass "
-            "allow_dangerous_env={...} naming the ones you mean, or build env with "
-            "hardenkit.sanitize_env"
-        )
-    return out
-
-
-def _wants_confinement(options: Mapping[str, Any]) -> bool:
-    return any(
-        value not in (None, (), frozenset(), set(), [])
-        for value in (
-            options["user"],
-            options["group"],
-            options["keep"],
-            options["limits"],
-            options["filesystem"],
-            options["seccomp"],
-            options.get("network"),
-        )
-    )
-
-
-def _prepare(options: Mapping[str, Any]) -> Any:
+def _prepare(options: Confinement) -> ConfinementPlan:
     # Everything the child will need is imported here: the child must not import.
     import hardenkit._linux.libc  # noqa: F401, PLC0415
     from hardenkit.sandbox.confinement import prepare_confinement  # noqa: PLC0415 -- first use
 
-    return prepare_confinement(
-        user=options["user"],
-        group=options["group"],
-        keep=tuple(options["keep"] or ()),
-        allow_root_equivalent=options.get("allow_root_equivalent", False),
-        limits=options["limits"],
-        filesystem=options["filesystem"],
-        seccomp=options["seccomp"],
-        isolate=options.get("isolate", True),
-        network=options.get("network"),
-    )
+    return prepare_confinement(confinement=options)
 
 
 def _make_preexec(
@@ -449,122 +272,6 @@ def _read_all(fd: int) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-class _Cancelled(Exception):
-    """The cancel descriptor fired (run_async was cancelled)."""
-
-
-def _pump(  # noqa: C901, PLR0912 -- one event loop, clearer in one place
-    proc: subprocess.Popen[bytes],
-    streams: list[_Stream],
-    stdin: tuple[int, memoryview] | None,
-    deadline: float,
-    cancel_fd: int | None,
-) -> str:
-    """Move data until the child exits and pipes close; return 'done', 'timeout', 'cancel'."""
-    pidfd = os.pidfd_open(proc.pid) if _LINUX else None
-    poller = select.poll()
-    by_fd = {s.fd: s for s in streams}
-    for s in streams:
-        poller.register(s.fd, select.POLLIN)
-    if pidfd is not None:
-        poller.register(pidfd, select.POLLIN)
-    if cancel_fd is not None:
-        poller.register(cancel_fd, select.POLLIN)
-    in_fd, pending = stdin if stdin is not None else (-1, memoryview(b""))
-    if in_fd != -1:
-        poller.register(in_fd, select.POLLOUT)
-    try:
-        while True:
-            if pidfd is None and proc.poll() is not None:
-                return "done"
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return "timeout"
-            wait_ms = min(remaining, 0.05 if pidfd is None else _POLL_SLICE) * 1000
-            for fd, event in poller.poll(max(1, math.ceil(wait_ms))):
-                if cancel_fd is not None and fd == cancel_fd:
-                    return "cancel"
-                if fd == in_fd:
-                    pending = _feed(in_fd, pending, event)
-                    if not pending:
-                        poller.unregister(in_fd)
-                        os.close(in_fd)
-                        in_fd = -1
-                elif fd == pidfd:
-                    poller.unregister(pidfd)
-                    return "done"
-                elif fd in by_fd:
-                    stream = by_fd[fd]
-                    stream.read()
-                    if not stream.open:
-                        poller.unregister(fd)
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
-        if in_fd != -1:
-            with contextlib.suppress(OSError):
-                os.close(in_fd)
-
-
-def _feed(fd: int, pending: memoryview, event: int) -> memoryview:
-    if event & (select.POLLERR | select.POLLHUP):
-        return memoryview(b"")  # the child closed stdin: drop the rest
-    try:
-        written = os.write(fd, pending[: 1 << 16])
-    except BlockingIOError:
-        return pending
-    except OSError as err:
-        if err.errno in (errno.EPIPE, errno.EBADF):
-            return memoryview(b"")
-        raise
-    return pending[written:]
-
-
-def _drain(streams: list[_Stream], until: float) -> None:
-    """Read what is left until every pipe reaches EOF or ``until`` passes."""
-    poller = select.poll()
-    live = {s.fd: s for s in streams if s.open}
-    for fd in live:
-        poller.register(fd, select.POLLIN)
-    while live:
-        remaining = until - time.monotonic()
-        if remaining <= 0:
-            return
-        for fd, _event in poller.poll(max(1, math.ceil(min(remaining, _POLL_SLICE) * 1000))):
-            stream = live[fd]
-            stream.read()
-            if not stream.open:
-                poller.unregister(fd)
-                del live[fd]
-
-
-def _finish(
-    proc: subprocess.Popen[bytes],
-    streams: list[_Stream],
-    *,
-    in_namespace: bool,
-    kill: bool,
-) -> None:
-    """Kill what must die, read the rest of the output, reap the child."""
-    pipes = _sweep.pipe_names(*(s.fd for s in streams))
-    if kill:
-        with contextlib.suppress(ProcessLookupError):
-            # In a PID namespace, killing its init kills every process in it.
-            proc.send_signal(signal.SIGKILL)
-    if not in_namespace:
-        if kill:
-            _sweep.sweep(proc.pid, pipes)
-        else:
-            _sweep.kill_group(proc.pid)
-    _drain(streams, time.monotonic() + _GRACE)
-    if any(s.open for s in streams) and _LINUX:
-        # Someone we could not attribute still holds a pipe: find it by the pipe itself.
-        killed = _sweep.sweep(proc.pid, pipes)
-        _log.warning("killed %d process(es) still holding the output pipes", killed)
-        _drain(streams, time.monotonic() + _GRACE)
-    proc.wait()
-
-
 def run(
     argv: Iterable[str | bytes | os.PathLike[str]],
     *,
@@ -576,15 +283,19 @@ def run(
     max_output: int = MAX_OUTPUT,
     user: str | int | None = None,
     group: str | int | None = None,
-    keep: Iterable[Any] = (),
-    limits: Any = None,
-    filesystem: Any = None,
-    seccomp: Any = None,
+    keep: Iterable[CapLike] = (),
+    limits: ResourceLimits | None = None,
+    filesystem: FilesystemPolicy | None = None,
+    seccomp: SeccompPolicy | None = None,
     check: bool = False,
     allow_dangerous_env: Iterable[str] = (),
     isolate: bool = True,
     allow_root_equivalent: bool = False,
-    network: Any = None,
+    network: NetworkPolicy | None = None,
+    groups: Iterable[str | int] | None = None,
+    no_new_privs: bool = True,
+    block_namespaces: bool = True,
+    confinement: Confinement | None = None,
 ) -> RunResult:
     r"""Run an allowed command without a shell and return its bounded output.
 
@@ -597,8 +308,10 @@ def run(
     in ``allow_dangerous_env`` (loader and shell-code variables such as ``LD_PRELOAD``,
     ``SHELLOPTS`` and ``PS4`` can never be allowed); its ``PATH`` is replaced by the
     trusted one (the policy's ``search_path``, else ``SAFE_PATH``) unless
-    ``allow_dangerous_env`` names ``PATH``. With ``user``/``group``/``keep``/
-    ``limits``/``filesystem``/``seccomp``/``network`` it is confined before exec in
+    ``allow_dangerous_env`` names ``PATH``. With ``user``/``group``/``groups``/``keep``/
+    ``limits``/``filesystem``/``seccomp``/``network`` (or one
+    :class:`~hardenkit.sandbox.options.Confinement` as ``confinement=``, which always
+    confines; not both) it is confined before exec in
     ``confine()``'s order and checked from the kernel's side (a ``keep`` that amounts
     to root needs ``allow_root_equivalent=True``); such a child is also isolated
     (``isolate``, see :func:`hardenkit.confine`): it cannot ptrace, read or write the
@@ -646,17 +359,21 @@ def run(
         cwd=cwd,
         input=input,
         max_output=max_output,
-        options={
-            "user": user,
-            "group": group,
-            "keep": keep,
-            "limits": limits,
-            "filesystem": filesystem,
-            "seccomp": seccomp,
-            "isolate": isolate,
-            "allow_root_equivalent": allow_root_equivalent,
-            "network": network,
-        },
+        options=spawn_options(
+            confinement,
+            user=user,
+            group=group,
+            groups=groups,
+            keep=keep,
+            limits=limits,
+            no_new_privs=no_new_privs,
+            filesystem=filesystem,
+            seccomp=seccomp,
+            block_namespaces=block_namespaces,
+            isolate=isolate,
+            allow_root_equivalent=allow_root_equivalent,
+            network=network,
+        ),
         check=check,
         cancel_fd=None,
         allow_dangerous_env=allow_dangerous_env,
@@ -672,7 +389,7 @@ def _run(
     cwd: str | os.PathLike[str] | None,
     input: bytes | None,  # noqa: A002 -- the name subprocess.run uses
     max_output: int,
-    options: Mapping[str, Any],
+    options: Confinement | None,
     check: bool,
     cancel_fd: int | None,
     allow_dangerous_env: Iterable[str] = (),
@@ -689,13 +406,13 @@ def _run(
     else:
         real = policy.resolve(args[0])
         args = policy.check_arguments((policy.argv0(args[0], real), *args[1:]), real)
-    child_env = _child_env(
+    environment = child_env(
         env,
-        options["user"],
-        _allowed_dangerous(allow_dangerous_env),
+        None if options is None else options.user,
+        allowed_dangerous(allow_dangerous_env),
         None if policy is None else str(policy.search_path),
     )
-    plan = _prepare(options) if _wants_confinement(options) else None
+    plan = _prepare(options) if options is not None else None
     digest = policy.pinned_digest(real) if policy is not None else None
     exe_fd, script = (None, False)
     start = time.monotonic()
@@ -706,7 +423,7 @@ def _run(
         proc, in_namespace = _spawn(
             args,
             executable,
-            env=child_env,
+            env=environment,
             cwd=cwd,
             has_input=input is not None,
             plan=plan,
@@ -720,55 +437,4 @@ def _run(
         if plan is not None:
             plan.close()
     _log.debug("started %s (pid %d, pid namespace: %s)", real, proc.pid, in_namespace)
-    return _supervise(proc, args, start, seconds, input, max_output, in_namespace, check, cancel_fd)
-
-
-def _supervise(  # noqa: PLR0917 -- private, called once
-    proc: subprocess.Popen[bytes],
-    args: tuple[str, ...],
-    start: float,
-    seconds: float,
-    data: bytes | None,
-    max_output: int,
-    in_namespace: bool,
-    check: bool,
-    cancel_fd: int | None,
-) -> RunResult:
-    assert proc.stdout is not None  # noqa: S101 -- created with PIPE above
-    assert proc.stderr is not None  # noqa: S101
-    streams = [_Stream(proc.stdout.fileno(), max_output, bytearray())]
-    streams.append(_Stream(proc.stderr.fileno(), max_output, bytearray()))
-    for s in streams:
-        os.set_blocking(s.fd, False)
-    stdin = None
-    if proc.stdin is not None and data is not None:
-        in_fd = os.dup(proc.stdin.fileno())
-        proc.stdin.close()
-        os.set_blocking(in_fd, False)
-        stdin = (in_fd, memoryview(bytes(data)))
-    outcome = "cancel"
-    try:
-        outcome = _pump(proc, streams, stdin, start + seconds, cancel_fd)
-    finally:
-        _finish(proc, streams, in_namespace=in_namespace, kill=outcome != "done")
-        proc.stdout.close()
-        proc.stderr.close()
-    result = RunResult(
-        argv=args,
-        returncode=proc.returncode,
-        stdout=bytes(streams[0].data),
-        stderr=bytes(streams[1].data),
-        truncated=any(s.truncated for s in streams),
-        duration=time.monotonic() - start,
-    )
-    if outcome == "timeout":
-        raise CommandTimeout(
-            f"{args[0]} ran past its {seconds:g} s timeout; its processes were killed",
-            timeout=seconds,
-            result=result,
-        )
-    if outcome == "cancel":
-        raise _Cancelled
-    if check and result.returncode != 0:
-        raise CommandFailed(f"{args[0]} exited with status {result.returncode}", result=result)
-    return result
+    return supervise(proc, args, start, seconds, input, max_output, in_namespace, check, cancel_fd)

@@ -1,0 +1,426 @@
+"""``prepare_confinement``: all the parent-side work of a confinement, no effect here.
+
+Name lookups, limit checks against the hard limits, the seccomp compile (cached per
+policy), the guard filters, the capabilities to shed and the Landlock descriptors: all
+done before a fork, so that the plan's steps need no imports, lookups or logging.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+from hardenkit._linux import caps as _caps, procfs as _procfs, require_linux
+from hardenkit._linux.capnames import CAP_NAMES
+from hardenkit.errors import RootEquivalentError, SandboxError
+from hardenkit.sandbox._plan import ConfinementPlan
+from hardenkit.sandbox.guards import (
+    _MAP_FILES_CAPS,
+    _METADATA_CAPS,
+    CAP_MKNOD,
+    CAP_SYS_ADMIN,
+    ISOLATION_SHED,
+    filesystem_guard_policy,
+    metadata_guard_policy,
+)
+from hardenkit.sandbox.landlock import LandlockPlan
+from hardenkit.sandbox.limits import check_limits, refuse_unenforced
+from hardenkit.sandbox.options import Confinement, resolve
+from hardenkit.sandbox.seccomp import SeccompPolicy, compile_policy
+
+# typing is not imported at run time: it costs every first use several ms (issue 14).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from hardenkit.capabilities import CapLike
+    from hardenkit.privileges import DropPlan
+    from hardenkit.sandbox.landlock import FilesystemPolicy
+    from hardenkit.sandbox.limits import ResourceLimits
+    from hardenkit.sandbox.network import NetworkPlan, NetworkPolicy
+    from hardenkit.sandbox.seccomp import CompiledPolicy
+
+__all__ = ["plan_for", "prepare_confinement"]
+
+#: Compiled filters by the identity of the policy the caller passed (kept alive in the
+#: value, so an id is never reused while cached): a spawn with the same policy object
+#: then skips re-deriving the namespace-blocking policy (a dataclass rebuild that
+#: re-validates every rule) and hashing it for compile_policy's cache.
+_COMPILED: dict[tuple[int, bool], tuple[SeccompPolicy | None, SeccompPolicy, CompiledPolicy]] = {}
+_COMPILED_MAX = 32
+_COMPILED_LOCK = threading.Lock()
+
+
+def prepare_confinement(
+    *,
+    confinement: Confinement | None = None,
+    user: str | int | None = None,
+    group: str | int | None = None,
+    groups: Iterable[str | int] | None = None,
+    keep: Iterable[CapLike] = (),
+    limits: ResourceLimits | None = None,
+    no_new_privs: bool = True,
+    filesystem: FilesystemPolicy | None = None,
+    seccomp: SeccompPolicy | None = None,
+    block_namespaces: bool = True,
+    isolate: bool = True,
+    allow_root_equivalent: bool = False,
+    network: NetworkPolicy | None = None,
+) -> ConfinementPlan:
+    """Do the parent-side work of a confinement with no effect on this process.
+
+    Takes the options as :func:`confine` does (``confinement=`` or keywords).
+
+    Resolves the target ids, checks limits against the current hard limits, compiles the
+    seccomp filter (cached per policy; with ``block_namespaces`` an allow-all filter that
+    only refuses namespace creation is used when ``seccomp`` is None) and opens the
+    Landlock paths.
+
+    With ``isolate`` (the default) the process enters a Landlock domain even without a
+    FilesystemPolicy: it can then not ptrace, read or write the memory of (nor, on ABI
+    6+, signal) any process outside its own domain, whatever uid it runs as, and it
+    makes no device nodes. Without Landlock this raises; ``isolate=False`` goes without.
+    A process that keeps the caller's ids (no ``user=``) loses CAP_MKNOD unless the
+    FilesystemPolicy names ``devices`` or ``keep=`` names it, and inside a Landlock domain
+    CAP_SYS_ADMIN and CAP_PERFMON too (with either it could still read /proc/<pid>/environ
+    and maps outside its domain) unless ``keep=`` names them (CAP_SYS_ADMIN with
+    ``allow_root_equivalent=True``); without ``user=`` ``keep=`` may name only these.
+
+    Examples:
+        >>> from hardenkit.sandbox.limits import ResourceLimits
+        >>> with prepare_confinement(limits=ResourceLimits(open_files=16)) as plan:
+        ...     plan
+        ConfinementPlan(drop=False, rlimits=2, no_new_privs=True, landlock=True, seccomp=True)
+
+    Raises:
+        SandboxError: a limit above the hard limit, ``processes`` for a process the kernel
+            exempts from RLIMIT_NPROC (uid 0, CAP_SYS_ADMIN or CAP_SYS_RESOURCE kept, or
+            no drop from root), a Landlock path or ABI problem (no Landlock at all
+            with ``isolate``), a policy libseccomp rejects, or seccomp/Landlock after
+            a drop without no_new_privs.
+        PrivilegeError: the user or groups cannot be resolved.
+    """
+    return plan_for(
+        resolve(
+            confinement,
+            user=user,
+            group=group,
+            groups=groups,
+            keep=keep,
+            limits=limits,
+            no_new_privs=no_new_privs,
+            filesystem=filesystem,
+            seccomp=seccomp,
+            block_namespaces=block_namespaces,
+            isolate=isolate,
+            allow_root_equivalent=allow_root_equivalent,
+            network=network,
+        )
+    )
+
+
+def plan_for(c: Confinement) -> ConfinementPlan:
+    """:func:`prepare_confinement` for one checked :class:`Confinement`."""
+    require_linux("confinement")
+    user, group, groups, keep, limits = c.user, c.group, c.groups, c.keep, c.limits
+    filesystem, seccomp, network, isolate = c.filesystem, c.seccomp, c.network, c.isolate
+    no_new_privs, block_namespaces = c.no_new_privs, c.block_namespaces
+    allow_root_equivalent = c.allow_root_equivalent
+    drop = apply_drop = verify_drop = check_drop = None
+    kept_here = 0
+    if user is None:
+        if group is not None or groups is not None:
+            raise SandboxError("group=, groups= and keep= need user= (the user to become)")
+        kept_here = _kept_without_drop(keep, allow_root_equivalent=allow_root_equivalent)
+    else:
+        from hardenkit import privileges  # noqa: PLC0415 -- loaded only for a drop
+
+        drop = privileges.prepare_drop(
+            user, group, groups=groups, keep=keep, allow_root_equivalent=allow_root_equivalent
+        )
+        apply_drop, verify_drop = privileges.apply_drop, privileges.verify_drop
+        check_drop = privileges.check_drop_report
+    _caps.prepare()  # the prctl entry point enter() uses: nothing is set up in a child
+    rlimits = check_limits(limits) if limits is not None else ()
+    # Refused here, in the parent: a spawn child would otherwise find out after the fork.
+    if drop is None:
+        refuse_unenforced(rlimits)
+    else:
+        refuse_unenforced(rlimits, uid=drop.uid, caps=drop.keep_mask)
+    _refuse_without_nnp(
+        drop,
+        no_new_privs=no_new_privs,
+        will_filter=seccomp is not None or block_namespaces or network is not None,
+        filesystem=filesystem,
+        isolate=isolate,
+    )
+    shed = _shed_mask(
+        drop,
+        filesystem,
+        kept_here,
+        no_new_privs=no_new_privs,
+        isolates=filesystem is not None or isolate,
+    )
+    if seccomp is not None and seccomp._profile is not None:  # noqa: SLF001 -- same package
+        # Decided against what the child will hold: after the drop, and after shedding.
+        seccomp = seccomp.for_capabilities(_held_after(drop, shed=shed))
+    policy, compiled = _compiled(seccomp, block_namespaces=block_namespaces)
+    arches = tuple(policy.arches) if policy else ()
+    guard = None
+    if filesystem is not None and _changes_foreign_metadata(drop) is not None:
+        guard = compile_policy(metadata_guard_policy(arches))
+    net_plan = net_filter = None
+    if network is not None:
+        unix_refused = filesystem is not None and not filesystem.sockets
+        net_plan, net_filter = _network(network, unix_refused=unix_refused)
+    last_cap = drop.last_cap if drop is not None else _procfs.cap_last_cap()
+    return ConfinementPlan(
+        drop=drop,
+        apply_drop=apply_drop,
+        verify_drop=verify_drop,
+        check_drop=check_drop,
+        rlimits=rlimits,
+        no_new_privs=no_new_privs,
+        landlock=_landlock_plan(
+            filesystem,
+            isolate=isolate,
+            # NetworkPolicy(scope=False) keeps signals to processes outside the sandbox.
+            scope_signals=isolate and (network is None or network.scope),
+        ),
+        seccomp=compiled,
+        seccomp_policy=policy,
+        metadata_guard=guard,
+        filesystem_guard=_filesystem_guard(filesystem, arches, drop),
+        shed_caps=shed,
+        last_cap=last_cap,
+        network=net_plan,
+        network_filter=net_filter,
+    )
+
+
+_CAP_SYS_ADMIN = CAP_SYS_ADMIN
+_CAP_SETPCAP = 8
+
+
+def _refuse_without_nnp(
+    drop: DropPlan | None,
+    *,
+    no_new_privs: bool,
+    will_filter: bool,
+    filesystem: FilesystemPolicy | None,
+    isolate: bool,
+) -> None:
+    """Refuse seccomp/Landlock that the kernel would not accept without no_new_privs."""
+    landlocked = filesystem is not None or isolate
+    if drop is not None and not no_new_privs and (will_filter or landlocked):
+        raise SandboxError(
+            "seccomp and Landlock need no_new_privs once privileges are dropped: "
+            "pass no_new_privs=True"
+        )
+    if landlocked and not no_new_privs and not _caps.capget()[0] >> _CAP_SYS_ADMIN & 1:
+        raise SandboxError(
+            "Landlock needs no_new_privs or CAP_SYS_ADMIN: pass no_new_privs=True"
+            + ("" if filesystem is not None else " (or isolate=False to go without Landlock)")
+        )
+
+
+def _shed_mask(
+    drop: DropPlan | None,
+    filesystem: FilesystemPolicy | None,
+    kept_here: int,
+    *,
+    no_new_privs: bool,
+    isolates: bool = True,
+) -> int:
+    """The capabilities a process keeping our ids loses, unless ``keep=`` names them.
+
+    CAP_MKNOD unless the FilesystemPolicy names ``devices``; inside a Landlock domain
+    (``isolates``) also CAP_SYS_ADMIN and CAP_PERFMON, with which the process could still
+    read /proc/<pid>/environ and maps of processes outside it.
+    """
+    if drop is not None:
+        return 0
+    shed = 0 if filesystem is not None and filesystem.devices else 1 << CAP_MKNOD
+    if isolates:
+        shed |= ISOLATION_SHED
+    shed &= ~kept_here & ((1 << (_procfs.cap_last_cap() + 1)) - 1)
+    if shed and not no_new_privs:
+        if shed >> CAP_SYS_ADMIN & 1:
+            raise SandboxError(
+                "without no_new_privs Landlock and seccomp need CAP_SYS_ADMIN, which an "
+                "isolated process keeping the caller's ids loses (it would read processes "
+                "outside the sandbox): pass no_new_privs=True (or keep=['CAP_SYS_ADMIN'] "
+                "with allow_root_equivalent=True)"
+            )
+        if not _caps.capget()[0] >> _CAP_SETPCAP & 1:
+            stuck = [
+                CAP_NAMES[cap] if cap < len(CAP_NAMES) else f"capability {cap}"
+                for cap in range(shed.bit_length())
+                if shed >> cap & 1 and _caps.bounding_has(cap)
+            ]
+            if stuck:
+                raise SandboxError(
+                    f"{', '.join(stuck)} cannot leave the bounding set without "
+                    "CAP_SETPCAP, and without no_new_privs exec could grant them: pass "
+                    f"no_new_privs=True (or keep={stuck!r})"
+                )
+    return shed
+
+
+#: What ``keep=`` may name without ``user=``: what the confinement would shed otherwise.
+_SHEDDABLE = (1 << CAP_MKNOD) | ISOLATION_SHED
+
+
+def _kept_without_drop(keep: tuple[CapLike, ...], *, allow_root_equivalent: bool = False) -> int:
+    """Without ``user=``, ``keep=`` may only name what the confinement would shed.
+
+    Keeping CAP_SYS_ADMIN or CAP_PERFMON re-opens reads of /proc/<pid>/environ and maps
+    of processes outside the sandbox; CAP_SYS_ADMIN, root in all but name, also needs
+    ``allow_root_equivalent=True``.
+    """
+    if not keep:
+        return 0
+    from hardenkit.capabilities import caps_to_mask, parse_caps  # noqa: PLC0415
+
+    mask = int(caps_to_mask(parse_caps(keep)))  # CapabilityError for an unknown name
+    if mask & ~_SHEDDABLE:
+        raise SandboxError(
+            "group=, groups= and keep= need user= (the user to become); without user= "
+            "keep= may only name CAP_MKNOD, CAP_SYS_ADMIN or CAP_PERFMON, which are shed "
+            "otherwise"
+        )
+    if mask >> CAP_SYS_ADMIN & 1 and not allow_root_equivalent:
+        raise RootEquivalentError(
+            "keeping SYS_ADMIN amounts to root (mount, namespaces, bpf, keyctl...) and "
+            "lets the confined process read /proc/<pid>/environ and maps outside its "
+            "sandbox: pass allow_root_equivalent=True to keep it knowingly",
+            capabilities=frozenset({"SYS_ADMIN"}),
+        )
+    return mask
+
+
+def _landlock_plan(
+    filesystem: FilesystemPolicy | None, *, isolate: bool, scope_signals: bool
+) -> LandlockPlan | None:
+    """The domain to enter: the policy's, or (``isolate``) one that only isolates."""
+    if filesystem is not None:
+        return LandlockPlan(filesystem, scope_signals=scope_signals)
+    if not isolate:
+        return None
+    if _landlock_abi() == 0:
+        raise SandboxError(
+            "Landlock is absent or disabled, so the confined process could ptrace and "
+            "rewrite processes of its uid outside the sandbox: pass isolate=False to "
+            "confine without that isolation"
+        )
+    return LandlockPlan.isolation(scope_signals=scope_signals)
+
+
+def _filesystem_guard(
+    filesystem: FilesystemPolicy | None, arches: tuple[str, ...], drop: DropPlan | None
+) -> CompiledPolicy | None:
+    """The compiled :func:`filesystem_guard_policy` a policy needs, if any."""
+    if filesystem is None:
+        return None
+    unix_ok, exec_ok = bool(filesystem.sockets), not filesystem.restricts_execute()
+    if unix_ok and exec_ok:
+        return None
+    shared_ok = exec_ok or not _held_caps(drop) & _MAP_FILES_CAPS
+    return compile_policy(
+        filesystem_guard_policy(
+            arches, unix_sockets=unix_ok, anonymous_exec=exec_ok, shared_anonymous=shared_ok
+        )
+    )
+
+
+def _held_caps(drop: DropPlan | None) -> int:
+    """The capabilities the confined process will hold (the kept ones, or this thread's)."""
+    if drop is not None:
+        return int(drop.keep_mask)
+    try:
+        status = _procfs.read_status()
+    except (OSError, ValueError) as err:
+        raise SandboxError(f"cannot read this process's capabilities: {err}") from err
+    return status.cap_permitted | status.cap_effective
+
+
+@functools.cache
+def _landlock_abi() -> int:
+    """The running Landlock ABI (it cannot change while this process runs)."""
+    from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415
+
+    return landlock_abi()
+
+
+def _network(network: NetworkPolicy, *, unix_refused: bool) -> tuple[NetworkPlan, CompiledPolicy]:
+    """The NetworkPolicy's Landlock plan (ABI checked here) and its compiled filter.
+
+    The filter covers the native ABI only, so every other ABI (i386, x32) is killed even
+    when the caller's filter allows it: libseccomp turns socket rules into i386
+    ``socketcall`` rules whose arguments sit behind a pointer seccomp cannot read.
+    """
+    from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415
+    from hardenkit.sandbox.network import NetworkPlan, network_filter  # noqa: PLC0415
+
+    plan = NetworkPlan(network, abi=landlock_abi(), unix_refused=unix_refused)
+    return plan, compile_policy(network_filter(network))
+
+
+def _held_after(drop: DropPlan | None, *, shed: int = 0) -> tuple[int, ...]:
+    """The capabilities the confined process holds: ``keep`` after a drop, else ours.
+
+    Under no_new_privs an exec grants nothing beyond the permitted set, so that set is
+    what the process can ever use (empty for an unprivileged caller); ``shed`` is the mask
+    the confinement takes away from a process that keeps our ids.
+    """
+    if drop is not None:
+        mask = drop.keep_mask
+    else:
+        from hardenkit._linux.procfs import read_status  # noqa: PLC0415
+
+        try:
+            mask = read_status().cap_permitted
+        except (OSError, ValueError) as err:
+            raise SandboxError(f"cannot read this process's capabilities: {err}") from err
+    mask &= ~shed
+    return tuple(bit for bit in range(mask.bit_length()) if mask >> bit & 1)
+
+
+def _changes_foreign_metadata(drop: DropPlan | None) -> str | None:
+    """Say why the confined process could change metadata of files it does not own."""
+    if drop is not None:
+        uid, caps = drop.uid, drop.keep_mask
+    else:
+        from hardenkit._linux.procfs import read_status  # noqa: PLC0415
+
+        try:
+            status = read_status()
+        except (OSError, ValueError) as err:
+            raise SandboxError(f"cannot read this process's ids and capabilities: {err}") from err
+        uid = 0 if 0 in status.uids else status.uids[1]
+        caps = status.cap_permitted | status.cap_effective
+    if uid == 0:
+        return "uid 0"
+    held = [name for bit, name in _METADATA_CAPS if caps >> bit & 1]
+    return ", ".join(held) if held else None
+
+
+def _compiled(
+    seccomp: SeccompPolicy | None, *, block_namespaces: bool
+) -> tuple[SeccompPolicy | None, CompiledPolicy | None]:
+    """Return the policy to load (namespace creation refused if asked) and its program."""
+    if seccomp is None and not block_namespaces:
+        return None, None
+    key = (id(seccomp), block_namespaces)
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is seccomp:
+        return hit[1], hit[2]
+    policy = seccomp if seccomp is not None else SeccompPolicy(default="allow")
+    if block_namespaces:
+        policy = policy.with_namespace_block()
+    compiled = compile_policy(policy)
+    with _COMPILED_LOCK:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = (seccomp, policy, compiled)
+    return policy, compiled
