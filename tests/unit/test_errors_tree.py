@@ -129,6 +129,8 @@ _INTERNAL = {
     ("hardenkit._linux.exec_helper", "HelperError"),
     # caught in audit/_filter.py (an unreadable filter is scored, not raised)
     ("hardenkit._linux.seccomp_read", "FilterUnreadable"),
+    # raised by spawn/_supervise.py when run_async is cancelled, caught in spawn/_async.py
+    ("hardenkit.spawn._result", "Cancelled"),
 }
 _SRC = Path(hardenkit.__file__).parent
 
