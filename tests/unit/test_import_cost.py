@@ -25,19 +25,20 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
         {
             "hardenkit.spawn",
             "hardenkit.env",
-            "hardenkit.redaction",
-            "hardenkit._redaction_rules",
             "hardenkit._secret_names",
             "hardenkit._dangerous_env",
             "hardenkit._linux",
         },
-        {"asyncio", "ctypes", "json"},
+        {"asyncio", "ctypes", "json", "logging", "hashlib"},
     ),
     "from hardenkit.sandbox import confine": (
         {"hardenkit.sandbox", "hardenkit._linux", "hardenkit._applied"},
-        {"asyncio", "importlib.resources", "platform", "subprocess", "typing"},
+        {"asyncio", "importlib.resources", "platform", "subprocess", "typing", "logging"},
     ),
-    "from hardenkit.fileperms import check_path": ({"hardenkit.fileperms"}, {"ctypes", "json"}),
+    "from hardenkit.fileperms import check_path": (
+        {"hardenkit.fileperms"},
+        {"ctypes", "json", "logging"},
+    ),
     "from hardenkit.redaction import redact": (
         {"hardenkit.redaction", "hardenkit._redaction_rules", "hardenkit._secret_names"},
         {"ctypes", "json", "dataclasses"},
