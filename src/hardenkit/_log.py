@@ -5,7 +5,8 @@
 ``fileperms``, and until a program has imported it nothing can have configured a handler,
 so a record would only reach the NullHandler. :func:`get_logger` returns a stand-in that
 drops records while :mod:`logging` is not loaded and becomes the real logger (and installs
-the NullHandler) once it is.
+the NullHandler) once it is. It never imports :mod:`logging` to emit a record: a confined
+process (Landlock, a dropped user) may no longer be able to read the standard library.
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ class _LazyLogger:
         if self._logger is not None or "logging" in sys.modules:
             kwargs.setdefault("stacklevel", 2)
             self._get().log(level, msg, *args, **kwargs)
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 -- Logger's name
+        """False while logging is not loaded (nothing could receive the record)."""
+        if self._logger is None and "logging" not in sys.modules:
+            return False
+        return self._get().isEnabledFor(level)
 
     def __getattr__(self, attr: str) -> Any:
         if attr in _LEVEL_METHODS:

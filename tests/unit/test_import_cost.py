@@ -75,10 +75,12 @@ def test_first_use_loads_only_what_it_needs(code: str) -> None:
 #: CLI words -> command modules a fresh ``hardenkit`` process may load for them.
 CLI_CASES: dict[str, set[str]] = {
     "--version": set(),
-    "audit --help": {"hardenkit._cmd_audit"},
-    "check-perms --help": {"hardenkit._cmd_perms"},
-    "env --help": {"hardenkit._cmd_env"},
-    "exec --help": {"hardenkit._cmd_sandbox"},
+    "audit --help": {"hardenkit.cli.audit"},
+    "check-perms --help": {"hardenkit.cli.check_perms"},
+    "env --help": {"hardenkit.cli.env"},
+    "exec --help": {"hardenkit.cli.exec", "hardenkit.cli._confine"},
+    "run --help": {"hardenkit.cli.run", "hardenkit.cli._confine"},
+    "profile --help": {"hardenkit.cli.profile", "hardenkit.cli._confine"},
 }
 
 
@@ -90,7 +92,8 @@ def test_cli_imports_only_the_subcommand_module(words: str) -> None:
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    assert main({words.split()!r}) == 0\n"
     )
-    commands = {m for m in _loaded(code) if m.startswith("hardenkit._cmd_")}
+    shared = {"hardenkit.cli._common", "hardenkit.cli._parser"}
+    commands = {m for m in _loaded(code) if m.startswith("hardenkit.cli.")} - shared
     assert commands == CLI_CASES[words]
 
 
