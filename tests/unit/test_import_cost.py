@@ -140,3 +140,20 @@ def test_cli_start_does_not_ask_the_terminal_for_its_size() -> None:
     ).stdout
     assert "--pid" in out
     assert max(len(line) for line in out.splitlines()) <= 60
+
+
+def test_exec_starts_without_argparse_nor_shutil() -> None:
+    # `hardenkit exec` is an ENTRYPOINT wrapper: its plain form skips argparse (~8 ms with
+    # gettext and locale) and shutil (~3 ms); --help still goes through argparse.
+    code = (
+        "import contextlib, io\n"
+        "from hardenkit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['exec', '--user', 'nobody', '--read', '/usr', '--net', 'none',\n"
+        "                 '--print-profile', '--', '/bin/true']) == 0\n"
+    )
+    loaded = set(_loaded(code))
+    assert {"argparse", "shutil", "hardenkit.cli._parser"} & loaded == set()
+    assert "hardenkit.sandbox.network" in loaded  # the options were applied
+    help_code = code.replace("'--print-profile', '--', '/bin/true'", "'--help'")
+    assert "argparse" in _loaded(help_code)
