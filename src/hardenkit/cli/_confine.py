@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from hardenkit.sandbox.profile import Profile
 
 
-class Usage(Exception):
+class _Usage(Exception):
     """A usage or profile error: exit 2 with the message."""
 
 
@@ -92,7 +92,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
 def split_pair(text: str, what: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise Usage(f"{what} takes KEY=VALUE, not {text!r}")
+        raise _Usage(f"{what} takes KEY=VALUE, not {text!r}")
     return key.strip(), value
 
 
@@ -120,7 +120,7 @@ def seccomp_option(text: str, profile: Profile) -> dict[str, Any]:
             "seccomp_profile": path,
         }
     except (PolicyError, OSError) as err:
-        raise Usage(f"--seccomp {text}: {err}") from None
+        raise _Usage(f"--seccomp {text}: {err}") from None
 
 
 def effective_profile(args: Any) -> Profile:  # noqa: C901, PLR0912, PLR0915
@@ -154,13 +154,13 @@ def effective_profile(args: Any) -> Profile:  # noqa: C901, PLR0912, PLR0915
         try:
             mask = int(args.umask, 8)
         except ValueError:
-            raise Usage(f"--umask takes an octal number, not {args.umask!r}") from None
+            raise _Usage(f"--umask takes an octal number, not {args.umask!r}") from None
         if not 0 <= mask <= 0o777:  # noqa: PLR2004
-            raise Usage(f"--umask {args.umask} is outside 0..777")
+            raise _Usage(f"--umask {args.umask} is outside 0..777")
         changes["umask"] = mask
     if args.cwd is not None:
         if not os.path.isabs(args.cwd):
-            raise Usage("--cwd takes an absolute path")
+            raise _Usage("--cwd takes an absolute path")
         changes["cwd"] = args.cwd
     if args.env_allow is not None:
         changes["env_allow"] = (*(profile.env_allow or ()), *args.env_allow)
@@ -175,18 +175,18 @@ def effective_profile(args: Any) -> Profile:  # noqa: C901, PLR0912, PLR0915
         for item in args.limit:
             key, value = split_pair(item, "--limit")
             if key not in LIMIT_KEYS:
-                raise Usage(f"--limit {key}: unknown (known: {', '.join(LIMIT_KEYS)})")
+                raise _Usage(f"--limit {key}: unknown (known: {', '.join(LIMIT_KEYS)})")
             try:
                 values[LIMIT_KEYS[key][0]] = parse_size(value, key)
             except ValueError as err:
-                raise Usage(f"--limit {err}") from None
+                raise _Usage(f"--limit {err}") from None
         changes["limits"] = ResourceLimits(**values)
     if args.read or args.write or args.execute:
         fs = profile.filesystem or FilesystemPolicy()
         for name in ("read", "write", "execute"):
             for path in getattr(args, name):
                 if not os.path.isabs(path):
-                    raise Usage(f"--{name} takes absolute paths, not {path!r}")
+                    raise _Usage(f"--{name} takes absolute paths, not {path!r}")
         changes["filesystem"] = dataclasses.replace(
             fs,
             read=(*fs.read, *args.read),  # type: ignore[misc]
@@ -201,7 +201,7 @@ def effective_profile(args: Any) -> Profile:  # noqa: C901, PLR0912, PLR0915
         try:
             changes["network"] = NetworkPolicy.parse(args.net)
         except PolicyError as err:
-            raise Usage(str(err)) from None
+            raise _Usage(str(err)) from None
     merged = dataclasses.replace(profile, **changes)
     if args.seccomp is not None:
         merged = dataclasses.replace(merged, **seccomp_option(args.seccomp, merged))
@@ -211,9 +211,9 @@ def effective_profile(args: Any) -> Profile:  # noqa: C901, PLR0912, PLR0915
     try:
         merged.environment({})  # refuse a dangerous --env-set now, not after confining
     except PolicyError as err:
-        raise Usage(str(err)) from None
+        raise _Usage(str(err)) from None
     except ValueError as err:
-        raise Usage(str(err)) from None
+        raise _Usage(str(err)) from None
     return merged
 
 
@@ -222,7 +222,7 @@ def command(args: Any) -> list[str]:
     if argv and argv[0] == "--":
         argv = argv[1:]
     if not argv:
-        raise Usage("no command given: hardenkit exec [options] -- CMD [ARGS]")
+        raise _Usage("no command given: hardenkit exec [options] -- CMD [ARGS]")
     return argv
 
 
@@ -275,7 +275,7 @@ def prepare(args: Any) -> tuple[Profile, list[str], str, dict[str, str]] | int:
             sys.stdout.write(profile_to_toml(profile))
             return 0
         argv = command(args)
-    except Usage as err:
+    except _Usage as err:
         _err(str(err))
         return EXIT_USAGE
     except ValueError as err:  # ProfileError, PolicyError, InvalidEnvError

@@ -15,7 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from hardenkit.cli._common import EXIT_USAGE, err as _err
-from hardenkit.cli._confine import Usage, enter
+from hardenkit.cli._confine import _Usage, enter
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox.profile import load_profile, preset, preset_names, profile_to_toml
 
@@ -49,14 +49,14 @@ def add_parser(sub: Any) -> None:
 
 def _load(name: str | None, preset_name: str | None) -> Profile:
     if (name is None) == (preset_name is None):
-        raise Usage("give a profile FILE or --preset NAME")
+        raise _Usage("give a profile FILE or --preset NAME")
     return preset(preset_name) if preset_name else load_profile(name)  # type: ignore[arg-type]
 
 
 def _check_main(args: argparse.Namespace) -> int:
     try:
         profile = _load(args.file, args.preset)
-    except (Usage, ValueError) as err:
+    except (_Usage, ValueError) as err:
         _err(str(err))
         return EXIT_USAGE
     report = audit_confined(profile)
@@ -111,7 +111,7 @@ def _show_main(args: argparse.Namespace) -> int:
     try:
         named = args.name in preset_names()
         profile = _load(None, args.name) if named else _load(args.name, None)
-    except (Usage, ValueError) as err:
+    except (_Usage, ValueError) as err:
         _err(str(err))
         return EXIT_USAGE
     sys.stdout.write(profile_to_toml(profile))
