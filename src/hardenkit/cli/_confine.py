@@ -34,6 +34,7 @@ class _Usage(Exception):
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
+    """Add the confinement options ``exec`` and ``run`` share (exec.parse_fast mirrors them)."""
     g = p.add_argument_group("confinement (each mirrors a profile key; options win)")
     src = g.add_mutually_exclusive_group()
     src.add_argument("--profile", metavar="FILE", help="a TOML profile to start from")
@@ -254,7 +255,6 @@ def enter(profile: Profile) -> Any:
 
     if profile.umask is not None:
         os.umask(profile.umask)
-
     identity = confine(**profile.confine_kwargs())
     if profile.cwd is not None:
         try:
@@ -267,6 +267,7 @@ def enter(profile: Profile) -> Any:
 
 
 def prepare(args: Any) -> tuple[Profile, list[str], str, dict[str, str]] | int:
+    """The profile, argv, resolved executable and environment, or the exit status to return."""
     try:
         profile = effective_profile(args)
         if args.print_profile:
@@ -290,6 +291,7 @@ def prepare(args: Any) -> tuple[Profile, list[str], str, dict[str, str]] | int:
 
 
 def dry_run(profile: Profile, exe: str) -> int:
+    """Confine a forked child with ``profile``, verify, and report; run nothing."""
     from hardenkit._child import fork_call  # noqa: PLC0415 -- for import time
 
     def child() -> dict[str, Any]:
