@@ -1,24 +1,85 @@
 """hardenkit's loggers, all children of ``"hardenkit"``, which carries a NullHandler.
 
-The handler is installed here, on the first import of a module that logs, rather than in
-``hardenkit/__init__.py``: importing :mod:`logging` there would cost every
-``import hardenkit`` several milliseconds.
+:mod:`logging` is not imported here: importing it (with ``traceback``, ``string``,
+``threading``...) is 7-20 ms of a first ``import hardenkit.spawn``, ``sandbox`` or
+``fileperms``, and until a program has imported it nothing can have configured a handler,
+so a record would only reach the NullHandler. :func:`get_logger` returns a stand-in that
+drops records while :mod:`logging` is not loaded and becomes the real logger (and installs
+the NullHandler) once it is. It never imports :mod:`logging` to emit a record: a confined
+process (Landlock, a dropped user) may no longer be able to read the standard library.
 """
 
 from __future__ import annotations
 
-import logging
+import sys
 
-logging.getLogger("hardenkit").addHandler(logging.NullHandler())
+# Not typing.TYPE_CHECKING, for import time (importing typing costs several ms).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from logging import Logger
+    from typing import Any
+
+_LEVEL_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical"})
 
 
-def get_logger(name: str) -> logging.Logger:
+def _real(name: str) -> Logger:
+    import logging  # noqa: PLC0415 -- for import time: only once a program loaded logging
+
+    root = logging.getLogger("hardenkit")
+    if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
+        root.addHandler(logging.NullHandler())
+    return logging.getLogger(name)
+
+
+class _LazyLogger:
+    """A logger that imports nothing until :mod:`logging` is loaded by someone."""
+
+    __slots__ = ("_logger", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._logger: Logger | None = None
+
+    def _get(self) -> Logger:
+        if self._logger is None:
+            self._logger = _real(self._name)
+        return self._logger
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        """Log at ``level`` (dropped while logging is not loaded: no handler can exist)."""
+        if self._logger is not None or "logging" in sys.modules:
+            kwargs.setdefault("stacklevel", 2)
+            self._get().log(level, msg, *args, **kwargs)
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 -- Logger's name
+        """False while logging is not loaded (nothing could receive the record)."""
+        if self._logger is None and "logging" not in sys.modules:
+            return False
+        return self._get().isEnabledFor(level)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr in _LEVEL_METHODS:
+
+            def emit(msg: object, *args: object, **kwargs: Any) -> None:
+                if self._logger is not None or "logging" in sys.modules:
+                    kwargs.setdefault("stacklevel", 2)
+                    getattr(self._get(), attr)(msg, *args, **kwargs)
+
+            return emit
+        return getattr(self._get(), attr)
+
+    def __repr__(self) -> str:
+        return f"<hardenkit logger {self._name}>"
+
+
+def get_logger(name: str) -> Logger:
     """Return the logger ``name`` (a ``hardenkit.*`` module name).
 
     Examples:
         >>> get_logger("hardenkit.env").name
         'hardenkit.env'
+        >>> import logging
         >>> any(isinstance(h, logging.NullHandler) for h in logging.getLogger("hardenkit").handlers)
         True
     """
-    return logging.getLogger(name)
+    return _LazyLogger(name)  # type: ignore[return-value]  # quacks as a Logger

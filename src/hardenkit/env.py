@@ -19,7 +19,6 @@ from hardenkit import _dangerous_env
 from hardenkit._log import get_logger
 from hardenkit._secret_names import MASK, is_secret_name
 from hardenkit.errors import InvalidEnvError, MissingEnvError
-from hardenkit.redaction import redact, register_secret
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
@@ -112,6 +111,8 @@ def looks_secret(value: str) -> bool:
         >>> looks_secret("/usr/share/zoneinfo/Europe/Paris")
         False
     """
+    from hardenkit.redaction import redact  # noqa: PLC0415 -- for import time (logging)
+
     return redact(value) != value
 
 
@@ -252,6 +253,8 @@ def mask_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
         ...           "DATABASE_URL": "postgres://app:pw-123456@db/main"})
         {'HOME': '/root', 'API_TOKEN': '***', 'DATABASE_URL': 'postgres://app:***@db/main'}
     """
+    from hardenkit.redaction import redact  # noqa: PLC0415 -- for import time (logging)
+
     return {
         name: (MASK if is_secret_name(name) and value else redact(value))
         for name, value in _environ(env).items()
@@ -401,6 +404,8 @@ class Secret(Generic[_T]):
     def __init__(self, value: _T, *, register: bool = True) -> None:
         object.__setattr__(self, "_value", value)
         if register and isinstance(value, str):
+            from hardenkit.redaction import register_secret  # noqa: PLC0415 -- for import time
+
             register_secret(value, strict=False)
 
     def reveal(self) -> _T:

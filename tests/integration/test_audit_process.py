@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from tests._helpers import paused_child
 
-from hardenkit._cmd_audit import render
 from hardenkit._linux.libc import PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, prctl
 from hardenkit.audit import AuditReport, audit_process
 from hardenkit.audit._collect import _Reader
+from hardenkit.cli.audit import render
 from hardenkit.errors import HardenkitError, PrivilegeError
 
 if TYPE_CHECKING:

@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hardenkit._cli_text import escape as clean
-from hardenkit._cmd_audit import render
 from hardenkit._linux.procfs import ProcStatus
 from hardenkit.audit import (
     AuditFinding,
@@ -29,6 +27,8 @@ from hardenkit.audit._collect import ProcessFacts
 from hardenkit.audit._model import SEVERITIES, Assessment, exposure_of, level_of
 from hardenkit.capabilities import ALL_MASK, Capability
 from hardenkit.cli import main
+from hardenkit.cli._common import escape as clean
+from hardenkit.cli.audit import render
 from hardenkit.errors import HardenkitError, PrivilegeError
 
 pytestmark = pytest.mark.linux

@@ -25,19 +25,20 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
         {
             "hardenkit.spawn",
             "hardenkit.env",
-            "hardenkit.redaction",
-            "hardenkit._redaction_rules",
             "hardenkit._secret_names",
             "hardenkit._dangerous_env",
             "hardenkit._linux",
         },
-        {"asyncio", "ctypes", "json"},
+        {"asyncio", "ctypes", "json", "logging", "hashlib"},
     ),
     "from hardenkit.sandbox import confine": (
         {"hardenkit.sandbox", "hardenkit._linux", "hardenkit._applied"},
-        {"asyncio", "importlib.resources", "platform", "subprocess", "typing"},
+        {"asyncio", "importlib.resources", "platform", "subprocess", "typing", "logging"},
     ),
-    "from hardenkit.fileperms import check_path": ({"hardenkit.fileperms"}, {"ctypes", "json"}),
+    "from hardenkit.fileperms import check_path": (
+        {"hardenkit.fileperms"},
+        {"ctypes", "json", "logging"},
+    ),
     "from hardenkit.redaction import redact": (
         {"hardenkit.redaction", "hardenkit._redaction_rules", "hardenkit._secret_names"},
         {"ctypes", "json", "dataclasses"},
@@ -74,10 +75,12 @@ def test_first_use_loads_only_what_it_needs(code: str) -> None:
 #: CLI words -> command modules a fresh ``hardenkit`` process may load for them.
 CLI_CASES: dict[str, set[str]] = {
     "--version": set(),
-    "audit --help": {"hardenkit._cmd_audit"},
-    "check-perms --help": {"hardenkit._cmd_perms"},
-    "env --help": {"hardenkit._cmd_env"},
-    "exec --help": {"hardenkit._cmd_sandbox"},
+    "audit --help": {"hardenkit.cli.audit"},
+    "check-perms --help": {"hardenkit.cli.check_perms"},
+    "env --help": {"hardenkit.cli.env"},
+    "exec --help": {"hardenkit.cli.exec", "hardenkit.cli._confine"},
+    "run --help": {"hardenkit.cli.run", "hardenkit.cli._confine"},
+    "profile --help": {"hardenkit.cli.profile", "hardenkit.cli._confine"},
 }
 
 
@@ -89,7 +92,8 @@ def test_cli_imports_only_the_subcommand_module(words: str) -> None:
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    assert main({words.split()!r}) == 0\n"
     )
-    commands = {m for m in _loaded(code) if m.startswith("hardenkit._cmd_")}
+    shared = {"hardenkit.cli._common", "hardenkit.cli._parser"}
+    commands = {m for m in _loaded(code) if m.startswith("hardenkit.cli.")} - shared
     assert commands == CLI_CASES[words]
 
 
@@ -136,3 +140,20 @@ def test_cli_start_does_not_ask_the_terminal_for_its_size() -> None:
     ).stdout
     assert "--pid" in out
     assert max(len(line) for line in out.splitlines()) <= 60
+
+
+def test_exec_starts_without_argparse_nor_shutil() -> None:
+    # `hardenkit exec` is an ENTRYPOINT wrapper: its plain form skips argparse (~8 ms with
+    # gettext and locale) and shutil (~3 ms); --help still goes through argparse.
+    code = (
+        "import contextlib, io\n"
+        "from hardenkit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['exec', '--user', 'nobody', '--read', '/usr', '--net', 'none',\n"
+        "                 '--print-profile', '--', '/bin/true']) == 0\n"
+    )
+    loaded = set(_loaded(code))
+    assert {"argparse", "shutil", "hardenkit.cli._parser"} & loaded == set()
+    assert "hardenkit.sandbox.network" in loaded  # the options were applied
+    help_code = code.replace("'--print-profile', '--', '/bin/true'", "'--help'")
+    assert "argparse" in _loaded(help_code)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import re
 import stat
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from typing import TypeAlias
+from typing import TYPE_CHECKING
 
 from hardenkit.env import SAFE_PATH
 from hardenkit.errors import CommandNotAllowed, InsecurePathError, PolicyError, UnsafeArgument
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
 
 __all__ = ["METACHARACTERS", "ArgRules", "CommandPolicy", "trusted_binary"]
 
@@ -564,6 +566,8 @@ def open_pinned(real: str, digest: str) -> tuple[int, bool]:
                 path=real,
                 problems=tuple(problems),
             )
+        import hashlib  # noqa: PLC0415 -- for import time: loads OpenSSL, only for pins
+
         h = hashlib.sha256()
         head = b""
         offset = 0

@@ -12,11 +12,8 @@ import json
 import re
 from typing import Any
 
-from hardenkit._cli_text import escape
-
-EXIT_OK = 0
-EXIT_FAIL = 1
-EXIT_ERROR = 3
+from hardenkit.cli._common import EXIT_ERROR, EXIT_FAIL, EXIT_OK, escape
+from hardenkit.errors import InsecurePathError
 
 #: check_path's advice names its keywords; on the command line they are these flags.
 _FLAGS = (
@@ -51,7 +48,7 @@ def _octal_mode(text: str) -> int:
 
 
 def _owner(text: str) -> int:
-    from hardenkit.fileperms._model import resolve_owner  # noqa: PLC0415 -- lazy
+    from hardenkit.fileperms._model import resolve_owner  # noqa: PLC0415 -- for import time
 
     try:
         return resolve_owner(int(text) if text.isdigit() else text)
@@ -93,8 +90,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _check(path: str, args: argparse.Namespace) -> dict[str, Any]:
-    from hardenkit.errors import InsecurePathError  # noqa: PLC0415 -- lazy
-    from hardenkit.fileperms import check_path  # noqa: PLC0415 -- lazy
+    from hardenkit.fileperms import check_path  # noqa: PLC0415 -- for import time
 
     try:
         st = check_path(

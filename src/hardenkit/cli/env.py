@@ -22,13 +22,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-from hardenkit.env import SAFE_PATH
+from hardenkit.cli._common import EXIT_FAIL, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
+from hardenkit.env import SAFE_PATH, _value_ok, is_dangerous, sanitize_env
 from hardenkit.errors import HardenkitError, InvalidEnvError
-
-EXIT_OK = 0
-EXIT_FAIL = 1
-EXIT_USAGE = 2
-EXIT_NOT_FOUND = 127
 
 
 def add_parser(sub: Any) -> None:
@@ -134,8 +130,8 @@ def _seal_flags(p: argparse.ArgumentParser) -> None:
 
 @_guard
 def _keypair(args: argparse.Namespace) -> int:
-    from hardenkit.envcrypt import generate_keypair  # noqa: PLC0415
-    from hardenkit.envcrypt._keys import key_names  # noqa: PLC0415
+    from hardenkit.envcrypt import generate_keypair  # noqa: PLC0415 -- for import time
+    from hardenkit.envcrypt._keys import key_names  # noqa: PLC0415 -- for import time
 
     pair = generate_keypair()
     public_name, private_name = key_names(args.file)
@@ -149,8 +145,8 @@ def _keypair(args: argparse.Namespace) -> int:
 
 @_guard
 def _encrypt(args: argparse.Namespace) -> int:
-    from hardenkit.envcrypt import encrypt_env_file  # noqa: PLC0415
-    from hardenkit.envcrypt._keys import default_keys_file  # noqa: PLC0415
+    from hardenkit.envcrypt import encrypt_env_file  # noqa: PLC0415 -- for import time
+    from hardenkit.envcrypt._keys import default_keys_file  # noqa: PLC0415 -- for import time
 
     created = encrypt_env_file(
         args.file, keys_file=args.keys_file, names=args.names, seal=args.seal
@@ -164,8 +160,8 @@ def _encrypt(args: argparse.Namespace) -> int:
 
 @_guard
 def _decrypt(args: argparse.Namespace) -> int:
-    from hardenkit.envcrypt import decrypted_text  # noqa: PLC0415
-    from hardenkit.fileperms import locked_for_update, write_secure  # noqa: PLC0415
+    from hardenkit.envcrypt import decrypted_text  # noqa: PLC0415 -- for import time
+    from hardenkit.fileperms import locked_for_update, write_secure  # noqa: PLC0415 -- for import time
 
     if args.stdout:
         sys.stdout.write(decrypted_text(args.file, keys_file=args.keys_file))
@@ -187,8 +183,8 @@ def _read_value(args: argparse.Namespace) -> str:
 
 @_guard
 def _set(args: argparse.Namespace) -> int:
-    from hardenkit.envcrypt import set_env_value  # noqa: PLC0415
-    from hardenkit.envcrypt._keys import default_keys_file  # noqa: PLC0415
+    from hardenkit.envcrypt import set_env_value  # noqa: PLC0415 -- for import time
+    from hardenkit.envcrypt._keys import default_keys_file  # noqa: PLC0415 -- for import time
 
     created = set_env_value(
         args.file,
@@ -207,7 +203,7 @@ def _set(args: argparse.Namespace) -> int:
 
 @_guard
 def _get(args: argparse.Namespace) -> int:
-    from hardenkit.envcrypt import decrypt_env_file  # noqa: PLC0415
+    from hardenkit.envcrypt import decrypt_env_file  # noqa: PLC0415 -- for import time
 
     values = decrypt_env_file(args.file, keys_file=args.keys_file, require_seal=args.require_seal)
     if args.name not in values:
@@ -219,7 +215,7 @@ def _get(args: argparse.Namespace) -> int:
 
 @_guard
 def _seal(args: argparse.Namespace) -> int:
-    from hardenkit.envcrypt import seal_env_file  # noqa: PLC0415
+    from hardenkit.envcrypt import seal_env_file  # noqa: PLC0415 -- for import time
 
     seal_env_file(args.file, keys_file=args.keys_file)
     print(f"sealed {args.file}")
@@ -228,8 +224,8 @@ def _seal(args: argparse.Namespace) -> int:
 
 @_guard
 def _rotate(args: argparse.Namespace) -> int:
-    from hardenkit.envcrypt import rotate_env_file  # noqa: PLC0415
-    from hardenkit.envcrypt._keys import default_keys_file  # noqa: PLC0415
+    from hardenkit.envcrypt import rotate_env_file  # noqa: PLC0415 -- for import time
+    from hardenkit.envcrypt._keys import default_keys_file  # noqa: PLC0415 -- for import time
 
     rotate_env_file(args.file, keys_file=args.keys_file)
     keys = args.keys_file or default_keys_file(args.file)
@@ -238,8 +234,7 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _child_env(args: argparse.Namespace) -> dict[str, str]:
-    from hardenkit.env import _value_ok, is_dangerous, sanitize_env  # noqa: PLC0415
-    from hardenkit.envcrypt import decrypt_env_file  # noqa: PLC0415
+    from hardenkit.envcrypt import decrypt_env_file  # noqa: PLC0415 -- for import time
 
     values = decrypt_env_file(args.file, keys_file=args.keys_file, require_seal=args.require_seal)
     # What sanitize_env would never copy: dangerous names and values, PATH (the child's

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from hardenkit._cli_text import escape
+from hardenkit.cli._common import EXIT_ERROR, EXIT_FAIL, EXIT_OK, escape
 
 if TYPE_CHECKING:
     from hardenkit.audit import AuditReport, AuditSweep
@@ -107,14 +107,14 @@ def add_parser(sub: Any) -> None:
         metavar="MODE",
         help="most permissive mode allowed for --paths, in octal (default 600)",
     )
-    p.set_defaults(handler=run, error_status=3)  # cli.EXIT_ERROR: could not run
+    p.set_defaults(handler=run, error_status=EXIT_ERROR)
 
 
 def run(args: argparse.Namespace) -> int:
     """Audit, print the report and return the exit status."""
     if args.all:
         return _run_all(args)
-    from hardenkit.audit import audit_process  # noqa: PLC0415
+    from hardenkit.audit import audit_process  # noqa: PLC0415 -- for import time
 
     report = audit_process(args.pid, paths=args.paths, max_mode=args.max_mode)
     failed = _failed(report, args.fail_above)
@@ -123,11 +123,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         render(report, sys.stdout, colour=colour, fail_above=args.fail_above)
-    return 1 if failed else 0
+    return EXIT_FAIL if failed else EXIT_OK
 
 
 def _run_all(args: argparse.Namespace) -> int:
-    from hardenkit.audit import audit_all  # noqa: PLC0415
+    from hardenkit.audit import audit_all  # noqa: PLC0415 -- for import time
 
     if args.paths:
         raise SystemExit("hardenkit audit: --paths checks one process's files; not with --all")
@@ -136,12 +136,12 @@ def _run_all(args: argparse.Namespace) -> int:
         print(json.dumps(sweep.to_dict(), indent=2))
     else:
         render_all(sweep, sys.stdout)
-    return 1 if any(_failed(r, args.fail_above) for r in sweep.reports) else 0
+    return EXIT_FAIL if any(_failed(r, args.fail_above) for r in sweep.reports) else EXIT_OK
 
 
 def render_all(sweep: AuditSweep, out: TextIO) -> None:
     """Write one line per process, worst first, then the ones that could not be audited."""
-    import pwd  # noqa: PLC0415
+    import pwd  # noqa: PLC0415 -- for import time
 
     users: dict[int, str] = {}
 
@@ -187,8 +187,8 @@ def render(
     def paint(code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if colour else text
 
-    import shutil  # noqa: PLC0415 -- only the text report needs them
-    import textwrap  # noqa: PLC0415
+    import shutil  # noqa: PLC0415 -- for import time: only the text report
+    import textwrap  # noqa: PLC0415 -- for import time
 
     width = max(60, min(shutil.get_terminal_size((100, 24)).columns, 120))
     threads = f", {report.threads} threads" if report.threads > 1 else ""
@@ -200,7 +200,7 @@ def render(
         f"{scored} systemd rows scored, {len(report.unobservable)} not observable from a "
         "process: see --json)\n"
     )
-    from hardenkit.audit._model import SEVERITIES  # noqa: PLC0415
+    from hardenkit.audit._model import SEVERITIES  # noqa: PLC0415 -- for import time
 
     indent = " " * 6
     for severity in SEVERITIES:

@@ -1,0 +1,112 @@
+"""The ``hardenkit`` command line (also ``python -m hardenkit``).
+
+One module per command (``audit``, ``check_perms``, ``env``, ``exec``, ``run``,
+``profile``), each providing ``add_parser(subparsers)``; the parser it adds sets
+``handler`` to a function that takes the parsed arguments and returns the exit code.
+Exit statuses and output helpers are shared in :mod:`hardenkit.cli._common`.
+
+Exit statuses (``audit`` and ``check-perms``): 0 fine; 1 findings (a check failed);
+2 usage error; 3 could not run (the audit or check could not be completed: a process
+vanished, a read was refused...). ``env`` subcommands: 0 done, 1 failed, 2 usage error;
+``env run`` returns the command's status. Any command whose output pipe is closed early
+(``hardenkit audit | head -3``) stops quietly with 141 (128 + SIGPIPE), as a shell tool.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from hardenkit.cli._common import EXIT_FAIL, pipe_closed
+from hardenkit.errors import HardenkitError
+
+# Not typing.TYPE_CHECKING, for import time (``hardenkit exec`` starts without typing).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from typing import Any
+
+__all__ = ["build_parser", "main"]
+
+#: First word -> the only command modules it needs: a fresh process imports just those
+#: (start-up time matters for ENTRYPOINT wrappers and for ``hardenkit audit`` in scripts).
+#: Anything else (``--help``, ``-v``, a typo) builds the whole parser.
+_FAST: dict[str, tuple[str, ...]] = {
+    "exec": ("exec",),
+    "run": ("run",),
+    "profile": ("profile",),
+    "audit": ("audit",),
+    "check-perms": ("check_perms",),
+    "env": ("env",),
+    "--version": (),
+}
+
+
+def build_parser(modules: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Build the argument parser with every subcommand (or those of ``modules``).
+
+    Examples:
+        >>> parser = build_parser()
+        >>> parser.parse_args(["audit", "--json"]).json
+        True
+    """
+    from hardenkit.cli import _parser  # noqa: PLC0415 -- for import time: argparse
+
+    return _parser.build_parser(_parser.COMMAND_MODULES if modules is None else modules)
+
+
+def _parse(words: list[str]) -> Any:
+    """The parsed arguments, or the exit status argparse asked for (usage error, --help)."""
+    if words and words[0] == "exec":
+        from hardenkit.cli.exec import parse_fast  # noqa: PLC0415 -- only for exec
+
+        fast = parse_fast(words[1:])
+        if fast is not None:
+            return fast
+    parser = build_parser(_FAST.get(words[0]) if words else None)
+    try:
+        return parser.parse_args(words)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status.
+
+    Examples:
+        >>> main(["--version"])
+        hardenkit ...
+        0
+    """
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = _parse(words)
+    if isinstance(args, int):
+        return args
+    import logging  # noqa: PLC0415 -- for import time: not for --help nor a usage error
+
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="hardenkit: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from hardenkit.redaction import install_redaction  # noqa: PLC0415 -- for import time
+
+    install_redaction()  # logs never leak a secret
+    error_status = int(getattr(args, "error_status", EXIT_FAIL))
+    try:
+        status = int(args.handler(args))
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        return pipe_closed()
+    except HardenkitError as exc:
+        print(f"hardenkit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return error_status
+    except OSError as exc:
+        if error_status == EXIT_FAIL:
+            raise  # commands without a "could not run" status report their own
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"hardenkit: {exc.strerror or type(exc).__name__}{where}", file=sys.stderr)
+        return error_status
+    except KeyboardInterrupt:
+        return 130
+    return status

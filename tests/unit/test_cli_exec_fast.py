@@ -1,0 +1,104 @@
+"""``hardenkit exec``'s argparse-free fast path parses exactly as argparse, or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+import subprocess
+import sys
+
+import pytest
+
+from hardenkit.cli import build_parser
+from hardenkit.cli.exec import parse_fast
+
+_VALUES = ["nobody", "65534", "/usr", "", "a=b", "-1", "--", "x y", "/data=1"]
+_OPTIONS = [
+    "--profile", "--preset", "--user", "--group", "--groups", "--keep", "--umask", "--cwd",
+    "--env-allow", "--env-set", "--limit", "--read", "--write", "--execute", "--seccomp",
+    "--net", "--allow-namespaces", "--print-profile", "--dry-run",
+    "--us", "--help", "-h", "--read_only", "--bogus", "-v",
+]  # fmt: skip
+
+
+def _argparse(words: list[str]) -> dict[str, object] | None:
+    parser = build_parser(("exec",))
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            ns = parser.parse_args(["exec", *words])
+    except SystemExit:
+        return None
+    return vars(ns)
+
+
+def _words(rng: random.Random) -> list[str]:
+    words: list[str] = []
+    for _ in range(rng.randrange(0, 6)):
+        option = rng.choice(_OPTIONS)
+        if rng.random() < 0.3:
+            words.append(f"{option}={rng.choice(_VALUES)}")
+        else:
+            words.append(option)
+            if rng.random() < 0.8:
+                words.append(rng.choice(_VALUES))
+    if rng.random() < 0.9:
+        words.append("--")
+    words.extend(rng.choice([["/bin/true"], ["id", "-u"], [], ["--", "x"], ["-h"]]))
+    return words
+
+
+def test_the_fast_path_agrees_with_argparse_or_declines() -> None:
+    rng = random.Random(18)  # noqa: S311 -- reproducible test input
+    taken = 0
+    for _ in range(3000):
+        words = _words(rng)
+        fast = parse_fast(words)
+        if fast is None:
+            continue
+        taken += 1
+        expected = _argparse(words)
+        assert expected is not None, f"fast path accepted what argparse refuses: {words}"
+        got = vars(fast)
+        assert got.pop("handler") is expected.pop("handler")
+        assert got == expected, words
+    assert taken > 300  # the fast path is not a dead branch
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--user", "nobody", "--seccomp", "docker", "--read", "/usr", "--execute", "/usr",
+         "--net", "none", "--", "/bin/true"],
+        ["--preset", "batch-job", "--limit=memory=512M", "--dry-run", "--", "sh", "-c", "x"],
+        ["--groups", "", "--net", "unix", "--net", "connect=443", "--", "--", "-h"],
+    ],
+)  # fmt: skip
+def test_the_plain_forms_take_the_fast_path(words: list[str]) -> None:
+    fast = parse_fast(words)
+    assert fast is not None
+    assert vars(fast) | {"handler": None} == (_argparse(words) or {}) | {"handler": None}
+
+
+def test_help_and_errors_are_argparses() -> None:
+    def run(*words: str) -> tuple[int, str, str]:
+        p = subprocess.run(
+            [sys.executable, "-m", "hardenkit", "exec", *words],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return p.returncode, p.stdout, p.stderr
+
+    code, out, _ = run("--help")
+    assert code == 0
+    assert "--print-profile" in out
+    assert out.startswith("usage: hardenkit exec")
+    code, _, err = run("--user")
+    assert (code, err.splitlines()[-1]) == (
+        2,
+        "hardenkit exec: error: argument --user: expected one argument",
+    )
+    code, _, err = run("--profile", "a", "--preset", "b", "--", "true")
+    assert code == 2
+    assert "not allowed with argument" in err
