@@ -19,12 +19,14 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import require_linux
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
+    from typing import Any
 
 #: Results larger than this are refused (the child could otherwise exhaust our memory).
 MAX_RESULT_BYTES = 64 * 1024 * 1024

@@ -7,6 +7,8 @@ so a record would only reach the NullHandler. :func:`get_logger` returns a stand
 drops records while :mod:`logging` is not loaded and becomes the real logger (and installs
 the NullHandler) once it is. It never imports :mod:`logging` to emit a record: a confined
 process (Landlock, a dropped user) may no longer be able to read the standard library.
+A command line that shows records without loading :mod:`logging` sets a sink
+(:func:`set_sink`; ``hardenkit exec`` does).
 """
 
 from __future__ import annotations
@@ -16,10 +18,43 @@ import sys
 # Not typing.TYPE_CHECKING, for import time (importing typing costs several ms).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from logging import Logger
     from typing import Any
 
-_LEVEL_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical"})
+#: Level method -> logging's level number (logging is not imported for them).
+_LEVELS = {
+    "debug": 10,
+    "info": 20,
+    "warning": 30,
+    "warn": 30,
+    "error": 40,
+    "exception": 40,
+    "critical": 50,
+}
+_LEVEL_METHODS = frozenset(_LEVELS)
+
+#: Where records go instead of :mod:`logging` (see :func:`set_sink`); None: logging's way.
+_sink: Callable[[str, int, object, tuple[object, ...]], None] | None = None
+
+
+def set_sink(sink: Callable[[str, int, object, tuple[object, ...]], None] | None) -> None:
+    """Send every hardenkit record to ``sink(logger_name, level, msg, args)``, or stop.
+
+    For a command line that must show warnings without importing :mod:`logging` (``hardenkit
+    exec``: logging with traceback, string and threading is several ms of every start).
+    While a sink is set it receives every record, logging loaded or not; it must redact.
+
+    Examples:
+        >>> seen = []
+        >>> set_sink(lambda name, level, msg, args: seen.append((name, level, msg % args)))
+        >>> get_logger("hardenkit.doctest").warning("%d left", 3)
+        >>> set_sink(None)
+        >>> seen
+        [('hardenkit.doctest', 30, '3 left')]
+    """
+    global _sink  # noqa: PLW0603 -- one switch for the whole process
+    _sink = sink
 
 
 def _real(name: str) -> Logger:
@@ -47,12 +82,16 @@ class _LazyLogger:
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         """Log at ``level`` (dropped while logging is not loaded: no handler can exist)."""
-        if self._logger is not None or "logging" in sys.modules:
+        if _sink is not None:
+            _sink(self._name, level, msg, args)
+        elif self._logger is not None or "logging" in sys.modules:
             kwargs.setdefault("stacklevel", 2)
             self._get().log(level, msg, *args, **kwargs)
 
     def isEnabledFor(self, level: int) -> bool:  # noqa: N802 -- Logger's name
         """False while logging is not loaded (nothing could receive the record)."""
+        if _sink is not None:
+            return True  # the sink decides
         if self._logger is None and "logging" not in sys.modules:
             return False
         return self._get().isEnabledFor(level)
@@ -61,7 +100,9 @@ class _LazyLogger:
         if attr in _LEVEL_METHODS:
 
             def emit(msg: object, *args: object, **kwargs: Any) -> None:
-                if self._logger is not None or "logging" in sys.modules:
+                if _sink is not None:
+                    _sink(self._name, _LEVELS[attr], msg, args)
+                elif self._logger is not None or "logging" in sys.modules:
                     kwargs.setdefault("stacklevel", 2)
                     getattr(self._get(), attr)(msg, *args, **kwargs)
 

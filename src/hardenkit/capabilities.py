@@ -25,7 +25,6 @@ import os
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import caps as _caps, privfilecaps as _filecaps, procfs, require_linux
 from hardenkit._linux.capnames import CAP_NAMES
@@ -151,7 +150,10 @@ def _kernel_last_cap() -> int:
         return len(KNOWN_NAMES) - 1
 
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
 
     class Capability(_CapabilityBase):
         """Every capability the running kernel knows (static view for type checkers)."""

@@ -13,15 +13,20 @@ import fnmatch
 import functools
 import os
 import re
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeAlias, TypeVar
 
 from hardenkit import _dangerous_env
 from hardenkit._log import get_logger
 from hardenkit._secret_names import MASK, is_secret_name
 from hardenkit.errors import InvalidEnvError, MissingEnvError
 
+# Not typing.TYPE_CHECKING, for import time: typing (~3 ms) is loaded by Secret's module,
+# Generic's home, only when Secret is first used (module __getattr__ below).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
+    from typing import Any, TypeAlias
+
+    from hardenkit._secret_value import Secret
 
 __all__ = [
     "DANGEROUS_ENV",
@@ -375,87 +380,10 @@ def _clear_frames(exc: BaseException) -> None:
         todo += [err.__cause__, err.__context__]
 
 
-_T = TypeVar("_T")
+def __getattr__(name: str) -> Any:
+    """``Secret`` on first use (for import time: it subclasses typing's Generic)."""
+    if name == "Secret":
+        from hardenkit._secret_value import Secret  # noqa: PLC0415 -- for import time
 
-
-class Secret(Generic[_T]):
-    """A value that shows as ``***`` in ``str()``, ``repr()``, f-strings and logging.
-
-    ``.reveal()`` returns it. A Secret cannot be pickled (so it never crosses a process
-    boundary by accident), compares in constant time, and, for a str, registers the value
-    with :func:`hardenkit.register_secret` so that a revealed copy is masked in logs too.
-
-    Examples:
-        >>> token = Secret("ghp_example_value_123")
-        >>> token, str(token), f"{token:>10}", "%s" % token
-        (Secret('***'), '***', '***', '***')
-        >>> token.reveal()
-        'ghp_example_value_123'
-        >>> import pickle
-        >>> pickle.dumps(token)
-        Traceback (most recent call last):
-        ...
-        TypeError: Secret values cannot be pickled
-    """
-
-    __slots__ = ("_value",)
-    _value: _T
-
-    def __init__(self, value: _T, *, register: bool = True) -> None:
-        object.__setattr__(self, "_value", value)
-        if register and isinstance(value, str):
-            from hardenkit.redaction import register_secret  # noqa: PLC0415 -- for import time
-
-            register_secret(value, strict=False)
-
-    def reveal(self) -> _T:
-        """Return the wrapped value."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret({MASK!r})"
-
-    def __str__(self) -> str:
-        return MASK
-
-    def __format__(self, spec: str) -> str:
-        return MASK
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Secret):
-            return NotImplemented
-        import hmac  # noqa: PLC0415 -- loads OpenSSL (~3 ms): not at every import of env
-
-        a, b = self._value, other._value
-        if isinstance(a, str) and isinstance(b, str):
-            return hmac.compare_digest(a.encode(), b.encode())
-        if isinstance(a, bytes) and isinstance(b, bytes):
-            return hmac.compare_digest(a, b)
-        return bool(a == b)
-
-    def __hash__(self) -> int:
-        return hash((Secret, self._value))
-
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError("Secret is immutable")
-
-    def __delattr__(self, name: str) -> NoReturn:
-        raise AttributeError("Secret is immutable")
-
-    def __reduce_ex__(self, protocol: Any) -> NoReturn:
-        raise TypeError("Secret values cannot be pickled")
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("Secret values cannot be pickled")
-
-    def __getstate__(self) -> NoReturn:
-        raise TypeError("Secret values cannot be pickled")
-
-    def __copy__(self) -> Secret[_T]:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Secret[_T]:
-        return self
+        return Secret
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,7 +26,6 @@ import grp
 import os
 import pwd
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from hardenkit._linux import caps as _caps, procfs, require_linux
 from hardenkit._log import get_logger
@@ -40,6 +39,8 @@ from hardenkit.capabilities import (
 )
 from hardenkit.errors import CapabilityError, PrivilegeError, RootEquivalentError
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 

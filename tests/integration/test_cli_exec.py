@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from hardenkit.sandbox.docker import default_policy
+from hardenkit.sandbox.seccomp import compile_policy
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -424,3 +427,51 @@ def test_network_service_with_kept_capability_and_bind_port() -> None:
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert r.stdout.split("\n")[:2] == ["81 ok", "82 13"]
+
+
+#: What a plain ``hardenkit exec`` must not import before it becomes the command: logging
+#: (its records go to a sink), typing, OpenSSL (the Docker profile's cache key uses the
+#: builtin SHA-256), socket's wrappers (the network probes use _socket), argparse, shutil,
+#: and the redaction rules (no warning to redact on a plain start).
+_EXEC_MUST_NOT_LOAD = {
+    "logging",
+    "typing",
+    "hashlib",
+    "_hashlib",
+    "socket",
+    "argparse",
+    "shutil",
+    "hardenkit.redaction",
+    "hardenkit._redaction_rules",
+    "hardenkit._secret_value",
+}
+
+_EXEC_ARGS = ["exec", "--user", "nobody", "--seccomp", "docker", "--read", "/usr"]
+_EXEC_ARGS += ["--execute", "/usr", "--net", "none", "--", "/bin/true"]
+
+
+def test_exec_start_imports_only_what_confining_needs() -> None:
+    # The modules loaded at the moment of os.execve, in a fresh interpreter.
+    code = (
+        "import os, sys\n"
+        "def execve(path, argv, env):\n"
+        "    os.write(1, ' '.join(sys.modules).encode())\n"
+        "    os._exit(0)\n"
+        "os.execve = execve\n"
+        "from hardenkit.cli import main\n"
+        f"sys.exit(main({_EXEC_ARGS!r}))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    loaded = set(r.stdout.split())
+    assert {"hardenkit.sandbox.network", "hardenkit.sandbox.docker", "_socket"} <= loaded
+    assert loaded & _EXEC_MUST_NOT_LOAD == set()
+    assert r.stderr == ""  # the libseccomp note is debug-level here
+
+
+def test_exec_verbose_shows_the_libseccomp_note() -> None:
+    skipped = compile_policy(default_policy(capabilities=())).skipped
+    quiet, verbose = hk(*_EXEC_ARGS), hk("-v", *_EXEC_ARGS)
+    assert quiet.returncode == verbose.returncode == 0, verbose.stderr
+    assert "libseccomp" not in quiet.stderr
+    assert ("does not know" in verbose.stderr) == bool(skipped)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+from hardenkit import _log
 from hardenkit._log import get_logger
 
 if TYPE_CHECKING:
@@ -54,3 +55,27 @@ def test_nothing_imports_logging_before_the_program_does() -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     assert out == "hardenkit.x shown 1\n"
+
+
+def test_a_sink_takes_every_record_logging_loaded_or_not(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[tuple[str, int, object, tuple[object, ...]]] = []
+    log = get_logger("hardenkit.test_sink")
+    _log.set_sink(lambda *record: seen.append(record))
+    try:
+        with caplog.at_level(logging.DEBUG, logger="hardenkit"):
+            log.debug("d %s", 1)
+            log.error("e")
+            log.log(logging.WARNING, "w %d", 2)
+            assert log.isEnabledFor(logging.DEBUG)  # the sink decides
+    finally:
+        _log.set_sink(None)
+    assert seen == [
+        ("hardenkit.test_sink", 10, "d %s", (1,)),
+        ("hardenkit.test_sink", 40, "e", ()),
+        ("hardenkit.test_sink", 30, "w %d", (2,)),
+    ]
+    assert caplog.records == []  # logging's way is not taken while a sink is set
+    log.warning("after")
+    assert [r.getMessage() for r in caplog.records] == ["after"]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux import require_linux
 from hardenkit._linux.procfs import self_pid
@@ -39,8 +38,11 @@ from hardenkit.audit._model import (
 )
 from hardenkit.errors import InsecurePathError
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from typing import Any
 
     from hardenkit.audit._sweep import AuditSkip, AuditSweep, audit_all
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from hardenkit._linux.capnames import SHORT_NAMES
 from hardenkit._linux.procfs import cap_last_cap
@@ -16,6 +15,8 @@ from hardenkit.audit import _filter, _weights as w
 from hardenkit.audit._collect import sticky, world_writable
 from hardenkit.audit._model import Assessment, AuditFinding
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hardenkit._linux.procfs import ProcStatus
     from hardenkit.audit._collect import ProcessFacts

@@ -16,7 +16,6 @@ import re
 import stat
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from hardenkit._linux import procfs
 from hardenkit._linux.procfs import PROC_ROOT, ProcStatus, parse_status, self_pid
@@ -26,6 +25,8 @@ from hardenkit.errors import HardenkitError, PrivilegeError
 
 #: Namespaces compared with pid 1's (each maps to a check).
 NAMESPACES: tuple[str, ...] = ("user", "net", "pid")
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from hardenkit.audit._weights import LEVELS
+
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Severities, worst first.
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")

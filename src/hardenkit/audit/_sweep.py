@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
 from hardenkit._linux import procfs, require_linux
 from hardenkit._linux.procfs import PROC_ROOT
@@ -12,6 +11,11 @@ from hardenkit.audit import _audit
 from hardenkit.audit._collect import Context
 from hardenkit.audit._model import AuditReport  # noqa: TC001 -- a dataclass field type
 from hardenkit.errors import HardenkitError
+
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -82,16 +82,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(words)
     if isinstance(args, int):
         return args
-    import logging  # noqa: PLC0415 -- for import time: not for --help nor a usage error
+    start_logging = getattr(args, "start_logging", None)
+    if start_logging is not None:
+        start_logging()  # exec's fast path: the same output without importing logging
+    else:
+        import logging  # noqa: PLC0415 -- for import time: not for --help nor a usage error
 
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="hardenkit: %(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
-    from hardenkit.redaction import install_redaction  # noqa: PLC0415 -- for import time
+        logging.basicConfig(
+            level=logging.WARNING - 10 * min(args.verbose, 2),
+            format="hardenkit: %(levelname)s: %(message)s",
+            stream=sys.stderr,
+        )
+        from hardenkit.redaction import install_redaction  # noqa: PLC0415 -- import time
 
-    install_redaction()  # logs never leak a secret
+        install_redaction()  # logs never leak a secret
     error_status = int(getattr(args, "error_status", EXIT_FAIL))
     try:
         status = int(args.handler(args))

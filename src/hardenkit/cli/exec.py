@@ -39,6 +39,10 @@ _FLAGS = ("allow_namespaces", "print_profile", "dry_run")
 class _Args:
     """The parsed arguments, as argparse's Namespace would hold them."""
 
+    #: main() shows records through :func:`start_logging`, without :mod:`logging` (a class
+    #: attribute: not one of the parsed values).
+    start_logging: Any = None
+
     def __init__(self, **values: Any) -> None:
         self.__dict__.update(values)
 
@@ -103,6 +107,50 @@ def parse_fast(words: list[str]) -> _Args | None:  # noqa: C901, PLR0911, PLR091
     if values["profile"] is not None and values["preset"] is not None:
         return None  # mutually exclusive: argparse reports it
     return _Args(**values, verbose=0, command="exec", handler=_exec_main)
+
+
+#: Records (by message format) ``exec``'s fast path logs at debug level, not as warnings:
+#: expected on every start of a wrapper and nothing its user can act on. ``hardenkit -v
+#: exec`` (logging's way) shows them. Showing this one would also cost every start the
+#: import of logging and of the redaction rules (~10 ms).
+_DEBUG_ONLY = frozenset(
+    {"seccomp: the local libseccomp does not know %d syscall name(s), skipped: %s"}
+)
+_LEVEL_NAMES = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
+_WARNING = 30
+
+
+def _show(_name: str, level: int, msg: object, args: tuple[object, ...]) -> None:
+    """Print a hardenkit record as main()'s logging setup would: warnings and up, redacted."""
+    if level < _WARNING or (isinstance(msg, str) and msg in _DEBUG_ONLY):
+        return
+    try:
+        text = str(msg) % args if args else str(msg)
+    except Exception:  # noqa: BLE001 -- a bad format string must not leak the arguments
+        text = f"{msg} (arguments withheld: the message did not format)"
+    try:
+        from hardenkit.redaction import redact  # noqa: PLC0415 -- for import time: on use
+    except Exception:  # noqa: BLE001 -- confined: the standard library may be out of reach
+        text = "(message withheld: it cannot be redacted once confined)"
+    else:
+        text = redact(text)
+    level_name = _LEVEL_NAMES.get(level, f"Level {level}")
+    sys.stderr.write(f"hardenkit: {level_name}: {text}\n")
+
+
+def start_logging() -> None:
+    """Show hardenkit's warnings on stderr, redacted, without importing :mod:`logging`.
+
+    What main() does with logging.basicConfig and install_redaction for every other
+    command, minus ~7 ms of imports (logging, traceback, string, threading) and the
+    redaction module until a record needs it.
+    """
+    from hardenkit._log import set_sink  # noqa: PLC0415 -- only for the fast path
+
+    set_sink(_show)
+
+
+_Args.start_logging = staticmethod(start_logging)
 
 
 def add_parser(sub: Any) -> None:

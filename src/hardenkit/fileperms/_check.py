@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from hardenkit.fileperms._model import PathStatus, resolve_owner, validate_mode
 from hardenkit.fileperms._rules import fail, leaf_problems
 from hardenkit.fileperms._walk import Walk, acl_of_entry, acl_of_fd
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import os
 

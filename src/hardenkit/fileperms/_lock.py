@@ -33,13 +33,15 @@ import os
 import stat
 import threading
 import time
-from typing import TYPE_CHECKING, NoReturn
 
 from hardenkit.errors import InsecurePathError
 from hardenkit.fileperms._acl import read_acl, strip_acls
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
+    from typing import NoReturn
 
 __all__ = ["LOCK_NAME", "LOCK_TIMEOUT", "dir_lock_fd", "locked_dirs", "locked_for_update"]
 

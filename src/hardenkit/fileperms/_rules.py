@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import shlex
 import stat
-from typing import TYPE_CHECKING, NoReturn
 
 from hardenkit.errors import InsecurePathError
 from hardenkit.fileperms._acl import describe_grants
 from hardenkit.fileperms._model import describe_uid, excess_bits
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import os
+    from typing import NoReturn
 
     from hardenkit.fileperms._acl import AclEntry
 

@@ -15,13 +15,14 @@ import stat
 from collections import deque
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
 
 from hardenkit._log import get_logger
 from hardenkit.fileperms._acl import read_acl, strip_acls
 from hardenkit.fileperms._model import describe_uid
 from hardenkit.fileperms._rules import dir_problems
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import TracebackType
 

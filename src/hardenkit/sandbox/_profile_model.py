@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from hardenkit.errors import PolicyError
 from hardenkit.sandbox.options import Confinement, options_of
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
 
     from hardenkit.sandbox.landlock import FilesystemPolicy
     from hardenkit.sandbox.limits import ResourceLimits

@@ -5,16 +5,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, Any
 
 from hardenkit.errors import PolicyError, ProfileError
-from hardenkit.sandbox.landlock import FilesystemPolicy
-from hardenkit.sandbox.limits import ResourceLimits
-from hardenkit.sandbox.seccomp import ArgCondition, SeccompPolicy, SyscallRule
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
 from hardenkit.sandbox._profile_model import (
     _ARG,
     _DEFAULTS,
@@ -28,6 +20,15 @@ from hardenkit.sandbox._profile_model import (
     Profile,
     parse_size,
 )
+from hardenkit.sandbox.landlock import FilesystemPolicy
+from hardenkit.sandbox.limits import ResourceLimits
+from hardenkit.sandbox.seccomp import ArgCondition, SeccompPolicy, SyscallRule
+
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 __all__ = ["load_profile", "loads_profile", "preset", "preset_names"]
 

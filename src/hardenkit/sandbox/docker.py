@@ -20,21 +20,31 @@ import copy
 import dataclasses
 import errno
 import functools
-import hashlib
 import json
 import os
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux.capnames import CAP_NAMES
 from hardenkit.errors import PolicyError
 from hardenkit.sandbox.seccomp import ArgCondition, SeccompPolicy, SyscallRule
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from hashlib import sha256
     from pathlib import Path
+    from typing import Any
+else:  # For import time: the builtin SHA-256, not hashlib's (loads OpenSSL, ~3.5 ms).
+    try:
+        from _sha2 import sha256  # Python 3.12+
+    except ImportError:
+        try:
+            from _sha256 import sha256  # Python 3.10, 3.11
+        except ImportError:  # built without the builtin hashes
+            from hashlib import sha256
 
 __all__ = ["CAP_NAMES", "bundled_default", "default_policy", "policy_from_profile"]
 
@@ -310,7 +320,7 @@ def _translate(
     )
     key: _CacheKey | None = None
     if raw is not None:
-        digest = hashlib.sha256(raw).digest()
+        digest = sha256(raw).digest()
         key = (digest, caps, sc.native_arch(), os.uname().release, explicit)
         hit = _POLICIES.get(key)
         if hit is not None:

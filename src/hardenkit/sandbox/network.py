@@ -27,13 +27,13 @@ Examples:
 
 from __future__ import annotations
 
+import _socket  # not socket, for import time: its enums and selectors cost ~2 ms
 import errno as errno_mod
 import functools
-import logging
 import os
-import socket
 from dataclasses import dataclass
 
+from hardenkit._log import get_logger
 from hardenkit.errors import PolicyError, SandboxError
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ADDRESS_FAMILIES", "NetworkPlan", "NetworkPolicy"]
 
-_log = logging.getLogger(__name__)
+_log = get_logger(__name__)
 
 #: systemd's RestrictAddressFamilies= names -> Linux AF_* numbers.
 ADDRESS_FAMILIES: dict[str, int] = {
@@ -397,7 +397,7 @@ class NetworkPlan:
         self.abstract_probe = bool(scoped & ln.SCOPE_ABSTRACT_UNIX_SOCKET) and (
             "AF_UNIX" in policy.families and not unix_refused
         )
-        self._abstract: socket.socket | None = None
+        self._abstract: _socket.socket | None = None
         self.handled = handled
         self.ruleset: NetRuleset | None = None
         if handled or scoped:
@@ -435,7 +435,7 @@ class NetworkPlan:
         if self.abstract_probe:
             listener = None
             try:
-                listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
                 listener.bind("")  # autobind: an abstract name outside the domain
                 listener.listen(1)
             except OSError as err:
@@ -462,16 +462,16 @@ class NetworkPlan:
         """
         pol = self.policy
         if self._refused is not None:
-            _expect_refused(ADDRESS_FAMILIES[self._refused], socket.SOCK_STREAM, self._refused)
+            _expect_refused(ADDRESS_FAMILIES[self._refused], _socket.SOCK_STREAM, self._refused)
         # A FilesystemPolicy without sockets= refuses AF_UNIX sockets on its own (a path
         # outside it must not be reachable through a socket): not a family to probe as open.
         open_families = [f for f in pol.families if not (f == "AF_UNIX" and self.unix_refused)]
         if open_families:
             fam = ADDRESS_FAMILIES[open_families[0]]
-            kind = socket.SOCK_STREAM if fam in (1, 2, 10) else socket.SOCK_DGRAM
+            kind = _socket.SOCK_STREAM if fam in (1, 2, 10) else _socket.SOCK_DGRAM
             _expect_works(fam, kind, open_families[0])
         try:
-            a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
         except OSError as err:
             raise SandboxError(f"network probe: socketpair(AF_UNIX) failed: {err}") from err
         a.close()
@@ -484,8 +484,8 @@ class NetworkPlan:
             return
         fam = ADDRESS_FAMILIES[inet]
         if not pol.udp:
-            _expect_refused(fam, socket.SOCK_DGRAM, f"{inet} UDP")
-        host = b"127.0.0.1" if fam == socket.AF_INET else b"::1"  # bytes: no idna codec
+            _expect_refused(fam, _socket.SOCK_DGRAM, f"{inet} UDP")
+        host = b"127.0.0.1" if fam == _socket.AF_INET else b"::1"  # bytes: no idna codec
         for port, what in ((self._bind_probe, "bind"), (self._connect_probe, "connect")):
             if port is not None:
                 _expect_port_refused(fam, host, port, what)
@@ -506,7 +506,7 @@ class NetworkPlan:
 
 def _expect_refused(family: int, kind: int, what: str) -> None:
     try:
-        s = socket.socket(family, kind)
+        s = _socket.socket(family, kind)
     except OSError as err:
         if err.errno == errno_mod.EAFNOSUPPORT:
             return
@@ -519,7 +519,7 @@ def _expect_refused(family: int, kind: int, what: str) -> None:
 
 def _expect_works(family: int, kind: int, what: str) -> None:
     try:
-        s = socket.socket(family, kind)
+        s = _socket.socket(family, kind)
     except OSError as err:
         if err.errno in (errno_mod.EPERM, errno_mod.EACCES) and family not in (1, 2, 10):
             return  # a privileged family (AF_PACKET...) may need a capability
@@ -527,11 +527,14 @@ def _expect_works(family: int, kind: int, what: str) -> None:
     s.close()
 
 
-def _expect_abstract_refused(listener: socket.socket) -> None:
+def _expect_abstract_refused(listener: _socket.socket) -> None:
     """A connect to an abstract name bound outside the domain must fail with EPERM."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)  # not a context manager
+        try:
             s.connect(listener.getsockname())
+        finally:
+            s.close()
     except PermissionError:
         return
     except OSError as err:
@@ -542,7 +545,7 @@ def _expect_abstract_refused(listener: socket.socket) -> None:
 
 
 def _expect_listen_refused(family: int) -> None:
-    s = socket.socket(family, socket.SOCK_STREAM)
+    s = _socket.socket(family, _socket.SOCK_STREAM)
     try:
         s.listen(1)  # unbound: would bind an ephemeral port Landlock never sees
     except PermissionError:
@@ -555,7 +558,7 @@ def _expect_listen_refused(family: int) -> None:
 
 
 def _expect_port_refused(family: int, host: bytes, port: int, what: str) -> None:
-    s = socket.socket(family, socket.SOCK_STREAM)
+    s = _socket.socket(family, _socket.SOCK_STREAM)
     try:
         s.setblocking(False)  # noqa: FBT003 -- the socket API
         try:

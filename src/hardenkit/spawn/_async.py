@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import functools
 import os
-from typing import TYPE_CHECKING
 
 from hardenkit.spawn._result import MAX_OUTPUT, Cancelled, RunResult
 from hardenkit.spawn._run import _run, spawn_options
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 

@@ -20,7 +20,6 @@ import contextlib
 import os
 import socket
 import struct
-from typing import TYPE_CHECKING
 
 from hardenkit._linux import caps as _caps, exec_helper as xh
 from hardenkit._linux.libc import (
@@ -41,6 +40,8 @@ from hardenkit.sandbox.landlock import check_probe
 from hardenkit.sandbox.limits import rlimit_name
 from hardenkit.spawn import _helper_net, _locate
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
     from collections.abc import Callable

@@ -8,11 +8,12 @@ import re
 import stat
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from typing import TYPE_CHECKING
 
 from hardenkit.env import SAFE_PATH
 from hardenkit.errors import CommandNotAllowed, InsecurePathError, PolicyError, UnsafeArgument
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TypeAlias
 

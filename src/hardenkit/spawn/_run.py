@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Any
 
 from hardenkit._linux.sweep import check_timeout
 from hardenkit._log import get_logger
@@ -28,8 +27,11 @@ from hardenkit.spawn._policy import CommandPolicy, _as_argv, open_pinned, truste
 from hardenkit.spawn._result import MAX_OUTPUT, RunResult
 from hardenkit.spawn._supervise import supervise
 
+# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
+    from typing import Any
 
     from hardenkit.capabilities import CapLike
     from hardenkit.sandbox.confinement import ConfinementPlan
