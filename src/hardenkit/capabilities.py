@@ -22,11 +22,10 @@ from __future__ import annotations
 import enum
 import errno
 import os
-import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
-from hardenkit._linux import caps as _caps, privfilecaps as _filecaps, procfs, require_linux
+from hardenkit._linux import caps as _caps, procfs, require_linux
 from hardenkit._linux.capnames import CAP_NAMES
 from hardenkit._log import get_logger
 from hardenkit.errors import CapabilityError, PrivilegeError, UnsupportedPlatform
@@ -542,8 +541,10 @@ def decode_vfs_cap(data: bytes) -> CapabilitySets:
     Raises:
         CapabilityError: malformed, unknown revision or flags, or unknown capabilities.
     """
+    from hardenkit._linux import privfilecaps  # noqa: PLC0415 -- for import time (a dataclass)
+
     try:
-        cap = _filecaps.decode(data)
+        cap = privfilecaps.decode(data)
     except ValueError as err:
         raise CapabilityError(str(err)) from err
     return CapabilitySets(
@@ -566,8 +567,10 @@ def file_capabilities(path: str | os.PathLike[str]) -> CapabilitySets | None:
         CapabilityError: the attribute is malformed.
     """
     require_linux("file capabilities")
+    from hardenkit._linux.privfilecaps import XATTR_NAME  # noqa: PLC0415 -- for import time
+
     try:
-        raw = os.getxattr(path, _filecaps.XATTR_NAME)
+        raw = os.getxattr(path, XATTR_NAME)
     except OSError as err:
         if err.errno in (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP):
             return None
@@ -590,6 +593,8 @@ def setcap_command(
         >>> setcap_command("-x", [])
         'setcap -r ./-x'
     """
+    import shlex  # noqa: PLC0415 -- for import time: only for this text
+
     if not flags or set(flags) - set("eip") or len(set(flags)) != len(flags):
         raise CapabilityError(f"flags must be a combination of 'e', 'i' and 'p', got {flags!r}")
     target = os.fsdecode(path)

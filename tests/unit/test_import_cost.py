@@ -29,23 +29,23 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
             "hardenkit._dangerous_env",
             "hardenkit._linux",
         },
-        {"asyncio", "ctypes", "json", "logging", "hashlib"},
+        {"asyncio", "ctypes", "json", "logging", "hashlib", "typing", "hardenkit._secret_value"},
     ),
     "from hardenkit.sandbox import confine": (
-        {"hardenkit.sandbox", "hardenkit._linux", "hardenkit._applied"},
+        {"hardenkit.sandbox", "hardenkit._linux", "hardenkit._applied", "hardenkit._record"},
         {"asyncio", "importlib.resources", "platform", "subprocess", "typing", "logging"},
     ),
     "from hardenkit.fileperms import check_path": (
         {"hardenkit.fileperms"},
-        {"ctypes", "json", "logging"},
+        {"ctypes", "json", "logging", "typing"},
     ),
     "from hardenkit.redaction import redact": (
         {"hardenkit.redaction", "hardenkit._redaction_rules", "hardenkit._secret_names"},
         {"ctypes", "json", "dataclasses"},
     ),
     "from hardenkit.audit import audit_process": (
-        {"hardenkit.audit", "hardenkit._linux"},
-        {"ctypes", "json", "logging", "subprocess"},
+        {"hardenkit.audit", "hardenkit._linux", "hardenkit._record"},
+        {"ctypes", "json", "logging", "subprocess", "typing"},
     ),
 }
 
@@ -157,3 +157,24 @@ def test_exec_starts_without_argparse_nor_shutil() -> None:
     assert "hardenkit.sandbox.network" in loaded  # the options were applied
     help_code = code.replace("'--print-profile', '--', '/bin/true'", "'--help'")
     assert "argparse" in _loaded(help_code)
+
+
+def test_lazy_names_still_resolve() -> None:
+    # What moved out of the import path for import time is still there on first use.
+    code = (
+        "import sys, typing\n"
+        "from hardenkit.env import Secret\n"
+        "from hardenkit.fileperms import _model\n"
+        "from hardenkit.capabilities import file_capabilities, setcap_command\n"
+        "assert Secret.__name__ == 'Secret' and repr(Secret('x')) == \"Secret('***')\"\n"
+        "assert typing.get_args(_model.Severity) == ('high', 'medium', 'low')\n"
+        "assert file_capabilities('/bin/sh') is None\n"
+        "assert setcap_command('-x', []) == 'setcap -r ./-x'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_capabilities_load_neither_file_caps_nor_shlex() -> None:
+    loaded = set(_loaded("import hardenkit.capabilities"))
+    assert {"hardenkit._linux.privfilecaps", "shlex", "typing"} & loaded == set()
+    assert "typing" not in _loaded("import hardenkit.env")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
+import typing
 from typing import Any
 
 import pytest
@@ -15,8 +16,9 @@ from hardenkit.sandbox import _steps
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dataclasses import dataclass as record
+    from typing import NamedTuple as RNamedTuple
 else:
-    from hardenkit._record import record
+    from hardenkit._record import NamedTuple as RNamedTuple, record
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -150,3 +152,44 @@ def test_the_steps_are_records_of_their_annotated_fields() -> None:
     assert repr(step) == "LoadFilter(program='program', role='seccomp')"
     with pytest.raises(dataclasses.FrozenInstanceError):
         step.role = "other"  # type: ignore[misc]
+
+
+class TAbi(typing.NamedTuple):
+    """One ABI."""
+
+    name: str
+    token: int = 0
+
+    def label(self) -> str:
+        return f"{self.name}:{self.token}"
+
+
+class RAbi(RNamedTuple):
+    """One ABI."""
+
+    name: str
+    token: int = 0
+
+    def label(self) -> str:
+        return f"{self.name}:{self.token}"
+
+
+def test_named_tuple_is_typings_without_typing() -> None:
+    t, r = TAbi("x86_64"), RAbi("x86_64")
+    assert r == ("x86_64", 0)  # tuples, as typing's
+    assert t == ("x86_64", 0)
+    assert repr(r) == repr(t).replace("TAbi", "RAbi")
+    assert RAbi._fields == TAbi._fields
+    assert RAbi._field_defaults == TAbi._field_defaults == {"token": 0}
+    assert RAbi.__doc__ == TAbi.__doc__ == "One ABI."
+    assert RAbi.__annotations__.keys() == TAbi.__annotations__.keys()
+    assert (RAbi.__module__, RAbi.__qualname__) == (__name__, "RAbi")
+    assert r._replace(token=3).label() == t._replace(token=3).label() == "x86_64:3"
+    assert RAbi.__bases__ == TAbi.__bases__ == (tuple,)
+    with pytest.raises(TypeError):
+        RAbi()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="without a default follows"):
+
+        class Bad(RNamedTuple):  # what mypy refuses too
+            a: int = 0
+            b: int  # type: ignore[misc]

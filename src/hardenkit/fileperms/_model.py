@@ -7,7 +7,6 @@ import os
 import pwd
 import stat
 from dataclasses import dataclass, fields
-from typing import Literal, get_args
 
 __all__ = [
     "KINDS",
@@ -23,11 +22,35 @@ __all__ = [
     "validate_mode",
 ]
 
-#: File kinds as PathStatus reports them (from the S_IFMT bits of st_mode).
-Kind = Literal["file", "directory", "symlink", "fifo", "socket", "char-device", "block-device"]
-KINDS: frozenset[str] = frozenset(get_args(Kind))
+# The Literal types are the type checker's; at run time the module's __getattr__ makes
+# them on first use, for import time (typing costs a first check_path several ms).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
 
-FindingKind = Literal[
+    #: File kinds as PathStatus reports them (from the S_IFMT bits of st_mode).
+    Kind = Literal["file", "directory", "symlink", "fifo", "socket", "char-device", "block-device"]
+    FindingKind = Literal[
+        "world-writable",
+        "world-writable-dir",
+        "setuid",
+        "setgid",
+        "no-user",
+        "no-group",
+        "unreadable",
+    ]
+    Severity = Literal["high", "medium", "low"]
+
+_KIND_NAMES: tuple[Kind, ...] = (
+    "file",
+    "directory",
+    "symlink",
+    "fifo",
+    "socket",
+    "char-device",
+    "block-device",
+)
+_FINDING_KIND_NAMES: tuple[FindingKind, ...] = (
     "world-writable",
     "world-writable-dir",
     "setuid",
@@ -35,11 +58,26 @@ FindingKind = Literal[
     "no-user",
     "no-group",
     "unreadable",
-]
-Severity = Literal["high", "medium", "low"]
+)
+_SEVERITY_NAMES: tuple[Severity, ...] = ("high", "medium", "low")
+_LITERALS = {"Kind": _KIND_NAMES, "FindingKind": _FINDING_KIND_NAMES, "Severity": _SEVERITY_NAMES}
+
+KINDS: frozenset[str] = frozenset(_KIND_NAMES)
 _ALL_BITS = 0o7777
-_FINDING_KINDS = frozenset(get_args(FindingKind))
-_SEVERITIES = frozenset(get_args(Severity))
+_FINDING_KINDS = frozenset(_FINDING_KIND_NAMES)
+_SEVERITIES = frozenset(_SEVERITY_NAMES)
+
+
+def __getattr__(name: str) -> object:
+    """``Kind``, ``FindingKind``, ``Severity``: the Literal types, made on first use."""
+    if name in _LITERALS:
+        from typing import Literal  # noqa: PLC0415 -- for import time
+
+        value = Literal[_LITERALS[name]]  # type: ignore[valid-type]
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _KIND_BY_FMT = {
     stat.S_IFREG: "file",
