@@ -32,8 +32,8 @@ from hardenkit._linux import (  # noqa: F401 -- imported up front: imports are o
     seccomp_compile,
     seccomp_load,
 )
-from hardenkit.sandbox import docker
-from hardenkit.sandbox.seccomp import SeccompPolicy, _resolve, apply_seccomp, compile_policy
+from hardenkit.sandbox.seccomp import SeccompPolicy, apply_seccomp, compile_policy, profiles
+from hardenkit.sandbox.seccomp.resolve import resolve_policy
 
 PROFILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "docker-default-seccomp.json"
 ROUNDS = 15
@@ -64,9 +64,9 @@ def _load_profile() -> SeccompPolicy:
 def _cold() -> float:
     caches = (
         compile_policy.cache_info().currsize,
-        _resolve.cache_info().currsize,
+        resolve_policy.cache_info().currsize,
         seccomp_compile.max_syscall.cache_info().currsize,
-        len(docker._POLICIES),  # noqa: SLF001 -- the benchmark checks it starts cold
+        len(profiles._POLICIES),  # noqa: SLF001 -- the benchmark checks it starts cold
     )
     if any(caches):
         raise RuntimeError(f"cold run found warm caches: {caches}")

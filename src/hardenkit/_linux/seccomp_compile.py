@@ -184,7 +184,7 @@ def compile_bpf(
 
     ``arches`` are exactly the ABIs the program covers (empty: the native one only); a
     single non-native arch gives a program for that ABI alone, which hardenkit links
-    behind its own arch dispatch (see :mod:`hardenkit.sandbox._bpf`): libseccomp's export
+    behind its own arch dispatch (see :mod:`hardenkit.sandbox.seccomp.bpf`): libseccomp's export
     time grows faster than linearly with the number of ABIs in one filter. Rule numbers
     are native numbers; libseccomp translates them by name for each ABI. Raises OSError
     with libseccomp's errno when a rule is rejected.

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import struct
 
+from hardenkit.sandbox.seccomp.rules import Record
+
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,37 +64,7 @@ _LEAF = 8  # numbers compared one by one at the bottom of the table's search tre
 _INSN = 8  # sizeof(struct sock_filter)
 
 
-class _Record:
-    """A frozen record without ``@dataclass``'s cost at import.
-
-    ``@dataclass`` builds each class by exec'ing generated methods (~1 ms a class on these
-    machines); a fresh ``hardenkit exec`` built 19 of them before confining. The three
-    records below are internal, built by keyword and only read, so plain slotted classes
-    do: attributes are set once in ``__init__`` and never again.
-    """
-
-    __slots__ = ()
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is frozen: cannot set {name!r}")
-
-    def _fields(self) -> tuple[str, ...]:
-        return self.__slots__
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields())
-        return f"{type(self).__name__}({fields})"
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self._fields())
-
-    def __hash__(self) -> int:
-        return hash(tuple(getattr(self, n) for n in self._fields()))
-
-
-class NumberSpace(_Record):
+class NumberSpace(Record):
     """The syscall numbers the prefix needs for one ABI (None: absent on that ABI)."""
 
     __slots__ = ("clone", "clone3", "clone_flags_arg", "ioctl", "max_known", "setns", "unshare")
@@ -125,7 +97,7 @@ class NumberSpace(_Record):
         init(self, "ioctl", ioctl)
 
 
-class ArchSection(_Record):
+class ArchSection(Record):
     """One audit arch token and its number space; ``x32`` for x86_64's x32 half.
 
     ``program``/``x32_program`` are libseccomp's single-ABI programs that
@@ -159,7 +131,7 @@ class ArchSection(_Record):
         init(self, "x32_program", x32_program)
 
 
-class PrefixOptions(_Record):
+class PrefixOptions(Record):
     """Which checks the prefix makes."""
 
     __slots__ = ("block_namespaces", "clone3_enosys", "enosys_above_table", "refuse_tiocsti")
