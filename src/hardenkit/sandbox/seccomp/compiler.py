@@ -20,6 +20,7 @@ from hardenkit.sandbox.seccomp.rules import RET, Record, ret as ret_value
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from hardenkit._linux.seccomp_compile import Rule
     from hardenkit._linux.seccomp_load import BpfProgram
     from hardenkit.sandbox.seccomp.policy import SeccompPolicy
     from hardenkit.sandbox.seccomp.resolve import Resolved
@@ -182,33 +183,56 @@ def _mux_guard(rules: _Rules, arch: int) -> bytes:
     return _bpf.build_mux_guard(muxes, little=bool(arch & 0x40000000))
 
 
+#: ABIs whose unconditional rules go in hardenkit's lookup table (:func:`.bpf.build_table`):
+#: the ones the differential tests compare with libseccomp (x86_64, x32, i386).
+_TABLE_ARCHES = ("SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_X86")
+#: Names libseccomp compiles into ``socketcall``/``ipc`` rules on ABIs that multiplex them:
+#: they stay with libseccomp, which knows how (the lookup table would miss the sub-call).
+_MULTIPLEXED = frozenset({"socketcall", "ipc", *_bpf.SOCKETCALL_SUBCALLS, *_bpf.IPC_SUBCALLS})
+
+
 def _arch_program(rules: _Rules, native: int, arch: int) -> bytes:
     """The program for one ABI, linked behind the prefix's section for it.
 
-    x86_64 and x32 have no multiplexed syscalls: their unconditional rules go in
-    hardenkit's lookup table and libseccomp compiles only the conditional ones. Other
-    ABIs (i386's socketcall/ipc, s390, ppc...) keep libseccomp for every rule.
+    On x86_64, x32 and i386 the unconditional rules go in hardenkit's lookup table and
+    libseccomp compiles the conditional ones, plus (on i386) every rule on a name it
+    multiplexes through ``socketcall``/``ipc``. Other ABIs (s390, ppc, arm...) keep
+    libseccomp for every rule. The first compile of the Docker profile (three ABIs) is
+    what this buys: benchmarks/README.md, "seccomp" rows.
     """
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
 
-    table = b""
-    lib_rules = list(rules.conditional)
-    if arch in (sc.ARCH_NAMES["SCMP_ARCH_X86_64"], sc.ARCH_NAMES["SCMP_ARCH_X32"]):
-        entries = [
-            (arch_nr, ret)
-            for name, nr, ret in rules.plain
-            if (arch_nr := nr if arch == native else sc.resolve(name, arch)) is not None
-            and arch_nr >= 0  # negative: a pseudo-number, absent on this ABI
-        ]
-        try:
-            table = _bpf.build_table(entries)
-        except ValueError as err:  # two names, one number: refuse rather than guess
-            raise SandboxError(f"cannot compile the policy: {err}") from err
-    else:
-        lib_rules = [(ret, nr, ()) for _name, nr, ret in rules.plain] + lib_rules
-        table = _mux_guard(rules, arch)
+    guard = _mux_guard(rules, arch)  # empty on ABIs without socketcall/ipc
+    if arch not in {sc.ARCH_NAMES[name] for name in _TABLE_ARCHES}:
+        lib_rules = [(ret, nr, ()) for _name, nr, ret in rules.plain]
+        return guard + _libseccomp(rules, arch, lib_rules + list(rules.conditional))
+    socketcall = sc.resolve("socketcall", arch)
+    muxed = socketcall is not None and socketcall >= 0  # negative: absent on this ABI
+    lib_plain: list[Rule] = []
+    entries: list[tuple[int, int]] = []
+    for name, nr, ret in rules.plain:
+        if muxed and name in _MULTIPLEXED:
+            lib_plain.append((ret, nr, ()))
+            continue
+        arch_nr = nr if arch == native else sc.resolve(name, arch)
+        if arch_nr is not None and arch_nr >= 0:  # negative: a pseudo-number, absent here
+            entries.append((arch_nr, ret))
     try:
-        return table + sc.compile_bpf(
+        table = _bpf.build_table(entries)
+    except ValueError as err:  # two names, one number: refuse rather than guess
+        raise SandboxError(f"cannot compile the policy: {err}") from err
+    return guard + table + _libseccomp(rules, arch, lib_plain + list(rules.conditional))
+
+
+def _libseccomp(
+    rules: _Rules,
+    arch: int,
+    lib_rules: list[tuple[int, int, tuple[tuple[int, int, int, int], ...]]],
+) -> bytes:
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
+
+    try:
+        return sc.compile_bpf(
             default_action=rules.default_ret,
             badarch_action=RET["kill"],
             arches=(arch,),
