@@ -542,3 +542,70 @@ def _search(segments: list[tuple[int, int | None]]) -> list[tuple[int, int, int,
     if len(lower) <= _MAX_JUMP:  # >= pivot: jump over the lower half
         return [(_JMP_JGE_K, len(lower), 0, pivot), *lower, *upper]
     return [(_JMP_JGE_K, 0, 1, pivot), (_JMP_JA, 0, 0, len(lower)), *lower, *upper]
+
+
+# libseccomp's enum scmp_compare, as the policy's conditions carry it.
+_NE, _LT, _LE, _EQ, _GE, _GT, _MASKED_EQ = 1, 2, 3, 4, 5, 6, 7
+#: op -> (jump opcode, whether the condition holds on the jump's true branch).
+_COMPARE = {
+    _EQ: (_JMP_JEQ_K, True),
+    _NE: (_JMP_JEQ_K, False),
+    _GT: (_JMP_JGT_K, True),
+    _LE: (_JMP_JGT_K, False),
+    _GE: (_JMP_JGE_K, True),
+    _LT: (_JMP_JGE_K, False),
+    _MASKED_EQ: (_JMP_JEQ_K, True),
+}
+
+
+def build_low_word(
+    calls: Sequence[tuple[int, int, Sequence[tuple[int, int, int, int, int]]]],
+    *,
+    little: bool,
+) -> bytes:
+    """Return a fragment deciding syscalls by comparing the low word of their arguments.
+
+    ``calls`` holds ``(syscall number, ret, rules)``; each rule is a tuple of conditions
+    ``(index, op, a, b, bits)`` that must all hold (libseccomp's ops; ``masked_eq`` has
+    mask ``a`` and value ``b``; ``bits`` is 32 or 16). When a rule holds the fragment
+    returns ``ret``; a listed call no rule matches, and any other number, continue at
+    the instruction after it. Each condition loads the argument's low 32-bit word (the
+    kernel's ``int``/``unsigned int`` cast) and, for 16 bits, masks it. libseccomp always
+    compares 64 bits on a 64-bit ABI, so a range on the low word alone ("socket family
+    above 40") is up to 32 masked equalities per side there; here it is one jump.
+
+    Examples:
+        >>> gt40 = ((0, _GT, 40, 0, 32),)  # socket(family > 40)
+        >>> prog = build_low_word([(41, SECCOMP_RET_ALLOW, (gt40,))], little=True)
+        >>> len(prog) // 8  # ld nr; jeq; ja; ja out; ld arg0; jgt; ret; ja out
+        8
+    """
+    asm = _Asm()
+    asm.op(_LD_W_ABS, _OFF_NR)
+    blocks = []
+    for nr, ret, rules in calls:
+        label = asm.fresh("call")
+        blocks.append((label, ret, rules))
+        asm.op(_JMP_JEQ_K, nr, jt=0, jf=1)
+        asm.op(_JMP_JA, jt=label)
+    asm.op(_JMP_JA, jt="out")
+    for label, ret, rules in blocks:
+        asm.label(label)
+        for rule in rules:
+            fail = asm.fresh("fail")
+            for index, op, a, b, bits in rule:
+                asm.op(_LD_W_ABS, _OFF_ARGS + 8 * index + (0 if little else 4))
+                mask = (a if op == _MASKED_EQ else 0xFFFFFFFF) & ((1 << bits) - 1)
+                if mask != 0xFFFFFFFF:  # noqa: PLR2004 -- the whole word
+                    asm.op(_ALU_AND_K, mask)
+                code, holds_on_true = _COMPARE[op]
+                k = b if op == _MASKED_EQ else a
+                if holds_on_true:
+                    asm.op(code, k, jt=0, jf=fail)
+                else:
+                    asm.op(code, k, jt=fail, jf=0)
+            asm.op(_RET_K, ret)
+            asm.label(fail)
+        asm.op(_JMP_JA, jt="out")
+    asm.label("out")
+    return asm.assemble()

@@ -8,6 +8,7 @@ which hardenkit writes itself, and why, is listed in :mod:`.bpf`'s docstring.
 from __future__ import annotations
 
 import functools
+import struct
 from dataclasses import dataclass
 
 from hardenkit._linux import require_linux
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["CompiledPolicy", "compile_policy"]
 
 log = get_logger("hardenkit.sandbox")
+_RET_K = 0x06  # BPF_RET | BPF_K: the default, when libseccomp has no rule left to compile
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +92,13 @@ def compile_policy(policy: SeccompPolicy) -> CompiledPolicy:
 class _Rules(Record):
     """A policy's rules as the per-ABI compile takes them (default repeats dropped)."""
 
-    __slots__ = ("conditional", "default_ret", "plain", "refused_unseen")
+    __slots__ = ("conditional", "default_ret", "low_word", "plain", "refused_unseen")
     default_ret: int
     plain: tuple[tuple[str, int, int], ...]  # (name, native number, return value)
-    conditional: tuple[tuple[int, int, tuple[tuple[int, int, int, int], ...]], ...]
+    #: (name, return value, native number, libseccomp conditions).
+    conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...]
+    #: name -> (return value, rules as :func:`.bpf.build_low_word` takes them).
+    low_word: dict[str, tuple[int, tuple[tuple[tuple[int, int, int, int, int], ...], ...]]]
     #: Refusals of multiplexed calls' names, decided without their arguments (name, ret).
     refused_unseen: tuple[tuple[str, int], ...]
 
@@ -102,13 +107,15 @@ class _Rules(Record):
         *,
         default_ret: int,
         plain: tuple[tuple[str, int, int], ...],
-        conditional: tuple[tuple[int, int, tuple[tuple[int, int, int, int], ...]], ...],
+        conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...],
+        low_word: dict[str, tuple[int, tuple[tuple[tuple[int, int, int, int, int], ...], ...]]],
         refused_unseen: tuple[tuple[str, int], ...] = (),
     ) -> None:
         init = object.__setattr__
         init(self, "default_ret", default_ret)
         init(self, "plain", plain)
         init(self, "conditional", conditional)
+        init(self, "low_word", low_word)
         init(self, "refused_unseen", refused_unseen)
 
     @classmethod
@@ -122,10 +129,13 @@ class _Rules(Record):
                 if (ret := ret_value(action, err)) != default_ret  # libseccomp refuses repeats
             ),
             conditional=tuple(
-                (ret, nr, args)
-                for _name, nr, ret, args in resolved.conditional
+                (name, ret, nr, args)
+                for name, nr, ret, args in resolved.conditional
                 if ret != default_ret
             ),
+            low_word={
+                name: (ret, rules) for name, ret, rules in resolved.low_word if ret != default_ret
+            },
         )
 
 
@@ -194,41 +204,61 @@ _MULTIPLEXED = frozenset({"socketcall", "ipc", *_bpf.SOCKETCALL_SUBCALLS, *_bpf.
 def _arch_program(rules: _Rules, native: int, arch: int) -> bytes:
     """The program for one ABI, linked behind the prefix's section for it.
 
-    On x86_64, x32 and i386 the unconditional rules go in hardenkit's lookup table and
-    libseccomp compiles the conditional ones, plus (on i386) every rule on a name it
-    multiplexes through ``socketcall``/``ipc``. Other ABIs (s390, ppc, arm...) keep
-    libseccomp for every rule. The first compile of the Docker profile (three ABIs) is
-    what this buys: benchmarks/README.md, "seccomp" rows.
+    On x86_64, x32 and i386, hardenkit writes the program itself (:func:`_hand_written`)
+    except for the rules libseccomp must compile: conditions on 64-bit arguments, a
+    syscall whose conditional rules differ in action, and (on i386) every rule on a
+    name it multiplexes through ``socketcall``/``ipc``. Other ABIs (s390, ppc, arm...)
+    keep libseccomp for every rule. The first compile of the Docker profile (three ABIs)
+    and ``hardenkit exec``'s cold start are what this buys: benchmarks/README.md.
     """
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
 
     guard = _mux_guard(rules, arch)  # empty on ABIs without socketcall/ipc
     if arch not in {sc.ARCH_NAMES[name] for name in _TABLE_ARCHES}:
         lib_rules = [(ret, nr, ()) for _name, nr, ret in rules.plain]
-        return guard + _libseccomp(rules, arch, lib_rules + list(rules.conditional))
+        lib_rules += [(ret, nr, args) for _name, ret, nr, args in rules.conditional]
+        return guard + _libseccomp(rules, arch, lib_rules)
+    own, lib_rules = _hand_written(rules, native, arch)
+    if not lib_rules:  # nothing left for libseccomp: every other number gets the default
+        return guard + own + struct.pack("=HBBI", _RET_K, 0, 0, rules.default_ret)
+    return guard + own + _libseccomp(rules, arch, lib_rules)
+
+
+def _hand_written(rules: _Rules, native: int, arch: int) -> tuple[bytes, list[Rule]]:
+    """The lookup table and low-word compares for ``arch``, and the rules left over."""
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
+
+    def number(name: str, nr: int) -> int | None:
+        arch_nr = nr if arch == native else sc.resolve(name, arch)
+        return arch_nr if arch_nr is not None and arch_nr >= 0 else None  # <0: absent
+
     socketcall = sc.resolve("socketcall", arch)
-    muxed = socketcall is not None and socketcall >= 0  # negative: absent on this ABI
-    lib_plain: list[Rule] = []
+    muxed = _MULTIPLEXED if socketcall is not None and socketcall >= 0 else frozenset()
+    left: list[Rule] = []
     entries: list[tuple[int, int]] = []
     for name, nr, ret in rules.plain:
-        if muxed and name in _MULTIPLEXED:
-            lib_plain.append((ret, nr, ()))
-            continue
-        arch_nr = nr if arch == native else sc.resolve(name, arch)
-        if arch_nr is not None and arch_nr >= 0:  # negative: a pseudo-number, absent here
+        if name in muxed:
+            left.append((ret, nr, ()))
+        elif (arch_nr := number(name, nr)) is not None:
             entries.append((arch_nr, ret))
+    low: dict[int, tuple[int, tuple[tuple[tuple[int, int, int, int, int], ...], ...]]] = {}
+    for name, ret, nr, args in rules.conditional:
+        hand = rules.low_word.get(name)
+        if hand is None or name in muxed:
+            left.append((ret, nr, args))
+        elif (arch_nr := number(name, nr)) is not None:
+            low[arch_nr] = hand
     try:
-        table = _bpf.build_table(entries)
-    except ValueError as err:  # two names, one number: refuse rather than guess
+        own = _bpf.build_table(entries)
+        if low:
+            calls = [(nr, ret, conds) for nr, (ret, conds) in sorted(low.items())]
+            own += _bpf.build_low_word(calls, little=bool(arch & 0x40000000))
+    except ValueError as err:  # e.g. two names, one number: refuse rather than guess
         raise SandboxError(f"cannot compile the policy: {err}") from err
-    return guard + table + _libseccomp(rules, arch, lib_plain + list(rules.conditional))
+    return own, left
 
 
-def _libseccomp(
-    rules: _Rules,
-    arch: int,
-    lib_rules: list[tuple[int, int, tuple[tuple[int, int, int, int], ...]]],
-) -> bytes:
+def _libseccomp(rules: _Rules, arch: int, lib_rules: list[Rule]) -> bytes:
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
 
     try:

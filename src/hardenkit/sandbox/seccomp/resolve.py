@@ -33,10 +33,16 @@ __all__ = ["Resolved", "resolve_policy"]
 class Resolved(Record):
     """A policy's decisions per syscall (see :func:`resolve_policy`)."""
 
-    # syscall name -> ("plain", action, errno) or ("rules", ((action, errno, args), ...))
-    __slots__ = ("conditional", "plain", "skipped")
+    __slots__ = ("conditional", "low_word", "plain", "skipped")
+    #: (name, native number, action, errno) of each syscall decided without arguments.
     plain: tuple[tuple[str, int, str, int], ...]
+    #: (name, native number, return value, libseccomp conditions): the conditional rules,
+    #: narrow arguments rewritten into masked equalities libseccomp compiles (any matching).
     conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...]
+    #: The same rules as (name, return value, ((index, op, a, b, bits), ...)) for each
+    #: conditional syscall whose rules share one action and compare only arguments the
+    #: kernel reads narrower than 64 bits: what :func:`.bpf.build_low_word` compiles.
+    low_word: tuple[tuple[str, int, tuple[tuple[int, int, int, int, int], ...]], ...]
     skipped: tuple[str, ...]
 
     def __init__(
@@ -44,11 +50,13 @@ class Resolved(Record):
         *,
         plain: tuple[tuple[str, int, str, int], ...],
         conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...],
+        low_word: tuple[tuple[str, int, tuple[tuple[int, int, int, int, int], ...]], ...] = (),
         skipped: tuple[str, ...],
     ) -> None:
         init = object.__setattr__
         init(self, "plain", plain)
         init(self, "conditional", conditional)
+        init(self, "low_word", low_word)
         init(self, "skipped", skipped)
 
 
@@ -101,8 +109,29 @@ def _narrowed(
     return list(itertools.product(*options))
 
 
+def _low_word(
+    name: str, conds: Sequence[ArgCondition], s390: bool
+) -> tuple[tuple[int, int, int, int, int], ...] | None:
+    """``conds`` as (index, op, a, b, bits) on the bits the kernel reads.
+
+    None when a condition compares a 64-bit argument or can never hold (a masked
+    equality whose value has bits outside its mask): those stay with libseccomp.
+    """
+    out = []
+    for cond in conds:
+        index, op, a, b = cond._raw()  # noqa: SLF001 -- same module family
+        bits = argwidth.width(name, index, s390=s390)
+        if bits >= 64:  # noqa: PLR2004 -- the full register
+            return None
+        fitted = argwidth.fit_condition(op, a, b, bits=bits, what=f"{name} argument {index}")
+        if fitted is None:
+            return None
+        out.append((index, op, *fitted, bits))
+    return tuple(out)
+
+
 @functools.lru_cache(maxsize=128)
-def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912 -- one merge, top-down
+def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, PLR0915 -- one merge
     """Expand groups, resolve numbers, merge lists and rules into per-syscall actions."""
     require_linux("seccomp")
     from hardenkit._linux.seccomp_compile import resolve  # noqa: PLC0415 -- ctypes on use
@@ -122,6 +151,8 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912 --
     # Explicit rules first: they own the syscalls they name.
     s390 = _native_is_s390()
     ruled: dict[str, list[tuple[str, int, tuple[tuple[int, int, int, int], ...]]]] = {}
+    # name -> {(action, errno, low-word conditions)}; None once a rule cannot be low-word.
+    low: dict[str, set[tuple[str, int, tuple[tuple[int, int, int, int, int], ...]]] | None] = {}
     in_rules: set[str] = set()
     for rule in policy.rules:
         err = policy.errno if rule.errno is None else rule.errno
@@ -134,6 +165,12 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912 --
             entries = ruled.setdefault(name, [])
             if rule.args:
                 entries.extend((rule.action, err, a) for a in _narrowed(name, rule.args, s390))
+                conds = _low_word(name, rule.args, s390)
+                seen = low.setdefault(name, set())
+                if conds is None or seen is None:
+                    low[name] = None
+                else:
+                    seen.add((rule.action, err, conds))
             else:
                 entries.append((rule.action, err, ()))
     plain: dict[str, tuple[str, int]] = {}
@@ -153,6 +190,7 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912 --
             if name not in ruled and name not in plain and known(name):
                 plain[name] = ("errno", policy.errno)
     conditional: list[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]]] = []
+    low_word: list[tuple[str, int, tuple[tuple[int, int, int, int, int], ...]]] = []
     for name, entries in sorted(ruled.items()):
         uncond = {(a, e) for a, e, args in entries if not args}
         cond = {(a, e, args) for a, e, args in entries if args}
@@ -169,8 +207,13 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912 --
             plain[name] = (action, err)
             continue
         conditional.extend((name, numbers[name], ret(a, e), args) for a, e, args in cond)
+        rules = low.get(name)
+        if cond and rules and len({(a, e) for a, e, _ in rules}) == 1:
+            (action, err, _), *_ = rules
+            low_word.append((name, ret(action, err), tuple(sorted(c for *_, c in rules))))
     return Resolved(
         plain=tuple((n, numbers[n], a, e) for n, (a, e) in sorted(plain.items())),
         conditional=tuple(sorted(conditional)),
+        low_word=tuple(low_word),
         skipped=tuple(sorted(skipped)),
     )
