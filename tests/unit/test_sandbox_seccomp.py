@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import itertools
 import json
 import struct
 from typing import TYPE_CHECKING, Any
@@ -593,3 +594,25 @@ def test_every_filter_refuses_tiocsti_on_the_low_32_bits(policy: SeccompPolicy) 
     assert run_bpf(prog, 16, X86_64, (0, TIOCSTI_CMD + 1)) == ALLOW  # other ioctls
     if "SCMP_ARCH_X86" in policy.arches:
         assert run_bpf(prog, 54, I386, (0, TIOCSTI_CMD)) == EPERM
+
+
+def test_table_end_found_from_a_known_number_is_the_full_probe_on_every_abi() -> None:
+    # max_syscall(known=k) trusts k when the next _END_WINDOW numbers are unknown: that
+    # holds only if no run of unknown numbers inside a table is that long. Check every
+    # ABI's table, and the answer itself from a sample of known numbers.
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+
+    for name, arch in sc.ARCH_NAMES.items():
+        base = sc.X32_SYSCALL_BIT if name == "SCMP_ARCH_X32" else 0
+        numbers = [base | n for n in range(1024) if sc._knows(arch, base | n)]
+        full = sc._probe_down(arch)
+        assert numbers[-1] == full, name
+        gaps = [b - a - 1 for a, b in itertools.pairwise(numbers)]
+        assert max(gaps) < sc._END_WINDOW, (name, max(gaps))
+        for k in [*numbers[::25], numbers[-1]]:
+            sc._TABLE_ENDS.pop(arch, None)
+            assert sc.max_syscall(arch, known=k) == full, (name, k)
+        sc._TABLE_ENDS.pop(arch, None)
+        assert sc.max_syscall(arch, known=base | 1023) == full  # not known: the full probe
+    sc._TABLE_ENDS.pop(sc.native_arch(), None)
+    assert sc.max_syscall(sc.native_arch()) == sc._probe_down(sc.native_arch())

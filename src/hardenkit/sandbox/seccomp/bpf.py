@@ -332,7 +332,7 @@ _TIOCSTI_5412 = frozenset(
 )
 
 
-def _space(token: int) -> NumberSpace:
+def _space(token: int, known: int | None = None) -> NumberSpace:
     """The numbers the prefix needs on ``token``, from libseccomp's tables."""
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
 
@@ -347,16 +347,23 @@ def _space(token: int) -> NumberSpace:
         clone3=nr("clone3"),
         unshare=nr("unshare"),
         setns=nr("setns"),
-        max_known=sc.max_syscall(token),
+        max_known=sc.max_syscall(token, known=known),
         clone_flags_arg=1 if token in s390 else 0,
         ioctl=nr("ioctl") if token in _TIOCSTI_5412 else None,
     )
 
 
 def arch_sections(
-    native: int, extra: Sequence[int], program: Callable[[int], bytes]
+    native: int,
+    extra: Sequence[int],
+    program: Callable[[int], bytes],
+    *,
+    known: Callable[[int], int | None] | None = None,
 ) -> tuple[ArchSection, ...]:
     """One prefix section per ABI (native first), each with ``program(token)`` to link.
+
+    ``known(token)``, asked after ``program(token)``, may name a syscall number
+    libseccomp knows on ``token`` (see :func:`~hardenkit._linux.seccomp_compile.max_syscall`).
 
     x32 shares x86_64's audit token, so it is the x32 half of the x86_64 section; without
     it, x32 numbers in that section kill the process.
@@ -371,26 +378,32 @@ def arch_sections(
     x86_64 = sc.ARCH_NAMES["SCMP_ARCH_X86_64"]
     x32 = sc.ARCH_NAMES["SCMP_ARCH_X32"]
     sections: list[ArchSection] = []
+
+    def space(token: int) -> NumberSpace:
+        return _space(token, None if known is None else known(token))
+
     for token in [native, *extra]:
         if token == x32:
             continue  # handled inside the x86_64 section
+        code = program(token)
         if token == x86_64 and x32 in extra:
+            x32_code = program(x32)
             sections.append(
                 ArchSection(
                     token=token,
-                    space=_space(token),
-                    x32=_space(x32),
-                    program=program(token),
-                    x32_program=program(x32),
+                    space=space(token),
+                    x32=space(x32),
+                    program=code,
+                    x32_program=x32_code,
                 )
             )
         else:
             sections.append(
                 ArchSection(
                     token=token,
-                    space=_space(token),
+                    space=space(token),
                     x32_bit_kills=token == x86_64,
-                    program=program(token),
+                    program=code,
                 )
             )
     return tuple(sections)
@@ -559,7 +572,7 @@ _COMPARE = {
 
 
 def build_low_word(
-    calls: Sequence[tuple[int, int, Sequence[tuple[int, int, int, int, int]]]],
+    calls: Sequence[tuple[int, int, Sequence[Sequence[tuple[int, int, int, int, int]]]]],
     *,
     little: bool,
 ) -> bytes:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from hardenkit._linux.seccomp_compile import Rule
     from hardenkit._linux.seccomp_load import BpfProgram
     from hardenkit.sandbox.seccomp.policy import SeccompPolicy
-    from hardenkit.sandbox.seccomp.resolve import Resolved
+    from hardenkit.sandbox.seccomp.resolve import LowRule, Resolved
 
 __all__ = ["CompiledPolicy", "compile_policy"]
 
@@ -70,8 +70,10 @@ def compile_policy(policy: SeccompPolicy) -> CompiledPolicy:
             raise PolicyError(f"architecture {name!r} is not known to libseccomp")
         if token != native and token not in arch_tokens:
             arch_tokens.append(token)
-    program = functools.partial(_arch_program, _Rules.of(resolved, default_ret), native)
-    sections = _bpf.arch_sections(native, arch_tokens, program)
+    # Each table ABI's highest listed number: where max_syscall's probe may start.
+    highest: dict[int, int] = {}
+    program = functools.partial(_arch_program, _Rules.of(resolved, default_ret), native, highest)
+    sections = _bpf.arch_sections(native, arch_tokens, program, known=highest.get)
     try:
         bpf = _bpf.build_filter(sections, _options(policy, resolved))
     except ValueError as err:
@@ -98,7 +100,7 @@ class _Rules(Record):
     #: (name, return value, native number, libseccomp conditions).
     conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...]
     #: name -> (return value, rules as :func:`.bpf.build_low_word` takes them).
-    low_word: dict[str, tuple[int, tuple[tuple[tuple[int, int, int, int, int], ...], ...]]]
+    low_word: dict[str, tuple[int, tuple[LowRule, ...]]]
     #: Refusals of multiplexed calls' names, decided without their arguments (name, ret).
     refused_unseen: tuple[tuple[str, int], ...]
 
@@ -108,7 +110,7 @@ class _Rules(Record):
         default_ret: int,
         plain: tuple[tuple[str, int, int], ...],
         conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...],
-        low_word: dict[str, tuple[int, tuple[tuple[tuple[int, int, int, int, int], ...], ...]]],
+        low_word: dict[str, tuple[int, tuple[LowRule, ...]]],
         refused_unseen: tuple[tuple[str, int], ...] = (),
     ) -> None:
         init = object.__setattr__
@@ -201,7 +203,7 @@ _TABLE_ARCHES = ("SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_X86")
 _MULTIPLEXED = frozenset({"socketcall", "ipc", *_bpf.SOCKETCALL_SUBCALLS, *_bpf.IPC_SUBCALLS})
 
 
-def _arch_program(rules: _Rules, native: int, arch: int) -> bytes:
+def _arch_program(rules: _Rules, native: int, highest: dict[int, int], arch: int) -> bytes:
     """The program for one ABI, linked behind the prefix's section for it.
 
     On x86_64, x32 and i386, hardenkit writes the program itself (:func:`_hand_written`)
@@ -215,17 +217,23 @@ def _arch_program(rules: _Rules, native: int, arch: int) -> bytes:
 
     guard = _mux_guard(rules, arch)  # empty on ABIs without socketcall/ipc
     if arch not in {sc.ARCH_NAMES[name] for name in _TABLE_ARCHES}:
-        lib_rules = [(ret, nr, ()) for _name, nr, ret in rules.plain]
+        lib_rules: list[Rule] = [(ret, nr, ()) for _name, nr, ret in rules.plain]
         lib_rules += [(ret, nr, args) for _name, ret, nr, args in rules.conditional]
         return guard + _libseccomp(rules, arch, lib_rules)
-    own, lib_rules = _hand_written(rules, native, arch)
+    own, lib_rules, top = _hand_written(rules, native, arch)
+    if top is not None:
+        highest[arch] = top
     if not lib_rules:  # nothing left for libseccomp: every other number gets the default
         return guard + own + struct.pack("=HBBI", _RET_K, 0, 0, rules.default_ret)
     return guard + own + _libseccomp(rules, arch, lib_rules)
 
 
-def _hand_written(rules: _Rules, native: int, arch: int) -> tuple[bytes, list[Rule]]:
-    """The lookup table and low-word compares for ``arch``, and the rules left over."""
+def _hand_written(rules: _Rules, native: int, arch: int) -> tuple[bytes, list[Rule], int | None]:
+    """The lookup table and low-word compares for ``arch``, and what they leave.
+
+    Returns the fragment, the rules left for libseccomp and the highest number the
+    fragment lists (None when it lists none).
+    """
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
 
     def number(name: str, nr: int) -> int | None:
@@ -241,7 +249,7 @@ def _hand_written(rules: _Rules, native: int, arch: int) -> tuple[bytes, list[Ru
             left.append((ret, nr, ()))
         elif (arch_nr := number(name, nr)) is not None:
             entries.append((arch_nr, ret))
-    low: dict[int, tuple[int, tuple[tuple[tuple[int, int, int, int, int], ...], ...]]] = {}
+    low: dict[int, tuple[int, tuple[LowRule, ...]]] = {}
     for name, ret, nr, args in rules.conditional:
         hand = rules.low_word.get(name)
         if hand is None or name in muxed:
@@ -255,7 +263,7 @@ def _hand_written(rules: _Rules, native: int, arch: int) -> tuple[bytes, list[Ru
             own += _bpf.build_low_word(calls, little=bool(arch & 0x40000000))
     except ValueError as err:  # e.g. two names, one number: refuse rather than guess
         raise SandboxError(f"cannot compile the policy: {err}") from err
-    return own, left
+    return own, left, max([nr for nr, _ in entries] + list(low), default=None)
 
 
 def _libseccomp(rules: _Rules, arch: int, lib_rules: list[Rule]) -> bytes:

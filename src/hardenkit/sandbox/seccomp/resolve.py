@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from hardenkit.sandbox.seccomp.policy import SeccompPolicy
     from hardenkit.sandbox.seccomp.rules import ArgCondition
 
+    #: One rule for a low-word compare: conditions (index, op, a, b, bits), all to hold.
+    LowRule = tuple[tuple[int, int, int, int, int], ...]
+
 __all__ = ["Resolved", "resolve_policy"]
 
 
@@ -42,7 +45,7 @@ class Resolved(Record):
     #: The same rules as (name, return value, ((index, op, a, b, bits), ...)) for each
     #: conditional syscall whose rules share one action and compare only arguments the
     #: kernel reads narrower than 64 bits: what :func:`.bpf.build_low_word` compiles.
-    low_word: tuple[tuple[str, int, tuple[tuple[int, int, int, int, int], ...]], ...]
+    low_word: tuple[tuple[str, int, tuple[LowRule, ...]], ...]
     skipped: tuple[str, ...]
 
     def __init__(
@@ -50,7 +53,7 @@ class Resolved(Record):
         *,
         plain: tuple[tuple[str, int, str, int], ...],
         conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...],
-        low_word: tuple[tuple[str, int, tuple[tuple[int, int, int, int, int], ...]], ...] = (),
+        low_word: tuple[tuple[str, int, tuple[LowRule, ...]], ...] = (),
         skipped: tuple[str, ...],
     ) -> None:
         init = object.__setattr__
@@ -109,9 +112,7 @@ def _narrowed(
     return list(itertools.product(*options))
 
 
-def _low_word(
-    name: str, conds: Sequence[ArgCondition], s390: bool
-) -> tuple[tuple[int, int, int, int, int], ...] | None:
+def _low_word(name: str, conds: Sequence[ArgCondition], s390: bool) -> LowRule | None:
     """``conds`` as (index, op, a, b, bits) on the bits the kernel reads.
 
     None when a condition compares a 64-bit argument or can never hold (a masked
@@ -152,7 +153,7 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
     s390 = _native_is_s390()
     ruled: dict[str, list[tuple[str, int, tuple[tuple[int, int, int, int], ...]]]] = {}
     # name -> {(action, errno, low-word conditions)}; None once a rule cannot be low-word.
-    low: dict[str, set[tuple[str, int, tuple[tuple[int, int, int, int, int], ...]]] | None] = {}
+    low: dict[str, set[tuple[str, int, LowRule]] | None] = {}
     in_rules: set[str] = set()
     for rule in policy.rules:
         err = policy.errno if rule.errno is None else rule.errno
@@ -190,7 +191,7 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
             if name not in ruled and name not in plain and known(name):
                 plain[name] = ("errno", policy.errno)
     conditional: list[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]]] = []
-    low_word: list[tuple[str, int, tuple[tuple[int, int, int, int, int], ...]]] = []
+    low_word: list[tuple[str, int, tuple[LowRule, ...]]] = []
     for name, entries in sorted(ruled.items()):
         uncond = {(a, e) for a, e, args in entries if not args}
         cond = {(a, e, args) for a, e, args in entries if args}
@@ -208,7 +209,7 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
             continue
         conditional.extend((name, numbers[name], ret(a, e), args) for a, e, args in cond)
         rules = low.get(name)
-        if cond and rules and len({(a, e) for a, e, _ in rules}) == 1:
+        if cond and rules and len({ret(a, e) for a, e, _ in rules}) == 1:
             (action, err, _), *_ = rules
             low_word.append((name, ret(action, err), tuple(sorted(c for *_, c in rules))))
     return Resolved(
