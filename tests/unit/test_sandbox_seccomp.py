@@ -483,7 +483,7 @@ def test_compiling_never_imports_pyseccomp(tmp_path: Path) -> None:
 def test_lookup_table_returns_each_listed_number_and_falls_through_otherwise(
     table: dict[int, int], probes: list[int]
 ) -> None:
-    from hardenkit.sandbox.seccomp.bpf import build_table  # noqa: PLC0415
+    from hardenkit.sandbox.seccomp.fragments import build_table  # noqa: PLC0415
 
     default = 0x50000 | 99  # what follows the fragment: only reached for unlisted numbers
     prog = build_table(list(table.items())) + struct.pack("=HBBI", 0x06, 0, 0, default)
@@ -494,7 +494,7 @@ def test_lookup_table_returns_each_listed_number_and_falls_through_otherwise(
 
 
 def test_lookup_table_refuses_one_number_with_two_actions() -> None:
-    from hardenkit.sandbox.seccomp.bpf import build_table  # noqa: PLC0415
+    from hardenkit.sandbox.seccomp.fragments import build_table  # noqa: PLC0415
 
     with pytest.raises(ValueError, match="two different actions"):
         build_table([(1, ALLOW), (1, EPERM)])

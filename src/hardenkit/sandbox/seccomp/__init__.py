@@ -10,10 +10,12 @@ pyproject.toml pins the order):
   hand-written parts of :mod:`.bpf`, which lists them with their reasons);
 - :mod:`.profiles` translates Docker/OCI profiles (the policy class is passed in);
 - :mod:`.resolve` merges lists, groups and rules into one decision per syscall;
-- :mod:`.bpf` (hand-written BPF), :mod:`.argwidth` (arguments the kernel reads narrower
-  than 64 bits), :mod:`.groups` (systemd's ``@groups``);
-- :mod:`.rules` the values a policy is made of (:class:`ArgCondition`,
-  :class:`SyscallRule`).
+- :mod:`.bpf` (the hand-written prefix, and the list of every hand-written part with its
+  reason), :mod:`.fragments` (per-ABI table, low-word compares, multiplexer guard),
+  :mod:`.argwidth` (arguments the kernel reads narrower than 64 bits), :mod:`.groups`
+  (systemd's ``@groups``);
+- :mod:`.asm` (a small BPF assembler) and :mod:`.rules`, the values a policy is made of
+  (:class:`ArgCondition`, :class:`SyscallRule`).
 
 This package re-exports the names ``hardenkit.sandbox.seccomp`` always had.
 

@@ -1,67 +1,80 @@
-"""A hand-written classic BPF prefix placed in front of libseccomp's program.
+"""The classic BPF hardenkit writes itself, and why each part is not libseccomp's.
 
-libseccomp cannot say "every number above the table", "any of these flag bits" or "the
-x32 half of the x86_64 number space" in the way hardenkit needs, so those checks run
-first, here, and everything else falls through to libseccomp's program unchanged (BPF
-jumps are relative and forward-only, so prepending never disturbs it). Per known arch:
+Everything else is libseccomp's (:mod:`hardenkit._linux.seccomp_compile`). Each part below
+exists for one of two reasons: libseccomp cannot express the rule (runc's precedent:
+ENOSYS above the syscall table), or a measured user path in ``benchmarks/`` needs it
+(benchmarks/README.md, "seccomp package" section). The differential tests run the whole
+program against one multi-ABI libseccomp filter for the same policy
+(tests/unit/test_sandbox_seccomp.py) and against pyseccomp's output with the documented
+checks modelled (tests/unit/test_seccomp_oracle.py, including generated policies).
 
-- x86_64 numbers with the x32 bit: the x32 section when the policy allows x32, otherwise
-  kill the process (an x32 syscall must never bypass a native filter);
-- clone3 -> ENOSYS (its flags sit behind a pointer seccomp cannot read; libc falls back
-  to clone, whose flags it can);
-- with namespace blocking: setns -> EPERM, unshare/clone with any CLONE_NEW* bit -> EPERM;
+The prefix (:func:`build_prefix`, :func:`build_filter`), per known arch:
+
 - numbers above libseccomp's table -> ENOSYS, so libc's fallbacks for newer calls work.
+  *Cannot express*: libseccomp has no rule for "every number it does not know".
+- clone3 -> ENOSYS (its flags sit behind a pointer seccomp cannot read; libc falls back
+  to clone, whose flags it can); with namespace blocking, setns -> EPERM and
+  unshare/clone with any CLONE_NEW* bit -> EPERM; ``ioctl(fd, TIOCSTI)`` -> EPERM on the
+  low 32 bits. *Cannot express*: these must win over the policy's own rules for the same
+  call (Docker's clone rules, an allowed ioctl), and libseccomp gives overlapping rules of
+  one syscall no precedence; "any of these bits" (``JSET``) is not one of its operators.
+- x86_64 numbers with the x32 bit: the x32 section when the policy allows x32, otherwise
+  kill the process (an x32 syscall must never bypass a native filter); one section per
+  ABI, each jumping to its own program, any other arch killed. *Measured*: libseccomp's
+  export time grows faster than linearly with the ABIs in one filter (Docker profile,
+  x86_64 + i386 + x32: 24 ms of CPU as one filter, 12 ms as three).
 
-:func:`build_filter` links one program per ABI behind this prefix (each section jumps to
-its own program; any other arch is killed here), because libseccomp's export time grows
-faster than linearly with the ABIs in one filter. On x86_64 and x32 (no multiplexed
-syscalls) a program is :func:`build_table`'s lookup of the unconditional rules followed by
-libseccomp's program for the conditional ones; other ABIs are all libseccomp. The
-decisions are those of one multi-ABI libseccomp filter (the unit tests run both).
+Each ABI's program (x86_64, x32, i386; other ABIs are all libseccomp):
+
+- :func:`build_mux_guard` (i386, s390...): ``socketcall``/``ipc`` sub-calls get the
+  decision their name gets without its arguments. *Cannot express*: libseccomp turns
+  "allow socket(AF_UNIX)" into "allow socketcall(SYS_SOCKET)" for any family, as the
+  multiplexed arguments sit in memory.
+- :func:`build_table`: the unconditional rules as intervals of numbers, found by binary
+  search. *Measured*: the first compile of the Docker profile (benchmark row "seccomp
+  docker profile ... first in a process", goal 20 ms) and ``hardenkit exec``'s cold start;
+  names libseccomp multiplexes on i386 stay with libseccomp.
+- :func:`build_low_word`: conditions on arguments the kernel reads as 32-bit (or 16-bit)
+  compared on that word. *Cannot express* compactly: libseccomp compares all 64 bits on
+  a 64-bit ABI, so "family > 40" on the low word is up to 32 masked equalities per side
+  (Docker's socket rules: 34 rules per ABI); also *measured* by the same rows. Only for
+  calls whose rules share one action (overlaps then need no precedence); the others are
+  libseccomp's, as masked alternatives from :mod:`.argwidth`.
+- ``RET default`` when no rule is left for libseccomp (no context built for nothing).
+
+BPF jumps are relative and forward-only, so a fragment in front of libseccomp's program
+never disturbs it.
 """
 
 from __future__ import annotations
 
-import struct
-
+from hardenkit.sandbox.seccomp.asm import (
+    AUDIT_ARCH_LE as _AUDIT_ARCH_LE,
+    CLONE_NS_MASK,
+    ENOSYS as _ENOSYS,
+    EPERM as _EPERM,
+    JMP_JA as _JMP_JA,
+    JMP_JEQ_K as _JMP_JEQ_K,
+    JMP_JGT_K as _JMP_JGT_K,
+    JMP_JSET_K as _JMP_JSET_K,
+    LD_W_ABS as _LD_W_ABS,
+    OFF_ARCH as _OFF_ARCH,
+    OFF_ARGS as _OFF_ARGS,
+    OFF_NR as _OFF_NR,
+    RET_K as _RET_K,
+    SECCOMP_RET_ERRNO,
+    SECCOMP_RET_KILL_PROCESS,
+    TIOCSTI,
+    UNSHARE_NS_MASK,
+    X32_SYSCALL_BIT,
+    Asm as _Asm,
+)
 from hardenkit.sandbox.seccomp.rules import Record
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-
-# Classic BPF opcodes (linux/bpf_common.h).
-_LD_W_ABS = 0x20
-_JMP_JA = 0x05
-_JMP_JEQ_K = 0x15
-_JMP_JGT_K = 0x25
-_JMP_JGE_K = 0x35
-_JMP_JSET_K = 0x45
-_ALU_AND_K = 0x54
-_RET_K = 0x06
-
-SECCOMP_RET_KILL_PROCESS = 0x80000000
-SECCOMP_RET_ERRNO = 0x00050000
-SECCOMP_RET_ALLOW = 0x7FFF0000
-_ENOSYS = 38
-_EPERM = 1
-
-_OFF_NR = 0
-_OFF_ARCH = 4
-_OFF_ARGS = 16
-_AUDIT_ARCH_LE = 0x40000000
-
-#: CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET (Docker's mask), for clone.
-CLONE_NS_MASK = 0x7E020000
-#: The same plus CLONE_NEWTIME (only unshare and clone3 take it; in clone it is CSIGNAL).
-UNSHARE_NS_MASK = CLONE_NS_MASK | 0x00000080
-X32_SYSCALL_BIT = 0x40000000
-#: ioctl(2) command that fakes terminal input (asm-generic; x86, arm, riscv, s390...).
-TIOCSTI = 0x5412
-_MAX_JUMP = 0xFF  # conditional jump offsets are 8 bits
-_U32 = 0xFFFFFFFF
-_INSN = 8  # sizeof(struct sock_filter)
 
 
 class NumberSpace(Record):
@@ -155,56 +168,6 @@ class PrefixOptions(Record):
         init(self, "block_namespaces", block_namespaces)
         init(self, "enosys_above_table", enosys_above_table)
         init(self, "refuse_tiocsti", refuse_tiocsti)
-
-
-class _Asm:
-    """A tiny assembler with forward labels."""
-
-    def __init__(self) -> None:
-        self.code: list[tuple[int, str | int, str | int, int] | bytes] = []
-        self.labels: dict[str, int] = {}
-        self.pos = 0  # instructions so far (a raw program counts all of its own)
-        self._n = 0
-
-    def fresh(self, stem: str) -> str:
-        self._n += 1
-        return f"{stem}{self._n}"
-
-    def label(self, name: str) -> None:
-        self.labels[name] = self.pos
-
-    def op(self, code: int, k: int = 0, jt: str | int = 0, jf: str | int = 0) -> None:
-        self.code.append((code, jt, jf, k))
-        self.pos += 1
-
-    def raw(self, program: bytes) -> None:
-        """Append an already assembled program (its jumps are relative: position-free)."""
-        if not program or len(program) % _INSN:
-            raise ValueError("a linked BPF program is a non-empty multiple of 8 bytes")
-        self.code.append(program)
-        self.pos += len(program) // _INSN
-
-    def assemble(self) -> bytes:
-        out = bytearray()
-        i = 0
-        for insn in self.code:
-            if isinstance(insn, bytes):
-                out += insn
-                i += len(insn) // _INSN
-                continue
-            code, jt, jf, k = insn
-            if code == _JMP_JA:
-                assert isinstance(jt, str)  # noqa: S101 -- internal invariant
-                k = self.labels[jt] - i - 1
-                jt_off = jf_off = 0
-            else:
-                jt_off = self.labels[jt] - i - 1 if isinstance(jt, str) else jt
-                jf_off = self.labels[jf] - i - 1 if isinstance(jf, str) else jf
-            if not (0 <= jt_off <= _MAX_JUMP and 0 <= jf_off <= _MAX_JUMP and k >= 0):
-                raise ValueError("BPF prefix jump out of range")
-            out += struct.pack("=HBBI", code, jt_off, jf_off, k & 0xFFFFFFFF)
-            i += 1
-        return bytes(out)
 
 
 def _checks(  # noqa: C901 -- one branch per always-on check
@@ -407,218 +370,3 @@ def arch_sections(
                 )
             )
     return tuple(sections)
-
-
-#: Sub-call numbers of the multiplexers (linux/net.h SYS_*, linux/ipc.h), by the names a
-#: policy uses. ``send``/``recv`` are ``sendto``/``recvfrom`` in the kernel, ``SEMOP`` is
-#: ``semtimedop`` without a timeout, so each name covers the sub-calls that run it.
-SOCKETCALL_SUBCALLS: dict[str, tuple[int, ...]] = {
-    "socket": (1,),
-    "bind": (2,),
-    "connect": (3,),
-    "listen": (4,),
-    "accept": (5,),
-    "getsockname": (6,),
-    "getpeername": (7,),
-    "socketpair": (8,),
-    "send": (9,),
-    "recv": (10,),
-    "sendto": (9, 11),
-    "recvfrom": (10, 12),
-    "shutdown": (13,),
-    "setsockopt": (14,),
-    "getsockopt": (15,),
-    "sendmsg": (16,),
-    "recvmsg": (17,),
-    "accept4": (18,),
-    "recvmmsg": (19,),
-    "sendmmsg": (20,),
-}
-IPC_SUBCALLS: dict[str, tuple[int, ...]] = {
-    "semop": (1, 4),
-    "semget": (2,),
-    "semctl": (3,),
-    "semtimedop": (1, 4),
-    "msgsnd": (11,),
-    "msgrcv": (12,),
-    "msgget": (13,),
-    "msgctl": (14,),
-    "shmat": (21,),
-    "shmdt": (22,),
-    "shmget": (23,),
-    "shmctl": (24,),
-}
-
-
-def build_mux_guard(
-    muxes: Sequence[tuple[int, int, Sequence[tuple[int, int]]]], *, little: bool
-) -> bytes:
-    """Return a fragment deciding multiplexed sub-calls (``socketcall``, ``ipc``) itself.
-
-    ``muxes`` holds ``(multiplexer number, call mask, ((sub-call, ret), ...))``: the
-    fragment loads the syscall number, and for a listed multiplexer compares the low
-    word of argument 0 (masked: ``ipc`` keeps a version in the high half) with each
-    sub-call, returning its ``ret``; anything else continues at the instruction after
-    it. On ABIs with ``socketcall``/``ipc`` (i386, s390, ppc...) the arguments of the
-    multiplexed call sit in memory the filter cannot read, and libseccomp turns a rule
-    such as "allow ``socket`` when argument 0 is AF_UNIX" into "allow ``socketcall``
-    with call SYS_SOCKET": for any family. The guard gives such a sub-call the decision
-    the policy makes without its arguments, which is only ever a refusal.
-
-    Examples:
-        >>> prog = build_mux_guard([(102, 0xFFFFFFFF, [(1, SECCOMP_RET_ERRNO | 1)])],
-        ...                        little=True)
-        >>> len(prog) // 8  # ld nr; jeq 102; ja out; ld arg0; jeq 1; ja out; ret errno
-        7
-    """
-    asm = _Asm()
-    asm.op(_LD_W_ABS, _OFF_NR)
-    labels = []
-    for nr, mask, subs in muxes:
-        if subs:
-            label = asm.fresh("mux")
-            labels.append((label, mask, subs))
-            asm.op(_JMP_JEQ_K, nr, jt=label)
-    asm.op(_JMP_JA, jt="out")
-    for label, mask, subs in labels:
-        asm.label(label)
-        asm.op(_LD_W_ABS, _OFF_ARGS + (0 if little else 4))
-        if mask != 0xFFFFFFFF:  # noqa: PLR2004 -- the whole word
-            asm.op(_ALU_AND_K, mask)
-        rets = {ret: asm.fresh("ret") for ret in dict.fromkeys(ret for _sub, ret in subs)}
-        for sub, ret in subs:
-            asm.op(_JMP_JEQ_K, sub, jt=rets[ret])
-        asm.op(_JMP_JA, jt="out")
-        for ret, ret_label in rets.items():
-            asm.label(ret_label)
-            asm.op(_RET_K, ret)
-    asm.label("out")
-    return asm.assemble()
-
-
-def build_table(entries: Sequence[tuple[int, int]]) -> bytes:
-    """Return a lookup of syscall numbers to filter return values, as a BPF fragment.
-
-    The fragment loads the syscall number, returns ``ret`` for each listed ``nr`` and
-    otherwise continues at the instruction after it (libseccomp's program for the same
-    ABI, holding the conditional rules and the default). Consecutive numbers with one
-    action are one interval (the Docker profile's ~340 x86_64 entries are 18 runs), found
-    by a binary search of ``JGE`` on the interval bounds: about three instructions per
-    interval, a logarithmic walk, and numbers the table does not list (gaps, numbers
-    libseccomp does not know) always fall through. The kernel's action cache still proves
-    allowed numbers constant, as every jump depends on the number alone.
-
-    Examples:
-        >>> prog = build_table([(0, SECCOMP_RET_ALLOW), (1, SECCOMP_RET_ALLOW),
-        ...                     (3, SECCOMP_RET_ERRNO | 1)])
-        >>> len(prog) // 8  # ld nr; 3 jge; ret allow; ja out; ret errno; ja out
-        8
-    """
-    ordered = sorted(set(entries))
-    if len({nr for nr, _ in ordered}) != len(ordered):
-        raise ValueError("a syscall number has two different actions in the table")
-    code: list[tuple[int, int, int, int] | None] = [(_LD_W_ABS, 0, 0, _OFF_NR)]
-    if ordered:
-        code += _search(_segments(ordered))
-    end = len(code)
-    flat: list[int] = []
-    for i, insn in enumerate(code):
-        flat.extend(insn if insn is not None else (_JMP_JA, 0, 0, end - i - 1))
-    return struct.pack("=" + "HBBI" * end, *flat)
-
-
-def _segments(ordered: list[tuple[int, int]]) -> list[tuple[int, int | None]]:
-    """The number line as (first number, ret or None: fall through), from 0 upwards."""
-    segments: list[tuple[int, int | None]] = []
-    nxt = 0  # the first number not covered yet
-    for nr, ret in ordered:
-        if segments and nr == nxt and segments[-1][1] == ret:
-            nxt = nr + 1  # the run goes on
-            continue
-        if nr > nxt:
-            segments.append((nxt, None))
-        segments.append((nr, ret))
-        nxt = nr + 1
-    if nxt <= _U32:
-        segments.append((nxt, None))
-    return segments
-
-
-def _search(segments: list[tuple[int, int | None]]) -> list[tuple[int, int, int, int] | None]:
-    """The search tree over ``segments`` (None: a jump to the fragment's end, set later)."""
-    if len(segments) == 1:
-        ret = segments[0][1]
-        return [None] if ret is None else [(_RET_K, 0, 0, ret)]
-    mid = len(segments) // 2
-    lower, upper = _search(segments[:mid]), _search(segments[mid:])
-    pivot = segments[mid][0]
-    if len(lower) <= _MAX_JUMP:  # >= pivot: jump over the lower half
-        return [(_JMP_JGE_K, len(lower), 0, pivot), *lower, *upper]
-    return [(_JMP_JGE_K, 0, 1, pivot), (_JMP_JA, 0, 0, len(lower)), *lower, *upper]
-
-
-# libseccomp's enum scmp_compare, as the policy's conditions carry it.
-_NE, _LT, _LE, _EQ, _GE, _GT, _MASKED_EQ = 1, 2, 3, 4, 5, 6, 7
-#: op -> (jump opcode, whether the condition holds on the jump's true branch).
-_COMPARE = {
-    _EQ: (_JMP_JEQ_K, True),
-    _NE: (_JMP_JEQ_K, False),
-    _GT: (_JMP_JGT_K, True),
-    _LE: (_JMP_JGT_K, False),
-    _GE: (_JMP_JGE_K, True),
-    _LT: (_JMP_JGE_K, False),
-    _MASKED_EQ: (_JMP_JEQ_K, True),
-}
-
-
-def build_low_word(
-    calls: Sequence[tuple[int, int, Sequence[Sequence[tuple[int, int, int, int, int]]]]],
-    *,
-    little: bool,
-) -> bytes:
-    """Return a fragment deciding syscalls by comparing the low word of their arguments.
-
-    ``calls`` holds ``(syscall number, ret, rules)``; each rule is a tuple of conditions
-    ``(index, op, a, b, bits)`` that must all hold (libseccomp's ops; ``masked_eq`` has
-    mask ``a`` and value ``b``; ``bits`` is 32 or 16). When a rule holds the fragment
-    returns ``ret``; a listed call no rule matches, and any other number, continue at
-    the instruction after it. Each condition loads the argument's low 32-bit word (the
-    kernel's ``int``/``unsigned int`` cast) and, for 16 bits, masks it. libseccomp always
-    compares 64 bits on a 64-bit ABI, so a range on the low word alone ("socket family
-    above 40") is up to 32 masked equalities per side there; here it is one jump.
-
-    Examples:
-        >>> gt40 = ((0, _GT, 40, 0, 32),)  # socket(family > 40)
-        >>> prog = build_low_word([(41, SECCOMP_RET_ALLOW, (gt40,))], little=True)
-        >>> len(prog) // 8  # ld nr; jeq; ja; ja out; ld arg0; jgt; ret; ja out
-        8
-    """
-    asm = _Asm()
-    asm.op(_LD_W_ABS, _OFF_NR)
-    blocks = []
-    for nr, ret, rules in calls:
-        label = asm.fresh("call")
-        blocks.append((label, ret, rules))
-        asm.op(_JMP_JEQ_K, nr, jt=0, jf=1)
-        asm.op(_JMP_JA, jt=label)
-    asm.op(_JMP_JA, jt="out")
-    for label, ret, rules in blocks:
-        asm.label(label)
-        for rule in rules:
-            fail = asm.fresh("fail")
-            for index, op, a, b, bits in rule:
-                asm.op(_LD_W_ABS, _OFF_ARGS + 8 * index + (0 if little else 4))
-                mask = (a if op == _MASKED_EQ else 0xFFFFFFFF) & ((1 << bits) - 1)
-                if mask != 0xFFFFFFFF:  # noqa: PLR2004 -- the whole word
-                    asm.op(_ALU_AND_K, mask)
-                code, holds_on_true = _COMPARE[op]
-                k = b if op == _MASKED_EQ else a
-                if holds_on_true:
-                    asm.op(code, k, jt=0, jf=fail)
-                else:
-                    asm.op(code, k, jt=fail, jf=0)
-            asm.op(_RET_K, ret)
-            asm.label(fail)
-        asm.op(_JMP_JA, jt="out")
-    asm.label("out")
-    return asm.assemble()

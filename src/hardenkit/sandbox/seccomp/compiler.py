@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from hardenkit._linux import require_linux
 from hardenkit._log import get_logger
 from hardenkit.errors import PolicyError, SandboxError
-from hardenkit.sandbox.seccomp import bpf as _bpf
+from hardenkit.sandbox.seccomp import bpf as _bpf, fragments
 from hardenkit.sandbox.seccomp.resolve import resolve_policy
 from hardenkit.sandbox.seccomp.rules import RET, Record, ret as ret_value
 
@@ -99,7 +99,7 @@ class _Rules(Record):
     plain: tuple[tuple[str, int, int], ...]  # (name, native number, return value)
     #: (name, return value, native number, libseccomp conditions).
     conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...]
-    #: name -> (return value, rules as :func:`.bpf.build_low_word` takes them).
+    #: name -> (return value, rules as :func:`.fragments.build_low_word` takes them).
     low_word: dict[str, tuple[int, tuple[LowRule, ...]]]
     #: Refusals of multiplexed calls' names, decided without their arguments (name, ret).
     refused_unseen: tuple[tuple[str, int], ...]
@@ -162,7 +162,7 @@ def _refused_unseen(resolved: Resolved, default_ret: int) -> tuple[tuple[str, in
         rets.setdefault(name, []).append(ret)
     for name, found in rets.items():
         decided[name] = min([default_ret, *found], key=_precedence)
-    names = (*_bpf.SOCKETCALL_SUBCALLS, *_bpf.IPC_SUBCALLS)
+    names = (*fragments.SOCKETCALL_SUBCALLS, *fragments.IPC_SUBCALLS)
     return tuple(
         (name, ret)
         for name in names
@@ -177,8 +177,8 @@ def _mux_guard(rules: _Rules, arch: int) -> bytes:
     refused = dict(rules.refused_unseen)
     muxes = []
     for mux, table, mask in (
-        ("socketcall", _bpf.SOCKETCALL_SUBCALLS, 0xFFFFFFFF),
-        ("ipc", _bpf.IPC_SUBCALLS, 0xFFFF),  # the high half is the ipc version
+        ("socketcall", fragments.SOCKETCALL_SUBCALLS, 0xFFFFFFFF),
+        ("ipc", fragments.IPC_SUBCALLS, 0xFFFF),  # the high half is the ipc version
     ):
         nr = sc.resolve(mux, arch)
         if nr is None or nr < 0:
@@ -192,15 +192,17 @@ def _mux_guard(rules: _Rules, arch: int) -> bytes:
             muxes.append((nr, mask, sorted(subs.items())))
     if not muxes:
         return b""
-    return _bpf.build_mux_guard(muxes, little=bool(arch & 0x40000000))
+    return fragments.build_mux_guard(muxes, little=bool(arch & 0x40000000))
 
 
-#: ABIs whose unconditional rules go in hardenkit's lookup table (:func:`.bpf.build_table`):
+#: ABIs whose unconditional rules go in hardenkit's lookup table (:func:`.fragments.build_table`):
 #: the ones the differential tests compare with libseccomp (x86_64, x32, i386).
 _TABLE_ARCHES = ("SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_X86")
 #: Names libseccomp compiles into ``socketcall``/``ipc`` rules on ABIs that multiplex them:
 #: they stay with libseccomp, which knows how (the lookup table would miss the sub-call).
-_MULTIPLEXED = frozenset({"socketcall", "ipc", *_bpf.SOCKETCALL_SUBCALLS, *_bpf.IPC_SUBCALLS})
+_MULTIPLEXED = frozenset(
+    {"socketcall", "ipc", *fragments.SOCKETCALL_SUBCALLS, *fragments.IPC_SUBCALLS}
+)
 
 
 def _arch_program(rules: _Rules, native: int, highest: dict[int, int], arch: int) -> bytes:
@@ -257,10 +259,10 @@ def _hand_written(rules: _Rules, native: int, arch: int) -> tuple[bytes, list[Ru
         elif (arch_nr := number(name, nr)) is not None:
             low[arch_nr] = hand
     try:
-        own = _bpf.build_table(entries)
+        own = fragments.build_table(entries)
         if low:
             calls = [(nr, ret, conds) for nr, (ret, conds) in sorted(low.items())]
-            own += _bpf.build_low_word(calls, little=bool(arch & 0x40000000))
+            own += fragments.build_low_word(calls, little=bool(arch & 0x40000000))
     except ValueError as err:  # e.g. two names, one number: refuse rather than guess
         raise SandboxError(f"cannot compile the policy: {err}") from err
     return own, left, max([nr for nr, _ in entries] + list(low), default=None)

@@ -44,7 +44,7 @@ class Resolved(Record):
     conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...]
     #: The same rules as (name, return value, ((index, op, a, b, bits), ...)) for each
     #: conditional syscall whose rules share one action and compare only arguments the
-    #: kernel reads narrower than 64 bits: what :func:`.bpf.build_low_word` compiles.
+    #: kernel reads narrower than 64 bits: what :func:`.fragments.build_low_word` compiles.
     low_word: tuple[tuple[str, int, tuple[LowRule, ...]], ...]
     skipped: tuple[str, ...]
 
