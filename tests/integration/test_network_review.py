@@ -420,3 +420,39 @@ def test_a_report_larger_than_the_helper_buffer_fails_cleanly() -> None:
     assert frame is not None
     assert frame[0] == xh.FRAME_FAILED
     assert struct.unpack("<Ii", frame[1]) == (4096, errno.ENOSPC)
+
+
+# --- 5. the signal scope of a dropped child -----------------------------------------------
+
+
+def _signal_a_same_uid_outsider(*, scope: bool) -> str:
+    """As nobody, signal a nobody process started outside the sandbox (no uid check to hide
+    behind: only the Landlock signal scope can refuse it)."""
+    nobody = pwd.getpwnam("nobody")
+    wait_r, wait_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover -- the target
+        try:
+            os.close(wait_w)
+            os.setgroups([])
+            os.setresgid(nobody.pw_gid, nobody.pw_gid, nobody.pw_gid)
+            os.setresuid(nobody.pw_uid, nobody.pw_uid, nobody.pw_uid)
+            os.read(wait_r, 1)  # until the sandboxed side closes its end
+        finally:
+            os._exit(0)
+    os.close(wait_r)
+    confine(user="nobody", network=NetworkPolicy.none(scope=scope))
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        answer = "EPERM"
+    else:
+        answer = "delivered"
+    os.close(wait_w)
+    os.waitpid(pid, 0)
+    return answer
+
+
+def test_the_signal_scope_holds_for_a_dropped_child(in_child: InChild) -> None:
+    assert in_child(_signal_a_same_uid_outsider, scope=True) == "EPERM"
+    assert in_child(_signal_a_same_uid_outsider, scope=False) == "delivered"
