@@ -390,6 +390,8 @@ def test_keep_names_network_capabilities_only_under_a_network_policy() -> None:
     with prepare_confinement(network=NetworkPolicy.none(), keep=["CAP_NET_RAW"]) as plan:
         assert not plan.shed_caps >> 13 & 1
         assert plan.shed_caps >> 12 & 1
+    with prepare_confinement(network=NetworkPolicy.parse(["bind=80"]), keep=["NET_BIND_SERVICE"]):
+        pass
     with pytest.raises(SandboxError, match="keep= may only name"):
         prepare_confinement(keep=["CAP_NET_RAW"])
 

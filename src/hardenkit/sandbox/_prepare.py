@@ -330,7 +330,10 @@ def _kept_without_drop(
     from hardenkit.capabilities import caps_to_mask, parse_caps  # noqa: PLC0415
 
     mask = int(caps_to_mask(parse_caps(keep)))  # CapabilityError for an unknown name
-    sheddable = _SHEDDABLE | (network_shed(network) if network is not None else 0)
+    if network is not None:  # CAP_NET_BIND_SERVICE too, even where it is not shed
+        sheddable = _SHEDDABLE | NETWORK_SHED | 1 << CAP_NET_BIND_SERVICE
+    else:
+        sheddable = _SHEDDABLE
     if mask & ~sheddable:
         raise SandboxError(
             "group=, groups= and keep= need user= (the user to become); without user= "
