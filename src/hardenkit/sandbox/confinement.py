@@ -120,10 +120,12 @@ def confine(
     without ``filesystem``: it can no longer ptrace, read or write the memory of, or (ABI
     6+) signal processes outside it, and makes no device nodes; without Landlock that
     raises unless ``isolate=False``. Without ``user=`` CAP_MKNOD is shed, and with
-    isolation CAP_SYS_ADMIN and CAP_PERFMON too (see
-    :func:`prepare_confinement`). With other live threads only steps that cover every
-    thread are allowed: rlimits (per process) and seccomp with TSYNC (which also carries
-    no_new_privs); a privilege drop or Landlock (``isolate`` included) is refused.
+    isolation CAP_SYS_ADMIN and CAP_PERFMON too, and with ``network`` CAP_NET_ADMIN,
+    CAP_NET_RAW, CAP_NET_BROADCAST and CAP_BPF (CAP_NET_BIND_SERVICE too when no TCP
+    port may be bound) unless ``keep=`` names them (see :func:`prepare_confinement`).
+    With other live threads only steps that cover every thread are allowed: rlimits
+    (per process) and seccomp with TSYNC (which also carries no_new_privs); a privilege
+    drop or Landlock (``isolate`` included) is refused.
     ``keep`` holding a capability that amounts to root
     (:data:`~hardenkit.capabilities.ROOT_EQUIVALENT`) needs ``allow_root_equivalent=True``.
 

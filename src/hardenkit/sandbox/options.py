@@ -52,7 +52,11 @@ class Confinement:
 
     The defaults are :func:`~hardenkit.confine`'s: namespace creation refused,
     no_new_privs set, the process isolated in a Landlock domain. ``groups`` and ``keep``
-    are stored as tuples (a bare string in ``keep`` is one capability name).
+    are stored as tuples (a bare string in ``keep`` is one capability name). Without
+    ``user``, ``keep`` names only capabilities the confinement would shed otherwise:
+    CAP_MKNOD, CAP_SYS_ADMIN, CAP_PERFMON and, with ``network``, the network
+    administration ones (CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BROADCAST, CAP_BPF, and
+    CAP_NET_BIND_SERVICE when no TCP port may be bound).
 
     Examples:
         >>> from hardenkit.sandbox import ResourceLimits
