@@ -28,6 +28,7 @@ import signal
 from hardenkit._child import fork_call
 from hardenkit._linux import require_linux, sweep
 from hardenkit._linux.sweep import check_timeout
+from hardenkit._unset import UNSET
 from hardenkit.errors import ConfinementFailed, HardenkitError, SandboxError
 from hardenkit.sandbox.confinement import ConfinementPlan, prepare_confinement
 from hardenkit.sandbox.options import Confinement, resolve
@@ -126,12 +127,12 @@ def call_sandboxed(
     fn: Callable[..., Any],
     *args: Any,
     timeout: float = DEFAULT_TIMEOUT,
-    limits: ResourceLimits | None = None,
-    seccomp: SeccompPolicy | None = None,
-    user: str | int | None = None,
-    filesystem: FilesystemPolicy | None = None,
-    isolate: bool = True,
-    network: NetworkPolicy | None = None,
+    limits: ResourceLimits | None = UNSET,
+    seccomp: SeccompPolicy | None = UNSET,
+    user: str | int | None = UNSET,
+    filesystem: FilesystemPolicy | None = UNSET,
+    isolate: bool = UNSET,
+    network: NetworkPolicy | None = UNSET,
     confinement: Confinement | None = None,
     **kwargs: Any,
 ) -> Any:
