@@ -141,8 +141,10 @@ def call_sandboxed(
     The child is confined like :func:`~hardenkit.confine` (namespace creation refused),
     with ``limits``, ``seccomp``, ``filesystem`` and a drop to ``user``, or with every
     option of one :class:`~hardenkit.sandbox.options.Confinement` (``confinement=``:
-    ``group``, ``groups``, ``keep``, ``no_new_privs``... too). Only these keywords are
-    taken from the call; every other keyword goes to ``fn``, so the options ``fn`` might
+    ``group``, ``groups``, ``keep``, ``no_new_privs``... too; with it no option keyword,
+    even one equal to its default). Only these keywords (``timeout``, ``confinement``
+    and the six options) are taken from the call and never reach ``fn``; every other
+    keyword goes to ``fn``, so the options ``fn`` might
     take itself (``group=``, ``keep=``...) are reached through ``confinement=`` alone and
     are never shadowed. The result must be
     JSON data (dicts, lists, str, numbers, bools, None) and comes back as such, within

@@ -124,7 +124,8 @@ def confine(
     isolation CAP_SYS_ADMIN and CAP_PERFMON too (see
     :func:`prepare_confinement`). With other live threads only steps that cover every
     thread are allowed: rlimits (per process) and seccomp with TSYNC (which also carries
-    no_new_privs); a privilege drop or Landlock (``isolate`` included) is refused.
+    no_new_privs); a privilege drop, Landlock (``isolate`` included) or shedding a
+    capability a thread still holds (``keep=`` it to leave it) is refused.
     ``keep`` holding a capability that amounts to root
     (:data:`~hardenkit.capabilities.ROOT_EQUIVALENT`) needs ``allow_root_equivalent=True``.
 
