@@ -28,11 +28,12 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
             "hardenkit._secret_names",
             "hardenkit._dangerous_env",
             "hardenkit._linux",
+            "hardenkit._unset",
         },
         {"asyncio", "ctypes", "json", "logging", "hashlib"},
     ),
     "from hardenkit.sandbox import confine": (
-        {"hardenkit.sandbox", "hardenkit._linux", "hardenkit._applied"},
+        {"hardenkit.sandbox", "hardenkit._linux", "hardenkit._applied", "hardenkit._unset"},
         {"asyncio", "importlib.resources", "platform", "subprocess", "typing", "logging"},
     ),
     "from hardenkit.fileperms import check_path": (

@@ -12,6 +12,7 @@ import threading
 
 from hardenkit._linux import caps as _caps, procfs as _procfs, require_linux
 from hardenkit._linux.capnames import CAP_NAMES
+from hardenkit._unset import UNSET
 from hardenkit.errors import RootEquivalentError, SandboxError
 from hardenkit.sandbox._plan import ConfinementPlan
 from hardenkit.sandbox.guards import (
@@ -54,18 +55,18 @@ _COMPILED_LOCK = threading.Lock()
 def prepare_confinement(
     *,
     confinement: Confinement | None = None,
-    user: str | int | None = None,
-    group: str | int | None = None,
-    groups: Iterable[str | int] | None = None,
-    keep: Iterable[CapLike] = (),
-    limits: ResourceLimits | None = None,
-    no_new_privs: bool = True,
-    filesystem: FilesystemPolicy | None = None,
-    seccomp: SeccompPolicy | None = None,
-    block_namespaces: bool = True,
-    isolate: bool = True,
-    allow_root_equivalent: bool = False,
-    network: NetworkPolicy | None = None,
+    user: str | int | None = UNSET,
+    group: str | int | None = UNSET,
+    groups: Iterable[str | int] | None = UNSET,
+    keep: Iterable[CapLike] = UNSET,
+    limits: ResourceLimits | None = UNSET,
+    no_new_privs: bool = UNSET,
+    filesystem: FilesystemPolicy | None = UNSET,
+    seccomp: SeccompPolicy | None = UNSET,
+    block_namespaces: bool = UNSET,
+    isolate: bool = UNSET,
+    allow_root_equivalent: bool = UNSET,
+    network: NetworkPolicy | None = UNSET,
 ) -> ConfinementPlan:
     """Do the parent-side work of a confinement with no effect on this process.
 

@@ -7,7 +7,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from hardenkit.errors import PolicyError, ProfileError
+from hardenkit.errors import PolicyError, ProfileError, SandboxError
 from hardenkit.sandbox.landlock import FilesystemPolicy
 from hardenkit.sandbox.limits import ResourceLimits
 from hardenkit.sandbox.seccomp import ArgCondition, SeccompPolicy, SyscallRule
@@ -187,7 +187,7 @@ class _Reader:
             kw["network"] = self.network(data["network"])
         try:
             return Profile(**kw)
-        except (PolicyError, ValueError, TypeError) as err:  # pragma: no cover - checked above
+        except (PolicyError, ValueError, TypeError, SandboxError) as err:  # groups without user
             raise self.fail((), str(err)) from None
 
     def umask(self, value: object) -> int:
