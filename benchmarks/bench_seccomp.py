@@ -12,7 +12,12 @@ A filter cannot be unloaded, so every load runs in a forked child or a fresh int
 - "one-time libseccomp load": in a fresh interpreter, hardenkit's direct
   ``dlopen("libseccomp.so.2")`` against importing pyseccomp (which runs ``ldconfig`` twice);
 - "fresh interpreter end to end": imports (from source here: PYTHONDONTWRITEBYTECODE is
-  set) + first compile + load, informational.
+  set) + first compile + load, informational;
+- "the three filters of ``hardenkit exec``": in a fresh interpreter, after the imports
+  and libseccomp's dlopen, compiling what ``hardenkit exec --user nobody --seccomp docker
+  --read /usr --execute /usr --net none`` compiles: the Docker profile decided for no
+  capabilities with the namespace block, the network filter of ``NetworkPolicy.none()``
+  and the filesystem guard. No compiled filter is ever cached across processes.
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ from hardenkit._linux import (  # noqa: F401 -- imported up front: imports are o
     seccomp_compile,
     seccomp_load,
 )
-from hardenkit.sandbox import docker
-from hardenkit.sandbox.seccomp import SeccompPolicy, _resolve, apply_seccomp, compile_policy
+from hardenkit.sandbox.seccomp import SeccompPolicy, apply_seccomp, compile_policy, profiles
+from hardenkit.sandbox.seccomp.resolve import resolve_policy
 
 PROFILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "docker-default-seccomp.json"
 ROUNDS = 15
@@ -49,7 +54,25 @@ _FRESH = {
         "from hardenkit.sandbox import SeccompPolicy, apply_seccomp\n"
         "apply_seccomp(SeccompPolicy.from_docker_profile({path!r}))\n"
     ),
+    "exec filters": (
+        "import logging, time\n"
+        "logging.disable(logging.WARNING)  # the skipped-names warning is not the compile\n"
+        "from hardenkit._linux import seccomp_compile\n"
+        "from hardenkit.sandbox import confinement\n"
+        "from hardenkit.sandbox.network import NetworkPolicy, network_filter\n"
+        "from hardenkit.sandbox.seccomp import SeccompPolicy, compile_policy, profiles\n"
+        "seccomp_compile.native_arch()\n"
+        "t = time.thread_time()  # CPU time: this row is compared with a figure from before\n"
+        "p = SeccompPolicy.docker_default(capabilities=()).with_namespace_block()\n"
+        "compile_policy(p)\n"
+        "compile_policy(network_filter(NetworkPolicy.none()))\n"
+        "compile_policy(confinement.filesystem_guard_policy(tuple(p.arches)))\n"
+        "print((time.thread_time() - t) * 1000)\n"
+    ),
 }
+#: CPU time of the same three compiles on main before the seccomp package (issue 14),
+#: measured interleaved with this row's code (benchmarks/README.md, "seccomp package").
+EXEC_BEFORE_MS = 25.3
 
 
 def _profile() -> Path | None:
@@ -64,9 +87,9 @@ def _load_profile() -> SeccompPolicy:
 def _cold() -> float:
     caches = (
         compile_policy.cache_info().currsize,
-        _resolve.cache_info().currsize,
-        seccomp_compile.max_syscall.cache_info().currsize,
-        len(docker._POLICIES),  # noqa: SLF001 -- the benchmark checks it starts cold
+        resolve_policy.cache_info().currsize,
+        len(seccomp_compile._TABLE_ENDS),  # noqa: SLF001
+        len(profiles._POLICIES),  # noqa: SLF001 -- the benchmark checks it starts cold
     )
     if any(caches):
         raise RuntimeError(f"cold run found warm caches: {caches}")
@@ -91,10 +114,12 @@ def _median_child(fn: Any) -> float:
     return statistics.median(values)
 
 
-def _median_fresh(code: str) -> float:
-    script = code.format(path=str(_profile() or "")) + "print((time.perf_counter() - t) * 1000)\n"
+def _median_fresh(code: str, rounds: int = FRESH_ROUNDS) -> float:
+    script = code.format(path=str(_profile() or ""))
+    if "print(" not in script:
+        script += "print((time.perf_counter() - t) * 1000)\n"
     values = []
-    for _ in range(FRESH_ROUNDS):
+    for _ in range(rounds):
         proc = subprocess.run(
             [sys.executable, "-c", script], capture_output=True, text=True, check=True
         )
@@ -124,6 +149,7 @@ def run() -> list[dict[str, Any]]:
     _load_profile()
     compile_policy(_load_profile())
     cached = _median_child(_cached)
+    exec_filters = _median_fresh(_FRESH["exec filters"], rounds=ROUNDS)
     dlopen = _median_fresh(_FRESH["dlopen"])
     pyseccomp = _median_fresh(_FRESH["pyseccomp"])
     records = [
@@ -142,6 +168,14 @@ def run() -> list[dict[str, Any]]:
             cold,
             f"<= {GOAL_MS} ms, cached",
             ok=cached <= GOAL_MS and cached < cold,
+        ),
+        _record(
+            "seccomp: the 3 filters of hardenkit exec (Docker, net, guard), fresh process, CPU",
+            exec_filters,
+            "the same on main before the seccomp package (CPU, measured then)",
+            EXEC_BEFORE_MS,
+            f"below the figure before (median of {ROUNDS} fresh interpreters)",
+            ok=exec_filters < EXEC_BEFORE_MS,
         ),
         _record(
             "seccomp one-time libseccomp.so.2 load (direct dlopen)",

@@ -254,12 +254,47 @@ def parse_caps(caps: CapLike | Iterable[CapLike]) -> frozenset[Capability]:
         [<Capability.CAP_CHOWN: 0>, <Capability.CAP_NET_BIND_SERVICE: 10>]
         >>> parse_caps("NET_RAW") == {Capability.CAP_NET_RAW}
         True
+        >>> parse_caps(b"NET_RAW")
+        Traceback (most recent call last):
+        ...
+        TypeError: capabilities must be names or numbers, not bytes ...
+
+    Raises:
+        TypeError: ``caps`` is bytes-like (iterating it would yield numbers nobody
+            wrote), or an item is neither a name nor an int.
+        CapabilityError: a name or number the running kernel does not know.
     """
-    if isinstance(caps, (str, int)):
+    if isinstance(caps, (str, int)) and not isinstance(caps, bool):
         return frozenset({Capability.parse(caps)})
+    return frozenset(Capability.parse(c) for c in cap_items(caps))
+
+
+def cap_items(caps: object) -> tuple[CapLike, ...]:
+    """``caps`` as a tuple of names and numbers (a bare string is one name); no lookup.
+
+    Examples:
+        >>> cap_items("NET_RAW"), cap_items([10, "CHOWN"])
+        (('NET_RAW',), (10, 'CHOWN'))
+
+    Raises:
+        TypeError: bytes-like, not iterable, or an item that is not a str or int.
+    """
+    if isinstance(caps, str):
+        return (caps,)
+    if isinstance(caps, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"capabilities must be names or numbers, not {type(caps).__name__} "
+            "(its bytes are not capabilities)"
+        )
+    if isinstance(caps, int) and not isinstance(caps, bool):
+        return (caps,)
     if not isinstance(caps, Iterable):
-        raise CapabilityError(f"expected capability names, got {type(caps).__name__}")
-    return frozenset(Capability.parse(c) for c in caps)
+        raise TypeError(f"expected capability names or numbers, got {type(caps).__name__}")
+    items = tuple(caps)
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise TypeError(f"a capability is a name or a number, not {type(item).__name__}")
+    return items
 
 
 def caps_to_mask(caps: CapLike | Iterable[CapLike]) -> int:

@@ -108,8 +108,13 @@ def test_confine_with_live_thread_and_seccomp_covers_it(in_child: Any) -> None:
         t = threading.Thread(target=stop.wait)
         t.start()
         try:
-            # isolate=False: Landlock (ABI < 8) could isolate only this thread.
-            confine(seccomp=SeccompPolicy(default="allow", deny=["mkdir"]), isolate=False)
+            # isolate=False: Landlock (ABI < 8) could isolate only this thread; keep=
+            # CAP_MKNOD: shedding it would miss the other thread (refused).
+            confine(
+                seccomp=SeccompPolicy(default="allow", deny=["mkdir"]),
+                isolate=False,
+                keep=["CAP_MKNOD"],
+            )
             states = [read_task_status(tid) for tid in task_ids()]
         finally:
             stop.set()

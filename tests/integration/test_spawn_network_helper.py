@@ -512,7 +512,7 @@ def _drive(script: xh.Script) -> tuple[int, bytes, int]:
 def test_the_helper_network_ops_report_the_kernel_answers() -> None:
     script = xh.Script()
     script.add(xh.OP_ABSTRACT_LISTEN, "listen")
-    conn = script.add(xh.OP_PROBE_SOCKET, "abstract", _helper_net.NET_CONNECT, 1, 1, 0)
+    conn = script.add(xh.OP_PROBE_SOCKET, "abstract", _helper_net.NET_CONNECT, 1, 2, 0)
     inet = script.add(xh.OP_PROBE_SOCKET, "inet", _helper_net.NET_SOCKET, 2, 1, 0)
     bogus = script.add(xh.OP_PROBE_SOCKET, "af 46", _helper_net.NET_SOCKET, 46, 1, 0)
     pair = script.add(xh.OP_PROBE_SOCKET, "pair", _helper_net.NET_PAIR, 1, 2, 0)

@@ -7,6 +7,7 @@ import inspect
 import pytest
 
 import hardenkit
+from hardenkit._unset import UNSET
 from hardenkit.sandbox import (
     Confinement,
     FilesystemPolicy,
@@ -37,8 +38,10 @@ def test_keyword_entry_points_take_every_option_with_the_same_default(entry: obj
     for name in OPTION_NAMES:
         assert name in params, f"{entry} lacks {name}="
         assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
-        given = params[name].default
-        assert given == getattr(default, name) or (given is None and name == "groups"), name
+        # UNSET, so that resolve() tells a keyword passed with its default value (refused
+        # beside confinement=) from one not passed; Confinement's field holds the default.
+        assert params[name].default is UNSET, name
+    assert default == resolve(None, **dict.fromkeys(OPTION_NAMES, UNSET))
 
 
 def test_call_sandboxed_takes_the_object_and_leaves_other_keywords_to_fn() -> None:
@@ -74,7 +77,10 @@ def test_options_are_typed_and_checked_once() -> None:
 
 def test_object_and_keywords_do_not_mix() -> None:
     c = Confinement(limits=ResourceLimits(open_files=64))
-    assert resolve(c, user=None, keep=(), isolate=True) is c
+    assert resolve(c, user=UNSET, keep=UNSET, isolate=UNSET) is c
+    # A keyword passed with its default value is still passed (review F5).
+    with pytest.raises(TypeError, match="not both"):
+        resolve(c, user=None, keep=(), isolate=True)
     with pytest.raises(TypeError, match="not both"):
         resolve(c, isolate=False)
     with pytest.raises(TypeError, match="not both"):

@@ -28,11 +28,18 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
             "hardenkit._secret_names",
             "hardenkit._dangerous_env",
             "hardenkit._linux",
+            "hardenkit._unset",
         },
         {"asyncio", "ctypes", "json", "logging", "hashlib", "typing", "hardenkit._secret_value"},
     ),
     "from hardenkit.sandbox import confine": (
-        {"hardenkit.sandbox", "hardenkit._linux", "hardenkit._applied", "hardenkit._record"},
+        {
+            "hardenkit.sandbox",
+            "hardenkit._linux",
+            "hardenkit._applied",
+            "hardenkit._unset",
+            "hardenkit._record",
+        },
         {"asyncio", "importlib.resources", "platform", "subprocess", "typing", "logging"},
     ),
     "from hardenkit.fileperms import check_path": (

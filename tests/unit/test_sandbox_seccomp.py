@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import itertools
 import json
 import struct
 from typing import TYPE_CHECKING, Any
@@ -291,14 +292,16 @@ ARG_PATTERNS: tuple[tuple[int, ...], ...] = (
 def _reference_bpf(policy: SeccompPolicy) -> bytes:
     """What the same policy compiles to as ONE multi-ABI libseccomp filter (the old way)."""
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
-    from hardenkit.sandbox import _bpf, seccomp as mod  # noqa: PLC0415
+    from hardenkit.sandbox.seccomp import bpf as _bpf, compiler  # noqa: PLC0415
+    from hardenkit.sandbox.seccomp.resolve import resolve_policy  # noqa: PLC0415
+    from hardenkit.sandbox.seccomp.rules import ret  # noqa: PLC0415
 
-    resolved = mod._resolve(policy)
-    default_ret = mod._ret(policy.default, policy.errno)
+    resolved = resolve_policy(policy)
+    default_ret = ret(policy.default, policy.errno)
     native = sc.native_arch()
     extra = [t for t in (sc.arch_token(a) for a in policy.arches) if t is not None]
     rules: list[sc.Rule] = [
-        (mod._ret(a, e), nr, ()) for _n, nr, a, e in resolved.plain if mod._ret(a, e) != default_ret
+        (ret(a, e), nr, ()) for _n, nr, a, e in resolved.plain if ret(a, e) != default_ret
     ]
     rules += [(r, nr, args) for _n, nr, r, args in resolved.conditional if r != default_ret]
     lib = sc.compile_bpf(
@@ -308,7 +311,7 @@ def _reference_bpf(policy: SeccompPolicy) -> bytes:
         rules=rules,
     )
     sections = _bpf.arch_sections(native, extra, lambda _arch: b"\x06\x00\x00\x00\x00\x00\x00\x00")
-    return _bpf.build_prefix(sections, mod._options(policy, resolved)) + lib
+    return _bpf.build_prefix(sections, compiler._options(policy, resolved)) + lib
 
 
 def _inputs() -> list[tuple[int, int, tuple[int, ...]]]:
@@ -385,7 +388,7 @@ def test_linked_filter_without_x32_kills_x32_and_other_arches() -> None:
 
 
 def test_build_filter_refuses_a_section_without_its_program() -> None:
-    from hardenkit.sandbox import _bpf  # noqa: PLC0415
+    from hardenkit.sandbox.seccomp import bpf as _bpf  # noqa: PLC0415
 
     space = _bpf.NumberSpace(clone=56, clone3=435, unshare=272, setns=308, max_known=456)
     opts = _bpf.PrefixOptions(clone3_enosys=True, block_namespaces=True, enosys_above_table=True)
@@ -480,7 +483,7 @@ def test_compiling_never_imports_pyseccomp(tmp_path: Path) -> None:
 def test_lookup_table_returns_each_listed_number_and_falls_through_otherwise(
     table: dict[int, int], probes: list[int]
 ) -> None:
-    from hardenkit.sandbox._bpf import build_table  # noqa: PLC0415
+    from hardenkit.sandbox.seccomp.fragments import build_table  # noqa: PLC0415
 
     default = 0x50000 | 99  # what follows the fragment: only reached for unlisted numbers
     prog = build_table(list(table.items())) + struct.pack("=HBBI", 0x06, 0, 0, default)
@@ -491,7 +494,7 @@ def test_lookup_table_returns_each_listed_number_and_falls_through_otherwise(
 
 
 def test_lookup_table_refuses_one_number_with_two_actions() -> None:
-    from hardenkit.sandbox._bpf import build_table  # noqa: PLC0415
+    from hardenkit.sandbox.seccomp.fragments import build_table  # noqa: PLC0415
 
     with pytest.raises(ValueError, match="two different actions"):
         build_table([(1, ALLOW), (1, EPERM)])
@@ -591,3 +594,25 @@ def test_every_filter_refuses_tiocsti_on_the_low_32_bits(policy: SeccompPolicy) 
     assert run_bpf(prog, 16, X86_64, (0, TIOCSTI_CMD + 1)) == ALLOW  # other ioctls
     if "SCMP_ARCH_X86" in policy.arches:
         assert run_bpf(prog, 54, I386, (0, TIOCSTI_CMD)) == EPERM
+
+
+def test_table_end_found_from_a_known_number_is_the_full_probe_on_every_abi() -> None:
+    # max_syscall(known=k) trusts k when the next _END_WINDOW numbers are unknown: that
+    # holds only if no run of unknown numbers inside a table is that long. Check every
+    # ABI's table, and the answer itself from a sample of known numbers.
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+
+    for name, arch in sc.ARCH_NAMES.items():
+        base = sc.X32_SYSCALL_BIT if name == "SCMP_ARCH_X32" else 0
+        numbers = [base | n for n in range(1024) if sc._knows(arch, base | n)]
+        full = sc._probe_down(arch)
+        assert numbers[-1] == full, name
+        gaps = [b - a - 1 for a, b in itertools.pairwise(numbers)]
+        assert max(gaps) < sc._END_WINDOW, (name, max(gaps))
+        for k in [*numbers[::25], numbers[-1]]:
+            sc._TABLE_ENDS.pop(arch, None)
+            assert sc.max_syscall(arch, known=k) == full, (name, k)
+        sc._TABLE_ENDS.pop(arch, None)
+        assert sc.max_syscall(arch, known=base | 1023) == full  # not known: the full probe
+    sc._TABLE_ENDS.pop(sc.native_arch(), None)
+    assert sc.max_syscall(sc.native_arch()) == sc._probe_down(sc.native_arch())

@@ -18,8 +18,8 @@ from hypothesis import given, settings, strategies as st
 from hardenkit._linux import seccomp_compile as sc
 from hardenkit.errors import PolicyError
 from hardenkit.sandbox import SeccompPolicy
-from hardenkit.sandbox._argwidth import WIDTHS, width
 from hardenkit.sandbox.seccomp import ArgCondition, SyscallRule, compile_policy
+from hardenkit.sandbox.seccomp.argwidth import WIDTHS, width
 
 pytestmark = [pytest.mark.linux, pytest.mark.seccomp]
 

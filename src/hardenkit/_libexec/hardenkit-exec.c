@@ -76,8 +76,10 @@ enum {
     OP_PROBE_SOCKET = 27, /* u64 action, family, type, port: report i32 errno of socket()
                              (or socketpair()), i32 errno of the action (see net_probe) */
     OP_PROBE_SIGNAL = 28, /* report i32 getppid(), i32 errno of kill(ppid, 0) (-1: not sent) */
-    OP_ABSTRACT_LISTEN = 29, /* listen on an autobound abstract UNIX name (the target of a
-                                later AF_UNIX CONNECT probe; closed by the exec) */
+    OP_ABSTRACT_LISTEN = 29, /* bind a datagram socket to an autobound abstract UNIX name
+                                (the target of a later AF_UNIX CONNECT probe; closed by
+                                the exec). Datagram: nothing queues on its connect, so no
+                                other process can make that probe wait or fail */
     OP_SYNC = 30,      /* send the reports, wait for 'G' */
 };
 
@@ -143,7 +145,9 @@ static _Noreturn void fail(uint32_t step, int err)
 
 static void record(uint32_t step, const void *data, uint32_t size)
 {
-    if (size > REPORT_MAX - 8 - report_len)
+    /* Two comparisons: REPORT_MAX - 8 - report_len alone wraps once report_len passes
+     * REPORT_MAX - 8, and a huge size would then seem to fit. */
+    if (report_len > REPORT_MAX - 8 || size > REPORT_MAX - 8 - report_len)
         fail(step, ENOSPC);
     put32(report + report_len, step);
     put32(report + report_len + 4, size);
@@ -220,16 +224,19 @@ enum { NET_SOCKET = 0, NET_PAIR = 1, NET_BIND = 2, NET_CONNECT = 3, NET_LISTEN =
 static struct sockaddr_un abstract_name;
 static socklen_t abstract_len;
 
-/* A listener on an abstract name the kernel picks, made before the network domain: a
- * connect to it from inside must be refused by the abstract UNIX socket scope. */
+/* A datagram socket on an abstract name the kernel picks, made before the network
+ * domain: a connect to it from inside must be refused by the abstract UNIX socket scope
+ * (security_unix_may_send). Not a stream listener: its name is visible to every user in
+ * /proc/net/unix, and a backlog filled from outside answers a connect with EAGAIN (or
+ * blocks it) before Landlock is asked. A datagram connect has no backlog. */
 static int abstract_listen(void)
 {
     sa_family_t family = AF_UNIX;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return errno;
     abstract_len = sizeof abstract_name;
-    if (bind(fd, (struct sockaddr *)&family, sizeof family) != 0 || listen(fd, 1) != 0 ||
+    if (bind(fd, (struct sockaddr *)&family, sizeof family) != 0 ||
         getsockname(fd, (struct sockaddr *)&abstract_name, &abstract_len) != 0) {
         int err = errno;
         close(fd);
@@ -267,7 +274,8 @@ static int net_probe(const unsigned char *arg, int32_t out[2])
         }
         return 0;
     }
-    fd = socket((int)family, (int)type | SOCK_CLOEXEC | (action == NET_CONNECT ? SOCK_NONBLOCK : 0), 0);
+    /* Non-blocking for every action: a probe never waits on another process. */
+    fd = socket((int)family, (int)type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         out[0] = errno;
         return 0;

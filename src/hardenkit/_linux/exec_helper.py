@@ -98,7 +98,14 @@ class Script:
         self.ops: list[int] = []
 
     def add(self, op: int, label: str, *numbers: int, data: bytes = b"") -> int:
-        """Append one step (u64 ``numbers`` then ``data``); return its index."""
+        """Append one step (u64 ``numbers`` then ``data``); return its index.
+
+        A number outside -2**63..2**64-1 is refused (masking it would encode another
+        value: 2**64 would become 0); a negative one is its two's complement.
+        """
+        for n in numbers:
+            if not -(2**63) <= n <= _U64:
+                raise ValueError(f"{label}: {n} does not fit the helper's 64-bit argument")
         payload = struct.pack(f"<{len(numbers)}Q", *(n & _U64 for n in numbers)) + data
         self._parts.append(struct.pack("<II", op, len(payload)) + payload)
         self.labels.append(label)

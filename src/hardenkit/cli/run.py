@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from hardenkit.cli._common import EXIT_TIMEOUT, EXIT_USAGE, err as _err
+from hardenkit.cli._common import EXIT_TIMEOUT, err as _err
 from hardenkit.cli._confine import add_options, dry_run, prepare
 from hardenkit.errors import CommandTimeout
 
@@ -42,27 +42,16 @@ def _run_main(args: argparse.Namespace) -> int:
     profile, argv, exe, env = prepared
     if args.dry_run:
         return dry_run(profile, exe)
-    if profile.groups is not None:
-        _err("run does not take groups (use exec)")
-        return EXIT_USAGE
-    if not (profile.no_new_privs and profile.block_namespaces):
-        _err("run always sets no_new_privs and refuses namespaces (use exec)")
-        return EXIT_USAGE
     if profile.umask is not None:
         os.umask(profile.umask)  # inherited by the child
+    # Always confined, with exec's confinement: confinement= confines even when no
+    # option asks for more than the defaults (keywords alone would then run it bare).
     kw: dict[str, Any] = {
         "timeout": args.timeout,
         "env": env,
         "cwd": profile.cwd,
-        "user": profile.user,
-        "group": profile.group,
-        "keep": profile.keep,
-        "limits": profile.limits,
-        "filesystem": profile.filesystem,
-        "seccomp": profile.seccomp,
+        "confinement": profile.confinement,
     }
-    if profile.network is not None:
-        kw["network"] = profile.network
     if args.max_output is not None:
         kw["max_output"] = args.max_output
     try:

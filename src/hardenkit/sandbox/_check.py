@@ -38,6 +38,7 @@ __all__ = [
     "judge_shed_here",
     "read_answers",
     "shed_problem",
+    "shed_problems",
 ]
 
 _STATUS = "/proc/thread-self/status"
@@ -237,14 +238,31 @@ def check_filters_here(*, no_new_privs: bool) -> None:
 
 
 def judge_shed_here(plan: ConfinementPlan) -> None:
-    """The shed capabilities are in no set of this thread (procfs, before Landlock)."""
+    """The shed capabilities are in no set of any thread of this process (procfs).
+
+    A whole-process claim: every task is read, not only the calling thread (a thread
+    that kept CAP_MKNOD could still make device nodes). Read before Landlock.
+    """
     if not plan.shed_caps:
         return
-    try:
-        with open(_STATUS, "rb") as fh:
-            status = procfs.parse_status(fh.read().decode("ascii", "replace"))
-    except (OSError, ValueError) as err:
-        raise SandboxError(f"cannot read this thread's capabilities: {err}") from err
-    problem = shed_problem(status, plan.shed_caps, no_new_privs=plan.no_new_privs)
-    if problem:
-        raise SandboxError(problem)
+    problems = shed_problems(plan.shed_caps, no_new_privs=plan.no_new_privs)
+    if problems:
+        raise SandboxError("; ".join(problems))
+
+
+def shed_problems(mask: int, *, no_new_privs: bool) -> list[str]:
+    """Why each live thread still holds (or may regain) a capability of ``mask``.
+
+    Examples:
+        >>> shed_problems(0, no_new_privs=False)
+        []
+
+    Raises:
+        SandboxError: /proc/self/task or a thread's status could not be read.
+    """
+    out = []
+    for status in _live_task_statuses("the shed capabilities"):
+        problem = shed_problem(status, mask, no_new_privs=no_new_privs)
+        if problem:
+            out.append(f"thread {status.pid}: {problem}")
+    return out

@@ -12,6 +12,7 @@ import threading
 
 from hardenkit._linux import caps as _caps, procfs as _procfs, require_linux
 from hardenkit._linux.capnames import CAP_NAMES
+from hardenkit._unset import UNSET
 from hardenkit.errors import RootEquivalentError, SandboxError
 from hardenkit.sandbox._plan import ConfinementPlan
 from hardenkit.sandbox.guards import (
@@ -54,18 +55,18 @@ _COMPILED_LOCK = threading.Lock()
 def prepare_confinement(
     *,
     confinement: Confinement | None = None,
-    user: str | int | None = None,
-    group: str | int | None = None,
-    groups: Iterable[str | int] | None = None,
-    keep: Iterable[CapLike] = (),
-    limits: ResourceLimits | None = None,
-    no_new_privs: bool = True,
-    filesystem: FilesystemPolicy | None = None,
-    seccomp: SeccompPolicy | None = None,
-    block_namespaces: bool = True,
-    isolate: bool = True,
-    allow_root_equivalent: bool = False,
-    network: NetworkPolicy | None = None,
+    user: str | int | None = UNSET,
+    group: str | int | None = UNSET,
+    groups: Iterable[str | int] | None = UNSET,
+    keep: Iterable[CapLike] = UNSET,
+    limits: ResourceLimits | None = UNSET,
+    no_new_privs: bool = UNSET,
+    filesystem: FilesystemPolicy | None = UNSET,
+    seccomp: SeccompPolicy | None = UNSET,
+    block_namespaces: bool = UNSET,
+    isolate: bool = UNSET,
+    allow_root_equivalent: bool = UNSET,
+    network: NetworkPolicy | None = UNSET,
 ) -> ConfinementPlan:
     """Do the parent-side work of a confinement with no effect on this process.
 
@@ -84,7 +85,11 @@ def prepare_confinement(
     FilesystemPolicy names ``devices`` or ``keep=`` names it, and inside a Landlock domain
     CAP_SYS_ADMIN and CAP_PERFMON too (with either it could still read /proc/<pid>/environ
     and maps outside its domain) unless ``keep=`` names them (CAP_SYS_ADMIN with
-    ``allow_root_equivalent=True``); without ``user=`` ``keep=`` may name only these.
+    ``allow_root_equivalent=True``). With a NetworkPolicy it also loses CAP_NET_ADMIN,
+    CAP_NET_RAW, CAP_NET_BROADCAST and CAP_BPF (and CAP_NET_BIND_SERVICE when no TCP port
+    may be bound; :func:`network_shed`), with which it could change the host's networking
+    without a socket (a TAP device, a BPF program). Without ``user=`` ``keep=`` may name
+    only these.
 
     Examples:
         >>> from hardenkit.sandbox.limits import ResourceLimits
@@ -131,7 +136,9 @@ def plan_for(c: Confinement) -> ConfinementPlan:
     if user is None:
         if group is not None or groups is not None:
             raise SandboxError("group=, groups= and keep= need user= (the user to become)")
-        kept_here = _kept_without_drop(keep, allow_root_equivalent=allow_root_equivalent)
+        kept_here = _kept_without_drop(
+            keep, allow_root_equivalent=allow_root_equivalent, network=network
+        )
     else:
         from hardenkit import privileges  # noqa: PLC0415 -- loaded only for a drop
 
@@ -160,6 +167,7 @@ def plan_for(c: Confinement) -> ConfinementPlan:
         kept_here,
         no_new_privs=no_new_privs,
         isolates=filesystem is not None or isolate,
+        network=network,
     )
     if seccomp is not None and seccomp._profile is not None:  # noqa: SLF001 -- same package
         # Decided against what the child will hold: after the drop, and after shedding.
@@ -231,18 +239,23 @@ def _shed_mask(
     *,
     no_new_privs: bool,
     isolates: bool = True,
+    network: NetworkPolicy | None = None,
 ) -> int:
     """The capabilities a process keeping our ids loses, unless ``keep=`` names them.
 
     CAP_MKNOD unless the FilesystemPolicy names ``devices``; inside a Landlock domain
     (``isolates``) also CAP_SYS_ADMIN and CAP_PERFMON, with which the process could still
-    read /proc/<pid>/environ and maps of processes outside it.
+    read /proc/<pid>/environ and maps of processes outside it; under a NetworkPolicy
+    the capabilities that change the host's networking without a socket the policy
+    sees (:func:`network_shed`).
     """
     if drop is not None:
         return 0
     shed = 0 if filesystem is not None and filesystem.devices else 1 << CAP_MKNOD
     if isolates:
         shed |= ISOLATION_SHED
+    if network is not None:
+        shed |= network_shed(network)
     shed &= ~kept_here & ((1 << (_procfs.cap_last_cap() + 1)) - 1)
     if shed and not no_new_privs:
         if shed >> CAP_SYS_ADMIN & 1:
@@ -270,24 +283,64 @@ def _shed_mask(
 #: What ``keep=`` may name without ``user=``: what the confinement would shed otherwise.
 _SHEDDABLE = (1 << CAP_MKNOD) | ISOLATION_SHED
 
+CAP_NET_BIND_SERVICE = 10
+CAP_NET_BROADCAST = 11
+CAP_NET_ADMIN = 12
+CAP_NET_RAW = 13
+CAP_BPF = 39
+#: What a NetworkPolicy sheds from a process that keeps the caller's ids: with them it
+#: changes the host's networking through no socket the policy refuses (a TAP device on
+#: /dev/net/tun with TUNSETIFF and TUNSETPERSIST, BPF programs, raw packets).
+NETWORK_SHED = (1 << CAP_NET_ADMIN) | (1 << CAP_NET_RAW) | (1 << CAP_NET_BROADCAST) | (1 << CAP_BPF)
 
-def _kept_without_drop(keep: tuple[CapLike, ...], *, allow_root_equivalent: bool = False) -> int:
+
+def network_shed(network: NetworkPolicy) -> int:
+    """The capabilities ``network`` sheds (without ``user=``, unless ``keep=`` names them).
+
+    :data:`NETWORK_SHED`, and CAP_NET_BIND_SERVICE too when the policy lets no TCP
+    port be bound (no AF_INET/AF_INET6, or ``bind=()``): a policy that binds keeps it,
+    so that a root service may still bind a port below 1024 it allows.
+
+    Examples:
+        >>> from hardenkit.sandbox.network import NetworkPolicy
+        >>> network_shed(NetworkPolicy.none()) >> CAP_NET_BIND_SERVICE & 1
+        1
+        >>> network_shed(NetworkPolicy.parse(["bind=80"])) >> CAP_NET_BIND_SERVICE & 1
+        0
+    """
+    inet = any(f in ("AF_INET", "AF_INET6") for f in network.families)
+    binds = inet and network.bind != ()
+    return NETWORK_SHED | (0 if binds else 1 << CAP_NET_BIND_SERVICE)
+
+
+def _kept_without_drop(
+    keep: tuple[CapLike, ...],
+    *,
+    allow_root_equivalent: bool = False,
+    network: NetworkPolicy | None = None,
+) -> int:
     """Without ``user=``, ``keep=`` may only name what the confinement would shed.
 
     Keeping CAP_SYS_ADMIN or CAP_PERFMON re-opens reads of /proc/<pid>/environ and maps
     of processes outside the sandbox; CAP_SYS_ADMIN, root in all but name, also needs
-    ``allow_root_equivalent=True``.
+    ``allow_root_equivalent=True``. Under a NetworkPolicy the network capabilities it
+    sheds (:func:`network_shed`) may be kept too.
     """
     if not keep:
         return 0
     from hardenkit.capabilities import caps_to_mask, parse_caps  # noqa: PLC0415
 
     mask = int(caps_to_mask(parse_caps(keep)))  # CapabilityError for an unknown name
-    if mask & ~_SHEDDABLE:
+    if network is not None:  # CAP_NET_BIND_SERVICE too, even where it is not shed
+        sheddable = _SHEDDABLE | NETWORK_SHED | 1 << CAP_NET_BIND_SERVICE
+    else:
+        sheddable = _SHEDDABLE
+    if mask & ~sheddable:
         raise SandboxError(
             "group=, groups= and keep= need user= (the user to become); without user= "
-            "keep= may only name CAP_MKNOD, CAP_SYS_ADMIN or CAP_PERFMON, which are shed "
-            "otherwise"
+            "keep= may only name CAP_MKNOD, CAP_SYS_ADMIN or CAP_PERFMON (and with a "
+            "network policy CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BROADCAST, CAP_BPF or "
+            "CAP_NET_BIND_SERVICE), which are shed otherwise"
         )
     if mask >> CAP_SYS_ADMIN & 1 and not allow_root_equivalent:
         raise RootEquivalentError(

@@ -6,7 +6,7 @@ import os
 import re
 import sys
 
-from hardenkit.errors import PolicyError, ProfileError
+from hardenkit.errors import PolicyError, ProfileError, SandboxError
 from hardenkit.sandbox._profile_model import (
     _ARG,
     _DEFAULTS,
@@ -188,7 +188,7 @@ class _Reader:
             kw["network"] = self.network(data["network"])
         try:
             return Profile(**kw)
-        except (PolicyError, ValueError, TypeError) as err:  # pragma: no cover - checked above
+        except (PolicyError, ValueError, TypeError, SandboxError) as err:  # groups without user
             raise self.fail((), str(err)) from None
 
     def umask(self, value: object) -> int:

@@ -28,6 +28,7 @@ import signal
 from hardenkit._child import fork_call
 from hardenkit._linux import require_linux, sweep
 from hardenkit._linux.sweep import check_timeout
+from hardenkit._unset import UNSET
 from hardenkit.errors import ConfinementFailed, HardenkitError, SandboxError
 from hardenkit.sandbox.confinement import ConfinementPlan, prepare_confinement
 from hardenkit.sandbox.options import Confinement, resolve
@@ -126,12 +127,12 @@ def call_sandboxed(
     fn: Callable[..., Any],
     *args: Any,
     timeout: float = DEFAULT_TIMEOUT,
-    limits: ResourceLimits | None = None,
-    seccomp: SeccompPolicy | None = None,
-    user: str | int | None = None,
-    filesystem: FilesystemPolicy | None = None,
-    isolate: bool = True,
-    network: NetworkPolicy | None = None,
+    limits: ResourceLimits | None = UNSET,
+    seccomp: SeccompPolicy | None = UNSET,
+    user: str | int | None = UNSET,
+    filesystem: FilesystemPolicy | None = UNSET,
+    isolate: bool = UNSET,
+    network: NetworkPolicy | None = UNSET,
     confinement: Confinement | None = None,
     **kwargs: Any,
 ) -> Any:
@@ -140,8 +141,10 @@ def call_sandboxed(
     The child is confined like :func:`~hardenkit.confine` (namespace creation refused),
     with ``limits``, ``seccomp``, ``filesystem`` and a drop to ``user``, or with every
     option of one :class:`~hardenkit.sandbox.options.Confinement` (``confinement=``:
-    ``group``, ``groups``, ``keep``, ``no_new_privs``... too). Only these keywords are
-    taken from the call; every other keyword goes to ``fn``, so the options ``fn`` might
+    ``group``, ``groups``, ``keep``, ``no_new_privs``... too; with it no option keyword,
+    even one equal to its default). Only these keywords (``timeout``, ``confinement``
+    and the six options) are taken from the call and never reach ``fn``; every other
+    keyword goes to ``fn``, so the options ``fn`` might
     take itself (``group=``, ``keep=``...) are reached through ``confinement=`` alone and
     are never shadowed. The result must be
     JSON data (dicts, lists, str, numbers, bools, None) and comes back as such, within

@@ -17,6 +17,7 @@ from __future__ import annotations
 from hardenkit._linux import require_linux
 from hardenkit._linux.caps import prctl
 from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS
+from hardenkit._unset import UNSET
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox._check import _threads, all_tasks_nnp, shed_problem
 from hardenkit.sandbox._enter import shed_capabilities
@@ -96,18 +97,18 @@ def set_no_new_privs() -> None:
 def confine(
     *,
     confinement: Confinement | None = None,
-    user: str | int | None = None,
-    group: str | int | None = None,
-    groups: Iterable[str | int] | None = None,
-    keep: Iterable[CapLike] = (),
-    limits: ResourceLimits | None = None,
-    no_new_privs: bool = True,
-    filesystem: FilesystemPolicy | None = None,
-    seccomp: SeccompPolicy | None = None,
-    block_namespaces: bool = True,
-    isolate: bool = True,
-    allow_root_equivalent: bool = False,
-    network: NetworkPolicy | None = None,
+    user: str | int | None = UNSET,
+    group: str | int | None = UNSET,
+    groups: Iterable[str | int] | None = UNSET,
+    keep: Iterable[CapLike] = UNSET,
+    limits: ResourceLimits | None = UNSET,
+    no_new_privs: bool = UNSET,
+    filesystem: FilesystemPolicy | None = UNSET,
+    seccomp: SeccompPolicy | None = UNSET,
+    block_namespaces: bool = UNSET,
+    isolate: bool = UNSET,
+    allow_root_equivalent: bool = UNSET,
+    network: NetworkPolicy | None = UNSET,
 ) -> Identity:
     r"""Confine the calling process, in order, verify it, and return the identity now in force.
 
@@ -120,10 +121,13 @@ def confine(
     without ``filesystem``: it can no longer ptrace, read or write the memory of, or (ABI
     6+) signal processes outside it, and makes no device nodes; without Landlock that
     raises unless ``isolate=False``. Without ``user=`` CAP_MKNOD is shed, and with
-    isolation CAP_SYS_ADMIN and CAP_PERFMON too (see
-    :func:`prepare_confinement`). With other live threads only steps that cover every
-    thread are allowed: rlimits (per process) and seccomp with TSYNC (which also carries
-    no_new_privs); a privilege drop or Landlock (``isolate`` included) is refused.
+    isolation CAP_SYS_ADMIN and CAP_PERFMON too, and with ``network`` CAP_NET_ADMIN,
+    CAP_NET_RAW, CAP_NET_BROADCAST and CAP_BPF (CAP_NET_BIND_SERVICE too when no TCP
+    port may be bound) unless ``keep=`` names them (see :func:`prepare_confinement`).
+    With other live threads only steps that cover every thread are allowed: rlimits
+    (per process) and seccomp with TSYNC (which also carries no_new_privs); a privilege
+    drop, Landlock (``isolate`` included) or shedding a capability a thread still holds
+    (``keep=`` it to leave it) is refused.
     ``keep`` holding a capability that amounts to root
     (:data:`~hardenkit.capabilities.ROOT_EQUIVALENT`) needs ``allow_root_equivalent=True``.
 
@@ -159,31 +163,9 @@ def confine(
     )
     require_linux("confinement")
     threads = _threads()
-    if threads != 1:
-        loads_filter = c.seccomp is not None or c.block_namespaces
-        why = [
-            reason
-            for reason, applies in (
-                ("a privilege drop (capabilities are per thread)", c.user is not None),
-                ("Landlock (ABI < 8 restricts one thread)", c.filesystem is not None),
-                (
-                    (
-                        "Landlock isolation from other processes (ABI < 8 restricts one "
-                        "thread; isolate=False goes without it)"
-                    ),
-                    c.isolate and c.filesystem is None,
-                ),
-                ("a network policy (Landlock and probes)", c.network is not None),
-                ("no_new_privs without a seccomp filter", c.no_new_privs and not loads_filter),
-            )
-            if applies
-        ]
-        if why:
-            raise SandboxError(
-                f"{threads} threads are running and cannot all be covered by: "
-                f"{'; '.join(why)}. Confine before starting threads."
-            )
     with plan_for(c) as plan:
+        if threads != 1:
+            _refuse_threads(c, plan, threads)
         from hardenkit.privileges import current_identity  # noqa: PLC0415
 
         plan.identity_source = current_identity
@@ -191,3 +173,56 @@ def confine(
     if plan.identity is None:  # pragma: no cover - enter(verify=True) always sets it
         raise SandboxError("confinement was not verified")
     return plan.identity
+
+
+def _refuse_threads(c: Confinement, plan: ConfinementPlan, threads: int) -> None:
+    """Raise unless every step of ``plan`` covers every one of ``threads`` threads."""
+    loads_filter = c.seccomp is not None or c.block_namespaces
+    why = [
+        reason
+        for reason, applies in (
+            ("a privilege drop (capabilities are per thread)", c.user is not None),
+            ("Landlock (ABI < 8 restricts one thread)", c.filesystem is not None),
+            (
+                (
+                    "Landlock isolation from other processes (ABI < 8 restricts one "
+                    "thread; isolate=False goes without it)"
+                ),
+                c.isolate and c.filesystem is None,
+            ),
+            ("a network policy (Landlock and probes)", c.network is not None),
+            ("no_new_privs without a seccomp filter", c.no_new_privs and not loads_filter),
+            (
+                (
+                    f"shedding {_cap_names(plan.shed_caps)} (capabilities are per thread; "
+                    "keep= them to leave them)"
+                ),
+                c.user is None and _shed_needed(plan),
+            ),
+        )
+        if applies
+    ]
+    if why:
+        raise SandboxError(
+            f"{threads} threads are running and cannot all be covered by: "
+            f"{'; '.join(why)}. Confine before starting threads."
+        )
+
+
+def _shed_needed(plan: ConfinementPlan) -> bool:
+    """Whether a thread holds (or may regain) a capability the plan sheds."""
+    from hardenkit.sandbox._check import shed_problems  # noqa: PLC0415 -- only with threads
+
+    return bool(plan.shed_caps) and bool(
+        shed_problems(plan.shed_caps, no_new_privs=plan.no_new_privs)
+    )
+
+
+def _cap_names(mask: int) -> str:
+    from hardenkit._linux.capnames import CAP_NAMES  # noqa: PLC0415 -- only when refusing
+
+    return ", ".join(
+        CAP_NAMES[bit] if bit < len(CAP_NAMES) else f"capability {bit}"
+        for bit in range(mask.bit_length())
+        if mask >> bit & 1
+    )

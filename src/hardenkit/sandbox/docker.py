@@ -1,117 +1,30 @@
-"""Docker/OCI seccomp profiles turned into :class:`~hardenkit.sandbox.SeccompPolicy`.
+"""Docker/OCI seccomp profiles (a thin re-export: the translator is ``seccomp.profiles``).
 
-Semantics follow moby's ``profiles/seccomp`` loader and runc's rule building: the native
-``archMap`` entry picks the ABIs, ``includes``/``excludes`` are decided by capabilities
-(all listed caps must be held to include; any held cap excludes), Go arch names and
-``minKernel``; ``SCMP_ACT_ERRNO`` without ``errnoRet`` is EPERM; several conditions on one
-argument become separate rules. Deliberate difference: ``SCMP_ACT_KILL`` and
-``SCMP_ACT_KILL_THREAD`` kill the whole process (a thread-only kill leaves a half-dead
-process behind).
-
-Translated policies are cached by the profile's content (SHA-256 of the file's bytes, or
-of a dict's canonical JSON) with the capabilities, native arch and kernel release they
-were decided against, so loading the same profile again returns the same frozen policy,
-whose compiled program :func:`~hardenkit.sandbox.seccomp.compile_policy` has cached.
+Kept so that ``hardenkit.sandbox.docker`` imports keep working; the code lives in
+:mod:`hardenkit.sandbox.seccomp.profiles`, and these two functions are
+:meth:`SeccompPolicy.from_docker_profile` and :meth:`SeccompPolicy.docker_default`.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import errno
-import functools
-import json
-import os
-import re
-import threading
-from dataclasses import dataclass, field
+from hardenkit.sandbox.seccomp.policy import SeccompPolicy
+from hardenkit.sandbox.seccomp.profiles import CAP_NAMES, bundled_default, redecide
 
-from hardenkit._linux.capnames import CAP_NAMES
-from hardenkit.errors import PolicyError
-from hardenkit.sandbox.seccomp import ArgCondition, SeccompPolicy, SyscallRule
-
-# Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
+# typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import os
     from collections.abc import Iterable, Mapping
-    from hashlib import sha256
     from pathlib import Path
     from typing import Any
-else:  # For import time: the builtin SHA-256, not hashlib's (loads OpenSSL, ~3.5 ms).
-    try:
-        from _sha2 import sha256  # Python 3.12+
-    except ImportError:
-        try:
-            from _sha256 import sha256  # Python 3.10, 3.11
-        except ImportError:  # built without the builtin hashes
-            from hashlib import sha256
 
-__all__ = ["CAP_NAMES", "bundled_default", "default_policy", "policy_from_profile"]
-
-
-_ACTIONS = {
-    "SCMP_ACT_ALLOW": "allow",
-    "SCMP_ACT_LOG": "log",
-    "SCMP_ACT_ERRNO": "errno",
-    "SCMP_ACT_TRAP": "trap",
-    "SCMP_ACT_KILL": "kill",
-    "SCMP_ACT_KILL_THREAD": "kill",
-    "SCMP_ACT_KILL_PROCESS": "kill",
-}
-_OPS = {
-    "SCMP_CMP_NE": "ne",
-    "SCMP_CMP_LT": "lt",
-    "SCMP_CMP_LE": "le",
-    "SCMP_CMP_EQ": "eq",
-    "SCMP_CMP_GE": "ge",
-    "SCMP_CMP_GT": "gt",
-    "SCMP_CMP_MASKED_EQ": "masked_eq",
-}
-#: libseccomp arch tokens' names -> Go's GOARCH, which moby compares ``arches`` against.
-_GOARCH = {
-    "SCMP_ARCH_X86_64": "amd64",
-    "SCMP_ARCH_X86": "386",
-    "SCMP_ARCH_AARCH64": "arm64",
-    "SCMP_ARCH_ARM": "arm",
-    "SCMP_ARCH_PPC64LE": "ppc64le",
-    "SCMP_ARCH_PPC64": "ppc64",
-    "SCMP_ARCH_S390X": "s390x",
-    "SCMP_ARCH_S390": "s390",
-    "SCMP_ARCH_RISCV64": "riscv64",
-    "SCMP_ARCH_MIPS64": "mips64",
-    "SCMP_ARCH_MIPSEL64": "mips64le",
-    "SCMP_ARCH_MIPS": "mips",
-    "SCMP_ARCH_MIPSEL": "mipsle",
-}
-
-
-#: Translated policies by (content digest, capabilities, native arch, kernel release,
-#: capabilities given explicitly).
-_CacheKey = tuple[bytes, frozenset[str], int, str, bool]
-_POLICIES: dict[_CacheKey, SeccompPolicy] = {}
-_POLICIES_MAX = 16
-_BUNDLED = "docker-default-seccomp.json"
-_POLICIES_LOCK = threading.Lock()
-_VERSION = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
-
-
-@functools.cache
-def _bundled_bytes() -> bytes:
-    # A plain file next to the module, as groups.py reads its table: importlib.resources
-    # would cost every `hardenkit exec --seccomp docker` ~10 ms of imports (pathlib, zipfile).
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", _BUNDLED)
-    with open(path, "rb") as fh:
-        return fh.read()
-
-
-def bundled_default() -> dict[str, Any]:
-    """Return the bundled copy of Docker's default profile (moby/profiles, Apache-2.0).
-
-    Examples:
-        >>> bundled_default()["defaultAction"]
-        'SCMP_ACT_ERRNO'
-    """
-    return dict(json.loads(_bundled_bytes()))
+__all__ = [
+    "CAP_NAMES",
+    "bundled_default",
+    "default_policy",
+    "policy_from_profile",
+    "redecide",
+]
 
 
 def default_policy(*, capabilities: Iterable[str | int] | None = None) -> SeccompPolicy:
@@ -121,84 +34,7 @@ def default_policy(*, capabilities: Iterable[str | int] | None = None) -> Seccom
         >>> default_policy(capabilities=()) is default_policy(capabilities=[])
         True
     """
-    return _translate(_bundled_bytes(), None, "bundled Docker default profile", capabilities)
-
-
-def _cap_name(cap: str | int) -> str:
-    if isinstance(cap, int):  # also Capability (an IntEnum)
-        if not 0 <= cap < len(CAP_NAMES):
-            raise PolicyError(f"unknown capability number {cap}")
-        return CAP_NAMES[cap]
-    name = cap.strip().upper()
-    return name if name.startswith("CAP_") else f"CAP_{name}"
-
-
-def _bounding_set() -> frozenset[str]:
-    from hardenkit._linux.procfs import read_status  # noqa: PLC0415
-
-    mask = read_status().cap_bounding
-    return frozenset(name for bit, name in enumerate(CAP_NAMES) if mask >> bit & 1)
-
-
-def _kernel_at_least(minimum: str, release: str) -> bool:
-    def parse(text: str) -> tuple[int, ...]:
-        match = _VERSION.match(text)
-        if match is None:
-            raise PolicyError(f"cannot parse kernel version {text!r}")
-        return tuple(int(g or 0) for g in match.groups())
-
-    return parse(release) >= parse(minimum)
-
-
-def _selected(entry: Mapping[str, Any], caps: frozenset[str], goarch: str, release: str) -> bool:
-    excludes = entry.get("excludes") or {}
-    includes = entry.get("includes") or {}
-    if goarch in (excludes.get("arches") or ()):
-        return False
-    if any(_cap_name(c) in caps for c in excludes.get("caps") or ()):
-        return False
-    if excludes.get("minKernel") and _kernel_at_least(excludes["minKernel"], release):
-        return False
-    arches = includes.get("arches") or ()
-    if arches and goarch not in arches:
-        return False
-    if not all(_cap_name(c) in caps for c in includes.get("caps") or ()):
-        return False
-    return not (includes.get("minKernel") and not _kernel_at_least(includes["minKernel"], release))
-
-
-def _conditions(raw_args: list[Mapping[str, Any]], where: str) -> list[tuple[ArgCondition, ...]]:
-    conds: list[ArgCondition] = []
-    for arg in raw_args:
-        op = _OPS.get(str(arg.get("op")))
-        if op is None:
-            raise PolicyError(f"{where}: unknown comparison {arg.get('op')!r}")
-        index, value, two = int(arg["index"]), int(arg.get("value", 0)), int(arg.get("valueTwo", 0))
-        if op == "masked_eq":  # Docker: value is the mask, valueTwo the expected bits
-            conds.append(ArgCondition(index=index, op=op, mask=value, value=two))
-        else:
-            conds.append(ArgCondition(index=index, op=op, value=value))
-    indexes = [c.index for c in conds]
-    if len(set(indexes)) != len(indexes):  # runc: each condition becomes its own rule
-        return [(c,) for c in conds]
-    return [tuple(conds)]
-
-
-def _read(profile: str | os.PathLike[str] | Path) -> tuple[bytes, str]:
-    where = os.fspath(profile)
-    try:
-        with open(where, "rb") as fh:
-            return fh.read(), where
-    except OSError as err:
-        raise PolicyError(f"cannot read seccomp profile {where}: {err.strerror}") from err
-
-
-def _canonical(profile: Mapping[str, Any]) -> bytes | None:
-    """The dict's content as canonical JSON, None when it is not plain JSON (no caching)."""
-    try:
-        return json.dumps(profile, sort_keys=True, separators=(",", ":")).encode()
-    except (TypeError, ValueError):
-        return None
+    return SeccompPolicy.docker_default(capabilities=capabilities)
 
 
 def policy_from_profile(
@@ -208,188 +44,11 @@ def policy_from_profile(
 ) -> SeccompPolicy:
     """Translate a Docker/OCI profile; see :meth:`SeccompPolicy.from_docker_profile`.
 
-    The same content with the same capabilities returns the same (cached) policy object.
-
     Examples:
-        >>> prof = {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
-        ...         "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
-        ...                      {"names": ["mount"], "action": "SCMP_ACT_ALLOW",
-        ...                       "includes": {"caps": ["CAP_SYS_ADMIN"]}}]}
-        >>> [r.names for r in policy_from_profile(prof, capabilities=[]).rules]
-        [('read', 'write')]
-        >>> policy_from_profile(prof, capabilities=["SYS_ADMIN"]).errno
-        38
+        >>> prof = {"defaultAction": "SCMP_ACT_ERRNO",
+        ...         "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}
         >>> policy_from_profile(prof, capabilities=[]) is policy_from_profile(
         ...     dict(prof), capabilities=())
         True
     """
-    if isinstance(profile, (str, os.PathLike)):
-        raw, where = _read(profile)
-        return _translate(raw, None, where, capabilities)
-    return _translate(_canonical(profile), profile, "seccomp profile", capabilities)
-
-
-@dataclass(eq=False)
-class _Source:
-    """What a policy was translated from, kept to decide its ``caps`` again."""
-
-    raw: bytes | None
-    #: A copy of the profile when it is not plain JSON (``raw`` is None), else None.
-    data: Mapping[str, Any] | None
-    where: str
-    #: The capabilities asked for at load time; None: whichever the process holds.
-    requested: frozenset[str] | None
-    #: The policy as translated (set once built): what a caller's changes are told from.
-    base: SeccompPolicy | None = None
-    #: Policies already decided from this source, by (capabilities held, id of the policy
-    #: asked about), with that policy kept alive: a spawn then skips hashing the profile.
-    decided: dict[tuple[frozenset[str], int], tuple[SeccompPolicy, SeccompPolicy]] = field(
-        default_factory=dict
-    )
-
-
-#: Fields a caller may have changed on a translated policy (``dataclasses.replace``).
-_CARRIED = ("default", "allow", "deny", "errno", "arches", "block_namespaces")
-
-
-def redecide(policy: SeccompPolicy, capabilities: Iterable[str | int]) -> SeccompPolicy:
-    """``policy`` (translated from a profile) for a process holding ``capabilities``.
-
-    The profile's capability conditions are decided again; whatever the caller changed
-    on the translated policy (rules added or removed, ``errno``, ``block_namespaces``...)
-    is carried over.
-
-    Examples:
-        >>> p = default_policy(capabilities=["SYS_NICE"])
-        >>> redecide(p, []) is default_policy(capabilities=[])
-        True
-        >>> redecide(p, ["SYS_NICE", "SYS_PTRACE"]) is p  # only what was asked for
-        True
-        >>> import dataclasses
-        >>> q = dataclasses.replace(p, block_namespaces=False, deny=["mount"])
-        >>> r = redecide(q, [])
-        >>> r.block_namespaces, r.deny, any("get_mempolicy" in x.names for x in r.rules)
-        (False, ('mount',), False)
-    """
-    source: _Source = policy._profile  # noqa: SLF001 -- the sibling module's field
-    held = frozenset(_cap_name(c) for c in capabilities)
-    if source.requested is not None:
-        held &= source.requested
-    key = (held, id(policy))
-    hit = source.decided.get(key)
-    if hit is not None and hit[0] is policy:
-        return hit[1]
-    fresh = _translate(source.raw, source.data, source.where, held)
-    result = fresh if policy is source.base else _carry(policy, source.base, fresh)
-    if len(source.decided) >= _POLICIES_MAX:
-        source.decided.pop(next(iter(source.decided)))
-    source.decided[key] = (policy, result)
-    return result
-
-
-def _carry(
-    policy: SeccompPolicy, base: SeccompPolicy | None, fresh: SeccompPolicy
-) -> SeccompPolicy:
-    """``fresh`` with the changes ``policy`` made to ``base`` applied."""
-    if base is None:  # pragma: no cover - set right after the translation
-        raise PolicyError("a translated profile lost its base policy")
-    changes: dict[str, Any] = {
-        name: getattr(policy, name)
-        for name in _CARRIED
-        if getattr(policy, name) != getattr(base, name)
-    }
-    if policy.rules != base.rules:
-        before, now = set(base.rules), set(policy.rules)
-        kept = tuple(r for r in fresh.rules if r not in before - now)
-        changes["rules"] = kept + tuple(r for r in policy.rules if r not in before)
-    return dataclasses.replace(fresh, **changes) if changes else fresh
-
-
-def _translate(
-    raw: bytes | None,
-    data: Mapping[str, Any] | None,
-    where: str,
-    capabilities: Iterable[str | int] | None,
-) -> SeccompPolicy:
-    """Return the cached policy for ``raw`` (file bytes or canonical JSON), or build it."""
-    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
-
-    explicit = capabilities is not None
-    caps = (
-        _bounding_set() if capabilities is None else frozenset(_cap_name(c) for c in capabilities)
-    )
-    key: _CacheKey | None = None
-    if raw is not None:
-        digest = sha256(raw).digest()
-        key = (digest, caps, sc.native_arch(), os.uname().release, explicit)
-        hit = _POLICIES.get(key)
-        if hit is not None:
-            return hit
-    # What the policy is decided from again later: the content as it is now (the bytes, or
-    # a copy of a dict that is not plain JSON), never the caller's dict, which may change.
-    snapshot = None if raw is not None else copy.deepcopy(data)
-    source = _Source(raw=raw, data=snapshot, where=where, requested=caps if explicit else None)
-    if data is None:
-        try:
-            data = json.loads(raw or b"")
-        except ValueError as err:
-            raise PolicyError(f"seccomp profile {where} is not valid JSON: {err}") from err
-    if not isinstance(data, dict):
-        raise PolicyError(f"{where}: a profile is a JSON object")
-    policy = _build(data, where, caps, source)
-    source.base = policy
-    if key is not None:
-        with _POLICIES_LOCK:
-            if len(_POLICIES) >= _POLICIES_MAX:
-                _POLICIES.pop(next(iter(_POLICIES)))
-            _POLICIES[key] = policy
-    return policy
-
-
-def _clear_cache() -> None:
-    """Forget translated profiles (benchmarks measure a first translation with it)."""
-    with _POLICIES_LOCK:
-        _POLICIES.clear()
-
-
-def _build(
-    data: Mapping[str, Any], where: str, caps: frozenset[str], source: _Source
-) -> SeccompPolicy:
-    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
-
-    if data.get("listenerPath") or data.get("listenerMetadata"):
-        raise PolicyError(f"{where}: seccomp user notification (listenerPath) is not supported")
-    default = _ACTIONS.get(str(data.get("defaultAction")))
-    if default is None or default == "trap":
-        raise PolicyError(f"{where}: unsupported defaultAction {data.get('defaultAction')!r}")
-    default_errno = int(data.get("defaultErrnoRet") or errno.EPERM)
-    native = sc.native_arch()
-    native_name = next((n for n, t in sc.ARCH_NAMES.items() if t == native), "SCMP_ARCH_NATIVE")
-    arches: list[str] = [a for a in data.get("architectures") or () if isinstance(a, str)]
-    for entry in data.get("archMap") or ():
-        if entry.get("architecture") == native_name:
-            arches += [entry["architecture"], *(entry.get("subArchitectures") or ())]
-    arches = [a for a in dict.fromkeys(arches) if a != native_name]
-    goarch = _GOARCH.get(native_name, native_name)
-    release = os.uname().release
-    rules: list[SyscallRule] = []
-    for i, entry in enumerate(data.get("syscalls") or ()):
-        here = f"{where}: syscalls[{i}]"
-        names = entry.get("names") or ([entry["name"]] if entry.get("name") else [])
-        if not names or not _selected(entry, caps, goarch, release):
-            continue
-        action = _ACTIONS.get(str(entry.get("action")))
-        if action is None:
-            raise PolicyError(f"{here}: unsupported action {entry.get('action')!r}")
-        err = int(entry.get("errnoRet") or errno.EPERM) if action == "errno" else None
-        rules.extend(
-            SyscallRule(names=tuple(names), action=action, errno=err, args=conds)
-            for conds in _conditions(list(entry.get("args") or ()), here)
-        )
-    return SeccompPolicy(
-        default=default,
-        errno=default_errno,
-        rules=tuple(rules),
-        arches=tuple(arches),
-        _profile=source,
-    )
+    return SeccompPolicy.from_docker_profile(profile, capabilities=capabilities)

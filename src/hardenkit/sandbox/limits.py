@@ -15,14 +15,18 @@ import os
 import resource
 from dataclasses import dataclass, fields
 
-from hardenkit.errors import SandboxError
+from hardenkit.errors import PolicyError, SandboxError
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ResourceLimits", "apply_limits", "verify_limits"]
+__all__ = ["MAX_LIMIT", "ResourceLimits", "apply_limits", "verify_limits"]
+
+#: The largest limit value: Python's setrlimit takes a C long, and the exec helper must
+#: not set what the fork path cannot (a larger value would also be read back differently).
+MAX_LIMIT = 2**63 - 1
 
 _FIELDS: dict[str, tuple[int, str]] = {
     "cpu_seconds": (resource.RLIMIT_CPU, "RLIMIT_CPU"),
@@ -53,7 +57,12 @@ class ResourceLimits:
         >>> ResourceLimits(open_files=-1)
         Traceback (most recent call last):
         ...
-        ValueError: ResourceLimits.open_files must be a non-negative int or None, not -1
+        hardenkit.errors.PolicyError: ResourceLimits.open_files must be an int from 0 to ...
+
+    Raises:
+        PolicyError: a value is not an int from 0 to :data:`MAX_LIMIT` (2**63-1, the
+            largest setrlimit takes from Python; a ValueError): checked here, so no
+            confinement step runs with a value it cannot set.
     """
 
     cpu_seconds: int | None = None
@@ -69,10 +78,13 @@ class ResourceLimits:
         for f in fields(self):
             value = getattr(self, f.name)
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
+                isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LIMIT
             ):
-                msg = f"ResourceLimits.{f.name} must be a non-negative int or None, not {value!r}"
-                raise ValueError(msg)
+                msg = (
+                    f"ResourceLimits.{f.name} must be an int from 0 to 2**63-1 or None, "
+                    f"not {value!r}"
+                )
+                raise PolicyError(msg)
 
     def as_rlimits(self) -> tuple[tuple[int, int], ...]:
         """Return ``(RLIMIT_*, value)`` pairs for the limits that are set, in field order."""

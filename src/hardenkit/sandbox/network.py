@@ -106,7 +106,9 @@ _LOW32 = 0xFFFFFFFF
 #: The type argument as the kernel reads it: an int, with SOCK_NONBLOCK|SOCK_CLOEXEC flags.
 _TYPE_MASK = _LOW32 & ~(0o4000 | 0o2000000)
 _MAX_PORT = 65535
-_PROBE_PORTS = range(65001, 65536)
+#: Ports tried first for the "a port outside the list is refused" probes; then every
+#: other port downwards, so a list covering this range still leaves one to try.
+_PROBE_PORTS = range(65001, _MAX_PORT + 1)
 _ABI_NET = 4
 _ABI_SCOPE = 6
 
@@ -417,9 +419,19 @@ class NetworkPlan:
 
     @staticmethod
     def _free_port(allowed: Sequence[int] | None) -> int | None:
+        """A port outside ``allowed`` for the refusal probe; None when nothing is refused.
+
+        A list naming all 65535 ports refuses nothing (the rule is then the same as no
+        rule), so there is no refusal to probe.
+        """
         if allowed is None:
             return None
-        return next(p for p in _PROBE_PORTS if p not in allowed)
+        taken = set(allowed)
+        for ports in (_PROBE_PORTS, range(_PROBE_PORTS.start - 1, 0, -1)):
+            port = next((p for p in ports if p not in taken), None)
+            if port is not None:
+                return port
+        return None
 
     def __repr__(self) -> str:
         return f"NetworkPlan(mode={self.policy.mode!r}, landlock={self.ruleset is not None})"
@@ -427,22 +439,25 @@ class NetworkPlan:
     def enforce_landlock(self) -> None:
         """Restrict TCP ports and scopes (no-op when neither is needed).
 
-        Under the abstract UNIX socket scope, first listens on an abstract name (chosen
-        by the kernel) that :meth:`probe` must then be refused to connect to.
+        Under the abstract UNIX socket scope, first binds a datagram socket to an
+        abstract name (chosen by the kernel) that :meth:`probe` must then be refused to
+        connect to. A datagram socket, not a listener: anyone on the host can see the
+        name in /proc/net/unix, and a stream listener's backlog filled from outside
+        would make the probe's connect block or fail before Landlock is asked; a
+        datagram connect queues nothing and goes straight to the scope's check.
         """
         if self.ruleset is None:
             return
         if self.abstract_probe:
-            listener = None
+            target = None
             try:
-                listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-                listener.bind("")  # autobind: an abstract name outside the domain
-                listener.listen(1)
+                target = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+                target.bind("")  # autobind: an abstract name outside the domain
             except OSError as err:
-                if listener is not None:
-                    listener.close()
-                raise SandboxError(f"network probe: abstract UNIX listener: {err}") from err
-            self._abstract = listener
+                if target is not None:
+                    target.close()
+                raise SandboxError(f"network probe: abstract UNIX socket: {err}") from err
+            self._abstract = target
         try:
             self.ruleset.enforce()
         except OSError as err:
@@ -527,12 +542,16 @@ def _expect_works(family: int, kind: int, what: str) -> None:
     s.close()
 
 
-def _expect_abstract_refused(listener: _socket.socket) -> None:
-    """A connect to an abstract name bound outside the domain must fail with EPERM."""
+def _expect_abstract_refused(target: _socket.socket) -> None:
+    """A connect to an abstract name bound outside the domain must fail with EPERM.
+
+    Datagram and non-blocking: the connect never waits, whatever another process does
+    to ``target`` (see :meth:`NetworkPlan.enforce_landlock`).
+    """
     try:
-        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)  # not a context manager
-        try:
-            s.connect(listener.getsockname())
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_NONBLOCK)
+        try:  # _socket's sockets are no context managers
+            s.connect(target.getsockname())
         finally:
             s.close()
     except PermissionError:
@@ -540,7 +559,7 @@ def _expect_abstract_refused(listener: _socket.socket) -> None:
     except OSError as err:
         raise SandboxError(f"network probe: abstract UNIX connect failed with {err}") from err
     finally:
-        listener.close()
+        target.close()
     raise SandboxError("Landlock abstract UNIX socket scope is not in force")
 
 

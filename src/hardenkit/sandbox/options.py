@@ -12,6 +12,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, fields
 
+from hardenkit._unset import UNSET
+from hardenkit.errors import SandboxError
+
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,13 +49,36 @@ def _check_id(value: object, what: str) -> None:
         raise TypeError(f"Confinement.{what} must be a user or group name or id, or None")
 
 
+def _keep_items(keep: object) -> tuple[Any, ...]:
+    """``keep`` as a tuple of names and numbers (capabilities.cap_items, without its import)."""
+    if keep is None:
+        return ()
+    if isinstance(keep, str):
+        return (keep,)
+    if isinstance(keep, (bytes, bytearray, memoryview)) or not hasattr(keep, "__iter__"):
+        raise TypeError(
+            f"Confinement.keep takes capability names or numbers, not {type(keep).__name__}"
+        )
+    items = tuple(keep)
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise TypeError(
+                f"Confinement.keep items are capability names or numbers, not {type(item).__name__}"
+            )
+    return items
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Confinement:
     """A whole confinement: who the process becomes and what the kernel lets it do.
 
     The defaults are :func:`~hardenkit.confine`'s: namespace creation refused,
     no_new_privs set, the process isolated in a Landlock domain. ``groups`` and ``keep``
-    are stored as tuples (a bare string in ``keep`` is one capability name).
+    are stored as tuples (a bare string in ``keep`` is one capability name). Without
+    ``user``, ``keep`` names only capabilities the confinement would shed otherwise:
+    CAP_MKNOD, CAP_SYS_ADMIN, CAP_PERFMON and, with ``network``, the network
+    administration ones (CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BROADCAST, CAP_BPF, and
+    CAP_NET_BIND_SERVICE when no TCP port may be bound).
 
     Examples:
         >>> from hardenkit.sandbox import ResourceLimits
@@ -88,8 +114,11 @@ class Confinement:
             object.__setattr__(self, "groups", tuple(groups))
             for g in self.groups or ():
                 _check_id(g, "groups")
-        keep: Any = self.keep
-        object.__setattr__(self, "keep", (keep,) if isinstance(keep, str) else tuple(keep or ()))
+        if self.user is None and (self.group is not None or self.groups is not None):
+            # One rule for every entry point: run(groups=[]) must not run unconfined
+            # where confine(groups=[]) is refused.
+            raise SandboxError("group= and groups= need user= (the user to become)")
+        object.__setattr__(self, "keep", _keep_items(self.keep))
         for name in _FLAGS:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"Confinement.{name} must be True or False")
@@ -120,14 +149,15 @@ class Confinement:
 
 #: Every option's name, in declaration order (the keyword arguments of the entry points).
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Confinement))
-_DEFAULT = Confinement()
 
 
 def resolve(confinement: Confinement | None, **keywords: Any) -> Confinement:
     """The one :class:`Confinement` an entry point's arguments stand for.
 
     Either ``confinement`` or keywords (the entry point's own option arguments): mixing
-    them is refused, since which one should win is a guess.
+    them is refused, since which one should win is a guess. A keyword whose value is
+    :data:`~hardenkit._unset.UNSET` (the entry points' default) was not passed; any
+    other value was, even one equal to the option's default.
 
     Examples:
         >>> resolve(None, user="nobody").user
@@ -140,22 +170,17 @@ def resolve(confinement: Confinement | None, **keywords: Any) -> Confinement:
     Raises:
         TypeError: both were given, or an option has the wrong type.
     """
+    given = {name: value for name, value in keywords.items() if value is not UNSET}
     if confinement is None:
-        return Confinement(**keywords)
+        return Confinement(**given)
     if not isinstance(confinement, Confinement):
         raise TypeError(f"confinement= takes a Confinement, not {type(confinement).__name__}")
-    clash = [name for name, value in keywords.items() if not _same(value, getattr(_DEFAULT, name))]
+    clash = list(given)
     if clash:
         raise TypeError(
             f"pass the options either as confinement= or as keywords, not both ({', '.join(clash)})"
         )
     return confinement
-
-
-def _same(value: object, default: object) -> bool:
-    if default == ():
-        return value in ((), [], None, frozenset(), set())
-    return value is default or (isinstance(value, bool) and value == default)
 
 
 def options_of(confinement: Confinement) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import os
 
+from hardenkit._unset import UNSET
 from hardenkit.spawn._result import MAX_OUTPUT, Cancelled, RunResult
 from hardenkit.spawn._run import _run, spawn_options
 
@@ -35,20 +36,20 @@ async def run_async(
     cwd: str | os.PathLike[str] | None = None,
     input: bytes | None = None,  # noqa: A002 -- the name subprocess.run uses
     max_output: int = MAX_OUTPUT,
-    user: str | int | None = None,
-    group: str | int | None = None,
-    keep: Iterable[CapLike] = (),
-    limits: ResourceLimits | None = None,
-    filesystem: FilesystemPolicy | None = None,
-    seccomp: SeccompPolicy | None = None,
+    user: str | int | None = UNSET,
+    group: str | int | None = UNSET,
+    keep: Iterable[CapLike] = UNSET,
+    limits: ResourceLimits | None = UNSET,
+    filesystem: FilesystemPolicy | None = UNSET,
+    seccomp: SeccompPolicy | None = UNSET,
     check: bool = False,
     allow_dangerous_env: Iterable[str] = (),
-    isolate: bool = True,
-    allow_root_equivalent: bool = False,
-    network: NetworkPolicy | None = None,
-    groups: Iterable[str | int] | None = None,
-    no_new_privs: bool = True,
-    block_namespaces: bool = True,
+    isolate: bool = UNSET,
+    allow_root_equivalent: bool = UNSET,
+    network: NetworkPolicy | None = UNSET,
+    groups: Iterable[str | int] | None = UNSET,
+    no_new_privs: bool = UNSET,
+    block_namespaces: bool = UNSET,
     confinement: Confinement | None = None,
 ) -> RunResult:
     r"""Await :func:`run` with the same arguments and guarantees.

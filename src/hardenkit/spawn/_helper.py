@@ -56,6 +56,10 @@ _SECCOMP_MODE_FILTER = 2
 _SECBIT_NOROOT = 1
 
 
+#: gids[256] in hardenkit-exec.c's OP_SETGROUPS: a longer list goes the Python path.
+_HELPER_MAX_GROUPS = 256
+
+
 def why_not(plan: ConfinementPlan) -> str | None:
     """Why the helper cannot confine this plan here (None: it can).
 
@@ -65,6 +69,9 @@ def why_not(plan: ConfinementPlan) -> str | None:
     is used for one only when exec cannot lose any of them.
     """
     path, why_helper = _locate.locate()
+    if plan.drop is not None and len(plan.drop.groups) > _HELPER_MAX_GROUPS:
+        why_helper = f"more than {_HELPER_MAX_GROUPS} supplementary groups (its setgroups limit)"
+        path = None
     if path is None:
         return why_helper
     if plan.drop is None and not plan.shed_caps:

@@ -126,7 +126,8 @@ def probes(net: NetworkPlan) -> list[Probe]:
         out.append((NET_SOCKET, fam, kind, 0, "works", open_families[0]))
     out.append((NET_PAIR, _AF_UNIX, _SOCK_STREAM, 0, "works", "socketpair(AF_UNIX)"))
     if net.abstract_probe and net.ruleset is not None:
-        out.append((NET_CONNECT, _AF_UNIX, _SOCK_STREAM, 0, "denied", "abstract UNIX connect"))
+        # Datagram, as NetworkPlan's probe: no backlog another process could fill.
+        out.append((NET_CONNECT, _AF_UNIX, _SOCK_DGRAM, 0, "denied", "abstract UNIX connect"))
     inet = next((f for f in pol.families if f in _net._INET), None)  # noqa: SLF001
     if inet is None:
         return out

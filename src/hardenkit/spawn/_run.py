@@ -17,6 +17,7 @@ import time
 
 from hardenkit._linux.sweep import check_timeout
 from hardenkit._log import get_logger
+from hardenkit._unset import UNSET
 from hardenkit.errors import (
     CommandFailed,
     PolicyError,
@@ -73,15 +74,27 @@ def _make_preexec(
     errfd: int,
     exe_fd: int | None,
     arm: Callable[[], None] | None = None,
+    keep_fd: int | None = None,
 ) -> Callable[[], None]:
     """Build the code run between fork and exec: syscalls only (no locks, imports, logs).
 
-    ``arm`` (the parent-death signal) runs first when there is no ``enter``; otherwise
-    ``enter`` runs it after the drop (see ``ConfinementPlan.after_drop``).
+    Every descriptor >= 3 is marked close-on-exec first, before any confinement step
+    (CPython's close_fds would run after this function, inside the confinement: the
+    fork path passes close_fds=False); ``keep_fd`` (a pinned script's descriptor) is
+    then made inheritable again. ``arm`` (the parent-death signal) runs first when
+    there is no ``enter``; otherwise ``enter`` runs it after the drop (see
+    ``ConfinementPlan.after_drop``).
     """
+    from hardenkit._linux import fds as _fds  # noqa: PLC0415 -- fork path only (import time)
+
+    _fds.prepare()
+    cloexec_from = _fds.cloexec_from
 
     def _preexec() -> None:  # pragma: no cover - runs in the forked child
         try:
+            cloexec_from(3)
+            if keep_fd is not None:
+                os.set_inheritable(keep_fd, True)  # noqa: FBT003 -- the kernel reads the script through it
             if exe_fd is not None:
                 os.set_inheritable(exe_fd, False)  # noqa: FBT003 -- closed by exec once the kernel has it
             if enter is not None:
@@ -128,7 +141,11 @@ def _spawn(
     in_namespace = False
 
     def popen(
-        args: list[str], exe: str, pass_fds: tuple[int, ...], preexec: Callable[[], None] | None
+        args: list[str],
+        exe: str,
+        pass_fds: tuple[int, ...],
+        preexec: Callable[[], None] | None,
+        close_fds: bool = True,
     ) -> subprocess.Popen[bytes]:
         nonlocal in_namespace
         with _contained() as in_namespace:
@@ -138,7 +155,7 @@ def _spawn(
                 stdin=subprocess.PIPE if has_input else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                close_fds=True,
+                close_fds=close_fds,
                 pass_fds=pass_fds,
                 start_new_session=True,
                 env=env,
@@ -176,10 +193,16 @@ def _spawn(
         plan.after_drop = guard.arm
     errr, errw = os.pipe2(os.O_CLOEXEC)
     preexec = _make_preexec(
-        enter, errw, exe_fd if not keep_exe_fd else None, None if guard is None else guard.arm
+        enter,
+        errw,
+        exe_fd if not keep_exe_fd else None,
+        None if guard is None else guard.arm,
+        keep_fd=exe_fd if keep_exe_fd else None,
     )
     try:
-        proc = popen(list(argv), executable, () if exe_fd is None else (exe_fd,), preexec)
+        # close_fds=False: the preexec marked every descriptor close-on-exec before the
+        # confinement; CPython's close_fds would run after it, inside the confinement.
+        proc = popen(list(argv), executable, (), preexec, close_fds=False)
     except subprocess.SubprocessError as err:
         os.close(errw)
         errw = -1
@@ -283,20 +306,20 @@ def run(
     cwd: str | os.PathLike[str] | None = None,
     input: bytes | None = None,  # noqa: A002 -- the name subprocess.run uses
     max_output: int = MAX_OUTPUT,
-    user: str | int | None = None,
-    group: str | int | None = None,
-    keep: Iterable[CapLike] = (),
-    limits: ResourceLimits | None = None,
-    filesystem: FilesystemPolicy | None = None,
-    seccomp: SeccompPolicy | None = None,
+    user: str | int | None = UNSET,
+    group: str | int | None = UNSET,
+    keep: Iterable[CapLike] = UNSET,
+    limits: ResourceLimits | None = UNSET,
+    filesystem: FilesystemPolicy | None = UNSET,
+    seccomp: SeccompPolicy | None = UNSET,
     check: bool = False,
     allow_dangerous_env: Iterable[str] = (),
-    isolate: bool = True,
-    allow_root_equivalent: bool = False,
-    network: NetworkPolicy | None = None,
-    groups: Iterable[str | int] | None = None,
-    no_new_privs: bool = True,
-    block_namespaces: bool = True,
+    isolate: bool = UNSET,
+    allow_root_equivalent: bool = UNSET,
+    network: NetworkPolicy | None = UNSET,
+    groups: Iterable[str | int] | None = UNSET,
+    no_new_privs: bool = UNSET,
+    block_namespaces: bool = UNSET,
     confinement: Confinement | None = None,
 ) -> RunResult:
     r"""Run an allowed command without a shell and return its bounded output.

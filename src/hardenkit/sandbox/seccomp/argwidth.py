@@ -387,3 +387,24 @@ def narrow(
         _GE: [(value, full)],
     }[op]
     return [(index, _MASKED_EQ, m, v) for lo, hi in ranges for m, v in _blocks(lo, hi, bits)]
+
+
+def fit_condition(op: int, a: int, b: int, *, bits: int, what: str) -> tuple[int, int] | None:
+    """Condition ``(op, a, b)`` with its data read as the kernel reads ``bits`` bits.
+
+    For a comparison, ``(value, 0)``; for ``masked_eq``, ``(mask, value)`` with the mask
+    cut to ``bits``; None when the masked equality can never hold. Values are truncated
+    when sign-extended and refused (ValueError) when wider, as :func:`narrow` does: the
+    two describe the same comparison, one for libseccomp and one for a low-word compare.
+
+    Examples:
+        >>> fit_condition(4, (1 << 64) - 1, 0, bits=32, what="personality")  # eq -1
+        (4294967295, 0)
+        >>> fit_condition(7, 0xFF0, 0x1, bits=32, what="x") is None  # value outside mask
+        True
+    """
+    full = (1 << bits) - 1
+    if op == _MASKED_EQ:
+        mask, value = a & full, _fit(b, bits, what)
+        return (mask, value) if value & ~mask == 0 else None
+    return (_fit(a, bits, what), 0)
