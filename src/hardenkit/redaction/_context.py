@@ -35,7 +35,6 @@ __all__ = [
     "KEY_HINTS",
     "MULTILINE",
     "TO_STRING_PAIR",
-    "hint_sep",
     "pair_left",
     "xml_reach",
 ]
@@ -448,8 +447,8 @@ CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
     ("card", r"(?:^|[^0-9A-Za-z_.+/\-])[2-6][0-9]{3}(?:[ \-]?[0-9]){9}", False),
     ("xml", "<(?:[a-z_]" + _TAG_CHARS + "*)?" + _HINTED.replace(_KEY_CHARS, _TAG_CHARS)
      + _TAG_CHARS + "*>", True),
-    # A key holding only weak hints, and a value mixing letters and digits. Reported from
-    # its start (the first weak hint of the key): it must stay the last trigger but one.
+    # A key holding only weak hints, and a value mixing letters and digits: it must stay
+    # the last trigger but one.
     ("key_value", "(?:" + "|".join(_WEAK_HINTS) + ")" + _KEY_CHARS + "*" + _SEP + _MIXED, True),
     # _KEY_SEP_REV read forwards: a key holding a strong hint, an optional quote, blanks,
     # "=", "=>" or ":". The match ends at the separator (the engine reads the pair there,
@@ -523,11 +522,3 @@ def pair_left(text: str, sep: int) -> bool:
 
 # The longest key pair_left reads (a longer one: unsure, the step runs).
 _KEY_WINDOW = 256
-# From a hint inside a key to the separator after the key.
-_TO_SEP = lazy(r"[\w.\-]*[\"']?[ \t]*[=:]")
-
-
-def hint_sep(text: str, hint: int) -> int:
-    """The offset of the separator after the key holding a hint at ``hint`` (-1 if none)."""
-    m = _TO_SEP.match(text, hint)
-    return -1 if m is None else m.end() - 1

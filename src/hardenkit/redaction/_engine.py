@@ -25,7 +25,6 @@ from hardenkit.redaction._context import (
     CONTEXT_TRIGGERS,
     MULTILINE,
     TO_STRING_PAIR,
-    hint_sep,
     pair_left,
     xml_reach,
 )
@@ -314,7 +313,7 @@ _TRIGGERS: tuple[tuple[str, str, bool], ...] = (
     *CONTEXT_TRIGGERS,
 )
 # The key=value triggers: the last ends at a separator after a key holding a strong hint;
-# the one before, for weak keys, is reported from its start (start + 1, see _on_hit).
+# the one before (a weak key and a value mixing letters and digits) ends in the value.
 _SEP_ID = len(_TRIGGERS) - 1
 _WEAK_ID = _SEP_ID - 1
 assert _TRIGGERS[_SEP_ID][0] == _TRIGGERS[_WEAK_ID][0] == "key_value"  # noqa: S101
@@ -331,8 +330,8 @@ _FALLBACK: list[_Hit] = [(-1, -1)]  # no hyperscan: every step, whole text
 _Hit = tuple[int, int]
 
 
-def _on_hit(ident: int, start: int, to: int, _flags: int, hits: list[_Hit]) -> None:
-    hits.append((to, ident) if ident != _WEAK_ID else (start + 1, ident))
+def _on_hit(ident: int, _from: int, to: int, _flags: int, hits: list[_Hit]) -> None:
+    hits.append((to, ident))
 
 
 def _build_scan() -> Any:
@@ -346,7 +345,6 @@ def _build_scan() -> Any:
         return scan_all
     exprs = [expr.encode("ascii") for _, expr, _ in _TRIGGERS] + [TO_STRING_PAIR.encode()]
     flags = [hs.HS_FLAG_CASELESS if caseless else 0 for _, _, caseless in _TRIGGERS] + [0]
-    flags[_WEAK_ID] |= hs.HS_FLAG_SOM_LEFTMOST  # its start tells its key
     db = hs.Database(mode=hs.HS_MODE_BLOCK)
     db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
     local = threading.local()
@@ -467,13 +465,11 @@ def _plan(hits: list[_Hit], base: int, text: str | None) -> set[int]:
             seps.append(end - base - 1)
         elif ident == _TO_STRING_ID:
             to_string += 1
-        elif ident == _WEAK_ID:
-            seps.append(-1 if text is None else hint_sep(text, end - base - 1))
         else:
             steps.add(_STEP_OF[ident])
     if to_string == len(seps):  # every pair is a strong key's toString value: left
         return steps
-    if seps and (text is None or not all(p >= 0 and pair_left(text, p) for p in seps)):
+    if seps and (text is None or not all(pair_left(text, p) for p in seps)):
         steps.add(_KEY_VALUE)
     return steps
 
