@@ -518,9 +518,9 @@ def test_registration_cost_is_linear_in_a_fresh_process() -> None:
         "from hardenkit.redaction import register_secret, redact\n"
         "def run(n):\n"
         "    vals = [secrets.token_urlsafe(18) + '/+' for _ in range(n)]\n"
-        "    t = time.perf_counter()\n"
+        "    t = time.process_time()\n"  # CPU time: other processes on the machine do not count
         "    for v in vals: register_secret(v)\n"
-        "    t = time.perf_counter() - t\n"
+        "    t = time.process_time() - t\n"
         "    assert redact('x ' + vals[-1] + ' y') == 'x *** y'\n"
         "    return t\n"
         "best = lambda n: min(run(n) for _ in range(3))\n"
