@@ -97,15 +97,17 @@ class _Level:
                 (m.start(), m.start() + len(m.group(1))) for m in self._pattern.finditer(text)
             )
             return
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:  # a scratch space serves one scan at a time: one per thread
+        try:
+            scratch = self._local.scratch
+        except AttributeError:  # a scratch space serves one scan at a time: one per thread
             scratch = self._local.scratch = _hyperscan().Scratch(self._db)
-        blens = self._blens
+        self._db.scan(data, _on_literal, 0, (out, self._blens), scratch)
 
-        def on_match(ident: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-            out.append((to - blens[ident], to))
 
-        self._db.scan(data, match_event_handler=on_match, scratch=scratch)
+def _on_literal(
+    ident: int, _from: int, to: int, _flags: int, ctx: tuple[list[tuple[int, int]], list[int]]
+) -> None:
+    ctx[0].append((to - ctx[1][ident], to))
 
 
 _HS: list[Any] = []
@@ -224,16 +226,14 @@ def _current_levels() -> tuple[_Level, ...]:
         return _levels
 
 
-def _registered_spans(text: str) -> list[tuple[int, int]]:
+def _registered_spans(text: str, data: bytes) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     levels = _current_levels()
     if not levels:
         return spans
-    ascii_text = text.isascii()
-    data = text.encode("ascii") if ascii_text else text.encode("utf-8", "surrogatepass")
     for level in levels:
         level.spans(text, data, spans)
-    if spans and not ascii_text and _hyperscan() is not None:
+    if spans and len(data) != len(text) and _hyperscan() is not None:
         spans = _char_spans(data, spans)
     return spans
 
@@ -561,9 +561,12 @@ def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> 
     """
     if not isinstance(text, str):
         raise TypeError(f"redact() takes a str, not {type(text).__name__}")
-    if extra is not _NO_EXTRA or _levels or _pending:
-        text = _mask_registered(text, extra)
     data = text.encode("utf-8", "surrogatepass")
+    if extra is not _NO_EXTRA or _levels or _pending:
+        masked = _mask_registered(text, data, extra)
+        if masked is not text:
+            text = masked
+            data = text.encode("utf-8", "surrogatepass")
     hits: list[_Hit] = []
     _scan(data, hits)
     if not hits:
@@ -571,8 +574,9 @@ def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> 
     return _apply_hits(text, data, hits)
 
 
-def _mask_registered(text: str, extra: Iterable[str | re.Pattern[str]]) -> str:
-    spans = _registered_spans(text)
+def _mask_registered(text: str, data: bytes, extra: Iterable[str | re.Pattern[str]]) -> str:
+    """``text`` with registered and ``extra`` values masked (``text`` itself if none)."""
+    spans = _registered_spans(text, data)
     patterns: list[re.Pattern[str]] = []
     if extra is not _NO_EXTRA:
         literals, patterns = _split_extra(extra)
