@@ -99,7 +99,8 @@ def test_generated_blocks_are_redacted_line_by_line(lines: list[str]) -> None:
 
 
 def test_registered_after_the_database_was_built() -> None:
-    redact("warm the prefilter up: password=abc123def")
+    for _ in range(E._WARM_CALLS + 1):
+        redact("warm the prefilter up: password=abc123def")
     assert E._scan is not E._scan_stub  # the database exists
     late = "late-registered-Zx81-value"
     block = "\n".join([f"line {i} ordinary text" for i in range(300)] + [f"x {late} y"])
@@ -124,6 +125,25 @@ def test_without_hyperscan_every_detector_runs(
     monkeypatch.setattr(E, "_scan", E._build_scan())
     assert [redact(line) for line in lines] == expected
     assert redact("\n".join(lines)) == "\n".join(expected)
+
+
+def test_the_first_small_texts_run_every_detector_without_the_database() -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys\n"
+        "from hardenkit.redaction import _engine as E, redact\n"
+        "out = [redact('password=hunter22x at postgres://u:pw1234@db/x'), redact('plain')]\n"
+        "print(out, 'hyperscan' in sys.modules, E._scan is E._scan_stub)\n"
+        "for _ in range(E._WARM_CALLS): redact('more text')\n"
+        "print(E._scan is E._scan_stub)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [
+        "['password=*** at postgres://u:***@db/x', 'plain'] False True",
+        "False",
+    ]
 
 
 def test_most_ordinary_lines_need_no_detector(corpus_lines: list[str]) -> None:
