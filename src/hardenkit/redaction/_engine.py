@@ -8,9 +8,12 @@ lines to run them on (a 64 KiB block is scanned once, and only its lines with a 
 through Python). Registered secrets are literals in their own hyperscan databases.
 
 Linear time by construction: hyperscan runs in time linear in the text, and each Python
-regex after it runs on one line (or, for the two detectors whose matches may span lines,
-PEM blocks and XML elements, on the text) and is written so that it never backtracks over
-a run more than once (tests/unit/test_redaction_linear.py holds each to it).
+regex after it runs on one line (for the two detectors whose matches may span lines, PEM
+blocks and XML elements, on the stretch of lines their match can reach) and is written so
+that it never backtracks over a run more than once (tests/unit/test_redaction_linear.py
+holds each to it). A process's first few small texts run every detector instead, which
+gives the same text (tests/unit/test_redaction_prefilter.py holds the two to it) without
+paying for the database's compilation in a process that redacts a line or two.
 """
 
 from __future__ import annotations
