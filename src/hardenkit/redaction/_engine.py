@@ -321,6 +321,8 @@ _SEP_ID = len(_TRIGGERS) - 1
 _WEAK_ID = _SEP_ID - 1
 assert _TRIGGERS[_SEP_ID][0] == _TRIGGERS[_WEAK_ID][0] == "key_value"  # noqa: S101
 _TO_STRING_ID = len(_TRIGGERS)  # after the triggers (see TO_STRING_PAIR)
+_WEAK_REACH = 512
+_SEPARATOR = re.compile("[=:]")
 
 # Where a match of a multi-line detector whose trigger ends at ``end`` can end.
 _REACH = {_STEP_INDEX["pem"]: pem_reach, _STEP_INDEX["xml"]: xml_reach}
@@ -475,14 +477,24 @@ def _plan(hits: list[_Hit], base: int, text: str | None) -> set[int]:
     steps: set[int] = set()
     seps: list[int] = []
     to_string = 0
+    weak_end = -1
     for end, ident in hits:
         if ident == _SEP_ID:
             seps.append(end - base - 1)
         elif ident == _TO_STRING_ID:
             to_string += 1
+        elif ident == _WEAK_ID:
+            weak_end = max(weak_end, end - base)
         else:
             steps.add(_STEP_OF[ident])
-    if to_string == len(seps):  # every pair is a strong key's toString value: left
+    if weak_end >= 0:
+        # A weak key's match ends in its value, not at its separator: within the first
+        # _WEAK_REACH characters of a line every separator before it is read instead.
+        if text is None or weak_end > _WEAK_REACH:
+            steps.add(_KEY_VALUE)
+            return steps
+        seps.extend(m.start() for m in _SEPARATOR.finditer(text, 0, weak_end))
+    elif to_string == len(seps):  # every pair is a strong key's toString value: left
         return steps
     if seps and (text is None or not all(pair_left(text, p) for p in seps)):
         steps.add(_KEY_VALUE)
