@@ -381,25 +381,30 @@ def _scan(data: bytes, hits: list[_Hit]) -> None:
     This stub builds the database once the warm-up is over, then rebinds the name to the
     real scan.
     """
-    global _scan  # noqa: PLW0603 -- replaced once by the real scan
     _warm[0] += 1
     _warm[1] += len(data)
     if _warm[0] <= _WARM_CALLS and _warm[1] <= _WARM_BYTES:
         hits.extend(_FALLBACK)
         return
+    _built_scan()(data, hits)
+
+
+def _built_scan() -> Any:
+    """The real scan, its database compiled now if it was not yet."""
+    global _scan  # noqa: PLW0603 -- replaced once by the real scan
     with _scan_lock:
         if _scan is _scan_stub:
             _scan = _build_scan()
-    _scan(data, hits)
+        return _scan
 
 
 _scan_stub = _scan
 
 
-def _steps_of(text: str) -> set[int] | frozenset[int]:
+def _steps_of(text: str, scan: Any = None) -> set[int] | frozenset[int]:
     hits: list[_Hit] = []
     data = text.encode("utf-8", "surrogatepass")
-    _scan(data, hits)
+    (scan or _scan)(data, hits)
     if not hits:
         return frozenset()
     if hits[0][1] < 0:
@@ -418,7 +423,7 @@ def triggers(text: str) -> set[str]:
         >>> sorted(triggers("ci: GITHUB_TOKEN=ghs_" + "x" * 36))
         ['github', 'key_value']
     """
-    return {_STEP_NAMES[i] for i in _steps_of(text)}
+    return {_STEP_NAMES[i] for i in _steps_of(text, _built_scan())}
 
 
 def apply_rules(text: str, found: Collection[str] | None = None) -> str:
