@@ -16,7 +16,11 @@ argument into conditions libseccomp compiles and that look only at those low bit
 equality becomes a masked equality, a range (``lt``, ``gt``, ``ne``...) becomes the few
 aligned blocks that cover it (at most 32 per side), each a masked equality. Arguments
 declared ``long``/``unsigned long``/pointers are compared on all 64 bits, as the kernel
-reads them.
+reads them, except where the kernel truncates them itself (:data:`WIDTHS` lists ptrace's
+pid, mmap's fd, clone's flags). Widths are per ABI: on i386, arm and s390 the plain id
+calls (``setuid``...) are the kernel's 16-bit ones (:data:`UID16`,
+:func:`uid16_conditions`); fcntl's third argument has no single width
+(:data:`DUAL_WIDTH`, :func:`check_dual`).
 """
 
 from __future__ import annotations
