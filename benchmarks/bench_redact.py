@@ -133,6 +133,16 @@ def _best(fn: Callable[[], object], rounds: int = 5) -> float:
     return best
 
 
+def _best_cpu(fn: Callable[[], object], rounds: int = 5) -> float:
+    """Best CPU time of the process: on a shared machine, other jobs do not count."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.process_time()
+        fn()
+        best = min(best, time.process_time() - start)
+    return best
+
+
 def measure_redact(lines: list[str]) -> float:
     """MB/s for one ``redact()`` call per line, as a logging filter makes them."""
     from hardenkit.redaction import redact  # noqa: PLC0415 -- benchmarks import late
@@ -189,19 +199,27 @@ def measure_registered(lines: list[str], without: float) -> dict[str, object]:
     """
     from hardenkit import redaction  # noqa: PLC0415 -- benchmarks import late
 
+    def per_line() -> object:
+        return [redaction.redact(line) for line in lines]
+
+    # The ratio is taken in CPU time, both sides measured here, interleaved: wall-time
+    # figures on a shared machine move by 2x between two runs a minute apart.
+    cpu_without = _best_cpu(per_line, rounds=3)
     rng = random.Random(SEED + 1)  # noqa: S311 -- reproducible benchmark data, not crypto
     for _ in range(N_REGISTERED):
         redaction.register_secret(_rand(rng, rng.randrange(16, 48), _ALNUM + "+/_-"))
-    mbps = _mb(lines) / _best(lambda: [redaction.redact(line) for line in lines], rounds=3)
+    mbps = _mb(lines) / _best(per_line, rounds=3)
+    cpu_with = _best_cpu(per_line, rounds=3)
+    ratio = cpu_without / cpu_with
     return {
         "name": f"redact() with {N_REGISTERED} registered secrets, one call per line",
         "value": round(mbps, 2),
         "unit": "MB/s",
         "baseline": "redact() of the same lines with no secret registered",
         "baseline_value": round(without, 2),
-        "ratio": round(mbps / without, 3),
-        "goal": ">= 2/3 of the throughput without registered secrets",
-        "ok": mbps >= without * 2 / 3,
+        "ratio": round(ratio, 3),
+        "goal": ">= 2/3 of the throughput without registered secrets (CPU time)",
+        "ok": ratio >= 2 / 3,
     }
 
 

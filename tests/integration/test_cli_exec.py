@@ -441,8 +441,9 @@ _EXEC_MUST_NOT_LOAD = {
     "socket",
     "argparse",
     "shutil",
-    "hardenkit.redaction",
-    "hardenkit._redaction_rules",
+    "hardenkit.redaction._engine",  # the package's _names module (secret names) is used
+    "hardenkit.redaction._patterns",
+    "hardenkit.redaction._logging",
     "hardenkit._secret_value",
 }
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from hardenkit import redaction as R  # noqa: N812
+from hardenkit.redaction import _logging as RL  # noqa: N812
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -136,7 +137,7 @@ def test_a_record_is_redacted_once_however_many_handlers(
         calls.append(text)
         return real(text, **kw)
 
-    monkeypatch.setattr(R, "redact", counting)
+    monkeypatch.setattr(RL, "redact", counting)  # the filter's own reference
     log = logging.getLogger("test.leaks.once")
     log.propagate = False
     handlers = [logging.StreamHandler(io.StringIO()) for _ in range(3)]

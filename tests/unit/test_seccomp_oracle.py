@@ -165,7 +165,7 @@ class Oracle:
         if arch not in self.arches:
             return KILL
         abi = arch
-        if arch == X86_64 and nr & X32_BIT:
+        if arch == X86_64 and nr & X32_BIT and nr != 0xFFFFFFFF:  # syscall(-1) is no x32 call
             if not self.x32:
                 return KILL
             abi = X32_BIT

@@ -16,7 +16,11 @@ argument into conditions libseccomp compiles and that look only at those low bit
 equality becomes a masked equality, a range (``lt``, ``gt``, ``ne``...) becomes the few
 aligned blocks that cover it (at most 32 per side), each a masked equality. Arguments
 declared ``long``/``unsigned long``/pointers are compared on all 64 bits, as the kernel
-reads them.
+reads them, except where the kernel truncates them itself (:data:`WIDTHS` lists ptrace's
+pid, mmap's fd, clone's flags). Widths are per ABI: on i386, arm and s390 the plain id
+calls (``setuid``...) are the kernel's 16-bit ones (:data:`UID16`,
+:func:`uid16_conditions`); fcntl's third argument has no single width
+(:data:`DUAL_WIDTH`, :func:`check_dual`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ if TYPE_CHECKING:
     from typing import Final
 
 
-__all__ = ["WIDTHS", "narrow"]
+__all__ = ["UID16", "UID16_ARCHES", "WIDTHS", "narrow", "uid16_conditions"]
 
 _U64: Final = (1 << 64) - 1
 _MASKED_EQ: Final = 7
@@ -214,11 +218,24 @@ WIDTHS: Final[dict[str, dict[int, int]]] = {
     "setresgid": _args(0, 1, 2),
     "setfsuid": _args(0),
     "setfsgid": _args(0),
+    # the 32-bit ids of ABIs whose plain names are the 16-bit calls (i386, arm, s390).
+    "setuid32": _args(0),
+    "setgid32": _args(0),
+    "setreuid32": _args(0, 1),
+    "setregid32": _args(0, 1),
+    "setresuid32": _args(0, 1, 2),
+    "setresgid32": _args(0, 1, 2),
+    "setfsuid32": _args(0),
+    "setfsgid32": _args(0),
+    "chown32": _args(1, 2),
+    "lchown32": _args(1, 2),
+    "fchown32": _args(0, 1, 2),
     "setgroups": _args(0),
     "getgroups": _args(0),
     "setpgid": _args(0, 1),
     "getpgid": _args(0),
     "getsid": _args(0),
+    "ptrace": _args(1),  # pid_t pid (find_get_task_by_vpid); the request is a long
     "sched_setscheduler": _args(0, 1),
     "sched_setparam": _args(0),
     "sched_getparam": _args(0),
@@ -277,6 +294,7 @@ WIDTHS: Final[dict[str, dict[int, int]]] = {
     "setitimer": _args(0),
     "alarm": _args(0),
     # memory: mm/.
+    "mmap": _args(4),  # the fd: ksys_mmap_pgoff hands it to fget(unsigned int)
     "madvise": _args(2),
     "mlock2": _args(2),
     "mlockall": _args(0),
@@ -312,17 +330,48 @@ WIDTHS: Final[dict[str, dict[int, int]]] = {
     "lsm_list_modules": _args(2),
 }
 
+#: The 16-bit id calls: on the ABIs of :data:`UID16_ARCHES` the plain names are the
+#: kernel's ``*16`` variants (i386 ``setuid`` is 23 = ``sys_setuid16``, ``setuid32`` is
+#: 213), which read ``old_uid_t``/``old_gid_t``: the low 16 bits, 0xFFFF meaning -1
+#: ("unchanged"), see ``low2highuid``. name -> indexes of those arguments.
+UID16: Final[dict[str, frozenset[int]]] = {
+    "setuid": frozenset({0}),
+    "setgid": frozenset({0}),
+    "setreuid": frozenset({0, 1}),
+    "setregid": frozenset({0, 1}),
+    "setresuid": frozenset({0, 1, 2}),
+    "setresgid": frozenset({0, 1, 2}),
+    "setfsuid": frozenset({0}),
+    "setfsgid": frozenset({0}),
+    "chown": frozenset({1, 2}),
+    "lchown": frozenset({1, 2}),
+    "fchown": frozenset({1, 2}),
+}
+#: ABIs with CONFIG_UID16 calls under the plain names (arch/*/syscall*.tbl).
+UID16_ARCHES: Final = ("SCMP_ARCH_X86", "SCMP_ARCH_ARM", "SCMP_ARCH_S390")
+#: fcntl's third argument: ``(int)arg`` for F_DUPFD, F_SETFL, F_SETOWN..., a 64-bit
+#: pointer for F_SETLK, F_GETOWN_EX...: one width cannot be right for every command, so
+#: only conditions that mean the same on both widths are taken (see :func:`check_dual`).
+DUAL_WIDTH: Final[dict[str, frozenset[int]]] = {"fcntl": frozenset({2})}
+
 #: Rules one condition may turn into, times the other conditions' (a product per rule).
 MAX_ALTERNATIVES: Final = 4096
 
 
-def width(name: str, index: int, *, s390: bool = False) -> int:
+def width(name: str, index: int, *, s390: bool = False, uid16: bool = False) -> int:
     """Bits of argument ``index`` of ``name`` the kernel reads (64 when not narrower).
+
+    ``uid16``: on an ABI of :data:`UID16_ARCHES` (16 for the ids of :data:`UID16`, which
+    :func:`uid16_conditions` compares).
 
     Examples:
         >>> width("socket", 0), width("ioctl", 2), width("chmod", 1)
         (32, 64, 16)
+        >>> width("setuid", 0), width("setuid", 0, uid16=True)
+        (32, 16)
     """
+    if uid16 and index in UID16.get(name, ()):
+        return _MODE
     if name == "clone" and s390:  # CLONE_BACKWARDS2: (newsp, clone_flags, ...)
         return _I32 if index == 1 else 64
     return WIDTHS.get(name, {}).get(index, 64)
@@ -408,3 +457,73 @@ def fit_condition(op: int, a: int, b: int, *, bits: int, what: str) -> tuple[int
         mask, value = a & full, _fit(b, bits, what)
         return (mask, value) if value & ~mask == 0 else None
     return (_fit(a, bits, what), 0)
+
+
+_U32: Final = (1 << 32) - 1
+_OLD_MINUS_ONE: Final = 0xFFFF  # old_uid_t -1: low2highuid maps it to (uid_t)-1
+
+
+def uid16_conditions(op: int, a: int, b: int, *, what: str) -> list[tuple[int, int, int]] | None:
+    """Condition ``(op, a, b)`` on a ``uid_t`` as conditions on ``old_uid_t``'s 16 bits.
+
+    The kernel's id is ``low2highuid(low 16 bits)``: x for x < 0xFFFF, (uid_t)-1 for
+    0xFFFF; the map is increasing, so a range's preimage is a range. Returns conditions
+    ``(op, a, b)`` on the low 16 bits that must all hold (exactly when the condition holds
+    on the id the kernel uses), or None when no value can make it hold. Values are read
+    as 32-bit ids (a sign-extended -1 is accepted, wider values refused: ValueError).
+
+    Examples:
+        >>> uid16_conditions(2, 1000, 0, what="setuid")  # lt 1000: low 16 bits lt 1000
+        [(2, 1000, 0)]
+        >>> uid16_conditions(2, 70000, 0, what="setuid")  # lt 70000: any id but -1
+        [(2, 65535, 0)]
+        >>> uid16_conditions(4, 70000, 0, what="setuid") is None  # no 16-bit id is 70000
+        True
+    """
+    if op == _MASKED_EQ:
+        mask, value = a & _U32, _fit(b, 32, what)
+        if value & ~mask:
+            return None
+        if value > _OLD_MINUS_ONE:  # only (uid_t)-1 has bits above 16
+            return [(_EQ, _OLD_MINUS_ONE, 0)] if mask == value else None
+        conds = [(_MASKED_EQ, mask & _OLD_MINUS_ONE, value)]
+        if mask & _OLD_MINUS_ONE == value and mask != value:
+            conds.append((_NE, _OLD_MINUS_ONE, 0))  # 0xFFFF matches 16 bits, not (uid_t)-1
+        return conds
+    k = _fit(a, 32, what)
+    if k < _OLD_MINUS_ONE or k == _U32:  # an id the 16-bit call can produce
+        return [(op, k & _OLD_MINUS_ONE, 0)]
+    # 0xFFFF <= k < 2**32-1: no 16-bit id is k; below it lie all but -1, above it only -1.
+    return {
+        _EQ: None,
+        _NE: [(_MASKED_EQ, 0, 0)],  # always holds
+        _LT: [(_LT, _OLD_MINUS_ONE, 0)],
+        _LE: [(_LT, _OLD_MINUS_ONE, 0)],
+        _GT: [(_EQ, _OLD_MINUS_ONE, 0)],
+        _GE: [(_EQ, _OLD_MINUS_ONE, 0)],
+    }[op]
+
+
+def check_dual(name: str, index: int, op: int, a: int, b: int) -> None:
+    """Refuse a condition on a :data:`DUAL_WIDTH` argument that depends on the width.
+
+    Only a masked equality within the low 32 bits means the same whether the kernel
+    reads 32 or 64 bits; anything else would be bypassed on one of the two readings.
+
+    Examples:
+        >>> check_dual("fcntl", 2, 7, 0xFFFFFFFF, 4)  # masked_eq on the low word: fine
+        >>> try:
+        ...     check_dual("fcntl", 2, 4, 4, 0)  # eq 4: 4 | 1 << 32 is another pointer
+        ... except ValueError:
+        ...     print("refused")
+        refused
+    """
+    if index not in DUAL_WIDTH.get(name, ()):
+        return
+    if op == _MASKED_EQ and a <= _U32 and b <= _U32:
+        return
+    raise ValueError(
+        f"{name} argument {index} is read as a 32-bit int by some commands (F_SETFL, "
+        "F_DUPFD, F_SETOWN...) and as a 64-bit pointer by others, so this comparison "
+        "would be bypassed on one of them: use masked_eq with a mask within 0xffffffff"
+    )

@@ -80,7 +80,16 @@ if TYPE_CHECKING:
 class NumberSpace(Record):
     """The syscall numbers the prefix needs for one ABI (None: absent on that ABI)."""
 
-    __slots__ = ("clone", "clone3", "clone_flags_arg", "ioctl", "max_known", "setns", "unshare")
+    __slots__ = (
+        "clone",
+        "clone3",
+        "clone_flags_arg",
+        "ioctl",
+        "max_known",
+        "setns",
+        "tiocsti",
+        "unshare",
+    )
     clone: int | None
     clone3: int | None
     unshare: int | None
@@ -88,6 +97,8 @@ class NumberSpace(Record):
     max_known: int
     clone_flags_arg: int
     ioctl: int | None
+    #: The ABI's TIOCSTI request number (0x5412 on most; mips numbers it 0x5472).
+    tiocsti: int
 
     def __init__(
         self,
@@ -99,6 +110,7 @@ class NumberSpace(Record):
         max_known: int,
         clone_flags_arg: int = 0,
         ioctl: int | None = None,
+        tiocsti: int = TIOCSTI,
     ) -> None:
         init = object.__setattr__
         init(self, "clone", clone)
@@ -108,6 +120,7 @@ class NumberSpace(Record):
         init(self, "max_known", max_known)
         init(self, "clone_flags_arg", clone_flags_arg)
         init(self, "ioctl", ioctl)
+        init(self, "tiocsti", tiocsti)
 
 
 class ArchSection(Record):
@@ -208,7 +221,7 @@ def _checks(  # noqa: C901 -- one branch per always-on check
         asm.label(tiocsti)
         # ioctl's cmd is an unsigned int: the kernel reads the low 32 bits (CVE-2019-10063).
         asm.op(_LD_W_ABS, _OFF_ARGS + 8 + (0 if little else 4))
-        asm.op(_JMP_JEQ_K, TIOCSTI, jt="eperm")
+        asm.op(_JMP_JEQ_K, space.tiocsti, jt="eperm")
         asm.op(_JMP_JA, jt=lib)
 
 
@@ -259,12 +272,17 @@ def _assemble(sections: tuple[ArchSection, ...], opts: PrefixOptions, *, linked:
         little = bool(sec.token & _AUDIT_ARCH_LE)
         asm.op(_JMP_JEQ_K, sec.token, jf=nxt)
         asm.op(_LD_W_ABS, _OFF_NR)
+        lib = f"lib{i}" if linked else "lib"
         x32_label = asm.fresh("x32")
         if sec.x32 is not None:
             asm.op(_JMP_JSET_K, X32_SYSCALL_BIT, jt=x32_label)
         elif sec.x32_bit_kills:
+            # syscall(-1) is no x32 call: the kernel answers ENOSYS and libseccomp's
+            # program the default action; it is above the table, like any unknown number.
+            above = "enosys" if opts.enosys_above_table else lib
+            asm.op(_JMP_JEQ_K, _NR_MINUS_ONE, jt=above)
             asm.op(_JMP_JSET_K, X32_SYSCALL_BIT, jt="kill")
-        _checks(asm, sec.space, opts, little=little, lib=f"lib{i}" if linked else "lib")
+        _checks(asm, sec.space, opts, little=little, lib=lib)
         if sec.x32 is not None:
             asm.label(x32_label)
             _checks(asm, sec.x32, opts, little=little, lib=f"lib{i}x32" if linked else "lib")
@@ -289,10 +307,15 @@ def _assemble(sections: tuple[ArchSection, ...], opts: PrefixOptions, *, linked:
     return asm.assemble()
 
 
-#: Audit arch tokens whose TIOCSTI is 0x5412 (mips, ppc, sparc, alpha number it otherwise).
-_TIOCSTI_5412 = frozenset(
-    {0xC000003E, 0x40000003, 0xC00000B7, 0x40000028, 0xC00000F3, 0x80000016, 0x00000016}
-)
+#: syscall(-1), as the 32-bit number the filter loads: not a syscall, never an x32 one.
+_NR_MINUS_ONE = 0xFFFFFFFF
+#: Audit arch token -> its TIOCSTI (asm-generic 0x5412; mips 0x5472). x32 shares x86_64's
+#: ioctl numbering and must be listed too (its token is 0x4000003E). ppc's and sparc's
+#: are not listed: on them only a policy's own ioctl rules decide TIOCSTI.
+_TIOCSTI_BY_ARCH: dict[int, int] = dict.fromkeys(
+    (0xC000003E, 0x4000003E, 0x40000003, 0xC00000B7, 0x40000028, 0xC00000F3, 0x80000016, 0x16),
+    TIOCSTI,
+) | dict.fromkeys((0x08, 0x40000008, 0x80000008, 0xC0000008, 0xA0000008, 0xE0000008), 0x5472)
 
 
 def _space(token: int, known: int | None = None) -> NumberSpace:
@@ -312,7 +335,8 @@ def _space(token: int, known: int | None = None) -> NumberSpace:
         setns=nr("setns"),
         max_known=sc.max_syscall(token, known=known),
         clone_flags_arg=1 if token in s390 else 0,
-        ioctl=nr("ioctl") if token in _TIOCSTI_5412 else None,
+        ioctl=nr("ioctl") if token in _TIOCSTI_BY_ARCH else None,
+        tiocsti=_TIOCSTI_BY_ARCH.get(token, TIOCSTI),
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from hardenkit._linux import require_linux
 from hardenkit._log import get_logger
 from hardenkit.errors import PolicyError, SandboxError
-from hardenkit.sandbox.seccomp import bpf as _bpf, fragments
+from hardenkit.sandbox.seccomp import argwidth, bpf as _bpf, fragments
 from hardenkit.sandbox.seccomp.asm import RET_K
 from hardenkit.sandbox.seccomp.resolve import resolve_policy
 from hardenkit.sandbox.seccomp.rules import RET, Record, ret as ret_value
@@ -73,7 +73,14 @@ def compile_policy(policy: SeccompPolicy) -> CompiledPolicy:
             arch_tokens.append(token)
     # Each table ABI's highest listed number: where max_syscall's probe may start.
     highest: dict[int, int] = {}
-    program = functools.partial(_arch_program, _Rules.of(resolved, default_ret), native, highest)
+    rules = _Rules.of(resolved, default_ret)
+    rules16 = _Rules.of(resolved, default_ret, uid16=True) if resolved.uid16_names else rules
+    uid16_tokens = {sc.ARCH_NAMES[name] for name in argwidth.UID16_ARCHES}
+
+    def program(arch: int) -> bytes:
+        # The 16-bit id calls (i386 setuid = sys_setuid16) read their ids differently.
+        return _arch_program(rules16 if arch in uid16_tokens else rules, native, highest, arch)
+
     sections = _bpf.arch_sections(native, arch_tokens, program, known=highest.get)
     try:
         bpf = _bpf.build_filter(sections, _options(policy, resolved))
@@ -122,7 +129,15 @@ class _Rules(Record):
         init(self, "refused_unseen", refused_unseen)
 
     @classmethod
-    def of(cls, resolved: Resolved, default_ret: int) -> _Rules:
+    def of(cls, resolved: Resolved, default_ret: int, *, uid16: bool = False) -> _Rules:
+        """The rules; ``uid16``: as an ABI whose plain id calls are the 16-bit ones."""
+        conditional, low_word = resolved.conditional, resolved.low_word
+        if uid16:
+            names = resolved.uid16_names
+            conditional = tuple(c for c in conditional if c[0] not in names)
+            conditional += resolved.conditional16
+            low_word = tuple(w for w in low_word if w[0] not in names) + resolved.low_word16
+        _refuse_ambiguous(conditional)
         return cls(
             refused_unseen=_refused_unseen(resolved, default_ret),
             default_ret=default_ret,
@@ -132,13 +147,9 @@ class _Rules(Record):
                 if (ret := ret_value(action, err)) != default_ret  # libseccomp refuses repeats
             ),
             conditional=tuple(
-                (name, ret, nr, args)
-                for name, nr, ret, args in resolved.conditional
-                if ret != default_ret
+                (name, ret, nr, args) for name, nr, ret, args in conditional if ret != default_ret
             ),
-            low_word={
-                name: (ret, rules) for name, ret, rules in resolved.low_word if ret != default_ret
-            },
+            low_word={name: (ret, rules) for name, ret, rules in low_word if ret != default_ret},
         )
 
 
@@ -269,8 +280,98 @@ def _hand_written(rules: _Rules, native: int, arch: int) -> tuple[bytes, list[Ru
     return own, left, max([nr for nr, _ in entries] + list(low), default=None)
 
 
+def _fixings(
+    args: tuple[tuple[int, int, int, int], ...],
+) -> dict[int, list[tuple[int, int]]] | None:
+    """Per argument, the (mask, value) bit fixings of ``args``; None: a range is among them."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for index, op, a, b in args:
+        if op == 4:  # noqa: PLR2004 -- libseccomp's EQ
+            out.setdefault(index, []).append(((1 << 64) - 1, a))
+        elif op == 7:  # noqa: PLR2004 -- MASKED_EQ
+            out.setdefault(index, []).append((a, b & a))
+        else:
+            return None
+    return out
+
+
+def _may_overlap(
+    x: tuple[tuple[int, int, int, int], ...], y: tuple[tuple[int, int, int, int], ...]
+) -> bool:
+    """Whether some arguments satisfy both condition sets (a range: assume they may)."""
+    fx, fy = _fixings(x), _fixings(y)
+    if fx is None or fy is None:
+        return True
+    for index, fixes in fx.items():
+        for m1, v1 in fixes:
+            for m2, v2 in fy.get(index, ()):
+                if v1 & m2 != v2 & m1:  # a bit both fix, to different values
+                    return False
+    return True
+
+
+def _refuse_ambiguous(
+    conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...],
+) -> None:
+    """Refuse rules of one syscall with different actions that one call can match both.
+
+    libseccomp gives overlapping rules of one syscall no precedence (the first tree path
+    wins, and rules with the default action are not even compiled), so the answer would
+    not be the documented one (the strongest action). Rules whose conditions exclude
+    each other (Docker's ``socket`` errno/allow pair) are fine.
+    """
+    by_name: dict[str, list[tuple[int, tuple[tuple[int, int, int, int], ...]]]] = {}
+    for name, _nr, ret, args in conditional:
+        by_name.setdefault(name, []).append((ret, args))
+    for name, entries in by_name.items():
+        if len({ret for ret, _ in entries}) < 2:  # noqa: PLR2004 -- one action: no precedence
+            continue
+        for i, (ret1, args1) in enumerate(entries):
+            for ret2, args2 in entries[i + 1 :]:
+                if ret1 != ret2 and _may_overlap(args1, args2):
+                    raise PolicyError(
+                        f"{name}: rules with different actions can match the same call, and "
+                        "libseccomp gives overlapping rules no precedence: make their "
+                        "conditions exclude each other (e.g. eq on one, ne on the other)"
+                    )
+
+
+#: libseccomp's ops that compile to one comparison per word (libseccomp's EQ, MASKED_EQ).
+_EXACT_OPS = frozenset({4, 7})
+
+
+def _refuse_miscompiled(lib_rules: list[Rule]) -> None:
+    """Refuse rule sets libseccomp 2.5 compiles wrongly: fail closed, naming the call.
+
+    With several rules on one syscall, libseccomp merges their 64-bit comparisons into
+    one tree and loses some paths when any of them is a range (``lt``/``le``/``gt``/
+    ``ge``/``ne`` on a 64-bit argument; libseccomp issues #118 and #449): a call one rule
+    alone refuses is then allowed. Ranges on narrower arguments never get here (they are
+    masked equalities or hardenkit's low-word compares), nor does a single rule.
+    """
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
+
+    counts: dict[int, int] = {}
+    ranged: set[int] = set()
+    for _ret, nr, args in lib_rules:
+        counts[nr] = counts.get(nr, 0) + 1
+        if any(op not in _EXACT_OPS for _index, op, _a, _b in args):
+            ranged.add(nr)
+    for nr in sorted(ranged):
+        if counts[nr] > 1:
+            name = sc.syscall_name(nr) or f"syscall {nr}"
+            raise PolicyError(
+                f"{name}: several rules with a range comparison (lt, le, gt, ge, ne) on a "
+                "64-bit argument: libseccomp 2.5 compiles such rule sets wrongly (its "
+                "issues #118, #449) and a call one rule refuses could pass; put the range "
+                "in a single rule, or compare with eq/masked_eq"
+            )
+
+
 def _libseccomp(rules: _Rules, arch: int, lib_rules: list[Rule]) -> bytes:
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
+
+    _refuse_miscompiled(lib_rules)
 
     try:
         return sc.compile_bpf(

@@ -36,7 +36,7 @@ __all__ = ["Resolved", "resolve_policy"]
 class Resolved(Record):
     """A policy's decisions per syscall (see :func:`resolve_policy`)."""
 
-    __slots__ = ("conditional", "low_word", "plain", "skipped")
+    __slots__ = ("conditional", "conditional16", "low_word", "low_word16", "plain", "skipped")
     #: (name, native number, action, errno) of each syscall decided without arguments.
     plain: tuple[tuple[str, int, str, int], ...]
     #: (name, native number, return value, libseccomp conditions): the conditional rules,
@@ -47,6 +47,11 @@ class Resolved(Record):
     #: kernel reads narrower than 64 bits: what :func:`.fragments.build_low_word` compiles.
     low_word: tuple[tuple[str, int, tuple[LowRule, ...]], ...]
     skipped: tuple[str, ...]
+    #: ``conditional`` and ``low_word`` of the :data:`.argwidth.UID16` names as the ABIs
+    #: of :data:`.argwidth.UID16_ARCHES` need them (16-bit ids): they replace every
+    #: entry of those names there.
+    conditional16: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...]
+    low_word16: tuple[tuple[str, int, tuple[LowRule, ...]], ...]
 
     def __init__(
         self,
@@ -55,12 +60,21 @@ class Resolved(Record):
         conditional: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...],
         low_word: tuple[tuple[str, int, tuple[LowRule, ...]], ...] = (),
         skipped: tuple[str, ...],
+        conditional16: tuple[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]], ...] = (),
+        low_word16: tuple[tuple[str, int, tuple[LowRule, ...]], ...] = (),
     ) -> None:
         init = object.__setattr__
         init(self, "plain", plain)
         init(self, "conditional", conditional)
         init(self, "low_word", low_word)
         init(self, "skipped", skipped)
+        init(self, "conditional16", conditional16)
+        init(self, "low_word16", low_word16)
+
+    @property
+    def uid16_names(self) -> frozenset[str]:
+        """The conditional names whose entries differ on 16-bit-id ABIs."""
+        return frozenset(n for n, *_ in self.conditional if n in argwidth.UID16)
 
 
 IO_URING = frozenset({"io_uring_setup", "io_uring_enter", "io_uring_register"})
@@ -85,7 +99,7 @@ def _native_is_s390() -> bool:
 
 
 def _narrowed(
-    name: str, conds: Sequence[ArgCondition], s390: bool
+    name: str, conds: Sequence[ArgCondition], s390: bool, *, uid16: bool = False
 ) -> list[tuple[tuple[int, int, int, int], ...]]:
     """The raw condition tuples for ``name``, each comparing what the kernel reads.
 
@@ -94,14 +108,30 @@ def _narrowed(
     alternatives, so one rule may become several (any of them matching is the rule
     matching). An empty list: the conditions can never hold.
     """
-    options = []
+    options: list[list[tuple[tuple[int, int, int, int], ...]]] = []
     for cond in conds:
         index, op, a, b = cond._raw()  # noqa: SLF001 -- same module family
-        bits = argwidth.width(name, index, s390=s390)
+        what = f"{name} argument {index}"
+        bits = argwidth.width(name, index, s390=s390, uid16=uid16)
         try:
-            options.append(
-                argwidth.narrow(index, op, a, b, bits=bits, what=f"{name} argument {index}")
-            )
+            argwidth.check_dual(name, index, op, a, b)
+            if bits == 16 and index in argwidth.UID16.get(name, ()):  # noqa: PLR2004
+                # old_uid_t: several 16-bit conditions for one (all to hold).
+                parts = argwidth.uid16_conditions(op, a, b, what=what)
+                if parts is None:
+                    return []
+                options.append(
+                    [
+                        tuple(alt)
+                        for alt in itertools.product(
+                            *(argwidth.narrow(index, *p, bits=16, what=what) for p in parts)
+                        )
+                    ]
+                )
+            else:
+                options.append(
+                    [(c,) for c in argwidth.narrow(index, op, a, b, bits=bits, what=what)]
+                )
         except ValueError as err:
             raise PolicyError(str(err)) from None
     if math.prod(len(o) for o in options) > argwidth.MAX_ALTERNATIVES:
@@ -109,21 +139,29 @@ def _narrowed(
             f"the conditions on {name} expand to more than {argwidth.MAX_ALTERNATIVES} "
             "rules once compared on the bits the kernel reads: split the rule"
         )
-    return list(itertools.product(*options))
+    return [tuple(itertools.chain(*alt)) for alt in itertools.product(*options)]
 
 
-def _low_word(name: str, conds: Sequence[ArgCondition], s390: bool) -> LowRule | None:
+def _low_word(
+    name: str, conds: Sequence[ArgCondition], s390: bool, *, uid16: bool = False
+) -> LowRule | None:
     """``conds`` as (index, op, a, b, bits) on the bits the kernel reads.
 
     None when a condition compares a 64-bit argument or can never hold (a masked
     equality whose value has bits outside its mask): those stay with libseccomp.
     """
-    out = []
+    out: list[tuple[int, int, int, int, int]] = []
     for cond in conds:
         index, op, a, b = cond._raw()  # noqa: SLF001 -- same module family
-        bits = argwidth.width(name, index, s390=s390)
+        bits = argwidth.width(name, index, s390=s390, uid16=uid16)
         if bits >= 64:  # noqa: PLR2004 -- the full register
             return None
+        if uid16 and index in argwidth.UID16.get(name, ()):
+            parts = argwidth.uid16_conditions(op, a, b, what=f"{name} argument {index}")
+            if parts is None:
+                return None
+            out.extend((index, *p, 16) for p in parts)
+            continue
         fitted = argwidth.fit_condition(op, a, b, bits=bits, what=f"{name} argument {index}")
         if fitted is None:
             return None
@@ -154,6 +192,9 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
     ruled: dict[str, list[tuple[str, int, tuple[tuple[int, int, int, int], ...]]]] = {}
     # name -> {(action, errno, low-word conditions)}; None once a rule cannot be low-word.
     low: dict[str, set[tuple[str, int, LowRule]] | None] = {}
+    # The same for the 16-bit id calls of UID16_ARCHES.
+    ruled16: dict[str, list[tuple[str, int, tuple[tuple[int, int, int, int], ...]]]] = {}
+    low16: dict[str, set[tuple[str, int, LowRule]] | None] = {}
     in_rules: set[str] = set()
     for rule in policy.rules:
         err = policy.errno if rule.errno is None else rule.errno
@@ -166,12 +207,13 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
             entries = ruled.setdefault(name, [])
             if rule.args:
                 entries.extend((rule.action, err, a) for a in _narrowed(name, rule.args, s390))
-                conds = _low_word(name, rule.args, s390)
-                seen = low.setdefault(name, set())
-                if conds is None or seen is None:
-                    low[name] = None
-                else:
-                    seen.add((rule.action, err, conds))
+                _add_low(low, name, (rule.action, err), _low_word(name, rule.args, s390))
+                if name in argwidth.UID16:
+                    ruled16.setdefault(name, []).extend(
+                        (rule.action, err, a) for a in _narrowed(name, rule.args, s390, uid16=True)
+                    )
+                    conds16 = _low_word(name, rule.args, s390, uid16=True)
+                    _add_low(low16, name, (rule.action, err), conds16)
             else:
                 entries.append((rule.action, err, ()))
     plain: dict[str, tuple[str, int]] = {}
@@ -192,6 +234,8 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
                 plain[name] = ("errno", policy.errno)
     conditional: list[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]]] = []
     low_word: list[tuple[str, int, tuple[LowRule, ...]]] = []
+    conditional16: list[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]]] = []
+    low_word16: list[tuple[str, int, tuple[LowRule, ...]]] = []
     for name, entries in sorted(ruled.items()):
         uncond = {(a, e) for a, e, args in entries if not args}
         cond = {(a, e, args) for a, e, args in entries if args}
@@ -207,14 +251,59 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
                 )
             plain[name] = (action, err)
             continue
-        conditional.extend((name, numbers[name], ret(a, e), args) for a, e, args in cond)
-        rules = low.get(name)
-        if cond and rules and len({ret(a, e) for a, e, _ in rules}) == 1:
-            (action, err, _), *_ = rules
-            low_word.append((name, ret(action, err), tuple(sorted(c for *_, c in rules))))
+        _finish(
+            name,
+            numbers[name],
+            cond=cond,
+            rules=low.get(name),
+            conditional=conditional,
+            low_word=low_word,
+        )
+        if cond and name in argwidth.UID16:
+            cond16 = {(a, e, args) for a, e, args in ruled16.get(name, ())}
+            _finish(
+                name,
+                numbers[name],
+                cond=cond16,
+                rules=low16.get(name),
+                conditional=conditional16,
+                low_word=low_word16,
+            )
     return Resolved(
         plain=tuple((n, numbers[n], a, e) for n, (a, e) in sorted(plain.items())),
         conditional=tuple(sorted(conditional)),
         low_word=tuple(low_word),
         skipped=tuple(sorted(skipped)),
+        conditional16=tuple(sorted(conditional16)),
+        low_word16=tuple(low_word16),
     )
+
+
+def _add_low(
+    low: dict[str, set[tuple[str, int, LowRule]] | None],
+    name: str,
+    action: tuple[str, int],
+    conds: LowRule | None,
+) -> None:
+    """Record one rule's low-word conditions (None: the name cannot be low-word)."""
+    seen = low.setdefault(name, set())
+    if conds is None or seen is None:
+        low[name] = None
+    else:
+        seen.add((*action, conds))
+
+
+def _finish(
+    name: str,
+    nr: int,
+    *,
+    cond: set[tuple[str, int, tuple[tuple[int, int, int, int], ...]]],
+    rules: set[tuple[str, int, LowRule]] | None,
+    conditional: list[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]]],
+    low_word: list[tuple[str, int, tuple[LowRule, ...]]],
+) -> None:
+    """Append ``name``'s conditional rules, and its low-word form when it has one."""
+    conditional.extend((name, nr, ret(a, e), args) for a, e, args in cond)
+    if cond and rules and len({ret(a, e) for a, e, _ in rules}) == 1:
+        (action, err, _), *_ = rules
+        low_word.append((name, ret(action, err), tuple(sorted(c for *_, c in rules))))

@@ -1,0 +1,524 @@
+"""Context rules: secrets found by what surrounds them, and key-name rules.
+
+URL userinfo, Authorization headers and bearer tokens, cookies, card numbers that pass
+Luhn, XML elements named like secrets, and ``name=value`` pairs whose name is secret by
+:func:`hardenkit.redaction._names.is_secret_name`. Each rule is a substitution
+(:data:`CONTEXT_STEPS`) and a hyperscan trigger (:data:`CONTEXT_TRIGGERS`) that matches
+wherever the substitution could change a text; the engine's one scan picks the rules
+to run and the lines to run them on.
+
+Every rule masks only the secret and keeps its context, and skips a value that is already
+a mask, so running the rules again changes nothing. Case-insensitive parts are ASCII-only
+(``(?ai:...)``), as the triggers are.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from hardenkit.redaction._names import (
+    _BENIGN_VALUES,
+    MASK,
+    _weak_name,
+    is_mask,
+    is_secret_name,
+)
+from hardenkit.redaction._patterns import Sub, lazy, mask_group, tokenish
+
+if TYPE_CHECKING:
+    import re
+
+__all__ = [
+    "CONTEXT_STEPS",
+    "CONTEXT_TRIGGERS",
+    "KEY_HINTS",
+    "MULTILINE",
+    "TO_STRING_PAIR",
+    "pair_left",
+    "xml_reach",
+]
+
+_lazy = lazy
+_tokenish = tokenish
+_mask_group = mask_group
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:  # noqa: PLR2004 -- the Luhn digit-sum step
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _card_brand_ok(digits: str) -> bool:
+    """Plausible issuer prefix and length (Visa, MC, Amex, Discover, JCB, Diners, UnionPay)."""
+    n = len(digits)
+    two, four = int(digits[:2]), int(digits[:4])
+    if digits[0] == "4":
+        return n in {13, 16, 19}
+    if 51 <= two <= 55 or 2221 <= four <= 2720:  # noqa: PLR2004 -- Mastercard IIN ranges
+        return n == 16  # noqa: PLR2004
+    if two in {34, 37}:
+        return n == 15  # noqa: PLR2004
+    if digits.startswith(("6011", "65", "64", "62", "35", "30", "36", "38", "39")):
+        return 14 <= n <= 19  # noqa: PLR2004
+    return False
+
+
+# --------------------------------------------------------------------------- context rules
+
+# Anchored on "://" (a literal, so re finds candidates fast); the scheme stays as it is.
+# After "user:", the rest of the token, never across another "://" (so each character is
+# read from one candidate at most); _userinfo_repl finds the password in it.
+_URL_USERINFO = _lazy(r"://[^\s:/?#@\"'<>]*:(?P<t>(?:[^\s\"'<>:]|:(?!//))*)")
+# "host:8080/path/a@b": a port then a path, not a password.
+_URL_PORT = _lazy(r"[0-9]{1,5}(?:[/?#]|$)")
+_AUTHORITY_END = _lazy(r"[/?#]")
+_URL_TOKEN_USER = _lazy(r"(?P<pre>://)(?P<s>[A-Za-z0-9_.~%\-]{16,})@")
+
+
+def _url_token_repl(m: re.Match[str]) -> str:
+    if not _tokenish(m.group("s")):
+        return m.group(0)
+    return m.group("pre") + MASK + "@"
+
+
+def _userinfo_repl(m: re.Match[str]) -> str:
+    """Mask the password: up to the authority's last "@", as the URL grammar reads it.
+
+    Failing that, up to the first "@" past a raw "/" or "#" (database URLs carry them
+    unencoded: mysql://u:wJal/K7@db).
+    """
+    rest = m.group("t")
+    end = _AUTHORITY_END.search(rest)
+    authority = rest[: end.start()] if end else rest
+    at = authority.rfind("@")
+    if at < 0:
+        at = rest.find("@")
+        if at < 0 or _URL_PORT.match(rest):
+            return m.group(0)
+    value = rest[:at]
+    if not value or is_mask(value):
+        return m.group(0)
+    head = m.group(0)[: m.start("t") - m.start()]
+    return head + MASK + rest[at:]
+
+
+def _sub_userinfo(text: str) -> str:
+    return _URL_USERINFO.sub(_userinfo_repl, text)
+
+
+def _sub_url(text: str) -> str:
+    """Mask the password in ``scheme://user:password@host`` and a token used as the user."""
+    return _URL_TOKEN_USER.sub(_url_token_repl, _sub_userinfo(text))
+
+
+# The first letter as a two-letter class keeps re's fast candidate search (IGNORECASE has none).
+_AUTH_HEADER = _lazy(
+    r"[Aa](?ai:uthorization)[\"']?[ \t]*[:=][ \t]*[\"']?(?P<scheme>[A-Za-z][A-Za-z0-9_\-]*)[ \t]+"
+    r"(?P<s>[^\s\"',;]+)"
+)
+_BEARER = _lazy(r"[Bb](?ai:earer)[ \t]+(?P<s>[A-Za-z0-9._~+/\-]+=*)")
+_AUTH_SCHEMES = frozenset(
+    {"bearer", "basic", "token", "digest", "negotiate", "ntlm", "apikey", "api-key", "key"}
+)
+
+
+def _bearer_repl(m: re.Match[str]) -> str:
+    value = m.group("s")
+    if is_mask(value) or not _tokenish(value, 8):
+        return m.group(0)
+    return m.group(0)[: m.start("s") - m.start()] + MASK
+
+
+_sub_auth_header = _mask_group(_AUTH_HEADER)
+
+
+def _sub_auth(text: str) -> str:
+    """Mask the credentials of ``Authorization: <scheme> <credentials>`` and bearer tokens."""
+    return _BEARER.sub(_bearer_repl, _sub_auth_header(text))
+
+
+_COOKIE_HEADER = _lazy(r"(?P<head>[Cc](?ai:ookie)[ \t]*[:=][ \t]*)(?P<rest>[^\r\n]*)")
+# A name starts after a separator only: from inside a run it would rescan the run.
+_COOKIE_PAIR = _lazy(r"(?<![^\s=;,])(?P<name>[^\s=;,]+)=(?P<s>[^;\s]*)")
+_COOKIE_ATTRS = frozenset({"path", "domain", "expires", "max-age", "samesite", "priority"})
+
+
+def _cookie_pair_repl(m: re.Match[str]) -> str:
+    name, value = m.group("name"), m.group("s")
+    if not value or is_mask(value) or name.lower() in _COOKIE_ATTRS:
+        return m.group(0)
+    if is_secret_name(name) or _tokenish(value):
+        return f"{name}={MASK}"
+    return m.group(0)
+
+
+def _cookie_repl(m: re.Match[str]) -> str:
+    return m.group("head") + _COOKIE_PAIR.sub(_cookie_pair_repl, m.group("rest"))
+
+
+def _sub_cookie(text: str) -> str:
+    """In ``Cookie:``/``Set-Cookie:`` headers mask secret-named or token-like cookie values."""
+    return _COOKIE_HEADER.sub(_cookie_repl, text)
+
+
+# Starts with a charset so re's charset fast path finds candidates; boundaries checked below.
+_CARD = _lazy(r"[2-6](?<![0-9A-Za-z_.+/\-][2-6])[0-9]{3}(?:[ \-]?[0-9]){9,15}(?![0-9A-Za-z_\-])")
+_CARD_BEFORE = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-+/")
+
+
+def _sub_card(text: str) -> str:
+    """Mask 13 to 19 digit card numbers (optionally spaced or dashed) that pass Luhn."""
+    if _CARD.search(text) is None:
+        return text
+    out: list[str] = []
+    last = 0
+    for m in _CARD.finditer(text):
+        start = m.start()
+        if start and text[start - 1] in _CARD_BEFORE:
+            continue
+        raw = m.group(0)
+        seps = {c for c in raw if not c.isdigit()}
+        if len(seps) > 1:
+            continue
+        digits = raw.replace(" ", "").replace("-", "")
+        if not (13 <= len(digits) <= 19 and _card_brand_ok(digits) and _luhn(digits)):  # noqa: PLR2004
+            continue
+        out.append(text[last:start])
+        out.append(MASK)
+        last = m.end()
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+_XML = _lazy(r"<(?P<tag>[A-Za-z_][\w.\-:]*)>(?P<s>[^<]+)</(?P=tag)>")
+
+
+def _xml_repl(m: re.Match[str]) -> str:
+    value = m.group("s")
+    if not is_secret_name(m.group("tag")) or is_mask(value) or value.lower() in _BENIGN_VALUES:
+        return m.group(0)
+    return f"<{m.group('tag')}>{MASK}</{m.group('tag')}>"
+
+
+def _sub_xml(text: str) -> str:
+    """Mask the text of ``<password>...</password>``-style elements."""
+    return _XML.sub(_xml_repl, text)
+
+
+# --------------------------------------------------------------------------- key names
+
+_KEY_HINTS = (
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "cred",
+    "sess",
+    "cookie",
+    "dsn",
+    "sig",
+    "sid",
+    "jwt",
+    "csrf",
+    "xsrf",
+)
+# A key is a word (after "-" or "--" too: argv's --db-password=...) followed by a
+# separator (=, :, =>), optional quote and blanks around it; _key_matches finds them all.
+# The value after a secret key's separator, matched only there. A quoted value runs to its
+# closing quote (or the end of the line: an unterminated quote never fails and rescans);
+# an unquoted one to the end of its token, as a shell splits words, except that "&name="
+# starts the next URL query parameter. Every branch is a single greedy run: no backtracking.
+_VALUE = _lazy(
+    r"\"(?:[^\"\\\n]|\\.)*\"?|'(?:[^'\\\n]|\\.)*'?"
+    r"|[^\s&]+(?:&(?![\w.\-\[\]]+=)[^\s&]*)*"
+)
+# Trailing characters that close something around the pair rather than the value, dropped
+# from an unquoted value while unbalanced inside it: `(password=abc)`, `"x?pwd=abc"`.
+_CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
+_TRAILERS = frozenset("\"',;.)]}>")
+# A Java/Kotlin object's toString ("Token{a64f992 ...}", "Token@1a2b"): a type, not a value.
+_TO_STRING = _lazy(r"[A-Z][A-Za-z0-9_$]*[{@(\[]")
+# Handled by their own rules, which keep the scheme or the harmless cookies.
+_KEYS_ELSEWHERE = frozenset({"cookie", "set-cookie"})
+_PORT = _lazy(r"[0-9]{1,5}")
+
+
+def _trim_value(value: str) -> str:
+    """An unquoted value without the closers that belong to the text around it."""
+    while value and value[-1] in _TRAILERS:
+        last = value[-1]
+        opener = _CLOSERS.get(last)
+        if opener is not None:
+            if value.count(opener) >= value.count(last):
+                break
+        elif last in "\"'" and value.count(last) % 2 == 0:
+            break
+        value = value[:-1]
+    return value
+
+
+def _masked_value(key: str, value: str) -> str | None:
+    """The masked form of ``value`` under ``key``, or None when it stays."""
+    if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key) or is_mask(value):
+        return None
+    quote = value[0] if value[0] in "\"'" and len(value) > 1 and value[-1] == value[0] else ""
+    inner = value[1:-1] if quote else value
+    low = inner.strip().lower()
+    if low in _BENIGN_VALUES or (not quote and low in _AUTH_SCHEMES):
+        return None
+    if not quote and (_TO_STRING.match(inner) or ("." in key and _PORT.fullmatch(inner))):
+        return None
+    if _weak_name(key) and not _tokenish(inner, 8):
+        return None
+    return f"{quote}{MASK}{quote}"
+
+
+# The same pairs read backwards: in the reversed text a pair starts at its separator, a
+# class re finds with its C-level charset search instead of entering the pattern at every
+# character. The key is the maximal run of key characters before the separator.
+_KEY_SEP_REV = _lazy(r"(?:>=|=|:)[ \t]*(?P<kq>[\"']?)(?P<key>[\w.\-]+)")
+_SPACES = _lazy(r"[ \t]*")
+
+
+# Above this size a text of several lines is read only on the lines holding a hint.
+_LINES_FROM = 2048
+
+
+def _hint_spans(text: str, low: str | None) -> list[tuple[int, int]]:
+    """The whole text, or for a block of lines the lines holding a key-name hint.
+
+    Every secret name holds one of _KEY_HINTS and a pair never spans lines. Each search
+    for a hint resumes after the line it found, so a line is read a bounded number of times.
+    """
+    n = len(text)
+    if n < _LINES_FROM or "\n" not in text:
+        return [(0, n)]
+    low = text.lower() if low is None else low
+    if len(low) != n:  # lower() changed offsets (a few non-ASCII letters)
+        return [(0, n)]
+    lines: set[tuple[int, int]] = set()
+    for hint in _KEY_HINTS:
+        at = low.find(hint)
+        while at >= 0:
+            end = text.find("\n", at)
+            end = n if end < 0 else end
+            lines.add((text.rfind("\n", 0, at) + 1, end))
+            at = low.find(hint, end)
+    return sorted(lines)
+
+
+def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
+    """(start, key, end of separator) of every secret key at a word start, in text order.
+
+    One scan of the reversed text, from separator to separator: each character is read
+    once. Keys that name no secret are dropped here, so that the list stays short (and
+    tuples of str and int leave the garbage collector nothing to walk).
+    """
+    rev = text[::-1]
+    n = len(text)
+    found: list[tuple[int, str, int]] = []
+    spans = _hint_spans(text, low)
+    matches = (m for a, b in reversed(spans) for m in _KEY_SEP_REV.finditer(rev, n - b, n - a))
+    for m in matches:
+        run = m.group("key")[::-1]
+        dashes = len(run) - len(run.lstrip("-"))
+        if dashes > 2:  # noqa: PLR2004 -- argv's "-" and "--"
+            continue
+        key = run[dashes:]
+        if not key or not (key[0].isalpha() or key[0] == "_"):
+            continue
+        if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
+            continue
+        sep_end = _SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
+        found.append((n - m.end() + dashes, key, sep_end))
+    found.reverse()
+    return found
+
+
+def _sub_key_value(text: str, low: str | None = None) -> str:
+    """Mask the value of ``name=value``, ``name: value`` and ``"name": "value"`` pairs."""
+    out: list[str] = []
+    emitted = 0  # text before this offset is in out already
+    taken = 0  # candidates before this offset sit inside a value already read
+    for key_start, key, sep_end in _key_matches(text, low):
+        if key_start < taken:
+            continue
+        if text.endswith("//", 0, key_start):  # URL userinfo: the URL rule owns it
+            continue
+        v = _VALUE.match(text, sep_end)
+        if v is None:
+            continue
+        value = v.group(0)
+        if value[0] not in "\"'":
+            value = _trim_value(value)
+            if not value:
+                continue
+        start = v.start()
+        taken = start + len(value)
+        masked = _masked_value(key, value)
+        if masked is not None:
+            out.append(text[emitted:start])
+            out.append(masked)
+            emitted = taken
+    if not out:
+        return text
+    out.append(text[emitted:])
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- steps, triggers
+
+#: The key-name hints: every secret name holds one (is_secret_name's words, folded).
+KEY_HINTS = _KEY_HINTS
+
+
+def _step_url(text: str) -> str:
+    return _sub_url(text) if "://" in text else text
+
+
+#: (name, substitution) of the context and key-name rules, in the order they apply.
+CONTEXT_STEPS: tuple[tuple[str, Sub], ...] = (
+    ("url", _step_url),
+    ("auth", _sub_auth),
+    ("cookie", _sub_cookie),
+    ("card", _sub_card),
+    ("xml", _sub_xml),
+    ("key_value", _sub_key_value),
+)
+
+# Any byte of a non-ASCII character may be a word character for re (``\w`` is Unicode).
+_KEY_CHARS = r"[\w.\-\x80-\xff]"
+_TAG_CHARS = r"[\w.\-:\x80-\xff]"
+# A key holding a hint: every secret name holds one ("key" counts only after another key
+# character: KEY alone is no secret; API_KEY, apiKey are).
+_HINTED = "(?:" + "|".join(h for h in _KEY_HINTS if h != "key") + "|" + _KEY_CHARS + "key)"
+# Hints that make a name weak only (is_secret_name's AUTH, SESSION, SESSID, SID, SIG),
+# and the others: a name holding only weak ones is masked only when its value mixes
+# letters and digits (_tokenish), so their trigger asks for that too.
+_WEAK_HINTS = ("auth", "sess", "sig", "sid")
+_STRONG = (
+    "(?:"
+    + "|".join(h for h in _KEY_HINTS if h != "key" and h not in _WEAK_HINTS)
+    + "|signature|authorization|"
+    + _KEY_CHARS
+    + "key)"
+)
+_SEP = "[\"']?[ \t]*[=:]"
+# A value that mixes letters and digits, matched to the first character that makes it so
+# and no further (hyperscan reports every end offset, so each value ends once or twice).
+_N = r"[^\sA-Za-z0-9\x80-\xff]"  # neither letter nor digit (non-ASCII bytes: both)
+_L, _D = r"[A-Za-z\x80-\xff]", r"[0-9\x80-\xff]"
+_NOT_L, _NOT_D = r"[^\sA-Za-z\x80-\xff]", r"[^\s0-9\x80-\xff]"
+
+
+def _mixed(space: str) -> str:
+    n, not_l, not_d = (c.replace(r"\s", space) for c in (_N, _NOT_L, _NOT_D))
+    return n + "*(?:" + _L + not_d + "*" + _D + "|" + _D + not_l + "*" + _L + ")"
+
+
+_MIXED = r">?[ \t]*(?:[\"']" + _mixed(r"\n") + "|" + _mixed(r"\s") + ")"
+
+#: (name, hyperscan expression, ASCII case-insensitive): each matches wherever its
+#: step could change a text (a step may have several). Necessary conditions only: a
+#: false alarm costs the step's own run on that line, a miss would leave a secret.
+CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
+    # _URL_USERINFO's user, ":" and password (its repl needs an "@"), _URL_TOKEN_USER's token.
+    ("url", r"://[^\s\"'<>]*@", False),
+    ("auth", r"authorization[\"']?[ \t]*[:=][ \t]*[\"']?[a-z][a-z0-9_\-]*[ \t]+[^\s\"',;]", True),
+    # _bearer_repl masks a value that mixes letters and digits (_tokenish).
+    ("auth", r"bearer[ \t]+[._~+/\-]*(?:[a-z][a-z._~+/\-]*[0-9]|[0-9][0-9._~+/\-]*[a-z])", True),
+    ("cookie", r"cookie[ \t]*[:=]", True),
+    # _CARD: 13 digits at least, after no letter, digit or [_.+/-] (its look-behind).
+    ("card", r"(?:^|[^0-9A-Za-z_.+/\-])[2-6][0-9]{3}(?:[ \-]?[0-9]){9}", False),
+    ("xml", "<(?:[a-z_]" + _TAG_CHARS + "*)?" + _HINTED.replace(_KEY_CHARS, _TAG_CHARS)
+     + _TAG_CHARS + "*>", True),
+    # A key holding only weak hints, and a value mixing letters and digits: it must stay
+    # the last trigger but one.
+    ("key_value", "(?:" + "|".join(_WEAK_HINTS) + ")" + _KEY_CHARS + "*" + _SEP + _MIXED, True),
+    # _KEY_SEP_REV read forwards: a key holding a strong hint, an optional quote, blanks,
+    # "=", "=>" or ":". The match ends at the separator (the engine reads the pair there,
+    # see pair_left): it must stay the last trigger.
+    ("key_value", _STRONG + _KEY_CHARS + "*" + _SEP, True),
+)  # fmt: skip
+
+#: Not a trigger: the key=value trigger's match followed by a Java/Kotlin toString value
+#: (token=Token{a64f992 ...}), which _masked_value leaves. One match per such pair, as
+#: the trigger has one per separator: a region with as many of these as trigger matches
+#: (and no weak-key match) holds no pair to mask. ASCII case-insensitive key, exact value.
+TO_STRING_PAIR = (
+    "(?i:" + _STRONG[3:] + _KEY_CHARS + "*" + _SEP + r">?[ \t]*[A-Z][A-Za-z0-9_$]*[{@(\[]"
+)
+
+#: Steps whose matches may span lines: run on the whole text, not line by line.
+MULTILINE = frozenset({"pem", "xml"})
+
+
+def xml_reach(text: str, _lo: int, end: int) -> int:
+    """Where an element whose opening tag ends at ``end`` can end: its text runs to a ``<``."""
+    at = text.find("<", end)
+    return end if at < 0 else at + 1
+
+
+@functools.lru_cache(maxsize=4096)
+def _candidate(reversed_run: str) -> tuple[str, int] | None:
+    """(key, leading dashes) of a key run read backwards, or None when no secret key.
+
+    The same tests as :func:`_key_matches`.
+    """
+    run = reversed_run[::-1]
+    dashes = len(run) - len(run.lstrip("-"))
+    key = run[dashes:]
+    if dashes > 2 or not key or not (key[0].isalpha() or key[0] == "_"):  # noqa: PLR2004
+        return None
+    if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
+        return None
+    return key, dashes
+
+
+def pair_left(text: str, sep: int) -> bool:
+    """True when :func:`_sub_key_value` would leave the pair whose separator is at ``sep``.
+
+    Read at the separators where the prefilter saw a key holding a hint: the same tests
+    as there (the key read backwards, its value read forwards), for that pair alone.
+    False whenever unsure (a key longer than the window read).
+    """
+    lo = sep - _KEY_WINDOW
+    window = text[sep:lo:-1] if lo >= 0 else text[sep::-1]
+    m = _KEY_SEP_REV.match(window)
+    if m is None or (lo >= 0 and m.end() == len(window)):
+        return False
+    found = _candidate(m.group("key"))
+    if found is None:
+        return True
+    key, dashes = found
+    if text.endswith("//", 0, sep - m.end() + 1 + dashes):  # URL userinfo: the URL rule's
+        return True
+    after = sep + 2 if text.startswith("=>", sep) else sep + 1
+    v = _VALUE.match(text, _SPACES.match(text, after).end())  # type: ignore[union-attr]
+    if v is None:
+        return True
+    value = v.group(0)
+    if value[0] not in "\"'":
+        value = _trim_value(value)
+        if not value:
+            return True
+    return _masked_value(key, value) is None
+
+
+# The longest key pair_left reads (a longer one: unsure, the step runs).
+_KEY_WINDOW = 256

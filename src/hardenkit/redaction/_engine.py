@@ -1,0 +1,634 @@
+"""The redaction engine: :func:`redact`, :func:`register_secret` and the prefilter.
+
+A log line seldom holds a secret, so :func:`redact` first asks one question of the whole
+text: one hyperscan scan of a database holding every detector's trigger (its key-name
+hints, value shapes and context words, see :data:`STEPS`). No match, and the text comes
+back as it is; otherwise the matches name the detectors to run and, by their offsets, the
+lines to run them on (a 64 KiB block is scanned once, and only its lines with a match go
+through Python). Registered secrets are literals in their own hyperscan databases.
+
+Linear time by construction: hyperscan runs in time linear in the text, and each Python
+regex after it runs on one line (for the two detectors whose matches may span lines, PEM
+blocks and XML elements, on the stretch of lines their match can reach) and is written so
+that it never backtracks over a run more than once (tests/unit/test_redaction_linear.py
+holds each to it). A process's first few small texts run every detector instead, which
+gives the same text (tests/unit/test_redaction_prefilter.py holds the two to it) without
+paying for the database's compilation in a process that redacts a line or two.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import TYPE_CHECKING, Any
+
+from hardenkit.errors import SecretTooShortError
+from hardenkit.redaction._context import (
+    CONTEXT_STEPS,
+    CONTEXT_TRIGGERS,
+    MULTILINE,
+    TO_STRING_PAIR,
+    pair_left,
+    xml_reach,
+)
+from hardenkit.redaction._names import MASK
+from hardenkit.redaction._patterns import (
+    PEM_TRIGGER,
+    VALUE_STEPS,
+    VALUE_TRIGGERS,
+    Sub,
+    pem_reach,
+    sub_pem,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable
+
+__all__ = [
+    "MASK",
+    "MIN_SECRET_LENGTH",
+    "STEPS",
+    "apply_rules",
+    "full_scan",
+    "redact",
+    "register_secret",
+    "triggers",
+]
+
+#: Registered values shorter than this are refused (:func:`register_secret` raises): masking
+#: every "true" or "8080" in every log line would make logs useless.
+MIN_SECRET_LENGTH = 6
+# Passes until the text stops changing: one masking can expose another match.
+_MAX_PASSES = 4
+_NO_EXTRA: tuple[()] = ()
+
+_lock = threading.Lock()
+# Registration only appends to _pending (O(1)); the next redact() folds it into _levels, a
+# log-structured set of literal matchers: a new level is merged with the last while the
+# last is at most twice its size, so n registrations cost O(n log n) building in all however
+# they interleave with redact(), and a scan runs O(log n) matchers.
+_known: set[str] = set()
+_pending: list[str] = []
+_levels: tuple[_Level, ...] = ()
+
+
+class _Level:
+    """One immutable matcher for a set of literals: every (overlapping) occurrence."""
+
+    __slots__ = ("_blens", "_db", "_local", "_pattern", "values")
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.values = values
+        self._local = threading.local()
+        self._pattern: re.Pattern[str] | None = None
+        hs = _hyperscan()
+        if hs is not None:
+            data = [v.encode("utf-8", "surrogatepass") for v in values]
+            self._blens = [len(d) for d in data]
+            db = hs.Database(mode=hs.HS_MODE_BLOCK)
+            db.compile(expressions=data, ids=list(range(len(data))), elements=len(data),
+                       flags=0, literal=True)  # fmt: skip
+            self._db = db
+        else:  # no hyperscan wheel for this machine: re, correct but slower
+            self._db = None
+            self._pattern = re.compile("(?=(" + _trie(values) + "))", re.DOTALL)
+
+    def spans(self, text: str, data: bytes | None, out: list[tuple[int, int]]) -> None:
+        """Append the (start, end) of every occurrence; offsets in ``data`` if given, bytes."""
+        if self._pattern is not None:
+            out.extend(
+                (m.start(), m.start() + len(m.group(1))) for m in self._pattern.finditer(text)
+            )
+            return
+        try:
+            scratch = self._local.scratch
+        except AttributeError:  # a scratch space serves one scan at a time: one per thread
+            scratch = self._local.scratch = _hyperscan().Scratch(self._db)
+        self._db.scan(data, _on_literal, 0, (out, self._blens), scratch)
+
+
+def _on_literal(
+    ident: int, _from: int, to: int, _flags: int, ctx: tuple[list[tuple[int, int]], list[int]]
+) -> None:
+    ctx[0].append((to - ctx[1][ident], to))
+
+
+_HS: list[Any] = []
+
+
+def _hyperscan() -> Any:
+    """The hyperscan module (literal sets at ~1 GB/s), or None where it has no wheel."""
+    if not _HS:
+        try:
+            import hyperscan  # noqa: PLC0415 -- only once a secret is registered
+
+            _HS.append(hyperscan)
+        except ImportError:
+            _HS.append(None)
+    return _HS[0]
+
+
+def _trie(values: Iterable[str]) -> str:
+    """One regex matching any of ``values``, longest first at each branch (the fallback)."""
+    root: dict[str, dict[str, object]] = {}
+    for value in values:
+        node = root
+        for ch in value:
+            node = node.setdefault(ch, {})  # type: ignore[assignment]
+        node[""] = {}
+
+    def emit(node: dict[str, dict[str, object]]) -> str:
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]  # type: ignore[arg-type]
+        if "" in node:
+            alts.append("")
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return emit(root)
+
+
+# Characters that no encoding below changes: such a value is its only form.
+_PLAIN = re.compile(r"[A-Za-z0-9_.~\-]*")
+
+
+def _variants(value: str) -> set[str]:
+    """The value and the forms it is printed in: URL-, JSON- and repr-escaped."""
+    if _PLAIN.fullmatch(value):
+        return {value}
+    import json  # noqa: PLC0415 -- only when registering
+    from urllib.parse import quote, quote_plus  # noqa: PLC0415
+
+    out = {
+        value,
+        quote(value, safe=""),
+        quote(value),  # quote()'s default keeps "/"
+        quote_plus(value, safe=""),
+        quote_plus(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        repr(value)[1:-1],
+    }
+    # Percent-encoding with lower-case hex digits (%2f), as some clients write it.
+    out |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), v) for v in list(out) if "%" in v}
+    return {v for v in out if v}
+
+
+def register_secret(value: str, *, strict: bool = True) -> bool:
+    """Mask ``value`` (and its URL-, JSON- and repr-escaped forms) wherever :func:`redact` sees it.
+
+    Registration is process-wide, cannot be undone, and costs O(1): the matcher is brought
+    up to date by the next :func:`redact`. Any value of at least :data:`MIN_SECRET_LENGTH`
+    characters is taken, one holding ``***`` included; where registered values overlap in
+    a text, the union of their occurrences is masked. A shorter value is refused: it raises
+    (``strict=False``: returns False instead, for callers such as ``load_env`` that register
+    every value they decrypt). Returns True when the value is registered.
+
+    Examples:
+        >>> register_secret("correct-horse-battery-staple")
+        True
+        >>> redact("login with correct-horse-battery-staple failed")
+        'login with *** failed'
+        >>> register_secret("abc")
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.SecretTooShortError: a registered secret needs at least 6 characters, got 3
+
+    Raises:
+        TypeError: ``value`` is not a str.
+        SecretTooShortError: ``value`` is shorter than MIN_SECRET_LENGTH (a ValueError).
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"register_secret() takes a str, not {type(value).__name__}")
+    if len(value) < MIN_SECRET_LENGTH:
+        if not strict:
+            return False
+        raise SecretTooShortError(
+            f"a registered secret needs at least {MIN_SECRET_LENGTH} characters, got {len(value)}"
+        )
+    new = _variants(value)
+    with _lock:
+        fresh = new - _known
+        _known.update(fresh)
+        _pending.extend(fresh)
+    return True
+
+
+def _current_levels() -> tuple[_Level, ...]:
+    """The matchers, with every pending registration folded in."""
+    global _levels  # noqa: PLW0603 -- one process-wide registry, swapped atomically
+    if not _pending:
+        return _levels
+    with _lock:
+        if _pending:
+            levels = list(_levels)
+            batch = tuple(_pending)
+            while levels and len(levels[-1].values) <= 2 * len(batch):
+                batch = levels.pop().values + batch
+            levels.append(_Level(batch))
+            _levels = tuple(levels)
+            _pending.clear()
+        return _levels
+
+
+def _registered_spans(text: str, data: bytes) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    levels = _current_levels()
+    if not levels:
+        return spans
+    for level in levels:
+        level.spans(text, data, spans)
+    if spans and len(data) != len(text) and _hyperscan() is not None:
+        spans = _char_spans(data, spans)
+    return spans
+
+
+def _char_spans(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Byte offsets to str offsets, decoding each stretch between offsets once."""
+    offsets = sorted({o for span in spans for o in span})
+    to_char: dict[int, int] = {}
+    pos = chars = 0
+    for off in offsets:
+        chars += len(data[pos:off].decode("utf-8", "surrogatepass"))
+        to_char[off] = chars
+        pos = off
+    return [(to_char[a], to_char[b]) for a, b in spans]
+
+
+def _literal_spans(text: str, literals: Iterable[str], out: list[tuple[int, int]]) -> None:
+    for literal in literals:
+        at = text.find(literal)
+        while at >= 0:
+            out.append((at, at + len(literal)))
+            at = text.find(literal, at + 1)
+
+
+def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """Replace the union of ``spans`` with one mask per connected stretch."""
+    spans.sort()
+    out: list[str] = []
+    last = 0
+    cur_start, cur_end = spans[0]
+    for start, end in spans[1:]:
+        if start <= cur_end:
+            cur_end = max(cur_end, end)
+            continue
+        out.append(text[last:cur_start])
+        out.append(MASK)
+        last = cur_end
+        cur_start, cur_end = start, end
+    out.append(text[last:cur_start])
+    out.append(MASK)
+    out.append(text[cur_end:])
+    return "".join(out)
+
+
+def _mask_patterns(text: str, patterns: Iterable[re.Pattern[str]]) -> str:
+    for pattern in patterns:
+        group = "secret" if "secret" in pattern.groupindex else 0
+
+        def repl(m: re.Match[str], group: str | int = group) -> str:
+            start, end = m.span(group)
+            if start < 0 or start == end:
+                return m.group(0)
+            base = m.start()
+            whole = m.group(0)
+            return whole[: start - base] + MASK + whole[end - base :]
+
+        text = pattern.sub(repl, text)
+    return text
+
+
+# --------------------------------------------------------------------------- detectors
+
+#: Every detector, in the order they apply; each is complete on its own (the prefilter
+#: only skips work), so running all of them on the whole text gives the same text.
+STEPS: tuple[tuple[str, Sub], ...] = (("pem", sub_pem), *VALUE_STEPS, *CONTEXT_STEPS)
+_STEP_NAMES = tuple(name for name, _ in STEPS)
+_STEP_SUBS = tuple(sub for _, sub in STEPS)
+_STEP_INDEX = {name: i for i, name in enumerate(_STEP_NAMES)}
+_ALL_STEPS = frozenset(range(len(STEPS)))
+_KEY_VALUE = _STEP_INDEX["key_value"]
+_MULTILINE = frozenset(_STEP_INDEX[name] for name in MULTILINE)
+
+# (step, hyperscan expression, ASCII case-insensitive): the prefilter's database.
+_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
+    ("pem", PEM_TRIGGER, False),
+    *((name, expr, False) for name, expr in VALUE_TRIGGERS.items()),
+    *CONTEXT_TRIGGERS,
+)
+# The key=value triggers: the last ends at a separator after a key holding a strong hint;
+# the one before (a weak key and a value mixing letters and digits) ends in the value.
+_SEP_ID = len(_TRIGGERS) - 1
+_WEAK_ID = _SEP_ID - 1
+assert _TRIGGERS[_SEP_ID][0] == _TRIGGERS[_WEAK_ID][0] == "key_value"  # noqa: S101
+_TO_STRING_ID = len(_TRIGGERS)  # after the triggers (see TO_STRING_PAIR)
+_WEAK_REACH = 512
+_SEPARATOR = re.compile("[=:]")
+
+# Where a match of a multi-line detector whose trigger ends at ``end`` can end.
+_REACH = {_STEP_INDEX["pem"]: pem_reach, _STEP_INDEX["xml"]: xml_reach}
+# Hyperscan match id (index in _TRIGGERS) -> step index.
+_STEP_OF = (*(_STEP_INDEX[name] for name, _, _ in _TRIGGERS), -1)
+_FALLBACK: list[_Hit] = [(-1, -1)]  # no hyperscan: every step, whole text
+
+
+# (end offset, trigger id) of a match.
+_Hit = tuple[int, int]
+
+
+def _on_hit(ident: int, _from: int, to: int, _flags: int, hits: list[_Hit]) -> None:
+    hits.append((to, ident))
+
+
+def _build_scan() -> Any:
+    """Compile the prefilter's database (once) and return its scan function."""
+    hs = _hyperscan()
+    if hs is None:
+
+        def scan_all(_data: bytes, hits: list[_Hit]) -> None:
+            hits.extend(_FALLBACK)
+
+        return scan_all
+    exprs = [expr.encode("ascii") for _, expr, _ in _TRIGGERS] + [TO_STRING_PAIR.encode()]
+    flags = [hs.HS_FLAG_CASELESS if caseless else 0 for _, _, caseless in _TRIGGERS] + [0]
+    db = hs.Database(mode=hs.HS_MODE_BLOCK)
+    db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
+    local = threading.local()
+    db_scan = db.scan
+    new_scratch = hs.Scratch
+
+    def scan(data: bytes, hits: list[_Hit]) -> None:
+        try:
+            scratch = local.scratch
+        except AttributeError:  # a scratch space serves one scan at a time: one per thread
+            scratch = local.scratch = new_scratch(db)
+        db_scan(data, _on_hit, 0, hits, scratch)  # positional: keywords cost ~0.8 us a call
+
+    return scan
+
+
+_scan_lock = threading.Lock()
+# A process's first few small texts run every detector instead (the same result, as the
+# tests hold it): the database costs 30-100 ms to compile, which a CLI that redacts a
+# line or two (audit, exec warnings) would otherwise pay for nothing.
+_WARM_CALLS = 32
+_WARM_BYTES = 16384
+_warm = [0, 0]  # calls, bytes so far
+
+
+def _scan(data: bytes, hits: list[_Hit]) -> None:
+    """Append (end offset, trigger id) of every trigger match in ``data`` to ``hits``.
+
+    This stub builds the database once the warm-up is over, then rebinds the name to the
+    real scan.
+    """
+    _warm[0] += 1
+    _warm[1] += len(data)
+    if _warm[0] <= _WARM_CALLS and _warm[1] <= _WARM_BYTES:
+        hits.extend(_FALLBACK)
+        return
+    _built_scan()(data, hits)
+
+
+def _built_scan() -> Any:
+    """The real scan, its database compiled now if it was not yet."""
+    global _scan  # noqa: PLW0603 -- replaced once by the real scan
+    with _scan_lock:
+        if _scan is _scan_stub:
+            _scan = _build_scan()
+        return _scan
+
+
+_scan_stub = _scan
+
+
+def _steps_of(text: str, scan: Any = None) -> set[int] | frozenset[int]:
+    hits: list[_Hit] = []
+    data = text.encode("utf-8", "surrogatepass")
+    (scan or _scan)(data, hits)
+    if not hits:
+        return frozenset()
+    if hits[0][1] < 0:
+        return _ALL_STEPS
+    return _plan(hits, 0, text if len(data) == len(text) else None)
+
+
+def triggers(text: str) -> set[str]:
+    """Names of the detectors the prefilter runs on ``text`` (none for most log lines).
+
+    A superset: a detector left out cannot change the text.
+
+    Examples:
+        >>> sorted(triggers("GET /health 200 in 30 s"))
+        []
+        >>> sorted(triggers("ci: GITHUB_TOKEN=ghs_" + "x" * 36))
+        ['github', 'key_value']
+    """
+    return {_STEP_NAMES[i] for i in _steps_of(text, _built_scan())}
+
+
+def apply_rules(text: str, found: Collection[str] | None = None) -> str:
+    """One pass of the detectors named in ``found`` (default: :func:`triggers`), in order.
+
+    Examples:
+        >>> apply_rules("card 4242 4242 4242 4242 declined")
+        'card *** declined'
+    """
+    steps = _steps_of(text) if found is None else {_STEP_INDEX[name] for name in found}
+    for i in sorted(steps):
+        text = _STEP_SUBS[i](text)
+    return text
+
+
+def _run(text: str, steps: Collection[int]) -> str:
+    """The detectors ``steps`` until the text stops changing.
+
+    The prefilter is asked again after each pass: a masking can expose a match of
+    another detector.
+    """
+    for _ in range(_MAX_PASSES):
+        new = text
+        for i in sorted(steps):
+            new = _STEP_SUBS[i](new)
+        if new == text:
+            break
+        text = new
+        steps = _steps_of(text)
+        if not steps:
+            break
+    return text
+
+
+def full_scan(text: str) -> str:
+    """Every detector on the whole text, until it stops changing: the prefilter's oracle."""
+    for _ in range(_MAX_PASSES):
+        new = text
+        for sub in _STEP_SUBS:
+            new = sub(new)
+        if new == text:
+            break
+        text = new
+    return text
+
+
+def _plan(hits: list[_Hit], base: int, text: str | None) -> set[int]:
+    """The steps a region's hits call for (``base``: the region's offset in the scan).
+
+    Key=value runs only when at one of the separators the trigger found (each after a
+    key holding a hint) the pair is one that step would mask (:func:`pair_left` asks,
+    for that pair alone); it then reads the whole region, since a value left unmasked
+    still hides the pairs inside it. ``text``: the region when its offsets are str
+    offsets (ASCII), else None (key=value then runs on every separator found).
+    """
+    steps: set[int] = set()
+    seps: list[int] = []
+    to_string = 0
+    weak_end = -1
+    for end, ident in hits:
+        if ident == _SEP_ID:
+            seps.append(end - base - 1)
+        elif ident == _TO_STRING_ID:
+            to_string += 1
+        elif ident == _WEAK_ID:
+            weak_end = max(weak_end, end - base)
+        else:
+            steps.add(_STEP_OF[ident])
+    if weak_end >= 0:
+        # A weak key's match ends in its value, not at its separator: within the first
+        # _WEAK_REACH characters of a line every separator before it is read instead.
+        if text is None or weak_end > _WEAK_REACH:
+            steps.add(_KEY_VALUE)
+            return steps
+        seps.extend(m.start() for m in _SEPARATOR.finditer(text, 0, weak_end))
+    elif to_string == len(seps):  # every pair is a strong key's toString value: left
+        return steps
+    if seps and (text is None or not all(pair_left(text, p) for p in seps)):
+        steps.add(_KEY_VALUE)
+    return steps
+
+
+def _apply_hits(text: str, data: bytes, hits: list[_Hit]) -> str:
+    """Run the detectors the hits name: on a line, or only on the lines holding a hit."""
+    if hits[0][1] < 0:
+        return _run(text, _ALL_STEPS)
+    same = len(data) == len(text)  # ASCII: byte offsets are str offsets
+    if "\n" not in text:
+        steps = _plan(hits, 0, text if same else None)
+        return _run(text, steps) if steps else text
+    if not same and any(_STEP_OF[i] in _MULTILINE for _, i in hits):
+        return _run(text, _plan(hits, 0, None))
+    return _by_region(text, data, hits, same=same)
+
+
+def _line_end(data: bytes, at: int) -> int:
+    stop = data.find(b"\n", at)
+    return len(data) if stop < 0 else stop
+
+
+def _by_region(text: str, data: bytes, hits: list[_Hit], *, same: bool) -> str:
+    """Run each line's detectors on that line alone (a region of lines for PEM and XML).
+
+    A trigger match never ends with a newline, and every detector but PEM and XML matches
+    within one line: a line runs the detectors of the hits ending on it. A PEM or XML hit
+    stretches its region to the line where that detector's match can end (computed only
+    past the region so far, so the text is read a bounded number of times).
+    """
+    hits.sort()
+    out: list[str] = []
+    last = 0
+    lows: dict[int, int] = {}  # step -> where its previous hit ended
+    i, n = 0, len(hits)
+    while i < n:
+        first = i
+        start = data.rfind(b"\n", 0, hits[i][0]) + 1
+        stop = _line_end(data, hits[i][0])
+        reached = 0
+        while i < n and hits[i][0] <= stop:
+            end, ident = hits[i]
+            step = _STEP_OF[ident]
+            if step in _MULTILINE and end > reached:
+                reached = _REACH[step](text, lows.get(step, 0), end)
+                lows[step] = end
+                stop = max(stop, _line_end(data, reached))
+            i += 1
+        region = text[start:stop] if same else data[start:stop].decode("utf-8", "surrogatepass")
+        steps = _plan(hits[first:i], start, region if same else None)
+        if not steps:
+            continue
+        new = _run(region, steps)
+        if new != region:
+            out.append(
+                text[last:start] if same else data[last:start].decode("utf-8", "surrogatepass")
+            )
+            out.append(new)
+            last = stop
+    if not out:
+        return text
+    out.append(text[last:] if same else data[last:].decode("utf-8", "surrogatepass"))
+    return "".join(out)
+
+
+def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> str:
+    """Return ``text`` with every secret it holds replaced by ``***``, context kept.
+
+    ``extra`` adds literal values or compiled patterns for this call (a pattern with a
+    group named ``secret`` masks that group only; patterns run on Python's ``re``, so their
+    running time is the caller's). Ordinary text (UUIDs, git SHAs, timestamps, versions)
+    comes back unchanged, and so does text that was already redacted:
+    ``redact(redact(s)) == redact(s)``. Time is linear in the length of ``text``.
+
+    Examples:
+        >>> redact("connecting to postgres://app:s3cr3t-pw@db:5432/main")
+        'connecting to postgres://app:***@db:5432/main'
+        >>> redact('{"user": "ann", "api_key": "abc123def456"}')
+        '{"user": "ann", "api_key": "***"}'
+        >>> redact("GET /login?user=ann&password=hunter22&next=/ 302")
+        'GET /login?user=ann&password=***&next=/ 302'
+        >>> redact("pulled sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        'pulled sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+        >>> redact("tenant acme-7 ready", extra=["acme-7"])
+        'tenant *** ready'
+
+    Raises:
+        TypeError: ``text`` is not a str.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"redact() takes a str, not {type(text).__name__}")
+    data = text.encode("utf-8", "surrogatepass")
+    if extra is not _NO_EXTRA or _levels or _pending:
+        masked = _mask_registered(text, data, extra)
+        if masked is not text:
+            text = masked
+            data = text.encode("utf-8", "surrogatepass")
+    hits: list[_Hit] = []
+    _scan(data, hits)
+    if not hits:
+        return text
+    return _apply_hits(text, data, hits)
+
+
+def _mask_registered(text: str, data: bytes, extra: Iterable[str | re.Pattern[str]]) -> str:
+    """``text`` with registered and ``extra`` values masked (``text`` itself if none)."""
+    spans = _registered_spans(text, data)
+    patterns: list[re.Pattern[str]] = []
+    if extra is not _NO_EXTRA:
+        literals, patterns = _split_extra(extra)
+        _literal_spans(text, literals, spans)
+    if spans:
+        text = _mask_spans(text, spans)
+    if patterns:
+        text = _mask_patterns(text, patterns)
+    return text
+
+
+def _split_extra(extra: Iterable[str | re.Pattern[str]]) -> tuple[list[str], list[re.Pattern[str]]]:
+    literals: list[str] = []
+    patterns: list[re.Pattern[str]] = []
+    for item in extra:
+        if isinstance(item, re.Pattern):
+            patterns.append(item)
+        elif isinstance(item, str):
+            if item:
+                literals.append(item)
+        else:
+            raise TypeError(f"extra= takes str or compiled patterns, not {type(item).__name__}")
+    return literals, patterns

@@ -1,0 +1,272 @@
+"""Redaction of log records: :class:`RedactingFilter`, :func:`install_redaction`.
+
+Also the opt-in hooks that print uncaught exceptions and warnings redacted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from typing import TYPE_CHECKING, Any, TextIO
+
+from hardenkit.redaction._engine import redact
+from hardenkit.redaction._names import MASK, is_mask, is_secret_name
+
+if TYPE_CHECKING:
+    import types
+
+__all__ = ["RedactingFilter", "install_redaction"]
+
+
+# Attributes every LogRecord has; anything else came from ``extra=`` and is redacted too.
+_RECORD_ATTRS = frozenset(
+    logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__
+) | {"message", "asctime", "taskName"}
+# Set on a record once redacted: a record passes a filter per handler, redacted once.
+_DONE = "_hardenkit_redacted"
+_MAX_DEPTH = 32
+
+
+def _redact_value(value: object, depth: int = 0) -> object:  # noqa: PLR0911 -- one per type
+    """``value`` with every string in it redacted, containers rebuilt with the same types.
+
+    str, bytes and bytearray are redacted (bytes as UTF-8, undecodable bytes kept); dict,
+    list, tuple (named ones too), set and frozenset are walked, and the value under a
+    secret-named key is masked whole. Other objects come back as they are.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, (bytes, bytearray)):
+        return _redact_bytes(value)
+    if depth >= _MAX_DEPTH or value is None or isinstance(value, (int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return _rebuild_dict(value, depth)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        walked: list[Any] = [_redact_value(v, depth + 1) for v in value]
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
+            return type(value)(*walked)
+        try:
+            return type(value)(walked)
+        except Exception:  # noqa: BLE001 -- a subclass with another constructor
+            return tuple(walked) if isinstance(value, tuple) else walked
+    return value
+
+
+def _redact_bytes(value: bytes | bytearray) -> bytes | bytearray:
+    text = bytes(value).decode("utf-8", "surrogateescape")
+    out = redact(text)
+    if out == text:
+        return value
+    raw = out.encode("utf-8", "surrogateescape")
+    return raw if isinstance(value, bytes) else bytearray(raw)
+
+
+def _rebuild_dict(value: dict[Any, Any], depth: int) -> dict[Any, Any]:
+    items = {k: _masked_item(k, v, depth) for k, v in value.items()}
+    if type(value) is dict:
+        return items
+    try:
+        rebuilt = type(value)()
+        rebuilt.update(items)
+    except Exception:  # noqa: BLE001 -- an exotic mapping: a plain dict, still redacted
+        return items
+    return rebuilt
+
+
+def _masked_item(key: object, value: object, depth: int) -> object:
+    if isinstance(key, str) and is_secret_name(key) and _maskable(value):
+        return MASK
+    return _redact_value(value, depth + 1)
+
+
+def _maskable(value: object) -> bool:
+    """A value under a secret name that is not empty, a flag or a mask already."""
+    if value is None or isinstance(value, bool):
+        return False
+    text = value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else value
+    return not (isinstance(text, str) and (not text or is_mask(text)))
+
+
+class RedactingFilter(logging.Filter):
+    r"""A logging filter that redacts every record it sees and never drops one.
+
+    It formats the message with its arguments, redacts the result and clears ``args``
+    (so nothing formats the raw arguments again), renders the exception with its
+    traceback into ``exc_text``, redacted, and drops ``exc_info`` (the exception object and
+    its frames' locals are where secrets hide), and redacts ``stack_info`` and every value
+    passed with ``extra=``: strings and bytes, and recursively the strings inside dicts,
+    lists, tuples and sets, whose types stay (a JSON formatter prints the same shape); a
+    value under a secret name is masked whole. A record is redacted once, however many
+    handlers carry the filter.
+
+    Attach it to handlers, not loggers: a logger's filters see only records logged on that
+    very logger, while a handler's filters see every record that reaches it, child
+    loggers' included. :func:`install_redaction` does that.
+
+    Examples:
+        >>> import io, logging
+        >>> stream = io.StringIO()
+        >>> handler = logging.StreamHandler(stream)
+        >>> handler.addFilter(RedactingFilter())
+        >>> log = logging.getLogger("doctest.redaction")
+        >>> log.addHandler(handler)
+        >>> log.propagate = False
+        >>> log.warning("retrying with %s", "token=ghp_" + "x1" * 18)
+        >>> stream.getvalue()
+        'retrying with token=***\n'
+        >>> log.removeHandler(handler)
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record`` in place (once); always keep it."""
+        if getattr(record, _DONE, False):
+            return True
+        _redact_record(record)
+        return True
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 -- a bad format string must not leak the arguments
+        message = f"{record.msg} (arguments withheld: the message did not format)"
+    record.msg = redact(str(message))
+    record.args = None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    record.exc_info = None
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    for name, value in list(vars(record).items()):
+        if name in _RECORD_ATTRS:
+            continue
+        if is_secret_name(name) and _maskable(value):
+            setattr(record, name, MASK)
+        else:
+            setattr(record, name, _redact_value(value))
+    if getattr(record, "message", None) is not None:
+        record.message = record.msg
+    setattr(record, _DONE, True)
+
+
+_factory_lock = threading.Lock()
+
+
+def _install_record_factory() -> None:
+    """Redact every record where it is made: every logger and handler, present and future."""
+    with _factory_lock:
+        current = logging.getLogRecordFactory()
+        if getattr(current, _DONE, False):
+            return
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = current(*args, **kwargs)
+            _redact_record(record)
+            return record
+
+        setattr(factory, _DONE, True)
+        logging.setLogRecordFactory(factory)
+
+
+def _install_excepthook() -> None:
+    """Uncaught exceptions, in the main thread and others, printed redacted."""
+    import sys  # noqa: PLC0415
+    import traceback  # noqa: PLC0415
+
+    if getattr(sys.excepthook, _DONE, False):
+        return
+
+    def excepthook(
+        exc_type: type[BaseException], exc: BaseException, tb: types.TracebackType | None
+    ) -> None:
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        sys.stderr.write(redact(text))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "unknown"
+        text = "".join(
+            traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)
+        )
+        sys.stderr.write(redact(f"Exception in thread {name}:\n{text}"))
+
+    setattr(excepthook, _DONE, True)
+    sys.excepthook = excepthook
+    threading.excepthook = thread_hook
+
+
+def _install_warnings() -> None:
+    """Warnings printed redacted (their message, and the source line shown with them)."""
+    import sys  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+
+    if getattr(warnings.showwarning, _DONE, False):
+        return
+
+    def showwarning(  # noqa: PLR0917 -- warnings.showwarning's signature
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+        target = sys.stderr if file is None else file
+        with contextlib.suppress(OSError):  # as warnings does: no stream, no warning
+            target.write(redact(text))
+
+    setattr(showwarning, _DONE, True)
+    warnings.showwarning = showwarning
+
+
+def install_redaction(
+    logger: logging.Logger | None = None,
+    *,
+    everywhere: bool = False,
+    excepthook: bool = False,
+    warnings: bool = False,
+) -> RedactingFilter:
+    """Add a :class:`RedactingFilter` to every handler of ``logger`` (default: the root).
+
+    Handlers see the records of every child logger that propagates, so this covers them.
+    Not covered: handlers added later (call it again), handlers of loggers with
+    ``propagate=False`` or of child loggers below them. ``everywhere=True`` covers those
+    in one call: every record is redacted where it is made (the log record factory), so
+    every logger and handler, present and future, gets redacted records, each redacted
+    once. When the logger has no handler yet, the filter also goes on
+    :data:`logging.lastResort`. ``excepthook=True`` prints uncaught exceptions (main and
+    other threads) redacted; ``warnings=True`` prints warnings redacted. Calling it twice
+    adds nothing twice.
+
+    Examples:
+        >>> import logging
+        >>> log = logging.getLogger("doctest.install")
+        >>> log.addHandler(logging.NullHandler())
+        >>> flt = install_redaction(log)
+        >>> all(any(isinstance(f, RedactingFilter) for f in h.filters) for h in log.handlers)
+        True
+        >>> install_redaction(log) is flt
+        True
+    """
+    target = logging.getLogger() if logger is None else logger
+    handlers: list[logging.Handler] = list(target.handlers)
+    if not handlers and logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    existing = [f for h in handlers for f in h.filters if isinstance(f, RedactingFilter)]
+    flt = existing[0] if existing else RedactingFilter()
+    for holder in handlers:
+        if not any(isinstance(f, RedactingFilter) for f in holder.filters):
+            holder.addFilter(flt)
+    if everywhere:
+        _install_record_factory()
+    if excepthook:
+        _install_excepthook()
+    if warnings:
+        _install_warnings()
+    return flt

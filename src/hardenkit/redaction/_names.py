@@ -1,0 +1,202 @@
+"""The secret-name rule set and the mask test, without the value detectors.
+
+Split from :mod:`hardenkit._redaction_rules` so that naming a secret (``sanitize_env``,
+``mask_env``, ``is_secret_name``) does not compile the ~70 detector patterns: a fresh
+``hardenkit exec`` or ``hardenkit audit`` never redacts anything, and those patterns
+cost ~11 ms at import.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+__all__ = ["MASK", "is_mask", "is_secret_name"]
+
+#: What every detector puts in place of a secret.
+MASK = "***"
+
+_MASK_ONLY = re.compile(
+    r"\**|\[(?:REDACTED|FILTERED|MASKED)\]|<(?:REDACTED|FILTERED|MASKED)>", re.IGNORECASE
+)
+_QUOTED = re.compile(r"""(["']?)(.*)\1""", re.DOTALL)
+# Values that name no secret even under a secret-looking key (flags, placeholders).
+_BENIGN_VALUES = frozenset({"", "none", "null", "nil", "true", "false", "undefined", "0", "1"})
+
+
+def is_mask(value: str) -> bool:
+    """True when ``value`` (quotes aside) is already a mask such as ``***`` or ``[REDACTED]``."""
+    inner = _QUOTED.fullmatch(value)
+    body = inner.group(2) if inner else value
+    return _MASK_ONLY.fullmatch(body.strip()) is not None
+
+
+# --------------------------------------------------------------------------- secret names
+
+# Words that make a name secret when a name part contains them, followed by nothing or by
+# one of _WORD_SUFFIXES ("SESSIONID", "SECRETKEY", "GHTOKEN", "CLIENTSECRET").
+_WORDS = (
+    "SECRET",
+    "TOKEN",
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "PASSCODE",
+    "PWD",
+    "CREDENTIAL",
+    "APIKEY",
+    "PRIVATEKEY",
+    "PRIVKEY",
+    "COOKIE",
+    "SESSION",
+    "SESSID",
+    "AUTH",
+    "AUTHORIZATION",
+    "DSN",
+    "JWT",
+    "CSRF",
+    "XSRF",
+    "SIGNATURE",
+)
+# Words common in ordinary log text ("auth:SIMPLE", "Session: 30546173_4261722401"): a
+# name secret only through these masks a value only when it looks like a credential.
+_WEAK_WORDS = frozenset({"SESSION", "SESSID", "AUTH"})
+_WEAK_PARTS = frozenset({"SIG", "SID"})
+_PLURALS = frozenset({"S", "KEYS", "IDS"})
+_WORD_SUFFIXES = frozenset({"", "S", "KEY", "KEYS", "ID", "IDS", "DATA", "VALUE", "STRING"})
+# Whole name parts that are secret on their own.
+_EXACT_PARTS = frozenset({"PASS", "SIG", "SID"})
+# A name part before KEY that makes the key a secret (API_KEY, SOPS_AGE_KEY, AccountKey).
+_KEY_QUALIFIERS = frozenset(
+    {
+        "ACCESS",
+        "ACCOUNT",
+        "AGE",
+        "API",
+        "CLIENT",
+        "DOTENV",
+        "ENC",
+        "ENCRYPTION",
+        "HMAC",
+        "LICENSE",
+        "MASTER",
+        "PRIV",
+        "PRIVATE",
+        "SECRET",
+        "SHARED",
+        "SIGNING",
+    }
+)
+# A last name part that says the value is about a secret, not the secret itself.
+_NOT_SECRET_LAST = frozenset(
+    {
+        "AGE",
+        "ALG",
+        "ALGORITHM",
+        "COUNT",
+        "DIR",
+        "ENABLED",
+        "DOMAIN",
+        "ENDPOINT",
+        "ERROR",
+        "EXPIRATION",
+        "EXPIRES",
+        "EXPIRY",
+        "FAIL",
+        "FAILED",
+        "FAILURE",
+        "FILE",
+        "FORMAT",
+        "LEN",
+        "LENGTH",
+        "LEVEL",
+        "METHOD",
+        "MODE",
+        "NAME",
+        "PATH",
+        "PROVIDER",
+        "REQUEST",
+        "RESPONSE",
+        "SIZE",
+        "STATUS",
+        "TIMEOUT",
+        "TTL",
+        "TYPE",
+        "URI",
+        "URL",
+    }
+)
+# The shell's working directories, not passwords.
+_NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD"})
+_NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def _part_strength(part: str) -> int:
+    """2 for a part that names a secret, 1 for a weak one (see _WEAK_WORDS), else 0."""
+    if part in _EXACT_PARTS:
+        return 1 if part in _WEAK_PARTS else 2
+    best = 0
+    for word in _WORDS:
+        at = part.find(word)
+        suffix = part[at + len(word) :]
+        if at >= 0 and suffix in _WORD_SUFFIXES:
+            # A plural names a count more often than a secret (active_tokens=243).
+            if word not in _WEAK_WORDS and suffix not in _PLURALS:
+                return 2
+            best = 1
+    return best
+
+
+@functools.lru_cache(maxsize=8192)
+def _name_strength(name: str) -> int:
+    if name.upper() in _NOT_SECRET_NAMES:
+        return 0
+    parts = [p.upper() for p in _NAME_PARTS.findall(name)]
+    if not parts:
+        return 0
+    if len(parts) > 1 and parts[-1] in _NOT_SECRET_LAST:
+        return 0
+    best = 0
+    for i, part in enumerate(parts):
+        best = max(best, _part_strength(part))
+        if (
+            part in {"KEY", "KEYS"}
+            and i > 0
+            and parts[i - 1] in _KEY_QUALIFIERS
+            and (i + 1 == len(parts) or parts[i + 1] != "ID")
+        ):
+            return 2
+        if best == 2:  # noqa: PLR2004
+            return 2
+    return best
+
+
+def _secret_name(name: str) -> bool:
+    return _name_strength(name) > 0
+
+
+def _weak_name(name: str) -> bool:
+    """A secret name only through a weak word: its value must look like a credential."""
+    return _name_strength(name) == 1
+
+
+def is_secret_name(name: str) -> bool:
+    """True when a variable, key, header or cookie named ``name`` holds a secret.
+
+    The name is split into parts (at ``_``, ``-``, ``.``, digits and camelCase) and is
+    secret when a part contains SECRET, TOKEN, PASSWORD, PASSWD, PASSPHRASE, PASSCODE,
+    PWD, CREDENTIAL, APIKEY, PRIVATEKEY, COOKIE, SESSION, SESSID, AUTH, AUTHORIZATION,
+    DSN, JWT, CSRF, XSRF or SIGNATURE (alone or followed by S, KEY, ID, DATA, VALUE or
+    STRING: ``SESSIONID``, ``SECRETKEY``), when a part is exactly PASS, SIG or SID, or when
+    KEY follows API, PRIVATE, SECRET, ACCESS, ACCOUNT, AGE, DOTENV, CLIENT, ENCRYPTION,
+    SIGNING, MASTER, HMAC, SHARED or LICENSE (but not ``..._KEY_ID``). A last part such as
+    FILE, PATH, URL, NAME, TYPE, TTL or LENGTH makes it metadata about a secret, not one;
+    ``PWD`` and ``OLDPWD`` are the shell's directories. Case does not matter.
+
+    Examples:
+        >>> [is_secret_name(n) for n in ("DB_PASSWORD", "apiKey", "sessionid", "SENTRY_DSN")]
+        [True, True, True, True]
+        >>> [is_secret_name(n) for n in ("PWD", "TOKENIZERS_PARALLELISM", "AUTHOR", "DB_PWD_FILE")]
+        [False, False, False, False]
+    """
+    return _secret_name(name)

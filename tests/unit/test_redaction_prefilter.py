@@ -1,0 +1,169 @@
+"""The hyperscan prefilter never lets a detector's match through (issue 16).
+
+redact() runs a detector only where the prefilter's one scan points; full_scan() runs every
+detector on the whole text. The two must agree on single lines and on blocks of lines, on
+the samples, the benchmark corpora and generated text, and nothing any detector would
+still mask may be left in redact()'s output. Registered secrets added after the
+prefilter's database was built are masked too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from hardenkit.redaction import (
+    _engine as E,  # noqa: N812
+    redact,
+    register_secret,
+)
+
+_BENCH = Path(__file__).parents[2] / "benchmarks"
+
+
+def _load(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, _BENCH / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _sample_texts(shared_data: Path) -> list[str]:
+    samples: list[dict[str, str]] = json.loads((shared_data / "secret-samples.json").read_text())
+    return [s["text"] for s in samples]
+
+
+@pytest.fixture(scope="module")
+def corpus_lines() -> list[str]:
+    lines: list[str] = [line for line, _ in _load("corpus").make_corpus(3000, seed=5)]
+    more: list[str] = _load("bench_redact").make_lines(1500, seed=11)
+    return lines + more
+
+
+def test_lines_and_blocks_equal_every_detector_on_the_whole_text(
+    shared_data: Path, corpus_lines: list[str]
+) -> None:
+    lines = _sample_texts(shared_data) + corpus_lines
+    for line in lines:
+        assert redact(line) == E.full_scan(line), line
+    for size in (7, 60, 600):  # blocks of lines, as a handler of 64 KiB buffers sees them
+        for at in range(0, len(lines), size):
+            block = "\n".join(lines[at : at + size])
+            assert redact(block) == E.full_scan(block)
+
+
+def test_a_block_is_redacted_as_its_lines_are(corpus_lines: list[str]) -> None:
+    block = "\n".join(corpus_lines)
+    assert redact(block) == "\n".join(redact(line) for line in corpus_lines)
+    assert redact(block) != block  # the corpora hold secrets
+
+
+_PIECES = [
+    *("token", "ToKeN", "api_key", "apiKey", "key", "x-api-key", "SECRET", "passwd"),
+    *("PassWord", "pwd", "DB_PWD", "jwt", "sessionid", "Session", "sid", "sig", "dsn"),
+    *("credential", "xsrf", "auth", "AuthFail", "Authorization", "bearer ", "Cookie"),
+    *("Set-Cookie", "_type", "_TTL", ".java", "Token{", "Token@", "true", "None", "443"),
+    *("=", ": ", "=>", ":", '"', "'", "&", ")", "://", "@", "/", "#", "</", "<password>"),
+    *("<", ">", "sk-", "sk_live_", "ghp_", "github_pat_", "glpat-", "xoxb-", "AIza", "eyJ"),
+    *("hf_", "SG.", "dapi", "SK", "hvs.", "AKIA", "ATATT3", "npm_", "pypi-Ag", "ya29."),
+    *("-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "\n", "\n", " "),
+    *("4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005", "4242424242424242"),
+    *("\u212a", "\u0130", "\u017f", "é", "ü", "\u00a0", "\t", "***"),
+]
+_runs = st.text(alphabet="abcdefABCDEF0123456789xyzXYZ_-.+/", min_size=1, max_size=48)
+_texts = st.lists(st.one_of(st.sampled_from(_PIECES), _runs, st.text(max_size=4)), max_size=40).map(
+    "".join
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_texts)
+def test_generated_text_equals_every_detector_on_the_whole_text(text: str) -> None:
+    out = redact(text)
+    assert out == E.full_scan(text)
+    assert E.full_scan(out) == out  # no detector finds anything left to mask
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_texts, min_size=2, max_size=12))
+def test_generated_blocks_are_redacted_line_by_line(lines: list[str]) -> None:
+    block = "\n".join(lines)
+    assert redact(block) == E.full_scan(block)
+
+
+def test_registered_after_the_database_was_built() -> None:
+    for _ in range(E._WARM_CALLS + 1):
+        redact("warm the prefilter up: password=abc123def")
+    assert E._scan is not E._scan_stub  # the database exists
+    late = "late-registered-Zx81-value"
+    block = "\n".join([f"line {i} ordinary text" for i in range(300)] + [f"x {late} y"])
+    assert late in redact(block)
+    register_secret(late)
+    out = redact(block)
+    assert late not in out
+    assert out.endswith("x *** y")
+    # Its encoded forms too, and in a line that also needs a detector.
+    late2 = "late/secret with space#2"
+    register_secret(late2)
+    line = "GET /cb?next=late%2Fsecret%20with%20space%232&password=hunter22x"
+    assert redact(line) == "GET /cb?next=***&password=***"
+
+
+def test_without_hyperscan_every_detector_runs(
+    monkeypatch: pytest.MonkeyPatch, shared_data: Path, corpus_lines: list[str]
+) -> None:
+    lines = _sample_texts(shared_data) + corpus_lines[:400]
+    expected = [redact(line) for line in lines]
+    monkeypatch.setattr(E, "_HS", [None])
+    monkeypatch.setattr(E, "_scan", E._build_scan())
+    assert [redact(line) for line in lines] == expected
+    assert redact("\n".join(lines)) == "\n".join(expected)
+
+
+def test_the_first_small_texts_run_every_detector_without_the_database() -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys\n"
+        "from hardenkit.redaction import _engine as E, redact\n"
+        "out = [redact('password=hunter22x at postgres://u:pw1234@db/x'), redact('plain')]\n"
+        "print(out, 'hyperscan' in sys.modules, E._scan is E._scan_stub)\n"
+        "for _ in range(E._WARM_CALLS): redact('more text')\n"
+        "print(E._scan is E._scan_stub)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [
+        "['password=*** at postgres://u:***@db/x', 'plain'] False True",
+        "False",
+    ]
+
+
+def test_most_ordinary_lines_need_no_detector(corpus_lines: list[str]) -> None:
+    # The point of the prefilter: one scan, nothing to run, for the common line.
+    quiet = [line for line in corpus_lines if redact(line) == line]
+    assert sum(not E.triggers(line) for line in quiet) > 0.97 * len(quiet)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "12-17 19:31:05.123 D ActivityManager: token=Token{a64f992 u0 com.x/.Main}",
+        "\tat com.acme.auth.TokenService.run(TokenService.java:755)",
+        "INFO app token_type=bearer expires_in=3600 scope=read:orders",
+        "WARN proxy CONNECT auth.grammarly.com:443 from 10.0.0.1",
+        "2016-09-28 04:30:31, Info CBS Session: 30546173_4261722401 initialized",
+        "settings loaded SESSION_COOKIE_AGE=1209600 SESSION_COOKIE_SECURE=True",
+        "ipc.Server: Auth successful for appattempt_1445144423722_0020_000001 (auth:SIMPLE)",
+    ],
+)
+def test_ordinary_key_value_lines_run_no_detector(line: str) -> None:
+    assert E.triggers(line) == set()
+    assert redact(line) == line
