@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-from hardenkit.cli._common import EXIT_FAIL, pipe_closed
+from hardenkit.cli._common import EXIT_FAIL, err, pipe_closed
 from hardenkit.errors import HardenkitError
 
 # Not typing.TYPE_CHECKING, for import time (``hardenkit exec`` starts without typing).
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return pipe_closed()
     except HardenkitError as exc:
-        print(f"hardenkit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        err(f"{type(exc).__name__}: {exc}")  # redacted: a message may quote a value
         return error_status
     except OSError as exc:
         if error_status == EXIT_FAIL:

@@ -40,8 +40,21 @@ EXIT_NOT_FOUND = 127
 EXIT_PIPE = 141
 
 
-def err(message: str) -> None:
-    """Print ``hardenkit: message`` on stderr."""
+def err(message: str, *, redacted: bool = True) -> None:
+    """Print ``hardenkit: message`` on stderr, through :func:`hardenkit.redaction.redact`.
+
+    An error may quote what it refused (an option's value, a profile's line), and that
+    may be a secret. ``redacted=False`` is for a message built only from what is never
+    one (a path and an errno's text), where the redaction rules may be out of reach
+    (after confining). Imported on use: the fast path of ``exec`` never loads them.
+    """
+    if redacted:
+        try:
+            from hardenkit.redaction import redact  # noqa: PLC0415 -- for import time
+        except Exception:  # noqa: BLE001 -- confined: the standard library may be out of reach
+            message = "(message withheld: it cannot be redacted here)"
+        else:
+            message = redact(message)
     print(f"hardenkit: {message}", file=sys.stderr)
 
 

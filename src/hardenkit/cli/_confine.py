@@ -90,10 +90,12 @@ def add_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def split_pair(text: str, what: str) -> tuple[str, str]:
+def split_pair(text: str, what: str, *, secret: bool = False) -> tuple[str, str]:
+    """``KEY=VALUE`` split; a ``secret`` value is never quoted back in the error."""
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise _Usage(f"{what} takes KEY=VALUE, not {text!r}")
+        shown = "(the value is not shown: it may be a secret)" if secret else repr(text)
+        raise _Usage(f"{what} takes KEY=VALUE, not {shown}")
     return key.strip(), value
 
 
@@ -168,7 +170,7 @@ def effective_profile(args: Any) -> Profile:  # noqa: C901, PLR0912, PLR0915
     if args.env_set:
         pairs = dict(profile.env_set)
         for item in args.env_set:
-            key, value = split_pair(item, "--env-set")
+            key, value = split_pair(item, "--env-set", secret=True)
             pairs[key] = value
         changes["env_set"] = tuple(pairs.items())
     if args.limit:

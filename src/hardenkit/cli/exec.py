@@ -49,7 +49,11 @@ class _Args:
         self.__dict__.update(values)
 
     def __repr__(self) -> str:
-        return f"_Args({', '.join(f'{k}={v!r}' for k, v in sorted(vars(self).items()))})"
+        """The values, ``--env-set`` ones masked (NAME=*** : a value may be a secret)."""
+        shown = dict(vars(self))
+        if shown.get("env_set"):
+            shown["env_set"] = [f"{item.partition('=')[0]}=***" for item in shown["env_set"]]
+        return f"_Args({', '.join(f'{k}={v!r}' for k, v in sorted(shown.items()))})"
 
 
 def parse_fast(words: list[str]) -> _Args | None:  # noqa: C901, PLR0911, PLR0912 -- one pass
@@ -189,5 +193,5 @@ def _exec_main(args: Any) -> int:
     try:
         os.execve(exe, argv, env)  # noqa: S606 -- an absolute path, no shell
     except OSError as err:
-        _err(f"cannot execute {exe}: {err.strerror}")
+        _err(f"cannot execute {exe}: {err.strerror}", redacted=False)  # confined: no redaction
         return EXIT_NOT_FOUND if isinstance(err, FileNotFoundError) else EXIT_CANNOT_EXEC

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from hardenkit.sandbox.network import NetworkPolicy
     from hardenkit.sandbox.seccomp import SeccompPolicy
 
-__all__ = ["LIMIT_KEYS", "Profile", "parse_size"]
+__all__ = ["LIMIT_KEYS", "Profile", "env_value_is_secret", "parse_size"]
 
 #: Profile ``[limits]`` key -> (ResourceLimits field, takes a byte size).
 LIMIT_KEYS: dict[str, tuple[str, bool]] = {
@@ -60,6 +60,8 @@ _MAX_FILE = 1 << 20
 _MAX_UMASK = 0o777
 _PRINTABLE = range(0x20, 0x7F)
 _MAX_LIMIT = (1 << 63) - 1
+#: hardenkit.redaction's MASK (not imported: the redaction package costs import time).
+_MASK = "***"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +95,31 @@ class Profile:
 
     def __post_init__(self) -> None:
         self.confinement  # noqa: B018 -- the options are checked where every entry point checks them
+
+    def __repr__(self) -> str:
+        """Every field, ``env_set`` values masked: a repr reaches logs and tracebacks."""
+        shown = []
+        for name in _FIELDS:
+            value = getattr(self, name)
+            if name == "env_set":
+                value = tuple((key, _MASK) for key, _ in value)
+            shown.append(f"{name}={value!r}")
+        return f"Profile({', '.join(shown)})"
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Refused while ``env_set`` holds a value: a pickle would carry it (caches, queues)."""
+        if self.env_set:
+            raise TypeError(
+                "a Profile with environment set values cannot be pickled or copied "
+                "(they may be secrets)"
+            )
+        return object.__reduce_ex__(self, protocol)
+
+    def __copy__(self) -> Profile:
+        return self  # frozen: a copy would be the same object, without a pickle
+
+    def __deepcopy__(self, memo: Any) -> Profile:
+        return self
 
     @property
     def confinement(self) -> Confinement:
@@ -154,6 +181,34 @@ class Profile:
             out["SHELL"] = entry.pw_shell
             out.update(self.env_set)
         return out
+
+
+#: The fields, in order (``dataclasses.fields`` costs an import-time lookup per call).
+_FIELDS = tuple(Profile.__dataclass_fields__)
+
+
+def env_value_is_secret(name: str, value: str) -> bool:
+    """Whether an ``env_set`` value is masked when printed: a secret name, or a secret value.
+
+    The name rules are :func:`hardenkit.redaction.is_secret_name`'s; a value under any name
+    counts when :func:`hardenkit.redaction.redact` would mask part of it (a DSN's password,
+    a token's shape). An empty value is never a secret.
+
+    Examples:
+        >>> env_value_is_secret("DB_PASSWORD", "hunter2"), env_value_is_secret("MODE", "worker")
+        (True, False)
+        >>> env_value_is_secret("DATABASE_URL", "postgres://app:s3cr3t-pw@db/main")
+        True
+    """
+    if not value:
+        return False
+    from hardenkit.redaction._names import is_secret_name  # noqa: PLC0415 -- for import time
+
+    if is_secret_name(name):
+        return True
+    from hardenkit.redaction import redact  # noqa: PLC0415 -- for import time: ~11 ms
+
+    return redact(value) != value
 
 
 def parse_size(value: object, what: str = "size") -> int:

@@ -212,12 +212,20 @@ class _Reader:
                 ("environment", "set"),
                 tuple(env["set"]) if isinstance(env["set"], dict) else (),
             )
+            from hardenkit.redaction._names import is_mask  # noqa: PLC0415 -- for import time
+
             pairs = []
             for name, val in raw.items():
                 if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                     raise self.fail(("environment", "set", name), "is not an environment name")
                 if not isinstance(val, str) or "\0" in val:
                     raise self.fail(("environment", "set", name), "must be a string")
+                if val.strip() and is_mask(val):
+                    raise self.fail(
+                        ("environment", "set", name),
+                        f"holds a mask ({val}), not a value: a printed profile hides "
+                        "secrets; write the value in",
+                    )
                 pairs.append((name, val))
             kw["env_set"] = tuple(pairs)
             from hardenkit.env import sanitize_env  # noqa: PLC0415

@@ -52,7 +52,15 @@ from __future__ import annotations
 
 import re
 
-from hardenkit.sandbox._profile_model import _FS_PATHS, _PRINTABLE, LIMIT_KEYS, Profile, parse_size
+from hardenkit.sandbox._profile_model import (
+    _FS_PATHS,
+    _MASK,
+    _PRINTABLE,
+    LIMIT_KEYS,
+    Profile,
+    env_value_is_secret,
+    parse_size,
+)
 from hardenkit.sandbox._profile_read import load_profile, loads_profile, preset, preset_names
 from hardenkit.sandbox.landlock import FilesystemPolicy
 from hardenkit.sandbox.seccomp import SeccompPolicy
@@ -92,8 +100,16 @@ def _bare(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _q(key)
 
 
-def profile_to_toml(profile: Profile) -> str:  # noqa: C901, PLR0912, PLR0915 -- key by key
+def profile_to_toml(  # noqa: C901, PLR0912, PLR0915 -- key by key
+    profile: Profile, *, show_secrets: bool = False
+) -> str:
     r"""Write a profile as TOML that :func:`loads_profile` reads back to an equal profile.
+
+    Secrets stay out of the text unless ``show_secrets``: an ``[environment] set`` value
+    whose name is secret-looking (:func:`hardenkit.redaction.is_secret_name`) or whose
+    text :func:`hardenkit.redaction.redact` would mask is written as ``"***"``, with a
+    comment naming it. :func:`loads_profile` refuses such a value, so a saved profile
+    cannot run with the mask as the secret: write the value in first.
 
     Examples:
         >>> p = loads_profile('user = "nobody"\numask = "027"\n[limits]\nopen_files = 64\n')
@@ -106,6 +122,11 @@ def profile_to_toml(profile: Profile) -> str:  # noqa: C901, PLR0912, PLR0915 --
         open_files = 64
         >>> loads_profile(profile_to_toml(p)) == p
         True
+        >>> s = loads_profile('[environment]\nset = { MODE = "a", DB_PASSWORD = "pw1" }\n')
+        >>> print(profile_to_toml(s), end="")
+        [environment]
+        # masked ("***"): DB_PASSWORD; write the value in before use
+        set = { MODE = "a", DB_PASSWORD = "***" }
     """
     lines: list[str] = []
     for name in ("user", "group"):
@@ -129,7 +150,16 @@ def profile_to_toml(profile: Profile) -> str:  # noqa: C901, PLR0912, PLR0915 --
         if profile.env_allow is not None:
             lines.append(f"allow = {_q(profile.env_allow)}")
         if profile.env_set:
-            inner = ", ".join(f"{_bare(k)} = {_q(v)}" for k, v in profile.env_set)
+            masked = (
+                [] if show_secrets else [k for k, v in profile.env_set if env_value_is_secret(k, v)]
+            )
+            if masked:
+                what = "the values" if len(masked) > 1 else "the value"
+                names = ", ".join(masked)
+                lines.append(f'# masked ("{_MASK}"): {names}; write {what} in before use')
+            inner = ", ".join(
+                f"{_bare(k)} = {_q(_MASK if k in masked else v)}" for k, v in profile.env_set
+            )
             lines.append(f"set = {{ {inner} }}")
     if profile.limits is not None:
         lines += ["", "[limits]"]
