@@ -178,6 +178,18 @@ def test_option_errors_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
     assert SECRET not in error
 
 
+def test_argparse_errors_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    words = ["run", "--max-output", f"password={SECRET}", "--", "/bin/true"]
+    code, _, error = _run(capsys, *words)
+    assert code == 2
+    assert "argument --max-output: invalid int value: 'password=***'" in error
+    assert SECRET not in error
+    code, _, error = _run(capsys, "audit", "--no-such", f"TOKEN={SECRET}")
+    assert code == 2
+    assert "unrecognized arguments: --no-such TOKEN=***" in error
+    assert SECRET not in error
+
+
 def test_err_redacts_unless_told(capsys: pytest.CaptureFixture[str]) -> None:
     err(f"bad value password={SECRET}")
     assert capsys.readouterr().err == "hardenkit: bad value password=***\n"

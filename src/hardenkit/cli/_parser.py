@@ -52,9 +52,11 @@ class _Parser(argparse.ArgumentParser):
         return ns, extras
 
     def error(self, message: str) -> NoReturn:
-        """Print this (sub)command's usage and the message, exit 2."""
+        """Print this (sub)command's usage and the message (redacted: it quotes values), exit 2."""
+        from hardenkit.redaction import redact  # noqa: PLC0415 -- for import time: on error
+
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {redact(message)}\n")
 
 
 def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
