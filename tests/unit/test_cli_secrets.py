@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import copy
 import pickle
+import subprocess
+import sys
 import traceback
 from typing import TYPE_CHECKING
 
 import pytest
 
-from hardenkit.cli import main
 from hardenkit.cli._common import err
 from hardenkit.cli.exec import parse_fast
 from hardenkit.errors import ProfileError
@@ -34,18 +35,21 @@ set = {{ DB_PASSWORD = "{SECRET}", APP_MODE = "worker", DATABASE_URL = "{DSN}" }
 """
 
 
-def _run(capsys: pytest.CaptureFixture[str], *words: str) -> tuple[int, str, str]:
-    code = main(list(words))
-    out, error = capsys.readouterr()
-    return code, out, error
+def _run(*words: str) -> tuple[int, str, str]:
+    """``hardenkit WORDS`` in a child: main() sets up logging for the whole process."""
+    r = subprocess.run(
+        [sys.executable, "-m", "hardenkit", *words],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return r.returncode, r.stdout, r.stderr
 
 
 @pytest.mark.parametrize("command", ["exec", "run"])
-def test_print_profile_masks_env_set_secrets(
-    capsys: pytest.CaptureFixture[str], command: str
-) -> None:
+def test_print_profile_masks_env_set_secrets(command: str) -> None:
     code, out, error = _run(
-        capsys,
         command,
         "--env-set",
         f"TOKEN={SECRET}",
@@ -67,19 +71,17 @@ def test_print_profile_masks_env_set_secrets(
     assert "TOKEN, DATABASE_URL" in out
 
 
-def test_print_profile_of_a_file_masks_and_the_mask_is_refused_on_reading(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_print_profile_of_a_file_masks_and_the_mask_is_refused_on_reading(tmp_path: Path) -> None:
     f = tmp_path / "svc.toml"
     f.write_text(SECRET_FILE)
-    code, out, error = _run(capsys, "exec", "--profile", str(f), "--print-profile")
+    code, out, error = _run("exec", "--profile", str(f), "--print-profile")
     assert code == 0, error
     assert SECRET not in out
     assert DSN_PW not in out
     saved = tmp_path / "printed.toml"
     saved.write_text(out)
     # Run as printed, the mask would become the password: refused, naming the key.
-    code, _out2, error = _run(capsys, "exec", "--profile", str(saved), "--", "/bin/true")
+    code, _out2, error = _run("exec", "--profile", str(saved), "--", "/bin/true")
     assert code == 2
     assert "environment.set.DB_PASSWORD" in error
     assert "write the value in" in error
@@ -90,10 +92,10 @@ def test_print_profile_of_a_file_masks_and_the_mask_is_refused_on_reading(
     assert loads_profile(filled) == loads_profile(SECRET_FILE)
 
 
-def test_profile_show_masks(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_profile_show_masks(tmp_path: Path) -> None:
     f = tmp_path / "svc.toml"
     f.write_text(SECRET_FILE)
-    code, out, error = _run(capsys, "profile", "show", str(f))
+    code, out, error = _run("profile", "show", str(f))
     assert code == 0, error
     assert SECRET not in out
     assert DSN_PW not in out
@@ -158,33 +160,33 @@ def test_profile_with_env_set_cannot_be_pickled_but_copies() -> None:
     assert pickle.loads(pickle.dumps(bare)) == bare  # noqa: S301 -- our own bytes
 
 
-def test_env_set_errors_do_not_quote_the_value(capsys: pytest.CaptureFixture[str]) -> None:
+def test_env_set_errors_do_not_quote_the_value() -> None:
     for word in (SECRET, f"={SECRET}"):
-        code, out, error = _run(capsys, "exec", "--env-set", word, "--", "/bin/true")
+        code, out, error = _run("exec", "--env-set", word, "--", "/bin/true")
         assert code == 2
         assert "--env-set takes KEY=VALUE" in error
         assert SECRET not in out + error
 
 
-def test_option_errors_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, error = _run(capsys, "exec", "--limit", f"memory=password:{SECRET}", "--", "/bin/true")
+def test_option_errors_are_redacted() -> None:
+    code, _, error = _run("exec", "--limit", f"memory=password:{SECRET}", "--", "/bin/true")
     assert code == 2
     assert "--limit memory:" in error
     assert "is not a size" in error
     assert SECRET not in error
-    code, _, error = _run(capsys, "run", "--umask", f"api_key={SECRET}", "--", "/bin/true")
+    code, _, error = _run("run", "--umask", f"api_key={SECRET}", "--", "/bin/true")
     assert code == 2
     assert "--umask takes an octal number" in error
     assert SECRET not in error
 
 
-def test_argparse_errors_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+def test_argparse_errors_are_redacted() -> None:
     words = ["run", "--max-output", f"password={SECRET}", "--", "/bin/true"]
-    code, _, error = _run(capsys, *words)
+    code, _, error = _run(*words)
     assert code == 2
     assert "argument --max-output: invalid int value: 'password=***'" in error
     assert SECRET not in error
-    code, _, error = _run(capsys, "audit", "--no-such", f"TOKEN={SECRET}")
+    code, _, error = _run("audit", "--no-such", f"TOKEN={SECRET}")
     assert code == 2
     assert "unrecognized arguments: --no-such TOKEN=***" in error
     assert SECRET not in error
