@@ -508,9 +508,11 @@ def _last_part(words: frozenset[str]) -> str:
 
 #: Not a trigger: the separator (the match ends there) of a key holding a hint whose last
 #: part says it is about a secret, not one (SESSION_COOKIE_AGE=, tokenType:, AuthFail:).
+#: And a key the cookie rule owns (Cookie:, Set-Cookie:), the whole key run.
 LEFT_KEY_PAIR = (
-    "(?i:" + _STRONG[3:-1] + "|" + "|".join(_WEAK_HINTS) + ")" + _KEY_CHARS + "*"
-    + _last_part(_NOT_SECRET_LAST) + _SEP_HEAD + "[=:]"
+    "(?:(?i:" + _STRONG[3:-1] + "|" + "|".join(_WEAK_HINTS) + ")" + _KEY_CHARS + "*"
+    + _last_part(_NOT_SECRET_LAST)
+    + r"|(?:^|[^\w.\-\x80-\xff])(?i:cookie|set-cookie))" + _SEP_HEAD + "[=:]"
 )  # fmt: skip
 
 #: Steps whose matches may span lines: run on the whole text, not line by line.
