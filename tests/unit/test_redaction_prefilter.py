@@ -173,14 +173,46 @@ def test_ordinary_key_value_lines_run_no_detector(line: str) -> None:
 
 # Keys, separators and values around the pairs the scan itself calls left (LEFT_KEY_PAIR,
 # LEFT_VALUE_PAIR): a claim pair_left would not make would leave a secret unread.
-_KEYS = ("token", "ToKeN", "api_key", "apiKey", "SESSION_COOKIE", "passwd", "DB_PWD", "secret")
+_KEYS: tuple[str, ...] = (
+    "token",
+    "ToKeN",
+    "api_key",
+    "apiKey",
+    "SESSION_COOKIE",
+    "passwd",
+    "DB_PWD",
+    "secret",
+)
 _KEYS += ("x-api-key", "csrf", "cookie", "--db-password", "---token", "TokenService", "7", "")
 _KEYS += ("Auth", "session", "SID", "sig", "AUTH_", "sessionCookie", "Set-Cookie", "x-cookie")
 _KEYS += ("\ncookie", " COOKIE", "é-cookie", "--cookie")
-_SUFFIXES = ("", "", "_AGE", "Age", "age", "aGE", "_type", "Type", "TYPE", ".java", "_ttl")
+_SUFFIXES: tuple[str, ...] = (
+    "",
+    "",
+    "_AGE",
+    "Age",
+    "age",
+    "aGE",
+    "_type",
+    "Type",
+    "TYPE",
+    ".java",
+    "_ttl",
+)
 _SUFFIXES += ("Count", "9AGE", "-", "_", ".x", "s", "Fail", "_method", "ID", "Id")
 _SEPS = ("=", ": ", "=>", ":", '"=', "'", ":>", " = ", "\t:", '": "', "=\t")
-_VALUES = ("true", "True", "FALSE", "None", "null", "nil", "1", "0", "bearer", "Basic")
+_VALUES: tuple[str, ...] = (
+    "true",
+    "True",
+    "FALSE",
+    "None",
+    "null",
+    "nil",
+    "1",
+    "0",
+    "bearer",
+    "Basic",
+)
 _VALUES += ("api-key", "***", "*", '""', "''", '"null"', "'***'", "Token{", "Token@", "Token(")
 _VALUES += ("Token[", "443", "65535", "123456", "hunter2", "Xk9vQ2zz", "", "x", "'abc'", "(")
 _VALUES += ("sts:5_rsn:0", "30546173_4261722401", "a1b2c3d4e5f6", "SIMPLE")
