@@ -76,6 +76,8 @@ _PIECES = [
     *("-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "\n", "\n", " "),
     *("4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005", "4242424242424242"),
     *("\u212a", "\u0130", "\u017f", "é", "ü", "\u00a0", "\t", "***"),
+    *("_AGE", "Age", "Type", "TYPE", "_count", "bearer", "Basic", "False", '""', "''", ":>"),
+    *("65535", "Token(", ",", ";", "]", "}", "\r"),
 ]
 _runs = st.text(alphabet="abcdefABCDEF0123456789xyzXYZ_-.+/", min_size=1, max_size=48)
 _texts = st.lists(st.one_of(st.sampled_from(_PIECES), _runs, st.text(max_size=4)), max_size=40).map(
@@ -166,4 +168,95 @@ def test_most_ordinary_lines_need_no_detector(corpus_lines: list[str]) -> None:
 )
 def test_ordinary_key_value_lines_run_no_detector(line: str) -> None:
     assert E.triggers(line) == set()
+    assert redact(line) == line
+
+
+# Keys, separators and values around the pairs the scan itself calls left (LEFT_KEY_PAIR,
+# LEFT_VALUE_PAIR): a claim pair_left would not make would leave a secret unread.
+_KEYS: tuple[str, ...] = (
+    "token",
+    "ToKeN",
+    "api_key",
+    "apiKey",
+    "SESSION_COOKIE",
+    "passwd",
+    "DB_PWD",
+    "secret",
+)
+_KEYS += ("x-api-key", "csrf", "cookie", "--db-password", "---token", "TokenService", "7", "")
+_KEYS += ("Auth", "session", "SID", "sig", "AUTH_", "sessionCookie", "Set-Cookie", "x-cookie")
+_KEYS += ("\ncookie", " COOKIE", "é-cookie", "--cookie")
+_SUFFIXES: tuple[str, ...] = (
+    "",
+    "",
+    "_AGE",
+    "Age",
+    "age",
+    "aGE",
+    "_type",
+    "Type",
+    "TYPE",
+    ".java",
+    "_ttl",
+)
+_SUFFIXES += ("Count", "9AGE", "-", "_", ".x", "s", "Fail", "_method", "ID", "Id")
+_SEPS = ("=", ": ", "=>", ":", '"=', "'", ":>", " = ", "\t:", '": "', "=\t")
+_VALUES: tuple[str, ...] = (
+    "true",
+    "True",
+    "FALSE",
+    "None",
+    "null",
+    "nil",
+    "1",
+    "0",
+    "bearer",
+    "Basic",
+)
+_VALUES += ("api-key", "***", "*", '""', "''", '"null"', "'***'", "Token{", "Token@", "Token(")
+_VALUES += ("Token[", "443", "65535", "123456", "hunter2", "Xk9vQ2zz", "", "x", "'abc'", "(")
+_VALUES += ("sts:5_rsn:0", "30546173_4261722401", "a1b2c3d4e5f6", "SIMPLE")
+_ENDS = (")", "]", "}", ">", ",", ";", ".", "&", "&x=", " ", "\r", "\n", "", "", "x", '"', "'")
+_pair = st.tuples(*(st.sampled_from(p) for p in (_KEYS, _SUFFIXES, _SEPS, _VALUES, _ENDS)))
+_pair_texts = st.lists(
+    st.one_of(
+        _pair.map("".join), st.sampled_from(_ENDS), st.text(alphabet="aZ09_.-=:", max_size=3)
+    ),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_pair_texts)
+def test_a_pair_the_scan_calls_left_is_one_the_rule_leaves(text: str) -> None:
+    from hardenkit.redaction._context import pair_left  # noqa: PLC0415
+
+    hits: list[tuple[int, int]] = []
+    data = text.encode()
+    E._built_scan()(data, hits)
+    for end, ident in hits:
+        if ident == E._LEFT_KEY_ID:
+            at = end - 1
+        elif ident == E._LEFT_VALUE_ID:
+            at = max(data.rfind(b"=", 0, end), data.rfind(b":", 0, end))
+        else:
+            continue
+        at = len(data[:at].decode())  # scan offsets are bytes
+        assert pair_left(text, at), (text, at)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "cfg SESSION_COOKIE_AGE=1 token=Token{ab} api_key=null x.token.port: 443 pwd=***",
+        "cfg sessionCookieAge=3 tokenType: bearer 'passwd': '' Secret_TTL=60",
+        "Cookie: theme=dark; lang=en",
+    ],
+)
+def test_pairs_the_scan_calls_left_reach_no_python(line: str) -> None:
+    hits: list[tuple[int, int]] = []
+    E._built_scan()(line.encode(), hits)
+    assert any(ident == E._SEP_ID for _, ident in hits)
+    rest = E._unclaimed(line.encode(), hits)[0]
+    assert [ident for _, ident in rest if ident in {E._SEP_ID, E._WEAK_ID}] == []
     assert redact(line) == line

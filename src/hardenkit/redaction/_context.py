@@ -15,10 +15,11 @@ a mask, so running the rules again changes nothing. Case-insensitive parts are A
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+import re
 
 from hardenkit.redaction._names import (
     _BENIGN_VALUES,
+    _NOT_SECRET_LAST,
     MASK,
     _weak_name,
     is_mask,
@@ -26,15 +27,13 @@ from hardenkit.redaction._names import (
 )
 from hardenkit.redaction._patterns import Sub, lazy, mask_group, tokenish
 
-if TYPE_CHECKING:
-    import re
-
 __all__ = [
     "CONTEXT_STEPS",
     "CONTEXT_TRIGGERS",
     "KEY_HINTS",
+    "LEFT_KEY_PAIR",
+    "LEFT_VALUE_PAIR",
     "MULTILINE",
-    "TO_STRING_PAIR",
     "pair_left",
     "xml_reach",
 ]
@@ -456,13 +455,65 @@ CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
     ("key_value", _STRONG + _KEY_CHARS + "*" + _SEP, True),
 )  # fmt: skip
 
-#: Not a trigger: the key=value trigger's match followed by a Java/Kotlin toString value
-#: (token=Token{a64f992 ...}), which _masked_value leaves. One match per such pair, as
-#: the trigger has one per separator: a region with as many of these as trigger matches
-#: (and no weak-key match) holds no pair to mask. ASCII case-insensitive key, exact value.
-TO_STRING_PAIR = (
-    "(?i:" + _STRONG[3:] + _KEY_CHARS + "*" + _SEP + r">?[ \t]*[A-Z][A-Za-z0-9_$]*[{@(\[]"
-)
+# Pairs the key=value trigger reports (its key holds a strong hint) that _masked_value
+# certainly leaves, recognised in the scan itself so that no Python reads them. A
+# separator one of them matches at is one the trigger matched: the engine counts it as
+# left (see _engine._plan) and reads only the others with pair_left. The key part is
+# ASCII case-insensitive, the rest exact.
+_KEY_HEAD = "(?i:" + _STRONG[3:] + _KEY_CHARS + "*"
+_SEP_HEAD = "[\"']?[ \t]*"
+_SEP_VALUE = _SEP_HEAD + "(?:=>?|:)[ \t]*"
+# What ends an unquoted value for _VALUE ([^\s&]+): blanks or the end of a line, after
+# trailers that _trim_value drops (a value holding no opener loses every closer).
+_UNQUOTED_END = r"[,;.)\]}>]*(?:[ \t\r\f\v]|$)"
+
+
+def _alternation(words: frozenset[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
+
+
+_LEFT_WORDS = _alternation((_BENIGN_VALUES - {""}) | _AUTH_SCHEMES)
+_LEFT_QUOTED = _alternation(_BENIGN_VALUES - {""})
+# A value none of whose characters is "=" or ":" (the engine finds the separator of a
+# match as the last one before its end).
+_LEFT_VALUES = (
+    # A Java/Kotlin object's toString (token=Token{a64f992 ...}): _TO_STRING.
+    r"[A-Z][A-Za-z0-9_$]*[{@(\[]|"
+    # A benign value or an auth scheme's name, unquoted (token_type=bearer), or a mask.
+    "(?i:" + _LEFT_WORDS + r"|\*+)" + _UNQUOTED_END
+    # A quoted benign value, empty, or a mask.
+    + '|"(?i:' + _LEFT_QUOTED + r'|\**)"' + "|'(?i:" + _LEFT_QUOTED + r"|\**)'"
+)  # fmt: skip
+
+#: Not a trigger: a strong key's pair whose value _masked_value leaves (the value ends the
+#: match): a toString, a benign value, an auth scheme, a mask, and a port under a dotted
+#: key (TokenService.java:755).
+LEFT_VALUE_PAIR = (
+    "(?:" + _KEY_HEAD + _SEP_VALUE + "(?:" + _LEFT_VALUES + ")|"
+    + _KEY_HEAD + r"\.[A-Za-z0-9_.\-]*" + _SEP_VALUE + "[0-9]{1,5}" + _UNQUOTED_END + ")"
+)  # fmt: skip
+
+
+def _last_part(words: frozenset[str]) -> str:
+    """A key run ending in one of ``words`` as its own last part (see _NAME_PARTS).
+
+    Capitalised (Age) it is a part after any character; in capitals (AGE) after anything
+    but a capital; in lower case (age) after a digit, "_", "." or "-".
+    """
+    up = "|".join(sorted(words))
+    cap = "|".join(sorted(w.capitalize() for w in words))
+    low = "|".join(sorted(w.lower() for w in words))
+    return f"(?:[a-z0-9_.\\-](?:{up})|[0-9_.\\-](?:{low})|(?:{cap}))"
+
+
+#: Not a trigger: the separator (the match ends there) of a key holding a hint whose last
+#: part says it is about a secret, not one (SESSION_COOKIE_AGE=, tokenType:, AuthFail:).
+#: And a key the cookie rule owns (Cookie:, Set-Cookie:), the whole key run.
+LEFT_KEY_PAIR = (
+    "(?:(?i:" + _STRONG[3:-1] + "|" + "|".join(_WEAK_HINTS) + ")" + _KEY_CHARS + "*"
+    + _last_part(_NOT_SECRET_LAST)
+    + r"|(?:^|[^\w.\-\x80-\xff])(?i:cookie|set-cookie))" + _SEP_HEAD + "[=:]"
+)  # fmt: skip
 
 #: Steps whose matches may span lines: run on the whole text, not line by line.
 MULTILINE = frozenset({"pem", "xml"})

@@ -26,8 +26,9 @@ from hardenkit.errors import SecretTooShortError
 from hardenkit.redaction._context import (
     CONTEXT_STEPS,
     CONTEXT_TRIGGERS,
+    LEFT_KEY_PAIR,
+    LEFT_VALUE_PAIR,
     MULTILINE,
-    TO_STRING_PAIR,
     pair_left,
     xml_reach,
 )
@@ -320,14 +321,18 @@ _TRIGGERS: tuple[tuple[str, str, bool], ...] = (
 _SEP_ID = len(_TRIGGERS) - 1
 _WEAK_ID = _SEP_ID - 1
 assert _TRIGGERS[_SEP_ID][0] == _TRIGGERS[_WEAK_ID][0] == "key_value"  # noqa: S101
-_TO_STRING_ID = len(_TRIGGERS)  # after the triggers (see TO_STRING_PAIR)
+# After the triggers: pairs the trigger reports that the step certainly leaves.
+_LEFT_VALUE_ID = len(_TRIGGERS)  # the match ends after the value (see LEFT_VALUE_PAIR)
+_LEFT_KEY_ID = _LEFT_VALUE_ID + 1  # the match ends at the separator (see LEFT_KEY_PAIR)
 _WEAK_REACH = 512
-_SEPARATOR = re.compile("[=:]")
+# The weak key=value trigger's key and separator (ASCII text): where a weak key's pair
+# can be masked. Read within _WEAK_REACH characters only (its retries are bounded there).
+_WEAK_SEP = re.compile(r"(?:auth|sess|sig|sid)[\w.\-]*[\"']?[ \t]*[=:]", re.ASCII | re.IGNORECASE)
 
 # Where a match of a multi-line detector whose trigger ends at ``end`` can end.
 _REACH = {_STEP_INDEX["pem"]: pem_reach, _STEP_INDEX["xml"]: xml_reach}
 # Hyperscan match id (index in _TRIGGERS) -> step index.
-_STEP_OF = (*(_STEP_INDEX[name] for name, _, _ in _TRIGGERS), -1)
+_STEP_OF = (*(_STEP_INDEX[name] for name, _, _ in _TRIGGERS), -1, -1)
 _FALLBACK: list[_Hit] = [(-1, -1)]  # no hyperscan: every step, whole text
 
 
@@ -348,8 +353,10 @@ def _build_scan() -> Any:
             hits.extend(_FALLBACK)
 
         return scan_all
-    exprs = [expr.encode("ascii") for _, expr, _ in _TRIGGERS] + [TO_STRING_PAIR.encode()]
-    flags = [hs.HS_FLAG_CASELESS if caseless else 0 for _, _, caseless in _TRIGGERS] + [0]
+    exprs = [expr.encode("ascii") for _, expr, _ in _TRIGGERS]
+    exprs += [LEFT_VALUE_PAIR.encode("ascii"), LEFT_KEY_PAIR.encode("ascii")]
+    flags = [hs.HS_FLAG_CASELESS if caseless else 0 for _, _, caseless in _TRIGGERS]
+    flags += [hs.HS_FLAG_MULTILINE] * 2  # "^" and "$": a line's start and end
     db = hs.Database(mode=hs.HS_MODE_BLOCK)
     db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
     local = threading.local()
@@ -401,7 +408,8 @@ def _built_scan() -> Any:
 _scan_stub = _scan
 
 
-def _steps_of(text: str, scan: Any = None) -> set[int] | frozenset[int]:
+def _steps_of(text: str, scan: Any = None, *, key_value: bool = True) -> set[int] | frozenset[int]:
+    """The steps the prefilter calls for on ``text`` (``key_value=False``: all but that one)."""
     hits: list[_Hit] = []
     data = text.encode("utf-8", "surrogatepass")
     (scan or _scan)(data, hits)
@@ -409,7 +417,12 @@ def _steps_of(text: str, scan: Any = None) -> set[int] | frozenset[int]:
         return frozenset()
     if hits[0][1] < 0:
         return _ALL_STEPS
-    return _plan(hits, 0, text if len(data) == len(text) else None)
+    hits, left = _unclaimed(data, hits)
+    if not key_value:
+        hits = [hit for hit in hits if hit[1] != _SEP_ID and hit[1] != _WEAK_ID]
+    if not hits:
+        return frozenset()
+    return _plan(hits, 0, text if len(data) == len(text) else None, left)
 
 
 def triggers(text: str) -> set[str]:
@@ -443,16 +456,23 @@ def _run(text: str, steps: Collection[int]) -> str:
     """The detectors ``steps`` until the text stops changing.
 
     The prefilter is asked again after each pass: a masking can expose a match of
-    another detector.
+    another detector. The next pass skips the detectors that ran after the last one
+    that changed the text, and that one: a detector leaves its own output as it is
+    (each skips a value that is a mask already), so on the same text they would change
+    nothing (tests/unit/test_redaction_prefilter.py holds the result to full_scan's).
     """
     for _ in range(_MAX_PASSES):
-        new = text
-        for i in sorted(steps):
-            new = _STEP_SUBS[i](new)
-        if new == text:
+        last = -1  # the last step that changed the text
+        ran = sorted(steps)
+        for i in ran:
+            new = _STEP_SUBS[i](text)
+            if new != text:
+                text = new
+                last = i
+        if last < 0:
             break
-        text = new
-        steps = _steps_of(text)
+        again = _steps_of(text, key_value=last > _KEY_VALUE or _KEY_VALUE not in ran)
+        steps = [i for i in again if i < last or i not in ran]
         if not steps:
             break
     return text
@@ -470,53 +490,93 @@ def full_scan(text: str) -> str:
     return text
 
 
-def _plan(hits: list[_Hit], base: int, text: str | None) -> set[int]:
+# How far back from a LEFT_VALUE_PAIR match's end its separator is looked for (a farther
+# one: no claim, the pair is read).
+_VALUE_REACH = 256
+
+
+def _unclaimed(data: bytes, hits: list[_Hit]) -> tuple[list[_Hit], set[int]]:
+    """The hits without the pairs the scan showed to be left, and those separators.
+
+    A separator is left when LEFT_KEY_PAIR matched there (the match ends at it) or a
+    LEFT_VALUE_PAIR match ends after it: such a value holds no "=" nor ":", so its
+    separator is the last one before the match's end. Offsets are the scan's (bytes);
+    the trigger's matches at those separators are dropped.
+    """
+    left: set[int] = set()
+    rest: list[_Hit] = []
+    rfind = data.rfind
+    for hit in hits:
+        ident = hit[1]
+        if ident == _LEFT_KEY_ID:
+            left.add(hit[0] - 1)
+        elif ident == _LEFT_VALUE_ID:
+            end = hit[0]
+            lo = max(0, end - _VALUE_REACH)
+            left.add(max(rfind(b"=", lo, end), rfind(b":", lo, end)))
+        else:
+            rest.append(hit)
+    if left:
+        rest = [hit for hit in rest if hit[1] != _SEP_ID or hit[0] - 1 not in left]
+    return rest, left
+
+
+def _plan(hits: list[_Hit], base: int, text: str | None, left: set[int]) -> set[int]:
     """The steps a region's hits call for (``base``: the region's offset in the scan).
 
     Key=value runs only when at one of the separators the trigger found (each after a
-    key holding a hint) the pair is one that step would mask (:func:`pair_left` asks,
-    for that pair alone); it then reads the whole region, since a value left unmasked
-    still hides the pairs inside it. ``text``: the region when its offsets are str
-    offsets (ASCII), else None (key=value then runs on every separator found).
+    key holding a hint) the pair is one that step would mask; it then reads the whole
+    region, since a value left unmasked still hides the pairs inside it. ``hits`` holds
+    only the separators the scan did not show to be left (:func:`_unclaimed`; ``left``:
+    those, scan offsets); :func:`pair_left` asks about the others, for that pair alone.
+    ``text``: the region when its offsets are str offsets (ASCII), else None (key=value
+    then runs on any separator left to read).
     """
     steps: set[int] = set()
     seps: list[int] = []
-    to_string = 0
     weak_end = -1
     for end, ident in hits:
         if ident == _SEP_ID:
             seps.append(end - base - 1)
-        elif ident == _TO_STRING_ID:
-            to_string += 1
         elif ident == _WEAK_ID:
             weak_end = max(weak_end, end - base)
         else:
             steps.add(_STEP_OF[ident])
+    if text is None:
+        if seps or weak_end >= 0:
+            steps.add(_KEY_VALUE)
+        return steps
     if weak_end >= 0:
         # A weak key's match ends in its value, not at its separator: within the first
-        # _WEAK_REACH characters of a line every separator before it is read instead.
-        if text is None or weak_end > _WEAK_REACH:
+        # _WEAK_REACH characters of a line every weak key's separator before it is read.
+        if weak_end > _WEAK_REACH:
             steps.add(_KEY_VALUE)
             return steps
-        seps.extend(m.start() for m in _SEPARATOR.finditer(text, 0, weak_end))
-    elif to_string == len(seps):  # every pair is a strong key's toString value: left
-        return steps
-    if seps and (text is None or not all(pair_left(text, p) for p in seps)):
+        seps.extend(p for p in _weak_seps(text, weak_end) if p + base not in left)
+    if not all(pair_left(text, p) for p in seps):
         steps.add(_KEY_VALUE)
     return steps
+
+
+def _weak_seps(text: str, end: int) -> list[int]:
+    """The separators after a key holding a weak hint in ``text[:end]`` (ASCII)."""
+    return [m.end() - 1 for m in _WEAK_SEP.finditer(text, 0, end)]
 
 
 def _apply_hits(text: str, data: bytes, hits: list[_Hit]) -> str:
     """Run the detectors the hits name: on a line, or only on the lines holding a hit."""
     if hits[0][1] < 0:
         return _run(text, _ALL_STEPS)
+    hits, left = _unclaimed(data, hits)
+    if not hits:
+        return text
     same = len(data) == len(text)  # ASCII: byte offsets are str offsets
     if "\n" not in text:
-        steps = _plan(hits, 0, text if same else None)
+        steps = _plan(hits, 0, text if same else None, left)
         return _run(text, steps) if steps else text
     if not same and any(_STEP_OF[i] in _MULTILINE for _, i in hits):
-        return _run(text, _plan(hits, 0, None))
-    return _by_region(text, data, hits, same=same)
+        return _run(text, _plan(hits, 0, None, left))
+    return _by_region(text, data, hits, left, same=same)
 
 
 def _line_end(data: bytes, at: int) -> int:
@@ -524,7 +584,7 @@ def _line_end(data: bytes, at: int) -> int:
     return len(data) if stop < 0 else stop
 
 
-def _by_region(text: str, data: bytes, hits: list[_Hit], *, same: bool) -> str:
+def _by_region(text: str, data: bytes, hits: list[_Hit], left: set[int], *, same: bool) -> str:
     """Run each line's detectors on that line alone (a region of lines for PEM and XML).
 
     A trigger match never ends with a newline, and every detector but PEM and XML matches
@@ -551,7 +611,7 @@ def _by_region(text: str, data: bytes, hits: list[_Hit], *, same: bool) -> str:
                 stop = max(stop, _line_end(data, reached))
             i += 1
         region = text[start:stop] if same else data[start:stop].decode("utf-8", "surrogatepass")
-        steps = _plan(hits[first:i], start, region if same else None)
+        steps = _plan(hits[first:i], start, region if same else None, left)
         if not steps:
             continue
         new = _run(region, steps)
