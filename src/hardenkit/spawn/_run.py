@@ -23,10 +23,11 @@ from hardenkit.errors import (
     PolicyError,
     SandboxError,
 )
+from hardenkit.spawn._args import _as_argv
 from hardenkit.spawn._childenv import allowed_dangerous, child_env
-from hardenkit.spawn._policy import CommandPolicy, _as_argv, open_pinned, trusted_binary
 from hardenkit.spawn._result import MAX_OUTPUT, RunResult
 from hardenkit.spawn._supervise import supervise
+from hardenkit.spawn._trusted import open_pinned, trusted_binary
 
 # Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
 TYPE_CHECKING = False
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from hardenkit.sandbox.network import NetworkPolicy
     from hardenkit.sandbox.options import Confinement
     from hardenkit.sandbox.seccomp import SeccompPolicy
+    from hardenkit.spawn._policy import CommandPolicy
 
 __all__ = ["MAX_OUTPUT", "CommandFailed", "RunResult", "run"]
 
@@ -347,6 +349,7 @@ def run(
     ``stdout``/``stderr`` keep at most ``max_output`` bytes each.
 
     Examples:
+        >>> from hardenkit.spawn import CommandPolicy
         >>> policy = CommandPolicy(["echo"])
         >>> run(["echo", "hello"], policy=policy).stdout
         b'hello\n'
