@@ -32,13 +32,13 @@ from hardenkit.capabilities import Capability, CapLike, refuse_threads
 from hardenkit.errors import CapabilityError, PrivilegeError
 from hardenkit.privileges._plan import (
     DropPlan as DropPlan,
-    Identity,
+    Identity as Identity,
     current_identity as current_identity,
-    prepare_drop,
+    prepare_drop as prepare_drop,
 )
 from hardenkit.privileges._verify import (
     check_drop_report as check_drop_report,
-    verify_drop,
+    verify_drop as verify_drop,
     verify_drop_here as verify_drop_here,
 )
 
