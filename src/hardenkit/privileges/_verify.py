@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from hardenkit.privileges._plan import DropPlan
 
-_STATUS = "/proc/thread-self/status"
+_STATUS = procfs.THREAD_STATUS
 _NO_NEW_PRIVS_LINE = b"\nNoNewPrivs:\t1\n"
 
 
@@ -138,7 +138,7 @@ def verify_drop_here(plan: DropPlan, *, no_new_privs: bool) -> None:
         PrivilegeError: any mismatch (all are listed) or a check that could not run.
     """
     try:
-        data = _read_status()
+        data = procfs.read_thread_status_bytes()
         groups = os.getgroups()
         securebits = _caps.get_securebits()
     except (OSError, ValueError) as err:
@@ -186,18 +186,6 @@ def check_drop_report(
         raise PrivilegeError(
             f"privilege drop to uid {plan.uid} did not verify: " + "; ".join(problems)
         )
-
-
-def _read_status() -> bytes:
-    """Read /proc/thread-self/status in page-sized reads (a 64 KiB buffer costs faults)."""
-    fd = os.open(_STATUS, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        data = os.read(fd, 4096)
-        while chunk := os.read(fd, 4096):
-            data += chunk
-    finally:
-        os.close(fd)
-    return data
 
 
 def _status_problem(data: bytes, expected: bytes) -> str:
