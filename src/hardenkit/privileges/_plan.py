@@ -12,7 +12,15 @@ import pwd
 from dataclasses import dataclass, field
 
 from hardenkit._linux import caps as _caps, procfs, require_linux
-from hardenkit.capabilities import LAST_CAP, Capability, CapLike, caps_to_mask, parse_caps
+from hardenkit.capabilities import (
+    LAST_CAP,
+    ROOT_EQUIVALENT,
+    ROOT_EQUIVALENT_WHY,
+    Capability,
+    CapLike,
+    caps_to_mask,
+    parse_caps,
+)
 from hardenkit.errors import PrivilegeError, RootEquivalentError
 
 # Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
@@ -158,8 +166,6 @@ class DropPlan:
 
 def _check_root_equivalent(keep: frozenset[Capability], *, allowed: bool) -> None:
     """Refuse to keep root-equivalent capabilities unless the caller said so."""
-    from hardenkit.capabilities import ROOT_EQUIVALENT, ROOT_EQUIVALENT_WHY  # noqa: PLC0415
-
     if not isinstance(allowed, bool):
         raise PrivilegeError("allow_root_equivalent must be a bool")
     risky = sorted(c.short_name for c in keep & ROOT_EQUIVALENT)

@@ -190,7 +190,7 @@ class FilesystemPolicy:
 
 
 def _threads() -> int:
-    from hardenkit._linux.procfs import thread_count  # noqa: PLC0415
+    from hardenkit._linux.procfs import thread_count  # noqa: PLC0415 -- for import time: procfs, only when Landlock is applied
 
     try:
         return thread_count()
@@ -214,7 +214,7 @@ class LandlockPlan:
 
     def __init__(self, policy: FilesystemPolicy | None, *, scope_signals: bool = False) -> None:
         require_linux("Landlock")
-        from hardenkit._linux.landlock import PreparedRuleset  # noqa: PLC0415
+        from hardenkit._linux.landlock import PreparedRuleset  # noqa: PLC0415 -- for import time: _linux.landlock loads libc (ctypes)
 
         self.policy = policy
         running = landlock_abi()
@@ -506,7 +506,7 @@ def apply_landlock(policy: FilesystemPolicy) -> None:
             exist, or enforcement failed.
     """
     require_linux("Landlock")
-    from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, prctl  # noqa: PLC0415
+    from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, prctl  # noqa: PLC0415 -- for import time: libc loads ctypes
 
     plan = LandlockPlan(policy)
     try:

@@ -115,7 +115,7 @@ class _Reports:
 def _drop_steps(script: xh.Script, drop: DropPlan) -> None:
     """:func:`hardenkit.privileges.drop_steps`, encoded: the same operations, same order."""
     # Import time: privileges (and capabilities) load only for plans that drop.
-    from hardenkit.privileges import DROP_LABELS, drop_steps  # noqa: PLC0415
+    from hardenkit.privileges import DROP_LABELS, drop_steps  # noqa: PLC0415 -- for import time: privileges, only for plans that drop
 
     what = f"dropping to uid {drop.uid} gid {drop.gid}: "
     keep = drop.keep_mask

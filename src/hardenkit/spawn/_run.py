@@ -65,7 +65,7 @@ def spawn_options(confinement: Confinement | None, **keywords: Any) -> Confineme
 
 def _prepare(options: Confinement) -> ConfinementPlan:
     # Everything the child will need is imported here: the child must not import.
-    import hardenkit._linux.libc  # noqa: F401, PLC0415
+    import hardenkit._linux.libc  # noqa: F401, PLC0415 -- for import time: ctypes, only for confined runs; loaded here so the child does not import
     from hardenkit.sandbox.confinement import prepare_confinement  # noqa: PLC0415 -- first use
 
     return prepare_confinement(confinement=options)
@@ -116,7 +116,7 @@ def _contained() -> Iterator[bool]:
     if not _LINUX:
         yield False
         return
-    from hardenkit._linux.spawn import pid_namespace_for_children  # noqa: PLC0415
+    from hardenkit._linux.spawn import pid_namespace_for_children  # noqa: PLC0415 -- for import time: _linux.spawn loads libc (ctypes)
 
     with pid_namespace_for_children() as active:
         yield active
@@ -238,7 +238,7 @@ def _plain_via_helper(
     """
     if not _LINUX:
         return None
-    from hardenkit.spawn import _locate  # noqa: PLC0415
+    from hardenkit.spawn import _locate  # noqa: PLC0415 -- for import time: the exec helper protocol, only for the helper path
 
     helper, _why = _locate.locate()
     if helper is None:
@@ -263,7 +263,7 @@ def _parent_death() -> Any:
     """The parent-death guard for a child forked by Python (None off Linux)."""
     if not _LINUX:
         return None
-    from hardenkit._linux.spawn import ParentDeath  # noqa: PLC0415
+    from hardenkit._linux.spawn import ParentDeath  # noqa: PLC0415 -- for import time: _linux.spawn loads libc (ctypes)
 
     return ParentDeath()
 
