@@ -36,7 +36,7 @@ from hardenkit._linux.procfs import read_task_status
 from hardenkit._log import get_logger
 from hardenkit.errors import HardenkitError, SandboxError
 from hardenkit.sandbox import _check, _steps as st
-from hardenkit.sandbox.landlock import check_probe
+from hardenkit.sandbox._landlock_probe import check_probe
 from hardenkit.sandbox.limits import rlimit_name
 from hardenkit.spawn import _helper_net, _locate
 
