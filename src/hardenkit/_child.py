@@ -96,7 +96,7 @@ def _child_main(
     only_fds: Sequence[int] | None = None,
 ) -> None:  # pragma: no cover - runs in the forked child, reported through the pipe
     try:
-        from hardenkit._linux.libc import PR_SET_PDEATHSIG, prctl  # noqa: PLC0415
+        from hardenkit._linux.libc import PR_SET_PDEATHSIG, prctl  # noqa: PLC0415 -- for import time: libc loads ctypes
 
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if only_fds is not None:
@@ -234,7 +234,7 @@ def _namespace(*, enabled: bool) -> Iterator[bool]:
     if not enabled:
         yield False
         return
-    from hardenkit._linux.spawn import pid_namespace_for_children  # noqa: PLC0415
+    from hardenkit._linux.spawn import pid_namespace_for_children  # noqa: PLC0415 -- for import time: _linux.spawn loads libc (ctypes)
 
     with pid_namespace_for_children() as active:
         yield active

@@ -79,7 +79,7 @@ def _seccomp_actions() -> frozenset[str]:
 
 
 def _libseccomp_version() -> str | None:
-    from hardenkit._linux.deps import libseccomp_version  # noqa: PLC0415
+    from hardenkit._linux.deps import libseccomp_version  # noqa: PLC0415 -- for import time: ctypes, only for this probe
 
     try:
         return libseccomp_version()
@@ -99,7 +99,7 @@ def _user_namespaces() -> bool:
 
 
 def _exec_helper() -> tuple[bool, str]:
-    from hardenkit.spawn._locate import locate  # noqa: PLC0415
+    from hardenkit.spawn._locate import locate  # noqa: PLC0415 -- for import time: the spawn package, only for this probe
 
     path, why = locate()
     return path is not None, why
@@ -134,7 +134,7 @@ def features() -> Features:
             user_namespaces=False,
             spawn_path_why=f"the exec helper needs Linux; this is {sys.platform}",
         )
-    from hardenkit._linux.procfs import cap_last_cap  # noqa: PLC0415
+    from hardenkit._linux.procfs import cap_last_cap  # noqa: PLC0415 -- for import time: only for this probe
 
     actions = _seccomp_actions()
     version = _libseccomp_version()

@@ -101,6 +101,29 @@ def read_status(pid: int | None = None, *, proc_root: str = PROC_ROOT) -> ProcSt
     return parse_status(text, pid or 0)
 
 
+#: The calling thread's status: ids and capabilities are per-thread.
+THREAD_STATUS = "/proc/thread-self/status"
+
+
+def read_thread_status_bytes() -> bytes:
+    r"""The calling thread's status, unparsed (fork-child safe: no imports, no decoding).
+
+    Page-sized reads: one 64 KiB buffer costs a fresh child page faults.
+
+    Examples:
+        >>> b"\nUid:\t" in read_thread_status_bytes()
+        True
+    """
+    fd = os.open(THREAD_STATUS, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, 4096)
+        while chunk := os.read(fd, 4096):
+            data += chunk
+    finally:
+        os.close(fd)
+    return data
+
+
 def self_pid(*, proc_root: str = PROC_ROOT) -> int:
     """Return this process's pid as ``proc_root`` numbers it.
 

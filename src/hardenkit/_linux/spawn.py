@@ -15,7 +15,7 @@ import errno
 import functools
 import os
 
-from hardenkit._linux.libc import PR_GET_SECCOMP, PR_SET_PDEATHSIG, libc, prctl
+from hardenkit._linux.libc import PR_GET_SECCOMP, PR_SET_PDEATHSIG, libc, prctl, prctl_function
 from hardenkit._log import get_logger
 from hardenkit.errors import SandboxError
 
@@ -117,8 +117,6 @@ class ParentDeath:
 
     def __init__(self) -> None:
         import select  # noqa: PLC0415 -- the child must not import
-
-        from hardenkit._linux.libc import prctl_function  # noqa: PLC0415
 
         self.parent = os.getpid()
         self._select = select.select

@@ -41,7 +41,6 @@ __all__ = [
     "shed_problems",
 ]
 
-_STATUS = "/proc/thread-self/status"
 
 #: How each step is judged from the kernel's side (a new step type needs an entry:
 #: tests/integration/test_confinement_steps.py checks that every one has one).
@@ -95,13 +94,7 @@ def read_answers(plan: ConfinementPlan) -> Answers:
     try:
         status = b""
         if _needs_status(plan):
-            fd = os.open(_STATUS, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                status = os.read(fd, 4096)
-                while chunk := os.read(fd, 4096):
-                    status += chunk
-            finally:
-                os.close(fd)
+            status = procfs.read_thread_status_bytes()
         drop = plan.drop is not None
         return Answers(
             status=status,

@@ -24,7 +24,7 @@ from hardenkit.sandbox.guards import (
     filesystem_guard_policy,
     metadata_guard_policy,
 )
-from hardenkit.sandbox.landlock import LandlockPlan
+from hardenkit.sandbox.landlock import LandlockPlan, landlock_abi
 from hardenkit.sandbox.limits import check_limits, refuse_unenforced
 from hardenkit.sandbox.options import Confinement, resolve
 from hardenkit.sandbox.seccomp import SeccompPolicy, compile_policy
@@ -328,7 +328,7 @@ def _kept_without_drop(
     """
     if not keep:
         return 0
-    from hardenkit.capabilities import caps_to_mask, parse_caps  # noqa: PLC0415
+    from hardenkit.capabilities import caps_to_mask, parse_caps  # noqa: PLC0415 -- for import time: capabilities, only with keep= and no drop
 
     mask = int(caps_to_mask(parse_caps(keep)))  # CapabilityError for an unknown name
     if network is not None:  # CAP_NET_BIND_SERVICE too, even where it is not shed
@@ -400,8 +400,6 @@ def _held_caps(drop: DropPlan | None) -> int:
 @functools.cache
 def _landlock_abi() -> int:
     """The running Landlock ABI (it cannot change while this process runs)."""
-    from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415
-
     return landlock_abi()
 
 
@@ -412,8 +410,10 @@ def _network(network: NetworkPolicy, *, unix_refused: bool) -> tuple[NetworkPlan
     when the caller's filter allows it: libseccomp turns socket rules into i386
     ``socketcall`` rules whose arguments sit behind a pointer seccomp cannot read.
     """
-    from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415
-    from hardenkit.sandbox.network import NetworkPlan, network_filter  # noqa: PLC0415
+    from hardenkit.sandbox.network import (  # noqa: PLC0415 -- for import time: with a NetworkPolicy only
+        NetworkPlan,
+        network_filter,
+    )
 
     plan = NetworkPlan(network, abi=landlock_abi(), unix_refused=unix_refused)
     return plan, compile_policy(network_filter(network))
@@ -429,10 +429,8 @@ def _held_after(drop: DropPlan | None, *, shed: int = 0) -> tuple[int, ...]:
     if drop is not None:
         mask = drop.keep_mask
     else:
-        from hardenkit._linux.procfs import read_status  # noqa: PLC0415
-
         try:
-            mask = read_status().cap_permitted
+            mask = _procfs.read_status().cap_permitted
         except (OSError, ValueError) as err:
             raise SandboxError(f"cannot read this process's capabilities: {err}") from err
     mask &= ~shed
@@ -444,10 +442,8 @@ def _changes_foreign_metadata(drop: DropPlan | None) -> str | None:
     if drop is not None:
         uid, caps = drop.uid, drop.keep_mask
     else:
-        from hardenkit._linux.procfs import read_status  # noqa: PLC0415
-
         try:
-            status = read_status()
+            status = _procfs.read_status()
         except (OSError, ValueError) as err:
             raise SandboxError(f"cannot read this process's ids and capabilities: {err}") from err
         uid = 0 if 0 in status.uids else status.uids[1]

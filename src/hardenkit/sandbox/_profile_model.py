@@ -162,12 +162,12 @@ class Profile:
             InvalidEnvError: ``set`` holds a dangerous name or value.
             PolicyError: ``user`` is not a known user.
         """
-        from hardenkit.env import DEFAULT_ALLOW, sanitize_env  # noqa: PLC0415
+        from hardenkit.env import DEFAULT_ALLOW, sanitize_env  # noqa: PLC0415 -- for import time: env and the secret names
 
         allow = DEFAULT_ALLOW if self.env_allow is None else self.env_allow
         out = sanitize_env(allow, env=env, set=dict(self.env_set) or None)
         if self.user is not None:
-            import pwd  # noqa: PLC0415
+            import pwd  # noqa: PLC0415 -- for import time: only when the profile names a user
 
             try:
                 entry = (

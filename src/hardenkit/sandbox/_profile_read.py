@@ -6,7 +6,14 @@ import os
 import re
 import sys
 
-from hardenkit.errors import PolicyError, ProfileError, SandboxError
+from hardenkit.errors import (
+    CapabilityError,
+    EnvError,
+    MissingDependency,
+    PolicyError,
+    ProfileError,
+    SandboxError,
+)
 from hardenkit.sandbox._profile_model import (
     _ARG,
     _DEFAULTS,
@@ -35,14 +42,12 @@ __all__ = ["load_profile", "loads_profile", "preset", "preset_names"]
 
 def _toml() -> Any:
     if sys.version_info >= (3, 11):
-        import tomllib  # noqa: PLC0415
+        import tomllib  # noqa: PLC0415 -- for import time: tomllib loads datetime and typing
 
         return tomllib
     try:
-        import tomli  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
+        import tomli  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415 -- optional dependency (Python 3.10)
     except ImportError as err:  # pragma: no cover - declared for Python < 3.11
-        from hardenkit.errors import MissingDependency  # noqa: PLC0415
-
         raise MissingDependency(
             "reading profiles on Python 3.10 needs tomli", package="tomli"
         ) from err
@@ -130,8 +135,7 @@ class _Reader:
         return self.text_value(value, key)
 
     def capability(self, name: str, key: tuple[str | int, ...]) -> None:
-        from hardenkit.capabilities import Capability  # noqa: PLC0415
-        from hardenkit.errors import CapabilityError  # noqa: PLC0415
+        from hardenkit.capabilities import Capability  # noqa: PLC0415 -- for import time: capabilities loads ctypes
 
         try:
             Capability.parse(name)
@@ -228,8 +232,7 @@ class _Reader:
                     )
                 pairs.append((name, val))
             kw["env_set"] = tuple(pairs)
-            from hardenkit.env import sanitize_env  # noqa: PLC0415
-            from hardenkit.errors import EnvError  # noqa: PLC0415
+            from hardenkit.env import sanitize_env  # noqa: PLC0415 -- for import time: env and the secret names, only for [environment]
 
             try:  # refuse what sanitize_env would refuse at exec time, now
                 sanitize_env((), env={}, set=dict(pairs))
@@ -299,7 +302,7 @@ class _Reader:
             raise self.fail(("seccomp",), str(err)) from None
 
     def docker(self, source: str, kw: Mapping[str, Any]) -> SeccompPolicy:
-        from hardenkit.sandbox import docker  # noqa: PLC0415
+        from hardenkit.sandbox import docker  # noqa: PLC0415 -- for import time: the Docker translator, only for docker =
 
         # Capability conditions are decided against the confined process: after a drop,
         # exactly the kept capabilities.
@@ -358,7 +361,7 @@ class _Reader:
             raise self.fail(key, str(err)) from None
 
     def network(self, value: object) -> Any:  # noqa: C901 -- one key each
-        from hardenkit.sandbox.network import NetworkPolicy  # noqa: PLC0415
+        from hardenkit.sandbox.network import NetworkPolicy  # noqa: PLC0415 -- for import time: only for [network]
 
         keys = ("bind", "connect", "families", "mode", "scope", "udp")
         raw = self.table(value, ("network",), keys)

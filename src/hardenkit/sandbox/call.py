@@ -93,7 +93,7 @@ class _AuditWatch:
     def syscall_of(self, pid: int) -> str | None:
         if self.fd is None:
             return None
-        from hardenkit._linux.seccomp_compile import syscall_name  # noqa: PLC0415
+        from hardenkit._linux.seccomp_compile import syscall_name  # noqa: PLC0415 -- for import time: libseccomp (ctypes), only to name a killing syscall
 
         found = None
         while True:
@@ -191,7 +191,7 @@ def call_sandboxed(
         isolate=isolate,
     )
     plan = prepare_confinement(confinement=options)
-    from hardenkit._linux.spawn import ParentDeath  # noqa: PLC0415
+    from hardenkit._linux.spawn import ParentDeath  # noqa: PLC0415 -- for import time: _linux.spawn loads libc (ctypes); after the plan, before the fork
 
     try:
         guard = ParentDeath()

@@ -166,7 +166,7 @@ def confine(
     with plan_for(c) as plan:
         if threads != 1:
             _refuse_threads(c, plan, threads)
-        from hardenkit.privileges import current_identity  # noqa: PLC0415
+        from hardenkit.privileges import current_identity  # noqa: PLC0415 -- for import time: privileges loads capabilities, grp, pwd
 
         plan.identity_source = current_identity
         plan.enter(verify=True)

@@ -19,6 +19,11 @@ from dataclasses import dataclass
 from hardenkit import _applied
 from hardenkit._linux import require_linux
 from hardenkit.errors import SandboxError
+from hardenkit.sandbox._landlock_probe import (
+    probe_mkdir_refused,
+    probe_mknod_refused,
+    probe_read_refused,
+)
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
@@ -190,7 +195,7 @@ class FilesystemPolicy:
 
 
 def _threads() -> int:
-    from hardenkit._linux.procfs import thread_count  # noqa: PLC0415
+    from hardenkit._linux.procfs import thread_count  # noqa: PLC0415 -- for import time: procfs, only when Landlock is applied
 
     try:
         return thread_count()
@@ -214,7 +219,7 @@ class LandlockPlan:
 
     def __init__(self, policy: FilesystemPolicy | None, *, scope_signals: bool = False) -> None:
         require_linux("Landlock")
-        from hardenkit._linux.landlock import PreparedRuleset  # noqa: PLC0415
+        from hardenkit._linux.landlock import PreparedRuleset  # noqa: PLC0415 -- for import time: _linux.landlock loads libc (ctypes)
 
         self.policy = policy
         running = landlock_abi()
@@ -394,97 +399,6 @@ def _close_all(fds: list[int]) -> None:
             os.close(fds.pop())
 
 
-def probe_read_refused(path: str) -> None:
-    """Raise SandboxError unless listing ``path`` is refused with EACCES."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except PermissionError:
-        return
-    except OSError as err:
-        raise SandboxError(f"Landlock probe on {path} failed: {err.strerror}") from err
-    os.close(fd)
-    raise SandboxError(f"Landlock is not in force: {path} can still be read")
-
-
-def check_probe(kind: str, path: str, err: int) -> None:
-    """Judge a probe made elsewhere (the spawn exec helper): ``err`` is its errno, 0 if done.
-
-    Examples:
-        >>> import errno
-        >>> check_probe("open", "/", errno.EACCES)
-        >>> check_probe("open", "/", 0)
-        Traceback (most recent call last):
-        ...
-        hardenkit.errors.SandboxError: Landlock is not in force: / can still be read
-
-    Raises:
-        SandboxError: the probe got access it should not have, or failed otherwise.
-    """
-    if kind == "mknod":
-        if err == errno.EACCES:
-            return
-        what = (
-            "made" if not err else f"refused with {errno.errorcode.get(err, err)}, not by Landlock"
-        )
-        raise SandboxError(
-            f"Landlock is not in force: a device node in {os.path.dirname(path)} was {what}"
-        )
-    if err in (errno.EACCES, errno.EPERM):
-        return
-    if err:
-        raise SandboxError(f"Landlock probe on {path} failed: {os.strerror(err)}")
-    if kind == "open":
-        raise SandboxError(f"Landlock is not in force: {path} can still be read")
-    raise SandboxError(
-        f"Landlock is not in force: a directory could be created in {os.path.dirname(path)}"
-    )
-
-
-def probe_mknod_refused(parent: str) -> None:
-    """Raise SandboxError unless Landlock refuses a device node in ``parent`` (EACCES).
-
-    Landlock checks before the capability check, so EACCES is its answer; EPERM (no
-    CAP_MKNOD) means Landlock did not refuse it. The node (/dev/null's numbers) is
-    removed again if it was made.
-
-    Examples:
-        >>> from hardenkit._child import fork_call
-        >>> def child():
-        ...     LandlockPlan.isolation().enforce()
-        ...     probe_mknod_refused("/tmp")
-        >>> fork_call(child).ok
-        True
-        >>> probe_mknod_refused("/tmp")  # as root, outside any domain
-        Traceback (most recent call last):
-        ...
-        hardenkit.errors.SandboxError: Landlock is not in force: a device node in /tmp was made
-    """
-    probe = os.path.join(parent, f".hardenkit-landlock-probe-{os.urandom(8).hex()}")
-    try:
-        os.mknod(probe, stat.S_IFCHR | 0o600, os.makedev(1, 3))
-    except OSError as err:
-        check_probe("mknod", probe, err.errno or -1)
-        return
-    with contextlib.suppress(OSError):
-        os.unlink(probe)
-    check_probe("mknod", probe, 0)
-
-
-def probe_mkdir_refused(parent: str) -> None:
-    """Raise SandboxError unless creating a directory in ``parent`` is refused."""
-    # A random name: in a shared directory a guessable one could be planted (EEXIST).
-    probe = os.path.join(parent, f".hardenkit-landlock-probe-{os.urandom(8).hex()}")
-    try:
-        os.mkdir(probe, 0o700)
-    except PermissionError:
-        return
-    except OSError as err:
-        raise SandboxError(f"Landlock probe in {parent} failed: {err.strerror}") from err
-    with contextlib.suppress(OSError):
-        os.rmdir(probe)
-    raise SandboxError(f"Landlock is not in force: a directory could be created in {parent}")
-
-
 def apply_landlock(policy: FilesystemPolicy) -> None:
     """Restrict the calling process to the paths in ``policy``, then probe that it holds.
 
@@ -506,7 +420,7 @@ def apply_landlock(policy: FilesystemPolicy) -> None:
             exist, or enforcement failed.
     """
     require_linux("Landlock")
-    from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, prctl  # noqa: PLC0415
+    from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, prctl  # noqa: PLC0415 -- for import time: libc loads ctypes
 
     plan = LandlockPlan(policy)
     try:

@@ -25,10 +25,10 @@ TYPE_CHECKING = False
 #: Public name -> the submodule that defines it, loaded on first use (hardenkit/_lazy.py).
 _NAMES = {
     "run_async": "_async",
-    "METACHARACTERS": "_policy",
-    "ArgRules": "_policy",
+    "METACHARACTERS": "_args",
+    "ArgRules": "_args",
     "CommandPolicy": "_policy",
-    "trusted_binary": "_policy",
+    "trusted_binary": "_trusted",
     "MAX_OUTPUT": "_run",
     "RunResult": "_run",
     "run": "_run",
@@ -53,13 +53,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
+    from hardenkit.spawn._args import METACHARACTERS as METACHARACTERS, ArgRules as ArgRules
     from hardenkit.spawn._async import run_async as run_async
-    from hardenkit.spawn._policy import (
-        METACHARACTERS as METACHARACTERS,
-        ArgRules as ArgRules,
-        CommandPolicy as CommandPolicy,
-        trusted_binary as trusted_binary,
-    )
+    from hardenkit.spawn._policy import CommandPolicy as CommandPolicy
     from hardenkit.spawn._run import (
         MAX_OUTPUT as MAX_OUTPUT,
         CommandFailed as CommandFailed,
@@ -67,3 +63,4 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
         run as run,
     )
     from hardenkit.spawn._scratch import ScratchDir as ScratchDir, private_tmpdir as private_tmpdir
+    from hardenkit.spawn._trusted import trusted_binary as trusted_binary

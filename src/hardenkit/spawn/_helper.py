@@ -36,7 +36,7 @@ from hardenkit._linux.procfs import read_task_status
 from hardenkit._log import get_logger
 from hardenkit.errors import HardenkitError, SandboxError
 from hardenkit.sandbox import _check, _steps as st
-from hardenkit.sandbox.landlock import check_probe
+from hardenkit.sandbox._landlock_probe import check_probe
 from hardenkit.sandbox.limits import rlimit_name
 from hardenkit.spawn import _helper_net, _locate
 
@@ -115,7 +115,7 @@ class _Reports:
 def _drop_steps(script: xh.Script, drop: DropPlan) -> None:
     """:func:`hardenkit.privileges.drop_steps`, encoded: the same operations, same order."""
     # Import time: privileges (and capabilities) load only for plans that drop.
-    from hardenkit.privileges import DROP_LABELS, drop_steps  # noqa: PLC0415
+    from hardenkit.privileges import DROP_LABELS, drop_steps  # noqa: PLC0415 -- for import time: privileges, only for plans that drop
 
     what = f"dropping to uid {drop.uid} gid {drop.gid}: "
     keep = drop.keep_mask

@@ -20,7 +20,7 @@ import struct
 
 from hardenkit._linux import exec_helper as xh
 from hardenkit.errors import SandboxError
-from hardenkit.sandbox import network as _net
+from hardenkit.sandbox import _net_policy as _net
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False

@@ -23,10 +23,11 @@ from hardenkit.errors import (
     PolicyError,
     SandboxError,
 )
+from hardenkit.spawn._args import _as_argv
 from hardenkit.spawn._childenv import allowed_dangerous, child_env
-from hardenkit.spawn._policy import CommandPolicy, _as_argv, open_pinned, trusted_binary
 from hardenkit.spawn._result import MAX_OUTPUT, RunResult
 from hardenkit.spawn._supervise import supervise
+from hardenkit.spawn._trusted import open_pinned, trusted_binary
 
 # Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
 TYPE_CHECKING = False
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from hardenkit.sandbox.network import NetworkPolicy
     from hardenkit.sandbox.options import Confinement
     from hardenkit.sandbox.seccomp import SeccompPolicy
+    from hardenkit.spawn._policy import CommandPolicy
 
 __all__ = ["MAX_OUTPUT", "CommandFailed", "RunResult", "run"]
 
@@ -63,7 +65,7 @@ def spawn_options(confinement: Confinement | None, **keywords: Any) -> Confineme
 
 def _prepare(options: Confinement) -> ConfinementPlan:
     # Everything the child will need is imported here: the child must not import.
-    import hardenkit._linux.libc  # noqa: F401, PLC0415
+    import hardenkit._linux.libc  # noqa: F401, PLC0415 -- for import time: ctypes, only for confined runs; loaded here so the child does not import
     from hardenkit.sandbox.confinement import prepare_confinement  # noqa: PLC0415 -- first use
 
     return prepare_confinement(confinement=options)
@@ -114,7 +116,7 @@ def _contained() -> Iterator[bool]:
     if not _LINUX:
         yield False
         return
-    from hardenkit._linux.spawn import pid_namespace_for_children  # noqa: PLC0415
+    from hardenkit._linux.spawn import pid_namespace_for_children  # noqa: PLC0415 -- for import time: _linux.spawn loads libc (ctypes)
 
     with pid_namespace_for_children() as active:
         yield active
@@ -236,7 +238,7 @@ def _plain_via_helper(
     """
     if not _LINUX:
         return None
-    from hardenkit.spawn import _locate  # noqa: PLC0415
+    from hardenkit.spawn import _locate  # noqa: PLC0415 -- for import time: the exec helper protocol, only for the helper path
 
     helper, _why = _locate.locate()
     if helper is None:
@@ -261,7 +263,7 @@ def _parent_death() -> Any:
     """The parent-death guard for a child forked by Python (None off Linux)."""
     if not _LINUX:
         return None
-    from hardenkit._linux.spawn import ParentDeath  # noqa: PLC0415
+    from hardenkit._linux.spawn import ParentDeath  # noqa: PLC0415 -- for import time: _linux.spawn loads libc (ctypes)
 
     return ParentDeath()
 
@@ -347,6 +349,7 @@ def run(
     ``stdout``/``stderr`` keep at most ``max_output`` bytes each.
 
     Examples:
+        >>> from hardenkit.spawn import CommandPolicy
         >>> policy = CommandPolicy(["echo"])
         >>> run(["echo", "hello"], policy=policy).stdout
         b'hello\n'

@@ -44,8 +44,8 @@ def apply_seccomp(policy: SeccompPolicy) -> None:
         SandboxError: the filter could not be installed or verified.
     """
     require_linux("seccomp")
-    from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, prctl  # noqa: PLC0415
-    from hardenkit._linux.procfs import read_status  # noqa: PLC0415
+    from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, prctl  # noqa: PLC0415 -- for import time: libc loads ctypes
+    from hardenkit._linux.procfs import read_status  # noqa: PLC0415 -- for import time: procfs, only when a filter is applied
 
     if policy._profile is not None:  # noqa: SLF001 -- decided for the process it confines
         try:
@@ -79,7 +79,7 @@ def verify_seccomp(*, min_filters: int = 1, no_new_privs: bool = True) -> None:
         ...
         hardenkit.errors.SandboxError: thread ... is not in seccomp filter mode (Seccomp: 0)
     """
-    from hardenkit._linux.procfs import read_task_status, task_ids  # noqa: PLC0415
+    from hardenkit._linux.procfs import read_task_status, task_ids  # noqa: PLC0415 -- for import time: procfs, only when a filter is verified
 
     statuses = []
     try:

@@ -59,7 +59,7 @@ def compile_policy(policy: SeccompPolicy) -> CompiledPolicy:
     """
     require_linux("seccomp")
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
-    from hardenkit._linux.seccomp_load import BpfProgram  # noqa: PLC0415
+    from hardenkit._linux.seccomp_load import BpfProgram  # noqa: PLC0415 -- for import time: seccomp_load loads libc (ctypes)
 
     resolved = resolve_policy(policy)
     default_ret = ret_value(policy.default, policy.errno)

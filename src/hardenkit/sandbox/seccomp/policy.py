@@ -184,7 +184,7 @@ class SeccompPolicy:
             ('errno', 1, True)
         """
         # Lazy for import time: hashlib, json and copy serve profiles only.
-        from hardenkit.sandbox.seccomp import profiles  # noqa: PLC0415
+        from hardenkit.sandbox.seccomp import profiles  # noqa: PLC0415 -- for import time: the Docker translator, only for Docker profiles
 
         return profiles.translate(profile, cls, capabilities=capabilities)
 

@@ -149,7 +149,7 @@ def _cap_name(cap: str | int) -> str:
 
 
 def _bounding_set() -> frozenset[str]:
-    from hardenkit._linux.procfs import read_status  # noqa: PLC0415
+    from hardenkit._linux.procfs import read_status  # noqa: PLC0415 -- for import time: procfs, only without explicit capabilities
 
     mask = read_status().cap_bounding
     return frozenset(name for bit, name in enumerate(CAP_NAMES) if mask >> bit & 1)
