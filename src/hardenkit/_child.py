@@ -96,7 +96,8 @@ def _child_main(
     only_fds: Sequence[int] | None = None,
 ) -> None:  # pragma: no cover - runs in the forked child, reported through the pipe
     try:
-        from hardenkit._linux.libc import PR_SET_PDEATHSIG, prctl  # noqa: PLC0415 -- for import time: libc loads ctypes
+        # Imported by fork_call before the fork: nothing is imported in the child.
+        from hardenkit._linux.libc import PR_SET_PDEATHSIG, prctl  # noqa: PLC0415 -- loaded already
 
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if only_fds is not None:
@@ -190,6 +191,10 @@ def fork_call(
         True
     """
     require_linux("forked calls")
+    # The child's first step needs libc (ctypes); load it here, not in a forked child
+    # (for import time it is not loaded at module import).
+    import hardenkit._linux.libc  # noqa: F401, PLC0415
+
     kwargs = dict(kwargs or {})
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
     start = time.monotonic()
