@@ -251,8 +251,10 @@ _VALUE = _lazy(
 # from an unquoted value while unbalanced inside it: `(password=abc)`, `"x?pwd=abc"`.
 _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
 _TRAILERS = frozenset("\"',;.)]}>")
-# A Java/Kotlin object's toString ("Token{a64f992 ...}", "Token@1a2b"): a type, not a value.
-_TO_STRING = _lazy(r"[A-Z][A-Za-z0-9_$]*[{@(\[]")
+# A Java/Kotlin object's toString ("Token{a64f992 ...}" cut at its space, "Token@1b6d35a6"):
+# a type and an identity hash, not a value. Only that shape: "P@ssw0rd", "Admin(2024)",
+# "Summer2024@home" or "Admin@123456" (a hash has a letter) are passwords.
+_TO_STRING = _lazy(r"[A-Z][A-Za-z0-9_$]+(?:\{[0-9a-f]{5,8}|@(?=[0-9]*[a-f])[0-9a-f]{6,8})")
 # Handled by their own rules, which keep the scheme or the harmless cookies.
 _KEYS_ELSEWHERE = frozenset({"cookie", "set-cookie"})
 _PORT = _lazy(r"[0-9]{1,5}")
@@ -272,6 +274,12 @@ def _trim_value(value: str) -> str:
     return value
 
 
+def _host(key: str) -> bool:
+    """A dotted key whose last part names no secret: a host before its port (a.b.com:443)."""
+    _, dot, last = key.rpartition(".")
+    return bool(dot) and not is_secret_name(last)
+
+
 def _masked_value(key: str, value: str) -> str | None:
     """The masked form of ``value`` under ``key``, or None when it stays."""
     if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key) or is_mask(value):
@@ -281,7 +289,7 @@ def _masked_value(key: str, value: str) -> str | None:
     low = inner.strip().lower()
     if low in _BENIGN_VALUES or (not quote and low in _AUTH_SCHEMES):
         return None
-    if not quote and (_TO_STRING.match(inner) or ("." in key and _PORT.fullmatch(inner))):
+    if not quote and (_TO_STRING.fullmatch(inner) or (_PORT.fullmatch(inner) and _host(key))):
         return None
     if _weak_name(key) and not _tokenish(inner, 8):
         return None
@@ -457,11 +465,16 @@ CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
 )  # fmt: skip
 
 #: Not a trigger: the key=value trigger's match followed by a Java/Kotlin toString value
-#: (token=Token{a64f992 ...}), which _masked_value leaves. One match per such pair, as
+#: (token=Token{a64f992 ...}), which _masked_value leaves (a narrower shape than its
+#: _TO_STRING: the prefilter may only skip what the step would leave). One match per such pair, as
 #: the trigger has one per separator: a region with as many of these as trigger matches
 #: (and no weak-key match) holds no pair to mask. ASCII case-insensitive key, exact value.
 TO_STRING_PAIR = (
-    "(?i:" + _STRONG[3:] + _KEY_CHARS + "*" + _SEP + r">?[ \t]*[A-Z][A-Za-z0-9_$]*[{@(\[]"
+    "(?i:"
+    + _STRONG[3:]
+    + _KEY_CHARS
+    + "*"
+    + r"[\"']?[ \t]*(?:=>?|:)[ \t]*[A-Z][A-Za-z0-9_$]+\{[0-9a-f]{5,8}[ \t]"
 )
 
 #: Steps whose matches may span lines: run on the whole text, not line by line.

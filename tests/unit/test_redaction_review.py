@@ -1,0 +1,64 @@
+"""Leaks an adversarial review found: each masked by redact() and the full scan alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from hardenkit.redaction import _engine as E  # noqa: N812
+from hardenkit.redaction._engine import full_scan, redact
+
+
+@pytest.fixture(autouse=True)
+def _prefilter_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hyperscan prefilter, not the warm-up's run-everything path."""
+    monkeypatch.setattr(E, "_scan", E._built_scan())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Passwords that looked like a Java toString (F1).
+        ("DB_PASSWORD=P@ssw0rd", "DB_PASSWORD=***"),
+        ("password=P@ssw0rd!", "password=***"),
+        ("password=Summer2024@home", "password=***"),
+        ("DB_PASSWORD=Welcome1@2024", "DB_PASSWORD=***"),
+        ("DB_PASSWORD=Admin@123456", "DB_PASSWORD=***"),
+        ("--db-password=Admin(2024)", "--db-password=***"),
+        ("api_key=Prod[7]xK9qL2", "api_key=***"),
+        ("password: Hunter2@corp", "password: ***"),
+        ("token=Token{a64f992}", "token=***"),
+        # A short number under a dotted key whose last part is a secret name (F2).
+        ("spring.datasource.password=31337", "spring.datasource.password=***"),
+        ("db.password: 12345", "db.password: ***"),
+        ("redis.auth.token=4242", "redis.auth.token=***"),
+        ("db_password=12345", "db_password=***"),
+        # ":>" is no "=>" (F7).
+        ("password:>Token{c", "password:***"),
+        ("auth_token:>Token{c", "auth_token:***"),
+    ],
+)
+def test_masked(text: str, expected: str) -> None:
+    assert full_scan(text) == expected
+    assert redact(text) == expected
+    assert redact(f"line one\n{text}\nline three") == f"line one\n{expected}\nline three"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ActivityManager: token=Token{a64f992 u0 com.tencent.qt/.LiveActivity}",
+        "V WindowManager: token=Token{b3ee0e9 ActivityRecord{7f5c}} -- going to hide",
+        "handle token=Token@1b6d35a6 released",
+        "connect auth.grammarly.com:443 ok",
+        "proxy to login.example.com:8443/path",
+        "SESSION_COOKIE_AGE=1209600",
+        "UserGroupInformation: (auth:SIMPLE)",
+        "AuthFail:sts:5_rsn:0",
+        "input_userauth_request: invalid user test9",
+        "Session: 30546173_4261722401 initialized",
+        "sessions=4 auth=ok auth_method=publickey",
+    ],
+)
+def test_ordinary_text_stays(text: str) -> None:
+    assert full_scan(text) == text
+    assert redact(text) == text
