@@ -62,3 +62,31 @@ def test_masked(text: str, expected: str) -> None:
 def test_ordinary_text_stays(text: str) -> None:
     assert full_scan(text) == text
     assert redact(text) == text
+
+
+_BODY = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The XML hit's reach was computed first and the PEM hit skipped (F3).
+        "<ssh_key>-----BEGIN RSA PRIVATE KEY-----<!-- rotated -->\n"
+        f"{_BODY}\n{_BODY}\n-----END RSA PRIVATE KEY-----</ssh_key>\n",
+        "<password>see key</password> <token>-----BEGIN RSA PRIVATE KEY-----\n"
+        f"{_BODY}\n<truncated>\n{_BODY}\n",
+        f"before\n<key>-----BEGIN RSA PRIVATE KEY-----<x>\n{_BODY}\n-----END RSA PRIVATE KEY-----",
+    ],
+)
+def test_pem_after_an_xml_tag_is_masked(text: str) -> None:
+    out = redact(text)
+    assert _BODY not in out
+    assert out == full_scan(text)
+
+
+def test_warm_up_counts_calls_not_rescans(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(E, "_scan", E._scan_stub)
+    monkeypatch.setattr(E, "_warm", [0, 0])
+    for _ in range(3):  # each masks, then scans its result again
+        assert redact("retry password=hunter22") == "retry password=***"
+    assert E._warm[0] == 3

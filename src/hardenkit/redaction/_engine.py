@@ -445,6 +445,14 @@ def _built_scan() -> Any:
 _scan_stub = _scan
 
 
+def _rescan(data: bytes, hits: list[_Hit]) -> None:
+    """:func:`_scan` for a re-scan within one call: not counted as a call by the warm-up."""
+    if _scan is _scan_stub:
+        hits.extend(_FALLBACK)
+    else:
+        _scan(data, hits)
+
+
 def _steps_of(text: str, scan: Any = None) -> set[int] | frozenset[int]:
     hits: list[_Hit] = []
     data = text.encode("utf-8", "surrogatepass")
@@ -496,7 +504,7 @@ def _run(text: str, steps: Collection[int]) -> str:
         if new == text:
             break
         text = new
-        steps = _steps_of(text)
+        steps = _steps_of(text, _rescan)
         if not steps:
             break
     return text
@@ -585,14 +593,14 @@ def _by_region(text: str, data: bytes, hits: list[_Hit], *, same: bool) -> str:
         first = i
         start = data.rfind(b"\n", 0, hits[i][0]) + 1
         stop = _line_end(data, hits[i][0])
-        reached = 0
+        reached: dict[int, int] = {}  # step -> where its match can end (each its own)
         while i < n and hits[i][0] <= stop:
             end, ident = hits[i]
             step = _STEP_OF[ident]
-            if step in _MULTILINE and end > reached:
-                reached = _REACH[step](text, lows.get(step, 0), end)
+            if step in _MULTILINE and end > reached.get(step, 0):
+                reached[step] = _REACH[step](text, lows.get(step, 0), end)
                 lows[step] = end
-                stop = max(stop, _line_end(data, reached))
+                stop = max(stop, _line_end(data, reached[step]))
             i += 1
         region = text[start:stop] if same else data[start:stop].decode("utf-8", "surrogatepass")
         steps = _plan(hits[first:i], start, region if same else None)
