@@ -71,10 +71,14 @@ _BODY = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"
     "text",
     [
         # The XML hit's reach was computed first and the PEM hit skipped (F3).
-        "<ssh_key>-----BEGIN RSA PRIVATE KEY-----<!-- rotated -->\n"
-        f"{_BODY}\n{_BODY}\n-----END RSA PRIVATE KEY-----</ssh_key>\n",
-        "<password>see key</password> <token>-----BEGIN RSA PRIVATE KEY-----\n"
-        f"{_BODY}\n<truncated>\n{_BODY}\n",
+        (
+            "<ssh_key>-----BEGIN RSA PRIVATE KEY-----<!-- rotated -->\n"
+            f"{_BODY}\n{_BODY}\n-----END RSA PRIVATE KEY-----</ssh_key>\n"
+        ),
+        (
+            "<password>see key</password> <token>-----BEGIN RSA PRIVATE KEY-----\n"
+            f"{_BODY}\n<truncated>\n{_BODY}\n"
+        ),
         f"before\n<key>-----BEGIN RSA PRIVATE KEY-----<x>\n{_BODY}\n-----END RSA PRIVATE KEY-----",
     ],
 )
