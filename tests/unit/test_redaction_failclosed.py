@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,6 +13,9 @@ from hardenkit.redaction import (
     _engine as RR,  # noqa: N812
     _logging as RL,  # noqa: N812
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _NO_HS = "from hardenkit.redaction import _engine as E; E._HS[:] = [None]\n"
 
@@ -120,3 +124,36 @@ def test_record_withheld_when_redaction_raises(monkeypatch: pytest.MonkeyPatch) 
     record.blob = {"k": "Hunter2-Secret"}
     RL.RedactingFilter().filter(record)
     assert "Hunter2-Secret" not in record.getMessage() + repr(vars(record))
+
+
+@pytest.mark.linux
+@pytest.mark.landlock
+@pytest.mark.parametrize("registered", [False, True])
+def test_logging_once_confined_before_hyperscan_was_imported(
+    registered: bool, tmp_path: Path
+) -> None:
+    # _hyperscan() caught only ImportError; confined, importing it raised PermissionError
+    # and the exec log sink crashed the logging call.
+    done = _run(
+        f"""
+        import sys
+        from hardenkit.cli.exec import start_logging
+        from hardenkit._log import get_logger
+        from hardenkit.sandbox import FilesystemPolicy, confine
+        start_logging()
+        if {registered!r}:
+            from hardenkit import register_secret
+            register_secret("DecryptedDbPassw0rd")
+        confine(filesystem=FilesystemPolicy(read=[{str(tmp_path)!r}]))
+        get_logger("hardenkit.test").warning(
+            "db failed for postgres://app:DecryptedDbPassw0rd@db/x token=%s", "ghp_" + "a1" * 18
+        )
+        print("after warning")
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert "after warning" in done.stdout
+    assert "DecryptedDbPassw0rd" not in done.stderr
+    assert "a1a1a1" not in done.stderr
+    if registered:
+        assert "postgres://app:***@db/x token=***" in done.stderr
