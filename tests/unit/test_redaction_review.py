@@ -94,3 +94,29 @@ def test_warm_up_counts_calls_not_rescans(monkeypatch: pytest.MonkeyPatch) -> No
     for _ in range(3):  # each masks, then scans its result again
         assert redact("retry password=hunter22") == "retry password=***"
     assert E._warm[0] == 3
+
+
+@pytest.mark.parametrize("name", ["PASSword", "pAsSwOrD", "Db_PassWORD"])
+def test_secret_name_in_any_case(name: str) -> None:
+    from hardenkit.redaction._names import is_secret_name  # noqa: PLC0415
+
+    assert is_secret_name(name)
+    assert redact(f"{name}=hunter22xx") == f"{name}=***"
+    assert full_scan(f"{name}=hunter22xx") == f"{name}=***"
+
+
+def test_extra_namedtuple_and_bytes_key_masked() -> None:
+    import collections  # noqa: PLC0415
+    import logging  # noqa: PLC0415
+
+    from hardenkit.redaction import RedactingFilter  # noqa: PLC0415
+
+    creds = collections.namedtuple("creds", ["user", "password"])  # noqa: PYI024
+    record = logging.LogRecord("x", logging.INFO, "x", 0, "login", None, None)
+    extra = vars(record)
+    extra["blob"] = creds("ann", "hunter22")
+    extra["raw"] = {b"password": "hunter22xx", b"user": "ann"}
+    RedactingFilter().filter(record)
+    assert extra["blob"] == creds("ann", "***")
+    assert type(extra["blob"]) is creds
+    assert extra["raw"] == {b"password": "***", b"user": "ann"}

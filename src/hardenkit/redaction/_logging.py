@@ -52,10 +52,11 @@ def _redact_value(value: object, depth: int = 0) -> object:  # noqa: PLR0911 -- 
         return value
     if isinstance(value, dict):
         return _rebuild_dict(value, depth)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple: by field name
+        make: Any = type(value)
+        return make(*(_masked_item(k, v, depth) for k, v in zip(value._fields, value, strict=True)))
     if isinstance(value, (list, tuple, set, frozenset)):
         walked: list[Any] = [_redact_value(v, depth + 1) for v in value]
-        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
-            return type(value)(*walked)
         try:
             return type(value)(walked)
         except Exception:  # noqa: BLE001 -- a subclass with another constructor
@@ -85,6 +86,8 @@ def _rebuild_dict(value: dict[Any, Any], depth: int) -> dict[Any, Any]:
 
 
 def _masked_item(key: object, value: object, depth: int) -> object:
+    if isinstance(key, (bytes, bytearray)):
+        key = bytes(key).decode("utf-8", "replace")
     if isinstance(key, str) and is_secret_name(key) and _maskable(value):
         return MASK
     return _redact_value(value, depth + 1)
