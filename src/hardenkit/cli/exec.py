@@ -136,10 +136,10 @@ def _show(_name: str, level: int, msg: object, args: tuple[object, ...]) -> None
         text = f"{msg} (arguments withheld: the message did not format)"
     try:
         from hardenkit.redaction import redact  # noqa: PLC0415 -- for import time: on use
+
+        text = redact(text)
     except Exception:  # noqa: BLE001 -- confined: the standard library may be out of reach
         text = "(message withheld: it cannot be redacted once confined)"
-    else:
-        text = redact(text)
     level_name = _LEVEL_NAMES.get(level, f"Level {level}")
     sys.stderr.write(f"hardenkit: {level_name}: {text}\n")
 

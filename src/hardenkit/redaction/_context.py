@@ -250,8 +250,10 @@ _VALUE = _lazy(
 # from an unquoted value while unbalanced inside it: `(password=abc)`, `"x?pwd=abc"`.
 _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
 _TRAILERS = frozenset("\"',;.)]}>")
-# A Java/Kotlin object's toString ("Token{a64f992 ...}", "Token@1a2b"): a type, not a value.
-_TO_STRING = _lazy(r"[A-Z][A-Za-z0-9_$]*[{@(\[]")
+# A Java/Kotlin object's toString ("Token{a64f992 ...}" cut at its space, "Token@1b6d35a6"):
+# a type and an identity hash, not a value. Only that shape: "P@ssw0rd", "Admin(2024)",
+# "Summer2024@home" or "Admin@123456" (a hash has a letter) are passwords.
+_TO_STRING = _lazy(r"[A-Z][A-Za-z0-9_$]+(?:\{[0-9a-f]{5,8}|@(?=[0-9]*[a-f])[0-9a-f]{6,8})")
 # Handled by their own rules, which keep the scheme or the harmless cookies.
 _KEYS_ELSEWHERE = frozenset({"cookie", "set-cookie"})
 _PORT = _lazy(r"[0-9]{1,5}")
@@ -271,6 +273,12 @@ def _trim_value(value: str) -> str:
     return value
 
 
+def _host(key: str) -> bool:
+    """A dotted key whose last part names no secret: a host before its port (a.b.com:443)."""
+    _, dot, last = key.rpartition(".")
+    return bool(dot) and not is_secret_name(last)
+
+
 def _masked_value(key: str, value: str) -> str | None:
     """The masked form of ``value`` under ``key``, or None when it stays."""
     if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key) or is_mask(value):
@@ -280,7 +288,7 @@ def _masked_value(key: str, value: str) -> str | None:
     low = inner.strip().lower()
     if low in _BENIGN_VALUES or (not quote and low in _AUTH_SCHEMES):
         return None
-    if not quote and (_TO_STRING.match(inner) or ("." in key and _PORT.fullmatch(inner))):
+    if not quote and (_TO_STRING.fullmatch(inner) or (_PORT.fullmatch(inner) and _host(key))):
         return None
     if _weak_name(key) and not _tokenish(inner, 8):
         return None
@@ -477,8 +485,9 @@ _LEFT_QUOTED = _alternation(_BENIGN_VALUES - {""})
 # A value none of whose characters is "=" or ":" (the engine finds the separator of a
 # match as the last one before its end).
 _LEFT_VALUES = (
-    # A Java/Kotlin object's toString (token=Token{a64f992 ...}): _TO_STRING.
-    r"[A-Z][A-Za-z0-9_$]*[{@(\[]|"
+    # A Java/Kotlin object's toString (token=Token{a64f992 ...}): _TO_STRING's brace
+    # form cut at a blank (its @hex form needs a look-ahead: Python reads those pairs).
+    r"[A-Z][A-Za-z0-9_$]+\{[0-9a-f]{5,8}(?:[ \t\r\f\v]|$)|"
     # A benign value or an auth scheme's name, unquoted (token_type=bearer), or a mask.
     "(?i:" + _LEFT_WORDS + r"|\*+)" + _UNQUOTED_END
     # A quoted benign value, empty, or a mask.
@@ -486,32 +495,34 @@ _LEFT_VALUES = (
 )  # fmt: skip
 
 #: Not a trigger: a strong key's pair whose value _masked_value leaves (the value ends the
-#: match): a toString, a benign value, an auth scheme, a mask, and a port under a dotted
-#: key (TokenService.java:755).
-LEFT_VALUE_PAIR = (
-    "(?:" + _KEY_HEAD + _SEP_VALUE + "(?:" + _LEFT_VALUES + ")|"
-    + _KEY_HEAD + r"\.[A-Za-z0-9_.\-]*" + _SEP_VALUE + "[0-9]{1,5}" + _UNQUOTED_END + ")"
-)  # fmt: skip
+#: match): a toString, a benign value, an auth scheme, a mask. (A port under a dotted key,
+#: TokenService.java:755, is left to Python: whether the key's last part is a secret name
+#: decides it, which the scan cannot say.)
+LEFT_VALUE_PAIR = "(?:" + _KEY_HEAD + _SEP_VALUE + "(?:" + _LEFT_VALUES + "))"
 
 
-def _last_part(words: frozenset[str]) -> str:
-    """A key run ending in one of ``words`` as its own last part (see _NAME_PARTS).
+def _one_case_key(upper: bool) -> str:
+    """A key run in one case only, from a hint to a last part in ``_NOT_SECRET_LAST``.
 
-    Capitalised (Age) it is a part after any character; in capitals (AGE) after anything
-    but a capital; in lower case (age) after a digit, "_", "." or "-".
+    One case only, the whole run: a key mixing cases may be odd-cased (``PASSword``,
+    ``COOKIEAge``), which the name rules also read lowercased, so whether it is left is
+    theirs to say.
     """
-    up = "|".join(sorted(words))
-    cap = "|".join(sorted(w.capitalize() for w in words))
-    low = "|".join(sorted(w.lower() for w in words))
-    return f"(?:[a-z0-9_.\\-](?:{up})|[0-9_.\\-](?:{low})|(?:{cap}))"
+    hints = [h for h in _KEY_HINTS if h != "key"] + ["signature", "authorization"]
+    last = sorted(w.upper() if upper else w.lower() for w in _NOT_SECRET_LAST)
+    chars = "[A-Z0-9_.\\-]" if upper else "[a-z0-9_.\\-]"
+    words = "|".join(sorted(h.upper() if upper else h.lower() for h in hints))
+    key = "KEY" if upper else "key"
+    # The whole key run, from its first character: a key is in one case or it is not.
+    start = r"(?:^|[^\w.\-\x80-\xff])"
+    return f"(?:{start}{chars}*(?:{words}|{chars}{key}){chars}*[0-9_.\\-](?:{'|'.join(last)}))"
 
 
 #: Not a trigger: the separator (the match ends there) of a key holding a hint whose last
-#: part says it is about a secret, not one (SESSION_COOKIE_AGE=, tokenType:, AuthFail:).
-#: And a key the cookie rule owns (Cookie:, Set-Cookie:), the whole key run.
+#: part says it is about a secret, not one (SESSION_COOKIE_AGE=, token_type:), in one
+#: case only. And a key the cookie rule owns (Cookie:, Set-Cookie:), the whole key run.
 LEFT_KEY_PAIR = (
-    "(?:(?i:" + _STRONG[3:-1] + "|" + "|".join(_WEAK_HINTS) + ")" + _KEY_CHARS + "*"
-    + _last_part(_NOT_SECRET_LAST)
+    "(?:" + _one_case_key(upper=True) + "|" + _one_case_key(upper=False)
     + r"|(?:^|[^\w.\-\x80-\xff])(?i:cookie|set-cookie))" + _SEP_HEAD + "[=:]"
 )  # fmt: skip
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MASK",
     "MIN_SECRET_LENGTH",
+    "REDACTION_FAILED",
     "STEPS",
     "apply_rules",
     "full_scan",
@@ -62,6 +63,11 @@ MIN_SECRET_LENGTH = 6
 # Passes until the text stops changing: one masking can expose another match.
 _MAX_PASSES = 4
 _NO_EXTRA: tuple[()] = ()
+# Registered values longer than this (characters) are found by str.find, not compiled:
+# hyperscan refuses a literal over ~16,000 bytes and a long trie nests deep.
+_LONG_LITERAL = 256
+#: What :func:`redact` returns when it cannot run (fail closed: never the text unredacted).
+REDACTION_FAILED = "[redaction failed: text withheld]"
 
 _lock = threading.Lock()
 # Registration only appends to _pending (O(1)); the next redact() folds it into _levels, a
@@ -76,30 +82,59 @@ _levels: tuple[_Level, ...] = ()
 class _Level:
     """One immutable matcher for a set of literals: every (overlapping) occurrence."""
 
-    __slots__ = ("_blens", "_db", "_local", "_pattern", "values")
+    __slots__ = ("_blens", "_db", "_local", "_long", "_pattern", "values")
 
     def __init__(self, values: tuple[str, ...]) -> None:
         self.values = values
         self._local = threading.local()
         self._pattern: re.Pattern[str] | None = None
+        self._db: Any = None
+        # Values a literal matcher cannot take (long ones, ones holding NUL, which hyperscan
+        # cuts at): found by str.find, linear in the text for each.
+        self._long = tuple(v for v in values if len(v) > _LONG_LITERAL or "\0" in v)
+        short = tuple(v for v in values if len(v) <= _LONG_LITERAL and "\0" not in v)
+        if not short:
+            return
         hs = _hyperscan()
         if hs is not None:
-            data = [v.encode("utf-8", "surrogatepass") for v in values]
+            data = [v.encode("utf-8", "surrogatepass") for v in short]
+            try:
+                db = hs.Database(mode=hs.HS_MODE_BLOCK)
+                db.compile(expressions=data, ids=list(range(len(data))), elements=len(data),
+                           flags=0, literal=True)  # fmt: skip
+            except Exception:  # noqa: BLE001 -- a set hyperscan refuses: found by str.find
+                self._long = values
+                return
             self._blens = [len(d) for d in data]
-            db = hs.Database(mode=hs.HS_MODE_BLOCK)
-            db.compile(expressions=data, ids=list(range(len(data))), elements=len(data),
-                       flags=0, literal=True)  # fmt: skip
             self._db = db
         else:  # no hyperscan wheel for this machine: re, correct but slower
-            self._db = None
-            self._pattern = re.compile("(?=(" + _trie(values) + "))", re.DOTALL)
+            try:
+                self._pattern = re.compile("(?=(" + _trie(short) + "))", re.DOTALL)
+            except Exception:  # noqa: BLE001 -- a set re refuses: found by str.find
+                self._long = values
 
-    def spans(self, text: str, data: bytes | None, out: list[tuple[int, int]]) -> None:
-        """Append the (start, end) of every occurrence; offsets in ``data`` if given, bytes."""
+    def spans(
+        self,
+        text: str,
+        data: bytes | None,
+        out: list[tuple[int, int]],
+        chars: list[tuple[int, int]] | None = None,
+    ) -> None:
+        """Append the (start, end) of every occurrence.
+
+        Hyperscan's, byte offsets in ``data``, go to ``out``; the others, str offsets, to
+        ``chars`` (default: ``out``).
+        """
+        if chars is None:
+            chars = out
+        if self._long:
+            _literal_spans(text, self._long, chars)
         if self._pattern is not None:
-            out.extend(
+            chars.extend(
                 (m.start(), m.start() + len(m.group(1))) for m in self._pattern.finditer(text)
             )
+            return
+        if self._db is None:
             return
         try:
             scratch = self._local.scratch
@@ -124,7 +159,7 @@ def _hyperscan() -> Any:
             import hyperscan  # noqa: PLC0415 -- only once a secret is registered
 
             _HS.append(hyperscan)
-        except ImportError:
+        except (ImportError, OSError):  # OSError: confined (Landlock) before the import
             _HS.append(None)
     return _HS[0]
 
@@ -138,13 +173,20 @@ def _trie(values: Iterable[str]) -> str:
             node = node.setdefault(ch, {})  # type: ignore[assignment]
         node[""] = {}
 
-    def emit(node: dict[str, dict[str, object]]) -> str:
-        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]  # type: ignore[arg-type]
+    # Post-order, without recursion (a value's length would be the recursion's depth).
+    done: dict[int, str] = {}
+    stack: list[tuple[dict[str, Any], bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if not expanded:
+            stack.append((node, True))
+            stack.extend((child, False) for ch, child in node.items() if ch)
+            continue
+        alts = [re.escape(ch) + done.pop(id(child)) for ch, child in sorted(node.items()) if ch]
         if "" in node:
             alts.append("")
-        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-
-    return emit(root)
+        done[id(node)] = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+    return done[id(root)]
 
 
 # Characters that no encoding below changes: such a value is its only form.
@@ -232,13 +274,15 @@ def _current_levels() -> tuple[_Level, ...]:
 
 def _registered_spans(text: str, data: bytes) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
+    chars: list[tuple[int, int]] = []
     levels = _current_levels()
     if not levels:
         return spans
     for level in levels:
-        level.spans(text, data, spans)
-    if spans and len(data) != len(text) and _hyperscan() is not None:
+        level.spans(text, data, spans, chars)
+    if spans and len(data) != len(text):
         spans = _char_spans(data, spans)
+    spans.extend(chars)
     return spans
 
 
@@ -408,6 +452,14 @@ def _built_scan() -> Any:
 _scan_stub = _scan
 
 
+def _rescan(data: bytes, hits: list[_Hit]) -> None:
+    """:func:`_scan` for a re-scan within one call: not counted as a call by the warm-up."""
+    if _scan is _scan_stub:
+        hits.extend(_FALLBACK)
+    else:
+        _scan(data, hits)
+
+
 def _steps_of(text: str, scan: Any = None, *, key_value: bool = True) -> set[int] | frozenset[int]:
     """The steps the prefilter calls for on ``text`` (``key_value=False``: all but that one)."""
     hits: list[_Hit] = []
@@ -471,7 +523,7 @@ def _run(text: str, steps: Collection[int]) -> str:
                 last = i
         if last < 0:
             break
-        again = _steps_of(text, key_value=last > _KEY_VALUE or _KEY_VALUE not in ran)
+        again = _steps_of(text, _rescan, key_value=last > _KEY_VALUE or _KEY_VALUE not in ran)
         steps = [i for i in again if i < last or i not in ran]
         if not steps:
             break
@@ -601,14 +653,14 @@ def _by_region(text: str, data: bytes, hits: list[_Hit], left: set[int], *, same
         first = i
         start = data.rfind(b"\n", 0, hits[i][0]) + 1
         stop = _line_end(data, hits[i][0])
-        reached = 0
+        reached: dict[int, int] = {}  # step -> where its match can end (each its own)
         while i < n and hits[i][0] <= stop:
             end, ident = hits[i]
             step = _STEP_OF[ident]
-            if step in _MULTILINE and end > reached:
-                reached = _REACH[step](text, lows.get(step, 0), end)
+            if step in _MULTILINE and end > reached.get(step, 0):
+                reached[step] = _REACH[step](text, lows.get(step, 0), end)
                 lows[step] = end
-                stop = max(stop, _line_end(data, reached))
+                stop = max(stop, _line_end(data, reached[step]))
             i += 1
         region = text[start:stop] if same else data[start:stop].decode("utf-8", "surrogatepass")
         steps = _plan(hits[first:i], start, region if same else None, left)
@@ -634,7 +686,9 @@ def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> 
     group named ``secret`` masks that group only; patterns run on Python's ``re``, so their
     running time is the caller's). Ordinary text (UUIDs, git SHAs, timestamps, versions)
     comes back unchanged, and so does text that was already redacted:
-    ``redact(redact(s)) == redact(s)``. Time is linear in the length of ``text``.
+    ``redact(redact(s)) == redact(s)``. Time is linear in the length of ``text``. Should
+    the redactor itself fail, it fails closed: it returns :data:`REDACTION_FAILED`, never
+    the text.
 
     Examples:
         >>> redact("connecting to postgres://app:s3cr3t-pw@db:5432/main")
@@ -653,6 +707,17 @@ def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> 
     """
     if not isinstance(text, str):
         raise TypeError(f"redact() takes a str, not {type(text).__name__}")
+    try:
+        return _redact(text, extra)
+    except TypeError:  # a bad extra= item: the caller's error, raised as documented
+        if extra is _NO_EXTRA:
+            return REDACTION_FAILED
+        raise
+    except Exception:  # noqa: BLE001 -- fail closed: a redactor that breaks withholds the text
+        return REDACTION_FAILED
+
+
+def _redact(text: str, extra: Iterable[str | re.Pattern[str]]) -> str:
     data = text.encode("utf-8", "surrogatepass")
     if extra is not _NO_EXTRA or _levels or _pending:
         masked = _mask_registered(text, data, extra)

@@ -26,6 +26,15 @@ _RECORD_ATTRS = frozenset(
 # Set on a record once redacted: a record passes a filter per handler, redacted once.
 _DONE = "_hardenkit_redacted"
 _MAX_DEPTH = 32
+_WITHHELD = "(withheld: the text could not be redacted)\n"
+
+
+def _safe_redact(text: str) -> str:
+    """:func:`redact`, or a fixed notice should it raise: a hook never prints the text."""
+    try:
+        return redact(text)
+    except Exception:  # noqa: BLE001 -- fail closed, whatever broke
+        return _WITHHELD
 
 
 def _redact_value(value: object, depth: int = 0) -> object:  # noqa: PLR0911 -- one per type
@@ -43,10 +52,11 @@ def _redact_value(value: object, depth: int = 0) -> object:  # noqa: PLR0911 -- 
         return value
     if isinstance(value, dict):
         return _rebuild_dict(value, depth)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple: by field name
+        make: Any = type(value)
+        return make(*(_masked_item(k, v, depth) for k, v in zip(value._fields, value, strict=True)))
     if isinstance(value, (list, tuple, set, frozenset)):
         walked: list[Any] = [_redact_value(v, depth + 1) for v in value]
-        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
-            return type(value)(*walked)
         try:
             return type(value)(walked)
         except Exception:  # noqa: BLE001 -- a subclass with another constructor
@@ -76,6 +86,8 @@ def _rebuild_dict(value: dict[Any, Any], depth: int) -> dict[Any, Any]:
 
 
 def _masked_item(key: object, value: object, depth: int) -> object:
+    if isinstance(key, (bytes, bytearray)):
+        key = bytes(key).decode("utf-8", "replace")
     if isinstance(key, str) and is_secret_name(key) and _maskable(value):
         return MASK
     return _redact_value(value, depth + 1)
@@ -128,6 +140,24 @@ class RedactingFilter(logging.Filter):
 
 
 def _redact_record(record: logging.LogRecord) -> None:
+    """Redact ``record`` in place; should redaction fail, withhold its text (fail closed)."""
+    try:
+        _redact_fields(record)
+    except Exception:  # noqa: BLE001 -- the record is still logged, its content withheld
+        record.msg = _WITHHELD.strip()
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        for name in list(vars(record)):
+            if name not in _RECORD_ATTRS:
+                setattr(record, name, MASK)
+        if getattr(record, "message", None) is not None:
+            record.message = record.msg
+        setattr(record, _DONE, True)
+
+
+def _redact_fields(record: logging.LogRecord) -> None:
     try:
         message = record.getMessage()
     except Exception:  # noqa: BLE001 -- a bad format string must not leak the arguments
@@ -184,7 +214,7 @@ def _install_excepthook() -> None:
         exc_type: type[BaseException], exc: BaseException, tb: types.TracebackType | None
     ) -> None:
         text = "".join(traceback.format_exception(exc_type, exc, tb))
-        sys.stderr.write(redact(text))
+        sys.stderr.write(_safe_redact(text))
 
     def thread_hook(args: threading.ExceptHookArgs) -> None:
         if args.exc_type is SystemExit:
@@ -193,7 +223,7 @@ def _install_excepthook() -> None:
         text = "".join(
             traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)
         )
-        sys.stderr.write(redact(f"Exception in thread {name}:\n{text}"))
+        sys.stderr.write(_safe_redact(f"Exception in thread {name}:\n{text}"))
 
     setattr(excepthook, _DONE, True)
     sys.excepthook = excepthook
@@ -219,7 +249,7 @@ def _install_warnings() -> None:
         text = warnings.formatwarning(message, category, filename, lineno, line)
         target = sys.stderr if file is None else file
         with contextlib.suppress(OSError):  # as warnings does: no stream, no warning
-            target.write(redact(text))
+            target.write(_safe_redact(text))
 
     setattr(showwarning, _DONE, True)
     warnings.showwarning = showwarning

@@ -147,11 +147,23 @@ def _part_strength(part: str) -> int:
     return best
 
 
+# Case that camelCase splitting reads wrong: "PASSword" (PAS+Sword), "pAsSwOrD".
+_ODD_CASE = re.compile(r"[A-Z]{2}[a-z]|[a-z][A-Z][a-z][A-Z]")
+
+
 @functools.lru_cache(maxsize=8192)
 def _name_strength(name: str) -> int:
+    strength = _split_strength(name, name)
+    # Case does not matter: an odd-cased name's words are read whole too.
+    if strength < 2 and _ODD_CASE.search(name):  # noqa: PLR2004
+        strength = max(strength, _split_strength(name, name.lower()))
+    return strength
+
+
+def _split_strength(name: str, split: str) -> int:
     if name.upper() in _NOT_SECRET_NAMES:
         return 0
-    parts = [p.upper() for p in _NAME_PARTS.findall(name)]
+    parts = [p.upper() for p in _NAME_PARTS.findall(split)]
     if not parts:
         return 0
     if len(parts) > 1 and parts[-1] in _NOT_SECRET_LAST:
