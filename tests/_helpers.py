@@ -185,3 +185,32 @@ def make_file(path: Path, mode: int = 0o600, data: bytes = b"x") -> Path:
     path.write_bytes(data)
     path.chmod(mode)
     return path
+
+
+def sabotage_helper_steps(
+    monkeypatch: pytest.MonkeyPatch,
+    match: str,
+    replace: Callable[[bytes], bytes] | None = None,
+) -> list[str]:
+    """Make the exec helper's script neutralise every step whose label contains ``match``.
+
+    The step becomes a harmless prctl(PR_GET_DUMPABLE) (or ``replace(step)``); returns the
+    labels hit, filled in when a script is built.
+    """
+    from hardenkit._linux import exec_helper as xh  # noqa: PLC0415 -- only these tests need it
+    from hardenkit.spawn import _helper  # noqa: PLC0415
+
+    harmless = struct.pack("<II", xh.OP_PRCTL_GET, 16) + struct.pack("<QQ", 3, 0)  # DUMPABLE
+    real = _helper.build_script
+    hit: list[str] = []
+
+    def build(plan: Any, **kwargs: Any) -> Any:
+        script, rep = real(plan, **kwargs)
+        for i, label in enumerate(script.labels):
+            if match in label:
+                script._parts[i] = replace(script._parts[i]) if replace else harmless
+                hit.append(label)
+        return script, rep
+
+    monkeypatch.setattr(_helper, "build_script", build)
+    return hit

@@ -28,6 +28,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests._helpers import sabotage_helper_steps
 
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox import FilesystemPolicy, ResourceLimits, call_sandboxed, confine
@@ -912,25 +913,9 @@ def test_helper_path_catches_a_skipped_isolation_domain(
     monkeypatch: pytest.MonkeyPatch, nobody_tmp: Path
 ) -> None:
     """The helper's mknod probe must fail with EACCES; without the domain it does not."""
-    import struct  # noqa: PLC0415
-
-    from hardenkit._linux import exec_helper as xh  # noqa: PLC0415
-    from hardenkit.spawn import _helper  # noqa: PLC0415
-
     monkeypatch.setattr(spawn_run, "FORCE_PATH", "helper")
-    harmless = struct.pack("<II", xh.OP_PRCTL_GET, 16) + struct.pack("<QQ", 3, 0)
-    real = _helper.build_script
-    hit: list[str] = []
-
-    def build(plan: Any, **kwargs: Any) -> Any:
-        script, rep = real(plan, **kwargs)
-        for i, label in enumerate(script.labels):
-            if label == "landlock_restrict_self":
-                script._parts[i] = harmless  # the sabotage under test
-                hit.append(label)
-        return script, rep
-
-    monkeypatch.setattr(_helper, "build_script", build)
+    # the sabotage under test: the filesystem domain is never entered
+    hit = sabotage_helper_steps(monkeypatch, "landlock_restrict_self")
     marker = nobody_tmp / "ran"
     with pytest.raises(SandboxError, match="Landlock is not in force: a device node"):
         run(["/bin/sh", "-c", f"touch {marker}"], limits=ResourceLimits(open_files=64))

@@ -18,22 +18,21 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests._helpers import sabotage_helper_steps
 
 from hardenkit._linux import exec_helper as xh
-from hardenkit._linux.libc import PR_GET_DUMPABLE, PR_SET_KEEPCAPS
+from hardenkit._linux.libc import PR_SET_KEEPCAPS
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox import FilesystemPolicy, ResourceLimits, SeccompPolicy
 from hardenkit.sandbox.confinement import prepare_confinement
 from hardenkit.spawn import CommandPolicy, _helper, _locate, _run as spawn_run, run
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
 
 pytestmark = [pytest.mark.linux, pytest.mark.root, pytest.mark.exec_helper]
 
 SH = CommandPolicy(["sh"])
-_HARMLESS = struct.pack("<II", xh.OP_PRCTL_GET, 16) + struct.pack("<QQ", PR_GET_DUMPABLE, 0)
 
 
 @pytest.fixture(autouse=True)
@@ -54,25 +53,6 @@ def test_the_helper_is_built_and_trusted() -> None:
     assert st.st_uid == 0
     with open(path, "rb") as f:
         assert f.read(4) == b"\x7fELF"
-
-
-def _sabotage(
-    monkeypatch: pytest.MonkeyPatch, match: str, replace: Callable[[bytes], bytes] | None = None
-) -> list[str]:
-    """Make build_script neutralise every step whose label contains ``match``."""
-    real = _helper.build_script
-    hit: list[str] = []
-
-    def build(plan: Any, **kwargs: Any) -> Any:
-        script, rep = real(plan, **kwargs)
-        for i, label in enumerate(script.labels):
-            if match in label:
-                script._parts[i] = replace(script._parts[i]) if replace else _HARMLESS
-                hit.append(label)
-        return script, rep
-
-    monkeypatch.setattr(_helper, "build_script", build)
-    return hit
 
 
 @pytest.mark.parametrize(
@@ -100,7 +80,7 @@ def test_a_skipped_step_is_caught(
     nobody_tmp: Path,
 ) -> None:
     marker = nobody_tmp / "ran"
-    hit = _sabotage(monkeypatch, step)
+    hit = sabotage_helper_steps(monkeypatch, step)
     with pytest.raises(SandboxError, match=reason):
         run(["sh", "-c", f"touch {marker}"], policy=SH, **options)
     assert hit, f"no step matched {step!r}"
@@ -113,8 +93,8 @@ def test_capabilities_kept_through_setuid_are_caught(
     # Keep-caps on instead of the bounding drop, and no capset: root's permitted set
     # would survive the setresuid. The status report shows it.
     keepcaps = struct.pack("<II", xh.OP_PRCTL, 40) + struct.pack("<5Q", PR_SET_KEEPCAPS, 1, 0, 0, 0)
-    _sabotage(monkeypatch, "PR_CAPBSET_DROP", lambda _part: keepcaps)
-    hit = _sabotage(monkeypatch, ": capset")
+    sabotage_helper_steps(monkeypatch, "PR_CAPBSET_DROP", lambda _part: keepcaps)
+    hit = sabotage_helper_steps(monkeypatch, ": capset")
     marker = nobody_tmp / "ran"
     with pytest.raises(SandboxError, match="CapPrm"):
         run(["sh", "-c", f"touch {marker}"], policy=SH, user="nobody")
@@ -127,7 +107,7 @@ def test_a_failing_step_is_named_and_nothing_runs(
 ) -> None:
     # More supplementary groups than the helper takes: EINVAL from the helper.
     bad = struct.pack("<II", xh.OP_SETGROUPS, 4 * 300) + struct.pack("<300I", *range(300))
-    _sabotage(monkeypatch, ": setgroups", lambda _part: bad)
+    sabotage_helper_steps(monkeypatch, ": setgroups", lambda _part: bad)
     marker = nobody_tmp / "ran"
     with pytest.raises(SandboxError, match="setgroups failed: Invalid argument"):
         run(["sh", "-c", f"touch {marker}"], policy=SH, user="nobody")

@@ -18,9 +18,9 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests._helpers import sabotage_helper_steps
 
 from hardenkit._linux import exec_helper as xh
-from hardenkit._linux.libc import PR_GET_DUMPABLE
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox import FilesystemPolicy, NetworkPolicy, SeccompPolicy
 from hardenkit.sandbox.confinement import prepare_confinement
@@ -44,8 +44,6 @@ PY = "/usr/bin/python3"  # ~/.pyenv is mode 700: nobody runs the system Python
 SH = CommandPolicy(["sh"])
 PATHS = ["helper", "fork"]
 USERS = [None, "nobody"]
-_HARMLESS = struct.pack("<II", xh.OP_PRCTL_GET, 16) + struct.pack("<QQ", PR_GET_DUMPABLE, 0)
-
 #: argv: allowed port, other port, a free port, abstract name, unix socket path.
 _PROBE = r"""
 import ctypes, errno, json, os, socket, sys
@@ -310,23 +308,6 @@ def test_the_helper_path_is_taken_for_network_policies(
     assert all(proc is not None for proc in started)
 
 
-def _sabotage(monkeypatch: pytest.MonkeyPatch, match: str) -> list[str]:
-    """Make build_script neutralise every step whose label contains ``match``."""
-    real = _helper.build_script
-    hit: list[str] = []
-
-    def build(plan: Any, **kwargs: Any) -> Any:
-        script, rep = real(plan, **kwargs)
-        for i, label in enumerate(script.labels):
-            if match in label:
-                script._parts[i] = _HARMLESS
-                hit.append(label)
-        return script, rep
-
-    monkeypatch.setattr(_helper, "build_script", build)
-    return hit
-
-
 @pytest.mark.parametrize(
     ("step", "policy", "reason"),
     [
@@ -356,7 +337,7 @@ def test_a_skipped_network_step_is_caught(  # noqa: PLR0917 -- parametrized
 ) -> None:
     force("helper")
     marker = nobody_tmp / f"ran-{os.urandom(4).hex()}"
-    hit = _sabotage(monkeypatch, step)
+    hit = sabotage_helper_steps(monkeypatch, step)
     with pytest.raises(SandboxError, match=reason):
         run(["sh", "-c", f"touch {marker}"], policy=SH, network=policy, user=user)
     assert hit, f"no step matched {step!r}"
