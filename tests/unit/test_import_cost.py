@@ -65,7 +65,7 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
     ),
     "from hardenkit.audit import audit_process": (
         {"hardenkit.audit", "hardenkit._linux", "hardenkit._record"},
-        {"ctypes", "json", "logging", "subprocess", "typing"},
+        {"ctypes", "json", "logging", "subprocess", "typing", "math"},
     ),
 }
 
