@@ -711,7 +711,7 @@ def test_an_environment_read_mid_exec_waits_for_the_new_one(tmp_path: Path) -> N
     import threading  # noqa: PLC0415
     import time  # noqa: PLC0415
 
-    from hardenkit.audit import _collect  # noqa: PLC0415
+    from hardenkit.audit import _collect, _environ  # noqa: PLC0415
 
     pid = 4242
     proc = tmp_path / str(pid)
@@ -728,7 +728,7 @@ def test_an_environment_read_mid_exec_waits_for_the_new_one(tmp_path: Path) -> N
     done.start()
     reader = _collect._Reader(pid, str(tmp_path))
     try:
-        names, dangerous, _secret = _collect._environment(reader, {}, b"k" * 32)
+        names, dangerous, _secret = _environ._environment(reader, {}, b"k" * 32)
     finally:
         reader.close()
         done.join()
@@ -738,6 +738,6 @@ def test_an_environment_read_mid_exec_waits_for_the_new_one(tmp_path: Path) -> N
     (proc / "environ").write_bytes(b"")
     reader = _collect._Reader(pid, str(tmp_path))
     try:
-        assert _collect._environment(reader, {}, b"k" * 32) == ((), (), ())
+        assert _environ._environment(reader, {}, b"k" * 32) == ((), (), ())
     finally:
         reader.close()
