@@ -8,7 +8,7 @@ import os
 import stat
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -34,6 +34,14 @@ from hardenkit.errors import HardenkitError, PrivilegeError
 pytestmark = pytest.mark.linux
 
 ROOT_CAPS = ALL_MASK
+_R = TypeVar("_R")
+
+
+def _with(record: _R, **changes: Any) -> _R:
+    """``dataclasses.replace`` for a record (hardenkit._record): ProcStatus, ProcessFacts."""
+    kind: Any = type(record)
+    new: _R = kind(**{name: getattr(record, name) for name in kind.__match_args__} | changes)
+    return new
 
 
 def _status(**changes: Any) -> ProcStatus:
@@ -54,7 +62,7 @@ def _status(**changes: Any) -> ProcStatus:
         umask=0o022,
         threads=1,
     )
-    return replace(base, **changes)
+    return _with(base, **changes)
 
 
 def _facts(*statuses: ProcStatus, **changes: Any) -> ProcessFacts:
@@ -76,9 +84,11 @@ def _facts(*statuses: ProcStatus, **changes: Any) -> ProcessFacts:
         exe_dir_mode=stat.S_IFDIR | 0o755,
         exe_dir_checked=True,
         listening=(),
+        filters=_filter.unreadable("not read"),
         root_shared=True,
+        landlock="unknown",
     )
-    return replace(base, **changes)
+    return _with(base, **changes)
 
 
 NOBODY = {"uids": (65534,) * 4, "gids": (65534,) * 4}
@@ -312,7 +322,7 @@ def test_a_dedicated_user_scores_zero_on_user() -> None:
 
 def test_one_unconfined_thread_makes_the_process_unconfined() -> None:
     main_thread = _status(**CONFINED)
-    escaped = replace(main_thread, pid=101, seccomp=0, seccomp_filters=0, no_new_privs=False)
+    escaped = _with(main_thread, pid=101, seccomp=0, seccomp_filters=0, no_new_privs=False)
     report = _report(_facts(main_thread, escaped))
     found = _by_id(report)
     assert "101" in found["seccomp"].detail
@@ -324,7 +334,7 @@ def test_one_unconfined_thread_makes_the_process_unconfined() -> None:
 
 def test_a_thread_with_uid_0_counts() -> None:
     main_thread = _status(**CONFINED)
-    report = _report(_facts(main_thread, replace(main_thread, pid=102, uids=(65534, 0, 0, 0))))
+    report = _report(_facts(main_thread, _with(main_thread, pid=102, uids=(65534, 0, 0, 0))))
     assert "uid-root" in report.ids
     assert "effective" in _by_id(report)["uid-root"].detail
 
@@ -701,7 +711,7 @@ def test_an_environment_read_mid_exec_waits_for_the_new_one(tmp_path: Path) -> N
     import threading  # noqa: PLC0415
     import time  # noqa: PLC0415
 
-    from hardenkit.audit import _collect  # noqa: PLC0415
+    from hardenkit.audit import _collect, _environ  # noqa: PLC0415
 
     pid = 4242
     proc = tmp_path / str(pid)
@@ -718,7 +728,7 @@ def test_an_environment_read_mid_exec_waits_for_the_new_one(tmp_path: Path) -> N
     done.start()
     reader = _collect._Reader(pid, str(tmp_path))
     try:
-        names, dangerous, _secret = _collect._environment(reader, {}, b"k" * 32)
+        names, dangerous, _secret = _environ._environment(reader, {}, b"k" * 32)
     finally:
         reader.close()
         done.join()
@@ -728,6 +738,6 @@ def test_an_environment_read_mid_exec_waits_for_the_new_one(tmp_path: Path) -> N
     (proc / "environ").write_bytes(b"")
     reader = _collect._Reader(pid, str(tmp_path))
     try:
-        assert _collect._environment(reader, {}, b"k" * 32) == ((), (), ())
+        assert _environ._environment(reader, {}, b"k" * 32) == ((), (), ())
     finally:
         reader.close()

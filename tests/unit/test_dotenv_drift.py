@@ -1,4 +1,4 @@
-"""envcrypt/_dotenv.py copies python-dotenv's grammar: fail when the installed one drifts.
+"""envcrypt/_grammar.py copies python-dotenv's grammar: fail when the installed one drifts.
 
 hardenkit reads bindings through python-dotenv's ``parse_stream`` and uses its own copy
 of the grammar only to find where a value sits, for rewriting. Both must agree with the
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 from dotenv import dotenv_values, parser as dp
 
-from hardenkit.envcrypt import _dotenv as ours
+from hardenkit.envcrypt import _dotenv as ours, _grammar
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,7 +62,7 @@ def _corpus(shared_data: Path) -> list[str]:
 
 @pytest.mark.parametrize(("mine", "theirs"), sorted(COPIED.items()))
 def test_copied_regexes_are_python_dotenvs(mine: str, theirs: str) -> None:
-    copy, original = getattr(ours, mine), getattr(dp, theirs)
+    copy, original = getattr(_grammar, mine), getattr(dp, theirs)
     assert (copy.pattern, copy.flags) == (original.pattern, original.flags)
 
 
@@ -70,7 +70,7 @@ def test_inline_comment_rule_is_python_dotenvs() -> None:
     # parse_unquoted_value strips r"\s+#.*" then trailing space: our span must end there too.
     for raw in ("v # c", "v#c", "v  #c # d", "v\t# c", "# c", "v \t "):
         reader = dp.Reader(io.StringIO(raw))
-        assert dp.parse_unquoted_value(reader) == ours._INLINE_COMMENT.sub("", raw).rstrip()
+        assert dp.parse_unquoted_value(reader) == _grammar._INLINE_COMMENT.sub("", raw).rstrip()
 
 
 def test_values_are_python_dotenvs_for_every_file_of_the_corpus(shared_data: Path) -> None:

@@ -40,6 +40,8 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
             "typing",
             "hardenkit._secret_value",
             "hardenkit.redaction._engine",
+            "hardenkit.spawn._args",  # the ArgRules schema: a plain run checks argv in _argv
+            "hardenkit.spawn._policy",
         },
     ),
     "from hardenkit.sandbox import confine": (
@@ -53,8 +55,9 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
         {"asyncio", "importlib.resources", "platform", "subprocess", "typing", "logging"},
     ),
     "from hardenkit.fileperms import check_path": (
-        {"hardenkit.fileperms"},
-        {"ctypes", "json", "logging", "typing"},
+        {"hardenkit.fileperms", "hardenkit._record"},
+        # shlex quotes advice and struct parses an ACL: only when there is one.
+        {"ctypes", "json", "logging", "typing", "shlex", "struct", "hardenkit.fileperms._tree"},
     ),
     "from hardenkit.redaction import redact": (
         {"hardenkit.redaction"},
@@ -62,7 +65,7 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
     ),
     "from hardenkit.audit import audit_process": (
         {"hardenkit.audit", "hardenkit._linux", "hardenkit._record"},
-        {"ctypes", "json", "logging", "subprocess", "typing"},
+        {"ctypes", "json", "logging", "subprocess", "typing", "math"},
     ),
 }
 
@@ -87,6 +90,34 @@ def test_first_use_loads_only_what_it_needs(code: str) -> None:
     ours = {_top(m) for m in loaded if m.split(".")[0] == "hardenkit"}
     assert ours - allowed - _BASE == set(), f"{code} loads siblings it does not use"
     assert forbidden & set(loaded) == set(), f"{code} loads what its first call does not need"
+
+
+#: code -> the dataclasses its import defines (each costs ~1.5 ms of a first use: exec'd
+#: methods); internal types are records (hardenkit._record) or plain classes.
+DATACLASSES: dict[str, set[str]] = {
+    "from hardenkit.spawn import run": {"hardenkit.spawn._result.RunResult"},
+    "from hardenkit.fileperms import check_path": {"hardenkit.fileperms._model.PathStatus"},
+    "from hardenkit.audit import audit_process": {
+        "hardenkit.audit._model.AuditFinding",
+        "hardenkit.audit._model.Assessment",
+        "hardenkit.audit._model.AuditReport",
+        "hardenkit.audit._model.Unobservable",
+    },
+}
+
+
+@pytest.mark.parametrize("code", list(DATACLASSES))
+def test_first_use_defines_only_its_result_dataclasses(code: str) -> None:
+    probe = (
+        f"{code}\nimport sys\n"
+        "print(' '.join(f'{m}.{k}' for m, mod in list(sys.modules.items())\n"
+        "     if m.startswith('hardenkit') for k, v in vars(mod).items()\n"
+        "     if isinstance(v, type) and v.__module__ == m and '__dataclass_fields__' in vars(v)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+    assert set(out.split()) == DATACLASSES[code]
 
 
 #: CLI words -> command modules a fresh ``hardenkit`` process may load for them.

@@ -14,13 +14,11 @@ import errno
 import os
 import re
 import stat
-import time
-from dataclasses import dataclass, field
 
 from hardenkit._linux import procfs
 from hardenkit._linux.procfs import PROC_ROOT, ProcStatus, parse_status, self_pid
 from hardenkit.audit import _filter
-from hardenkit.audit._filter import FilterRows  # noqa: TC001 -- a dataclass field's type
+from hardenkit.audit._environ import _environment
 from hardenkit.errors import HardenkitError, PrivilegeError
 
 #: Namespaces compared with pid 1's (each maps to a check).
@@ -29,12 +27,19 @@ NAMESPACES: tuple[str, ...] = ("user", "net", "pid")
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from dataclasses import dataclass as record
+
+    from hardenkit.audit._filter import FilterRows
+else:
+    from hardenkit._record import record
 
 _CORE_RE = re.compile(r"^Max core file size\s+(\S+)\s+(\S+)", re.MULTILINE)
 _PF_KTHREAD = 0x00200000  # include/linux/sched.h
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# A record (hardenkit._record), internal: a dataclass costs every first audit ~1.5 ms of
+# import time. Every field is given (collect() is the one maker).
+@record(frozen=True, slots=True)
 class ProcessFacts:
     """What procfs showed about one process; environment values are never kept.
 
@@ -62,9 +67,9 @@ class ProcessFacts:
     exe_dir_mode: int | None
     exe_dir_checked: bool
     listening: tuple[str, ...]
-    filters: FilterRows = field(default_factory=lambda: _filter.unreadable("not read"))
-    root_shared: bool | None = None
-    landlock: str = "unknown"
+    filters: FilterRows
+    root_shared: bool | None
+    landlock: str
 
     @property
     def main(self) -> ProcStatus:
@@ -306,81 +311,6 @@ def _exe_dir_mode(reader: _Reader, exe: str) -> tuple[int | None, bool]:
         return None, False
     except OSError as err:
         raise reader.fail("root", err) from err
-
-
-def _digest(data: bytes, key: bytes) -> bytes:
-    """A keyed 16-byte blake2b of ``data``.
-
-    Taken from the C module hashlib takes it from: ``import hashlib`` loads OpenSSL, ~3 ms
-    of a fresh ``hardenkit audit``.
-    """
-    try:
-        from _blake2 import blake2b  # noqa: PLC0415 -- import time: see the docstring
-    except ImportError:  # pragma: no cover -- a Python built without it
-        from hashlib import blake2b  # noqa: PLC0415 -- import time: see the docstring
-    return blake2b(data, key=key, digest_size=16).digest()
-
-
-def _environment(
-    reader: _Reader, verdicts: dict[bytes, tuple[bool, bool]], key: bytes
-) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Return (names, dangerous names, secret names); values are looked at, never kept.
-
-    Most processes inherit the same variables: each distinct name=value is judged once per
-    run, remembered under a keyed hash (``key`` is random per run, so nothing derived from a
-    value outlives the run in a form that could be checked against a guess).
-    """
-    from hardenkit.env import is_dangerous, is_secret_name, looks_secret  # noqa: PLC0415 -- import time: env loads redaction
-
-    entries: dict[str, str] = {}
-    myself = reader.pid == self_pid()
-    try:
-        block = reader.read("environ")
-    except PrivilegeError:
-        if not myself:
-            raise
-        # A process that changed uid is not dumpable, and its environ file is then root's,
-        # mode 0400, even for itself; only root can read that block, so os.environ (what its
-        # children get) is the exposure that remains.
-        block = b""
-    if not block and not myself:
-        block = _environ_after_exec(reader)
-    for raw in block.split(b"\0"):
-        if raw:
-            name, _, value = raw.decode("utf-8", "surrogateescape").partition("=")
-            entries.setdefault(name, value)
-    if myself:
-        # Children inherit os.environ, which may have changed since exec.
-        for name, value in os.environ.items():
-            entries.setdefault(name, value)
-    names = tuple(sorted(entries))
-    judged = []
-    for name in names:
-        value = entries[name]
-        digest = _digest(f"{name}={value}".encode("utf-8", "surrogateescape"), key)
-        verdict = verdicts.get(digest)
-        if verdict is None:
-            verdict = (is_dangerous(name, value), is_secret_name(name) or looks_secret(value))
-            verdicts[digest] = verdict
-        judged.append((name, verdict))
-    entries.clear()
-    dangerous = tuple(n for n, (bad, _secret) in judged if bad)
-    secret = tuple(n for n, (_bad, is_secret) in judged if is_secret)
-    return names, dangerous, secret
-
-
-def _environ_after_exec(reader: _Reader) -> bytes:
-    """Re-read an empty environ once the exec in progress (if any) has set it up.
-
-    Mid-exec, the new memory map has no environment yet (``env_end`` in ``/proc/<pid>/stat``
-    is 0): wait for it, briefly, rather than report a clean environment.
-    """
-    for _ in range(100):
-        fields = procfs.stat_fields(reader.read("stat"))
-        if len(fields) < 49 or int(fields[48]) != 0:  # noqa: PLR2004 -- env_end, field 51
-            return reader.read("environ")  # set up (or a kernel too old to show it)
-        time.sleep(0.002)
-    raise HardenkitError(f"pid {reader.pid} stayed in the middle of an exec; audit it again")
 
 
 def _limit(text: str) -> int | None:

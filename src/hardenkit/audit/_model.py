@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from hardenkit.audit._weights import LEVELS
@@ -153,7 +152,8 @@ def exposure_of(assessments: tuple[Assessment, ...] | list[Assessment]) -> float
             badness_sum += -(-a.badness * a.weight // a.range)
     if weight_sum == 0:
         raise ValueError("no assessment applies: the exposure cannot be computed")
-    return math.ceil(badness_sum * 100 / weight_sum) / 10 if badness_sum else 0.0
+    # Integer ceil, as systemd's DIV_ROUND_UP (and no math module: a shared library to load).
+    return -(-badness_sum * 100 // weight_sum) / 10 if badness_sum else 0.0
 
 
 def level_of(exposure: float) -> str:

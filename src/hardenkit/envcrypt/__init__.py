@@ -20,7 +20,8 @@ Examples:
 
 from __future__ import annotations
 
-from hardenkit.envcrypt._core import KeyPair, decrypt_env_file, generate_keypair, load_env
+from hardenkit.envcrypt._core import decrypt_env_file, load_env
+from hardenkit.envcrypt._keypair import KeyPair, generate_keypair
 from hardenkit.envcrypt._write import (
     decrypted_text,
     encrypt_env_file,

@@ -1,27 +1,36 @@
-"""Reading, decrypting and rewriting dotenvx-encrypted .env files, all or nothing."""
+"""Reading and decrypting dotenvx-encrypted .env files, all or nothing.
+
+The key pair is in ``_keypair``, finding the private key for a file in ``_resolve``, the
+writers in ``_write`` (their shared steps in ``_write_steps``).
+"""
 
 from __future__ import annotations
 
 import functools
-import hmac
 import os
-from dataclasses import FrozenInstanceError, dataclass
-from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from hardenkit._log import get_logger
-from hardenkit.envcrypt import _ecies, _keys, _parallel, _seal
+from hardenkit.envcrypt import _ecies, _parallel, _seal
 from hardenkit.envcrypt._dotenv import Document, is_valid_name
+from hardenkit.envcrypt._resolve import (
+    _MAX_LISTED,
+    _Keys,
+    _listed,
+    _read,
+    _resolve_keys,
+)
 from hardenkit.errors import DecryptionError, HardenkitError, InvalidEnvError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, MutableMapping
+    from collections.abc import Callable, Mapping, MutableMapping
 
 
 _log = get_logger("hardenkit.envcrypt")
 
 PREFIX = _ecies.PREFIX
 PLAIN_SUFFIX = "_PLAIN"
-_MAX_LISTED = 5
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -49,192 +58,6 @@ def opaque_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
         raise error.with_traceback(None)
 
     return wrapper
-
-
-class KeyPair:
-    """A secp256k1 key pair as dotenvx writes it: compressed public key and scalar, in hex.
-
-    Immutable, keyword-only. Like :class:`hardenkit.Secret` it never shows the private key
-    (repr), cannot be pickled or copied, is no dataclass (``dataclasses.asdict`` refuses
-    it), compares the private key in constant time, and registers the private key with
-    :func:`hardenkit.register_secret`, so a copy that reaches a redacting log is masked.
-
-    Examples:
-        >>> from hardenkit.envcrypt import generate_keypair
-        >>> pair = generate_keypair()
-        >>> len(pair.public_key), len(pair.private_key), pair.public_key[:2] in ("02", "03")
-        (66, 64, True)
-        >>> pair.private_key in repr(pair)
-        False
-    """
-
-    __slots__ = ("_private_key", "public_key")
-    public_key: str
-    _private_key: str
-
-    def __init__(self, *, public_key: str, private_key: str) -> None:
-        object.__setattr__(self, "public_key", public_key)
-        object.__setattr__(self, "_private_key", private_key)
-        self.__post_init__()
-        from hardenkit.redaction import register_secret  # noqa: PLC0415 -- loaded on first use
-
-        register_secret(private_key, strict=False)
-
-    @property
-    def private_key(self) -> str:
-        """The private scalar, 64 hex digits."""
-        return self._private_key
-
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> NoReturn:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, KeyPair):
-            return NotImplemented
-        return self.public_key == other.public_key and hmac.compare_digest(
-            self._private_key, other._private_key
-        )
-
-    def __hash__(self) -> int:
-        return hash(self.public_key)
-
-    def __reduce__(self) -> NoReturn:
-        # A pickle would carry the private key to wherever pickles go (caches, queues).
-        raise TypeError("KeyPair values cannot be pickled or copied")
-
-    def __post_init__(self) -> None:
-        try:
-            private = _ecies.parse_private_key(self.private_key)
-            public = _ecies.parse_public_key(self.public_key)
-        except ValueError as exc:
-            raise ValueError(f"invalid KeyPair: {exc}") from None
-        if _ecies.public_hex(private.public_key()) != _ecies.public_hex(public):
-            raise ValueError("invalid KeyPair: the public key does not belong to the private key")
-
-    def __repr__(self) -> str:
-        return f"KeyPair(public_key={self.public_key!r}, private_key=<hidden>)"
-
-
-def generate_keypair() -> KeyPair:
-    """Return a fresh secp256k1 key pair (what ``dotenvx keypair`` makes).
-
-    Examples:
-        >>> a, b = generate_keypair(), generate_keypair()
-        >>> a.private_key != b.private_key
-        True
-    """
-    public, private = _ecies.generate()
-    return KeyPair(public_key=public, private_key=private)
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def _read(path: str, *, strict: bool, interpolate: bool = False) -> Document:
-    with open(path, "rb") as handle:
-        text = _keys.decode_secret_text(handle.read(), path)
-    return Document.parse(text, path=path, strict=strict, interpolate=interpolate)
-
-
-def _file_public_key(doc: Document, path: str) -> tuple[str | None, str | None]:
-    """The ``DOTENV_PUBLIC_KEY*`` (name, value) the file declares, preferring its own name."""
-    canonical, _ = _keys.key_names(path)
-    found: tuple[str | None, str | None] = (None, None)
-    for name, value in doc.pairs():
-        if name == canonical and value:
-            return name, value
-        if name.startswith(_keys.PUBLIC_PREFIX) and value:
-            found = (name, value)
-    return found
-
-
-def _normalized_public(value: str, *, name: str, path: str) -> str:
-    try:
-        return _ecies.public_hex(_ecies.parse_public_key(value))
-    except ValueError:
-        raise DecryptionError(
-            f"{name} in {path} is not a valid secp256k1 public key", names=(name,), path=path
-        ) from None
-
-
-def _listed(names: Iterable[str]) -> str:
-    names = list(dict.fromkeys(names))
-    shown = ", ".join(names[:_MAX_LISTED])
-    return shown + (f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else "")
-
-
-def _parse_or_none(key: str) -> _ecies.PrivateKey | None:
-    try:
-        return _ecies.parse_private_key(key)
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class _Keys:
-    """The private keys usable for one file (hex), best first, and where they came from."""
-
-    private: tuple[str, ...]
-    name: str
-    source: str
-    decryptors: tuple[_ecies.Decryptor, ...]
-
-
-def _resolve_keys(
-    doc: Document,
-    path: str,
-    *,
-    private_key: str | None,
-    keys_file: str | None,
-    needed_for: tuple[str, ...],
-    purpose: str,
-) -> _Keys:
-    """Find the private key(s) for ``path``; with a public key in the file, the matching one.
-
-    Raises:
-        DecryptionError: no key, an invalid key, or a key that does not match the file.
-        InsecurePathError: the keys file is readable by others (or otherwise unsafe).
-    """
-    public_name, public_value = _file_public_key(doc, path)
-    _, private_name = _keys.key_names(path)
-    found = _keys.find_private_key(
-        path, private_key=private_key, keys_file=keys_file, public_name=public_name
-    )
-    what = f"{purpose} {_listed(needed_for)} in {path}" if needed_for else f"{purpose} {path}"
-    if found is None:
-        raise DecryptionError(
-            f"cannot {what}: private key not found (looked for {private_name} in the "
-            f"environment and in {keys_file or _keys.default_keys_file(path)})",
-            names=needed_for,
-            path=path,
-        )
-    parsed = [(key, obj) for key in found.keys if (obj := _parse_or_none(key)) is not None]
-    if not parsed:
-        raise DecryptionError(
-            f"cannot {what}: the private key from {found.source} is not a valid secp256k1 key",
-            names=needed_for,
-            path=path,
-        )
-    if public_value and public_name:
-        expected = _normalized_public(public_value, name=public_name, path=path)
-        matching = [k for k, obj in parsed if _ecies.public_hex(obj.public_key()) == expected]
-        if not matching:
-            raise DecryptionError(
-                f"cannot {what}: the private key from {found.source} does not match "
-                f"{public_name} in the file",
-                names=needed_for,
-                path=path,
-            )
-        parsed = [(k, obj) for k, obj in parsed if k == matching[0]][:1]
-    return _Keys(
-        private=tuple(k for k, _ in parsed),
-        name=found.name,
-        source=found.source,
-        decryptors=tuple(_ecies.Decryptor(obj) for _, obj in parsed),
-    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)

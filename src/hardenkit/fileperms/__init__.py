@@ -40,7 +40,7 @@ _NAMES = {
     "open_secure": "_io",
     "write_secure": "_io",
     "locked_for_update": "_lock",
-    "Finding": "_model",
+    "Finding": "_tree",
     "PathStatus": "_model",
     "excess_bits": "_model",
     "audit_tree": "_tree",
@@ -65,9 +65,5 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
     from hardenkit.fileperms._dirs import make_private_dir as make_private_dir, tighten as tighten
     from hardenkit.fileperms._io import open_secure as open_secure, write_secure as write_secure
     from hardenkit.fileperms._lock import locked_for_update as locked_for_update
-    from hardenkit.fileperms._model import (
-        Finding as Finding,
-        PathStatus as PathStatus,
-        excess_bits as excess_bits,
-    )
-    from hardenkit.fileperms._tree import audit_tree as audit_tree
+    from hardenkit.fileperms._model import PathStatus as PathStatus, excess_bits as excess_bits
+    from hardenkit.fileperms._tree import Finding as Finding, audit_tree as audit_tree

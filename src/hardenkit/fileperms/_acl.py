@@ -10,21 +10,30 @@ from __future__ import annotations
 
 import errno
 import os
-import struct
-from dataclasses import dataclass
+
+# Not typing.TYPE_CHECKING, for import time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass as record
+else:
+    from hardenkit._record import record
+
 
 __all__ = ["ACL_XATTR", "AclEntry", "describe_grants", "parse_acl", "read_acl", "strip_acls"]
 
 ACL_XATTR = "system.posix_acl_access"
 ACL_DEFAULT_XATTR = "system.posix_acl_default"
 _VERSION = 2
-_HEADER = struct.Struct("<I")
-_ENTRY = struct.Struct("<HHI")
+_HEADER_SIZE = 4  # struct "<I": the version
+_ENTRY_FORMAT = "<HHI"  # tag, perm, id
+_ENTRY_SIZE = 8
 USER_OBJ, USER, GROUP_OBJ, GROUP, MASK, OTHER = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 _NO_ACL = frozenset({errno.ENODATA, errno.EOPNOTSUPP, errno.ENOTSUP})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# A record (hardenkit._record): a frozen dataclass's behaviour without its ~1 ms of import
+# time; internal, and check_path needs it only when a file carries an ACL.
+@record(frozen=True, slots=True)
 class AclEntry:
     """One entry of an ACL: tag (USER, GROUP...), permission bits (rwx = 4|2|1) and id."""
 
@@ -37,6 +46,7 @@ def parse_acl(raw: bytes) -> tuple[AclEntry, ...]:
     """Decode the xattr value; raise ValueError when it is not a version 2 ACL.
 
     Examples:
+        >>> import struct
         >>> raw = struct.pack("<I", 2) + struct.pack("<HHI", USER, 4, 1000)
         >>> parse_acl(raw)
         (AclEntry(tag=2, perm=4, id=1000),)
@@ -45,14 +55,16 @@ def parse_acl(raw: bytes) -> tuple[AclEntry, ...]:
         ...
         ValueError: not a POSIX ACL (version 1802401130, 4 bytes)
     """
-    if len(raw) < _HEADER.size or (len(raw) - _HEADER.size) % _ENTRY.size:
+    import struct  # noqa: PLC0415 -- for import time: only a file with an ACL is parsed
+
+    if len(raw) < _HEADER_SIZE or (len(raw) - _HEADER_SIZE) % _ENTRY_SIZE:
         raise ValueError(f"not a POSIX ACL ({len(raw)} bytes)")
-    (version,) = _HEADER.unpack_from(raw)
+    (version,) = struct.unpack_from("<I", raw)
     if version != _VERSION:
         raise ValueError(f"not a POSIX ACL (version {version}, {len(raw)} bytes)")
     return tuple(
         AclEntry(tag=tag, perm=perm, id=ident)
-        for tag, perm, ident in _ENTRY.iter_unpack(raw[_HEADER.size :])
+        for tag, perm, ident in struct.iter_unpack(_ENTRY_FORMAT, raw[_HEADER_SIZE:])
     )
 
 

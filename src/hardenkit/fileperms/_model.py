@@ -10,7 +10,6 @@ from dataclasses import dataclass, fields
 
 __all__ = [
     "KINDS",
-    "Finding",
     "FindingKind",
     "PathStatus",
     "Severity",
@@ -206,7 +205,7 @@ def describe_uid(uid: int) -> str:
     return f"uid {uid} ({name if name is not None else 'no name'})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)  # __repr__ = _repr
 class PathStatus:
     """What a check saw at a path, taken from the kernel's stat of it.
 
@@ -291,43 +290,3 @@ class PathStatus:
             parents=parents,
             notices=notices,
         )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
-    """One problem :func:`~hardenkit.fileperms.audit_tree` found.
-
-    Attributes:
-        path: where (the symlink's own path when a followed link led there).
-        kind: ``world-writable`` (a non-directory anyone may write), ``world-writable-dir``
-            (without the sticky bit), ``setuid``, ``setgid`` (non-directories), ``no-user``,
-            ``no-group`` (the id has no name in the user or group database) or ``unreadable``
-            (a directory that could not be listed, so the audit below it is incomplete).
-        severity: ``high``, ``medium`` or ``low``.
-        detail: one human-readable line (mode, owner, what to do).
-        mode: the permission bits seen, or None for ``unreadable``.
-        uid, gid: the owner and group ids seen, or None.
-
-    Examples:
-        >>> Finding(path="/srv/x", kind="setuid", severity="high", detail="runs as root",
-        ...         mode=0o4755, uid=0, gid=0)
-        Finding(path='/srv/x', kind='setuid', severity='high', detail='runs as root', mode=0o4755, uid=0, gid=0)
-    """  # noqa: E501 -- a doctest output line cannot be wrapped
-
-    path: str
-    kind: str
-    severity: str
-    detail: str
-    mode: int | None = None
-    uid: int | None = None
-    gid: int | None = None
-
-    __repr__ = _repr
-
-    def __post_init__(self) -> None:
-        if self.kind not in _FINDING_KINDS:
-            raise ValueError(f"kind must be one of {sorted(_FINDING_KINDS)}, not {self.kind!r}")
-        if self.severity not in _SEVERITIES:
-            raise ValueError(f"severity must be one of {sorted(_SEVERITIES)}")
-        if self.mode is not None:
-            validate_mode(self.mode, "mode")

@@ -5,7 +5,6 @@ Kept apart from the walking code so that each rule reads in one place and is tes
 
 from __future__ import annotations
 
-import shlex
 import stat
 
 from hardenkit.errors import InsecurePathError
@@ -21,6 +20,13 @@ if TYPE_CHECKING:
     from hardenkit.fileperms._acl import AclEntry
 
 __all__ = ["dir_problems", "fail", "leaf_problems", "writable_by"]
+
+
+def _quote(path: str) -> str:
+    """``shlex.quote``, imported here: only a problem's advice quotes (for import time)."""
+    import shlex  # noqa: PLC0415 -- for import time
+
+    return shlex.quote(path)
 
 
 def writable_by(mode: int) -> str | None:
@@ -66,14 +72,14 @@ def dir_problems(
     if who and not sticky:
         problems.append(
             f"parent directory {path} is writable by {who} (mode {mode:04o}) without the "
-            f"sticky bit: chmod go-w {shlex.quote(path)}"
+            f"sticky bit: chmod go-w {_quote(path)}"
         )
     if acl and not sticky:
         grants = describe_grants(acl, perms=0o2)
         if grants:
             problems.append(
                 f"parent directory {path} has a POSIX ACL letting {', '.join(grants)} write "
-                f"to it: setfacl -b {shlex.quote(path)}"
+                f"to it: setfacl -b {_quote(path)}"
             )
     return problems
 
@@ -114,7 +120,7 @@ def leaf_problems(
         if grants:
             problems.append(
                 f"{path} has a POSIX ACL granting {', '.join(grants)} (the group bits show "
-                f"only the ACL mask): remove it with setfacl -b {shlex.quote(path)}"
+                f"only the ACL mask): remove it with setfacl -b {_quote(path)}"
             )
         else:
             notices.append(f"{path} has a POSIX ACL whose named entries are all masked out")
@@ -133,7 +139,7 @@ def _mode_advice(path: str, st_mode: int, max_mode: int) -> str:
         'a shared sticky directory (world-writable, like /tmp): '
     """
     mode = stat.S_IMODE(st_mode)
-    quoted = shlex.quote(path)
+    quoted = _quote(path)
     if not stat.S_ISDIR(st_mode):
         return f"chmod {mode & max_mode:04o} {quoted} or pass max_mode="
     if mode & stat.S_ISVTX and mode & 0o002:

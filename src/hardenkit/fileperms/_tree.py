@@ -5,9 +5,18 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from dataclasses import dataclass
 
 from hardenkit._log import get_logger
-from hardenkit.fileperms._model import Finding, group_name, kind_of, user_name
+from hardenkit.fileperms._model import (
+    _FINDING_KINDS,
+    _SEVERITIES,
+    _repr,
+    group_name,
+    kind_of,
+    user_name,
+    validate_mode,
+)
 from hardenkit.fileperms._rules import fail
 
 # Not typing.TYPE_CHECKING: importing typing costs several ms (see fileperms/__init__.py).
@@ -15,7 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["audit_tree"]
+__all__ = ["Finding", "audit_tree"]
 
 log = get_logger("hardenkit.fileperms")
 
@@ -28,6 +37,48 @@ _RISKY = stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH
 
 #: (name, (dev, ino) expected, reached through a symlink)
 _Sub = tuple[str, tuple[int, int], bool]
+
+
+# Finding is audit_tree's result, here rather than in _model: check_path does not pay for
+# its dataclass (for import time).
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)  # __repr__ = _repr
+class Finding:
+    """One problem :func:`~hardenkit.fileperms.audit_tree` found.
+
+    Attributes:
+        path: where (the symlink's own path when a followed link led there).
+        kind: ``world-writable`` (a non-directory anyone may write), ``world-writable-dir``
+            (without the sticky bit), ``setuid``, ``setgid`` (non-directories), ``no-user``,
+            ``no-group`` (the id has no name in the user or group database) or ``unreadable``
+            (a directory that could not be listed, so the audit below it is incomplete).
+        severity: ``high``, ``medium`` or ``low``.
+        detail: one human-readable line (mode, owner, what to do).
+        mode: the permission bits seen, or None for ``unreadable``.
+        uid, gid: the owner and group ids seen, or None.
+
+    Examples:
+        >>> Finding(path="/srv/x", kind="setuid", severity="high", detail="runs as root",
+        ...         mode=0o4755, uid=0, gid=0)
+        Finding(path='/srv/x', kind='setuid', severity='high', detail='runs as root', mode=0o4755, uid=0, gid=0)
+    """  # noqa: E501 -- a doctest output line cannot be wrapped
+
+    path: str
+    kind: str
+    severity: str
+    detail: str
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+    __repr__ = _repr
+
+    def __post_init__(self) -> None:
+        if self.kind not in _FINDING_KINDS:
+            raise ValueError(f"kind must be one of {sorted(_FINDING_KINDS)}, not {self.kind!r}")
+        if self.severity not in _SEVERITIES:
+            raise ValueError(f"severity must be one of {sorted(_SEVERITIES)}")
+        if self.mode is not None:
+            validate_mode(self.mode, "mode")
 
 
 class _Auditor:

@@ -1,10 +1,8 @@
-"""How a command's arguments may look: :class:`ArgRules` and the argv checks every run makes."""
+"""How a command's arguments may look: :class:`ArgRules` (every run's argv check: ``_argv``)."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hardenkit.errors import PolicyError, UnsafeArgument
@@ -12,6 +10,7 @@ from hardenkit.errors import PolicyError, UnsafeArgument
 # Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
     from typing import TypeAlias
 
 __all__ = ["METACHARACTERS", "ArgRules"]
@@ -134,22 +133,3 @@ class ArgRules:
 #: An argument rule: a schema, or a callable that returns the argv to run (or None to keep
 #: it) and raises ValueError (UnsafeArgument included) to refuse.
 ArgRule: TypeAlias = "ArgRules | Callable[[tuple[str, ...]], Sequence[str] | None]"
-
-
-def _as_argv(argv: object) -> tuple[str, ...]:
-    """Validate an argv: a non-empty sequence (never a string) of str/bytes/paths, no NUL."""
-    if isinstance(argv, (str, bytes, bytearray, os.PathLike)) or not isinstance(argv, Sequence):
-        raise PolicyError(
-            "argv must be a sequence of arguments, not a string: no shell is ever used"
-        )
-    if not argv:
-        raise PolicyError("argv is empty")
-    out: list[str] = []
-    for index, arg in enumerate(argv):
-        if not isinstance(arg, (str, bytes, os.PathLike)):
-            raise PolicyError(f"argument {index} is a {type(arg).__name__}, not str or bytes")
-        text = os.fsdecode(arg)
-        if "\0" in text:
-            raise UnsafeArgument(f"argument {index} contains a NUL byte", argv=None)
-        out.append(text)
-    return tuple(out)

@@ -13,7 +13,8 @@ from dataclasses import KW_ONLY, dataclass, field
 
 from hardenkit.env import SAFE_PATH
 from hardenkit.errors import CommandNotAllowed, PolicyError, UnsafeArgument
-from hardenkit.spawn._args import METACHARACTERS, ArgRule, ArgRules, _as_argv
+from hardenkit.spawn._args import METACHARACTERS, ArgRule, ArgRules
+from hardenkit.spawn._argv import _as_argv
 from hardenkit.spawn._trusted import _refuse_file_caps, trusted_binary
 
 __all__ = ["METACHARACTERS", "ArgRules", "CommandPolicy", "trusted_binary"]

@@ -9,7 +9,9 @@ __all__ = ["MAX_OUTPUT", "Cancelled", "RunResult"]
 MAX_OUTPUT = 10 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# repr=False: the class writes its own (no output, no arguments); the generated one would
+# only cost import time.
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class RunResult:
     r"""How a command ended. ``stdout``/``stderr`` hold at most ``max_output`` bytes each.
 

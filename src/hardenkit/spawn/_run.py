@@ -23,7 +23,7 @@ from hardenkit.errors import (
     PolicyError,
     SandboxError,
 )
-from hardenkit.spawn._args import _as_argv
+from hardenkit.spawn._argv import _as_argv
 from hardenkit.spawn._childenv import allowed_dangerous, child_env
 from hardenkit.spawn._result import MAX_OUTPUT, RunResult
 from hardenkit.spawn._supervise import supervise
