@@ -11,7 +11,6 @@ import _thread  # not threading, for import time (~1 ms): one lock
 import functools
 
 from hardenkit._linux import caps as _caps, procfs as _procfs, require_linux
-from hardenkit._linux.capnames import CAP_NAMES
 from hardenkit._unset import UNSET
 from hardenkit.errors import RootEquivalentError, SandboxError
 from hardenkit.sandbox._plan import ConfinementPlan
@@ -269,6 +268,8 @@ def _shed_mask(
                 "with allow_root_equivalent=True)"
             )
         if not _caps.capget()[0] >> _CAP_SETPCAP & 1:
+            from hardenkit._linux.capnames import CAP_NAMES  # noqa: PLC0415 -- for import time: only to refuse
+
             stuck = [
                 CAP_NAMES[cap] if cap < len(CAP_NAMES) else f"capability {cap}"
                 for cap in range(shed.bit_length())
