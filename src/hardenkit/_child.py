@@ -192,8 +192,10 @@ def fork_call(
     """
     require_linux("forked calls")
     # The child's first step needs libc (ctypes); load it here, not in a forked child
-    # (for import time it is not loaded at module import).
-    import hardenkit._linux.libc  # noqa: F401, PLC0415
+    # (for import time it is not loaded at module import, nor ctypes with it).
+    from hardenkit._linux.libc import prctl_function  # noqa: PLC0415
+
+    prctl_function()
 
     kwargs = dict(kwargs or {})
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)

@@ -445,6 +445,10 @@ _EXEC_MUST_NOT_LOAD = {
     "hardenkit.redaction._patterns",
     "hardenkit.redaction._logging",
     "hardenkit._secret_value",
+    # Without --profile/--preset or --limit: no TOML reader, no limits module.
+    "hardenkit.sandbox.profile",
+    "hardenkit.sandbox._profile_read",
+    "hardenkit.sandbox.limits",
 }
 
 _EXEC_ARGS = ["exec", "--user", "nobody", "--seccomp", "docker", "--read", "/usr"]

@@ -7,7 +7,6 @@ a meaning in each and a check, and every Confinement option becomes a step.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,6 +22,7 @@ from hardenkit.sandbox import (
     _check,
     _enter,
     _steps as st,
+    limits,
 )
 from hardenkit.sandbox.confinement import ConfinementPlan, prepare_confinement
 from hardenkit.sandbox.options import OPTION_NAMES
@@ -149,7 +149,7 @@ def test_reordering_the_tuple_reorders_both_executors(
     for kind in st.STEP_TYPES:
         quiet = kind not in (st.SetLimits, st.SetNoNewPrivs)
         monkeypatch.setitem(_enter.HANDLERS, kind, (lambda *_a: None) if quiet else recorded(kind))
-    monkeypatch.setattr(_enter, "set_rlimits", lambda _pairs: None)
+    monkeypatch.setattr(limits, "set_rlimits", lambda _pairs: None)
     monkeypatch.setattr(_enter, "prctl", lambda *_a: 0)
     plan.enter()
     assert order == ["SetNoNewPrivs", "SetLimits"]
@@ -165,7 +165,13 @@ def test_one_checker_judges_both_executors(
     def judge(plan: ConfinementPlan, answers: _check.Answers, *, exec_follows: bool) -> None:
         real(plan, answers, exec_follows=exec_follows)
         # The kernel's answers as the checker received them, then refused.
-        answers = dataclasses.replace(answers, no_new_privs=0)
+        answers = _check.Answers(
+            status=answers.status,
+            groups=answers.groups,
+            securebits=answers.securebits,
+            no_new_privs=0,
+            limits=answers.limits,
+        )
         real(plan, answers, exec_follows=exec_follows)
 
     monkeypatch.setattr(_check, "judge", judge)

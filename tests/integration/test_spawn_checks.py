@@ -16,7 +16,14 @@ import pytest
 from hardenkit import privileges
 from hardenkit._linux import caps as _caps, libc
 from hardenkit.errors import PrivilegeError, SandboxError
-from hardenkit.sandbox import ResourceLimits, SeccompPolicy, _enter, _prepare, confinement
+from hardenkit.sandbox import (
+    ResourceLimits,
+    SeccompPolicy,
+    _enter,
+    _prepare,
+    confinement,
+    limits,
+)
 from hardenkit.spawn import CommandPolicy, _run as spawn_run, run
 
 if TYPE_CHECKING:
@@ -132,7 +139,7 @@ def test_a_filter_that_is_not_loaded_is_caught(
 def test_a_limit_that_did_not_take_is_caught(
     monkeypatch: pytest.MonkeyPatch, nobody_tmp: Path
 ) -> None:
-    monkeypatch.setattr(_enter, "set_rlimits", lambda *_: None)
+    monkeypatch.setattr(limits, "set_rlimits", lambda *_: None)
     marker = nobody_tmp / "ran"
     with pytest.raises(SandboxError, match="RLIMIT_NOFILE"):
         _run_marker(marker, limits=ResourceLimits(open_files=33))

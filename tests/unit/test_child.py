@@ -146,3 +146,22 @@ def test_value_bound_covers_what_the_decoder_builds(text: bytes, monkeypatch: An
     assert _values_bound(text) >= min(exact, 2)
     monkeypatch.setattr(child_mod, "MAX_RESULT_VALUES", 10_000)
     assert _values_bound(text) >= exact
+
+
+def test_the_child_imports_nothing_in_a_fresh_interpreter() -> None:
+    # The child's first step (prctl through libc, ctypes) is loaded before the fork: a
+    # confined child may no longer read the standard library, and the fork of a threaded
+    # parent must not import. In a fresh interpreter, where nothing loaded ctypes yet.
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys\n"
+        "from hardenkit._child import fork_call\n"
+        "out = fork_call(lambda: sorted(sys.modules))\n"
+        "print(sorted(set(out.value) - set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]", done.stdout

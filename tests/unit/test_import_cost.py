@@ -45,14 +45,28 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
         },
     ),
     "from hardenkit.sandbox import confine": (
+        {"hardenkit.sandbox", "hardenkit._linux", "hardenkit._unset", "hardenkit._record"},
         {
-            "hardenkit.sandbox",
-            "hardenkit._linux",
-            "hardenkit._applied",
-            "hardenkit._unset",
-            "hardenkit._record",
+            "asyncio",
+            "importlib.resources",
+            "platform",
+            "subprocess",
+            "typing",
+            "logging",
+            # confine's first call loads what its options need (issue 14): the seccomp
+            # compiler, Landlock, limits and the network policy are not imported with it;
+            # nor ctypes (loaded by the first libc call) nor threading (one _thread lock).
+            "ctypes",
+            "json",
+            "threading",
+            "hardenkit.sandbox.seccomp",
+            "hardenkit.sandbox.landlock",
+            "hardenkit.sandbox.limits",
+            "hardenkit.sandbox.network",
+            "hardenkit.sandbox.profile",
+            "hardenkit._linux.seccomp_compile",
+            "hardenkit._linux.landlock",
         },
-        {"asyncio", "importlib.resources", "platform", "subprocess", "typing", "logging"},
     ),
     "from hardenkit.fileperms import check_path": (
         {"hardenkit.fileperms", "hardenkit._record"},

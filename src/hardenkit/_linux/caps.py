@@ -13,7 +13,6 @@ per capability.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 
@@ -50,23 +49,25 @@ SECURE_LOCKDOWN = (
 _MASK32 = 0xFFFFFFFF
 
 
-class _CapHeader(ctypes.Structure):
-    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = (
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
-    )
-
-
-_CapDataPair = _CapData * 2
-
-
-#: The prepared libc entry points, filled by :func:`prepare`.
+#: The prepared libc entry points and ctypes structures, filled by :func:`prepare` (ctypes
+#: is imported there, not with this module: for import time, ~4 ms of a first use).
 _FUNCS: dict[str, Any] = {}
+
+
+def _structures(ct: Any) -> tuple[Any, Any]:
+    """capget/capset's header and two-element data array types."""
+
+    class _CapHeader(ct.Structure):  # type: ignore[misc]
+        _fields_ = (("version", ct.c_uint32), ("pid", ct.c_int))
+
+    class _CapData(ct.Structure):  # type: ignore[misc]
+        _fields_ = (
+            ("effective", ct.c_uint32),
+            ("permitted", ct.c_uint32),
+            ("inheritable", ct.c_uint32),
+        )
+
+    return _CapHeader, _CapData * 2  # type: ignore[operator]
 
 
 def prepare() -> None:
@@ -79,17 +80,20 @@ def prepare() -> None:
     """
     if "prctl" in _FUNCS:
         return
+    ct = _libc.ctypes_module()
     lib = _libc.libc()
+    header, pair = _structures(ct)
+    _FUNCS.update(ctypes=ct, header=header, pair=pair)
     for name in ("capget", "capset"):
         fn = getattr(lib, name)
-        fn.restype = ctypes.c_int
-        fn.argtypes = [ctypes.POINTER(_CapHeader), ctypes.POINTER(_CapData)]
+        fn.restype = ct.c_int
+        fn.argtypes = [ct.POINTER(header), ct.POINTER(pair._type_)]
         _FUNCS[name] = fn
     _FUNCS["prctl"] = _libc.prctl_function()  # set last: everything above is ready
 
 
 def _raise_errno() -> None:
-    err = ctypes.get_errno()
+    err = _FUNCS["ctypes"].get_errno()  # after a call through _FUNCS: prepare() ran
     raise OSError(err, os.strerror(err))
 
 
@@ -106,9 +110,9 @@ def capget(pid: int = 0) -> tuple[int, int, int]:
         0
     """
     prepare()
-    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, pid)
-    data = _CapDataPair()
-    if _FUNCS["capget"](ctypes.byref(header), data) != 0:
+    header = _FUNCS["header"](LINUX_CAPABILITY_VERSION_3, pid)
+    data = _FUNCS["pair"]()
+    if _FUNCS["capget"](_FUNCS["ctypes"].byref(header), data) != 0:
         _raise_errno()
     eff = data[0].effective | (data[1].effective << 32)
     prm = data[0].permitted | (data[1].permitted << 32)
@@ -134,15 +138,15 @@ def prepare_capset(effective: int, permitted: int, inheritable: int) -> tuple[An
     args = _CAPSET_ARGS.get(key)
     if args is not None:
         return args
-    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
-    data = _CapDataPair()
+    header = _FUNCS["header"](LINUX_CAPABILITY_VERSION_3, 0)
+    data = _FUNCS["pair"]()
     data[0].effective = effective & _MASK32
     data[1].effective = (effective >> 32) & _MASK32
     data[0].permitted = permitted & _MASK32
     data[1].permitted = (permitted >> 32) & _MASK32
     data[0].inheritable = inheritable & _MASK32
     data[1].inheritable = (inheritable >> 32) & _MASK32
-    args = (ctypes.pointer(header), data)
+    args = (_FUNCS["ctypes"].pointer(header), data)
     if len(_CAPSET_ARGS) < _CAPSET_ARGS_MAX:
         args = _CAPSET_ARGS.setdefault(key, args)
     return args
@@ -222,7 +226,7 @@ def bounding_limit(keep: int, last_cap: int) -> None:
     for cap in range(last_cap + 1):
         if keep >> cap & 1 or fn(drop, cap, 0, 0, 0) == 0:
             continue
-        err = ctypes.get_errno()
+        err = _FUNCS["ctypes"].get_errno()
         if err != errno.EPERM or fn(read, cap, 0, 0, 0) != 0:
             raise OSError(err, os.strerror(err))
 

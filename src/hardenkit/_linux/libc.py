@@ -6,7 +6,6 @@ hardenkit errors with ``raise ... from err``.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 
@@ -15,6 +14,7 @@ from hardenkit._linux import require_linux
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import ctypes
     from typing import Any
 
 # prctl(2) options (include/uapi/linux/prctl.h).
@@ -67,6 +67,24 @@ _SYSCALLS: dict[str, dict[str, int]] = {
 
 
 @functools.cache
+def ctypes_module() -> Any:
+    """The :mod:`ctypes` module, imported on the first call into libc.
+
+    For import time: ctypes costs a first use ~4 ms, and importing hardenkit's modules
+    (``confine`` among them) calls nothing. Every call below loads it first; a caller that
+    calls in a forked child runs :func:`libc` (or ``caps.prepare``) before the fork, so
+    the child finds it cached and imports nothing.
+
+    Examples:
+        >>> ctypes_module().sizeof(ctypes_module().c_long) in (4, 8)
+        True
+    """
+    import ctypes  # noqa: PLC0415 -- for import time (see above)
+
+    return ctypes
+
+
+@functools.cache
 def libc() -> ctypes.CDLL:
     """Return libc loaded with errno tracking.
 
@@ -75,7 +93,8 @@ def libc() -> ctypes.CDLL:
         True
     """
     require_linux("libc calls")
-    return ctypes.CDLL(None, use_errno=True)
+    lib: ctypes.CDLL = ctypes_module().CDLL(None, use_errno=True)
+    return lib
 
 
 def syscall_number(name: str) -> int:
@@ -96,7 +115,7 @@ def syscall_number(name: str) -> int:
 
 def _check(result: int) -> int:
     if result == -1:
-        err = ctypes.get_errno()
+        err = ctypes_module().get_errno()
         raise OSError(err, os.strerror(err))
     return result
 
@@ -122,13 +141,14 @@ def prctl_function() -> Any:
         >>> prctl_function()(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) in (0, 1)
         True
     """
-    return ctypes.CFUNCTYPE(
-        ctypes.c_int,
-        ctypes.c_int,
-        ctypes.c_ulong,
-        ctypes.c_ulong,
-        ctypes.c_ulong,
-        ctypes.c_ulong,
+    ct = ctypes_module()
+    return ct.CFUNCTYPE(
+        ct.c_int,
+        ct.c_int,
+        ct.c_ulong,
+        ct.c_ulong,
+        ct.c_ulong,
+        ct.c_ulong,
         use_errno=True,
     )(("prctl", libc()))
 
@@ -143,8 +163,9 @@ def syscall(name: str, *args: int | ctypes.c_void_p | ctypes.Array[ctypes.c_char
         >>> syscall("landlock_create_ruleset", 0, 0, 1) >= 0  # Landlock ABI version
         True
     """
+    ct = ctypes_module()
     fn = libc().syscall
-    fn.restype = ctypes.c_long
+    fn.restype = ct.c_long
     # Variadic: widen plain ints to long so the upper register bits are defined.
-    cargs = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
-    return _check(fn(ctypes.c_long(syscall_number(name)), *cargs))
+    cargs = [ct.c_long(a) if isinstance(a, int) else a for a in args]
+    return _check(fn(ct.c_long(syscall_number(name)), *cargs))

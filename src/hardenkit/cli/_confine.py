@@ -128,20 +128,14 @@ def seccomp_option(text: str, profile: Profile) -> dict[str, Any]:
 
 def effective_profile(args: Any) -> Profile:  # noqa: C901, PLR0912, PLR0915
     """The profile file or preset, with the command-line options applied on top."""
-    from hardenkit.sandbox.landlock import FilesystemPolicy  # noqa: PLC0415 -- for import time
-    from hardenkit.sandbox.limits import ResourceLimits  # noqa: PLC0415 -- for import time
-    from hardenkit.sandbox.profile import (  # noqa: PLC0415 -- for import time
-        LIMIT_KEYS,
-        Profile,
-        load_profile,
-        parse_size,
-        preset,
-    )
+    # For import time, here and below: each module only when an option needs it (the
+    # TOML reader and its checks only for --profile/--preset, limits only for --limit).
+    from hardenkit.sandbox._profile_model import LIMIT_KEYS, Profile, parse_size  # noqa: PLC0415
 
-    if args.profile:
-        profile = load_profile(args.profile)
-    elif args.preset:
-        profile = preset(args.preset)
+    if args.profile or args.preset:
+        from hardenkit.sandbox._profile_read import load_profile, preset  # noqa: PLC0415
+
+        profile = load_profile(args.profile) if args.profile else preset(args.preset)
     else:
         profile = Profile()
     changes: dict[str, Any] = {}
@@ -183,8 +177,12 @@ def effective_profile(args: Any) -> Profile:  # noqa: C901, PLR0912, PLR0915
                 values[LIMIT_KEYS[key][0]] = parse_size(value, key)
             except ValueError as err:
                 raise _Usage(f"--limit {err}") from None
+        from hardenkit.sandbox.limits import ResourceLimits  # noqa: PLC0415
+
         changes["limits"] = ResourceLimits(**values)
     if args.read or args.write or args.execute:
+        from hardenkit.sandbox.landlock import FilesystemPolicy  # noqa: PLC0415
+
         fs = profile.filesystem or FilesystemPolicy()
         for name in ("read", "write", "execute"):
             for path in getattr(args, name):

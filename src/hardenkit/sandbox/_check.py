@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import os
 import resource
-from dataclasses import dataclass
 
 from hardenkit._linux import caps as _caps, procfs
 from hardenkit._linux.caps import prctl
 from hardenkit._linux.libc import PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox import _steps
-from hardenkit.sandbox.limits import check_limit_values, refuse_unenforced
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    # mypy checks Answers as the frozen dataclass it behaves as (hardenkit._record).
+    from dataclasses import dataclass as record
+
     from hardenkit._linux.procfs import ProcStatus
     from hardenkit.sandbox._plan import ConfinementPlan
+else:
+    from hardenkit._record import record
 
 __all__ = [
     "STEP_CHECKS",
@@ -60,7 +63,7 @@ STEP_CHECKS: dict[type, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, slots=True)
 class Answers:
     """What the kernel says about the confined thread, read before Landlock.
 
@@ -127,14 +130,23 @@ def judge(plan: ConfinementPlan, answers: Answers, *, exec_follows: bool) -> Non
             securebits=answers.securebits,
             no_new_privs=plan.no_new_privs,
         )
-    check_limit_values(plan.rlimits, answers.limits)
+    if plan.rlimits:
+        # For import time, and loaded already: plan_for checked these limits.
+        from hardenkit.sandbox.limits import check_limit_values  # noqa: PLC0415
+
+        check_limit_values(plan.rlimits, answers.limits)
     nproc = any(which == resource.RLIMIT_NPROC for which, _ in plan.rlimits)
     if plan.shed_caps or nproc:
         try:
             st = procfs.parse_status(answers.status.decode(errors="replace"))
         except ValueError as err:
             raise SandboxError(f"the status report is unreadable: {err}") from err
-        refuse_unenforced(plan.rlimits, uid=st.uids[0], caps=st.cap_permitted | st.cap_effective)
+        if nproc:
+            from hardenkit.sandbox.limits import refuse_unenforced  # noqa: PLC0415 -- as above
+
+            refuse_unenforced(
+                plan.rlimits, uid=st.uids[0], caps=st.cap_permitted | st.cap_effective
+            )
         if plan.shed_caps:
             problem = shed_problem(
                 st, plan.shed_caps, no_new_privs=plan.no_new_privs, exec_follows=exec_follows

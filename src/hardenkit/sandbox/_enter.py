@@ -22,8 +22,6 @@ from hardenkit._linux.libc import (
 )
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox import _check, _steps as s
-from hardenkit.sandbox.limits import set_rlimits, verify_limits
-from hardenkit.sandbox.seccomp import verify_seccomp
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
@@ -66,6 +64,9 @@ def _arm(plan: ConfinementPlan, _step: s.Step, _mode: str) -> None:
 
 def _limits(_plan: ConfinementPlan, step: s.Step, _mode: str) -> None:
     assert isinstance(step, s.SetLimits)  # noqa: S101 -- dispatched by type
+    # For import time, and loaded already: plan_for checked these limits (parent side).
+    from hardenkit.sandbox.limits import set_rlimits  # noqa: PLC0415
+
     try:
         set_rlimits(step.pairs)
     except (OSError, ValueError) as err:
@@ -93,7 +94,11 @@ def _verify_whole_process(plan: ConfinementPlan) -> None:
     elif plan.identity_source is not None:
         plan.identity = plan.identity_source()
     _check.judge_shed_here(plan)
-    verify_limits(plan.rlimits)
+    if plan.rlimits:
+        # For import time, and loaded already: plan_for checked these limits.
+        from hardenkit.sandbox.limits import verify_limits  # noqa: PLC0415
+
+        verify_limits(plan.rlimits)
     if plan.no_new_privs:
         if not plan.filters:
             _check.all_tasks_nnp()
@@ -135,6 +140,10 @@ def _check_filters(plan: ConfinementPlan, step: s.Step, mode: str) -> None:
         # otherwise): prctl answers for it.
         _check.check_filters_here(no_new_privs=step.no_new_privs)
     elif mode == "verify":
+        # For import time, and loaded already (plan_for, before any filter was loaded):
+        # an import now could need syscalls the filters refuse.
+        from hardenkit.sandbox.seccomp.apply import verify_seccomp  # noqa: PLC0415
+
         verify_seccomp(min_filters=step.count, no_new_privs=step.no_new_privs)
 
 

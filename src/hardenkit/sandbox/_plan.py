@@ -11,8 +11,6 @@ from hardenkit.errors import SandboxError
 from hardenkit.sandbox._check import all_tasks_nnp, judge_shed_here
 from hardenkit.sandbox._enter import execute
 from hardenkit.sandbox._steps import compile_steps
-from hardenkit.sandbox.limits import verify_limits
-from hardenkit.sandbox.seccomp import verify_seccomp
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
@@ -186,12 +184,19 @@ class ConfinementPlan:
         if self.drop is not None and self.verify_drop is not None:
             identity = self.verify_drop(self.drop, no_new_privs=self.no_new_privs)
         judge_shed_here(self)
-        verify_limits(self.rlimits)
+        if self.rlimits:
+            # For import time, and loaded already: plan_for checked these limits.
+            from hardenkit.sandbox.limits import verify_limits  # noqa: PLC0415
+
+            verify_limits(self.rlimits)
         if self.no_new_privs:
             all_tasks_nnp()
         if self.landlock is not None and not self.landlock_probed:
             raise SandboxError("Landlock was planned but not entered")
         if self.filters:
+            # For import time, and loaded already: plan_for compiled the filters.
+            from hardenkit.sandbox.seccomp.apply import verify_seccomp  # noqa: PLC0415
+
             verify_seccomp(min_filters=len(self.filters), no_new_privs=self.no_new_privs)
         return identity
 

@@ -7,11 +7,10 @@ done before a fork, so that the plan's steps need no imports, lookups or logging
 
 from __future__ import annotations
 
+import _thread  # not threading, for import time (~1 ms): one lock
 import functools
-import threading
 
 from hardenkit._linux import caps as _caps, procfs as _procfs, require_linux
-from hardenkit._linux.capnames import CAP_NAMES
 from hardenkit._unset import UNSET
 from hardenkit.errors import RootEquivalentError, SandboxError
 from hardenkit.sandbox._plan import ConfinementPlan
@@ -24,10 +23,7 @@ from hardenkit.sandbox.guards import (
     filesystem_guard_policy,
     metadata_guard_policy,
 )
-from hardenkit.sandbox.landlock import LandlockPlan, landlock_abi
-from hardenkit.sandbox.limits import check_limits, refuse_unenforced
 from hardenkit.sandbox.options import Confinement, resolve
-from hardenkit.sandbox.seccomp import SeccompPolicy, compile_policy
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
@@ -36,10 +32,10 @@ if TYPE_CHECKING:
 
     from hardenkit.capabilities import CapLike
     from hardenkit.privileges import DropPlan
-    from hardenkit.sandbox.landlock import FilesystemPolicy
+    from hardenkit.sandbox.landlock import FilesystemPolicy, LandlockPlan
     from hardenkit.sandbox.limits import ResourceLimits
     from hardenkit.sandbox.network import NetworkPlan, NetworkPolicy
-    from hardenkit.sandbox.seccomp import CompiledPolicy
+    from hardenkit.sandbox.seccomp import CompiledPolicy, SeccompPolicy
 
 __all__ = ["plan_for", "prepare_confinement"]
 
@@ -49,7 +45,7 @@ __all__ = ["plan_for", "prepare_confinement"]
 #: re-validates every rule) and hashing it for compile_policy's cache.
 _COMPILED: dict[tuple[int, bool], tuple[SeccompPolicy | None, SeccompPolicy, CompiledPolicy]] = {}
 _COMPILED_MAX = 32
-_COMPILED_LOCK = threading.Lock()
+_COMPILED_LOCK = _thread.allocate_lock()
 
 
 def prepare_confinement(
@@ -148,12 +144,18 @@ def plan_for(c: Confinement) -> ConfinementPlan:
         apply_drop, verify_drop = privileges.apply_drop, privileges.verify_drop
         check_drop = privileges.check_drop_report
     _caps.prepare()  # the prctl entry point enter() uses: nothing is set up in a child
-    rlimits = check_limits(limits) if limits is not None else ()
-    # Refused here, in the parent: a spawn child would otherwise find out after the fork.
-    if drop is None:
-        refuse_unenforced(rlimits)
-    else:
-        refuse_unenforced(rlimits, uid=drop.uid, caps=drop.keep_mask)
+    rlimits: tuple[tuple[int, int], ...] = ()
+    if limits is not None:
+        # For import time: the limits module only with limits. Loaded here, in the parent,
+        # the executors and the checker find it loaded (they must not import).
+        from hardenkit.sandbox.limits import check_limits, refuse_unenforced  # noqa: PLC0415
+
+        rlimits = check_limits(limits)
+        # Refused here, in the parent: a spawn child would otherwise find out after the fork.
+        if drop is None:
+            refuse_unenforced(rlimits)
+        else:
+            refuse_unenforced(rlimits, uid=drop.uid, caps=drop.keep_mask)
     _refuse_without_nnp(
         drop,
         no_new_privs=no_new_privs,
@@ -176,7 +178,7 @@ def plan_for(c: Confinement) -> ConfinementPlan:
     arches = tuple(policy.arches) if policy else ()
     guard = None
     if filesystem is not None and _changes_foreign_metadata(drop) is not None:
-        guard = compile_policy(metadata_guard_policy(arches))
+        guard = _compile(metadata_guard_policy(arches))
     net_plan = net_filter = None
     if network is not None:
         unix_refused = filesystem is not None and not filesystem.sockets
@@ -266,6 +268,8 @@ def _shed_mask(
                 "with allow_root_equivalent=True)"
             )
         if not _caps.capget()[0] >> _CAP_SETPCAP & 1:
+            from hardenkit._linux.capnames import CAP_NAMES  # noqa: PLC0415 -- for import time: only to refuse
+
             stuck = [
                 CAP_NAMES[cap] if cap < len(CAP_NAMES) else f"capability {cap}"
                 for cap in range(shed.bit_length())
@@ -356,10 +360,12 @@ def _landlock_plan(
     filesystem: FilesystemPolicy | None, *, isolate: bool, scope_signals: bool
 ) -> LandlockPlan | None:
     """The domain to enter: the policy's, or (``isolate``) one that only isolates."""
+    if filesystem is None and not isolate:
+        return None
+    from hardenkit.sandbox.landlock import LandlockPlan  # noqa: PLC0415 -- for import time
+
     if filesystem is not None:
         return LandlockPlan(filesystem, scope_signals=scope_signals)
-    if not isolate:
-        return None
     if _landlock_abi() == 0:
         raise SandboxError(
             "Landlock is absent or disabled, so the confined process could ptrace and "
@@ -379,7 +385,7 @@ def _filesystem_guard(
     if unix_ok and exec_ok:
         return None
     shared_ok = exec_ok or not _held_caps(drop) & _MAP_FILES_CAPS
-    return compile_policy(
+    return _compile(
         filesystem_guard_policy(
             arches, unix_sockets=unix_ok, anonymous_exec=exec_ok, shared_anonymous=shared_ok
         )
@@ -400,6 +406,8 @@ def _held_caps(drop: DropPlan | None) -> int:
 @functools.cache
 def _landlock_abi() -> int:
     """The running Landlock ABI (it cannot change while this process runs)."""
+    from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415 -- for import time
+
     return landlock_abi()
 
 
@@ -410,13 +418,14 @@ def _network(network: NetworkPolicy, *, unix_refused: bool) -> tuple[NetworkPlan
     when the caller's filter allows it: libseccomp turns socket rules into i386
     ``socketcall`` rules whose arguments sit behind a pointer seccomp cannot read.
     """
+    from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415 -- for import time
     from hardenkit.sandbox.network import (  # noqa: PLC0415 -- for import time: with a NetworkPolicy only
         NetworkPlan,
         network_filter,
     )
 
     plan = NetworkPlan(network, abi=landlock_abi(), unix_refused=unix_refused)
-    return plan, compile_policy(network_filter(network))
+    return plan, _compile(network_filter(network))
 
 
 def _held_after(drop: DropPlan | None, *, shed: int = 0) -> tuple[int, ...]:
@@ -464,12 +473,28 @@ def _compiled(
     hit = _COMPILED.get(key)
     if hit is not None and hit[0] is seccomp:
         return hit[1], hit[2]
-    policy = seccomp if seccomp is not None else SeccompPolicy(default="allow")
-    if block_namespaces:
-        policy = policy.with_namespace_block()
-    compiled = compile_policy(policy)
+    if seccomp is None:
+        from hardenkit.sandbox.seccomp.policy import SeccompPolicy  # noqa: PLC0415 -- for import time
+
+        seccomp_or_allow = SeccompPolicy(default="allow")
+    else:
+        seccomp_or_allow = seccomp
+    policy = seccomp_or_allow.with_namespace_block() if block_namespaces else seccomp_or_allow
+    compiled = _compile(policy)
     with _COMPILED_LOCK:
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.pop(next(iter(_COMPILED)))
         _COMPILED[key] = (seccomp, policy, compiled)
     return policy, compiled
+
+
+def _compile(policy: SeccompPolicy) -> CompiledPolicy:
+    """``compile_policy``, with the seccomp package loaded on first use (for import time).
+
+    Its checker (``apply.verify_seccomp``) is loaded with it, here in the parent: the
+    executors use it after a filter is in force, when an import could be refused.
+    """
+    from hardenkit.sandbox.seccomp import apply, compiler  # noqa: PLC0415 -- for import time
+
+    del apply  # loaded for the executors (see above)
+    return compiler.compile_policy(policy)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import errno
 import functools
 
-from hardenkit.sandbox.seccomp import ArgCondition, SeccompPolicy, SyscallRule
-
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from hardenkit.sandbox.seccomp import SeccompPolicy
 
 __all__ = [
     "CAP_MKNOD",
@@ -99,6 +99,7 @@ def metadata_guard_policy(arches: tuple[str, ...] = ()) -> SeccompPolicy:
     """
     from hardenkit._linux.seccomp_compile import resolve  # noqa: PLC0415 -- ctypes on use
     from hardenkit.sandbox.groups import expand  # noqa: PLC0415 -- for import time: the syscall groups, only for this guard
+    from hardenkit.sandbox.seccomp.policy import SeccompPolicy  # noqa: PLC0415 -- for import time
 
     def known(names: Iterable[str]) -> list[str]:
         return sorted(n for n in names if resolve(n) is not None)  # nothing skipped or logged
@@ -167,6 +168,10 @@ def filesystem_guard_policy(
         >>> p.default, [r.names for r in p.rules]
         ('allow', [('socket',), ('socketpair',), ('socketpair',), ('memfd_create',)])
     """
+    # For import time: the seccomp package only when a guard is built.
+    from hardenkit.sandbox.seccomp.policy import SeccompPolicy  # noqa: PLC0415
+    from hardenkit.sandbox.seccomp.rules import ArgCondition, SyscallRule  # noqa: PLC0415
+
     rules: list[SyscallRule] = []
     deny: list[str] = []
     if not unix_sockets:

@@ -8,11 +8,11 @@ with other live threads is refused.
 
 from __future__ import annotations
 
+import _thread  # not threading, for import time (~1 ms): one lock
 import contextlib
 import errno
 import os
 import stat
-import threading
 import weakref
 from dataclasses import dataclass
 
@@ -369,7 +369,7 @@ class LandlockPlan:
 
 
 _SHARED: dict[bool, LandlockPlan] = {}
-_SHARED_LOCK = threading.Lock()
+_SHARED_LOCK = _thread.allocate_lock()
 
 
 #: World-writable directories where mkdir is refused by Landlock alone (not by file modes).
