@@ -34,6 +34,7 @@ __all__ = [
     "LEFT_KEY_PAIR",
     "LEFT_VALUE_PAIR",
     "MULTILINE",
+    "context_literal_steps",
     "pair_left",
     "xml_reach",
 ]
@@ -440,6 +441,40 @@ def _mixed(space: str) -> str:
 
 _MIXED = r">?[ \t]*(?:[\"']" + _mixed(r"\n") + "|" + _mixed(r"\s") + ")"
 
+# The UTF-8 of the only characters whose str.lower() holds an ASCII letter (U+212A, U+0130).
+_LOWERS_TO_ASCII = r"\xe2\x84\xaa|\xc4\xb0"
+_DIGITS = "0123456789"
+_CARD_DIGITS = 13
+
+
+def context_literal_steps(text: str) -> list[str]:
+    """The context rules that could change ``text``, by literals alone.
+
+    Cheaper than the hyperscan scan when its database is not compiled (a process's first
+    texts, a machine without hyperscan), and as complete: each test is a necessary
+    condition of its rule's Python patterns (a URL's "://"; the header names; 13 digits
+    for a card; for a secret name, one of the hints in the lowered text (str.lower keeps
+    every ASCII letter's place, and maps the two characters that lower to ASCII ones as
+    the name rules read them), and a closing tag or a separator).
+    """
+    steps: list[str] = []
+    low = text.lower()
+    if "://" in text:
+        steps.append("url")
+    if "authorization" in low or "bearer" in low:
+        steps.append("auth")
+    if "cookie" in low:
+        steps.append("cookie")
+    if sum(map(text.count, _DIGITS)) >= _CARD_DIGITS:
+        steps.append("card")
+    if any(h in low for h in _KEY_HINTS):
+        if "</" in text:
+            steps.append("xml")
+        if "=" in text or ":" in text:
+            steps.append("key_value")
+    return steps
+
+
 #: (name, hyperscan expression, ASCII case-insensitive): each matches wherever its
 #: step could change a text (a step may have several). Necessary conditions only: a
 #: false alarm costs the step's own run on that line, a miss would leave a secret.
@@ -454,6 +489,10 @@ CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
     ("card", r"(?:^|[^0-9A-Za-z_.+/\-])[2-6][0-9]{3}(?:[ \-]?[0-9]){9}", False),
     ("xml", "<(?:[a-z_]" + _TAG_CHARS + "*)?" + _HINTED.replace(_KEY_CHARS, _TAG_CHARS)
      + _TAG_CHARS + "*>", True),
+    # A name the rules also read lowercased (odd-cased: xAPi\u212aey) may hold a hint only
+    # once lowered: KELVIN SIGN lowers to "k", LATIN CAPITAL I WITH DOT to "i" and a mark.
+    ("xml", _LOWERS_TO_ASCII, False),
+    ("key_value", _LOWERS_TO_ASCII, False),
     # A key holding only weak hints, and a value mixing letters and digits: it must stay
     # the last trigger but one.
     ("key_value", "(?:" + "|".join(_WEAK_HINTS) + ")" + _KEY_CHARS + "*" + _SEP + _MIXED, True),
