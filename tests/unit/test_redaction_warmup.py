@@ -139,3 +139,16 @@ def test_first_use_compiles_only_the_detectors_called_for() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["0", "0", "True", "True", "False"]
+
+
+_MASK_CHARS = st.text(alphabet=st.sampled_from(list("\"' *[]<>aR\t\n\u00a0")), max_size=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.one_of(_MASK_CHARS, st.sampled_from(["[REDACTED]", "'<masked>'", '" *** "'])))
+def test_is_mask_fast_path_answers_as_the_regexes(value: str) -> None:
+    from hardenkit.redaction import _names  # noqa: PLC0415
+
+    inner = _names._QUOTED.fullmatch(value)
+    body = inner.group(2) if inner else value
+    assert _names.is_mask(value) is (_names._MASK_ONLY.fullmatch(body.strip()) is not None)
