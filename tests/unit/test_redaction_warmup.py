@@ -152,3 +152,26 @@ def test_is_mask_fast_path_answers_as_the_regexes(value: str) -> None:
     inner = _names._QUOTED.fullmatch(value)
     body = inner.group(2) if inner else value
     assert _names.is_mask(value) is (_names._MASK_ONLY.fullmatch(body.strip()) is not None)
+
+
+@pytest.mark.parametrize("text", ['APIKEY:"\\', "password='ab\\", 'token="x\\\nnext'])
+def test_a_backslash_ending_an_open_quote_is_masked_in_one_pass(text: str) -> None:
+    once = E._STEP_SUBS[E._KEY_VALUE](text)
+    assert E._STEP_SUBS[E._KEY_VALUE](once) == once
+    assert redact(text) == E.full_scan(text) == once
+    assert "\\" not in once
+
+
+_TOSTRINGISH = st.one_of(
+    st.from_regex(r"[A-Z][A-Za-z0-9_$]{1,6}(?:\{[0-9a-f]{4,9}|@[0-9a-f]{5,9})", fullmatch=True),
+    st.text(alphabet=st.sampled_from(list("Az09{@f$_\u00b2\u0661 ")), max_size=10),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_TOSTRINGISH)
+def test_value_shape_helpers_answer_as_the_regexes(value: str) -> None:
+    from hardenkit.redaction import _context as C  # noqa: PLC0415, N812
+
+    assert C._to_string(value) is (C._TO_STRING.fullmatch(value) is not None)
+    assert C._port(value) is (C._PORT.fullmatch(value) is not None)

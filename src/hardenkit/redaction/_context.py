@@ -243,8 +243,10 @@ _KEY_HINTS = (
 # closing quote (or the end of the line: an unterminated quote never fails and rescans);
 # an unquoted one to the end of its token, as a shell splits words, except that "&name="
 # starts the next URL query parameter. Every branch is a single greedy run: no backtracking.
+# A backslash that ends the line inside an unterminated quote is part of the value (left
+# out, the next pass would read it as a value of its own: k:"\ -> k:***\ -> k:***).
 _VALUE = _lazy(
-    r"\"(?:[^\"\\\n]|\\.)*\"?|'(?:[^'\\\n]|\\.)*'?"
+    r"\"(?:[^\"\\\n]|\\.)*\\?\"?|'(?:[^'\\\n]|\\.)*\\?'?"
     r"|[^\s&]+(?:&(?![\w.\-\[\]]+=)[^\s&]*)*"
 )
 # Trailing characters that close something around the pair rather than the value, dropped
@@ -280,6 +282,20 @@ def _host(key: str) -> bool:
     return bool(dot) and not is_secret_name(last)
 
 
+def _to_string(value: str) -> bool:
+    """_TO_STRING.fullmatch, asked only when its first character and "{" or "@" are there."""
+    return (
+        "A" <= value[:1] <= "Z"
+        and ("{" in value or "@" in value)
+        and _TO_STRING.fullmatch(value) is not None
+    )
+
+
+def _port(value: str) -> bool:
+    """_PORT.fullmatch ([0-9]{1,5}) without the regex."""
+    return len(value) <= 5 and value.isascii() and value.isdigit()  # noqa: PLR2004
+
+
 def _masked_value(key: str, value: str) -> str | None:
     """The masked form of ``value`` under ``key``, or None when it stays."""
     if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key) or is_mask(value):
@@ -289,7 +305,7 @@ def _masked_value(key: str, value: str) -> str | None:
     low = inner.strip().lower()
     if low in _BENIGN_VALUES or (not quote and low in _AUTH_SCHEMES):
         return None
-    if not quote and (_TO_STRING.fullmatch(inner) or (_PORT.fullmatch(inner) and _host(key))):
+    if not quote and (_to_string(inner) or (_port(inner) and _host(key))):
         return None
     if _weak_name(key) and not _tokenish(inner, 8):
         return None
@@ -541,13 +557,17 @@ LEFT_VALUE_PAIR = "(?:" + _KEY_HEAD + _SEP_VALUE + "(?:" + _LEFT_VALUES + "))"
 
 
 def _one_case_key(upper: bool) -> str:
-    """A key run in one case only, from a hint to a last part in ``_NOT_SECRET_LAST``.
+    """A key run in one case only, from a strong hint to a last part in ``_NOT_SECRET_LAST``.
 
     One case only, the whole run: a key mixing cases may be odd-cased (``PASSword``,
     ``COOKIEAge``), which the name rules also read lowercased, so whether it is left is
     theirs to say.
     """
-    hints = [h for h in _KEY_HINTS if h != "key"] + ["signature", "authorization"]
+    # Strong hints only: the separators the key=value trigger reports (a weak key's pair,
+    # read when the weak trigger fires, is then read by Python, never skipped). A claim
+    # where the trigger reports nothing would only cost a callback.
+    hints = [h for h in _KEY_HINTS if h != "key" and h not in _WEAK_HINTS]
+    hints += ["signature", "authorization"]
     last = sorted(w.upper() if upper else w.lower() for w in _NOT_SECRET_LAST)
     chars = "[A-Z0-9_.\\-]" if upper else "[a-z0-9_.\\-]"
     words = "|".join(sorted(h.upper() if upper else h.lower() for h in hints))
@@ -557,8 +577,8 @@ def _one_case_key(upper: bool) -> str:
     return f"(?:{start}{chars}*(?:{words}|{chars}{key}){chars}*[0-9_.\\-](?:{'|'.join(last)}))"
 
 
-#: Not a trigger: the separator (the match ends there) of a key holding a hint whose last
-#: part says it is about a secret, not one (SESSION_COOKIE_AGE=, token_type:), in one
+#: Not a trigger: the separator (the match ends there) of a key holding a strong hint whose
+#: last part says it is about a secret, not one (SESSION_COOKIE_AGE=, token_type:), in one
 #: case only. And a key the cookie rule owns (Cookie:, Set-Cookie:), the whole key run.
 LEFT_KEY_PAIR = (
     "(?:" + _one_case_key(upper=True) + "|" + _one_case_key(upper=False)
