@@ -633,13 +633,30 @@ def pair_left(text: str, sep: int) -> bool:
     v = _VALUE.match(text, _SPACES.match(text, after).end())  # type: ignore[union-attr]
     if v is None:
         return True
-    value = v.group(0)
+    return _value_left(key, v.group(0))
+
+
+def _value_left(key: str, raw: str) -> bool:
+    """True when the value ``raw`` (as _VALUE reads it) under ``key`` stays."""
+    if (key, raw) in _LEFT_PAIRS:
+        return True
+    value = raw
     if value[0] not in "\"'":
         value = _trim_value(value)
         if not value:
             return True
-    return _masked_value(key, value) is None
+    if _masked_value(key, value) is not None:
+        return False
+    if len(_LEFT_PAIRS) >= _LEFT_PAIRS_MAX:
+        _LEFT_PAIRS.clear()
+    _LEFT_PAIRS.add((key, raw))
+    return True
 
 
 # The longest key pair_left reads (a longer one: unsure, the step runs).
 _KEY_WINDOW = 256
+# (key, value as _VALUE read it) of pairs found left: logs repeat them (a stack frame's
+# TokenService.java:755, a status code), and the answer is a function of the two. Only
+# pairs that stay are kept: nothing here is a value hardenkit masks.
+_LEFT_PAIRS: set[tuple[str, str]] = set()
+_LEFT_PAIRS_MAX = 4096

@@ -447,8 +447,11 @@ _scan_lock = threading.Lock()
 # the tests hold it): the database costs ~100 ms to compile, which a CLI that redacts a
 # few lines (audit's environment check, exec warnings) would otherwise pay for nothing.
 # The literal prefilter costs a few microseconds a line more than the database's scan.
+# A text over _WARM_TEXT bytes (a block of lines) builds the database at once: on such a
+# text the literal prefilter would run its detectors over the whole of it.
 _WARM_CALLS = 256
 _WARM_BYTES = 65536
+_WARM_TEXT = 8192
 _warm = [0, 0]  # calls, bytes so far
 
 
@@ -460,7 +463,7 @@ def _scan(data: bytes, hits: list[_Hit]) -> None:
     """
     _warm[0] += 1
     _warm[1] += len(data)
-    if _warm[0] <= _WARM_CALLS and _warm[1] <= _WARM_BYTES:
+    if _warm[0] <= _WARM_CALLS and _warm[1] <= _WARM_BYTES and len(data) <= _WARM_TEXT:
         _literal_scan(data, hits)
         return
     _built_scan()(data, hits)
