@@ -742,8 +742,10 @@ def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> 
     try:
         # _redact's body, inlined: most lines end at "if not hits" (one call less each).
         data = text.encode("utf-8", "surrogatepass")
-        if extra is not _NO_EXTRA or _levels or _pending:
-            return _redact(text, extra)
+        if extra is not _NO_EXTRA or _pending:
+            return _redact(text, data, extra)
+        if _levels:  # registered secrets, the matchers up to date
+            text, data = _mask_levels(text, data)
         hits: list[_Hit] = []
         _scan(data, hits)
         if not hits:
@@ -757,18 +759,32 @@ def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> 
         return REDACTION_FAILED
 
 
-def _redact(text: str, extra: Iterable[str | re.Pattern[str]]) -> str:
-    data = text.encode("utf-8", "surrogatepass")
-    if extra is not _NO_EXTRA or _levels or _pending:
-        masked = _mask_registered(text, data, extra)
-        if masked is not text:
-            text = masked
-            data = text.encode("utf-8", "surrogatepass")
+def _redact(text: str, data: bytes, extra: Iterable[str | re.Pattern[str]]) -> str:
+    """:func:`redact` with registered or ``extra`` values (``data``: ``text`` in UTF-8)."""
+    masked = _mask_registered(text, data, extra)
+    if masked is not text:
+        text = masked
+        data = text.encode("utf-8", "surrogatepass")
     hits: list[_Hit] = []
     _scan(data, hits)
     if not hits:
         return text
     return _apply_hits(text, data, hits)
+
+
+def _mask_levels(text: str, data: bytes) -> tuple[str, bytes]:
+    """``text`` and ``data`` with the registered values masked (no pending registration)."""
+    spans: list[tuple[int, int]] = []
+    chars: list[tuple[int, int]] = []
+    for level in _levels:
+        level.spans(text, data, spans, chars)
+    if not spans and not chars:
+        return text, data
+    if spans and len(data) != len(text):
+        spans = _char_spans(data, spans)
+    spans.extend(chars)
+    text = _mask_spans(text, spans)
+    return text, text.encode("utf-8", "surrogatepass")
 
 
 def _mask_registered(text: str, data: bytes, extra: Iterable[str | re.Pattern[str]]) -> str:
