@@ -81,8 +81,17 @@ def test_redact_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_args: object) -> str:
         raise RecursionError("matcher")
 
-    monkeypatch.setattr(RR, "_redact", broken)
+    # Every path: the scan (each text), the registered and extra= values' path.
+    monkeypatch.setattr(RR, "_scan", broken)
     assert RR.redact("token=ghp_" + "a1" * 18) == RR.REDACTION_FAILED
+    monkeypatch.undo()
+    monkeypatch.setattr(RR, "_redact", broken)
+    assert RR.redact("token=ghp_" + "a1" * 18, extra=["a1a1"]) == RR.REDACTION_FAILED
+    monkeypatch.undo()
+    RR.register_secret("failclosed-registered-Qx7")
+    RR.redact("warm")  # folds the registration in: the next call takes the levels' path
+    monkeypatch.setattr(RR, "_mask_levels", broken)
+    assert RR.redact("x failclosed-registered-Qx7 y") == RR.REDACTION_FAILED
     with pytest.raises(TypeError):
         RR.redact(b"bytes")  # type: ignore[arg-type]
 

@@ -34,6 +34,7 @@ __all__ = [
     "LEFT_KEY_PAIR",
     "LEFT_VALUE_PAIR",
     "MULTILINE",
+    "context_literal_steps",
     "pair_left",
     "xml_reach",
 ]
@@ -242,8 +243,10 @@ _KEY_HINTS = (
 # closing quote (or the end of the line: an unterminated quote never fails and rescans);
 # an unquoted one to the end of its token, as a shell splits words, except that "&name="
 # starts the next URL query parameter. Every branch is a single greedy run: no backtracking.
+# A backslash that ends the line inside an unterminated quote is part of the value (left
+# out, the next pass would read it as a value of its own: k:"\ -> k:***\ -> k:***).
 _VALUE = _lazy(
-    r"\"(?:[^\"\\\n]|\\.)*\"?|'(?:[^'\\\n]|\\.)*'?"
+    r"\"(?:[^\"\\\n]|\\.)*\\?\"?|'(?:[^'\\\n]|\\.)*\\?'?"
     r"|[^\s&]+(?:&(?![\w.\-\[\]]+=)[^\s&]*)*"
 )
 # Trailing characters that close something around the pair rather than the value, dropped
@@ -279,6 +282,20 @@ def _host(key: str) -> bool:
     return bool(dot) and not is_secret_name(last)
 
 
+def _to_string(value: str) -> bool:
+    """_TO_STRING.fullmatch, asked only when its first character and "{" or "@" are there."""
+    return (
+        "A" <= value[:1] <= "Z"
+        and ("{" in value or "@" in value)
+        and _TO_STRING.fullmatch(value) is not None
+    )
+
+
+def _port(value: str) -> bool:
+    """_PORT.fullmatch ([0-9]{1,5}) without the regex."""
+    return len(value) <= 5 and value.isascii() and value.isdigit()  # noqa: PLR2004
+
+
 def _masked_value(key: str, value: str) -> str | None:
     """The masked form of ``value`` under ``key``, or None when it stays."""
     if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key) or is_mask(value):
@@ -288,7 +305,7 @@ def _masked_value(key: str, value: str) -> str | None:
     low = inner.strip().lower()
     if low in _BENIGN_VALUES or (not quote and low in _AUTH_SCHEMES):
         return None
-    if not quote and (_TO_STRING.fullmatch(inner) or (_PORT.fullmatch(inner) and _host(key))):
+    if not quote and (_to_string(inner) or (_port(inner) and _host(key))):
         return None
     if _weak_name(key) and not _tokenish(inner, 8):
         return None
@@ -440,6 +457,40 @@ def _mixed(space: str) -> str:
 
 _MIXED = r">?[ \t]*(?:[\"']" + _mixed(r"\n") + "|" + _mixed(r"\s") + ")"
 
+# The UTF-8 of the only characters whose str.lower() holds an ASCII letter (U+212A, U+0130).
+_LOWERS_TO_ASCII = r"\xe2\x84\xaa|\xc4\xb0"
+_DIGITS = "0123456789"
+_CARD_DIGITS = 13
+
+
+def context_literal_steps(text: str) -> list[str]:
+    """The context rules that could change ``text``, by literals alone.
+
+    Cheaper than the hyperscan scan when its database is not compiled (a process's first
+    texts, a machine without hyperscan), and as complete: each test is a necessary
+    condition of its rule's Python patterns (a URL's "://"; the header names; 13 digits
+    for a card; for a secret name, one of the hints in the lowered text (str.lower keeps
+    every ASCII letter's place, and maps the two characters that lower to ASCII ones as
+    the name rules read them), and a closing tag or a separator).
+    """
+    steps: list[str] = []
+    low = text.lower()
+    if "://" in text:
+        steps.append("url")
+    if "authorization" in low or "bearer" in low:
+        steps.append("auth")
+    if "cookie" in low:
+        steps.append("cookie")
+    if sum(map(text.count, _DIGITS)) >= _CARD_DIGITS:
+        steps.append("card")
+    if any(h in low for h in _KEY_HINTS):
+        if "</" in text:
+            steps.append("xml")
+        if "=" in text or ":" in text:
+            steps.append("key_value")
+    return steps
+
+
 #: (name, hyperscan expression, ASCII case-insensitive): each matches wherever its
 #: step could change a text (a step may have several). Necessary conditions only: a
 #: false alarm costs the step's own run on that line, a miss would leave a secret.
@@ -454,6 +505,10 @@ CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
     ("card", r"(?:^|[^0-9A-Za-z_.+/\-])[2-6][0-9]{3}(?:[ \-]?[0-9]){9}", False),
     ("xml", "<(?:[a-z_]" + _TAG_CHARS + "*)?" + _HINTED.replace(_KEY_CHARS, _TAG_CHARS)
      + _TAG_CHARS + "*>", True),
+    # A name the rules also read lowercased (odd-cased: xAPi\u212aey) may hold a hint only
+    # once lowered: KELVIN SIGN lowers to "k", LATIN CAPITAL I WITH DOT to "i" and a mark.
+    ("xml", _LOWERS_TO_ASCII, False),
+    ("key_value", _LOWERS_TO_ASCII, False),
     # A key holding only weak hints, and a value mixing letters and digits: it must stay
     # the last trigger but one.
     ("key_value", "(?:" + "|".join(_WEAK_HINTS) + ")" + _KEY_CHARS + "*" + _SEP + _MIXED, True),
@@ -502,13 +557,17 @@ LEFT_VALUE_PAIR = "(?:" + _KEY_HEAD + _SEP_VALUE + "(?:" + _LEFT_VALUES + "))"
 
 
 def _one_case_key(upper: bool) -> str:
-    """A key run in one case only, from a hint to a last part in ``_NOT_SECRET_LAST``.
+    """A key run in one case only, from a strong hint to a last part in ``_NOT_SECRET_LAST``.
 
     One case only, the whole run: a key mixing cases may be odd-cased (``PASSword``,
     ``COOKIEAge``), which the name rules also read lowercased, so whether it is left is
     theirs to say.
     """
-    hints = [h for h in _KEY_HINTS if h != "key"] + ["signature", "authorization"]
+    # Strong hints only: the separators the key=value trigger reports (a weak key's pair,
+    # read when the weak trigger fires, is then read by Python, never skipped). A claim
+    # where the trigger reports nothing would only cost a callback.
+    hints = [h for h in _KEY_HINTS if h != "key" and h not in _WEAK_HINTS]
+    hints += ["signature", "authorization"]
     last = sorted(w.upper() if upper else w.lower() for w in _NOT_SECRET_LAST)
     chars = "[A-Z0-9_.\\-]" if upper else "[a-z0-9_.\\-]"
     words = "|".join(sorted(h.upper() if upper else h.lower() for h in hints))
@@ -518,8 +577,8 @@ def _one_case_key(upper: bool) -> str:
     return f"(?:{start}{chars}*(?:{words}|{chars}{key}){chars}*[0-9_.\\-](?:{'|'.join(last)}))"
 
 
-#: Not a trigger: the separator (the match ends there) of a key holding a hint whose last
-#: part says it is about a secret, not one (SESSION_COOKIE_AGE=, token_type:), in one
+#: Not a trigger: the separator (the match ends there) of a key holding a strong hint whose
+#: last part says it is about a secret, not one (SESSION_COOKIE_AGE=, token_type:), in one
 #: case only. And a key the cookie rule owns (Cookie:, Set-Cookie:), the whole key run.
 LEFT_KEY_PAIR = (
     "(?:" + _one_case_key(upper=True) + "|" + _one_case_key(upper=False)
@@ -574,13 +633,30 @@ def pair_left(text: str, sep: int) -> bool:
     v = _VALUE.match(text, _SPACES.match(text, after).end())  # type: ignore[union-attr]
     if v is None:
         return True
-    value = v.group(0)
+    return _value_left(key, v.group(0))
+
+
+def _value_left(key: str, raw: str) -> bool:
+    """True when the value ``raw`` (as _VALUE reads it) under ``key`` stays."""
+    if (key, raw) in _LEFT_PAIRS:
+        return True
+    value = raw
     if value[0] not in "\"'":
         value = _trim_value(value)
         if not value:
             return True
-    return _masked_value(key, value) is None
+    if _masked_value(key, value) is not None:
+        return False
+    if len(_LEFT_PAIRS) >= _LEFT_PAIRS_MAX:
+        _LEFT_PAIRS.clear()
+    _LEFT_PAIRS.add((key, raw))
+    return True
 
 
 # The longest key pair_left reads (a longer one: unsure, the step runs).
 _KEY_WINDOW = 256
+# (key, value as _VALUE read it) of pairs found left: logs repeat them (a stack frame's
+# TokenService.java:755, a status code), and the answer is a function of the two. Only
+# pairs that stay are kept: nothing here is a value hardenkit masks.
+_LEFT_PAIRS: set[tuple[str, str]] = set()
+_LEFT_PAIRS_MAX = 4096

@@ -11,9 +11,11 @@ Linear time by construction: hyperscan runs in time linear in the text, and each
 regex after it runs on one line (for the two detectors whose matches may span lines, PEM
 blocks and XML elements, on the stretch of lines their match can reach) and is written so
 that it never backtracks over a run more than once (tests/unit/test_redaction_linear.py
-holds each to it). A process's first few small texts run every detector instead, which
+holds each to it). A process's first few small texts go through a cheaper prefilter
+instead, literals that every match of a detector holds (:func:`_literal_scan`), which
 gives the same text (tests/unit/test_redaction_prefilter.py holds the two to it) without
-paying for the database's compilation in a process that redacts a line or two.
+paying for the database's compilation (~100 ms) in a process that redacts a few lines,
+nor compiling the Python regexes of detectors that its texts never call for.
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ from hardenkit.redaction._context import (
     LEFT_KEY_PAIR,
     LEFT_VALUE_PAIR,
     MULTILINE,
+    context_literal_steps,
     pair_left,
     xml_reach,
 )
 from hardenkit.redaction._names import MASK
 from hardenkit.redaction._patterns import (
+    PEM_LITERAL,
     PEM_TRIGGER,
+    VALUE_LITERALS,
     VALUE_STEPS,
     VALUE_TRIGGERS,
     Sub,
@@ -350,7 +355,6 @@ STEPS: tuple[tuple[str, Sub], ...] = (("pem", sub_pem), *VALUE_STEPS, *CONTEXT_S
 _STEP_NAMES = tuple(name for name, _ in STEPS)
 _STEP_SUBS = tuple(sub for _, sub in STEPS)
 _STEP_INDEX = {name: i for i, name in enumerate(_STEP_NAMES)}
-_ALL_STEPS = frozenset(range(len(STEPS)))
 _KEY_VALUE = _STEP_INDEX["key_value"]
 _MULTILINE = frozenset(_STEP_INDEX[name] for name in MULTILINE)
 
@@ -377,7 +381,12 @@ _WEAK_SEP = re.compile(r"(?:auth|sess|sig|sid)[\w.\-]*[\"']?[ \t]*[=:]", re.ASCI
 _REACH = {_STEP_INDEX["pem"]: pem_reach, _STEP_INDEX["xml"]: xml_reach}
 # Hyperscan match id (index in _TRIGGERS) -> step index.
 _STEP_OF = (*(_STEP_INDEX[name] for name, _, _ in _TRIGGERS), -1, -1)
-_FALLBACK: list[_Hit] = [(-1, -1)]  # no hyperscan: every step, whole text
+# (step index, literals): a value detector runs only on a text holding one of them.
+_LITERALS = tuple(
+    (_STEP_INDEX[name], literals)
+    for name, literals in (("pem", (PEM_LITERAL,)), *VALUE_LITERALS.items())
+)
+assert set(VALUE_LITERALS) == set(VALUE_TRIGGERS)  # noqa: S101 -- every value detector has some
 
 
 # (end offset, trigger id) of a match.
@@ -388,15 +397,31 @@ def _on_hit(ident: int, _from: int, to: int, _flags: int, hits: list[_Hit]) -> N
     hits.append((to, ident))
 
 
+def _literal_scan(data: bytes, hits: list[_Hit]) -> None:
+    """The prefilter without hyperscan: a hit (-1, -2 - step) for each step to run.
+
+    A step is named when ``data`` holds a literal that every text it can change holds
+    (:data:`VALUE_LITERALS`, :func:`context_literal_steps`); it then runs on the whole
+    text. A superset of the steps the hyperscan scan names, at a few C-level searches.
+    """
+    text = data.decode("utf-8", "surrogatepass")  # str's "in" is ~10x faster than bytes'
+    for step, literals in _LITERALS:
+        for literal in literals:
+            if literal in text:
+                hits.append((-1, -2 - step))
+                break
+    hits.extend((-1, -2 - _STEP_INDEX[name]) for name in context_literal_steps(text))
+
+
+def _literal_steps(hits: list[_Hit]) -> set[int]:
+    return {-2 - ident for _, ident in hits}
+
+
 def _build_scan() -> Any:
     """Compile the prefilter's database (once) and return its scan function."""
     hs = _hyperscan()
     if hs is None:
-
-        def scan_all(_data: bytes, hits: list[_Hit]) -> None:
-            hits.extend(_FALLBACK)
-
-        return scan_all
+        return _literal_scan
     exprs = [expr.encode("ascii") for _, expr, _ in _TRIGGERS]
     exprs += [LEFT_VALUE_PAIR.encode("ascii"), LEFT_KEY_PAIR.encode("ascii")]
     flags = [hs.HS_FLAG_CASELESS if caseless else 0 for _, _, caseless in _TRIGGERS]
@@ -418,11 +443,15 @@ def _build_scan() -> Any:
 
 
 _scan_lock = threading.Lock()
-# A process's first few small texts run every detector instead (the same result, as the
-# tests hold it): the database costs 30-100 ms to compile, which a CLI that redacts a
-# line or two (audit, exec warnings) would otherwise pay for nothing.
-_WARM_CALLS = 32
-_WARM_BYTES = 16384
+# A process's first texts go through the literal prefilter instead (the same result, as
+# the tests hold it): the database costs ~100 ms to compile, which a CLI that redacts a
+# few lines (audit's environment check, exec warnings) would otherwise pay for nothing.
+# The literal prefilter costs a few microseconds a line more than the database's scan.
+# A text over _WARM_TEXT bytes (a block of lines) builds the database at once: on such a
+# text the literal prefilter would run its detectors over the whole of it.
+_WARM_CALLS = 256
+_WARM_BYTES = 65536
+_WARM_TEXT = 8192
 _warm = [0, 0]  # calls, bytes so far
 
 
@@ -434,8 +463,8 @@ def _scan(data: bytes, hits: list[_Hit]) -> None:
     """
     _warm[0] += 1
     _warm[1] += len(data)
-    if _warm[0] <= _WARM_CALLS and _warm[1] <= _WARM_BYTES:
-        hits.extend(_FALLBACK)
+    if _warm[0] <= _WARM_CALLS and _warm[1] <= _WARM_BYTES and len(data) <= _WARM_TEXT:
+        _literal_scan(data, hits)
         return
     _built_scan()(data, hits)
 
@@ -455,7 +484,7 @@ _scan_stub = _scan
 def _rescan(data: bytes, hits: list[_Hit]) -> None:
     """:func:`_scan` for a re-scan within one call: not counted as a call by the warm-up."""
     if _scan is _scan_stub:
-        hits.extend(_FALLBACK)
+        _literal_scan(data, hits)
     else:
         _scan(data, hits)
 
@@ -467,8 +496,11 @@ def _steps_of(text: str, scan: Any = None, *, key_value: bool = True) -> set[int
     (scan or _scan)(data, hits)
     if not hits:
         return frozenset()
-    if hits[0][1] < 0:
-        return _ALL_STEPS
+    if hits[0][0] < 0:  # the literal prefilter's
+        steps = _literal_steps(hits)
+        if not key_value:
+            steps.discard(_KEY_VALUE)
+        return steps
     hits, left = _unclaimed(data, hits)
     if not key_value:
         hits = [hit for hit in hits if hit[1] != _SEP_ID and hit[1] != _WEAK_ID]
@@ -617,8 +649,8 @@ def _weak_seps(text: str, end: int) -> list[int]:
 
 def _apply_hits(text: str, data: bytes, hits: list[_Hit]) -> str:
     """Run the detectors the hits name: on a line, or only on the lines holding a hit."""
-    if hits[0][1] < 0:
-        return _run(text, _ALL_STEPS)
+    if hits[0][0] < 0:  # the literal prefilter's: its steps on the whole text
+        return _run(text, _literal_steps(hits))
     hits, left = _unclaimed(data, hits)
     if not hits:
         return text
@@ -708,7 +740,17 @@ def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> 
     if not isinstance(text, str):
         raise TypeError(f"redact() takes a str, not {type(text).__name__}")
     try:
-        return _redact(text, extra)
+        # _redact's body, inlined: most lines end at "if not hits" (one call less each).
+        data = text.encode("utf-8", "surrogatepass")
+        if extra is not _NO_EXTRA or _pending:
+            return _redact(text, data, extra)
+        if _levels:  # registered secrets, the matchers up to date
+            text, data = _mask_levels(text, data)
+        hits: list[_Hit] = []
+        _scan(data, hits)
+        if not hits:
+            return text
+        return _apply_hits(text, data, hits)
     except TypeError:  # a bad extra= item: the caller's error, raised as documented
         if extra is _NO_EXTRA:
             return REDACTION_FAILED
@@ -717,18 +759,32 @@ def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> 
         return REDACTION_FAILED
 
 
-def _redact(text: str, extra: Iterable[str | re.Pattern[str]]) -> str:
-    data = text.encode("utf-8", "surrogatepass")
-    if extra is not _NO_EXTRA or _levels or _pending:
-        masked = _mask_registered(text, data, extra)
-        if masked is not text:
-            text = masked
-            data = text.encode("utf-8", "surrogatepass")
+def _redact(text: str, data: bytes, extra: Iterable[str | re.Pattern[str]]) -> str:
+    """:func:`redact` with registered or ``extra`` values (``data``: ``text`` in UTF-8)."""
+    masked = _mask_registered(text, data, extra)
+    if masked is not text:
+        text = masked
+        data = text.encode("utf-8", "surrogatepass")
     hits: list[_Hit] = []
     _scan(data, hits)
     if not hits:
         return text
     return _apply_hits(text, data, hits)
+
+
+def _mask_levels(text: str, data: bytes) -> tuple[str, bytes]:
+    """``text`` and ``data`` with the registered values masked (no pending registration)."""
+    spans: list[tuple[int, int]] = []
+    chars: list[tuple[int, int]] = []
+    for level in _levels:
+        level.spans(text, data, spans, chars)
+    if not spans and not chars:
+        return text, data
+    if spans and len(data) != len(text):
+        spans = _char_spans(data, spans)
+    spans.extend(chars)
+    text = _mask_spans(text, spans)
+    return text, text.encode("utf-8", "surrogatepass")
 
 
 def _mask_registered(text: str, data: bytes, extra: Iterable[str | re.Pattern[str]]) -> str:

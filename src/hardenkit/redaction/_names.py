@@ -26,6 +26,10 @@ _BENIGN_VALUES = frozenset({"", "none", "null", "nil", "true", "false", "undefin
 
 def is_mask(value: str) -> bool:
     """True when ``value`` (quotes aside) is already a mask such as ``***`` or ``[REDACTED]``."""
+    if "*" not in value and "[" not in value and "<" not in value:
+        # Without those, only the empty body is a mask: the regexes' answer, without them.
+        quoted = len(value) > 1 and value[0] in "\"'" and value[-1] == value[0]
+        return not (value[1:-1] if quoted else value).strip()
     inner = _QUOTED.fullmatch(value)
     body = inner.group(2) if inner else value
     return _MASK_ONLY.fullmatch(body.strip()) is not None

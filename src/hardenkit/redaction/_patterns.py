@@ -20,7 +20,9 @@ from typing import Any, cast
 from hardenkit.redaction._names import MASK, is_mask
 
 __all__ = [
+    "PEM_LITERAL",
     "PEM_TRIGGER",
+    "VALUE_LITERALS",
     "VALUE_STEPS",
     "VALUE_TRIGGERS",
     "Sub",
@@ -160,6 +162,40 @@ def _cut(trigger: str) -> str:
 #: name -> hyperscan expression matching wherever that substitution could change a text.
 VALUE_TRIGGERS: dict[str, str] = {name: _cut(trigger) for name, _, trigger in _VALUES}
 
+#: name -> literals (case as written), one of which is in every match of that pattern: its
+#: literal prefix, or the alternatives of it. The engine's cheap prefilter (a process's
+#: first texts, and machines without hyperscan) runs a pattern only where one occurs.
+VALUE_LITERALS: dict[str, tuple[str, ...]] = {
+    "github": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    "github_pat": ("github_pat_",),
+    "stripe": ("k_live_", "k_test_"),
+    "stripe_hook": ("whsec_",),
+    "npm": ("npm_",),
+    "huggingface": ("hf_",),
+    "huggingface_org": ("api_org_",),
+    "digitalocean": ("_v1_",),
+    "shopify": ("shp",),
+    "grafana": ("glc_", "glsa_"),
+    "gitlab": ("gl",),
+    "slack": ("xox",),
+    "slack_app": ("xapp-",),
+    "google_client": ("GOCSPX-",),
+    "openai": ("sk-",),
+    "pypi": ("pypi-Ag",),
+    "age": ("AGE-SECRET-KEY-1",),
+    "square": ("sq0atp-", "sq0csp-"),
+    "google_oauth": ("ya29.",),
+    "jwt": ("eyJ",),
+    "slack_hook": ("hooks.slack.com/",),
+    "sendgrid": ("SG.",),
+    "vault": ("hvs.", "hvb.", "hvr."),
+    "aws": ("A3T", "AKIA", "ASIA", "ABIA", "ACCA"),
+    "google_key": ("AIza",),
+    "atlassian": ("ATATT3",),
+    "databricks": ("dapi",),
+    "twilio": ("SK",),
+}
+
 
 # --------------------------------------------------------------------------- PEM blocks
 
@@ -171,6 +207,8 @@ _PEM = lazy(
 )
 #: A PEM block spans lines: the engine runs it on the whole text when this occurs.
 PEM_TRIGGER = r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY"
+#: The literal every PEM match holds (see :data:`VALUE_LITERALS`).
+PEM_LITERAL = "-----BEGIN"
 
 
 def _pem_repl(m: re.Match[str]) -> str:
