@@ -449,6 +449,11 @@ _EXEC_MUST_NOT_LOAD = {
     "hardenkit.sandbox.profile",
     "hardenkit.sandbox._profile_read",
     "hardenkit.sandbox.limits",
+    # Without --keep: no capability enum (the drop keeps nothing), and no resource module
+    # (getrlimit is read back only with limits). procfs reads bytes: no ascii codec module.
+    "hardenkit.capabilities",
+    "resource",
+    "encodings.ascii",
 }
 
 _EXEC_ARGS = ["exec", "--user", "nobody", "--seccomp", "docker", "--read", "/usr"]
