@@ -454,6 +454,7 @@ _EXEC_MUST_NOT_LOAD = {
     "hardenkit.capabilities",
     "resource",
     "encodings.ascii",
+    "fnmatch",  # the default allowlist is names and prefixes, compared as strings
 }
 
 _EXEC_ARGS = ["exec", "--user", "nobody", "--seccomp", "docker", "--read", "/usr"]

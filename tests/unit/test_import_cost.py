@@ -42,6 +42,7 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
             "hardenkit.redaction._engine",
             "hardenkit.spawn._args",  # the ArgRules schema: a plain run checks argv in _argv
             "hardenkit.spawn._policy",
+            "fnmatch",  # env's default allowlist needs no pattern compiled
         },
     ),
     "from hardenkit.sandbox import confine": (
