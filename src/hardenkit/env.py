@@ -15,8 +15,8 @@ import re
 
 from hardenkit import _dangerous_env
 from hardenkit._log import get_logger
-from hardenkit._secret_names import MASK, is_secret_name
 from hardenkit.errors import InvalidEnvError, MissingEnvError
+from hardenkit.redaction._names import MASK, is_secret_name
 
 # Not typing.TYPE_CHECKING, for import time: typing (~3 ms) is loaded by Secret's module,
 # Generic's home, only when Secret is first used (module __getattr__ below).
