@@ -19,7 +19,6 @@ from hardenkit.errors import PrivilegeError, RootEquivalentError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from typing import Any
 
     from hardenkit.capabilities import Capability, CapLike
 
@@ -228,12 +227,16 @@ class DropPlan:
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __reduce__(self) -> tuple[object, ...]:
-        # The constructor's arguments: copy and pickle re-check and re-derive the rest.
-        return (_rebuild_plan, (dict(zip(_PLAN_FIELDS[:8], self._key()[:8], strict=True)),))
+        # Every field as it is (as a dataclass's copy and pickle do): nothing is re-derived,
+        # so an unpickling process (even a confined one) reads no procfs.
+        return (_restore_plan, ((*self._key(), self.status_lines),))
 
 
-def _rebuild_plan(arguments: dict[str, Any]) -> DropPlan:
-    return DropPlan(**arguments)
+def _restore_plan(values: tuple[object, ...]) -> DropPlan:
+    plan = object.__new__(DropPlan)
+    for name, value in zip((*_PLAN_FIELDS, "status_lines"), values, strict=True):
+        object.__setattr__(plan, name, value)
+    return plan
 
 
 def parse_keep(keep: CapLike | Iterable[CapLike]) -> frozenset[Capability]:
