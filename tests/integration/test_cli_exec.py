@@ -449,6 +449,15 @@ _EXEC_MUST_NOT_LOAD = {
     "hardenkit.sandbox.profile",
     "hardenkit.sandbox._profile_read",
     "hardenkit.sandbox.limits",
+    # Without --keep: no capability enum (the drop keeps nothing), and no resource module
+    # (getrlimit is read back only with limits). procfs reads bytes: no ascii codec module.
+    "hardenkit.capabilities",
+    "resource",
+    "encodings.ascii",
+    "fnmatch",  # the default allowlist is names and prefixes, compared as strings
+    # Re-export modules kept for their importers: ours import the code's own module.
+    "hardenkit._secret_names",
+    "hardenkit.sandbox.groups",
 }
 
 _EXEC_ARGS = ["exec", "--user", "nobody", "--seccomp", "docker", "--read", "/usr"]

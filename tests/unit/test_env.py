@@ -394,3 +394,66 @@ def test_secret_registers_its_value_for_redaction() -> None:
     value = "registered-by-Secret-9f8e7d"
     E.Secret(value)
     assert redact(f"oops, logged {value} in clear") == "oops, logged *** in clear"
+
+
+_ALLOW_CASES = (
+    (),
+    ("HOME",),
+    ("LC_*",),
+    ("*",),
+    ("",),
+    ("A?C", "X[YZ]", "[!Q]*", "A\\*", "LC_*", "HOME", "a*b*", "[broken"),
+)
+_NAMES = (
+    "",
+    "HOME",
+    "HOMEX",
+    "home",
+    "LC_ALL",
+    "LC_",
+    "LC",
+    "LC_\n",
+    "ABC",
+    "AXC",
+    "AC",
+    "XY",
+    "XZ",
+    "XYZ",
+    "Q1",
+    "R1",
+    "A\\",
+    "A\\b",
+    "axb",
+    "ab",
+    "a",
+    "[broken",
+    "x\ny",
+)
+
+
+@pytest.mark.parametrize("allow", _ALLOW_CASES)
+def test_allowlist_matches_as_fnmatchcase(allow: tuple[str, ...]) -> None:
+    import fnmatch  # noqa: PLC0415
+
+    allowed = E._allow_pattern(allow)
+    for name in _NAMES:
+        assert allowed(name) == any(fnmatch.fnmatchcase(name, p) for p in allow), (allow, name)
+
+
+def test_checked_names_are_sudos_env_check_list() -> None:
+    # The names whose values must hold no "/" (the former regular expression, fullmatched).
+    old = re.compile(r"COLORTERM|LANG|LANGUAGE|LC_.*|LINGUAS|TERM|TZ")
+    for name in (
+        *_NAMES,
+        "LANG",
+        "LANGUAGE",
+        "LINGUAS",
+        "TERM",
+        "TZ",
+        "COLORTERM",
+        "TZX",
+        "LC_X\n",
+        "LANGUAGES",
+        "XTERM",
+    ):
+        assert E._value_ok(name, "/x") == (old.fullmatch(name) is None), name

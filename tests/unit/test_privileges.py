@@ -137,9 +137,33 @@ def test_drop_plan_is_validated_and_frozen() -> None:
     assert plan.groups == (2, 3)
     assert plan.keep_mask == 1 << 5
     with pytest.raises(dataclasses.FrozenInstanceError):
-        plan.uid = 0  # type: ignore[misc]
+        plan.uid = 0
     with pytest.raises(PrivilegeError):
         DropPlan(uid=1, gid=2, groups=[3])  # type: ignore[arg-type]
     with pytest.raises(PrivilegeError):
         DropPlan(uid=-1, gid=2, groups=())
     assert not hasattr(plan, "__dict__")
+
+
+def test_drop_plan_compares_hashes_copies_and_pickles_like_a_dataclass() -> None:
+    import copy  # noqa: PLC0415
+    import pickle  # noqa: PLC0415
+
+    plan = DropPlan(uid=1, gid=2, groups=(3,), keep=frozenset({Capability.CAP_KILL}))
+    twin = DropPlan(uid=1, gid=2, groups=(3, 3), keep=frozenset({Capability.CAP_KILL}))
+    assert plan == twin
+    assert hash(plan) == hash(twin)
+    assert plan != DropPlan(uid=1, gid=2, groups=(3,))
+    assert plan != (1, 2, (3,))
+    for other in (copy.copy(plan), copy.deepcopy(plan), pickle.loads(pickle.dumps(plan))):  # noqa: S301
+        assert other == plan
+        assert other.status_lines == plan.status_lines
+    assert repr(plan).startswith("DropPlan(uid=1, gid=2, groups=(3,), keep=frozenset({")
+    assert "status_lines" not in repr(plan)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del plan.keep_mask
+    with pytest.raises(TypeError):
+        DropPlan(1, 2, ())  # type: ignore[call-arg]
+    # Nothing kept: the same plan without the capability enum's help.
+    assert DropPlan(uid=1, gid=2, groups=()).keep_mask == 0
+    assert DropPlan(uid=1, gid=2, groups=()).last_cap == len(Capability) - 1

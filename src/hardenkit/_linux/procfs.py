@@ -102,8 +102,10 @@ def read_status(pid: int | None = None, *, proc_root: str = PROC_ROOT) -> ProcSt
     target = "self" if pid is None else str(pid)
     path = os.path.join(proc_root, target, "status")
     try:
-        with open(path, encoding="ascii", errors="replace") as fh:
-            text = fh.read()
+        # Bytes, decoded here: bytes.decode("ascii") needs no codec module (a text file
+        # would import encodings.ascii, ~0.4 ms of every confine).
+        with open(path, "rb") as fh:
+            text = fh.read().decode("ascii", "replace")
     except FileNotFoundError as err:
         raise ProcessLookupError(err.errno, f"no such process: {target}") from err
     return parse_status(text, pid or 0)
@@ -178,8 +180,8 @@ def _gone(err: OSError) -> bool:
 
 def _read_at(path: str, dir_fd: int | None) -> str:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
-    with os.fdopen(fd, encoding="ascii", errors="replace") as fh:
-        return fh.read()
+    with os.fdopen(fd, "rb") as fh:  # bytes: as in read_status
+        return fh.read().decode("ascii", "replace")
 
 
 def task_statuses(
@@ -272,8 +274,8 @@ def read_task_status(tid: int, pid: int | None = None, *, proc_root: str = PROC_
     """
     target = "self" if pid is None else str(pid)
     path = os.path.join(proc_root, target, "task", str(tid), "status")
-    with open(path, encoding="ascii", errors="replace") as fh:
-        return parse_status(fh.read(), tid)
+    with open(path, "rb") as fh:  # bytes: as in read_status
+        return parse_status(fh.read().decode("ascii", "replace"), tid)
 
 
 def cap_last_cap(*, proc_root: str = PROC_ROOT) -> int:
@@ -283,5 +285,6 @@ def cap_last_cap(*, proc_root: str = PROC_ROOT) -> int:
         >>> cap_last_cap() >= 40
         True
     """
-    with open(os.path.join(proc_root, "sys/kernel/cap_last_cap"), encoding="ascii") as fh:
-        return int(fh.read().strip())
+    # Bytes: int() takes them (and the newline), and no codec is loaded for one number.
+    with open(os.path.join(proc_root, "sys/kernel/cap_last_cap"), "rb") as fh:
+        return int(fh.read())

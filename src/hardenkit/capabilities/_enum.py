@@ -8,8 +8,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-from hardenkit._linux import procfs
-from hardenkit._linux.capnames import CAP_NAMES
+from hardenkit._linux.capnames import CAP_NAMES, kernel_last_cap
 from hardenkit.errors import CapabilityError, UnsupportedPlatform
 
 #: Names from include/uapi/linux/capability.h, index = capability number.
@@ -109,14 +108,6 @@ def build_capability_enum(last_cap: int) -> type[Capability]:
     return result
 
 
-def _kernel_last_cap() -> int:
-    try:
-        return procfs.cap_last_cap()
-    except (OSError, ValueError):
-        # Not Linux (every name exists everywhere) or procfs hidden: use our table.
-        return len(KNOWN_NAMES) - 1
-
-
 # Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -168,7 +159,7 @@ if TYPE_CHECKING:
         CAP_CHECKPOINT_RESTORE = 40
 
 else:
-    Capability = build_capability_enum(_kernel_last_cap())
+    Capability = build_capability_enum(kernel_last_cap())
     Capability.__doc__ = """Every capability the running kernel knows (``cap_last_cap``).
 
     Members are named as in the kernel headers (``CAP_NET_BIND_SERVICE``); numbers past

@@ -27,8 +27,8 @@ from __future__ import annotations
 import os
 
 from hardenkit._linux import caps as _caps
+from hardenkit._linux.capnames import CAP_NAMES
 from hardenkit._log import get_logger
-from hardenkit.capabilities import Capability, CapLike, refuse_threads
 from hardenkit.errors import CapabilityError, PrivilegeError
 from hardenkit.privileges._plan import (
     DropPlan as DropPlan,
@@ -47,11 +47,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from hardenkit.capabilities import CapLike
+
 __all__ = ["Identity", "current_identity", "drop_privileges"]
 
 _log = get_logger("hardenkit.privileges")
 
-_SETUID_BIT = 1 << Capability.CAP_SETUID.value
+_SETUID_BIT = 1 << CAP_NAMES.index("CAP_SETUID")
 
 
 #: The drop's operations, in THE order; :func:`drop_steps` picks those a plan needs.
@@ -223,6 +225,9 @@ def drop_privileges(
     )
     if umask is not None and (isinstance(umask, bool) or not 0 <= umask <= 0o777):  # noqa: PLR2004
         raise PrivilegeError(f"umask must be between 0 and 0o777, got {umask!r}")
+    # For import time: capabilities (its enum, ~4 ms) loads only when a capability is named.
+    from hardenkit.capabilities import refuse_threads  # noqa: PLC0415
+
     refuse_threads("drop_privileges")
     try:
         _, prm, _ = _caps.capget()

@@ -9,18 +9,10 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hardenkit._linux import caps as _caps, procfs, require_linux
-from hardenkit.capabilities import (
-    LAST_CAP,
-    ROOT_EQUIVALENT,
-    ROOT_EQUIVALENT_WHY,
-    Capability,
-    CapLike,
-    caps_to_mask,
-    parse_caps,
-)
+from hardenkit._linux.capnames import CAP_NAMES, kernel_last_cap
 from hardenkit.errors import PrivilegeError, RootEquivalentError
 
 # Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
@@ -28,10 +20,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from hardenkit.capabilities import Capability, CapLike
+
 #: uid_t/gid_t are 32-bit and (uid_t)-1 means "unchanged" to the kernel.
 _MAX_ID = 0xFFFFFFFE
 #: Keeping these would let the process become root (or join gid 0) again.
-_REGAIN = frozenset({Capability.CAP_SETUID, Capability.CAP_SETGID})
+_REGAIN = frozenset({CAP_NAMES.index("CAP_SETUID"), CAP_NAMES.index("CAP_SETGID")})
 _CAP_LINES = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
 
 
@@ -110,64 +104,166 @@ def _check_id(value: object, what: str) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+#: DropPlan's fields in order; all but ``status_lines`` are compared, hashed and shown.
+_PLAN_FIELDS = (
+    "uid",
+    "gid",
+    "groups",
+    "keep",
+    "user",
+    "home",
+    "shell",
+    "allow_root_equivalent",
+    "keep_mask",
+    "last_cap",
+)
+
+
 class DropPlan:
     """A checked request to become ``uid``/``gid`` with ``groups``, keeping ``keep``.
 
     Made by :func:`prepare_drop` in the parent; :func:`apply_drop` and :func:`verify_drop`
-    only read it (for confine/spawn). ``keep_mask`` and ``last_cap`` are derived.
+    only read it (for confine/spawn). ``keep_mask``, ``last_cap`` and ``status_lines`` are
+    derived. Frozen, slotted and keyword-only like a dataclass, but a plain class: it is
+    internal, and a dataclass costs every ``hardenkit exec`` ~1.5 ms to build (issue 18).
+
+    Examples:
+        >>> plan = DropPlan(uid=65534, gid=65534, groups=(65534, 65534))
+        >>> plan.groups, plan.keep_mask, plan == DropPlan(uid=65534, gid=65534, groups=(65534,))
+        ((65534,), 0, True)
     """
+
+    __slots__ = (*_PLAN_FIELDS, "status_lines")
 
     uid: int
     gid: int
     groups: tuple[int, ...]
-    keep: frozenset[Capability] = frozenset()
-    user: str | None = None
-    home: str | None = None
-    shell: str | None = None
+    keep: frozenset[Capability]
+    user: str | None
+    home: str | None
+    shell: str | None
     #: Keeping a capability in :data:`~hardenkit.capabilities.ROOT_EQUIVALENT` was
     #: acknowledged (otherwise RootEquivalentError).
-    allow_root_equivalent: bool = False
-    keep_mask: int = field(init=False)
-    last_cap: int = field(init=False)
+    allow_root_equivalent: bool
+    keep_mask: int
+    last_cap: int
     #: The /proc/<tid>/status lines this plan must produce, for :func:`verify_drop_here`.
-    status_lines: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+    status_lines: tuple[bytes, ...]
 
-    def __post_init__(self) -> None:
-        _check_id(self.uid, "uid")
-        _check_id(self.gid, "gid")
-        if not isinstance(self.groups, tuple):
+    def __init__(
+        self,
+        *,
+        uid: int,
+        gid: int,
+        groups: tuple[int, ...],
+        keep: frozenset[Capability] = frozenset(),
+        user: str | None = None,
+        home: str | None = None,
+        shell: str | None = None,
+        allow_root_equivalent: bool = False,
+    ) -> None:
+        _check_id(uid, "uid")
+        _check_id(gid, "gid")
+        if not isinstance(groups, tuple):
             raise PrivilegeError("groups must be a tuple of gids")
-        for gid in self.groups:
-            _check_id(gid, "supplementary gid")
-        keep = parse_caps(self.keep)
-        if self.uid != 0 and keep & _REGAIN:
-            names = ", ".join(c.name for c in sorted(keep & _REGAIN))
+        for gid_ in groups:
+            _check_id(gid_, "supplementary gid")
+        caps = parse_keep(keep)
+        regain = sorted(c for c in caps if c in _REGAIN)
+        if uid != 0 and regain:
+            names = ", ".join(c.name for c in regain)
             raise PrivilegeError(
-                f"keeping {names} would let uid {self.uid} become root again; "
+                f"keeping {names} would let uid {uid} become root again; "
                 "drop_privileges refuses what it cannot verify as dropped"
             )
-        if self.uid != 0:  # a uid-0 target is root anyway: keep= only lowers it
-            _check_root_equivalent(keep, allowed=self.allow_root_equivalent)
-        object.__setattr__(self, "groups", tuple(sorted(set(self.groups))))
-        object.__setattr__(self, "keep", keep)
-        mask = caps_to_mask(keep)
-        object.__setattr__(self, "keep_mask", mask)
-        object.__setattr__(self, "last_cap", LAST_CAP)
+        if uid != 0:  # a uid-0 target is root anyway: keep= only lowers it
+            _check_root_equivalent(caps, allowed=allow_root_equivalent)
+        mask = 0
+        for cap in caps:
+            mask |= 1 << cap
         # Every capability set equals keep: CapBnd shows every capability the kernel
         # knows, so one past LAST_CAP would show up as a mismatch too.
-        lines = [
-            f"\n{label}:\t{v}\t{v}\t{v}\t{v}\n"
-            for label, v in (("Uid", self.uid), ("Gid", self.gid))
-        ]
+        lines = [f"\n{label}:\t{v}\t{v}\t{v}\t{v}\n" for label, v in (("Uid", uid), ("Gid", gid))]
         lines += [f"\n{label}:\t{mask:016x}\n" for label in _CAP_LINES]
+        values = (
+            uid,
+            gid,
+            tuple(sorted(set(groups))),
+            caps,
+            user,
+            home,
+            shell,
+            allow_root_equivalent,
+            mask,
+            kernel_last_cap(),
+        )
+        for name, value in zip(_PLAN_FIELDS, values, strict=True):
+            object.__setattr__(self, name, value)
         object.__setattr__(self, "status_lines", tuple(line.encode() for line in lines))
+
+    def _key(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _PLAN_FIELDS)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _PLAN_FIELDS)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DropPlan) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        from dataclasses import FrozenInstanceError  # noqa: PLC0415 -- only on misuse
+
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        from dataclasses import FrozenInstanceError  # noqa: PLC0415 -- only on misuse
+
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Every field as it is (as a dataclass's copy and pickle do): nothing is re-derived,
+        # so an unpickling process (even a confined one) reads no procfs.
+        return (_restore_plan, ((*self._key(), self.status_lines),))
+
+
+def _restore_plan(values: tuple[object, ...]) -> DropPlan:
+    plan = object.__new__(DropPlan)
+    for name, value in zip((*_PLAN_FIELDS, "status_lines"), values, strict=True):
+        object.__setattr__(plan, name, value)
+    return plan
+
+
+def parse_keep(keep: CapLike | Iterable[CapLike]) -> frozenset[Capability]:
+    """:func:`~hardenkit.capabilities.parse_caps`, without its import when nothing is kept.
+
+    The capability enum costs ~4 ms of a process's start (``hardenkit exec --user``):
+    a drop that keeps nothing never needs it.
+
+    Examples:
+        >>> parse_keep(()), sorted(c.name for c in parse_keep("CHOWN"))
+        (frozenset(), ['CAP_CHOWN'])
+    """
+    if isinstance(keep, (tuple, list, set, frozenset)) and not keep:
+        return frozenset()
+    from hardenkit.capabilities import parse_caps  # noqa: PLC0415 -- see above
+
+    return parse_caps(keep)
 
 
 def _check_root_equivalent(keep: frozenset[Capability], *, allowed: bool) -> None:
     """Refuse to keep root-equivalent capabilities unless the caller said so."""
     if not isinstance(allowed, bool):
         raise PrivilegeError("allow_root_equivalent must be a bool")
+    if not keep:
+        return
+    from hardenkit.capabilities import ROOT_EQUIVALENT, ROOT_EQUIVALENT_WHY  # noqa: PLC0415
+
     risky = sorted(c.short_name for c in keep & ROOT_EQUIVALENT)
     if risky and not allowed:
         why = "; ".join(f"{name}: {ROOT_EQUIVALENT_WHY[name]}" for name in risky)
@@ -254,7 +350,7 @@ def prepare_drop(
         uid=uid,
         gid=gid,
         groups=tuple(gid_list),
-        keep=parse_caps(keep),
+        keep=parse_keep(keep),
         user=entry.pw_name if entry is not None else None,
         home=entry.pw_dir if entry is not None else None,
         shell=entry.pw_shell if entry is not None else None,

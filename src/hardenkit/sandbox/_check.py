@@ -11,7 +11,6 @@ prctl (:func:`check_filters_here`) or, without Landlock, for every thread.
 from __future__ import annotations
 
 import os
-import resource
 
 from hardenkit._linux import caps as _caps, procfs
 from hardenkit._linux.caps import prctl
@@ -80,12 +79,27 @@ class Answers:
     limits: Mapping[int, tuple[int, int]]
 
 
+def _limits_nproc(rlimits: tuple[tuple[int, int], ...]) -> bool:
+    """Whether ``rlimits`` sets RLIMIT_NPROC."""
+    if not rlimits:
+        return False
+    # For import time: resource comes with limits (which made these rlimits), loaded already.
+    import resource  # noqa: PLC0415
+
+    return any(which == resource.RLIMIT_NPROC for which, _ in rlimits)
+
+
+def _read_limits(rlimits: tuple[tuple[int, int], ...]) -> dict[int, tuple[int, int]]:
+    """The (soft, hard) limits getrlimit reports for each resource in ``rlimits``."""
+    if not rlimits:
+        return {}
+    import resource  # noqa: PLC0415 -- as in _limits_nproc
+
+    return {which: resource.getrlimit(which) for which, _ in rlimits}
+
+
 def _needs_status(plan: ConfinementPlan) -> bool:
-    return (
-        plan.drop is not None
-        or bool(plan.shed_caps)
-        or any(which == resource.RLIMIT_NPROC for which, _ in plan.rlimits)
-    )
+    return plan.drop is not None or bool(plan.shed_caps) or _limits_nproc(plan.rlimits)
 
 
 def read_answers(plan: ConfinementPlan) -> Answers:
@@ -104,7 +118,7 @@ def read_answers(plan: ConfinementPlan) -> Answers:
             groups=tuple(os.getgroups()) if drop else (),
             securebits=_caps.get_securebits() if drop else 0,
             no_new_privs=prctl(PR_GET_NO_NEW_PRIVS) if plan.no_new_privs else 0,
-            limits={which: resource.getrlimit(which) for which, _ in plan.rlimits},
+            limits=_read_limits(plan.rlimits),
         )
     except (OSError, ValueError) as err:
         raise SandboxError(f"cannot read back the confinement: {err}") from err
@@ -135,7 +149,7 @@ def judge(plan: ConfinementPlan, answers: Answers, *, exec_follows: bool) -> Non
         from hardenkit.sandbox.limits import check_limit_values  # noqa: PLC0415
 
         check_limit_values(plan.rlimits, answers.limits)
-    nproc = any(which == resource.RLIMIT_NPROC for which, _ in plan.rlimits)
+    nproc = _limits_nproc(plan.rlimits)
     if plan.shed_caps or nproc:
         try:
             st = procfs.parse_status(answers.status.decode(errors="replace"))

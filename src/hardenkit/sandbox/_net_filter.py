@@ -48,8 +48,8 @@ def network_filter(policy: NetworkPolicy) -> SeccompPolicy:
         ('errno', False, ('socket',))
     """
     from hardenkit._linux.seccomp_compile import resolve  # noqa: PLC0415 -- for import time: libseccomp (ctypes)
-    from hardenkit.sandbox.groups import expand  # noqa: PLC0415 -- for import time: the seccomp package
     from hardenkit.sandbox.seccomp import ArgCondition, SeccompPolicy, SyscallRule  # noqa: PLC0415 -- for import time: the seccomp package
+    from hardenkit.sandbox.seccomp.groups import expand  # noqa: PLC0415 -- for import time: the seccomp package
 
     closed = {"socket", "socketpair", "socketcall", "io_uring_setup", "io_uring_enter"}
     closed |= {"io_uring_register"}

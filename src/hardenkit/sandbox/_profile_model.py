@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -55,7 +56,14 @@ _DEFAULTS = ("kill", "errno", "log", "allow")
 _RULE = ("action", "args", "errno", "names")
 _ARG = ("index", "mask", "op", "value")
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-_SIZE = re.compile(r"(\d{1,20})\s*([KMGT]?)(?:i?B)?\Z", re.IGNORECASE)
+
+
+@functools.cache
+def _size_pattern() -> re.Pattern[str]:
+    """Sizes as text (``64M``), compiled on first use: a plain ``hardenkit exec`` has none."""
+    return re.compile(r"(\d{1,20})\s*([KMGT]?)(?:i?B)?\Z", re.IGNORECASE)
+
+
 _MAX_FILE = 1 << 20
 _MAX_UMASK = 0o777
 _PRINTABLE = range(0x20, 0x7F)
@@ -229,7 +237,7 @@ def parse_size(value: object, what: str = "size") -> int:
             raise ValueError(f"{what}: {value} is out of range")
         return value
     if isinstance(value, str):
-        m = _SIZE.match(value.strip())
+        m = _size_pattern().match(value.strip())
         if m:
             n = int(m.group(1)) * _UNITS[m.group(2).upper()]
             if n <= _MAX_LIMIT:

@@ -98,7 +98,7 @@ def metadata_guard_policy(arches: tuple[str, ...] = ()) -> SeccompPolicy:
         ('errno', True, True)
     """
     from hardenkit._linux.seccomp_compile import resolve  # noqa: PLC0415 -- ctypes on use
-    from hardenkit.sandbox.groups import expand  # noqa: PLC0415 -- for import time: the syscall groups, only for this guard
+    from hardenkit.sandbox.seccomp.groups import expand  # noqa: PLC0415 -- for import time: the syscall groups, only for this guard
     from hardenkit.sandbox.seccomp.policy import SeccompPolicy  # noqa: PLC0415 -- for import time
 
     def known(names: Iterable[str]) -> list[str]:
