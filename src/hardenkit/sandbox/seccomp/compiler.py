@@ -250,8 +250,17 @@ def _hand_written(rules: _Rules, native: int, arch: int) -> tuple[bytes, list[Ru
     """
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
 
+    # Numbers on ``arch`` by name (native: the resolved ones), in one loop per ABI.
+    numbers = (
+        None
+        if arch == native
+        else sc.resolve_many(
+            [*(p[0] for p in rules.plain), *(c[0] for c in rules.conditional)], arch
+        )
+    )
+
     def number(name: str, nr: int) -> int | None:
-        arch_nr = nr if arch == native else sc.resolve(name, arch)
+        arch_nr = nr if numbers is None else numbers[name]
         return arch_nr if arch_nr is not None and arch_nr >= 0 else None  # <0: absent
 
     socketcall = sc.resolve("socketcall", arch)

@@ -260,6 +260,11 @@ class _Source:
     decided: dict[tuple[frozenset[str], int], tuple[SeccompPolicy, SeccompPolicy]] = field(
         default_factory=dict
     )
+    #: The capabilities the policy was decided against (set once built).
+    caps: frozenset[str] = frozenset()
+    #: Every capability the profile's ``includes``/``excludes`` name (set once built): two
+    #: sets that agree on these decide every entry alike, so the rules are the same.
+    named_caps: frozenset[str] | None = None
 
 
 #: Fields a caller may have changed on a translated policy (``dataclasses.replace``).
@@ -294,7 +299,7 @@ def redecide(policy: SeccompPolicy, capabilities: Iterable[str | int]) -> Seccom
     hit = source.decided.get(key)
     if hit is not None and hit[0] is policy:
         return hit[1]
-    fresh = _translate(source.raw, source.data, source.where, held, type(policy))
+    fresh = _translate(source.raw, source.data, source.where, held, type(policy), like=source)
     result = fresh if policy is source.base else _carry(policy, source.base, fresh)
     if len(source.decided) >= _POLICIES_MAX:
         source.decided.pop(next(iter(source.decided)))
@@ -326,8 +331,16 @@ def _translate(
     where: str,
     capabilities: Iterable[str | int] | None,
     make: Make,
+    *,
+    like: _Source | None = None,
 ) -> SeccompPolicy:
-    """Return the cached policy for ``raw`` (file bytes or canonical JSON), or build it."""
+    """Return the cached policy for ``raw`` (file bytes or canonical JSON), or build it.
+
+    ``like``, the source of a policy translated from the same content: when ``caps``
+    agree with its capabilities on every capability the profile names, the rules are
+    its rules, taken without parsing and deciding the profile again (``apply_seccomp``
+    of a profile loaded with the bounding set, applied with the permitted set).
+    """
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
 
     explicit = capabilities is not None
@@ -344,7 +357,17 @@ def _translate(
     # What the policy is decided from again later: the content as it is now (the bytes, or
     # a copy of a dict that is not plain JSON), never the caller's dict, which may change.
     snapshot = None if raw is not None else copy.deepcopy(data)
-    source = _Source(raw=raw, data=snapshot, where=where, requested=caps if explicit else None)
+    source = _Source(
+        raw=raw, data=snapshot, where=where, requested=caps if explicit else None, caps=caps
+    )
+    same = _same_decisions(like, caps, make)
+    if same is not None:
+        source.named_caps = like.named_caps if like is not None else None
+        policy = dataclasses.replace(same, _profile=source)
+        source.base = policy
+        if key is not None:
+            _remember(key, policy)
+        return policy
     if data is None:
         try:
             data = json.loads(raw or b"")
@@ -355,11 +378,24 @@ def _translate(
     policy = _build(data, where, caps, source, make)
     source.base = policy
     if key is not None:
-        with _POLICIES_LOCK:
-            if len(_POLICIES) >= _POLICIES_MAX:
-                _POLICIES.pop(next(iter(_POLICIES)))
-            _POLICIES[key] = policy
+        _remember(key, policy)
     return policy
+
+
+def _same_decisions(like: _Source | None, caps: frozenset[str], make: Make) -> SeccompPolicy | None:
+    """``like``'s translated policy when ``caps`` decide every entry as its caps did."""
+    if like is None or like.base is None or like.named_caps is None:
+        return None
+    if type(like.base) is not make or caps & like.named_caps != like.caps & like.named_caps:
+        return None
+    return like.base
+
+
+def _remember(key: _CacheKey, policy: SeccompPolicy) -> None:
+    with _POLICIES_LOCK:
+        if len(_POLICIES) >= _POLICIES_MAX:
+            _POLICIES.pop(next(iter(_POLICIES)))
+        _POLICIES[key] = policy
 
 
 def _clear_cache() -> None:
@@ -389,8 +425,10 @@ def _build(
     goarch = _GOARCH.get(native_name, native_name)
     release = os.uname().release
     rules: list[SyscallRule] = []
+    named: set[str] | None = set()
     for i, entry in enumerate(data.get("syscalls") or ()):
         here = f"{where}: syscalls[{i}]"
+        named = _add_named(named, entry)
         names = entry.get("names") or ([entry["name"]] if entry.get("name") else [])
         if not names or not _selected(entry, caps, goarch, release):
             continue
@@ -402,10 +440,29 @@ def _build(
             SyscallRule(names=tuple(names), action=action, errno=err, args=conds)
             for conds in _conditions(list(entry.get("args") or ()), here)
         )
-    return make(
+    policy = make(
         default=default,
         errno=default_errno,
         rules=tuple(rules),
         arches=tuple(arches),
         _profile=source,
     )
+    source.named_caps = None if named is None else frozenset(named)
+    return policy
+
+
+def _add_named(named: set[str] | None, entry: Mapping[str, Any]) -> set[str] | None:
+    """``named`` with the capabilities ``entry``'s ``includes``/``excludes`` name.
+
+    None (decide every later load in full) when an entry names them in a form that
+    :func:`_selected` never had to read (it stops at the first deciding condition).
+    """
+    if named is None:
+        return None
+    try:
+        for part in (entry.get("includes"), entry.get("excludes")):
+            if part:
+                named.update(_cap_name(c) for c in part.get("caps") or ())
+    except (AttributeError, TypeError, PolicyError):
+        return None
+    return named

@@ -173,14 +173,24 @@ def _low_word(
 def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, PLR0915 -- one merge
     """Expand groups, resolve numbers, merge lists and rules into per-syscall actions."""
     require_linux("seccomp")
-    from hardenkit._linux.seccomp_compile import resolve  # noqa: PLC0415 -- ctypes on use
+    from hardenkit._linux.seccomp_compile import resolve_many  # noqa: PLC0415 -- ctypes on use
 
     skipped: set[str] = set()
     numbers: dict[str, int] = {}
+    # Every name the policy may ask about, resolved in one loop (skipped lists only those
+    # asked about, below).
+    table = resolve_many(
+        [
+            *(name for rule in policy.rules for name in expand(rule.names)),
+            *expand(policy.deny),
+            *expand(policy.allow),
+            *IO_URING,
+        ]
+    )
 
     def known(name: str) -> bool:
         if name not in numbers:
-            nr = resolve(name)
+            nr = table[name]
             if nr is None:
                 skipped.add(name)
                 return False
@@ -237,6 +247,9 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
     conditional16: list[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]]] = []
     low_word16: list[tuple[str, int, tuple[LowRule, ...]]] = []
     for name, entries in sorted(ruled.items()):
+        if len(entries) == 1 and not entries[0][2]:  # one plain rule (most names)
+            plain[name] = entries[0][:2]
+            continue
         uncond = {(a, e) for a, e, args in entries if not args}
         cond = {(a, e, args) for a, e, args in entries if args}
         if len(uncond) > 1:

@@ -1,0 +1,94 @@
+"""The seccomp compile's fast paths give what the plain paths give.
+
+Each shortcut taken for a cold compile's speed (benchmarks/bench_seccomp.py) is checked
+against the path it skips: libseccomp's lookups called through ``argtypes`` one name at a
+time, and a Docker profile decided again from its content.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from hardenkit.sandbox.seccomp import SeccompPolicy, compile_policy, profiles
+
+pytestmark = [pytest.mark.linux, pytest.mark.seccomp]
+
+
+def test_bulk_name_lookup_matches_libseccomp_one_by_one() -> None:
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+
+    lib = sc._lib()
+    names = sorted(
+        {n for nr in range(1024) if (n := sc.syscall_name(nr)) is not None}
+        | {"socketcall", "ipc", "no_such_call", "mseal", "x"}
+    )
+    for arch in (0, *sc.ARCH_NAMES.values()):
+        sc._NUMBERS.pop(arch, None)
+        got = sc.resolve_many(names, arch)
+        for name in names:
+            nr = lib.seccomp_syscall_resolve_name_arch(arch, name.encode())
+            want = None if nr == -1 else nr
+            assert got[name] == want, (hex(arch), name)
+            assert sc.resolve(name, arch) == want, (hex(arch), name)
+    assert sc.resolve("read") == 0
+    assert sc.resolve("no_such_call") is None
+
+
+def test_number_probe_matches_libseccomp_names() -> None:
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+
+    for name, arch in sc.ARCH_NAMES.items():
+        base = sc.X32_SYSCALL_BIT if name == "SCMP_ARCH_X32" else 0
+        for nr in range(1024):
+            known = sc.syscall_name(base | nr, arch) is not None
+            assert sc._knows(arch, base | nr) == known, (name, nr)
+
+
+def _from_scratch(raw: dict[str, object], caps: list[str]) -> SeccompPolicy:
+    profiles._clear_cache()
+    return SeccompPolicy.from_docker_profile(raw, capabilities=caps)
+
+
+def test_redecided_profile_reuses_rules_only_when_named_caps_agree() -> None:
+    raw = profiles.bundled_default()
+    named = {"CAP_SYS_PTRACE", "CAP_SYS_NICE", "CAP_SYS_ADMIN"}
+    loaded = SeccompPolicy.from_docker_profile(raw, capabilities=[*named, "CAP_CHOWN"])
+    source = loaded._profile
+    assert named <= source.named_caps
+    assert "CAP_CHOWN" not in source.named_caps
+    # CAP_CHOWN and CAP_KILL are named by no entry: the same rules, taken over.
+    same = profiles.redecide(loaded, [*named, "CAP_KILL"])
+    assert same._profile.base is same
+    fresh = _from_scratch(raw, [*named, "CAP_KILL"])
+    assert same == fresh
+    assert same.rules == fresh.rules
+    assert compile_policy(same).bpf == compile_policy(fresh).bpf
+    # A named capability dropped: decided again, and not the loaded rules.
+    fewer = profiles.redecide(loaded, ["CAP_SYS_NICE", "CAP_SYS_ADMIN"])
+    assert fewer.rules != loaded.rules
+    assert fewer == _from_scratch(raw, ["CAP_SYS_NICE", "CAP_SYS_ADMIN"])
+    # A caller's change is carried over the taken-over rules too.
+    changed = dataclasses.replace(loaded, deny=["mount"], block_namespaces=False)
+    carried = profiles.redecide(changed, [*named])
+    assert carried == dataclasses.replace(
+        _from_scratch(raw, [*named]), deny=["mount"], block_namespaces=False
+    )
+
+
+def test_unreadable_cap_names_decide_in_full() -> None:
+    raw = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [
+            {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+            # No names: never decided, so its odd caps were never read (and must not fail).
+            {"names": [], "action": "SCMP_ACT_ALLOW", "includes": {"caps": [None]}},
+            {"names": ["kcmp"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["SYS_PTRACE"]}},
+        ],
+    }
+    loaded = SeccompPolicy.from_docker_profile(raw, capabilities=["SYS_PTRACE"])
+    assert loaded._profile.named_caps is None
+    again = profiles.redecide(loaded, ["SYS_PTRACE"])
+    assert again.rules == loaded.rules
+    assert [r.names for r in profiles.redecide(loaded, []).rules] == [("read",)]
