@@ -8,10 +8,14 @@ time, and a Docker profile decided again from its content.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import pytest
 
 from hardenkit.sandbox.seccomp import SeccompPolicy, compile_policy, profiles
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = [pytest.mark.linux, pytest.mark.seccomp]
 
@@ -92,3 +96,36 @@ def test_unreadable_cap_names_decide_in_full() -> None:
     again = profiles.redecide(loaded, ["SYS_PTRACE"])
     assert again.rules == loaded.rules
     assert [r.names for r in profiles.redecide(loaded, []).rules] == [("read",)]
+
+
+@pytest.mark.parametrize("module", ["_groups_table.py", "_docker_profile.py"])
+def test_bundled_modules_are_rendered_from_the_json_data(module: str) -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    from hardenkit.sandbox.seccomp import _generate  # noqa: PLC0415
+
+    shipped = Path(_generate.__file__).with_name(module).read_text(encoding="utf-8")
+    assert shipped == _generate.render(module), "run python -m hardenkit.sandbox.seccomp._generate"
+
+
+def test_bundled_modules_hold_the_json_data(shared_data: Path) -> None:
+    import hashlib  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    from hardenkit.sandbox.seccomp import _docker_profile, _groups_table  # noqa: PLC0415
+
+    raw = (shared_data / "docker-default-seccomp.json").read_bytes()
+    assert hashlib.sha256(raw).digest() == _docker_profile.SHA256
+    assert json.loads(raw) == _docker_profile.PROFILE
+    assert profiles.bundled_default() == json.loads(raw)
+    assert profiles.bundled_default() is not profiles.bundled_default()
+    table = json.loads((shared_data / "systemd-syscall-groups.json").read_bytes())["groups"]
+    assert {
+        name: (tuple(entry.get("includes", ())), tuple(entry.get("syscalls", ())))
+        for name, entry in table.items()
+    } == _groups_table.GROUPS
+    # The bundled profile and the same file share one translation (keyed by content).
+    from_file = SeccompPolicy.from_docker_profile(
+        shared_data / "docker-default-seccomp.json", capabilities=()
+    )
+    assert from_file is SeccompPolicy.docker_default(capabilities=())

@@ -23,12 +23,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import errno
-import functools
-import json
 import os
 import re
 import threading
-from dataclasses import dataclass, field
 
 from hardenkit._linux.capnames import CAP_NAMES
 from hardenkit.errors import PolicyError
@@ -99,20 +96,8 @@ _GOARCH = {
 _CacheKey = tuple[bytes, frozenset[str], int, str, bool, object]
 _POLICIES: dict[_CacheKey, SeccompPolicy] = {}
 _POLICIES_MAX = 16
-_BUNDLED = "docker-default-seccomp.json"
 _POLICIES_LOCK = threading.Lock()
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
-
-
-@functools.cache
-def _bundled_bytes() -> bytes:
-    # A plain file next to the module, as groups.py reads its table: importlib.resources
-    # would cost every `hardenkit exec --seccomp docker` ~10 ms of imports (pathlib, zipfile).
-    # hardenkit/sandbox/data, beside the systemd groups table.
-    here = os.path.dirname(os.path.abspath(__file__))
-    path = os.path.join(os.path.dirname(here), "data", _BUNDLED)
-    with open(path, "rb") as fh:
-        return fh.read()
 
 
 def bundled_default() -> dict[str, Any]:
@@ -122,7 +107,9 @@ def bundled_default() -> dict[str, Any]:
         >>> bundled_default()["defaultAction"]
         'SCMP_ACT_ERRNO'
     """
-    return dict(json.loads(_bundled_bytes()))
+    from hardenkit.sandbox.seccomp._docker_profile import PROFILE  # noqa: PLC0415 -- on use
+
+    return copy.deepcopy(PROFILE)
 
 
 def translate_bundled(
@@ -130,13 +117,19 @@ def translate_bundled(
 ) -> SeccompPolicy:
     """Return the bundled Docker default profile as a ``make`` policy (cached).
 
+    The profile is hardenkit/sandbox/data/docker-default-seccomp.json as a Python module
+    (:mod:`._generate`): no ``json`` import (~3 ms) nor parse for ``hardenkit exec``.
+
     Examples:
         >>> from hardenkit.sandbox.seccomp import SeccompPolicy
         >>> translate_bundled(SeccompPolicy, capabilities=()) is translate_bundled(
         ...     SeccompPolicy, capabilities=[])
         True
     """
-    return _translate(_bundled_bytes(), None, "bundled Docker default profile", capabilities, make)
+    from hardenkit.sandbox.seccomp._docker_profile import PROFILE, SHA256  # noqa: PLC0415 -- on use
+
+    where = "bundled Docker default profile"
+    return _translate(None, PROFILE, where, capabilities, make, digest=SHA256)
 
 
 def _cap_name(cap: str | int) -> str:
@@ -210,6 +203,8 @@ def _read(profile: str | os.PathLike[str] | Path) -> tuple[bytes, str]:
 
 def _canonical(profile: Mapping[str, Any]) -> bytes | None:
     """The dict's content as canonical JSON, None when it is not plain JSON (no caching)."""
+    import json  # noqa: PLC0415 -- for import time: only profiles given as dicts or files
+
     try:
         return json.dumps(profile, sort_keys=True, separators=(",", ":")).encode()
     except (TypeError, ValueError):
@@ -243,28 +238,56 @@ def translate(
     return _translate(_canonical(profile), profile, "seccomp profile", capabilities, make)
 
 
-@dataclass(eq=False)
 class _Source:
-    """What a policy was translated from, kept to decide its ``caps`` again."""
+    """What a policy was translated from, kept to decide its ``caps`` again.
 
-    raw: bytes | None
-    #: A copy of the profile when it is not plain JSON (``raw`` is None), else None.
-    data: Mapping[str, Any] | None
-    where: str
-    #: The capabilities asked for at load time; None: whichever the process holds.
-    requested: frozenset[str] | None
-    #: The policy as translated (set once built): what a caller's changes are told from.
-    base: SeccompPolicy | None = None
-    #: Policies already decided from this source, by (capabilities held, id of the policy
-    #: asked about), with that policy kept alive: a spawn then skips hashing the profile.
-    decided: dict[tuple[frozenset[str], int], tuple[SeccompPolicy, SeccompPolicy]] = field(
-        default_factory=dict
+    A plain class, not a ``@dataclass``: building one costs every first use of the
+    sandbox ~1 ms at import (issue 14). Compared by identity.
+    """
+
+    __slots__ = (
+        "base",
+        "caps",
+        "data",
+        "decided",
+        "digest",
+        "named_caps",
+        "raw",
+        "requested",
+        "where",
     )
-    #: The capabilities the policy was decided against (set once built).
-    caps: frozenset[str] = frozenset()
-    #: Every capability the profile's ``includes``/``excludes`` name (set once built): two
-    #: sets that agree on these decide every entry alike, so the rules are the same.
-    named_caps: frozenset[str] | None = None
+
+    def __init__(
+        self,
+        *,
+        raw: bytes | None,
+        data: Mapping[str, Any] | None,
+        where: str,
+        requested: frozenset[str] | None,
+        caps: frozenset[str] = frozenset(),
+        digest: bytes | None = None,
+    ) -> None:
+        self.raw = raw
+        #: A copy of the profile when it is not plain JSON (``raw`` is None), else None.
+        self.data = data
+        self.where = where
+        #: The capabilities asked for at load time; None: whichever the process holds.
+        self.requested = requested
+        #: The capabilities the policy was decided against.
+        self.caps = caps
+        #: SHA-256 of the content (None: not cached).
+        self.digest = digest
+        #: The policy as translated (set once built): what a caller's changes are told from.
+        self.base: SeccompPolicy | None = None
+        #: Policies already decided from this source, by (capabilities held, id of the
+        #: policy asked about), with that policy kept alive: a spawn then skips hashing.
+        self.decided: dict[tuple[frozenset[str], int], tuple[SeccompPolicy, SeccompPolicy]] = {}
+        #: Every capability the profile's ``includes``/``excludes`` name (set once built):
+        #: two sets that agree on these decide every entry alike, so the rules are the same.
+        self.named_caps: frozenset[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"_Source(where={self.where!r})"
 
 
 #: Fields a caller may have changed on a translated policy (``dataclasses.replace``).
@@ -299,7 +322,9 @@ def redecide(policy: SeccompPolicy, capabilities: Iterable[str | int]) -> Seccom
     hit = source.decided.get(key)
     if hit is not None and hit[0] is policy:
         return hit[1]
-    fresh = _translate(source.raw, source.data, source.where, held, type(policy), like=source)
+    fresh = _translate(
+        source.raw, source.data, source.where, held, type(policy), like=source, digest=source.digest
+    )
     result = fresh if policy is source.base else _carry(policy, source.base, fresh)
     if len(source.decided) >= _POLICIES_MAX:
         source.decided.pop(next(iter(source.decided)))
@@ -333,8 +358,12 @@ def _translate(
     make: Make,
     *,
     like: _Source | None = None,
+    digest: bytes | None = None,
 ) -> SeccompPolicy:
     """Return the cached policy for ``raw`` (file bytes or canonical JSON), or build it.
+
+    ``digest``: the content's SHA-256 when it is known (``raw``'s, or that of a constant
+    of the package given as ``data``, which is then kept without a copy).
 
     ``like``, the source of a policy translated from the same content: when ``caps``
     agree with its capabilities on every capability the profile names, the rules are
@@ -348,17 +377,24 @@ def _translate(
         _bounding_set() if capabilities is None else frozenset(_cap_name(c) for c in capabilities)
     )
     key: _CacheKey | None = None
-    if raw is not None:
+    if digest is None and raw is not None:
         digest = sha256(raw).digest()
+    if digest is not None:
         key = (digest, caps, sc.native_arch(), os.uname().release, explicit, make)
         hit = _POLICIES.get(key)
         if hit is not None:
             return hit
-    # What the policy is decided from again later: the content as it is now (the bytes, or
-    # a copy of a dict that is not plain JSON), never the caller's dict, which may change.
-    snapshot = None if raw is not None else copy.deepcopy(data)
+    # What the policy is decided from again later: the content as it is now (the bytes, a
+    # constant of the package, or a copy of a dict that is not plain JSON), never the
+    # caller's dict, which may change.
+    stored = None if raw is not None else data if digest is not None else copy.deepcopy(data)
     source = _Source(
-        raw=raw, data=snapshot, where=where, requested=caps if explicit else None, caps=caps
+        raw=raw,
+        data=stored,
+        where=where,
+        requested=caps if explicit else None,
+        caps=caps,
+        digest=digest,
     )
     same = _same_decisions(like, caps, make)
     if same is not None:
@@ -368,18 +404,25 @@ def _translate(
         if key is not None:
             _remember(key, policy)
         return policy
+    policy = _build(_parsed(raw, data, where), where, caps, source, make)
+    source.base = policy
+    if key is not None:
+        _remember(key, policy)
+    return policy
+
+
+def _parsed(raw: bytes | None, data: Mapping[str, Any] | None, where: str) -> Mapping[str, Any]:
+    """``data``, or ``raw`` parsed: a JSON object."""
     if data is None:
+        import json  # noqa: PLC0415 -- for import time: only profiles given as files or dicts
+
         try:
             data = json.loads(raw or b"")
         except ValueError as err:
             raise PolicyError(f"seccomp profile {where} is not valid JSON: {err}") from err
     if not isinstance(data, dict):
         raise PolicyError(f"{where}: a profile is a JSON object")
-    policy = _build(data, where, caps, source, make)
-    source.base = policy
-    if key is not None:
-        _remember(key, policy)
-    return policy
+    return data
 
 
 def _same_decisions(like: _Source | None, caps: frozenset[str], make: Make) -> SeccompPolicy | None:
