@@ -168,10 +168,15 @@ def resolve(name: str, arch: int | None = None) -> int | None:
         >>> resolve("no_such_call") is None
         True
     """
-    known = _NUMBERS.get(arch or 0)
-    if known is not None and name in known:
+    key = arch or 0
+    known = _NUMBERS.get(key)
+    if known is None:
+        known = _NUMBERS.setdefault(key, {})
+    elif name in known:
         return known[name]
-    return resolve_many((name,), arch)[name]
+    nr = int(_by_name()(ctypes.c_uint32(key), name.encode("ascii")))
+    value = known[name] = None if nr == _NR_SCMP_ERROR else nr
+    return value
 
 
 def resolve_many(names: Iterable[str], arch: int | None = None) -> Mapping[str, int | None]:

@@ -179,14 +179,9 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
     numbers: dict[str, int] = {}
     # Every name the policy may ask about, resolved in one loop (skipped lists only those
     # asked about, below).
-    table = resolve_many(
-        [
-            *(name for rule in policy.rules for name in expand(rule.names)),
-            *expand(policy.deny),
-            *expand(policy.allow),
-            *IO_URING,
-        ]
-    )
+    rule_names = [expand(rule.names) for rule in policy.rules]
+    deny, allow = expand(policy.deny), expand(policy.allow)
+    table = resolve_many([*(n for names in rule_names for n in names), *deny, *allow, *IO_URING])
 
     def known(name: str) -> bool:
         if name not in numbers:
@@ -206,10 +201,11 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
     ruled16: dict[str, list[tuple[str, int, tuple[tuple[int, int, int, int], ...]]]] = {}
     low16: dict[str, set[tuple[str, int, LowRule]] | None] = {}
     in_rules: set[str] = set()
-    for rule in policy.rules:
+    for rule, names in zip(policy.rules, rule_names, strict=True):
         err = policy.errno if rule.errno is None else rule.errno
         in_rules.update(rule.names)
-        for name in sorted(expand(rule.names)):
+        # Sorted where a name's conditions may raise (the first name in order is reported).
+        for name in sorted(names) if rule.args else names:
             if name in IO_URING and name not in rule.names and rule.action in PERMITS:
                 continue  # io_uring is allowed only by name, never through a @group
             if not known(name):
@@ -227,11 +223,11 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
             else:
                 entries.append((rule.action, err, ()))
     plain: dict[str, tuple[str, int]] = {}
-    for name in sorted(expand(policy.deny)):
+    for name in deny:  # any order: plain is sorted below
         if name not in ruled and known(name):
             plain[name] = ("errno", policy.errno)
     explicit = {n for n in policy.allow if not n.startswith("@")}
-    for name in sorted(expand(policy.allow)):
+    for name in allow:
         if name in IO_URING and name not in explicit:
             continue  # io_uring would run operations the filter never sees (Docker agrees)
         if name not in ruled and name not in plain and known(name):
