@@ -48,6 +48,9 @@ def test_number_probe_matches_libseccomp_names() -> None:
         for nr in range(1024):
             known = sc.syscall_name(base | nr, arch) is not None
             assert sc._knows(arch, base | nr) == known, (name, nr)
+        for start in range(0, 1024, 64):
+            window = range(base | start, base | (start + 64))
+            assert sc._knows_any(arch, window) == any(sc._knows(arch, n) for n in window)
 
 
 def _from_scratch(raw: dict[str, object], caps: list[str]) -> SeccompPolicy:
@@ -129,3 +132,23 @@ def test_bundled_modules_hold_the_json_data(shared_data: Path) -> None:
         shared_data / "docker-default-seccomp.json", capabilities=()
     )
     assert from_file is SeccompPolicy.docker_default(capabilities=())
+
+
+@pytest.mark.parametrize(
+    ("held", "alike"),
+    [
+        (["SYS_PTRACE", "SYS_NICE", "CHOWN"], True),  # CHOWN and KILL: named by no entry
+        (["SYS_PTRACE", "SYS_NICE", "KILL"], True),
+        (["SYS_PTRACE"], False),
+        (["SYS_PTRACE", "SYS_NICE", "SYS_ADMIN"], True),  # not asked for at load: ignored
+    ],
+)
+def test_decided_alike_means_redecide_gives_the_same_rules(held: list[str], alike: bool) -> None:
+    loaded = SeccompPolicy.docker_default(capabilities=["SYS_PTRACE", "SYS_NICE", "CHOWN"])
+    changed = dataclasses.replace(loaded, deny=["mount"])
+    for policy in (loaded, changed):
+        assert profiles.decided_alike(policy, held) is alike
+        again = profiles.redecide(policy, held)
+        assert (again == policy) is alike
+        assert (compile_policy(again).bpf == compile_policy(policy).bpf) is alike
+    assert not profiles.decided_alike(SeccompPolicy(default="allow"), held)

@@ -52,10 +52,12 @@ def apply_seccomp(policy: SeccompPolicy) -> None:
     except (OSError, ValueError) as err:
         raise SandboxError(f"cannot read this process's status: {err}") from err
     if policy._profile is not None:  # noqa: SLF001 -- decided for the process it confines
+        from hardenkit.sandbox.seccomp import profiles  # noqa: PLC0415 -- loaded with the profile
+
         permitted = status.cap_permitted
-        policy = policy.for_capabilities(
-            bit for bit in range(permitted.bit_length()) if permitted >> bit & 1
-        )
+        held = [bit for bit in range(permitted.bit_length()) if permitted >> bit & 1]
+        if not profiles.decided_alike(policy, held):  # else: the same rules, compiled as is
+            policy = policy.for_capabilities(held)
     compiled = compile_policy(policy)
     before = status.seccomp_filters
     try:

@@ -332,6 +332,28 @@ def redecide(policy: SeccompPolicy, capabilities: Iterable[str | int]) -> Seccom
     return result
 
 
+def decided_alike(policy: SeccompPolicy, capabilities: Iterable[str | int]) -> bool:
+    """Whether :func:`redecide` would give ``policy``'s own rules back for ``capabilities``.
+
+    True when the capabilities agree with those ``policy`` was decided against on every
+    capability its profile names: the policy redecided is then equal to ``policy``
+    (``apply_seccomp`` compiles ``policy`` itself and skips building the copy).
+
+    Examples:
+        >>> from hardenkit.sandbox.seccomp import SeccompPolicy
+        >>> p = SeccompPolicy.docker_default(capabilities=["SYS_NICE", "CHOWN"])
+        >>> decided_alike(p, ["SYS_NICE"]), decided_alike(p, [])
+        (True, False)
+    """
+    source: _Source | None = policy._profile  # noqa: SLF001 -- the sibling module's field
+    if source is None or source.named_caps is None:
+        return False
+    held = frozenset(_cap_name(c) for c in capabilities)
+    if source.requested is not None:
+        held &= source.requested
+    return held & source.named_caps == source.caps & source.named_caps
+
+
 def _carry(
     policy: SeccompPolicy, base: SeccompPolicy | None, fresh: SeccompPolicy
 ) -> SeccompPolicy:
