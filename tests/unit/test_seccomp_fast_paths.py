@@ -8,9 +8,11 @@ time, and a Docker profile decided again from its content.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from hardenkit.sandbox.seccomp import SeccompPolicy, compile_policy, profiles
 
@@ -152,3 +154,12 @@ def test_decided_alike_means_redecide_gives_the_same_rules(held: list[str], alik
         assert (again == policy) is alike
         assert (compile_policy(again).bpf == compile_policy(policy).bpf) is alike
     assert not profiles.decided_alike(SeccompPolicy(default="allow"), held)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="az09_-@.A \n\u0663é", max_size=8))
+def test_name_check_matches_the_pattern(item: str) -> None:
+    from hardenkit.sandbox.seccomp import rules  # noqa: PLC0415
+
+    pattern = re.compile(r"@?[a-z0-9_-]+\Z")
+    assert rules._is_name(item) == bool(pattern.match(item))

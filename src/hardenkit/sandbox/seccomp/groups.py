@@ -18,7 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["expand", "group_names"]
+__all__ = ["check", "expand", "group_names"]
 
 
 def _groups() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
@@ -76,3 +76,20 @@ def expand(names: Iterable[str]) -> frozenset[str]:
         else:
             out.add(name)
     return frozenset(out)
+
+
+def check(names: Iterable[str]) -> None:
+    """Raise PolicyError for an unknown group among ``names`` (as :func:`expand` would).
+
+    A policy checks its names at construction: without building the expanded set.
+
+    Examples:
+        >>> check(["read", "@sandbox"])
+        >>> check(["@nope"])
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.PolicyError: unknown syscall group '@nope': ...
+    """
+    for name in names:
+        if name.startswith("@"):
+            _members(name)

@@ -204,24 +204,33 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
     for rule, names in zip(policy.rules, rule_names, strict=True):
         err = policy.errno if rule.errno is None else rule.errno
         in_rules.update(rule.names)
-        # Sorted where a name's conditions may raise (the first name in order is reported).
-        for name in sorted(names) if rule.args else names:
+        if not rule.args:  # most rules: one plain entry per known name
+            entry = (rule.action, err, ())
+            group_permit = rule.action in PERMITS
+            for name in names:
+                if name in IO_URING and group_permit and name not in rule.names:
+                    continue  # io_uring is allowed only by name, never through a @group
+                if name in numbers or known(name):
+                    if name in ruled:
+                        ruled[name].append(entry)
+                    else:
+                        ruled[name] = [entry]
+            continue
+        # Sorted: a name's conditions may raise (the first name in order is reported).
+        for name in sorted(names):
             if name in IO_URING and name not in rule.names and rule.action in PERMITS:
                 continue  # io_uring is allowed only by name, never through a @group
             if not known(name):
                 continue
             entries = ruled.setdefault(name, [])
-            if rule.args:
-                entries.extend((rule.action, err, a) for a in _narrowed(name, rule.args, s390))
-                _add_low(low, name, (rule.action, err), _low_word(name, rule.args, s390))
-                if name in argwidth.UID16:
-                    ruled16.setdefault(name, []).extend(
-                        (rule.action, err, a) for a in _narrowed(name, rule.args, s390, uid16=True)
-                    )
-                    conds16 = _low_word(name, rule.args, s390, uid16=True)
-                    _add_low(low16, name, (rule.action, err), conds16)
-            else:
-                entries.append((rule.action, err, ()))
+            entries.extend((rule.action, err, a) for a in _narrowed(name, rule.args, s390))
+            _add_low(low, name, (rule.action, err), _low_word(name, rule.args, s390))
+            if name in argwidth.UID16:
+                ruled16.setdefault(name, []).extend(
+                    (rule.action, err, a) for a in _narrowed(name, rule.args, s390, uid16=True)
+                )
+                conds16 = _low_word(name, rule.args, s390, uid16=True)
+                _add_low(low16, name, (rule.action, err), conds16)
     plain: dict[str, tuple[str, int]] = {}
     for name in deny:  # any order: plain is sorted below
         if name not in ruled and known(name):
