@@ -210,11 +210,16 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
             for name in names:
                 if name in IO_URING and group_permit and name not in rule.names:
                     continue  # io_uring is allowed only by name, never through a @group
-                if name in numbers or known(name):
-                    if name in ruled:
-                        ruled[name].append(entry)
-                    else:
-                        ruled[name] = [entry]
+                if name not in numbers:  # known(), inline: most names pass here once
+                    nr = table[name]
+                    if nr is None:
+                        skipped.add(name)
+                        continue
+                    numbers[name] = nr
+                if name in ruled:
+                    ruled[name].append(entry)
+                else:
+                    ruled[name] = [entry]
             continue
         # Sorted: a name's conditions may raise (the first name in order is reported).
         for name in sorted(names):
