@@ -163,3 +163,28 @@ def test_name_check_matches_the_pattern(item: str) -> None:
 
     pattern = re.compile(r"@?[a-z0-9_-]+\Z")
     assert rules._is_name(item) == bool(pattern.match(item))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="az09_-@.A", max_size=5),
+            st.sampled_from(["read", "@sandbox", "", "@", b"read", 3, None]),
+        ),
+        max_size=6,
+    )
+)
+def test_names_checked_together_as_one_by_one(items: list[object]) -> None:
+    from hardenkit.errors import PolicyError  # noqa: PLC0415
+    from hardenkit.sandbox.seccomp import rules  # noqa: PLC0415
+
+    pattern = re.compile(r"@?[a-z0-9_-]+\Z")
+    ok = all(isinstance(i, str) and pattern.match(i) for i in items)
+    try:
+        got = rules.names_of(items, "test")  # type: ignore[arg-type]
+    except PolicyError:
+        assert not ok
+    else:
+        assert ok
+        assert got == tuple(dict.fromkeys(items))

@@ -47,10 +47,23 @@ def _is_name(item: str) -> bool:
 def names_of(value: str | Iterable[str], what: str) -> tuple[str, ...]:
     """``value`` (one name or several) as a tuple, checked, duplicates dropped."""
     items = (value,) if isinstance(value, str) else tuple(value)
-    for item in items:
-        if not isinstance(item, str) or not _is_name(item):
-            raise PolicyError(f"{what}: {item!r} is not a syscall or @group name")
+    if not _all_plain_names(items):  # else every item is one: no need to look at each
+        for item in items:
+            if not isinstance(item, str) or not _is_name(item):
+                raise PolicyError(f"{what}: {item!r} is not a syscall or @group name")
     return tuple(dict.fromkeys(items))  # first occurrence kept, in order
+
+
+def _all_plain_names(items: tuple[object, ...]) -> bool:
+    """Whether every item is a non-empty ``[a-z0-9_-]+`` string (no group), in one check.
+
+    False also when some item is a group or no name at all: the caller then checks each.
+    """
+    try:
+        joined = "".join(items)  # type: ignore[arg-type]  # TypeError: not all strings
+    except TypeError:
+        return False
+    return all(items) and _NAME_CHARS.issuperset(joined)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
