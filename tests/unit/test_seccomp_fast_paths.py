@@ -188,3 +188,15 @@ def test_names_checked_together_as_one_by_one(items: list[object]) -> None:
     else:
         assert ok
         assert got == tuple(dict.fromkeys(items))
+
+
+def test_number_probe_refuses_numbers_a_c_int_cannot_hold() -> None:
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+
+    native = sc.native_arch()
+    assert sc._knows(native, 0)
+    assert not sc._knows(native, -5)
+    for bad in (range(2**31 - 1, 2**31 + 1), range(-(2**31) - 1, 0)):
+        with pytest.raises(ValueError, match="C int"):
+            sc._knows_any(native, bad)
+    assert not sc._knows_any(native, range(0))

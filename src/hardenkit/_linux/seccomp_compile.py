@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 _NR_SCMP_ERROR = -1
 #: Bit that marks an x32-ABI syscall number on x86_64 (__X32_SYSCALL_BIT).
 X32_SYSCALL_BIT = 0x40000000
+#: The largest C int: the syscall numbers passed to libseccomp (x32's included) fit it.
+_INT_MAX = 0x7FFFFFFF
 #: Highest syscall number probed when looking for the end of libseccomp's table.
 _PROBE_LIMIT = 1024
 
@@ -251,18 +253,17 @@ def _by_number() -> Any:
 
 
 def _knows(arch: int, nr: int) -> bool:
-    ptr = _by_number()(ctypes.c_uint32(arch), ctypes.c_int(nr))
-    if not ptr:
-        return False
-    _free()(ptr)
-    return True
+    return _knows_any(arch, range(nr, nr + 1))
 
 
 def _knows_any(arch: int, numbers: range) -> bool:
     """Whether libseccomp knows any of ``numbers`` on ``arch`` (one loop, as :func:`_knows`)."""
+    ends = (numbers[0], numbers[-1]) if numbers else (0, 0)
+    if not -_INT_MAX - 1 <= min(ends) <= max(ends) <= _INT_MAX:
+        raise ValueError(f"syscall numbers {numbers} do not fit a C int")
     by_number, token = _by_number(), ctypes.c_uint32(arch)
     for nr in numbers:
-        ptr = by_number(token, ctypes.c_int(nr))
+        ptr = by_number(token, nr)  # a Python int is passed as a C int (checked above)
         if ptr:
             _free()(ptr)
             return True
