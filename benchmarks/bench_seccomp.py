@@ -13,6 +13,9 @@ A filter cannot be unloaded, so every load runs in a forked child or a fresh int
   ``dlopen("libseccomp.so.2")`` against importing pyseccomp (which runs ``ldconfig`` twice);
 - "fresh interpreter end to end": imports (from source here: PYTHONDONTWRITEBYTECODE is
   set) + first compile + load, informational;
+- "import": in a fresh interpreter, ``import hardenkit.sandbox.seccomp`` after the stdlib
+  modules any first use of the sandbox imports anyway (dataclasses, re, struct...) and
+  ``hardenkit.sandbox``: what the seccomp package itself costs, CPU, informational;
 - "the three filters of ``hardenkit exec``": in a fresh interpreter, after the imports
   and libseccomp's dlopen, compiling what ``hardenkit exec --user nobody --seccomp docker
   --read /usr --execute /usr --net none`` compiles: the Docker profile decided for no
@@ -67,6 +70,13 @@ _FRESH = {
         "compile_policy(p)\n"
         "compile_policy(network_filter(NetworkPolicy.none()))\n"
         "compile_policy(confinement.filesystem_guard_policy(tuple(p.arches)))\n"
+        "print((time.thread_time() - t) * 1000)\n"
+    ),
+    "import": (
+        "import time, dataclasses, re, struct, math, itertools, threading\n"
+        "import hardenkit.sandbox, hardenkit._log, hardenkit._linux\n"
+        "t = time.thread_time()\n"
+        "import hardenkit.sandbox.seccomp\n"
         "print((time.thread_time() - t) * 1000)\n"
     ),
 }
@@ -150,6 +160,7 @@ def run() -> list[dict[str, Any]]:
     compile_policy(_load_profile())
     cached = _median_child(_cached)
     exec_filters = _median_fresh(_FRESH["exec filters"], rounds=ROUNDS)
+    imported = _median_fresh(_FRESH["import"], rounds=ROUNDS)
     dlopen = _median_fresh(_FRESH["dlopen"])
     pyseccomp = _median_fresh(_FRESH["pyseccomp"])
     records = [
@@ -176,6 +187,14 @@ def run() -> list[dict[str, Any]]:
             EXEC_BEFORE_MS,
             f"below the figure before (median of {ROUNDS} fresh interpreters)",
             ok=exec_filters < EXEC_BEFORE_MS,
+        ),
+        _record(
+            "seccomp: import hardenkit.sandbox.seccomp after its stdlib prerequisites, CPU",
+            imported,
+            "none",
+            None,
+            f"informational (median of {ROUNDS} fresh interpreters)",
+            ok=True,
         ),
         _record(
             "seccomp one-time libseccomp.so.2 load (direct dlopen)",

@@ -18,12 +18,15 @@ from hardenkit._linux.deps import libseccomp
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from typing import Any
 
 #: libseccomp's answer for a name it does not know (__NR_SCMP_ERROR).
 _NR_SCMP_ERROR = -1
 #: Bit that marks an x32-ABI syscall number on x86_64 (__X32_SYSCALL_BIT).
 X32_SYSCALL_BIT = 0x40000000
+#: The largest C int: the syscall numbers passed to libseccomp (x32's included) fit it.
+_INT_MAX = 0x7FFFFFFF
 #: Highest syscall number probed when looking for the end of libseccomp's table.
 _PROBE_LIMIT = 1024
 
@@ -136,13 +139,30 @@ def arch_token(name: str) -> int | None:
     return ARCH_NAMES.get(name)
 
 
-@functools.lru_cache(maxsize=8192)
+#: Syscall numbers as libseccomp resolved them, by arch (0: native) and name (None:
+#: unknown). libseccomp's table does not change while a process runs: a confined
+#: ``hardenkit exec`` resolves the same ~450 names for three filters and three ABIs.
+_NUMBERS: dict[int, dict[str, int | None]] = {}
+
+
+@functools.cache
+def _by_name() -> Any:
+    """seccomp_syscall_resolve_name_arch, called with ctypes values (no argtypes).
+
+    A private function object (as :func:`_free`): converting the arguments through
+    ``argtypes`` costs more than the lookup itself, and names are resolved by the
+    hundred (the Docker profile: ~1200 lookups over its three ABIs).
+    """
+    fn = _lib()["seccomp_syscall_resolve_name_arch"]
+    fn.restype = ctypes.c_int
+    return fn
+
+
 def resolve(name: str, arch: int | None = None) -> int | None:
     """Return the syscall number of ``name`` for ``arch`` (None when libseccomp lacks it).
 
     Negative numbers are libseccomp's pseudo-syscalls (known, absent on that arch).
-    Cached per process (libseccomp's table does not change while it runs): a confined
-    ``hardenkit exec`` resolves the same ~450 names for three filters and three ABIs.
+    Cached per process (see :func:`resolve_many`).
 
     Examples:
         >>> resolve("read")
@@ -150,8 +170,40 @@ def resolve(name: str, arch: int | None = None) -> int | None:
         >>> resolve("no_such_call") is None
         True
     """
-    nr = int(_lib().seccomp_syscall_resolve_name_arch(arch or 0, name.encode("ascii")))
-    return None if nr == _NR_SCMP_ERROR else nr
+    key = arch or 0
+    known = _NUMBERS.get(key)
+    if known is None:
+        known = _NUMBERS.setdefault(key, {})
+    elif name in known:
+        return known[name]
+    nr = int(_by_name()(ctypes.c_uint32(key), name.encode("ascii")))
+    value = known[name] = None if nr == _NR_SCMP_ERROR else nr
+    return value
+
+
+def resolve_many(names: Iterable[str], arch: int | None = None) -> Mapping[str, int | None]:
+    """Resolve ``names`` for ``arch``; return a mapping that answers :func:`resolve` for them.
+
+    One loop for a policy's names instead of a call each (what the compiler does per
+    ABI). The mapping is the per-process cache: read it, never change it.
+
+    Examples:
+        >>> numbers = resolve_many(["read", "write", "no_such_call"])
+        >>> numbers["read"], numbers["write"], numbers["no_such_call"]
+        (0, 1, None)
+    """
+    key = arch or 0
+    known = _NUMBERS.get(key)
+    if known is None:
+        known = _NUMBERS.setdefault(key, {})
+    missing = [name for name in names if name not in known]
+    if missing:
+        fn = _by_name()
+        token = ctypes.c_uint32(key)
+        for name in missing:
+            nr = int(fn(token, name.encode("ascii")))
+            known[name] = None if nr == _NR_SCMP_ERROR else nr
+    return known
 
 
 #: :func:`max_syscall`'s answers by arch (libseccomp's table cannot change while we run).
@@ -184,7 +236,7 @@ def max_syscall(arch: int, *, known: int | None = None) -> int:
         return end
     if known is not None and _knows(arch, known):
         window = range(known + 1, known + 1 + _END_WINDOW)
-        if not any(_knows(arch, nr) for nr in window):
+        if not _knows_any(arch, window):
             end = known
     if end is None:
         end = _probe_down(arch)
@@ -192,12 +244,30 @@ def max_syscall(arch: int, *, known: int | None = None) -> int:
     return end
 
 
+@functools.cache
+def _by_number() -> Any:
+    """seccomp_syscall_resolve_num_arch, called with ctypes values (see :func:`_by_name`)."""
+    fn = _lib()["seccomp_syscall_resolve_num_arch"]
+    fn.restype = ctypes.c_void_p
+    return fn
+
+
 def _knows(arch: int, nr: int) -> bool:
-    ptr = _lib().seccomp_syscall_resolve_num_arch(arch, nr)
-    if not ptr:
-        return False
-    _free()(ptr)
-    return True
+    return _knows_any(arch, range(nr, nr + 1))
+
+
+def _knows_any(arch: int, numbers: range) -> bool:
+    """Whether libseccomp knows any of ``numbers`` on ``arch`` (one loop, as :func:`_knows`)."""
+    ends = (numbers[0], numbers[-1]) if numbers else (0, 0)
+    if not -_INT_MAX - 1 <= min(ends) <= max(ends) <= _INT_MAX:
+        raise ValueError(f"syscall numbers {numbers} do not fit a C int")
+    by_number, token = _by_number(), ctypes.c_uint32(arch)
+    for nr in numbers:
+        ptr = by_number(token, nr)  # a Python int is passed as a C int (checked above)
+        if ptr:
+            _free()(ptr)
+            return True
+    return False
 
 
 def _probe_down(arch: int) -> int:

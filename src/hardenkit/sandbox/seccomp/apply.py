@@ -47,16 +47,19 @@ def apply_seccomp(policy: SeccompPolicy) -> None:
     from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS, prctl  # noqa: PLC0415 -- for import time: libc loads ctypes
     from hardenkit._linux.procfs import read_status  # noqa: PLC0415 -- for import time: procfs, only when a filter is applied
 
+    try:
+        status = read_status()  # the capabilities and the filters before this one
+    except (OSError, ValueError) as err:
+        raise SandboxError(f"cannot read this process's status: {err}") from err
     if policy._profile is not None:  # noqa: SLF001 -- decided for the process it confines
-        try:
-            permitted = read_status().cap_permitted
-        except (OSError, ValueError) as err:
-            raise SandboxError(f"cannot read this process's capabilities: {err}") from err
-        policy = policy.for_capabilities(
-            bit for bit in range(permitted.bit_length()) if permitted >> bit & 1
-        )
+        from hardenkit.sandbox.seccomp import profiles  # noqa: PLC0415 -- loaded with the profile
+
+        permitted = status.cap_permitted
+        held = [bit for bit in range(permitted.bit_length()) if permitted >> bit & 1]
+        if not profiles.decided_alike(policy, held):  # else: the same rules, compiled as is
+            policy = policy.for_capabilities(held)
     compiled = compile_policy(policy)
-    before = read_status().seccomp_filters
+    before = status.seccomp_filters
     try:
         prctl(PR_SET_NO_NEW_PRIVS, 1)
     except OSError as err:

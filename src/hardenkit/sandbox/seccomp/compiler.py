@@ -138,13 +138,17 @@ class _Rules(Record):
             conditional += resolved.conditional16
             low_word = tuple(w for w in low_word if w[0] not in names) + resolved.low_word16
         _refuse_ambiguous(conditional)
+        rets: dict[tuple[str, int], int] = {}  # (action, errno) -> return value
+        for _name, _nr, action, err in resolved.plain:
+            if (action, err) not in rets:
+                rets[action, err] = ret_value(action, err)
         return cls(
             refused_unseen=_refused_unseen(resolved, default_ret),
             default_ret=default_ret,
             plain=tuple(
                 (name, nr, ret)
                 for name, nr, action, err in resolved.plain
-                if (ret := ret_value(action, err)) != default_ret  # libseccomp refuses repeats
+                if (ret := rets[action, err]) != default_ret  # libseccomp refuses repeats
             ),
             conditional=tuple(
                 (name, ret, nr, args) for name, nr, ret, args in conditional if ret != default_ret
@@ -168,13 +172,17 @@ def _refused_unseen(resolved: Resolved, default_ret: int) -> tuple[tuple[str, in
     Only refusals are listed: the guard they become never lets through what
     libseccomp's program would refuse.
     """
-    decided = {name: ret_value(action, err) for name, _nr, action, err in resolved.plain}
+    names = (*fragments.SOCKETCALL_SUBCALLS, *fragments.IPC_SUBCALLS)
+    decided = {
+        name: ret_value(action, err)
+        for name, _nr, action, err in resolved.plain
+        if name in _MUX_NAMES
+    }
     rets: dict[str, list[int]] = {}
     for name, _nr, ret, _args in resolved.conditional:
         rets.setdefault(name, []).append(ret)
     for name, found in rets.items():
         decided[name] = min([default_ret, *found], key=_precedence)
-    names = (*fragments.SOCKETCALL_SUBCALLS, *fragments.IPC_SUBCALLS)
     return tuple(
         (name, ret)
         for name in names
@@ -207,6 +215,8 @@ def _mux_guard(rules: _Rules, arch: int) -> bytes:
     return fragments.build_mux_guard(muxes, little=bool(arch & 0x40000000))
 
 
+#: The names :func:`_refused_unseen` decides.
+_MUX_NAMES = frozenset((*fragments.SOCKETCALL_SUBCALLS, *fragments.IPC_SUBCALLS))
 #: ABIs whose unconditional rules go in hardenkit's lookup table (:func:`.fragments.build_table`):
 #: the ones the differential tests compare with libseccomp (x86_64, x32, i386).
 _TABLE_ARCHES = ("SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_X86")
@@ -250,10 +260,14 @@ def _hand_written(rules: _Rules, native: int, arch: int) -> tuple[bytes, list[Ru
     """
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
 
-    def number(name: str, nr: int) -> int | None:
-        arch_nr = nr if arch == native else sc.resolve(name, arch)
-        return arch_nr if arch_nr is not None and arch_nr >= 0 else None  # <0: absent
-
+    # Numbers on ``arch`` by name (native: the resolved ones), in one loop per ABI.
+    numbers = (
+        None
+        if arch == native
+        else sc.resolve_many(
+            [*(p[0] for p in rules.plain), *(c[0] for c in rules.conditional)], arch
+        )
+    )
     socketcall = sc.resolve("socketcall", arch)
     muxed = _MULTIPLEXED if socketcall is not None and socketcall >= 0 else frozenset()
     left: list[Rule] = []
@@ -261,14 +275,18 @@ def _hand_written(rules: _Rules, native: int, arch: int) -> tuple[bytes, list[Ru
     for name, nr, ret in rules.plain:
         if name in muxed:
             left.append((ret, nr, ()))
-        elif (arch_nr := number(name, nr)) is not None:
+            continue
+        arch_nr = nr if numbers is None else numbers[name]
+        if arch_nr is not None and arch_nr >= 0:  # <0: absent on arch
             entries.append((arch_nr, ret))
     low: dict[int, tuple[int, tuple[LowRule, ...]]] = {}
     for name, ret, nr, args in rules.conditional:
         hand = rules.low_word.get(name)
         if hand is None or name in muxed:
             left.append((ret, nr, args))
-        elif (arch_nr := number(name, nr)) is not None:
+            continue
+        arch_nr = nr if numbers is None else numbers[name]
+        if arch_nr is not None and arch_nr >= 0:
             low[arch_nr] = hand
     try:
         own = fragments.build_table(entries)
@@ -385,7 +403,7 @@ def _libseccomp(rules: _Rules, arch: int, lib_rules: list[Rule]) -> bytes:
 
 
 def _options(policy: SeccompPolicy, resolved: Resolved) -> _bpf.PrefixOptions:
-    clone3 = {n: a for n, _nr, a, _e in resolved.plain}.get("clone3")
+    clone3 = next((a for n, _nr, a, _e in resolved.plain if n == "clone3"), None)
     clone3_allowed = (
         clone3 in ("allow", "log")
         if clone3 is not None

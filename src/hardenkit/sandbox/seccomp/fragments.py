@@ -136,12 +136,14 @@ def build_table(entries: Sequence[tuple[int, int]]) -> bytes:
         >>> len(prog) // 8  # ld nr; 3 jge; ret allow; ja out; ret errno; ja out
         8
     """
-    ordered = sorted(set(entries))
-    if len({nr for nr, _ in ordered}) != len(ordered):
-        raise ValueError("a syscall number has two different actions in the table")
+    by_nr: dict[int, int] = {}
+    for nr, ret in entries:
+        if by_nr.setdefault(nr, ret) != ret:
+            raise ValueError("a syscall number has two different actions in the table")
     code: list[tuple[int, int, int, int] | None] = [(_LD_W_ABS, 0, 0, _OFF_NR)]
-    if ordered:
-        code += _search(_segments(ordered))
+    if by_nr:
+        segments = _segments(sorted(by_nr.items()))
+        code += _search(segments, 0, len(segments))
     end = len(code)
     flat: list[int] = []
     for i, insn in enumerate(code):
@@ -153,30 +155,36 @@ def _segments(ordered: list[tuple[int, int]]) -> list[tuple[int, int | None]]:
     """The number line as (first number, ret or None: fall through), from 0 upwards."""
     segments: list[tuple[int, int | None]] = []
     nxt = 0  # the first number not covered yet
+    last: int | None = None  # the return value of the run that ends at nxt - 1
     for nr, ret in ordered:
-        if segments and nr == nxt and segments[-1][1] == ret:
+        if nr == nxt and last == ret and segments:
             nxt = nr + 1  # the run goes on
             continue
         if nr > nxt:
             segments.append((nxt, None))
         segments.append((nr, ret))
-        nxt = nr + 1
+        nxt, last = nr + 1, ret
     if nxt <= _U32:
         segments.append((nxt, None))
     return segments
 
 
-def _search(segments: list[tuple[int, int | None]]) -> list[tuple[int, int, int, int] | None]:
-    """The search tree over ``segments`` (None: a jump to the fragment's end, set later)."""
-    if len(segments) == 1:
-        ret = segments[0][1]
+def _search(
+    segments: list[tuple[int, int | None]], lo: int, hi: int
+) -> list[tuple[int, int, int, int] | None]:
+    """The search tree over ``segments[lo:hi]`` (None: a jump to the fragment's end, set later)."""
+    if hi - lo == 1:
+        ret = segments[lo][1]
         return [None] if ret is None else [(_RET_K, 0, 0, ret)]
-    mid = len(segments) // 2
-    lower, upper = _search(segments[:mid]), _search(segments[mid:])
+    mid = lo + (hi - lo) // 2
+    lower, upper = _search(segments, lo, mid), _search(segments, mid, hi)
     pivot = segments[mid][0]
     if len(lower) <= _MAX_JUMP:  # >= pivot: jump over the lower half
-        return [(_JMP_JGE_K, len(lower), 0, pivot), *lower, *upper]
-    return [(_JMP_JGE_K, 0, 1, pivot), (_JMP_JA, 0, 0, len(lower)), *lower, *upper]
+        lower.insert(0, (_JMP_JGE_K, len(lower), 0, pivot))
+    else:
+        lower[:0] = [(_JMP_JGE_K, 0, 1, pivot), (_JMP_JA, 0, 0, len(lower))]
+    lower += upper
+    return lower
 
 
 # libseccomp's enum scmp_compare, as the policy's conditions carry it.

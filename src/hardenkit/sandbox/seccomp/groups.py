@@ -7,36 +7,27 @@ nested includes are resolved here rather than trusting a pre-flattened list.
 from __future__ import annotations
 
 import functools
-import json  # imported now: after a privilege drop the stdlib may be out of reach
-import os
 
 from hardenkit.errors import PolicyError
+
+# Imported now, not on first use: after a privilege drop the package may be out of reach.
+from hardenkit.sandbox.seccomp._groups_table import GROUPS
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["expand", "group_names"]
-
-_TABLE = "systemd-syscall-groups.json"
-#: hardenkit/sandbox/data, shared with the bundled Docker profile (see :mod:`.profiles`).
-_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
+__all__ = ["check", "expand", "group_names"]
 
 
-@functools.cache
 def _groups() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """Group name -> (includes, direct syscalls)."""
-    # A plain file next to this module (wheels install files): importlib.resources would
-    # cost every first use of the sandbox its imports (pathlib, tempfile, zipfile...).
-    path = os.path.join(_DATA, _TABLE)
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
-    raw = json.loads(text)["groups"]
-    return {
-        name: (tuple(entry.get("includes", ())), tuple(entry.get("syscalls", ())))
-        for name, entry in raw.items()
-    }
+    """Group name -> (includes, direct syscalls).
+
+    hardenkit/sandbox/data/systemd-syscall-groups.json as a Python module
+    (:mod:`._generate`): no ``json`` import (~3 ms) and no parse for every first use.
+    """
+    return GROUPS
 
 
 def group_names() -> tuple[str, ...]:
@@ -85,3 +76,20 @@ def expand(names: Iterable[str]) -> frozenset[str]:
         else:
             out.add(name)
     return frozenset(out)
+
+
+def check(names: Iterable[str]) -> None:
+    """Raise PolicyError for an unknown group among ``names`` (as :func:`expand` would).
+
+    A policy checks its names at construction: without building the expanded set.
+
+    Examples:
+        >>> check(["read", "@sandbox"])
+        >>> check(["@nope"])
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.PolicyError: unknown syscall group '@nope': ...
+    """
+    for name in names:
+        if name.startswith("@"):
+            _members(name)

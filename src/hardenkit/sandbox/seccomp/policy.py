@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from hardenkit.errors import PolicyError
 from hardenkit.sandbox.seccomp.compiler import compile_policy
-from hardenkit.sandbox.seccomp.groups import expand
+from hardenkit.sandbox.seccomp.groups import check as check_groups
 from hardenkit.sandbox.seccomp.resolve import resolve_policy
 from hardenkit.sandbox.seccomp.rules import DEFAULTS, MAX_ERRNO, SyscallRule, names_of
 
@@ -84,9 +84,9 @@ class SeccompPolicy:
         for rule in self.rules:
             if not isinstance(rule, SyscallRule):
                 raise PolicyError("SeccompPolicy.rules holds SyscallRule values")
-            expand(rule.names)
-        expand(self.allow)  # unknown @groups fail here, at construction
-        expand(self.deny)
+            check_groups(rule.names)
+        check_groups(self.allow)  # unknown @groups fail here, at construction
+        check_groups(self.deny)
 
     @property
     def skipped(self) -> tuple[str, ...]:

@@ -20,15 +20,12 @@ other's caller. ``hardenkit.sandbox.docker`` keeps the historical entry points.
 
 from __future__ import annotations
 
+import _thread
 import copy
 import dataclasses
 import errno
-import functools
-import json
 import os
 import re
-import threading
-from dataclasses import dataclass, field
 
 from hardenkit._linux.capnames import CAP_NAMES
 from hardenkit.errors import PolicyError
@@ -99,20 +96,9 @@ _GOARCH = {
 _CacheKey = tuple[bytes, frozenset[str], int, str, bool, object]
 _POLICIES: dict[_CacheKey, SeccompPolicy] = {}
 _POLICIES_MAX = 16
-_BUNDLED = "docker-default-seccomp.json"
-_POLICIES_LOCK = threading.Lock()
+# threading.Lock itself, without importing threading (~1 ms) for one lock.
+_POLICIES_LOCK = _thread.allocate_lock()
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
-
-
-@functools.cache
-def _bundled_bytes() -> bytes:
-    # A plain file next to the module, as groups.py reads its table: importlib.resources
-    # would cost every `hardenkit exec --seccomp docker` ~10 ms of imports (pathlib, zipfile).
-    # hardenkit/sandbox/data, beside the systemd groups table.
-    here = os.path.dirname(os.path.abspath(__file__))
-    path = os.path.join(os.path.dirname(here), "data", _BUNDLED)
-    with open(path, "rb") as fh:
-        return fh.read()
 
 
 def bundled_default() -> dict[str, Any]:
@@ -122,7 +108,9 @@ def bundled_default() -> dict[str, Any]:
         >>> bundled_default()["defaultAction"]
         'SCMP_ACT_ERRNO'
     """
-    return dict(json.loads(_bundled_bytes()))
+    from hardenkit.sandbox.seccomp._docker_profile import PROFILE  # noqa: PLC0415 -- on use
+
+    return copy.deepcopy(PROFILE)
 
 
 def translate_bundled(
@@ -130,13 +118,19 @@ def translate_bundled(
 ) -> SeccompPolicy:
     """Return the bundled Docker default profile as a ``make`` policy (cached).
 
+    The profile is hardenkit/sandbox/data/docker-default-seccomp.json as a Python module
+    (:mod:`._generate`): no ``json`` import (~3 ms) nor parse for ``hardenkit exec``.
+
     Examples:
         >>> from hardenkit.sandbox.seccomp import SeccompPolicy
         >>> translate_bundled(SeccompPolicy, capabilities=()) is translate_bundled(
         ...     SeccompPolicy, capabilities=[])
         True
     """
-    return _translate(_bundled_bytes(), None, "bundled Docker default profile", capabilities, make)
+    from hardenkit.sandbox.seccomp._docker_profile import PROFILE, SHA256  # noqa: PLC0415 -- on use
+
+    where = "bundled Docker default profile"
+    return _translate(None, PROFILE, where, capabilities, make, digest=SHA256)
 
 
 def _cap_name(cap: str | int) -> str:
@@ -210,6 +204,8 @@ def _read(profile: str | os.PathLike[str] | Path) -> tuple[bytes, str]:
 
 def _canonical(profile: Mapping[str, Any]) -> bytes | None:
     """The dict's content as canonical JSON, None when it is not plain JSON (no caching)."""
+    import json  # noqa: PLC0415 -- for import time: only profiles given as dicts or files
+
     try:
         return json.dumps(profile, sort_keys=True, separators=(",", ":")).encode()
     except (TypeError, ValueError):
@@ -243,23 +239,56 @@ def translate(
     return _translate(_canonical(profile), profile, "seccomp profile", capabilities, make)
 
 
-@dataclass(eq=False)
 class _Source:
-    """What a policy was translated from, kept to decide its ``caps`` again."""
+    """What a policy was translated from, kept to decide its ``caps`` again.
 
-    raw: bytes | None
-    #: A copy of the profile when it is not plain JSON (``raw`` is None), else None.
-    data: Mapping[str, Any] | None
-    where: str
-    #: The capabilities asked for at load time; None: whichever the process holds.
-    requested: frozenset[str] | None
-    #: The policy as translated (set once built): what a caller's changes are told from.
-    base: SeccompPolicy | None = None
-    #: Policies already decided from this source, by (capabilities held, id of the policy
-    #: asked about), with that policy kept alive: a spawn then skips hashing the profile.
-    decided: dict[tuple[frozenset[str], int], tuple[SeccompPolicy, SeccompPolicy]] = field(
-        default_factory=dict
+    A plain class, not a ``@dataclass``: building one costs every first use of the
+    sandbox ~1 ms at import (issue 14). Compared by identity.
+    """
+
+    __slots__ = (
+        "base",
+        "caps",
+        "data",
+        "decided",
+        "digest",
+        "named_caps",
+        "raw",
+        "requested",
+        "where",
     )
+
+    def __init__(
+        self,
+        *,
+        raw: bytes | None,
+        data: Mapping[str, Any] | None,
+        where: str,
+        requested: frozenset[str] | None,
+        caps: frozenset[str] = frozenset(),
+        digest: bytes | None = None,
+    ) -> None:
+        self.raw = raw
+        #: A copy of the profile when it is not plain JSON (``raw`` is None), else None.
+        self.data = data
+        self.where = where
+        #: The capabilities asked for at load time; None: whichever the process holds.
+        self.requested = requested
+        #: The capabilities the policy was decided against.
+        self.caps = caps
+        #: SHA-256 of the content (None: not cached).
+        self.digest = digest
+        #: The policy as translated (set once built): what a caller's changes are told from.
+        self.base: SeccompPolicy | None = None
+        #: Policies already decided from this source, by (capabilities held, id of the
+        #: policy asked about), with that policy kept alive: a spawn then skips hashing.
+        self.decided: dict[tuple[frozenset[str], int], tuple[SeccompPolicy, SeccompPolicy]] = {}
+        #: Every capability the profile's ``includes``/``excludes`` name (set once built):
+        #: two sets that agree on these decide every entry alike, so the rules are the same.
+        self.named_caps: frozenset[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"_Source(where={self.where!r})"
 
 
 #: Fields a caller may have changed on a translated policy (``dataclasses.replace``).
@@ -294,12 +323,36 @@ def redecide(policy: SeccompPolicy, capabilities: Iterable[str | int]) -> Seccom
     hit = source.decided.get(key)
     if hit is not None and hit[0] is policy:
         return hit[1]
-    fresh = _translate(source.raw, source.data, source.where, held, type(policy))
+    fresh = _translate(
+        source.raw, source.data, source.where, held, type(policy), like=source, digest=source.digest
+    )
     result = fresh if policy is source.base else _carry(policy, source.base, fresh)
     if len(source.decided) >= _POLICIES_MAX:
         source.decided.pop(next(iter(source.decided)))
     source.decided[key] = (policy, result)
     return result
+
+
+def decided_alike(policy: SeccompPolicy, capabilities: Iterable[str | int]) -> bool:
+    """Whether :func:`redecide` would give ``policy``'s own rules back for ``capabilities``.
+
+    True when the capabilities agree with those ``policy`` was decided against on every
+    capability its profile names: the policy redecided is then equal to ``policy``
+    (``apply_seccomp`` compiles ``policy`` itself and skips building the copy).
+
+    Examples:
+        >>> from hardenkit.sandbox.seccomp import SeccompPolicy
+        >>> p = SeccompPolicy.docker_default(capabilities=["SYS_NICE", "CHOWN"])
+        >>> decided_alike(p, ["SYS_NICE"]), decided_alike(p, [])
+        (True, False)
+    """
+    source: _Source | None = policy._profile  # noqa: SLF001 -- the sibling module's field
+    if source is None or source.named_caps is None:
+        return False
+    held = frozenset(_cap_name(c) for c in capabilities)
+    if source.requested is not None:
+        held &= source.requested
+    return held & source.named_caps == source.caps & source.named_caps
 
 
 def _carry(
@@ -326,8 +379,20 @@ def _translate(
     where: str,
     capabilities: Iterable[str | int] | None,
     make: Make,
+    *,
+    like: _Source | None = None,
+    digest: bytes | None = None,
 ) -> SeccompPolicy:
-    """Return the cached policy for ``raw`` (file bytes or canonical JSON), or build it."""
+    """Return the cached policy for ``raw`` (file bytes or canonical JSON), or build it.
+
+    ``digest``: the content's SHA-256 when it is known (``raw``'s, or that of a constant
+    of the package given as ``data``, which is then kept without a copy).
+
+    ``like``, the source of a policy translated from the same content: when ``caps``
+    agree with its capabilities on every capability the profile names, the rules are
+    its rules, taken without parsing and deciding the profile again (``apply_seccomp``
+    of a profile loaded with the bounding set, applied with the permitted set).
+    """
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
 
     explicit = capabilities is not None
@@ -335,31 +400,68 @@ def _translate(
         _bounding_set() if capabilities is None else frozenset(_cap_name(c) for c in capabilities)
     )
     key: _CacheKey | None = None
-    if raw is not None:
+    if digest is None and raw is not None:
         digest = sha256(raw).digest()
+    if digest is not None:
         key = (digest, caps, sc.native_arch(), os.uname().release, explicit, make)
         hit = _POLICIES.get(key)
         if hit is not None:
             return hit
-    # What the policy is decided from again later: the content as it is now (the bytes, or
-    # a copy of a dict that is not plain JSON), never the caller's dict, which may change.
-    snapshot = None if raw is not None else copy.deepcopy(data)
-    source = _Source(raw=raw, data=snapshot, where=where, requested=caps if explicit else None)
+    # What the policy is decided from again later: the content as it is now (the bytes, a
+    # constant of the package, or a copy of a dict that is not plain JSON), never the
+    # caller's dict, which may change.
+    stored = None if raw is not None else data if digest is not None else copy.deepcopy(data)
+    source = _Source(
+        raw=raw,
+        data=stored,
+        where=where,
+        requested=caps if explicit else None,
+        caps=caps,
+        digest=digest,
+    )
+    same = _same_decisions(like, caps, make)
+    if same is not None:
+        source.named_caps = like.named_caps if like is not None else None
+        policy = dataclasses.replace(same, _profile=source)
+        source.base = policy
+        if key is not None:
+            _remember(key, policy)
+        return policy
+    policy = _build(_parsed(raw, data, where), where, caps, source, make)
+    source.base = policy
+    if key is not None:
+        _remember(key, policy)
+    return policy
+
+
+def _parsed(raw: bytes | None, data: Mapping[str, Any] | None, where: str) -> Mapping[str, Any]:
+    """``data``, or ``raw`` parsed: a JSON object."""
     if data is None:
+        import json  # noqa: PLC0415 -- for import time: only profiles given as files or dicts
+
         try:
             data = json.loads(raw or b"")
         except ValueError as err:
             raise PolicyError(f"seccomp profile {where} is not valid JSON: {err}") from err
     if not isinstance(data, dict):
         raise PolicyError(f"{where}: a profile is a JSON object")
-    policy = _build(data, where, caps, source, make)
-    source.base = policy
-    if key is not None:
-        with _POLICIES_LOCK:
-            if len(_POLICIES) >= _POLICIES_MAX:
-                _POLICIES.pop(next(iter(_POLICIES)))
-            _POLICIES[key] = policy
-    return policy
+    return data
+
+
+def _same_decisions(like: _Source | None, caps: frozenset[str], make: Make) -> SeccompPolicy | None:
+    """``like``'s translated policy when ``caps`` decide every entry as its caps did."""
+    if like is None or like.base is None or like.named_caps is None:
+        return None
+    if type(like.base) is not make or caps & like.named_caps != like.caps & like.named_caps:
+        return None
+    return like.base
+
+
+def _remember(key: _CacheKey, policy: SeccompPolicy) -> None:
+    with _POLICIES_LOCK:
+        if len(_POLICIES) >= _POLICIES_MAX:
+            _POLICIES.pop(next(iter(_POLICIES)))
+        _POLICIES[key] = policy
 
 
 def _clear_cache() -> None:
@@ -389,8 +491,10 @@ def _build(
     goarch = _GOARCH.get(native_name, native_name)
     release = os.uname().release
     rules: list[SyscallRule] = []
+    named: set[str] | None = set()
     for i, entry in enumerate(data.get("syscalls") or ()):
         here = f"{where}: syscalls[{i}]"
+        named = _add_named(named, entry)
         names = entry.get("names") or ([entry["name"]] if entry.get("name") else [])
         if not names or not _selected(entry, caps, goarch, release):
             continue
@@ -402,10 +506,29 @@ def _build(
             SyscallRule(names=tuple(names), action=action, errno=err, args=conds)
             for conds in _conditions(list(entry.get("args") or ()), here)
         )
-    return make(
+    policy = make(
         default=default,
         errno=default_errno,
         rules=tuple(rules),
         arches=tuple(arches),
         _profile=source,
     )
+    source.named_caps = None if named is None else frozenset(named)
+    return policy
+
+
+def _add_named(named: set[str] | None, entry: Mapping[str, Any]) -> set[str] | None:
+    """``named`` with the capabilities ``entry``'s ``includes``/``excludes`` name.
+
+    None (decide every later load in full) when an entry names them in a form that
+    :func:`_selected` never had to read (it stops at the first deciding condition).
+    """
+    if named is None:
+        return None
+    try:
+        for part in (entry.get("includes"), entry.get("excludes")):
+            if part:
+                named.update(_cap_name(c) for c in part.get("caps") or ())
+    except (AttributeError, TypeError, PolicyError):
+        return None
+    return named

@@ -173,14 +173,19 @@ def _low_word(
 def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, PLR0915 -- one merge
     """Expand groups, resolve numbers, merge lists and rules into per-syscall actions."""
     require_linux("seccomp")
-    from hardenkit._linux.seccomp_compile import resolve  # noqa: PLC0415 -- ctypes on use
+    from hardenkit._linux.seccomp_compile import resolve_many  # noqa: PLC0415 -- ctypes on use
 
     skipped: set[str] = set()
     numbers: dict[str, int] = {}
+    # Every name the policy may ask about, resolved in one loop (skipped lists only those
+    # asked about, below).
+    rule_names = [expand(rule.names) for rule in policy.rules]
+    deny, allow = expand(policy.deny), expand(policy.allow)
+    table = resolve_many([*(n for names in rule_names for n in names), *deny, *allow, *IO_URING])
 
     def known(name: str) -> bool:
         if name not in numbers:
-            nr = resolve(name)
+            nr = table[name]
             if nr is None:
                 skipped.add(name)
                 return False
@@ -196,32 +201,47 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
     ruled16: dict[str, list[tuple[str, int, tuple[tuple[int, int, int, int], ...]]]] = {}
     low16: dict[str, set[tuple[str, int, LowRule]] | None] = {}
     in_rules: set[str] = set()
-    for rule in policy.rules:
+    for rule, names in zip(policy.rules, rule_names, strict=True):
         err = policy.errno if rule.errno is None else rule.errno
         in_rules.update(rule.names)
-        for name in sorted(expand(rule.names)):
+        if not rule.args:  # most rules: one plain entry per known name
+            entry = (rule.action, err, ())
+            group_permit = rule.action in PERMITS
+            for name in names:
+                if name in IO_URING and group_permit and name not in rule.names:
+                    continue  # io_uring is allowed only by name, never through a @group
+                if name not in numbers:  # known(), inline: most names pass here once
+                    nr = table[name]
+                    if nr is None:
+                        skipped.add(name)
+                        continue
+                    numbers[name] = nr
+                if name in ruled:
+                    ruled[name].append(entry)
+                else:
+                    ruled[name] = [entry]
+            continue
+        # Sorted: a name's conditions may raise (the first name in order is reported).
+        for name in sorted(names):
             if name in IO_URING and name not in rule.names and rule.action in PERMITS:
                 continue  # io_uring is allowed only by name, never through a @group
             if not known(name):
                 continue
             entries = ruled.setdefault(name, [])
-            if rule.args:
-                entries.extend((rule.action, err, a) for a in _narrowed(name, rule.args, s390))
-                _add_low(low, name, (rule.action, err), _low_word(name, rule.args, s390))
-                if name in argwidth.UID16:
-                    ruled16.setdefault(name, []).extend(
-                        (rule.action, err, a) for a in _narrowed(name, rule.args, s390, uid16=True)
-                    )
-                    conds16 = _low_word(name, rule.args, s390, uid16=True)
-                    _add_low(low16, name, (rule.action, err), conds16)
-            else:
-                entries.append((rule.action, err, ()))
+            entries.extend((rule.action, err, a) for a in _narrowed(name, rule.args, s390))
+            _add_low(low, name, (rule.action, err), _low_word(name, rule.args, s390))
+            if name in argwidth.UID16:
+                ruled16.setdefault(name, []).extend(
+                    (rule.action, err, a) for a in _narrowed(name, rule.args, s390, uid16=True)
+                )
+                conds16 = _low_word(name, rule.args, s390, uid16=True)
+                _add_low(low16, name, (rule.action, err), conds16)
     plain: dict[str, tuple[str, int]] = {}
-    for name in sorted(expand(policy.deny)):
+    for name in deny:  # any order: plain is sorted below
         if name not in ruled and known(name):
             plain[name] = ("errno", policy.errno)
     explicit = {n for n in policy.allow if not n.startswith("@")}
-    for name in sorted(expand(policy.allow)):
+    for name in allow:
         if name in IO_URING and name not in explicit:
             continue  # io_uring would run operations the filter never sees (Docker agrees)
         if name not in ruled and name not in plain and known(name):
@@ -237,6 +257,9 @@ def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, P
     conditional16: list[tuple[str, int, int, tuple[tuple[int, int, int, int], ...]]] = []
     low_word16: list[tuple[str, int, tuple[LowRule, ...]]] = []
     for name, entries in sorted(ruled.items()):
+        if len(entries) == 1 and not entries[0][2]:  # one plain rule (most names)
+            plain[name] = entries[0][:2]
+            continue
         uncond = {(a, e) for a, e, args in entries if not args}
         cond = {(a, e, args) for a, e, args in entries if args}
         if len(uncond) > 1:
