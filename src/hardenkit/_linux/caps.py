@@ -13,6 +13,7 @@ per capability.
 
 from __future__ import annotations
 
+import _thread  # not threading, for import time: one lock
 import errno
 import os
 
@@ -52,6 +53,10 @@ _MASK32 = 0xFFFFFFFF
 #: The prepared libc entry points and ctypes structures, filled by :func:`prepare` (ctypes
 #: is imported there, not with this module: for import time, ~4 ms of a first use).
 _FUNCS: dict[str, Any] = {}
+#: Held while :func:`prepare` builds ``_FUNCS``: threads racing to the first capability call
+#: would each build their own structure classes, leaving capget typed for one thread's
+#: header class and ``_FUNCS`` holding another's (ctypes.ArgumentError on every call after).
+_PREPARE_LOCK = _thread.allocate_lock()
 
 
 def _structures(ct: Any) -> tuple[Any, Any]:
@@ -78,18 +83,22 @@ def prepare() -> None:
         >>> capget()[1] >= 0
         True
     """
-    if "prctl" in _FUNCS:
+    if "prctl" in _FUNCS:  # set last: everything is ready (a forked child takes no lock)
         return
-    ct = _libc.ctypes_module()
-    lib = _libc.libc()
-    header, pair = _structures(ct)
-    _FUNCS.update(ctypes=ct, header=header, pair=pair)
-    for name in ("capget", "capset"):
-        fn = getattr(lib, name)
-        fn.restype = ct.c_int
-        fn.argtypes = [ct.POINTER(header), ct.POINTER(pair._type_)]
-        _FUNCS[name] = fn
-    _FUNCS["prctl"] = _libc.prctl_function()  # set last: everything above is ready
+    with _PREPARE_LOCK:
+        if "prctl" in _FUNCS:
+            return
+        ct = _libc.ctypes_module()
+        lib = _libc.libc()
+        header, pair = _structures(ct)
+        ready: dict[str, Any] = {"ctypes": ct, "header": header, "pair": pair}
+        for name in ("capget", "capset"):
+            fn = lib[name]  # a private function object: no argtypes shared with other callers
+            fn.restype = ct.c_int
+            fn.argtypes = [ct.POINTER(header), ct.POINTER(pair._type_)]
+            ready[name] = fn
+        _FUNCS.update(ready)
+        _FUNCS["prctl"] = _libc.prctl_function()  # set last: everything above is ready
 
 
 def _raise_errno() -> None:

@@ -6,7 +6,7 @@ hardenkit errors with ``raise ... from err``.
 
 from __future__ import annotations
 
-import functools
+import _thread  # not threading, for import time: one lock
 import os
 
 from hardenkit._linux import require_linux
@@ -39,6 +39,12 @@ PR_CAP_AMBIENT_LOWER = 3
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_PDEATHSIG = 1
 
+#: What :func:`libc` and :func:`prctl_function` built, each once: built under
+#: ``_READY_LOCK`` (threads racing to the first call get the same object), read without it
+#: (a forked child finds them ready and never waits on a lock another thread held).
+_READY: dict[str, Any] = {}
+_READY_LOCK = _thread.RLock()
+
 # Syscall numbers that glibc may not wrap, per architecture.
 _SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {
@@ -66,7 +72,6 @@ _SYSCALLS: dict[str, dict[str, int]] = {
 }
 
 
-@functools.cache
 def ctypes_module() -> Any:
     """The :mod:`ctypes` module, imported on the first call into libc.
 
@@ -79,21 +84,28 @@ def ctypes_module() -> Any:
         >>> ctypes_module().sizeof(ctypes_module().c_long) in (4, 8)
         True
     """
-    import ctypes  # noqa: PLC0415 -- for import time (see above)
+    ct = _READY.get("ctypes")
+    if ct is None:
+        import ctypes  # noqa: PLC0415 -- for import time (see above)
 
-    return ctypes
+        ct = _READY["ctypes"] = ctypes
+    return ct
 
 
-@functools.cache
 def libc() -> ctypes.CDLL:
-    """Return libc loaded with errno tracking.
+    """Return libc loaded with errno tracking (one object for every thread).
 
     Examples:
         >>> libc().getpid() == os.getpid()
         True
     """
-    require_linux("libc calls")
-    lib: ctypes.CDLL = ctypes_module().CDLL(None, use_errno=True)
+    lib: ctypes.CDLL | None = _READY.get("libc")
+    if lib is None:
+        require_linux("libc calls")
+        with _READY_LOCK:
+            lib = _READY.get("libc")
+            if lib is None:
+                lib = _READY["libc"] = ctypes_module().CDLL(None, use_errno=True)
     return lib
 
 
@@ -130,7 +142,6 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
     return _check(prctl_function()(option, arg2, arg3, arg4, arg5))
 
 
-@functools.cache
 def prctl_function() -> Any:
     """Our own prctl function object, typed once (libc().prctl is shared with other callers).
 
@@ -141,16 +152,22 @@ def prctl_function() -> Any:
         >>> prctl_function()(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) in (0, 1)
         True
     """
-    ct = ctypes_module()
-    return ct.CFUNCTYPE(
-        ct.c_int,
-        ct.c_int,
-        ct.c_ulong,
-        ct.c_ulong,
-        ct.c_ulong,
-        ct.c_ulong,
-        use_errno=True,
-    )(("prctl", libc()))
+    fn = _READY.get("prctl")
+    if fn is None:
+        with _READY_LOCK:
+            fn = _READY.get("prctl")
+            if fn is None:
+                ct = ctypes_module()
+                fn = _READY["prctl"] = ct.CFUNCTYPE(
+                    ct.c_int,
+                    ct.c_int,
+                    ct.c_ulong,
+                    ct.c_ulong,
+                    ct.c_ulong,
+                    ct.c_ulong,
+                    use_errno=True,
+                )(("prctl", libc()))
+    return fn
 
 
 def syscall(name: str, *args: int | ctypes.c_void_p | ctypes.Array[ctypes.c_char]) -> int:

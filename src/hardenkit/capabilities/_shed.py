@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hardenkit._linux import caps as _caps, procfs, require_linux
+from hardenkit._linux import IS_LINUX, caps as _caps, procfs, require_linux
 from hardenkit._log import get_logger
 from hardenkit.capabilities._enum import (
     ALL_MASK,
@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 _log = get_logger("hardenkit.capabilities")
+
+# ctypes and libc are made ready now, not on the first call: drop_capabilities may run in
+# a preexec_fn (a forked child), where importing ctypes waits forever on a module lock
+# another parent thread held at the fork. The import cost is paid by this module only.
+if IS_LINUX:
+    _caps.prepare()
 
 
 def refuse_threads(what: str) -> None:

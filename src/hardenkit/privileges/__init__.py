@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 
-from hardenkit._linux import caps as _caps
+from hardenkit._linux import IS_LINUX, caps as _caps, procfs as _procfs
 from hardenkit._linux.capnames import CAP_NAMES
 from hardenkit._log import get_logger
 from hardenkit.errors import CapabilityError, PrivilegeError
@@ -54,6 +54,12 @@ __all__ = ["Identity", "current_identity", "drop_privileges"]
 _log = get_logger("hardenkit.privileges")
 
 _SETUID_BIT = 1 << CAP_NAMES.index("CAP_SETUID")
+
+# ctypes and libc are made ready now, not on the first call: drop_privileges and
+# apply_drop may run in a preexec_fn (a forked child), where importing ctypes waits
+# forever on a module lock another parent thread held at the fork.
+if IS_LINUX:
+    _caps.prepare()
 
 
 #: The drop's operations, in THE order; :func:`drop_steps` picks those a plan needs.
@@ -183,6 +189,25 @@ def _set_environ(plan: DropPlan) -> None:
             os.environ[name] = value
 
 
+def _refuse_threads() -> None:
+    """``capabilities.refuse_threads("drop_privileges")`` without importing capabilities.
+
+    Its enum costs ~4 ms of a first use, and drop_privileges may run in a preexec_fn,
+    where it must import nothing.
+    """
+    try:
+        threads = _procfs.thread_count()
+    except OSError as err:
+        raise PrivilegeError(f"drop_privileges: cannot list this process's threads: {err}") from err
+    if threads > 1:
+        raise PrivilegeError(
+            f"drop_privileges refused: {threads - 1} other live thread(s); capabilities, "
+            "securebits and no_new_privs are per-thread, so the others would keep their "
+            "privileges. Call it before starting threads, or in a child process. "
+            "Nothing was changed."
+        )
+
+
 def drop_privileges(
     user: str | int,
     group: str | int | None = None,
@@ -225,10 +250,7 @@ def drop_privileges(
     )
     if umask is not None and (isinstance(umask, bool) or not 0 <= umask <= 0o777):  # noqa: PLR2004
         raise PrivilegeError(f"umask must be between 0 and 0o777, got {umask!r}")
-    # For import time: capabilities (its enum, ~4 ms) loads only when a capability is named.
-    from hardenkit.capabilities import refuse_threads  # noqa: PLC0415
-
-    refuse_threads("drop_privileges")
+    _refuse_threads()
     try:
         _, prm, _ = _caps.capget()
     except OSError as err:

@@ -20,7 +20,7 @@ from hardenkit._linux.libc import (
     PR_GET_NO_NEW_PRIVS,
     PR_SET_NO_NEW_PRIVS,
 )
-from hardenkit.errors import SandboxError
+from hardenkit.errors import HardenkitError, SandboxError
 from hardenkit.sandbox import _check, _steps as s
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
@@ -39,10 +39,23 @@ def execute(plan: ConfinementPlan, steps: tuple[s.Step, ...], mode: str) -> None
 
     Raises:
         PrivilegeError: the drop failed or does not hold.
-        SandboxError: any other step failed or does not hold; later steps did not run.
+        SandboxError: any other step failed or does not hold, or a step raised what no
+            step should (a bug: as a SandboxError, not raw); later steps did not run.
     """
-    for step in steps:
-        HANDLERS[type(step)](plan, step, mode)
+    step: s.Step | None = None
+    try:
+        for step in steps:
+            HANDLERS[type(step)](plan, step, mode)
+    except HardenkitError:
+        raise
+    except Exception as err:
+        # Fail closed and clearly: the steps before this one are in force, so the caller
+        # must see a confinement error, never a raw one it may not expect.
+        raise SandboxError(
+            f"confinement step {type(step).__name__} failed unexpectedly "
+            f"({type(err).__name__}: {err}); the steps before it are in force, the rest "
+            "did not run: the process is only partly confined"
+        ) from err
 
 
 def _drop(plan: ConfinementPlan, step: s.Step, _mode: str) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import _thread  # not threading, for import time (~1 ms): one lock
 import functools
+import importlib
+import sys
 
 from hardenkit._linux import caps as _caps, procfs as _procfs, require_linux
 from hardenkit._unset import UNSET
-from hardenkit.errors import RootEquivalentError, SandboxError
+from hardenkit.errors import HardenkitError, RootEquivalentError, SandboxError
 from hardenkit.sandbox._plan import ConfinementPlan
 from hardenkit.sandbox.guards import (
     _MAP_FILES_CAPS,
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
     from hardenkit.sandbox.network import NetworkPlan, NetworkPolicy
     from hardenkit.sandbox.seccomp import CompiledPolicy, SeccompPolicy
 
-__all__ = ["plan_for", "prepare_confinement"]
+__all__ = ["load_for_confinement", "plan_for", "prepare_confinement"]
 
 #: Compiled filters by the identity of the policy the caller passed (kept alive in the
 #: value, so an id is never reused while cached): a spawn with the same policy object
@@ -46,6 +48,33 @@ __all__ = ["plan_for", "prepare_confinement"]
 _COMPILED: dict[tuple[int, bool], tuple[SeccompPolicy | None, SeccompPolicy, CompiledPolicy]] = {}
 _COMPILED_MAX = 32
 _COMPILED_LOCK = _thread.allocate_lock()
+
+
+def load_for_confinement(*modules: str) -> None:
+    """Import what a confinement's options need, in the parent, before any step runs.
+
+    Every parent-side lazy load of a confinement goes through here. A process confined
+    earlier (a Landlock domain whose read list leaves out hardenkit's install directory,
+    or a dropped user that cannot read it) can no longer load modules it has not loaded
+    yet: that is a SandboxError naming the module and the likely cause, raised before
+    anything changes, not a raw ImportError after some steps are in force.
+
+    Examples:
+        >>> load_for_confinement("hardenkit.sandbox.limits")
+        >>> load_for_confinement("hardenkit.sandbox.no_such_module")
+        Traceback (most recent call last):
+        ...
+        hardenkit.errors.SandboxError: cannot load hardenkit.sandbox.no_such_module, ...
+    """
+    for module in modules:
+        if module in sys.modules:
+            continue
+        try:
+            importlib.import_module(module)
+        except HardenkitError:
+            raise  # MissingDependency: its message names what to install
+        except (ImportError, OSError) as err:
+            raise _load_error(module, err) from err
 
 
 def prepare_confinement(
@@ -122,6 +151,26 @@ def prepare_confinement(
 
 def plan_for(c: Confinement) -> ConfinementPlan:
     """:func:`prepare_confinement` for one checked :class:`Confinement`."""
+    try:
+        return _plan_for(c)
+    except HardenkitError:
+        raise
+    except ImportError as err:  # a load deeper than load_for_confinement's: the same cause
+        raise _load_error(err.name or "a hardenkit module", err) from err
+
+
+def _load_error(module: str, err: BaseException) -> SandboxError:
+    return SandboxError(
+        f"cannot load {module}, which this confinement needs "
+        f"({type(err).__name__}: {err}): this process can probably no longer read "
+        "hardenkit's files (a Landlock domain from an earlier confine() whose read "
+        "list leaves out hardenkit's install directory, or a dropped user that "
+        "cannot read it). Nothing was changed; allow reading that directory in the "
+        "earlier policy, or import what the later confinement needs before it"
+    )
+
+
+def _plan_for(c: Confinement) -> ConfinementPlan:
     require_linux("confinement")
     user, group, groups, keep, limits = c.user, c.group, c.groups, c.keep, c.limits
     filesystem, seccomp, network, isolate = c.filesystem, c.seccomp, c.network, c.isolate
@@ -136,6 +185,7 @@ def plan_for(c: Confinement) -> ConfinementPlan:
             keep, allow_root_equivalent=allow_root_equivalent, network=network
         )
     else:
+        load_for_confinement("hardenkit.privileges")
         from hardenkit import privileges  # noqa: PLC0415 -- loaded only for a drop
 
         drop = privileges.prepare_drop(
@@ -148,6 +198,7 @@ def plan_for(c: Confinement) -> ConfinementPlan:
     if limits is not None:
         # For import time: the limits module only with limits. Loaded here, in the parent,
         # the executors and the checker find it loaded (they must not import).
+        load_for_confinement("hardenkit.sandbox.limits")
         from hardenkit.sandbox.limits import check_limits, refuse_unenforced  # noqa: PLC0415
 
         rlimits = check_limits(limits)
@@ -268,6 +319,7 @@ def _shed_mask(
                 "with allow_root_equivalent=True)"
             )
         if not _caps.capget()[0] >> _CAP_SETPCAP & 1:
+            load_for_confinement("hardenkit._linux.capnames")
             from hardenkit._linux.capnames import CAP_NAMES  # noqa: PLC0415 -- for import time: only to refuse
 
             stuck = [
@@ -332,6 +384,7 @@ def _kept_without_drop(
     """
     if not keep:
         return 0
+    load_for_confinement("hardenkit.capabilities")
     from hardenkit.capabilities import caps_to_mask, parse_caps  # noqa: PLC0415 -- for import time: capabilities, only with keep= and no drop
 
     mask = int(caps_to_mask(parse_caps(keep)))  # CapabilityError for an unknown name
@@ -362,6 +415,7 @@ def _landlock_plan(
     """The domain to enter: the policy's, or (``isolate``) one that only isolates."""
     if filesystem is None and not isolate:
         return None
+    load_for_confinement("hardenkit.sandbox.landlock", "hardenkit._linux.landlock")
     from hardenkit.sandbox.landlock import LandlockPlan  # noqa: PLC0415 -- for import time
 
     if filesystem is not None:
@@ -406,6 +460,7 @@ def _held_caps(drop: DropPlan | None) -> int:
 @functools.cache
 def _landlock_abi() -> int:
     """The running Landlock ABI (it cannot change while this process runs)."""
+    load_for_confinement("hardenkit.sandbox.landlock")
     from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415 -- for import time
 
     return landlock_abi()
@@ -418,6 +473,12 @@ def _network(network: NetworkPolicy, *, unix_refused: bool) -> tuple[NetworkPlan
     when the caller's filter allows it: libseccomp turns socket rules into i386
     ``socketcall`` rules whose arguments sit behind a pointer seccomp cannot read.
     """
+    load_for_confinement(
+        "hardenkit.sandbox.landlock",
+        "hardenkit._linux.landlock",
+        "hardenkit.sandbox.network",
+        "hardenkit._linux.landlock_net",
+    )
     from hardenkit.sandbox.landlock import landlock_abi  # noqa: PLC0415 -- for import time
     from hardenkit.sandbox.network import (  # noqa: PLC0415 -- for import time: with a NetworkPolicy only
         NetworkPlan,
@@ -474,6 +535,7 @@ def _compiled(
     if hit is not None and hit[0] is seccomp:
         return hit[1], hit[2]
     if seccomp is None:
+        load_for_confinement("hardenkit.sandbox.seccomp.policy")
         from hardenkit.sandbox.seccomp.policy import SeccompPolicy  # noqa: PLC0415 -- for import time
 
         seccomp_or_allow = SeccompPolicy(default="allow")
@@ -494,6 +556,12 @@ def _compile(policy: SeccompPolicy) -> CompiledPolicy:
     Its checker (``apply.verify_seccomp``) is loaded with it, here in the parent: the
     executors use it after a filter is in force, when an import could be refused.
     """
+    load_for_confinement(
+        "hardenkit.sandbox.seccomp.apply",
+        "hardenkit.sandbox.seccomp.compiler",
+        "hardenkit._linux.seccomp_compile",
+        "hardenkit._linux.seccomp_load",
+    )
     from hardenkit.sandbox.seccomp import apply, compiler  # noqa: PLC0415 -- for import time
 
     del apply  # loaded for the executors (see above)

@@ -22,7 +22,7 @@ from hardenkit.errors import SandboxError
 from hardenkit.sandbox._check import _threads, all_tasks_nnp, shed_problem
 from hardenkit.sandbox._enter import shed_capabilities
 from hardenkit.sandbox._plan import ConfinementPlan
-from hardenkit.sandbox._prepare import plan_for, prepare_confinement
+from hardenkit.sandbox._prepare import load_for_confinement, plan_for, prepare_confinement
 from hardenkit.sandbox.guards import (
     CAP_MKNOD,
     CAP_PERFMON,
@@ -163,9 +163,12 @@ def confine(
     )
     require_linux("confinement")
     threads = _threads()
+    if threads != 1:
+        _refuse_threads(c, None, threads)  # what the options alone forbid: before any load
     with plan_for(c) as plan:
         if threads != 1:
             _refuse_threads(c, plan, threads)
+        load_for_confinement("hardenkit.privileges")
         from hardenkit.privileges import current_identity  # noqa: PLC0415 -- for import time: privileges loads capabilities, grp, pwd
 
         plan.identity_source = current_identity
@@ -175,8 +178,11 @@ def confine(
     return plan.identity
 
 
-def _refuse_threads(c: Confinement, plan: ConfinementPlan, threads: int) -> None:
-    """Raise unless every step of ``plan`` covers every one of ``threads`` threads."""
+def _refuse_threads(c: Confinement, plan: ConfinementPlan | None, threads: int) -> None:
+    """Raise unless every step of ``plan`` covers every one of ``threads`` threads.
+
+    Without a plan (not prepared yet) only what the options alone decide is checked.
+    """
     loads_filter = c.seccomp is not None or c.block_namespaces
     why = [
         reason
@@ -192,16 +198,14 @@ def _refuse_threads(c: Confinement, plan: ConfinementPlan, threads: int) -> None
             ),
             ("a network policy (Landlock and probes)", c.network is not None),
             ("no_new_privs without a seccomp filter", c.no_new_privs and not loads_filter),
-            (
-                (
-                    f"shedding {_cap_names(plan.shed_caps)} (capabilities are per thread; "
-                    "keep= them to leave them)"
-                ),
-                c.user is None and _shed_needed(plan),
-            ),
         )
         if applies
     ]
+    if plan is not None and c.user is None and _shed_needed(plan):
+        why.append(
+            f"shedding {_cap_names(plan.shed_caps)} (capabilities are per thread; "
+            "keep= them to leave them)"
+        )
     if why:
         raise SandboxError(
             f"{threads} threads are running and cannot all be covered by: "
@@ -219,6 +223,7 @@ def _shed_needed(plan: ConfinementPlan) -> bool:
 
 
 def _cap_names(mask: int) -> str:
+    load_for_confinement("hardenkit._linux.capnames")
     from hardenkit._linux.capnames import CAP_NAMES  # noqa: PLC0415 -- only when refusing
 
     return ", ".join(

@@ -1,0 +1,259 @@
+"""Review of the lazy (first-use) imports: races, staged confinement, fork children.
+
+Each test fails on the code before its fix: ``caps.prepare()`` built its ctypes classes
+once per racing thread (capget then typed for one class, called with another's);
+an unexpected error inside a confinement step escaped raw; a confinement whose modules a
+Landlock domain from an earlier stage could no longer load raised ModuleNotFoundError;
+``drop_capabilities``/``drop_privileges`` imported ctypes inside a preexec_fn child.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hardenkit
+
+pytestmark = [pytest.mark.linux]
+
+SRC = str(Path(hardenkit.__file__).resolve().parents[1])
+PYTHON = "/usr/bin/python3"  # readable by nobody (the pyenv interpreters are not)
+
+
+def _race(fn: Any, n: int = 4) -> list[str]:
+    """Call ``fn`` from ``n`` threads released together; return what they raised."""
+    import threading  # noqa: PLC0415
+
+    barrier = threading.Barrier(n)
+    errors: list[str] = []
+
+    def go() -> None:
+        barrier.wait()
+        try:
+            fn()
+        except Exception as err:
+            errors.append(f"{type(err).__name__}: {err}")
+
+    threads = [threading.Thread(target=go) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def test_capability_entry_points_are_built_once_by_racing_threads(in_child: Any) -> None:
+    def child() -> dict[str, Any]:
+        import time  # noqa: PLC0415
+
+        from hardenkit._linux import caps  # noqa: PLC0415
+
+        caps._FUNCS.clear()  # as before the first capability call
+        built: list[int] = []
+        structures = caps._structures
+
+        def slow_structures(ct: Any) -> tuple[Any, Any]:
+            built.append(1)
+            time.sleep(0.05)  # every racing thread is inside prepare() meanwhile
+            return structures(ct)
+
+        caps._structures = slow_structures
+        errors = _race(caps.capget)
+        try:
+            caps.capset(*caps.capget())
+        except Exception as err:
+            errors.append(f"after: {type(err).__name__}: {err}")
+        return {"built": len(built), "errors": errors}
+
+    assert in_child(child) == {"built": 1, "errors": []}
+
+
+def test_libc_is_loaded_once_by_racing_threads(in_child: Any) -> None:
+    def child() -> dict[str, Any]:
+        import ctypes  # noqa: PLC0415
+        import time  # noqa: PLC0415
+
+        from hardenkit._linux import libc  # noqa: PLC0415
+
+        for name in ("libc", "prctl_function"):  # as before the first libc call
+            clear = getattr(getattr(libc, name), "cache_clear", None)
+            if clear is not None:
+                clear()
+        for key in ("libc", "prctl"):
+            getattr(libc, "_READY", {}).pop(key, None)
+        real_cdll = ctypes.CDLL
+        loaded: list[int] = []
+
+        def slow_cdll(*args: Any, **kwargs: Any) -> Any:
+            loaded.append(1)
+            time.sleep(0.05)
+            return real_cdll(*args, **kwargs)
+
+        ctypes.CDLL = slow_cdll  # type: ignore[assignment,misc]
+        libs: list[int] = []
+        fns: list[int] = []
+
+        def first_use() -> None:
+            libs.append(id(libc.libc()))
+            fns.append(id(libc.prctl_function()))
+
+        try:
+            errors = _race(first_use)
+        finally:
+            ctypes.CDLL = real_cdll  # type: ignore[misc]
+        return {
+            "loaded": len(loaded),
+            "libs": len(set(libs)),
+            "fns": len(set(fns)),
+            "errors": errors,
+        }
+
+    assert in_child(child) == {"loaded": 1, "libs": 1, "fns": 1, "errors": []}
+
+
+@pytest.mark.root
+@pytest.mark.landlock
+@pytest.mark.seccomp
+def test_unexpected_error_inside_a_step_is_a_sandbox_error(in_child: Any) -> None:
+    # The state the capget race left behind: capget typed for one header class, called
+    # with another's -> ctypes.ArgumentError inside ShedCapabilities, after the bounding
+    # set was already cut.
+    def child() -> dict[str, Any]:
+        from hardenkit._linux import caps  # noqa: PLC0415
+        from hardenkit.errors import SandboxError  # noqa: PLC0415
+        from hardenkit.sandbox import confine  # noqa: PLC0415
+
+        caps.prepare()
+        caps._FUNCS["header"] = caps._structures(caps._FUNCS["ctypes"])[0]
+        try:
+            confine()
+        except Exception as err:
+            return {
+                "type": f"{type(err).__module__}.{type(err).__name__}",
+                "sandbox_error": isinstance(err, SandboxError),
+                "message": str(err),
+                "cause": type(err.__cause__).__name__,
+            }
+        return {"type": None}
+
+    out = in_child(child)
+    assert out["type"] == "hardenkit.errors.SandboxError", out
+    assert out["sandbox_error"]
+    assert "ShedCapabilities" in out["message"]
+    assert "partly confined" in out["message"]
+    assert out["cause"] == "ArgumentError"
+
+
+_STAGED = """
+import json, os, sys, threading
+from hardenkit import confine
+from hardenkit.errors import SandboxError
+from hardenkit.sandbox.landlock import FilesystemPolicy
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return line.split()[1]
+
+# Stage 1: a domain that may read every file (execute=/ carries read) but list no
+# directory outside /usr, /etc and /proc: hardenkit's own packages cannot be found.
+fs = FilesystemPolicy(read=["/usr", "/etc", "/proc"], execute=["/"], sockets=[sys.argv[1]])
+stage1 = confine(filesystem=fs, block_namespaces=False).uid
+out = {"stage1": stage1, "seccomp_loaded": "hardenkit.sandbox.seccomp" in sys.modules}
+
+def stage2(name):
+    try:
+        confine()  # block_namespaces: the seccomp package, not loaded in stage 1
+        out[name] = {"type": None}
+    except BaseException as err:
+        out[name] = {
+            "type": f"{type(err).__module__}.{type(err).__name__}",
+            "message": str(err),
+            "seccomp": status("Seccomp"),
+        }
+
+stage2("alone")
+ev = threading.Event()
+t = threading.Thread(target=ev.wait, daemon=True)
+t.start()
+stage2("threaded")
+ev.set()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.root
+@pytest.mark.landlock
+@pytest.mark.seccomp
+def test_staged_confinement_that_cannot_load_its_modules_raises_sandbox_error(
+    nobody_tmp: Path,
+) -> None:
+    sockets = nobody_tmp / "sockets"
+    sockets.mkdir(mode=0o755)
+    proc = subprocess.run(
+        [PYTHON, "-c", _STAGED, str(sockets)],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": SRC, "PYTHONDONTWRITEBYTECODE": "1"},
+        user=65534,
+        group=65534,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd="/",
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["stage1"] == 65534
+    assert out["seccomp_loaded"] is False  # else stage 2 would not need to load it
+    alone = out["alone"]
+    assert alone["type"] == "hardenkit.errors.SandboxError", alone
+    assert "hardenkit.sandbox.seccomp" in alone["message"]
+    assert "Landlock" in alone["message"]
+    assert alone["seccomp"] == "0"  # raised before any step: no filter was loaded
+    threaded = out["threaded"]
+    assert threaded["type"] == "hardenkit.errors.SandboxError", threaded
+    assert "2 threads are running" in threaded["message"]
+
+
+_PREEXEC = """
+import os, subprocess, sys
+which = sys.argv[1]
+if which == "capabilities":
+    from hardenkit.capabilities import drop_capabilities
+    fn = lambda: drop_capabilities(["CAP_NET_RAW"])
+else:
+    from hardenkit.privileges import drop_privileges
+    fn = lambda: drop_privileges("nobody")
+before = set(sys.modules)
+r, w = os.pipe()
+def pre():
+    fn()
+    os.write(w, " ".join(sorted(set(sys.modules) - before)).encode() + b".")
+proc = subprocess.run(["/bin/true"], preexec_fn=pre, pass_fds=(w,), check=True)
+os.close(w)
+print(os.read(r, 65536).decode())
+"""
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("which", ["capabilities", "privileges"])
+def test_public_drops_import_nothing_in_a_preexec_child(which: str) -> None:
+    # An import in a forked child deadlocks when another parent thread held that
+    # module's import lock at the fork (ctypes, mid-import): the drops must need none.
+    proc = subprocess.run(
+        [sys.executable, "-c", _PREEXEC, which],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ".", f"the child imported: {proc.stdout.strip()}"
