@@ -214,3 +214,16 @@ def sabotage_helper_steps(
 
     monkeypatch.setattr(_helper, "build_script", build)
     return hit
+
+
+def load_benchmark(name: str) -> Any:
+    """Import ``benchmarks/<name>.py`` (not a package) so a test can reuse its generators."""
+    import importlib.util  # noqa: PLC0415 -- only the tests that read a benchmark need it
+
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -4,12 +4,12 @@ import io
 import json
 import logging
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
 import pytest
 from hypothesis import given, settings, strategies as st
+from tests._helpers import load_benchmark
 
 from hardenkit import redaction as R  # noqa: N812 -- short aliases
 from hardenkit.errors import SecretTooShortError
@@ -18,6 +18,7 @@ from hardenkit.redaction._context import KEY_HINTS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 
 def _samples(shared_data: Path) -> list[dict[str, Any]]:
@@ -403,14 +404,7 @@ def test_a_step_left_out_by_triggers_cannot_change_the_text(text: str) -> None:
 
 
 def test_gated_pipeline_on_samples_and_benchmark_lines(shared_data: Path) -> None:
-    import importlib.util  # noqa: PLC0415
-
-    bench = Path(__file__).parents[2] / "benchmarks" / "bench_redact.py"
-    spec = importlib.util.spec_from_file_location("bench_redact", bench)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("bench_redact")
     make_lines = module.make_lines
     texts = [s["text"] for s in _samples(shared_data)] + make_lines(3000, seed=7)
     for text in texts:

@@ -9,13 +9,12 @@ prefilter's database was built are masked too.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings, strategies as st
+from tests._helpers import load_benchmark
 
 from hardenkit.redaction import (
     _engine as E,  # noqa: N812
@@ -23,16 +22,8 @@ from hardenkit.redaction import (
     register_secret,
 )
 
-_BENCH = Path(__file__).parents[2] / "benchmarks"
-
-
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, _BENCH / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _sample_texts(shared_data: Path) -> list[str]:
@@ -42,8 +33,8 @@ def _sample_texts(shared_data: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def corpus_lines() -> list[str]:
-    lines: list[str] = [line for line, _ in _load("corpus").make_corpus(3000, seed=5)]
-    more: list[str] = _load("bench_redact").make_lines(1500, seed=11)
+    lines: list[str] = [line for line, _ in load_benchmark("corpus").make_corpus(3000, seed=5)]
+    more: list[str] = load_benchmark("bench_redact").make_lines(1500, seed=11)
     return lines + more
 
 

@@ -8,16 +8,15 @@ names, and compile no detector a text does not call for (the audit CLI's first u
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings, strategies as st
+from tests._helpers import load_benchmark
 
 from hardenkit.redaction import (
     _engine as E,  # noqa: N812
@@ -25,24 +24,16 @@ from hardenkit.redaction import (
     redact,
 )
 
-_BENCH = Path(__file__).parents[2] / "benchmarks"
-
-
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, _BENCH / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.fixture
 def texts(shared_data: Path) -> list[str]:
     samples: list[dict[str, str]] = json.loads((shared_data / "secret-samples.json").read_text())
     lines = [s["text"] for s in samples]
-    lines += [line for line, _ in _load("corpus").make_corpus(4000, seed=7)]
-    lines += _load("bench_redact").make_lines(1500, seed=3)
+    lines += [line for line, _ in load_benchmark("corpus").make_corpus(4000, seed=7)]
+    lines += load_benchmark("bench_redact").make_lines(1500, seed=3)
     return lines
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import errno
 import os
 
+from hardenkit.errors import PrivilegeError
+
 # Not typing.TYPE_CHECKING, for import time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -288,3 +290,26 @@ def cap_last_cap(*, proc_root: str = PROC_ROOT) -> int:
     # Bytes: int() takes them (and the newline), and no codec is loaded for one number.
     with open(os.path.join(proc_root, "sys/kernel/cap_last_cap"), "rb") as fh:
         return int(fh.read())
+
+
+def refuse_threads(what: str) -> None:
+    """Raise PrivilegeError when this process has other live threads (per-thread state).
+
+    Capabilities, securebits and no_new_privs are per-thread: a drop made while other
+    threads run leaves them privileged. One check for every drop (capabilities,
+    privileges), here so that neither imports the other.
+
+    Examples:
+        >>> refuse_threads("a test")  # single-threaded doctest process
+    """
+    try:
+        threads = thread_count()
+    except OSError as err:
+        raise PrivilegeError(f"{what}: cannot list this process's threads: {err}") from err
+    if threads > 1:
+        raise PrivilegeError(
+            f"{what} refused: {threads - 1} other live thread(s); capabilities, "
+            "securebits and no_new_privs are per-thread, so the others would keep their "
+            "privileges. Call it before starting threads, or in a child process. "
+            "Nothing was changed."
+        )

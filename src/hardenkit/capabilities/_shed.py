@@ -30,23 +30,7 @@ if IS_LINUX:
     _caps.prepare()
 
 
-def refuse_threads(what: str) -> None:
-    """Raise PrivilegeError when this process has other live threads (per-thread state).
-
-    Examples:
-        >>> refuse_threads("a test")  # single-threaded doctest process
-    """
-    try:
-        threads = procfs.thread_count()
-    except OSError as err:
-        raise PrivilegeError(f"{what}: cannot list this process's threads: {err}") from err
-    if threads > 1:
-        raise PrivilegeError(
-            f"{what} refused: {threads - 1} other live thread(s); capabilities, "
-            "securebits and no_new_privs are per-thread, so the others would keep their "
-            "privileges. Call it before starting threads, or in a child process. "
-            "Nothing was changed."
-        )
+refuse_threads = procfs.refuse_threads
 
 
 def drop_capabilities(

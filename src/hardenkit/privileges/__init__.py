@@ -189,25 +189,6 @@ def _set_environ(plan: DropPlan) -> None:
             os.environ[name] = value
 
 
-def _refuse_threads() -> None:
-    """``capabilities.refuse_threads("drop_privileges")`` without importing capabilities.
-
-    Its enum costs ~4 ms of a first use, and drop_privileges may run in a preexec_fn,
-    where it must import nothing.
-    """
-    try:
-        threads = _procfs.thread_count()
-    except OSError as err:
-        raise PrivilegeError(f"drop_privileges: cannot list this process's threads: {err}") from err
-    if threads > 1:
-        raise PrivilegeError(
-            f"drop_privileges refused: {threads - 1} other live thread(s); capabilities, "
-            "securebits and no_new_privs are per-thread, so the others would keep their "
-            "privileges. Call it before starting threads, or in a child process. "
-            "Nothing was changed."
-        )
-
-
 def drop_privileges(
     user: str | int,
     group: str | int | None = None,
@@ -250,7 +231,7 @@ def drop_privileges(
     )
     if umask is not None and (isinstance(umask, bool) or not 0 <= umask <= 0o777):  # noqa: PLR2004
         raise PrivilegeError(f"umask must be between 0 and 0o777, got {umask!r}")
-    _refuse_threads()
+    _procfs.refuse_threads("drop_privileges")
     try:
         _, prm, _ = _caps.capget()
     except OSError as err:
