@@ -8,8 +8,9 @@ time, and a Docker profile decided again from its content.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -200,3 +201,51 @@ def test_number_probe_refuses_numbers_a_c_int_cannot_hold() -> None:
         with pytest.raises(ValueError, match="C int"):
             sc._knows_any(native, bad)
     assert not sc._knows_any(native, range(0))
+
+
+def _reuse_under_uname26(redecide_first: bool) -> list[bool]:
+    """In a child whose uname() says 2.6 (personality UNAME26): does ptrace stay allowed?
+
+    Docker allows ptrace with CAP_SYS_ADMIN only on kernels >= 4.8 ("minKernel"): the
+    rules depend on the release, so a reuse of rules decided under another release must
+    not happen, whichever call comes first.
+    """
+    import ctypes  # noqa: PLC0415 -- only in this child
+
+    p = SeccompPolicy.docker_default(capabilities=["SYS_ADMIN", "CHOWN"])  # real release
+    ctypes.CDLL(None, use_errno=True).personality(0x0020000)  # UNAME26
+    assert os.uname().release.startswith("2.6")
+
+    def allows_ptrace(policy: SeccompPolicy) -> bool:
+        return any("ptrace" in rule.names for rule in policy.rules)
+
+    if redecide_first:
+        a = p.for_capabilities(["SYS_ADMIN"])
+        b = SeccompPolicy.docker_default(capabilities=["SYS_ADMIN"])
+    else:
+        b = SeccompPolicy.docker_default(capabilities=["SYS_ADMIN"])
+        a = p.for_capabilities(["SYS_ADMIN"])
+    return [allows_ptrace(a), allows_ptrace(b), profiles.decided_alike(p, ["CAP_SYS_ADMIN"])]
+
+
+@pytest.mark.parametrize("redecide_first", [True, False])
+def test_rules_decided_under_another_kernel_release_are_not_reused(
+    in_child: Any, redecide_first: bool
+) -> None:
+    # Found by review: reuse compared capabilities only, and cached the reused policy
+    # under the new release's key, so the result depended on the order of the calls.
+    assert in_child(_reuse_under_uname26, redecide_first) == [False, False, False]
+
+
+def test_syscall_number_cache_is_bounded() -> None:
+    from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415
+
+    names = [f"no_such_call_{i}" for i in range(sc._NUMBERS_MAX + 50)]
+    for start in range(0, len(names), 500):
+        batch = names[start : start + 500]
+        got = sc.resolve_many(iter(batch))  # an iterator: read once
+        assert all(got[name] is None for name in batch)
+    for name in names[-600:]:
+        assert sc.resolve(name) is None
+    assert len(sc._NUMBERS[0]) <= sc._NUMBERS_MAX
+    assert sc.resolve("read") == 0

@@ -143,6 +143,9 @@ def arch_token(name: str) -> int | None:
 #: unknown). libseccomp's table does not change while a process runs: a confined
 #: ``hardenkit exec`` resolves the same ~450 names for three filters and three ABIs.
 _NUMBERS: dict[int, dict[str, int | None]] = {}
+#: Names kept per arch at most: policies built from untrusted input may name anything, and
+#: a long-running process must not grow with them (the table is emptied when full).
+_NUMBERS_MAX = 8192
 
 
 @functools.cache
@@ -176,6 +179,8 @@ def resolve(name: str, arch: int | None = None) -> int | None:
         known = _NUMBERS.setdefault(key, {})
     elif name in known:
         return known[name]
+    if len(known) >= _NUMBERS_MAX:
+        known.clear()
     nr = int(_by_name()(ctypes.c_uint32(key), name.encode("ascii")))
     value = known[name] = None if nr == _NR_SCMP_ERROR else nr
     return value
@@ -196,7 +201,11 @@ def resolve_many(names: Iterable[str], arch: int | None = None) -> Mapping[str, 
     known = _NUMBERS.get(key)
     if known is None:
         known = _NUMBERS.setdefault(key, {})
-    missing = [name for name in names if name not in known]
+    wanted = names if isinstance(names, (list, tuple, set, frozenset)) else list(names)
+    missing = [name for name in wanted if name not in known]
+    if missing and len(known) + len(missing) > _NUMBERS_MAX:
+        known.clear()  # bounded: what this call asks for is all resolved again below
+        missing = list(dict.fromkeys(wanted))
     if missing:
         fn = _by_name()
         token = ctypes.c_uint32(key)

@@ -254,6 +254,7 @@ class _Source:
         "digest",
         "named_caps",
         "raw",
+        "release",
         "requested",
         "where",
     )
@@ -267,8 +268,12 @@ class _Source:
         requested: frozenset[str] | None,
         caps: frozenset[str] = frozenset(),
         digest: bytes | None = None,
+        release: str = "",
     ) -> None:
         self.raw = raw
+        #: The kernel release ``uname()`` gave when the policy was decided: ``minKernel``
+        #: entries depend on it, and personality(UNAME26) changes it within a process.
+        self.release = release
         #: A copy of the profile when it is not plain JSON (``raw`` is None), else None.
         self.data = data
         self.where = where
@@ -281,8 +286,11 @@ class _Source:
         #: The policy as translated (set once built): what a caller's changes are told from.
         self.base: SeccompPolicy | None = None
         #: Policies already decided from this source, by (capabilities held, id of the
-        #: policy asked about), with that policy kept alive: a spawn then skips hashing.
-        self.decided: dict[tuple[frozenset[str], int], tuple[SeccompPolicy, SeccompPolicy]] = {}
+        #: policy asked about, kernel release), with that policy kept alive: a spawn then
+        #: skips hashing.
+        self.decided: dict[
+            tuple[frozenset[str], int, str], tuple[SeccompPolicy, SeccompPolicy]
+        ] = {}
         #: Every capability the profile's ``includes``/``excludes`` name (set once built):
         #: two sets that agree on these decide every entry alike, so the rules are the same.
         self.named_caps: frozenset[str] | None = None
@@ -319,7 +327,7 @@ def redecide(policy: SeccompPolicy, capabilities: Iterable[str | int]) -> Seccom
     held = frozenset(_cap_name(c) for c in capabilities)
     if source.requested is not None:
         held &= source.requested
-    key = (held, id(policy))
+    key = (held, id(policy), os.uname().release)
     hit = source.decided.get(key)
     if hit is not None and hit[0] is policy:
         return hit[1]
@@ -347,7 +355,7 @@ def decided_alike(policy: SeccompPolicy, capabilities: Iterable[str | int]) -> b
         (True, False)
     """
     source: _Source | None = policy._profile  # noqa: SLF001 -- the sibling module's field
-    if source is None or source.named_caps is None:
+    if source is None or source.named_caps is None or source.release != os.uname().release:
         return False
     held = frozenset(_cap_name(c) for c in capabilities)
     if source.requested is not None:
@@ -400,10 +408,11 @@ def _translate(
         _bounding_set() if capabilities is None else frozenset(_cap_name(c) for c in capabilities)
     )
     key: _CacheKey | None = None
+    release = os.uname().release  # once: the key, the reuse and the build agree on it
     if digest is None and raw is not None:
         digest = sha256(raw).digest()
     if digest is not None:
-        key = (digest, caps, sc.native_arch(), os.uname().release, explicit, make)
+        key = (digest, caps, sc.native_arch(), release, explicit, make)
         hit = _POLICIES.get(key)
         if hit is not None:
             return hit
@@ -418,8 +427,9 @@ def _translate(
         requested=caps if explicit else None,
         caps=caps,
         digest=digest,
+        release=release,
     )
-    same = _same_decisions(like, caps, make)
+    same = _same_decisions(like, caps, make, release)
     if same is not None:
         source.named_caps = like.named_caps if like is not None else None
         policy = dataclasses.replace(same, _profile=source)
@@ -448,9 +458,11 @@ def _parsed(raw: bytes | None, data: Mapping[str, Any] | None, where: str) -> Ma
     return data
 
 
-def _same_decisions(like: _Source | None, caps: frozenset[str], make: Make) -> SeccompPolicy | None:
-    """``like``'s translated policy when ``caps`` decide every entry as its caps did."""
-    if like is None or like.base is None or like.named_caps is None:
+def _same_decisions(
+    like: _Source | None, caps: frozenset[str], make: Make, release: str
+) -> SeccompPolicy | None:
+    """``like``'s translated policy when ``caps`` and ``release`` decide every entry alike."""
+    if like is None or like.base is None or like.named_caps is None or like.release != release:
         return None
     if type(like.base) is not make or caps & like.named_caps != like.caps & like.named_caps:
         return None
@@ -489,7 +501,7 @@ def _build(
             arches += [entry["architecture"], *(entry.get("subArchitectures") or ())]
     arches = [a for a in dict.fromkeys(arches) if a != native_name]
     goarch = _GOARCH.get(native_name, native_name)
-    release = os.uname().release
+    release = source.release or os.uname().release
     rules: list[SyscallRule] = []
     named: set[str] | None = set()
     for i, entry in enumerate(data.get("syscalls") or ()):
