@@ -17,19 +17,15 @@ import sys
 import tempfile
 from typing import Any
 
-from _timing import interleaved_ms  # a sibling: the scripts run from this folder
+from _timing import hardenkit_command, interleaved_ms  # a sibling: the scripts run from this folder
 
 from hardenkit.sandbox import NetworkPolicy
 from hardenkit.sandbox.docker import default_policy
 from hardenkit.sandbox.seccomp import compile_policy
 from hardenkit.spawn import run as hk_run
 
-#: What a user types: the ``hardenkit`` console script installed beside this interpreter
-#: (``python -m hardenkit`` would add runpy's ~7 ms, which the script does not pay).
-_SCRIPT = os.path.join(os.path.dirname(sys.executable), "hardenkit")
-_LAUNCH = [_SCRIPT] if os.access(_SCRIPT, os.X_OK) else [sys.executable, "-m", "hardenkit"]
 EXEC = [
-    *_LAUNCH,
+    *hardenkit_command(),
     "exec",
     "--user",
     "nobody",
