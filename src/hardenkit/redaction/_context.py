@@ -253,6 +253,7 @@ _VALUE = _lazy(
 # from an unquoted value while unbalanced inside it: `(password=abc)`, `"x?pwd=abc"`.
 _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
 _TRAILERS = frozenset("\"',;.)]}>")
+_COUNTED = "()[]{}<>\"'"
 # A Java/Kotlin object's toString ("Token{a64f992 ...}" cut at its space, "Token@1b6d35a6"):
 # a type and an identity hash, not a value. Only that shape: "P@ssw0rd", "Admin(2024)",
 # "Summer2024@home" or "Admin@123456" (a hash has a letter) are passwords.
@@ -263,17 +264,29 @@ _PORT = _lazy(r"[0-9]{1,5}")
 
 
 def _trim_value(value: str) -> str:
-    """An unquoted value without the closers that belong to the text around it."""
-    while value and value[-1] in _TRAILERS:
-        last = value[-1]
+    """An unquoted value without the closers that belong to the text around it.
+
+    Trailers are dropped from the end while unbalanced in what is left: one backwards pass
+    over counts taken once (dropping a trailer changes only its own count), so a run of
+    closers costs its length, not its square.
+    """
+    end = len(value)
+    if not end or value[-1] not in _TRAILERS:
+        return value
+    counts = {c: value.count(c) for c in _COUNTED if c in value}
+    while end and value[end - 1] in _TRAILERS:
+        last = value[end - 1]
         opener = _CLOSERS.get(last)
         if opener is not None:
-            if value.count(opener) >= value.count(last):
+            if counts.get(opener, 0) >= counts[last]:
                 break
-        elif last in "\"'" and value.count(last) % 2 == 0:
-            break
-        value = value[:-1]
-    return value
+            counts[last] -= 1
+        elif last in "\"'":
+            if counts[last] % 2 == 0:
+                break
+            counts[last] -= 1
+        end -= 1
+    return value[:end]
 
 
 def _host(key: str) -> bool:
@@ -647,9 +660,10 @@ def _value_left(key: str, raw: str) -> bool:
             return True
     if _masked_value(key, value) is not None:
         return False
-    if len(_LEFT_PAIRS) >= _LEFT_PAIRS_MAX:
-        _LEFT_PAIRS.clear()
-    _LEFT_PAIRS.add((key, raw))
+    if len(raw) <= _LEFT_VALUE_MAX:
+        if len(_LEFT_PAIRS) >= _LEFT_PAIRS_MAX:
+            _LEFT_PAIRS.clear()
+        _LEFT_PAIRS.add((key, raw))
     return True
 
 
@@ -657,6 +671,11 @@ def _value_left(key: str, raw: str) -> bool:
 _KEY_WINDOW = 256
 # (key, value as _VALUE read it) of pairs found left: logs repeat them (a stack frame's
 # TokenService.java:755, a status code), and the answer is a function of the two. Only
-# pairs that stay are kept: nothing here is a value hardenkit masks.
+# pairs the key=value rule leaves, and only values of at most _LEFT_VALUE_MAX characters:
+# shorter than a registered secret (MIN_SECRET_LENGTH, 6) and than anything another
+# detector masks (a card: 13 digits; a token pattern: 13 characters and more), so that no
+# value any detector masks is ever held here. Keys are at most _KEY_WINDOW characters:
+# the cache holds at most _LEFT_PAIRS_MAX * (256 + 5) characters.
 _LEFT_PAIRS: set[tuple[str, str]] = set()
 _LEFT_PAIRS_MAX = 4096
+_LEFT_VALUE_MAX = 5

@@ -205,12 +205,14 @@ def _variants(value: str) -> set[str]:
     import json  # noqa: PLC0415 -- only when registering
     from urllib.parse import quote, quote_plus  # noqa: PLC0415
 
+    # A lone surrogate has no UTF-8: its percent-encoded forms use the bytes redact() scans
+    # with ("surrogatepass"), where strict UTF-8 would raise out of Secret() and load_env.
     out = {
         value,
-        quote(value, safe=""),
-        quote(value),  # quote()'s default keeps "/"
-        quote_plus(value, safe=""),
-        quote_plus(value),
+        quote(value, safe="", errors="surrogatepass"),
+        quote(value, errors="surrogatepass"),  # quote()'s default keeps "/"
+        quote_plus(value, safe="", errors="surrogatepass"),
+        quote_plus(value, errors="surrogatepass"),
         json.dumps(value)[1:-1],
         json.dumps(value, ensure_ascii=False)[1:-1],
         repr(value)[1:-1],

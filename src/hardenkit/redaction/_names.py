@@ -155,13 +155,26 @@ def _part_strength(part: str) -> int:
 _ODD_CASE = re.compile(r"[A-Z]{2}[a-z]|[a-z][A-Z][a-z][A-Z]")
 
 
-@functools.lru_cache(maxsize=8192)
+# Names longer than this are not memoised: a log's key runs have no length limit, and
+# 8,192 of 200 KB each would hold 1.6 GB.
+_CACHED_NAME_MAX = 256
+
+
 def _name_strength(name: str) -> int:
+    if len(name) > _CACHED_NAME_MAX:
+        return _uncached_strength(name)
+    return _cached_strength(name)
+
+
+def _uncached_strength(name: str) -> int:
     strength = _split_strength(name, name)
     # Case does not matter: an odd-cased name's words are read whole too.
     if strength < 2 and _ODD_CASE.search(name):  # noqa: PLR2004
         strength = max(strength, _split_strength(name, name.lower()))
     return strength
+
+
+_cached_strength = functools.lru_cache(maxsize=8192)(_uncached_strength)
 
 
 def _split_strength(name: str, split: str) -> int:
