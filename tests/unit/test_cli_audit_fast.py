@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+import math
 import os
 import random
 import subprocess
@@ -15,9 +17,10 @@ import sys
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from hardenkit.cli import _parse, build_parser
-from hardenkit.cli.audit import _show, parse_fast
+from hardenkit.cli.audit import _show, dumps, parse_fast
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -176,7 +179,7 @@ before_audit = {m for m in ("argparse", "logging", "typing") if m in sys.modules
 import io, contextlib
 with contextlib.redirect_stdout(io.StringIO()) as out:
     status = args.handler(args)
-after = {m for m in ("argparse", "logging", "hardenkit.cli._parser") if m in sys.modules}
+after = {m for m in ("argparse", "logging", "json", "hardenkit.cli._parser") if m in sys.modules}
 print(status, sorted(before_audit), sorted(after), out.getvalue().startswith("{"))
 """
 
@@ -193,3 +196,51 @@ def test_the_fast_path_imports_neither_argparse_logging_nor_typing(target: int) 
     # typing: the CLI and the audit's modules; redaction (which the audit of an environment
     # runs) is outside this pin.
     assert proc.stdout.split() == ["1", "[]", "[]", "True"]
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from([0.1, 1e16, -0.0, 1e-7, math.nan, -math.inf, 5.0])
+    | st.text()
+    | st.sampled_from(["\x00\x1f\x7f", "\u2028\u202e", "\ud800", '"\\/', "\U0001f600", "é"])
+)
+_PLAIN = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=25,
+)
+_ODD = st.sampled_from([b"x", {1: "a"}, {None: 1}, {1.5: 2}, {True: 0}, {"a": {1, 2}}, object()])
+
+
+def _both(value: object) -> tuple[object, object]:
+    def attempt(fn: object) -> object:
+        try:
+            return fn(value)  # type: ignore[operator]
+        except (TypeError, ValueError) as exc:
+            return type(exc), str(exc)
+
+    return attempt(dumps), attempt(lambda v: json.dumps(v, indent=2))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_PLAIN | st.lists(_PLAIN | _ODD, max_size=3) | st.dictionaries(st.text(max_size=3), _ODD))
+def test_dumps_writes_what_json_dumps_writes(value: object) -> None:
+    ours, theirs = _both(value)
+    assert ours == theirs
+
+
+@pytest.mark.linux
+def test_dumps_of_real_reports_is_json_dumps() -> None:
+    from hardenkit.audit import audit_all, audit_process  # noqa: PLC0415
+
+    sweep = audit_all().to_dict()
+    assert dumps(sweep) == json.dumps(sweep, indent=2)
+    report = audit_process().to_dict()
+    assert dumps(report) == json.dumps(report, indent=2)

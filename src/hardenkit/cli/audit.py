@@ -6,7 +6,6 @@ finding is worse than "info"); 2 on usage errors; 3 when the audit cannot be com
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -20,6 +19,11 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
     from hardenkit.audit import AuditReport, AuditSweep
+
+try:  # json's own C string escaper, without importing json (~3 ms: it compiles regexes)
+    from _json import encode_basestring_ascii as _quote
+except ImportError:  # pragma: no cover -- an interpreter without json's C accelerator
+    from json.encoder import py_encode_basestring_ascii as _quote
 
 _SEVERITY_COLOUR = {
     "critical": "1;31",
@@ -233,7 +237,7 @@ def run(args: argparse.Namespace | _Args) -> int:
     report = audit_process(args.pid, paths=args.paths, max_mode=args.max_mode)
     failed = _failed(report, args.fail_above)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(dumps(report.to_dict()))
     else:
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         render(report, sys.stdout, colour=colour, fail_above=args.fail_above)
@@ -247,10 +251,89 @@ def _run_all(args: argparse.Namespace | _Args) -> int:
         raise SystemExit("hardenkit audit: --paths checks one process's files; not with --all")
     sweep = audit_all()
     if args.json:
-        print(json.dumps(sweep.to_dict(), indent=2))
+        print(dumps(sweep.to_dict()))
     else:
         render_all(sweep, sys.stdout)
     return EXIT_FAIL if any(_failed(r, args.fail_above) for r in sweep.reports) else EXIT_OK
+
+
+class _NotPlain(Exception):
+    """A value :func:`dumps` leaves to :mod:`json` (a non-str key, an unknown type)."""
+
+
+def dumps(value: object) -> str:
+    r"""Return ``json.dumps(value, indent=2)``, without importing :mod:`json` for plain data.
+
+    Dicts with str keys, lists, tuples, str, int, float, bool and None are written here,
+    strings by json's own escaper; anything else goes to :func:`json.dumps` itself.
+    tests/unit/test_cli_audit_fast.py holds the two to the same text.
+
+    Examples:
+        >>> print(dumps({"a": [1, 2.5, None], "b": {}, "c": "\u00e9"}))
+        {
+          "a": [
+            1,
+            2.5,
+            null
+          ],
+          "b": {},
+          "c": "\u00e9"
+        }
+    """
+    out: list[str] = []
+    try:
+        _encode(value, "\n", out)
+    except (_NotPlain, RecursionError):
+        import json  # noqa: PLC0415 -- for import time: only for what is not plain data
+
+        return json.dumps(value, indent=2)
+    return "".join(out)
+
+
+def _encode(value: object, newline: str, out: list[str]) -> None:  # noqa: C901, PLR0912 -- one switch
+    if isinstance(value, str):
+        out.append(_quote(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, float):
+        if value != value:  # noqa: PLR0124 -- NaN
+            out.append("NaN")
+        elif value in (math.inf, -math.inf):
+            out.append("Infinity" if value > 0 else "-Infinity")
+        else:
+            out.append(float.__repr__(value))
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _NotPlain
+            out.append(separator + _quote(key) + ": ")
+            _encode(item, inner, out)
+            separator = "," + inner
+        out.append(newline + "}")
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            out.append(separator)
+            _encode(item, inner, out)
+            separator = "," + inner
+        out.append(newline + "]")
+    else:
+        raise _NotPlain
 
 
 def render_all(sweep: AuditSweep, out: TextIO) -> None:
