@@ -63,6 +63,12 @@ def _parse(words: list[str]) -> Any:
         fast = parse_fast(words[1:])
         if fast is not None:
             return fast
+    if words and words[0] == "audit":
+        from hardenkit.cli import audit  # noqa: PLC0415 -- only for audit
+
+        fast_audit = audit.parse_fast(words[1:])
+        if fast_audit is not None:
+            return fast_audit
     parser = build_parser(_FAST.get(words[0]) if words else None)
     try:
         return parser.parse_args(words)

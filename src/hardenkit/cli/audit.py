@@ -6,17 +6,24 @@ finding is worse than "info"); 2 on usage errors; 3 when the audit cannot be com
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
 
 from hardenkit.cli._common import EXIT_ERROR, EXIT_FAIL, EXIT_OK, escape
 
+# Not typing.TYPE_CHECKING, for import time: the fast path starts without typing (~5 ms).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+    from typing import Any, TextIO
+
     from hardenkit.audit import AuditReport, AuditSweep
+
+try:  # json's own C string escaper, without importing json (~3 ms: it compiles regexes)
+    from _json import encode_basestring_ascii as _quote
+except ImportError:  # pragma: no cover -- an interpreter without json's C accelerator
+    from json.encoder import py_encode_basestring_ascii as _quote
 
 _SEVERITY_COLOUR = {
     "critical": "1;31",
@@ -38,6 +45,8 @@ _LEVEL_COLOUR = {
 
 
 def _positive_pid(text: str) -> int:
+    import argparse  # noqa: PLC0415 -- for import time: only argparse calls these
+
     try:
         pid = int(text, 10)
     except ValueError:
@@ -48,6 +57,8 @@ def _positive_pid(text: str) -> int:
 
 
 def _threshold(text: str) -> float:
+    import argparse  # noqa: PLC0415 -- for import time: only argparse calls these
+
     try:
         value = float(text)
     except ValueError:
@@ -58,6 +69,8 @@ def _threshold(text: str) -> float:
 
 
 def _octal_mode(text: str) -> int:
+    import argparse  # noqa: PLC0415 -- for import time: only argparse calls these
+
     try:
         mode = int(text, 8)
     except ValueError:
@@ -65,6 +78,111 @@ def _octal_mode(text: str) -> int:
     if not 0 <= mode <= 0o7777:  # noqa: PLR2004
         raise argparse.ArgumentTypeError(f"not a file mode: {text}")
     return mode
+
+
+class _Args:
+    """The parsed arguments of the fast path, as argparse's Namespace would hold them."""
+
+    #: main() shows records through :func:`start_logging`, without :mod:`logging` (a class
+    #: attribute: not one of the parsed values).
+    start_logging: Any = None
+    pid: int | None
+    all: bool
+    json: bool
+    fail_above: float | None
+    paths: list[str]
+    max_mode: int
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        """The values, as argparse's Namespace shows them (nothing here is a secret)."""
+        return f"_Args({', '.join(f'{k}={v!r}' for k, v in sorted(vars(self).items()))})"
+
+
+def parse_fast(words: list[str]) -> _Args | None:
+    """Parse the plain forms of ``audit`` (the words after it) without argparse.
+
+    ``--pid N`` (or ``--pid=N``, N a positive decimal number), ``--json`` and ``--all``,
+    each at most once, in any order; None for anything else (``--help``, another option,
+    an abbreviation, a bad pid, ``--pid`` with ``--all``...), for argparse to parse and
+    report in its own words. Scripts run ``hardenkit audit --pid N --json`` in loops:
+    argparse, typing and logging are ~20 ms of a ~100 ms start.
+
+    Examples:
+        >>> a = parse_fast(["--pid", "42", "--json"])
+        >>> a.pid, a.json, a.all, a.paths, a.fail_above
+        (42, True, False, [], None)
+        >>> parse_fast(["--pid", "0"]), parse_fast(["--js"]), parse_fast(["--help"])
+        (None, None, None)
+    """
+    values: dict[str, Any] = {"pid": None, "all": False, "json": False}
+    seen: set[str] = set()
+    i = 0
+    while i < len(words):
+        name, eq, value = words[i].partition("=")
+        i += 1
+        if name in seen:
+            return None  # given twice: argparse's rules
+        seen.add(name)
+        if name in ("--json", "--all") and not eq:
+            values[name[2:]] = True
+        elif name == "--pid":
+            if not eq:
+                if i == len(words):
+                    return None
+                value = words[i]
+                i += 1
+            if not (value.isascii() and value.isdecimal()) or int(value) <= 0:
+                return None  # argparse words the error (_positive_pid)
+            values["pid"] = int(value)
+        else:
+            return None
+    if values["pid"] is not None and values["all"]:
+        return None  # mutually exclusive: argparse reports it
+    return _Args(
+        command="audit",
+        verbose=0,
+        **values,
+        fail_above=None,
+        paths=[],
+        max_mode=0o600,
+        handler=run,
+        error_status=EXIT_ERROR,
+    )
+
+
+_LEVEL_NAMES = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
+_WARNING = 30
+
+
+def _show(_name: str, level: int, msg: object, args: tuple[object, ...]) -> None:
+    """Print a hardenkit record as main()'s logging setup would: warnings and up, redacted."""
+    if level < _WARNING:
+        return
+    try:
+        text = str(msg) % args if args else str(msg)
+    except Exception:  # noqa: BLE001 -- a bad format string must not leak the arguments
+        text = f"{msg} (arguments withheld: the message did not format)"
+    from hardenkit.redaction import redact  # noqa: PLC0415 -- for import time: on use
+
+    level_name = _LEVEL_NAMES.get(level, f"Level {level}")
+    sys.stderr.write(f"hardenkit: {level_name}: {redact(text)}\n")
+
+
+def start_logging() -> None:
+    """Show hardenkit's warnings on stderr, redacted, without importing :mod:`logging`.
+
+    What main() does with logging.basicConfig and install_redaction for the argparse path,
+    minus the import of logging (with traceback, string, threading: ~10 ms).
+    """
+    from hardenkit._log import set_sink  # noqa: PLC0415 -- only for the fast path
+
+    set_sink(_show)
+
+
+_Args.start_logging = staticmethod(start_logging)
 
 
 def add_parser(sub: Any) -> None:
@@ -110,7 +228,7 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run, error_status=EXIT_ERROR)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace | _Args) -> int:
     """Audit, print the report and return the exit status."""
     if args.all:
         return _run_all(args)
@@ -119,24 +237,103 @@ def run(args: argparse.Namespace) -> int:
     report = audit_process(args.pid, paths=args.paths, max_mode=args.max_mode)
     failed = _failed(report, args.fail_above)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(dumps(report.to_dict()))
     else:
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         render(report, sys.stdout, colour=colour, fail_above=args.fail_above)
     return EXIT_FAIL if failed else EXIT_OK
 
 
-def _run_all(args: argparse.Namespace) -> int:
+def _run_all(args: argparse.Namespace | _Args) -> int:
     from hardenkit.audit import audit_all  # noqa: PLC0415 -- for import time
 
     if args.paths:
         raise SystemExit("hardenkit audit: --paths checks one process's files; not with --all")
     sweep = audit_all()
     if args.json:
-        print(json.dumps(sweep.to_dict(), indent=2))
+        print(dumps(sweep.to_dict()))
     else:
         render_all(sweep, sys.stdout)
     return EXIT_FAIL if any(_failed(r, args.fail_above) for r in sweep.reports) else EXIT_OK
+
+
+class _NotPlain(Exception):
+    """A value :func:`dumps` leaves to :mod:`json` (a non-str key, an unknown type)."""
+
+
+def dumps(value: object) -> str:
+    r"""Return ``json.dumps(value, indent=2)``, without importing :mod:`json` for plain data.
+
+    Dicts with str keys, lists, tuples, str, int, float, bool and None are written here,
+    strings by json's own escaper; anything else goes to :func:`json.dumps` itself.
+    tests/unit/test_cli_audit_fast.py holds the two to the same text.
+
+    Examples:
+        >>> print(dumps({"a": [1, 2.5, None], "b": {}, "c": "\u00e9"}))
+        {
+          "a": [
+            1,
+            2.5,
+            null
+          ],
+          "b": {},
+          "c": "\u00e9"
+        }
+    """
+    out: list[str] = []
+    try:
+        _encode(value, "\n", out)
+    except (_NotPlain, RecursionError):
+        import json  # noqa: PLC0415 -- for import time: only for what is not plain data
+
+        return json.dumps(value, indent=2)
+    return "".join(out)
+
+
+def _encode(value: object, newline: str, out: list[str]) -> None:  # noqa: C901, PLR0912 -- one switch
+    if isinstance(value, str):
+        out.append(_quote(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, float):
+        if value != value:  # noqa: PLR0124 -- NaN
+            out.append("NaN")
+        elif value in (math.inf, -math.inf):
+            out.append("Infinity" if value > 0 else "-Infinity")
+        else:
+            out.append(float.__repr__(value))
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _NotPlain
+            out.append(separator + _quote(key) + ": ")
+            _encode(item, inner, out)
+            separator = "," + inner
+        out.append(newline + "}")
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            out.append(separator)
+            _encode(item, inner, out)
+            separator = "," + inner
+        out.append(newline + "]")
+    else:
+        raise _NotPlain
 
 
 def render_all(sweep: AuditSweep, out: TextIO) -> None:
