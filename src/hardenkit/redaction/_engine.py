@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import TYPE_CHECKING, Any
 
 from hardenkit.errors import SecretTooShortError
 from hardenkit.redaction._context import (
@@ -47,8 +46,12 @@ from hardenkit.redaction._patterns import (
     sub_pem,
 )
 
+# Not typing.TYPE_CHECKING: importing typing costs a first use several ms (the audit's
+# environment check, `hardenkit audit`), and type checkers treat any TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable
+    from typing import Any
 
 __all__ = [
     "MASK",

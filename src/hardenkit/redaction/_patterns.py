@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, cast
 
 from hardenkit.redaction._names import MASK, is_mask
+
+# Not typing.TYPE_CHECKING: importing typing costs a first use several ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "PEM_LITERAL",
@@ -60,7 +64,8 @@ _PATTERN_ATTRS = (
 
 def lazy(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """``re.compile`` deferred to the first use (see :class:`_LazyPattern`)."""
-    return cast("re.Pattern[str]", _LazyPattern(pattern, flags))
+    # Not typing.cast (no typing import): the stand-in answers as the compiled pattern.
+    return _LazyPattern(pattern, flags)  # type: ignore[return-value]
 
 
 def tokenish(value: str, min_len: int = 16) -> bool:
