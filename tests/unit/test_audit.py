@@ -701,6 +701,49 @@ def test_environment_verdicts_are_shared_per_run_under_a_keyed_hash(
     assert set(other.env_verdicts).isdisjoint(judged)  # a fresh random key per run
 
 
+def test_an_environment_entry_without_equals_is_judged_never_shown() -> None:
+    # Found by review: "DB_PASSWORD hunter2..." (no '=') became a *name*, printed as is;
+    # and a bare AWS key was judged as an empty value.
+    from hardenkit.audit._environ import _entries  # noqa: PLC0415
+
+    block = b"PATH=/usr/bin\0DB_PASSWORD hunter2SuperSecretPW\0AKIAIOSFODNN7EXAMPLE\0PATH=/x\0"
+    entries = _entries(block)
+    assert entries["PATH"] == "/usr/bin"  # the first of a name counts
+    assert not any("hunter2" in name or "AKIA" in name for name in entries)
+    assert sorted(entries.values())[0:2] == ["/usr/bin", "AKIAIOSFODNN7EXAMPLE"]
+
+
+@pytest.mark.linux
+def test_the_audit_of_a_hand_made_environment_shows_no_value() -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    code = (
+        "import ctypes; libc = ctypes.CDLL(None)\n"
+        "arr = lambda l: (ctypes.c_char_p * (len(l) + 1))(*l, None)\n"
+        "libc.execve(b'/bin/sleep', arr([b'sleep', b'30']), arr([b'PATH=/usr/bin', "
+        "b'DB_PASSWORD hunter2SuperSecretPW', b'AKIAIOSFODNN7EXAMPLE']))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        for _ in range(500):
+            with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+                if f.read().startswith(b"sleep"):
+                    break
+            time.sleep(0.01)
+        from hardenkit.audit import _collect  # noqa: PLC0415
+
+        facts = _collect.collect(proc.pid, context=_collect.Context())
+        assert sorted(facts.env_secret) == ["(entry 1 without '=')", "(entry 2 without '=')"]
+        text = json.dumps(audit_process(proc.pid).to_dict())
+        assert "hunter2" not in text
+        assert "AKIA" not in text
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def _fake_stat(pid: int, env_end: int) -> str:
     rest = ["S"] + ["0"] * 49  # fields 3..52 of /proc/<pid>/stat
     rest[48] = str(env_end)  # field 51

@@ -71,6 +71,15 @@ def test_the_fast_path_agrees_with_argparse_or_declines() -> None:
     assert taken > 200  # the fast path is not a dead branch
 
 
+@pytest.mark.parametrize("form", ["--pid={}", "--pid {}"])
+def test_a_pid_too_long_for_int_goes_to_argparse(form: str) -> None:
+    # Found by review: int() of 5,000 digits raised ValueError (a traceback, exit 1, which
+    # reads as "findings") where argparse refuses it as a usage error.
+    words = form.format("1" * 5000).split(" ")
+    assert parse_fast(words) is None
+    assert _argparse(words) is None
+
+
 @pytest.mark.parametrize(
     "words",
     [[], ["--json"], ["--pid", "42", "--json"], ["--json", "--pid=42"], ["--all", "--json"]],

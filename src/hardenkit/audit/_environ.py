@@ -45,7 +45,6 @@ def _environment(
     """
     from hardenkit.env import is_dangerous, is_secret_name, looks_secret  # noqa: PLC0415 -- import time: env loads redaction
 
-    entries: dict[str, str] = {}
     myself = reader.pid == self_pid()
     try:
         block = reader.read("environ")
@@ -58,10 +57,7 @@ def _environment(
         block = b""
     if not block and not myself:
         block = _environ_after_exec(reader)
-    for raw in block.split(b"\0"):
-        if raw:
-            name, _, value = raw.decode("utf-8", "surrogateescape").partition("=")
-            entries.setdefault(name, value)
+    entries = _entries(block)
     if myself:
         # Children inherit os.environ, which may have changed since exec.
         for name, value in os.environ.items():
@@ -73,13 +69,44 @@ def _environment(
         digest = _digest(f"{name}={value}".encode("utf-8", "surrogateescape"), key)
         verdict = verdicts.get(digest)
         if verdict is None:
-            verdict = (is_dangerous(name, value), is_secret_name(name) or looks_secret(value))
+            verdict = (
+                is_dangerous(name, value),
+                is_secret_name(name) or looks_secret(value) or _names_a_secret(value, name),
+            )
             verdicts[digest] = verdict
         judged.append((name, verdict))
     entries.clear()
     dangerous = tuple(n for n, (bad, _secret) in judged if bad)
     secret = tuple(n for n, (_bad, is_secret) in judged if is_secret)
     return names, dangerous, secret
+
+
+def _entries(block: bytes) -> dict[str, str]:
+    """Name -> value of an environ block (the first of a name counts, as getenv reads it)."""
+    entries: dict[str, str] = {}
+    malformed: list[str] = []
+    for raw in block.split(b"\0"):
+        if raw:
+            text = raw.decode("utf-8", "surrogateescape")
+            name, eq, value = text.partition("=")
+            if eq:
+                entries.setdefault(name, value)
+            else:
+                # No '=': no variable (a title written over the environment, an execve made
+                # by hand). Its text may be a secret: judged as a value, never shown as a name.
+                malformed.append(text)
+    for i, text in enumerate(malformed, 1):
+        entries[f"(entry {i} without '=')"] = text
+    return entries
+
+
+def _names_a_secret(text: str, name: str) -> bool:
+    """For an entry without '=': whether a word of it is a secret's name (``PASSWORD x``)."""
+    if not name.startswith("(entry "):
+        return False
+    from hardenkit.env import is_secret_name  # noqa: PLC0415 -- import time, as above
+
+    return any(is_secret_name(word) for word in text.replace(":", " ").split()[:4])
 
 
 def _environ_after_exec(reader: _Reader) -> bytes:

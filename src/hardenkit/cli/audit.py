@@ -101,6 +101,10 @@ class _Args:
         return f"_Args({', '.join(f'{k}={v!r}' for k, v in sorted(vars(self).items()))})"
 
 
+#: Longer --pid words go to argparse, which words the error (int() refuses 4,300 digits).
+_PID_DIGITS = 18
+
+
 def parse_fast(words: list[str]) -> _Args | None:
     """Parse the plain forms of ``audit`` (the words after it) without argparse.
 
@@ -134,7 +138,8 @@ def parse_fast(words: list[str]) -> _Args | None:
                     return None
                 value = words[i]
                 i += 1
-            if not (value.isascii() and value.isdecimal()) or int(value) <= 0:
+            digits = value.isascii() and value.isdecimal() and len(value) <= _PID_DIGITS
+            if not digits or int(value) <= 0:
                 return None  # argparse words the error (_positive_pid)
             values["pid"] = int(value)
         else:
