@@ -254,3 +254,50 @@ def test_dumps_of_real_reports_is_json_dumps() -> None:
     assert dumps(sweep) == json.dumps(sweep, indent=2)
     report = audit_process().to_dict()
     assert dumps(report) == json.dumps(report, indent=2)
+
+
+@pytest.mark.linux
+@pytest.mark.parametrize("json_out", [False, True])
+def test_a_name_the_terminal_cannot_encode_is_escaped_not_a_crash(json_out: bool) -> None:
+    # Found by review: a process named with invalid UTF-8, reported to an ASCII stdout,
+    # raised UnicodeEncodeError: a traceback and exit 1, which reads as "findings".
+    code = (
+        "import ctypes, time; ctypes.CDLL(None).prctl(15, b'bad\\xff\\xfename', 0, 0, 0)\n"
+        "print('ready', flush=True); time.sleep(30)\n"
+    )
+    target = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    try:
+        assert target.stdout is not None
+        assert target.stdout.readline() == b"ready\n"
+        words = ["audit", "--pid", str(target.pid), *(["--json"] if json_out else [])]
+        proc = subprocess.run(
+            [sys.executable, "-m", "hardenkit", *words],
+            capture_output=True,
+            env={**os.environ, "PYTHONIOENCODING": "ascii"},
+            timeout=60,
+            check=False,
+        )
+    finally:
+        target.kill()
+        target.wait()
+        if target.stdout is not None:
+            target.stdout.close()
+    assert b"Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode in (0, 1), proc.stderr  # the verdict, not a crash
+    assert proc.stdout.isascii()
+    assert b"bad" in proc.stdout
+
+
+def test_an_unexpected_error_is_could_not_run_not_findings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hardenkit.cli import audit, main  # noqa: PLC0415
+
+    def broken(_args: object) -> int:
+        raise RuntimeError("value hunter2-quoted")
+
+    monkeypatch.setattr(audit, "run", broken)
+    assert main(["audit", "--pid", "1"]) == 3  # "could not run", never 1 ("findings")
+    err = capsys.readouterr().err
+    assert "internal error (RuntimeError)" in err
+    assert "hunter2" not in err  # the type only: a message may quote a value

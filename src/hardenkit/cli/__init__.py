@@ -85,23 +85,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         0
     """
     words = sys.argv[1:] if argv is None else list(argv)
+    # A name or path the report quotes may not fit the terminal's encoding (an ASCII
+    # locale, PYTHONIOENCODING=ascii): write it escaped rather than fail mid-report.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     args = _parse(words)
     if isinstance(args, int):
         return args
+    _start_logging(args)
+    return _run(args)
+
+
+def _start_logging(args: Any) -> None:
+    """Show hardenkit's warnings on stderr, redacted."""
     start_logging = getattr(args, "start_logging", None)
     if start_logging is not None:
-        start_logging()  # exec's fast path: the same output without importing logging
-    else:
-        import logging  # noqa: PLC0415 -- for import time: not for --help nor a usage error
+        start_logging()  # the fast paths: the same output without importing logging
+        return
+    import logging  # noqa: PLC0415 -- for import time: not for --help nor a usage error
 
-        logging.basicConfig(
-            level=logging.WARNING - 10 * min(args.verbose, 2),
-            format="hardenkit: %(levelname)s: %(message)s",
-            stream=sys.stderr,
-        )
-        from hardenkit.redaction import install_redaction  # noqa: PLC0415 -- import time
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="hardenkit: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from hardenkit.redaction import install_redaction  # noqa: PLC0415 -- import time
 
-        install_redaction()  # logs never leak a secret
+    install_redaction()  # logs never leak a secret
+
+
+def _run(args: Any) -> int:
+    """Run the command's handler; map what it raises to the command's exit status."""
     error_status = int(getattr(args, "error_status", EXIT_FAIL))
     try:
         status = int(args.handler(args))
@@ -119,4 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error_status
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if error_status == EXIT_FAIL:
+            raise
+        # A command whose exit 1 means "findings" must not say so when it failed: its
+        # "could not run" status, with the type only (a message may quote a value).
+        err(f"internal error ({type(exc).__name__}); nothing was reported", redacted=False)
+        return error_status
     return status
