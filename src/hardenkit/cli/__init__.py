@@ -76,6 +76,10 @@ def _parse(words: list[str]) -> Any:
         return int(exc.code or 0)
 
 
+#: Commands whose output is a report for people, not data.
+_REPORTS = frozenset({"audit", "check-perms", "profile"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status.
 
@@ -85,15 +89,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         0
     """
     words = sys.argv[1:] if argv is None else list(argv)
-    # A name or path the report quotes may not fit the terminal's encoding (an ASCII
-    # locale, PYTHONIOENCODING=ascii): write it escaped rather than fail mid-report.
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(errors="backslashreplace")
     args = _parse(words)
     if isinstance(args, int):
         return args
+    if getattr(args, "command", None) in _REPORTS:
+        # A name or path a report quotes may not fit the terminal's encoding (an ASCII
+        # locale, PYTHONIOENCODING=ascii): write it escaped rather than fail mid-report.
+        # Only reports: a command whose output is data (env decrypt) must not alter it.
+        for stream in (sys.stdout, sys.stderr):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(errors="backslashreplace")
     _start_logging(args)
     return _run(args)
 
