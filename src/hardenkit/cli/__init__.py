@@ -92,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(words)
     if isinstance(args, int):
         return args
-    if getattr(args, "command", None) in _REPORTS:
+    command = getattr(args, "command", None)  # (env run's own "command" is its argv)
+    if isinstance(command, str) and command in _REPORTS:
         # A name or path a report quotes may not fit the terminal's encoding (an ASCII
         # locale, PYTHONIOENCODING=ascii): write it escaped rather than fail mid-report.
         # Only reports: a command whose output is data (env decrypt) must not alter it.
