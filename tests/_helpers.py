@@ -227,3 +227,23 @@ def load_benchmark(name: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def argparse_result(command: str, words: list[str]) -> dict[str, object] | None:
+    """What the CLI's argparse parser makes of ``command words`` (None: it refused them).
+
+    The oracle for the argparse-free fast paths (``exec``, ``audit``): what they accept,
+    argparse must accept with the same values.
+    """
+    import contextlib  # noqa: PLC0415 -- only the CLI tests need these
+    import io  # noqa: PLC0415
+
+    from hardenkit.cli import build_parser  # noqa: PLC0415
+
+    parser = build_parser((command,))
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            ns = parser.parse_args([command, *words])
+    except SystemExit:
+        return None
+    return vars(ns)

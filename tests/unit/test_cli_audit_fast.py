@@ -6,8 +6,6 @@ everything else goes to argparse. Both paths must print the same bytes and exit 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import os
@@ -18,8 +16,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings, strategies as st
+from tests._helpers import argparse_result
 
-from hardenkit.cli import _parse, build_parser
+from hardenkit.cli import _parse
 from hardenkit.cli.audit import _show, dumps, parse_fast
 
 if TYPE_CHECKING:
@@ -34,13 +33,7 @@ TOKEN = "ghp_" + "a1B2" * 9  # a GitHub token shape the detectors know
 
 
 def _argparse(words: list[str]) -> dict[str, object] | None:
-    parser = build_parser(("audit",))
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            ns = parser.parse_args(["audit", *words])
-    except SystemExit:
-        return None
-    return vars(ns)
+    return argparse_result("audit", words)
 
 
 def _words(rng: random.Random) -> list[str]:

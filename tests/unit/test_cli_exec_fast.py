@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import random
 import subprocess
 import sys
 
 import pytest
+from tests._helpers import argparse_result
 
-from hardenkit.cli import build_parser
 from hardenkit.cli.exec import parse_fast
 
 _VALUES = ["nobody", "65534", "/usr", "", "a=b", "-1", "--", "x y", "/data=1"]
@@ -23,13 +21,7 @@ _OPTIONS = [
 
 
 def _argparse(words: list[str]) -> dict[str, object] | None:
-    parser = build_parser(("exec",))
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            ns = parser.parse_args(["exec", *words])
-    except SystemExit:
-        return None
-    return vars(ns)
+    return argparse_result("exec", words)
 
 
 def _words(rng: random.Random) -> list[str]:
