@@ -247,3 +247,46 @@ def argparse_result(command: str, words: list[str]) -> dict[str, object] | None:
     except SystemExit:
         return None
     return vars(ns)
+
+
+def random_option_words(
+    rng: Any, options: list[str], values: list[str], *, most: int, eq: float, value: float
+) -> list[str]:
+    """Up to ``most`` - 1 options, a share ``eq`` as ``--opt=value``, others followed by a
+    value with probability ``value``: input for the fast paths' agreement tests."""
+    words: list[str] = []
+    for _ in range(rng.randrange(0, most)):
+        option = rng.choice(options)
+        if rng.random() < eq:
+            words.append(f"{option}={rng.choice(values)}")
+        else:
+            words.append(option)
+            if rng.random() < value:
+                words.append(rng.choice(values))
+    return words
+
+
+def fast_path_agreements(
+    parse_fast: Any, command: str, words_of: Any, *, seed: int, rounds: int = 3000
+) -> int:
+    """Check that every argument list ``parse_fast`` accepts, argparse parses alike.
+
+    Returns how many it accepted (a test pins that the fast path is not a dead branch).
+    The handler is compared by identity; the other values by equality.
+    """
+    import random  # noqa: PLC0415 -- only the CLI tests need it
+
+    rng = random.Random(seed)  # noqa: S311 -- reproducible test input
+    taken = 0
+    for _ in range(rounds):
+        words = words_of(rng)
+        fast = parse_fast(words)
+        if fast is None:
+            continue
+        taken += 1
+        expected = argparse_result(command, words)
+        assert expected is not None, f"fast path accepted what argparse refuses: {words}"
+        got = vars(fast)
+        assert got.pop("handler", None) is expected.pop("handler", None), words
+        assert got == expected, words
+    return taken

@@ -9,19 +9,19 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import subprocess
 import sys
 from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings, strategies as st
-from tests._helpers import argparse_result
+from tests._helpers import argparse_result, fast_path_agreements, random_option_words
 
 from hardenkit.cli import _parse
 from hardenkit.cli.audit import _show, dumps, parse_fast
 
 if TYPE_CHECKING:
+    import random
     from collections.abc import Iterator
 
 _VALUES = ["1", "42", "007", "0", "-1", "+5", " 7", "1_0", "x", "", "\u0663", "99999999999"]
@@ -37,30 +37,11 @@ def _argparse(words: list[str]) -> dict[str, object] | None:
 
 
 def _words(rng: random.Random) -> list[str]:
-    words: list[str] = []
-    for _ in range(rng.randrange(0, 5)):
-        option = rng.choice(_OPTIONS)
-        if rng.random() < 0.25:
-            words.append(f"{option}={rng.choice(_VALUES)}")
-        else:
-            words.append(option)
-            if rng.random() < 0.5:
-                words.append(rng.choice(_VALUES))
-    return words
+    return random_option_words(rng, _OPTIONS, _VALUES, most=5, eq=0.25, value=0.5)
 
 
 def test_the_fast_path_agrees_with_argparse_or_declines() -> None:
-    rng = random.Random(16)  # noqa: S311 -- reproducible test input
-    taken = 0
-    for _ in range(3000):
-        words = _words(rng)
-        fast = parse_fast(words)
-        if fast is None:
-            continue
-        taken += 1
-        expected = _argparse(words)
-        assert expected is not None, f"fast path accepted what argparse refuses: {words}"
-        assert vars(fast) == expected, words
+    taken = fast_path_agreements(parse_fast, "audit", _words, seed=16)
     assert taken > 200  # the fast path is not a dead branch
 
 

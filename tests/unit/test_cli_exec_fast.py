@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import pytest
-from tests._helpers import argparse_result
+from tests._helpers import argparse_result, fast_path_agreements, random_option_words
 
 from hardenkit.cli.exec import parse_fast
+
+if TYPE_CHECKING:
+    import random
 
 _VALUES = ["nobody", "65534", "/usr", "", "a=b", "-1", "--", "x y", "/data=1"]
 _OPTIONS = [
@@ -25,15 +28,7 @@ def _argparse(words: list[str]) -> dict[str, object] | None:
 
 
 def _words(rng: random.Random) -> list[str]:
-    words: list[str] = []
-    for _ in range(rng.randrange(0, 6)):
-        option = rng.choice(_OPTIONS)
-        if rng.random() < 0.3:
-            words.append(f"{option}={rng.choice(_VALUES)}")
-        else:
-            words.append(option)
-            if rng.random() < 0.8:
-                words.append(rng.choice(_VALUES))
+    words = random_option_words(rng, _OPTIONS, _VALUES, most=6, eq=0.3, value=0.8)
     if rng.random() < 0.9:
         words.append("--")
     words.extend(rng.choice([["/bin/true"], ["id", "-u"], [], ["--", "x"], ["-h"]]))
@@ -41,19 +36,7 @@ def _words(rng: random.Random) -> list[str]:
 
 
 def test_the_fast_path_agrees_with_argparse_or_declines() -> None:
-    rng = random.Random(18)  # noqa: S311 -- reproducible test input
-    taken = 0
-    for _ in range(3000):
-        words = _words(rng)
-        fast = parse_fast(words)
-        if fast is None:
-            continue
-        taken += 1
-        expected = _argparse(words)
-        assert expected is not None, f"fast path accepted what argparse refuses: {words}"
-        got = vars(fast)
-        assert got.pop("handler") is expected.pop("handler")
-        assert got == expected, words
+    taken = fast_path_agreements(parse_fast, "exec", _words, seed=18)
     assert taken > 300  # the fast path is not a dead branch
 
 
