@@ -99,6 +99,10 @@ class HardenkitError(Exception):
     """
 
     _fields: ClassVar[tuple[str, ...]] = ()
+    #: Set on an error from a confinement (``confine()``, a plan's ``enter()``) when
+    #: steps before the failing one took effect: they cannot be undone, so the process is
+    #: partly confined and should exit.
+    partly_confined: bool = False
 
     def __init__(self, message: str = "", **fields: Any) -> None:
         unknown = set(fields) - set(self._fields)

@@ -281,6 +281,16 @@ def test_print_profile_round_trips(tmp_path: Path) -> None:
     assert again.stdout == r.stdout
 
 
+def test_profile_show_never_alters_data_for_the_terminal(tmp_path: Path) -> None:
+    # Found by review: `profile show` was treated as a report, so an ASCII stdout got
+    # "/srv/caf\\xe9": invalid TOML, written with exit 0. Data is written as is or not at all.
+    f = tmp_path / "p.toml"
+    f.write_text('[filesystem]\nread = ["/srv/caf\u00e9"]\n', encoding="utf-8")
+    r = hk("profile", "show", str(f), env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert r.returncode != 0 or "caf\u00e9" in r.stdout, r.stdout
+    assert "\\xe9" not in r.stdout
+
+
 def test_dry_run_checks_without_running(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     r = hk("exec", "--preset", "untrusted-parser", "--dry-run", "--", "/usr/bin/touch", str(marker))
@@ -449,9 +459,9 @@ _EXEC_MUST_NOT_LOAD = {
     "hardenkit.sandbox.profile",
     "hardenkit.sandbox._profile_read",
     "hardenkit.sandbox.limits",
-    # Without --keep: no capability enum (the drop keeps nothing), and no resource module
-    # (getrlimit is read back only with limits). procfs reads bytes: no ascii codec module.
-    "hardenkit.capabilities",
+    # No resource module (getrlimit is read back only with limits). procfs reads bytes: no
+    # ascii codec module. (The capability enum is loaded with privileges: a drop in a
+    # preexec_fn child must import nothing, keep= or not.)
     "resource",
     "encodings.ascii",
     "fnmatch",  # the default allowlist is names and prefixes, compared as strings

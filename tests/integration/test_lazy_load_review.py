@@ -257,3 +257,70 @@ def test_public_drops_import_nothing_in_a_preexec_child(which: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ".", f"the child imported: {proc.stdout.strip()}"
+
+
+def _prepare_drop_with_capabilities_unreadable() -> dict[str, str]:
+    """prepare_confinement(user=, keep=) when hardenkit.capabilities cannot be read."""
+    import importlib.abc  # noqa: PLC0415 -- only in this child
+
+    class Unreadable(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, *_args: object) -> None:
+            if name == "hardenkit.capabilities" or name.startswith("hardenkit.capabilities."):
+                raise PermissionError(13, "Permission denied", name)  # as under Landlock
+
+    import hardenkit.privileges  # noqa: F401, PLC0415 -- loaded, as in an earlier stage
+
+    for name in [m for m in sys.modules if m.startswith("hardenkit.capabilities")]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, Unreadable())
+    from hardenkit.sandbox import prepare_confinement  # noqa: PLC0415
+
+    try:
+        prepare_confinement(user="nobody", keep=["NET_BIND_SERVICE"])
+    except BaseException as err:
+        return {"type": f"{type(err).__module__}.{type(err).__name__}", "message": str(err)}
+    return {"type": ""}
+
+
+@pytest.mark.linux
+def test_a_drop_with_keep_that_cannot_load_capabilities_raises_sandbox_error(
+    in_child: Any,
+) -> None:
+    # Found by review: parse_keep imported hardenkit.capabilities outside
+    # load_for_confinement, so a staged confinement got a raw PermissionError.
+    out = in_child(_prepare_drop_with_capabilities_unreadable)
+    assert out["type"] == "hardenkit.errors.SandboxError", out
+    assert "hardenkit.capabilities" in out["message"]
+
+
+def _fail_at(index: int) -> dict[str, object]:
+    """confine() whose step ``index`` fails: what the caller is told."""
+    from hardenkit.errors import SandboxError  # noqa: PLC0415
+    from hardenkit.sandbox import _enter, prepare_confinement  # noqa: PLC0415
+
+    plan = prepare_confinement(no_new_privs=True, block_namespaces=False)
+    step_type = type(plan.steps[index])
+
+    def broken(*_args: object) -> None:
+        raise SandboxError(f"{step_type.__name__} refused (a test)")
+
+    _enter.HANDLERS[step_type] = broken
+    try:
+        plan.enter()
+    except SandboxError as err:
+        notes = getattr(err, "__notes__", [])
+        return {"partly": err.partly_confined, "notes": " ".join(notes), "steps": len(plan.steps)}
+    return {"partly": None}
+
+
+@pytest.mark.linux
+def test_an_error_after_a_step_took_effect_says_partly_confined(in_child: Any) -> None:
+    # Found by review: an expected step error (a seccomp load refused after the drop...)
+    # looked like "nothing was changed"; the caller could not tell it must exit.
+    first = in_child(_fail_at, 0)
+    assert first["partly"] is False
+    assert first["notes"] == ""
+    later = in_child(_fail_at, 1)
+    assert later["partly"] is True
+    if sys.version_info >= (3, 11):
+        assert "partly confined" in str(later["notes"])

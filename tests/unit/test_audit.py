@@ -706,11 +706,19 @@ def test_an_environment_entry_without_equals_is_judged_never_shown() -> None:
     # and a bare AWS key was judged as an empty value.
     from hardenkit.audit._environ import _entries  # noqa: PLC0415
 
-    block = b"PATH=/usr/bin\0DB_PASSWORD hunter2SuperSecretPW\0AKIAIOSFODNN7EXAMPLE\0PATH=/x\0"
+    block = (
+        b"PATH=/usr/bin\0DB_PASSWORD hunter2SuperSecretPW\0AKIAIOSFODNN7EXAMPLE\0PATH=/x\0"
+        b"c2VjcmV0dG9rZW4==\0BASH_FUNC_f%%=() { :; }\0EMPTY=\0"
+    )
     entries = _entries(block)
     assert entries["PATH"] == "/usr/bin"  # the first of a name counts
-    assert not any("hunter2" in name or "AKIA" in name for name in entries)
-    assert sorted(entries.values())[0:2] == ["/usr/bin", "AKIAIOSFODNN7EXAMPLE"]
+    assert entries["BASH_FUNC_f%%"] == "() { :; }"  # an odd but real name stays a name
+    assert entries["EMPTY"] == ""
+    assert not any(bad in name for name in entries for bad in ("hunter2", "AKIA", "c2Vj"))
+    hidden = sorted(v for k, v in entries.items() if k.startswith("(entry "))
+    assert hidden == sorted(
+        ["AKIAIOSFODNN7EXAMPLE", "DB_PASSWORD hunter2SuperSecretPW", "c2VjcmV0dG9rZW4=="]
+    )
 
 
 @pytest.mark.linux
@@ -723,7 +731,8 @@ def test_the_audit_of_a_hand_made_environment_shows_no_value() -> None:
         "import ctypes; libc = ctypes.CDLL(None)\n"
         "arr = lambda l: (ctypes.c_char_p * (len(l) + 1))(*l, None)\n"
         "libc.execve(b'/bin/sleep', arr([b'sleep', b'30']), arr([b'PATH=/usr/bin', "
-        "b'DB_PASSWORD hunter2SuperSecretPW', b'AKIAIOSFODNN7EXAMPLE']))\n"
+        "b'DB_PASSWORD hunter2SuperSecretPW', b'AKIAIOSFODNN7EXAMPLE', "
+        "b'TOKEN dGhpcyBpcyBhIHNlY3JldA==']))\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
@@ -735,10 +744,15 @@ def test_the_audit_of_a_hand_made_environment_shows_no_value() -> None:
         from hardenkit.audit import _collect  # noqa: PLC0415
 
         facts = _collect.collect(proc.pid, context=_collect.Context())
-        assert sorted(facts.env_secret) == ["(entry 1 without '=')", "(entry 2 without '=')"]
+        assert sorted(facts.env_secret) == [
+            "(entry 1: not a NAME=value)",
+            "(entry 2: not a NAME=value)",
+            "(entry 3: not a NAME=value)",
+        ]
         text = json.dumps(audit_process(proc.pid).to_dict())
         assert "hunter2" not in text
         assert "AKIA" not in text
+        assert "dGhp" not in text  # base64 cut at its padding: no name either
     finally:
         proc.kill()
         proc.wait()

@@ -249,13 +249,24 @@ def test_capabilities_load_neither_file_caps_nor_shlex() -> None:
     assert "typing" not in _loaded("import hardenkit.env")
 
 
-def test_a_drop_that_keeps_nothing_needs_no_capability_enum() -> None:
-    # The Capability IntEnum and CapabilitySets cost ~4 ms of hardenkit exec --user.
-    code = "from hardenkit.privileges import prepare_drop\nprepare_drop('nobody', groups=[])"
-    loaded = set(_loaded(code))
-    assert "hardenkit.capabilities" not in loaded
-    keeping = code.replace("groups=[]", "keep=['NET_BIND_SERVICE']")
-    assert "hardenkit.capabilities" in _loaded(keeping)
+def test_a_drop_in_a_preexec_child_imports_nothing() -> None:
+    # Found by review: with keep=, drop_privileges parsed the names with the capability
+    # enum imported in the child; a parent thread importing it at the fork held its module
+    # lock, and the child waited forever. Loaded with hardenkit.privileges instead.
+    code = (
+        "import subprocess, sys\n"
+        "from hardenkit.privileges import drop_privileges\n"
+        "before = set(sys.modules)\n"
+        "def child():\n"
+        "    drop_privileges('nobody', keep=['NET_BIND_SERVICE'])\n"
+        "    new = sorted(set(sys.modules) - before)\n"
+        "    if new:\n"
+        "        raise SystemExit('imported in the child: ' + ' '.join(new))\n"
+        "subprocess.run(['/bin/true'], preexec_fn=child, check=True)\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.stdout.split() == ["ok"], out.stderr
 
 
 def test_drop_plan_is_no_dataclass() -> None:

@@ -89,20 +89,29 @@ def _entries(block: bytes) -> dict[str, str]:
         if raw:
             text = raw.decode("utf-8", "surrogateescape")
             name, eq, value = text.partition("=")
-            if eq:
+            if eq and _plausible_name(name) and not (value and value.strip("=") == ""):
                 entries.setdefault(name, value)
             else:
-                # No '=': no variable (a title written over the environment, an execve made
-                # by hand). Its text may be a secret: judged as a value, never shown as a name.
+                # No variable: no '=', a "name" no shell would write (a title written over
+                # the environment, an execve made by hand), or base64 cut at its padding.
+                # Its text may be a secret: judged as a value, never shown as a name.
                 malformed.append(text)
     for i, text in enumerate(malformed, 1):
-        entries[f"(entry {i} without '=')"] = text
+        entries[f"(entry {i}: not a NAME=value)"] = text
     return entries
+
+
+def _plausible_name(name: str) -> bool:
+    """Printable ASCII without blanks: any name a program can set (``BASH_FUNC_f%%`` too)."""
+    return 0 < len(name) <= _NAME_MAX and name.isascii() and name.isprintable() and " " not in name
+
+
+_NAME_MAX = 128
 
 
 def _names_a_secret(text: str, name: str) -> bool:
     """For an entry without '=': whether a word of it is a secret's name (``PASSWORD x``)."""
-    if not name.startswith("(entry "):
+    if not name.startswith("(entry ") or not name.endswith(": not a NAME=value)"):
         return False
     from hardenkit.env import is_secret_name  # noqa: PLC0415 -- import time, as above
 

@@ -76,8 +76,8 @@ def _parse(words: list[str]) -> Any:
         return int(exc.code or 0)
 
 
-#: Commands whose output is a report for people, not data.
-_REPORTS = frozenset({"audit", "check-perms", "profile"})
+#: Commands whose output is a report for people, not data (``profile show`` writes TOML).
+_REPORTS = frozenset({"audit", "check-perms"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,16 +93,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(args, int):
         return args
     command = getattr(args, "command", None)  # (env run's own "command" is its argv)
-    if isinstance(command, str) and command in _REPORTS:
-        # A name or path a report quotes may not fit the terminal's encoding (an ASCII
-        # locale, PYTHONIOENCODING=ascii): write it escaped rather than fail mid-report.
-        # Only reports: a command whose output is data (env decrypt) must not alter it.
-        for stream in (sys.stdout, sys.stderr):
-            reconfigure = getattr(stream, "reconfigure", None)
-            if reconfigure is not None:
-                reconfigure(errors="backslashreplace")
     _start_logging(args)
-    return _run(args)
+    if not (isinstance(command, str) and command in _REPORTS):
+        return _run(args)
+    # A name or path a report quotes may not fit the terminal's encoding (an ASCII locale,
+    # PYTHONIOENCODING=ascii): write it escaped rather than fail mid-report. Only reports
+    # (data such as env decrypt's must not change), and only while the command runs (main
+    # may be called in a program's own process).
+    restore = []
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            restore.append((reconfigure, stream.errors))
+            reconfigure(errors="backslashreplace")
+    try:
+        return _run(args)
+    finally:
+        for reconfigure, errors in restore:
+            reconfigure(errors=errors)
 
 
 def _start_logging(args: Any) -> None:

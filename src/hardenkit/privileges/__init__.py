@@ -57,9 +57,12 @@ _SETUID_BIT = 1 << CAP_NAMES.index("CAP_SETUID")
 
 # ctypes and libc are made ready now, not on the first call: drop_privileges and
 # apply_drop may run in a preexec_fn (a forked child), where importing ctypes waits
-# forever on a module lock another parent thread held at the fork.
+# forever on a module lock another parent thread held at the fork. The capability enum
+# too (keep= is parsed with it): a child must import nothing. (~3 ms of `hardenkit exec
+# --user`, which would otherwise load it only for a keep=.)
 if IS_LINUX:
     _caps.prepare()
+    import hardenkit.capabilities  # noqa: F401 -- loaded now: see above
 
 
 #: The drop's operations, in THE order; :func:`drop_steps` picks those a plan needs.

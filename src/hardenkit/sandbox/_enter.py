@@ -43,10 +43,20 @@ def execute(plan: ConfinementPlan, steps: tuple[s.Step, ...], mode: str) -> None
             step should (a bug: as a SandboxError, not raw); later steps did not run.
     """
     step: s.Step | None = None
+    done = 0
     try:
         for step in steps:
             HANDLERS[type(step)](plan, step, mode)
-    except HardenkitError:
+            done += 1
+    except HardenkitError as err:
+        # What ran before this step stays in force (nothing here can be undone): the
+        # caller must stop, not carry on as if nothing had changed. Said on the error.
+        err.partly_confined = done > 0
+        if done and hasattr(err, "add_note"):  # Python 3.11+
+            err.add_note(
+                f"{done} confinement step(s) before {type(step).__name__} are in force and "
+                "cannot be undone: this process is partly confined; exit it."
+            )
         raise
     except Exception as err:
         # Fail closed and clearly: the steps before this one are in force, so the caller

@@ -185,7 +185,7 @@ def _plan_for(c: Confinement) -> ConfinementPlan:
             keep, allow_root_equivalent=allow_root_equivalent, network=network
         )
     else:
-        load_for_confinement("hardenkit.privileges")
+        load_for_confinement("hardenkit.privileges", "hardenkit.capabilities")
         from hardenkit import privileges  # noqa: PLC0415 -- loaded only for a drop
 
         drop = privileges.prepare_drop(

@@ -145,6 +145,12 @@ def confine(
         SandboxError: a step could not be applied or verified, or threads forbid it.
         PrivilegeError: the privilege drop failed or could not be verified
             (RootEquivalentError: a root-equivalent ``keep`` not acknowledged).
+
+    An error raised once a step took effect leaves those steps in force (none can be
+    undone): the error's ``partly_confined`` is then True, and the process should exit
+    rather than carry on. Errors found before the first step leave it unchanged. To keep
+    the caller whole whatever happens, confine a child instead: :func:`hardenkit.run`,
+    :func:`hardenkit.call_sandboxed`.
     """
     c = resolve(
         confinement,
