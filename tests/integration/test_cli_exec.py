@@ -459,9 +459,9 @@ _EXEC_MUST_NOT_LOAD = {
     "hardenkit.sandbox.profile",
     "hardenkit.sandbox._profile_read",
     "hardenkit.sandbox.limits",
-    # No resource module (getrlimit is read back only with limits). procfs reads bytes: no
-    # ascii codec module. (The capability enum is loaded with privileges: a drop in a
-    # preexec_fn child must import nothing, keep= or not.)
+    # Without --keep: no capability enum (the drop keeps nothing), and no resource module
+    # (getrlimit is read back only with limits). procfs reads bytes: no ascii codec module.
+    "hardenkit.capabilities",
     "resource",
     "encodings.ascii",
     "fnmatch",  # the default allowlist is names and prefixes, compared as strings

@@ -46,6 +46,7 @@ from hardenkit.privileges._verify import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from typing import Any
 
     from hardenkit.capabilities import CapLike
 
@@ -57,12 +58,25 @@ _SETUID_BIT = 1 << CAP_NAMES.index("CAP_SETUID")
 
 # ctypes and libc are made ready now, not on the first call: drop_privileges and
 # apply_drop may run in a preexec_fn (a forked child), where importing ctypes waits
-# forever on a module lock another parent thread held at the fork. The capability enum
-# too (keep= is parsed with it): a child must import nothing. (~3 ms of `hardenkit exec
-# --user`, which would otherwise load it only for a keep=.)
+# forever on a module lock another parent thread held at the fork.
 if IS_LINUX:
     _caps.prepare()
-    import hardenkit.capabilities  # noqa: F401 -- loaded now: see above
+
+
+def __getattr__(name: str) -> Any:
+    """``drop_privileges``, with the capability enum its ``keep=`` is parsed with loaded.
+
+    Loaded when the name is looked up (``from hardenkit.privileges import
+    drop_privileges``, in the parent), not when it is called: it may be called in a
+    preexec_fn child, which must import nothing. The package itself does not load the
+    enum: ``confine()`` and ``hardenkit exec --user`` parse ``keep=`` in the parent and
+    need it only for a ``keep=`` (~7 ms of a cold exec).
+    """
+    if name == "drop_privileges":
+        import hardenkit.capabilities  # noqa: F401, PLC0415 -- see above
+
+        return _drop_privileges
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: The drop's operations, in THE order; :func:`drop_steps` picks those a plan needs.
@@ -192,7 +206,7 @@ def _set_environ(plan: DropPlan) -> None:
             os.environ[name] = value
 
 
-def drop_privileges(
+def _drop_privileges(
     user: str | int,
     group: str | int | None = None,
     *,
@@ -214,6 +228,7 @@ def drop_privileges(
 
     Examples:
         >>> from hardenkit._child import fork_call
+        >>> from hardenkit.privileges import drop_privileges
         >>> def child():
         ...     me = drop_privileges("nobody", keep={"NET_BIND_SERVICE"})
         ...     return me.uid, me.groups, os.environ["HOME"]
@@ -268,3 +283,8 @@ def drop_privileges(
         sorted(c.name for c in plan.keep) or "no capabilities",
     )
     return identity
+
+
+_drop_privileges.__name__ = _drop_privileges.__qualname__ = "drop_privileges"
+if TYPE_CHECKING:  # the name, for type checkers; at run time, through __getattr__
+    drop_privileges = _drop_privileges

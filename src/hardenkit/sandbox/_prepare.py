@@ -185,7 +185,9 @@ def _plan_for(c: Confinement) -> ConfinementPlan:
             keep, allow_root_equivalent=allow_root_equivalent, network=network
         )
     else:
-        load_for_confinement("hardenkit.privileges", "hardenkit.capabilities")
+        # keep= is parsed with the capability enum (privileges.parse_keep): load it here.
+        keeps = not (isinstance(keep, (tuple, list, set, frozenset)) and not keep)
+        load_for_confinement("hardenkit.privileges", *(["hardenkit.capabilities"] if keeps else []))
         from hardenkit import privileges  # noqa: PLC0415 -- loaded only for a drop
 
         drop = privileges.prepare_drop(
