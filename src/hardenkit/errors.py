@@ -99,9 +99,9 @@ class HardenkitError(Exception):
     """
 
     _fields: ClassVar[tuple[str, ...]] = ()
-    #: Set on an error from a confinement (``confine()``, a plan's ``enter()``) when
-    #: steps before the failing one took effect: they cannot be undone, so the process is
-    #: partly confined and should exit.
+    #: True on an error a confinement step raised (``confine()``, a plan's ``enter()``):
+    #: the steps before it, and maybe part of it, took effect and cannot be undone, so
+    #: the process is partly confined and should exit. False: nothing was changed.
     partly_confined: bool = False
 
     def __init__(self, message: str = "", **fields: Any) -> None:

@@ -49,23 +49,27 @@ def execute(plan: ConfinementPlan, steps: tuple[s.Step, ...], mode: str) -> None
             HANDLERS[type(step)](plan, step, mode)
             done += 1
     except HardenkitError as err:
-        # What ran before this step stays in force (nothing here can be undone): the
-        # caller must stop, not carry on as if nothing had changed. Said on the error.
-        err.partly_confined = done > 0
-        if done and hasattr(err, "add_note"):  # Python 3.11+
+        # What ran before this step stays in force, and the failing step may have taken
+        # effect in part (nothing here can be undone): the caller must stop, not carry on
+        # as if nothing had changed. Said on the error.
+        err.partly_confined = True
+        if hasattr(err, "add_note"):  # Python 3.11+
             err.add_note(
-                f"{done} confinement step(s) before {type(step).__name__} are in force and "
-                "cannot be undone: this process is partly confined; exit it."
+                f"{done} confinement step(s) completed before {type(step).__name__} failed, "
+                "which may have taken effect in part; none can be undone: this process "
+                "is partly confined, exit it."
             )
         raise
     except Exception as err:
         # Fail closed and clearly: the steps before this one are in force, so the caller
         # must see a confinement error, never a raw one it may not expect.
-        raise SandboxError(
+        error = SandboxError(
             f"confinement step {type(step).__name__} failed unexpectedly "
             f"({type(err).__name__}: {err}); the steps before it are in force, the rest "
             "did not run: the process is only partly confined"
-        ) from err
+        )
+        error.partly_confined = True
+        raise error from err
 
 
 def _drop(plan: ConfinementPlan, step: s.Step, _mode: str) -> None:

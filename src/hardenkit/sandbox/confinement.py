@@ -146,10 +146,11 @@ def confine(
         PrivilegeError: the privilege drop failed or could not be verified
             (RootEquivalentError: a root-equivalent ``keep`` not acknowledged).
 
-    An error raised once a step took effect leaves those steps in force (none can be
-    undone): the error's ``partly_confined`` is then True, and the process should exit
-    rather than carry on. Errors found before the first step leave it unchanged. To keep
-    the caller whole whatever happens, confine a child instead: :func:`hardenkit.run`,
+    An error raised by a step leaves the steps before it in force, and the failing step
+    may have taken effect in part (none can be undone): the error's ``partly_confined``
+    is then True, and the process should exit rather than carry on. Errors found before
+    the first step leave it unchanged (``partly_confined`` False). To keep the caller
+    whole whatever happens, confine a child instead: :func:`hardenkit.run`,
     :func:`hardenkit.call_sandboxed`.
     """
     c = resolve(
