@@ -57,7 +57,7 @@ def _environment(
         block = b""
     if not block and not myself:
         block = _environ_after_exec(reader)
-    entries = _entries(block)
+    entries, hidden = _entries(block)
     if myself:
         # Children inherit os.environ, which may have changed since exec.
         for name, value in os.environ.items():
@@ -71,7 +71,9 @@ def _environment(
         if verdict is None:
             verdict = (
                 is_dangerous(name, value),
-                is_secret_name(name) or looks_secret(value) or _names_a_secret(value, name),
+                is_secret_name(name)
+                or looks_secret(value)
+                or (name in hidden and _names_a_secret(value)),
             )
             verdicts[digest] = verdict
         judged.append((name, verdict))
@@ -81,8 +83,11 @@ def _environment(
     return names, dangerous, secret
 
 
-def _entries(block: bytes) -> dict[str, str]:
-    """Name -> value of an environ block (the first of a name counts, as getenv reads it)."""
+def _entries(block: bytes) -> tuple[dict[str, str], frozenset[str]]:
+    """Name -> value of an environ block, and the labels of entries that are no NAME=value.
+
+    The first of a name counts, as getenv reads it; a label's value is the entry's text.
+    """
     entries: dict[str, str] = {}
     malformed: list[str] = []
     for raw in block.split(b"\0"):
@@ -96,9 +101,12 @@ def _entries(block: bytes) -> dict[str, str]:
                 # the environment, an execve made by hand), or base64 cut at its padding.
                 # Its text may be a secret: judged as a value, never shown as a name.
                 malformed.append(text)
+    labels = []
     for i, text in enumerate(malformed, 1):
-        entries[f"(entry {i}: not a NAME=value)"] = text
-    return entries
+        label = f"(entry {i}: not a NAME=value)"
+        entries[label] = text
+        labels.append(label)
+    return entries, frozenset(labels)
 
 
 def _plausible_name(name: str) -> bool:
@@ -109,10 +117,8 @@ def _plausible_name(name: str) -> bool:
 _NAME_MAX = 128
 
 
-def _names_a_secret(text: str, name: str) -> bool:
-    """For an entry without '=': whether a word of it is a secret's name (``PASSWORD x``)."""
-    if not name.startswith("(entry ") or not name.endswith(": not a NAME=value)"):
-        return False
+def _names_a_secret(text: str) -> bool:
+    """For an entry that is no NAME=value: whether a word of it is a secret's name."""
     from hardenkit.env import is_secret_name  # noqa: PLC0415 -- import time, as above
 
     return any(is_secret_name(word) for word in text.replace(":", " ").split()[:4])
