@@ -57,6 +57,16 @@ def set_sink(sink: Callable[[str, int, object, tuple[object, ...]], None] | None
     _sink = sink
 
 
+def current_sink() -> Callable[[str, int, object, tuple[object, ...]], None] | None:
+    """The sink :func:`set_sink` set, or None (to put it back after a command ran).
+
+    Examples:
+        >>> current_sink() is None
+        True
+    """
+    return _sink
+
+
 def _real(name: str) -> Logger:
     import logging  # noqa: PLC0415 -- for import time: only once a program loaded logging
 

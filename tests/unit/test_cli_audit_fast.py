@@ -265,7 +265,12 @@ def test_a_name_the_terminal_cannot_encode_is_escaped_not_a_crash(json_out: bool
 def test_an_unexpected_error_is_could_not_run_not_findings(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from hardenkit import _log  # noqa: PLC0415
     from hardenkit.cli import audit, main  # noqa: PLC0415
+
+    # main()'s fast path sends hardenkit's records to a sink: restored after the test, so
+    # later tests' caplog sees them again.
+    monkeypatch.setattr(_log, "_sink", _log._sink)
 
     def broken(_args: object) -> int:
         raise RuntimeError("value hunter2-quoted")
@@ -275,3 +280,4 @@ def test_an_unexpected_error_is_could_not_run_not_findings(
     err = capsys.readouterr().err
     assert "internal error (RuntimeError)" in err
     assert "hunter2" not in err  # the type only: a message may quote a value
+    assert _log.current_sink() is None  # the fast path's sink ended with the command

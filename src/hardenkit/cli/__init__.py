@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 
+from hardenkit._log import current_sink, set_sink
 from hardenkit.cli._common import EXIT_FAIL, err, pipe_closed
 from hardenkit.errors import HardenkitError
 
@@ -92,6 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(words)
     if isinstance(args, int):
         return args
+    sink = current_sink()
+    try:
+        return _main(args)
+    finally:
+        set_sink(sink)  # the fast paths' sink is for this command (main may run in-process)
+
+
+def _main(args: Any) -> int:
     command = getattr(args, "command", None)  # (env run's own "command" is its argv)
     _start_logging(args)
     if not (isinstance(command, str) and command in _REPORTS):
