@@ -10,7 +10,6 @@ child only.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import re
@@ -18,8 +17,8 @@ import select
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 
+from hardenkit._dataclass import dataclass, field, replace
 from hardenkit._linux import require_linux
 
 # Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
@@ -232,7 +231,7 @@ def fork_call(
         outcome = ChildOutcome(ok=False, timed_out=True, duration=duration)
     else:
         outcome = _outcome(data, status, duration)
-    return dataclasses.replace(outcome, pid=pid, pid_namespace=contained)
+    return replace(outcome, pid=pid, pid_namespace=contained)
 
 
 @contextlib.contextmanager

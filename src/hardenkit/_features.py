@@ -11,7 +11,8 @@ import errno
 import functools
 import os
 import sys
-from dataclasses import dataclass
+
+from hardenkit._dataclass import dataclass
 
 __all__ = ["Features", "features"]
 

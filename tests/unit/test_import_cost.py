@@ -14,7 +14,17 @@ import sys
 import pytest
 
 # What every first use may load besides its own package.
-_BASE = {"hardenkit", "hardenkit._lazy", "hardenkit._log", "hardenkit.errors"}
+_BASE = {
+    "hardenkit",
+    "hardenkit._lazy",
+    "hardenkit._log",
+    "hardenkit.errors",
+    "hardenkit._dataclass",
+}
+
+#: The standard library's introspection: ~30 ms of a fresh process, needed by no first call
+#: (hardenkit's records are built by hardenkit._dataclass; dataclasses loads on introspection).
+_INTROSPECTION = ("dataclasses", "inspect", "ast", "dis", "tokenize")
 
 #: code -> (hardenkit top-level modules it may load, stdlib modules it must not load)
 CASES: dict[str, tuple[set[str], set[str]]] = {
@@ -43,6 +53,7 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
             "hardenkit.spawn._policy",
             "fnmatch",  # env's default allowlist needs no pattern compiled
             "hardenkit._secret_names",  # a re-export: env imports redaction._names itself
+            *_INTROSPECTION,
         },
     ),
     "from hardenkit.sandbox import confine": (
@@ -70,12 +81,22 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
             "hardenkit.sandbox.profile",
             "hardenkit._linux.seccomp_compile",
             "hardenkit._linux.landlock",
+            *_INTROSPECTION,
         },
     ),
     "from hardenkit.fileperms import check_path": (
         {"hardenkit.fileperms", "hardenkit._record"},
         # shlex quotes advice and struct parses an ACL: only when there is one.
-        {"ctypes", "json", "logging", "typing", "shlex", "struct", "hardenkit.fileperms._tree"},
+        {
+            "ctypes",
+            "json",
+            "logging",
+            "typing",
+            "shlex",
+            "struct",
+            "hardenkit.fileperms._tree",
+            *_INTROSPECTION,
+        },
     ),
     "from hardenkit.redaction import redact": (
         {"hardenkit.redaction"},
@@ -83,7 +104,7 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
     ),
     "from hardenkit.audit import audit_process": (
         {"hardenkit.audit", "hardenkit._linux", "hardenkit._record"},
-        {"ctypes", "json", "logging", "subprocess", "typing", "math"},
+        {"ctypes", "json", "logging", "subprocess", "typing", "math", *_INTROSPECTION},
     ),
 }
 
@@ -222,7 +243,7 @@ def test_exec_starts_without_argparse_nor_shutil() -> None:
         "                 '--print-profile', '--', '/bin/true']) == 0\n"
     )
     loaded = set(_loaded(code))
-    assert {"argparse", "shutil", "hardenkit.cli._parser"} & loaded == set()
+    assert {"argparse", "shutil", "hardenkit.cli._parser", *_INTROSPECTION} & loaded == set()
     assert "hardenkit.sandbox.network" in loaded  # the options were applied
     help_code = code.replace("'--print-profile', '--', '/bin/true'", "'--help'")
     assert "argparse" in _loaded(help_code)

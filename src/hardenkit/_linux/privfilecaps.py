@@ -9,7 +9,8 @@ revision 3 the uid that is root for these capabilities (user namespaces).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+from hardenkit._dataclass import dataclass
 
 XATTR_NAME = "security.capability"
 VFS_CAP_REVISION_MASK = 0xFF000000

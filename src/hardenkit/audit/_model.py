@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from hardenkit._dataclass import dataclass, field
 from hardenkit.audit._weights import LEVELS
 
 # Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
+from hardenkit._dataclass import dataclass
 from hardenkit._linux import procfs, require_linux
 from hardenkit._linux.procfs import PROC_ROOT
 from hardenkit.audit import _audit

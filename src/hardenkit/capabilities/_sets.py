@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass, fields
 
+from hardenkit._dataclass import dataclass, field_names
 from hardenkit._linux import procfs, require_linux
 from hardenkit.capabilities._enum import (
     Capability,
@@ -55,7 +55,9 @@ inheritable={}, bounding={}, ambient={})
 
     def __repr__(self) -> str:
         parts = [
-            f"{f.name}={_names(getattr(self, f.name))}" for f in fields(self) if f.name != "rootid"
+            f"{name}={_names(getattr(self, name))}"
+            for name in field_names(self)
+            if name != "rootid"
         ]
         if self.rootid is not None:
             parts.append(f"rootid={self.rootid}")

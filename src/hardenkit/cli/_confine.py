@@ -7,10 +7,10 @@ The options, the profile they make, confining this process with it, finding the 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 
+from hardenkit._dataclass import field_names, replace
 from hardenkit.cli._common import (
     EXIT_CANNOT_EXEC,
     EXIT_FAIL,
@@ -168,7 +168,8 @@ def effective_profile(args: Any) -> Profile:  # noqa: C901, PLR0912, PLR0915
             pairs[key] = value
         changes["env_set"] = tuple(pairs.items())
     if args.limit:
-        values = dataclasses.asdict(profile.limits) if profile.limits else {}
+        limits = profile.limits
+        values = {n: getattr(limits, n) for n in field_names(limits)} if limits else {}
         for item in args.limit:
             key, value = split_pair(item, "--limit")
             if key not in LIMIT_KEYS:
@@ -188,7 +189,7 @@ def effective_profile(args: Any) -> Profile:  # noqa: C901, PLR0912, PLR0915
             for path in getattr(args, name):
                 if not os.path.isabs(path):
                     raise _Usage(f"--{name} takes absolute paths, not {path!r}")
-        changes["filesystem"] = dataclasses.replace(
+        changes["filesystem"] = replace(
             fs,
             read=(*fs.read, *args.read),  # type: ignore[misc]
             write=(*fs.write, *args.write),  # type: ignore[misc]
@@ -203,12 +204,12 @@ def effective_profile(args: Any) -> Profile:  # noqa: C901, PLR0912, PLR0915
             changes["network"] = NetworkPolicy.parse(args.net)
         except PolicyError as err:
             raise _Usage(str(err)) from None
-    merged = dataclasses.replace(profile, **changes)
+    merged = replace(profile, **changes)
     if args.seccomp is not None:
-        merged = dataclasses.replace(merged, **seccomp_option(args.seccomp, merged))
+        merged = replace(merged, **seccomp_option(args.seccomp, merged))
     elif merged.seccomp_profile is not None and ("keep" in changes or "user" in changes):
         # The Docker profile's capability conditions follow the confined process.
-        merged = dataclasses.replace(merged, **seccomp_option(merged.seccomp_profile, merged))
+        merged = replace(merged, **seccomp_option(merged.seccomp_profile, merged))
     try:
         merged.environment({})  # refuse a dangerous --env-set now, not after confining
     except PolicyError as err:

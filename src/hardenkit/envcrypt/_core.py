@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from hardenkit._dataclass import dataclass
 from hardenkit._log import get_logger
 from hardenkit.envcrypt import _ecies, _parallel, _seal
 from hardenkit.envcrypt._dotenv import Document, is_valid_name
@@ -62,6 +62,8 @@ def opaque_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class _Decrypted:
+    """A decrypted file: values, which are secrets, its pairs in order, the key used."""
+
     values: dict[str, str]
     secrets: frozenset[str]
     pairs: list[tuple[str, str | None]]

@@ -8,8 +8,8 @@ other difference, naming the line and the construct (never the value).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from hardenkit._dataclass import dataclass
 from hardenkit.envcrypt._grammar import _MULTILINE_WS, Entry, _locate
 from hardenkit.errors import InvalidEnvError
 
@@ -59,6 +59,8 @@ ENCRYPTED_PREFIX = "encrypted:"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _DotenvxBinding:
+    """One NAME=value as dotenvx reads it (its quote kind and line)."""
+
     name: str
     value: str
     quote: str

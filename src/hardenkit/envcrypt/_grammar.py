@@ -10,7 +10,8 @@ reading; :mod:`hardenkit.envcrypt._dotenv` the rewritable document built on both
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from hardenkit._dataclass import dataclass
 
 __all__ = ["Entry", "format_plain", "format_python", "is_valid_name"]
 

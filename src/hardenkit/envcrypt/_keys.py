@@ -13,9 +13,9 @@ several keys separated by commas, as dotenvx allows during a rotation.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hardenkit._dataclass import dataclass
 from hardenkit.envcrypt._dotenv import Document
 from hardenkit.errors import InvalidEnvError
 

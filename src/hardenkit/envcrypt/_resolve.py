@@ -6,9 +6,9 @@ that does not match is refused by name (never shown).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hardenkit._dataclass import dataclass
 from hardenkit.envcrypt import _ecies, _keys
 from hardenkit.envcrypt._dotenv import Document
 from hardenkit.errors import DecryptionError

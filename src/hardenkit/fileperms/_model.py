@@ -6,7 +6,8 @@ import grp  # imported now: after a privilege drop the stdlib may be out of reac
 import os
 import pwd
 import stat
-from dataclasses import dataclass, fields
+
+from hardenkit._dataclass import dataclass, field_names
 
 __all__ = [
     "KINDS",
@@ -203,10 +204,10 @@ def group_name(gid: int) -> str | None:
 def _repr(obj: object) -> str:
     """A dataclass repr with modes in octal (``mode=0o600``, not ``mode=384``)."""
     parts = []
-    for f in fields(obj):  # type: ignore[arg-type]  # only called on dataclasses
-        value = getattr(obj, f.name)
-        shown = oct(value) if f.name == "mode" and isinstance(value, int) else repr(value)
-        parts.append(f"{f.name}={shown}")
+    for name in field_names(obj):
+        value = getattr(obj, name)
+        shown = oct(value) if name == "mode" and isinstance(value, int) else repr(value)
+        parts.append(f"{name}={shown}")
     return f"{type(obj).__name__}({', '.join(parts)})"
 
 

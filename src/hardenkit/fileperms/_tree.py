@@ -5,8 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
 
+from hardenkit._dataclass import dataclass
 from hardenkit._log import get_logger
 from hardenkit.fileperms._model import (
     _FINDING_KINDS,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-from dataclasses import dataclass
 
+from hardenkit._dataclass import dataclass
 from hardenkit._linux import caps as _caps, procfs, require_linux
 from hardenkit._linux.capnames import CAP_NAMES, kernel_last_cap
 from hardenkit.errors import PrivilegeError, RootEquivalentError

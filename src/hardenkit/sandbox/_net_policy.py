@@ -10,8 +10,7 @@ Examples:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from hardenkit._dataclass import dataclass
 from hardenkit._log import get_logger
 from hardenkit.errors import PolicyError
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
 
+from hardenkit._dataclass import dataclass, field, field_names
 from hardenkit.errors import PolicyError
 from hardenkit.sandbox.options import Confinement, options_of
 
@@ -191,8 +191,8 @@ class Profile:
         return out
 
 
-#: The fields, in order (``dataclasses.fields`` costs an import-time lookup per call).
-_FIELDS = tuple(Profile.__dataclass_fields__)
+#: The fields, in order.
+_FIELDS = field_names(Profile)
 
 
 def env_value_is_secret(name: str, value: str) -> bool:

@@ -14,9 +14,9 @@ import errno
 import os
 import stat
 import weakref
-from dataclasses import dataclass
 
 from hardenkit import _applied
+from hardenkit._dataclass import dataclass
 from hardenkit._linux import require_linux
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox._landlock_probe import (

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import resource
-from dataclasses import dataclass, fields
 
+from hardenkit._dataclass import dataclass, field_names
 from hardenkit.errors import PolicyError, SandboxError
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
@@ -75,24 +75,23 @@ class ResourceLimits:
     stack_bytes: int | None = None
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in field_names(self):
+            value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LIMIT
             ):
                 msg = (
-                    f"ResourceLimits.{f.name} must be an int from 0 to 2**63-1 or None, "
-                    f"not {value!r}"
+                    f"ResourceLimits.{name} must be an int from 0 to 2**63-1 or None, not {value!r}"
                 )
                 raise PolicyError(msg)
 
     def as_rlimits(self) -> tuple[tuple[int, int], ...]:
         """Return ``(RLIMIT_*, value)`` pairs for the limits that are set, in field order."""
         out = []
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in field_names(self):
+            value = getattr(self, name)
             if value is not None:
-                out.append((_FIELDS[f.name][0], int(value)))
+                out.append((_FIELDS[name][0], int(value)))
         return tuple(out)
 
 

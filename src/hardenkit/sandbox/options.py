@@ -10,8 +10,8 @@ only build one with :func:`resolve`. A new option is one field here, one step in
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, fields
 
+from hardenkit._dataclass import dataclass, field_names
 from hardenkit._unset import UNSET
 from hardenkit.errors import SandboxError
 
@@ -148,7 +148,7 @@ class Confinement:
 
 
 #: Every option's name, in declaration order (the keyword arguments of the entry points).
-OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Confinement))
+OPTION_NAMES: tuple[str, ...] = field_names(Confinement)
 
 
 def resolve(confinement: Confinement | None, **keywords: Any) -> Confinement:

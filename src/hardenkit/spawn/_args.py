@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from hardenkit._dataclass import dataclass
 from hardenkit.errors import PolicyError, UnsafeArgument
 
 # Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).

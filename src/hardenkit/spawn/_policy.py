@@ -9,8 +9,8 @@ import os
 import re
 import stat
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field
 
+from hardenkit._dataclass import KW_ONLY, dataclass, field
 from hardenkit.env import SAFE_PATH
 from hardenkit.errors import CommandNotAllowed, PolicyError, UnsafeArgument
 from hardenkit.spawn._args import METACHARACTERS, ArgRule, ArgRules

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from hardenkit._dataclass import dataclass
 
 __all__ = ["MAX_OUTPUT", "Cancelled", "RunResult"]
 

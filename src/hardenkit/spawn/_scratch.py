@@ -8,9 +8,9 @@ import pwd
 import shutil
 import stat
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
+from hardenkit._dataclass import dataclass
 from hardenkit.errors import InsecurePathError, PolicyError
 
 # Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).

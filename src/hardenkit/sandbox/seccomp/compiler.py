@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import struct
-from dataclasses import dataclass
 
+from hardenkit._dataclass import dataclass
 from hardenkit._linux import require_linux
 from hardenkit._log import get_logger
 from hardenkit.errors import PolicyError, SandboxError

@@ -8,11 +8,10 @@ policy as an argument), so the package has no import cycle.
 
 from __future__ import annotations
 
-import dataclasses
 import errno as errno_mod
 import os
-from dataclasses import dataclass
 
+from hardenkit._dataclass import dataclass, field, replace
 from hardenkit.errors import PolicyError
 from hardenkit.sandbox.seccomp.compiler import compile_policy
 from hardenkit.sandbox.seccomp.groups import check as check_groups
@@ -70,7 +69,7 @@ class SeccompPolicy:
     block_namespaces: bool = True
     #: Set by :meth:`from_docker_profile`: the profile, to decide its capability
     #: conditions again against the capabilities a confined process will hold.
-    _profile: Any = dataclasses.field(default=None, compare=False, repr=False)
+    _profile: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.default not in DEFAULTS:
@@ -127,7 +126,7 @@ class SeccompPolicy:
         """
         if self.block_namespaces:
             return self
-        return dataclasses.replace(self, block_namespaces=True)
+        return replace(self, block_namespaces=True)
 
     def for_capabilities(self, capabilities: Iterable[str | int]) -> SeccompPolicy:
         """Return this policy as it holds for a process with ``capabilities``.

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import _thread
 import copy
-import dataclasses
 import errno
 import os
 import re
 
+from hardenkit._dataclass import replace
 from hardenkit._linux.capnames import CAP_NAMES
 from hardenkit.errors import PolicyError
 from hardenkit.sandbox.seccomp.rules import ArgCondition, SyscallRule
@@ -378,7 +378,7 @@ def _carry(
         before, now = set(base.rules), set(policy.rules)
         kept = tuple(r for r in fresh.rules if r not in before - now)
         changes["rules"] = kept + tuple(r for r in policy.rules if r not in before)
-    return dataclasses.replace(fresh, **changes) if changes else fresh
+    return replace(fresh, **changes) if changes else fresh
 
 
 def _translate(
@@ -432,7 +432,7 @@ def _translate(
     same = _same_decisions(like, caps, make, release)
     if same is not None:
         source.named_caps = like.named_caps if like is not None else None
-        policy = dataclasses.replace(same, _profile=source)
+        policy = replace(same, _profile=source)
         source.base = policy
         if key is not None:
             _remember(key, policy)

@@ -6,8 +6,7 @@ profile translator (:mod:`.profiles`) can build rules without importing the poli
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from hardenkit._dataclass import dataclass
 from hardenkit.errors import PolicyError
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
