@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import FrozenInstanceError
 from typing import TYPE_CHECKING
 
 from hardenkit.envcrypt import _ecies
@@ -49,9 +48,13 @@ class KeyPair:
         return self._private_key
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
+        from dataclasses import FrozenInstanceError  # noqa: PLC0415 -- only on misuse
+
         raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
     def __delattr__(self, name: str) -> NoReturn:
+        from dataclasses import FrozenInstanceError  # noqa: PLC0415 -- only on misuse
+
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __eq__(self, other: object) -> bool:
