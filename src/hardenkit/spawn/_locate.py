@@ -24,7 +24,7 @@ def _candidate() -> str:
 def _checked(path: str, euid: int) -> tuple[str | None, str]:
     """``(path, "")`` when the helper may be run by ``euid``, else ``(None, why)``."""
     # Import time: fileperms loads on the first spawn, not with ``import hardenkit.spawn``.
-    from hardenkit.fileperms import check_path  # noqa: PLC0415 -- for import time: fileperms loads dataclasses, grp, pwd
+    from hardenkit.fileperms import check_path  # noqa: PLC0415 -- for import time: fileperms loads grp, pwd
 
     try:
         st = os.stat(path)

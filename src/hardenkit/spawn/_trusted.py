@@ -42,7 +42,7 @@ def file_capabilities_of(real: str) -> str | None:
             problems=(problem,),
         ) from err
     from hardenkit._linux.privfilecaps import decode  # noqa: PLC0415 -- rarely needed
-    from hardenkit.capabilities import KNOWN_NAMES  # noqa: PLC0415 -- for import time: capabilities loads ctypes and dataclasses
+    from hardenkit.capabilities import KNOWN_NAMES  # noqa: PLC0415 -- for import time: capabilities loads ctypes
 
     try:
         cap = decode(raw)
