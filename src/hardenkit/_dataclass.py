@@ -16,11 +16,17 @@ by running :func:`dataclasses.dataclass` on the same definition, so
 ``dataclasses.fields``, ``replace``, ``asdict`` and ``is_dataclass`` see the standard
 library's own Field objects, and only a caller who introspects pays for the import.
 
+Where :mod:`dataclasses` cannot be loaded (a process whose Landlock policy leaves the
+standard library out), an assignment still raises an :class:`AttributeError` (a subclass of
+it named ``_FrozenInstanceError``) and ``hasattr(obj, "__dataclass_fields__")`` is False.
+Subclasses, the standard decorator's ones too, copy, pickle and ``replace`` their own fields.
+
 Only what a frozen, slotted hardenkit record needs is accepted; anything else
-(``frozen=False``, ``order=True``, base classes, ``ClassVar``/``InitVar`` fields, a
-class without a docstring) raises :class:`TypeError` when the class is made, rather than
-behave differently from the standard decorator. tests/unit/test_dataclass.py builds each
-hardenkit class again with :mod:`dataclasses` and compares the two.
+(``frozen=False``, ``order=True``, base classes, ``ClassVar``/``InitVar`` fields, also
+under another name, ``__slots__`` of its own, a class without a docstring) raises
+:class:`TypeError` when the class is made, rather than behave differently from the
+standard decorator. tests/unit/test_dataclass.py builds each hardenkit class again with
+:mod:`dataclasses` and compares the two.
 
 Modules import ``dataclass``, ``field`` and ``KW_ONLY`` from here; the type checker is
 shown the standard library's (so mypy checks each class as the dataclass it behaves as).
@@ -30,7 +36,7 @@ from __future__ import annotations
 
 import sys
 from _operator import attrgetter
-from _thread import get_ident
+from _thread import RLock, get_ident
 
 # Not typing.TYPE_CHECKING, for import time.
 TYPE_CHECKING = False
@@ -218,10 +224,15 @@ def _collect(cls: type, kw_only: bool) -> tuple[_Field, ...]:
             raise TypeError(f"{key!r} is a field but has no type annotation")
     fields: list[_Field] = []
     seen_marker = False
+    module = sys.modules.get(cls.__module__)
+    namespace: Mapping[str, Any] = vars(module) if module else {}
     for key, kind in annotations.items():
         if not isinstance(kind, str):
             raise TypeError(f"{name}.{key}: annotations must be strings (postponed evaluation)")
-        if kind.split("[", 1)[0].strip() in ("KW_ONLY", "dataclasses.KW_ONLY"):
+        marker = _marker(kind, namespace)
+        if marker == "refused":
+            raise TypeError(f"{name}.{key}: {kind} fields are not supported here")
+        if marker == "KW_ONLY":
             if seen_marker:
                 raise TypeError(f"{key!r} is KW_ONLY, but KW_ONLY has already been specified")
             seen_marker = kw_only = True
@@ -231,10 +242,40 @@ def _collect(cls: type, kw_only: bool) -> tuple[_Field, ...]:
     return tuple(fields)
 
 
-def _one_field(owner: str, key: str, kind: str, value: object, kw_only: bool) -> _Field:
+def _marker(kind: str, namespace: Mapping[str, Any]) -> str:
+    """``KW_ONLY``, ``refused`` (ClassVar, InitVar, Final) or ``""``, by name or by alias.
+
+    An alias is looked up in the class's module, as :mod:`dataclasses` does; the standard
+    library's objects are compared only if their module is loaded (if it is not, the
+    module cannot have named them).
+    """
     head = kind.split("[", 1)[0].strip()
+    if head in ("KW_ONLY", "dataclasses.KW_ONLY"):
+        return "KW_ONLY"
     if head.rpartition(".")[2] in ("ClassVar", "InitVar", "Final"):
-        raise TypeError(f"{owner}.{key}: {head} fields are not supported here")
+        return "refused"
+    first, *rest = head.split(".")
+    found: Any = namespace.get(first)
+    for part in rest:
+        found = getattr(found, part, None)
+    if found is None:
+        return ""
+    standard = sys.modules.get("dataclasses")
+    typing = sys.modules.get("typing")
+    if found is _KwOnly or (standard is not None and found is standard.KW_ONLY):
+        return "KW_ONLY"
+    refused = (
+        *((standard.InitVar,) if standard is not None else ()),
+        *((typing.ClassVar, typing.Final) if typing is not None else ()),
+    )
+    if any(found is r for r in refused) or (
+        standard is not None and isinstance(found, standard.InitVar)
+    ):
+        return "refused"
+    return ""
+
+
+def _one_field(owner: str, key: str, kind: str, value: object, kw_only: bool) -> _Field:
     if key == "self":
         raise TypeError(f"{owner}: a field may not be called 'self'")
     spec = value if isinstance(value, _Field) else _Field(default=value)
@@ -340,13 +381,24 @@ def _pickling(every: tuple[str, ...]) -> dict[str, Any]:
     """``__getstate__``/``__setstate__`` of a frozen slotted class, as the standard ones."""
 
     def __getstate__(self: object) -> list[object]:  # noqa: N807
-        return [getattr(self, n) for n in every]
+        names = every if type(self) in _SPECS else _subclass_names(type(self), every)
+        return [getattr(self, n) for n in names]
 
     def __setstate__(self: object, state: list[object]) -> None:  # noqa: N807
-        for key, value in zip(every, state, strict=False):
+        names = every if type(self) in _SPECS else _subclass_names(type(self), every)
+        for key, value in zip(names, state, strict=False):
             object.__setattr__(self, key, value)
 
     return {"__getstate__": __getstate__, "__setstate__": __setstate__}
+
+
+def _subclass_names(cls: type, inherited: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields of a subclass (a dataclass on top of ours may add some), as ``fields()``."""
+    try:
+        import dataclasses  # noqa: PLC0415 -- subclasses only; loaded by whoever made them
+    except (ImportError, OSError):  # out of reach (confined): no dataclass subclass then
+        return inherited
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def _methods(
@@ -361,15 +413,20 @@ def _methods(
     if with_repr:
         added["__repr__"] = _make_repr(tuple(s.name for s in fields if s.repr))
 
-    def __eq__(self: object, other: object) -> bool:  # noqa: N807
-        if other.__class__ is self.__class__:
-            return compared(self) == compared(other)
-        return NotImplemented
+    if sys.version_info >= (3, 13):
+        added["__eq__"] = _eq_by_field(tuple(s.name for s in fields if s.compare))
+    else:
+
+        def __eq__(self: object, other: object) -> bool:  # noqa: N807
+            if other.__class__ is self.__class__:
+                return compared(self) == compared(other)
+            return NotImplemented
+
+        added["__eq__"] = __eq__
 
     def __hash__(self: object) -> int:  # noqa: N807
         return hash(hashed(self))
 
-    added["__eq__"] = __eq__
     class_hash = body.get("__hash__", _MISSING)
     explicit_hash = not (class_hash is _MISSING or (class_hash is None and "__eq__" in body))
     if not explicit_hash:
@@ -379,12 +436,42 @@ def _methods(
         added["__replace__"] = lambda self, /, **changes: replace(self, **changes)
     for key, method in added.items():
         method.__qualname__ = f"{qualname}.{key}"
+        method.__module__ = cls.__module__
     return {k: v for k, v in added.items() if k not in body or k == "__hash__"}
 
 
-def _frozen_error(message: str) -> Exception:
-    from dataclasses import FrozenInstanceError  # noqa: PLC0415 -- only on misuse
+def _eq_by_field(names: tuple[str, ...]) -> Callable[[object, object], object]:
+    """3.13's ``__eq__``: identity first, then ``self.a == other.a and ...``."""
 
+    def __eq__(self: object, other: object) -> object:  # noqa: N807
+        if self is other:
+            return True
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        result: object = True
+        for name in names:
+            result = getattr(self, name) == getattr(other, name)
+            if not result:
+                return result
+        return result
+
+    return __eq__
+
+
+class _FrozenInstanceError(AttributeError):
+    """Raised for :class:`dataclasses.FrozenInstanceError` where that module cannot be loaded.
+
+    A confined process (Landlock without the standard library) still refuses the write as
+    an :class:`AttributeError`, as the standard class is, rather than with the import's
+    PermissionError.
+    """
+
+
+def _frozen_error(message: str) -> Exception:
+    try:
+        from dataclasses import FrozenInstanceError  # noqa: PLC0415 -- only on misuse
+    except (ImportError, OSError):
+        return _FrozenInstanceError(message)
     return FrozenInstanceError(message)
 
 
@@ -395,7 +482,9 @@ def _process(cls: type[_T], *, kw_only: bool, with_repr: bool) -> type[_T]:
     body = dict(cls.__dict__)
     if not body.get("__doc__"):
         raise TypeError(f"{name}: give it a docstring (the standard decorator would make one)")
-    for key in ("__setattr__", "__delattr__"):
+    for key in ("__setattr__", "__delattr__", "__slots__"):
+        if key == "__slots__" and key in body:
+            raise TypeError(f"{name} already specifies __slots__")
         if key in body:
             raise TypeError(f"Cannot overwrite attribute {key} in class {cls.__name__}")
     fields = _collect(cls, kw_only)
@@ -407,6 +496,7 @@ def _process(cls: type[_T], *, kw_only: bool, with_repr: bool) -> type[_T]:
     for key in (*every, "__dict__", "__weakref__"):
         body.pop(key, None)
     body["__slots__"] = every
+    body["__qualname__"] = cls.__qualname__
     body["__dataclass_fields__"] = _StandardView("fields")
     body["__dataclass_params__"] = _StandardView("params")
     new = type(cls.__name__, (object,), body)
@@ -432,7 +522,11 @@ def _freeze(new: type, every: tuple[str, ...]) -> None:
 
     for method in (__setattr__, __delattr__):
         method.__qualname__ = f"{new.__qualname__}.{method.__name__}"
+        method.__module__ = new.__module__
         setattr(new, method.__name__, method)
+
+
+_VIEW_LOCK = RLock()
 
 
 class _StandardView:
@@ -448,10 +542,18 @@ class _StandardView:
         home = self.home
         if home is None:  # pragma: no cover -- set before the class is returned
             raise AttributeError(f"__dataclass_{self.kind}__")
-        fields, params = _standard_view(home)
-        type.__setattr__(home, "__dataclass_fields__", fields)
-        type.__setattr__(home, "__dataclass_params__", params)
-        return fields if self.kind == "fields" else params
+        with _VIEW_LOCK:  # one set of Field objects, whichever thread asks first
+            if isinstance(vars(home)["__dataclass_fields__"], _StandardView):
+                try:
+                    fields, params = _standard_view(home)
+                except (ImportError, OSError) as err:  # confined: hasattr() is False
+                    raise AttributeError(
+                        f"__dataclass_{self.kind}__: dataclasses cannot be loaded here "
+                        f"({type(err).__name__})"
+                    ) from None
+                type.__setattr__(home, "__dataclass_fields__", fields)
+                type.__setattr__(home, "__dataclass_params__", params)
+            return vars(home)[f"__dataclass_{self.kind}__"]
 
 
 def _standard_view(cls: type) -> tuple[dict[str, Any], Any]:
@@ -498,7 +600,12 @@ def field_names(obj: object) -> tuple[str, ...]:
         (('a', 'b'), ('a', 'b'))
     """
     cls = obj if isinstance(obj, type) else type(obj)
-    return tuple(s.name for s in _SPECS[cls].fields)
+    spec = _SPECS.get(cls)
+    if spec is None:  # a subclass: the standard library answers
+        import dataclasses  # noqa: PLC0415 -- subclasses only
+
+        return tuple(f.name for f in dataclasses.fields(cls))
+    return tuple(s.name for s in spec.fields)
 
 
 def replace(obj: _T, /, **changes: Any) -> _T:
@@ -513,7 +620,12 @@ def replace(obj: _T, /, **changes: Any) -> _T:
         >>> replace(Limit(soft=1, hard=2), hard=9)
         Limit(soft=1, hard=9)
     """
-    for spec in _SPECS[type(obj)].fields:
+    own = _SPECS.get(type(obj))
+    if own is None:  # a subclass: the standard library answers
+        import dataclasses  # noqa: PLC0415 -- subclasses only
+
+        return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
+    for spec in own.fields:
         if not spec.init:
             if spec.name in changes:
                 raise ValueError(
