@@ -14,7 +14,7 @@ import sys
 import pytest
 
 # What every first use may load besides its own package.
-_BASE = {"hardenkit", "hardenkit._lazy", "hardenkit._log", "hardenkit.errors"}
+_BASE = {"hardenkit", "hardenkit._lazy", "hardenkit._log", "hardenkit.errors", "hardenkit._memo"}
 
 #: code -> (hardenkit top-level modules it may load, stdlib modules it must not load)
 CASES: dict[str, tuple[set[str], set[str]]] = {

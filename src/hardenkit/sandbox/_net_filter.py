@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import errno as errno_mod
-import functools
 
+from hardenkit._memo import cache
 from hardenkit.sandbox._net_policy import (
     _INET,
     _IPPROTO_TCP,
@@ -33,7 +33,7 @@ def _rule(family: int, *conds: tuple[int, int, int]) -> object:
     return SyscallRule(names=["socket"], action="allow", args=args)
 
 
-@functools.cache
+@cache
 def network_filter(policy: NetworkPolicy) -> SeccompPolicy:
     """The seccomp policy that enforces ``policy``'s families and socket types.
 

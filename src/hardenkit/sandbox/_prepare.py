@@ -8,11 +8,11 @@ done before a fork, so that the plan's steps need no imports, lookups or logging
 from __future__ import annotations
 
 import _thread  # not threading, for import time (~1 ms): one lock
-import functools
-import importlib
 import sys
 
+from hardenkit._lazy import import_module
 from hardenkit._linux import caps as _caps, procfs as _procfs, require_linux
+from hardenkit._memo import cache
 from hardenkit._unset import UNSET
 from hardenkit.errors import HardenkitError, RootEquivalentError, SandboxError
 from hardenkit.sandbox._plan import ConfinementPlan
@@ -73,7 +73,7 @@ def load_for_confinement(*modules: str) -> None:
         if module in sys.modules:
             continue
         try:
-            importlib.import_module(module)
+            import_module(module)
         except HardenkitError:
             raise  # MissingDependency: its message names what to install
         except (ImportError, OSError) as err:
@@ -466,7 +466,7 @@ def _held_caps(drop: DropPlan | None) -> int:
     return status.cap_permitted | status.cap_effective
 
 
-@functools.cache
+@cache
 def _landlock_abi() -> int:
     """The running Landlock ABI (it cannot change while this process runs)."""
     load_for_confinement("hardenkit.sandbox.landlock")

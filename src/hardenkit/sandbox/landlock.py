@@ -9,7 +9,6 @@ with other live threads is refused.
 from __future__ import annotations
 
 import _thread  # not threading, for import time (~1 ms): one lock
-import contextlib
 import errno
 import os
 import stat
@@ -395,8 +394,10 @@ def _mkdir_probe_dir(rights: dict[str, int], right: int = MAKE_DIR) -> str:
 
 def _close_all(fds: list[int]) -> None:
     while fds:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 -- not contextlib.suppress, for import time (it loads functools)
             os.close(fds.pop())
+        except OSError:  # noqa: PERF203 -- one per descriptor, each closed
+            pass
 
 
 def apply_landlock(policy: FilesystemPolicy) -> None:
