@@ -496,7 +496,7 @@ def test_exec_start_imports_only_what_confining_needs() -> None:
 #: Standard modules hardenkit's own code must not import on a plain ``hardenkit exec``
 #: (each costs its start 1-8 ms, benchmarks/README.md "execpath"): re (and its enum),
 #: functools (its collections, operator, keyword, reprlib), contextlib, copy, math,
-#: importlib (and warnings), the hashes (the bundled profile's digest ships with it).
+#: importlib (and warnings), weakref, the hashes (the bundled profile's digest ships with it).
 #: dataclasses may still load some of them until public records stop using it.
 _EXEC_OWN_CODE_MUST_NOT_IMPORT = {
     "re",
@@ -508,6 +508,7 @@ _EXEC_OWN_CODE_MUST_NOT_IMPORT = {
     "math",
     "importlib",
     "warnings",
+    "weakref",
     "hashlib",
     "_sha256",
     "_sha2",
