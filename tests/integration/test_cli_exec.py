@@ -451,7 +451,8 @@ _EXEC_MUST_NOT_LOAD = {
     "socket",
     "argparse",
     "shutil",
-    "hardenkit.redaction._engine",  # the package's _names module (secret names) is used
+    "hardenkit.redaction._names",  # sanitize_env needs no secret-name pattern
+    "hardenkit.redaction._engine",
     "hardenkit.redaction._patterns",
     "hardenkit.redaction._logging",
     "hardenkit._secret_value",
@@ -468,6 +469,7 @@ _EXEC_MUST_NOT_LOAD = {
     # Re-export modules kept for their importers: ours import the code's own module.
     "hardenkit._secret_names",
     "hardenkit.sandbox.groups",
+    "hardenkit.sandbox.docker",  # SeccompPolicy.docker_default, not the re-export module
 }
 
 _EXEC_ARGS = ["exec", "--user", "nobody", "--seccomp", "docker", "--read", "/usr"]
@@ -488,7 +490,7 @@ def test_exec_start_imports_only_what_confining_needs() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     loaded = set(r.stdout.split())
-    assert {"hardenkit.sandbox.network", "hardenkit.sandbox.docker", "_socket"} <= loaded
+    assert {"hardenkit.sandbox.network", "hardenkit.sandbox.seccomp.profiles", "_socket"} <= loaded
     assert loaded & _EXEC_MUST_NOT_LOAD == set()
     assert r.stderr == ""  # the libseccomp note is debug-level here
 
