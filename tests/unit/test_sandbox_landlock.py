@@ -85,6 +85,13 @@ def test_plan_descriptors_close_on_close_and_on_collection(tmp_path: Path) -> No
     gc.collect()
     assert not any(_is_open(fd) for fd in fds)
     assert len(ll._OPEN) == held - 1
+    plan = ll.LandlockPlan(FilesystemPolicy(read=[tmp_path]))
+    fds = plan.descriptors()
+    plan.cycle = plan  # type: ignore[attr-defined]  # collected by the cycle collector only
+    del plan
+    assert all(_is_open(fd) for fd in fds)
+    gc.collect()
+    assert not any(_is_open(fd) for fd in fds)
     shared = ll.LandlockPlan.isolation()
     shared.close()  # the shared isolation plan keeps its descriptors
     assert all(_is_open(fd) for fd in shared.descriptors())

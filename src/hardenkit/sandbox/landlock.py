@@ -238,7 +238,7 @@ class LandlockPlan:
         self._fds: list[int] = []
         self._shared = False
         self._ref = _weak_ref(self, _collected)  # weakref.finalize's job: see _OPEN
-        _OPEN[self._ref] = self._fds
+        _OPEN[id(self._ref)] = (self._ref, self._fds)
         rules: list[tuple[int, int]] = []
         self.rights: dict[str, int] = {}
         if policy is None:
@@ -393,19 +393,20 @@ def _mkdir_probe_dir(rights: dict[str, int], right: int = MAKE_DIR) -> str:
     return "/"
 
 
-#: Each open plan's descriptors, keyed by a weak reference to the plan whose callback
+#: Each open plan's descriptors with a weak reference to the plan, whose callback
 #: (:func:`_collected`) closes them when the plan is collected, or on close(): what
 #: ``weakref.finalize`` does, without importing :mod:`weakref` (with ``_weakrefset`` and
-#: ``itertools``, ~1.3 ms of every ``hardenkit exec``). Descriptors still open at exit
-#: are closed by the kernel.
-_OPEN: dict[object, list[int]] = {}
+#: ``itertools``, ~1.3 ms of every ``hardenkit exec``). Held here, the reference outlives
+#: a plan collected in a cycle (its callback runs); keyed by its id, as a weak reference
+#: hashes like its plan. Descriptors still open at exit are closed by the kernel.
+_OPEN: dict[int, tuple[object, list[int]]] = {}
 
 
 def _collected(plan_ref: object) -> None:
     """Close a plan's descriptors, once (close() and the collection callback both call it)."""
-    fds = _OPEN.pop(plan_ref, None)
-    if fds is not None:
-        _close_all(fds)
+    entry = _OPEN.pop(id(plan_ref), None)
+    if entry is not None:
+        _close_all(entry[1])
 
 
 def _close_all(fds: list[int]) -> None:
