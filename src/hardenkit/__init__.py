@@ -21,7 +21,7 @@ Examples:
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 # Not typing.TYPE_CHECKING: importing typing costs several ms, and type checkers treat any
 # name TYPE_CHECKING as true.
@@ -154,6 +154,12 @@ _SUBMODULES = frozenset(
 __all__ = sorted([*_LAZY, "__version__"])  # noqa: PLE0605 -- computed once, pinned by a test
 
 
+def _import(name: str) -> Any:
+    """``importlib.import_module(name)``; importlib itself costs ~1 ms (with warnings)."""
+    __import__(name)
+    return sys.modules[name]
+
+
 def __getattr__(name: str) -> Any:
     """Import the module that defines ``name`` on first access (PEP 562)."""
     if name == "__version__":
@@ -163,11 +169,11 @@ def __getattr__(name: str) -> Any:
         return __version__
     module_name = _LAZY.get(name) or _MOVED.get(name)
     if module_name is not None:
-        value = getattr(importlib.import_module(f"{__name__}.{module_name}"), name)
+        value = getattr(_import(f"{__name__}.{module_name}"), name)
         globals()[name] = value
         return value
     if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
+        return _import(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

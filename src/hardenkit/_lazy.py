@@ -8,7 +8,6 @@ tests/unit/test_import_cost.py pins what each first use loads.
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 # Not typing.TYPE_CHECKING: importing typing costs several ms, and type checkers treat any
@@ -17,6 +16,20 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any
+
+
+def import_module(name: str) -> Any:
+    """``importlib.import_module`` for an absolute name, without importing importlib.
+
+    ``import importlib`` loads its package and :mod:`warnings` (~1 ms of a fresh process,
+    of every ``hardenkit exec``); ``__import__`` is the same import system.
+
+    Examples:
+        >>> import_module("hardenkit.errors").__name__
+        'hardenkit.errors'
+    """
+    __import__(name)
+    return sys.modules[name]
 
 
 def attach(
@@ -36,9 +49,9 @@ def attach(
     def __getattr__(name: str) -> Any:  # noqa: N807 -- the module hook's name
         sub = names.get(name)
         if sub is not None:
-            value = getattr(importlib.import_module(f"{package}.{sub}"), name)
+            value = getattr(import_module(f"{package}.{sub}"), name)
         elif name in subs:
-            value = importlib.import_module(f"{package}.{name}")
+            value = import_module(f"{package}.{name}")
         else:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         setattr(sys.modules[package], name, value)

@@ -9,23 +9,25 @@ by name (:func:`is_secret_name`) and by value (:func:`looks_secret`, the detecto
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 
 from hardenkit import _dangerous_env
 from hardenkit._log import get_logger
+from hardenkit._memo import lru_cache
 from hardenkit.errors import InvalidEnvError, MissingEnvError
-from hardenkit.redaction._names import MASK, is_secret_name
 
 # Not typing.TYPE_CHECKING, for import time: typing (~3 ms) is loaded by Secret's module,
-# Generic's home, only when Secret is first used (module __getattr__ below).
+# Generic's home, only when Secret is first used (module __getattr__ below). ``re`` and
+# the secret names (their patterns compile at import) load on first use too: a
+# sanitize_env (every ``hardenkit exec``) needs neither (~4 ms with re's enum).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable, Collection, Mapping
     from typing import Any, TypeAlias
 
     from hardenkit._secret_value import Secret
+    from hardenkit.redaction._names import is_secret_name
 
 __all__ = [
     "DANGEROUS_ENV",
@@ -178,6 +180,7 @@ class _Allowed:
         self.regex: re.Pattern[str] | None = None
         if globs:
             import fnmatch  # noqa: PLC0415 -- for import time: only for such patterns
+            import re  # noqa: PLC0415 -- for import time: only for such patterns
 
             self.regex = re.compile("|".join(fnmatch.translate(p) for p in globs))
 
@@ -193,7 +196,7 @@ def _has_glob(pattern: str) -> bool:
     return "*" in pattern or "?" in pattern or "[" in pattern
 
 
-@functools.lru_cache(maxsize=64)
+@lru_cache(maxsize=64)
 def _allow_pattern(allow: tuple[str, ...]) -> _Allowed:
     """Build an allowlist's matcher once; spawn calls sanitize_env for every child."""
     return _Allowed(allow)
@@ -278,6 +281,8 @@ def scrub_env(
         >>> scrub_env({"LD_PRELOAD": "x.so", "API_TOKEN": "t"}, dangerous=False)
         {'LD_PRELOAD': 'x.so'}
     """
+    from hardenkit.redaction._names import is_secret_name  # noqa: PLC0415 -- for import time
+
     out: dict[str, str] = {}
     for name, value in _environ(env).items():
         if dangerous and is_dangerous(name, value):
@@ -300,6 +305,7 @@ def mask_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
         {'HOME': '/root', 'API_TOKEN': '***', 'DATABASE_URL': 'postgres://app:***@db/main'}
     """
     from hardenkit.redaction import redact  # noqa: PLC0415 -- for import time (logging)
+    from hardenkit.redaction._names import MASK, is_secret_name  # noqa: PLC0415 -- import time
 
     return {
         name: (MASK if is_secret_name(name) and value else redact(value))
@@ -337,6 +343,8 @@ EnvRule: TypeAlias = "str | re.Pattern[str] | Callable[[str], object]"
 
 def _rule_problem(rule: Any, value: str) -> str | None:
     """Why ``value`` fails ``rule`` (never mentioning the value), or None when it passes."""
+    import re  # noqa: PLC0415 -- for import time: validate_env only
+
     if isinstance(rule, str | re.Pattern):
         pattern = re.compile(rule) if isinstance(rule, str) else rule
         return None if pattern.fullmatch(value) else f"does not match {pattern.pattern!r}"
@@ -422,9 +430,13 @@ def _clear_frames(exc: BaseException) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    """``Secret`` on first use (for import time: it subclasses typing's Generic)."""
+    """``Secret`` and ``is_secret_name`` on first use (for import time, see above)."""
     if name == "Secret":
         from hardenkit._secret_value import Secret  # noqa: PLC0415 -- for import time
 
         return Secret
+    if name == "is_secret_name":
+        from hardenkit.redaction._names import is_secret_name  # noqa: PLC0415 -- import time
+
+        return is_secret_name
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

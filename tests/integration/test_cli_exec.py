@@ -451,7 +451,8 @@ _EXEC_MUST_NOT_LOAD = {
     "socket",
     "argparse",
     "shutil",
-    "hardenkit.redaction._engine",  # the package's _names module (secret names) is used
+    "hardenkit.redaction._names",  # sanitize_env needs no secret-name pattern
+    "hardenkit.redaction._engine",
     "hardenkit.redaction._patterns",
     "hardenkit.redaction._logging",
     "hardenkit._secret_value",
@@ -468,6 +469,7 @@ _EXEC_MUST_NOT_LOAD = {
     # Re-export modules kept for their importers: ours import the code's own module.
     "hardenkit._secret_names",
     "hardenkit.sandbox.groups",
+    "hardenkit.sandbox.docker",  # SeccompPolicy.docker_default, not the re-export module
 }
 
 _EXEC_ARGS = ["exec", "--user", "nobody", "--seccomp", "docker", "--read", "/usr"]
@@ -488,9 +490,58 @@ def test_exec_start_imports_only_what_confining_needs() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     loaded = set(r.stdout.split())
-    assert {"hardenkit.sandbox.network", "hardenkit.sandbox.docker", "_socket"} <= loaded
+    assert {"hardenkit.sandbox.network", "hardenkit.sandbox.seccomp.profiles", "_socket"} <= loaded
     assert loaded & _EXEC_MUST_NOT_LOAD == set()
     assert r.stderr == ""  # the libseccomp note is debug-level here
+
+
+#: Standard modules hardenkit's own code must not import on a plain ``hardenkit exec``
+#: (each costs its start 1-8 ms, benchmarks/README.md "execpath"): re (and its enum),
+#: functools (its collections, operator, keyword, reprlib), contextlib, copy, math,
+#: importlib (and warnings), weakref, the hashes (the bundled profile's digest ships with it).
+#: dataclasses may still load some of them until public records stop using it.
+_EXEC_OWN_CODE_MUST_NOT_IMPORT = {
+    "re",
+    "enum",
+    "functools",
+    "collections",
+    "contextlib",
+    "copy",
+    "math",
+    "importlib",
+    "warnings",
+    "weakref",
+    "hashlib",
+    "_sha256",
+    "_sha2",
+    "json",
+    "fnmatch",
+}
+
+
+def test_exec_start_imports_no_convenience_stdlib_module() -> None:
+    # Every import statement run by a hardenkit module up to os.execve, cached or not.
+    code = (
+        "import builtins, os, sys\n"
+        f"watch = {sorted(_EXEC_OWN_CODE_MUST_NOT_IMPORT)!r}\n"
+        "seen = set()\n"
+        "real = builtins.__import__\n"
+        "def spy(name, globals=None, locals=None, fromlist=(), level=0):\n"
+        "    who = (globals or {}).get('__name__') or ''\n"
+        "    if who.split('.')[0] == 'hardenkit' and level == 0 and name.split('.')[0] in watch:\n"
+        "        seen.add(who + ' -> ' + name)\n"
+        "    return real(name, globals, locals, fromlist, level)\n"
+        "builtins.__import__ = spy\n"
+        "def execve(path, argv, env):\n"
+        "    os.write(1, ('ran ' + ';'.join(sorted(seen))).encode())\n"
+        "    os._exit(0)\n"
+        "os.execve = execve\n"
+        "from hardenkit.cli import main\n"
+        f"sys.exit(main({_EXEC_ARGS!r}))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "ran ", r.stdout
 
 
 def test_exec_verbose_shows_the_libseccomp_note() -> None:

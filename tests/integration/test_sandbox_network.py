@@ -396,3 +396,50 @@ def test_i386_socketcall_is_killed(in_child: InChild) -> None:
     for policy in (NetworkPolicy.none(), NetworkPolicy.unix()):
         outcome = in_child.outcome(_i386_child, policy)
         assert outcome.signal == signal.SIGSYS, outcome.describe()
+
+
+#: mov eax, 20 (getpid); int 0x80; ret
+_I386_GETPID = "b814000000cd80c3"
+
+
+def _i386_getpid_child(network: NetworkPolicy | None) -> int:
+    from hardenkit.sandbox import FilesystemPolicy, SeccompPolicy  # noqa: PLC0415
+
+    x86 = SeccompPolicy(default="allow", arches=["SCMP_ARCH_X86"])
+    confine(network=network, seccomp=x86, filesystem=FilesystemPolicy(read=["/"], execute=["/"]))
+    return _i386(_I386_GETPID)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="i386 ABI test for x86_64")
+def test_other_abis_are_compiled_for_the_native_abi_only_under_a_network_policy(
+    in_child: InChild,
+) -> None:
+    # The network filter kills every ABI but the native one, so the caller's filter and
+    # the filesystem guard are compiled for the native ABI only: their i386 and x32
+    # programs could never decide a call (hardenkit exec's cold start, benchmarks/).
+    from hardenkit.sandbox import FilesystemPolicy, SeccompPolicy  # noqa: PLC0415
+    from hardenkit.sandbox.confinement import prepare_confinement  # noqa: PLC0415
+    from hardenkit.sandbox.seccomp import compile_policy  # noqa: PLC0415
+
+    x86 = SeccompPolicy(default="allow", arches=["SCMP_ARCH_X86"])
+    fs = FilesystemPolicy(read=["/usr"])
+    with prepare_confinement(seccomp=x86, filesystem=fs, network=NetworkPolicy.none()) as plan:
+        assert plan.seccomp_policy is not None
+        assert plan.seccomp_policy.arches == ()
+        assert plan.seccomp is not None
+        assert plan.filesystem_guard is not None
+        native = plan.seccomp.bpf, plan.filesystem_guard.bpf
+    assert native[0] == compile_policy(SeccompPolicy(default="allow")).bpf
+    with prepare_confinement(seccomp=x86, filesystem=fs) as plan:
+        assert plan.seccomp_policy is not None
+        assert plan.seccomp_policy.arches == ("SCMP_ARCH_X86",)
+        assert plan.seccomp is not None
+        assert plan.filesystem_guard is not None
+        assert len(plan.seccomp.bpf) > len(native[0])
+        assert len(plan.filesystem_guard.bpf) > len(native[1])
+    # The kernel's answer is the same: i386 runs without a network policy, and is killed
+    # with one (by every filter now, by the network filter before).
+    assert in_child(_i386_getpid_child, None) > 0
+    for policy in (NetworkPolicy.none(), NetworkPolicy.parse(["connect=443"])):
+        outcome = in_child.outcome(_i386_getpid_child, policy)
+        assert outcome.signal == signal.SIGSYS, outcome.describe()

@@ -77,3 +77,33 @@ def test_help_and_errors_are_argparses() -> None:
     code, _, err = run("--profile", "a", "--preset", "b", "--", "true")
     assert code == 2
     assert "not allowed with argument" in err
+
+
+def test_exec_pauses_garbage_collection_and_main_turns_it_back_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # exec frees the whole heap when it becomes the command: no collection while it
+    # confines. In process (or on an error before the exec) main() restores the state.
+    import gc  # noqa: PLC0415
+
+    from hardenkit.cli import _confine, main  # noqa: PLC0415
+
+    seen: list[bool] = []
+
+    def resolve(_cmd: str, _env: dict[str, str]) -> None:
+        seen.append(gc.isenabled())
+
+    monkeypatch.setattr(_confine, "resolve", resolve)
+    assert gc.isenabled()
+    assert main(["exec", "--", "no-such-command-x"]) == 127
+    assert seen == [False]
+    assert gc.isenabled()
+    assert "command not found" in capsys.readouterr().err
+    gc.disable()
+    try:
+        main(["exec", "--", "no-such-command-x"])
+        assert not gc.isenabled()  # a caller's own choice is left alone
+    finally:
+        gc.enable()
+    assert main(["--version"]) == 0
+    assert gc.isenabled()

@@ -457,3 +457,25 @@ def test_checked_names_are_sudos_env_check_list() -> None:
         "XTERM",
     ):
         assert E._value_ok(name, "/x") == (old.fullmatch(name) is None), name
+
+
+def test_secret_names_load_on_first_use_and_sanitize_needs_no_re() -> None:
+    # sanitize_env (every hardenkit exec) loads neither re nor the secret-name patterns;
+    # env.is_secret_name is still the redaction package's function, on first access.
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys\n"
+        "from hardenkit import env\n"
+        "env.sanitize_env(env={'HOME': '/root', 'LC_ALL': 'C'})\n"
+        "print(sorted({'re', 'hardenkit.redaction._names'} & set(sys.modules)))\n"
+        "from hardenkit.env import is_secret_name\n"
+        "from hardenkit.redaction._names import is_secret_name as original\n"
+        "assert is_secret_name is original is env.is_secret_name\n"
+        "assert 'is_secret_name' in env.__all__ and is_secret_name('DB_PASSWORD')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "[]"
+    assert E.scrub_env({"API_TOKEN": "t", "HOME": "/h"}) == {"HOME": "/h"}
+    assert E.mask_env({"API_TOKEN": "t"}) == {"API_TOKEN": "***"}

@@ -20,6 +20,7 @@ _BASE = {
     "hardenkit._log",
     "hardenkit.errors",
     "hardenkit._dataclass",
+    "hardenkit._memo",
 }
 
 #: The standard library's introspection: ~30 ms of a fresh process, needed by no first call

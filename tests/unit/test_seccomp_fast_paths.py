@@ -249,3 +249,23 @@ def test_syscall_number_cache_is_bounded() -> None:
         assert sc.resolve(name) is None
     assert len(sc._NUMBERS[0]) <= sc._NUMBERS_MAX
     assert sc.resolve("read") == 0
+
+
+_KERNEL_VERSION = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789.-+abv \u0663\u00b2", max_size=14))
+def test_kernel_version_parse_matches_the_regular_expression(text: str) -> None:
+    # minKernel and the running release are parsed without re (hardenkit exec's start);
+    # the expression is what the profile loader used, as moby parses them.
+    match = _KERNEL_VERSION.match(text)
+    expected = None if match is None else tuple(int(g or 0) for g in match.groups())
+    assert profiles._version(text) == expected
+
+
+def test_kernel_version_edges() -> None:
+    for text in ("6.18.0-rc1", "4.8", "5..1", "5.", ".5", "", "5.4.3.2", "\u0663.1", "4\u00b2"):
+        match = _KERNEL_VERSION.match(text)
+        expected = None if match is None else tuple(int(g or 0) for g in match.groups())
+        assert profiles._version(text) == expected, text

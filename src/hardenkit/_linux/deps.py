@@ -11,16 +11,16 @@ package is needed for them. A missing system library raises
 from __future__ import annotations
 
 import ctypes
-import functools
 
 from hardenkit._linux import require_linux
+from hardenkit._memo import cache
 from hardenkit.errors import MissingDependency
 
 #: The soname of libseccomp's ABI 2 (every 2.x release).
 LIBSECCOMP_SONAME = "libseccomp.so.2"
 
 
-@functools.cache
+@cache
 def libseccomp() -> ctypes.CDLL:
     """Open libseccomp.so.2 once, or raise MissingDependency naming the package to install.
 
@@ -44,7 +44,7 @@ class _Version(ctypes.Structure):
     _fields_ = (("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint))
 
 
-@functools.cache
+@cache
 def libseccomp_version() -> str:
     """Return the version of the libseccomp that hardenkit loads, e.g. ``"2.5.4"``.
 

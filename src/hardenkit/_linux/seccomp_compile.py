@@ -10,10 +10,10 @@ through pyseccomp, whose import runs ``ldconfig`` twice.
 from __future__ import annotations
 
 import ctypes
-import functools
 import os
 
 from hardenkit._linux.deps import libseccomp
+from hardenkit._memo import cache
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
@@ -80,7 +80,7 @@ class _ArgCmp(ctypes.Structure):
     )
 
 
-@functools.cache
+@cache
 def _lib() -> ctypes.CDLL:
     lib = libseccomp()  # MissingDependency when libseccomp.so.2 is absent
     ptr, u32, c_int = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int
@@ -103,7 +103,7 @@ def _lib() -> ctypes.CDLL:
     return lib
 
 
-@functools.cache
+@cache
 def _free() -> Callable[[int], None]:
     fn = ctypes.CDLL(None)["free"]  # a private function object: no shared argtypes state
     fn.argtypes = (ctypes.c_void_p,)
@@ -116,7 +116,7 @@ def _ok(rc: int) -> None:
         raise OSError(-rc, os.strerror(-rc))
 
 
-@functools.cache
+@cache
 def native_arch() -> int:
     """Return the audit token of this machine's native architecture.
 
@@ -148,7 +148,7 @@ _NUMBERS: dict[int, dict[str, int | None]] = {}
 _NUMBERS_MAX = 8192
 
 
-@functools.cache
+@cache
 def _by_name() -> Any:
     """seccomp_syscall_resolve_name_arch, called with ctypes values (no argtypes).
 
@@ -253,7 +253,7 @@ def max_syscall(arch: int, *, known: int | None = None) -> int:
     return end
 
 
-@functools.cache
+@cache
 def _by_number() -> Any:
     """seccomp_syscall_resolve_num_arch, called with ctypes values (see :func:`_by_name`)."""
     fn = _lib()["seccomp_syscall_resolve_num_arch"]

@@ -14,6 +14,7 @@ vanished, a read was refused...). ``env`` subcommands: 0 done, 1 failed, 2 usage
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from hardenkit._log import current_sink, set_sink
@@ -90,14 +91,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         0
     """
     words = sys.argv[1:] if argv is None else list(argv)
-    args = _parse(words)
-    if isinstance(args, int):
-        return args
-    sink = current_sink()
+    # ``exec`` replaces this process with the command, which frees the whole heap: the
+    # cyclic garbage made while confining is never worth a collection (13-23 of them,
+    # ~2.5-4.5 ms of its cold start). Turned back on when main returns (in-process use,
+    # an error before the exec).
+    pause_gc = words[:1] == ["exec"] and gc.isenabled()
+    if pause_gc:
+        gc.disable()
     try:
-        return _main(args)
+        args = _parse(words)
+        if isinstance(args, int):
+            return args
+        sink = current_sink()
+        try:
+            return _main(args)
+        finally:
+            set_sink(sink)  # the fast paths' sink is for this command (main may run in-process)
     finally:
-        set_sink(sink)  # the fast paths' sink is for this command (main may run in-process)
+        if pause_gc:
+            gc.enable()
 
 
 def _main(args: Any) -> int:

@@ -104,13 +104,15 @@ def _id(text: str) -> str | int:
 
 
 def seccomp_option(text: str, profile: Profile) -> dict[str, Any]:
-    from hardenkit.sandbox import docker  # noqa: PLC0415 -- for import time
-    from hardenkit.sandbox.seccomp import SeccompPolicy  # noqa: PLC0415 -- for import time
+    # For import time: the seccomp package only with --seccomp (SeccompPolicy's own entry
+    # points, not the hardenkit.sandbox.docker re-export module).
+    from hardenkit.sandbox.seccomp import SeccompPolicy  # noqa: PLC0415
 
     caps = profile.keep if profile.user is not None else None
     try:
         if text == "docker":
-            return {"seccomp": docker.default_policy(capabilities=caps), "seccomp_profile": text}
+            policy = SeccompPolicy.docker_default(capabilities=caps)
+            return {"seccomp": policy, "seccomp_profile": text}
         if text.startswith("@"):
             groups = [g.strip() for g in text.split(",") if g.strip()]
             return {
@@ -119,7 +121,7 @@ def seccomp_option(text: str, profile: Profile) -> dict[str, Any]:
             }
         path = os.path.abspath(text)
         return {
-            "seccomp": docker.policy_from_profile(path, capabilities=caps),
+            "seccomp": SeccompPolicy.from_docker_profile(path, capabilities=caps),
             "seccomp_profile": path,
         }
     except (PolicyError, OSError) as err:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import errno as errno_mod
-import functools
 
+from hardenkit._memo import cache
 from hardenkit.sandbox._net_policy import (
     _INET,
     _IPPROTO_TCP,
@@ -33,7 +33,7 @@ def _rule(family: int, *conds: tuple[int, int, int]) -> object:
     return SyscallRule(names=["socket"], action="allow", args=args)
 
 
-@functools.cache
+@cache
 def network_filter(policy: NetworkPolicy) -> SeccompPolicy:
     """The seccomp policy that enforces ``policy``'s families and socket types.
 
@@ -47,7 +47,7 @@ def network_filter(policy: NetworkPolicy) -> SeccompPolicy:
         >>> p.default, "socket" in p.allow, [r.names for r in p.rules][-1]
         ('errno', False, ('socket',))
     """
-    from hardenkit._linux.seccomp_compile import resolve  # noqa: PLC0415 -- for import time: libseccomp (ctypes)
+    from hardenkit._linux.seccomp_compile import resolve_many  # noqa: PLC0415 -- for import time: libseccomp (ctypes)
     from hardenkit.sandbox.seccomp import ArgCondition, SeccompPolicy, SyscallRule  # noqa: PLC0415 -- for import time: the seccomp package
     from hardenkit.sandbox.seccomp.groups import expand  # noqa: PLC0415 -- for import time: the seccomp package
 
@@ -55,7 +55,9 @@ def network_filter(policy: NetworkPolicy) -> SeccompPolicy:
     closed |= {"io_uring_register"}
     if _refuses_listen(policy):
         closed.add("listen")
-    allow = sorted(n for n in expand(["@known"]) - closed if resolve(n) is not None)
+    names = expand(["@known"]) - closed
+    numbers = resolve_many(names)  # one loop, not a call per name (hardenkit exec's start)
+    allow = sorted(n for n in names if numbers[n] is not None)
     # Without AF_UNIX sockets, only stream and seqpacket pairs: a datagram pair (SOCK_RAW
     # is SOCK_DGRAM in AF_UNIX) can sendto() or connect() any named socket on the host.
     pair_types = [None] if "AF_UNIX" in policy.families else list(_UNIX_PAIR_TYPES)

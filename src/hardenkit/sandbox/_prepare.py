@@ -8,11 +8,11 @@ done before a fork, so that the plan's steps need no imports, lookups or logging
 from __future__ import annotations
 
 import _thread  # not threading, for import time (~1 ms): one lock
-import functools
-import importlib
 import sys
 
+from hardenkit._lazy import import_module
 from hardenkit._linux import caps as _caps, procfs as _procfs, require_linux
+from hardenkit._memo import cache
 from hardenkit._unset import UNSET
 from hardenkit.errors import HardenkitError, RootEquivalentError, SandboxError
 from hardenkit.sandbox._plan import ConfinementPlan
@@ -45,7 +45,10 @@ __all__ = ["load_for_confinement", "plan_for", "prepare_confinement"]
 #: value, so an id is never reused while cached): a spawn with the same policy object
 #: then skips re-deriving the namespace-blocking policy (a dataclass rebuild that
 #: re-validates every rule) and hashing it for compile_policy's cache.
-_COMPILED: dict[tuple[int, bool], tuple[SeccompPolicy | None, SeccompPolicy, CompiledPolicy]] = {}
+#: The key's last part: compiled for the native ABI only (under a NetworkPolicy).
+_COMPILED: dict[
+    tuple[int, bool, bool], tuple[SeccompPolicy | None, SeccompPolicy, CompiledPolicy]
+] = {}
 _COMPILED_MAX = 32
 _COMPILED_LOCK = _thread.allocate_lock()
 
@@ -70,7 +73,7 @@ def load_for_confinement(*modules: str) -> None:
         if module in sys.modules:
             continue
         try:
-            importlib.import_module(module)
+            import_module(module)
         except HardenkitError:
             raise  # MissingDependency: its message names what to install
         except (ImportError, OSError) as err:
@@ -227,7 +230,11 @@ def _plan_for(c: Confinement) -> ConfinementPlan:
     if seccomp is not None and seccomp._profile is not None:  # noqa: SLF001 -- same package
         # Decided against what the child will hold: after the drop, and after shedding.
         seccomp = seccomp.for_capabilities(_held_after(drop, shed=shed))
-    policy, compiled = _compiled(seccomp, block_namespaces=block_namespaces)
+    # The network filter kills every ABI but the native one, so the other filters'
+    # programs for i386 and x32 could never decide a call: compile the native one only.
+    policy, compiled = _compiled(
+        seccomp, block_namespaces=block_namespaces, native_only=network is not None
+    )
     arches = tuple(policy.arches) if policy else ()
     guard = None
     if filesystem is not None and _changes_foreign_metadata(drop) is not None:
@@ -459,7 +466,7 @@ def _held_caps(drop: DropPlan | None) -> int:
     return status.cap_permitted | status.cap_effective
 
 
-@functools.cache
+@cache
 def _landlock_abi() -> int:
     """The running Landlock ABI (it cannot change while this process runs)."""
     load_for_confinement("hardenkit.sandbox.landlock")
@@ -527,12 +534,15 @@ def _changes_foreign_metadata(drop: DropPlan | None) -> str | None:
 
 
 def _compiled(
-    seccomp: SeccompPolicy | None, *, block_namespaces: bool
+    seccomp: SeccompPolicy | None, *, block_namespaces: bool, native_only: bool = False
 ) -> tuple[SeccompPolicy | None, CompiledPolicy | None]:
-    """Return the policy to load (namespace creation refused if asked) and its program."""
+    """Return the policy to load (namespace creation refused if asked) and its program.
+
+    ``native_only``: for the native ABI only (another filter kills every other ABI).
+    """
     if seccomp is None and not block_namespaces:
         return None, None
-    key = (id(seccomp), block_namespaces)
+    key = (id(seccomp), block_namespaces, native_only)
     hit = _COMPILED.get(key)
     if hit is not None and hit[0] is seccomp:
         return hit[1], hit[2]
@@ -544,12 +554,28 @@ def _compiled(
     else:
         seccomp_or_allow = seccomp
     policy = seccomp_or_allow.with_namespace_block() if block_namespaces else seccomp_or_allow
+    if native_only and policy.arches:
+        policy = _native_only(policy)
     compiled = _compile(policy)
     with _COMPILED_LOCK:
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.pop(next(iter(_COMPILED)))
         _COMPILED[key] = (seccomp, policy, compiled)
     return policy, compiled
+
+
+def _native_only(policy: SeccompPolicy) -> SeccompPolicy:
+    """``policy`` for the native ABI only: its program kills every other ABI."""
+    return type(policy)(
+        default=policy.default,
+        allow=policy.allow,
+        deny=policy.deny,
+        errno=policy.errno,
+        rules=policy.rules,
+        arches=(),
+        block_namespaces=policy.block_namespaces,
+        _profile=policy._profile,  # noqa: SLF001 -- same package
+    )
 
 
 def _compile(policy: SeccompPolicy) -> CompiledPolicy:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-import re
-
 from hardenkit._dataclass import dataclass, field, field_names
+from hardenkit._memo import cache
 from hardenkit.errors import PolicyError
 from hardenkit.sandbox.options import Confinement, options_of
 
 # Not typing.TYPE_CHECKING, for import time (typing costs a first use several ms).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Mapping
     from typing import Any
 
@@ -58,9 +57,11 @@ _ARG = ("index", "mask", "op", "value")
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
-@functools.cache
+@cache
 def _size_pattern() -> re.Pattern[str]:
     """Sizes as text (``64M``), compiled on first use: a plain ``hardenkit exec`` has none."""
+    import re  # noqa: PLC0415 -- for import time: re and its enum (~4 ms), on first use
+
     return re.compile(r"(\d{1,20})\s*([KMGT]?)(?:i?B)?\Z", re.IGNORECASE)
 
 

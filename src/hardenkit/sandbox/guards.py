@@ -8,7 +8,8 @@ a process that keeps the caller's ids.
 from __future__ import annotations
 
 import errno
-import functools
+
+from hardenkit._memo import cache
 
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
@@ -77,7 +78,7 @@ _METADATA_CAPS = (
 )
 
 
-@functools.cache
+@cache
 def metadata_guard_policy(arches: tuple[str, ...] = ()) -> SeccompPolicy:
     """Return the filter that makes :data:`METADATA_SYSCALLS` fail with EPERM.
 
@@ -131,7 +132,7 @@ _MAP_FILES_CAPS = (1 << 21) | (1 << 40)
 _LOW32 = 0xFFFFFFFF
 
 
-@functools.cache
+@cache
 def filesystem_guard_policy(
     arches: tuple[str, ...] = (),
     *,

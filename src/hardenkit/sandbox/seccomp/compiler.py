@@ -7,12 +7,12 @@ which hardenkit writes itself, and why, is listed in :mod:`.bpf`'s docstring.
 
 from __future__ import annotations
 
-import functools
 import struct
 
 from hardenkit._dataclass import dataclass
 from hardenkit._linux import require_linux
 from hardenkit._log import get_logger
+from hardenkit._memo import lru_cache
 from hardenkit.errors import PolicyError, SandboxError
 from hardenkit.sandbox.seccomp import argwidth, bpf as _bpf, fragments
 from hardenkit.sandbox.seccomp.asm import RET_K
@@ -41,7 +41,7 @@ class CompiledPolicy:
     program: BpfProgram
 
 
-@functools.lru_cache(maxsize=64)
+@lru_cache(maxsize=64)
 def compile_policy(policy: SeccompPolicy) -> CompiledPolicy:
     """Compile ``policy`` to classic BPF once; later calls return the cached result.
 

@@ -6,8 +6,7 @@ nested includes are resolved here rather than trusting a pre-flattened list.
 
 from __future__ import annotations
 
-import functools
-
+from hardenkit._memo import cache
 from hardenkit.errors import PolicyError
 
 # Imported now, not on first use: after a privilege drop the package may be out of reach.
@@ -40,7 +39,7 @@ def group_names() -> tuple[str, ...]:
     return tuple(sorted(_groups()))
 
 
-@functools.cache
+@cache
 def _members(group: str, trail: tuple[str, ...] = ()) -> frozenset[str]:
     table = _groups()
     if group not in table:

@@ -21,10 +21,8 @@ other's caller. ``hardenkit.sandbox.docker`` keeps the historical entry points.
 from __future__ import annotations
 
 import _thread
-import copy
 import errno
 import os
-import re
 
 from hardenkit._dataclass import replace
 from hardenkit._linux.capnames import CAP_NAMES
@@ -35,7 +33,6 @@ from hardenkit.sandbox.seccomp.rules import ArgCondition, SyscallRule
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
-    from hashlib import sha256
     from pathlib import Path
     from typing import Any
 
@@ -43,14 +40,6 @@ if TYPE_CHECKING:
 
     #: The policy class (SeccompPolicy), called with the translated fields.
     Make = Callable[..., SeccompPolicy]
-else:  # For import time: the builtin SHA-256, not hashlib's (loads OpenSSL, ~3.5 ms).
-    try:
-        from _sha2 import sha256  # Python 3.12+
-    except ImportError:
-        try:
-            from _sha256 import sha256  # Python 3.10, 3.11
-        except ImportError:  # built without the builtin hashes
-            from hashlib import sha256
 
 __all__ = ["CAP_NAMES", "bundled_default", "redecide", "translate", "translate_bundled"]
 
@@ -98,7 +87,53 @@ _POLICIES: dict[_CacheKey, SeccompPolicy] = {}
 _POLICIES_MAX = 16
 # threading.Lock itself, without importing threading (~1 ms) for one lock.
 _POLICIES_LOCK = _thread.allocate_lock()
-_VERSION = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+
+
+if TYPE_CHECKING:
+    from hashlib import sha256
+else:
+
+    def sha256(data: bytes) -> Any:
+        """SHA-256 of ``data``: the builtin one, not hashlib's (loads OpenSSL, ~3.5 ms).
+
+        Imported on first use: the bundled profile comes with its digest (no hash at all).
+        """
+        try:
+            from _sha2 import sha256 as new  # noqa: PLC0415 -- Python 3.12+
+        except ImportError:
+            try:
+                from _sha256 import sha256 as new  # noqa: PLC0415 -- Python 3.10, 3.11
+            except ImportError:  # built without the builtin hashes
+                from hashlib import sha256 as new  # noqa: PLC0415
+        return new(data)
+
+
+def _version(text: str) -> tuple[int, int, int] | None:
+    r"""``re.match(r"(\\d+)(?:\\.(\\d+))?(?:\\.(\\d+))?", text)``'s numbers (0 when absent).
+
+    Without ``re`` (and its ``enum``, ~4 ms of ``hardenkit exec --seccomp docker``, whose
+    profile has ``minKernel`` entries). ``str.isdecimal`` is ``\d``: Unicode category Nd.
+
+    Examples:
+        >>> _version("6.18.0-rc1"), _version("4.8"), _version("5..1"), _version("v5")
+        ((6, 18, 0), (4, 8, 0), (5, 0, 0), None)
+    """
+    parts: list[int] = []
+    start = 0
+    while len(parts) < 3:  # noqa: PLR2004 -- major, minor, patch
+        end = start
+        while end < len(text) and text[end].isdecimal():
+            end += 1
+        if end == start:  # no digit: a first part is required, a later one ends the match
+            if not parts:
+                return None
+            break
+        parts.append(int(text[start:end]))
+        if end + 1 >= len(text) or text[end] != "." or not text[end + 1].isdecimal():
+            break
+        start = end + 1
+    parts += [0, 0]
+    return parts[0], parts[1], parts[2]
 
 
 def bundled_default() -> dict[str, Any]:
@@ -108,6 +143,8 @@ def bundled_default() -> dict[str, Any]:
         >>> bundled_default()["defaultAction"]
         'SCMP_ACT_ERRNO'
     """
+    import copy  # noqa: PLC0415 -- for import time: on use
+
     from hardenkit.sandbox.seccomp._docker_profile import PROFILE  # noqa: PLC0415 -- on use
 
     return copy.deepcopy(PROFILE)
@@ -151,10 +188,10 @@ def _bounding_set() -> frozenset[str]:
 
 def _kernel_at_least(minimum: str, release: str) -> bool:
     def parse(text: str) -> tuple[int, ...]:
-        match = _VERSION.match(text)
-        if match is None:
+        version = _version(text)
+        if version is None:
             raise PolicyError(f"cannot parse kernel version {text!r}")
-        return tuple(int(g or 0) for g in match.groups())
+        return version
 
     return parse(release) >= parse(minimum)
 
@@ -419,7 +456,12 @@ def _translate(
     # What the policy is decided from again later: the content as it is now (the bytes, a
     # constant of the package, or a copy of a dict that is not plain JSON), never the
     # caller's dict, which may change.
-    stored = None if raw is not None else data if digest is not None else copy.deepcopy(data)
+    if raw is not None or digest is not None:
+        stored = None if raw is not None else data
+    else:
+        import copy  # noqa: PLC0415 -- for import time: only for a dict given by the caller
+
+        stored = copy.deepcopy(data)
     source = _Source(
         raw=raw,
         data=stored,

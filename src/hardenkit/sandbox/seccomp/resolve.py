@@ -9,11 +9,10 @@ policy's fields.
 
 from __future__ import annotations
 
-import functools
 import itertools
-import math
 
 from hardenkit._linux import require_linux
+from hardenkit._memo import cache, lru_cache
 from hardenkit.errors import PolicyError
 from hardenkit.sandbox.seccomp import argwidth
 from hardenkit.sandbox.seccomp.groups import expand
@@ -91,7 +90,7 @@ def restricts(policy: SeccompPolicy) -> bool:
     )
 
 
-@functools.cache
+@cache
 def _native_is_s390() -> bool:
     from hardenkit._linux import seccomp_compile as sc  # noqa: PLC0415 -- ctypes on use
 
@@ -134,7 +133,10 @@ def _narrowed(
                 )
         except ValueError as err:
             raise PolicyError(str(err)) from None
-    if math.prod(len(o) for o in options) > argwidth.MAX_ALTERNATIVES:
+    count = 1  # math.prod, without importing math for one product
+    for option in options:
+        count *= len(option)
+    if count > argwidth.MAX_ALTERNATIVES:
         raise PolicyError(
             f"the conditions on {name} expand to more than {argwidth.MAX_ALTERNATIVES} "
             "rules once compared on the bits the kernel reads: split the rule"
@@ -169,7 +171,7 @@ def _low_word(
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=128)
+@lru_cache(maxsize=128)
 def resolve_policy(policy: SeccompPolicy) -> Resolved:  # noqa: C901, PLR0912, PLR0915 -- one merge
     """Expand groups, resolve numbers, merge lists and rules into per-syscall actions."""
     require_linux("seccomp")
