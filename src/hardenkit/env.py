@@ -440,3 +440,8 @@ def __getattr__(name: str) -> Any:
 
         return is_secret_name
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names, with those :func:`__getattr__` gives on first use."""
+    return sorted({*globals(), "Secret", "is_secret_name"})

@@ -331,3 +331,56 @@ def test_an_error_once_a_step_ran_says_partly_confined(in_child: Any) -> None:
         assert out["partly"] is True, index
         if sys.version_info >= (3, 11):
             assert "partly confined" in str(out["notes"])
+
+
+_LATER = """
+import json, os, sys
+from hardenkit import confine, env
+from hardenkit.sandbox import FilesystemPolicy, SeccompPolicy
+
+data = sys.argv[1]
+SeccompPolicy.docker_default()  # the profiles module is loaded before confining
+confine(filesystem=FilesystemPolicy(read=[data, "/proc"]), block_namespaces=False)
+out = {}
+for name, call in [
+    ("is_secret_name", lambda: env.is_secret_name("DB_PASSWORD")),
+    ("validate_env", lambda: env.validate_env({"PORT": r"[0-9]+"}, {"PORT": "80"})),
+    ("docker_file", lambda: SeccompPolicy.from_docker_profile(data + "/p.json").default),
+]:
+    try:
+        out[name] = call()
+    except BaseException as err:
+        out[name] = f"{type(err).__name__}: {err}"
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.root
+@pytest.mark.landlock
+def test_functions_of_modules_loaded_before_confining_work_after_it(nobody_tmp: Path) -> None:
+    # confine() loads what loaded modules import on first use (re, the secret names,
+    # copy, json, SHA-256) before its steps: Landlock leaves the standard library out here.
+    # (mask_env still loads the redaction engine on first use: import it before confining.)
+    data = nobody_tmp / "later"
+    data.mkdir(mode=0o755)
+    profile = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}
+    (data / "p.json").write_text(json.dumps(profile))
+    (data / "p.json").chmod(0o644)
+    proc = subprocess.run(
+        [PYTHON, "-c", _LATER, str(data)],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": SRC, "PYTHONDONTWRITEBYTECODE": "1"},
+        user=65534,
+        group=65534,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd="/",
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {
+        "is_secret_name": True,
+        "validate_env": {"PORT": "80"},
+        "docker_file": "errno",
+    }

@@ -254,11 +254,12 @@ def resolve(cmd: str, env: dict[str, str]) -> str | None:
 
 def enter(profile: Profile) -> Any:
     """Confine this process as ``profile`` says; return the verified identity."""
-    from hardenkit.sandbox.confinement import confine  # noqa: PLC0415 -- for import time
+    from hardenkit.sandbox.confinement import confine_resolved  # noqa: PLC0415 -- import time
 
     if profile.umask is not None:
         os.umask(profile.umask)
-    identity = confine(**profile.confine_kwargs())
+    # carry_on=False: the process runs no more hardenkit once confined (it execs or exits).
+    identity = confine_resolved(profile.confinement, carry_on=False)
     if profile.cwd is not None:
         try:
             os.chdir(profile.cwd)

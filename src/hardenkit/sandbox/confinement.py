@@ -168,10 +168,22 @@ def confine(
         allow_root_equivalent=allow_root_equivalent,
         network=network,
     )
+    return confine_resolved(c)
+
+
+def confine_resolved(c: Confinement, *, carry_on: bool = True) -> Identity:
+    """:func:`confine` for options already resolved (``hardenkit exec`` calls it too).
+
+    ``carry_on``: the process goes on calling hardenkit after it is confined, so what the
+    modules it has loaded import on first use is loaded now (:func:`_load_later_needs`).
+    ``hardenkit exec`` passes False: it becomes its command once confined.
+    """
     require_linux("confinement")
     threads = _threads()
     if threads != 1:
         _refuse_threads(c, None, threads)  # what the options alone forbid: before any load
+    if carry_on:
+        _load_later_needs()
     with plan_for(c) as plan:
         if threads != 1:
             _refuse_threads(c, plan, threads)
@@ -183,6 +195,28 @@ def confine(
     if plan.identity is None:  # pragma: no cover - enter(verify=True) always sets it
         raise SandboxError("confinement was not verified")
     return plan.identity
+
+
+def _load_later_needs() -> None:
+    """Load what the hardenkit modules loaded so far import on first use, before confining.
+
+    For import time, modules import some of what they need on first use (``re``, the
+    secret-name patterns, ``copy``, ``json``, the builtin SHA-256). A confinement may leave those
+    files unreadable (a Landlock read list without the standard library or hardenkit's
+    directory, a dropped user that cannot read them): a function of a module the caller
+    imported before confining must still work after it. A module that cannot be loaded
+    is a SandboxError now, before any step (:func:`load_for_confinement`).
+    """
+    import sys  # noqa: PLC0415 -- loaded already by every interpreter; only here
+
+    if "hardenkit.env" in sys.modules:  # is_secret_name, mask_env, validate_env's rules
+        load_for_confinement("re", "fnmatch", "hardenkit.redaction._names")
+    if "hardenkit.sandbox._profile_model" in sys.modules:  # sizes in profiles
+        load_for_confinement("re")
+    profiles = sys.modules.get("hardenkit.sandbox.seccomp.profiles")
+    if profiles is not None:  # Docker profiles read from files: a copy and a digest
+        load_for_confinement("copy", "json")
+        profiles.sha256(b"")
 
 
 def _refuse_threads(c: Confinement, plan: ConfinementPlan | None, threads: int) -> None:
