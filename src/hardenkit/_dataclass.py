@@ -76,7 +76,19 @@ class _KwOnly:
 
 
 class _Field:
-    """One field as :func:`field` declares it (the standard Field is made lazily)."""
+    """A field, as :func:`dataclasses.field` declares it (same keywords); ``field`` here.
+
+    The standard library's Field is made from it on first introspection.
+
+    Examples:
+        >>> @dataclass(frozen=True, slots=True, kw_only=True)
+        ... class Job:
+        ...     '''A job.'''
+        ...     name: str
+        ...     tries: int = field(default=3, compare=False)
+        >>> Job(name="a") == Job(name="a", tries=1), Job(name="a")
+        (True, Job(name='a', tries=3))
+    """
 
     __slots__ = (
         "compare",
@@ -115,40 +127,6 @@ class _Field:
         self.compare = compare
         self.metadata = metadata
         self.kw_only = kw_only
-
-
-def _field(
-    *,
-    default: Any = _MISSING,
-    default_factory: Any = _MISSING,
-    init: bool = True,
-    repr: bool = True,  # noqa: A002 -- the standard library's keyword
-    hash: bool | None = None,  # noqa: A002 -- the standard library's keyword
-    compare: bool = True,
-    metadata: Mapping[Any, Any] | None = None,
-    kw_only: Any = _MISSING,
-) -> Any:
-    """Declare a field, as :func:`dataclasses.field` (same keywords).
-
-    Examples:
-        >>> @dataclass(frozen=True, slots=True, kw_only=True)
-        ... class Job:
-        ...     '''A job.'''
-        ...     name: str
-        ...     tries: int = field(default=3, compare=False)
-        >>> Job(name="a") == Job(name="a", tries=1), Job(name="a")
-        (True, Job(name='a', tries=3))
-    """
-    return _Field(
-        default=default,
-        default_factory=default_factory,
-        init=init,
-        repr=repr,
-        hash=hash,
-        compare=compare,
-        metadata=metadata,
-        kw_only=kw_only,
-    )
 
 
 class _Spec:
@@ -643,4 +621,4 @@ if TYPE_CHECKING:
 else:
     KW_ONLY = _KwOnly
     dataclass = _dataclass
-    field = _field
+    field = _Field

@@ -477,11 +477,22 @@ _EXEC_ARGS += ["--execute", "/usr", "--net", "none", "--", "/bin/true"]
 
 
 def test_exec_start_imports_only_what_confining_needs() -> None:
-    # The modules loaded at the moment of os.execve, in a fresh interpreter.
+    # The modules loaded at the moment of os.execve, in a fresh interpreter: since the
+    # public records stopped importing dataclasses, nothing loads the convenience modules.
+    r = _until_execve("", "' '.join(sys.modules)")
+    loaded = set(r.stdout.split())
+    assert {"hardenkit.sandbox.network", "hardenkit.sandbox.seccomp.profiles", "_socket"} <= loaded
+    assert loaded & _EXEC_MUST_NOT_LOAD == set()
+    assert loaded & {*_EXEC_OWN_CODE_MUST_NOT_IMPORT, "dataclasses", "inspect"} == set()
+    assert r.stderr == ""  # the libseccomp note is debug-level here
+
+
+def _until_execve(prologue: str, report: str) -> subprocess.CompletedProcess[str]:
+    """Run ``hardenkit exec`` in a fresh interpreter up to os.execve; print ``report`` then."""
     code = (
-        "import os, sys\n"
+        f"import builtins, os, sys\n{prologue}"
         "def execve(path, argv, env):\n"
-        "    os.write(1, ' '.join(sys.modules).encode())\n"
+        f"    os.write(1, ({report}).encode())\n"
         "    os._exit(0)\n"
         "os.execve = execve\n"
         "from hardenkit.cli import main\n"
@@ -489,17 +500,13 @@ def test_exec_start_imports_only_what_confining_needs() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
-    loaded = set(r.stdout.split())
-    assert {"hardenkit.sandbox.network", "hardenkit.sandbox.seccomp.profiles", "_socket"} <= loaded
-    assert loaded & _EXEC_MUST_NOT_LOAD == set()
-    assert r.stderr == ""  # the libseccomp note is debug-level here
+    return r
 
 
 #: Standard modules hardenkit's own code must not import on a plain ``hardenkit exec``
 #: (each costs its start 1-8 ms, benchmarks/README.md "execpath"): re (and its enum),
 #: functools (its collections, operator, keyword, reprlib), contextlib, copy, math,
 #: importlib (and warnings), weakref, the hashes (the bundled profile's digest ships with it).
-#: dataclasses may still load some of them until public records stop using it.
 _EXEC_OWN_CODE_MUST_NOT_IMPORT = {
     "re",
     "enum",
@@ -521,8 +528,7 @@ _EXEC_OWN_CODE_MUST_NOT_IMPORT = {
 
 def test_exec_start_imports_no_convenience_stdlib_module() -> None:
     # Every import statement run by a hardenkit module up to os.execve, cached or not.
-    code = (
-        "import builtins, os, sys\n"
+    spy = (
         f"watch = {sorted(_EXEC_OWN_CODE_MUST_NOT_IMPORT)!r}\n"
         "seen = set()\n"
         "real = builtins.__import__\n"
@@ -532,15 +538,8 @@ def test_exec_start_imports_no_convenience_stdlib_module() -> None:
         "        seen.add(who + ' -> ' + name)\n"
         "    return real(name, globals, locals, fromlist, level)\n"
         "builtins.__import__ = spy\n"
-        "def execve(path, argv, env):\n"
-        "    os.write(1, ('ran ' + ';'.join(sorted(seen))).encode())\n"
-        "    os._exit(0)\n"
-        "os.execve = execve\n"
-        "from hardenkit.cli import main\n"
-        f"sys.exit(main({_EXEC_ARGS!r}))\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert r.returncode == 0, r.stderr
+    r = _until_execve(spy, "'ran ' + ';'.join(sorted(seen))")
     assert r.stdout == "ran ", r.stdout
 
 

@@ -26,6 +26,24 @@ SRC = str(Path(hardenkit.__file__).resolve().parents[1])
 PYTHON = "/usr/bin/python3"  # readable by nobody (the pyenv interpreters are not)
 
 
+def _as_nobody(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` as nobody with the system Python and this checkout; it must exit 0."""
+    proc = subprocess.run(
+        [PYTHON, "-c", code, *args],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": SRC, "PYTHONDONTWRITEBYTECODE": "1"},
+        user=65534,
+        group=65534,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd="/",
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
 def _race(fn: Any, n: int = 4) -> list[str]:
     """Call ``fn`` from ``n`` threads released together; return what they raised."""
     import threading  # noqa: PLC0415
@@ -196,19 +214,7 @@ def test_staged_confinement_that_cannot_load_its_modules_raises_sandbox_error(
 ) -> None:
     sockets = nobody_tmp / "sockets"
     sockets.mkdir(mode=0o755)
-    proc = subprocess.run(
-        [PYTHON, "-c", _STAGED, str(sockets)],
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": SRC, "PYTHONDONTWRITEBYTECODE": "1"},
-        user=65534,
-        group=65534,
-        extra_groups=[],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd="/",
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = _as_nobody(_STAGED, str(sockets))
     out = json.loads(proc.stdout)
     assert out["stage1"] == 65534
     assert out["seccomp_loaded"] is False  # else stage 2 would not need to load it
@@ -366,19 +372,7 @@ def test_functions_of_modules_loaded_before_confining_work_after_it(nobody_tmp: 
     profile = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}
     (data / "p.json").write_text(json.dumps(profile))
     (data / "p.json").chmod(0o644)
-    proc = subprocess.run(
-        [PYTHON, "-c", _LATER, str(data)],
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": SRC, "PYTHONDONTWRITEBYTECODE": "1"},
-        user=65534,
-        group=65534,
-        extra_groups=[],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd="/",
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = _as_nobody(_LATER, str(data))
     assert json.loads(proc.stdout) == {
         "is_secret_name": True,
         "validate_env": {"PORT": "80"},
