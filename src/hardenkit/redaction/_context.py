@@ -562,11 +562,31 @@ _LEFT_VALUES = (
     + '|"(?i:' + _LEFT_QUOTED + r'|\**)"' + "|'(?i:" + _LEFT_QUOTED + r"|\**)'"
 )  # fmt: skip
 
+# Source file extensions: a key whose last dotted part is one of them, followed by a
+# port-like number, is a stack frame's file and line (TokenService.java:755,
+# auth/token.go:88), which _masked_value leaves under any key (_port and _host: the key's
+# last part names no secret; none of these does, tests/unit/test_redaction_prefilter.py
+# holds that). Lower case only, as written in frames.
+_SOURCE_EXTENSIONS = (
+    *("java", "kt", "kts", "scala", "groovy", "clj", "py", "pyx", "rb", "go", "rs", "js"),
+    *("mjs", "cjs", "jsx", "ts", "tsx", "cs", "vb", "fs", "cpp", "cc", "cxx", "c", "h"),
+    *("hpp", "swift", "php", "pl", "pm", "lua", "ex", "exs", "erl", "dart", "jsp", "vue"),
+)
+# The whole last part of the key, ".ext" right before the separator (the key is the run of
+# key characters before it, so its last part is exactly the extension), then 1-5 digits
+# that end the value as _VALUE and _trim_value read it.
+# The key must hold a strong hint (_KEY_HEAD), as the trigger's does: other frames
+# (Main.java:12) need no claim, and would only cost a callback each.
+_FRAME_PAIR = (
+    _KEY_HEAD + r"\.(?:" + "|".join(_SOURCE_EXTENSIONS) + ")"
+    + _SEP_VALUE + "[0-9]{1,5}" + _UNQUOTED_END
+)  # fmt: skip
+
 #: Not a trigger: a strong key's pair whose value _masked_value leaves (the value ends the
-#: match): a toString, a benign value, an auth scheme, a mask. (A port under a dotted key,
-#: TokenService.java:755, is left to Python: whether the key's last part is a secret name
-#: decides it, which the scan cannot say.)
-LEFT_VALUE_PAIR = "(?:" + _KEY_HEAD + _SEP_VALUE + "(?:" + _LEFT_VALUES + "))"
+#: match): a toString, a benign value, an auth scheme, a mask; and a stack frame's file
+#: and line under any key (_FRAME_PAIR). (A port under another dotted key is left to
+#: Python: whether the key's last part is a secret name decides it.)
+LEFT_VALUE_PAIR = "(?:" + _KEY_HEAD + _SEP_VALUE + "(?:" + _LEFT_VALUES + ")|" + _FRAME_PAIR + ")"
 
 
 def _one_case_key(upper: bool) -> str:

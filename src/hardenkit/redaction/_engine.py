@@ -508,9 +508,11 @@ def _steps_of(text: str, scan: Any = None, *, key_value: bool = True) -> set[int
         if not key_value:
             steps.discard(_KEY_VALUE)
         return steps
-    hits, left = _unclaimed(data, hits)
     if not key_value:
-        hits = [hit for hit in hits if hit[1] != _SEP_ID and hit[1] != _WEAK_ID]
+        # What the path below gives without the key=value triggers: the claims only
+        # cancel those (see _unclaimed), and _plan adds key=value only for them.
+        return {_STEP_OF[ident] for _, ident in hits if ident < _WEAK_ID}
+    hits, left = _unclaimed(data, hits)
     if not hits:
         return frozenset()
     return _plan(hits, 0, text if len(data) == len(text) else None, left)
@@ -597,16 +599,19 @@ def _unclaimed(data: bytes, hits: list[_Hit]) -> tuple[list[_Hit], set[int]]:
     left: set[int] = set()
     rest: list[_Hit] = []
     rfind = data.rfind
+    keep = rest.append
+    claim = left.add
+    first_claim = _LEFT_VALUE_ID  # the two claims' ids are the highest (after the triggers)
     for hit in hits:
         ident = hit[1]
-        if ident == _LEFT_KEY_ID:
-            left.add(hit[0] - 1)
-        elif ident == _LEFT_VALUE_ID:
+        if ident < first_claim:
+            keep(hit)
+        elif ident == _LEFT_KEY_ID:
+            claim(hit[0] - 1)
+        else:  # _LEFT_VALUE_ID
             end = hit[0]
-            lo = max(0, end - _VALUE_REACH)
-            left.add(max(rfind(b"=", lo, end), rfind(b":", lo, end)))
-        else:
-            rest.append(hit)
+            lo = max(end - _VALUE_REACH, 0)
+            claim(max(rfind(b"=", lo, end), rfind(b":", lo, end)))
     if left:
         rest = [hit for hit in rest if hit[1] != _SEP_ID or hit[0] - 1 not in left]
     return rest, left
@@ -670,6 +675,9 @@ def _apply_hits(text: str, data: bytes, hits: list[_Hit]) -> str:
     return _by_region(text, data, hits, left, same=same)
 
 
+_KEY_VALUE_ONLY = frozenset({_KEY_VALUE})
+
+
 def _line_end(data: bytes, at: int) -> int:
     stop = data.find(b"\n", at)
     return len(data) if stop < 0 else stop
@@ -693,18 +701,34 @@ def _by_region(text: str, data: bytes, hits: list[_Hit], left: set[int], *, same
         start = data.rfind(b"\n", 0, hits[i][0]) + 1
         stop = _line_end(data, hits[i][0])
         reached: dict[int, int] = {}  # step -> where its match can end (each its own)
+        only_seps = same
         while i < n and hits[i][0] <= stop:
             end, ident = hits[i]
+            if ident == _SEP_ID:
+                i += 1
+                continue
+            only_seps = False
             step = _STEP_OF[ident]
             if step in _MULTILINE and end > reached.get(step, 0):
                 reached[step] = _REACH[step](text, lows.get(step, 0), end)
                 lows[step] = end
                 stop = max(stop, _line_end(data, reached[step]))
             i += 1
-        region = text[start:stop] if same else data[start:stop].decode("utf-8", "surrogatepass")
-        steps = _plan(hits[first:i], start, region if same else None, left)
-        if not steps:
-            continue
+        if only_seps:
+            # A line with only the key=value trigger's separators (ASCII): _plan's answer,
+            # read on the whole text. pair_left reads one line (a key, its blanks and value
+            # never cross a newline), so on the text it answers as on the line, or False
+            # (unsure) where the line's key reaches its 256-character window: the step
+            # then runs, which changes only what it would change anyway.
+            if all(pair_left(text, end - 1) for end, _ in hits[first:i]):
+                continue
+            region = text[start:stop]
+            steps: set[int] | frozenset[int] = _KEY_VALUE_ONLY
+        else:
+            region = text[start:stop] if same else data[start:stop].decode("utf-8", "surrogatepass")
+            steps = _plan(hits[first:i], start, region if same else None, left)
+            if not steps:
+                continue
         new = _run(region, steps)
         if new != region:
             out.append(
