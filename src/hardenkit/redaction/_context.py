@@ -21,7 +21,7 @@ from hardenkit.redaction._names import (
     _BENIGN_VALUES,
     _NOT_SECRET_LAST,
     MASK,
-    _weak_name,
+    _name_strength,
     is_mask,
     is_secret_name,
 )
@@ -311,7 +311,10 @@ def _port(value: str) -> bool:
 
 def _masked_value(key: str, value: str) -> str | None:
     """The masked form of ``value`` under ``key``, or None when it stays."""
-    if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key) or is_mask(value):
+    if key.lower() in _KEYS_ELSEWHERE:
+        return None
+    strength = _name_strength(key)
+    if not strength or is_mask(value):
         return None
     quote = value[0] if value[0] in "\"'" and len(value) > 1 and value[-1] == value[0] else ""
     inner = value[1:-1] if quote else value
@@ -320,7 +323,7 @@ def _masked_value(key: str, value: str) -> str | None:
         return None
     if not quote and (_to_string(inner) or (_port(inner) and _host(key))):
         return None
-    if _weak_name(key) and not _tokenish(inner, 8):
+    if strength == 1 and not _tokenish(inner, 8):  # a weak name (_weak_name)
         return None
     return f"{quote}{MASK}{quote}"
 
