@@ -315,3 +315,51 @@ def test_a_rescan_without_key_value_names_the_steps_the_plan_names(text: str) ->
     plain = text if len(data) == len(text) else None
     old = E._plan(rest, 0, plain, left) if rest else set()
     assert set(E._steps_of(text, E._built_scan(), key_value=False)) == set(old)
+
+
+_weak_texts = st.lists(
+    st.sampled_from(
+        [
+            *("auth", "AUTH", "Sess", "sig", "sid", "SID", "sigsid", "authsess", "_", ".", "-"),
+            *("=", ":", " ", "\t", "'", '"', "x", "9", "tok", "=>", "AuthFail", "sts:5_rsn:0"),
+        ]
+    ),
+    max_size=16,
+).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_weak_texts, st.integers(min_value=0, max_value=200))
+def test_weak_separators_are_the_regex_matches(text: str, end: int) -> None:
+    # _weak_seps finds by str.find what _WEAK_SEP.finditer finds (the oracle).
+    end = min(end, len(text))
+    assert E._weak_seps(text, end) == [m.end() - 1 for m in E._WEAK_SEP.finditer(text, 0, end)]
+
+
+def _key_matches_reference(text: str) -> list[tuple[int, str, int]]:
+    """_key_matches before it used _candidate's memo: each key run's tests written out."""
+    from hardenkit.redaction import _context as C  # noqa: PLC0415, N812
+    from hardenkit.redaction._names import is_secret_name  # noqa: PLC0415
+
+    rev, n, found = text[::-1], len(text), []
+    for m in C._KEY_SEP_REV.finditer(rev):
+        run = m.group("key")[::-1]
+        dashes = len(run) - len(run.lstrip("-"))
+        key = run[dashes:]
+        if dashes > 2 or not key or not (key[0].isalpha() or key[0] == "_"):
+            continue
+        if key.lower() in C._KEYS_ELSEWHERE or not is_secret_name(key):
+            continue
+        sep_end = C._SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
+        found.append((n - m.end() + dashes, key, sep_end))
+    found.reverse()
+    return found
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.one_of(_pair_texts, st.sampled_from(["-" * 3, "t" * 300, "--"])), max_size=4))
+def test_key_runs_are_read_as_before(parts: list[str]) -> None:
+    from hardenkit.redaction._context import _key_matches  # noqa: PLC0415
+
+    text = " ".join(parts)[:2000]  # one span (_hint_spans splits only longer texts)
+    assert _key_matches(text, None) == _key_matches_reference(text)

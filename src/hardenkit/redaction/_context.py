@@ -375,15 +375,23 @@ def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
     spans = _hint_spans(text, low)
     matches = (m for a, b in reversed(spans) for m in _KEY_SEP_REV.finditer(rev, n - b, n - a))
     for m in matches:
-        run = m.group("key")[::-1]
-        dashes = len(run) - len(run.lstrip("-"))
-        if dashes > 2:  # noqa: PLR2004 -- argv's "-" and "--"
-            continue
-        key = run[dashes:]
-        if not key or not (key[0].isalpha() or key[0] == "_"):
-            continue
-        if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
-            continue
+        reversed_run = m.group("key")
+        # _candidate: the tests below, memoised for runs as long as pair_left reads.
+        if len(reversed_run) <= _KEY_WINDOW:
+            found_key = _candidate(reversed_run)
+            if found_key is None:
+                continue
+            key, dashes = found_key
+        else:
+            run = reversed_run[::-1]
+            dashes = len(run) - len(run.lstrip("-"))
+            if dashes > 2:  # noqa: PLR2004 -- argv's "-" and "--"
+                continue
+            key = run[dashes:]
+            if not key or not (key[0].isalpha() or key[0] == "_"):
+                continue
+            if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
+                continue
         sep_end = _SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
         found.append((n - m.end() + dashes, key, sep_end))
     found.reverse()

@@ -383,6 +383,9 @@ _WEAK_REACH = 512
 # The weak key=value trigger's key and separator (ASCII text): where a weak key's pair
 # can be masked. Read within _WEAK_REACH characters only (its retries are bounded there).
 _WEAK_SEP = re.compile(r"(?:auth|sess|sig|sid)[\w.\-]*[\"']?[ \t]*[=:]", re.ASCII | re.IGNORECASE)
+# _WEAK_SEP after its hint (see _weak_seps).
+_WEAK_WORDS = ("auth", "sess", "sig", "sid")
+_WEAK_TAIL = re.compile(r"[\w.\-]*[\"']?[ \t]*[=:]", re.ASCII)
 
 # Where a match of a multi-line detector whose trigger ends at ``end`` can end.
 _REACH = {_STEP_INDEX["pem"]: pem_reach, _STEP_INDEX["xml"]: xml_reach}
@@ -655,8 +658,33 @@ def _plan(hits: list[_Hit], base: int, text: str | None, left: set[int]) -> set[
 
 
 def _weak_seps(text: str, end: int) -> list[int]:
-    """The separators after a key holding a weak hint in ``text[:end]`` (ASCII)."""
-    return [m.end() - 1 for m in _WEAK_SEP.finditer(text, 0, end)]
+    """The separators after a key holding a weak hint in ``text[:end]`` (ASCII).
+
+    _WEAK_SEP.finditer's matches, found as it finds them: the hints' occurrences (str.find
+    in the lowered text, which keeps an ASCII text's offsets) in text order, each one
+    not inside the previous match tried with the rest of the pattern. The same
+    separators, at a few C-level searches where finditer tries the pattern at every
+    character.
+    """
+    low = text[:end].lower()
+    starts: list[tuple[int, int]] = []
+    for hint in _WEAK_WORDS:
+        at = low.find(hint)
+        while at >= 0:
+            starts.append((at, len(hint)))
+            at = low.find(hint, at + 1)
+    starts.sort()
+    seps: list[int] = []
+    tail = _WEAK_TAIL.match
+    done = 0  # the end of the last match: finditer resumes there
+    for at, size in starts:
+        if at < done:
+            continue
+        m = tail(text, at + size, end)
+        if m is not None:
+            done = m.end()
+            seps.append(done - 1)
+    return seps
 
 
 def _apply_hits(text: str, data: bytes, hits: list[_Hit]) -> str:
