@@ -804,8 +804,9 @@ def redact(text: str, *, extra: Iterable[str | re.Pattern[str]] = _NO_EXTRA) -> 
         if extra is not _NO_EXTRA or _pending:
             return _redact(text, data, extra)
         if _levels:  # registered secrets, the matchers up to date
-            if _combined[0] is _levels and _combined[1] is not None:
-                return _redact_combined(text, data, _combined[1])
+            combined = _combined  # one read: another thread may swap it
+            if combined[0] is _levels and combined[1] is not None:
+                return _redact_combined(text, data, combined[1])
             _note_levels(len(data))
             text, data = _mask_levels(text, data)
         hits: list[_Hit] = []
