@@ -169,3 +169,14 @@ def test_a_database_hyperscan_refuses_leaves_the_levels_path(
     E._combine(E._levels)
     assert E._combined == (E._levels, None)
     assert redact("a cmb-refused-Pk4z b") == "a *** b"
+
+
+def test_a_registry_too_large_to_compile_stays_on_the_levels_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    register_secret("cmb-large-Rt5w")
+    redact("fold")
+    monkeypatch.setattr(E, "_COMBINE_MAX", 1)
+    E._combine(E._levels)
+    assert E._combined == (E._levels, None)
+    assert redact("a cmb-large-Rt5w b") == "a *** b"
