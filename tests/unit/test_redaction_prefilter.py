@@ -191,6 +191,7 @@ _SUFFIXES: tuple[str, ...] = (
     "_ttl",
 )
 _SUFFIXES += ("Count", "9AGE", "-", "_", ".x", "s", "Fail", "_method", "ID", "Id")
+_SUFFIXES += (".go", ".py", ".kt", ".c", ".javax", ".JAVA", ".java.x", "-java", ".sid", ".key")
 _SEPS = ("=", ": ", "=>", ":", '"=', "'", ":>", " = ", "\t:", '": "', "=\t")
 _VALUES: tuple[str, ...] = (
     "true",
@@ -207,6 +208,7 @@ _VALUES: tuple[str, ...] = (
 _VALUES += ("api-key", "***", "*", '""', "''", '"null"', "'***'", "Token{", "Token@", "Token(")
 _VALUES += ("Token[", "443", "65535", "123456", "hunter2", "Xk9vQ2zz", "", "x", "'abc'", "(")
 _VALUES += ("sts:5_rsn:0", "30546173_4261722401", "a1b2c3d4e5f6", "SIMPLE")
+_VALUES += ("755", "755)", "12345", "755x", "7.5", "0x1f", "99999)", "755(", "755\\")
 _ENDS = (")", "]", "}", ">", ",", ";", ".", "&", "&x=", " ", "\r", "\n", "", "", "x", '"', "'")
 _pair = st.tuples(*(st.sampled_from(p) for p in (_KEYS, _SUFFIXES, _SEPS, _VALUES, _ENDS)))
 _pair_texts = st.lists(
@@ -253,3 +255,111 @@ def test_pairs_the_scan_calls_left_reach_no_python(line: str) -> None:
     rest = E._unclaimed(line.encode(), hits)[0]
     assert [ident for _, ident in rest if ident in {E._SEP_ID, E._WEAK_ID}] == []
     assert redact(line) == line
+
+
+def test_source_extensions_name_no_secret() -> None:
+    from hardenkit.redaction._context import _SOURCE_EXTENSIONS  # noqa: PLC0415
+    from hardenkit.redaction._names import is_secret_name  # noqa: PLC0415
+
+    assert [ext for ext in _SOURCE_EXTENSIONS if is_secret_name(ext)] == []
+
+
+@pytest.mark.parametrize(
+    ("line", "number"),
+    [
+        ("\tat com.acme.auth.TokenService.validateToken(TokenService.java:755)", "755"),
+        ("goroutine 7 [running]: /src/auth/token.go:88 +0x1d", "88"),
+        ('File "password_reset.py": 12, in reset', "12"),
+    ],
+)
+def test_stack_frames_are_claimed_in_the_scan(line: str, number: str) -> None:
+    # A frame's file and line under a key holding a hint: the scan calls it left, so no
+    # Python reads it (before, every such frame went through pair_left).
+    hits: list[tuple[int, int]] = []
+    E._built_scan()(line.encode(), hits)
+    assert any(ident == E._SEP_ID for _, ident in hits)
+    assert [i for _, i in E._unclaimed(line.encode(), hits)[0] if i == E._SEP_ID] == []
+    assert redact(line) == line
+    not_a_line = line.replace(number, number + "x")  # no port: the value is masked
+    assert redact(not_a_line) != not_a_line
+
+
+_ascii_pairs = st.lists(
+    st.one_of(
+        _pair.map("".join),
+        st.sampled_from(_ENDS),
+        st.text(alphabet="aZ09_.-=: ", max_size=6),
+        st.sampled_from(["x" * 300, "token" + "_" * 260, "a.b" * 90]),
+    ),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_ascii_pairs, min_size=1, max_size=10))
+def test_generated_blocks_of_pairs_equal_every_detector(lines: list[str]) -> None:
+    # Blocks of lines holding only separators take _by_region's shortcut (pair_left read on
+    # the whole text); full_scan is the oracle.
+    block = "\n".join(line.encode("ascii", "ignore").decode() for line in lines)
+    assert redact(block) == E.full_scan(block)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_pair_texts)
+def test_a_rescan_without_key_value_names_the_steps_the_plan_names(text: str) -> None:
+    data = text.encode()
+    hits: list[tuple[int, int]] = []
+    E._built_scan()(data, hits)
+    rest, left = E._unclaimed(data, list(hits))
+    rest = [hit for hit in rest if hit[1] not in {E._SEP_ID, E._WEAK_ID}]
+    plain = text if len(data) == len(text) else None
+    old = E._plan(rest, 0, plain, left) if rest else set()
+    assert set(E._steps_of(text, E._built_scan(), key_value=False)) == set(old)
+
+
+_weak_texts = st.lists(
+    st.sampled_from(
+        [
+            *("auth", "AUTH", "Sess", "sig", "sid", "SID", "sigsid", "authsess", "_", ".", "-"),
+            *("=", ":", " ", "\t", "'", '"', "x", "9", "tok", "=>", "AuthFail", "sts:5_rsn:0"),
+        ]
+    ),
+    max_size=16,
+).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_weak_texts, st.integers(min_value=0, max_value=200))
+def test_weak_separators_are_the_regex_matches(text: str, end: int) -> None:
+    # _weak_seps finds by str.find what _WEAK_SEP.finditer finds (the oracle).
+    end = min(end, len(text))
+    assert E._weak_seps(text, end) == [m.end() - 1 for m in E._WEAK_SEP.finditer(text, 0, end)]
+
+
+def _key_matches_reference(text: str) -> list[tuple[int, str, int]]:
+    """_key_matches before it used _candidate's memo: each key run's tests written out."""
+    from hardenkit.redaction import _context as C  # noqa: PLC0415, N812
+    from hardenkit.redaction._names import is_secret_name  # noqa: PLC0415
+
+    rev, n, found = text[::-1], len(text), []
+    for m in C._KEY_SEP_REV.finditer(rev):
+        run = m.group("key")[::-1]
+        dashes = len(run) - len(run.lstrip("-"))
+        key = run[dashes:]
+        if dashes > 2 or not key or not (key[0].isalpha() or key[0] == "_"):
+            continue
+        if key.lower() in C._KEYS_ELSEWHERE or not is_secret_name(key):
+            continue
+        sep_end = C._SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
+        found.append((n - m.end() + dashes, key, sep_end))
+    found.reverse()
+    return found
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.one_of(_pair_texts, st.sampled_from(["-" * 3, "t" * 300, "--"])), max_size=4))
+def test_key_runs_are_read_as_before(parts: list[str]) -> None:
+    from hardenkit.redaction._context import _key_matches  # noqa: PLC0415
+
+    text = " ".join(parts)[:2000]  # one span (_hint_spans splits only longer texts)
+    assert _key_matches(text, None) == _key_matches_reference(text)

@@ -21,7 +21,7 @@ from hardenkit.redaction._names import (
     _BENIGN_VALUES,
     _NOT_SECRET_LAST,
     MASK,
-    _weak_name,
+    _name_strength,
     is_mask,
     is_secret_name,
 )
@@ -311,7 +311,10 @@ def _port(value: str) -> bool:
 
 def _masked_value(key: str, value: str) -> str | None:
     """The masked form of ``value`` under ``key``, or None when it stays."""
-    if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key) or is_mask(value):
+    if key.lower() in _KEYS_ELSEWHERE:
+        return None
+    strength = _name_strength(key)
+    if not strength or is_mask(value):
         return None
     quote = value[0] if value[0] in "\"'" and len(value) > 1 and value[-1] == value[0] else ""
     inner = value[1:-1] if quote else value
@@ -320,7 +323,7 @@ def _masked_value(key: str, value: str) -> str | None:
         return None
     if not quote and (_to_string(inner) or (_port(inner) and _host(key))):
         return None
-    if _weak_name(key) and not _tokenish(inner, 8):
+    if strength == 1 and not _tokenish(inner, 8):  # a weak name (_weak_name)
         return None
     return f"{quote}{MASK}{quote}"
 
@@ -372,15 +375,23 @@ def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
     spans = _hint_spans(text, low)
     matches = (m for a, b in reversed(spans) for m in _KEY_SEP_REV.finditer(rev, n - b, n - a))
     for m in matches:
-        run = m.group("key")[::-1]
-        dashes = len(run) - len(run.lstrip("-"))
-        if dashes > 2:  # noqa: PLR2004 -- argv's "-" and "--"
-            continue
-        key = run[dashes:]
-        if not key or not (key[0].isalpha() or key[0] == "_"):
-            continue
-        if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
-            continue
+        reversed_run = m.group("key")
+        # _candidate: the tests below, memoised for runs as long as pair_left reads.
+        if len(reversed_run) <= _KEY_WINDOW:
+            found_key = _candidate(reversed_run)
+            if found_key is None:
+                continue
+            key, dashes = found_key
+        else:
+            run = reversed_run[::-1]
+            dashes = len(run) - len(run.lstrip("-"))
+            if dashes > 2:  # noqa: PLR2004 -- argv's "-" and "--"
+                continue
+            key = run[dashes:]
+            if not key or not (key[0].isalpha() or key[0] == "_"):
+                continue
+            if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
+                continue
         sep_end = _SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
         found.append((n - m.end() + dashes, key, sep_end))
     found.reverse()
@@ -562,11 +573,31 @@ _LEFT_VALUES = (
     + '|"(?i:' + _LEFT_QUOTED + r'|\**)"' + "|'(?i:" + _LEFT_QUOTED + r"|\**)'"
 )  # fmt: skip
 
+# Source file extensions: a key whose last dotted part is one of them, followed by a
+# port-like number, is a stack frame's file and line (TokenService.java:755,
+# auth/token.go:88), which _masked_value leaves under any key (_port and _host: the key's
+# last part names no secret; none of these does, tests/unit/test_redaction_prefilter.py
+# holds that). Lower case only, as written in frames.
+_SOURCE_EXTENSIONS = (
+    *("java", "kt", "kts", "scala", "groovy", "clj", "py", "pyx", "rb", "go", "rs", "js"),
+    *("mjs", "cjs", "jsx", "ts", "tsx", "cs", "vb", "fs", "cpp", "cc", "cxx", "c", "h"),
+    *("hpp", "swift", "php", "pl", "pm", "lua", "ex", "exs", "erl", "dart", "jsp", "vue"),
+)
+# The whole last part of the key, ".ext" right before the separator (the key is the run of
+# key characters before it, so its last part is exactly the extension), then 1-5 digits
+# that end the value as _VALUE and _trim_value read it.
+# The key must hold a strong hint (_KEY_HEAD), as the trigger's does: other frames
+# (Main.java:12) need no claim, and would only cost a callback each.
+_FRAME_PAIR = (
+    _KEY_HEAD + r"\.(?:" + "|".join(_SOURCE_EXTENSIONS) + ")"
+    + _SEP_VALUE + "[0-9]{1,5}" + _UNQUOTED_END
+)  # fmt: skip
+
 #: Not a trigger: a strong key's pair whose value _masked_value leaves (the value ends the
-#: match): a toString, a benign value, an auth scheme, a mask. (A port under a dotted key,
-#: TokenService.java:755, is left to Python: whether the key's last part is a secret name
-#: decides it, which the scan cannot say.)
-LEFT_VALUE_PAIR = "(?:" + _KEY_HEAD + _SEP_VALUE + "(?:" + _LEFT_VALUES + "))"
+#: match): a toString, a benign value, an auth scheme, a mask; and a stack frame's file
+#: and line under any key (_FRAME_PAIR). (A port under another dotted key is left to
+#: Python: whether the key's last part is a secret name decides it.)
+LEFT_VALUE_PAIR = "(?:" + _KEY_HEAD + _SEP_VALUE + "(?:" + _LEFT_VALUES + ")|" + _FRAME_PAIR + ")"
 
 
 def _one_case_key(upper: bool) -> str:

@@ -201,7 +201,9 @@ def _split_strength(name: str, split: str) -> int:
 
 
 def _secret_name(name: str) -> bool:
-    return _name_strength(name) > 0
+    # _name_strength inlined: called for every key a log line holds.
+    strength = _cached_strength(name) if len(name) <= _CACHED_NAME_MAX else _uncached_strength(name)
+    return strength > 0
 
 
 def _weak_name(name: str) -> bool:
@@ -228,4 +230,5 @@ def is_secret_name(name: str) -> bool:
         >>> [is_secret_name(n) for n in ("PWD", "TOKENIZERS_PARALLELISM", "AUTHOR", "DB_PWD_FILE")]
         [False, False, False, False]
     """
-    return _secret_name(name)
+    strength = _cached_strength(name) if len(name) <= _CACHED_NAME_MAX else _uncached_strength(name)
+    return strength > 0
