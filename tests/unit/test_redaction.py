@@ -13,7 +13,11 @@ from tests._helpers import load_benchmark
 
 from hardenkit import redaction as R  # noqa: N812 -- short aliases
 from hardenkit.errors import SecretTooShortError
-from hardenkit.redaction import _engine as RR  # noqa: N812
+from hardenkit.redaction import (
+    _engine as RR,  # noqa: N812
+    _hs as HS,  # noqa: N812
+    _registry as REG,  # noqa: N812
+)
 from hardenkit.redaction._context import KEY_HINTS
 
 if TYPE_CHECKING:
@@ -447,7 +451,7 @@ def test_many_registered_secrets_interleaved_with_redact() -> None:
         assert R.redact(f"a {value} b") == "a *** b"
     assert R.redact("reg-many-999-Zq9 is not registered") == "reg-many-999-Zq9 is not registered"
     # Levels merge: a handful of matchers, not one per registration.
-    assert len(RR._levels) <= 8
+    assert len(REG._levels) <= 8
 
 
 # --------------------------------------------------------------------------- registry (issue 16)
@@ -530,12 +534,12 @@ def test_registry_without_hyperscan_finds_the_same(monkeypatch: pytest.MonkeyPat
     values = ("abcdefghi", "ghijklmno", "abcdef-longer", "abcdef")
     text = "x abcdefghijklmno abcdef-longer ü abcdef"
     fast: list[tuple[int, int]] = []
-    RR._Level(values).spans(text, text.encode(), fast)
-    monkeypatch.setattr(RR, "_HS", [None])
+    REG._Level(values).spans(text, text.encode(), fast)
+    monkeypatch.setattr(HS, "_HS", [None])
     slow: list[tuple[int, int]] = []
-    RR._Level(values).spans(text, None, slow)
-    assert RR._mask_spans(text, slow) == "x *** *** ü ***"
-    assert RR._mask_spans(text, RR._char_spans(text.encode(), fast)) == "x *** *** ü ***"
+    REG._Level(values).spans(text, None, slow)
+    assert REG._mask_spans(text, slow) == "x *** *** ü ***"
+    assert REG._mask_spans(text, REG._char_spans(text.encode(), fast)) == "x *** *** ü ***"
 
 
 def test_registering_loads_neither_the_detectors_nor_hyperscan() -> None:

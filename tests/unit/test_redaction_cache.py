@@ -14,7 +14,8 @@ import pytest
 from hardenkit import Secret
 from hardenkit.redaction import (
     _context as C,  # noqa: N812
-    _engine as E,  # noqa: N812
+    _prefilter as PF,  # noqa: N812
+    _registry as REG,  # noqa: N812
     redact,
     register_secret,
 )
@@ -22,8 +23,8 @@ from hardenkit.redaction import (
 
 @pytest.fixture(params=["warm-up", "hyperscan"])
 def _path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    scan = E._literal_scan if request.param == "warm-up" else E._built_scan()
-    monkeypatch.setattr(E, "_scan", scan)
+    scan = PF._literal_scan if request.param == "warm-up" else PF._built_scan()
+    monkeypatch.setattr(PF, "_scan", scan)
     C._LEFT_PAIRS.clear()
     return str(request.param)
 
@@ -64,7 +65,7 @@ def test_what_is_kept_is_bounded_in_size() -> None:
         redact('password="' + " " * (1000 + n) + '"')
         redact("TokenService.java:" + str(100 + n) + ")" * (1000 + n))
     assert sum(len(k) + len(v) for k, v in C._LEFT_PAIRS) <= 20 * (C._KEY_WINDOW + 5)
-    assert all(len(value) <= C._LEFT_VALUE_MAX < E.MIN_SECRET_LENGTH for value in _held())
+    assert all(len(value) <= C._LEFT_VALUE_MAX < REG.MIN_SECRET_LENGTH for value in _held())
 
 
 def test_the_cache_still_remembers_short_left_values() -> None:

@@ -1,7 +1,7 @@
 """Registered values folded into the prefilter's database give the levels' text (issue 16).
 
 Once the registered values stop changing, redact() finds them and the detectors' triggers
-in one hyperscan scan (_engine._Combined) instead of two. That is a shortcut only if it
+in one hyperscan scan (_combined._Combined) instead of two. That is a shortcut only if it
 masks exactly what the levels' path masks: every test here runs the same texts through
 both paths, the levels' path as the oracle, on the samples, the benchmark corpora and
 generated text built from the registered values, their encoded forms and pieces of them.
@@ -17,7 +17,10 @@ from hypothesis import given, settings, strategies as st
 from tests._helpers import load_benchmark
 
 from hardenkit.redaction import (
+    _combined as CMB,  # noqa: N812
     _engine as E,  # noqa: N812
+    _prefilter as PF,  # noqa: N812
+    _registry as REG,  # noqa: N812
     redact,
     register_secret,
 )
@@ -51,13 +54,13 @@ _VALUES = (
 def combined() -> tuple[Any, Any]:
     for value in _VALUES:
         register_secret(value)
-    for _ in range(E._WARM_CALLS + 1):
+    for _ in range(PF._WARM_CALLS + 1):
         redact("warm the prefilter up: password=abc123def")
-    assert E._scan is not E._scan_stub
-    assert not E._pending
-    E._combine(E._levels)
-    built = E._combined
-    assert built[0] is E._levels
+    assert PF._scan is not PF._scan_stub
+    assert not REG._pending
+    CMB._combine(REG._levels)
+    built = CMB._combined
+    assert built[0] is REG._levels
     assert built[1] is not None
     assert built[1].longs  # the long and the NUL value are found by str.find
     return built
@@ -65,15 +68,15 @@ def combined() -> tuple[Any, Any]:
 
 def _paths(built: tuple[Any, Any], texts: list[str]) -> tuple[list[str], list[str]]:
     """(the levels' path, the combined path) on ``texts``."""
-    assert built[0] is E._levels, "the registry changed: the test would compare nothing"
+    assert built[0] is REG._levels, "the registry changed: the test would compare nothing"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(E, "_combined", built)
+        mp.setattr(CMB, "_combined", built)
         mp.setattr(E, "_mask_levels", _not_called)  # the combined path never scans twice
         new = [redact(t) for t in texts]
         mp.undo()
-        mp.setattr(E, "_combined", (None, None))
-        mp.setattr(E, "_COMBINE_CALLS", 1 << 60)
-        mp.setattr(E, "_COMBINE_BYTES", 1 << 60)
+        mp.setattr(CMB, "_combined", (None, None))
+        mp.setattr(CMB, "_COMBINE_CALLS", 1 << 60)
+        mp.setattr(CMB, "_COMBINE_BYTES", 1 << 60)
         old = [redact(t) for t in texts]
     return old, new
 
@@ -83,7 +86,7 @@ def _not_called(*_args: object) -> tuple[str, bytes]:
 
 
 def _forms(value: str) -> list[str]:
-    return sorted(E._variants(value))
+    return sorted(REG._variants(value))
 
 
 def test_samples_and_corpora_with_registered_values(
@@ -136,24 +139,24 @@ def test_generated_text_with_registered_values(combined: tuple[Any, Any], texts:
 
 
 def test_a_settled_registry_is_scanned_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    for _ in range(E._WARM_CALLS + 1):
+    for _ in range(PF._WARM_CALLS + 1):
         redact("warm the prefilter up: password=abc123def")
-    monkeypatch.setattr(E, "_COMBINE_CALLS", 3)
+    monkeypatch.setattr(CMB, "_COMBINE_CALLS", 3)
     register_secret("cmb-settled-Vq81x")
     assert redact("a cmb-settled-Vq81x b") == "a *** b"  # folds the registration in
-    levels = E._levels
-    assert E._combined[0] is not levels  # a new registration: the levels' path first
+    levels = REG._levels
+    assert CMB._combined[0] is not levels  # a new registration: the levels' path first
     for _ in range(3):
         assert redact("a cmb-settled-Vq81x b") == "a *** b"
-    assert E._combined[0] is levels
-    assert E._combined[1] is not None
+    assert CMB._combined[0] is levels
+    assert CMB._combined[1] is not None
     monkeypatch.setattr(E, "_mask_levels", _not_called)
     assert redact("a cmb-settled-Vq81x b password=hunter22x") == "a *** b password=***"
     # A later registration goes back to the levels' path until the registry settles again.
     register_secret("cmb-settled-later-2")
     monkeypatch.undo()
     assert redact("x cmb-settled-later-2 cmb-settled-Vq81x") == "x *** ***"
-    assert E._combined[0] is not E._levels
+    assert CMB._combined[0] is not REG._levels
 
 
 def test_a_database_hyperscan_refuses_leaves_the_levels_path(
@@ -165,9 +168,9 @@ def test_a_database_hyperscan_refuses_leaves_the_levels_path(
     def refuse(_levels: object) -> None:
         raise RuntimeError("too many patterns")
 
-    monkeypatch.setattr(E, "_Combined", refuse)
-    E._combine(E._levels)
-    assert E._combined == (E._levels, None)
+    monkeypatch.setattr(CMB, "_Combined", refuse)
+    CMB._combine(REG._levels)
+    assert CMB._combined == (REG._levels, None)
     assert redact("a cmb-refused-Pk4z b") == "a *** b"
 
 
@@ -176,7 +179,7 @@ def test_a_registry_too_large_to_compile_stays_on_the_levels_path(
 ) -> None:
     register_secret("cmb-large-Rt5w")
     redact("fold")
-    monkeypatch.setattr(E, "_COMBINE_MAX", 1)
-    E._combine(E._levels)
-    assert E._combined == (E._levels, None)
+    monkeypatch.setattr(CMB, "_COMBINE_MAX", 1)
+    CMB._combine(REG._levels)
+    assert CMB._combined == (REG._levels, None)
     assert redact("a cmb-large-Rt5w b") == "a *** b"

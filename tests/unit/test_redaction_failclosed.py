@@ -12,12 +12,13 @@ import pytest
 from hardenkit.redaction import (
     _engine as RR,  # noqa: N812
     _logging as RL,  # noqa: N812
+    _prefilter as PF,  # noqa: N812
 )
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-_NO_HS = "from hardenkit.redaction import _engine as E; E._HS[:] = [None]\n"
+_NO_HS = "from hardenkit.redaction import _hs as HS; HS._HS[:] = [None]\n"
 
 
 def _run(code: str, *, without_hyperscan: bool = False) -> subprocess.CompletedProcess[str]:
@@ -82,7 +83,7 @@ def test_redact_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
         raise RecursionError("matcher")
 
     # Every path: the scan (each text), the registered and extra= values' path.
-    monkeypatch.setattr(RR, "_scan", broken)
+    monkeypatch.setattr(PF, "_scan", broken)
     assert RR.redact("token=ghp_" + "a1" * 18) == RR.REDACTION_FAILED
     monkeypatch.undo()
     monkeypatch.setattr(RR, "_redact", broken)

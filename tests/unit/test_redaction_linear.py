@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from hardenkit import redaction as R  # noqa: N812
-from hardenkit.redaction import _engine as E  # noqa: N812
+from hardenkit.redaction import _prefilter as PF  # noqa: N812
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -148,7 +148,7 @@ _PATHS = ("warm-up", "hyperscan")  # the first calls' literal prefilter, then hy
 def test_trailing_closer_runs_grow_linearly(
     name: str, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(E, "_scan", E._literal_scan if path == "warm-up" else E._built_scan())
+    monkeypatch.setattr(PF, "_scan", PF._literal_scan if path == "warm-up" else PF._built_scan())
     for _ in range(3):
         times = _times(TRAILER_PAYLOADS[name])
         shown = {k: round(v * 1000, 1) for k, v in times.items()}

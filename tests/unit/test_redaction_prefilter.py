@@ -18,6 +18,9 @@ from tests._helpers import load_benchmark
 
 from hardenkit.redaction import (
     _engine as E,  # noqa: N812
+    _hs as HS,  # noqa: N812
+    _planner as PLAN,  # noqa: N812
+    _prefilter as PF,  # noqa: N812
     redact,
     register_secret,
 )
@@ -92,9 +95,9 @@ def test_generated_blocks_are_redacted_line_by_line(lines: list[str]) -> None:
 
 
 def test_registered_after_the_database_was_built() -> None:
-    for _ in range(E._WARM_CALLS + 1):
+    for _ in range(PF._WARM_CALLS + 1):
         redact("warm the prefilter up: password=abc123def")
-    assert E._scan is not E._scan_stub  # the database exists
+    assert PF._scan is not PF._scan_stub  # the database exists
     late = "late-registered-Zx81-value"
     block = "\n".join([f"line {i} ordinary text" for i in range(300)] + [f"x {late} y"])
     assert late in redact(block)
@@ -114,8 +117,8 @@ def test_without_hyperscan_every_detector_runs(
 ) -> None:
     lines = _sample_texts(shared_data) + corpus_lines[:400]
     expected = [redact(line) for line in lines]
-    monkeypatch.setattr(E, "_HS", [None])
-    monkeypatch.setattr(E, "_scan", E._build_scan())
+    monkeypatch.setattr(HS, "_HS", [None])
+    monkeypatch.setattr(PF, "_scan", PF._build_scan())
     assert [redact(line) for line in lines] == expected
     assert redact("\n".join(lines)) == "\n".join(expected)
 
@@ -126,11 +129,11 @@ def test_the_first_small_texts_run_every_detector_without_the_database() -> None
 
     code = (
         "import sys\n"
-        "from hardenkit.redaction import _engine as E, redact\n"
+        "from hardenkit.redaction import _prefilter as PF, redact\n"
         "out = [redact('password=hunter22x at postgres://u:pw1234@db/x'), redact('plain')]\n"
-        "print(out, 'hyperscan' in sys.modules, E._scan is E._scan_stub)\n"
-        "for _ in range(E._WARM_CALLS): redact('more text')\n"
-        "print(E._scan is E._scan_stub)\n"
+        "print(out, 'hyperscan' in sys.modules, PF._scan is PF._scan_stub)\n"
+        "for _ in range(PF._WARM_CALLS): redact('more text')\n"
+        "print(PF._scan is PF._scan_stub)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == [
@@ -226,11 +229,11 @@ def test_a_pair_the_scan_calls_left_is_one_the_rule_leaves(text: str) -> None:
 
     hits: list[tuple[int, int]] = []
     data = text.encode()
-    E._built_scan()(data, hits)
+    PF._built_scan()(data, hits)
     for end, ident in hits:
-        if ident == E._LEFT_KEY_ID:
+        if ident == PF._LEFT_KEY_ID:
             at = end - 1
-        elif ident == E._LEFT_VALUE_ID:
+        elif ident == PF._LEFT_VALUE_ID:
             at = max(data.rfind(b"=", 0, end), data.rfind(b":", 0, end))
         else:
             continue
@@ -250,10 +253,10 @@ def test_a_pair_the_scan_calls_left_is_one_the_rule_leaves(text: str) -> None:
 )
 def test_pairs_the_scan_calls_left_reach_no_python(line: str) -> None:
     hits: list[tuple[int, int]] = []
-    E._built_scan()(line.encode(), hits)
-    assert any(ident == E._SEP_ID for _, ident in hits)
-    rest = E._unclaimed(line.encode(), hits)[0]
-    assert [ident for _, ident in rest if ident in {E._SEP_ID, E._WEAK_ID}] == []
+    PF._built_scan()(line.encode(), hits)
+    assert any(ident == PF._SEP_ID for _, ident in hits)
+    rest = PLAN._unclaimed(line.encode(), hits)[0]
+    assert [ident for _, ident in rest if ident in {PF._SEP_ID, PF._WEAK_ID}] == []
     assert redact(line) == line
 
 
@@ -276,9 +279,9 @@ def test_stack_frames_are_claimed_in_the_scan(line: str, number: str) -> None:
     # A frame's file and line under a key holding a hint: the scan calls it left, so no
     # Python reads it (before, every such frame went through pair_left).
     hits: list[tuple[int, int]] = []
-    E._built_scan()(line.encode(), hits)
-    assert any(ident == E._SEP_ID for _, ident in hits)
-    assert [i for _, i in E._unclaimed(line.encode(), hits)[0] if i == E._SEP_ID] == []
+    PF._built_scan()(line.encode(), hits)
+    assert any(ident == PF._SEP_ID for _, ident in hits)
+    assert [i for _, i in PLAN._unclaimed(line.encode(), hits)[0] if i == PF._SEP_ID] == []
     assert redact(line) == line
     not_a_line = line.replace(number, number + "x")  # no port: the value is masked
     assert redact(not_a_line) != not_a_line
@@ -309,12 +312,12 @@ def test_generated_blocks_of_pairs_equal_every_detector(lines: list[str]) -> Non
 def test_a_rescan_without_key_value_names_the_steps_the_plan_names(text: str) -> None:
     data = text.encode()
     hits: list[tuple[int, int]] = []
-    E._built_scan()(data, hits)
-    rest, left = E._unclaimed(data, list(hits))
-    rest = [hit for hit in rest if hit[1] not in {E._SEP_ID, E._WEAK_ID}]
+    PF._built_scan()(data, hits)
+    rest, left = PLAN._unclaimed(data, list(hits))
+    rest = [hit for hit in rest if hit[1] not in {PF._SEP_ID, PF._WEAK_ID}]
     plain = text if len(data) == len(text) else None
-    old = E._plan(rest, 0, plain, left) if rest else set()
-    assert set(E._steps_of(text, E._built_scan(), key_value=False)) == set(old)
+    old = PLAN._plan(rest, 0, plain, left) if rest else set()
+    assert set(PLAN._steps_of(text, PF._built_scan(), key_value=False)) == set(old)
 
 
 _weak_texts = st.lists(
@@ -333,7 +336,8 @@ _weak_texts = st.lists(
 def test_weak_separators_are_the_regex_matches(text: str, end: int) -> None:
     # _weak_seps finds by str.find what _WEAK_SEP.finditer finds (the oracle).
     end = min(end, len(text))
-    assert E._weak_seps(text, end) == [m.end() - 1 for m in E._WEAK_SEP.finditer(text, 0, end)]
+    oracle = [m.end() - 1 for m in PLAN._WEAK_SEP.finditer(text, 0, end)]
+    assert PLAN._weak_seps(text, end) == oracle
 
 
 def _key_matches_reference(text: str) -> list[tuple[int, str, int]]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from hardenkit.redaction import _engine as E  # noqa: N812
+from hardenkit.redaction import _prefilter as PF  # noqa: N812
 from hardenkit.redaction._engine import full_scan, redact
 
 
 @pytest.fixture(autouse=True)
 def _prefilter_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """The hyperscan prefilter, not the warm-up's run-everything path."""
-    monkeypatch.setattr(E, "_scan", E._built_scan())
+    monkeypatch.setattr(PF, "_scan", PF._built_scan())
 
 
 @pytest.mark.parametrize(
@@ -89,11 +89,11 @@ def test_pem_after_an_xml_tag_is_masked(text: str) -> None:
 
 
 def test_warm_up_counts_calls_not_rescans(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(E, "_scan", E._scan_stub)
-    monkeypatch.setattr(E, "_warm", [0, 0])
+    monkeypatch.setattr(PF, "_scan", PF._scan_stub)
+    monkeypatch.setattr(PF, "_warm", [0, 0])
     for _ in range(3):  # each masks, then scans its result again
         assert redact("retry password=hunter22") == "retry password=***"
-    assert E._warm[0] == 3
+    assert PF._warm[0] == 3
 
 
 @pytest.mark.parametrize("name", ["PASSword", "pAsSwOrD", "Db_PassWORD"])

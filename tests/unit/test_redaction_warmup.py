@@ -21,6 +21,8 @@ from tests._helpers import load_benchmark
 from hardenkit.redaction import (
     _engine as E,  # noqa: N812
     _patterns as P,  # noqa: N812
+    _planner as PLAN,  # noqa: N812
+    _prefilter as PF,  # noqa: N812
     redact,
 )
 
@@ -39,22 +41,22 @@ def texts(shared_data: Path) -> list[str]:
 
 def _literal_steps(text: str) -> set[int]:
     hits: list[tuple[int, int]] = []
-    E._literal_scan(text.encode("utf-8", "surrogatepass"), hits)
-    return E._literal_steps(hits)
+    PF._literal_scan(text.encode("utf-8", "surrogatepass"), hits)
+    return PF._literal_steps(hits)
 
 
 def _hyperscan_steps(text: str) -> set[int]:
-    return set(E._steps_of(text, E._built_scan()))
+    return set(PLAN._steps_of(text, PF._built_scan()))
 
 
 def test_literal_path_gives_the_hyperscan_paths_text(
     monkeypatch: pytest.MonkeyPatch, texts: list[str]
 ) -> None:
-    E._built_scan()
+    PF._built_scan()
     hyper = [redact(t) for t in texts]
     blocks = ["\n".join(texts[i : i + 40]) for i in range(0, len(texts), 40)]
     hyper_blocks = [redact(b) for b in blocks]
-    monkeypatch.setattr(E, "_scan", E._literal_scan)
+    monkeypatch.setattr(PF, "_scan", PF._literal_scan)
     assert [redact(t) for t in texts] == hyper
     assert [redact(b) for b in blocks] == hyper_blocks
     assert hyper_blocks == [E.full_scan(b) for b in blocks]
@@ -69,14 +71,14 @@ def test_the_warm_up_runs_the_literal_path(
     monkeypatch: pytest.MonkeyPatch, shared_data: Path
 ) -> None:
     samples: list[dict[str, str]] = json.loads((shared_data / "secret-samples.json").read_text())
-    monkeypatch.setattr(E, "_scan", E._scan_stub)
-    monkeypatch.setattr(E, "_warm", [0, 0])
+    monkeypatch.setattr(PF, "_scan", PF._scan_stub)
+    monkeypatch.setattr(PF, "_warm", [0, 0])
     for sample in samples:
         out = redact(sample["text"])
         assert out == E.full_scan(sample["text"])
         if sample.get("secret"):  # a true positive (the others are false-positive bait)
             assert sample["secret"] not in out, sample["kind"]
-    assert E._scan is E._scan_stub  # still warming up: no database used
+    assert PF._scan is PF._scan_stub  # still warming up: no database used
 
 
 @pytest.mark.parametrize("name", sorted(P.VALUE_TRIGGERS))
@@ -86,7 +88,7 @@ def test_every_value_trigger_match_holds_one_of_its_literals(name: str, data: An
     # The trigger is a superset of where the pattern matches, with the same prefix.
     match = data.draw(st.from_regex(re.compile(P.VALUE_TRIGGERS[name]), fullmatch=True))
     assert any(lit in match for lit in P.VALUE_LITERALS[name]), (name, match)
-    assert E._STEP_INDEX[name] in _literal_steps(f"x {match} y")
+    assert PF._STEP_INDEX[name] in _literal_steps(f"x {match} y")
 
 
 @pytest.mark.parametrize(
@@ -105,11 +107,11 @@ def test_every_value_trigger_match_holds_one_of_its_literals(name: str, data: An
 )
 def test_both_paths_mask_what_every_detector_masks(text: str) -> None:
     assert E.full_scan(text) != text
-    assert E._steps_of(text, E._built_scan()) or E.full_scan(text) == text
+    assert PLAN._steps_of(text, PF._built_scan()) or E.full_scan(text) == text
     assert redact(text) == E.full_scan(text)
     hits: list[tuple[int, int]] = []
-    E._literal_scan(text.encode(), hits)
-    assert E._run(text, E._literal_steps(hits)) == E.full_scan(text)
+    PF._literal_scan(text.encode(), hits)
+    assert PLAN._run(text, PF._literal_steps(hits)) == E.full_scan(text)
 
 
 def test_first_use_compiles_only_the_detectors_called_for() -> None:
@@ -147,8 +149,8 @@ def test_is_mask_fast_path_answers_as_the_regexes(value: str) -> None:
 
 @pytest.mark.parametrize("text", ['APIKEY:"\\', "password='ab\\", 'token="x\\\nnext'])
 def test_a_backslash_ending_an_open_quote_is_masked_in_one_pass(text: str) -> None:
-    once = E._STEP_SUBS[E._KEY_VALUE](text)
-    assert E._STEP_SUBS[E._KEY_VALUE](once) == once
+    once = PF._STEP_SUBS[PF._KEY_VALUE](text)
+    assert PF._STEP_SUBS[PF._KEY_VALUE](once) == once
     assert redact(text) == E.full_scan(text) == once
     assert "\\" not in once
 

@@ -1,0 +1,281 @@
+"""The planner: which detectors run, on which lines, until the text stops changing.
+
+From the prefilter's hits: the pairs the scan showed to be left (:func:`_unclaimed`),
+the steps a region calls for (:func:`_plan`), each line or region of lines run on its
+own (:func:`_by_region`), and the passes until nothing changes (:func:`_run`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from hardenkit.redaction import _prefilter
+from hardenkit.redaction._context import pair_left, xml_reach
+from hardenkit.redaction._patterns import pem_reach
+from hardenkit.redaction._prefilter import (
+    _KEY_VALUE,
+    _LEFT_KEY_ID,
+    _LEFT_VALUE_ID,
+    _MULTILINE,
+    _SEP_ID,
+    _STEP_INDEX,
+    _STEP_OF,
+    _STEP_SUBS,
+    _WEAK_ID,
+    _literal_steps,
+    _rescan,
+)
+
+# Not typing.TYPE_CHECKING: importing typing costs a first use several ms (the audit's
+# environment check, `hardenkit audit`), and type checkers treat any TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Collection
+    from typing import Any
+
+    from hardenkit.redaction._prefilter import _Hit
+
+# Passes until the text stops changing: one masking can expose another match.
+_MAX_PASSES = 4
+_WEAK_REACH = 512
+# The weak key=value trigger's key and separator (ASCII text): where a weak key's pair
+# can be masked. Read within _WEAK_REACH characters only (its retries are bounded there).
+_WEAK_SEP = re.compile(r"(?:auth|sess|sig|sid)[\w.\-]*[\"']?[ \t]*[=:]", re.ASCII | re.IGNORECASE)
+# _WEAK_SEP after its hint (see _weak_seps).
+_WEAK_WORDS = ("auth", "sess", "sig", "sid")
+_WEAK_TAIL = re.compile(r"[\w.\-]*[\"']?[ \t]*[=:]", re.ASCII)
+
+# Where a match of a multi-line detector whose trigger ends at ``end`` can end.
+_REACH = {_STEP_INDEX["pem"]: pem_reach, _STEP_INDEX["xml"]: xml_reach}
+
+
+def _steps_of(text: str, scan: Any = None, *, key_value: bool = True) -> set[int] | frozenset[int]:
+    """The steps the prefilter calls for on ``text`` (``key_value=False``: all but that one)."""
+    hits: list[_Hit] = []
+    data = text.encode("utf-8", "surrogatepass")
+    (scan or _prefilter._scan)(data, hits)  # noqa: SLF001 -- read per call: it is rebound
+    if not hits:
+        return frozenset()
+    if hits[0][0] < 0:  # the literal prefilter's
+        steps = _literal_steps(hits)
+        if not key_value:
+            steps.discard(_KEY_VALUE)
+        return steps
+    if not key_value:
+        # What the path below gives without the key=value triggers: the claims only
+        # cancel those (see _unclaimed), and _plan adds key=value only for them.
+        return {_STEP_OF[ident] for _, ident in hits if ident < _WEAK_ID}
+    hits, left = _unclaimed(data, hits)
+    if not hits:
+        return frozenset()
+    return _plan(hits, 0, text if len(data) == len(text) else None, left)
+
+
+def _run(text: str, steps: Collection[int]) -> str:
+    """The detectors ``steps`` until the text stops changing.
+
+    The prefilter is asked again after each pass: a masking can expose a match of
+    another detector. The next pass skips the detectors that ran after the last one
+    that changed the text, and that one: a detector leaves its own output as it is
+    (each skips a value that is a mask already), so on the same text they would change
+    nothing (tests/unit/test_redaction_prefilter.py holds the result to full_scan's).
+    """
+    for _ in range(_MAX_PASSES):
+        last = -1  # the last step that changed the text
+        ran = sorted(steps)
+        for i in ran:
+            new = _STEP_SUBS[i](text)
+            if new != text:
+                text = new
+                last = i
+        if last < 0:
+            break
+        again = _steps_of(text, _rescan, key_value=last > _KEY_VALUE or _KEY_VALUE not in ran)
+        steps = [i for i in again if i < last or i not in ran]
+        if not steps:
+            break
+    return text
+
+
+# How far back from a LEFT_VALUE_PAIR match's end its separator is looked for (a farther
+# one: no claim, the pair is read).
+_VALUE_REACH = 256
+
+
+def _unclaimed(data: bytes, hits: list[_Hit]) -> tuple[list[_Hit], set[int]]:
+    """The hits without the pairs the scan showed to be left, and those separators.
+
+    A separator is left when LEFT_KEY_PAIR matched there (the match ends at it) or a
+    LEFT_VALUE_PAIR match ends after it: such a value holds no "=" nor ":", so its
+    separator is the last one before the match's end. Offsets are the scan's (bytes);
+    the trigger's matches at those separators are dropped.
+    """
+    left: set[int] = set()
+    rest: list[_Hit] = []
+    rfind = data.rfind
+    keep = rest.append
+    claim = left.add
+    first_claim = _LEFT_VALUE_ID  # the two claims' ids are the highest (after the triggers)
+    for hit in hits:
+        ident = hit[1]
+        if ident < first_claim:
+            keep(hit)
+        elif ident == _LEFT_KEY_ID:
+            claim(hit[0] - 1)
+        else:  # _LEFT_VALUE_ID
+            end = hit[0]
+            lo = max(end - _VALUE_REACH, 0)
+            claim(max(rfind(b"=", lo, end), rfind(b":", lo, end)))
+    if left:
+        rest = [hit for hit in rest if hit[1] != _SEP_ID or hit[0] - 1 not in left]
+    return rest, left
+
+
+def _plan(hits: list[_Hit], base: int, text: str | None, left: set[int]) -> set[int]:
+    """The steps a region's hits call for (``base``: the region's offset in the scan).
+
+    Key=value runs only when at one of the separators the trigger found (each after a
+    key holding a hint) the pair is one that step would mask; it then reads the whole
+    region, since a value left unmasked still hides the pairs inside it. ``hits`` holds
+    only the separators the scan did not show to be left (:func:`_unclaimed`; ``left``:
+    those, scan offsets); :func:`pair_left` asks about the others, for that pair alone.
+    ``text``: the region when its offsets are str offsets (ASCII), else None (key=value
+    then runs on any separator left to read).
+    """
+    steps: set[int] = set()
+    seps: list[int] = []
+    weak_end = -1
+    for end, ident in hits:
+        if ident == _SEP_ID:
+            seps.append(end - base - 1)
+        elif ident == _WEAK_ID:
+            weak_end = max(weak_end, end - base)
+        else:
+            steps.add(_STEP_OF[ident])
+    if text is None:
+        if seps or weak_end >= 0:
+            steps.add(_KEY_VALUE)
+        return steps
+    if weak_end >= 0:
+        # A weak key's match ends in its value, not at its separator: within the first
+        # _WEAK_REACH characters of a line every weak key's separator before it is read.
+        if weak_end > _WEAK_REACH:
+            steps.add(_KEY_VALUE)
+            return steps
+        seps.extend(p for p in _weak_seps(text, weak_end) if p + base not in left)
+    if not all(pair_left(text, p) for p in seps):
+        steps.add(_KEY_VALUE)
+    return steps
+
+
+def _weak_seps(text: str, end: int) -> list[int]:
+    """The separators after a key holding a weak hint in ``text[:end]`` (ASCII).
+
+    _WEAK_SEP.finditer's matches, found as it finds them: the hints' occurrences (str.find
+    in the lowered text, which keeps an ASCII text's offsets) in text order, each one
+    not inside the previous match tried with the rest of the pattern. The same
+    separators, at a few C-level searches where finditer tries the pattern at every
+    character.
+    """
+    low = text[:end].lower()
+    starts: list[tuple[int, int]] = []
+    for hint in _WEAK_WORDS:
+        at = low.find(hint)
+        while at >= 0:
+            starts.append((at, len(hint)))
+            at = low.find(hint, at + 1)
+    starts.sort()
+    seps: list[int] = []
+    tail = _WEAK_TAIL.match
+    done = 0  # the end of the last match: finditer resumes there
+    for at, size in starts:
+        if at < done:
+            continue
+        m = tail(text, at + size, end)
+        if m is not None:
+            done = m.end()
+            seps.append(done - 1)
+    return seps
+
+
+def _apply_hits(text: str, data: bytes, hits: list[_Hit]) -> str:
+    """Run the detectors the hits name: on a line, or only on the lines holding a hit."""
+    if hits[0][0] < 0:  # the literal prefilter's: its steps on the whole text
+        return _run(text, _literal_steps(hits))
+    hits, left = _unclaimed(data, hits)
+    if not hits:
+        return text
+    same = len(data) == len(text)  # ASCII: byte offsets are str offsets
+    if "\n" not in text:
+        steps = _plan(hits, 0, text if same else None, left)
+        return _run(text, steps) if steps else text
+    if not same and any(_STEP_OF[i] in _MULTILINE for _, i in hits):
+        return _run(text, _plan(hits, 0, None, left))
+    return _by_region(text, data, hits, left, same=same)
+
+
+_KEY_VALUE_ONLY = frozenset({_KEY_VALUE})
+
+
+def _line_end(data: bytes, at: int) -> int:
+    stop = data.find(b"\n", at)
+    return len(data) if stop < 0 else stop
+
+
+def _by_region(text: str, data: bytes, hits: list[_Hit], left: set[int], *, same: bool) -> str:
+    """Run each line's detectors on that line alone (a region of lines for PEM and XML).
+
+    A trigger match never ends with a newline, and every detector but PEM and XML matches
+    within one line: a line runs the detectors of the hits ending on it. A PEM or XML hit
+    stretches its region to the line where that detector's match can end (computed only
+    past the region so far, so the text is read a bounded number of times).
+    """
+    hits.sort()
+    out: list[str] = []
+    last = 0
+    lows: dict[int, int] = {}  # step -> where its previous hit ended
+    i, n = 0, len(hits)
+    while i < n:
+        first = i
+        start = data.rfind(b"\n", 0, hits[i][0]) + 1
+        stop = _line_end(data, hits[i][0])
+        reached: dict[int, int] = {}  # step -> where its match can end (each its own)
+        only_seps = same
+        while i < n and hits[i][0] <= stop:
+            end, ident = hits[i]
+            if ident == _SEP_ID:
+                i += 1
+                continue
+            only_seps = False
+            step = _STEP_OF[ident]
+            if step in _MULTILINE and end > reached.get(step, 0):
+                reached[step] = _REACH[step](text, lows.get(step, 0), end)
+                lows[step] = end
+                stop = max(stop, _line_end(data, reached[step]))
+            i += 1
+        if only_seps:
+            # A line with only the key=value trigger's separators (ASCII): _plan's answer,
+            # read on the whole text. pair_left reads one line (a key, its blanks and value
+            # never cross a newline), so on the text it answers as on the line, or False
+            # (unsure) where the line's key reaches its 256-character window: the step
+            # then runs, which changes only what it would change anyway.
+            if all(pair_left(text, end - 1) for end, _ in hits[first:i]):
+                continue
+            region = text[start:stop]
+            steps: set[int] | frozenset[int] = _KEY_VALUE_ONLY
+        else:
+            region = text[start:stop] if same else data[start:stop].decode("utf-8", "surrogatepass")
+            steps = _plan(hits[first:i], start, region if same else None, left)
+            if not steps:
+                continue
+        new = _run(region, steps)
+        if new != region:
+            out.append(
+                text[last:start] if same else data[last:start].decode("utf-8", "surrogatepass")
+            )
+            out.append(new)
+            last = stop
+    if not out:
+        return text
+    out.append(text[last:] if same else data[last:].decode("utf-8", "surrogatepass"))
+    return "".join(out)
