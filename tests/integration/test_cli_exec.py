@@ -453,6 +453,11 @@ _EXEC_MUST_NOT_LOAD = {
     "shutil",
     "hardenkit.redaction._names",  # sanitize_env needs no secret-name pattern
     "hardenkit.redaction._engine",
+    "hardenkit.redaction._registry",  # the engine's rooms (issue 14), each forbidden too
+    "hardenkit.redaction._prefilter",
+    "hardenkit.redaction._hs",
+    "hardenkit.redaction._keys",
+    "hardenkit.redaction._context",
     "hardenkit.redaction._patterns",
     "hardenkit.redaction._logging",
     "hardenkit._secret_value",

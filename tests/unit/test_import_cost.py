@@ -50,6 +50,10 @@ CASES: dict[str, tuple[set[str], set[str]]] = {
             "typing",
             "hardenkit._secret_value",
             "hardenkit.redaction._engine",
+            "hardenkit.redaction._registry",  # the engine's rooms, each forbidden too
+            "hardenkit.redaction._prefilter",
+            "hardenkit.redaction._hs",
+            "hardenkit.redaction._keys",
             "hardenkit.spawn._args",  # the ArgRules schema: a plain run checks argv in _argv
             "hardenkit.spawn._policy",
             "fnmatch",  # env's default allowlist needs no pattern compiled
@@ -194,9 +198,9 @@ def test_secret_names_and_audit_need_no_detector_patterns_nor_openssl() -> None:
     probe = (
         "import re\n"
         "from hardenkit.env import is_secret_name\n"
-        "from hardenkit.redaction import _context, _engine, _patterns\n"
+        "from hardenkit.redaction import _context, _engine, _keys, _patterns\n"
         "assert is_secret_name('DB_PASSWORD')\n"
-        "lazy = [v for m in (_context, _patterns) for v in vars(m).values()\n"
+        "lazy = [v for m in (_context, _keys, _patterns) for v in vars(m).values()\n"
         "        if type(v).__name__ == '_LazyPattern']\n"
         "assert len(lazy) >= 10 and not any('sub' in vars(v) for v in lazy), len(lazy)\n"
         "assert _engine.apply_rules('card 4242 4242 4242 4242 declined') == 'card *** declined'\n"

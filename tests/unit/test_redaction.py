@@ -18,7 +18,7 @@ from hardenkit.redaction import (
     _hs as HS,  # noqa: N812
     _registry as REG,  # noqa: N812
 )
-from hardenkit.redaction._context import KEY_HINTS
+from hardenkit.redaction._keys import KEY_HINTS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -550,8 +550,8 @@ def test_registering_loads_neither_the_detectors_nor_hyperscan() -> None:
         "import sys\n"
         "from hardenkit.redaction import register_secret, redact\n"
         "for i in range(200): register_secret(f'value-{i}-' + 'x' * 24)\n"
-        "from hardenkit.redaction import _context, _patterns\n"
-        "lazy = [v for m in (_context, _patterns) for v in vars(m).values()\n"
+        "from hardenkit.redaction import _context, _keys, _patterns\n"
+        "lazy = [v for m in (_context, _keys, _patterns) for v in vars(m).values()\n"
         "        if type(v).__name__ == '_LazyPattern']\n"
         "assert len(lazy) >= 10, len(lazy)\n"
         "print(any('sub' in vars(v) for v in lazy), 'hyperscan' in sys.modules)\n"

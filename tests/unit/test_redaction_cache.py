@@ -13,7 +13,7 @@ import pytest
 
 from hardenkit import Secret
 from hardenkit.redaction import (
-    _context as C,  # noqa: N812
+    _keys as K,  # noqa: N812
     _prefilter as PF,  # noqa: N812
     _registry as REG,  # noqa: N812
     redact,
@@ -25,12 +25,12 @@ from hardenkit.redaction import (
 def _path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     scan = PF._literal_scan if request.param == "warm-up" else PF._built_scan()
     monkeypatch.setattr(PF, "_scan", scan)
-    C._LEFT_PAIRS.clear()
+    K._LEFT_PAIRS.clear()
     return str(request.param)
 
 
 def _held() -> set[str]:
-    return {value for _, value in C._LEFT_PAIRS}
+    return {value for _, value in K._LEFT_PAIRS}
 
 
 @pytest.mark.usefixtures("_path")
@@ -64,14 +64,14 @@ def test_what_is_kept_is_bounded_in_size() -> None:
     for n in range(20):
         redact('password="' + " " * (1000 + n) + '"')
         redact("TokenService.java:" + str(100 + n) + ")" * (1000 + n))
-    assert sum(len(k) + len(v) for k, v in C._LEFT_PAIRS) <= 20 * (C._KEY_WINDOW + 5)
-    assert all(len(value) <= C._LEFT_VALUE_MAX < REG.MIN_SECRET_LENGTH for value in _held())
+    assert sum(len(k) + len(v) for k, v in K._LEFT_PAIRS) <= 20 * (K._KEY_WINDOW + 5)
+    assert all(len(value) <= K._LEFT_VALUE_MAX < REG.MIN_SECRET_LENGTH for value in _held())
 
 
 def test_the_cache_still_remembers_short_left_values() -> None:
-    C._LEFT_PAIRS.clear()
-    assert C.pair_left("at TokenService.java:755)", len("at TokenService.java"))
-    assert ("TokenService.java", "755)") in C._LEFT_PAIRS
+    K._LEFT_PAIRS.clear()
+    assert K.pair_left("at TokenService.java:755)", len("at TokenService.java"))
+    assert ("TokenService.java", "755)") in K._LEFT_PAIRS
 
 
 @pytest.mark.parametrize("value", ["ab\ud800cdefg", "\udc00xyzwvu", "lone-\udfff-surrogate"])

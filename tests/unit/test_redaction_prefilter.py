@@ -225,7 +225,7 @@ _pair_texts = st.lists(
 @settings(max_examples=1500, deadline=None)
 @given(_pair_texts)
 def test_a_pair_the_scan_calls_left_is_one_the_rule_leaves(text: str) -> None:
-    from hardenkit.redaction._context import pair_left  # noqa: PLC0415
+    from hardenkit.redaction._keys import pair_left  # noqa: PLC0415
 
     hits: list[tuple[int, int]] = []
     data = text.encode()
@@ -261,7 +261,7 @@ def test_pairs_the_scan_calls_left_reach_no_python(line: str) -> None:
 
 
 def test_source_extensions_name_no_secret() -> None:
-    from hardenkit.redaction._context import _SOURCE_EXTENSIONS  # noqa: PLC0415
+    from hardenkit.redaction._context_triggers import _SOURCE_EXTENSIONS  # noqa: PLC0415
     from hardenkit.redaction._names import is_secret_name  # noqa: PLC0415
 
     assert [ext for ext in _SOURCE_EXTENSIONS if is_secret_name(ext)] == []
@@ -342,19 +342,19 @@ def test_weak_separators_are_the_regex_matches(text: str, end: int) -> None:
 
 def _key_matches_reference(text: str) -> list[tuple[int, str, int]]:
     """_key_matches before it used _candidate's memo: each key run's tests written out."""
-    from hardenkit.redaction import _context as C  # noqa: PLC0415, N812
+    from hardenkit.redaction import _keys as K  # noqa: PLC0415, N812
     from hardenkit.redaction._names import is_secret_name  # noqa: PLC0415
 
     rev, n, found = text[::-1], len(text), []
-    for m in C._KEY_SEP_REV.finditer(rev):
+    for m in K._KEY_SEP_REV.finditer(rev):
         run = m.group("key")[::-1]
         dashes = len(run) - len(run.lstrip("-"))
         key = run[dashes:]
         if dashes > 2 or not key or not (key[0].isalpha() or key[0] == "_"):
             continue
-        if key.lower() in C._KEYS_ELSEWHERE or not is_secret_name(key):
+        if key.lower() in K._KEYS_ELSEWHERE or not is_secret_name(key):
             continue
-        sep_end = C._SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
+        sep_end = K._SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
         found.append((n - m.end() + dashes, key, sep_end))
     found.reverse()
     return found
@@ -363,7 +363,7 @@ def _key_matches_reference(text: str) -> list[tuple[int, str, int]]:
 @settings(max_examples=800, deadline=None)
 @given(st.lists(st.one_of(_pair_texts, st.sampled_from(["-" * 3, "t" * 300, "--"])), max_size=4))
 def test_key_runs_are_read_as_before(parts: list[str]) -> None:
-    from hardenkit.redaction._context import _key_matches  # noqa: PLC0415
+    from hardenkit.redaction._keys import _key_matches  # noqa: PLC0415
 
     text = " ".join(parts)[:2000]  # one span (_hint_spans splits only longer texts)
     assert _key_matches(text, None) == _key_matches_reference(text)

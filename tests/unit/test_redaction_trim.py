@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from hardenkit.redaction._context import _CLOSERS, _TRAILERS, _trim_value
+from hardenkit.redaction._keys import _CLOSERS, _TRAILERS, _trim_value
 
 
 def _one_at_a_time(value: str) -> str:

@@ -164,20 +164,20 @@ _TOSTRINGISH = st.one_of(
 @settings(max_examples=400, deadline=None)
 @given(value=_TOSTRINGISH)
 def test_value_shape_helpers_answer_as_the_regexes(value: str) -> None:
-    from hardenkit.redaction import _context as C  # noqa: PLC0415, N812
+    from hardenkit.redaction import _keys as K  # noqa: PLC0415, N812
 
-    assert C._to_string(value) is (C._TO_STRING.fullmatch(value) is not None)
-    assert C._port(value) is (C._PORT.fullmatch(value) is not None)
+    assert K._to_string(value) is (K._TO_STRING.fullmatch(value) is not None)
+    assert K._port(value) is (K._PORT.fullmatch(value) is not None)
 
 
 def test_pairs_remembered_as_left_never_hide_a_secret() -> None:
-    from hardenkit.redaction import _context as C  # noqa: PLC0415, N812
+    from hardenkit.redaction import _keys as K  # noqa: PLC0415, N812
 
     line = "at TokenService.run(TokenService.java:755) password=hunter22x"
     for _ in range(3):  # the second and third read the remembered pair
         assert redact(line) == "at TokenService.run(TokenService.java:755) password=***"
-    assert ("TokenService.java", "755)") in C._LEFT_PAIRS
-    assert not any(value.startswith("hunter") for _, value in C._LEFT_PAIRS)
+    assert ("TokenService.java", "755)") in K._LEFT_PAIRS
+    assert not any(value.startswith("hunter") for _, value in K._LEFT_PAIRS)
     # The same value under a key that names a secret: not the remembered answer.
     assert (
         redact("at x(api.token:755)") == E.full_scan("at x(api.token:755)") != "at x(api.token:755)"

@@ -8,9 +8,13 @@ pass Luhn) and key-name rules (``password=...``, ``"api_key": "..."``). Only the
 masked; the context stays (``postgres://app:***@db:5432/main``).
 
 The package's rooms: ``_names`` (which names hold secrets), ``_patterns`` (value shapes),
-``_context`` (context and key-name rules), ``_engine`` (the prefilter, the registry and
-:func:`redact`), ``_logging`` (the filter and the hooks). Hyperscan is imported, and the
-prefilter's database compiled, on the first :func:`redact`, not here.
+``_context`` (context rules), ``_keys`` (the key-name rule), ``_context_triggers`` (those
+rules' steps and hyperscan triggers), ``_registry`` (:func:`register_secret` and its
+matchers), ``_hs`` (the hyperscan import), ``_prefilter`` (the detectors' one scan),
+``_planner`` (which detectors run where), ``_combined`` (registered values in the
+prefilter's scan), ``_engine`` (:func:`redact` and the entry points), ``_logging`` (the
+filter and the hooks). Hyperscan is imported, and the prefilter's database compiled, on
+the first :func:`redact`, not here.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 from hardenkit.redaction import _prefilter, _registry
-from hardenkit.redaction._context import LEFT_KEY_PAIR, LEFT_VALUE_PAIR
+from hardenkit.redaction._context_triggers import LEFT_KEY_PAIR, LEFT_VALUE_PAIR
 from hardenkit.redaction._hs import _hyperscan
 from hardenkit.redaction._planner import _apply_hits
 from hardenkit.redaction._prefilter import _TRIGGERS

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from hardenkit.redaction import _prefilter
-from hardenkit.redaction._context import pair_left, xml_reach
+from hardenkit.redaction._context import xml_reach
+from hardenkit.redaction._keys import pair_left
 from hardenkit.redaction._patterns import pem_reach
 from hardenkit.redaction._prefilter import (
     _KEY_VALUE,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from hardenkit.redaction._context import (
+from hardenkit.redaction._context_triggers import (
     CONTEXT_STEPS,
     CONTEXT_TRIGGERS,
     LEFT_KEY_PAIR,

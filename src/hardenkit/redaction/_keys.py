@@ -1,0 +1,315 @@
+"""The key-name rule: mask the value of ``name=value`` pairs whose name is a secret's.
+
+``password=...``, ``"api_key": "..."``, ``--db-password=...``: a name is secret by
+:func:`hardenkit.redaction._names.is_secret_name`. Also :func:`pair_left`, which the
+engine asks at the separators the prefilter found, to skip a line whose pairs this rule
+would leave. Every mask skips a value that is already a mask, so running the rule again
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from hardenkit.redaction._context import _AUTH_SCHEMES
+from hardenkit.redaction._names import (
+    _BENIGN_VALUES,
+    MASK,
+    _name_strength,
+    is_mask,
+    is_secret_name,
+)
+from hardenkit.redaction._patterns import lazy, tokenish
+
+__all__ = ["KEY_HINTS", "pair_left"]
+
+_lazy = lazy
+_tokenish = tokenish
+
+
+# --------------------------------------------------------------------------- key names
+
+_KEY_HINTS = (
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "cred",
+    "sess",
+    "cookie",
+    "dsn",
+    "sig",
+    "sid",
+    "jwt",
+    "csrf",
+    "xsrf",
+)
+# A key is a word (after "-" or "--" too: argv's --db-password=...) followed by a
+# separator (=, :, =>), optional quote and blanks around it; _key_matches finds them all.
+# The value after a secret key's separator, matched only there. A quoted value runs to its
+# closing quote (or the end of the line: an unterminated quote never fails and rescans);
+# an unquoted one to the end of its token, as a shell splits words, except that "&name="
+# starts the next URL query parameter. Every branch is a single greedy run: no backtracking.
+# A backslash that ends the line inside an unterminated quote is part of the value (left
+# out, the next pass would read it as a value of its own: k:"\ -> k:***\ -> k:***).
+_VALUE = _lazy(
+    r"\"(?:[^\"\\\n]|\\.)*\\?\"?|'(?:[^'\\\n]|\\.)*\\?'?"
+    r"|[^\s&]+(?:&(?![\w.\-\[\]]+=)[^\s&]*)*"
+)
+# Trailing characters that close something around the pair rather than the value, dropped
+# from an unquoted value while unbalanced inside it: `(password=abc)`, `"x?pwd=abc"`.
+_CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
+_TRAILERS = frozenset("\"',;.)]}>")
+_COUNTED = "()[]{}<>\"'"
+# A Java/Kotlin object's toString ("Token{a64f992 ...}" cut at its space, "Token@1b6d35a6"):
+# a type and an identity hash, not a value. Only that shape: "P@ssw0rd", "Admin(2024)",
+# "Summer2024@home" or "Admin@123456" (a hash has a letter) are passwords.
+_TO_STRING = _lazy(r"[A-Z][A-Za-z0-9_$]+(?:\{[0-9a-f]{5,8}|@(?=[0-9]*[a-f])[0-9a-f]{6,8})")
+# Handled by their own rules, which keep the scheme or the harmless cookies.
+_KEYS_ELSEWHERE = frozenset({"cookie", "set-cookie"})
+_PORT = _lazy(r"[0-9]{1,5}")
+
+
+def _trim_value(value: str) -> str:
+    """An unquoted value without the closers that belong to the text around it.
+
+    Trailers are dropped from the end while unbalanced in what is left: one backwards pass
+    over counts taken once (dropping a trailer changes only its own count), so a run of
+    closers costs its length, not its square.
+    """
+    end = len(value)
+    if not end or value[-1] not in _TRAILERS:
+        return value
+    counts = {c: value.count(c) for c in _COUNTED if c in value}
+    while end and value[end - 1] in _TRAILERS:
+        last = value[end - 1]
+        opener = _CLOSERS.get(last)
+        if opener is not None:
+            if counts.get(opener, 0) >= counts[last]:
+                break
+            counts[last] -= 1
+        elif last in "\"'":
+            if counts[last] % 2 == 0:
+                break
+            counts[last] -= 1
+        end -= 1
+    return value[:end]
+
+
+def _host(key: str) -> bool:
+    """A dotted key whose last part names no secret: a host before its port (a.b.com:443)."""
+    _, dot, last = key.rpartition(".")
+    return bool(dot) and not is_secret_name(last)
+
+
+def _to_string(value: str) -> bool:
+    """_TO_STRING.fullmatch, asked only when its first character and "{" or "@" are there."""
+    return (
+        "A" <= value[:1] <= "Z"
+        and ("{" in value or "@" in value)
+        and _TO_STRING.fullmatch(value) is not None
+    )
+
+
+def _port(value: str) -> bool:
+    """_PORT.fullmatch ([0-9]{1,5}) without the regex."""
+    return len(value) <= 5 and value.isascii() and value.isdigit()  # noqa: PLR2004
+
+
+def _masked_value(key: str, value: str) -> str | None:
+    """The masked form of ``value`` under ``key``, or None when it stays."""
+    if key.lower() in _KEYS_ELSEWHERE:
+        return None
+    strength = _name_strength(key)
+    if not strength or is_mask(value):
+        return None
+    quote = value[0] if value[0] in "\"'" and len(value) > 1 and value[-1] == value[0] else ""
+    inner = value[1:-1] if quote else value
+    low = inner.strip().lower()
+    if low in _BENIGN_VALUES or (not quote and low in _AUTH_SCHEMES):
+        return None
+    if not quote and (_to_string(inner) or (_port(inner) and _host(key))):
+        return None
+    if strength == 1 and not _tokenish(inner, 8):  # a weak name (_weak_name)
+        return None
+    return f"{quote}{MASK}{quote}"
+
+
+# The same pairs read backwards: in the reversed text a pair starts at its separator, a
+# class re finds with its C-level charset search instead of entering the pattern at every
+# character. The key is the maximal run of key characters before the separator.
+_KEY_SEP_REV = _lazy(r"(?:>=|=|:)[ \t]*(?P<kq>[\"']?)(?P<key>[\w.\-]+)")
+_SPACES = _lazy(r"[ \t]*")
+
+
+# Above this size a text of several lines is read only on the lines holding a hint.
+_LINES_FROM = 2048
+
+
+def _hint_spans(text: str, low: str | None) -> list[tuple[int, int]]:
+    """The whole text, or for a block of lines the lines holding a key-name hint.
+
+    Every secret name holds one of _KEY_HINTS and a pair never spans lines. Each search
+    for a hint resumes after the line it found, so a line is read a bounded number of times.
+    """
+    n = len(text)
+    if n < _LINES_FROM or "\n" not in text:
+        return [(0, n)]
+    low = text.lower() if low is None else low
+    if len(low) != n:  # lower() changed offsets (a few non-ASCII letters)
+        return [(0, n)]
+    lines: set[tuple[int, int]] = set()
+    for hint in _KEY_HINTS:
+        at = low.find(hint)
+        while at >= 0:
+            end = text.find("\n", at)
+            end = n if end < 0 else end
+            lines.add((text.rfind("\n", 0, at) + 1, end))
+            at = low.find(hint, end)
+    return sorted(lines)
+
+
+def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
+    """(start, key, end of separator) of every secret key at a word start, in text order.
+
+    One scan of the reversed text, from separator to separator: each character is read
+    once. Keys that name no secret are dropped here, so that the list stays short (and
+    tuples of str and int leave the garbage collector nothing to walk).
+    """
+    rev = text[::-1]
+    n = len(text)
+    found: list[tuple[int, str, int]] = []
+    spans = _hint_spans(text, low)
+    matches = (m for a, b in reversed(spans) for m in _KEY_SEP_REV.finditer(rev, n - b, n - a))
+    for m in matches:
+        reversed_run = m.group("key")
+        # _candidate: the tests below, memoised for runs as long as pair_left reads.
+        if len(reversed_run) <= _KEY_WINDOW:
+            found_key = _candidate(reversed_run)
+            if found_key is None:
+                continue
+            key, dashes = found_key
+        else:
+            run = reversed_run[::-1]
+            dashes = len(run) - len(run.lstrip("-"))
+            if dashes > 2:  # noqa: PLR2004 -- argv's "-" and "--"
+                continue
+            key = run[dashes:]
+            if not key or not (key[0].isalpha() or key[0] == "_"):
+                continue
+            if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
+                continue
+        sep_end = _SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
+        found.append((n - m.end() + dashes, key, sep_end))
+    found.reverse()
+    return found
+
+
+def _sub_key_value(text: str, low: str | None = None) -> str:
+    """Mask the value of ``name=value``, ``name: value`` and ``"name": "value"`` pairs."""
+    out: list[str] = []
+    emitted = 0  # text before this offset is in out already
+    taken = 0  # candidates before this offset sit inside a value already read
+    for key_start, key, sep_end in _key_matches(text, low):
+        if key_start < taken:
+            continue
+        if text.endswith("//", 0, key_start):  # URL userinfo: the URL rule owns it
+            continue
+        v = _VALUE.match(text, sep_end)
+        if v is None:
+            continue
+        value = v.group(0)
+        if value[0] not in "\"'":
+            value = _trim_value(value)
+            if not value:
+                continue
+        start = v.start()
+        taken = start + len(value)
+        masked = _masked_value(key, value)
+        if masked is not None:
+            out.append(text[emitted:start])
+            out.append(masked)
+            emitted = taken
+    if not out:
+        return text
+    out.append(text[emitted:])
+    return "".join(out)
+
+
+#: The key-name hints: every secret name holds one (is_secret_name's words, folded).
+KEY_HINTS = _KEY_HINTS
+
+
+@functools.lru_cache(maxsize=4096)
+def _candidate(reversed_run: str) -> tuple[str, int] | None:
+    """(key, leading dashes) of a key run read backwards, or None when no secret key.
+
+    The same tests as :func:`_key_matches`.
+    """
+    run = reversed_run[::-1]
+    dashes = len(run) - len(run.lstrip("-"))
+    key = run[dashes:]
+    if dashes > 2 or not key or not (key[0].isalpha() or key[0] == "_"):  # noqa: PLR2004
+        return None
+    if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
+        return None
+    return key, dashes
+
+
+def pair_left(text: str, sep: int) -> bool:
+    """True when :func:`_sub_key_value` would leave the pair whose separator is at ``sep``.
+
+    Read at the separators where the prefilter saw a key holding a hint: the same tests
+    as there (the key read backwards, its value read forwards), for that pair alone.
+    False whenever unsure (a key longer than the window read).
+    """
+    lo = sep - _KEY_WINDOW
+    window = text[sep:lo:-1] if lo >= 0 else text[sep::-1]
+    m = _KEY_SEP_REV.match(window)
+    if m is None or (lo >= 0 and m.end() == len(window)):
+        return False
+    found = _candidate(m.group("key"))
+    if found is None:
+        return True
+    key, dashes = found
+    if text.endswith("//", 0, sep - m.end() + 1 + dashes):  # URL userinfo: the URL rule's
+        return True
+    after = sep + 2 if text.startswith("=>", sep) else sep + 1
+    v = _VALUE.match(text, _SPACES.match(text, after).end())  # type: ignore[union-attr]
+    if v is None:
+        return True
+    return _value_left(key, v.group(0))
+
+
+def _value_left(key: str, raw: str) -> bool:
+    """True when the value ``raw`` (as _VALUE reads it) under ``key`` stays."""
+    if (key, raw) in _LEFT_PAIRS:
+        return True
+    value = raw
+    if value[0] not in "\"'":
+        value = _trim_value(value)
+        if not value:
+            return True
+    if _masked_value(key, value) is not None:
+        return False
+    if len(raw) <= _LEFT_VALUE_MAX:
+        if len(_LEFT_PAIRS) >= _LEFT_PAIRS_MAX:
+            _LEFT_PAIRS.clear()
+        _LEFT_PAIRS.add((key, raw))
+    return True
+
+
+# The longest key pair_left reads (a longer one: unsure, the step runs).
+_KEY_WINDOW = 256
+# (key, value as _VALUE read it) of pairs found left: logs repeat them (a stack frame's
+# TokenService.java:755, a status code), and the answer is a function of the two. Only
+# pairs the key=value rule leaves, and only values of at most _LEFT_VALUE_MAX characters:
+# shorter than a registered secret (MIN_SECRET_LENGTH, 6) and than anything another
+# detector masks (a card: 13 digits; a token pattern: 13 characters and more), so that no
+# value any detector masks is ever held here. Keys are at most _KEY_WINDOW characters:
+# the cache holds at most _LEFT_PAIRS_MAX * (256 + 5) characters.
+_LEFT_PAIRS: set[tuple[str, str]] = set()
+_LEFT_PAIRS_MAX = 4096
+_LEFT_VALUE_MAX = 5
