@@ -142,6 +142,7 @@ def test_a_settled_registry_is_scanned_once(monkeypatch: pytest.MonkeyPatch) -> 
     for _ in range(PF._WARM_CALLS + 1):
         redact("warm the prefilter up: password=abc123def")
     monkeypatch.setattr(CMB, "_COMBINE_CALLS", 3)
+    monkeypatch.setattr(CMB, "_BACKOFF_MAX", 0)  # earlier tests' databases: no doubling here
     register_secret("cmb-settled-Vq81x")
     assert redact("a cmb-settled-Vq81x b") == "a *** b"  # folds the registration in
     levels = REG._levels
@@ -183,3 +184,52 @@ def test_a_registry_too_large_to_compile_stays_on_the_levels_path(
     CMB._combine(REG._levels)
     assert CMB._combined == (REG._levels, None)
     assert redact("a cmb-large-Rt5w b") == "a *** b"
+
+
+def test_a_registry_of_too_many_bytes_stays_on_the_levels_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The compile grows with the bytes of the values: 9,900 values of 256 characters took
+    # 2.7 s in one redact() call. Over _COMBINE_MAX_BYTES the levels' path stays.
+    register_secret("cmb-bytes-Wq3e")
+    redact("fold")
+    monkeypatch.setattr(CMB, "_COMBINE_MAX_BYTES", 8)
+    CMB._combine(REG._levels)
+    assert CMB._combined == (REG._levels, None)
+    assert redact("a cmb-bytes-Wq3e b") == "a *** b"
+
+
+def test_each_database_thrown_away_doubles_the_wait_for_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A registration after a database was built throws it away; the next compile waits
+    # twice as many calls, so registrations that keep coming cannot make it recur often.
+    for _ in range(PF._WARM_CALLS + 1):
+        redact("warm the prefilter up: password=abc123def")
+    monkeypatch.setattr(CMB, "_COMBINE_CALLS", 4)
+    monkeypatch.setattr(CMB, "_combine_backoff", [0])
+    monkeypatch.setattr(CMB, "_combined", (None, None))
+    monkeypatch.setattr(CMB, "_combine_count", [None, 0, 0])
+    compiles: list[int] = []
+    real = CMB._combine
+
+    def counted(levels: Any) -> None:
+        compiles.append(CMB._combine_count[1])
+        real(levels)
+
+    monkeypatch.setattr(CMB, "_combine", counted)
+    waited: list[int] = []
+    for round_ in range(4):
+        register_secret(f"cmb-backoff-{round_}-Yh7u")
+        calls = 0
+        while True:
+            assert redact(f"x cmb-backoff-{round_}-Yh7u") == "x ***"
+            calls += 1
+            if CMB._combined[0] is REG._levels:
+                break
+        waited.append(calls)
+    # The call that folds the registration in counts for the levels before it: then 4, 8,
+    # 16, 32 calls on the new levels before each compile.
+    assert waited == [1 + (4 << n) for n in range(4)]
+    assert CMB._combine_backoff == [3]
+    assert len(compiles) == 4

@@ -34,9 +34,17 @@ if TYPE_CHECKING:
 # :func:`_redact_combined`; tests/unit/test_redaction_combined.py compares the two paths).
 _COMBINE_CALLS = 16384
 _COMBINE_BYTES = 8 << 20
-# Above this many registered forms the levels' path stays: the compilation grows with the
-# set (~280 ms for 2,500 forms) and would stall the call that pays it for seconds.
+# Above this many registered forms, or this many bytes of them, the levels' path stays:
+# the compilation (~150 ms for the triggers alone) grows by ~1.5 ms a KB of registered
+# values, and the call that pays it waits (2.7 s for 9,900 values of 256 characters).
 _COMBINE_MAX = 10000
+_COMBINE_MAX_BYTES = 64 << 10
+# Each database thrown away because a value was registered after it was built doubles the
+# calls and bytes the next one waits for (at most 2**_BACKOFF_MAX times): registrations
+# that keep coming (a Secret made from each client's token) cannot make the compile recur
+# every 16,384 calls; the stalls grow exponentially rarer.
+_BACKOFF_MAX = 16
+_combine_backoff = [0]
 _combine_lock = threading.Lock()
 # (the levels counted, redact() calls, bytes) since the levels last changed.
 _combine_count: list[Any] = [None, 0, 0]
@@ -61,6 +69,13 @@ class _Combined:
             raise RuntimeError("no hyperscan")
         if sum(len(level._short) for level in levels) > _COMBINE_MAX:  # noqa: SLF001
             raise RuntimeError("too many registered forms to compile at once")
+        size = sum(
+            len(value.encode("utf-8", "surrogatepass"))
+            for level in levels
+            for value in level._short  # noqa: SLF001
+        )
+        if size > _COMBINE_MAX_BYTES:
+            raise RuntimeError("too many bytes of registered forms to compile at once")
         base = len(_TRIGGERS) + 2
         exprs = [expr.encode("ascii") for _, expr, _ in _TRIGGERS]
         exprs += [LEFT_VALUE_PAIR.encode("ascii"), LEFT_KEY_PAIR.encode("ascii")]
@@ -106,11 +121,15 @@ def _note_levels(size: int) -> None:
     count = _combine_count
     levels = _registry._levels  # noqa: SLF001 -- read per call: it is rebound
     if count[0] is not levels:
+        built = _combined
+        if built[1] is not None and built[0] is count[0]:  # its database is thrown away
+            _combine_backoff[0] = min(_combine_backoff[0] + 1, _BACKOFF_MAX)
         count[0], count[1], count[2] = levels, 0, 0
     count[1] += 1
     count[2] += size
+    shift = _combine_backoff[0]
     if (
-        (count[1] < _COMBINE_CALLS and count[2] < _COMBINE_BYTES)
+        (count[1] < _COMBINE_CALLS << shift and count[2] < _COMBINE_BYTES << shift)
         or _prefilter._scan is _prefilter._scan_stub  # noqa: SLF001 -- read per call: rebound
     ):
         return

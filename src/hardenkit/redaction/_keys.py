@@ -9,12 +9,11 @@ changes nothing.
 
 from __future__ import annotations
 
-import functools
-
 from hardenkit.redaction._context import _AUTH_SCHEMES
 from hardenkit.redaction._names import (
     _BENIGN_VALUES,
     MASK,
+    _has_digit,
     _name_strength,
     is_mask,
     is_secret_name,
@@ -242,12 +241,32 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
 KEY_HINTS = _KEY_HINTS
 
 
-@functools.lru_cache(maxsize=4096)
+#: Key runs read (backwards), at most _FOUND_MAX, then forgotten. A run may be a value
+#: (the text before a separator inside it, ``API_KEY=c2VjcmV0LXZhbHVl==``): a run holding
+#: a digit is remembered only when it names a secret (credentials hold digits; key names
+#: rarely do), as _names' memo of name strengths.
+_FOUND: dict[str, tuple[str, int] | None] = {}
+_FOUND_MAX = 4096
+
+
 def _candidate(reversed_run: str) -> tuple[str, int] | None:
     """(key, leading dashes) of a key run read backwards, or None when no secret key.
 
-    The same tests as :func:`_key_matches`.
+    The same tests as :func:`_key_matches`, memoised as the comment above says.
     """
+    try:
+        return _FOUND[reversed_run]
+    except KeyError:
+        pass
+    found = _uncached_candidate(reversed_run)
+    if found is not None or not _has_digit(reversed_run):
+        if len(_FOUND) >= _FOUND_MAX:
+            _FOUND.clear()
+        _FOUND[reversed_run] = found
+    return found
+
+
+def _uncached_candidate(reversed_run: str) -> tuple[str, int] | None:
     run = reversed_run[::-1]
     dashes = len(run) - len(run.lstrip("-"))
     key = run[dashes:]
