@@ -21,8 +21,9 @@ from hardenkit._unset import UNSET
 from hardenkit.errors import SandboxError
 from hardenkit.sandbox._check import _threads, all_tasks_nnp, shed_problem
 from hardenkit.sandbox._enter import shed_capabilities
+from hardenkit.sandbox._load import load_for_confinement
 from hardenkit.sandbox._plan import ConfinementPlan
-from hardenkit.sandbox._prepare import load_for_confinement, plan_for, prepare_confinement
+from hardenkit.sandbox._prepare import plan_for, prepare_confinement
 from hardenkit.sandbox.guards import (
     CAP_MKNOD,
     CAP_PERFMON,
