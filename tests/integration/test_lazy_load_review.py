@@ -378,3 +378,31 @@ def test_functions_of_modules_loaded_before_confining_work_after_it(nobody_tmp: 
         "validate_env": {"PORT": "80"},
         "docker_file": "errno",
     }
+
+
+_LATER_OUT_OF_REACH = """
+import json, sys
+from hardenkit import confine
+from hardenkit.sandbox import FilesystemPolicy, ResourceLimits
+
+# Stage 1: hardenkit's files stay readable, the standard library does not.
+confine(filesystem=FilesystemPolicy(read=[sys.argv[1], "/proc"]), block_namespaces=False)
+import hardenkit.env  # loads no fnmatch: its first use would
+out = {"fnmatch_loaded": "fnmatch" in sys.modules}
+try:
+    confine(limits=ResourceLimits(open_files=64), block_namespaces=False)
+    out["stage2"] = "ok"
+except BaseException as err:
+    out["stage2"] = f"{type(err).__name__}: {err}"
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.root
+@pytest.mark.landlock
+def test_what_cannot_be_loaded_before_confining_does_not_refuse_it() -> None:
+    # The preload is best effort: fnmatch, out of reach since stage 1, could not be loaded
+    # after stage 2 either, and stage 2 does not need it. Refusing would only leave the
+    # process less confined.
+    out = json.loads(_as_nobody(_LATER_OUT_OF_REACH, SRC).stdout)
+    assert out == {"fnmatch_loaded": False, "stage2": "ok"}

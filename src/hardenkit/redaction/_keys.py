@@ -13,7 +13,6 @@ from hardenkit.redaction._context import _AUTH_SCHEMES
 from hardenkit.redaction._names import (
     _BENIGN_VALUES,
     MASK,
-    _has_digit,
     _name_strength,
     is_mask,
     is_secret_name,
@@ -241,11 +240,12 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
 KEY_HINTS = _KEY_HINTS
 
 
-#: Key runs read (backwards), at most _FOUND_MAX, then forgotten. A run may be a value
-#: (the text before a separator inside it, ``API_KEY=c2VjcmV0LXZhbHVl==``): a run holding
-#: a digit is remembered only when it names a secret (credentials hold digits; key names
-#: rarely do), as _names' memo of name strengths.
-_FOUND: dict[str, tuple[str, int] | None] = {}
+#: Key runs read (backwards), at most _FOUND_MAX, then forgotten: (length, hash) -> the
+#: leading dashes of a secret key, or -1. A run may be a value (the text before a
+#: separator inside it, ``API_KEY=c2VjcmV0LXZhbHVl==``), so no text is kept: only the
+#: run's length and its str hash (keyed per process; a wrong answer would take a 64-bit
+#: second preimage), as _names' memo of name strengths.
+_FOUND: dict[tuple[int, int], int] = {}
 _FOUND_MAX = 4096
 
 
@@ -254,16 +254,17 @@ def _candidate(reversed_run: str) -> tuple[str, int] | None:
 
     The same tests as :func:`_key_matches`, memoised as the comment above says.
     """
-    try:
-        return _FOUND[reversed_run]
-    except KeyError:
-        pass
-    found = _uncached_candidate(reversed_run)
-    if found is not None or not _has_digit(reversed_run):
+    memo = (len(reversed_run), hash(reversed_run))
+    dashes = _FOUND.get(memo)
+    if dashes is None:
+        found = _uncached_candidate(reversed_run)
         if len(_FOUND) >= _FOUND_MAX:
             _FOUND.clear()
-        _FOUND[reversed_run] = found
-    return found
+        _FOUND[memo] = -1 if found is None else found[1]
+        return found
+    if dashes < 0:
+        return None
+    return reversed_run[::-1][dashes:], dashes
 
 
 def _uncached_candidate(reversed_run: str) -> tuple[str, int] | None:

@@ -174,26 +174,22 @@ def _uncached_strength(name: str) -> int:
 
 
 #: Names read, with their strength: at most _STRENGTH_MAX, then forgotten. A run read as
-#: a name may be a value (the text before ``=`` in ``API_KEY=c2VjcmV0LXZhbHVl==``): a name
-#: holding a digit is remembered only when it is secret (credentials hold digits; key
-#: names rarely do), and is read again each time otherwise (~2 us).
-_STRENGTH: dict[str, int] = {}
+#: a name may be a value (the text before ``=`` in ``API_KEY=c2VjcmV0LXZhbHVl==``), so no
+#: text is kept: the key is the name's length and str hash (keyed per process; a wrong
+#: answer would take a 64-bit second preimage).
+_STRENGTH: dict[tuple[int, int], int] = {}
 _STRENGTH_MAX = 8192
 
 
 def _cached_strength(name: str) -> int:
-    strength = _STRENGTH.get(name)
+    memo = (len(name), hash(name))
+    strength = _STRENGTH.get(memo)
     if strength is None:
         strength = _uncached_strength(name)
-        if strength or not _has_digit(name):
-            if len(_STRENGTH) >= _STRENGTH_MAX:
-                _STRENGTH.clear()
-            _STRENGTH[name] = strength
+        if len(_STRENGTH) >= _STRENGTH_MAX:
+            _STRENGTH.clear()
+        _STRENGTH[memo] = strength
     return strength
-
-
-def _has_digit(name: str) -> bool:
-    return not name.isalpha() and any(c.isdigit() for c in name)
 
 
 def _split_strength(name: str, split: str) -> int:

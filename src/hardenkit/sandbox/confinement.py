@@ -14,6 +14,7 @@ in-process executor), ``_check`` (the checker), ``guards`` (guard filters).
 
 from __future__ import annotations
 
+from hardenkit._lazy import import_module
 from hardenkit._linux import require_linux
 from hardenkit._linux.caps import prctl
 from hardenkit._linux.libc import PR_SET_NO_NEW_PRIVS
@@ -38,7 +39,8 @@ from hardenkit.sandbox.options import Confinement, resolve
 # typing is not imported at run time: it costs every first use several ms (issue 14).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
+    from typing import Any
 
     from hardenkit.capabilities import CapLike
     from hardenkit.privileges import Identity
@@ -202,22 +204,40 @@ def _load_later_needs() -> None:
     """Load what the hardenkit modules loaded so far import on first use, before confining.
 
     For import time, modules import some of what they need on first use (``re``, the
-    secret-name patterns, ``copy``, ``json``, the builtin SHA-256). A confinement may leave those
-    files unreadable (a Landlock read list without the standard library or hardenkit's
-    directory, a dropped user that cannot read them): a function of a module the caller
-    imported before confining must still work after it. A module that cannot be loaded
-    is a SandboxError now, before any step (:func:`load_for_confinement`).
+    secret-name patterns, ``copy``, ``json``, the builtin SHA-256). A confinement may
+    leave those files unreadable (a Landlock read list without the standard library or
+    hardenkit's directory, a dropped user that cannot read them): a function of a module
+    the caller imported before confining must still work after it. Best effort: a module
+    that cannot be loaded now (an earlier confinement left it out) could not be loaded
+    later either, and this confinement does not need it; the function that needs it
+    fails as it would have, and the confinement goes ahead.
     """
     import sys  # noqa: PLC0415 -- loaded already by every interpreter; only here
 
-    if "hardenkit.env" in sys.modules:  # is_secret_name, mask_env, validate_env's rules
-        load_for_confinement("re", "fnmatch", "hardenkit.redaction._names")
+    wanted: list[str] = []
+    if "hardenkit.env" in sys.modules:  # is_secret_name, validate_env's rules
+        wanted += ["re", "fnmatch", "hardenkit.redaction._names"]
     if "hardenkit.sandbox._profile_model" in sys.modules:  # sizes in profiles
-        load_for_confinement("re")
+        wanted.append("re")
     profiles = sys.modules.get("hardenkit.sandbox.seccomp.profiles")
     if profiles is not None:  # Docker profiles read from files: a copy and a digest
-        load_for_confinement("copy", "json")
-        profiles.sha256(b"")
+        wanted += ["copy", "json"]
+    loads: list[tuple[Callable[[Any], object], Any]] = [
+        (import_module, name) for name in wanted if name not in sys.modules
+    ]
+    if profiles is not None:
+        loads.append((profiles.sha256, b""))
+    for load, arg in loads:
+        _load_if_possible(load, arg)
+
+
+def _load_if_possible(load: Callable[[Any], object], arg: Any) -> bool:
+    """``load(arg)``; False when its files are out of reach (not this confinement's need)."""
+    try:
+        load(arg)
+    except (ImportError, OSError):
+        return False
+    return True
 
 
 def _refuse_threads(c: Confinement, plan: ConfinementPlan | None, threads: int) -> None:
