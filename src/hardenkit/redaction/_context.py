@@ -96,6 +96,12 @@ def _userinfo_repl(m: re.Match[str]) -> str:
         at = rest.find("@")
         if at < 0 or _URL_PORT.match(rest):
             return m.group(0)
+        # Then up to the last "@" before the next "/", "?" or "#": the masked output has no
+        # raw "/" left before it, and a second pass reads its authority that far (``u:pa//@@h``
+        # gave "***@@h", then "***@h"). The rule must give its own output back unchanged:
+        # the planner runs each detector once.
+        after = _AUTHORITY_END.search(rest, at)
+        at = rest.rfind("@", at, after.start() if after else len(rest))
     value = rest[:at]
     if not value or is_mask(value):
         return m.group(0)
