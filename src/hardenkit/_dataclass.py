@@ -358,13 +358,14 @@ def _make_repr(shown: tuple[str, ...]) -> Callable[[object], str]:
 def _pickling(every: tuple[str, ...]) -> dict[str, Any]:
     """``__getstate__``/``__setstate__`` of a frozen slotted class, as the standard ones."""
 
+    def names(obj: object) -> tuple[str, ...]:
+        return every if type(obj) in _SPECS else _subclass_names(type(obj), every)
+
     def __getstate__(self: object) -> list[object]:  # noqa: N807
-        names = every if type(self) in _SPECS else _subclass_names(type(self), every)
-        return [getattr(self, n) for n in names]
+        return [getattr(self, n) for n in names(self)]
 
     def __setstate__(self: object, state: list[object]) -> None:  # noqa: N807
-        names = every if type(self) in _SPECS else _subclass_names(type(self), every)
-        for key, value in zip(names, state, strict=False):
+        for key, value in zip(names(self), state, strict=False):
             object.__setattr__(self, key, value)
 
     return {"__getstate__": __getstate__, "__setstate__": __setstate__}
@@ -385,22 +386,12 @@ def _methods(
     """The methods the standard decorator adds, for those the class does not define."""
     qualname = cls.__qualname__
     added: dict[str, Any] = {}
-    compared = _values(tuple(s.name for s in fields if s.compare))
+    compared = tuple(s.name for s in fields if s.compare)
     hashed = _values(tuple(s.name for s in fields if (s.compare if s.hash is None else s.hash)))
 
     if with_repr:
         added["__repr__"] = _make_repr(tuple(s.name for s in fields if s.repr))
-
-    if sys.version_info >= (3, 13):
-        added["__eq__"] = _eq_by_field(tuple(s.name for s in fields if s.compare))
-    else:
-
-        def __eq__(self: object, other: object) -> bool:  # noqa: N807
-            if other.__class__ is self.__class__:
-                return compared(self) == compared(other)
-            return NotImplemented
-
-        added["__eq__"] = __eq__
+    added["__eq__"] = _eq_by_field(compared) if sys.version_info >= (3, 13) else _eq(compared)
 
     def __hash__(self: object) -> int:  # noqa: N807
         return hash(hashed(self))
@@ -416,6 +407,18 @@ def _methods(
         method.__qualname__ = f"{qualname}.{key}"
         method.__module__ = cls.__module__
     return {k: v for k, v in added.items() if k not in body or k == "__hash__"}
+
+
+def _eq(names: tuple[str, ...]) -> Callable[[object, object], object]:
+    """3.10-3.12's ``__eq__``: the tuples of the compared fields."""
+    values = _values(names)
+
+    def __eq__(self: object, other: object) -> object:  # noqa: N807
+        if other.__class__ is self.__class__:
+            return values(self) == values(other)
+        return NotImplemented
+
+    return __eq__
 
 
 def _eq_by_field(names: tuple[str, ...]) -> Callable[[object, object], object]:
@@ -460,9 +463,9 @@ def _process(cls: type[_T], *, kw_only: bool, with_repr: bool) -> type[_T]:
     body = dict(cls.__dict__)
     if not body.get("__doc__"):
         raise TypeError(f"{name}: give it a docstring (the standard decorator would make one)")
-    for key in ("__setattr__", "__delattr__", "__slots__"):
-        if key == "__slots__" and key in body:
-            raise TypeError(f"{name} already specifies __slots__")
+    if "__slots__" in body:
+        raise TypeError(f"{name} already specifies __slots__")
+    for key in ("__setattr__", "__delattr__"):
         if key in body:
             raise TypeError(f"Cannot overwrite attribute {key} in class {cls.__name__}")
     fields = _collect(cls, kw_only)

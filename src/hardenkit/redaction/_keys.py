@@ -9,6 +9,7 @@ changes nothing.
 
 from __future__ import annotations
 
+from hardenkit._memo import text_free_memo
 from hardenkit.redaction._context import _AUTH_SCHEMES
 from hardenkit.redaction._names import (
     _BENIGN_VALUES,
@@ -240,13 +241,10 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
 KEY_HINTS = _KEY_HINTS
 
 
-#: Key runs read (backwards), at most _FOUND_MAX, then forgotten: (length, hash) -> the
-#: leading dashes of a secret key, or -1. A run may be a value (the text before a
-#: separator inside it, ``API_KEY=c2VjcmV0LXZhbHVl==``), so no text is kept: only the
-#: run's length and its str hash (keyed per process; a wrong answer would take a 64-bit
-#: second preimage), as _names' memo of name strengths.
+#: Key runs read (backwards), 4,096 at most, then forgotten: the leading dashes of a secret
+#: key, or -1. A run may be a value (the text before a separator inside it,
+#: ``API_KEY=c2VjcmV0LXZhbHVl==``), so the memo keeps no text (``text_free_memo``).
 _FOUND: dict[tuple[int, int], int] = {}
-_FOUND_MAX = 4096
 
 
 def _candidate(reversed_run: str) -> tuple[str, int] | None:
@@ -254,17 +252,15 @@ def _candidate(reversed_run: str) -> tuple[str, int] | None:
 
     The same tests as :func:`_key_matches`, memoised as the comment above says.
     """
-    memo = (len(reversed_run), hash(reversed_run))
-    dashes = _FOUND.get(memo)
-    if dashes is None:
-        found = _uncached_candidate(reversed_run)
-        if len(_FOUND) >= _FOUND_MAX:
-            _FOUND.clear()
-        _FOUND[memo] = -1 if found is None else found[1]
-        return found
+    dashes = _candidate_dashes(reversed_run)
     if dashes < 0:
         return None
     return reversed_run[::-1][dashes:], dashes
+
+
+def _dashes(reversed_run: str) -> int:
+    found = _uncached_candidate(reversed_run)
+    return -1 if found is None else found[1]
 
 
 def _uncached_candidate(reversed_run: str) -> tuple[str, int] | None:
@@ -276,6 +272,9 @@ def _uncached_candidate(reversed_run: str) -> tuple[str, int] | None:
     if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
         return None
     return key, dashes
+
+
+_candidate_dashes = text_free_memo(_dashes, _FOUND, 4096)
 
 
 def pair_left(text: str, sep: int) -> bool:

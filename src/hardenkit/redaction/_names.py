@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from hardenkit._memo import text_free_memo
+
 __all__ = ["MASK", "is_mask", "is_secret_name"]
 
 #: What every detector puts in place of a secret.
@@ -173,23 +175,11 @@ def _uncached_strength(name: str) -> int:
     return strength
 
 
-#: Names read, with their strength: at most _STRENGTH_MAX, then forgotten. A run read as
-#: a name may be a value (the text before ``=`` in ``API_KEY=c2VjcmV0LXZhbHVl==``), so no
-#: text is kept: the key is the name's length and str hash (keyed per process; a wrong
-#: answer would take a 64-bit second preimage).
+#: Names read, with their strength: 8,192 at most, then forgotten. A run read as a name may
+#: be a value (the text before ``=`` in ``API_KEY=c2VjcmV0LXZhbHVl==``), so the memo keeps
+#: no text (``text_free_memo``).
 _STRENGTH: dict[tuple[int, int], int] = {}
-_STRENGTH_MAX = 8192
-
-
-def _cached_strength(name: str) -> int:
-    memo = (len(name), hash(name))
-    strength = _STRENGTH.get(memo)
-    if strength is None:
-        strength = _uncached_strength(name)
-        if len(_STRENGTH) >= _STRENGTH_MAX:
-            _STRENGTH.clear()
-        _STRENGTH[memo] = strength
-    return strength
+_cached_strength = text_free_memo(_uncached_strength, _STRENGTH, 8192)
 
 
 def _split_strength(name: str, split: str) -> int:

@@ -222,22 +222,19 @@ def _load_later_needs() -> None:
     profiles = sys.modules.get("hardenkit.sandbox.seccomp.profiles")
     if profiles is not None:  # Docker profiles read from files: a copy and a digest
         wanted += ["copy", "json"]
-    loads: list[tuple[Callable[[Any], object], Any]] = [
-        (import_module, name) for name in wanted if name not in sys.modules
-    ]
+    for name in wanted:
+        if name not in sys.modules:
+            _load_if_possible(import_module, name)
     if profiles is not None:
-        loads.append((profiles.sha256, b""))
-    for load, arg in loads:
-        _load_if_possible(load, arg)
+        _load_if_possible(profiles.sha256, b"")
 
 
-def _load_if_possible(load: Callable[[Any], object], arg: Any) -> bool:
-    """``load(arg)``; False when its files are out of reach (not this confinement's need)."""
+def _load_if_possible(load: Callable[[Any], object], arg: Any) -> None:
+    """``load(arg)``, unless its files are out of reach (not this confinement's need)."""
     try:
         load(arg)
     except (ImportError, OSError):
-        return False
-    return True
+        return
 
 
 def _refuse_threads(c: Confinement, plan: ConfinementPlan | None, threads: int) -> None:
