@@ -60,15 +60,45 @@ def test_leaks_closed(text: str, expected: str) -> None:
         "pool stats sessions=42 idle=3",
         "ldap bind auth=simple",
         "sshd: auth_method=publickey user=git",
+        # Lines of the loghub samples (logpai/loghub) that the rules used to change.
+        "- INFO  [SessionTracker:ZooKeeperServer@325] - Expiring session 0x14ede63a5a70002",
+        "Processed session termination for sessionid: 0x14ede63a5a70002",
+        "KeeperException when processing sessionid:0x34ed93485090001 type:create",
+        "corecaptured: Received Capture notice, reason = DeauthInd:sts:0_rsn:7",
+        "W ActivityManager: Bad activity token: android.os.BinderProxy@2bd79ce",
+        "sendmail[4306]: to=root, relay=[127.0.0.1] [127.0.0.1], dsn=4.0.0, stat=Deferred",
+        "CardDAVPlugin-ERROR supportsRequestCompressionAtURL:https://13957525385%40163.com@p28"
+        "-contacts.icloud.com/874161398/principal/",
+        "lsass: logon sid=S-1-5-21-3623811015-3361044348-30300820-1013",
     ],
 )
 def test_false_positives_fixed(text: str) -> None:
     assert R.redact(text) == text
 
 
-def test_weak_names_still_mask_credentials() -> None:
-    assert R.redact("session=a8f5f167f44f4964e6c998dee827110c") == "session=***"
-    assert R.redact("auth=Xk9vQ2zz7qRt") == "auth=***"
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("session=a8f5f167f44f4964e6c998dee827110c", "session=***"),
+        ("auth=Xk9vQ2zz7qRt", "auth=***"),
+        # Letters and digits mixed within a run, whatever surrounds it.
+        ("sessionid=abc-1d2-efg", "sessionid=***"),
+        ("X-Auth: tok_7Hq/x+Zp", "X-Auth: ***"),
+        # Over 64 bits of hex is no number a program prints: a token.
+        ("session=0x34f4a63146b003c9a1", "session=***"),
+        ("token=0x14ede63a5a70002", "token=***"),  # a strong name masks any value
+        # A data source name holds letters; any such value is masked.
+        ("SENTRY_DSN=https://abc123@o1.ingest.sentry.io/42", "SENTRY_DSN=***"),
+        ("dsn=4.0.0a", "dsn=***"),
+        # toString's type starts upper case, after its package; anything else is masked.
+        ("token: android.os.binderProxy@2bd79ce", "token: ***"),
+        ("token: android.os.BinderProxy@2bd79cez", "token: ***"),
+        # A token as a URL's user is masked; an encoded e-mail address is a user name.
+        ("https://ghp_abcdefghijklmnop1234@github.com/x", "https://***@github.com/x"),
+    ],
+)
+def test_weak_names_still_mask_credentials(text: str, expected: str) -> None:
+    assert R.redact(text) == expected
 
 
 # --------------------------------------------------------------------------- logging

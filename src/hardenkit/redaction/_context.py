@@ -77,7 +77,9 @@ _URL_TOKEN_USER = _lazy(r"(?P<pre>://)(?P<s>[A-Za-z0-9_.~%\-]{16,})@")
 
 
 def _url_token_repl(m: re.Match[str]) -> str:
-    if not _tokenish(m.group("s")):
+    # An encoded "@" makes the user an e-mail address (https://ann%40example.com@host).
+    user = m.group("s")
+    if not _tokenish(user) or "%40" in user:
         return m.group(0)
     return m.group("pre") + MASK + "@"
 

@@ -65,10 +65,20 @@ _COUNTED = "()[]{}<>\"'"
 # A Java/Kotlin object's toString ("Token{a64f992 ...}" cut at its space, "Token@1b6d35a6"):
 # a type and an identity hash, not a value. Only that shape: "P@ssw0rd", "Admin(2024)",
 # "Summer2024@home" or "Admin@123456" (a hash has a letter) are passwords.
-_TO_STRING = _lazy(r"[A-Z][A-Za-z0-9_$]+(?:\{[0-9a-f]{5,8}|@(?=[0-9]*[a-f])[0-9a-f]{6,8})")
+# The type may carry its package (android.os.BinderProxy@2bd79ce, Android's ActivityManager).
+_TO_STRING = _lazy(
+    r"(?:[a-z][a-z0-9_]*\.)*[A-Z][A-Za-z0-9_$]+(?:\{[0-9a-f]{5,8}|@(?=[0-9]*[a-f])[0-9a-f]{6,8})"
+)
 # Handled by their own rules, which keep the scheme or the harmless cookies.
 _KEYS_ELSEWHERE = frozenset({"cookie", "set-cookie"})
 _PORT = _lazy(r"[0-9]{1,5}")
+# A weak name's value looks like a credential when a run of its letters and digits mixes
+# the two: random tokens do; "ZooKeeperServer@325" (ZooKeeper's [SessionTracker:...]) and
+# "sts:0_rsn:7" (macOS's DeauthInd:...) do not. Adjacent letter and digit: such a run.
+_MIXED_RUN = _lazy(r"[^\W\d_]\d|\d[^\W\d_]")
+# A hexadecimal number of at most 64 bits, as code prints one (ZooKeeper's "sessionid:
+# 0x14ede63a5a70002"): a number, not a credential, under a weak name.
+_HEX_NUMBER = _lazy(r"0x[0-9a-f]{1,16}|0X[0-9A-F]{1,16}")
 
 
 def _trim_value(value: str) -> str:
@@ -105,8 +115,9 @@ def _host(key: str) -> bool:
 
 def _to_string(value: str) -> bool:
     """_TO_STRING.fullmatch, asked only when its first character and "{" or "@" are there."""
+    first = value[:1]
     return (
-        "A" <= value[:1] <= "Z"
+        ("A" <= first <= "Z" or "a" <= first <= "z")
         and ("{" in value or "@" in value)
         and _TO_STRING.fullmatch(value) is not None
     )
@@ -131,9 +142,22 @@ def _masked_value(key: str, value: str) -> str | None:
         return None
     if not quote and (_to_string(inner) or (_port(inner) and _host(key))):
         return None
-    if strength == 1 and not _tokenish(inner, 8):  # a weak name (_weak_name)
+    if strength == 1 and not _weak_credential(inner):  # a weak name (_weak_name)
+        return None
+    if key[-3:].lower() == "dsn" and not any(map(str.isalpha, inner)):
+        # A data source name names its driver or host; "dsn=4.0.0" is sendmail's
+        # delivery status code.
         return None
     return f"{quote}{MASK}{quote}"
+
+
+def _weak_credential(value: str) -> bool:
+    """A weak name's value that looks like a credential (see _MIXED_RUN, _HEX_NUMBER)."""
+    return (
+        _tokenish(value, 8)
+        and _MIXED_RUN.search(value) is not None
+        and _HEX_NUMBER.fullmatch(value) is None
+    )
 
 
 # The same pairs read backwards: in the reversed text a pair starts at its separator, a
