@@ -245,14 +245,31 @@ def make_corpus(n: int, *, seed: int = 16, rate: float = 0.01) -> list[tuple[str
     turn = 0
     for _ in range(n):
         if rng.random() < rate:
-            sample = samples[turn % len(samples)]
+            out.append(_secret_line(rng, samples[turn % len(samples)]))
             turn += 1
-            secret = sample["secret"]
-            if "card" not in sample["kind"] and "\\n" not in secret and "\n" not in secret:
-                fresh = _same_shape(rng, secret)
-                out.append((sample["text"].replace(secret, fresh), fresh))
-            else:
-                out.append((sample["text"], secret))
         else:
             out.append((_ordinary(rng), ""))
+    return out
+
+
+def _secret_line(rng: random.Random, sample: dict[str, str]) -> tuple[str, str]:
+    """(line, secret): a sample's line with a fresh secret of the same shape in it."""
+    secret = sample["secret"]
+    if "card" not in sample["kind"] and "\\n" not in secret and "\n" not in secret:
+        fresh = _same_shape(rng, secret)
+        return sample["text"].replace(secret, fresh), fresh
+    return sample["text"], secret
+
+
+def with_secrets(lines: list[str], *, seed: int = 16, rate: float = 0.01) -> list[tuple[str, str]]:
+    """``lines`` as (line, "") pairs, a secret's line inserted after about ``rate`` of them."""
+    rng = random.Random(seed)  # noqa: S311 -- reproducible benchmark data
+    samples = _samples()
+    out: list[tuple[str, str]] = []
+    turn = 0
+    for line in lines:
+        out.append((line, ""))
+        if rng.random() < rate:
+            out.append(_secret_line(rng, samples[turn % len(samples)]))
+            turn += 1
     return out

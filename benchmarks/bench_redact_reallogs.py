@@ -1,0 +1,133 @@
+"""``redact()`` on real logs that no one here wrote (issue 16's held-out measure).
+
+The loghub 2k samples (https://github.com/logpai/loghub: Android, Apache, BGL, HDFS, HPC,
+Hadoop, HealthApp, Linux, Mac, OpenSSH, OpenStack, Proxifier, Spark, Thunderbird, Windows,
+Zookeeper; 32,000 lines, 4.5 MB) are not in this repository: clone loghub and point
+``HARDENKIT_BENCH_LOGS`` at it (every ``*_2k.log`` under it is read). Without it this
+script measures nothing and says so on stderr.
+
+A secret line of every kind (corpus.py's samples, fresh values of the same shape) is
+inserted after about 1 % of the lines. Reported: every inserted secret masked, the share
+of the original lines that come back changed (goal <= 0.5 %), and the speed one call per
+line and in 64 KiB blocks (goals 30 and 100 MB/s), cold (a fresh process) first and warm
+(CPU time, best of three) beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_redact_corpus import (
+    GOAL_BLOCK,
+    GOAL_CHANGED,
+    GOAL_LINE,
+    _best,
+    _blocks,
+    _mb,
+)
+
+ENV = "HARDENKIT_BENCH_LOGS"
+
+
+def _log_lines(root: Path) -> list[str]:
+    lines: list[str] = []
+    for path in sorted(root.rglob("*_2k.log")):
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        lines.extend(line for line in text.split("\n") if line)
+    return lines
+
+
+def _pairs(root: Path) -> list[tuple[str, str]]:
+    import corpus  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
+
+    made: list[tuple[str, str]] = corpus.with_secrets(_log_lines(root))
+    return made
+
+
+_COLD = """
+import sys, time
+sys.path.insert(0, {bench!r})
+from pathlib import Path
+from bench_redact_reallogs import _pairs
+from bench_redact_corpus import _blocks
+texts = [l for l, _ in _pairs(Path({root!r}))]
+if {blocks}:
+    texts = _blocks(texts)
+start = time.perf_counter()
+from hardenkit.redaction import redact
+for t in texts:
+    redact(t)
+print(sum(len(t.encode("utf-8", "surrogateescape")) + 1 for t in texts) / 1e6
+      / (time.perf_counter() - start))
+"""
+
+
+def _cold(root: Path, *, blocks: bool) -> float:
+    here = str(Path(__file__).resolve().parent)
+    code = _COLD.format(bench=here, root=str(root), blocks=blocks)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(done.stdout)
+
+
+def run() -> list[dict[str, object]]:
+    """Measure and return the records (none without the logs; see the module docstring)."""
+    from hardenkit.redaction import redact  # noqa: PLC0415
+
+    where = os.environ.get(ENV)
+    root = Path(where) if where else None
+    if root is None or not any(root.rglob("*_2k.log")):
+        print(f"bench_redact_reallogs: set {ENV} to a loghub checkout to measure", file=sys.stderr)
+        return []
+    pairs = _pairs(root)
+    lines = [line for line, _ in pairs]
+    missed = sum(
+        1
+        for line, secret in pairs
+        if secret
+        and any(len(r) >= 10 and r in redact(line) for r in re.findall(r"[A-Za-z0-9]+", secret))
+    )
+    clean = [line for line, secret in pairs if not secret]
+    changed = sum(redact(line) != line for line in clean) / len(clean)
+    cold_line, cold_block = _cold(root, blocks=False), _cold(root, blocks=True)
+    (warm_line, cpu_line), (warm_block, cpu_block) = _best(lines), _best(_blocks(lines))
+    size = f"{len(clean)} lines, {_mb(clean):.1f} MB"
+    return [
+        {
+            "name": f"redact() on real logs (loghub 2k samples, {size}), one call per line",
+            "value": round(warm_line, 2),
+            "unit": "MB/s",
+            "cpu": round(cpu_line, 2),
+            "cold": round(cold_line, 2),
+            "goal": f">= {GOAL_LINE:.0f} MB/s",
+            "ok": warm_line >= GOAL_LINE,
+        },
+        {
+            "name": "redact() on the same real logs in 64 KiB blocks",
+            "value": round(warm_block, 2),
+            "unit": "MB/s",
+            "cpu": round(cpu_block, 2),
+            "cold": round(cold_block, 2),
+            "goal": f">= {GOAL_BLOCK:.0f} MB/s",
+            "ok": warm_block >= GOAL_BLOCK,
+        },
+        {
+            "name": "real logs: inserted secrets left visible / original lines changed",
+            "value": missed,
+            "unit": f"of {len(pairs) - len(clean)} secrets",
+            "changed": f"{changed:.3%} of {len(clean)} lines",
+            "goal": f"0 missed, <= {GOAL_CHANGED:.1%} changed",
+            "ok": missed == 0 and changed <= GOAL_CHANGED,
+        },
+    ]
+
+
+if __name__ == "__main__":
+    for record in run():
+        print(json.dumps(record))
