@@ -67,8 +67,10 @@ def test_leaks_closed(text: str, expected: str) -> None:
         "corecaptured: Received Capture notice, reason = DeauthInd:sts:0_rsn:7",
         "W ActivityManager: Bad activity token: android.os.BinderProxy@2bd79ce",
         "sendmail[4306]: to=root, relay=[127.0.0.1] [127.0.0.1], dsn=4.0.0, stat=Deferred",
-        "CardDAVPlugin-ERROR supportsRequestCompressionAtURL:https://13957525385%40163.com@p28"
-        "-contacts.icloud.com/874161398/principal/",
+        (
+            "CardDAVPlugin-ERROR supportsRequestCompressionAtURL:https://13957525385%40163.com@p28"
+            "-contacts.icloud.com/874161398/principal/"
+        ),
         "lsass: logon sid=S-1-5-21-3623811015-3361044348-30300820-1013",
     ],
 )

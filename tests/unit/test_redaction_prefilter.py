@@ -385,3 +385,27 @@ def test_the_url_rule_gives_its_own_output_back(tail: str) -> None:
 
     once = _sub_url("redis://" + tail)
     assert _sub_url(once) == once
+
+
+_weak_values = st.lists(
+    st.sampled_from(
+        [
+            *("session", "SessionTracker", "auth", "X-Auth", "sid", "sig", "tokens", "Deauth"),
+            *("=", ": ", ":", "=>", '"', "'", " ", "\t", "\n", "&", "a", "Z", "x", "7", "0"),
+            *("0x", "0X", "f", "_", "-", ".", "@", "/", "%40", "é", "\u2014", "\u0663", "\u00b2"),
+            *("\u212a", "ab12", "12ab", "a_1", "1-a", "0x14ede63a5a70002", "ZooKeeperServer@325"),
+        ]
+    ),
+    max_size=24,
+).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_weak_values)
+def test_weak_names_values_equal_every_detector_on_the_whole_text(text: str) -> None:
+    # The weak trigger ends at a value's first letter next to a digit (or a non-ASCII byte):
+    # it must fire wherever the rule masks (Unicode letters and digits, "_" between them).
+    PF._built_scan()
+    assert redact(text) == E.full_scan(text)
+    for line in (text, f"x {text} y", f"{text}\n{text}"):
+        assert redact(line) == E.full_scan(line)

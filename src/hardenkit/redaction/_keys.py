@@ -144,11 +144,9 @@ def _masked_value(key: str, value: str) -> str | None:
         return None
     if strength == 1 and not _weak_credential(inner):  # a weak name (_weak_name)
         return None
-    if key[-3:].lower() == "dsn" and not any(map(str.isalpha, inner)):
-        # A data source name names its driver or host; "dsn=4.0.0" is sendmail's
-        # delivery status code.
-        return None
-    return f"{quote}{MASK}{quote}"
+    # A data source name names its driver or host: "dsn=4.0.0" is sendmail's delivery status.
+    letterless_dsn = key[-3:].lower() == "dsn" and not any(map(str.isalpha, inner))
+    return None if letterless_dsn else f"{quote}{MASK}{quote}"
 
 
 def _weak_credential(value: str) -> bool:
