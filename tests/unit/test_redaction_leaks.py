@@ -72,6 +72,9 @@ def test_leaks_closed(text: str, expected: str) -> None:
             "-contacts.icloud.com/874161398/principal/"
         ),
         "lsass: logon sid=S-1-5-21-3623811015-3361044348-30300820-1013",
+        # elastic/examples' auth.log: PAM's stage, under the passwd and chpasswd services.
+        'chpasswd[30938]: pam_unix(chpasswd:chauthtok): user "elastic_user_7" does not exist',
+        "passwd[1012]: pam_unix(passwd:chauthtok): authentication failure; logname= uid=1000",
     ],
 )
 def test_false_positives_fixed(text: str) -> None:
@@ -83,20 +86,34 @@ def test_false_positives_fixed(text: str) -> None:
     [
         ("session=a8f5f167f44f4964e6c998dee827110c", "session=***"),
         ("auth=Xk9vQ2zz7qRt", "auth=***"),
-        # Letters and digits mixed within a run, whatever surrounds it.
         ("sessionid=abc-1d2-efg", "sessionid=***"),
         ("X-Auth: tok_7Hq/x+Zp", "X-Auth: ***"),
+        # People's passwords: letters and digits apart (the review of the loghub fixes).
+        ("auth=Welcome@123", "auth=***"),
+        ("REDIS_AUTH=Admin@2024", "REDIS_AUTH=***"),
+        ("auth_key=Winter_2025", "auth_key=***"),
+        ("proxy_auth=admin:12345678", "proxy_auth=***"),
+        ('{"auth": "hunter 2024"}', '{"auth": "***"}'),
+        ("sessionid=sess_829374650192837465", "sessionid=***"),
+        ("sessionid=AAAA-1111-BBBB-2222", "sessionid=***"),
+        ("PHPSESSID=abc_123_def_456", "PHPSESSID=***"),
+        ("sig2=FdAqSVoHRs6Nbl6wiN9xtQ", "sig2=***"),
+        ("auth_code=4/0AX4XfWh7", "auth_code=***"),
         # Over 64 bits of hex is no number a program prints: a token.
         ("session=0x34f4a63146b003c9a1", "session=***"),
         ("token=0x14ede63a5a70002", "token=***"),  # a strong name masks any value
-        # A data source name holds letters; any such value is masked.
+        # Only a delivery status is left under a DSN name.
         ("SENTRY_DSN=https://abc123@o1.ingest.sentry.io/42", "SENTRY_DSN=***"),
+        ("SENTRY_DSN=12345678", "SENTRY_DSN=***"),
+        ("dsn=//:12345678@10.0.0.1:5432/0", "dsn=***"),
         ("dsn=4.0.0a", "dsn=***"),
-        # toString's type starts upper case, after its package; anything else is masked.
+        # toString: its type starts upper case, after a package of two parts or none.
         ("token: android.os.binderProxy@2bd79ce", "token: ***"),
         ("token: android.os.BinderProxy@2bd79cez", "token: ***"),
-        # A token as a URL's user is masked; an encoded e-mail address is a user name.
+        ("password=j.Smith@1985ab", "password=***"),
+        # A token as a URL's user is masked; an e-mail address, its @ encoded, is a user name.
         ("https://ghp_abcdefghijklmnop1234@github.com/x", "https://***@github.com/x"),
+        ("https://ghp%40abcdefghijklmnop1234@github.com/x", "https://***@github.com/x"),
     ],
 )
 def test_weak_names_still_mask_credentials(text: str, expected: str) -> None:
@@ -214,3 +231,43 @@ def test_one_call_covers_every_logger_hooks_and_warnings(tmp_path: Path) -> None
         assert marker in out, out
     assert "e password=***" in out, out
     assert "f password=***" in out, out
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        *(("sessionid", True), ("SESSION_ID", True), ("auth_code", True), ("sig2", True)),
+        *(("REDIS_AUTH", True), ("X-Auth-Key", True), ("PHPSESSID", True), ("tokens", True)),
+        # A weak word that qualifies another one names something else.
+        *(("SessionTracker", False), ("DeauthInd", False), ("session_reuses", False)),
+        *(("SSH_AUTH_SOCK", False), ("AUTH_USER", False), ("tokens_remaining", False)),
+        # A strong word anywhere still names a secret.
+        *(("auth_password", True), ("SESSION_SECRET", True), ("AuthTokenStore", True)),
+    ],
+)
+def test_a_weak_word_names_a_secret_only_at_the_end_of_the_name(name: str, secret: bool) -> None:
+    from hardenkit import is_secret_name  # noqa: PLC0415
+
+    assert is_secret_name(name) is secret
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # nginx's status JSON: no blank, a number ends at "," or "}" as JSON reads it.
+        (
+            '{"ssl":{"handshakes_failed":4647,"session_reuses":5674},"x":{"2xx":17902}}',
+            '{"ssl":{"handshakes_failed":4647,"session_reuses":5674},"x":{"2xx":17902}}',
+        ),
+        ('{"password":123456,"user":"ann"}', '{"password":***,"user":"ann"}'),
+        ('{"session":"a1b2c3d4e5","n":2}', '{"session":"***","n":2}'),
+        ('{"api_key":12345678901234,"n":1}', '{"api_key":***,"n":1}'),
+        ('{"password": 1e5, "a": "b"}', '{"password": ***, "a": "b"}'),
+        # Not JSON (no quoted key, or no scalar): the value runs to the end of its word.
+        ("password=123,456", "password=***"),
+        ('"password":abc,def', '"password":***'),
+        ('"password":123abc,def', '"password":***'),
+    ],
+)
+def test_a_json_scalar_ends_where_json_ends_it(text: str, expected: str) -> None:
+    assert R.redact(text) == expected

@@ -64,6 +64,10 @@ PAYLOADS: dict[str, Callable[[int], str]] = {
     "key lines": _rep("key\n"),
     "token lines": _rep("x token=\n"),
     "one long line among lines": lambda n: "a\n" * 10 + "token" * (n // 5),
+    # JSON pairs: each value is read to its scalar's end, never to the end of the line.
+    "json numbers": lambda n: "{" + _rep('"password":123456,')(n),
+    "json literals": lambda n: "{" + _rep('"session_id":true,"x":')(n),
+    "json key, no scalar": lambda n: "{" + _rep('"token":1a,')(n),
 }
 
 _FRAGMENTS = [

@@ -391,6 +391,7 @@ _weak_values = st.lists(
     st.sampled_from(
         [
             *("session", "SessionTracker", "auth", "X-Auth", "sid", "sig", "tokens", "Deauth"),
+            *("Id", "_ID", "Key", "_user", "Code", "2", "S-1-5-21", "-7", "sock"),
             *("=", ": ", ":", "=>", '"', "'", " ", "\t", "\n", "&", "a", "Z", "x", "7", "0"),
             *("0x", "0X", "f", "_", "-", ".", "@", "/", "%40", "é", "\u2014", "\u0663", "\u00b2"),
             *("\u212a", "ab12", "12ab", "a_1", "1-a", "0x14ede63a5a70002", "ZooKeeperServer@325"),
@@ -403,8 +404,9 @@ _weak_values = st.lists(
 @settings(max_examples=1500, deadline=None)
 @given(_weak_values)
 def test_weak_names_values_equal_every_detector_on_the_whole_text(text: str) -> None:
-    # The weak trigger ends at a value's first letter next to a digit (or a non-ASCII byte):
-    # it must fire wherever the rule masks (Unicode letters and digits, "_" between them).
+    # Weak names (the word ends the name, or a trailer such as ID follows) and values that
+    # are or are not credentials (hex numbers, Unicode letters and digits): the prefilter
+    # must run the rule wherever it masks.
     PF._built_scan()
     assert redact(text) == E.full_scan(text)
     for line in (text, f"x {text} y", f"{text}\n{text}"):

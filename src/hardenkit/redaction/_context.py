@@ -74,12 +74,13 @@ _URL_USERINFO = _lazy(r"://[^\s:/?#@\"'<>]*:(?P<t>(?:[^\s\"'<>:]|:(?!//))*)")
 _URL_PORT = _lazy(r"[0-9]{1,5}(?:[/?#]|$)")
 _AUTHORITY_END = _lazy(r"[/?#]")
 _URL_TOKEN_USER = _lazy(r"(?P<pre>://)(?P<s>[A-Za-z0-9_.~%\-]{16,})@")
+_EMAIL_USER = _lazy(r"[A-Za-z0-9._+\-]+%40[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 
 
 def _url_token_repl(m: re.Match[str]) -> str:
-    # An encoded "@" makes the user an e-mail address (https://ann%40example.com@host).
+    # A user that is an e-mail address, its "@" encoded (https://ann%40example.com@host).
     user = m.group("s")
-    if not _tokenish(user) or "%40" in user:
+    if not _tokenish(user) or _EMAIL_USER.fullmatch(user) is not None:
         return m.group(0)
     return m.group("pre") + MASK + "@"
 

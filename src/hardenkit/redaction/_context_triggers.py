@@ -70,21 +70,16 @@ _STRONG = (
     + "key)"
 )
 _SEP = "[\"']?[ \t]*[=:]"
-# A value in which a letter stands next to a digit, matched to the first such pair and no
-# further (hyperscan reports every end offset, so each value ends once or twice).
+# A value that mixes letters and digits, matched to the first character that makes it so
+# and no further (hyperscan reports every end offset, so each value ends once or twice).
 _N = r"[^\sA-Za-z0-9\x80-\xff]"  # neither letter nor digit (non-ASCII bytes: both)
 _L, _D = r"[A-Za-z\x80-\xff]", r"[0-9\x80-\xff]"
 _NOT_L, _NOT_D = r"[^\sA-Za-z\x80-\xff]", r"[^\s0-9\x80-\xff]"
 
 
 def _mixed(space: str) -> str:
-    """A value with a letter next to a digit (_keys._MIXED_RUN), matched to the first such pair.
-
-    Before it, runs of letters or of digits, each followed by a character that is neither.
-    """
-    n = _N.replace(r"\s", space)
-    runs = "(?:(?:" + _L + "+|" + _D + "+)" + n + "+)*"
-    return n + "*" + runs + "(?:" + _L + "+" + _D + "|" + _D + "+" + _L + ")"
+    n, not_l, not_d = (c.replace(r"\s", space) for c in (_N, _NOT_L, _NOT_D))
+    return n + "*(?:" + _L + not_d + "*" + _D + "|" + _D + not_l + "*" + _L + ")"
 
 
 _MIXED = r">?[ \t]*(?:[\"']" + _mixed(r"\n") + "|" + _mixed(r"\s") + ")"

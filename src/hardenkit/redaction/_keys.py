@@ -20,6 +20,12 @@ from hardenkit.redaction._names import (
 )
 from hardenkit.redaction._patterns import lazy, tokenish
 
+# Not typing.TYPE_CHECKING: importing typing costs a first use several ms (the audit's
+# environment check, `hardenkit audit`), and type checkers treat any TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+
 __all__ = ["KEY_HINTS", "pair_left"]
 
 _lazy = lazy
@@ -57,27 +63,37 @@ _VALUE = _lazy(
     r"\"(?:[^\"\\\n]|\\.)*\\?\"?|'(?:[^'\\\n]|\\.)*\\?'?"
     r"|[^\s&]+(?:&(?![\w.\-\[\]]+=)[^\s&]*)*"
 )
+# A JSON pair ("key": value): an unquoted value is a number or a literal, which ends at
+# the next "," "}" or "]" (nginx's status JSON holds no blank: read as a shell word, its
+# "session_reuses":5674 ran to the end of the line). Other pairs keep the shell's reading.
+_JSON_SEP = _lazy(r"\"[ \t]*:")
+_JSON_SCALAR = _lazy(
+    r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+\-]?[0-9]+)?(?=[,}\]])|(?:true|false|null)(?=[,}\]])"
+)
 # Trailing characters that close something around the pair rather than the value, dropped
 # from an unquoted value while unbalanced inside it: `(password=abc)`, `"x?pwd=abc"`.
 _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
 _TRAILERS = frozenset("\"',;.)]}>")
 _COUNTED = "()[]{}<>\"'"
+_CLOSING = "\"',;.)]}>:"
 # A Java/Kotlin object's toString ("Token{a64f992 ...}" cut at its space, "Token@1b6d35a6"):
 # a type and an identity hash, not a value. Only that shape: "P@ssw0rd", "Admin(2024)",
 # "Summer2024@home" or "Admin@123456" (a hash has a letter) are passwords.
-# The type may carry its package (android.os.BinderProxy@2bd79ce, Android's ActivityManager).
+# The type may carry its package, two parts at least (android.os.BinderProxy@2bd79ce,
+# Android's ActivityManager): one dotted word before it is a password's shape (j.Smith@...).
 _TO_STRING = _lazy(
-    r"(?:[a-z][a-z0-9_]*\.)*[A-Z][A-Za-z0-9_$]+(?:\{[0-9a-f]{5,8}|@(?=[0-9]*[a-f])[0-9a-f]{6,8})"
+    r"(?:[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*\.)?[A-Z][A-Za-z0-9_$]+"
+    r"(?:\{[0-9a-f]{5,8}|@(?=[0-9]*[a-f])[0-9a-f]{6,8})"
 )
 # Handled by their own rules, which keep the scheme or the harmless cookies.
 _KEYS_ELSEWHERE = frozenset({"cookie", "set-cookie"})
 _PORT = _lazy(r"[0-9]{1,5}")
-# A weak name's value looks like a credential when a run of its letters and digits mixes
-# the two: random tokens do; "ZooKeeperServer@325" (ZooKeeper's [SessionTracker:...]) and
-# "sts:0_rsn:7" (macOS's DeauthInd:...) do not. Adjacent letter and digit: such a run.
-_MIXED_RUN = _lazy(r"[^\W\d_]\d|\d[^\W\d_]")
-# A hexadecimal number of at most 64 bits, as code prints one (ZooKeeper's "sessionid:
-# 0x14ede63a5a70002"): a number, not a credential, under a weak name.
+# Under a weak name, values that are not credentials although letters and digits mix: a
+# Windows security identifier (S-1-5-21-...), and a hexadecimal number of at most 64 bits
+# as code prints one (ZooKeeper's "sessionid: 0x14ede63a5a70002").
+# A mail delivery status code (RFC 3463: class 2, 4 or 5, subject, detail), sendmail's dsn=.
+_DELIVERY_STATUS = _lazy(r"[245]\.[0-9]{1,3}\.[0-9]{1,3}")
+_WINDOWS_SID = _lazy(r"S-1-[0-9]+(?:-[0-9]+)+")
 _HEX_NUMBER = _lazy(r"0x[0-9a-f]{1,16}|0X[0-9A-F]{1,16}")
 
 
@@ -105,6 +121,18 @@ def _trim_value(value: str) -> str:
             counts[last] -= 1
         end -= 1
     return value[:end]
+
+
+def _json_scalar(text: str, key_start: int, key: str, at: int) -> re.Match[str] | None:
+    """The JSON number or literal at ``at``, the value of a JSON pair ("key": 42,), or None.
+
+    Matched in place of _VALUE (which would read to the end of the blank-free line for
+    each pair of it, and as its prefix gives the same value): one pair costs its value.
+    """
+    quoted = key_start > 0 and text[key_start - 1] == '"'
+    if not quoted or _JSON_SEP.match(text, key_start + len(key)) is None:
+        return None
+    return _JSON_SCALAR.match(text, at)
 
 
 def _host(key: str) -> bool:
@@ -138,23 +166,25 @@ def _masked_value(key: str, value: str) -> str | None:
     quote = value[0] if value[0] in "\"'" and len(value) > 1 and value[-1] == value[0] else ""
     inner = value[1:-1] if quote else value
     low = inner.strip().lower()
-    if low in _BENIGN_VALUES or (not quote and low in _AUTH_SCHEMES):
+    # A benign word before closers and a colon is still that word: pam_unix(passwd:chauthtok):
+    core = low.rstrip(_CLOSING) or low
+    if core in _BENIGN_VALUES or (not quote and low in _AUTH_SCHEMES):
         return None
     if not quote and (_to_string(inner) or (_port(inner) and _host(key))):
         return None
     if strength == 1 and not _weak_credential(inner):  # a weak name (_weak_name)
         return None
     # A data source name names its driver or host: "dsn=4.0.0" is sendmail's delivery status.
-    letterless_dsn = key[-3:].lower() == "dsn" and not any(map(str.isalpha, inner))
-    return None if letterless_dsn else f"{quote}{MASK}{quote}"
+    status = key[-3:].lower() == "dsn" and _DELIVERY_STATUS.fullmatch(inner) is not None
+    return None if status else f"{quote}{MASK}{quote}"
 
 
 def _weak_credential(value: str) -> bool:
-    """A weak name's value that looks like a credential (see _MIXED_RUN, _HEX_NUMBER)."""
+    """A weak name's value that looks like a credential (see _WINDOWS_SID, _HEX_NUMBER)."""
     return (
         _tokenish(value, 8)
-        and _MIXED_RUN.search(value) is not None
         and _HEX_NUMBER.fullmatch(value) is None
+        and _WINDOWS_SID.fullmatch(value) is None
     )
 
 
@@ -238,7 +268,7 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
             continue
         if text.endswith("//", 0, key_start):  # URL userinfo: the URL rule owns it
             continue
-        v = _VALUE.match(text, sep_end)
+        v = _json_scalar(text, key_start, key, sep_end) or _VALUE.match(text, sep_end)
         if v is None:
             continue
         value = v.group(0)
@@ -315,10 +345,12 @@ def pair_left(text: str, sep: int) -> bool:
     if found is None:
         return True
     key, dashes = found
-    if text.endswith("//", 0, sep - m.end() + 1 + dashes):  # URL userinfo: the URL rule's
+    key_start = sep - m.end() + 1 + dashes
+    if text.endswith("//", 0, key_start):  # URL userinfo: the URL rule's
         return True
     after = sep + 2 if text.startswith("=>", sep) else sep + 1
-    v = _VALUE.match(text, _SPACES.match(text, after).end())  # type: ignore[union-attr]
+    at = _SPACES.match(text, after).end()  # type: ignore[union-attr]
+    v = _json_scalar(text, key_start, key, at) or _VALUE.match(text, at)
     if v is None:
         return True
     return _value_left(key, v.group(0))

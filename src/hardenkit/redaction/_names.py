@@ -21,8 +21,11 @@ _MASK_ONLY = re.compile(
     r"\**|\[(?:REDACTED|FILTERED|MASKED)\]|<(?:REDACTED|FILTERED|MASKED)>", re.IGNORECASE
 )
 _QUOTED = re.compile(r"""(["']?)(.*)\1""", re.DOTALL)
-# Values that name no secret even under a secret-looking key (flags, placeholders).
-_BENIGN_VALUES = frozenset({"", "none", "null", "nil", "true", "false", "undefined", "0", "1"})
+# Values that name no secret even under a secret-looking key (flags, placeholders), and
+# PAM's password-changing stage, logged as pam_unix(passwd:chauthtok) in every auth.log.
+_BENIGN_VALUES = frozenset(
+    {"", "none", "null", "nil", "true", "false", "undefined", "0", "1", "chauthtok"}
+)
 
 
 def is_mask(value: str) -> bool:
@@ -68,6 +71,16 @@ _WORDS = (
 _WEAK_WORDS = frozenset({"SESSION", "SESSID", "AUTH"})
 _WEAK_PARTS = frozenset({"SIG", "SID"})
 _PLURALS = frozenset({"S", "KEYS", "IDS"})
+# What may follow a weak part for the name to stay secret: a weak word ends the name, or
+# names a part of it (SESSION_ID, AUTH_KEY, auth_code, sig2). Anything else makes it some
+# other thing that the word qualifies (SessionTracker, DeauthInd, session_reuses,
+# SSH_AUTH_SOCK, AUTH_USER).
+_WEAK_TRAILERS = frozenset(
+    {
+        *("ID", "IDS", "KEY", "KEYS", "TOKEN", "TOKENS", "VALUE", "VALUES", "DATA", "STRING"),
+        *("COOKIE", "COOKIES", "CODE", "CODES", "HASH", "PIN", "NONCE", "HEADER", "INFO"),
+    }
+)
 _WORD_SUFFIXES = frozenset({"", "S", "KEY", "KEYS", "ID", "IDS", "DATA", "VALUE", "STRING"})
 # Whole name parts that are secret on their own.
 _EXACT_PARTS = frozenset({"PASS", "SIG", "SID"})
@@ -192,7 +205,10 @@ def _split_strength(name: str, split: str) -> int:
         return 0
     best = 0
     for i, part in enumerate(parts):
-        best = max(best, _part_strength(part))
+        strength = _part_strength(part)
+        if strength == 1 and not all(p in _WEAK_TRAILERS or p.isdigit() for p in parts[i + 1 :]):
+            strength = 0
+        best = max(best, strength)
         if (
             part in {"KEY", "KEYS"}
             and i > 0
@@ -227,13 +243,18 @@ def is_secret_name(name: str) -> bool:
     KEY follows API, PRIVATE, SECRET, ACCESS, ACCOUNT, AGE, DOTENV, CLIENT, ENCRYPTION,
     SIGNING, MASTER, HMAC, SHARED or LICENSE (but not ``..._KEY_ID``). A last part such as
     FILE, PATH, URL, NAME, TYPE, TTL or LENGTH makes it metadata about a secret, not one;
-    ``PWD`` and ``OLDPWD`` are the shell's directories. Case does not matter.
+    ``PWD`` and ``OLDPWD`` are the shell's directories. AUTH, SESSION, SESSID, SID, SIG
+    and plurals (``tokens``) count only at the end of the name or before ID, KEY, TOKEN,
+    VALUE, DATA, CODE, HASH and the like (``SESSION_ID``, ``auth_code``), not when they
+    qualify another word (``SSH_AUTH_SOCK``, ``SessionTracker``). Case does not matter.
 
     Examples:
         >>> [is_secret_name(n) for n in ("DB_PASSWORD", "apiKey", "sessionid", "SENTRY_DSN")]
         [True, True, True, True]
         >>> [is_secret_name(n) for n in ("PWD", "TOKENIZERS_PARALLELISM", "AUTHOR", "DB_PWD_FILE")]
         [False, False, False, False]
+        >>> [is_secret_name(n) for n in ("REDIS_AUTH", "SSH_AUTH_SOCK", "auth_code", "AUTH_USER")]
+        [True, False, True, False]
     """
     strength = _cached_strength(name) if len(name) <= _CACHED_NAME_MAX else _uncached_strength(name)
     return strength > 0
