@@ -20,7 +20,12 @@ from hardenkit.redaction._context import (
     _sub_xml,
 )
 from hardenkit.redaction._keys import _KEY_HINTS, _sub_key_value
-from hardenkit.redaction._names import _BENIGN_VALUES, _NOT_SECRET_LAST
+from hardenkit.redaction._names import (
+    _BENIGN_VALUES,
+    _NOT_SECRET_LAST,
+    _WEAK_TRAILERS,
+    _WORD_SUFFIXES,
+)
 
 # Not typing.TYPE_CHECKING: importing typing costs a first use several ms (the audit's
 # environment check, `hardenkit audit`), and type checkers treat any TYPE_CHECKING as true.
@@ -84,6 +89,17 @@ def _mixed(space: str) -> str:
 
 _MIXED = r">?[ \t]*(?:[\"']" + _mixed(r"\n") + "|" + _mixed(r"\s") + ")"
 
+# A weak hint and the rest of a name it makes secret (is_secret_name): the rest of its
+# word, then only suffixes and trailer parts (SESSION_ID, sessionKey, AUTH_CODE, sig2),
+# apart or not (camelCase). Non-ASCII characters part names as separators do.
+_WEAK_TAIL = "|".join(sorted({w.lower() for w in _WEAK_TRAILERS | _WORD_SUFFIXES if w}))
+_WEAK_NAME = (
+    r"(?:auth|sess(?:ion|id)?|sig|sid)(?:[_.\-\x80-\xff]*(?:"
+    + _WEAK_TAIL
+    + r"|[0-9]+))*"
+    + r"[_.\-\x80-\xff]*"
+)
+
 # The UTF-8 of the only characters whose str.lower() holds an ASCII letter (U+212A, U+0130).
 _LOWERS_TO_ASCII = r"\xe2\x84\xaa|\xc4\xb0"
 _DIGITS = "0123456789"
@@ -138,7 +154,7 @@ CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
     ("key_value", _LOWERS_TO_ASCII, False),
     # A key holding only weak hints, and a value mixing letters and digits: it must stay
     # the last trigger but one.
-    ("key_value", "(?:" + "|".join(_WEAK_HINTS) + ")" + _KEY_CHARS + "*" + _SEP + _MIXED, True),
+    ("key_value", _WEAK_NAME + _SEP + _MIXED, True),
     # _KEY_SEP_REV read forwards: a key holding a strong hint, an optional quote, blanks,
     # "=", "=>" or ":". The match ends at the separator (the engine reads the pair there,
     # see pair_left): it must stay the last trigger.
