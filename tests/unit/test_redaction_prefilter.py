@@ -19,6 +19,7 @@ from tests._helpers import load_benchmark
 from hardenkit.redaction import (
     _engine as E,  # noqa: N812
     _hs as HS,  # noqa: N812
+    _names,
     _planner as PLAN,  # noqa: N812
     _prefilter as PF,  # noqa: N812
     redact,
@@ -411,3 +412,40 @@ def test_weak_names_values_equal_every_detector_on_the_whole_text(text: str) -> 
     assert redact(text) == E.full_scan(text)
     for line in (text, f"x {text} y", f"{text}\n{text}"):
         assert redact(line) == E.full_scan(line)
+
+
+def _cases(word: str) -> list[str]:
+    return [word, word.lower(), word.capitalize()]
+
+
+_weak_name_texts = st.tuples(
+    st.sampled_from([*_cases("AUTH"), *_cases("SESSION"), *_cases("SESSID"), "PHPSESSID", "sid"]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", "_", "-", ".", "\u00e9", "2"]),
+            st.sampled_from(
+                [
+                    *(c for w in sorted(_names._WEAK_TRAILERS) for c in _cases(w)),
+                    *("Tracker", "user", "SOCK", "Ind", "reuses", "s", "x"),
+                ]
+            ),
+        ).map("".join),
+        max_size=3,
+    ).map("".join),
+    st.sampled_from(["=", ":", ": ", "=>", '"=', '": "', " = "]),
+    st.sampled_from(
+        [
+            *("Xk9vQ2zz7qRt", "Welcome@123", "admin:12345678", "0x14ede63a5a70002", "abc"),
+            *("S-1-5-21-3623811015-1013", "hunter2hunter2", "12345678", "abcdefghij", "1a"),
+        ]
+    ),
+).map(lambda t: "x " + "".join(t) + " y")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_weak_name_texts)
+def test_weak_names_and_their_trailers_equal_every_detector(text: str) -> None:
+    # The weak trigger spells out which names the weak rule counts (a weak word, then only
+    # trailer parts): a name the rule masks under must reach the rule.
+    PF._built_scan()
+    assert redact(text) == E.full_scan(text)
