@@ -79,6 +79,7 @@ _WEAK_TRAILERS = frozenset(
     {
         *("ID", "IDS", "KEY", "KEYS", "TOKEN", "TOKENS", "VALUE", "VALUES", "DATA", "STRING"),
         *("COOKIE", "COOKIES", "CODE", "CODES", "HASH", "PIN", "NONCE", "HEADER", "INFO"),
+        *("TICKET", "TICKETS", "PARAM", "PARAMS", "BLOB", "ASSERTION"),
     }
 )
 _WORD_SUFFIXES = frozenset({"", "S", "KEY", "KEYS", "ID", "IDS", "DATA", "VALUE", "STRING"})
