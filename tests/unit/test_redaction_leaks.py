@@ -240,7 +240,11 @@ def test_one_call_covers_every_logger_hooks_and_warnings(tmp_path: Path) -> None
         *(("REDIS_AUTH", True), ("X-Auth-Key", True), ("PHPSESSID", True), ("tokens", True)),
         # A weak word that qualifies another one names something else.
         *(("SessionTracker", False), ("DeauthInd", False), ("session_reuses", False)),
-        *(("SSH_AUTH_SOCK", False), ("AUTH_USER", False), ("tokens_remaining", False)),
+        *(("SSH_AUTH_SOCK", False), ("AUTH_USER", False), ("X-Auth-User", False)),
+        # The first part after the word decides; stage qualifiers and digits are skipped.
+        *(("SESSION_KEY_OLD", True), ("REDIS_AUTH_PROD", True), ("sig_v4", True)),
+        *(("WORDPRESS_AUTH_SALT", True), ("auth_creds", True), ("SESSIONKEY_OLD", True)),
+        *(("session_state", True), ("tokens_remaining", True)),  # plurals: not held to it
         # A strong word anywhere still names a secret.
         *(("auth_password", True), ("SESSION_SECRET", True), ("AuthTokenStore", True)),
     ],

@@ -23,8 +23,8 @@ from hardenkit.redaction._keys import _KEY_HINTS, _sub_key_value
 from hardenkit.redaction._names import (
     _BENIGN_VALUES,
     _NOT_SECRET_LAST,
+    _WEAK_SKIPPED,
     _WEAK_TRAILERS,
-    _WORD_SUFFIXES,
 )
 
 # Not typing.TYPE_CHECKING: importing typing costs a first use several ms (the audit's
@@ -89,15 +89,24 @@ def _mixed(space: str) -> str:
 
 _MIXED = r">?[ \t]*(?:[\"']" + _mixed(r"\n") + "|" + _mixed(r"\s") + ")"
 
-# A weak hint and the rest of a name it makes secret (is_secret_name): the rest of its
-# word, then only suffixes and trailer parts (SESSION_ID, sessionKey, AUTH_CODE, sig2),
-# apart or not (camelCase). Non-ASCII characters part names as separators do.
-_WEAK_TAIL = "|".join(sorted({w.lower() for w in _WEAK_TRAILERS | _WORD_SUFFIXES if w}))
+# A weak hint and the rest of a name it makes secret (is_secret_name): digits and skipped
+# qualifiers, then the end of the name or a trailer part and anything (SESSION_ID,
+# sessionKeyOld, AUTH_CODE, sig_v4, REDIS_AUTH_PROD), apart or not (camelCase).
+# Non-ASCII characters part names as separators do.
+_WEAK_SEPS = r"[_.\-\x80-\xff]*"
 _WEAK_NAME = (
-    r"(?:auth|sess(?:ion|id)?|sig|sid)(?:[_.\-\x80-\xff]*(?:"
-    + _WEAK_TAIL
-    + r"|[0-9]+))*"
-    + r"[_.\-\x80-\xff]*"
+    r"(?:auth|sess(?:ion|id)?|sig|sid)(?:"
+    + _WEAK_SEPS
+    + "(?:"
+    + "|".join(sorted(w.lower() for w in _WEAK_SKIPPED))
+    + "|[0-9]+))*(?:"
+    + _WEAK_SEPS
+    + "(?:"
+    + "|".join(sorted(w.lower() for w in _WEAK_TRAILERS))
+    + ")"
+    + _KEY_CHARS
+    + "*)?"
+    + _WEAK_SEPS
 )
 
 # The UTF-8 of the only characters whose str.lower() holds an ASCII letter (U+212A, U+0130).

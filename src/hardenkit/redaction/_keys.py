@@ -67,8 +67,12 @@ _VALUE = _lazy(
 # the next "," "}" or "]" (nginx's status JSON holds no blank: read as a shell word, its
 # "session_reuses":5674 ran to the end of the line). Other pairs keep the shell's reading.
 _JSON_SEP = _lazy(r"\"[ \t]*:")
+# Only where JSON goes on: "," before the next quoted key, or "}" "]" before another
+# closer, a comma or the end of the line ("password":123,456 is no JSON: read whole). A
+# mask counts as a scalar, so that the rule reads its own output as it wrote it.
+_JSON_NEXT = r"(?=,[ \t]*\\?\"|[}\]][ \t]*(?:[,}\]\r\n]|$))"
 _JSON_SCALAR = _lazy(
-    r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+\-]?[0-9]+)?(?=[,}\]])|(?:true|false|null)(?=[,}\]])"
+    r"(?:-?[0-9]+(?:\.[0-9]+)?(?:[eE][+\-]?[0-9]+)?|true|false|null|\*+)" + _JSON_NEXT
 )
 # Trailing characters that close something around the pair rather than the value, dropped
 # from an unquoted value while unbalanced inside it: `(password=abc)`, `"x?pwd=abc"`.
@@ -79,18 +83,18 @@ _CLOSING = "\"',;.)]}>:"
 # A Java/Kotlin object's toString ("Token{a64f992 ...}" cut at its space, "Token@1b6d35a6"):
 # a type and an identity hash, not a value. Only that shape: "P@ssw0rd", "Admin(2024)",
 # "Summer2024@home" or "Admin@123456" (a hash has a letter) are passwords.
-# The type may carry its package, two parts at least (android.os.BinderProxy@2bd79ce,
-# Android's ActivityManager): one dotted word before it is a password's shape (j.Smith@...).
+# The type may carry its package, under a root packages use (android.os.BinderProxy@2bd79ce,
+# Android's ActivityManager): other dotted words before it are a password's (j.smith.Jan@...).
 _TO_STRING = _lazy(
-    r"(?:[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*\.)?[A-Z][A-Za-z0-9_$]+"
-    r"(?:\{[0-9a-f]{5,8}|@(?=[0-9]*[a-f])[0-9a-f]{6,8})"
+    r"(?:(?:android|androidx|com|dalvik|io|java|javax|jdk|kotlin|net|org|scala|sun)"
+    r"(?:\.[a-z][a-z0-9_]*)+\.)?[A-Z][A-Za-z0-9_$]+(?:\{[0-9a-f]{5,8}|@(?=[0-9]*[a-f])[0-9a-f]{6,8})"
 )
 # Handled by their own rules, which keep the scheme or the harmless cookies.
 _KEYS_ELSEWHERE = frozenset({"cookie", "set-cookie"})
 _PORT = _lazy(r"[0-9]{1,5}")
 # Under a weak name, values that are not credentials although letters and digits mix: a
-# Windows security identifier (S-1-5-21-...), and a hexadecimal number of at most 64 bits
-# as code prints one (ZooKeeper's "sessionid: 0x14ede63a5a70002").
+# Windows security identifier (S-1-5-21-...), and under a name ending in ID a hexadecimal
+# number of at most 64 bits as code prints one (ZooKeeper's "sessionid: 0x14ede63a5a70002").
 # A mail delivery status code (RFC 3463: class 2, 4 or 5, subject, detail), sendmail's dsn=.
 _DELIVERY_STATUS = _lazy(r"[245]\.[0-9]{1,3}\.[0-9]{1,3}")
 _WINDOWS_SID = _lazy(r"S-1-[0-9]+(?:-[0-9]+)+")
@@ -172,7 +176,7 @@ def _masked_value(key: str, value: str) -> str | None:
         return None
     if not quote and (_to_string(inner) or (_port(inner) and _host(key))):
         return None
-    if strength == 1 and not _weak_credential(inner):  # a weak name (_weak_name)
+    if strength == 1 and (not _weak_credential(inner) or _hex_id(key, inner)):  # weak name
         return None
     # A data source name names its driver or host: "dsn=4.0.0" is sendmail's delivery status.
     status = key[-3:].lower() == "dsn" and _DELIVERY_STATUS.fullmatch(inner) is not None
@@ -181,11 +185,12 @@ def _masked_value(key: str, value: str) -> str | None:
 
 def _weak_credential(value: str) -> bool:
     """A weak name's value that looks like a credential (see _WINDOWS_SID, _HEX_NUMBER)."""
-    return (
-        _tokenish(value, 8)
-        and _HEX_NUMBER.fullmatch(value) is None
-        and _WINDOWS_SID.fullmatch(value) is None
-    )
+    return _tokenish(value, 8) and _WINDOWS_SID.fullmatch(value) is None
+
+
+def _hex_id(key: str, value: str) -> bool:
+    """A hex number of at most 64 bits under a name ending in ID (sessionid: 0x14ede63a5a70002)."""
+    return key[-2:].lower() == "id" and _HEX_NUMBER.fullmatch(value) is not None
 
 
 # The same pairs read backwards: in the reversed text a pair starts at its separator, a

@@ -71,15 +71,27 @@ _WORDS = (
 _WEAK_WORDS = frozenset({"SESSION", "SESSID", "AUTH"})
 _WEAK_PARTS = frozenset({"SIG", "SID"})
 _PLURALS = frozenset({"S", "KEYS", "IDS"})
-# What may follow a weak part for the name to stay secret: a weak word ends the name, or
-# names a part of it (SESSION_ID, AUTH_KEY, auth_code, sig2). Anything else makes it some
-# other thing that the word qualifies (SessionTracker, DeauthInd, session_reuses,
-# SSH_AUTH_SOCK, AUTH_USER).
+# What may follow a weak word for the name to stay secret: nothing (REDIS_AUTH), or a part
+# naming what of it the value is (SESSION_ID, AUTH_KEY, auth_code, SESSION_KEY_OLD: the
+# first such part decides), after digits and release or stage qualifiers (sig_v4,
+# REDIS_AUTH_PROD). Any other part makes the name some other thing the word qualifies
+# (SessionTracker, DeauthInd, session_reuses, SSH_AUTH_SOCK, AUTH_USER). Plurals of strong
+# words (tokens, CREDENTIALS_JSON) are weak but not held to this.
 _WEAK_TRAILERS = frozenset(
     {
         *("ID", "IDS", "KEY", "KEYS", "TOKEN", "TOKENS", "VALUE", "VALUES", "DATA", "STRING"),
-        *("COOKIE", "COOKIES", "CODE", "CODES", "HASH", "PIN", "NONCE", "HEADER", "INFO"),
-        *("TICKET", "TICKETS", "PARAM", "PARAMS", "BLOB", "ASSERTION"),
+        *("COOKIE", "COOKIES", "CODE", "CODES", "HASH", "PIN", "NONCE", "HEADER", "HEADERS"),
+        *("INFO", "TICKET", "TICKETS", "TKT", "PARAM", "PARAMS", "BLOB", "ASSERTION", "STATE"),
+        *("SALT", "HMAC", "MAC", "CRED", "CREDS", "BASIC", "BEARER", "DIGEST", "PSK", "SEED"),
+        *("OTP", "TOTP", "USERPASS", "VERIFIER", "STR", "VAL", "RAW", "ENCODED", "BASE64"),
+        *("B64", "HEX", "PHRASE", "PRIV", "PRIVATE", "SECRET", "SECRETS"),
+    }
+)
+_WEAK_SKIPPED = frozenset(
+    {
+        *("V", "OLD", "NEW", "PREV", "PREVIOUS", "NEXT", "CURRENT", "PRIMARY", "SECONDARY"),
+        *("PROD", "PRODUCTION", "DEV", "DEVELOPMENT", "STAGING", "STAGE", "TEST", "QA", "UAT"),
+        *("S", "B"),
     }
 )
 _WORD_SUFFIXES = frozenset({"", "S", "KEY", "KEYS", "ID", "IDS", "DATA", "VALUE", "STRING"})
@@ -207,7 +219,7 @@ def _split_strength(name: str, split: str) -> int:
     best = 0
     for i, part in enumerate(parts):
         strength = _part_strength(part)
-        if strength == 1 and not all(p in _WEAK_TRAILERS or p.isdigit() for p in parts[i + 1 :]):
+        if strength == 1 and not _weak_word_named(parts, i):
             strength = 0
         best = max(best, strength)
         if (
@@ -220,6 +232,26 @@ def _split_strength(name: str, split: str) -> int:
         if best == 2:  # noqa: PLR2004
             return 2
     return best
+
+
+def _weak_word_named(parts: list[str], i: int) -> bool:
+    """Whether the weak part ``parts[i]`` names a secret where it stands (_WEAK_TRAILERS)."""
+    part = parts[i]
+    glued = [
+        part[at + len(word) :]
+        for word in _WEAK_WORDS
+        if (at := part.find(word)) >= 0 and part[at + len(word) :] in _WORD_SUFFIXES
+    ]
+    if part in _WEAK_PARTS:
+        glued.append("")
+    if not glued or any(suffix not in _PLURALS and suffix for suffix in glued):
+        return True  # a strong word's plural, or the word's own suffix (SESSIONKEY_OLD)
+    for after in parts[i + 1 :]:
+        if after in _WEAK_TRAILERS:
+            return True
+        if not (after.isdigit() or after in _WEAK_SKIPPED):
+            return False
+    return True
 
 
 def _secret_name(name: str) -> bool:
@@ -244,10 +276,10 @@ def is_secret_name(name: str) -> bool:
     KEY follows API, PRIVATE, SECRET, ACCESS, ACCOUNT, AGE, DOTENV, CLIENT, ENCRYPTION,
     SIGNING, MASTER, HMAC, SHARED or LICENSE (but not ``..._KEY_ID``). A last part such as
     FILE, PATH, URL, NAME, TYPE, TTL or LENGTH makes it metadata about a secret, not one;
-    ``PWD`` and ``OLDPWD`` are the shell's directories. AUTH, SESSION, SESSID, SID, SIG
-    and plurals (``tokens``) count only at the end of the name or before ID, KEY, TOKEN,
-    VALUE, DATA, CODE, HASH and the like (``SESSION_ID``, ``auth_code``), not when they
-    qualify another word (``SSH_AUTH_SOCK``, ``SessionTracker``). Case does not matter.
+    ``PWD`` and ``OLDPWD`` are the shell's directories. AUTH, SESSION, SESSID, SID and SIG
+    count only at the end of the name or before a part such as ID, KEY, TOKEN, CODE, HASH
+    or SALT (``SESSION_ID``, ``auth_code``, ``SESSION_KEY_OLD``), not when they qualify
+    another word (``SSH_AUTH_SOCK``, ``SessionTracker``). Case does not matter.
 
     Examples:
         >>> [is_secret_name(n) for n in ("DB_PASSWORD", "apiKey", "sessionid", "SENTRY_DSN")]
