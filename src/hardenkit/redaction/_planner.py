@@ -130,26 +130,37 @@ def _unclaimed(data: bytes, hits: list[_Hit]) -> tuple[list[_Hit], set[int]]:
     LEFT_VALUE_AT (or LEFT_FRAME_AT after a source file's name) matches at it. The
     trigger's key part is LEFT_VALUE_PAIR's own, so these are the separators of
     LEFT_VALUE_PAIR's matches (tests/unit/test_redaction_prefilter.py compares the two).
-    Offsets are the scan's (bytes); the trigger's matches at those separators are dropped.
-    Each match reads the value after its separator only, up to the next "=" or ":" at
-    most: the text is read a bounded number of times.
+    Offsets are the scan's (bytes); the trigger's matches at those separators are dropped
+    (its others come last, in the scan's order). Each match reads the value after its
+    separator only, up to the next "=" or ":" at most: the text is read a bounded number
+    of times.
     """
-    left = {end - 1 for end, ident in hits if ident == _LEFT_KEY_ID}
-    if left:
-        hits = [hit for hit in hits if hit[1] != _LEFT_KEY_ID]
-    value_at, frame_at = _LEFT_AT[0] if _LEFT_AT else _left_at()
-    claim = left.add
-    for end, ident in hits:
+    left: set[int] = set()
+    rest: list[_Hit] = []
+    seps: list[_Hit] = []
+    keep = rest.append
+    sep = seps.append
+    for hit in hits:
+        ident = hit[1]
         if ident == _SEP_ID:
-            at = end - 1
-            if at not in left and (
-                value_at(data, at) is not None
-                or (frame_at(data, at) is not None and _frame_key(data, at))
+            sep(hit)
+        elif ident == _LEFT_KEY_ID:
+            left.add(hit[0] - 1)
+        else:
+            keep(hit)
+    if seps:
+        value_at, frame_at = _LEFT_AT[0] if _LEFT_AT else _left_at()
+        for hit in seps:
+            at = hit[0] - 1
+            if at in left:
+                continue
+            if value_at(data, at) is not None or (
+                frame_at(data, at) is not None and _frame_key(data, at)
             ):
-                claim(at)
-    if left:
-        hits = [hit for hit in hits if hit[1] != _SEP_ID or hit[0] - 1 not in left]
-    return hits, left
+                left.add(at)
+            else:
+                keep(hit)
+    return rest, left
 
 
 def _plan(hits: list[_Hit], base: int, text: str | None, left: set[int]) -> set[int]:
