@@ -64,6 +64,13 @@ PAYLOADS: dict[str, Callable[[int], str]] = {
     "key lines": _rep("key\n"),
     "token lines": _rep("x token=\n"),
     "one long line among lines": lambda n: "a\n" * 10 + "token" * (n // 5),
+    # The value claims read at each separator (_planner._unclaimed): runs they read.
+    "claimed values": _rep("token=nil "),  # 10 characters: no pair cut at the end
+    "toString run": lambda n: "token=A" + "a" * n,
+    "mask run": lambda n: "token=" + "*" * n,
+    "trailers": lambda n: "token=true" + ")" * n,
+    "frames": _rep("Token.java \t:755)   "),
+    "frame blanks": lambda n: "Token.java" + " " * n + ":755",
 }
 
 _FRAGMENTS = [
