@@ -160,7 +160,8 @@ CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
 # ASCII case-insensitive, the rest exact.
 _KEY_HEAD = "(?i:" + _STRONG[3:] + _KEY_CHARS + "*"
 _SEP_HEAD = "[\"']?[ \t]*"
-_SEP_VALUE = _SEP_HEAD + "(?:=>?|:)[ \t]*"
+_SEP_TAIL = "(?:=>?|:)[ \t]*"  # the separator and the blanks after it
+_SEP_VALUE = _SEP_HEAD + _SEP_TAIL
 # What ends an unquoted value for _VALUE ([^\s&]+): blanks or the end of a line, after
 # trailers that _trim_value drops (a value holding no opener loses every closer).
 _UNQUOTED_END = r"[,;.)\]}>]*(?:[ \t\r\f\v]|$)"
@@ -217,8 +218,8 @@ LEFT_VALUE_PAIR = "(?:" + _KEY_HEAD + _SEP_VALUE + "(?:" + _LEFT_VALUES + ")|" +
 #: LEFT_FRAME_AT does and the key ends with one of LEFT_FRAME_KEY_ENDS (its hint comes
 #: before: no extension holds one). A separator costs one match instead of the pattern's
 #: ~8 ms a scan of the 8 MB corpus and a callback per pair (see _planner._unclaimed).
-LEFT_VALUE_AT = "(?:=>?|:)[ \t]*(?:" + _LEFT_VALUES + ")"
-LEFT_FRAME_AT = "(?:=>?|:)[ \t]*[0-9]{1,5}" + _UNQUOTED_END
+LEFT_VALUE_AT = _SEP_TAIL + "(?:" + _LEFT_VALUES + ")"
+LEFT_FRAME_AT = _SEP_TAIL + "[0-9]{1,5}" + _UNQUOTED_END
 LEFT_FRAME_KEY_ENDS = tuple("." + ext for ext in _SOURCE_EXTENSIONS)
 
 
