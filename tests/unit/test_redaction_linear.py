@@ -68,6 +68,13 @@ PAYLOADS: dict[str, Callable[[int], str]] = {
     "json numbers": lambda n: "{" + _rep('"password":123456,')(n),
     "json literals": lambda n: "{" + _rep('"session_id":true,"x":')(n),
     "json key, no scalar": lambda n: "{" + _rep('"token":1a,')(n),
+    # The value claims read at each separator (_planner._unclaimed): runs they read.
+    "claimed values": _rep("token=nil "),  # 10 characters: no pair cut at the end
+    "toString run": lambda n: "token=A" + "a" * n,
+    "mask run": lambda n: "token=" + "*" * n,
+    "trailers": lambda n: "token=true" + ")" * n,
+    "frames": _rep("Token.java \t:755)   "),
+    "frame blanks": lambda n: "Token.java" + " " * n + ":755",
 }
 
 _FRAGMENTS = [

@@ -9,14 +9,16 @@ prefilter's database was built are masked too.
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings, strategies as st
 from tests._helpers import load_benchmark
 
 from hardenkit.redaction import (
+    _context_triggers as CT,  # noqa: N812
     _engine as E,  # noqa: N812
     _hs as HS,  # noqa: N812
     _names,
@@ -231,15 +233,61 @@ def test_a_pair_the_scan_calls_left_is_one_the_rule_leaves(text: str) -> None:
     hits: list[tuple[int, int]] = []
     data = text.encode()
     PF._built_scan()(data, hits)
-    for end, ident in hits:
-        if ident == PF._LEFT_KEY_ID:
-            at = end - 1
-        elif ident == PF._LEFT_VALUE_ID:
-            at = max(data.rfind(b"=", 0, end), data.rfind(b":", 0, end))
-        else:
-            continue
-        at = len(data[:at].decode())  # scan offsets are bytes
+    for sep in PLAN._unclaimed(data, hits)[1]:
+        at = len(data[:sep].decode())  # scan offsets are bytes
         assert pair_left(text, at), (text, at)
+
+
+@functools.cache
+def _claims_database() -> Any:
+    hs = HS._hyperscan()
+    db = hs.Database(mode=hs.HS_MODE_BLOCK)
+    exprs = [CT.LEFT_VALUE_PAIR.encode(), CT.LEFT_KEY_PAIR.encode()]
+    db.compile(expressions=exprs, ids=[0, 1], elements=2, flags=[hs.HS_FLAG_MULTILINE] * 2)
+    return db
+
+
+def _claims_by_the_database(data: bytes) -> set[int]:
+    """The separators _unclaimed once found with LEFT_VALUE_PAIR in the database (the oracle).
+
+    LEFT_KEY_PAIR's and LEFT_VALUE_PAIR's matches, a value's separator being the last "="
+    or ":" within 256 bytes before its match's end.
+    """
+    found: list[tuple[int, int]] = []
+    _claims_database().scan(data, lambda ident, _f, to, _fl, _c: found.append((ident, to)), 0, None)
+    left = set()
+    for ident, end in found:
+        if ident:
+            left.add(end - 1)
+        else:
+            lo = max(end - 256, 0)
+            left.add(max(data.rfind(b"=", lo, end), data.rfind(b":", lo, end)))
+    return left
+
+
+_claim_texts = st.lists(
+    st.one_of(
+        _pair.map("".join),
+        st.sampled_from(_ENDS),
+        st.sampled_from(["\r\n", "é", "\u212a", "ﬀ", " ", "\t", "=", ":", "Token{a64f9", "{"]),
+        st.text(alphabet="aZ09_.-=:>*'\" é\n", max_size=4),
+    ),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_claim_texts)
+def test_value_claims_read_in_python_are_the_database_claims(text: str) -> None:
+    # The claims LEFT_VALUE_AT / LEFT_FRAME_AT make at the trigger's separators are the
+    # ones LEFT_VALUE_PAIR made in the database, on lines, blocks, non-ASCII and CRLF.
+    data = text.encode("utf-8", "surrogatepass")
+    hits: list[tuple[int, int]] = []
+    PF._built_scan()(data, hits)
+    rest, left = PLAN._unclaimed(data, list(hits))
+    assert left == _claims_by_the_database(data) - {-1}
+    kept = [h for h in hits if h[1] != PF._LEFT_KEY_ID]
+    assert sorted(rest) == sorted(h for h in kept if h[1] != PF._SEP_ID or h[0] - 1 not in left)
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,12 @@ import re
 
 from hardenkit.redaction import _prefilter
 from hardenkit.redaction._context import xml_reach
+from hardenkit.redaction._context_triggers import LEFT_FRAME_AT, LEFT_FRAME_KEY_ENDS, LEFT_VALUE_AT
 from hardenkit.redaction._keys import pair_left
 from hardenkit.redaction._patterns import pem_reach
 from hardenkit.redaction._prefilter import (
     _KEY_VALUE,
     _LEFT_KEY_ID,
-    _LEFT_VALUE_ID,
     _MULTILINE,
     _SEP_ID,
     _STEP_INDEX,
@@ -98,37 +98,68 @@ def _run(text: str, steps: Collection[int]) -> str:
     return text
 
 
-# How far back from a LEFT_VALUE_PAIR match's end its separator is looked for (a farther
-# one: no claim, the pair is read).
-_VALUE_REACH = 256
+# LEFT_VALUE_AT and LEFT_FRAME_AT's match methods, compiled on first use (~1.6 ms, which a
+# process that never scans with the database does not pay).
+_LEFT_AT: list[tuple[Any, Any]] = []
+_FRAME_KEY_ENDS = tuple(end.encode("ascii") for end in LEFT_FRAME_KEY_ENDS)
+
+
+def _left_at() -> tuple[Any, Any]:
+    if not _LEFT_AT:
+        value_at = re.compile(LEFT_VALUE_AT.encode("ascii"), re.MULTILINE)
+        frame_at = re.compile(LEFT_FRAME_AT.encode("ascii"), re.MULTILINE)
+        _LEFT_AT.append((value_at.match, frame_at.match))
+    return _LEFT_AT[0]
+
+
+def _frame_key(data: bytes, sep: int) -> bool:
+    """The key before the separator at ``sep`` ends with a source file's extension."""
+    end = sep
+    while end and data[end - 1] in b" \t":  # runs of blanks before separators are disjoint
+        end -= 1
+    if end and data[end - 1] in b"\"'":
+        end -= 1
+    return data.endswith(_FRAME_KEY_ENDS, 0, end)
 
 
 def _unclaimed(data: bytes, hits: list[_Hit]) -> tuple[list[_Hit], set[int]]:
     """The hits without the pairs the scan showed to be left, and those separators.
 
-    A separator is left when LEFT_KEY_PAIR matched there (the match ends at it) or a
-    LEFT_VALUE_PAIR match ends after it: such a value holds no "=" nor ":", so its
-    separator is the last one before the match's end. Offsets are the scan's (bytes);
-    the trigger's matches at those separators are dropped.
+    A separator is left when LEFT_KEY_PAIR matched there (the match ends at it), or when
+    the key=value trigger found it and the value after it is one LEFT_VALUE_PAIR names:
+    LEFT_VALUE_AT (or LEFT_FRAME_AT after a source file's name) matches at it. The
+    trigger's key part is LEFT_VALUE_PAIR's own, so these are the separators of
+    LEFT_VALUE_PAIR's matches (tests/unit/test_redaction_prefilter.py compares the two).
+    Offsets are the scan's (bytes); the trigger's matches at those separators are dropped
+    (its others come last, in the scan's order). Each match reads the value after its
+    separator only, up to the next "=" or ":" at most: the text is read a bounded number
+    of times.
     """
     left: set[int] = set()
     rest: list[_Hit] = []
-    rfind = data.rfind
+    seps: list[_Hit] = []
     keep = rest.append
-    claim = left.add
-    first_claim = _LEFT_VALUE_ID  # the two claims' ids are the highest (after the triggers)
+    sep = seps.append
     for hit in hits:
         ident = hit[1]
-        if ident < first_claim:
-            keep(hit)
+        if ident == _SEP_ID:
+            sep(hit)
         elif ident == _LEFT_KEY_ID:
-            claim(hit[0] - 1)
-        else:  # _LEFT_VALUE_ID
-            end = hit[0]
-            lo = max(end - _VALUE_REACH, 0)
-            claim(max(rfind(b"=", lo, end), rfind(b":", lo, end)))
-    if left:
-        rest = [hit for hit in rest if hit[1] != _SEP_ID or hit[0] - 1 not in left]
+            left.add(hit[0] - 1)
+        else:
+            keep(hit)
+    if seps:
+        value_at, frame_at = _LEFT_AT[0] if _LEFT_AT else _left_at()
+        for hit in seps:
+            at = hit[0] - 1
+            if at in left:
+                continue
+            if value_at(data, at) is not None or (
+                frame_at(data, at) is not None and _frame_key(data, at)
+            ):
+                left.add(at)
+            else:
+                keep(hit)
     return rest, left
 
 
