@@ -275,3 +275,28 @@ def test_a_weak_word_names_a_secret_only_at_the_end_of_the_name(name: str, secre
 )
 def test_a_json_scalar_ends_where_json_ends_it(text: str, expected: str) -> None:
     assert R.redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # JSON inside a JSON string: Docker's json-file logs, a JSON body in a message.
+        (
+            '{"log":"{\\"api_key\\":\\"abc123def456\\",\\"user\\":\\"ann\\"}\\n"}',
+            '{"log":"{\\"api_key\\":\\"***\\",\\"user\\":\\"ann\\"}\\n"}',
+        ),
+        ('msg="{\\"password\\":\\"hunter22\\"}"', 'msg="{\\"password\\":\\"***\\"}"'),
+        ('{"log":"{\\"password\\":123456,\\"n\\":1}"}', '{"log":"{\\"password\\":***,\\"n\\":1}"}'),
+        (
+            '{"log":"{\\"session_id\\":\\"a1b2c3d4e5f6\\"}"}',
+            '{"log":"{\\"session_id\\":\\"***\\"}"}',
+        ),
+        # Unterminated, to the end of the line; benign and empty values stay.
+        ('x \\"password\\":\\"abc', 'x \\"password\\":\\"***'),
+        ('{\\"password\\":\\"null\\"}', '{\\"password\\":\\"null\\"}'),
+        ('x password=\\"\\"', 'x password=\\"\\"'),
+    ],
+)
+def test_escaped_json_pairs_are_masked(text: str, expected: str) -> None:
+    assert R.redact(text) == expected
+    assert R.redact(expected) == expected

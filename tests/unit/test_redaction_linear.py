@@ -68,6 +68,9 @@ PAYLOADS: dict[str, Callable[[int], str]] = {
     "json numbers": lambda n: "{" + _rep('"password":123456,')(n),
     "json literals": lambda n: "{" + _rep('"session_id":true,"x":')(n),
     "json key, no scalar": lambda n: "{" + _rep('"token":1a,')(n),
+    "escaped json pairs": lambda n: "{" + _rep('\\"password\\":\\"a\\",')(n),
+    "escaped quote run": lambda n: 'password=\\"' + _rep("\\a")(n),
+    "escaped quotes": _rep('\\"'),
     # The value claims read at each separator (_planner._unclaimed): runs they read.
     "claimed values": _rep("token=nil "),  # 10 characters: no pair cut at the end
     "toString run": lambda n: "token=A" + "a" * n,

@@ -77,7 +77,8 @@ _STRONG = (
     + _KEY_CHARS
     + "key)"
 )
-_SEP = "[\"']?[ \t]*[=:]"
+# An optional closing quote, escaped or not (JSON inside a JSON string: \"api_key\":).
+_SEP = "(?:\\\\?[\"'])?[ \t]*[=:]"
 # A value that mixes letters and digits, matched to the first character that makes it so
 # and no further (hyperscan reports every end offset, so each value ends once or twice).
 _N = r"[^\sA-Za-z0-9\x80-\xff]"  # neither letter nor digit (non-ASCII bytes: both)

@@ -61,12 +61,15 @@ _KEY_HINTS = (
 # out, the next pass would read it as a value of its own: k:"\ -> k:***\ -> k:***).
 _VALUE = _lazy(
     r"\"(?:[^\"\\\n]|\\.)*\\?\"?|'(?:[^'\\\n]|\\.)*\\?'?"
+    # JSON inside a JSON string (Docker's json-file logs: {"log":"{\"api_key\":\"...\"}"}):
+    # a value in escaped quotes runs to its escaped closing quote.
+    r"|\\\"(?:[^\"\\\n]|\\[^\"\n])*(?:\\\"|\\)?"
     r"|[^\s&]+(?:&(?![\w.\-\[\]]+=)[^\s&]*)*"
 )
 # A JSON pair ("key": value): an unquoted value is a number or a literal, which ends at
 # the next "," "}" or "]" (nginx's status JSON holds no blank: read as a shell word, its
 # "session_reuses":5674 ran to the end of the line). Other pairs keep the shell's reading.
-_JSON_SEP = _lazy(r"\"[ \t]*:")
+_JSON_SEP = _lazy(r"\\?\"[ \t]*:")
 # Only where JSON goes on: "," before the next quoted key, or "}" "]" before another
 # closer, a comma or the end of the line ("password":123,456 is no JSON: read whole). A
 # mask counts as a scalar, so that the rule reads its own output as it wrote it.
@@ -80,6 +83,7 @@ _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
 _TRAILERS = frozenset("\"',;.)]}>")
 _COUNTED = "()[]{}<>\"'"
 _CLOSING = "\"',;.)]}>:"
+_ESCAPED_QUOTE = '\\"'
 # A Java/Kotlin object's toString ("Token{a64f992 ...}" cut at its space, "Token@1b6d35a6"):
 # a type and an identity hash, not a value. Only that shape: "P@ssw0rd", "Admin(2024)",
 # "Summer2024@home" or "Admin@123456" (a hash has a letter) are passwords.
@@ -162,17 +166,14 @@ def _port(value: str) -> bool:
 
 def _masked_value(key: str, value: str) -> str | None:
     """The masked form of ``value`` under ``key``, or None when it stays."""
-    if key.lower() in _KEYS_ELSEWHERE:
-        return None
-    strength = _name_strength(key)
+    strength = 0 if key.lower() in _KEYS_ELSEWHERE else _name_strength(key)
     if not strength or is_mask(value):
         return None
-    quote = value[0] if value[0] in "\"'" and len(value) > 1 and value[-1] == value[0] else ""
-    inner = value[1:-1] if quote else value
+    quote, inner, close = _quoted(value)
     low = inner.strip().lower()
     # A benign word before closers and a colon is still that word: pam_unix(passwd:chauthtok):
     core = low.rstrip(_CLOSING) or low
-    if core in _BENIGN_VALUES or (not quote and low in _AUTH_SCHEMES):
+    if core in _BENIGN_VALUES or (not quote and low in _AUTH_SCHEMES) or is_mask(inner):
         return None
     if not quote and (_to_string(inner) or (_port(inner) and _host(key))):
         return None
@@ -180,7 +181,18 @@ def _masked_value(key: str, value: str) -> str | None:
         return None
     # A data source name names its driver or host: "dsn=4.0.0" is sendmail's delivery status.
     status = key[-3:].lower() == "dsn" and _DELIVERY_STATUS.fullmatch(inner) is not None
-    return None if status else f"{quote}{MASK}{quote}"
+    return None if status else f"{quote}{MASK}{close}"
+
+
+def _quoted(value: str) -> tuple[str, str, str]:
+    """(opening quote, inside, closing quote) of a value; the quotes may be escaped ones."""
+    if value.startswith(_ESCAPED_QUOTE):  # JSON inside a JSON string: \"...\"
+        if len(value) >= 4 and value.endswith(_ESCAPED_QUOTE):  # noqa: PLR2004
+            return _ESCAPED_QUOTE, value[2:-2], _ESCAPED_QUOTE
+        return _ESCAPED_QUOTE, value[2:].rstrip("\\"), ""  # unterminated: to the line's end
+    if value[0] in "\"'" and len(value) > 1 and value[-1] == value[0]:
+        return value[0], value[1:-1], value[0]
+    return "", value, ""
 
 
 def _weak_credential(value: str) -> bool:
@@ -196,7 +208,7 @@ def _hex_id(key: str, value: str) -> bool:
 # The same pairs read backwards: in the reversed text a pair starts at its separator, a
 # class re finds with its C-level charset search instead of entering the pattern at every
 # character. The key is the maximal run of key characters before the separator.
-_KEY_SEP_REV = _lazy(r"(?:>=|=|:)[ \t]*(?P<kq>[\"']?)(?P<key>[\w.\-]+)")
+_KEY_SEP_REV = _lazy(r"(?:>=|=|:)[ \t]*(?P<kq>(?:[\"']\\?)?)(?P<key>[\w.\-]+)")
 _SPACES = _lazy(r"[ \t]*")
 
 
@@ -277,7 +289,7 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
         if v is None:
             continue
         value = v.group(0)
-        if value[0] not in "\"'":
+        if value[0] not in "\"'" and not value.startswith(_ESCAPED_QUOTE):
             value = _trim_value(value)
             if not value:
                 continue
@@ -366,7 +378,7 @@ def _value_left(key: str, raw: str) -> bool:
     if (key, raw) in _LEFT_PAIRS:
         return True
     value = raw
-    if value[0] not in "\"'":
+    if value[0] not in "\"'" and not value.startswith(_ESCAPED_QUOTE):
         value = _trim_value(value)
         if not value:
             return True
