@@ -198,7 +198,7 @@ _SUFFIXES: tuple[str, ...] = (
 )
 _SUFFIXES += ("Count", "9AGE", "-", "_", ".x", "s", "Fail", "_method", "ID", "Id")
 _SUFFIXES += (".go", ".py", ".kt", ".c", ".javax", ".JAVA", ".java.x", "-java", ".sid", ".key")
-_SEPS = ("=", ": ", "=>", ":", '"=', "'", ":>", " = ", "\t:", '": "', "=\t")
+_SEPS = ("=", ": ", "=>", ":", '"=', "'", ":>", " = ", "\t:", '": "', "=\t", '\\":', '\\"=')
 _VALUES: tuple[str, ...] = (
     "true",
     "True",

@@ -180,7 +180,7 @@ CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
 # left (see _planner._plan) and reads only the others with pair_left. The key part is
 # ASCII case-insensitive, the rest exact.
 _KEY_HEAD = "(?i:" + _STRONG[3:] + _KEY_CHARS + "*"
-_SEP_HEAD = "[\"']?[ \t]*"
+_SEP_HEAD = "(?:\\\\?[\"'])?[ \t]*"  # as _SEP: a closing quote, escaped or not
 _SEP_TAIL = "(?:=>?|:)[ \t]*"  # the separator and the blanks after it
 _SEP_VALUE = _SEP_HEAD + _SEP_TAIL
 # What ends an unquoted value for _VALUE ([^\s&]+): blanks or the end of a line, after
