@@ -71,6 +71,11 @@ PAYLOADS: dict[str, Callable[[int], str]] = {
     "escaped json pairs": lambda n: "{" + _rep('\\"password\\":\\"a\\",')(n),
     "escaped quote run": lambda n: 'password=\\"' + _rep("\\a")(n),
     "escaped quotes": _rep('\\"'),
+    "escaped quotes not closing": lambda n: 'password=\\"' + _rep('\\"x')(n),
+    "inner escaped quotes": lambda n: 'password=\\"' + _rep('\\\\\\"')(n),
+    "escaped single quotes": lambda n: "password=\\'" + _rep("\\'x")(n),
+    "prefixed quotes": _rep("password=b'x' "),
+    "json next keys": lambda n: '{"password":1,' + _rep('"a')(n),
     # The value claims read at each separator (_planner._unclaimed): runs they read.
     "claimed values": _rep("token=nil "),  # 10 characters: no pair cut at the end
     "toString run": lambda n: "token=A" + "a" * n,

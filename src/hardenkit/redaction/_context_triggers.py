@@ -77,8 +77,9 @@ _STRONG = (
     + _KEY_CHARS
     + "key)"
 )
-# An optional closing quote, escaped or not (JSON inside a JSON string: \"api_key\":).
-_SEP = "(?:\\\\?[\"'])?[ \t]*[=:]"
+# An optional closing quote, escaped or not (JSON inside a JSON string: \"api_key\":, and
+# deeper: \\\"api_key\\\":).
+_SEP = "(?:\\\\*[\"'])?[ \t]*[=:]"
 # A value that mixes letters and digits, matched to the first character that makes it so
 # and no further (hyperscan reports every end offset, so each value ends once or twice).
 _N = r"[^\sA-Za-z0-9\x80-\xff]"  # neither letter nor digit (non-ASCII bytes: both)
@@ -91,27 +92,20 @@ def _mixed(space: str) -> str:
     return n + "*(?:" + _L + not_d + "*" + _D + "|" + _D + not_l + "*" + _L + ")"
 
 
-_MIXED = r">?[ \t]*(?:[\"']" + _mixed(r"\n") + "|" + _mixed(r"\s") + ")"
+# A quoted value may be escaped (\"...\") or carry Python's prefix (b'...', u"...").
+_MIXED = r">?[ \t]*(?:[bBuUrR]{0,2}\\*[\"']" + _mixed(r"\n") + "|" + _mixed(r"\s") + ")"
 
-# A weak hint and the rest of a name it makes secret (is_secret_name): digits and skipped
-# qualifiers, then the end of the name or a trailer part and anything (SESSION_ID,
-# sessionKeyOld, AUTH_CODE, sig_v4, REDIS_AUTH_PROD), apart or not (camelCase).
+# A weak hint and the rest of a name it makes secret (is_secret_name): nothing but digits
+# and skipped qualifiers (REDIS_AUTH_PROD, sig_v4), or a trailer part anywhere after it
+# (SESSION_ID, sessionKeyOld, AUTH_CODE, SESSION_ENCRYPT_KEY), apart or not (camelCase).
 # Non-ASCII characters part names as separators do.
 _WEAK_SEPS = r"[_.\-\x80-\xff]*"
 _WEAK_NAME = (
-    r"(?:auth|sess(?:ion|id)?|sig|sid)(?:"
-    + _WEAK_SEPS
-    + "(?:"
-    + "|".join(sorted(w.lower() for w in _WEAK_SKIPPED))
-    + "|[0-9]+))*(?:"
-    + _WEAK_SEPS
-    + "(?:"
-    + "|".join(sorted(w.lower() for w in _WEAK_TRAILERS))
-    + ")"
-    + _KEY_CHARS
-    + "*)?"
-    + _WEAK_SEPS
-)
+    r"(?:auth|sess(?:ion|id)?|sig|sid)(?:(?:" + _WEAK_SEPS + "(?:"
+    + "|".join(sorted(w.lower() for w in _WEAK_SKIPPED)) + "|[0-9]+))*" + _WEAK_SEPS
+    + "|" + _KEY_CHARS + "*(?:" + "|".join(sorted(w.lower() for w in _WEAK_TRAILERS)) + ")"
+    + _KEY_CHARS + "*)"
+)  # fmt: skip
 
 # The UTF-8 of the only characters whose str.lower() holds an ASCII letter (U+212A, U+0130).
 _LOWERS_TO_ASCII = r"\xe2\x84\xaa|\xc4\xb0"
@@ -180,7 +174,7 @@ CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
 # left (see _planner._plan) and reads only the others with pair_left. The key part is
 # ASCII case-insensitive, the rest exact.
 _KEY_HEAD = "(?i:" + _STRONG[3:] + _KEY_CHARS + "*"
-_SEP_HEAD = "(?:\\\\?[\"'])?[ \t]*"  # as _SEP: a closing quote, escaped or not
+_SEP_HEAD = "(?:\\\\*[\"'])?[ \t]*"  # as _SEP: a closing quote, escaped or not
 _SEP_TAIL = "(?:=>?|:)[ \t]*"  # the separator and the blanks after it
 _SEP_VALUE = _SEP_HEAD + _SEP_TAIL
 # What ends an unquoted value for _VALUE ([^\s&]+): blanks or the end of a line, after

@@ -59,21 +59,27 @@ _KEY_HINTS = (
 # starts the next URL query parameter. Every branch is a single greedy run: no backtracking.
 # A backslash that ends the line inside an unterminated quote is part of the value (left
 # out, the next pass would read it as a value of its own: k:"\ -> k:***\ -> k:***).
+# Python's b'...', u"...", r'...' are quoted values.
+_CONTINUES = r"""(?![\s,;:}\])>/&\\]|$)"""  # after an escaped quote: not where JSON goes on
 _VALUE = _lazy(
-    r"\"(?:[^\"\\\n]|\\.)*\\?\"?|'(?:[^'\\\n]|\\.)*\\?'?"
+    r"[bBuUrR]{0,2}\"(?:[^\"\\\n]|\\.)*\\?\"?|[bBuUrR]{0,2}'(?:[^'\\\n]|\\.)*\\?'?"
     # JSON inside a JSON string (Docker's json-file logs: {"log":"{\"api_key\":\"...\"}"}):
-    # a value in escaped quotes runs to its escaped closing quote.
-    r"|\\\"(?:[^\"\\\n]|\\[^\"\n])*(?:\\\"|\\)?"
+    # a value in escaped quotes runs to the escaped quote after which JSON goes on; an
+    # escaped quote anywhere else, a raw one, and the inner string's \\\" are inside it.
+    r"|\\\"(?:[^\\\n]|\\\\\\[\"\\]|\\[^\"\n]|\\\"" + _CONTINUES + r")*(?:\\\"|\\)?"
+    r"|\\'(?:[^\\\n]|\\\\\\['\\]|\\[^'\n]|\\'" + _CONTINUES + r")*(?:\\'|\\)?"
     r"|[^\s&]+(?:&(?![\w.\-\[\]]+=)[^\s&]*)*"
 )
+# Where a quoted value opens (as _VALUE reads one): prefix, then the quote, escaped or not.
+_QUOTE_OPEN = _lazy(r"[bBuUrR]{0,2}(\\?[\"'])")
 # A JSON pair ("key": value): an unquoted value is a number or a literal, which ends at
 # the next "," "}" or "]" (nginx's status JSON holds no blank: read as a shell word, its
 # "session_reuses":5674 ran to the end of the line). Other pairs keep the shell's reading.
-_JSON_SEP = _lazy(r"\\?\"[ \t]*:")
-# Only where JSON goes on: "," before the next quoted key, or "}" "]" before another
+_JSON_SEP = _lazy(r"\\*\"[ \t]*:")
+# Only where JSON goes on: "," before the next key and its ":", or "}" "]" before another
 # closer, a comma or the end of the line ("password":123,456 is no JSON: read whole). A
 # mask counts as a scalar, so that the rule reads its own output as it wrote it.
-_JSON_NEXT = r"(?=,[ \t]*\\?\"|[}\]][ \t]*(?:[,}\]\r\n]|$))"
+_JSON_NEXT = r"(?=,[ \t]*\\*\"[^\"\\\n]*\\*\"[ \t]*:|[}\]][ \t]*(?:[,}\]\r\n]|$))"
 _JSON_SCALAR = _lazy(
     r"(?:-?[0-9]+(?:\.[0-9]+)?(?:[eE][+\-]?[0-9]+)?|true|false|null|\*+)" + _JSON_NEXT
 )
@@ -83,7 +89,6 @@ _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
 _TRAILERS = frozenset("\"',;.)]}>")
 _COUNTED = "()[]{}<>\"'"
 _CLOSING = "\"',;.)]}>:"
-_ESCAPED_QUOTE = '\\"'
 # A Java/Kotlin object's toString ("Token{a64f992 ...}" cut at its space, "Token@1b6d35a6"):
 # a type and an identity hash, not a value. Only that shape: "P@ssw0rd", "Admin(2024)",
 # "Summer2024@home" or "Admin@123456" (a hash has a letter) are passwords.
@@ -185,14 +190,25 @@ def _masked_value(key: str, value: str) -> str | None:
 
 
 def _quoted(value: str) -> tuple[str, str, str]:
-    """(opening quote, inside, closing quote) of a value; the quotes may be escaped ones."""
-    if value.startswith(_ESCAPED_QUOTE):  # JSON inside a JSON string: \"...\"
-        if len(value) >= 4 and value.endswith(_ESCAPED_QUOTE):  # noqa: PLR2004
-            return _ESCAPED_QUOTE, value[2:-2], _ESCAPED_QUOTE
-        return _ESCAPED_QUOTE, value[2:].rstrip("\\"), ""  # unterminated: to the line's end
-    if value[0] in "\"'" and len(value) > 1 and value[-1] == value[0]:
-        return value[0], value[1:-1], value[0]
+    """(opening quote, inside, closing quote) of a value; quotes may be escaped or prefixed.
+
+    A value whose plain quote is not closed is read as an unquoted one (as before escaped
+    and prefixed quotes were read); an escaped one runs to the end of its line.
+    """
+    m = _QUOTE_OPEN.match(value)
+    if m is not None:
+        quote = m.group(1)
+        start = m.end()
+        if len(value) >= start + len(quote) and value.endswith(quote):
+            return value[:start], value[start : len(value) - len(quote)], quote
+        if len(quote) == 2:  # noqa: PLR2004 -- an escaped quote, unterminated
+            return value[:start], value[start:].rstrip("\\"), ""
     return "", value, ""
+
+
+def _is_quoted(value: str) -> bool:
+    """Whether _VALUE read ``value`` as a quoted one (no trailer is dropped from it)."""
+    return _QUOTE_OPEN.match(value) is not None
 
 
 def _weak_credential(value: str) -> bool:
@@ -208,7 +224,7 @@ def _hex_id(key: str, value: str) -> bool:
 # The same pairs read backwards: in the reversed text a pair starts at its separator, a
 # class re finds with its C-level charset search instead of entering the pattern at every
 # character. The key is the maximal run of key characters before the separator.
-_KEY_SEP_REV = _lazy(r"(?:>=|=|:)[ \t]*(?P<kq>(?:[\"']\\?)?)(?P<key>[\w.\-]+)")
+_KEY_SEP_REV = _lazy(r"(?:>=|=|:)[ \t]*(?P<kq>(?:[\"']\\*)?)(?P<key>[\w.\-]+)")
 _SPACES = _lazy(r"[ \t]*")
 
 
@@ -289,7 +305,7 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
         if v is None:
             continue
         value = v.group(0)
-        if value[0] not in "\"'" and not value.startswith(_ESCAPED_QUOTE):
+        if not _is_quoted(value):
             value = _trim_value(value)
             if not value:
                 continue
@@ -378,7 +394,7 @@ def _value_left(key: str, raw: str) -> bool:
     if (key, raw) in _LEFT_PAIRS:
         return True
     value = raw
-    if value[0] not in "\"'" and not value.startswith(_ESCAPED_QUOTE):
+    if not _is_quoted(value):
         value = _trim_value(value)
         if not value:
             return True

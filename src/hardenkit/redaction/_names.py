@@ -71,12 +71,12 @@ _WORDS = (
 _WEAK_WORDS = frozenset({"SESSION", "SESSID", "AUTH"})
 _WEAK_PARTS = frozenset({"SIG", "SID"})
 _PLURALS = frozenset({"S", "KEYS", "IDS"})
-# What may follow a weak word for the name to stay secret: nothing (REDIS_AUTH), or a part
-# naming what of it the value is (SESSION_ID, AUTH_KEY, auth_code, SESSION_KEY_OLD: the
-# first such part decides), after digits and release or stage qualifiers (sig_v4,
-# REDIS_AUTH_PROD). Any other part makes the name some other thing the word qualifies
-# (SessionTracker, DeauthInd, session_reuses, SSH_AUTH_SOCK, AUTH_USER). Plurals of strong
-# words (tokens, CREDENTIALS_JSON) are weak but not held to this.
+# What may follow a weak word for the name to stay secret: nothing but digits and release
+# or stage qualifiers (REDIS_AUTH, sig_v4, REDIS_AUTH_PROD), or, anywhere after it, a part
+# naming what of it the value is (SESSION_ID, auth_code, SESSION_KEY_OLD,
+# SESSION_ENCRYPT_KEY). Other parts alone make the name some other thing the word
+# qualifies: SessionTracker, DeauthInd, session_reuses, SSH_AUTH_SOCK and AUTH_USER name no
+# secret. Plurals of strong words (tokens, CREDENTIALS_JSON) are weak but not held to this.
 _WEAK_TRAILERS = frozenset(
     {
         *("ID", "IDS", "KEY", "KEYS", "TOKEN", "TOKENS", "VALUE", "VALUES", "DATA", "STRING"),
@@ -84,7 +84,7 @@ _WEAK_TRAILERS = frozenset(
         *("INFO", "TICKET", "TICKETS", "TKT", "PARAM", "PARAMS", "BLOB", "ASSERTION", "STATE"),
         *("SALT", "HMAC", "MAC", "CRED", "CREDS", "BASIC", "BEARER", "DIGEST", "PSK", "SEED"),
         *("OTP", "TOTP", "USERPASS", "VERIFIER", "STR", "VAL", "RAW", "ENCODED", "BASE64"),
-        *("B64", "HEX", "PHRASE", "PRIV", "PRIVATE", "SECRET", "SECRETS"),
+        *("B64", "HEX", "PHRASE", "PRIV", "PRIVATE", "SECRET", "SECRETS", "PW", "JWK"),
     }
 )
 _WEAK_SKIPPED = frozenset(
@@ -246,12 +246,13 @@ def _weak_word_named(parts: list[str], i: int) -> bool:
         glued.append("")
     if not glued or any(suffix not in _PLURALS and suffix for suffix in glued):
         return True  # a strong word's plural, or the word's own suffix (SESSIONKEY_OLD)
+    only_skipped = True
     for after in parts[i + 1 :]:
         if after in _WEAK_TRAILERS:
-            return True
+            return True  # SESSION_ENCRYPT_KEY, AUTH_MFA_CODE: a trailer anywhere after it
         if not (after.isdigit() or after in _WEAK_SKIPPED):
-            return False
-    return True
+            only_skipped = False
+    return only_skipped
 
 
 def _secret_name(name: str) -> bool:

@@ -42,11 +42,11 @@ _WEAK_REACH = 512
 # The weak key=value trigger's key and separator (ASCII text): where a weak key's pair
 # can be masked. Read within _WEAK_REACH characters only (its retries are bounded there).
 _WEAK_SEP = re.compile(
-    r"(?:auth|sess|sig|sid)[\w.\-]*(?:\\?[\"'])?[ \t]*[=:]", re.ASCII | re.IGNORECASE
+    r"(?:auth|sess|sig|sid)[\w.\-]*(?:\\*[\"'])?[ \t]*[=:]", re.ASCII | re.IGNORECASE
 )
 # _WEAK_SEP after its hint (see _weak_seps).
 _WEAK_WORDS = ("auth", "sess", "sig", "sid")
-_WEAK_TAIL = re.compile(r"[\w.\-]*(?:\\?[\"'])?[ \t]*[=:]", re.ASCII)
+_WEAK_TAIL = re.compile(r"[\w.\-]*(?:\\*[\"'])?[ \t]*[=:]", re.ASCII)
 
 # Where a match of a multi-line detector whose trigger ends at ``end`` can end.
 _REACH = {_STEP_INDEX["pem"]: pem_reach, _STEP_INDEX["xml"]: xml_reach}
@@ -114,6 +114,9 @@ def _left_at() -> tuple[Any, Any]:
     return _LEFT_AT[0]
 
 
+_BACKSLASH = ord("\\")
+
+
 def _frame_key(data: bytes, sep: int) -> bool:
     """The key before the separator at ``sep`` ends with a source file's extension."""
     end = sep
@@ -121,6 +124,8 @@ def _frame_key(data: bytes, sep: int) -> bool:
         end -= 1
     if end and data[end - 1] in b"\"'":
         end -= 1
+        while end and data[end - 1] == _BACKSLASH:  # the quote's escapes, as _SEP_HEAD reads
+            end -= 1
     return data.endswith(_FRAME_KEY_ENDS, 0, end)
 
 
