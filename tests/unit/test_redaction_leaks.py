@@ -337,3 +337,45 @@ def test_review_three_leaks_are_closed(text: str, secret: str) -> None:
     assert secret not in out
     assert out == _engine.full_scan(text)
     assert R.redact(out) == out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The fourth review of this round.
+        ("session=b' 12345678", "session=b' 12345678"),  # a prefixed quote: its inside
+        ("password=b'abc", "password=b'***"),
+        (
+            "postgresql://myadmin@mydemoserver:Xk9vQ2zzPw77@mydemo.postgres.azure.com:5432/db",
+            "postgresql://myadmin@mydemoserver:***@mydemo.postgres.azure.com:5432/db",
+        ),
+        ("amqp://user@vhost:Xk9vQ2zzPw77@rabbit/", "amqp://user@vhost:***@rabbit/"),
+        (
+            '{"log":"auth ok session=42\\n","stream":"stdout"}',
+            '{"log":"auth ok session=42\\n","stream":"stdout"}',
+        ),
+        ('{"log":"ok session=a1b2c3d4e5f6\\n","stream":"stdout"}', '{"log":"ok session=***"}'),
+        ("denied for user 'root'@'localhost' (using password: YES)", None),
+        ("failed to list *v1.Secret: secrets is forbidden: User cannot list", None),
+        ("x *token = abc123def", "x *token = ***"),  # not a qualified type: a key
+        ("SELECT 1 WHERE sessions.id = %(pk_1)s AND password = %s", None),
+        ("password=:hunter22", "password=***"),
+        ("token=okhttp3.internal.connection.RealCall@7f8e9d0c", None),
+    ],
+)
+def test_review_four_cases(text: str, expected: str | None) -> None:
+    from hardenkit.redaction import _engine, _prefilter  # noqa: PLC0415
+
+    _prefilter._built_scan()
+    out = R.redact(text)
+    assert out == (text if expected is None else expected)
+    assert out == _engine.full_scan(text)
+
+
+def test_extra_values_deeper_than_read_are_withheld() -> None:
+    from hardenkit.redaction._logging import _MAX_DEPTH, _redact_value  # noqa: PLC0415
+
+    deep: object = {"password": "Xk9vQ2zzPw77"}
+    for _ in range(_MAX_DEPTH + 8):
+        deep = {"a": deep}
+    assert "Xk9vQ2zzPw77" not in repr(_redact_value({"ctx": deep}, 0))

@@ -76,6 +76,10 @@ PAYLOADS: dict[str, Callable[[int], str]] = {
     "escaped single quotes": lambda n: "password=\\'" + _rep("\\'x")(n),
     "prefixed quotes": _rep("password=b'x' "),
     "json next keys": lambda n: '{"password":1,' + _rep('"a')(n),
+    # Names of many weak words (the fourth review: quadratic in _split_strength).
+    "weak words in one name": lambda n: _rep("sid.a.")(n) + "sid: a1b2c3d4e5",
+    "weak words and parts": lambda n: _rep("auth_x_")(n) + "auth=a1b2c3d4e5",
+    "weak camel words": lambda n: _rep("sessionUser")(n) + "Id=a1b2c3d4e5",
     # The value claims read at each separator (_planner._unclaimed): runs they read.
     "claimed values": _rep("token=nil "),  # 10 characters: no pair cut at the end
     "toString run": lambda n: "token=A" + "a" * n,

@@ -69,7 +69,9 @@ def _card_brand_ok(digits: str) -> bool:
 # Anchored on "://" (a literal, so re finds candidates fast); the scheme stays as it is.
 # After "user:", the rest of the token, never across another "://" (so each character is
 # read from one candidate at most); _userinfo_repl finds the password in it.
-_URL_USERINFO = _lazy(r"://[^\s:/?#@\"'<>]*:(?P<t>(?:[^\s\"'<>:]|:(?!//))*)")
+# The user may hold a raw "@" (Azure's user@server, ann@example.com): the password runs
+# to the authority's last "@" (_userinfo_repl).
+_URL_USERINFO = _lazy(r"://[^\s:/?#\"'<>]*:(?P<t>(?:[^\s\"'<>:]|:(?!//))*)")
 # "host:8080/path/a@b": a port then a path, not a password.
 _URL_PORT = _lazy(r"[0-9]{1,5}(?:[/?#]|$)")
 _AUTHORITY_END = _lazy(r"[/?#]")

@@ -95,7 +95,7 @@ _CLOSING = "\"',;.)]}>:"
 # The type may carry its package, under a root packages use (android.os.BinderProxy@2bd79ce,
 # Android's ActivityManager): other dotted words before it are a password's (j.smith.Jan@...).
 _TO_STRING = _lazy(
-    r"(?:(?:android|androidx|com|dalvik|io|java|javax|jdk|kotlin|net|org|scala|sun)"
+    r"(?:(?:android|androidx|com|dalvik|io|java|javax|jdk|kotlin|kotlinx|net|okhttp3|org|scala|sun)"
     r"(?:\.[a-z][a-z0-9_]*)+\.)?[A-Z][A-Za-z0-9_$]+(?:\{[0-9a-f]{5,8}|@(?=[0-9]*[a-f])[0-9a-f]{6,8})"
 )
 # Handled by their own rules, which keep the scheme or the harmless cookies.
@@ -106,6 +106,8 @@ _PORT = _lazy(r"[0-9]{1,5}")
 # number of at most 64 bits as code prints one (ZooKeeper's "sessionid: 0x14ede63a5a70002").
 # A mail delivery status code (RFC 3463: class 2, 4 or 5, subject, detail), sendmail's dsn=.
 _DELIVERY_STATUS = _lazy(r"[245]\.[0-9]{1,3}\.[0-9]{1,3}")
+# A query placeholder, not a value: %(pk_1)s (SQLAlchemy's echo), %s, $1, ?.
+_PLACEHOLDER = _lazy(r"%\([\w.]+\)s|%s|\$[0-9]{1,3}|\?")
 _WINDOWS_SID = _lazy(r"S-1-[0-9]+(?:-[0-9]+)+")
 _HEX_NUMBER = _lazy(r"0x[0-9a-f]{1,16}|0X[0-9A-F]{1,16}")
 
@@ -148,6 +150,11 @@ def _json_scalar(text: str, key_start: int, key: str, at: int) -> re.Match[str] 
     return _JSON_SCALAR.match(text, at)
 
 
+def _go_type(text: str, key_start: int, key: str) -> bool:
+    """A Go pointer type, not a key (Kubernetes: failed to list *v1.Secret: secrets is ...)."""
+    return "." in key and text.endswith("*", 0, key_start)
+
+
 def _host(key: str) -> bool:
     """A dotted key whose last part names no secret: a host before its port (a.b.com:443)."""
     _, dot, last = key.rpartition(".")
@@ -180,9 +187,14 @@ def _masked_value(key: str, value: str) -> str | None:
     core = low.rstrip(_CLOSING) or low
     if core in _BENIGN_VALUES or (not quote and low in _AUTH_SCHEMES) or is_mask(inner):
         return None
-    if not quote and (_to_string(inner) or (_port(inner) and _host(key))):
+    if not quote and (
+        _to_string(inner) or (_port(inner) and _host(key)) or _PLACEHOLDER.fullmatch(inner)
+    ):
         return None
-    if strength == 1 and (not _weak_credential(inner) or _hex_id(key, inner)):  # weak name
+    # A weak name's unquoted value is judged up to a quote or backslash: in JSON text
+    # (Docker's {"log":"... session=42\n","stream":...}) the word runs on past its end.
+    judged = inner if quote else inner.split('"', 1)[0].split("\\", 1)[0]
+    if strength == 1 and (not _weak_credential(judged) or _hex_id(key, judged)):  # weak name
         return None
     # A data source name names its driver or host: "dsn=4.0.0" is sendmail's delivery status.
     status = key[-3:].lower() == "dsn" and _DELIVERY_STATUS.fullmatch(inner) is not None
@@ -193,7 +205,8 @@ def _quoted(value: str) -> tuple[str, str, str]:
     """(opening quote, inside, closing quote) of a value; quotes may be escaped or prefixed.
 
     A value whose plain quote is not closed is read as an unquoted one (as before escaped
-    and prefixed quotes were read); an escaped one runs to the end of its line.
+    and prefixed quotes were read); an escaped or prefixed one runs to the end of its line,
+    its inside read without the prefix and quote (as the weak trigger reads it).
     """
     m = _QUOTE_OPEN.match(value)
     if m is not None:
@@ -201,7 +214,7 @@ def _quoted(value: str) -> tuple[str, str, str]:
         start = m.end()
         if len(value) >= start + len(quote) and value.endswith(quote):
             return value[:start], value[start : len(value) - len(quote)], quote
-        if len(quote) == 2:  # noqa: PLR2004 -- an escaped quote, unterminated
+        if len(quote) == 2 or start > 1:  # noqa: PLR2004 -- escaped or prefixed, unterminated
             return value[:start], value[start:].rstrip("\\"), ""
     return "", value, ""
 
@@ -299,8 +312,8 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
     for key_start, key, sep_end in _key_matches(text, low):
         if key_start < taken:
             continue
-        if text.endswith("//", 0, key_start):  # URL userinfo: the URL rule owns it
-            continue
+        if text.endswith("//", 0, key_start) or _go_type(text, key_start, key):
+            continue  # URL userinfo: the URL rule owns it
         v = _json_scalar(text, key_start, key, sep_end) or _VALUE.match(text, sep_end)
         if v is None:
             continue
@@ -379,8 +392,8 @@ def pair_left(text: str, sep: int) -> bool:
         return True
     key, dashes = found
     key_start = sep - m.end() + 1 + dashes
-    if text.endswith("//", 0, key_start):  # URL userinfo: the URL rule's
-        return True
+    if text.endswith("//", 0, key_start) or _go_type(text, key_start, key):
+        return True  # URL userinfo (the URL rule's), a Go type
     after = sep + 2 if text.startswith("=>", sep) else sep + 1
     at = _SPACES.match(text, after).end()  # type: ignore[union-attr]
     v = _json_scalar(text, key_start, key, at) or _VALUE.match(text, at)

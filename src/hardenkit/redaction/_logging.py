@@ -48,8 +48,10 @@ def _redact_value(value: object, depth: int = 0) -> object:  # noqa: PLR0911 -- 
         return redact(value)
     if isinstance(value, (bytes, bytearray)):
         return _redact_bytes(value)
-    if depth >= _MAX_DEPTH or value is None or isinstance(value, (int, float, bool)):
+    if value is None or isinstance(value, (int, float, bool)):
         return value
+    if depth >= _MAX_DEPTH:  # deeper than read: withheld, never passed on unread
+        return MASK
     if isinstance(value, dict):
         return _rebuild_dict(value, depth)
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple: by field name

@@ -21,10 +21,11 @@ _MASK_ONLY = re.compile(
     r"\**|\[(?:REDACTED|FILTERED|MASKED)\]|<(?:REDACTED|FILTERED|MASKED)>", re.IGNORECASE
 )
 _QUOTED = re.compile(r"""(["']?)(.*)\1""", re.DOTALL)
-# Values that name no secret even under a secret-looking key (flags, placeholders), and
+# Values that name no secret even under a secret-looking key (flags such as MySQL's "using
+# password: YES", placeholders), and
 # PAM's password-changing stage, logged as pam_unix(passwd:chauthtok) in every auth.log.
 _BENIGN_VALUES = frozenset(
-    {"", "none", "null", "nil", "true", "false", "undefined", "0", "1", "chauthtok"}
+    {"", "none", "null", "nil", "true", "false", "undefined", "0", "1", "yes", "no", "chauthtok"}
 )
 
 
@@ -217,9 +218,10 @@ def _split_strength(name: str, split: str) -> int:
     if len(parts) > 1 and parts[-1] in _NOT_SECRET_LAST:
         return 0
     best = 0
+    after = _after_flags(parts)
     for i, part in enumerate(parts):
         strength = _part_strength(part)
-        if strength == 1 and not _weak_word_named(parts, i):
+        if strength == 1 and not _weak_word_named(part, after[i]):
             strength = 0
         best = max(best, strength)
         if (
@@ -234,9 +236,26 @@ def _split_strength(name: str, split: str) -> int:
     return best
 
 
-def _weak_word_named(parts: list[str], i: int) -> bool:
-    """Whether the weak part ``parts[i]`` names a secret where it stands (_WEAK_TRAILERS)."""
-    part = parts[i]
+def _after_flags(parts: list[str]) -> list[tuple[bool, bool]]:
+    """For each part: (a trailer comes after it, only digits and skipped words come after it).
+
+    One pass from the right, so that a name of many weak words costs its length, not its
+    square.
+    """
+    flags: list[tuple[bool, bool]] = [(False, True)] * len(parts)
+    trailer, only_skipped = False, True
+    for i in range(len(parts) - 1, -1, -1):
+        flags[i] = (trailer, only_skipped)
+        part = parts[i]
+        if part in _WEAK_TRAILERS:
+            trailer = True
+        if not (part.isdigit() or part in _WEAK_SKIPPED):
+            only_skipped = False
+    return flags
+
+
+def _weak_word_named(part: str, after: tuple[bool, bool]) -> bool:
+    """Whether the weak ``part`` names a secret where it stands (``after``: _after_flags')."""
     glued = [
         part[at + len(word) :]
         for word in _WEAK_WORDS
@@ -246,13 +265,10 @@ def _weak_word_named(parts: list[str], i: int) -> bool:
         glued.append("")
     if not glued or any(suffix not in _PLURALS and suffix for suffix in glued):
         return True  # a strong word's plural, or the word's own suffix (SESSIONKEY_OLD)
-    only_skipped = True
-    for after in parts[i + 1 :]:
-        if after in _WEAK_TRAILERS:
-            return True  # SESSION_ENCRYPT_KEY, AUTH_MFA_CODE: a trailer anywhere after it
-        if not (after.isdigit() or after in _WEAK_SKIPPED):
-            only_skipped = False
-    return only_skipped
+    trailer, only_skipped = after
+    # SESSION_ENCRYPT_KEY, AUTH_MFA_CODE: a trailer anywhere after it; REDIS_AUTH_PROD: only
+    # skipped words.
+    return trailer or only_skipped
 
 
 def _secret_name(name: str) -> bool:
