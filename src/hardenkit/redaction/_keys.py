@@ -101,13 +101,13 @@ _TO_STRING = _lazy(
 # Handled by their own rules, which keep the scheme or the harmless cookies.
 _KEYS_ELSEWHERE = frozenset({"cookie", "set-cookie"})
 _PORT = _lazy(r"[0-9]{1,5}")
-# Under a weak name, values that are not credentials although letters and digits mix: a
-# Windows security identifier (S-1-5-21-...), and under a name ending in ID a hexadecimal
-# number of at most 64 bits as code prints one (ZooKeeper's "sessionid: 0x14ede63a5a70002").
 # A mail delivery status code (RFC 3463: class 2, 4 or 5, subject, detail), sendmail's dsn=.
 _DELIVERY_STATUS = _lazy(r"[245]\.[0-9]{1,3}\.[0-9]{1,3}")
 # A query placeholder, not a value: %(pk_1)s (SQLAlchemy's echo), %s, $1, ?.
 _PLACEHOLDER = _lazy(r"%\([\w.]+\)s|%s|\$[0-9]{1,3}|\?")
+# Under a weak name, values that are not credentials although letters and digits mix: a
+# Windows security identifier (S-1-5-21-...), and under a name ending in ID a hexadecimal
+# number of at most 64 bits as code prints one (ZooKeeper's "sessionid: 0x14ede63a5a70002").
 _WINDOWS_SID = _lazy(r"S-1-[0-9]+(?:-[0-9]+)+")
 _HEX_NUMBER = _lazy(r"0x[0-9a-f]{1,16}|0X[0-9A-F]{1,16}")
 
@@ -313,7 +313,7 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
         if key_start < taken:
             continue
         if text.endswith("//", 0, key_start) or _go_type(text, key_start, key):
-            continue  # URL userinfo: the URL rule owns it
+            continue  # URL userinfo (the URL rule owns it), a Go type
         v = _json_scalar(text, key_start, key, sep_end) or _VALUE.match(text, sep_end)
         if v is None:
             continue

@@ -21,9 +21,9 @@ _MASK_ONLY = re.compile(
     r"\**|\[(?:REDACTED|FILTERED|MASKED)\]|<(?:REDACTED|FILTERED|MASKED)>", re.IGNORECASE
 )
 _QUOTED = re.compile(r"""(["']?)(.*)\1""", re.DOTALL)
-# Values that name no secret even under a secret-looking key (flags such as MySQL's "using
-# password: YES", placeholders), and
-# PAM's password-changing stage, logged as pam_unix(passwd:chauthtok) in every auth.log.
+# Values that name no secret even under a secret-looking key: flags (MySQL's "using
+# password: YES"), placeholders, and PAM's password-changing stage, logged as
+# pam_unix(passwd:chauthtok) in every auth.log.
 _BENIGN_VALUES = frozenset(
     {"", "none", "null", "nil", "true", "false", "undefined", "0", "1", "yes", "no", "chauthtok"}
 )
@@ -294,9 +294,10 @@ def is_secret_name(name: str) -> bool:
     SIGNING, MASTER, HMAC, SHARED or LICENSE (but not ``..._KEY_ID``). A last part such as
     FILE, PATH, URL, NAME, TYPE, TTL or LENGTH makes it metadata about a secret, not one;
     ``PWD`` and ``OLDPWD`` are the shell's directories. AUTH, SESSION, SESSID, SID and SIG
-    count only at the end of the name or before a part such as ID, KEY, TOKEN, CODE, HASH
-    or SALT (``SESSION_ID``, ``auth_code``, ``SESSION_KEY_OLD``), not when they qualify
-    another word (``SSH_AUTH_SOCK``, ``SessionTracker``). Case does not matter.
+    count only at the end of the name (digits and stage words such as PROD aside) or when
+    a part such as ID, KEY, TOKEN, CODE, HASH or SALT comes after them (``SESSION_ID``,
+    ``auth_code``, ``SESSION_ENCRYPT_KEY``), not when they only qualify another word
+    (``SSH_AUTH_SOCK``, ``SessionTracker``). Case does not matter.
 
     Examples:
         >>> [is_secret_name(n) for n in ("DB_PASSWORD", "apiKey", "sessionid", "SENTRY_DSN")]
