@@ -11,7 +11,7 @@ import threading
 from hardenkit.redaction import _prefilter, _registry
 from hardenkit.redaction._hs import _hyperscan
 from hardenkit.redaction._planner import _apply_hits
-from hardenkit.redaction._prefilter import _CLAIMS, _TRIGGERS
+from hardenkit.redaction._prefilter import _expressions
 from hardenkit.redaction._registry import _char_spans, _literal_spans, _mask_spans
 
 # Not typing.TYPE_CHECKING: importing typing costs a first use several ms (the audit's
@@ -75,12 +75,8 @@ class _Combined:
         )
         if size > _COMBINE_MAX_BYTES:
             raise RuntimeError("too many bytes of registered forms to compile at once")
-        base = len(_TRIGGERS) + len(_CLAIMS)
-        exprs = [expr.encode("ascii") for _, expr, _ in _TRIGGERS]
-        exprs += [claim.encode("ascii") for claim in _CLAIMS]
-        flags = [hs.HS_FLAG_CASELESS if caseless else 0 for _, _, caseless in _TRIGGERS]
-        flags += [hs.HS_FLAG_MULTILINE] * len(_CLAIMS)
-        assert len(exprs) == base  # noqa: S101
+        exprs, flags = _expressions(hs)
+        base = len(exprs)
         blens = [0] * base
         longs: list[str] = []
         for level in levels:

@@ -100,15 +100,24 @@ def _literal_steps(hits: list[_Hit]) -> set[int]:
     return {-2 - ident for _, ident in hits}
 
 
+def _expressions(hs: Any) -> tuple[list[bytes], list[int]]:
+    """The triggers and claims (ids 0 to len - 1) and their hyperscan flags.
+
+    The prefilter's database, and the first part of the combined one (_combined).
+    """
+    exprs = [expr.encode("ascii") for _, expr, _ in _TRIGGERS]
+    exprs += [claim.encode("ascii") for claim in _CLAIMS]
+    flags = [hs.HS_FLAG_CASELESS if caseless else 0 for _, _, caseless in _TRIGGERS]
+    flags += [hs.HS_FLAG_MULTILINE] * len(_CLAIMS)  # "^" and "$": a line's start and end
+    return exprs, flags
+
+
 def _build_scan() -> Any:
     """Compile the prefilter's database (once) and return its scan function."""
     hs = _hyperscan()
     if hs is None:
         return _literal_scan
-    exprs = [expr.encode("ascii") for _, expr, _ in _TRIGGERS]
-    exprs += [claim.encode("ascii") for claim in _CLAIMS]
-    flags = [hs.HS_FLAG_CASELESS if caseless else 0 for _, _, caseless in _TRIGGERS]
-    flags += [hs.HS_FLAG_MULTILINE] * len(_CLAIMS)  # "^" and "$": a line's start and end
+    exprs, flags = _expressions(hs)
     db = hs.Database(mode=hs.HS_MODE_BLOCK)
     db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
     local = threading.local()
