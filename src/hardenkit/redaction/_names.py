@@ -163,20 +163,29 @@ _NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD"})
 _NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
-def _part_strength(part: str) -> int:
-    """2 for a part that names a secret, 1 for a weak one (see _WEAK_WORDS), else 0."""
+def _part_strength(part: str) -> tuple[int, bool]:
+    """The part's strength (2: names a secret, 1: weak, 0: none) and whether it is held.
+
+    Held: it names a secret only with a trailer or skipped words after it (_after_flags).
+    A weak word (_WEAK_WORDS, _WEAK_PARTS) standing alone or as a plural is held; glued to
+    its own suffix (SESSIONKEY) or a strong word's plural (TOKENS), it is not.
+    """
     if part in _EXACT_PARTS:
-        return 1 if part in _WEAK_PARTS else 2
+        return (1, True) if part in _WEAK_PARTS else (2, False)
     best = 0
+    glued: list[str] = []  # the suffixes of the weak words found
     for word in _WORDS:
         at = part.find(word)
         suffix = part[at + len(word) :]
         if at >= 0 and suffix in _WORD_SUFFIXES:
             # A plural names a count more often than a secret (active_tokens=243).
             if word not in _WEAK_WORDS and suffix not in _PLURALS:
-                return 2
+                return 2, False
             best = 1
-    return best
+            if word in _WEAK_WORDS:
+                glued.append(suffix)
+    held = bool(glued) and all(not suffix or suffix in _PLURALS for suffix in glued)
+    return best, held
 
 
 # Case that camelCase splitting reads wrong: "PASSword" (PAS+Sword), "pAsSwOrD".
@@ -218,11 +227,15 @@ def _split_strength(name: str, split: str) -> int:
     if len(parts) > 1 and parts[-1] in _NOT_SECRET_LAST:
         return 0
     best = 0
-    after = _after_flags(parts)
+    after: list[tuple[bool, bool]] = []
     for i, part in enumerate(parts):
-        strength = _part_strength(part)
-        if strength == 1 and not _weak_word_named(part, after[i]):
-            strength = 0
+        strength, held = _part_strength(part)
+        if held:
+            # SESSION_ENCRYPT_KEY, AUTH_MFA_CODE: a trailer anywhere after it;
+            # REDIS_AUTH_PROD: only skipped words after it.
+            after = after or _after_flags(parts)
+            if not any(after[i]):
+                strength = 0
         best = max(best, strength)
         if (
             part in {"KEY", "KEYS"}
@@ -252,23 +265,6 @@ def _after_flags(parts: list[str]) -> list[tuple[bool, bool]]:
         if not (part.isdigit() or part in _WEAK_SKIPPED):
             only_skipped = False
     return flags
-
-
-def _weak_word_named(part: str, after: tuple[bool, bool]) -> bool:
-    """Whether the weak ``part`` names a secret where it stands (``after``: _after_flags')."""
-    glued = [
-        part[at + len(word) :]
-        for word in _WEAK_WORDS
-        if (at := part.find(word)) >= 0 and part[at + len(word) :] in _WORD_SUFFIXES
-    ]
-    if part in _WEAK_PARTS:
-        glued.append("")
-    if not glued or any(suffix not in _PLURALS and suffix for suffix in glued):
-        return True  # a strong word's plural, or the word's own suffix (SESSIONKEY_OLD)
-    trailer, only_skipped = after
-    # SESSION_ENCRYPT_KEY, AUTH_MFA_CODE: a trailer anywhere after it; REDIS_AUTH_PROD: only
-    # skipped words.
-    return trailer or only_skipped
 
 
 def _secret_name(name: str) -> bool:
