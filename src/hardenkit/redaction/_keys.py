@@ -150,6 +150,17 @@ def _json_scalar(text: str, key_start: int, key: str, at: int) -> re.Match[str] 
     return _JSON_SCALAR.match(text, at)
 
 
+def _pair_value(text: str, key_start: int, key: str, at: int) -> re.Match[str] | None:
+    """The value at ``at`` of the pair whose key starts at ``key_start``, as _VALUE reads it.
+
+    None when the rule reads no value there: URL userinfo (the URL rule's), a Go type.
+    :func:`_sub_key_value` and :func:`pair_left` both read a pair through this.
+    """
+    if text.endswith("//", 0, key_start) or _go_type(text, key_start, key):
+        return None
+    return _json_scalar(text, key_start, key, at) or _VALUE.match(text, at)
+
+
 def _go_type(text: str, key_start: int, key: str) -> bool:
     """A Go pointer type, not a key (Kubernetes: failed to list *v1.Secret: secrets is ...)."""
     return "." in key and text.endswith("*", 0, key_start)
@@ -179,7 +190,7 @@ def _port(value: str) -> bool:
 def _masked_value(key: str, value: str) -> str | None:
     """The masked form of ``value`` under ``key``, or None when it stays."""
     strength = 0 if key.lower() in _KEYS_ELSEWHERE else _name_strength(key)
-    if not strength or is_mask(value):
+    if not strength:
         return None
     quote, inner, close = _quoted(value)
     low = inner.strip().lower()
@@ -219,9 +230,9 @@ def _quoted(value: str) -> tuple[str, str, str]:
     return "", value, ""
 
 
-def _is_quoted(value: str) -> bool:
-    """Whether _VALUE read ``value`` as a quoted one (no trailer is dropped from it)."""
-    return _QUOTE_OPEN.match(value) is not None
+def _trimmed(value: str) -> str:
+    """``value`` as the rule masks it: an unquoted one without its trailers (_trim_value)."""
+    return value if _QUOTE_OPEN.match(value) is not None else _trim_value(value)
 
 
 def _weak_credential(value: str) -> bool:
@@ -312,16 +323,12 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
     for key_start, key, sep_end in _key_matches(text, low):
         if key_start < taken:
             continue
-        if text.endswith("//", 0, key_start) or _go_type(text, key_start, key):
-            continue  # URL userinfo (the URL rule owns it), a Go type
-        v = _json_scalar(text, key_start, key, sep_end) or _VALUE.match(text, sep_end)
+        v = _pair_value(text, key_start, key, sep_end)
         if v is None:
             continue
-        value = v.group(0)
-        if not _is_quoted(value):
-            value = _trim_value(value)
-            if not value:
-                continue
+        value = _trimmed(v.group(0))
+        if not value:
+            continue
         start = v.start()
         taken = start + len(value)
         masked = _masked_value(key, value)
@@ -391,12 +398,9 @@ def pair_left(text: str, sep: int) -> bool:
     if found is None:
         return True
     key, dashes = found
-    key_start = sep - m.end() + 1 + dashes
-    if text.endswith("//", 0, key_start) or _go_type(text, key_start, key):
-        return True  # URL userinfo (the URL rule's), a Go type
     after = sep + 2 if text.startswith("=>", sep) else sep + 1
     at = _SPACES.match(text, after).end()  # type: ignore[union-attr]
-    v = _json_scalar(text, key_start, key, at) or _VALUE.match(text, at)
+    v = _pair_value(text, sep - m.end() + 1 + dashes, key, at)
     if v is None:
         return True
     return _value_left(key, v.group(0))
@@ -406,11 +410,9 @@ def _value_left(key: str, raw: str) -> bool:
     """True when the value ``raw`` (as _VALUE reads it) under ``key`` stays."""
     if (key, raw) in _LEFT_PAIRS:
         return True
-    value = raw
-    if not _is_quoted(value):
-        value = _trim_value(value)
-        if not value:
-            return True
+    value = _trimmed(raw)
+    if not value:
+        return True
     if _masked_value(key, value) is not None:
         return False
     if len(raw) <= _LEFT_VALUE_MAX:
