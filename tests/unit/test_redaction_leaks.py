@@ -11,6 +11,7 @@ from collections import OrderedDict, namedtuple
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from hardenkit import redaction as R  # noqa: N812
 from hardenkit.redaction import _logging as RL  # noqa: N812
@@ -354,7 +355,10 @@ def test_review_three_leaks_are_closed(text: str, secret: str) -> None:
             '{"log":"auth ok session=42\\n","stream":"stdout"}',
             '{"log":"auth ok session=42\\n","stream":"stdout"}',
         ),
-        ('{"log":"ok session=a1b2c3d4e5f6\\n","stream":"stdout"}', '{"log":"ok session=***"}'),
+        (
+            '{"log":"ok session=a1b2c3d4e5f6\\n","stream":"stdout"}',
+            '{"log":"ok session=***\\n","stream":"stdout"}',
+        ),
         ("denied for user 'root'@'localhost' (using password: YES)", None),
         ("failed to list *v1.Secret: secrets is forbidden: User cannot list", None),
         ("x *token = abc123def", "x *token = ***"),  # not a qualified type: a key
@@ -379,3 +383,48 @@ def test_extra_values_deeper_than_read_are_withheld() -> None:
     for _ in range(_MAX_DEPTH + 8):
         deep = {"a": deep}
     assert "Xk9vQ2zzPw77" not in repr(_redact_value({"ctx": deep}, 0))
+
+
+# A value read used to hide every pair whose key lay inside it: a weak name's value that
+# stays (a count, a short word, a Windows SID, a hex id) in {"log":"session=42","token":
+# "..."} and sid=ab,password=..., and a masked value that ends at a blank before the
+# pair's own value (token=abc,password: hunter2 showed hunter2). The class: a key, a
+# value, any joint, then a strong pair; on the warm-up path and on the database's.
+_WEAK_KEYS: tuple[str, ...] = (
+    "session",
+    "sid",
+    "SID",
+    "auth",
+    "sig",
+    "sessionid",
+    "AUTH_TOKEN_ID",
+    "sess.id",
+)
+_WEAK_KEYS += ("token", "--password", "api_key")
+_WEAK_VALUES = ("42", "ab", "yes", "S-1-5-21-7", "0x1f", "", "abc", "ok", "none")
+_JOINTS = (",", ";", ":", '"', '","', '\\n\\",\\"', "|", "/", "'", "\\", '", "', ")", "&")
+_STRONG = ("password", "token", "api_key", "DB_PASSWORD", "secret")
+_STRONG_SEPS: tuple[str, ...] = ("=", ":", '":"', '": "', '\\":\\"', "=>", ": ", " = ", ":\t")
+
+
+_FORMS = ("{}", '{{"log":"{}"}}', "{} tail", "x [{}]")
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["literal-prefilter", "database"])
+@settings(max_examples=700, deadline=None)
+@given(
+    st.tuples(*(st.sampled_from(p) for p in (_WEAK_KEYS, (": ", "="), _WEAK_VALUES, _JOINTS))),
+    st.tuples(*(st.sampled_from(p) for p in (_STRONG, _STRONG_SEPS, _FORMS))),
+)
+def test_a_value_read_hides_no_pair_after_it(
+    warm: bool, first: tuple[str, ...], second: tuple[str, str, str]
+) -> None:
+    from hardenkit.redaction import _engine, _prefilter  # noqa: PLC0415
+
+    if warm:
+        _prefilter._built_scan()
+    secret = "Qw7Er9Ty2Ui4"  # noqa: S105 -- a fake secret the text must not show
+    strong, sep, form = second
+    text = form.format("".join(first) + strong + sep + secret)
+    out = _engine.redact(text) if warm else _engine.full_scan(text)
+    assert secret not in out, (text, out)

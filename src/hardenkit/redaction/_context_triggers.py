@@ -93,7 +93,12 @@ def _mixed(space: str) -> str:
 
 
 # A quoted value may be escaped (\"...\") or carry Python's prefix (b'...', u"...").
-_MIXED = r">?[ \t]*(?:[bBuUrR]{0,2}\\*[\"']" + _mixed(r"\n") + "|" + _mixed(r"\s") + ")"
+# Or a value holding "=" or ":" (to the first one: one end each), which a weak name masks
+# (_keys._weak_credential); unquoted, it ends at a quote or backslash (_keys._trimmed).
+_MIXED = (
+    r">?[ \t]*(?:[bBuUrR]{0,2}\\*[\"'](?:" + _mixed(r"\n") + r"|[^\n:=]*[=:])"
+    + "|" + _mixed(r"\s") + r"|[^\s\"\\:=]*[=:])"
+)  # fmt: skip
 
 # A weak hint and the rest of a name it makes secret (is_secret_name): nothing but digits
 # and skipped qualifiers (REDIS_AUTH_PROD, sig_v4), or a trailer part anywhere after it

@@ -72,6 +72,8 @@ _VALUE = _lazy(
 )
 # Where a quoted value opens (as _VALUE reads one): prefix, then the quote, escaped or not.
 _QUOTE_OPEN = _lazy(r"[bBuUrR]{0,2}(\\?[\"'])")
+# The characters a quoted value can start with (_QUOTE_OPEN's first), and none other.
+_QUOTE_FIRST = frozenset("bBuUrR\\\"'")
 # A JSON pair ("key": value): an unquoted value is a number or a literal, which ends at
 # the next "," "}" or "]" (nginx's status JSON holds no blank: read as a shell word, its
 # "session_reuses":5674 ran to the end of the line). Other pairs keep the shell's reading.
@@ -187,25 +189,32 @@ def _port(value: str) -> bool:
     return len(value) <= 5 and value.isascii() and value.isdigit()  # noqa: PLR2004
 
 
-def _masked_value(key: str, value: str) -> str | None:
-    """The masked form of ``value`` under ``key``, or None when it stays."""
-    strength = 0 if key.lower() in _KEYS_ELSEWHERE else _name_strength(key)
+def _masked_value(key: str, value: str, strength: int = -1) -> str | None:
+    """The masked form of ``value`` under ``key``, or None when it stays.
+
+    ``strength``: the key's :func:`_name_strength`, when the caller has it.
+    """
+    if strength < 0:
+        strength = 0 if key.lower() in _KEYS_ELSEWHERE else _name_strength(key)
     if not strength:
         return None
-    quote, inner, close = _quoted(value)
+    if value[:1] in _QUOTE_FIRST:
+        quote, inner, close = _quoted(value)
+    else:
+        quote = close = ""
+        inner = value
     low = inner.strip().lower()
     # A benign word before closers and a colon is still that word: pam_unix(passwd:chauthtok):
     core = low.rstrip(_CLOSING) or low
     if core in _BENIGN_VALUES or (not quote and low in _AUTH_SCHEMES) or is_mask(inner):
         return None
     if not quote and (
-        _to_string(inner) or (_port(inner) and _host(key)) or _PLACEHOLDER.fullmatch(inner)
+        _to_string(inner)
+        or (_port(inner) and _host(key))
+        or (inner[:1] in "%$?" and _PLACEHOLDER.fullmatch(inner) is not None)
     ):
         return None
-    # A weak name's unquoted value is judged up to a quote or backslash: in JSON text
-    # (Docker's {"log":"... session=42\n","stream":...}) the word runs on past its end.
-    judged = inner if quote else inner.split('"', 1)[0].split("\\", 1)[0]
-    if strength == 1 and (not _weak_credential(judged) or _hex_id(key, judged)):  # weak name
+    if strength == 1 and (not _weak_credential(inner) or _hex_id(key, inner)):  # weak name
         return None
     # A data source name names its driver or host: "dsn=4.0.0" is sendmail's delivery status.
     status = key[-3:].lower() == "dsn" and _DELIVERY_STATUS.fullmatch(inner) is not None
@@ -230,13 +239,28 @@ def _quoted(value: str) -> tuple[str, str, str]:
     return "", value, ""
 
 
-def _trimmed(value: str) -> str:
-    """``value`` as the rule masks it: an unquoted one without its trailers (_trim_value)."""
-    return value if _QUOTE_OPEN.match(value) is not None else _trim_value(value)
+def _trimmed(value: str, key: str) -> str:
+    r"""``value`` as the rule masks it: an unquoted one without its trailers (_trim_value).
+
+    Under a weak name an unquoted value ends at a quote or backslash: in JSON text
+    (Docker's ``{"log":"... session=42\n","token":...}``) the word runs on past the
+    string's end, and a value left there would hide the pairs after it.
+    """
+    if value[:1] in _QUOTE_FIRST and _QUOTE_OPEN.match(value) is not None:
+        return value
+    if ('"' in value or "\\" in value) and _name_strength(key) == 1:
+        value = value.split('"', 1)[0].split("\\", 1)[0]
+    return _trim_value(value)
 
 
 def _weak_credential(value: str) -> bool:
-    """A weak name's value that looks like a credential (see _WINDOWS_SID, _HEX_NUMBER)."""
+    """A weak name's value that looks like a credential (see _WINDOWS_SID, _HEX_NUMBER).
+
+    A value holding "=" or ":" is masked whatever it holds: left, it would hide the pairs
+    inside it (``sid=ab,password=...``), which the rule reads once it has read a value.
+    """
+    if "=" in value or ":" in value:
+        return True
     return _tokenish(value, 8) and _WINDOWS_SID.fullmatch(value) is None
 
 
@@ -319,14 +343,18 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
     """Mask the value of ``name=value``, ``name: value`` and ``"name": "value"`` pairs."""
     out: list[str] = []
     emitted = 0  # text before this offset is in out already
-    taken = 0  # candidates before this offset sit inside a value already read
+    # A candidate whose value would start inside a value already read is none: values
+    # read are disjoint, each read once. Its key and separator may lie inside one: in
+    # session=token": "..." (a weak name's value ends at the quote) and in
+    # token=abc,password: ... (a value ends at a blank) the pair after is read too.
+    taken = 0
     for key_start, key, sep_end in _key_matches(text, low):
-        if key_start < taken:
+        if sep_end < taken:
             continue
         v = _pair_value(text, key_start, key, sep_end)
         if v is None:
             continue
-        value = _trimmed(v.group(0))
+        value = _trimmed(v.group(0), key)
         if not value:
             continue
         start = v.start()
@@ -357,15 +385,16 @@ def _candidate(reversed_run: str) -> tuple[str, int] | None:
 
     The same tests as :func:`_key_matches`, memoised as the comment above says.
     """
-    dashes = _candidate_dashes(reversed_run)
-    if dashes < 0:
+    code = _candidate_code(reversed_run)
+    if code < 0:
         return None
-    return reversed_run[::-1][dashes:], dashes
+    return reversed_run[::-1][code & 3 :], code & 3
 
 
-def _dashes(reversed_run: str) -> int:
+def _code(reversed_run: str) -> int:
+    """-1 when no secret key; else the leading dashes, plus 4 times the name's strength."""
     found = _uncached_candidate(reversed_run)
-    return -1 if found is None else found[1]
+    return -1 if found is None else found[1] | _name_strength(found[0]) << 2
 
 
 def _uncached_candidate(reversed_run: str) -> tuple[str, int] | None:
@@ -379,7 +408,7 @@ def _uncached_candidate(reversed_run: str) -> tuple[str, int] | None:
     return key, dashes
 
 
-_candidate_dashes = text_free_memo(_dashes, _FOUND, 4096)
+_candidate_code = text_free_memo(_code, _FOUND, 4096)
 
 
 def pair_left(text: str, sep: int) -> bool:
@@ -389,37 +418,57 @@ def pair_left(text: str, sep: int) -> bool:
     as there (the key read backwards, its value read forwards), for that pair alone.
     False whenever unsure (a key longer than the window read).
     """
+    found = pair_read(text, sep)
+    return found is not None and found[2] is None
+
+
+#: pair_read's answer where the rule reads no value (no secret key, or no value after it).
+_NO_PAIR = (-1, -1, None)
+
+
+def pair_read(  # noqa: PLR0911 -- one exit for each way the rule reads no value
+    text: str, sep: int, taken: int = 0
+) -> tuple[int, int, str | None] | None:
+    """The pair whose separator is at ``sep``, as :func:`_sub_key_value` reads it.
+
+    (value start, value end, the value's masked form or None when it stays);
+    :data:`_NO_PAIR` where the rule reads no value there, or where the value would start
+    before ``taken`` (the end of the last value read: the rule skips that candidate);
+    None when unsure (a key longer than the window read). The planner masks a line's
+    pairs from these (_planner._masks) instead of running the rule over the line again.
+    """
+    after = sep + 2 if text.startswith("=>", sep) else sep + 1
+    at = _SPACES.match(text, after).end()  # type: ignore[union-attr]
+    if at < taken:
+        return _NO_PAIR
     lo = sep - _KEY_WINDOW
     window = text[sep:lo:-1] if lo >= 0 else text[sep::-1]
     m = _KEY_SEP_REV.match(window)
     if m is None or (lo >= 0 and m.end() == len(window)):
-        return False
-    found = _candidate(m.group("key"))
-    if found is None:
-        return True
-    key, dashes = found
-    after = sep + 2 if text.startswith("=>", sep) else sep + 1
-    at = _SPACES.match(text, after).end()  # type: ignore[union-attr]
+        return None
+    run = m.group("key")
+    code = _candidate_code(run)
+    if code < 0:
+        return _NO_PAIR
+    dashes = code & 3
+    key = run[::-1][dashes:]
     v = _pair_value(text, sep - m.end() + 1 + dashes, key, at)
     if v is None:
-        return True
-    return _value_left(key, v.group(0))
-
-
-def _value_left(key: str, raw: str) -> bool:
-    """True when the value ``raw`` (as _VALUE reads it) under ``key`` stays."""
-    if (key, raw) in _LEFT_PAIRS:
-        return True
-    value = _trimmed(raw)
+        return _NO_PAIR
+    raw = v.group(0)
+    value = _trimmed(raw, key)
     if not value:
-        return True
-    if _masked_value(key, value) is not None:
-        return False
-    if len(raw) <= _LEFT_VALUE_MAX:
+        return _NO_PAIR
+    start = v.start()
+    end = start + len(value)
+    if (key, raw) in _LEFT_PAIRS:
+        return start, end, None
+    masked = _masked_value(key, value, code >> 2)
+    if masked is None and len(raw) <= _LEFT_VALUE_MAX:
         if len(_LEFT_PAIRS) >= _LEFT_PAIRS_MAX:
             _LEFT_PAIRS.clear()
         _LEFT_PAIRS.add((key, raw))
-    return True
+    return start, end, masked
 
 
 # The longest key pair_left reads (a longer one: unsure, the step runs).

@@ -12,7 +12,7 @@ import re
 from hardenkit.redaction import _prefilter
 from hardenkit.redaction._context import xml_reach
 from hardenkit.redaction._context_triggers import LEFT_FRAME_AT, LEFT_FRAME_KEY_ENDS, LEFT_VALUE_AT
-from hardenkit.redaction._keys import pair_left
+from hardenkit.redaction._keys import _NO_PAIR, pair_read
 from hardenkit.redaction._patterns import pem_reach
 from hardenkit.redaction._prefilter import (
     _KEY_VALUE,
@@ -71,10 +71,10 @@ def _steps_of(text: str, scan: Any = None, *, key_value: bool = True) -> set[int
     hits, left = _unclaimed(data, hits)
     if not hits:
         return frozenset()
-    return _plan(hits, 0, text if len(data) == len(text) else None, left)
+    return _plan(hits, 0, text if len(data) == len(text) else None, left)[0]
 
 
-def _run(text: str, steps: Collection[int]) -> str:
+def _run(text: str, steps: Collection[int], masks: _Masks | None = None) -> str:
     """The detectors ``steps`` until the text stops changing.
 
     The prefilter is asked again after each pass: a masking can expose a match of
@@ -82,12 +82,19 @@ def _run(text: str, steps: Collection[int]) -> str:
     that changed the text, and that one: a detector leaves its own output as it is
     (each skips a value that is a mask already), so on the same text they would change
     nothing (tests/unit/test_redaction_prefilter.py holds the result to full_scan's).
+    ``masks``: the key=value rule's masks on ``text`` (:func:`_masks`), applied in place
+    of the rule in the first pass (see :func:`_masks_now`).
     """
+    original = text
     for _ in range(_MAX_PASSES):
         last = -1  # the last step that changed the text
         ran = sorted(steps)
         for i in ran:
-            new = _STEP_SUBS[i](text)
+            if i == _KEY_VALUE and masks is not None:
+                now = masks if text is original else _masks_now(original, text, masks)
+                new = _STEP_SUBS[i](text) if now is None else _apply_masks(text, now)
+            else:
+                new = _STEP_SUBS[i](text)
             if new != text:
                 text = new
                 last = i
@@ -170,7 +177,9 @@ def _unclaimed(data: bytes, hits: list[_Hit]) -> tuple[list[_Hit], set[int]]:
     return rest, left
 
 
-def _plan(hits: list[_Hit], base: int, text: str | None, left: set[int]) -> set[int]:
+def _plan(
+    hits: list[_Hit], base: int, text: str | None, left: set[int]
+) -> tuple[set[int], _Masks | None]:
     """The steps a region's hits call for (``base``: the region's offset in the scan).
 
     Key=value runs only when at one of the separators the trigger found (each after a
@@ -194,17 +203,79 @@ def _plan(hits: list[_Hit], base: int, text: str | None, left: set[int]) -> set[
     if text is None:
         if seps or weak_end >= 0:
             steps.add(_KEY_VALUE)
-        return steps
+        return steps, None
     if weak_end >= 0:
         # A weak key's match ends in its value, not at its separator: within the first
         # _WEAK_REACH characters of a line every weak key's separator before it is read.
         if weak_end > _WEAK_REACH:
             steps.add(_KEY_VALUE)
-            return steps
+            return steps, None
         seps.extend(p for p in _weak_seps(text, weak_end) if p + base not in left)
-    if not all(pair_left(text, p) for p in seps):
+    masks = _masks(text, seps)
+    if masks is None or masks:
         steps.add(_KEY_VALUE)
-    return steps
+    return steps, masks
+
+
+# (value start, value end, masked form) of the pairs the key=value rule masks on a text.
+_Masks = list[tuple[int, int, str]]
+
+
+def _masks(text: str, seps: list[int]) -> _Masks | None:
+    """The key=value rule's masks on ``text``, from the pairs at ``seps``; None if unsure.
+
+    ``seps`` holds every separator at which the rule could mask (the trigger's, less the
+    pairs the scan showed to be left): read in text order as :func:`_sub_key_value` reads
+    its candidates, skipping those whose value would start inside a value already read,
+    they give the rule's own output without reading the text again (tests/unit/
+    test_redaction_prefilter.py holds the two to it). Each value is read once.
+    """
+    masks: _Masks = []
+    taken = 0
+    for sep in sorted(set(seps)) if len(seps) > 1 else seps:
+        found = pair_read(text, sep, taken)
+        if found is None:
+            return None
+        if found is _NO_PAIR:
+            continue
+        start, end, masked = found
+        taken = end
+        if masked is not None:
+            masks.append((start, end, masked))
+    return masks
+
+
+def _masks_now(original: str, text: str, masks: _Masks) -> _Masks | None:
+    """``masks`` for ``text``, what a step before the key=value rule made of ``original``.
+
+    Known only where that step masked one of the values ``masks`` masks, exactly as the
+    rule masks it (``GITHUB_TOKEN=ghs_...`` -> ``GITHUB_TOKEN=***``): the rule leaves that
+    pair (its value is a mask) and reads the others as before, so its masks are the
+    others', moved by the change in length. Otherwise None: the rule reads ``text``.
+    """
+    delta = len(text) - len(original)
+    for j, (start, end, masked) in enumerate(masks):
+        if (
+            delta == len(masked) - (end - start)
+            and text.startswith(masked, start)
+            and text.startswith(original[:start])
+            and text.endswith(original[end:])
+        ):
+            return [*masks[:j], *((a + delta, b + delta, m) for a, b, m in masks[j + 1 :])]
+    return None
+
+
+def _apply_masks(text: str, masks: _Masks) -> str:
+    if not masks:
+        return text
+    out: list[str] = []
+    last = 0
+    for start, end, masked in masks:
+        out.append(text[last:start])
+        out.append(masked)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
 
 
 def _weak_seps(text: str, end: int) -> list[int]:
@@ -246,10 +317,10 @@ def _apply_hits(text: str, data: bytes, hits: list[_Hit]) -> str:
         return text
     same = len(data) == len(text)  # ASCII: byte offsets are str offsets
     if "\n" not in text:
-        steps = _plan(hits, 0, text if same else None, left)
-        return _run(text, steps) if steps else text
+        steps, masks = _plan(hits, 0, text if same else None, left)
+        return _run(text, steps, masks) if steps else text
     if not same and any(_STEP_OF[i] in _MULTILINE for _, i in hits):
-        return _run(text, _plan(hits, 0, None, left))
+        return _run(text, _plan(hits, 0, None, left)[0])
     return _by_region(text, data, hits, left, same=same)
 
 
@@ -259,6 +330,20 @@ _KEY_VALUE_ONLY = frozenset({_KEY_VALUE})
 def _line_end(data: bytes, at: int) -> int:
     stop = data.find(b"\n", at)
     return len(data) if stop < 0 else stop
+
+
+def _line_masks(text: str, hits: list[_Hit], start: int) -> _Masks | None:
+    """The masks on the line at ``start`` whose hits are the key=value trigger's only.
+
+    _plan's answer, read on the whole text (ASCII), with offsets in the line. pair_read
+    reads one line (a key, its blanks and value never cross a newline), so on the text
+    it answers as on the line, or None (unsure) where the line's key reaches its
+    256-character window: the step then runs, which changes only what it would anyway.
+    """
+    masks = _masks(text, [end - 1 for end, _ in hits])
+    if not masks:
+        return masks
+    return [(a - start, b - start, m) for a, b, m in masks]
 
 
 def _by_region(text: str, data: bytes, hits: list[_Hit], left: set[int], *, same: bool) -> str:
@@ -292,22 +377,19 @@ def _by_region(text: str, data: bytes, hits: list[_Hit], left: set[int], *, same
                 lows[step] = end
                 stop = max(stop, _line_end(data, reached[step]))
             i += 1
+        steps: set[int] | frozenset[int]
         if only_seps:
-            # A line with only the key=value trigger's separators (ASCII): _plan's answer,
-            # read on the whole text. pair_left reads one line (a key, its blanks and value
-            # never cross a newline), so on the text it answers as on the line, or False
-            # (unsure) where the line's key reaches its 256-character window: the step
-            # then runs, which changes only what it would change anyway.
-            if all(pair_left(text, end - 1) for end, _ in hits[first:i]):
+            masks = _line_masks(text, hits[first:i], start)
+            if masks is not None and not masks:
                 continue
             region = text[start:stop]
-            steps: set[int] | frozenset[int] = _KEY_VALUE_ONLY
+            steps = _KEY_VALUE_ONLY
         else:
             region = text[start:stop] if same else data[start:stop].decode("utf-8", "surrogatepass")
-            steps = _plan(hits[first:i], start, region if same else None, left)
+            steps, masks = _plan(hits[first:i], start, region if same else None, left)
             if not steps:
                 continue
-        new = _run(region, steps)
+        new = _run(region, steps, masks)
         if new != region:
             out.append(
                 text[last:start] if same else data[last:start].decode("utf-8", "surrogatepass")
