@@ -183,6 +183,7 @@ _KEYS: tuple[str, ...] = (
 _KEYS += ("x-api-key", "csrf", "cookie", "--db-password", "---token", "TokenService", "7", "")
 _KEYS += ("Auth", "session", "SID", "sig", "AUTH_", "sessionCookie", "Set-Cookie", "x-cookie")
 _KEYS += ("\ncookie", " COOKIE", "é-cookie", "--cookie")
+_KEYS += ("PWD", "pwd", "OldPwd", "--pwd", "x_pwd", "bypass", "BYPASS", "last", "surpassed")
 _SUFFIXES: tuple[str, ...] = (
     "",
     "",
@@ -198,6 +199,7 @@ _SUFFIXES: tuple[str, ...] = (
 )
 _SUFFIXES += ("Count", "9AGE", "-", "_", ".x", "s", "Fail", "_method", "ID", "Id")
 _SUFFIXES += (".go", ".py", ".kt", ".c", ".javax", ".JAVA", ".java.x", "-java", ".sid", ".key")
+_SUFFIXES += ("_passed", "_PASSED", "Passed", "passed", "_bypass", "-BYPASS", "_passed2")
 _SEPS = ("=", ": ", "=>", ":", '"=', "'", ":>", " = ", "\t:", '": "', "=\t", '\\":', '\\"=')
 _VALUES: tuple[str, ...] = (
     "true",
@@ -215,6 +217,7 @@ _VALUES += ("api-key", "***", "*", '""', "''", '"null"', "'***'", "Token{", "Tok
 _VALUES += ("Token[", "443", "65535", "123456", "hunter2", "Xk9vQ2zz", "", "x", "'abc'", "(")
 _VALUES += ("sts:5_rsn:0", "30546173_4261722401", "a1b2c3d4e5f6", "SIMPLE")
 _VALUES += ("755", "755)", "12345", "755x", "7.5", "0x1f", "99999)", "755(", "755\\")
+_VALUES += ("chauthtok):", 'none":', "true),", "bearer):", "null:", "no'", "0]:", "yes:x")
 _ENDS = (")", "]", "}", ">", ",", ";", ".", "&", "&x=", " ", "\r", "\n", "", "", "x", '"', "'")
 _pair = st.tuples(*(st.sampled_from(p) for p in (_KEYS, _SUFFIXES, _SEPS, _VALUES, _ENDS)))
 _pair_texts = st.lists(
@@ -243,25 +246,30 @@ def _claims_database() -> Any:
     hs = HS._hyperscan()
     db = hs.Database(mode=hs.HS_MODE_BLOCK)
     exprs = [CT.LEFT_VALUE_PAIR.encode(), CT.LEFT_KEY_PAIR.encode()]
-    db.compile(expressions=exprs, ids=[0, 1], elements=2, flags=[hs.HS_FLAG_MULTILINE] * 2)
+    flags = [hs.HS_FLAG_MULTILINE | hs.HS_FLAG_SOM_LEFTMOST, hs.HS_FLAG_MULTILINE]
+    db.compile(expressions=exprs, ids=[0, 1], elements=2, flags=flags)
     return db
 
 
 def _claims_by_the_database(data: bytes) -> set[int]:
     """The separators _unclaimed once found with LEFT_VALUE_PAIR in the database (the oracle).
 
-    LEFT_KEY_PAIR's and LEFT_VALUE_PAIR's matches, a value's separator being the last "="
-    or ":" within 256 bytes before its match's end.
+    LEFT_KEY_PAIR's and LEFT_VALUE_PAIR's matches, a value's separator being the first "="
+    or ":" after its match's start (its key part holds neither).
     """
-    found: list[tuple[int, int]] = []
-    _claims_database().scan(data, lambda ident, _f, to, _fl, _c: found.append((ident, to)), 0, None)
+    found: list[tuple[int, int, int]] = []
+    _claims_database().scan(
+        data, lambda ident, start, to, _fl, _c: found.append((ident, start, to)), 0, None
+    )
     left = set()
-    for ident, end in found:
+    for ident, start, end in found:
         if ident:
             left.add(end - 1)
         else:
-            lo = max(end - 256, 0)
-            left.add(max(data.rfind(b"=", lo, end), data.rfind(b":", lo, end)))
+            seps = [
+                at for at in (data.find(b"=", start, end), data.find(b":", start, end)) if at >= 0
+            ]
+            left.add(min(seps))
     return left
 
 
@@ -561,3 +569,13 @@ def test_the_planned_masks_are_the_rule_s_own_output(text: str) -> None:
         return
     assert PLAN._apply_masks(text, masks) == _sub_key_value(text), text
     assert (PF._KEY_VALUE in steps) == bool(masks)
+
+
+def test_hinted_last_words_name_no_secret_alone_or_last() -> None:
+    """The scan claims a key ending in one of these words left (LEFT_KEY_PAIR): the rule
+    must leave every such name, whatever comes before the word."""
+    assert CT.HINTED_LAST  # the claim has words to claim
+    for word in CT.HINTED_LAST:
+        for name in (word, word.lower(), f"LAST_{word}", f"DB_PASSWORD_{word}", f"x.token-{word}"):
+            assert not _names.is_secret_name(name), name
+        assert _names.is_secret_name(f"{word}_TOKEN")  # not last: the name is secret

@@ -23,6 +23,7 @@ from hardenkit.redaction._keys import _KEY_HINTS, _sub_key_value
 from hardenkit.redaction._names import (
     _BENIGN_VALUES,
     _NOT_SECRET_LAST,
+    _NOT_SECRET_NAMES,
     _WEAK_SKIPPED,
     _WEAK_TRAILERS,
 )
@@ -70,6 +71,7 @@ _HINTED = "(?:" + "|".join(h for h in _KEY_HINTS if h != "key") + "|" + _KEY_CHA
 # and the others: a name holding only weak ones is masked only when its value mixes
 # letters and digits (_tokenish), so their trigger asks for that too.
 _WEAK_HINTS = ("auth", "sess", "sig", "sid")
+_STRONG_HINTS = tuple(h for h in _KEY_HINTS if h not in _WEAK_HINTS)
 _STRONG = (
     "(?:"
     + "|".join(h for h in _KEY_HINTS if h != "key" and h not in _WEAK_HINTS)
@@ -193,14 +195,17 @@ def _alternation(words: frozenset[str]) -> str:
 
 _LEFT_WORDS = _alternation((_BENIGN_VALUES - {""}) | _AUTH_SCHEMES)
 _LEFT_QUOTED = _alternation(_BENIGN_VALUES - {""})
-# A value none of whose characters is "=" or ":" (the engine finds the separator of a
-# match as the last one before its end).
+# Values that hold no "=" and no ":" but after a benign word (the separator of a match is
+# the first "=" or ":" after its key part: tests/unit/test_redaction_prefilter.py).
 _LEFT_VALUES = (
     # A Java/Kotlin object's toString (token=Token{a64f992 ...}): _TO_STRING's brace
     # form cut at a blank (its @hex form needs a look-ahead: Python reads those pairs).
     r"[A-Z][A-Za-z0-9_$]+\{[0-9a-f]{5,8}(?:[ \t\r\f\v]|$)|"
     # A benign value or an auth scheme's name, unquoted (token_type=bearer), or a mask.
-    "(?i:" + _LEFT_WORDS + r"|\*+)" + _UNQUOTED_END
+    "(?i:" + _LEFT_WORDS + r"|\*+)" + _UNQUOTED_END + "|"
+    # A benign value before closers and colons, which it is still (pam_unix(chpasswd:
+    # chauthtok):, _keys._masked_value's core): not an auth scheme's name, read whole.
+    "(?i:" + _LEFT_QUOTED + r")[\"',;.)\]}>:]*(?:[ \t\r\f\v]|$)"
     # A quoted benign value, empty, or a mask.
     + '|"(?i:' + _LEFT_QUOTED + r'|\**)"' + "|'(?i:" + _LEFT_QUOTED + r"|\**)'"
 )  # fmt: skip
@@ -264,12 +269,33 @@ def _one_case_key(upper: bool) -> str:
     return f"(?:{start}{chars}*(?:{words}|{chars}{key}){chars}*[0-9_.\\-](?:{'|'.join(last)}))"
 
 
+def _hinted_last(upper: bool) -> str:
+    """A key run in one case ending in a word of ``_NOT_SECRET_LAST`` that holds a hint.
+
+    Alone or after other parts (last_passed, bypass: nginx's status JSON; PROXY_BYPASS):
+    no secret name, whatever the parts before it (the last part says so), and none alone
+    either (tests/unit/test_redaction_prefilter.py holds both).
+    """
+    words = sorted(w.upper() if upper else w.lower() for w in HINTED_LAST)
+    chars = "[A-Z0-9_.\\-]" if upper else "[a-z0-9_.\\-]"
+    start = r"(?:^|[^\w.\-\x80-\xff])"
+    return f"(?:{start}(?:{chars}*[0-9_.\\-])?(?:{'|'.join(words)}))"
+
+
+#: The words of _NOT_SECRET_LAST that hold a strong hint (_hinted_last).
+HINTED_LAST = tuple(
+    sorted(w for w in _NOT_SECRET_LAST if any(h.upper() in w for h in _STRONG_HINTS))
+)
+
 #: Not a trigger: the separator (the match ends there) of a key holding a strong hint whose
-#: last part says it is about a secret, not one (SESSION_COOKIE_AGE=, token_type:), in one
-#: case only. And a key the cookie rule owns (Cookie:, Set-Cookie:), the whole key run.
+#: last part says it is about a secret, not one (SESSION_COOKIE_AGE=, token_type:,
+#: last_passed:), in one case only; the shell's PWD and OLDPWD, in any case. And a key the
+#: cookie rule owns (Cookie:, Set-Cookie:), the whole key run.
 LEFT_KEY_PAIR = (
     "(?:" + _one_case_key(upper=True) + "|" + _one_case_key(upper=False)
-    + r"|(?:^|[^\w.\-\x80-\xff])(?i:cookie|set-cookie))" + _SEP_HEAD + "[=:]"
+    + "|" + _hinted_last(upper=True) + "|" + _hinted_last(upper=False)
+    + r"|(?:^|[^\w.\-\x80-\xff])(?i:cookie|set-cookie|"
+    + "|".join(sorted(n.lower() for n in _NOT_SECRET_NAMES)) + "))" + _SEP_HEAD + "[=:]"
 )  # fmt: skip
 
 #: Steps whose matches may span lines: run on the whole text, not line by line.
