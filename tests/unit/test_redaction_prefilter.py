@@ -184,6 +184,7 @@ _KEYS += ("x-api-key", "csrf", "cookie", "--db-password", "---token", "TokenServ
 _KEYS += ("Auth", "session", "SID", "sig", "AUTH_", "sessionCookie", "Set-Cookie", "x-cookie")
 _KEYS += ("\ncookie", " COOKIE", "é-cookie", "--cookie")
 _KEYS += ("PWD", "pwd", "OldPwd", "--pwd", "x_pwd", "bypass", "BYPASS", "last", "surpassed")
+_KEYS += ("api_key_id", "AWS_ACCESS_KEY_ID", "aws_access", "secret_key_id", "Api_Key_Id")
 _SUFFIXES: tuple[str, ...] = (
     "",
     "",
@@ -579,3 +580,19 @@ def test_hinted_last_words_name_no_secret_alone_or_last() -> None:
         for name in (word, word.lower(), f"LAST_{word}", f"DB_PASSWORD_{word}", f"x.token-{word}"):
             assert not _names.is_secret_name(name), name
         assert _names.is_secret_name(f"{word}_TOKEN")  # not last: the name is secret
+
+
+def test_key_id_qualifiers_name_no_secret() -> None:
+    """The scan claims a one-case key of one to three of these words, KEY and ID, left."""
+    import itertools  # noqa: PLC0415
+
+    words = CT.KEY_ID_QUALIFIERS
+    for size in (1, 2):
+        for parts in itertools.product(words, repeat=size):
+            for sep in "_.-":
+                name = sep.join((*parts, "KEY", "ID"))
+                assert not _names.is_secret_name(name), name
+                assert not _names.is_secret_name(name.lower()), name
+    for parts in itertools.product(words[:6], repeat=3):
+        assert not _names.is_secret_name("_".join((*parts, "KEY", "ID")))
+    assert _names.is_secret_name("API_KEY")  # without its ID, the key itself

@@ -282,6 +282,23 @@ def _hinted_last(upper: bool) -> str:
     return f"(?:{start}(?:{chars}*[0-9_.\\-])?(?:{'|'.join(words)}))"
 
 
+#: Qualifiers of a key's id (AWS_ACCESS_KEY_ID, api_key_id, KMS_KEY_ID): an id names a
+#: key, it is none (is_secret_name: KEY after a qualifier, but not KEY_ID). No hint in any.
+KEY_ID_QUALIFIERS = (
+    *("ACCESS", "ACCOUNT", "AGE", "API", "APP", "AWS", "AZURE", "CLIENT", "DOTENV", "ENC"),
+    *("ENCRYPTION", "GCP", "GPG", "HMAC", "KMS", "LICENSE", "MASTER", "PGP", "PRIV"),
+    *("PRIVATE", "PUBLIC", "ROOT", "SERVICE", "SHARED", "SIGNING", "SSH", "STORAGE", "USER"),
+)
+
+
+def _key_id(upper: bool) -> str:
+    """A key run in one case made of one to three KEY_ID_QUALIFIERS, then KEY and ID."""
+    words = "|".join(w.upper() if upper else w.lower() for w in KEY_ID_QUALIFIERS)
+    key_id = "KEY[_.\\-]ID" if upper else "key[_.\\-]id"
+    start = r"(?:^|[^\w.\-\x80-\xff])"
+    return f"(?:{start}(?:(?:{words})[_.\\-]){{1,3}}{key_id})"
+
+
 #: The words of _NOT_SECRET_LAST that hold a strong hint (_hinted_last).
 HINTED_LAST = tuple(
     sorted(w for w in _NOT_SECRET_LAST if any(h.upper() in w for h in _STRONG_HINTS))
@@ -289,11 +306,13 @@ HINTED_LAST = tuple(
 
 #: Not a trigger: the separator (the match ends there) of a key holding a strong hint whose
 #: last part says it is about a secret, not one (SESSION_COOKIE_AGE=, token_type:,
-#: last_passed:), in one case only; the shell's PWD and OLDPWD, in any case. And a key the
+#: last_passed:), or that names a key's id (AWS_ACCESS_KEY_ID=), in one case only; the
+#: shell's PWD and OLDPWD, in any case. And a key the
 #: cookie rule owns (Cookie:, Set-Cookie:), the whole key run.
 LEFT_KEY_PAIR = (
     "(?:" + _one_case_key(upper=True) + "|" + _one_case_key(upper=False)
     + "|" + _hinted_last(upper=True) + "|" + _hinted_last(upper=False)
+    + "|" + _key_id(upper=True) + "|" + _key_id(upper=False)
     + r"|(?:^|[^\w.\-\x80-\xff])(?i:cookie|set-cookie|"
     + "|".join(sorted(n.lower() for n in _NOT_SECRET_NAMES)) + "))" + _SEP_HEAD + "[=:]"
 )  # fmt: skip
