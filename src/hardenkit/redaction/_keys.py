@@ -261,12 +261,18 @@ def _weak_credential(value: str) -> bool:
     """
     if "=" in value or ":" in value:
         return True
-    return _tokenish(value, 8) and _WINDOWS_SID.fullmatch(value) is None
+    if not _tokenish(value, 8):
+        return False
+    return not value.startswith("S-1-") or _WINDOWS_SID.fullmatch(value) is None
 
 
 def _hex_id(key: str, value: str) -> bool:
     """A hex number of at most 64 bits under a name ending in ID (sessionid: 0x14ede63a5a70002)."""
-    return key[-2:].lower() == "id" and _HEX_NUMBER.fullmatch(value) is not None
+    return (
+        value[:2] in ("0x", "0X")
+        and key[-2:].lower() == "id"
+        and _HEX_NUMBER.fullmatch(value) is not None
+    )
 
 
 # The same pairs read backwards: in the reversed text a pair starts at its separator, a
@@ -274,6 +280,7 @@ def _hex_id(key: str, value: str) -> bool:
 # character. The key is the maximal run of key characters before the separator.
 _KEY_SEP_REV = _lazy(r"(?:>=|=|:)[ \t]*(?P<kq>(?:[\"']\\*)?)(?P<key>[\w.\-]+)")
 _SPACES = _lazy(r"[ \t]*")
+_BLANKS = frozenset(" \t")
 
 
 # Above this size a text of several lines is read only on the lines holding a hint.
@@ -438,7 +445,7 @@ def pair_read(  # noqa: PLR0911 -- one exit for each way the rule reads no value
     pairs from these (_planner._masks) instead of running the rule over the line again.
     """
     after = sep + 2 if text.startswith("=>", sep) else sep + 1
-    at = _SPACES.match(text, after).end()  # type: ignore[union-attr]
+    at = _SPACES.match(text, after).end() if text[after : after + 1] in _BLANKS else after  # type: ignore[union-attr]
     if at < taken:
         return _NO_PAIR
     lo = sep - _KEY_WINDOW
