@@ -87,6 +87,13 @@ PAYLOADS: dict[str, Callable[[int], str]] = {
     "trailers": lambda n: "token=true" + ")" * n,
     "frames": _rep("Token.java \t:755)   "),
     "frame blanks": lambda n: "Token.java" + " " * n + ":755",
+    # Weak values end at a quote or backslash: each read once (the fifth review's payloads).
+    "weak values at quotes": _rep('session=a1"'),
+    "weak values at backslashes": _rep("session=a1\\"),
+    "sid values at quotes": _rep('sid=ab1"'),
+    "weak values in json": lambda n: "[" + _rep('{"m":"session=k9"},')(n),
+    "weak values after a mask": lambda n: "password=x " + _rep("sid=1\\")(n),
+    "masked words then pairs": _rep('token=a,password:" '),
 }
 
 _FRAGMENTS = [

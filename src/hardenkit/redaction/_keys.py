@@ -61,15 +61,20 @@ _KEY_HINTS = (
 # out, the next pass would read it as a value of its own: k:"\ -> k:***\ -> k:***).
 # Python's b'...', u"...", r'...' are quoted values.
 _CONTINUES = r"""(?![\s,;:}\])>/&\\]|$)"""  # after an escaped quote: not where JSON goes on
-_VALUE = _lazy(
+_QUOTED_VALUE = (
     r"[bBuUrR]{0,2}\"(?:[^\"\\\n]|\\.)*\\?\"?|[bBuUrR]{0,2}'(?:[^'\\\n]|\\.)*\\?'?"
     # JSON inside a JSON string (Docker's json-file logs: {"log":"{\"api_key\":\"...\"}"}):
     # a value in escaped quotes runs to the escaped quote after which JSON goes on; an
     # escaped quote anywhere else, a raw one, and the inner string's \\\" are inside it.
     r"|\\\"(?:[^\\\n]|\\\\\\[\"\\]|\\[^\"\n]|\\\"" + _CONTINUES + r")*(?:\\\"|\\)?"
     r"|\\'(?:[^\\\n]|\\\\\\['\\]|\\[^'\n]|\\'" + _CONTINUES + r")*(?:\\'|\\)?"
-    r"|[^\s&]+(?:&(?![\w.\-\[\]]+=)[^\s&]*)*"
 )
+_VALUE = _lazy(_QUOTED_VALUE + r"|[^\s&]+(?:&(?![\w.\-\[\]]+=)[^\s&]*)*")
+# Under a weak name an unquoted value ends at a quote or backslash too: in JSON text
+# (Docker's {"log":"... session=42\n","token":...}) the word runs on past the string's
+# end, and a value left there would hide the pairs after it. Read so, not cut after a
+# read to the blank: each value read is read once.
+_WEAK_VALUE = _lazy(_QUOTED_VALUE + r'|[^\s&"\\]+(?:&(?![\w.\-\[\]]+=)[^\s&"\\]*)*')
 # Where a quoted value opens (as _VALUE reads one): prefix, then the quote, escaped or not.
 _QUOTE_OPEN = _lazy(r"[bBuUrR]{0,2}(\\?[\"'])")
 # The characters a quoted value can start with (_QUOTE_OPEN's first), and none other.
@@ -152,15 +157,21 @@ def _json_scalar(text: str, key_start: int, key: str, at: int) -> re.Match[str] 
     return _JSON_SCALAR.match(text, at)
 
 
-def _pair_value(text: str, key_start: int, key: str, at: int) -> re.Match[str] | None:
+def _pair_value(
+    text: str, key_start: int, key: str, at: int, strength: int
+) -> re.Match[str] | None:
     """The value at ``at`` of the pair whose key starts at ``key_start``, as _VALUE reads it.
 
-    None when the rule reads no value there: URL userinfo (the URL rule's), a Go type.
-    :func:`_sub_key_value` and :func:`pair_left` both read a pair through this.
+    (_WEAK_VALUE under a weak name, ``strength`` 1.) None when the rule reads no value
+    there: URL userinfo (the URL rule's), a Go type. :func:`_sub_key_value` and
+    :func:`pair_read` both read a pair through this.
     """
     if text.endswith("//", 0, key_start) or _go_type(text, key_start, key):
         return None
-    return _json_scalar(text, key_start, key, at) or _VALUE.match(text, at)
+    scalar = _json_scalar(text, key_start, key, at)
+    if scalar is not None:
+        return scalar
+    return (_WEAK_VALUE if strength == 1 else _VALUE).match(text, at)
 
 
 def _go_type(text: str, key_start: int, key: str) -> bool:
@@ -239,31 +250,44 @@ def _quoted(value: str) -> tuple[str, str, str]:
     return "", value, ""
 
 
-def _trimmed(value: str, key: str) -> str:
-    r"""``value`` as the rule masks it: an unquoted one without its trailers (_trim_value).
+def _trimmed(value: str) -> str:
+    """``value`` as the rule masks it: an unquoted one without its trailers (_trim_value).
 
-    Under a weak name an unquoted value ends at a quote or backslash: in JSON text
-    (Docker's ``{"log":"... session=42\n","token":...}``) the word runs on past the
-    string's end, and a value left there would hide the pairs after it.
+    Kept whole where the trailers follow a separator (``abc,token="``): cut there, the
+    pair after it would start where the mask ends and the rule's output would not be
+    its own fixed point (``password=***"***"``, then ``password=***``).
     """
     if value[:1] in _QUOTE_FIRST and _QUOTE_OPEN.match(value) is not None:
         return value
-    if ('"' in value or "\\" in value) and _name_strength(key) == 1:
-        value = value.split('"', 1)[0].split("\\", 1)[0]
-    return _trim_value(value)
+    trimmed = _trim_value(value)
+    if trimmed is not value and trimmed[-1:] in ("=", ":"):
+        return value
+    return trimmed
 
 
 def _weak_credential(value: str) -> bool:
     """A weak name's value that looks like a credential (see _WINDOWS_SID, _HEX_NUMBER).
 
-    A value holding "=" or ":" is masked whatever it holds: left, it would hide the pairs
-    inside it (``sid=ab,password=...``), which the rule reads once it has read a value.
+    A value holding a secret name's pair is masked whatever else it holds: left, it would
+    hide that pair (``sid=ab,password=...``), which the rule skips inside a value read.
     """
-    if "=" in value or ":" in value:
+    if ("=" in value or ":" in value) and _holds_pair(value):
         return True
     if not _tokenish(value, 8):
         return False
     return not value.startswith("S-1-") or _WINDOWS_SID.fullmatch(value) is None
+
+
+def _holds_pair(value: str) -> bool:
+    """``value`` holds a secret key and its separator, as _key_matches reads them."""
+    for m in _KEY_SEP_REV.finditer(value[::-1]):
+        run = m.group("key")
+        if len(run) <= _KEY_WINDOW:
+            if _candidate_code(run) >= 0:
+                return True
+        elif _uncached_candidate(run) is not None:
+            return True
+    return False
 
 
 def _hex_id(key: str, value: str) -> bool:
@@ -358,15 +382,16 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
     for key_start, key, sep_end in _key_matches(text, low):
         if sep_end < taken:
             continue
-        v = _pair_value(text, key_start, key, sep_end)
+        strength = _name_strength(key)
+        v = _pair_value(text, key_start, key, sep_end, strength)
         if v is None:
             continue
-        value = _trimmed(v.group(0), key)
+        value = _trimmed(v.group(0))
         if not value:
             continue
         start = v.start()
         taken = start + len(value)
-        masked = _masked_value(key, value)
+        masked = _masked_value(key, value, strength)
         if masked is not None:
             out.append(text[emitted:start])
             out.append(masked)
@@ -426,19 +451,19 @@ def pair_left(text: str, sep: int) -> bool:
     False whenever unsure (a key longer than the window read).
     """
     found = pair_read(text, sep)
-    return found is not None and found[2] is None
+    return found is not None and found[3] is None
 
 
 #: pair_read's answer where the rule reads no value (no secret key, or no value after it).
-_NO_PAIR = (-1, -1, None)
+_NO_PAIR = (-1, -1, -1, None)
 
 
 def pair_read(  # noqa: PLR0911 -- one exit for each way the rule reads no value
     text: str, sep: int, taken: int = 0
-) -> tuple[int, int, str | None] | None:
+) -> tuple[int, int, int, str | None] | None:
     """The pair whose separator is at ``sep``, as :func:`_sub_key_value` reads it.
 
-    (value start, value end, the value's masked form or None when it stays);
+    (key start, value start, value end, the value's masked form or None when it stays);
     :data:`_NO_PAIR` where the rule reads no value there, or where the value would start
     before ``taken`` (the end of the last value read: the rule skips that candidate);
     None when unsure (a key longer than the window read). The planner masks a line's
@@ -459,23 +484,24 @@ def pair_read(  # noqa: PLR0911 -- one exit for each way the rule reads no value
         return _NO_PAIR
     dashes = code & 3
     key = run[::-1][dashes:]
-    v = _pair_value(text, sep - m.end() + 1 + dashes, key, at)
+    key_start = sep - m.end() + 1 + dashes
+    v = _pair_value(text, key_start, key, at, code >> 2)
     if v is None:
         return _NO_PAIR
     raw = v.group(0)
-    value = _trimmed(raw, key)
+    value = _trimmed(raw)
     if not value:
         return _NO_PAIR
     start = v.start()
     end = start + len(value)
     if (key, raw) in _LEFT_PAIRS:
-        return start, end, None
+        return key_start, start, end, None
     masked = _masked_value(key, value, code >> 2)
     if masked is None and len(raw) <= _LEFT_VALUE_MAX:
         if len(_LEFT_PAIRS) >= _LEFT_PAIRS_MAX:
             _LEFT_PAIRS.clear()
         _LEFT_PAIRS.add((key, raw))
-    return start, end, masked
+    return key_start, start, end, masked
 
 
 # The longest key pair_left reads (a longer one: unsure, the step runs).

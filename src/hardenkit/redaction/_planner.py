@@ -212,13 +212,14 @@ def _plan(
             return steps, None
         seps.extend(p for p in _weak_seps(text, weak_end) if p + base not in left)
     masks = _masks(text, seps)
-    if masks is None or masks:
+    if masks is None or _masked(masks):
         steps.add(_KEY_VALUE)
     return steps, masks
 
 
-# (value start, value end, masked form) of the pairs the key=value rule masks on a text.
-_Masks = list[tuple[int, int, str]]
+# (key start, value start, value end, masked form or None) of the pairs the key=value
+# rule reads on a text, in text order: those it masks, and those it leaves (None).
+_Masks = list[tuple[int, int, int, str | None]]
 
 
 def _masks(text: str, seps: list[int]) -> _Masks | None:
@@ -238,10 +239,9 @@ def _masks(text: str, seps: list[int]) -> _Masks | None:
             return None
         if found is _NO_PAIR:
             continue
-        start, end, masked = found
+        key_start, start, end, masked = found
         taken = end
-        if masked is not None:
-            masks.append((start, end, masked))
+        masks.append((key_start, start, end, masked))
     return masks
 
 
@@ -249,31 +249,42 @@ def _masks_now(original: str, text: str, masks: _Masks) -> _Masks | None:
     """``masks`` for ``text``, what a step before the key=value rule made of ``original``.
 
     Known only where that step masked one of the values ``masks`` masks, exactly as the
-    rule masks it (``GITHUB_TOKEN=ghs_...`` -> ``GITHUB_TOKEN=***``): the rule leaves that
-    pair (its value is a mask) and reads the others as before, so its masks are the
-    others', moved by the change in length. Otherwise None: the rule reads ``text``.
+    rule masks it (``GITHUB_TOKEN=ghs_...`` -> ``GITHUB_TOKEN=***``), and no key of a pair
+    read after it lay inside that value: the rule leaves that pair (its value is a mask)
+    and reads the others as before, so its masks are the others', moved by the change in
+    length. Otherwise None: the rule reads ``text``.
     """
     delta = len(text) - len(original)
-    for j, (start, end, masked) in enumerate(masks):
+    for j, (_, start, end, masked) in enumerate(masks):
         if (
-            delta == len(masked) - (end - start)
+            masked is not None
+            and delta == len(masked) - (end - start)
             and text.startswith(masked, start)
             and text.startswith(original[:start])
             and text.endswith(original[end:])
         ):
-            return [*masks[:j], *((a + delta, b + delta, m) for a, b, m in masks[j + 1 :])]
+            after = masks[j + 1 :]
+            if any(key_start < end for key_start, _, _, _ in after):
+                return None
+            moved = ((k + delta, a + delta, b + delta, m) for k, a, b, m in after)
+            return [*masks[:j], *moved]
     return None
 
 
+def _masked(masks: _Masks) -> bool:
+    return any(masked is not None for _, _, _, masked in masks)
+
+
 def _apply_masks(text: str, masks: _Masks) -> str:
-    if not masks:
-        return text
     out: list[str] = []
     last = 0
-    for start, end, masked in masks:
-        out.append(text[last:start])
-        out.append(masked)
-        last = end
+    for _, start, end, masked in masks:
+        if masked is not None:
+            out.append(text[last:start])
+            out.append(masked)
+            last = end
+    if not out:
+        return text
     out.append(text[last:])
     return "".join(out)
 
@@ -341,9 +352,9 @@ def _line_masks(text: str, hits: list[_Hit], start: int) -> _Masks | None:
     256-character window: the step then runs, which changes only what it would anyway.
     """
     masks = _masks(text, [end - 1 for end, _ in hits])
-    if not masks:
+    if masks is None or not _masked(masks):
         return masks
-    return [(a - start, b - start, m) for a, b, m in masks]
+    return [(k - start, a - start, b - start, m) for k, a, b, m in masks]
 
 
 def _by_region(text: str, data: bytes, hits: list[_Hit], left: set[int], *, same: bool) -> str:
@@ -380,7 +391,7 @@ def _by_region(text: str, data: bytes, hits: list[_Hit], left: set[int], *, same
         steps: set[int] | frozenset[int]
         if only_seps:
             masks = _line_masks(text, hits[first:i], start)
-            if masks is not None and not masks:
+            if masks is not None and not _masked(masks):
                 continue
             region = text[start:stop]
             steps = _KEY_VALUE_ONLY
