@@ -25,6 +25,7 @@ from hardenkit.redaction._patterns import lazy, tokenish
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
+    from collections.abc import Iterable
 
 __all__ = ["KEY_HINTS", "pair_left"]
 
@@ -372,8 +373,7 @@ def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
 
 def _sub_key_value(text: str, low: str | None = None) -> str:
     """Mask the value of ``name=value``, ``name: value`` and ``"name": "value"`` pairs."""
-    out: list[str] = []
-    emitted = 0  # text before this offset is in out already
+    spans: list[tuple[int, int, str]] = []
     # A candidate whose value would start inside a value already read is none: values
     # read are disjoint, each read once. Its key and separator may lie inside one: in
     # session=token": "..." (a weak name's value ends at the quote) and in
@@ -393,12 +393,21 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
         taken = start + len(value)
         masked = _masked_value(key, value, strength)
         if masked is not None:
-            out.append(text[emitted:start])
-            out.append(masked)
-            emitted = taken
+            spans.append((start, taken, masked))
+    return spliced(text, spans)
+
+
+def spliced(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
+    """``text`` with each (start, end, new) span, in text order and disjoint, replaced."""
+    out: list[str] = []
+    last = 0
+    for start, end, new in spans:
+        out.append(text[last:start])
+        out.append(new)
+        last = end
     if not out:
         return text
-    out.append(text[emitted:])
+    out.append(text[last:])
     return "".join(out)
 
 

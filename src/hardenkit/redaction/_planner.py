@@ -12,7 +12,7 @@ import re
 from hardenkit.redaction import _prefilter
 from hardenkit.redaction._context import xml_reach
 from hardenkit.redaction._context_triggers import LEFT_FRAME_AT, LEFT_FRAME_KEY_ENDS, LEFT_VALUE_AT
-from hardenkit.redaction._keys import _NO_PAIR, pair_read
+from hardenkit.redaction._keys import _NO_PAIR, pair_read, spliced
 from hardenkit.redaction._patterns import pem_reach
 from hardenkit.redaction._prefilter import (
     _KEY_VALUE,
@@ -276,17 +276,7 @@ def _masked(masks: _Masks) -> bool:
 
 
 def _apply_masks(text: str, masks: _Masks) -> str:
-    out: list[str] = []
-    last = 0
-    for _, start, end, masked in masks:
-        if masked is not None:
-            out.append(text[last:start])
-            out.append(masked)
-            last = end
-    if not out:
-        return text
-    out.append(text[last:])
-    return "".join(out)
+    return spliced(text, ((a, b, m) for _, a, b, m in masks if m is not None))
 
 
 def _weak_seps(text: str, end: int) -> list[int]:
