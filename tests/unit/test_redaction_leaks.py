@@ -458,6 +458,14 @@ def test_a_value_read_hides_no_pair_after_it(
         ("session: user=ann role=admin", None),
         ("sid=ab,password=Qw7Er9Ty2Ui4", "sid=***"),
         ('{"log":"session=42","token":"Qw7Er9Ty2Ui4"}', '{"log":"session=42","token":"***"}'),
+        # A detector's mask ending where a key begins: the dot is the joint.
+        ("token=ghp_" + "a1B2" * 9 + ".password: hunter2", "token=*** ***"),
+        (
+            "token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2ln.password: hunter2",
+            "token=*** ***",
+        ),
+        ("GITHUB_TOKEN=ghp_" + "a1B2" * 9 + "..password: hunter2", "GITHUB_TOKEN=*** ***"),
+        ("open /root/.git-credentials: permission denied", None),
     ],
 )
 def test_review_five_cases(warm: bool, text: str, expected: str | None) -> None:

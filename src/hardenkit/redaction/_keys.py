@@ -349,6 +349,11 @@ def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
     matches = (m for a, b in reversed(spans) for m in _KEY_SEP_REV.finditer(rev, n - b, n - a))
     for m in matches:
         reversed_run = m.group("key")
+        dots = 0
+        if reversed_run[-1] == "." and text.endswith("*", 0, n - m.end()):
+            reversed_run, dots = _after_mask(reversed_run)
+            if not reversed_run:
+                continue
         # _candidate: the tests below, memoised for runs as long as pair_left reads.
         if len(reversed_run) <= _KEY_WINDOW:
             found_key = _candidate(reversed_run)
@@ -366,9 +371,19 @@ def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
             if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
                 continue
         sep_end = _SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
-        found.append((n - m.end() + dashes, key, sep_end))
+        found.append((n - m.end() + dots + dashes, key, sep_end))
     found.reverse()
     return found
+
+
+def _after_mask(reversed_run: str) -> tuple[str, int]:
+    """A key run read backwards that follows a mask, without its leading dots, and their count.
+
+    A detector's mask may end where a key begins (``token=ghp_....password: x`` gives
+    ``token=***.password: x``): the run's dot is the joint, not the key's.
+    """
+    run = reversed_run.rstrip(".")
+    return run, len(reversed_run) - len(run)
 
 
 def _sub_key_value(text: str, low: str | None = None) -> str:
@@ -467,9 +482,7 @@ def pair_left(text: str, sep: int) -> bool:
 _NO_PAIR = (-1, -1, -1, None)
 
 
-def pair_read(  # noqa: PLR0911 -- one exit for each way the rule reads no value
-    text: str, sep: int, taken: int = 0
-) -> tuple[int, int, int, str | None] | None:
+def pair_read(text: str, sep: int, taken: int = 0) -> tuple[int, int, int, str | None] | None:
     """The pair whose separator is at ``sep``, as :func:`_sub_key_value` reads it.
 
     (key start, value start, value end, the value's masked form or None when it stays);
@@ -482,19 +495,10 @@ def pair_read(  # noqa: PLR0911 -- one exit for each way the rule reads no value
     at = _SPACES.match(text, after).end() if text[after : after + 1] in _BLANKS else after  # type: ignore[union-attr]
     if at < taken:
         return _NO_PAIR
-    lo = sep - _KEY_WINDOW
-    window = text[sep:lo:-1] if lo >= 0 else text[sep::-1]
-    m = _KEY_SEP_REV.match(window)
-    if m is None or (lo >= 0 and m.end() == len(window)):
-        return None
-    run = m.group("key")
-    code = _candidate_code(run)
-    if code < 0:
-        return _NO_PAIR
-    dashes = code & 3
-    key = run[::-1][dashes:]
-    key_start = sep - m.end() + 1 + dashes
-    v = _pair_value(text, key_start, key, at, code >> 2)
+    key_start, key, strength = _key_at(text, sep)
+    if key_start < 0:
+        return None if key_start == _UNSURE else _NO_PAIR
+    v = _pair_value(text, key_start, key, at, strength)
     if v is None:
         return _NO_PAIR
     raw = v.group(0)
@@ -505,12 +509,39 @@ def pair_read(  # noqa: PLR0911 -- one exit for each way the rule reads no value
     end = start + len(value)
     if (key, raw) in _LEFT_PAIRS:
         return key_start, start, end, None
-    masked = _masked_value(key, value, code >> 2)
+    masked = _masked_value(key, value, strength)
     if masked is None and len(raw) <= _LEFT_VALUE_MAX:
         if len(_LEFT_PAIRS) >= _LEFT_PAIRS_MAX:
             _LEFT_PAIRS.clear()
         _LEFT_PAIRS.add((key, raw))
     return key_start, start, end, masked
+
+
+_UNSURE = -2
+
+
+def _key_at(text: str, sep: int) -> tuple[int, str, int]:
+    """(key start, key, strength) of the secret key before ``sep``, as _key_matches reads it.
+
+    Key start -1 where no secret key stands there, _UNSURE where the key reaches the
+    window read.
+    """
+    lo = sep - _KEY_WINDOW
+    window = text[sep:lo:-1] if lo >= 0 else text[sep::-1]
+    m = _KEY_SEP_REV.match(window)
+    if m is None or (lo >= 0 and m.end() == len(window)):
+        return _UNSURE, "", 0
+    run = m.group("key")
+    dots = 0
+    if run[-1] == "." and m.end() < len(window) and window[m.end()] == "*":
+        run, dots = _after_mask(run)
+        if not run:
+            return -1, "", 0
+    code = _candidate_code(run)
+    if code < 0:
+        return -1, "", 0
+    dashes = code & 3
+    return sep - m.end() + 1 + dots + dashes, run[::-1][dashes:], code >> 2
 
 
 # The longest key pair_left reads (a longer one: unsure, the step runs).
