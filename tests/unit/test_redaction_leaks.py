@@ -466,6 +466,14 @@ def test_a_value_read_hides_no_pair_after_it(
         ),
         ("GITHUB_TOKEN=ghp_" + "a1B2" * 9 + "..password: hunter2", "GITHUB_TOKEN=*** ***"),
         ("open /root/.git-credentials: permission denied", None),
+        # The sixth review's: a step's mask changed how a pair before it reads.
+        ('Cookie: a=sig=q;token="xyz123', "Cookie: a=sig=***"),
+        ('Cookie: a=sid=q;password="hunter2', "Cookie: a=sid=***"),
+        ("Cookie: a=sid=q;token=\\a1b2c3", "Cookie: a=sid=***"),
+        (
+            '"password":123,"Cookie: x=y;token=\\abc ":1',
+            '"password":***,"Cookie: x=y;token=*** ":1',
+        ),
     ],
 )
 def test_review_five_cases(warm: bool, text: str, expected: str | None) -> None:

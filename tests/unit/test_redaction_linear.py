@@ -94,6 +94,7 @@ PAYLOADS: dict[str, Callable[[int], str]] = {
     "weak values in json": lambda n: "[" + _rep('{"m":"session=k9"},')(n),
     "weak values after a mask": lambda n: "password=x " + _rep("sid=1\\")(n),
     "masked words then pairs": _rep('token=a,password:" '),
+    "masks then a shorter line": lambda n: _rep("pass=***ab&")(n) + " Authorization: Bearer a1b2c",
 }
 
 _FRAGMENTS = [

@@ -83,16 +83,17 @@ def _run(text: str, steps: Collection[int], masks: _Masks | None = None) -> str:
     (each skips a value that is a mask already), so on the same text they would change
     nothing (tests/unit/test_redaction_prefilter.py holds the result to full_scan's).
     ``masks``: the key=value rule's masks on ``text`` (:func:`_masks`), applied in place
-    of the rule in the first pass (see :func:`_masks_now`).
+    of the rule while no step has changed the text. (Reused after a step that changed
+    it, they were wrong where the step's mask changed how a pair before it reads:
+    ``Cookie: a=sid=q;token="xyz123``, and costly to check on a long line.)
     """
     original = text
     for _ in range(_MAX_PASSES):
         last = -1  # the last step that changed the text
         ran = sorted(steps)
         for i in ran:
-            if i == _KEY_VALUE and masks is not None:
-                now = masks if text is original else _masks_now(original, text, masks)
-                new = _STEP_SUBS[i](text) if now is None else _apply_masks(text, now)
+            if i == _KEY_VALUE and masks is not None and text is original:
+                new = _apply_masks(text, masks)
             else:
                 new = _STEP_SUBS[i](text)
             if new != text:
@@ -243,32 +244,6 @@ def _masks(text: str, seps: list[int]) -> _Masks | None:
         taken = end
         masks.append((key_start, start, end, masked))
     return masks
-
-
-def _masks_now(original: str, text: str, masks: _Masks) -> _Masks | None:
-    """``masks`` for ``text``, what a step before the key=value rule made of ``original``.
-
-    Known only where that step masked one of the values ``masks`` masks, exactly as the
-    rule masks it (``GITHUB_TOKEN=ghs_...`` -> ``GITHUB_TOKEN=***``), and no key of a pair
-    read after it lay inside that value: the rule leaves that pair (its value is a mask)
-    and reads the others as before, so its masks are the others', moved by the change in
-    length. Otherwise None: the rule reads ``text``.
-    """
-    delta = len(text) - len(original)
-    for j, (_, start, end, masked) in enumerate(masks):
-        if (
-            masked is not None
-            and delta == len(masked) - (end - start)
-            and text.startswith(masked, start)
-            and text.startswith(original[:start])
-            and text.endswith(original[end:])
-        ):
-            after = masks[j + 1 :]
-            if any(key_start < end for key_start, _, _, _ in after):
-                return None
-            moved = ((k + delta, a + delta, b + delta, m) for k, a, b, m in after)
-            return [*masks[:j], *moved]
-    return None
 
 
 def _masked(masks: _Masks) -> bool:
