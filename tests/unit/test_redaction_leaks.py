@@ -466,6 +466,7 @@ def test_a_value_read_hides_no_pair_after_it(
         ),
         ("GITHUB_TOKEN=ghp_" + "a1B2" * 9 + "..password: hunter2", "GITHUB_TOKEN=*** ***"),
         ("open /root/.git-credentials: permission denied", None),
+        ("sid=ghp_" + "a1B2" * 9 + ".password=hunter", "sid=***"),
         # The sixth review's: a step's mask changed how a pair before it reads.
         ('Cookie: a=sig=q;token="xyz123', "Cookie: a=sig=***"),
         ('Cookie: a=sid=q;password="hunter2', "Cookie: a=sid=***"),

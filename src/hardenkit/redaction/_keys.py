@@ -281,8 +281,13 @@ def _weak_credential(value: str) -> bool:
 
 def _holds_pair(value: str) -> bool:
     """``value`` holds a secret key and its separator, as _key_matches reads them."""
-    for m in _KEY_SEP_REV.finditer(value[::-1]):
+    rev = value[::-1]
+    for m in _KEY_SEP_REV.finditer(rev):
         run = m.group("key")
+        if run[-1] == "." and rev.startswith("*", m.end()):
+            run = _after_mask(run)[0]
+            if not run:
+                continue
         if len(run) <= _KEY_WINDOW:
             if _candidate_code(run) >= 0:
                 return True
