@@ -93,7 +93,7 @@ def _run(text: str, steps: Collection[int], masks: _Masks | None = None) -> str:
         ran = sorted(steps)
         for i in ran:
             if i == _KEY_VALUE and masks is not None and text is original:
-                new = _apply_masks(text, masks)
+                new = spliced(text, masks)
             else:
                 new = _STEP_SUBS[i](text)
             if new != text:
@@ -185,11 +185,11 @@ def _plan(
 
     Key=value runs only when at one of the separators the trigger found (each after a
     key holding a hint) the pair is one that step would mask; it then reads the whole
-    region, since a value left unmasked still hides the pairs inside it. ``hits`` holds
-    only the separators the scan did not show to be left (:func:`_unclaimed`; ``left``:
-    those, scan offsets); :func:`pair_left` asks about the others, for that pair alone.
-    ``text``: the region when its offsets are str offsets (ASCII), else None (key=value
-    then runs on any separator left to read).
+    region. ``hits`` holds only the separators the scan did not show to be left
+    (:func:`_unclaimed`; ``left``: those, scan offsets); :func:`pair_read` reads the
+    others, and what it read is the rule's masks (:func:`_masks`), returned beside the
+    steps. ``text``: the region when its offsets are str offsets (ASCII), else None
+    (key=value then runs on any separator left to read, and no masks are read).
     """
     steps: set[int] = set()
     seps: list[int] = []
@@ -213,14 +213,14 @@ def _plan(
             return steps, None
         seps.extend(p for p in _weak_seps(text, weak_end) if p + base not in left)
     masks = _masks(text, seps)
-    if masks is None or _masked(masks):
+    if masks is None or masks:
         steps.add(_KEY_VALUE)
     return steps, masks
 
 
-# (key start, value start, value end, masked form or None) of the pairs the key=value
-# rule reads on a text, in text order: those it masks, and those it leaves (None).
-_Masks = list[tuple[int, int, int, str | None]]
+# (value start, value end, masked form) of the values the key=value rule masks on a
+# text, in text order.
+_Masks = list[tuple[int, int, str]]
 
 
 def _masks(text: str, seps: list[int]) -> _Masks | None:
@@ -240,18 +240,11 @@ def _masks(text: str, seps: list[int]) -> _Masks | None:
             return None
         if found is _NO_PAIR:
             continue
-        key_start, start, end, masked = found
+        _, start, end, masked = found
         taken = end
-        masks.append((key_start, start, end, masked))
+        if masked is not None:
+            masks.append((start, end, masked))
     return masks
-
-
-def _masked(masks: _Masks) -> bool:
-    return any(masked is not None for _, _, _, masked in masks)
-
-
-def _apply_masks(text: str, masks: _Masks) -> str:
-    return spliced(text, ((a, b, m) for _, a, b, m in masks if m is not None))
 
 
 def _weak_seps(text: str, end: int) -> list[int]:
@@ -317,9 +310,9 @@ def _line_masks(text: str, hits: list[_Hit], start: int) -> _Masks | None:
     256-character window: the step then runs, which changes only what it would anyway.
     """
     masks = _masks(text, [end - 1 for end, _ in hits])
-    if masks is None or not _masked(masks):
+    if not masks:
         return masks
-    return [(k - start, a - start, b - start, m) for k, a, b, m in masks]
+    return [(a - start, b - start, m) for a, b, m in masks]
 
 
 def _by_region(text: str, data: bytes, hits: list[_Hit], left: set[int], *, same: bool) -> str:
@@ -356,7 +349,7 @@ def _by_region(text: str, data: bytes, hits: list[_Hit], left: set[int], *, same
         steps: set[int] | frozenset[int]
         if only_seps:
             masks = _line_masks(text, hits[first:i], start)
-            if masks is not None and not _masked(masks):
+            if masks is not None and not masks:
                 continue
             region = text[start:stop]
             steps = _KEY_VALUE_ONLY
