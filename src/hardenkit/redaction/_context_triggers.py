@@ -96,7 +96,8 @@ def _mixed(space: str) -> str:
 
 # A quoted value may be escaped (\"...\") or carry Python's prefix (b'...', u"...").
 # Or a value holding "=" or ":" (to the first one: one end each), which a weak name masks
-# (_keys._weak_credential); unquoted, it ends at a quote or backslash (_keys._trimmed).
+# when a secret name's key stands before it (_keys._weak_credential; this is a superset);
+# unquoted, it ends at a quote or backslash (_keys._WEAK_VALUE).
 _MIXED = (
     r">?[ \t]*(?:[bBuUrR]{0,2}\\*[\"'](?:" + _mixed(r"\n") + r"|[^\n:=]*[=:])"
     + "|" + _mixed(r"\s") + r"|[^\s\"\\:=]*[=:])"
@@ -307,8 +308,8 @@ HINTED_LAST = tuple(
 #: Not a trigger: the separator (the match ends there) of a key holding a strong hint whose
 #: last part says it is about a secret, not one (SESSION_COOKIE_AGE=, token_type:,
 #: last_passed:), or that names a key's id (AWS_ACCESS_KEY_ID=), in one case only; the
-#: shell's PWD and OLDPWD, in any case. And a key the
-#: cookie rule owns (Cookie:, Set-Cookie:), the whole key run.
+#: shell's PWD and OLDPWD, in any case. And a key the cookie rule owns (Cookie:,
+#: Set-Cookie:), the whole key run.
 LEFT_KEY_PAIR = (
     "(?:" + _one_case_key(upper=True) + "|" + _one_case_key(upper=False)
     + "|" + _hinted_last(upper=True) + "|" + _hinted_last(upper=False)
