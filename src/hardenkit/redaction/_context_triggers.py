@@ -74,7 +74,7 @@ _WEAK_HINTS = ("auth", "sess", "sig", "sid")
 _STRONG_HINTS = tuple(h for h in _KEY_HINTS if h not in _WEAK_HINTS)
 _STRONG = (
     "(?:"
-    + "|".join(h for h in _KEY_HINTS if h != "key" and h not in _WEAK_HINTS)
+    + "|".join(h for h in _STRONG_HINTS if h != "key")
     + "|signature|authorization|"
     + _KEY_CHARS
     + "key)"
@@ -259,7 +259,7 @@ def _one_case_key(upper: bool) -> str:
     # Strong hints only: the separators the key=value trigger reports (a weak key's pair,
     # read when the weak trigger fires, is then read by Python, never skipped). A claim
     # where the trigger reports nothing would only cost a callback.
-    hints = [h for h in _KEY_HINTS if h != "key" and h not in _WEAK_HINTS]
+    hints = [h for h in _STRONG_HINTS if h != "key"]
     hints += ["signature", "authorization"]
     last = sorted(w.upper() if upper else w.lower() for w in _NOT_SECRET_LAST)
     chars = "[A-Z0-9_.\\-]" if upper else "[a-z0-9_.\\-]"

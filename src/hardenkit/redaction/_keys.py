@@ -201,13 +201,12 @@ def _port(value: str) -> bool:
     return len(value) <= 5 and value.isascii() and value.isdigit()  # noqa: PLR2004
 
 
-def _masked_value(key: str, value: str, strength: int = -1) -> str | None:
+def _masked_value(key: str, value: str, strength: int) -> str | None:
     """The masked form of ``value`` under ``key``, or None when it stays.
 
-    ``strength``: the key's :func:`_name_strength`, when the caller has it.
+    ``strength``: the key's :func:`_name_strength` (the key is a candidate of
+    :func:`_key_matches`: a secret name the cookie rule does not own).
     """
-    if strength < 0:
-        strength = 0 if key.lower() in _KEYS_ELSEWHERE else _name_strength(key)
     if not strength:
         return None
     if value[:1] in _QUOTE_FIRST:
@@ -280,20 +279,8 @@ def _weak_credential(value: str) -> bool:
 
 
 def _holds_pair(value: str) -> bool:
-    """``value`` holds a secret key and its separator, as _key_matches reads them."""
-    rev = value[::-1]
-    for m in _KEY_SEP_REV.finditer(rev):
-        run = m.group("key")
-        if run[-1] == "." and rev.startswith("*", m.end()):
-            run = _after_mask(run)[0]
-            if not run:
-                continue
-        if len(run) <= _KEY_WINDOW:
-            if _candidate_code(run) >= 0:
-                return True
-        elif _uncached_candidate(run) is not None:
-            return True
-    return False
+    """``value`` holds a secret key and its separator, as the rule reads them."""
+    return bool(_key_matches(value, None))
 
 
 def _hex_id(key: str, value: str) -> bool:
@@ -480,17 +467,17 @@ def pair_left(text: str, sep: int) -> bool:
     False whenever unsure (a key longer than the window read).
     """
     found = pair_read(text, sep)
-    return found is not None and found[3] is None
+    return found is not None and found[2] is None
 
 
 #: pair_read's answer where the rule reads no value (no secret key, or no value after it).
-_NO_PAIR = (-1, -1, -1, None)
+_NO_PAIR = (-1, -1, None)
 
 
-def pair_read(text: str, sep: int, taken: int = 0) -> tuple[int, int, int, str | None] | None:
+def pair_read(text: str, sep: int, taken: int = 0) -> tuple[int, int, str | None] | None:
     """The pair whose separator is at ``sep``, as :func:`_sub_key_value` reads it.
 
-    (key start, value start, value end, the value's masked form or None when it stays);
+    (value start, value end, the value's masked form or None when it stays);
     :data:`_NO_PAIR` where the rule reads no value there, or where the value would start
     before ``taken`` (the end of the last value read: the rule skips that candidate);
     None when unsure (a key longer than the window read). The planner masks a line's
@@ -513,13 +500,13 @@ def pair_read(text: str, sep: int, taken: int = 0) -> tuple[int, int, int, str |
     start = v.start()
     end = start + len(value)
     if (key, raw) in _LEFT_PAIRS:
-        return key_start, start, end, None
+        return start, end, None
     masked = _masked_value(key, value, strength)
     if masked is None and len(raw) <= _LEFT_VALUE_MAX:
         if len(_LEFT_PAIRS) >= _LEFT_PAIRS_MAX:
             _LEFT_PAIRS.clear()
         _LEFT_PAIRS.add((key, raw))
-    return key_start, start, end, masked
+    return start, end, masked
 
 
 _UNSURE = -2

@@ -240,7 +240,7 @@ def _masks(text: str, seps: list[int]) -> _Masks | None:
             return None
         if found is _NO_PAIR:
             continue
-        _, start, end, masked = found
+        start, end, masked = found
         taken = end
         if masked is not None:
             masks.append((start, end, masked))
