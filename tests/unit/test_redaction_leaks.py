@@ -486,3 +486,48 @@ def test_review_five_cases(warm: bool, text: str, expected: str | None) -> None:
     assert out == (text if expected is None else expected)
     assert out == _engine.full_scan(text)
     assert _engine.redact(out) == out
+
+
+# A key after a JSON escape (a multi-line message in a JSON log line): the run read back
+# from the separator holds the escape's letter (napiKey, tpass), which names no secret.
+_ESCAPED_KEYS = ("apiKey", "pass", "api_key", "ACCESS_KEY", "--api-key", "client_key", "sid_key")
+_ESCAPES = ("\\n", "\\t", "\\r", "\\b", "\\f", "\\\\n", "\\r\\n", "\\n\\n")
+_ESCAPE_FORMS = ('{{"msg":"start{}"}}', '{{"log":"{} \\n"}}', "{}", '"{}",')
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["literal-prefilter", "database"])
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(_ESCAPES),
+    st.sampled_from(_ESCAPED_KEYS),
+    st.sampled_from((": ", "=", ":", '\\": \\"', " = ")),
+    st.sampled_from(_ESCAPE_FORMS),
+)
+def test_a_key_after_a_json_escape_is_read(
+    warm: bool, escape: str, key: str, sep: str, form: str
+) -> None:
+    from hardenkit.redaction import _engine, _prefilter  # noqa: PLC0415
+
+    if warm:
+        _prefilter._built_scan()
+    secret = "Qw7Er9Ty2Ui4"  # noqa: S105 -- a fake secret the text must not show
+    text = form.format(escape + key + sep + secret)
+    out = _engine.redact(text)
+    assert secret not in out, (text, out)
+    assert out == _engine.full_scan(text)
+    assert _engine.redact(out) == out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"msg":"config\\napiKey: Qw7Er9Ty2Ui4"}', '{"msg":"config\\napiKey: ***"}'),
+        # A key secret as written keeps its start; a run that is none either way stays.
+        ("x \\ntoken=abc", "x \\ntoken=***"),
+        ("C:\\temp\\napi=1", None),
+        ("\\nkey=abc", None),
+    ],
+)
+def test_json_escape_keys(text: str, expected: str | None) -> None:
+    out = R.redact(text)
+    assert out == (text if expected is None else expected)

@@ -341,31 +341,57 @@ def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
     matches = (m for a, b in reversed(spans) for m in _KEY_SEP_REV.finditer(rev, n - b, n - a))
     for m in matches:
         reversed_run = m.group("key")
-        dots = 0
+        dots = 0  # characters at the run's start that are no key's
         if reversed_run[-1] == "." and text.endswith("*", 0, n - m.end()):
             reversed_run, dots = _after_mask(reversed_run)
             if not reversed_run:
                 continue
-        # _candidate: the tests below, memoised for runs as long as pair_left reads.
-        if len(reversed_run) <= _KEY_WINDOW:
-            found_key = _candidate(reversed_run)
+        found_key = _run_key(reversed_run)
+        if found_key is None:
+            if not _escaped(reversed_run, text.endswith("\\", 0, n - m.end())):
+                continue
+            found_key = _run_key(reversed_run[:-1])
             if found_key is None:
                 continue
-            key, dashes = found_key
-        else:
-            run = reversed_run[::-1]
-            dashes = len(run) - len(run.lstrip("-"))
-            if dashes > 2:  # noqa: PLR2004 -- argv's "-" and "--"
-                continue
-            key = run[dashes:]
-            if not key or not (key[0].isalpha() or key[0] == "_"):
-                continue
-            if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
-                continue
+            dots = 1
+        key, dashes = found_key
         sep_end = _SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
         found.append((n - m.end() + dots + dashes, key, sep_end))
     found.reverse()
     return found
+
+
+def _run_key(reversed_run: str) -> tuple[str, int] | None:
+    """(key, leading dashes) of a key run read backwards, or None when no secret key."""
+    if len(reversed_run) <= _KEY_WINDOW:
+        # _candidate: the tests below, memoised for runs as long as pair_left reads.
+        return _candidate(reversed_run)
+    run = reversed_run[::-1]
+    dashes = len(run) - len(run.lstrip("-"))
+    if dashes > 2:  # noqa: PLR2004 -- argv's "-" and "--"
+        return None
+    key = run[dashes:]
+    if not key or not (key[0].isalpha() or key[0] == "_"):
+        return None
+    if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
+        return None
+    return key, dashes
+
+
+# The letters of the one-letter escapes of JSON, Python and C strings (\n, \t, \r, \b, \f).
+_ESCAPE_LETTERS = frozenset("bfnrt")
+
+
+def _escaped(reversed_run: str, after_backslash: bool) -> bool:
+    r"""A key run (read backwards) that starts with an escape's letter, after its backslash.
+
+    A JSON log line holds a multi-line message as one string, its newlines escaped:
+    ``"msg":"config\napiKey: x"``. The run ``napiKey`` names no secret; without the
+    escape's letter it does, and that is how the message reads. The run whole is tried
+    first, so that no key secret as written (``\ntoken``) is read otherwise. Any number
+    of backslashes: one level of escaping deeper (JSON in JSON) doubles them.
+    """
+    return after_backslash and len(reversed_run) > 1 and reversed_run[-1] in _ESCAPE_LETTERS
 
 
 def _after_mask(reversed_run: str) -> tuple[str, int]:
@@ -531,7 +557,13 @@ def _key_at(text: str, sep: int) -> tuple[int, str, int]:
             return -1, "", 0
     code = _candidate_code(run)
     if code < 0:
-        return -1, "", 0
+        if not _escaped(run, m.end() < len(window) and window[m.end()] == "\\"):
+            return -1, "", 0
+        run = run[:-1]
+        dots = 1
+        code = _candidate_code(run)
+        if code < 0:
+            return -1, "", 0
     dashes = code & 3
     return sep - m.end() + 1 + dots + dashes, run[::-1][dashes:], code >> 2
 
