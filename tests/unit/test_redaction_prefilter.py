@@ -188,6 +188,7 @@ _KEYS += ("api_key_id", "AWS_ACCESS_KEY_ID", "aws_access", "secret_key_id", "Api
 # After a JSON escape (a newline in a message string), once or twice escaped.
 _KEYS += ("\\napiKey", "\\tpass", "\\\\napi_key", "\\rPWD", "\\bOLDPWD", "\\ncookie")
 _KEYS += ("\\nkey", "\\ntoken", "\\fsid", "\\naws_access", "\\n--api-key", "\\x-api-key")
+_KEYS += ("\\napiKeyAuth", "\\npass_sig", "\\tpriv_key_sid", "\\nPWD", "\\nsession_id")
 _SUFFIXES: tuple[str, ...] = (
     "",
     "",
@@ -405,7 +406,8 @@ def _key_matches_reference(text: str) -> list[tuple[int, str, int]]:
     """_key_matches before it used _candidate's memo: each key run's tests written out.
 
     A run right after a mask is read without its leading dots (``token=***.token=x``);
-    one after a backslash, when it names no secret, without an escape's letter.
+    one after a backslash and an escape's letter is read without the letter too, and the
+    stronger name wins.
     """
     from hardenkit.redaction import _keys as K  # noqa: PLC0415, N812
     from hardenkit.redaction._names import is_secret_name  # noqa: PLC0415
@@ -427,8 +429,12 @@ def _key_matches_reference(text: str) -> list[tuple[int, str, int]]:
             dots = len(run) - len(run.lstrip("."))
             run = run[dots:]
         got = secret_key(run)
-        if got is None and text.endswith("\\", 0, n - m.end()) and run[:1] in tuple("bfnrt"):
-            dots, got = 1, secret_key(run[1:])  # after an escape's backslash: \napiKey
+        if text.endswith("\\", 0, n - m.end()) and run[:1] in tuple("bfnrt"):
+            # After an escape's backslash (\napiKey): the stronger of the two readings.
+            unescaped = secret_key(run[1:])
+            strength = K._name_strength
+            if unescaped is not None and (got is None or strength(unescaped[0]) > strength(got[0])):
+                dots, got = 1, unescaped
         if got is None:
             continue
         key, dashes = got

@@ -347,25 +347,31 @@ def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
             if not reversed_run:
                 continue
         found_key = _run_key(reversed_run)
+        if (
+            reversed_run[-1] in _ESCAPE_LETTERS
+            and len(reversed_run) > 1
+            and text.endswith("\\", 0, n - m.end())
+        ):
+            unescaped = _run_key(reversed_run[:-1])
+            if unescaped is not None and (found_key is None or unescaped[2] > found_key[2]):
+                found_key, dots = unescaped, 1
         if found_key is None:
-            if not _escaped(reversed_run, text.endswith("\\", 0, n - m.end())):
-                continue
-            found_key = _run_key(reversed_run[:-1])
-            if found_key is None:
-                continue
-            dots = 1
-        key, dashes = found_key
+            continue
+        key, dashes, _ = found_key
         sep_end = _SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
         found.append((n - m.end() + dots + dashes, key, sep_end))
     found.reverse()
     return found
 
 
-def _run_key(reversed_run: str) -> tuple[str, int] | None:
-    """(key, leading dashes) of a key run read backwards, or None when no secret key."""
+def _run_key(reversed_run: str) -> tuple[str, int, int] | None:
+    """(key, leading dashes, strength) of a key run read backwards, or None when no secret key."""
     if len(reversed_run) <= _KEY_WINDOW:
-        # _candidate: the tests below, memoised for runs as long as pair_left reads.
-        return _candidate(reversed_run)
+        # _candidate_code: the tests below, memoised for runs as long as pair_left reads.
+        code = _candidate_code(reversed_run)
+        if code < 0:
+            return None
+        return reversed_run[::-1][code & 3 :], code & 3, code >> 2
     run = reversed_run[::-1]
     dashes = len(run) - len(run.lstrip("-"))
     if dashes > 2:  # noqa: PLR2004 -- argv's "-" and "--"
@@ -375,23 +381,17 @@ def _run_key(reversed_run: str) -> tuple[str, int] | None:
         return None
     if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
         return None
-    return key, dashes
+    return key, dashes, _name_strength(key)
 
 
 # The letters of the one-letter escapes of JSON, Python and C strings (\n, \t, \r, \b, \f).
+# A JSON log line holds a multi-line message as one string, its newlines escaped:
+# "msg":"config\napiKey: x". The run napiKey names no secret; without the escape's letter
+# it does, and that is how the message reads. A key run after a backslash (any number of
+# them: JSON in JSON doubles them) that starts with one of these letters is read both
+# ways, and the stronger name wins (a tie keeps the run as written: \ntoken, and \nPWD,
+# which stays a strong name and is masked, as before): _key_matches and _key_at alike.
 _ESCAPE_LETTERS = frozenset("bfnrt")
-
-
-def _escaped(reversed_run: str, after_backslash: bool) -> bool:
-    r"""A key run (read backwards) that starts with an escape's letter, after its backslash.
-
-    A JSON log line holds a multi-line message as one string, its newlines escaped:
-    ``"msg":"config\napiKey: x"``. The run ``napiKey`` names no secret; without the
-    escape's letter it does, and that is how the message reads. The run whole is tried
-    first, so that no key secret as written (``\ntoken``) is read otherwise. Any number
-    of backslashes: one level of escaping deeper (JSON in JSON) doubles them.
-    """
-    return after_backslash and len(reversed_run) > 1 and reversed_run[-1] in _ESCAPE_LETTERS
 
 
 def _after_mask(reversed_run: str) -> tuple[str, int]:
@@ -452,17 +452,6 @@ KEY_HINTS = _KEY_HINTS
 #: key, or -1. A run may be a value (the text before a separator inside it,
 #: ``API_KEY=c2VjcmV0LXZhbHVl==``), so the memo keeps no text (``text_free_memo``).
 _FOUND: dict[tuple[int, int], int] = {}
-
-
-def _candidate(reversed_run: str) -> tuple[str, int] | None:
-    """(key, leading dashes) of a key run read backwards, or None when no secret key.
-
-    The same tests as :func:`_key_matches`, memoised as the comment above says.
-    """
-    code = _candidate_code(reversed_run)
-    if code < 0:
-        return None
-    return reversed_run[::-1][code & 3 :], code & 3
 
 
 def _code(reversed_run: str) -> int:
@@ -556,14 +545,17 @@ def _key_at(text: str, sep: int) -> tuple[int, str, int]:
         if not run:
             return -1, "", 0
     code = _candidate_code(run)
+    if (
+        run[-1] in _ESCAPE_LETTERS
+        and len(run) > 1
+        and m.end() < len(window)
+        and window[m.end()] == "\\"
+    ):
+        unescaped = _candidate_code(run[:-1])
+        if unescaped >= 0 and (code < 0 or unescaped >> 2 > code >> 2):
+            run, code, dots = run[:-1], unescaped, 1
     if code < 0:
-        if not _escaped(run, m.end() < len(window) and window[m.end()] == "\\"):
-            return -1, "", 0
-        run = run[:-1]
-        dots = 1
-        code = _candidate_code(run)
-        if code < 0:
-            return -1, "", 0
+        return -1, "", 0
     dashes = code & 3
     return sep - m.end() + 1 + dots + dashes, run[::-1][dashes:], code >> 2
 
