@@ -318,7 +318,7 @@ def test_pairs_the_scan_calls_left_reach_no_python(line: str) -> None:
     PF._built_scan()(line.encode(), hits)
     assert any(ident == PF._SEP_ID for _, ident in hits)
     rest = PLAN._unclaimed(line.encode(), hits)[0]
-    assert [ident for _, ident in rest if ident in {PF._SEP_ID, PF._WEAK_ID}] == []
+    assert [ident for _, ident in rest if ident in {PF._SEP_ID, *PF._WEAK_IDS}] == []
     assert redact(line) == line
 
 
@@ -376,7 +376,7 @@ def test_a_rescan_without_key_value_names_the_steps_the_plan_names(text: str) ->
     hits: list[tuple[int, int]] = []
     PF._built_scan()(data, hits)
     rest, left = PLAN._unclaimed(data, list(hits))
-    rest = [hit for hit in rest if hit[1] not in {PF._SEP_ID, PF._WEAK_ID}]
+    rest = [hit for hit in rest if hit[1] not in {PF._SEP_ID, *PF._WEAK_IDS}]
     plain = text if len(data) == len(text) else None
     old = PLAN._plan(rest, 0, plain, left)[0] if rest else set()
     assert set(PLAN._steps_of(text, PF._built_scan(), key_value=False)) == set(old)

@@ -94,14 +94,14 @@ def _mixed(space: str) -> str:
     return n + "*(?:" + _L + not_d + "*" + _D + "|" + _D + not_l + "*" + _L + ")"
 
 
-# A quoted value may be escaped (\"...\") or carry Python's prefix (b'...', u"...").
-# Or a value holding "=" or ":" (to the first one: one end each), which a weak name masks
-# when a secret name's key stands before it (_keys._weak_credential; this is a superset);
-# unquoted, it ends at a quote or backslash (_keys._WEAK_VALUE).
-_MIXED = (
-    r">?[ \t]*(?:[bBuUrR]{0,2}\\*[\"'](?:" + _mixed(r"\n") + r"|[^\n:=]*[=:])"
-    + "|" + _mixed(r"\s") + r"|[^\s\"\\:=]*[=:])"
-)  # fmt: skip
+# A weak name's value that may be masked: one that mixes letters and digits, or holds "="
+# or ":" (to the first one: one end each), which a weak name masks when a secret name's key
+# stands before it (_keys._weak_credential; this is a superset); unquoted, it ends at a
+# quote or backslash (_keys._WEAK_VALUE). Or any quoted value (escaped, \"...\", or with
+# Python's prefix, b'...', u"..."): the match ends at its quote. Reading a quoted value to
+# the character that makes it one of the others cost the scan ~2 ms per 8 MB, and such
+# values are rare after a weak name (none in the real logs of benchmarks/README.md).
+_MIXED = r">?[ \t]*(?:[bBuUrR]{0,2}\\*[\"']|" + _mixed(r"\s") + r"|[^\s\"\\:=]*[=:])"
 
 
 def _trailer_words() -> list[str]:
@@ -126,13 +126,15 @@ def _trailer_words() -> list[str]:
 # A weak hint and the rest of a name it makes secret (is_secret_name): nothing but digits
 # and skipped qualifiers (REDIS_AUTH_PROD, sig_v4), or a trailer part anywhere after it
 # (SESSION_ID, sessionKeyOld, AUTH_CODE, SESSION_ENCRYPT_KEY), apart or not (camelCase).
-# Non-ASCII characters part names as separators do.
+# Non-ASCII characters part names as separators do. Two expressions, one per form: as
+# one alternation they cost the scan ~4 ms more per 8 MB.
+_WEAK_HINT = r"(?:auth|sess(?:ion|id)?|sig|sid)"
 _WEAK_SEPS = r"[_.\-\x80-\xff]*"
-_WEAK_NAME = (
-    r"(?:auth|sess(?:ion|id)?|sig|sid)(?:(?:" + _WEAK_SEPS + "(?:"
-    + "|".join(sorted(w.lower() for w in _WEAK_SKIPPED)) + "|[0-9]+))*" + _WEAK_SEPS
-    + "|" + _KEY_CHARS + "*(?:" + "|".join(_trailer_words()) + ")" + _KEY_CHARS + "*)"
+_WEAK_QUALIFIED = (
+    "(?:" + _WEAK_SEPS + "(?:" + "|".join(sorted(w.lower() for w in _WEAK_SKIPPED))
+    + "|[0-9]+))*" + _WEAK_SEPS
 )  # fmt: skip
+_WEAK_TRAILED = _KEY_CHARS + "*(?:" + "|".join(_trailer_words()) + ")" + _KEY_CHARS + "*"
 
 # The UTF-8 of the only characters whose str.lower() holds an ASCII letter (U+212A, U+0130).
 _LOWERS_TO_ASCII = r"\xe2\x84\xaa|\xc4\xb0"
@@ -186,9 +188,10 @@ CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
     # once lowered: KELVIN SIGN lowers to "k", LATIN CAPITAL I WITH DOT to "i" and a mark.
     ("xml", _LOWERS_TO_ASCII, False),
     ("key_value", _LOWERS_TO_ASCII, False),
-    # A key holding only weak hints, and a value mixing letters and digits: it must stay
-    # the last trigger but one.
-    ("key_value", _WEAK_NAME + _SEP + _MIXED, True),
+    # A key holding only weak hints, and a value mixing letters and digits (or quoted):
+    # these two must stay the last triggers but one.
+    ("key_value", _WEAK_HINT + _WEAK_QUALIFIED + _SEP + _MIXED, True),
+    ("key_value", _WEAK_HINT + _WEAK_TRAILED + _SEP + _MIXED, True),
     # _KEY_SEP_REV read forwards: a key holding a strong hint, an optional quote, blanks,
     # "=", "=>" or ":". The match ends at the separator (the engine reads the pair there,
     # see pair_left): it must stay the last trigger.

@@ -23,6 +23,7 @@ from hardenkit.redaction._prefilter import (
     _STEP_OF,
     _STEP_SUBS,
     _WEAK_ID,
+    _WEAK_IDS,
     _literal_steps,
     _rescan,
 )
@@ -197,7 +198,7 @@ def _plan(
     for end, ident in hits:
         if ident == _SEP_ID:
             seps.append(end - base - 1)
-        elif ident == _WEAK_ID:
+        elif ident in _WEAK_IDS:
             weak_end = max(weak_end, end - base)
         else:
             steps.add(_STEP_OF[ident])

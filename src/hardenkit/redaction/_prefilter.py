@@ -51,10 +51,11 @@ _TRIGGERS: tuple[tuple[str, str, bool], ...] = (
     *CONTEXT_TRIGGERS,
 )
 # The key=value triggers: the last ends at a separator after a key holding a strong hint;
-# the one before (a weak key and a value mixing letters and digits) ends in the value.
+# the two before (a weak key and a value mixing letters and digits) end in the value.
 _SEP_ID = len(_TRIGGERS) - 1
-_WEAK_ID = _SEP_ID - 1
-assert _TRIGGERS[_SEP_ID][0] == _TRIGGERS[_WEAK_ID][0] == "key_value"  # noqa: S101
+_WEAK_ID = _SEP_ID - 2  # the first of the weak ones
+_WEAK_IDS = frozenset({_WEAK_ID, _WEAK_ID + 1})
+assert all(_TRIGGERS[i][0] == "key_value" for i in (*_WEAK_IDS, _SEP_ID))  # noqa: S101
 # After the triggers: pairs the trigger reports that the step certainly leaves, by their
 # key (the match ends at the separator, see LEFT_KEY_PAIR). Those it leaves by their value
 # (LEFT_VALUE_PAIR) are read in Python at the trigger's separators (_planner._unclaimed):
