@@ -189,6 +189,9 @@ _KEYS += ("api_key_id", "AWS_ACCESS_KEY_ID", "aws_access", "secret_key_id", "Api
 _KEYS += ("\\napiKey", "\\tpass", "\\\\napi_key", "\\rPWD", "\\bOLDPWD", "\\ncookie")
 _KEYS += ("\\nkey", "\\ntoken", "\\fsid", "\\naws_access", "\\n--api-key", "\\x-api-key")
 _KEYS += ("\\napiKeyAuth", "\\npass_sig", "\\tpriv_key_sid", "\\nPWD", "\\nsession_id")
+# Plurals (weak) and names holding a strong part before one (strong): digit values.
+_KEYS += ("active_tokens", "max_tokens", "password_tokens", "api_keys", "SECRETS", "jwt_tokens")
+_KEYS += ("sid", "session_id", "auth", "x-tokens", "pwd_tokens", "tokens_used")
 _SUFFIXES: tuple[str, ...] = (
     "",
     "",
@@ -222,6 +225,7 @@ _VALUES += ("api-key", "***", "*", '""', "''", '"null"', "'***'", "Token{", "Tok
 _VALUES += ("Token[", "443", "65535", "123456", "hunter2", "Xk9vQ2zz", "", "x", "'abc'", "(")
 _VALUES += ("sts:5_rsn:0", "30546173_4261722401", "a1b2c3d4e5f6", "SIMPLE")
 _VALUES += ("755", "755)", "12345", "755x", "7.5", "0x1f", "99999)", "755(", "755\\")
+_VALUES += ("243", "4096,", "12345678", "123456789012", "0042]", "7 ", "243\t", "243.5", "243abc")
 _VALUES += ("chauthtok):", 'none":', "true),", "bearer):", "null:", "no'", "0]:", "yes:x")
 _ENDS = (")", "]", "}", ">", ",", ";", ".", "&", "&x=", " ", "\r", "\n", "", "", "x", '"', "'")
 _pair = st.tuples(*(st.sampled_from(p) for p in (_KEYS, _SUFFIXES, _SEPS, _VALUES, _ENDS)))
@@ -241,9 +245,12 @@ def test_a_pair_the_scan_calls_left_is_one_the_rule_leaves(text: str) -> None:
     hits: list[tuple[int, int]] = []
     data = text.encode()
     PF._built_scan()(data, hits)
-    for sep in PLAN._unclaimed(data, hits)[1]:
+    for sep in PLAN._unclaimed(data, list(hits))[1]:
         at = len(data[:sep].decode())  # scan offsets are bytes
         assert pair_left(text, at), (text, at)
+    if len(data) == len(text):  # ASCII: the digit claims too (LEFT_DIGITS_AT, the key read)
+        for sep in PLAN._unclaimed(data, list(hits), text)[1]:
+            assert pair_left(text, sep), (text, sep)
 
 
 @functools.cache
@@ -311,13 +318,15 @@ def test_value_claims_read_in_python_are_the_database_claims(text: str) -> None:
         "cfg SESSION_COOKIE_AGE=1 token=Token{a64f992 x} api_key=null pwd=***",
         "cfg session_cookie_age=3 token_type: bearer 'passwd': '' secret_ttl=60",
         "Cookie: theme=dark; lang=en",
+        # Counts under plurals, weak names: the planner reads the key (LEFT_DIGITS_AT).
+        "pool sessions=238 active_tokens=243 max_tokens=4096, prompt_tokens: 12",
     ],
 )
 def test_pairs_the_scan_calls_left_reach_no_python(line: str) -> None:
     hits: list[tuple[int, int]] = []
     PF._built_scan()(line.encode(), hits)
     assert any(ident == PF._SEP_ID for _, ident in hits)
-    rest = PLAN._unclaimed(line.encode(), hits)[0]
+    rest = PLAN._unclaimed(line.encode(), hits, line)[0]
     assert [ident for _, ident in rest if ident in {PF._SEP_ID, *PF._WEAK_IDS}] == []
     assert redact(line) == line
 

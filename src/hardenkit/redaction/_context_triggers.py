@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTEXT_STEPS",
     "CONTEXT_TRIGGERS",
+    "LEFT_DIGITS_AT",
     "LEFT_FRAME_AT",
     "LEFT_FRAME_KEY_ENDS",
     "LEFT_KEY_PAIR",
@@ -268,6 +269,10 @@ LEFT_VALUE_PAIR = "(?:" + _KEY_HEAD + _SEP_VALUE + "(?:" + _LEFT_VALUES + ")|" +
 #: ~8 ms a scan of the 8 MB corpus and a callback per pair (see _planner._unclaimed).
 LEFT_VALUE_AT = _SEP_TAIL + "(?:" + _LEFT_VALUES + ")"
 LEFT_FRAME_AT = _SEP_TAIL + "[0-9]{1,5}" + _UNQUOTED_END
+#: A value of digits only, as LEFT_FRAME_AT ends it: left under a weak name (a count,
+#: active_tokens=243: _keys._weak_credential asks for letters too) or under none, which
+#: the planner tells by reading the key (_planner._unclaimed). No database expression.
+LEFT_DIGITS_AT = _SEP_TAIL + "[0-9]+" + _UNQUOTED_END
 LEFT_FRAME_KEY_ENDS = tuple("." + ext for ext in _SOURCE_EXTENSIONS)
 
 

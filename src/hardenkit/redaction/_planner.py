@@ -11,8 +11,13 @@ import re
 
 from hardenkit.redaction import _prefilter
 from hardenkit.redaction._context import xml_reach
-from hardenkit.redaction._context_triggers import LEFT_FRAME_AT, LEFT_FRAME_KEY_ENDS, LEFT_VALUE_AT
-from hardenkit.redaction._keys import _NO_PAIR, pair_read, spliced
+from hardenkit.redaction._context_triggers import (
+    LEFT_DIGITS_AT,
+    LEFT_FRAME_AT,
+    LEFT_FRAME_KEY_ENDS,
+    LEFT_VALUE_AT,
+)
+from hardenkit.redaction._keys import _NO_PAIR, _key_at, pair_read, spliced
 from hardenkit.redaction._patterns import pem_reach
 from hardenkit.redaction._prefilter import (
     _KEY_VALUE,
@@ -69,10 +74,11 @@ def _steps_of(text: str, scan: Any = None, *, key_value: bool = True) -> set[int
         # What the path below gives without the key=value triggers: the claims only
         # cancel those (see _unclaimed), and _plan adds key=value only for them.
         return {_STEP_OF[ident] for _, ident in hits if ident < _WEAK_ID}
-    hits, left = _unclaimed(data, hits)
+    same = len(data) == len(text)  # ASCII: byte offsets are str offsets
+    hits, left = _unclaimed(data, hits, text if same else None)
     if not hits:
         return frozenset()
-    return _plan(hits, 0, text if len(data) == len(text) else None, left)[0]
+    return _plan(hits, 0, text if same else None, left)[0]
 
 
 def _run(text: str, steps: Collection[int], masks: _Masks | None = None) -> str:
@@ -109,14 +115,18 @@ def _run(text: str, steps: Collection[int], masks: _Masks | None = None) -> str:
     return text
 
 
-# LEFT_VALUE_AT or else LEFT_FRAME_AT (its group "frame"), one match method, compiled on
-# first use (~1.6 ms, which a process that never scans with the database does not pay).
+# LEFT_VALUE_AT or else LEFT_FRAME_AT (its group "frame") or else LEFT_DIGITS_AT (its group
+# "digits"), one match method, compiled on first use (~1.6 ms, which a process that never
+# scans with the database does not pay).
 _LEFT_AT: list[Any] = []
 
 
 def _left_at() -> Any:
     if not _LEFT_AT:
-        either = "(?:" + LEFT_VALUE_AT + ")|(?P<frame>" + LEFT_FRAME_AT + ")"
+        either = (
+            "(?:" + LEFT_VALUE_AT + ")|(?P<frame>" + LEFT_FRAME_AT + ")|(?P<digits>"
+            + LEFT_DIGITS_AT + ")"
+        )  # fmt: skip
         _LEFT_AT.append(re.compile(either.encode("ascii"), re.MULTILINE).match)
     return _LEFT_AT[0]
 
@@ -138,7 +148,9 @@ def _frame_key(data: bytes, sep: int) -> bool:
     return data.endswith(_FRAME_KEY_ENDS, 0, end)
 
 
-def _unclaimed(data: bytes, hits: list[_Hit]) -> tuple[list[_Hit], set[int]]:
+def _unclaimed(
+    data: bytes, hits: list[_Hit], text: str | None = None
+) -> tuple[list[_Hit], set[int]]:
     """The hits without the pairs the scan showed to be left, and those separators.
 
     A separator is left when LEFT_KEY_PAIR matched there (the match ends at it), or when
@@ -146,10 +158,13 @@ def _unclaimed(data: bytes, hits: list[_Hit]) -> tuple[list[_Hit], set[int]]:
     LEFT_VALUE_AT (or LEFT_FRAME_AT after a source file's name) matches at it. The
     trigger's key part is LEFT_VALUE_PAIR's own, so these are the separators of
     LEFT_VALUE_PAIR's matches (tests/unit/test_redaction_prefilter.py compares the two).
+    With ``text`` (``data`` decoded, ASCII: the same offsets), also where the value is
+    digits only (LEFT_DIGITS_AT) and the key as the rule reads it (_key_at) is a weak name
+    or none: a count under a plural (active_tokens=243), which the rule leaves.
     Offsets are the scan's (bytes); the trigger's matches at those separators are dropped
     (its others come last, in the scan's order). Each match reads the value after its
-    separator only, up to the next "=" or ":" at most: the text is read a bounded number
-    of times.
+    separator only, up to the next "=" or ":" at most, and a key its 256 characters
+    before at most: the text is read a bounded number of times.
     """
     left: set[int] = set()
     rest: list[_Hit] = []
@@ -172,11 +187,21 @@ def _unclaimed(data: bytes, hits: list[_Hit]) -> tuple[list[_Hit], set[int]]:
             if at in left:
                 continue
             m = left_at(data, at)
-            if m is not None and (m.lastgroup is None or _frame_key(data, at)):
+            if m is not None and (
+                m.lastgroup is None
+                or (m.lastgroup == "frame" and _frame_key(data, at))
+                or (text is not None and _weak_or_none(text, at))
+            ):
                 left.add(at)
             else:
                 keep((end, sep_id))
     return rest, left
+
+
+def _weak_or_none(text: str, sep: int) -> bool:
+    """The key before ``sep`` is a weak name or no secret name, as the rule reads it."""
+    key_start, _, strength = _key_at(text, sep)
+    return key_start == -1 or (key_start >= 0 and strength == 1)
 
 
 def _plan(
@@ -282,10 +307,10 @@ def _apply_hits(text: str, data: bytes, hits: list[_Hit]) -> str:
     """Run the detectors the hits name: on a line, or only on the lines holding a hit."""
     if hits[0][0] < 0:  # the literal prefilter's: its steps on the whole text
         return _run(text, _literal_steps(hits))
-    hits, left = _unclaimed(data, hits)
+    same = len(data) == len(text)  # ASCII: byte offsets are str offsets
+    hits, left = _unclaimed(data, hits, text if same else None)
     if not hits:
         return text
-    same = len(data) == len(text)  # ASCII: byte offsets are str offsets
     if "\n" not in text:
         steps, masks = _plan(hits, 0, text if same else None, left)
         return _run(text, steps, masks) if steps else text
