@@ -490,7 +490,15 @@ def test_review_five_cases(warm: bool, text: str, expected: str | None) -> None:
 
 # A key after a JSON escape (a multi-line message in a JSON log line): the run read back
 # from the separator holds the escape's letter (napiKey, tpass), which names no secret.
-_ESCAPED_KEYS = ("apiKey", "pass", "api_key", "ACCESS_KEY", "--api-key", "client_key", "sid_key")
+_ESCAPED_KEYS: tuple[str, ...] = (
+    "apiKey",
+    "pass",
+    "api_key",
+    "ACCESS_KEY",
+    "--api-key",
+    "client_key",
+    "sid_key",
+)
 # Weak as written (SID, SIG, AUTH after the letter's run), strong without the letter: the
 # value need not look like a token (the seventh review's).
 _ESCAPED_KEYS += ("apiKeyAuth", "pass_auth", "private_key_sid", "pass_sig", "priv_key_Auth")

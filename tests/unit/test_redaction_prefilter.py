@@ -441,7 +441,7 @@ def _key_matches_reference(text: str) -> list[tuple[int, str, int]]:
         if text.endswith("\\", 0, n - m.end()) and run[:1] in tuple("bfnrt"):
             # After an escape's backslash (\napiKey): the stronger of the two readings.
             unescaped = secret_key(run[1:])
-            strength = K._name_strength
+            strength = _names._name_strength
             if unescaped is not None and (got is None or strength(unescaped[0]) > strength(got[0])):
                 dots, got = 1, unescaped
         if got is None:
