@@ -248,7 +248,7 @@ def test_a_pair_the_scan_calls_left_is_one_the_rule_leaves(text: str) -> None:
     for sep in PLAN._unclaimed(data, list(hits))[1]:
         at = len(data[:sep].decode())  # scan offsets are bytes
         assert pair_left(text, at), (text, at)
-    if len(data) == len(text):  # ASCII: the digit claims too (LEFT_DIGITS_AT, the key read)
+    if len(data) == len(text):  # ASCII: the digit claims too (LEFT_AT's digits, the key read)
         for sep in PLAN._unclaimed(data, list(hits), text)[1]:
             assert pair_left(text, sep), (text, sep)
 
@@ -299,7 +299,7 @@ _claim_texts = st.lists(
 @settings(max_examples=1500, deadline=None)
 @given(_claim_texts)
 def test_value_claims_read_in_python_are_the_database_claims(text: str) -> None:
-    # The claims LEFT_VALUE_AT / LEFT_FRAME_AT make at the trigger's separators are the
+    # The claims LEFT_AT makes at the trigger's separators (without the key read) are the
     # ones LEFT_VALUE_PAIR made in the database, on lines, blocks, non-ASCII and CRLF.
     data = text.encode("utf-8", "surrogatepass")
     hits: list[tuple[int, int]] = []
@@ -318,7 +318,7 @@ def test_value_claims_read_in_python_are_the_database_claims(text: str) -> None:
         "cfg SESSION_COOKIE_AGE=1 token=Token{a64f992 x} api_key=null pwd=***",
         "cfg session_cookie_age=3 token_type: bearer 'passwd': '' secret_ttl=60",
         "Cookie: theme=dark; lang=en",
-        # Counts under plurals, weak names: the planner reads the key (LEFT_DIGITS_AT).
+        # Counts under plurals, weak names: the planner reads the key (LEFT_AT's digits).
         "pool sessions=238 active_tokens=243 max_tokens=4096, prompt_tokens: 12",
     ],
 )

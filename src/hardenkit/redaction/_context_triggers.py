@@ -37,11 +37,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTEXT_STEPS",
     "CONTEXT_TRIGGERS",
-    "LEFT_DIGITS_AT",
-    "LEFT_FRAME_AT",
+    "LEFT_AT",
     "LEFT_FRAME_KEY_ENDS",
     "LEFT_KEY_PAIR",
-    "LEFT_VALUE_AT",
     "LEFT_VALUE_PAIR",
     "MULTILINE",
     "context_literal_steps",
@@ -263,16 +261,18 @@ LEFT_VALUE_PAIR = "(?:" + _KEY_HEAD + _SEP_VALUE + "(?:" + _LEFT_VALUES + ")|" +
 #: LEFT_VALUE_PAIR from its separator on, for Python's ``re`` on the scan's bytes (with
 #: re.MULTILINE, as hyperscan's "$"), matched at a separator the key=value trigger found:
 #: the trigger's key part is LEFT_VALUE_PAIR's own (_STRONG, key characters, quote,
-#: blanks), so there LEFT_VALUE_PAIR matches exactly when this does, or, for a stack frame,
-#: LEFT_FRAME_AT does and the key ends with one of LEFT_FRAME_KEY_ENDS (its hint comes
-#: before: no extension holds one). A separator costs one match instead of the pattern's
-#: ~8 ms a scan of the 8 MB corpus and a callback per pair (see _planner._unclaimed).
-LEFT_VALUE_AT = _SEP_TAIL + "(?:" + _LEFT_VALUES + ")"
-LEFT_FRAME_AT = _SEP_TAIL + "[0-9]{1,5}" + _UNQUOTED_END
-#: A value of digits only, as LEFT_FRAME_AT ends it: left under a weak name (a count,
-#: active_tokens=243: _keys._weak_credential asks for letters too) or under none, which
-#: the planner tells by reading the key (_planner._unclaimed). No database expression.
-LEFT_DIGITS_AT = _SEP_TAIL + "[0-9]+" + _UNQUOTED_END
+#: blanks), so there LEFT_VALUE_PAIR matches exactly when this does without a group, or,
+#: for a stack frame, its group "frame" does and the key ends with one of
+#: LEFT_FRAME_KEY_ENDS (its hint comes before: no extension holds one). A separator costs
+#: one match instead of the pattern's ~8 ms a scan of the 8 MB corpus and a callback per
+#: pair (see _planner._unclaimed). Its group "digits": a value of digits only, left under
+#: a weak name (a count, active_tokens=243: _keys._weak_credential asks for letters too)
+#: or under none, which the planner tells by reading the key; no database expression.
+#: The separator is read once for the three (no value part starts with a blank or ">").
+LEFT_AT = (
+    _SEP_TAIL + "(?:" + _LEFT_VALUES + "|(?P<frame>[0-9]{1,5}" + _UNQUOTED_END + ")"
+    + "|(?P<digits>[0-9]+" + _UNQUOTED_END + "))"
+)  # fmt: skip
 LEFT_FRAME_KEY_ENDS = tuple("." + ext for ext in _SOURCE_EXTENSIONS)
 
 

@@ -11,12 +11,7 @@ import re
 
 from hardenkit.redaction import _prefilter
 from hardenkit.redaction._context import xml_reach
-from hardenkit.redaction._context_triggers import (
-    LEFT_DIGITS_AT,
-    LEFT_FRAME_AT,
-    LEFT_FRAME_KEY_ENDS,
-    LEFT_VALUE_AT,
-)
+from hardenkit.redaction._context_triggers import LEFT_AT, LEFT_FRAME_KEY_ENDS
 from hardenkit.redaction._keys import _NO_PAIR, _key_at, pair_read, spliced
 from hardenkit.redaction._patterns import pem_reach
 from hardenkit.redaction._prefilter import (
@@ -115,19 +110,14 @@ def _run(text: str, steps: Collection[int], masks: _Masks | None = None) -> str:
     return text
 
 
-# LEFT_VALUE_AT or else LEFT_FRAME_AT (its group "frame") or else LEFT_DIGITS_AT (its group
-# "digits"), one match method, compiled on first use (~1.6 ms, which a process that never
-# scans with the database does not pay).
+# LEFT_AT's match method, compiled on first use (~1.6 ms, which a process that never scans
+# with the database does not pay).
 _LEFT_AT: list[Any] = []
 
 
 def _left_at() -> Any:
     if not _LEFT_AT:
-        either = (
-            "(?:" + LEFT_VALUE_AT + ")|(?P<frame>" + LEFT_FRAME_AT + ")|(?P<digits>"
-            + LEFT_DIGITS_AT + ")"
-        )  # fmt: skip
-        _LEFT_AT.append(re.compile(either.encode("ascii"), re.MULTILINE).match)
+        _LEFT_AT.append(re.compile(LEFT_AT.encode("ascii"), re.MULTILINE).match)
     return _LEFT_AT[0]
 
 
@@ -155,11 +145,11 @@ def _unclaimed(
 
     A separator is left when LEFT_KEY_PAIR matched there (the match ends at it), or when
     the key=value trigger found it and the value after it is one LEFT_VALUE_PAIR names:
-    LEFT_VALUE_AT (or LEFT_FRAME_AT after a source file's name) matches at it. The
-    trigger's key part is LEFT_VALUE_PAIR's own, so these are the separators of
-    LEFT_VALUE_PAIR's matches (tests/unit/test_redaction_prefilter.py compares the two).
-    With ``text`` (``data`` decoded, ASCII: the same offsets), also where the value is
-    digits only (LEFT_DIGITS_AT) and the key as the rule reads it (_key_at) is a weak name
+    LEFT_AT matches at it (its group "frame": after a source file's name). The trigger's
+    key part is LEFT_VALUE_PAIR's own, so these are the separators of LEFT_VALUE_PAIR's
+    matches (tests/unit/test_redaction_prefilter.py compares the two). With ``text``
+    (``data`` decoded, ASCII: the same offsets), also where the value is digits only (its
+    group "digits", or "frame") and the key as the rule reads it (_key_at) is a weak name
     or none: a count under a plural (active_tokens=243), which the rule leaves.
     Offsets are the scan's (bytes); the trigger's matches at those separators are dropped
     (its others come last, in the scan's order). Each match reads the value after its
