@@ -411,7 +411,7 @@ def test_weak_separators_are_the_regex_matches(text: str, end: int) -> None:
     assert PLAN._weak_seps(text, end) == oracle
 
 
-def _key_matches_reference(text: str) -> list[tuple[int, str, int]]:
+def _key_matches_reference(text: str) -> list[tuple[int, str, int, int]]:
     """_key_matches before it used _candidate's memo: each key run's tests written out.
 
     A run right after a mask is read without its leading dots (``token=***.token=x``);
@@ -448,7 +448,7 @@ def _key_matches_reference(text: str) -> list[tuple[int, str, int]]:
             continue
         key, dashes = got
         sep_end = K._SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
-        found.append((n - m.end() + dots + dashes, key, sep_end))
+        found.append((n - m.end() + dots + dashes, key, sep_end, _names._name_strength(key)))
     found.reverse()
     return found
 

@@ -327,8 +327,8 @@ def _hint_spans(text: str, low: str | None) -> list[tuple[int, int]]:
     return sorted(lines)
 
 
-def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
-    """(start, key, end of separator) of every secret key at a word start, in text order.
+def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int, int]]:
+    """(start, key, end of separator, strength) of every secret key at a word start, in order.
 
     One scan of the reversed text, from separator to separator: each character is read
     once. Keys that name no secret are dropped here, so that the list stays short (and
@@ -336,7 +336,7 @@ def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
     """
     rev = text[::-1]
     n = len(text)
-    found: list[tuple[int, str, int]] = []
+    found: list[tuple[int, str, int, int]] = []
     spans = _hint_spans(text, low)
     matches = (m for a, b in reversed(spans) for m in _KEY_SEP_REV.finditer(rev, n - b, n - a))
     for m in matches:
@@ -357,9 +357,9 @@ def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int]]:
                 found_key, dots = unescaped, 1
         if found_key is None:
             continue
-        key, dashes, _ = found_key
+        key, dashes, strength = found_key
         sep_end = _SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
-        found.append((n - m.end() + dots + dashes, key, sep_end))
+        found.append((n - m.end() + dots + dashes, key, sep_end, strength))
     found.reverse()
     return found
 
@@ -379,9 +379,10 @@ def _run_key(reversed_run: str) -> tuple[str, int, int] | None:
     key = run[dashes:]
     if not key or not (key[0].isalpha() or key[0] == "_"):
         return None
-    if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
+    if key.lower() in _KEYS_ELSEWHERE:
         return None
-    return key, dashes, _name_strength(key)
+    strength = _name_strength(key)  # is_secret_name's own test, read once (a long run costs)
+    return (key, dashes, strength) if strength else None
 
 
 # The letters of the one-letter escapes of JSON, Python and C strings (\n, \t, \r, \b, \f).
@@ -412,10 +413,9 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
     # session=token": "..." (a weak name's value ends at the quote) and in
     # token=abc,password: ... (a value ends at a blank) the pair after is read too.
     taken = 0
-    for key_start, key, sep_end in _key_matches(text, low):
+    for key_start, key, sep_end, strength in _key_matches(text, low):
         if sep_end < taken:
             continue
-        strength = _name_strength(key)
         v = _pair_value(text, key_start, key, sep_end, strength)
         if v is None:
             continue
