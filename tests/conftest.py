@@ -127,3 +127,15 @@ def nobody_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
             break
         parent.chmod(parent.stat().st_mode | 0o755)
     return path
+
+
+@pytest.fixture
+def no_registered_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run with no value registered: the redaction registry is process-wide, and a value
+    an earlier test registered (``decrypt_env_file`` registers what it decrypts: "prod-value")
+    would mask text that ``full_scan``, the detectors' oracle, leaves."""
+    from hardenkit.redaction import _registry  # noqa: PLC0415 -- only the tests that ask
+
+    monkeypatch.setattr(_registry, "_known", set())
+    monkeypatch.setattr(_registry, "_pending", [])
+    monkeypatch.setattr(_registry, "_levels", ())

@@ -16,6 +16,9 @@ from hypothesis import given, settings, strategies as st
 from hardenkit import redaction as R  # noqa: N812
 from hardenkit.redaction import _logging as RL  # noqa: N812
 
+# Compared with full_scan, which knows no registered value (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_registered_secrets")
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path

@@ -28,6 +28,9 @@ from hardenkit.redaction import (
     register_secret,
 )
 
+# Compared with full_scan, which knows no registered value (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_registered_secrets")
+
 if TYPE_CHECKING:
     from pathlib import Path
 
