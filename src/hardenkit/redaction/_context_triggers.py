@@ -71,13 +71,9 @@ _HINTED = "(?:" + "|".join(h for h in _KEY_HINTS if h != "key") + "|" + _KEY_CHA
 # letters and digits (_tokenish), so their trigger asks for that too.
 _WEAK_HINTS = ("auth", "sess", "sig", "sid")
 _STRONG_HINTS = tuple(h for h in _KEY_HINTS if h not in _WEAK_HINTS)
-_STRONG = (
-    "(?:"
-    + "|".join(h for h in _STRONG_HINTS if h != "key")
-    + "|signature|authorization|"
-    + _KEY_CHARS
-    + "key)"
-)
+# The strong words a key may hold anywhere ("key" counts only after another key character).
+_STRONG_WORDS = (*(h for h in _STRONG_HINTS if h != "key"), "signature", "authorization")
+_STRONG = "(?:" + "|".join(_STRONG_WORDS) + "|" + _KEY_CHARS + "key)"
 # An optional closing quote, escaped or not (JSON inside a JSON string: \"api_key\":, and
 # deeper: \\\"api_key\\\":).
 _SEP = "(?:\\\\*[\"'])?[ \t]*[=:]"
@@ -114,7 +110,7 @@ def _trailer_words() -> list[str]:
     all 56 cost the scan ~2 ms more per 8 MB.
     """
     words = sorted(w.lower() for w in _WEAK_TRAILERS)
-    strong = (*_STRONG_HINTS, "signature", "authorization")
+    strong = (*_STRONG_WORDS, "key")
     return [
         w
         for w in words
@@ -286,11 +282,9 @@ def _one_case_key(upper: bool) -> str:
     # Strong hints only: the separators the key=value trigger reports (a weak key's pair,
     # read when the weak trigger fires, is then read by Python, never skipped). A claim
     # where the trigger reports nothing would only cost a callback.
-    hints = [h for h in _STRONG_HINTS if h != "key"]
-    hints += ["signature", "authorization"]
     last = sorted(w.upper() if upper else w.lower() for w in _NOT_SECRET_LAST)
     chars = "[A-Z0-9_.\\-]" if upper else "[a-z0-9_.\\-]"
-    words = "|".join(sorted(h.upper() if upper else h.lower() for h in hints))
+    words = "|".join(sorted(h.upper() if upper else h.lower() for h in _STRONG_WORDS))
     key = "KEY" if upper else "key"
     # The whole key run, from its first character: a key is in one case or it is not.
     start = r"(?:^|[^\w.\-\x80-\xff])"

@@ -340,49 +340,44 @@ def _key_matches(text: str, low: str | None) -> list[tuple[int, str, int, int]]:
     spans = _hint_spans(text, low)
     matches = (m for a, b in reversed(spans) for m in _KEY_SEP_REV.finditer(rev, n - b, n - a))
     for m in matches:
-        reversed_run = m.group("key")
-        dots = 0  # characters at the run's start that are no key's
-        if reversed_run[-1] == "." and text.endswith("*", 0, n - m.end()):
-            reversed_run, dots = _after_mask(reversed_run)
-            if not reversed_run:
-                continue
-        found_key = _run_key(reversed_run)
-        if (
-            reversed_run[-1] in _ESCAPE_LETTERS
-            and len(reversed_run) > 1
-            and text.endswith("\\", 0, n - m.end())
-        ):
-            unescaped = _run_key(reversed_run[:-1])
-            if unescaped is not None and (found_key is None or unescaped[2] > found_key[2]):
-                found_key, dots = unescaped, 1
+        start = n - m.end()  # the run's start
+        found_key, skip = _read_run(m.group("key"), text[start - 1 : start] if start else "")
         if found_key is None:
             continue
         key, dashes, strength = found_key
         sep_end = _SPACES.match(text, n - m.start()).end()  # type: ignore[union-attr]
-        found.append((n - m.end() + dots + dashes, key, sep_end, strength))
+        found.append((start + skip + dashes, key, sep_end, strength))
     found.reverse()
     return found
 
 
+def _read_run(reversed_run: str, before: str) -> tuple[tuple[str, int, int] | None, int]:
+    """(secret key, characters at the run's start that are no key's) of a run read backwards.
+
+    ``before``: the character before the run ("" at the text's start). After a mask its
+    leading dots are the joint (_after_mask); after a backslash and an escape's letter it
+    is read both ways (_ESCAPE_LETTERS). _key_matches and _key_at read every run so.
+    """
+    if before == "*" and reversed_run[-1] == ".":
+        reversed_run, dots = _after_mask(reversed_run)
+        return (_run_key(reversed_run) if reversed_run else None), dots
+    found = _run_key(reversed_run)
+    if before == "\\" and len(reversed_run) > 1 and reversed_run[-1] in _ESCAPE_LETTERS:
+        unescaped = _run_key(reversed_run[:-1])
+        if unescaped is not None and (found is None or unescaped[2] > found[2]):
+            return unescaped, 1
+    return found, 0
+
+
 def _run_key(reversed_run: str) -> tuple[str, int, int] | None:
     """(key, leading dashes, strength) of a key run read backwards, or None when no secret key."""
-    if len(reversed_run) <= _KEY_WINDOW:
-        # _candidate_code: the tests below, memoised for runs as long as pair_left reads.
-        code = _candidate_code(reversed_run)
-        if code < 0:
-            return None
-        return reversed_run[::-1][code & 3 :], code & 3, code >> 2
-    run = reversed_run[::-1]
-    dashes = len(run) - len(run.lstrip("-"))
-    if dashes > 2:  # noqa: PLR2004 -- argv's "-" and "--"
+    if len(reversed_run) > _KEY_WINDOW:
+        return _uncached_candidate(reversed_run)
+    # Memoised for runs as long as pair_left reads.
+    code = _candidate_code(reversed_run)
+    if code < 0:
         return None
-    key = run[dashes:]
-    if not key or not (key[0].isalpha() or key[0] == "_"):
-        return None
-    if key.lower() in _KEYS_ELSEWHERE:
-        return None
-    strength = _name_strength(key)  # is_secret_name's own test, read once (a long run costs)
-    return (key, dashes, strength) if strength else None
+    return reversed_run[::-1][code & 3 :], code & 3, code >> 2
 
 
 # The letters of the one-letter escapes of JSON, Python and C strings (\n, \t, \r, \b, \f).
@@ -391,7 +386,7 @@ def _run_key(reversed_run: str) -> tuple[str, int, int] | None:
 # it does, and that is how the message reads. A key run after a backslash (any number of
 # them: JSON in JSON doubles them) that starts with one of these letters is read both
 # ways, and the stronger name wins (a tie keeps the run as written: \ntoken, and \nPWD,
-# which stays a strong name and is masked, as before): _key_matches and _key_at alike.
+# which stays a strong name and is masked, as before): see _read_run.
 _ESCAPE_LETTERS = frozenset("bfnrt")
 
 
@@ -457,18 +452,20 @@ _FOUND: dict[tuple[int, int], int] = {}
 def _code(reversed_run: str) -> int:
     """-1 when no secret key; else the leading dashes, plus 4 times the name's strength."""
     found = _uncached_candidate(reversed_run)
-    return -1 if found is None else found[1] | _name_strength(found[0]) << 2
+    return -1 if found is None else found[1] | found[2] << 2
 
 
-def _uncached_candidate(reversed_run: str) -> tuple[str, int] | None:
+def _uncached_candidate(reversed_run: str) -> tuple[str, int, int] | None:
+    """(key, leading dashes, strength) of a key run read backwards: _run_key's tests."""
     run = reversed_run[::-1]
     dashes = len(run) - len(run.lstrip("-"))
     key = run[dashes:]
     if dashes > 2 or not key or not (key[0].isalpha() or key[0] == "_"):  # noqa: PLR2004
         return None
-    if key.lower() in _KEYS_ELSEWHERE or not is_secret_name(key):
+    if key.lower() in _KEYS_ELSEWHERE:
         return None
-    return key, dashes
+    strength = _name_strength(key)  # is_secret_name's own test, read once (a long run costs)
+    return (key, dashes, strength) if strength else None
 
 
 _candidate_code = text_free_memo(_code, _FOUND, 4096)
@@ -538,26 +535,11 @@ def _key_at(text: str, sep: int) -> tuple[int, str, int]:
     m = _KEY_SEP_REV.match(window)
     if m is None or (lo >= 0 and m.end() == len(window)):
         return _UNSURE, "", 0
-    run = m.group("key")
-    dots = 0
-    if run[-1] == "." and m.end() < len(window) and window[m.end()] == "*":
-        run, dots = _after_mask(run)
-        if not run:
-            return -1, "", 0
-    code = _candidate_code(run)
-    if (
-        run[-1] in _ESCAPE_LETTERS
-        and len(run) > 1
-        and m.end() < len(window)
-        and window[m.end()] == "\\"
-    ):
-        unescaped = _candidate_code(run[:-1])
-        if unescaped >= 0 and (code < 0 or unescaped >> 2 > code >> 2):
-            run, code, dots = run[:-1], unescaped, 1
-    if code < 0:
+    found, skip = _read_run(m.group("key"), window[m.end() : m.end() + 1])
+    if found is None:
         return -1, "", 0
-    dashes = code & 3
-    return sep - m.end() + 1 + dots + dashes, run[::-1][dashes:], code >> 2
+    key, dashes, strength = found
+    return sep - m.end() + 1 + skip + dashes, key, strength
 
 
 # The longest key pair_left reads (a longer one: unsure, the step runs).
