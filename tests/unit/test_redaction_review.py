@@ -88,6 +88,7 @@ def test_pem_after_an_xml_tag_is_masked(text: str) -> None:
     assert out == full_scan(text)
 
 
+@pytest.mark.usefixtures("no_registered_secrets")  # registered values: another scan path
 def test_warm_up_counts_calls_not_rescans(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(PF, "_scan", PF._scan_stub)
     monkeypatch.setattr(PF, "_warm", [0, 0])
