@@ -1,8 +1,12 @@
 """``load_env`` of 200 encrypted values against ``dotenvx get`` on the same file.
 
-Goal (DESIGN.md): at least 20x faster than dotenvx and at most 100 ms. ``load_env`` is timed
-in-process (imports warm, the whole parse + key lookup + decrypt + environ update); a cold
-``python -c`` run of the same call is reported too, for a process-to-process comparison.
+Reported cold first: a fresh ``python -c 'from hardenkit.envcrypt import load_env; ...'``
+process, wall time with the interpreter's start, against a ``dotenvx get`` process on the
+same file (issue 16: <= 250 ms and >= 10x faster, process to process), and the same cold
+process on 1,000 values against 200 (<= 5.5x: no cost grows faster than the values).
+Then the warm figure (DESIGN.md: at least 20x faster than dotenvx and at most 100 ms),
+timed in-process with the imports done: the whole parse + key lookup + decrypt + environ
+update.
 """
 
 from __future__ import annotations
@@ -20,16 +24,22 @@ from pathlib import Path
 from hardenkit.envcrypt import encrypt_env_file, load_env
 
 VALUES = 200
+MANY = 1000
 ROUNDS = 15
 CLI_ROUNDS = 3
+COLD_ROUNDS = 7
 GOAL_MS = 100.0
 GOAL_RATIO = 20.0
+COLD_GOAL_MS = 250.0
+COLD_GOAL_RATIO = 10.0
+GROWTH_GOAL = 5.5
 DOTENVX = Path(__file__).resolve().parents[1] / "tests" / "interop" / "node_modules" / ".bin"
 
 
-def _make(directory: Path) -> Path:
+def _make(directory: Path, values: int = VALUES) -> Path:
+    directory.mkdir(exist_ok=True)
     env = directory / ".env"
-    env.write_text("".join(f"SECRET_{i}=value-{i}-{'x' * 24}\n" for i in range(VALUES)))
+    env.write_text("".join(f"SECRET_{i}=value-{i}-{'x' * 24}\n" for i in range(values)))
     encrypt_env_file(env)
     return env
 
@@ -49,7 +59,7 @@ def _ours(env: Path) -> float:
 def _cold(env: Path) -> float:
     code = f"from hardenkit.envcrypt import load_env; load_env({str(env)!r}, environ={{}})"
     samples = []
-    for _ in range(CLI_ROUNDS):
+    for _ in range(COLD_ROUNDS):
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], check=True, cwd=env.parent)
         samples.append(time.perf_counter() - start)
@@ -97,26 +107,38 @@ def _record(
 def run() -> list[dict[str, object]]:
     """Measure and return the records (see benchmarks/README.md)."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = _make(Path(tmp))
         os.chmod(tmp, 0o700)
+        env = _make(Path(tmp) / "few")
+        many = _make(Path(tmp) / "many", MANY)
         ours = _ours(env)
         cold = _cold(env)
+        cold_many = _cold(many)
         base = _dotenvx(env)
-    ratio_ok = base is not None and base / ours >= GOAL_RATIO
+    growth = cold_many / cold
     return [
         _record(
-            f"load_env, {VALUES} encrypted values (in-process)",
+            f"python -c load_env, {VALUES} encrypted values (cold process, wall)",
+            cold,
+            base,
+            f"<= {COLD_GOAL_MS:.0f} ms and >= {COLD_GOAL_RATIO:.0f}x faster, process to process",
+            ok=cold <= COLD_GOAL_MS and base is not None and base / cold >= COLD_GOAL_RATIO,
+        ),
+        {
+            "name": f"python -c load_env, {MANY} encrypted values (cold process, wall)",
+            "value": round(cold_many, 2),
+            "unit": "ms",
+            "baseline": f"the same, {VALUES} values",
+            "baseline_value": round(cold, 2),
+            "ratio": round(growth, 2),
+            "goal": f"<= {GROWTH_GOAL}x the {VALUES}-value time",
+            "ok": growth <= GROWTH_GOAL,
+        },
+        _record(
+            f"load_env, {VALUES} encrypted values (in-process, warm)",
             ours,
             base,
             f"<= {GOAL_MS:.0f} ms and >= {GOAL_RATIO:.0f}x faster",
-            ok=ours <= GOAL_MS and ratio_ok,
-        ),
-        _record(
-            f"python -c load_env, {VALUES} encrypted values (cold process)",
-            cold,
-            base,
-            "informational: process to process",
-            ok=True,
+            ok=ours <= GOAL_MS and base is not None and base / ours >= GOAL_RATIO,
         ),
     ]
 
