@@ -61,6 +61,17 @@ PAYLOADS: dict[str, Callable[[int], str]] = {
     "--password=": _rep("--password="),
     "quotes": _rep("password='\""),
     "brackets": _rep("secret={[(<"),
+    # Bracketed values read to their closing bracket (the eighth review): never closed.
+    "unclosed brackets": _rep("password={a b "),
+    "unclosed nested brackets": _rep("password=[[[a b "),
+    "brackets closed late": lambda n: "password={" + _rep("[a b ")(n) + "}",
+    "bracket pairs": _rep("token=(a b) "),
+    # Token shapes and cards after string escapes and percent-encoded bytes.
+    "escaped token starts": _rep("\\nghp_"),
+    "percent token starts": _rep("%20AKIA"),
+    "percent digits": _rep("%204"),
+    "escaped digits": _rep("\\n4"),
+    "card and digits": _rep("4111111111111111 2 "),
     "key lines": _rep("key\n"),
     "token lines": _rep("x token=\n"),
     "one long line among lines": lambda n: "a\n" * 10 + "token" * (n // 5),

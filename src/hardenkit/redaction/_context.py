@@ -174,30 +174,56 @@ def _sub_cookie(text: str) -> str:
 
 
 # Starts with a charset so re's charset fast path finds candidates; boundaries checked below.
-_CARD = _lazy(r"[2-6](?<![0-9A-Za-z_.+/\-][2-6])[0-9]{3}(?:[ \-]?[0-9]){9,15}(?![0-9A-Za-z_\-])")
-_CARD_BEFORE = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-+/")
+# A number joined to the word before it is none (an id, a version, a path's digits), but a
+# path's part is a word of its own (/cards/4242.../charge), and so is a number after a
+# string escape (a JSON log line's "\n4242...") or a percent-encoded byte (%204242...).
+_CARD = _lazy(
+    r"[2-6](?:(?<![0-9A-Za-z_.+\-][2-6])|(?<=\\[bfnrt][2-6])|(?<=%[0-9A-Fa-f][0-9A-Fa-f][2-6]))"
+    r"[0-9]{3}(?:[ \-]?[0-9]){9,15}(?![0-9A-Za-z_\-])"
+)
+
+
+def _card_end(raw: str) -> int:
+    """The length of the longest card number ``raw`` starts with, or 0.
+
+    A number may be followed by a blank and other digits that _CARD's greedy run took
+    (``4111111111111111 2 items``): each end before a blank is tried, longest first. A
+    candidate is at most 34 characters long.
+    """
+    ends = [len(raw)]
+    ends.extend(i for i in range(len(raw) - 1, 0, -1) if raw[i] == " ")
+    for end in ends:
+        part = raw[:end]
+        if " " in part and "-" in part:  # one kind of separator only
+            continue
+        digits = part.replace(" ", "").replace("-", "")
+        if 13 <= len(digits) <= 19 and _card_brand_ok(digits) and _luhn(digits):  # noqa: PLR2004
+            return end
+    return 0
 
 
 def _sub_card(text: str) -> str:
     """Mask 13 to 19 digit card numbers (optionally spaced or dashed) that pass Luhn."""
-    if _CARD.search(text) is None:
+    search = _CARD.search
+    m = search(text)
+    if m is None:
         return text
     out: list[str] = []
     last = 0
-    for m in _CARD.finditer(text):
+    while m is not None:
         start = m.start()
-        if start and text[start - 1] in _CARD_BEFORE:
-            continue
-        raw = m.group(0)
-        seps = {c for c in raw if not c.isdigit()}
-        if len(seps) > 1:
-            continue
-        digits = raw.replace(" ", "").replace("-", "")
-        if not (13 <= len(digits) <= 19 and _card_brand_ok(digits) and _luhn(digits)):  # noqa: PLR2004
-            continue
-        out.append(text[last:start])
-        out.append(MASK)
-        last = m.end()
+        end = _card_end(m.group(0))
+        if end:
+            out.append(text[last:start])
+            out.append(MASK)
+            last = start + end
+            m = search(text, last)
+        elif start and text[start - 1] == "%":
+            # Its first two digits may be a percent-encoded byte's (%204111...): the
+            # number after them is tried too (_CARD's look-behind allows it there).
+            m = search(text, start + 2)
+        else:
+            m = search(text, m.end())
     if not out:
         return text
     out.append(text[last:])

@@ -96,7 +96,8 @@ def _mixed(space: str) -> str:
 # Python's prefix, b'...', u"..."): the match ends at its quote. Reading a quoted value to
 # the character that makes it one of the others cost the scan ~2 ms per 8 MB, and such
 # values are rare after a weak name (none in the real logs of benchmarks/README.md).
-_MIXED = r">?[ \t]*(?:[bBuUrR]{0,2}\\*[\"']|" + _mixed(r"\s") + r"|[^\s\"\\:=]*[=:])"
+# Or a value in brackets, which may hold blanks (_keys._bracketed): at its bracket.
+_MIXED = r">?[ \t]*(?:[bBuUrR]{0,2}\\*[\"']|[\[{(<]|" + _mixed(r"\s") + r"|[^\s\"\\:=]*[=:])"
 
 
 def _trailer_words() -> list[str]:
@@ -175,8 +176,10 @@ CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
     # _bearer_repl masks a value that mixes letters and digits (_tokenish).
     ("auth", r"bearer[ \t]+[._~+/\-]*(?:[a-z][a-z._~+/\-]*[0-9]|[0-9][0-9._~+/\-]*[a-z])", True),
     ("cookie", r"cookie[ \t]*[:=]", True),
-    # _CARD: 13 digits at least, after no letter, digit or [_.+/-] (its look-behind).
-    ("card", r"(?:^|[^0-9A-Za-z_.+/\-])[2-6][0-9]{3}(?:[ \-]?[0-9]){9}", False),
+    # _CARD: 13 digits at least, after no letter, digit or [_.+-], or after a string
+    # escape or a percent-encoded byte (its look-behind).
+    ("card", r"(?:^|[^0-9A-Za-z_.+\-]|\\[bfnrt]|%[0-9A-Fa-f]{2})[2-6][0-9]{3}(?:[ \-]?[0-9]){9}",
+     False),
     ("xml", "<(?:[a-z_]" + _TAG_CHARS + "*)?" + _HINTED.replace(_KEY_CHARS, _TAG_CHARS)
      + _TAG_CHARS + "*>", True),
     # A name the rules also read lowercased (odd-cased: xAPi\u212aey) may hold a hint only

@@ -70,12 +70,41 @@ _QUOTED_VALUE = (
     r"|\\\"(?:[^\\\n]|\\\\\\[\"\\]|\\[^\"\n]|\\\"" + _CONTINUES + r")*(?:\\\"|\\)?"
     r"|\\'(?:[^\\\n]|\\\\\\['\\]|\\[^'\n]|\\'" + _CONTINUES + r")*(?:\\'|\\)?"
 )
-_VALUE = _lazy(_QUOTED_VALUE + r"|[^\s&]+(?:&(?![\w.\-\[\]]+=)[^\s&]*)*")
+# The rest of a word: "&name=" starts the next URL query parameter.
+_WORD_REST = r"(?:&(?![\w.\-\[\]]+=)[^\s&]*)*"
+
+
+def _bracketed(opener: str, closer: str, depth: int = 5) -> str:
+    """A value in brackets of one kind, to its closing bracket on the line, blanks and all.
+
+    Nested up to ``depth`` levels of that kind (a JSON array or object, a Python repr:
+    ``["old", "Xk9..."]``, ``{'a': 'S'}``). Each level's run stops at any bracket of its
+    kind, so a match that fails (a bracket never closed) stops at the next opening bracket
+    after the one it failed in: a line is read a bounded number of times, and the value is
+    then read as a shell word. Quotes are not read: a bracket inside a string counts.
+    """
+    o, c = "\\" + opener, "\\" + closer
+    plain = rf"[^{o}{c}\n]"
+    level = rf"{o}{plain}*{c}"
+    for _ in range(depth - 1):
+        level = rf"{o}(?:{plain}|{level})*{c}"
+    return level
+
+
+_BRACKETED = "|".join(_bracketed(o, c) for o, c in ("{}", "[]", "()", "<>"))
+# A value in brackets runs to its closing bracket (then on to the end of the word:
+# {abc}def), blanks and all; unclosed, it is a word like any other.
+_VALUE = _lazy(
+    _QUOTED_VALUE + "|(?:" + _BRACKETED + r")[^\s&]*" + _WORD_REST + r"|[^\s&]+" + _WORD_REST
+)
 # Under a weak name an unquoted value ends at a quote or backslash too: in JSON text
 # (Docker's {"log":"... session=42\n","token":...}) the word runs on past the string's
 # end, and a value left there would hide the pairs after it. Read so, not cut after a
 # read to the blank: each value read is read once.
-_WEAK_VALUE = _lazy(_QUOTED_VALUE + r'|[^\s&"\\]+(?:&(?![\w.\-\[\]]+=)[^\s&"\\]*)*')
+_WEAK_REST = r'(?:&(?![\w.\-\[\]]+=)[^\s&"\\]*)*'
+_WEAK_VALUE = _lazy(
+    _QUOTED_VALUE + "|(?:" + _BRACKETED + r')[^\s&"\\]*' + _WEAK_REST + r'|[^\s&"\\]+' + _WEAK_REST
+)
 # Where a quoted value opens (as _VALUE reads one): prefix, then the quote, escaped or not.
 _QUOTE_OPEN = _lazy(r"[bBuUrR]{0,2}(\\?[\"'])")
 # The characters a quoted value can start with (_QUOTE_OPEN's first), and none other.

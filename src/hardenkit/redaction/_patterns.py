@@ -98,12 +98,20 @@ def mask_group(pattern: re.Pattern[str], group: str = "s") -> Sub:
 _ALNUM_AFTER = r"(?![A-Za-z0-9])"
 
 
-def _after(prefix_len: int) -> str:
-    """A look-behind placed after a literal prefix: no letter or digit comes before it.
+def _after(prefix_len: int, word: str = "A-Za-z0-9") -> str:
+    r"""A look-behind placed after a literal prefix: no letter or digit comes before it.
 
+    Unless that letter ends a string escape (``\n``: a JSON log line's escaped newline,
+    ``{"msg":"keys:\nAKIA..."}``) or that digit a percent-encoded byte (``%20ghp_...``,
+    ``%3Dghp_...``): the token then starts a word of the decoded text. ``word``: the
+    characters that join a token to the word before it.
     At the start of a pattern it would cost re its literal-prefix fast search.
     """
-    return rf"(?<![A-Za-z0-9].{{{prefix_len}}})"
+    n = prefix_len
+    return (
+        rf"(?:(?<![{word}].{{{n}}})|(?<=\\[bfnrt].{{{n}}})"
+        rf"|(?<=%[0-9A-Fa-f][0-9A-Fa-f].{{{n}}}))"
+    )
 
 
 # (name, Python pattern, hyperscan trigger). The trigger is the pattern without its
@@ -126,14 +134,15 @@ _VALUES: tuple[tuple[str, str, str], ...] = (
     ("slack", r"xox[abposre]-[A-Za-z0-9\-]{10,}", r"xox[abposre]-[A-Za-z0-9\-]{10}"),
     ("slack_app", r"xapp-\d-[A-Za-z0-9\-]{20,}", r"xapp-[0-9]-[A-Za-z0-9\-]{20}"),
     ("google_client", r"GOCSPX-[A-Za-z0-9_\-]{20,}", r"GOCSPX-[A-Za-z0-9_\-]{20}"),
-    ("openai", r"sk-(?<![A-Za-z0-9_\-]sk-)[A-Za-z0-9_\-]{20,}", r"sk-[A-Za-z0-9_\-]{20}"),
+    ("openai", r"sk-" + _after(3, r"A-Za-z0-9_\-") + r"[A-Za-z0-9_\-]{20,}",
+     r"sk-[A-Za-z0-9_\-]{20}"),
     ("pypi", r"pypi-Ag[A-Za-z0-9_\-]{50,}", r"pypi-Ag[A-Za-z0-9_\-]{50}"),
     ("age", r"AGE-SECRET-KEY-1[0-9A-Z]{58}", r"AGE-SECRET-KEY-1[0-9A-Z]{58}"),
     ("square", r"sq0(?:atp|csp)-[A-Za-z0-9_\-]{22,}", r"sq0(?:atp|csp)-[A-Za-z0-9_\-]{22}"),
     ("google_oauth", r"ya29\.[A-Za-z0-9_\-]{20,}", r"ya29\.[A-Za-z0-9_\-]{20}"),
     # Only at a token's start: "eyJeyJeyJ..." would otherwise rescan the run from every eyJ.
-    ("jwt", (r"eyJ(?<![A-Za-z0-9_\-]...)[A-Za-z0-9_\-]{8,}={0,2}\.[A-Za-z0-9_\-]{8,}={0,2}"
-             r"(?:\.[A-Za-z0-9_\-+/]*=*)?"),
+    ("jwt", (r"eyJ" + _after(3, r"A-Za-z0-9_\-")
+             + r"[A-Za-z0-9_\-]{8,}={0,2}\.[A-Za-z0-9_\-]{8,}={0,2}(?:\.[A-Za-z0-9_\-+/]*=*)?"),
      r"eyJ[A-Za-z0-9_\-]{8,}={0,2}\.[A-Za-z0-9_\-]{8}"),
     ("slack_hook", r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<s>[A-Za-z0-9+/_\-]+)",
      r"hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_\-]"),

@@ -1,0 +1,219 @@
+"""Forms the eighth review found passing through: each class, both paths, as a block too.
+
+- A strong name's value in brackets holding blanks (a JSON array or object, a Python repr)
+  is masked to its closing bracket, not to the first blank.
+- A token shape right after a string escape (``\\n``, ``\\t``: a JSON log line's escaped
+  newline) or a percent-encoded byte (``%20``, ``%3D``) starts a word: it is masked.
+- A card number between slashes (a REST path), after an escape or a percent-encoded byte,
+  or followed by a blank and other digits (``4111111111111111 2 items``) is masked.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from hardenkit.redaction import redact
+from hardenkit.redaction._engine import full_scan
+
+pytestmark = pytest.mark.usefixtures("no_registered_secrets")
+
+SECRET = "Xk9vQ2zzHunt3r"  # noqa: S105 -- a fake secret, the one these tests mask
+
+
+def _checked(text: str) -> str:
+    """redact(text), held to the oracle, to idempotence and to the same output in a block."""
+    out = redact(text)
+    assert out == full_scan(text)
+    assert redact(out) == out
+    block = "first line\n" + text + "\nlast line"
+    assert redact(block) == "first line\n" + out + "\nlast line"
+    return out
+
+
+# --------------------------------------------------------------------- bracketed values
+
+_STRONG = ["password", "api_key", "DB_PASSWORD", "client_secret", "--db-password", "token"]
+_BRACKETS = ["{}", "[]", "()", "<>"]
+
+
+@pytest.mark.parametrize("name", _STRONG)
+@pytest.mark.parametrize("sep", ["=", ": ", " => ", ":"])
+@pytest.mark.parametrize("brackets", _BRACKETS)
+def test_bracketed_value_with_blanks_masked_whole(name: str, sep: str, brackets: str) -> None:
+    o, c = brackets[0], brackets[1]
+    text = f"cfg {name}{sep}{o}a {SECRET} b{c} next"
+    out = _checked(text)
+    assert SECRET not in out
+    assert out.endswith(" next")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["old", SECRET],
+        {"prod": SECRET},
+        {"a": {"b": [SECRET, 1]}},
+        [[1, 2], [SECRET]],
+        {"a": {"b": {"c": SECRET}}},
+    ],
+)
+@pytest.mark.parametrize("name", ["password", "api_keys", "secrets", "api_key"])
+def test_json_object_and_array_values_masked_whole(name: str, value: object) -> None:
+    text = json.dumps({"user": "ann", name: value, "after": "kept"})
+    out = _checked(text)
+    assert SECRET not in out
+    assert '"after": "kept"' in out
+    assert '"user": "ann"' in out
+
+
+def test_python_repr_values_masked_whole() -> None:
+    for value in ({"a": SECRET, "b": "x y"}, [SECRET, "x y"], (SECRET, "x y")):
+        out = _checked(f"password={value!r} done")
+        assert SECRET not in out
+        assert out == "password=*** done"
+
+
+def test_bracketed_value_then_word_and_query() -> None:
+    assert _checked("password={abc}def x") == "password=*** x"
+    assert _checked("GET /?password=(a b)&next=/ 302") == "GET /?password=***&next=/ 302"
+    assert _checked("(password=abc)") == "(password=***)"
+
+
+def test_unclosed_bracket_is_read_as_a_word() -> None:
+    # Never closed on its line: read as before, to the end of its word.
+    assert _checked("password={abc def") == "password=*** def"
+    assert _checked("password=[abc\nnext] line") == "password=***\nnext] line"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.recursive(
+        st.text(alphabet="abcXYZ019 ,:'\"", max_size=8),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.text("ab", max_size=3), inner, max_size=3)
+        ),
+        max_leaves=8,
+    ),
+    st.sampled_from(["password", "api_key", "secret"]),
+)
+def test_nested_values_under_a_strong_name_leave_no_word(value: object, name: str) -> None:
+    """Whatever the nesting (up to five levels of one bracket kind), nothing after the
+    name is left but the mask and what follows the value."""
+    if not isinstance(value, (list, dict)):
+        value = [value]
+    text = json.dumps({name: value, "z": 1})
+    out = _checked(text)
+    if _depth(value) <= 5:
+        assert out == f'{{"{name}": ***, "z": 1}}'
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+# ---------------------------------------------------- token shapes after escapes and %XX
+
+_TOKENS = [
+    "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+    "gho_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+    "AKIAIOSFODNN7EXAMPLE",
+    "ASIAIOSFODNN7EXAMPLE",
+    "sk-proj" + "a1B2c3D4e5F6g7H8i9J0k1L2m3",
+    "hf_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5",
+    "sk_live_" + "a1B2c3D4e5F6g7H8",
+    "rk_live_" + "a1B2c3D4e5F6g7H8",
+    "dapi" + "0123456789abcdef" * 2,
+    "SK" + "0123456789abcdef" * 2,
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl",
+]
+_STARTS = ["\\n", "\\t", "\\r\\n", "\\b", "\\f", "%20", "%22", "%3D", "%2F", "%0A", "%3d"]
+
+
+@pytest.mark.parametrize("token", _TOKENS)
+@pytest.mark.parametrize("start", _STARTS)
+def test_token_after_escape_or_percent_byte_is_masked(token: str, start: str) -> None:
+    text = f'{{"msg": "keys:{start}{token} end"}}'
+    out = _checked(text)
+    assert token not in out
+    assert f"{start}***" in out
+
+
+@pytest.mark.parametrize("token", _TOKENS[:-1])  # a JWT's payload starts a token of its own
+@pytest.mark.parametrize("before", ["x", "9", "\\x", "%2", "%G0"])
+def test_token_joined_to_a_word_stays(token: str, before: str) -> None:
+    """Joined to a letter or digit that is no escape's or encoded byte's, it is part of a word."""
+    text = f"id {before}{token} end"
+    assert _checked(text) == text
+
+
+# ------------------------------------------------------------------------- card numbers
+
+
+def _luhn_complete(prefix: str, length: int, body: str) -> str:
+    digits = (prefix + body)[: length - 1]
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            d -= 9 if d > 9 else 0
+        total += d
+    return digits + str((10 - total % 10) % 10)
+
+
+_BRANDS = [("4", 16), ("4", 13), ("51", 16), ("2221", 16), ("34", 15), ("6011", 16), ("35", 16)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(_BRANDS),
+    st.text(alphabet="0123456789", min_size=19, max_size=19),
+    st.sampled_from(
+        [
+            "/cards/{}/charge",
+            "x\\n{} y",
+            "q=%20{}&x",
+            "q=%2C{}",
+            "paid {} 2 items",
+            "paid {} 12",
+            "pan={}",
+            "({})",
+            "GET /v1/{}?a=1",
+        ]
+    ),
+)
+def test_card_numbers_in_their_forms_are_masked(
+    brand: tuple[str, int], body: str, form: str
+) -> None:
+    card = _luhn_complete(brand[0], brand[1], body)
+    out = _checked(form.format(card))
+    assert card not in out
+    assert "***" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "v1.4242424242424242",
+        "x4242424242424242",
+        "4242424242424242x",
+        "order 4242424242424242-3",
+        "id_4242424242424242",
+        "a+4242424242424242",
+    ],
+)
+def test_card_numbers_joined_to_a_word_stay(text: str) -> None:
+    assert _checked(text) == text
+
+
+def test_spaced_card_then_digits() -> None:
+    assert _checked("paid 4242 4242 4242 4242 12 ok") == "paid *** 12 ok"
+    assert _checked("a 4242-4242-4242-4242 5 b") == "a *** 5 b"
