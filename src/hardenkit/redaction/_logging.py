@@ -288,7 +288,12 @@ def _install_record_factory() -> None:
 
 
 def _install_excepthook() -> None:
-    """Uncaught exceptions, in the main thread and others, printed redacted."""
+    """Uncaught exceptions, in the main thread and others, printed redacted.
+
+    Not ``SystemExit``: the interpreter prints its message itself (``handle_system_exit``),
+    before and without calling :data:`sys.excepthook`; no hook short of replacing
+    ``sys.stderr`` sees it (see :func:`install_redaction` for the workaround).
+    """
     import sys  # noqa: PLC0415
     import traceback  # noqa: PLC0415
 
@@ -356,8 +361,11 @@ def install_redaction(
     every logger and handler, present and future, gets redacted records, each redacted
     once. When the logger has no handler yet, the filter also goes on
     :data:`logging.lastResort`. ``excepthook=True`` prints uncaught exceptions (main and
-    other threads) redacted; ``warnings=True`` prints warnings redacted. Calling it twice
-    adds nothing twice.
+    other threads) redacted, but not the message of an uncaught ``SystemExit``
+    (``sys.exit("...")``): Python prints that itself, never through :data:`sys.excepthook`,
+    so pass it through :func:`redact` where you exit, or catch ``SystemExit`` around
+    ``main()`` and re-raise ``SystemExit(redact(str(exc.code)))``. ``warnings=True`` prints
+    warnings redacted. Calling it twice adds nothing twice.
 
     Examples:
         >>> import logging
