@@ -176,10 +176,12 @@ class RedactingFilter(logging.Filter):
     (so nothing formats the raw arguments again), renders the exception with its
     traceback into ``exc_text``, redacted, and drops ``exc_info`` (the exception object and
     its frames' locals are where secrets hide), and redacts ``stack_info`` and every value
-    passed with ``extra=``: strings and bytes, and recursively the strings inside dicts,
-    lists, tuples and sets, whose types stay (a JSON formatter prints the same shape); a
-    value under a secret name is masked whole. A record is redacted once, however many
-    handlers carry the filter.
+    passed with ``extra=`` and its names: strings and bytes, and recursively the strings
+    inside dicts (keys too), lists, tuples and sets, whose types stay (a JSON formatter
+    prints the same shape); a value under a secret name (a key, a field, a ``(name,
+    value)`` pair's name) is masked whole, to the string ``***`` whatever its type (None,
+    booleans and empty strings aside). A record is redacted once, however many handlers
+    carry the filter.
 
     Attach it to handlers, not loggers: a logger's filters see only records logged on that
     very logger, while a handler's filters see every record that reaches it, child
