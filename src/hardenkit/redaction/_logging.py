@@ -26,6 +26,7 @@ _RECORD_ATTRS = frozenset(
 # Set on a record once redacted: a record passes a filter per handler, redacted once.
 _DONE = "_hardenkit_redacted"
 _MAX_DEPTH = 32
+_PAIR = 2  # a (name, value) tuple
 _WITHHELD = "(withheld: the text could not be redacted)\n"
 
 
@@ -41,8 +42,10 @@ def _redact_value(value: object, depth: int = 0) -> object:  # noqa: PLR0911 -- 
     """``value`` with every string in it redacted, containers rebuilt with the same types.
 
     str, bytes and bytearray are redacted (bytes as UTF-8, undecodable bytes kept); dict,
-    list, tuple (named ones too), set and frozenset are walked, and the value under a
-    secret-named key is masked whole. Other objects come back as they are.
+    list, tuple (named ones too), set and frozenset are walked, dict keys and set members
+    included (a formatter prints them too); the value under a secret-named key, namedtuple
+    field or first item of a ``(name, value)`` pair is masked whole. Other objects come
+    back as they are.
     """
     if isinstance(value, str):
         return redact(value)
@@ -57,13 +60,73 @@ def _redact_value(value: object, depth: int = 0) -> object:  # noqa: PLR0911 -- 
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple: by field name
         make: Any = type(value)
         return make(*(_masked_item(k, v, depth) for k, v in zip(value._fields, value, strict=True)))
-    if isinstance(value, (list, tuple, set, frozenset)):
-        walked: list[Any] = [_redact_value(v, depth + 1) for v in value]
-        try:
-            return type(value)(walked)
-        except Exception:  # noqa: BLE001 -- a subclass with another constructor
-            return tuple(walked) if isinstance(value, tuple) else walked
+    if type(value) is tuple and len(value) == _PAIR and isinstance(value[0], (str, bytes)):
+        # A (name, value) pair, as dict.items() and header lists give: read like a dict item.
+        return (_redact_value(value[0], depth + 1), _masked_item(value[0], value[1], depth))
+    if isinstance(value, (set, frozenset)):
+        members = _unique([_redact_value(v, depth + 1) for v in value], list(value))
+        return _rebuilt(value, members)
+    if isinstance(value, (list, tuple)):
+        return _rebuilt(value, [_redact_value(v, depth + 1) for v in value])
     return value
+
+
+def _rebuilt(
+    value: list[Any] | tuple[Any, ...] | set[Any] | frozenset[Any], walked: list[Any]
+) -> object:
+    """``walked`` in ``value``'s type; a subclass with another constructor gets its base's."""
+    try:
+        return type(value)(walked)
+    except Exception:  # noqa: BLE001 -- a subclass with another constructor
+        for base in (tuple, set, frozenset):
+            if isinstance(value, base):
+                return base(walked)
+        return walked
+
+
+def _unique(new: list[Any], old: list[Any]) -> list[Any]:
+    """``new`` (dict keys or set members after redaction) made distinct again.
+
+    Two keys that differed may read the same once masked (``ghp_a...`` and ``ghp_b...``
+    both become ``***``); keeping one would silently drop the other's value. Unchanged
+    ones keep their name; a changed one that collides gets ``#2``, ``#3``... appended
+    (``***#2``), so every value stays and no key is made from unredacted text.
+    """
+    taken: set[Any] = set()
+    changed: list[bool] = []
+    for before, after in zip(old, new, strict=True):
+        same = after is before or (type(after) is type(before) and after == before)
+        changed.append(not same)
+        if same:
+            taken.add(after)
+    out: list[Any] = []
+    for after, was_changed in zip(new, changed, strict=True):
+        final = after
+        if was_changed:
+            n = 2
+            while _hashable_in(final, taken):
+                final = _numbered(after, n)
+                n += 1
+            taken.add(final)
+        out.append(final)
+    return out
+
+
+def _hashable_in(item: object, taken: set[Any]) -> bool:
+    """``item in taken``; a key that redaction made unhashable counts as taken (renamed)."""
+    try:
+        return item in taken
+    except TypeError:
+        return True
+
+
+def _numbered(item: object, n: int) -> object:
+    """``item`` with ``#n`` appended, as str or bytes; other types become that str."""
+    if isinstance(item, str):
+        return f"{item}#{n}"
+    if isinstance(item, bytes):
+        return item + b"#%d" % n
+    return f"{item!r}#{n}"
 
 
 def _redact_bytes(value: bytes | bytearray) -> bytes | bytearray:
@@ -76,7 +139,10 @@ def _redact_bytes(value: bytes | bytearray) -> bytes | bytearray:
 
 
 def _rebuild_dict(value: dict[Any, Any], depth: int) -> dict[Any, Any]:
-    items = {k: _masked_item(k, v, depth) for k, v in value.items()}
+    pairs = list(value.items())
+    olds = [k for k, _ in pairs]
+    keys = _unique([_redact_value(k, depth + 1) for k in olds], olds)
+    items = {new: _masked_item(old, v, depth) for (old, v), new in zip(pairs, keys, strict=True)}
     if type(value) is dict:
         return items
     try:
@@ -110,10 +176,12 @@ class RedactingFilter(logging.Filter):
     (so nothing formats the raw arguments again), renders the exception with its
     traceback into ``exc_text``, redacted, and drops ``exc_info`` (the exception object and
     its frames' locals are where secrets hide), and redacts ``stack_info`` and every value
-    passed with ``extra=``: strings and bytes, and recursively the strings inside dicts,
-    lists, tuples and sets, whose types stay (a JSON formatter prints the same shape); a
-    value under a secret name is masked whole. A record is redacted once, however many
-    handlers carry the filter.
+    passed with ``extra=`` and its names: strings and bytes, and recursively the strings
+    inside dicts (keys too), lists, tuples and sets, whose types stay (a JSON formatter
+    prints the same shape); a value under a secret name (a key, a field, a ``(name,
+    value)`` pair's name) is masked whole, to the string ``***`` whatever its type (None,
+    booleans and empty strings aside). A record is redacted once, however many handlers
+    carry the filter.
 
     Attach it to handlers, not loggers: a logger's filters see only records logged on that
     very logger, while a handler's filters see every record that reaches it, child
@@ -177,12 +245,29 @@ def _redact_fields(record: logging.LogRecord) -> None:
         if name in _RECORD_ATTRS:
             continue
         if is_secret_name(name) and _maskable(value):
-            setattr(record, name, MASK)
+            redacted: object = MASK
         else:
-            setattr(record, name, _redact_value(value))
+            redacted = _redact_value(value)
+        setattr(record, _redact_name(record, name), redacted)
     if getattr(record, "message", None) is not None:
         record.message = record.msg
     setattr(record, _DONE, True)
+
+
+def _redact_name(record: logging.LogRecord, name: str) -> str:
+    """``extra=``'s key ``name``, redacted: a JSON formatter prints the names of extras too.
+
+    A name that changes is moved to its redacted form, numbered (``***#2``) should that be
+    taken, so no value is dropped.
+    """
+    new = redact(name)
+    if new == name:
+        return name
+    delattr(record, name)
+    final, n = new, 2
+    while final in vars(record):
+        final, n = f"{new}#{n}", n + 1
+    return final
 
 
 _factory_lock = threading.Lock()
@@ -205,7 +290,12 @@ def _install_record_factory() -> None:
 
 
 def _install_excepthook() -> None:
-    """Uncaught exceptions, in the main thread and others, printed redacted."""
+    """Uncaught exceptions, in the main thread and others, printed redacted.
+
+    Not ``SystemExit``: the interpreter prints its message itself (``handle_system_exit``),
+    before and without calling :data:`sys.excepthook`; no hook short of replacing
+    ``sys.stderr`` sees it (see :func:`install_redaction` for the workaround).
+    """
     import sys  # noqa: PLC0415
     import traceback  # noqa: PLC0415
 
@@ -273,8 +363,11 @@ def install_redaction(
     every logger and handler, present and future, gets redacted records, each redacted
     once. When the logger has no handler yet, the filter also goes on
     :data:`logging.lastResort`. ``excepthook=True`` prints uncaught exceptions (main and
-    other threads) redacted; ``warnings=True`` prints warnings redacted. Calling it twice
-    adds nothing twice.
+    other threads) redacted, but not the message of an uncaught ``SystemExit``
+    (``sys.exit("...")``): Python prints that itself, never through :data:`sys.excepthook`,
+    so pass it through :func:`redact` where you exit, or catch ``SystemExit`` around
+    ``main()`` and re-raise ``SystemExit(redact(str(exc.code)))``. ``warnings=True`` prints
+    warnings redacted. Calling it twice adds nothing twice.
 
     Examples:
         >>> import logging
