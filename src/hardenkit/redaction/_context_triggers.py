@@ -76,7 +76,7 @@ _STRONG_WORDS = (*(h for h in _STRONG_HINTS if h != "key"), "signature", "author
 _STRONG = "(?:" + "|".join(_STRONG_WORDS) + "|" + _KEY_CHARS + "key)"
 # An optional closing quote, escaped or not (JSON inside a JSON string: \"api_key\":, and
 # deeper: \\\"api_key\\\":).
-_SEP = "(?:\\\\*[\"'])?[ \t]*[=:]"
+_SEP = "(?:\\[?\\])?(?:\\\\*[\"'])?[ \t]*[=:]"  # after "]" or "[]" too: user[password]=
 # A value that mixes letters and digits, matched to the first character that makes it so
 # and no further (hyperscan reports every end offset, so each value ends once or twice).
 _N = r"[^\sA-Za-z0-9\x80-\xff]"  # neither letter nor digit (non-ASCII bytes: both)

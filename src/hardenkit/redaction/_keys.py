@@ -323,8 +323,10 @@ def _hex_id(key: str, value: str) -> bool:
 
 # The same pairs read backwards: in the reversed text a pair starts at its separator, a
 # class re finds with its C-level charset search instead of entering the pattern at every
-# character. The key is the maximal run of key characters before the separator.
-_KEY_SEP_REV = _lazy(r"(?:>=|=|:)[ \t]*(?P<kq>(?:[\"']\\*)?)(?P<key>[\w.\-]+)")
+# character. The key is the maximal run of key characters before the separator, or before
+# "]" or "[]": a form parameter's name in brackets (Rails' and PHP's user[password]=,
+# password[]=) is read as that name.
+_KEY_SEP_REV = _lazy(r"(?:>=|=|:)[ \t]*(?P<kq>(?:[\"']\\*)?)(?:\]\[?)?(?P<key>[\w.\-]+)")
 _SPACES = _lazy(r"[ \t]*")
 _BLANKS = frozenset(" \t")
 
