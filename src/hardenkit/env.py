@@ -74,6 +74,9 @@ DANGEROUS_ENV: frozenset[str] = frozenset(
 )
 _DANGEROUS_NAMES = frozenset(n.upper() for n in DANGEROUS_ENV if not n.endswith("*"))
 _DANGEROUS_PREFIXES = tuple(sorted(n[:-1].upper() for n in DANGEROUS_ENV if n.endswith("*")))
+# Safe from the trusted parent (HOME is in DEFAULT_ALLOW) but code-changing from an
+# untrusted source: a .env file's HOME points git, Python and shells at planted dotfiles.
+_FROM_UNTRUSTED = frozenset(n.upper() for n, _why in _dangerous_env.FROM_UNTRUSTED)
 
 # sudo's env_check: these (and LC_*) are kept only when the value holds no "/" and no "%".
 # A set and a prefix, not a regular expression: compiling one costs every exec ~0.3 ms.
@@ -138,6 +141,21 @@ def _value_ok(name: str, value: str) -> bool:
             and "%" not in tz
         )
     return "/" not in value and "%" not in value and value.isprintable()
+
+
+def _refused_from_untrusted(name: str, value: str) -> bool:
+    """True when ``name=value`` from an untrusted source (a .env file) must not reach a child.
+
+    What :func:`sanitize_env` would never copy (dangerous names and values, ``PATH``,
+    locale, terminal and time-zone values naming a file), plus names that are fine to
+    inherit from the parent but change which code runs when a file sets them (``HOME``).
+    """
+    return (
+        name == "PATH"
+        or is_dangerous(name, value)
+        or not _value_ok(name, value)
+        or name.upper() in _FROM_UNTRUSTED
+    )
 
 
 def _environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
