@@ -10,6 +10,7 @@ by name (:func:`is_secret_name`) and by value (:func:`looks_secret`, the detecto
 from __future__ import annotations
 
 import os
+import sys
 
 from hardenkit import _dangerous_env
 from hardenkit._log import get_logger
@@ -403,6 +404,7 @@ def validate_env(
     Raises:
         InvalidEnvError: ``.names`` lists every failing variable.
     """
+    outer = sys.exc_info()[1]  # the caller's own exception: its frames are not ours to clear
     source = _environ(env)
     try:
         problems = _problems(rules, source)
@@ -410,8 +412,10 @@ def validate_env(
         # A traceback keeps its frames' locals (Sentry, rich and pytest -l print them):
         # the frames below this one are finished, so they are cleared, and this one's
         # environment goes before the exception leaves it.
-        _clear_frames(exc)
-        del env, source
+        from hardenkit._frames import clear_below  # noqa: PLC0415 -- import time: errors only
+
+        clear_below(exc, outer)
+        del env, source, outer
         raise
     if problems:
         detail = ", ".join(f"{n} ({p})" for n, p in problems.items())
@@ -428,23 +432,6 @@ def _problems(rules: Mapping[str, EnvRule], source: Mapping[str, str]) -> dict[s
         if problem is not None:
             problems[name] = problem
     return problems
-
-
-def _clear_frames(exc: BaseException) -> None:
-    """Clear the locals of the finished frames in ``exc``'s traceback and its chain."""
-    import traceback  # noqa: PLC0415 -- import time: only on an error path
-
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        err = todo.pop()
-        if err is None or id(err) in seen:
-            continue
-        seen.add(id(err))
-        tb = err.__traceback__
-        if tb is not None:
-            traceback.clear_frames(tb.tb_next if err is exc else tb)
-        todo += [err.__cause__, err.__context__]
 
 
 def __getattr__(name: str) -> Any:

@@ -68,6 +68,27 @@ def test_rule_exceptions_leave_no_value_in_any_frame(rule: object) -> None:
     assert VALUE not in "".join(traceback.format_exception(info.value))
 
 
+def _callers_work() -> None:
+    state = {"order": 42}  # what the caller's error tracker wants to see
+    raise ValueError(state)
+
+
+def test_validate_env_leaves_the_callers_exception_frames_alone() -> None:
+    """The rule's exception has the caller's in-flight one as context: not ours to clear."""
+    kept: dict[str, object] = {}
+    try:
+        _callers_work()
+    except ValueError as outer:
+        below = outer.__traceback__.tb_next if outer.__traceback__ else None
+        with pytest.raises(_Stop) as info:
+            validate_env({"API_TOKEN": _stop}, {"API_TOKEN": VALUE})
+        kept = dict(below.tb_frame.f_locals) if below else {}
+        chained = info.value.__context__ is outer
+    assert chained
+    assert kept.get("state") == {"order": 42}
+    assert VALUE not in _frame_text(info.value)
+
+
 def test_sanitize_env_set_applies_the_copy_checks() -> None:
     for name, value in (("TZ", "/tmp/planted/tzfile"), ("LC_ALL", "../../tmp/x"), ("TERM", "a/b")):
         assert name not in sanitize_env([name], env={name: value})  # copying drops it
