@@ -105,6 +105,8 @@ def test_keypair_masks_and_refuses_pickling() -> None:
         lambda: copy.copy(pair),
         lambda: copy.deepcopy(pair),
         lambda: dataclasses.asdict(pair),  # type: ignore[call-overload]
+        pair.__getstate__,  # object's default returns the slots, private key included
+        lambda: pair.__reduce_ex__(2),
     ):
         with pytest.raises(TypeError):
             attempt()
