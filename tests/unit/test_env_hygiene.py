@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import pickle
 import traceback
 from typing import TYPE_CHECKING
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from hardenkit.cli import main
-from hardenkit.env import sanitize_env, validate_env
+from hardenkit.env import Secret, sanitize_env, validate_env
 from hardenkit.envcrypt import decrypt_env_file, generate_keypair, load_env, set_env_value
 from hardenkit.errors import InvalidEnvError
 from hardenkit.redaction import redact
@@ -207,3 +208,34 @@ def test_interpolation_is_self_consistent(tmp_path: Path, monkeypatch: pytest.Mo
     target = {"b": "c"}
     load_env(path, environ=target, interpolate=True, override=True, strict=False)
     assert (target["b"], target["a"]) == ("d", "d")
+
+
+SHORT = "q7z"  # shorter than MIN_SECRET_LENGTH: register_secret cannot take it
+
+
+def test_short_decrypted_values_are_named_in_a_warning_never_shown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Too short to be masked by value: one warning per value, naming only the variable."""
+    path = str(tmp_path / ".env")
+    set_env_value(path, "A_PASSWORD", SHORT)
+    set_env_value(path, "B_TOKEN", "long-enough-value-77")
+    for loads in (True, False):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="hardenkit"):
+            _ = load_env(path, environ={}) if loads else decrypt_env_file(path)
+        warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warned) == 1
+        assert "A_PASSWORD" in warned[0]
+        assert SHORT not in warned[0]
+        assert "B_TOKEN" not in warned[0]
+
+
+def test_a_short_secret_is_said_not_masked(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="hardenkit"):
+        assert str(Secret(SHORT)) == "***"
+        Secret("")  # nothing to mask, nothing to say
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1
+    assert "not masked" in warned[0]
+    assert SHORT not in warned[0]

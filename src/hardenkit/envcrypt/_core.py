@@ -191,14 +191,25 @@ _KEY_VARS = "DOTENV_PRIVATE_KEY"
 
 
 def _register(decrypted: _Decrypted) -> None:
-    from hardenkit.redaction import register_secret  # noqa: PLC0415 -- loaded on first use
+    """Register the key and every decrypted value; warn, by name, of each too short to be.
+
+    A value shorter than MIN_SECRET_LENGTH cannot be masked by value (it would mask every
+    "pw" in every log line): said loudly rather than dropped silently. Only the variable's
+    name is logged, never the value.
+    """
+    from hardenkit.redaction import MIN_SECRET_LENGTH, register_secret  # noqa: PLC0415 -- loaded on first use
 
     if decrypted.private_key:  # 64 hex digits: no detector masks it by shape
         register_secret(decrypted.private_key, strict=False)
-    for name in decrypted.secrets:
+    for name in sorted(decrypted.secrets):
         value = decrypted.values.get(name)
-        if value:
-            register_secret(value, strict=False)
+        if value and not register_secret(value, strict=False):
+            _log.warning(
+                "%s decrypted to a value shorter than %d characters: it is not masked by "
+                "value in logs (a NAME=value pair with a secret name still is)",
+                name,
+                MIN_SECRET_LENGTH,
+            )
 
 
 def _interpolate(
