@@ -42,7 +42,7 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         "glibc",
         (
             "glibc sysdeps/generic/unsecvars.h (removed for setuid programs), ld.so(8), "
-            "tunables (GLIBC_TUNABLES), locale(7), gconv"
+            "tunables (GLIBC_TUNABLES), locale(7), gconv; jemalloc(3) (MALLOC_CONF)"
         ),
         (
             *(
@@ -50,6 +50,7 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
                 for n in _GLIBC.split()
             ),
             ("MALLOC_CHECK_", "glibc malloc debugging (mcheck) behaviour"),
+            ("MALLOC_CONF", "jemalloc options (prof_prefix writes profiles to a named path)"),
         ),
     ),
     (
@@ -135,7 +136,8 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         "openssl, TLS trust",
         (
             "openssl-env(7) (OPENSSL_CONF, OPENSSL_ENGINES, OPENSSL_MODULES, SSL_CERT_*), "
-            "NSS and curl/Python ssl SSLKEYLOGFILE, gnutls-cli(1), requests docs"
+            "NSS and curl/Python ssl SSLKEYLOGFILE, gnutls-cli(1), requests docs, gRPC "
+            "core environment variables, Deno environment variables (DENO_CERT)"
         ),
         (
             ("OPENSSL_CONF", "OpenSSL's config (loads engines and providers: code)"),
@@ -148,13 +150,15 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("GNUTLS_SYSTEM_PRIORITY_FILE", "GnuTLS's allowed ciphers and protocols"),
             ("REQUESTS_CA_BUNDLE", "the CA bundle Python requests trusts"),
             ("PYTHONHTTPSVERIFY", "0 turns off HTTPS verification (PEP 493 builds)"),
+            ("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "the CA roots gRPC clients trust"),
+            ("DENO_CERT", "a CA certificate Deno trusts"),
         ),
     ),
     (
         "python",
         (
             "python(1) and the Python docs, Command line and environment; pip's "
-            "configuration (every PIP_<OPTION>)"
+            "configuration (every PIP_<OPTION>); uv's environment variables (indexes)"
         ),
         (
             ("PYTHONBREAKPOINT", "a callable imported and run by breakpoint()"),
@@ -166,14 +170,21 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("PYTHONMALLOC", "the memory allocator (debug hooks)"),
             ("PYTHONHASHSEED", "a fixed hash seed (hash flooding)"),
             ("PYTHONCASEOK", "case-insensitive imports"),
+            ("PYTHON_HISTORY", "the file the REPL writes history to (3.13)"),
+            ("PYTHONPERFSUPPORT", "writes perf maps to /tmp/perf-<pid>.map (3.12)"),
             ("PIP_*", "pip options: PIP_INDEX_URL installs from another index"),
+            ("UV_INDEX_URL", "the index uv installs packages from"),
+            ("UV_EXTRA_INDEX_URL", "extra indexes uv installs packages from"),
+            ("UV_INDEX", "extra indexes uv installs packages from"),
+            ("UV_DEFAULT_INDEX", "the index uv installs packages from"),
         ),
     ),
     (
         "node, npm",
         (
             "Node.js docs, Command-line API, Environment variables; npm-config(7) "
-            "(npm_config_* sets any option, script-shell included)"
+            "(npm_config_* sets any option, script-shell included); Electron environment "
+            "variables"
         ),
         (
             ("NODE_EXTRA_CA_CERTS", "extra CAs Node trusts"),
@@ -184,6 +195,7 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("NODE_V8_COVERAGE", "writes coverage to a named directory"),
             ("NODE_REPL_HISTORY", "the file the REPL writes history to"),
             ("NPM_CONFIG_*", "any npm option (registry, script-shell, ignore-scripts)"),
+            ("ELECTRON_RUN_AS_NODE", "an Electron app runs as plain Node (runs any script)"),
         ),
     ),
     (
@@ -263,6 +275,7 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("RUSTFLAGS", "compiler flags (-C linker= runs a program)"),
             ("CARGO_HOME", "cargo's configuration and registry cache"),
             ("CARGO_BUILD_*", "build settings (rustc, wrappers)"),
+            ("CARGO_HTTP_*", "cargo's HTTP settings: CAINFO (the CA trusted), PROXY"),
             ("CARGO_TARGET_*", "per-target linker and runner programs"),
             ("CARGO_REGISTRIES_*", "registries cargo downloads from"),
         ),
@@ -283,6 +296,7 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("BASH_XTRACEFD", "the descriptor xtrace output goes to"),
             ("HISTFILE", "the file an interactive shell writes history to"),
             ("INPUTRC", "readline's key bindings and macros"),
+            ("BASH_LOADABLES_PATH", "where bash's enable -f loads builtins (shared libraries)"),
         ),
     ),
     (
@@ -377,6 +391,7 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("AWS_CONFIG_FILE", "the AWS config (credential_process runs a command)"),
             ("AWS_SHARED_CREDENTIALS_FILE", "the AWS credentials file"),
             ("AWS_CA_BUNDLE", "the CA bundle the AWS CLI and SDKs trust"),
+            ("AWS_PAGER", "a command the AWS CLI pipes its output through"),
         ),
     ),
     (
@@ -388,9 +403,25 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         ),
         (
             ("PSQLRC", "psql's startup file (\\! runs any shell command)"),
+            ("PSQL_EDITOR", "a command psql's \\e runs to edit"),
+            ("PSQL_PAGER", "a command psql pipes its output through"),
             ("MYSQL_HOME", "where mysql clients read my.cnf (options, pager, init commands)"),
             ("GCC_EXEC_PREFIX", "where gcc finds the programs it runs (cc1, as, collect2)"),
             ("COMPILER_PATH", "directories gcc searches for the programs it runs"),
         ),
     ),
+)
+
+#: Names that are safe to inherit from the trusted parent (:data:`hardenkit.env.DEFAULT_ALLOW`
+#: copies HOME) but change which code runs when an untrusted source, such as a .env file
+#: given to ``hardenkit env run``, sets them. (name, what it does).
+FROM_UNTRUSTED: tuple[tuple[str, str], ...] = (
+    (
+        "HOME",
+        (
+            "where programs read dotfiles: ~/.gitconfig (core.fsmonitor runs), "
+            "usercustomize.py, .bashrc, .npmrc, .curlrc"
+        ),
+    ),
+    ("SHELL", "the shell programs run commands with (make, vim :!, ssh)"),
 )

@@ -43,7 +43,16 @@ class Secret(Generic[_T]):
         if register and isinstance(value, str):
             from hardenkit.redaction import register_secret  # noqa: PLC0415 -- for import time
 
-            register_secret(value, strict=False)
+            if not register_secret(value, strict=False) and value:
+                # Too short to mask by value (it would mask every "pw" in every log line):
+                # said loudly, never silently dropped; the value itself is never logged.
+                from hardenkit._log import get_logger  # noqa: PLC0415 -- for import time
+                from hardenkit.redaction import MIN_SECRET_LENGTH  # noqa: PLC0415 -- for import time
+
+                get_logger("hardenkit.env").warning(
+                    "a Secret shorter than %d characters is not masked by value in logs",
+                    MIN_SECRET_LENGTH,
+                )
 
     def reveal(self) -> _T:
         """Return the wrapped value."""

@@ -10,6 +10,7 @@ by name (:func:`is_secret_name`) and by value (:func:`looks_secret`, the detecto
 from __future__ import annotations
 
 import os
+import sys
 
 from hardenkit import _dangerous_env
 from hardenkit._log import get_logger
@@ -74,6 +75,9 @@ DANGEROUS_ENV: frozenset[str] = frozenset(
 )
 _DANGEROUS_NAMES = frozenset(n.upper() for n in DANGEROUS_ENV if not n.endswith("*"))
 _DANGEROUS_PREFIXES = tuple(sorted(n[:-1].upper() for n in DANGEROUS_ENV if n.endswith("*")))
+# Safe from the trusted parent (HOME is in DEFAULT_ALLOW) but code-changing from an
+# untrusted source: a .env file's HOME points git, Python and shells at planted dotfiles.
+_FROM_UNTRUSTED = frozenset(n.upper() for n, _why in _dangerous_env.FROM_UNTRUSTED)
 
 # sudo's env_check: these (and LC_*) are kept only when the value holds no "/" and no "%".
 # A set and a prefix, not a regular expression: compiling one costs every exec ~0.3 ms.
@@ -138,6 +142,21 @@ def _value_ok(name: str, value: str) -> bool:
             and "%" not in tz
         )
     return "/" not in value and "%" not in value and value.isprintable()
+
+
+def _refused_from_untrusted(name: str, value: str) -> bool:
+    """True when ``name=value`` from an untrusted source (a .env file) must not reach a child.
+
+    What :func:`sanitize_env` would never copy (dangerous names and values, ``PATH``,
+    locale, terminal and time-zone values naming a file), plus names that are fine to
+    inherit from the parent but change which code runs when a file sets them (``HOME``).
+    """
+    return (
+        name == "PATH"
+        or is_dangerous(name, value)
+        or not _value_ok(name, value)
+        or name.upper() in _FROM_UNTRUSTED
+    )
 
 
 def _environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -385,6 +404,7 @@ def validate_env(
     Raises:
         InvalidEnvError: ``.names`` lists every failing variable.
     """
+    outer = sys.exc_info()[1]  # the caller's own exception: its frames are not ours to clear
     source = _environ(env)
     try:
         problems = _problems(rules, source)
@@ -392,8 +412,10 @@ def validate_env(
         # A traceback keeps its frames' locals (Sentry, rich and pytest -l print them):
         # the frames below this one are finished, so they are cleared, and this one's
         # environment goes before the exception leaves it.
-        _clear_frames(exc)
-        del env, source
+        from hardenkit._frames import clear_below  # noqa: PLC0415 -- import time: errors only
+
+        clear_below(exc, outer)
+        del env, source, outer
         raise
     if problems:
         detail = ", ".join(f"{n} ({p})" for n, p in problems.items())
@@ -410,23 +432,6 @@ def _problems(rules: Mapping[str, EnvRule], source: Mapping[str, str]) -> dict[s
         if problem is not None:
             problems[name] = problem
     return problems
-
-
-def _clear_frames(exc: BaseException) -> None:
-    """Clear the locals of the finished frames in ``exc``'s traceback and its chain."""
-    import traceback  # noqa: PLC0415 -- import time: only on an error path
-
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        err = todo.pop()
-        if err is None or id(err) in seen:
-            continue
-        seen.add(id(err))
-        tb = err.__traceback__
-        if tb is not None:
-            traceback.clear_frames(tb.tb_next if err is exc else tb)
-        todo += [err.__cause__, err.__context__]
 
 
 def __getattr__(name: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import pickle
 import traceback
 from typing import TYPE_CHECKING
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from hardenkit.cli import main
-from hardenkit.env import sanitize_env, validate_env
+from hardenkit.env import Secret, sanitize_env, validate_env
 from hardenkit.envcrypt import decrypt_env_file, generate_keypair, load_env, set_env_value
 from hardenkit.errors import InvalidEnvError
 from hardenkit.redaction import redact
@@ -68,6 +69,27 @@ def test_rule_exceptions_leave_no_value_in_any_frame(rule: object) -> None:
     assert VALUE not in "".join(traceback.format_exception(info.value))
 
 
+def _callers_work() -> None:
+    state = {"order": 42}  # what the caller's error tracker wants to see
+    raise ValueError(state)
+
+
+def test_validate_env_leaves_the_callers_exception_frames_alone() -> None:
+    """The rule's exception has the caller's in-flight one as context: not ours to clear."""
+    kept: dict[str, object] = {}
+    try:
+        _callers_work()
+    except ValueError as outer:
+        below = outer.__traceback__.tb_next if outer.__traceback__ else None
+        with pytest.raises(_Stop) as info:
+            validate_env({"API_TOKEN": _stop}, {"API_TOKEN": VALUE})
+        kept = dict(below.tb_frame.f_locals) if below else {}
+        chained = info.value.__context__ is outer
+    assert chained
+    assert kept.get("state") == {"order": 42}
+    assert VALUE not in _frame_text(info.value)
+
+
 def test_sanitize_env_set_applies_the_copy_checks() -> None:
     for name, value in (("TZ", "/tmp/planted/tzfile"), ("LC_ALL", "../../tmp/x"), ("TERM", "a/b")):
         assert name not in sanitize_env([name], env={name: value})  # copying drops it
@@ -84,6 +106,8 @@ def test_keypair_masks_and_refuses_pickling() -> None:
         lambda: copy.copy(pair),
         lambda: copy.deepcopy(pair),
         lambda: dataclasses.asdict(pair),  # type: ignore[call-overload]
+        pair.__getstate__,  # object's default returns the slots, private key included
+        lambda: pair.__reduce_ex__(2),
     ):
         with pytest.raises(TypeError):
             attempt()
@@ -184,3 +208,34 @@ def test_interpolation_is_self_consistent(tmp_path: Path, monkeypatch: pytest.Mo
     target = {"b": "c"}
     load_env(path, environ=target, interpolate=True, override=True, strict=False)
     assert (target["b"], target["a"]) == ("d", "d")
+
+
+SHORT = "q7z"  # shorter than MIN_SECRET_LENGTH: register_secret cannot take it
+
+
+def test_short_decrypted_values_are_named_in_a_warning_never_shown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Too short to be masked by value: one warning per value, naming only the variable."""
+    path = str(tmp_path / ".env")
+    set_env_value(path, "A_PASSWORD", SHORT)
+    set_env_value(path, "B_TOKEN", "long-enough-value-77")
+    for loads in (True, False):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="hardenkit"):
+            _ = load_env(path, environ={}) if loads else decrypt_env_file(path)
+        warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warned) == 1
+        assert "A_PASSWORD" in warned[0]
+        assert SHORT not in warned[0]
+        assert "B_TOKEN" not in warned[0]
+
+
+def test_a_short_secret_is_said_not_masked(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="hardenkit"):
+        assert str(Secret(SHORT)) == "***"
+        Secret("")  # nothing to mask, nothing to say
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1
+    assert "not masked" in warned[0]
+    assert SHORT not in warned[0]

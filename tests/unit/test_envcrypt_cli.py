@@ -5,13 +5,11 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import pytest
 
 from hardenkit.cli import main
 from hardenkit.envcrypt import decrypt_env_file, set_env_value
-
-if TYPE_CHECKING:
-    import pytest
 
 SAMPLE = "cli-secret-4f2a9 = # 'x'"
 
@@ -154,3 +152,60 @@ def test_decrypt_in_place_holds_the_writers_lock_across_read_and_write(
     values = decrypt_env_file(path)
     assert values["LATE"] == "x"  # the other writer's update was not lost
     assert values["API_TOKEN"] == SAMPLE
+
+
+@pytest.mark.parametrize("name", ["HOME", "SHELL"])
+def test_run_refuses_inherit_only_names_from_the_file(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], name: str
+) -> None:
+    """HOME from the file points git (core.fsmonitor) and Python (usercustomize) at it."""
+    path = _file(tmp_path)
+    planted = str(tmp_path / "planted-home-7c1e")
+    set_env_value(path, name, planted, encrypt=False)
+    assert main(["env", "run", "-f", path, "--", "true"]) == 1
+    err = capfd.readouterr().err
+    assert name in err
+    assert planted not in err
+    argv = ["env", "run", "-f", path, "--allow-dangerous", "--", "printenv", name]
+    assert main(argv) == 0
+    assert capfd.readouterr().out == planted + "\n"
+
+
+def test_run_still_inherits_home_from_the_parent(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["env", "run", "-f", _file(tmp_path), "--", "printenv", "HOME"]) == 0
+    assert capfd.readouterr().out == f"{tmp_path}\n"
+
+
+TRUST_AND_CODE_NAMES = [
+    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+    "CARGO_HTTP_CAINFO",
+    "UV_INDEX_URL",
+    "DENO_CERT",
+    "AWS_PAGER",
+    "PSQL_EDITOR",
+    "ELECTRON_RUN_AS_NODE",
+    "BASH_LOADABLES_PATH",
+    "MALLOC_CONF",
+    "PYTHON_HISTORY",
+    "PYTHONPERFSUPPORT",
+]
+
+
+@pytest.mark.parametrize("name", TRUST_AND_CODE_NAMES)
+def test_run_refuses_trust_root_and_code_loading_names(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], name: str
+) -> None:
+    """Dangerous in any source: in DANGEROUS_ENV, so sanitize_env drops them too."""
+    from hardenkit.env import is_dangerous, sanitize_env  # noqa: PLC0415
+
+    assert is_dangerous(name)
+    assert name not in sanitize_env([name], env={name: "/tmp/x"})
+    path = _file(tmp_path)
+    set_env_value(path, name, "/tmp/planted-9d2b", encrypt=False)
+    assert main(["env", "run", "-f", path, "--", "true"]) == 1
+    err = capfd.readouterr().err
+    assert name in err
+    assert "planted-9d2b" not in err

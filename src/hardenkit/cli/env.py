@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 from hardenkit.cli._common import EXIT_FAIL, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
-from hardenkit.env import SAFE_PATH, _value_ok, is_dangerous, sanitize_env
+from hardenkit.env import SAFE_PATH, _refused_from_untrusted, sanitize_env
 from hardenkit.errors import HardenkitError, InvalidEnvError
 
 
@@ -98,8 +98,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--allow-dangerous",
         action="store_true",
-        help="pass names such as LD_PRELOAD, PYTHONPATH or PATH, and TZ/LC_* values naming "
-        "files, from the file to the command",
+        help="pass names such as LD_PRELOAD, PYTHONPATH, PATH or HOME, and TZ/LC_* values "
+        "naming files, from the file to the command",
     )
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     p.set_defaults(handler=_run)
@@ -237,12 +237,11 @@ def _child_env(args: argparse.Namespace) -> dict[str, str]:
     from hardenkit.envcrypt import decrypt_env_file  # noqa: PLC0415 -- for import time
 
     values = decrypt_env_file(args.file, keys_file=args.keys_file, require_seal=args.require_seal)
-    # What sanitize_env would never copy: dangerous names and values, PATH (the child's
-    # comes from SAFE_PATH), and locale, terminal and time-zone values naming a file.
+    # What sanitize_env would never copy (dangerous names and values, PATH, locale and
+    # time-zone values naming a file), and HOME or SHELL: inherited from the parent they
+    # are trusted, from the file they point programs at planted dotfiles and shells.
     dangerous = sorted(
-        name
-        for name, value in values.items()
-        if name == "PATH" or is_dangerous(name, value) or not _value_ok(name, value)
+        name for name, value in values.items() if _refused_from_untrusted(name, value)
     )
     if dangerous and not args.allow_dangerous:
         raise InvalidEnvError(

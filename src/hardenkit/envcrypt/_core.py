@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from hardenkit._dataclass import dataclass
@@ -21,7 +22,7 @@ from hardenkit.envcrypt._resolve import (
     _read,
     _resolve_keys,
 )
-from hardenkit.errors import DecryptionError, HardenkitError, InvalidEnvError
+from hardenkit.errors import DecryptionError, InvalidEnvError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, MutableMapping
@@ -42,17 +43,24 @@ def opaque_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     Those frames' locals hold private keys and decrypted values (a value that decrypted
     before another one failed is not even registered for redaction), and whatever renders
     a traceback with its locals (``TracebackException(capture_locals=True)``, pytest
-    ``-l``, error trackers) would print them. The message, type, fields and cause stay; a
-    context hidden with ``from None`` is dropped with its frames.
+    ``-l``, error trackers) would print them. Every exception type is handled so
+    (``KeyboardInterrupt`` mid-decryption, a ``TypeError`` from a caller's mapping) and
+    re-raised as itself; the frames of its cause and context below the call are cleared
+    too. The message, type, fields and cause stay; a context hidden with ``from None`` is
+    dropped with its frames.
     """
 
     @functools.wraps(fn)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        outer = sys.exc_info()[1]  # the caller's own exception: its frames stay
         try:
             return fn(*args, **kwargs)
-        except (HardenkitError, OSError, ValueError) as err:
+        except BaseException as err:  # noqa: BLE001 -- KeyboardInterrupt, TypeError...: re-raised
             error = err
         del args, kwargs
+        from hardenkit._frames import clear_below  # noqa: PLC0415 -- import time: errors only
+
+        clear_below(error, outer)
         if error.__suppress_context__:
             error.__context__ = None
         raise error.with_traceback(None)
@@ -183,14 +191,25 @@ _KEY_VARS = "DOTENV_PRIVATE_KEY"
 
 
 def _register(decrypted: _Decrypted) -> None:
-    from hardenkit.redaction import register_secret  # noqa: PLC0415 -- loaded on first use
+    """Register the key and every decrypted value; warn, by name, of each too short to be.
+
+    A value shorter than MIN_SECRET_LENGTH cannot be masked by value (it would mask every
+    "pw" in every log line): said loudly rather than dropped silently. Only the variable's
+    name is logged, never the value.
+    """
+    from hardenkit.redaction import MIN_SECRET_LENGTH, register_secret  # noqa: PLC0415 -- loaded on first use
 
     if decrypted.private_key:  # 64 hex digits: no detector masks it by shape
         register_secret(decrypted.private_key, strict=False)
-    for name in decrypted.secrets:
+    for name in sorted(decrypted.secrets):
         value = decrypted.values.get(name)
-        if value:
-            register_secret(value, strict=False)
+        if value and not register_secret(value, strict=False):
+            _log.warning(
+                "%s decrypted to a value shorter than %d characters: it is not masked by "
+                "value in logs (a NAME=value pair with a secret name still is)",
+                name,
+                MIN_SECRET_LENGTH,
+            )
 
 
 def _interpolate(

@@ -71,6 +71,14 @@ class KeyPair:
         # A pickle would carry the private key to wherever pickles go (caches, queues).
         raise TypeError("KeyPair values cannot be pickled or copied")
 
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        """Refuse every pickle protocol, as :meth:`__reduce__` does."""
+        raise TypeError("KeyPair values cannot be pickled or copied")
+
+    def __getstate__(self) -> NoReturn:
+        """Refuse: object's default hands the private key to any serializer that asks."""
+        raise TypeError("KeyPair values cannot be pickled or copied")
+
     def __post_init__(self) -> None:
         try:
             private = _ecies.parse_private_key(self.private_key)
