@@ -230,22 +230,89 @@ def _sub_card(text: str) -> str:
     return "".join(out)
 
 
-_XML = _lazy(r"<(?P<tag>[A-Za-z_][\w.\-:]*)>(?P<s>[^<]+)</(?P=tag)>")
+# An opening tag: its name, then attributes in any quoting up to ">" (a quoted value holds no
+# "<", which XML forbids there), across lines too. Each candidate reads to the next "<" at
+# most, and each character has one way to be read (a quote only as a value's), so the
+# backtracking of a failed candidate is bounded by that same run.
+_XML_OPEN = _lazy(r"<(?P<tag>[A-Za-z_][\w.\-:]*)(?:\s(?:[^<>\"']|\"[^\"<]*\"|'[^'<]*')*)?>")
+_XML_TEXT = _lazy(r"[^<]+")
+_XML_CDATA_OPEN = _lazy(r"\s*<!\[CDATA\[")
+# A CDATA section ends at its first "]]>"; one that meets another section's start first is
+# not read as one (so each section start is read from once: linear on ``<![CDATA[`` runs).
+_XML_CDATA_STOP = _lazy(r"\]\]>|<!\[CDATA\[")
+_XML_CLOSE = _lazy(r"\s*</(?P<tag>[A-Za-z_][\w.\-:]*)\s*>")
+_CDATA_END = "]]>"
 
 
-def _xml_repl(m: re.Match[str]) -> str:
-    value = m.group("s")
-    if not is_secret_name(m.group("tag")) or is_mask(value) or value.lower() in _BENIGN_VALUES:
-        return m.group(0)
-    return f"<{m.group('tag')}>{MASK}</{m.group('tag')}>"
+def _xml_element(text: str, m: re.Match[str]) -> tuple[int, int, int] | None:
+    """``(value start, value end, element end)`` of the element opened by ``m``, or None.
+
+    Its content is text without markup, or one CDATA section (blanks around it allowed;
+    the value is the section's inside). Only elements named like secrets are read.
+    """
+    tag = m.group("tag")
+    after = m.end()
+    if text[after - 2] == "/" or not is_secret_name(tag):  # <password/> holds nothing
+        return None
+    cdata = _XML_CDATA_OPEN.match(text, after)
+    if cdata is not None:
+        stop = _XML_CDATA_STOP.search(text, cdata.end())
+        if stop is None or stop.group() != _CDATA_END:
+            return None
+        start, end = cdata.end(), stop.start()
+        close = _XML_CLOSE.match(text, stop.end())
+    else:
+        body = _XML_TEXT.match(text, after)
+        if body is None:
+            return None
+        start, end = after, body.end()
+        close = _XML_CLOSE.match(text, end) if text.startswith("</", end) else None
+    if close is None or close.group("tag") != tag:
+        return None
+    return start, end, close.end()
 
 
 def _sub_xml(text: str) -> str:
-    """Mask the text of ``<password>...</password>``-style elements."""
-    return _XML.sub(_xml_repl, text)
+    """Mask the text of ``<password>...</password>``-style elements.
+
+    Also with attributes (``<password type="str">``), a namespace (``<ns:password>``) or
+    CDATA content (``<password><![CDATA[***]]></password>``: the section's inside is
+    masked, its wrapper kept). Attribute values are not read.
+    """
+    if "</" not in text:
+        return text
+    out: list[str] = []
+    last = 0
+    for m in _XML_OPEN.finditer(text):
+        if m.start() < last:  # inside an element read already
+            continue
+        found = _xml_element(text, m)
+        if found is None:
+            continue
+        start, end, stop = found
+        value = text[start:end]
+        if not is_mask(value) and value.lower() not in _BENIGN_VALUES:
+            out.append(text[last:start])
+            out.append(MASK)
+            out.append(text[end:stop])
+        else:
+            out.append(text[last:stop])
+        last = stop
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
 
 
-def xml_reach(text: str, _lo: int, end: int) -> int:
-    """Where an element whose opening tag ends at ``end`` can end: its text runs to a ``<``."""
-    at = text.find("<", end)
-    return end if at < 0 else at + 1
+def xml_reach(text: str, lo: int, end: int) -> int:
+    """Where the element whose opening tag's trigger ends at ``end`` ends (``end`` if none).
+
+    ``lo``: where the previous XML trigger ended. The trigger ends inside the tag's name,
+    which holds no ``<``, so its tag starts at the last ``<`` before ``end``; none after
+    ``lo`` means the previous trigger's tag, whose element was reached already (reading
+    only from ``lo`` keeps a run of triggers linear).
+    """
+    begin = text.rfind("<", lo, end)
+    m = _XML_OPEN.match(text, begin) if begin >= 0 else None
+    found = _xml_element(text, m) if m is not None else None
+    return end if found is None else found[2]

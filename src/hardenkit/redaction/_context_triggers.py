@@ -180,8 +180,9 @@ CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
     # escape or a percent-encoded byte (its look-behind).
     ("card", r"(?:^|[^0-9A-Za-z_.+\-]|\\[bfnrt]|%[0-9A-Fa-f]{2})[2-6][0-9]{3}(?:[ \-]?[0-9]){9}",
      False),
-    ("xml", "<(?:[a-z_]" + _TAG_CHARS + "*)?" + _HINTED.replace(_KEY_CHARS, _TAG_CHARS)
-     + _TAG_CHARS + "*>", True),
+    # An opening tag's name holding a hint, matched to the hint's end: attributes or a
+    # newline may follow the name (xml_reach finds the tag's "<" and reads the element).
+    ("xml", "<(?:[a-z_]" + _TAG_CHARS + "*)?" + _HINTED.replace(_KEY_CHARS, _TAG_CHARS), True),
     # A name the rules also read lowercased (odd-cased: xAPi\u212aey) may hold a hint only
     # once lowered: KELVIN SIGN lowers to "k", LATIN CAPITAL I WITH DOT to "i" and a mark.
     ("xml", _LOWERS_TO_ASCII, False),
