@@ -52,6 +52,12 @@ PAYLOADS: dict[str, Callable[[int], str]] = {
     "url slashes": lambda n: "x://u:" + "/" * n,
     "authorization": _rep("Authorization: "),
     "bearer": _rep("Bearer "),
+    # Header values read to their closing quote: auth-params' quoted strings and escapes.
+    "authorization params": lambda n: "'Authorization: Digest " + _rep('a="b", ')(n),
+    "authorization open params": lambda n: '"Authorization: Digest ' + _rep('a="b')(n),
+    "authorization escapes": lambda n: '"Authorization: Digest ' + _rep('\\"=')(n),
+    "authorization headers": _rep("'Authorization: Basic a1' "),
+    "authorization padding": _rep('"Authorization: Basic YWI=", "n"'),
     "xml": _rep("<a>"),
     # Opening tags with attributes, and CDATA sections never or late closed.
     "xml attributes": _rep('<password a="'),

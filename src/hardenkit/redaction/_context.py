@@ -124,13 +124,26 @@ def _sub_url(text: str) -> str:
 
 
 # The first letter as a two-letter class keeps re's fast candidate search (IGNORECASE has none).
+# The match ends at the credentials' first character; _auth_end finds their end.
 _AUTH_HEADER = _lazy(
-    r"[Aa](?ai:uthorization)[\"']?[ \t]*[:=][ \t]*[\"']?(?P<scheme>[A-Za-z][A-Za-z0-9_\-]*)[ \t]+"
-    r"(?P<s>[^\s\"',;]+)"
+    r"[Aa](?ai:uthorization)[\"']?[ \t]*[:=][ \t]*(?P<q>[\"']?)"
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9_\-]*)[ \t]+(?P<s>[^\s\"',;])"
 )
+# The credentials, to the end of the header value: the quote that closes it (one not
+# escaped, nor one of an auth-param's quoted string: Digest's realm="r" inside '...' or
+# "...", read as such only when a separator or the value's end follows it, so that
+# Basic's padding, "Authorization: Basic YWI=", "n": 1, is none), else the end of the
+# line. Each character has one way to be read, and a quoted string that fails to be one
+# is not read again (the next '"' ends the value, or is read as one character).
+_AUTH_PARAM_QUOTED = r'=[ \t]*"(?:[^"\\\r\n]|\\.)*+"(?=[ \t]*(?:[,;"\'\r\n]|$))'
+_AUTH_TO_DQUOTE = _lazy(r"(?:" + _AUTH_PARAM_QUOTED + r'|\\.|[^"\\\r\n])*+')
+_AUTH_TO_SQUOTE = _lazy(r"(?:" + _AUTH_PARAM_QUOTED + r"|\\.|[^'\\\r\n])*+")
+_AUTH_TO_EOL = _lazy(r"[^\r\n]*")
 _BEARER = _lazy(r"[Bb](?ai:earer)[ \t]+(?P<s>[A-Za-z0-9._~+/\-]+=*)")
+# Schemes a key=value reading leaves as the value (Authorization: AWS4-HMAC-SHA256 ***).
 _AUTH_SCHEMES = frozenset(
     {"bearer", "basic", "token", "digest", "negotiate", "ntlm", "apikey", "api-key", "key"}
+    | {"aws4-hmac-sha256", "oauth"}
 )
 
 
@@ -141,7 +154,57 @@ def _bearer_repl(m: re.Match[str]) -> str:
     return m.group(0)[: m.start("s") - m.start()] + MASK
 
 
-_sub_auth_header = _mask_group(_AUTH_HEADER)
+_HEADER_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_HEADER_PREFIX_MAX = 64
+
+
+def _opening_quote(text: str, at: int) -> str:
+    """The quote before the header name ending at ``at`` (``"Proxy-Authorization: ..."``)."""
+    stop = max(0, at - _HEADER_PREFIX_MAX)  # bounded: a name's prefix, read once a match
+    while at > stop and text[at - 1] in _HEADER_NAME_CHARS:
+        at -= 1
+    return text[at - 1] if at and text[at - 1] in "\"'" else ""
+
+
+def _auth_end(text: str, m: re.Match[str]) -> int:
+    """Where the header value whose credentials start at ``m``'s group "s" ends.
+
+    Quoted after its separator (``"Authorization": "Digest ..."``) or as a whole
+    (``-H 'Authorization: Basic ...'``), at its closing quote; else at the end of the line.
+    """
+    closer = m.group("q") or _opening_quote(text, m.start())
+    pattern = (
+        _AUTH_TO_DQUOTE if closer == '"' else _AUTH_TO_SQUOTE if closer == "'" else _AUTH_TO_EOL
+    )
+    start = m.start("s")
+    run = pattern.match(text, start)  # a star: it always matches
+    end = run.end() if run is not None else start
+    while end > start and text[end - 1] in " \t":  # the line's or quote's blanks stay
+        end -= 1
+    return end
+
+
+def _sub_auth_header(text: str) -> str:
+    """Mask everything after an ``Authorization:`` header's scheme, to the value's end.
+
+    One rule for every scheme (RFC 7235): a token68 (Basic, Bearer, Negotiate) and an
+    auth-param list (Digest's ``username="u", response="..."``, AWS4-HMAC-SHA256's
+    ``Credential=..., Signature=...``) alike; the scheme stays.
+    """
+    out: list[str] = []
+    last = pos = 0
+    while (m := _AUTH_HEADER.search(text, pos)) is not None:
+        start, end = m.start("s"), _auth_end(text, m)
+        pos = max(end, m.end())
+        if is_mask(text[start:end]):
+            continue
+        out.append(text[last:start])
+        out.append(MASK)
+        last = end
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
 
 
 def _sub_auth(text: str) -> str:
