@@ -135,9 +135,12 @@ _AUTH_HEADER = _lazy(
 # Basic's padding, "Authorization: Basic YWI=", "n": 1, is none), else the end of the
 # line. Each character has one way to be read, and a quoted string that fails to be one
 # is not read again (the next '"' ends the value, or is read as one character).
-_AUTH_PARAM_QUOTED = r'=[ \t]*"(?:[^"\\\r\n]|\\.)*+"(?=[ \t]*(?:[,;"\'\r\n]|$))'
-_AUTH_TO_DQUOTE = _lazy(r"(?:" + _AUTH_PARAM_QUOTED + r'|\\.|[^"\\\r\n])*+')
-_AUTH_TO_SQUOTE = _lazy(r"(?:" + _AUTH_PARAM_QUOTED + r"|\\.|[^'\\\r\n])*+")
+# No possessive quantifier (Python 3.11's): none would change a match. Nothing follows the
+# outer star, and the inner run cannot give back a '"' (its class has none, and "\\." is
+# read whole), so neither backtracks into another reading.
+_AUTH_PARAM_QUOTED = r'=[ \t]*"(?:[^"\\\r\n]|\\.)*"(?=[ \t]*(?:[,;"\'\r\n]|$))'
+_AUTH_TO_DQUOTE = _lazy(r"(?:" + _AUTH_PARAM_QUOTED + r'|\\.|[^"\\\r\n])*')
+_AUTH_TO_SQUOTE = _lazy(r"(?:" + _AUTH_PARAM_QUOTED + r"|\\.|[^'\\\r\n])*")
 _AUTH_TO_EOL = _lazy(r"[^\r\n]*")
 _BEARER = _lazy(r"[Bb](?ai:earer)[ \t]+(?P<s>[A-Za-z0-9._~+/\-]+=*)")
 # Schemes a key=value reading leaves as the value (Authorization: AWS4-HMAC-SHA256 ***).
