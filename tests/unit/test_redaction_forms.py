@@ -82,10 +82,28 @@ def test_bracketed_value_then_word_and_query() -> None:
     assert _checked("(password=abc)") == "(password=***)"
 
 
-def test_unclosed_bracket_is_read_as_a_word() -> None:
-    # Never closed on its line: read as before, to the end of its word.
-    assert _checked("password={abc def") == "password=*** def"
+def test_unclosed_bracket_runs_to_the_end_of_the_line() -> None:
+    # Never closed on its line: the rest of the line is the value (no bounded guess).
+    assert _checked("password={abc def") == "password=***"
     assert _checked("password=[abc\nnext] line") == "password=***\nnext] line"
+    assert _checked("password=[a hunter2 x") == "password=***"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"password": ["Xk9]vQ2", "newSecret9"]}',
+        "{'password': ['Xk9)vQ2', 'newSecret9'], 'u': 1}",
+        'password={"k": "} hunter2 x"} tail',
+        "secrets={'db': 'ab}c', 'api': 'zz9Secret x'}",
+        'password=["a\\"] b", "newSecret9"] tail',
+        "password=[[[[[[hunter2 hunter3]]]]]] tail",
+    ],
+)
+def test_brackets_inside_strings_and_deep_nesting_do_not_end_the_value(text: str) -> None:
+    out = _checked(text)
+    for word in ("newSecret9", "hunter2", "hunter3", "zz9Secret", "Xk9"):
+        assert word not in out
 
 
 @settings(max_examples=150, deadline=None)
@@ -101,14 +119,13 @@ def test_unclosed_bracket_is_read_as_a_word() -> None:
     st.sampled_from(["password", "api_key", "secret"]),
 )
 def test_nested_values_under_a_strong_name_leave_no_word(value: object, name: str) -> None:
-    """Whatever the nesting (up to five levels of one bracket kind), nothing after the
-    name is left but the mask and what follows the value."""
+    """Whatever the nesting and the strings inside, nothing after the name is left but the
+    mask and what follows the value."""
     if not isinstance(value, (list, dict)):
         value = [value]
     text = json.dumps({name: value, "z": 1})
     out = _checked(text)
-    if _depth(value) <= 5:
-        assert out == f'{{"{name}": ***, "z": 1}}'
+    assert out == f'{{"{name}": ***, "z": 1}}'
 
 
 def _depth(value: object) -> int:
@@ -135,6 +152,7 @@ _TOKENS = [
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl",
 ]
 _STARTS = ["\\n", "\\t", "\\r\\n", "\\b", "\\f", "%20", "%22", "%3D", "%2F", "%0A", "%3d"]
+_STARTS += ["\\u003c", "\\u003E", "\\u0026", "\\x3d", "\\u000a"]
 
 
 @pytest.mark.parametrize("token", _TOKENS)
@@ -183,6 +201,10 @@ _BRANDS = [("4", 16), ("4", 13), ("51", 16), ("2221", 16), ("34", 15), ("6011", 
             "q=%20{}&x",
             "q=%2C{}",
             "paid {} 2 items",
+            "amount 3000 {} ok",
+            "exp 2027 {}",
+            "x \\u003e{}\\u003c",
+            "a\\x3d{}",
             "paid {} 12",
             "pan={}",
             "({})",
@@ -222,6 +244,7 @@ def test_spaced_card_then_digits() -> None:
 # ------------------------------------------------------- form parameters' bracketed names
 
 _FORM_NAMES = ["user[password]", "password[]", "data[api_key]", "auth[password]", "a[b][secret]"]
+_FORM_NAMES += ["user[password][]", "token[]"]
 
 
 @pytest.mark.parametrize("name", _FORM_NAMES)
@@ -232,7 +255,18 @@ def test_form_parameter_names_in_brackets_are_read(name: str, form: str) -> None
     assert f"{name}" in out
 
 
-@pytest.mark.parametrize("text", ["a[b]=c", "arr[0]=5", "items[]=42", "user[name]=ann"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a[b]=c",
+        "arr[0]=5",
+        "items[]=42",
+        "user[name]=ann",
+        "arr[0][1]=5",
+        "x[0]=1",
+        "passwd[1012]: pam_unix(passwd:chauthtok): failure",
+    ],
+)
 def test_bracketed_names_that_name_no_secret_stay(text: str) -> None:
     assert _checked(text) == text
 

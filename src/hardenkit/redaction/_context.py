@@ -242,9 +242,12 @@ def _sub_cookie(text: str) -> str:
 # Starts with a charset so re's charset fast path finds candidates; boundaries checked below.
 # A number joined to the word before it is none (an id, a version, a path's digits), but a
 # path's part is a word of its own (/cards/4242.../charge), and so is a number after a
-# string escape (a JSON log line's "\n4242...") or a percent-encoded byte (%204242...).
+# string escape (a JSON log line's "\n4242...", Go's "\u003e4242...") or a percent-encoded
+# byte (%204242...).
+_HEX2 = "[0-9A-Fa-f][0-9A-Fa-f]"
 _CARD = _lazy(
-    r"[2-6](?:(?<![0-9A-Za-z_.+\-][2-6])|(?<=\\[bfnrt][2-6])|(?<=%[0-9A-Fa-f][0-9A-Fa-f][2-6]))"
+    r"[2-6](?:(?<![0-9A-Za-z_.+\-][2-6])|(?<=\\[bfnrt][2-6])|(?<=%" + _HEX2 + r"[2-6])"
+    r"|(?<=\\x" + _HEX2 + r"[2-6])|(?<=\\u" + _HEX2 + _HEX2 + r"[2-6]))"
     r"[0-9]{3}(?:[ \-]?[0-9]){9,15}(?![0-9A-Za-z_\-])"
 )
 
@@ -268,6 +271,16 @@ def _card_end(raw: str) -> int:
     return 0
 
 
+def _next_group(text: str, start: int, end: int) -> int:
+    """Where to search for a card again after the failed run ``text[start:end]``."""
+    if text[start - 1 : start] == "%":
+        return start + 2
+    for i in range(start + 1, end):
+        if text[i] == " " and text[i + 1 : i + 5].isdigit():
+            return i + 1
+    return end
+
+
 def _sub_card(text: str) -> str:
     """Mask 13 to 19 digit card numbers (optionally spaced or dashed) that pass Luhn."""
     search = _CARD.search
@@ -284,12 +297,13 @@ def _sub_card(text: str) -> str:
             out.append(MASK)
             last = start + end
             m = search(text, last)
-        elif start and text[start - 1] == "%":
-            # Its first two digits may be a percent-encoded byte's (%204111...): the
-            # number after them is tried too (_CARD's look-behind allows it there).
-            m = search(text, start + 2)
         else:
-            m = search(text, m.end())
+            # A card may start inside the run after a number that is none: "amount 3000
+            # 4111 1111 1111 1111", "%204111..." (an encoded byte's digits). Searched again
+            # from the run's next group of four digits or more (a card's groups are four,
+            # Amex's second six), there _CARD's look-behind allows it; each retry moves
+            # past a group of the run, so the text is read a bounded number of times.
+            m = search(text, _next_group(text, start, m.end()))
     if not out:
         return text
     out.append(text[last:])

@@ -76,7 +76,8 @@ _STRONG_WORDS = (*(h for h in _STRONG_HINTS if h != "key"), "signature", "author
 _STRONG = "(?:" + "|".join(_STRONG_WORDS) + "|" + _KEY_CHARS + "key)"
 # An optional closing quote, escaped or not (JSON inside a JSON string: \"api_key\":, and
 # deeper: \\\"api_key\\\":).
-_SEP = "(?:\\[?\\])?(?:\\\\*[\"'])?[ \t]*[=:]"  # after "]" or "[]" too: user[password]=
+# After "]" and empty brackets too: user[password]=, password[]=, user[password][]=.
+_SEP = "\\]?(?:\\[\\])*(?:\\\\*[\"'])?[ \t]*[=:]"
 # A value that mixes letters and digits, matched to the first character that makes it so
 # and no further (hyperscan reports every end offset, so each value ends once or twice).
 _N = r"[^\sA-Za-z0-9\x80-\xff]"  # neither letter nor digit (non-ASCII bytes: both)
@@ -178,8 +179,8 @@ CONTEXT_TRIGGERS: tuple[tuple[str, str, bool], ...] = (
     ("cookie", r"cookie[ \t]*[:=]", True),
     # _CARD: 13 digits at least, after no letter, digit or [_.+-], or after a string
     # escape or a percent-encoded byte (its look-behind).
-    ("card", r"(?:^|[^0-9A-Za-z_.+\-]|\\[bfnrt]|%[0-9A-Fa-f]{2})[2-6][0-9]{3}(?:[ \-]?[0-9]){9}",
-     False),
+    ("card", (r"(?:^|[^0-9A-Za-z_.+\-]|\\[bfnrt]|%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}"
+              r"|\\u[0-9A-Fa-f]{4})[2-6][0-9]{3}(?:[ \-]?[0-9]){9}"), False),
     # An opening tag's name holding a hint, matched to the hint's end: attributes or a
     # newline may follow the name (xml_reach finds the tag's "<" and reads the element).
     ("xml", "<(?:[a-z_]" + _TAG_CHARS + "*)?" + _HINTED.replace(_KEY_CHARS, _TAG_CHARS), True),

@@ -78,22 +78,24 @@ def _bracketed(opener: str, closer: str, depth: int = 5) -> str:
     """A value in brackets of one kind, to its closing bracket on the line, blanks and all.
 
     Nested up to ``depth`` levels of that kind (a JSON array or object, a Python repr:
-    ``["old", "Xk9..."]``, ``{'a': 'S'}``). Each level's run stops at any bracket of its
-    kind, so a match that fails (a bracket never closed) stops at the next opening bracket
-    after the one it failed in: a line is read a bounded number of times, and the value is
-    then read as a shell word. Quotes are not read: a bracket inside a string counts.
+    ``["old", "Xk9..."]``, ``{'a': 'S'}``), deeper ones read as siblings; a quoted string
+    inside is read to its closing quote (its brackets are its own), and an escape as one
+    unit. It never fails: a bracket or quote never closed runs to the end of the line.
+    Each character has one reading, so the value is read once, whatever it holds.
     """
     o, c = "\\" + opener, "\\" + closer
-    plain = rf"[^{o}{c}\n]"
-    level = rf"{o}{plain}*{c}"
+    inner = rf"[^{o}{c}\"'\\\n]|\\.|\"(?:[^\"\\\n]|\\.)*\"?|'(?:[^'\\\n]|\\.)*'?"
+    level = rf"{o}(?:{inner})*{c}?"
     for _ in range(depth - 1):
-        level = rf"{o}(?:{plain}|{level})*{c}"
+        level = rf"{o}(?:{inner}|{level})*{c}?"
     return level
 
 
 _BRACKETED = "|".join(_bracketed(o, c) for o, c in ("{}", "[]", "()", "<>"))
+_BRACKET_RUN = _lazy(_BRACKETED)
+_OPENERS = frozenset("{[(<")
 # A value in brackets runs to its closing bracket (then on to the end of the word:
-# {abc}def), blanks and all; unclosed, it is a word like any other.
+# {abc}def), blanks and all; never closed on its line, to the end of the line.
 _VALUE = _lazy(
     _QUOTED_VALUE + "|(?:" + _BRACKETED + r")[^\s&]*" + _WORD_REST + r"|[^\s&]+" + _WORD_REST
 )
@@ -288,7 +290,16 @@ def _trimmed(value: str) -> str:
     """
     if value[:1] in _QUOTE_FIRST and _QUOTE_OPEN.match(value) is not None:
         return value
-    trimmed = _trim_value(value)
+    head = 0
+    if value[:1] in _OPENERS:  # its brackets are read whole: only the rest is trimmed
+        head = _BRACKET_RUN.match(value).end()  # type: ignore[union-attr]  # never fails
+        if head == len(value):
+            return value
+    trimmed = _trim_value(value[head:]) if head else _trim_value(value)
+    if head:
+        trimmed = value[:head] + trimmed
+        if len(trimmed) == len(value):
+            return value
     if trimmed is not value and trimmed[-1:] in ("=", ":"):
         return value
     return trimmed
@@ -324,9 +335,10 @@ def _hex_id(key: str, value: str) -> bool:
 # The same pairs read backwards: in the reversed text a pair starts at its separator, a
 # class re finds with its C-level charset search instead of entering the pattern at every
 # character. The key is the maximal run of key characters before the separator, or before
-# "]" or "[]": a form parameter's name in brackets (Rails' and PHP's user[password]=,
-# password[]=) is read as that name.
-_KEY_SEP_REV = _lazy(r"(?:>=|=|:)[ \t]*(?P<kq>(?:[\"']\\*)?)(?:\]\[?)?(?P<key>[\w.\-]+)")
+# "]" and empty brackets: a form parameter's name in brackets (Rails' and PHP's
+# user[password]=, password[]=, user[password][]=) is read as that name. Not before a
+# number in brackets: syslog's "passwd[1012]: pam_unix(...)" is a program and its pid.
+_KEY_SEP_REV = _lazy(r"(?:>=|=|:)[ \t]*(?P<kq>(?:[\"']\\*)?)(?:\]\[)*\]?(?P<key>[\w.\-]+)")
 _SPACES = _lazy(r"[ \t]*")
 _BLANKS = frozenset(" \t")
 

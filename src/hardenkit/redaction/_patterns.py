@@ -98,19 +98,23 @@ def mask_group(pattern: re.Pattern[str], group: str = "s") -> Sub:
 _ALNUM_AFTER = r"(?![A-Za-z0-9])"
 
 
+_HEX2 = "[0-9A-Fa-f][0-9A-Fa-f]"
+
+
 def _after(prefix_len: int, word: str = "A-Za-z0-9") -> str:
     r"""A look-behind placed after a literal prefix: no letter or digit comes before it.
 
     Unless that letter ends a string escape (``\n``: a JSON log line's escaped newline,
-    ``{"msg":"keys:\nAKIA..."}``) or that digit a percent-encoded byte (``%20ghp_...``,
-    ``%3Dghp_...``): the token then starts a word of the decoded text. ``word``: the
+    ``{"msg":"keys:\nAKIA..."}``; ``\x3d``, ``\u003c``: Go's JSON escapes "<", ">" and "&"
+    so) or that digit a percent-encoded byte (``%20ghp_...``, ``%3Dghp_...``): the token
+    then starts a word of the decoded text. ``word``: the
     characters that join a token to the word before it.
     At the start of a pattern it would cost re its literal-prefix fast search.
     """
     n = prefix_len
     return (
-        rf"(?:(?<![{word}].{{{n}}})|(?<=\\[bfnrt].{{{n}}})"
-        rf"|(?<=%[0-9A-Fa-f][0-9A-Fa-f].{{{n}}}))"
+        rf"(?:(?<![{word}].{{{n}}})|(?<=\\[bfnrt].{{{n}}})|(?<=%{_HEX2}.{{{n}}})"
+        rf"|(?<=\\x{_HEX2}.{{{n}}})|(?<=\\u{_HEX2}{_HEX2}.{{{n}}}))"
     )
 
 

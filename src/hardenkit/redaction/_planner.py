@@ -43,11 +43,12 @@ _WEAK_REACH = 512
 # The weak key=value trigger's key and separator (ASCII text): where a weak key's pair
 # can be masked. Read within _WEAK_REACH characters only (its retries are bounded there).
 _WEAK_SEP = re.compile(
-    r"(?:auth|sess|sig|sid)[\w.\-]*(?:\[?\])?(?:\\*[\"'])?[ \t]*[=:]", re.ASCII | re.IGNORECASE
+    r"(?:auth|sess|sig|sid)[\w.\-]*\]?(?:\[\])*(?:\\*[\"'])?[ \t]*[=:]",
+    re.ASCII | re.IGNORECASE,
 )
 # _WEAK_SEP after its hint (see _weak_seps).
 _WEAK_WORDS = ("auth", "sess", "sig", "sid")
-_WEAK_TAIL = re.compile(r"[\w.\-]*(?:\[?\])?(?:\\*[\"'])?[ \t]*[=:]", re.ASCII)
+_WEAK_TAIL = re.compile(r"[\w.\-]*\]?(?:\[\])*(?:\\*[\"'])?[ \t]*[=:]", re.ASCII)
 
 # Where a match of a multi-line detector whose trigger ends at ``end`` can end.
 _REACH = {_STEP_INDEX["pem"]: pem_reach, _STEP_INDEX["xml"]: xml_reach}
