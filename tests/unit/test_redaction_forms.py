@@ -292,3 +292,18 @@ def test_new_forms_through_the_database_equal_every_detector(text: str) -> None:
     assert redact(text) == full_scan(text)
     for line in (f"x {text} y", f"{text}\n{text}"):
         assert redact(line) == full_scan(line)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "map[Authorization:[Bearer abc123def456] Content-Type:[application/json]]",
+        'map[Authorization:[Digest username="u", response="6629fae49393a05397450978507c4ef1"]]',
+    ],
+)
+def test_go_header_maps_mask_the_credentials(text: str) -> None:
+    """Go prints an http.Header as map[Name:[value ...]]: the value is a bracketed one."""
+    out = _checked(text)
+    assert "abc123def456" not in out
+    assert "6629fae4" not in out
+    assert out.startswith("map[Authorization:***")
