@@ -538,9 +538,11 @@ def install_redaction(
     Handlers see the records of every child logger that propagates, so this covers them.
     Not covered: handlers added later (call it again), handlers of loggers with
     ``propagate=False`` or of child loggers below them. ``everywhere=True`` covers those
-    in one call: every record is redacted where it is made (the log record factory), so
-    every logger and handler, present and future, gets redacted records, each redacted
-    once. When the logger has no handler yet, the filter also goes on
+    in one call: every record is redacted where it is made (the log record factory, and
+    ``Logger.makeRecord`` and ``logging.makeLogRecord`` for the ``extra=`` and fields they
+    set after it), so every logger and handler, present and future, gets redacted records,
+    each redacted once. Not covered there: a ``Logger`` subclass whose ``makeRecord`` does
+    not call the original. When the logger has no handler yet, the filter also goes on
     :data:`logging.lastResort`. ``excepthook=True`` prints uncaught exceptions (main and
     other threads) redacted, but not the message of an uncaught ``SystemExit``
     (``sys.exit("...")``): Python prints that itself, never through :data:`sys.excepthook`,
