@@ -6,8 +6,11 @@ Also the opt-in hooks that print uncaught exceptions and warnings redacted.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
+import weakref
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hardenkit.redaction._engine import redact
@@ -25,6 +28,10 @@ _RECORD_ATTRS = frozenset(
 ) | {"message", "asctime", "taskName"}
 # Set on a record once redacted: a record passes a filter per handler, redacted once.
 _DONE = "_hardenkit_redacted"
+# Not extras: the record's own attributes and our flag.
+_NOT_EXTRA = _RECORD_ATTRS | {_DONE}
+# The fields redaction rewrites; one changed after redaction sends the record through again.
+_FIELDS = ("msg", "args", "exc_info", "exc_text", "stack_info")
 _MAX_DEPTH = 32
 _PAIR = 2  # a (name, value) tuple
 _WITHHELD = "(withheld: the text could not be redacted)\n"
@@ -169,6 +176,73 @@ def _maskable(value: object) -> bool:
     return not (isinstance(text, str) and (not text or is_mask(text)))
 
 
+def _masked_args(args: object) -> object:
+    """A record's ``args`` with the values under secret names masked, before formatting.
+
+    ``"%(password)s"`` with ``{"password": ...}``, or ``"%s"`` with ``[("password",
+    ...)]``, would put the value into the message, where :func:`redact` no longer sees the
+    name it was under. Only values under a secret name change (to ``***``); every other
+    argument keeps its object and type (``%d`` still gets its int); the message is redacted
+    after formatting as before. A mapping's own keys are the names; a tuple of arguments
+    is walked one argument at a time (it is not itself a ``(name, value)`` pair).
+    """
+    if isinstance(args, Mapping):
+        return _masked_mapping(args, 0)
+    if type(args) is tuple:
+        walked = tuple(_masked_arg(a, 0) for a in args)
+        return args if all(a is b for a, b in zip(walked, args, strict=True)) else walked
+    return _masked_arg(args, 0)
+
+
+def _masked_arg(value: object, depth: int) -> object:  # noqa: PLR0911 -- one per type
+    """``value`` with the values under secret names inside it masked; unchanged: itself."""
+    if isinstance(value, (str, bytes, bytearray, int, float)) or value is None:
+        return value
+    if depth >= _MAX_DEPTH:  # deeper than read: withheld, never passed on unread
+        return MASK
+    if isinstance(value, Mapping):
+        return _masked_mapping(value, depth)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple: by field name
+        items = [_masked_pair(k, v, depth) for k, v in zip(value._fields, value, strict=True)]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        make: Any = type(value)
+        return make(*items)
+    if type(value) is tuple and len(value) == _PAIR and isinstance(value[0], (str, bytes)):
+        second = _masked_pair(value[0], value[1], depth)
+        return value if second is value[1] else (value[0], second)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        walked = [_masked_arg(v, depth + 1) for v in value]
+        if all(a is b for a, b in zip(walked, value, strict=True)):
+            return value
+        return _rebuilt(value, walked)
+    return value
+
+
+def _masked_mapping(value: Mapping[Any, Any], depth: int) -> Mapping[Any, Any]:
+    """``value`` itself, or a copy (its type when it can) with secret-named values masked."""
+    items = {k: _masked_pair(k, v, depth) for k, v in value.items()}
+    if all(items[k] is v for k, v in value.items()):
+        return value
+    if type(value) is dict:
+        return items
+    try:
+        rebuilt = type(value)()
+        rebuilt.update(items)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 -- a read-only or exotic mapping: a plain dict
+        return items
+    return rebuilt
+
+
+def _masked_pair(key: object, value: object, depth: int) -> object:
+    """``value``, masked whole when ``key`` is a secret name, else walked."""
+    if isinstance(key, (bytes, bytearray)):
+        key = bytes(key).decode("utf-8", "replace")
+    if isinstance(key, str) and is_secret_name(key) and _maskable(value):
+        return MASK
+    return _masked_arg(value, depth + 1)
+
+
 class RedactingFilter(logging.Filter):
     r"""A logging filter that redacts every record it sees and never drops one.
 
@@ -180,8 +254,11 @@ class RedactingFilter(logging.Filter):
     inside dicts (keys too), lists, tuples and sets, whose types stay (a JSON formatter
     prints the same shape); a value under a secret name (a key, a field, a ``(name,
     value)`` pair's name) is masked whole, to the string ``***`` whatever its type (None,
-    booleans and empty strings aside). A record is redacted once, however many handlers
-    carry the filter.
+    booleans and empty strings aside). Values under a secret name in the arguments (a
+    mapping's key, a ``(name, value)`` pair's name) are masked before the message is
+    formatted. A record is redacted once, however many handlers carry the filter; what is
+    set on it after (an ``extra=`` added once the record was made, a new ``msg``) is
+    redacted by the next filter that sees it.
 
     Attach it to handlers, not loggers: a logger's filters see only records logged on that
     very logger, while a handler's filters see every record that reaches it, child
@@ -202,11 +279,74 @@ class RedactingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Redact ``record`` in place (once); always keep it."""
-        if getattr(record, _DONE, False):
-            return True
-        _redact_record(record)
+        """Redact ``record`` in place (once, and what changed since); always keep it."""
+        _redact_changes(record)
         return True
+
+
+class _Seen:
+    """A redacted record's fields and extras, by identity: what a later change is told by.
+
+    Holds the values, never the record (it is kept in a weak mapping keyed by the record).
+    """
+
+    __slots__ = ("extras", "fields")
+
+    def __init__(self, record: logging.LogRecord) -> None:
+        self.fields = tuple(getattr(record, name, None) for name in _FIELDS)
+        self.extras = {k: v for k, v in vars(record).items() if k not in _NOT_EXTRA}
+
+    def same_fields(self, record: logging.LogRecord) -> bool:
+        """Whether msg, args, exc_info, exc_text and stack_info are the redacted objects."""
+        return all(
+            getattr(record, name, None) is old
+            for name, old in zip(_FIELDS, self.fields, strict=True)
+        )
+
+    def new_extras(self, record: logging.LogRecord) -> list[str]:
+        """The extras set since (new names, or other objects under a known one)."""
+        missing = object()
+        return [
+            k
+            for k, v in vars(record).items()
+            if k not in _NOT_EXTRA and self.extras.get(k, missing) is not v
+        ]
+
+
+_seen: weakref.WeakKeyDictionary[logging.LogRecord, _Seen] = weakref.WeakKeyDictionary()
+_seen_lock = threading.Lock()
+
+
+def _mark_done(record: logging.LogRecord) -> None:
+    """Flag ``record`` redacted and remember what it holds now."""
+    setattr(record, _DONE, True)
+    seen = _Seen(record)
+    with _seen_lock, contextlib.suppress(TypeError):  # a record without weak references
+        _seen[record] = seen
+
+
+def _redact_changes(record: logging.LogRecord) -> None:
+    """Redact ``record``, or, once redacted, only what was set on it since (fail closed).
+
+    A record made by ``makeRecord`` gets its ``extra=`` after the record factory returned;
+    ``logging.makeLogRecord`` sets its fields then too. The message is not formatted again
+    unless ``msg`` or ``args`` changed (then they are new, never redacted).
+    """
+    with _seen_lock:
+        seen = _seen.get(record) if getattr(record, _DONE, False) else None
+    if seen is None or not seen.same_fields(record):
+        _redact_record(record)
+        return
+    names = seen.new_extras(record)
+    if not names:
+        return
+    try:
+        for name in names:
+            _redact_extra(record, name)
+    except Exception:  # noqa: BLE001 -- the record is still logged, its content withheld
+        _withhold(record)
+        return
+    _mark_done(record)
 
 
 def _redact_record(record: logging.LogRecord) -> None:
@@ -214,21 +354,27 @@ def _redact_record(record: logging.LogRecord) -> None:
     try:
         _redact_fields(record)
     except Exception:  # noqa: BLE001 -- the record is still logged, its content withheld
-        record.msg = _WITHHELD.strip()
-        record.args = None
-        record.exc_info = None
-        record.exc_text = None
-        record.stack_info = None
-        for name in list(vars(record)):
-            if name not in _RECORD_ATTRS:
-                setattr(record, name, MASK)
-        if getattr(record, "message", None) is not None:
-            record.message = record.msg
-        setattr(record, _DONE, True)
+        _withhold(record)
+
+
+def _withhold(record: logging.LogRecord) -> None:
+    """Replace everything ``record`` could carry a secret in by a fixed notice or ``***``."""
+    record.msg = _WITHHELD.strip()
+    record.args = None
+    record.exc_info = None
+    record.exc_text = None
+    record.stack_info = None
+    for name in list(vars(record)):
+        if name not in _NOT_EXTRA:
+            setattr(record, name, MASK)
+    if getattr(record, "message", None) is not None:
+        record.message = record.msg
+    _mark_done(record)
 
 
 def _redact_fields(record: logging.LogRecord) -> None:
     try:
+        record.args = _masked_args(record.args)  # type: ignore[assignment]
         message = record.getMessage()
     except Exception:  # noqa: BLE001 -- a bad format string must not leak the arguments
         message = f"{record.msg} (arguments withheld: the message did not format)"
@@ -241,17 +387,21 @@ def _redact_fields(record: logging.LogRecord) -> None:
     record.exc_info = None
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
-    for name, value in list(vars(record).items()):
-        if name in _RECORD_ATTRS:
-            continue
-        if is_secret_name(name) and _maskable(value):
-            redacted: object = MASK
-        else:
-            redacted = _redact_value(value)
-        setattr(record, _redact_name(record, name), redacted)
+    for name in [k for k in vars(record) if k not in _NOT_EXTRA]:
+        _redact_extra(record, name)
     if getattr(record, "message", None) is not None:
         record.message = record.msg
-    setattr(record, _DONE, True)
+    _mark_done(record)
+
+
+def _redact_extra(record: logging.LogRecord, name: str) -> None:
+    """The extra ``name`` of ``record``, its value and name redacted in place."""
+    value = getattr(record, name)
+    if is_secret_name(name) and _maskable(value):
+        redacted: object = MASK
+    else:
+        redacted = _redact_value(value)
+    setattr(record, _redact_name(record, name), redacted)
 
 
 def _redact_name(record: logging.LogRecord, name: str) -> str:
@@ -274,19 +424,48 @@ _factory_lock = threading.Lock()
 
 
 def _install_record_factory() -> None:
-    """Redact every record where it is made: every logger and handler, present and future."""
+    """Redact every record where it is made: every logger and handler, present and future.
+
+    Three places, each wrapped once: the log record factory (the message, exception and
+    stack), :meth:`logging.Logger.makeRecord` at class level (the ``extra=`` it sets after
+    the factory returned; subclasses that call it, the root logger and ``LoggerAdapter``
+    included) and :func:`logging.makeLogRecord` (the fields it sets after the factory).
+    """
     with _factory_lock:
         current = logging.getLogRecordFactory()
-        if getattr(current, _DONE, False):
-            return
+        if not getattr(current, _DONE, False):
 
-        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-            record = current(*args, **kwargs)
-            _redact_record(record)
-            return record
+            def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+                record = current(*args, **kwargs)
+                _redact_record(record)
+                return record
 
-        setattr(factory, _DONE, True)
-        logging.setLogRecordFactory(factory)
+            setattr(factory, _DONE, True)
+            logging.setLogRecordFactory(factory)
+        make_record = logging.Logger.makeRecord
+        if not getattr(make_record, _DONE, False):
+
+            @functools.wraps(make_record)
+            def makeRecord(  # noqa: N802 -- the name it replaces
+                self: logging.Logger, *args: Any, **kwargs: Any
+            ) -> logging.LogRecord:
+                record = make_record(self, *args, **kwargs)
+                _redact_changes(record)
+                return record
+
+            setattr(makeRecord, _DONE, True)
+            logging.Logger.makeRecord = makeRecord  # type: ignore[method-assign]
+        make_log_record = logging.makeLogRecord
+        if not getattr(make_log_record, _DONE, False):
+
+            @functools.wraps(make_log_record)
+            def makeLogRecord(attrs: Mapping[str, object], /) -> logging.LogRecord:  # noqa: N802
+                record = make_log_record(attrs)
+                _redact_changes(record)
+                return record
+
+            setattr(makeLogRecord, _DONE, True)
+            logging.makeLogRecord = makeLogRecord  # type: ignore[assignment]
 
 
 def _install_excepthook() -> None:
@@ -359,9 +538,11 @@ def install_redaction(
     Handlers see the records of every child logger that propagates, so this covers them.
     Not covered: handlers added later (call it again), handlers of loggers with
     ``propagate=False`` or of child loggers below them. ``everywhere=True`` covers those
-    in one call: every record is redacted where it is made (the log record factory), so
-    every logger and handler, present and future, gets redacted records, each redacted
-    once. When the logger has no handler yet, the filter also goes on
+    in one call: every record is redacted where it is made (the log record factory, and
+    ``Logger.makeRecord`` and ``logging.makeLogRecord`` for the ``extra=`` and fields they
+    set after it), so every logger and handler, present and future, gets redacted records,
+    each redacted once. Not covered there: a ``Logger`` subclass whose ``makeRecord`` does
+    not call the original. When the logger has no handler yet, the filter also goes on
     :data:`logging.lastResort`. ``excepthook=True`` prints uncaught exceptions (main and
     other threads) redacted, but not the message of an uncaught ``SystemExit``
     (``sys.exit("...")``): Python prints that itself, never through :data:`sys.excepthook`,
