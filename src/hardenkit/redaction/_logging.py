@@ -31,7 +31,6 @@ _DONE = "_hardenkit_redacted"
 # Not extras: the record's own attributes and our flag.
 _NOT_EXTRA = _RECORD_ATTRS | {_DONE}
 # The fields redaction rewrites; one changed after redaction sends the record through again.
-_FIELDS = ("msg", "args", "exc_info", "exc_text", "stack_info")
 _MAX_DEPTH = 32
 _PAIR = 2  # a (name, value) tuple
 _WITHHELD = "(withheld: the text could not be redacted)\n"
@@ -176,6 +175,9 @@ def _maskable(value: object) -> bool:
     return not (isinstance(text, str) and (not text or is_mask(text)))
 
 
+_PLAIN_ARGS = frozenset({str, int, float, bool, bytes, type(None)})
+
+
 def _masked_args(args: object) -> object:
     """A record's ``args`` with the values under secret names masked, before formatting.
 
@@ -189,6 +191,11 @@ def _masked_args(args: object) -> object:
     if isinstance(args, Mapping):
         return _masked_mapping(args, 0)
     if type(args) is tuple:
+        for arg in args:  # most messages' arguments are plain values: nothing to walk
+            if type(arg) not in _PLAIN_ARGS:
+                break
+        else:
+            return args
         walked = tuple(_masked_arg(a, 0) for a in args)
         return args if all(a is b for a, b in zip(walked, args, strict=True)) else walked
     return _masked_arg(args, 0)
@@ -285,32 +292,42 @@ class RedactingFilter(logging.Filter):
 
 
 class _Seen:
-    """A redacted record's fields and extras, by identity: what a later change is told by.
+    """A redacted record's fields, by identity, and its attribute count: a later change.
 
     Holds the values, never the record (it is kept in a weak mapping keyed by the record).
+    Cheap on purpose (every record pays it): an attribute added since shows as a larger
+    count, and then every extra is redacted again (redaction is idempotent); a value put
+    under an existing extra's name in place of the redacted one is not noticed.
     """
 
-    __slots__ = ("extras", "fields")
+    __slots__ = ("fields", "size")
 
     def __init__(self, record: logging.LogRecord) -> None:
-        self.fields = tuple(getattr(record, name, None) for name in _FIELDS)
-        self.extras = {k: v for k, v in vars(record).items() if k not in _NOT_EXTRA}
+        self.fields = _fields(record)
+        self.size = len(vars(record))
 
     def same_fields(self, record: logging.LogRecord) -> bool:
         """Whether msg, args, exc_info, exc_text and stack_info are the redacted objects."""
-        return all(
-            getattr(record, name, None) is old
-            for name, old in zip(_FIELDS, self.fields, strict=True)
-        )
+        return all(a is b for a, b in zip(_fields(record), self.fields, strict=True))
 
     def new_extras(self, record: logging.LogRecord) -> list[str]:
-        """The extras set since (new names, or other objects under a known one)."""
-        missing = object()
-        return [
-            k
-            for k, v in vars(record).items()
-            if k not in _NOT_EXTRA and self.extras.get(k, missing) is not v
-        ]
+        """The extras to redact again: all of them once attributes were added, else none."""
+        names = vars(record)
+        if len(names) == self.size:
+            return []
+        return [k for k in names if k not in _NOT_EXTRA]
+
+
+def _fields(record: logging.LogRecord) -> tuple[object, ...]:
+    """msg, args, exc_info, exc_text and stack_info (written out: every record pays it)."""
+    get = getattr
+    return (
+        get(record, "msg", None),
+        get(record, "args", None),
+        get(record, "exc_info", None),
+        get(record, "exc_text", None),
+        get(record, "stack_info", None),
+    )
 
 
 _seen: weakref.WeakKeyDictionary[logging.LogRecord, _Seen] = weakref.WeakKeyDictionary()
