@@ -3,9 +3,9 @@
 Every entry is a variable name (or a ``PREFIX*`` or ``*SUFFIX`` pattern) that makes a
 program load or run other code, trust another peer or certificate, read another
 configuration, or write where it should not. Each group names the documentation it was
-taken from; each entry says what the variable does. :data:`hardenkit.env.DANGEROUS_ENV` is built from
-this table, and tests/data/dangerous-env.json (sudo's and glibc's lists) stays covered
-by it. Names compare case-insensitively (``http_proxy`` and ``HTTP_PROXY``).
+taken from; each entry says what the variable does. :data:`hardenkit.env.DANGEROUS_ENV`
+is built from this table, and tests/data/dangerous-env.json (sudo's and glibc's lists)
+stays covered by it. Names compare case-insensitively (``http_proxy`` and ``HTTP_PROXY``).
 
 Plain data, imported by :mod:`hardenkit.env` (no imports).
 """
