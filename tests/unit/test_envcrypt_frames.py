@@ -140,3 +140,35 @@ def test_the_callers_own_exception_keeps_its_frames(tmp_path: Path) -> None:
         _raised(lambda: load_env(path, environ=_ReadOnly()), TypeError)
         kept = dict(below.tb_frame.f_locals) if below else {}
     assert kept.get("state") == {"order": 42}
+
+
+def _keypair_cases() -> list[tuple[str, str, str]]:
+    """(what, public key, private key) for KeyPair calls that fail; the key to look for."""
+    from hardenkit.envcrypt import generate_keypair  # noqa: PLC0415
+
+    a, b = generate_keypair(), generate_keypair()
+    near = a.private_key[:-1] + ("g" if a.private_key[-1] != "g" else "h")
+    return [
+        ("another pair's public key", b.public_key, a.private_key),
+        ("a bad public key", "zz", a.private_key),
+        ("a private key one digit off", a.public_key, near),
+    ]
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_a_failed_keypair_keeps_no_private_key_in_its_frames(case: int) -> None:
+    """KeyPair(...) raising ValueError: no frame from the constructor down holds the key."""
+    from hardenkit.envcrypt import KeyPair  # noqa: PLC0415
+
+    _what, public, private = _keypair_cases()[case]
+    with pytest.raises(ValueError, match="invalid KeyPair") as info:
+        KeyPair(public_key=public, private_key=private)
+    exc = info.value
+    assert exc.__traceback__ is not None
+    # From the constructor's frame down: this test's own frame holds the key, of course.
+    below = exc.__traceback__.tb_next
+    assert below is not None
+    assert below.tb_frame.f_code.co_name == "__init__"
+    exc = exc.with_traceback(below)
+    del info
+    assert _leaks(exc, private) == []
