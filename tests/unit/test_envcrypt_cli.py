@@ -300,3 +300,25 @@ def test_run_refuses_what_runs_code_in_common_children(
     argv = ["env", "run", "-f", path, "--allow-dangerous", "--", "printenv", name]
     assert main(argv) == 0
     assert capfd.readouterr().out == value + "\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["env", "set", "API_PASSWORD", "-Xk9-hunter2-secret"],  # a value that looks like a flag
+        ["env", "set", "API_PASSWORD", "value", "Xk9-hunter2-secret"],  # a stray extra word
+        ["env", "set", "--plain=Xk9-hunter2-secret", "API_PASSWORD"],
+        ["env", "set", "--s=Xk9-hunter2-secret", "API_PASSWORD"],  # ambiguous or ignored
+        ["env", "keypair", "--format", "Xk9-hunter2-secret"],  # an invalid choice
+        ["Xk9-hunter2-secret"],  # the top-level parser's invalid choice
+        ["audit", "--json", "Xk9-hunter2-secret"],
+    ],
+)
+def test_usage_errors_never_print_an_argument(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """envcrypt.md: nothing prints a value but keypair, get and decrypt --stdout."""
+    assert main(argv) == 2
+    out = capsys.readouterr()
+    assert "error:" in out.err
+    assert "hunter2" not in out.out + out.err
