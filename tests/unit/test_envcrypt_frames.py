@@ -172,3 +172,38 @@ def test_a_failed_keypair_keeps_no_private_key_in_its_frames(case: int) -> None:
     exc = exc.with_traceback(below)
     del info
     assert _leaks(exc, private) == []
+
+
+def test_an_exception_the_caller_kept_and_raises_from_keeps_its_frames(tmp_path: Path) -> None:
+    """The caller's mapping raises ``from`` an exception it caught before the call.
+
+    That exception is the caller's, not the call's: its frames keep their locals. The
+    mapping's own frame, below the call, holds the value and is cleared.
+    """
+    path, key = _file(tmp_path)
+
+    def work() -> NoReturn:
+        state = {"order": 42}
+        raise ValueError(state)
+
+    try:
+        work()
+    except ValueError as err:
+        saved = err
+    assert saved.__traceback__ is not None
+    below = saved.__traceback__.tb_next
+    assert below is not None
+
+    class _Failing(dict[str, str]):
+        def __setitem__(self, name: str, value: str) -> None:
+            raise RuntimeError("store failed") from saved
+
+    exc = _raised(lambda: load_env(path, environ=_Failing()), RuntimeError)
+    assert exc.__cause__ is saved
+    assert below.tb_frame.f_locals.get("state") == {"order": 42}
+    tb = exc.__traceback__  # from the public call down (saved's frames include this test's)
+    while tb is not None:
+        text = repr(tb.tb_frame.f_locals)
+        assert key not in text, tb.tb_frame.f_code.co_name
+        assert VALUE not in text, tb.tb_frame.f_code.co_name
+        tb = tb.tb_next
