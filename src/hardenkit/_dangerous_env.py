@@ -1,11 +1,11 @@
 """The dangerous-environment table: what each runtime and common tool reads, and why.
 
-Every entry is a variable name (or a ``PREFIX*`` pattern) that makes a program load or
-run other code, trust another peer or certificate, read another configuration, or
-write where it should not. Each group names the documentation it was taken from; each
-entry says what the variable does. :data:`hardenkit.env.DANGEROUS_ENV` is built from
-this table, and tests/data/dangerous-env.json (sudo's and glibc's lists) stays covered
-by it. Names compare case-insensitively (``http_proxy`` and ``HTTP_PROXY``).
+Every entry is a variable name (or a ``PREFIX*`` or ``*SUFFIX`` pattern) that makes a
+program load or run other code, trust another peer or certificate, read another
+configuration, or write where it should not. Each group names the documentation it was
+taken from; each entry says what the variable does. :data:`hardenkit.env.DANGEROUS_ENV`
+is built from this table, and tests/data/dangerous-env.json (sudo's and glibc's lists)
+stays covered by it. Names compare case-insensitively (``http_proxy`` and ``HTTP_PROXY``).
 
 Plain data, imported by :mod:`hardenkit.env` (no imports).
 """
@@ -85,6 +85,7 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("GIT_DISCOVERY_ACROSS_FILESYSTEM", "finds repositories above mount points"),
             ("GIT_CEILING_DIRECTORIES", "changes which parent repository git picks up"),
             ("GIT_ATTR_SOURCE", "the tree attributes (filters run commands) come from"),
+            ("GIT_TEST_*", "test hooks: GIT_TEST_FSMONITOR runs a program as fsmonitor hook"),
         ),
     ),
     (
@@ -111,6 +112,8 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("SOCKS_PROXY", "routes connections through a SOCKS host"),
             ("RSYNC_PROXY", "routes rsync through another host"),
             ("NO_PROXY", "hosts that bypass the proxy (egress control sidestepped)"),
+            ("*_PROXY", "any <scheme>_proxy in any case (libcurl: dict_proxy, ftps_proxy...)"),
+            ("NETRC", "the .netrc file requests and curl send credentials from"),
         ),
     ),
     (
@@ -152,6 +155,10 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("PYTHONHTTPSVERIFY", "0 turns off HTTPS verification (PEP 493 builds)"),
             ("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "the CA roots gRPC clients trust"),
             ("DENO_CERT", "a CA certificate Deno trusts"),
+            ("HTTPLIB2_CA_CERTS", "the CA bundle httplib2 (Google API clients) trusts"),
+            ("WEBSOCKET_CLIENT_CA_BUNDLE", "the CA bundle websocket-client trusts"),
+            ("CTLOG_FILE", "the Certificate Transparency log list OpenSSL trusts"),
+            ("NODE_USE_SYSTEM_CA", "Node trusts the system store (another CA set)"),
         ),
     ),
     (
@@ -172,11 +179,15 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("PYTHONCASEOK", "case-insensitive imports"),
             ("PYTHON_HISTORY", "the file the REPL writes history to (3.13)"),
             ("PYTHONPERFSUPPORT", "writes perf maps to /tmp/perf-<pid>.map (3.12)"),
+            ("PYTHONTZPATH", "where zoneinfo reads time zone files (planted zones)"),
             ("PIP_*", "pip options: PIP_INDEX_URL installs from another index"),
             ("UV_INDEX_URL", "the index uv installs packages from"),
             ("UV_EXTRA_INDEX_URL", "extra indexes uv installs packages from"),
             ("UV_INDEX", "extra indexes uv installs packages from"),
             ("UV_DEFAULT_INDEX", "the index uv installs packages from"),
+            ("UV_CONFIG_FILE", "the uv.toml uv reads (indexes, build settings)"),
+            ("UV_PYTHON_INSTALL_MIRROR", "where uv downloads the Python it runs"),
+            ("UV_INSECURE_HOST", "hosts uv fetches from without TLS verification"),
         ),
     ),
     (
@@ -196,6 +207,10 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("NODE_REPL_HISTORY", "the file the REPL writes history to"),
             ("NPM_CONFIG_*", "any npm option (registry, script-shell, ignore-scripts)"),
             ("ELECTRON_RUN_AS_NODE", "an Electron app runs as plain Node (runs any script)"),
+            ("COREPACK_NPM_REGISTRY", "where corepack downloads the package manager it runs"),
+            ("YARN_*", "any yarn setting (registry, yarnPath runs a script, plugins)"),
+            ("BUN_CONFIG_REGISTRY", "the registry bun installs packages from"),
+            ("PYTHON", "the Python node-gyp runs for native builds"),
         ),
     ),
     (
@@ -297,6 +312,8 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("HISTFILE", "the file an interactive shell writes history to"),
             ("INPUTRC", "readline's key bindings and macros"),
             ("BASH_LOADABLES_PATH", "where bash's enable -f loads builtins (shared libraries)"),
+            ("FCEDIT", "the editor fc runs (a command)"),
+            ("MAILPATH", "mail files bash checks; $(cmd) in a message runs"),
         ),
     ),
     (
@@ -313,6 +330,8 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("MANPAGER", "a command man pipes pages through"),
             ("MANOPT", "options man parses (-P pager, -H browser)"),
             ("MANROFFOPT", "options passed to the roff formatter"),
+            ("GROFF_BIN_PATH", "where groff finds troff and grotty to run (man)"),
+            ("MAN_DISABLE_SECCOMP", "man runs its formatters without the seccomp filter"),
             ("BROWSER", "a command man -H and xdg-open run"),
             ("LESS", "less options (+cmd runs less commands, ! runs a shell)"),
             ("LESSOPEN", "an input preprocessor command less runs"),
@@ -320,12 +339,14 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("LESSEDIT", "the editor command less runs on v"),
             ("LESSKEY*", "lesskey files (key bindings to shell commands)"),
             ("LESSKEYIN*", "lesskey source files"),
+            ("LESSGLOBALTAGS", "the global(1) command less runs for tags"),
             ("MORE", "more options"),
             ("VIMINIT", "ex commands vim runs at start (:! runs a shell)"),
             ("EXINIT", "ex commands vi/ex run at start"),
             ("GVIMINIT", "ex commands gvim runs at start"),
             ("VIMRUNTIME", "where vim loads its runtime scripts"),
             ("VIM", "where vim looks for its files"),
+            ("NVIM_APPNAME", "the directory nvim reads its init.lua from"),
             ("MYVIMRC", "the vimrc vim reports and reloads"),
             ("EMACSLOADPATH", "where emacs loads Lisp from"),
         ),
@@ -333,7 +354,8 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     (
         "build tools and archivers",
         (
-            "GNU make manual (MAKEFLAGS, MAKEFILES), autoconf manual, Site Defaults "
+            "GNU make manual (MAKEFLAGS, MAKEFILES; Implicit Variables: CC, CFLAGS...), "
+            "gcc(1) -wrapper, setuptools (CC, LDSHARED), autoconf manual, Site Defaults "
             "(CONFIG_SITE), GNU tar (TAR_OPTIONS: --to-command, --checkpoint-action=exec), "
             "gzip(1), xz(1), bzip2(1)"
         ),
@@ -350,6 +372,19 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("BZIP", "bzip2 options"),
             ("BZIP2", "bzip2 options"),
             ("PKG_CONFIG_PATH", "where .pc files (compiler and linker flags) come from"),
+            ("CC", "the C compiler make's rules, configure and setuptools run"),
+            ("CXX", "the C++ compiler make's rules and setuptools run"),
+            ("CPP", "the preprocessor make's rules and configure run"),
+            ("LD", "the linker build scripts run"),
+            ("AS", "the assembler make's rules run"),
+            ("AR", "the archiver make's rules and setuptools run"),
+            ("LDSHARED", "the command setuptools links extensions with"),
+            ("CFLAGS", "C compiler flags (-wrapper runs a program)"),
+            ("CXXFLAGS", "C++ compiler flags (-wrapper runs a program)"),
+            ("CPPFLAGS", "preprocessor flags (-wrapper runs a program)"),
+            ("LDFLAGS", "linker flags given to the compiler driver (-wrapper)"),
+            ("LDLIBS", "libraries given to the compiler driver by make (-wrapper)"),
+            ("LOADLIBES", "libraries given to the compiler driver by make (-wrapper)"),
         ),
     ),
     (
@@ -357,7 +392,7 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         (
             "systemd docs, ENVIRONMENT.md (SYSTEMD_PAGER, SYSTEMD_PAGERSECURE, "
             "SYSTEMD_EDITOR, SYSTEMD_LOG_*...), sd_notify(3), sd_listen_fds(3), dbus docs, "
-            "XDG Base Directory specification"
+            "XDG Base Directory specification, sd-bus (XDG_RUNTIME_DIR/bus)"
         ),
         (
             ("SYSTEMD_*", "systemctl/journalctl knobs: pager, editor, secure-pager off"),
@@ -371,6 +406,7 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("XDG_CONFIG_DIRS", "where programs read their configuration"),
             ("XDG_DATA_HOME", "where programs read data (units, schemas, .desktop)"),
             ("XDG_DATA_DIRS", "where programs read data (units, schemas, .desktop)"),
+            ("XDG_RUNTIME_DIR", "sockets: sd-bus falls back to $XDG_RUNTIME_DIR/bus"),
         ),
     ),
     (
@@ -392,6 +428,13 @@ TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("AWS_SHARED_CREDENTIALS_FILE", "the AWS credentials file"),
             ("AWS_CA_BUNDLE", "the CA bundle the AWS CLI and SDKs trust"),
             ("AWS_PAGER", "a command the AWS CLI pipes its output through"),
+            ("AWS_ENDPOINT_URL*", "the endpoint AWS SDKs send requests and credentials to"),
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "where AWS SDKs fetch credentials from"),
+            ("GOOGLE_APPLICATION_CREDENTIALS", "the credentials file Google clients use"),
+            ("GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES", "lets Google credentials run a command"),
+            ("CONTAINERS_CONF", "podman/buildah's configuration (helpers, hooks run)"),
+            ("CONTAINERS_REGISTRIES_CONF", "the registries podman pulls images from"),
+            ("CONTAINER_HOST", "the podman service the CLI controls"),
         ),
     ),
     (
@@ -424,4 +467,6 @@ FROM_UNTRUSTED: tuple[tuple[str, str], ...] = (
         ),
     ),
     ("SHELL", "the shell programs run commands with (make, vim :!, ssh)"),
+    ("USER", "who getpass.getuser() and many tools say the user is"),
+    ("LOGNAME", "who getpass.getuser() and many tools say the user is"),
 )

@@ -64,8 +64,8 @@ DEFAULT_ALLOW: tuple[str, ...] = (
     "TZ",
 )
 
-#: Names (and ``PREFIX*`` patterns) that change how programs load code, trust peers or
-#: parse input: sudo's env_delete table, glibc's setuid list, and what git, curl, wget,
+#: Names (and ``PREFIX*``, ``*SUFFIX`` patterns) that change how programs load code, trust
+#: peers or parse input: sudo's env_delete table, glibc's setuid list, and what git, curl, wget,
 #: ssh, openssl, Python, Node, Ruby, Perl, Java, .NET, Go, Rust, shells, pagers,
 #: editors, build tools and systemd read (hardenkit._dangerous_env has the source and
 #: the reason of each entry). :func:`is_dangerous` also flags any value beginning with
@@ -73,10 +73,13 @@ DEFAULT_ALLOW: tuple[str, ...] = (
 DANGEROUS_ENV: frozenset[str] = frozenset(
     name for _group, _source, entries in _dangerous_env.TABLE for name, _why in entries
 )
-_DANGEROUS_NAMES = frozenset(n.upper() for n in DANGEROUS_ENV if not n.endswith("*"))
+_DANGEROUS_NAMES = frozenset(n.upper() for n in DANGEROUS_ENV if "*" not in n)
 _DANGEROUS_PREFIXES = tuple(sorted(n[:-1].upper() for n in DANGEROUS_ENV if n.endswith("*")))
-# Safe from the trusted parent (HOME is in DEFAULT_ALLOW) but code-changing from an
-# untrusted source: a .env file's HOME points git, Python and shells at planted dotfiles.
+# ``*_PROXY``: libcurl reads a proxy for any scheme it speaks (dict_proxy, ftps_proxy).
+_DANGEROUS_SUFFIXES = tuple(sorted(n[1:].upper() for n in DANGEROUS_ENV if n.startswith("*")))
+# Safe from the trusted parent (HOME, USER, LOGNAME are in DEFAULT_ALLOW) but code- or
+# identity-changing from an untrusted source: a .env file's HOME points git, Python and
+# shells at planted dotfiles; its USER is who getpass.getuser() reports.
 _FROM_UNTRUSTED = frozenset(n.upper() for n, _why in _dangerous_env.FROM_UNTRUSTED)
 
 # sudo's env_check: these (and LC_*) are kept only when the value holds no "/" and no "%".
@@ -105,7 +108,11 @@ def is_dangerous(name: str, value: str | None = None) -> bool:
     if value is not None and (value.startswith("() ") or "\0" in value):
         return True
     upper = name.upper()
-    return upper in _DANGEROUS_NAMES or upper.startswith(_DANGEROUS_PREFIXES)
+    return (
+        upper in _DANGEROUS_NAMES
+        or upper.startswith(_DANGEROUS_PREFIXES)
+        or upper.endswith(_DANGEROUS_SUFFIXES)
+    )
 
 
 def looks_secret(value: str) -> bool:
@@ -149,7 +156,8 @@ def _refused_from_untrusted(name: str, value: str) -> bool:
 
     What :func:`sanitize_env` would never copy (dangerous names and values, ``PATH``,
     locale, terminal and time-zone values naming a file), plus names that are fine to
-    inherit from the parent but change which code runs when a file sets them (``HOME``).
+    inherit from the parent but change which code runs, or who the user seems to be, when a
+    file sets them (``HOME``, ``SHELL``, ``USER``, ``LOGNAME``).
     """
     return (
         name == "PATH"

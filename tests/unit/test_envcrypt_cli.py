@@ -154,7 +154,7 @@ def test_decrypt_in_place_holds_the_writers_lock_across_read_and_write(
     assert values["API_TOKEN"] == SAMPLE
 
 
-@pytest.mark.parametrize("name", ["HOME", "SHELL"])
+@pytest.mark.parametrize("name", ["HOME", "SHELL", "USER", "LOGNAME"])
 def test_run_refuses_inherit_only_names_from_the_file(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], name: str
 ) -> None:
@@ -177,6 +177,21 @@ def test_run_still_inherits_home_from_the_parent(
     monkeypatch.setenv("HOME", str(tmp_path))
     assert main(["env", "run", "-f", _file(tmp_path), "--", "printenv", "HOME"]) == 0
     assert capfd.readouterr().out == f"{tmp_path}\n"
+
+
+def test_run_still_inherits_user_and_logname_from_the_parent(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hardenkit.env import is_dangerous, sanitize_env  # noqa: PLC0415
+
+    monkeypatch.setenv("USER", "parent-user")
+    monkeypatch.setenv("LOGNAME", "parent-user")
+    assert not is_dangerous("USER")
+    assert not is_dangerous("LOGNAME")
+    assert sanitize_env()["USER"] == sanitize_env()["LOGNAME"] == "parent-user"
+    argv = ["env", "run", "-f", _file(tmp_path), "--", "printenv", "USER", "LOGNAME"]
+    assert main(argv) == 0
+    assert capfd.readouterr().out == "parent-user\nparent-user\n"
 
 
 TRUST_AND_CODE_NAMES = [
@@ -209,3 +224,101 @@ def test_run_refuses_trust_root_and_code_loading_names(
     err = capfd.readouterr().err
     assert name in err
     assert "planted-9d2b" not in err
+
+
+#: One per class the second review found (each ran code, or moved trust, in a common child):
+#: git's test hooks, make/setuptools compilers and flags, groff/man, any <scheme>_proxy,
+#: shells, pagers and editors, TLS trust, cloud credentials, package managers, containers.
+RUN_CODE_NAMES = [
+    "GIT_TEST_FSMONITOR",
+    "CC",
+    "CXX",
+    "CFLAGS",
+    "CXXFLAGS",
+    "CPPFLAGS",
+    "LDFLAGS",
+    "LDSHARED",
+    "CPP",
+    "LD",
+    "GROFF_BIN_PATH",
+    "dict_proxy",
+    "FTPS_PROXY",
+    "Gopher_Proxy",
+    "XDG_RUNTIME_DIR",
+    "HTTPLIB2_CA_CERTS",
+    "WEBSOCKET_CLIENT_CA_BUNDLE",
+    "CTLOG_FILE",
+    "NODE_USE_SYSTEM_CA",
+    "NETRC",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
+    "UV_CONFIG_FILE",
+    "UV_PYTHON_INSTALL_MIRROR",
+    "UV_INSECURE_HOST",
+    "COREPACK_NPM_REGISTRY",
+    "YARN_NPM_REGISTRY_SERVER",
+    "BUN_CONFIG_REGISTRY",
+    "PYTHON",
+    "CONTAINERS_CONF",
+    "CONTAINERS_REGISTRIES_CONF",
+    "CONTAINER_HOST",
+    "NVIM_APPNAME",
+    "FCEDIT",
+    "MAILPATH",
+    "LESSGLOBALTAGS",
+    "MAN_DISABLE_SECCOMP",
+    "PYTHONTZPATH",
+]
+
+
+@pytest.mark.parametrize("name", RUN_CODE_NAMES)
+def test_run_refuses_what_runs_code_in_common_children(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], name: str
+) -> None:
+    """Refused by env run (named, never the value), by sanitize_env and spawn; --allow-dangerous."""
+    from hardenkit.env import is_dangerous, sanitize_env  # noqa: PLC0415
+    from hardenkit.errors import InvalidEnvError, PolicyError  # noqa: PLC0415
+    from hardenkit.spawn import run  # noqa: PLC0415
+
+    value = "/tmp/planted-5e8c/evil.sh"
+    assert is_dangerous(name)
+    assert is_dangerous(name.lower())
+    assert name not in sanitize_env([name], env={name: value})
+    with pytest.raises(InvalidEnvError, match=name):
+        sanitize_env(set={name: value})
+    with pytest.raises(PolicyError, match=name):
+        run(["/usr/bin/env"], env={name: value})
+    path = _file(tmp_path)
+    set_env_value(path, name, value, encrypt=False)
+    assert main(["env", "run", "-f", path, "--", "true"]) == 1
+    err = capfd.readouterr().err
+    assert name in err
+    assert "planted-5e8c" not in err
+    argv = ["env", "run", "-f", path, "--allow-dangerous", "--", "printenv", name]
+    assert main(argv) == 0
+    assert capfd.readouterr().out == value + "\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["env", "set", "API_PASSWORD", "-Xk9-hunter2-secret"],  # a value that looks like a flag
+        ["env", "set", "API_PASSWORD", "value", "Xk9-hunter2-secret"],  # a stray extra word
+        ["env", "set", "--plain=Xk9-hunter2-secret", "API_PASSWORD"],
+        ["env", "set", "--s=Xk9-hunter2-secret", "API_PASSWORD"],  # ambiguous or ignored
+        ["env", "keypair", "--format", "Xk9-hunter2-secret"],  # an invalid choice
+        ["Xk9-hunter2-secret"],  # the top-level parser's invalid choice
+        ["audit", "--json", "Xk9-hunter2-secret"],
+    ],
+)
+def test_usage_errors_never_print_an_argument(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """envcrypt.md: nothing prints a value but keypair, get and decrypt --stdout."""
+    assert main(argv) == 2
+    out = capsys.readouterr()
+    assert "error:" in out.err
+    assert "hunter2" not in out.out + out.err

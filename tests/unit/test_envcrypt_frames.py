@@ -140,3 +140,70 @@ def test_the_callers_own_exception_keeps_its_frames(tmp_path: Path) -> None:
         _raised(lambda: load_env(path, environ=_ReadOnly()), TypeError)
         kept = dict(below.tb_frame.f_locals) if below else {}
     assert kept.get("state") == {"order": 42}
+
+
+def _keypair_cases() -> list[tuple[str, str, str]]:
+    """(what, public key, private key) for KeyPair calls that fail; the key to look for."""
+    from hardenkit.envcrypt import generate_keypair  # noqa: PLC0415
+
+    a, b = generate_keypair(), generate_keypair()
+    near = a.private_key[:-1] + ("g" if a.private_key[-1] != "g" else "h")
+    return [
+        ("another pair's public key", b.public_key, a.private_key),
+        ("a bad public key", "zz", a.private_key),
+        ("a private key one digit off", a.public_key, near),
+    ]
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_a_failed_keypair_keeps_no_private_key_in_its_frames(case: int) -> None:
+    """KeyPair(...) raising ValueError: no frame from the constructor down holds the key."""
+    from hardenkit.envcrypt import KeyPair  # noqa: PLC0415
+
+    _what, public, private = _keypair_cases()[case]
+    with pytest.raises(ValueError, match="invalid KeyPair") as info:
+        KeyPair(public_key=public, private_key=private)
+    exc = info.value
+    assert exc.__traceback__ is not None
+    # From the constructor's frame down: this test's own frame holds the key, of course.
+    below = exc.__traceback__.tb_next
+    assert below is not None
+    assert below.tb_frame.f_code.co_name == "__init__"
+    exc = exc.with_traceback(below)
+    del info
+    assert _leaks(exc, private) == []
+
+
+def test_an_exception_the_caller_kept_and_raises_from_keeps_its_frames(tmp_path: Path) -> None:
+    """The caller's mapping raises ``from`` an exception it caught before the call.
+
+    That exception is the caller's, not the call's: its frames keep their locals. The
+    mapping's own frame, below the call, holds the value and is cleared.
+    """
+    path, key = _file(tmp_path)
+
+    def work() -> NoReturn:
+        state = {"order": 42}
+        raise ValueError(state)
+
+    try:
+        work()
+    except ValueError as err:
+        saved = err
+    assert saved.__traceback__ is not None
+    below = saved.__traceback__.tb_next
+    assert below is not None
+
+    class _Failing(dict[str, str]):
+        def __setitem__(self, name: str, value: str) -> None:
+            raise RuntimeError("store failed") from saved
+
+    exc = _raised(lambda: load_env(path, environ=_Failing()), RuntimeError)
+    assert exc.__cause__ is saved
+    assert below.tb_frame.f_locals.get("state") == {"order": 42}
+    tb = exc.__traceback__  # from the public call down (saved's frames include this test's)
+    while tb is not None:
+        text = repr(tb.tb_frame.f_locals)
+        assert key not in text, tb.tb_frame.f_code.co_name
+        assert VALUE not in text, tb.tb_frame.f_code.co_name
+        tb = tb.tb_next

@@ -35,11 +35,17 @@ class _Formatter(argparse.HelpFormatter):
 
 
 class _Parser(argparse.ArgumentParser):
-    """A parser whose subcommands report their own usage on unknown arguments.
+    """A parser whose errors quote no argument, and whose subcommands report their own usage.
 
     argparse hands a subcommand's leftover arguments up to the top-level parser, which
     then prints the top-level usage; here the subcommand's parser refuses them itself.
+    argparse's messages quote arguments (``unrecognized arguments: -Xk9-hunter2``,
+    ``invalid choice: '...'``, ``ambiguous option: --s=...``), and a stray or misplaced
+    argument may be a value (``hardenkit env set API_PASSWORD -Xk9...``): every argument
+    that is not one of the parser's option names or choices is withheld.
     """
+
+    _words: tuple[str, ...] = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
@@ -48,17 +54,42 @@ class _Parser(argparse.ArgumentParser):
     def parse_known_args(  # type: ignore[override]  # the signature differs across 3.10-3.13
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
+        self._words = tuple(sys.argv[1:] if args is None else args)
         ns, extras = super().parse_known_args(args, namespace)
         if extras and self.prog != "hardenkit":
-            self.error(f"unrecognized arguments: {' '.join(extras)}")
+            self.error(
+                f"unrecognized arguments ({len(extras)} withheld: an argument may be a value)"
+            )
         return ns, extras
 
+    def _withheld(self, message: str) -> str:
+        """``message`` without the arguments it quotes, but option names and choices."""
+        import re  # noqa: PLC0415 -- for import time: on error only
+
+        known = set(self._option_string_actions)
+        for action in self._actions:
+            known.update(str(c) for c in action.choices or ())
+        # What argparse may quote of an argument: all of it, what follows "=" (--opt=VALUE),
+        # or the rest of a short-option cluster (-pVALUE: "ignored explicit argument").
+        words: set[str] = set()
+        for word in self._words:
+            words.add(word)
+            words.add(word.partition("=")[2])
+            if word.startswith("-") and not word.startswith("--"):
+                words.update(word[i:] for i in range(2, len(word)))
+        for word in sorted(words - known, key=len, reverse=True):
+            if not word:
+                continue
+            message = message.replace(repr(word), "<withheld>")
+            message = re.sub(rf"(?<!\S){re.escape(word)}(?!\S)", "<withheld>", message)
+        return message
+
     def error(self, message: str) -> NoReturn:
-        """Print this (sub)command's usage and the message (redacted: it quotes values), exit 2."""
+        """Print this (sub)command's usage and the message (arguments withheld), exit 2."""
         from hardenkit.redaction import redact  # noqa: PLC0415 -- for import time: on error
 
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {redact(message)}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {redact(self._withheld(message))}\n")
 
 
 def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:

@@ -238,8 +238,9 @@ def _child_env(args: argparse.Namespace) -> dict[str, str]:
 
     values = decrypt_env_file(args.file, keys_file=args.keys_file, require_seal=args.require_seal)
     # What sanitize_env would never copy (dangerous names and values, PATH, locale and
-    # time-zone values naming a file), and HOME or SHELL: inherited from the parent they
-    # are trusted, from the file they point programs at planted dotfiles and shells.
+    # time-zone values naming a file), and HOME, SHELL, USER or LOGNAME: inherited from the
+    # parent they are trusted, from the file they point programs at planted dotfiles and
+    # shells, or name another user.
     dangerous = sorted(
         name for name, value in values.items() if _refused_from_untrusted(name, value)
     )

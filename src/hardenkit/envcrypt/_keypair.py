@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import sys
 from typing import TYPE_CHECKING
 
 from hardenkit.envcrypt import _ecies
@@ -35,12 +36,26 @@ class KeyPair:
     _private_key: str
 
     def __init__(self, *, public_key: str, private_key: str) -> None:
-        object.__setattr__(self, "public_key", public_key)
-        object.__setattr__(self, "_private_key", private_key)
-        self.__post_init__()
-        from hardenkit.redaction import register_secret  # noqa: PLC0415 -- loaded on first use
+        outer = sys.exc_info()[1]  # the caller's own exception: its frames stay
+        try:
+            _check_pair(public_key, private_key)
+            object.__setattr__(self, "public_key", public_key)
+            object.__setattr__(self, "_private_key", private_key)
+            from hardenkit.redaction import register_secret  # noqa: PLC0415 -- on first use
 
-        register_secret(private_key, strict=False)
+            register_secret(private_key, strict=False)
+        except BaseException as err:  # noqa: BLE001 -- any failure: re-raised below
+            error = err
+        else:
+            return
+        # A traceback keeps its frames' locals (pytest -l, Sentry, capture_locals print
+        # them): none below this one, and no key in this one, when the error leaves.
+        del public_key, private_key
+        from hardenkit._frames import clear_below  # noqa: PLC0415 -- import time: errors only
+
+        clear_below(error, outer)
+        del outer
+        raise error.with_traceback(None)
 
     @property
     def private_key(self) -> str:
@@ -79,17 +94,20 @@ class KeyPair:
         """Refuse: object's default hands the private key to any serializer that asks."""
         raise TypeError("KeyPair values cannot be pickled or copied")
 
-    def __post_init__(self) -> None:
-        try:
-            private = _ecies.parse_private_key(self.private_key)
-            public = _ecies.parse_public_key(self.public_key)
-        except ValueError as exc:
-            raise ValueError(f"invalid KeyPair: {exc}") from None
-        if _ecies.public_hex(private.public_key()) != _ecies.public_hex(public):
-            raise ValueError("invalid KeyPair: the public key does not belong to the private key")
-
     def __repr__(self) -> str:
-        return f"KeyPair(public_key={self.public_key!r}, private_key=<hidden>)"
+        # getattr: a traceback rendered with locals shows a failed __init__'s empty self.
+        public = getattr(self, "public_key", "<unset>")
+        return f"KeyPair(public_key={public!r}, private_key=<hidden>)"
+
+
+def _check_pair(public_key: str, private_key: str) -> None:
+    try:
+        private = _ecies.parse_private_key(private_key)
+        public = _ecies.parse_public_key(public_key)
+    except ValueError as exc:
+        raise ValueError(f"invalid KeyPair: {exc}") from None
+    if _ecies.public_hex(private.public_key()) != _ecies.public_hex(public):
+        raise ValueError("invalid KeyPair: the public key does not belong to the private key")
 
 
 def generate_keypair() -> KeyPair:

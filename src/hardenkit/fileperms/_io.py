@@ -248,16 +248,25 @@ def open_secure(
             fail(leaf, [f"{leaf} already exists"], FileExistsError(errno.EEXIST, leaf))
         else:
             fd = _open_leaf(parent.fd, name, leaf, parsed.flags)
+    # Who closes fd: this function while ``unowned`` holds it, the file object once open()
+    # has taken it. The hand-over is dict.pop, called by open() as the opener: C code, so
+    # no signal handler or trace function runs between taking fd and FileIO owning it. An
+    # exception after that (a KeyboardInterrupt as open() returns) drops the object, which
+    # closes fd; closing it here too would close it twice (EBADF, or another thread's
+    # new descriptor), and hide the exception behind the OSError.
+    unowned = {leaf: fd}
     try:
         _verify_fd(fd, leaf, max_mode=max_mode, owner=owner_uid, writing=parsed.writing)
         os.set_blocking(fd, True)
         if parsed.truncate and not created:
             os.ftruncate(fd, 0)
-        if parsed.text:
-            return os.fdopen(fd, parsed.fdopen_mode, encoding=encoding or "utf-8")
-        return os.fdopen(fd, parsed.fdopen_mode)
+        # The opener ignores open()'s flags: fd is already open, with ours ("w" and "x"
+        # must not be re-applied). The file object's name is the path.
+        encoding = (encoding or "utf-8") if parsed.text else None
+        return open(leaf, parsed.fdopen_mode, encoding=encoding, opener=unowned.pop)
     except BaseException:
-        os.close(fd)
+        if unowned:
+            os.close(unowned.pop(leaf))
         raise
 
 
