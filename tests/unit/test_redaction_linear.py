@@ -92,6 +92,8 @@ PAYLOADS: dict[str, Callable[[int], str]] = {
     "index brackets": _rep("user[password][]"),
     "strings in brackets": lambda n: "password=[" + _rep('"a]b", ')(n),
     "unclosed strings in brackets": _rep('password=["a '),
+    "deep brackets": lambda n: "password=" + "[" * n,
+    "escaped strings in brackets": lambda n: "password=[" + _rep('\\"a]\\", ')(n),
     "key lines": _rep("key\n"),
     "token lines": _rep("x token=\n"),
     "one long line among lines": lambda n: "a\n" * 10 + "token" * (n // 5),

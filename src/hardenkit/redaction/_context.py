@@ -281,6 +281,26 @@ def _next_group(text: str, start: int, end: int) -> int:
     return end
 
 
+def _card_reach(text: str, start: int, end: int) -> int:
+    """The end of the card at ``text[start:end]``, or of a card that starts inside it.
+
+    A number before a card may make a card with its first groups ("amount 3000 4111 1111
+    1111 1111": 3000 4111 1111 1111 passes Luhn, as a Diners number): the groups after it
+    would be left. A card found starting at a later group of the run, inside the span, that
+    ends further, extends it: the mask covers both. Each step moves past a group.
+    """
+    at = _next_group(text, start, end)
+    while at < end:
+        m = _CARD.search(text, at)
+        if m is None or m.start() >= end:
+            break
+        further = _card_end(m.group(0))
+        if further:
+            end = max(end, m.start() + further)
+        at = _next_group(text, m.start(), min(m.end(), end))
+    return end
+
+
 def _sub_card(text: str) -> str:
     """Mask 13 to 19 digit card numbers (optionally spaced or dashed) that pass Luhn."""
     search = _CARD.search
@@ -295,7 +315,7 @@ def _sub_card(text: str) -> str:
         if end:
             out.append(text[last:start])
             out.append(MASK)
-            last = start + end
+            last = _card_reach(text, start, start + end)
             m = search(text, last)
         else:
             # A card may start inside the run after a number that is none: "amount 3000

@@ -74,39 +74,83 @@ _QUOTED_VALUE = (
 _WORD_REST = r"(?:&(?![\w.\-\[\]]+=)[^\s&]*)*"
 
 
-def _bracketed(opener: str, closer: str, depth: int = 5) -> str:
-    """A value in brackets of one kind, to its closing bracket on the line, blanks and all.
+# A value in brackets: what the scan of it stops at (brackets, quotes, escapes, the line's
+# end), and the inside of a string in it, read in runs (one step per escape, not per
+# character: re keeps no state per character of a long value).
+_BRACKET_STOPS = _lazy(r"[\[\](){}<>\"'\\\n]")
+_STRING_BODY = {
+    '"': _lazy(r'[^"\\\n]*(?:\\.[^"\\\n]*)*'),
+    "'": _lazy(r"[^'\\\n]*(?:\\.[^'\\\n]*)*"),
+    # JSON in a JSON string: \"...\" holds its own quotes as \\\" (see _QUOTED_VALUE).
+    '\\"': _lazy(r'[^\\\n]*(?:(?:\\\\\\"|\\[^"\n])[^\\\n]*)*'),
+    "\\'": _lazy(r"[^\\\n]*(?:(?:\\\\\\'|\\[^'\n])[^\\\n]*)*"),
+}
+_CLOSER_OF = {"{": "}", "[": "]", "(": ")", "<": ">"}
+_STOPS_READ = 4096
+_OPENERS = frozenset(_CLOSER_OF)
 
-    Nested up to ``depth`` levels of that kind (a JSON array or object, a Python repr:
-    ``["old", "Xk9..."]``, ``{'a': 'S'}``), deeper ones read as siblings; a quoted string
-    inside is read to its closing quote (its brackets are its own), and an escape as one
-    unit. It never fails: a bracket or quote never closed runs to the end of the line.
-    Each character has one reading, so the value is read once, whatever it holds.
+
+def _bracket_end(text: str, at: int) -> int:
+    """Where the value in brackets at ``at`` ends: after the bracket that closes it.
+
+    Brackets of its kind nest, to any depth (a JSON array or object, a Python repr:
+    ``["old", "Xk9..."]``, ``{'a': 'S'}``); a string inside, in quotes or in escaped quotes
+    (JSON in a JSON string), is read to its closing quote (its brackets are its own), and
+    an escape is one unit. A bracket or a quote never closed runs to the end of the line,
+    and so does a value holding more than _STOPS_READ of them (``password=[[[[...``: each
+    costs a step of Python, so their count is bounded; masking more is the safe side).
+    One pass, in runs between the characters that matter: linear time, constant memory.
     """
-    o, c = "\\" + opener, "\\" + closer
-    inner = rf"[^{o}{c}\"'\\\n]|\\.|\"(?:[^\"\\\n]|\\.)*\"?|'(?:[^'\\\n]|\\.)*'?"
-    level = rf"{o}(?:{inner})*{c}?"
-    for _ in range(depth - 1):
-        level = rf"{o}(?:{inner}|{level})*{c}?"
-    return level
+    opener = text[at]
+    closer = _CLOSER_OF[opener]
+    depth = 0
+    stops = _BRACKET_STOPS.search
+    i = at
+    for _ in range(_STOPS_READ):
+        m = stops(text, i)
+        if m is None or m.group() == "\n":
+            break
+        j = m.start()
+        ch = text[j]
+        if ch in (opener, closer):
+            depth += 1 if ch == opener else -1
+            i = j + 1
+            if not depth:
+                return i
+        elif ch in "\"'" or (ch == "\\" and text[j + 1 : j + 2] in ('"', "'")):
+            i = _string_end(text, j)
+            if i < 0:  # never closed: the rest of the line
+                i = j
+                break
+        elif ch == "\\":  # an escape is one unit; a backslash ending the line ends it
+            i = j + 1 if text[j + 1 : j + 2] == "\n" else j + 2
+        else:  # a bracket of another kind
+            i = j + 1
+    line = text.find("\n", i)
+    return len(text) if line < 0 else line
 
 
-_BRACKETED = "|".join(_bracketed(o, c) for o, c in ("{}", "[]", "()", "<>"))
-_BRACKET_RUN = _lazy(_BRACKETED)
-_OPENERS = frozenset("{[(<")
-# A value in brackets runs to its closing bracket (then on to the end of the word:
-# {abc}def), blanks and all; never closed on its line, to the end of the line.
-_VALUE = _lazy(
-    _QUOTED_VALUE + "|(?:" + _BRACKETED + r")[^\s&]*" + _WORD_REST + r"|[^\s&]+" + _WORD_REST
-)
+def _string_end(text: str, at: int) -> int:
+    """After the closing quote of the string at ``at`` (in quotes or escaped quotes).
+
+    -1 when it is not closed on its line.
+    """
+    quote = text[at] if text[at] != "\\" else text[at : at + 2]
+    body = _STRING_BODY[quote].match(text, at + len(quote))
+    end = body.end()  # type: ignore[union-attr]  # a star: it always matches
+    return end + len(quote) if text.startswith(quote, end) else -1
+
+
+_VALUE = _lazy(_QUOTED_VALUE + r"|[^\s&]+" + _WORD_REST)
+# After a value in brackets (_bracket_end): the rest of its word ({abc}def).
+_WORD_TAIL = _lazy(r"[^\s&]*" + _WORD_REST)
 # Under a weak name an unquoted value ends at a quote or backslash too: in JSON text
 # (Docker's {"log":"... session=42\n","token":...}) the word runs on past the string's
 # end, and a value left there would hide the pairs after it. Read so, not cut after a
 # read to the blank: each value read is read once.
 _WEAK_REST = r'(?:&(?![\w.\-\[\]]+=)[^\s&"\\]*)*'
-_WEAK_VALUE = _lazy(
-    _QUOTED_VALUE + "|(?:" + _BRACKETED + r')[^\s&"\\]*' + _WEAK_REST + r'|[^\s&"\\]+' + _WEAK_REST
-)
+_WEAK_VALUE = _lazy(_QUOTED_VALUE + r'|[^\s&"\\]+' + _WEAK_REST)
+_WEAK_TAIL = _lazy(r'[^\s&"\\]*' + _WEAK_REST)
 # Where a quoted value opens (as _VALUE reads one): prefix, then the quote, escaped or not.
 _QUOTE_OPEN = _lazy(r"[bBuUrR]{0,2}(\\?[\"'])")
 # The characters a quoted value can start with (_QUOTE_OPEN's first), and none other.
@@ -189,21 +233,25 @@ def _json_scalar(text: str, key_start: int, key: str, at: int) -> re.Match[str] 
     return _JSON_SCALAR.match(text, at)
 
 
-def _pair_value(
-    text: str, key_start: int, key: str, at: int, strength: int
-) -> re.Match[str] | None:
+def _pair_value(text: str, key_start: int, key: str, at: int, strength: int) -> str | None:
     """The value at ``at`` of the pair whose key starts at ``key_start``, as _VALUE reads it.
 
-    (_WEAK_VALUE under a weak name, ``strength`` 1.) None when the rule reads no value
-    there: URL userinfo (the URL rule's), a Go type. :func:`_sub_key_value` and
+    (_WEAK_VALUE under a weak name, ``strength`` 1; a value in brackets to its closing
+    bracket, _bracket_end, then to the end of its word.) None when the rule reads no
+    value there: URL userinfo (the URL rule's), a Go type. :func:`_sub_key_value` and
     :func:`pair_read` both read a pair through this.
     """
     if text.endswith("//", 0, key_start) or _go_type(text, key_start, key):
         return None
     scalar = _json_scalar(text, key_start, key, at)
     if scalar is not None:
-        return scalar
-    return (_WEAK_VALUE if strength == 1 else _VALUE).match(text, at)
+        return scalar.group(0)
+    if text[at : at + 1] in _OPENERS:
+        end = _bracket_end(text, at)
+        tail = (_WEAK_TAIL if strength == 1 else _WORD_TAIL).match(text, end)
+        return text[at : tail.end()]  # type: ignore[union-attr]  # a star: it always matches
+    m = (_WEAK_VALUE if strength == 1 else _VALUE).match(text, at)
+    return None if m is None else m.group(0)
 
 
 def _go_type(text: str, key_start: int, key: str) -> bool:
@@ -292,7 +340,7 @@ def _trimmed(value: str) -> str:
         return value
     head = 0
     if value[:1] in _OPENERS:  # its brackets are read whole: only the rest is trimmed
-        head = _BRACKET_RUN.match(value).end()  # type: ignore[union-attr]  # never fails
+        head = _bracket_end(value, 0)
         if head == len(value):
             return value
     trimmed = _trim_value(value[head:]) if head else _trim_value(value)
@@ -334,11 +382,14 @@ def _hex_id(key: str, value: str) -> bool:
 
 # The same pairs read backwards: in the reversed text a pair starts at its separator, a
 # class re finds with its C-level charset search instead of entering the pattern at every
-# character. The key is the maximal run of key characters before the separator, or before
-# "]" and empty brackets: a form parameter's name in brackets (Rails' and PHP's
-# user[password]=, password[]=, user[password][]=) is read as that name. Not before a
-# number in brackets: syslog's "passwd[1012]: pam_unix(...)" is a program and its pid.
-_KEY_SEP_REV = _lazy(r"(?:>=|=|:)[ \t]*(?P<kq>(?:[\"']\\*)?)(?:\]\[)*\]?(?P<key>[\w.\-]+)")
+# character. The key is the maximal run of key characters before the separator, or, before
+# "=", before "]" and empty brackets: a form parameter's name in brackets (Rails' and PHP's
+# user[password]=, password[]=, user[password][]=) is read as that name. Not before ":"
+# (log4j's "[TokenRefresher]: refreshed", syslog's "passwd[1012]: ..."), nor before a
+# number in brackets.
+_KEY_SEP_REV = _lazy(
+    r"(?:>=|(?P<eq>=)|:)[ \t]*(?P<kq>(?:[\"']\\*)?)(?(eq)(?:\]\[)*\]?)(?P<key>[\w.\-]+)"
+)
 _SPACES = _lazy(r"[ \t]*")
 _BLANKS = frozenset(" \t")
 
@@ -454,13 +505,13 @@ def _sub_key_value(text: str, low: str | None = None) -> str:
     for key_start, key, sep_end, strength in _key_matches(text, low):
         if sep_end < taken:
             continue
-        v = _pair_value(text, key_start, key, sep_end, strength)
-        if v is None:
+        raw = _pair_value(text, key_start, key, sep_end, strength)
+        if raw is None:
             continue
-        value = _trimmed(v.group(0))
+        value = _trimmed(raw)
         if not value:
             continue
-        start = v.start()
+        start = sep_end
         taken = start + len(value)
         masked = _masked_value(key, value, strength)
         if masked is not None:
@@ -545,14 +596,13 @@ def pair_read(text: str, sep: int, taken: int = 0) -> tuple[int, int, str | None
     key_start, key, strength = _key_at(text, sep)
     if key_start < 0:
         return None if key_start == _UNSURE else _NO_PAIR
-    v = _pair_value(text, key_start, key, at, strength)
-    if v is None:
+    raw = _pair_value(text, key_start, key, at, strength)
+    if raw is None:
         return _NO_PAIR
-    raw = v.group(0)
     value = _trimmed(raw)
     if not value:
         return _NO_PAIR
-    start = v.start()
+    start = at
     end = start + len(value)
     if (key, raw) in _LEFT_PAIRS:
         return start, end, None
