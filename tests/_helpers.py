@@ -290,3 +290,17 @@ def fast_path_agreements(
         assert got.pop("handler", None) is expected.pop("handler", None), words
         assert got == expected, words
     return taken
+
+
+@contextlib.contextmanager
+def redaction_scan_path(path: str) -> Iterator[None]:
+    """Run the block's redact() calls on one prefilter path: "warm-up" (the literal
+    prefilter of a process's first texts) or "hyperscan" (the database)."""
+    from hardenkit.redaction import _prefilter  # noqa: PLC0415 -- only the tests that ask
+
+    old = _prefilter._scan
+    _prefilter._scan = _prefilter._literal_scan if path == "warm-up" else _prefilter._built_scan()
+    try:
+        yield
+    finally:
+        _prefilter._scan = old

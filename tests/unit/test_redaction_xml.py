@@ -7,17 +7,11 @@ hyperscan's database), against the full scan, redacted again, and inside a block
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
-
 import pytest
 from hypothesis import given, settings, strategies as st
+from tests._helpers import redaction_scan_path
 
-from hardenkit.redaction import _prefilter as PF  # noqa: N812
 from hardenkit.redaction._engine import full_scan, redact
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 # Compared with full_scan, which knows no registered value (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("no_registered_secrets")
@@ -25,15 +19,7 @@ pytestmark = pytest.mark.usefixtures("no_registered_secrets")
 _PATHS = ("warm-up", "hyperscan")
 
 
-@contextmanager
-def _path(path: str) -> Iterator[None]:
-    """The warm-up's literal prefilter or the hyperscan database, for the block's calls."""
-    old = PF._scan
-    PF._scan = PF._literal_scan if path == "warm-up" else PF._built_scan()
-    try:
-        yield
-    finally:
-        PF._scan = old
+_path = redaction_scan_path
 
 
 def _check(text: str, expected: str) -> None:
