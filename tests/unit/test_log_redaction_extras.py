@@ -233,3 +233,28 @@ def test_extras_that_fail_to_redact_are_withheld_in_everywhere_mode() -> None:
         """
     )
     assert out == "(withheld: the text could not be redacted) | ***\n"
+
+
+def test_an_extra_named_task_name_is_redacted_where_it_is_one() -> None:
+    """taskName is a record's own attribute from Python 3.12; on 3.11 it is an extra like
+    any other, and was skipped as the record's own (the fourth review)."""
+    from hardenkit.redaction import RedactingFilter  # noqa: PLC0415
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    log = logging.getLogger("test.task_name_extra")
+    log.propagate = False
+    log.addHandler(handler)
+    token = "ghp_" + "a1B2c3D4e5" * 4
+    try:
+        if "taskName" in vars(logging.LogRecord("x", 20, "x", 0, "x", None, None)):
+            with pytest.raises(KeyError):  # 3.12+: makeRecord refuses to overwrite it
+                log.warning("x", extra={"taskName": f"token={token}"})
+            return
+        handler.setFormatter(logging.Formatter("%(message)s %(taskName)s"))
+        log.warning("x", extra={"taskName": f"token={token}"})
+    finally:
+        log.removeHandler(handler)
+    assert token not in stream.getvalue()
+    assert "token=***" in stream.getvalue()

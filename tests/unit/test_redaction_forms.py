@@ -14,6 +14,7 @@ import json
 
 import pytest
 from hypothesis import given, settings, strategies as st
+from tests._helpers import redaction_scan_path
 
 from hardenkit.redaction import _prefilter, redact
 from hardenkit.redaction._engine import full_scan
@@ -280,6 +281,7 @@ _PARTS = st.lists(
         [
             *("password", "session", "api_key", "sid", "user", "token", "auth", "x"),
             *("[", "]", "[]", "=", ":", ": ", " ", "&", '"', "{", "}", "(", ")", "<", ">"),
+            *("=>", " => ", "] =>"),
             *("Xk9vQ2zz7qRt", "abc", "a b", "12", "\\n", "%20", "ghp_" + "a1B2" * 9),
             *("4111111111111111", "/", "AKIAIOSFODNN7EXAMPLE", ","),
         ]
@@ -368,3 +370,23 @@ def test_a_card_after_a_number_is_masked_whole(number: int, prefix: str) -> None
     assert out.endswith(" *** ok")
     for group in groups.split():
         assert f" {group} " not in out.replace(f"amount {number} ", "amount ")
+
+
+@pytest.mark.parametrize("path", ["warm-up", "hyperscan"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Array ( [password] => hunter2secret )",
+        "user[password]=> hunter2secret",
+        'user[password]=>"hunter2 secret"',
+        "Array\n(\n    [api_key] => hunter2secret\n)",
+    ],
+)
+def test_php_print_r_pairs_are_masked_on_both_paths(path: str, text: str) -> None:
+    """PHP's print_r writes [name] => value; a "=>" pair reads its name in brackets as a
+    "=" pair does, on the literal path and through the database alike (the fourth review:
+    the database's planner read it, the rule did not)."""
+    with redaction_scan_path(path):
+        out = redact(text)
+    assert out == full_scan(text)
+    assert "hunter2" not in out

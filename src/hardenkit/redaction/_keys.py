@@ -383,12 +383,13 @@ def _hex_id(key: str, value: str) -> bool:
 # The same pairs read backwards: in the reversed text a pair starts at its separator, a
 # class re finds with its C-level charset search instead of entering the pattern at every
 # character. The key is the maximal run of key characters before the separator, or, before
-# "=", before "]" and empty brackets: a form parameter's name in brackets (Rails' and PHP's
-# user[password]=, password[]=, user[password][]=) is read as that name. Not before ":"
-# (log4j's "[TokenRefresher]: refreshed", syslog's "passwd[1012]: ..."), nor before a
-# number in brackets.
+# "=" or "=>", before "]" and empty brackets: a form parameter's name in brackets (Rails'
+# and PHP's user[password]=, password[]=, user[password][]=; PHP's print_r, [password] =>)
+# is read as that name. Not before ":" (log4j's "[TokenRefresher]: refreshed", syslog's
+# "passwd[1012]: ..."), nor before a number in brackets. "=>" and "=" read alike: _key_at
+# reads a "=>" pair from its "=" (tests/unit/test_redaction_forms.py holds the two paths).
 _KEY_SEP_REV = _lazy(
-    r"(?:>=|(?P<eq>=)|:)[ \t]*(?P<kq>(?:[\"']\\*)?)(?(eq)(?:\]\[)*\]?)(?P<key>[\w.\-]+)"
+    r"(?:(?P<eq>>=|=)|:)[ \t]*(?P<kq>(?:[\"']\\*)?)(?(eq)(?:\]\[)*\]?)(?P<key>[\w.\-]+)"
 )
 _SPACES = _lazy(r"[ \t]*")
 _BLANKS = frozenset(" \t")

@@ -23,14 +23,15 @@ __all__ = ["RedactingFilter", "install_redaction"]
 
 
 # Attributes every LogRecord has; anything else came from ``extra=`` and is redacted too.
+# A record's own attributes on this Python (taskName from 3.12: on 3.11 it is an extra like
+# any other), and the two a formatter sets (makeRecord refuses extras of those names).
 _RECORD_ATTRS = frozenset(
     logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__
-) | {"message", "asctime", "taskName"}
+) | {"message", "asctime"}
 # Set on a record once redacted: a record passes a filter per handler, redacted once.
 _DONE = "_hardenkit_redacted"
 # Not extras: the record's own attributes and our flag.
 _NOT_EXTRA = _RECORD_ATTRS | {_DONE}
-# The fields redaction rewrites; one changed after redaction sends the record through again.
 _MAX_DEPTH = 32
 _PAIR = 2  # a (name, value) tuple
 _WITHHELD = "(withheld: the text could not be redacted)\n"
