@@ -231,6 +231,18 @@ def test_run_refuses_trust_root_and_code_loading_names(
 #: shells, pagers and editors, TLS trust, cloud credentials, package managers, containers.
 RUN_CODE_NAMES = [
     "GIT_TEST_FSMONITOR",
+    "TARGET_ARCH",
+    "RM",
+    "MAKE",
+    "GROFF_FONT_PATH",
+    "PYTEST_ADDOPTS",
+    "PYTEST_PLUGINS",
+    "CPATH",
+    "LIBRARY_PATH",
+    "CGO_CFLAGS",
+    "VAULT_SKIP_VERIFY",
+    "PGSSLROOTCERT",
+    "GTK_MODULES",
     "CC",
     "CXX",
     "CFLAGS",

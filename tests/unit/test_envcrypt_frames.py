@@ -207,3 +207,21 @@ def test_an_exception_the_caller_kept_and_raises_from_keeps_its_frames(tmp_path:
         assert key not in text, tb.tb_frame.f_code.co_name
         assert VALUE not in text, tb.tb_frame.f_code.co_name
         tb = tb.tb_next
+
+
+@pytest.mark.parametrize("bad", ["O", " ", "g", "-"])
+def test_a_near_miss_private_key_is_in_no_exception_of_the_chain(bad: str) -> None:
+    """``raise ... from None`` hides a context from tracebacks but keeps it in
+    ``__context__``, where int()'s error quoted the key text (the fourth review)."""
+    from hardenkit.envcrypt import KeyPair, generate_keypair  # noqa: PLC0415
+
+    pair = generate_keypair()
+    typo = pair.private_key[:-1] + bad
+    with pytest.raises(ValueError) as info:
+        KeyPair(public_key=pair.public_key, private_key=typo)
+    seen: list[BaseException] = []
+    exc: BaseException | None = info.value
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        assert typo[:16] not in repr(exc.args)
+        exc = exc.__context__ or exc.__cause__

@@ -372,11 +372,13 @@ class _InterruptAt:
         return self.local
 
 
-def _open_interrupted(path: Path, mode: str, target: int) -> tuple[BaseException | None, bool]:
+def _open_interrupted(
+    path: Path, mode: str, target: int, names: frozenset[str] = frozenset({"open_secure", "fdopen"})
+) -> tuple[BaseException | None, bool]:
     """open_secure with an interrupt at its ``target``-th opcode: what it raised, and fired."""
     import sys  # noqa: PLC0415
 
-    tracer = _InterruptAt(target, {"open_secure", "fdopen"})  # fdopen: the old hand-over
+    tracer = _InterruptAt(target, set(names))  # fdopen: the old hand-over
     sys.settrace(tracer)  # type: ignore[arg-type]  # a callable object, not a function
     try:
         handle = open_secure(path, mode, max_mode=0o600)
@@ -424,3 +426,44 @@ def test_an_interrupt_at_any_step_of_the_hand_over_closes_the_fd_once(
             os.close(fd)
     else:
         pytest.fail("open_secure never completed")
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("mode", ["rb", "w"])
+def test_an_interrupt_as_the_walk_closes_leaves_no_descriptor_of_the_file(
+    tmp_path: Path, mode: str
+) -> None:
+    """The leaf's descriptor is held for cleanup from the moment os.open returns it.
+
+    It was assigned inside the walk's ``with`` and handed to the cleanup only after the
+    walk's exit, Python code (Walk.__exit__, Walk.close) that a KeyboardInterrupt can land
+    in: the file's descriptor leaked (the fourth environment review: 1,988 of 17,003
+    interrupted calls). Every opcode of open_secure and of the walk's exit gets its turn.
+    Left: the call between the open's return and its store, which no Python code can
+    close. (A directory descriptor the walk was closing can still leak: not the file's.)
+    """
+    import gc  # noqa: PLC0415
+
+    path = make_file(tmp_path / "f", data=b"x", mode=0o600)
+    names = frozenset({"open_secure", "__exit__", "close"})
+    leaked: list[int] = []
+    for target in range(1, 10_000):
+        before = _open_fds()
+        raised, fired = _open_interrupted(path, mode, target, names)
+        if raised is None:
+            assert not fired
+            break
+        assert type(raised) is KeyboardInterrupt, f"opcode {target}: {raised!r}"
+        del raised
+        gc.collect()
+        left = {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in _open_fds() - before}
+        for fd in left:
+            os.close(fd)  # a walk's directory may be left: not what this test is about
+        if str(path) in left.values():
+            leaked.append(target)
+    else:
+        pytest.fail("open_secure never completed")
+    # The call that stores what the open returned, at most (PRECALL and CALL on 3.11; the
+    # code before leaked at 67 opcodes, through the walk's exit).
+    assert len(leaked) <= 2, leaked

@@ -75,6 +75,26 @@ class PrivateKey:
         raise TypeError("a private key is not picklable")
 
 
+def _hex_int(text: str) -> int | None:
+    """``int(text, 16)``, or None: the caller raises its own error, with no context.
+
+    ``raise ... from None`` hides a context from tracebacks but keeps it in
+    ``__context__``, where int()'s error quotes the text (a private key).
+    """
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
+
+
+def _utf8(data: bytes) -> str | None:
+    """``data`` decoded, or None (UnicodeDecodeError.object would hold the plaintext)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def parse_private_key(hex_key: str) -> PrivateKey:
     """Return the key object for a 64-hex-digit secp256k1 scalar; ValueError otherwise.
 
@@ -85,10 +105,9 @@ def parse_private_key(hex_key: str) -> PrivateKey:
     text = hex_key.strip()
     if len(text) != 64:  # noqa: PLR2004 -- 32 bytes as hex
         raise ValueError("a private key is 64 hexadecimal digits")
-    try:
-        scalar = int(text, 16)
-    except ValueError:
-        raise ValueError("a private key is 64 hexadecimal digits") from None
+    scalar = _hex_int(text)
+    if scalar is None:  # raised outside the except: int()'s error, quoting the key, is no context
+        raise ValueError("a private key is 64 hexadecimal digits")
     if not 0 < scalar < N:
         raise ValueError("private key out of range for secp256k1")
     return PrivateKey(coincurve.PrivateKey(scalar.to_bytes(32, "big")))
@@ -209,10 +228,10 @@ class Decryptor:
             raise ValueError("ephemeral key is not a point on secp256k1") from None
         key = _aes_key(ephemeral, self._key.shared_point(peer))
         data = AESGCM(key).decrypt(nonce, ciphertext + tag, None)
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValueError("plaintext is not UTF-8") from None
+        text = _utf8(data)
+        if text is None:  # raised outside the except: the decode error holds the plaintext
+            raise ValueError("plaintext is not UTF-8")
+        return text
 
 
 def decrypt_one(decryptor: Decryptor, token: str, *, name: str, path: str | None) -> str:

@@ -229,33 +229,38 @@ def open_secure(
     parsed = _Mode(mode)
     validate_mode(max_mode, "max_mode")
     owner_uid = resolve_owner(owner)
-    with Walk(path, owner=owner_uid, parents=parents) as walk:
-        leaf = walk.leaf_path
-        if walk.problems or not walk.complete:
-            fail(leaf, walk.problems, walk.error)
-        parent, name, st = walk.parent, walk.leaf_name, walk.leaf_st
-        if parent is None or name is None:
-            fail(leaf, [f"{leaf} is a directory, not a regular file"])
-        if st is not None and not stat.S_ISREG(st.st_mode):
-            # Never opened: opening a device or FIFO can have effects of its own.
-            fail(leaf, [f"{leaf} is a {kind_of(st.st_mode)}, not a regular file"])
-        created = st is None
-        if created:
-            if not parsed.create:
-                fail(leaf, [f"{leaf} does not exist"], FileNotFoundError(errno.ENOENT, leaf))
-            fd = _create_leaf(parent.fd, name, leaf, parsed.flags, max_mode & 0o600)
-        elif parsed.exclusive:
-            fail(leaf, [f"{leaf} already exists"], FileExistsError(errno.EEXIST, leaf))
-        else:
-            fd = _open_leaf(parent.fd, name, leaf, parsed.flags)
-    # Who closes fd: this function while ``unowned`` holds it, the file object once open()
-    # has taken it. The hand-over is dict.pop, called by open() as the opener: C code, so
-    # no signal handler or trace function runs between taking fd and FileIO owning it. An
-    # exception after that (a KeyboardInterrupt as open() returns) drops the object, which
-    # closes fd; closing it here too would close it twice (EBADF, or another thread's
-    # new descriptor), and hide the exception behind the OSError.
-    unowned = {leaf: fd}
+    # Who closes the leaf's descriptor: this function while ``unowned`` holds it, the file
+    # object once open() has taken it. It is stored there as the open returns it (one call
+    # later: no Python code closes that window), inside the walk (whose exit runs Python
+    # code a KeyboardInterrupt can land in), and the hand-over
+    # is dict.pop, called by open() as the opener: C code, so no signal handler or trace
+    # function runs between taking it and FileIO owning it. An exception after that (a
+    # KeyboardInterrupt as open() returns) drops the object, which closes the descriptor;
+    # closing it here too would close it twice (EBADF, or another thread's new
+    # descriptor), and hide the exception behind the OSError.
+    unowned: dict[str, int] = {}
+    hold = unowned.__setitem__  # bound first: the store is the next call after the open
     try:
+        with Walk(path, owner=owner_uid, parents=parents) as walk:
+            leaf = walk.leaf_path
+            if walk.problems or not walk.complete:
+                fail(leaf, walk.problems, walk.error)
+            parent, name, st = walk.parent, walk.leaf_name, walk.leaf_st
+            if parent is None or name is None:
+                fail(leaf, [f"{leaf} is a directory, not a regular file"])
+            if st is not None and not stat.S_ISREG(st.st_mode):
+                # Never opened: opening a device or FIFO can have effects of its own.
+                fail(leaf, [f"{leaf} is a {kind_of(st.st_mode)}, not a regular file"])
+            created = st is None
+            if created:
+                if not parsed.create:
+                    fail(leaf, [f"{leaf} does not exist"], FileNotFoundError(errno.ENOENT, leaf))
+                hold(leaf, _create_leaf(parent.fd, name, leaf, parsed.flags, max_mode & 0o600))
+            elif parsed.exclusive:
+                fail(leaf, [f"{leaf} already exists"], FileExistsError(errno.EEXIST, leaf))
+            else:
+                hold(leaf, _open_leaf(parent.fd, name, leaf, parsed.flags))
+        fd = unowned[leaf]
         _verify_fd(fd, leaf, max_mode=max_mode, owner=owner_uid, writing=parsed.writing)
         os.set_blocking(fd, True)
         if parsed.truncate and not created:
@@ -265,8 +270,8 @@ def open_secure(
         encoding = (encoding or "utf-8") if parsed.text else None
         return open(leaf, parsed.fdopen_mode, encoding=encoding, opener=unowned.pop)
     except BaseException:
-        if unowned:
-            os.close(unowned.pop(leaf))
+        while unowned:
+            os.close(unowned.popitem()[1])
         raise
 
 
