@@ -125,6 +125,24 @@ def _reopen(pinned: int, name: str, dir_fd: int, flags: int) -> int:
     return os.open(name, flags | _OPEN_FLAGS, dir_fd=dir_fd)  # no /proc: by name
 
 
+def _regular_leaf(walk: Walk) -> tuple[str, Any, str, os.stat_result | None]:
+    """The leaf of a walk that ends at a regular file or at a name to create.
+
+    (leaf path, parent directory, leaf name, leaf stat or None when absent). Raises
+    InsecurePathError otherwise: a problem on the way, a directory, or another kind of
+    file (never opened: opening a device or FIFO can have effects of its own).
+    """
+    leaf = walk.leaf_path
+    if walk.problems or not walk.complete:
+        fail(leaf, walk.problems, walk.error)
+    parent, name, st = walk.parent, walk.leaf_name, walk.leaf_st
+    if parent is None or name is None:
+        fail(leaf, [f"{leaf} is a directory, not a regular file"])
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        fail(leaf, [f"{leaf} is a {kind_of(st.st_mode)}, not a regular file"])
+    return leaf, parent, name, st
+
+
 def _open_failed(path: str, err: OSError) -> NoReturn:
     why = _OPEN_REASONS.get(err.errno or 0, f"could not be opened: {err.strerror}")
     fail(path, [f"{path} {why}"], err)
@@ -242,15 +260,7 @@ def open_secure(
     hold = unowned.__setitem__  # bound first: the store is the next call after the open
     try:
         with Walk(path, owner=owner_uid, parents=parents) as walk:
-            leaf = walk.leaf_path
-            if walk.problems or not walk.complete:
-                fail(leaf, walk.problems, walk.error)
-            parent, name, st = walk.parent, walk.leaf_name, walk.leaf_st
-            if parent is None or name is None:
-                fail(leaf, [f"{leaf} is a directory, not a regular file"])
-            if st is not None and not stat.S_ISREG(st.st_mode):
-                # Never opened: opening a device or FIFO can have effects of its own.
-                fail(leaf, [f"{leaf} is a {kind_of(st.st_mode)}, not a regular file"])
+            leaf, parent, name, st = _regular_leaf(walk)
             created = st is None
             if created:
                 if not parsed.create:
@@ -451,14 +461,7 @@ def write_secure(
     payload = memoryview(data.encode() if isinstance(data, str) else data).cast("B")
     euid = os.geteuid()
     with Walk(path, owner=euid, parents=parents) as walk:
-        leaf = walk.leaf_path
-        if walk.problems or not walk.complete:
-            fail(leaf, walk.problems, walk.error)
-        parent, name, st = walk.parent, walk.leaf_name, walk.leaf_st
-        if parent is None or name is None:
-            fail(leaf, [f"{leaf} is a directory, not a regular file"])
-        if st is not None and not stat.S_ISREG(st.st_mode):
-            fail(leaf, [f"{leaf} is a {kind_of(st.st_mode)}, not a regular file"])
+        leaf, parent, name, _ = _regular_leaf(walk)
         with dir_lock_fd(parent.fd, parent.path):
             _replace(parent.fd, name, leaf, payload, mode=mode)
     log.debug("wrote %s (%d bytes, mode %04o)", leaf, len(payload), mode)
