@@ -19,7 +19,7 @@ from hardenkit.redaction._names import (
     is_mask,
     is_secret_name,
 )
-from hardenkit.redaction._patterns import lazy, mask_group, tokenish
+from hardenkit.redaction._patterns import _after, lazy, mask_group, tokenish
 
 # Not typing.TYPE_CHECKING: importing typing costs a first use several ms (the audit's
 # environment check, `hardenkit audit`), and type checkers treat any TYPE_CHECKING as true.
@@ -244,11 +244,9 @@ def _sub_cookie(text: str) -> str:
 # path's part is a word of its own (/cards/4242.../charge), and so is a number after a
 # string escape (a JSON log line's "\n4242...", Go's "\u003e4242...") or a percent-encoded
 # byte (%204242...).
-_HEX2 = "[0-9A-Fa-f][0-9A-Fa-f]"
+# The token shapes' word start (_after), here after the first digit.
 _CARD = _lazy(
-    r"[2-6](?:(?<![0-9A-Za-z_.+\-][2-6])|(?<=\\[bfnrt][2-6])|(?<=%" + _HEX2 + r"[2-6])"
-    r"|(?<=\\x" + _HEX2 + r"[2-6])|(?<=\\u" + _HEX2 + _HEX2 + r"[2-6]))"
-    r"[0-9]{3}(?:[ \-]?[0-9]){9,15}(?![0-9A-Za-z_\-])"
+    r"[2-6]" + _after(1, r"0-9A-Za-z_.+\-") + r"[0-9]{3}(?:[ \-]?[0-9]){9,15}(?![0-9A-Za-z_\-])"
 )
 
 
